@@ -1,0 +1,13 @@
+// Assembles the commander program from the command modules; each module adds its own subcommands.
+import { Command } from "commander";
+
+export const VERSION = "0.1.0";
+
+export function buildProgram(): Command {
+  const program = new Command("vdet")
+    .description("Find and track objects in video with EfficientDet-Dφ.")
+    .version(VERSION)
+    .showHelpAfterError()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+  return program;
+}
