@@ -1,0 +1,88 @@
+// Reads what a model file says about itself: vdet metadata (φ, variant, resolution, parameters) when we built it,
+// and for any ONNX file the inputs/outputs with shapes, node count and stored values.
+
+import type { onnx as Proto } from "onnx-proto";
+import onnxProto from "onnx-proto";
+
+const { onnx } = onnxProto;
+
+export interface TensorSpec {
+  name: string;
+  type: string;
+  dims: (number | string)[];
+}
+
+export interface OnnxFileInfo {
+  producer: string;
+  opset: number;
+  nodes: number;
+  /** Values stored in initializers. */
+  storedValues: number;
+  inputs: TensorSpec[];
+  outputs: TensorSpec[];
+  metadata: Record<string, string>;
+  /** From vdet metadata, when present. */
+  phi?: string;
+  variant?: string;
+  imageSize?: number;
+  numClasses?: number;
+  parameters?: number;
+}
+
+const TYPE_NAMES: Record<number, string> = {
+  1: "float32",
+  2: "uint8",
+  3: "int8",
+  6: "int32",
+  7: "int64",
+  10: "float16",
+  11: "float64",
+  9: "bool",
+};
+
+export class NotAnOnnxModelError extends Error {
+  constructor(detail: string) {
+    super(`not an ONNX model: ${detail}`);
+    this.name = "NotAnOnnxModelError";
+  }
+}
+
+export function readOnnxInfo(bytes: Uint8Array): OnnxFileInfo {
+  let model: Proto.ModelProto;
+  try {
+    model = onnx.ModelProto.decode(bytes);
+  } catch (error) {
+    throw new NotAnOnnxModelError((error as Error).message);
+  }
+  const graph = model.graph;
+  if (!graph || graph.node.length === 0) throw new NotAnOnnxModelError("the file has no graph nodes");
+  const initializerNames = new Set(graph.initializer.map((t) => t.name));
+  const spec = (v: Proto.IValueInfoProto): TensorSpec => {
+    const tensor = v.type?.tensorType;
+    return {
+      name: v.name ?? "",
+      type: TYPE_NAMES[tensor?.elemType ?? 0] ?? `type${tensor?.elemType}`,
+      dims: (tensor?.shape?.dim ?? []).map((d) => (d.dimParam ? d.dimParam : Number(d.dimValue ?? 0))),
+    };
+  };
+  const metadata = Object.fromEntries(model.metadataProps.map((p) => [p.key, p.value]));
+  const storedValues = graph.initializer.reduce(
+    (sum, t) => sum + t.dims.reduce((a: number, d) => a * Number(d), 1),
+    0,
+  );
+  const num = (key: string) => (metadata[key] !== undefined ? Number(metadata[key]) : undefined);
+  return {
+    producer: `${model.producerName} ${model.producerVersion}`.trim(),
+    opset: Number(model.opsetImport.find((o) => !o.domain)?.version ?? 0),
+    nodes: graph.node.length,
+    storedValues,
+    inputs: graph.input.filter((i) => !initializerNames.has(i.name)).map(spec),
+    outputs: graph.output.map(spec),
+    metadata,
+    phi: metadata["vdet.phi"],
+    variant: metadata["vdet.variant"],
+    imageSize: num("vdet.image_size"),
+    numClasses: num("vdet.num_classes"),
+    parameters: num("vdet.parameters"),
+  };
+}
