@@ -1,5 +1,6 @@
 // Assembles the commander program from the command modules; each module adds its own subcommands.
 import { Command } from "commander";
+import { registerModelCommands } from "./commands/model.ts";
 
 export const VERSION = "0.1.0";
 
@@ -9,5 +10,6 @@ export function buildProgram(): Command {
     .version(VERSION)
     .showHelpAfterError()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+  registerModelCommands(program);
   return program;
 }

@@ -40,7 +40,7 @@ export interface BuildOptions {
   candidates?: number;
   /** deploy: clip boxes to the frame (default true). */
   clipBoxes?: boolean;
-  /** raw: also output backbone_C3…C5 and fpn_P3…P7, for localising a parity mismatch. */
+  /** raw: also output backbone_C3…C5 and fpn_P3…P7; deploy: also the normalised input `preprocessed`. */
   debugOutputs?: boolean;
   /** Name of the weights for the model's metadata (e.g. a file name). */
   weightsName?: string;
@@ -130,11 +130,19 @@ export function constructGraph(options: BuildOptions): BuiltGraph {
         type: "float32",
         dims: ["batch", value.channels, value.size, value.size],
       });
-    classMaps.forEach((m, i) => out(m, `class_${levelNames[i]}`));
-    boxMaps.forEach((m, i) => out(m, `box_${levelNames[i]}`));
+    classMaps.forEach((m, i) => {
+      out(m, `class_${levelNames[i]}`);
+    });
+    boxMaps.forEach((m, i) => {
+      out(m, `box_${levelNames[i]}`);
+    });
     if (options.debugOutputs) {
-      backbone.forEach((m, i) => out(m, `backbone_C${i + 3}`));
-      fpn.forEach((m, i) => out(m, `fpn_${levelNames[i]}`));
+      backbone.forEach((m, i) => {
+        out(m, `backbone_C${i + 3}`);
+      });
+      fpn.forEach((m, i) => {
+        out(m, `fpn_${levelNames[i]}`);
+      });
     }
   } else {
     const decoded = buildDecode(graph, classMaps, boxMaps, {
@@ -148,6 +156,13 @@ export function constructGraph(options: BuildOptions): BuiltGraph {
     graph.output(decoded.boxes, { name: "boxes", type: "float32", dims: ["batch", candidates, 4] });
     graph.output(decoded.scores, { name: "scores", type: "float32", dims: ["batch", candidates] });
     graph.output(decoded.classes, { name: "classes", type: "int32", dims: ["batch", candidates] });
+    if (options.debugOutputs) {
+      graph.output(input.name, {
+        name: "preprocessed",
+        type: "float32",
+        dims: ["batch", 3, imageSize, imageSize],
+      });
+    }
   }
 
   let parameters = 0;

@@ -1,0 +1,243 @@
+// `vdet model build|info` and `vdet detect`: build EfficientDet-Dφ as ONNX, inspect a model, detect in images.
+
+import { readFileSync, writeFileSync } from "node:fs";
+import { basename } from "node:path";
+import {
+  build,
+  cocoIdsByName,
+  cocoLabel,
+  constructGraph,
+  Detector,
+  type FrameDetections,
+  type ModelInfo,
+  parsePhi,
+  readOnnxInfo,
+  type Variant,
+} from "@vdet/effdet";
+import { decodeImage } from "@vdet/image";
+import { type Command, InvalidArgumentError, Option } from "commander";
+
+function integer(name: string, min: number, max: number) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < min || n > max) {
+      throw new InvalidArgumentError(`${name} must be an integer from ${min} to ${max}`);
+    }
+    return n;
+  };
+}
+
+function probability(value: string): number {
+  const n = Number(value);
+  if (!(n >= 0 && n <= 1)) throw new InvalidArgumentError("must be a number from 0 to 1");
+  return n;
+}
+
+function phiOption(value: string): string {
+  parsePhi(value);
+  return value;
+}
+
+interface ModelSourceOptions {
+  phi?: string;
+  weights?: string;
+  seed?: number;
+  imageSize?: number;
+  numClasses?: number;
+}
+
+function buildFromOptions(o: ModelSourceOptions, variant: Variant, extra: { candidates?: number } = {}) {
+  if (o.phi === undefined) throw new InvalidArgumentError("--phi is required (0…7 or 7x)");
+  const weights = o.weights ? readFileSync(o.weights) : undefined;
+  return constructGraph({
+    phi: o.phi,
+    weights,
+    weightsName: o.weights ? basename(o.weights) : undefined,
+    seed: weights ? undefined : (o.seed ?? 0),
+    variant,
+    imageSize: o.imageSize,
+    numClasses: o.numClasses,
+    ...extra,
+  });
+}
+
+function addModelSourceOptions(command: Command): Command {
+  return command
+    .option("--phi <φ>", "EfficientDet coefficient: 0…7 or 7x", phiOption)
+    .option(
+      "--weights <file>",
+      "checkpoint in the reference naming (.safetensors, .pth); format read from content",
+    )
+    .option(
+      "--seed <n>",
+      "deterministic random weights when no --weights (default 0)",
+      integer("--seed", 0, 2 ** 31),
+    )
+    .option("--image-size <px>", "override the model resolution (square)", integer("--image-size", 128, 4096))
+    .option(
+      "--num-classes <n>",
+      "class count of the checkpoint (default 90, COCO)",
+      integer("--num-classes", 1, 100000),
+    );
+}
+
+function formatInfo(info: ModelInfo | ReturnType<typeof readOnnxInfo>): string {
+  const lines: string[] = [];
+  if ("name" in info) {
+    lines.push(`model        ${info.name} (${info.variant}), opset ${info.opset}`);
+    lines.push(`resolution   ${info.imageSize}×${info.imageSize}, levels ${info.levels.join("/")}`);
+    lines.push(`parameters   ${info.parameters.toLocaleString("en-US")} (reference count)`);
+    lines.push(`classes      ${info.numClasses}, anchors ${info.anchors.toLocaleString("en-US")}`);
+    lines.push(`weights      ${info.weights}`);
+    lines.push(`graph nodes  ${info.nodes}`);
+  } else {
+    lines.push(`producer     ${info.producer}, opset ${info.opset}, ${info.nodes} nodes`);
+    if (info.phi !== undefined) lines.push(`model        EfficientDet-D${info.phi} (${info.variant})`);
+    if (info.imageSize) lines.push(`resolution   ${info.imageSize}×${info.imageSize}`);
+    lines.push(
+      info.parameters !== undefined
+        ? `parameters   ${info.parameters.toLocaleString("en-US")} (reference count)`
+        : `parameters   ${info.storedValues.toLocaleString("en-US")} (values stored in the file)`,
+    );
+    if (info.numClasses) lines.push(`classes      ${info.numClasses}`);
+  }
+  const spec = (s: { name: string; type: string; dims: readonly (number | string)[] }) =>
+    `${s.name}: ${s.type}[${s.dims.join(", ")}]`;
+  lines.push(`inputs       ${info.inputs.map(spec).join("; ")}`);
+  lines.push(`outputs      ${info.outputs.map(spec).join("\n             ")}`);
+  return lines.join("\n");
+}
+
+export function registerModelCommands(program: Command): void {
+  const model = program.command("model").description("build and inspect EfficientDet-Dφ ONNX models");
+
+  addModelSourceOptions(
+    model
+      .command("build")
+      .description("build EfficientDet-Dφ as an ONNX model from the compound-scaling rules")
+      .requiredOption("--out <file.onnx>", "where to write the model"),
+  )
+    .addOption(
+      new Option("--variant <variant>", "raw head outputs or deploy (uint8 frames in, candidates out)")
+        .choices(["raw", "deploy"])
+        .default("deploy"),
+    )
+    .option("--candidates <k>", "deploy: top-k candidates per image", integer("--candidates", 1, 5000))
+    .action((o: ModelSourceOptions & { out: string; variant: Variant; candidates?: number }) => {
+      const started = performance.now();
+      const graph = buildFromOptions(o, o.variant, { candidates: o.candidates });
+      const bytes = graph.toBytes();
+      writeFileSync(o.out, bytes);
+      const seconds = ((performance.now() - started) / 1000).toFixed(1);
+      process.stdout.write(
+        `wrote ${o.out}: ${graph.info.name} (${graph.info.variant}), ${graph.info.parameters.toLocaleString("en-US")} parameters, ` +
+          `${(bytes.length / 2 ** 20).toFixed(1)} MiB, ${seconds} s\n`,
+      );
+    });
+
+  addModelSourceOptions(
+    model
+      .command("info")
+      .description("describe an ONNX model file, or the model --phi would build")
+      .argument("[file.onnx]", "model file"),
+  )
+    .addOption(new Option("--variant <variant>").choices(["raw", "deploy"]).default("deploy"))
+    .option("--json", "machine-readable output")
+    .action((file: string | undefined, o: ModelSourceOptions & { variant: Variant; json?: boolean }) => {
+      if (!file && o.phi === undefined) throw new InvalidArgumentError("give a model file or --phi");
+      const info = file ? readOnnxInfo(readFileSync(file)) : buildFromOptions(o, o.variant).info;
+      process.stdout.write(o.json ? `${JSON.stringify(info, null, 2)}\n` : `${formatInfo(info)}\n`);
+    });
+
+  addModelSourceOptions(
+    program
+      .command("detect")
+      .description("detect objects in PNG/JPEG images")
+      .argument("<images...>", "image files (PNG or JPEG)"),
+  )
+    .option("--model <file.onnx>", "a deploy-variant model built before (instead of --phi)")
+    .option("--score-threshold <p>", "minimum score to report", probability, 0.3)
+    .option("--classes <names>", "only these classes, e.g. person,car")
+    .option("--ep <provider>", "execution provider: cpu, cuda[:id], tensorrt[:id]", "cpu")
+    .option("--threads <n>", "intra-op threads (cpu)", integer("--threads", 1, 256))
+    .option("--json", "machine-readable output")
+    .action(
+      async (
+        images: string[],
+        o: ModelSourceOptions & {
+          model?: string;
+          scoreThreshold: number;
+          classes?: string;
+          ep: string;
+          threads?: number;
+          json?: boolean;
+        },
+      ) => {
+        // Decode every image first: a bad file fails before any model work.
+        const frames = images.map((file) => ({ file, ...decodeImage(readFileSync(file), file) }));
+        if (!o.model && o.phi === undefined)
+          throw new InvalidArgumentError("give --phi (and --weights) or --model");
+        if (!o.model && !o.weights && !o.json) {
+          process.stderr.write(
+            "note: no --weights given, using seeded random weights: detections are meaningless\n",
+          );
+        }
+        const modelBytes = o.model ? readFileSync(o.model) : buildFromOptions(o, "deploy").toBytes();
+        const detector = await Detector.create(modelBytes, {
+          executionProvider: o.ep,
+          intraOpThreads: o.threads,
+        });
+        try {
+          const classes = o.classes ? new Set(cocoIdsByName(o.classes.split(","))) : undefined;
+          const results = await detector.detect(frames, { scoreThreshold: o.scoreThreshold, classes });
+          const report = frames.map((f, i) => ({
+            file: f.file,
+            width: f.width,
+            height: f.height,
+            detections: toRows(results[i]),
+          }));
+          if (o.json) process.stdout.write(`${JSON.stringify({ images: report }, null, 2)}\n`);
+          else process.stdout.write(formatDetections(report));
+        } finally {
+          await detector.close();
+        }
+      },
+    );
+}
+
+interface DetectionRow {
+  box: [number, number, number, number];
+  score: number;
+  classId: number;
+  label: string;
+}
+
+function toRows(d: FrameDetections): DetectionRow[] {
+  const rows: DetectionRow[] = [];
+  for (let i = 0; i < d.count; i++) {
+    const b = d.boxes.subarray(i * 4, i * 4 + 4);
+    rows.push({
+      box: [b[0], b[1], b[2], b[3]].map((v) => Math.round(v * 10) / 10) as DetectionRow["box"],
+      score: Math.round(d.scores[i] * 1e4) / 1e4,
+      classId: d.classes[i],
+      label: cocoLabel(d.classes[i]),
+    });
+  }
+  return rows;
+}
+
+function formatDetections(
+  report: { file: string; width: number; height: number; detections: DetectionRow[] }[],
+): string {
+  return report
+    .map((r) => {
+      const head = `${r.file} (${r.width}×${r.height}): ${r.detections.length} detection(s)`;
+      const rows = r.detections.map(
+        (d) =>
+          `  ${d.label.padEnd(16)} ${d.score.toFixed(3)}  [${d.box.map((v) => v.toFixed(1)).join(", ")}]`,
+      );
+      return [head, ...rows].join("\n");
+    })
+    .join("\n")
+    .concat("\n");
+}
