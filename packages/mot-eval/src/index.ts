@@ -1,1 +1,63 @@
-export {};
+// @vdet/mot-eval: MOTChallenge file handling and metrics (CLEAR MOT, identity/IDF1, HOTA, VACE)
+// following py-motmetrics and TrackEval conventions.
+export {
+  ClearMotAccumulator,
+  type ClearMotCounts,
+  type ClearMotMetrics,
+  clearMotMetrics,
+  sumClearMotCounts,
+} from "./clear-mot.ts";
+export {
+  combineSequences,
+  type EvaluateOptions,
+  evaluatePrepared,
+  evaluateSequence,
+  type MetricsSummary,
+  type SequenceMetrics,
+  summarize,
+} from "./evaluate.ts";
+export {
+  evaluateFolder,
+  type FolderEvaluation,
+  findSequences,
+  readSeqInfo,
+  type SequenceFolder,
+} from "./folder.ts";
+export {
+  combineHotaCounts,
+  HOTA_ALPHAS,
+  type HotaCounts,
+  type HotaMetrics,
+  hotaCounts,
+  hotaMetrics,
+} from "./hota.ts";
+export {
+  IdentityAccumulator,
+  type IdentityCounts,
+  type IdentityMetrics,
+  identityMetrics,
+} from "./identity.ts";
+export {
+  formatResultRows,
+  type GtLayout,
+  type MotFileKind,
+  MotFormatError,
+  type MotRows,
+  type ParseOptions,
+  parseMotText,
+  parseSeqInfo,
+  type ResultRow,
+  readMotFile,
+  type SeqInfo,
+} from "./mot-format.ts";
+export {
+  boxIouXywh,
+  type EvalFrame,
+  type EvalSequence,
+  MOT17_DISTRACTOR_CLASSES,
+  MOT17_PEDESTRIAN_CLASS,
+  type PrepareOptions,
+  prepareSequence,
+} from "./prepare.ts";
+export { formatSummaryTable } from "./table.ts";
+export { sumVaceCounts, type VaceCounts, type VaceMetrics, vaceCounts, vaceMetrics } from "./vace.ts";

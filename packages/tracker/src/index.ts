@@ -1,1 +1,35 @@
-export {};
+// @vdet/tracker: ByteTrack-class multi-object tracking (Kalman filter, two-stage IoU association,
+// SORT baseline preset) and the assignment solver shared with the evaluator.
+export {
+  boxToMeasurement,
+  DEFAULT_KALMAN_NOISE,
+  invertSymmetric4,
+  KalmanFilter,
+  type KalmanNoise,
+  meanToBox,
+} from "./kalman-filter.ts";
+export {
+  AssignmentError,
+  AssignmentSolver,
+  boxIou,
+  iouMatrix,
+  linearSumAssignment,
+  solveGated,
+} from "./matching.ts";
+export {
+  DEFAULT_TRACKER_OPTIONS,
+  type ResolvedTrackerOptions,
+  resolveTrackerOptions,
+  SORT_BASELINE_OPTIONS,
+  scaleFrames,
+  type TrackerOptions,
+  TrackerOptionsError,
+} from "./options.ts";
+export { TrackerStateError, type TrackState } from "./track.ts";
+export {
+  type DetectionFrame,
+  DetectionInputError,
+  Tracker,
+  type TrackerState,
+  type TrackOutput,
+} from "./tracker.ts";

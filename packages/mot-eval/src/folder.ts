@@ -1,0 +1,62 @@
+// MOTChallenge folder layouts: a benchmark folder holds one folder per sequence
+// (<seq>/gt/gt.txt, <seq>/det/det.txt, <seq>/seqinfo.ini); tracker results are <res>/<seq>.txt.
+
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
+import {
+  combineSequences,
+  type EvaluateOptions,
+  evaluateSequence,
+  type SequenceMetrics,
+} from "./evaluate.ts";
+import { type GtLayout, MotFormatError, parseSeqInfo, readMotFile, type SeqInfo } from "./mot-format.ts";
+
+export interface SequenceFolder {
+  name: string;
+  dir: string;
+  seqInfo: SeqInfo;
+}
+
+/** Reads <dir>/seqinfo.ini if present. */
+export function readSeqInfo(dir: string): SeqInfo {
+  const path = join(dir, "seqinfo.ini");
+  return existsSync(path) ? parseSeqInfo(readFileSync(path, "utf8"), path) : {};
+}
+
+/** Sequence folders under `root` that contain `relativeFile` (e.g. "gt/gt.txt"), sorted by name. */
+export function findSequences(root: string, relativeFile: string): SequenceFolder[] {
+  if (!existsSync(root) || !statSync(root).isDirectory()) {
+    throw new MotFormatError(`${root} is not a folder`);
+  }
+  return readdirSync(root)
+    .filter((name) => existsSync(join(root, name, relativeFile)))
+    .sort()
+    .map((name) => ({ name, dir: join(root, name), seqInfo: readSeqInfo(join(root, name)) }));
+}
+
+export interface FolderEvaluation {
+  sequences: SequenceMetrics[];
+  combined: SequenceMetrics;
+}
+
+/**
+ * Evaluates <resDir>/<seq>.txt against <gtDir>/<seq>/gt/gt.txt for every sequence with ground truth.
+ * A missing result file is an error (as in the MOTChallenge devkit), not an empty result.
+ */
+export function evaluateFolder(
+  gtDir: string,
+  resDir: string,
+  options: EvaluateOptions & { layout?: GtLayout } = {},
+): FolderEvaluation {
+  const sequences = findSequences(gtDir, join("gt", "gt.txt"));
+  if (sequences.length === 0) throw new MotFormatError(`no <sequence>/gt/gt.txt found under ${gtDir}`);
+  const results = sequences.map((seq) => {
+    const resPath = join(resDir, `${seq.name}.txt`);
+    if (!existsSync(resPath))
+      throw new MotFormatError(`missing result file ${resPath} for sequence ${seq.name}`);
+    const gt = readMotFile(join(seq.dir, "gt", "gt.txt"), { kind: "gt", layout: options.layout });
+    const res = readMotFile(resPath, { kind: "res" });
+    return evaluateSequence(gt, res, { ...options, name: seq.name, numTimesteps: seq.seqInfo.seqLength });
+  });
+  return { sequences: results, combined: combineSequences(results) };
+}

@@ -1,0 +1,372 @@
+// ByteTrack-class multi-object tracker: Kalman prediction, two-stage IoU association (high-score
+// detections first, then low-score ones for tracks still unmatched), tentative → confirmed → lost →
+// removed life cycle with ages in frames, optional OC-SORT observation-centric re-update.
+// One instance per video stream; ids start at 1 per instance; state can be checkpointed as JSON.
+
+import { boxToMeasurement, KalmanFilter, meanToBox } from "./kalman-filter.ts";
+import { AssignmentSolver, iouMatrix, solveGated } from "./matching.ts";
+import {
+  type ResolvedTrackerOptions,
+  resolveTrackerOptions,
+  SORT_BASELINE_OPTIONS,
+  type TrackerOptions,
+} from "./options.ts";
+import {
+  newTrack,
+  type Track,
+  TrackerStateError,
+  type TrackState,
+  trackFromState,
+  trackToState,
+} from "./track.ts";
+
+/** Detections of one frame; N = boxes.length / 4. */
+export interface DetectionFrame {
+  /** N×4 boxes x1, y1, x2, y2 in pixels. */
+  boxes: Float32Array | Float64Array;
+  scores: Float32Array | Float64Array;
+  /** Class per detection; all 0 when omitted. */
+  classes?: Int32Array;
+}
+
+export interface TrackOutput {
+  trackId: number;
+  /** x1, y1, x2, y2 (the filtered state, or the detection with outputBox: "detection"). */
+  box: [number, number, number, number];
+  score: number;
+  classId: number;
+  /** Index of the detection this track was matched to in the frame. */
+  detectionIndex: number;
+}
+
+/** Plain JSON-able checkpoint of a tracker (see {@link Tracker.serialize}). */
+export interface TrackerState {
+  format: "vdet-tracker-state";
+  version: 1;
+  options: TrackerOptions;
+  frameIndex: number;
+  nextId: number;
+  tracks: TrackState[];
+}
+
+export class DetectionInputError extends Error {
+  override name = "DetectionInputError";
+}
+
+/** Growable scratch arrays reused from frame to frame. */
+class Scratch {
+  f64 = new Float64Array(0);
+  gated = new Float64Array(0);
+  trackBoxes = new Float64Array(0);
+  colForRow = new Int32Array(0);
+  rows = new Int32Array(0);
+  cols = new Int32Array(0);
+  high = new Int32Array(0);
+  low = new Int32Array(0);
+  detMatched = new Uint8Array(0);
+  trackMatched = new Uint8Array(0);
+
+  reserve(tracks: number, detections: number): void {
+    const pairs = Math.max(1, tracks * detections);
+    if (this.f64.length < pairs) {
+      this.f64 = new Float64Array(pairs * 2);
+      this.gated = new Float64Array(pairs * 2);
+    }
+    if (this.trackBoxes.length < tracks * 4) this.trackBoxes = new Float64Array(tracks * 8);
+    const n = Math.max(tracks, detections);
+    if (this.colForRow.length < n) {
+      this.colForRow = new Int32Array(n * 2);
+      this.rows = new Int32Array(n * 2);
+      this.cols = new Int32Array(n * 2);
+    }
+    if (this.high.length < detections) {
+      this.high = new Int32Array(detections * 2);
+      this.low = new Int32Array(detections * 2);
+      this.detMatched = new Uint8Array(detections * 2);
+    }
+    if (this.trackMatched.length < tracks) this.trackMatched = new Uint8Array(tracks * 2);
+  }
+}
+
+export class Tracker {
+  readonly options: ResolvedTrackerOptions;
+  private readonly userOptions: TrackerOptions;
+  private readonly kf = new KalmanFilter();
+  private readonly solver = new AssignmentSolver();
+  private readonly scratch = new Scratch();
+  private readonly measurement = new Float64Array(4);
+  private readonly virtualBox = new Float64Array(4);
+  private tracks: Track[] = [];
+  private frameIndex = 0;
+  private nextId = 1;
+
+  constructor(options: Partial<TrackerOptions> = {}) {
+    this.options = resolveTrackerOptions(options);
+    const { maxLostFramesAtFps: _a, minHitsAtFps: _b, tentativeMaxMissesAtFps: _c, ...user } = this.options;
+    this.userOptions = user;
+  }
+
+  /** A tracker configured as the SORT baseline (max age 1, min hits 3, IoU 0.3). */
+  static sortBaseline(options: Partial<TrackerOptions> = {}): Tracker {
+    return new Tracker({ ...SORT_BASELINE_OPTIONS, ...options });
+  }
+
+  /** Number of frames processed so far. */
+  get framesProcessed(): number {
+    return this.frameIndex;
+  }
+
+  /** Processes the next frame (frames must come in order) and returns the tracks reported for it. */
+  update(frame: DetectionFrame): TrackOutput[] {
+    const count = validateFrame(frame);
+    const o = this.options;
+    const frameNo = ++this.frameIndex;
+    const { boxes, scores } = frame;
+    const classes = frame.classes;
+    const s = this.scratch;
+    const tracks = this.tracks;
+    s.reserve(tracks.length, count);
+
+    // Predict every track; a lost track's height velocity is frozen as in ByteTrack.
+    for (let t = 0; t < tracks.length; t++) {
+      const track = tracks[t];
+      if (track.missed > 0) track.mean[7] = 0;
+      this.kf.predict(track.mean, track.cov);
+      meanToBox(track.mean, s.trackBoxes, t * 4);
+      track.detectionIndex = -1;
+    }
+    s.trackMatched.fill(0, 0, tracks.length);
+    s.detMatched.fill(0, 0, count);
+
+    let highCount = 0;
+    let lowCount = 0;
+    for (let d = 0; d < count; d++) {
+      const score = scores[d];
+      if (score >= o.highScoreThreshold) s.high[highCount++] = d;
+      else if (score >= o.lowScoreThreshold) s.low[lowCount++] = d;
+    }
+
+    // Stage 1: confirmed tracks (tracked and lost), or all tracks in SORT mode, vs high detections.
+    let rowCount = 0;
+    for (let t = 0; t < tracks.length; t++) {
+      if (tracks[t].confirmed || !o.associateTentativeSeparately) s.rows[rowCount++] = t;
+    }
+    this.associate(frame, rowCount, s.high, highCount, o.matchIou, o.fuseScore);
+
+    // Stage 2: tracks that were tracked last frame and are still unmatched vs low detections.
+    if (lowCount > 0) {
+      rowCount = 0;
+      for (let t = 0; t < tracks.length; t++) {
+        const track = tracks[t];
+        if (s.trackMatched[t] || track.missed > 0) continue;
+        if (track.confirmed || !o.associateTentativeSeparately) s.rows[rowCount++] = t;
+      }
+      this.associate(frame, rowCount, s.low, lowCount, o.lowScoreMatchIou, false);
+    }
+
+    // Stage 3 (ByteTrack): tentative tracks vs the high detections nobody took.
+    if (o.associateTentativeSeparately) {
+      rowCount = 0;
+      for (let t = 0; t < tracks.length; t++) if (!tracks[t].confirmed) s.rows[rowCount++] = t;
+      this.associate(frame, rowCount, s.high, highCount, o.tentativeMatchIou, o.fuseScore);
+    }
+
+    // Life cycle of unmatched tracks: count the miss, drop the ones too old.
+    let kept = 0;
+    for (let t = 0; t < tracks.length; t++) {
+      const track = tracks[t];
+      if (!s.trackMatched[t]) {
+        track.missed++;
+        if (o.resetStreakOnMiss) track.hitStreak = 0;
+        const limit = track.confirmed ? o.maxLostFramesAtFps : o.tentativeMaxMissesAtFps;
+        if (track.missed > limit) continue;
+      }
+      tracks[kept++] = track;
+    }
+    tracks.length = kept;
+
+    // Births from unmatched high detections.
+    for (let k = 0; k < highCount; k++) {
+      const d = s.high[k];
+      if (s.detMatched[d] || scores[d] < o.birthScoreThreshold) continue;
+      const track = newTrack(classes ? classes[d] : 0, scores[d], frameNo);
+      boxToMeasurement(boxes, d * 4, this.measurement);
+      this.kf.initiate(this.measurement, track.mean, track.cov);
+      this.recordObservation(track, boxes, d);
+      if (o.minHitsAtFps === 0 || frameNo <= o.warmupFrames) this.confirm(track);
+      tracks.push(track);
+    }
+
+    return this.report(frame);
+  }
+
+  /** Serialises the complete state; {@link Tracker.restore} continues exactly where this left off. */
+  serialize(): TrackerState {
+    return {
+      format: "vdet-tracker-state",
+      version: 1,
+      options: { ...this.userOptions },
+      frameIndex: this.frameIndex,
+      nextId: this.nextId,
+      tracks: this.tracks.map(trackToState),
+    };
+  }
+
+  static restore(state: TrackerState): Tracker {
+    if (state === null || typeof state !== "object" || state.format !== "vdet-tracker-state")
+      throw new TrackerStateError('not a tracker checkpoint (expected format "vdet-tracker-state")');
+    if (state.version !== 1)
+      throw new TrackerStateError(`unsupported tracker checkpoint version ${String(state.version)}`);
+    if (!Number.isInteger(state.frameIndex) || state.frameIndex < 0)
+      throw new TrackerStateError("checkpoint frameIndex must be a whole number ≥ 0");
+    if (!Number.isInteger(state.nextId) || state.nextId < 1)
+      throw new TrackerStateError("checkpoint nextId must be a whole number ≥ 1");
+    if (!Array.isArray(state.tracks)) throw new TrackerStateError("checkpoint tracks must be an array");
+    const tracker = new Tracker(state.options);
+    tracker.frameIndex = state.frameIndex;
+    tracker.nextId = state.nextId;
+    tracker.tracks = state.tracks.map((t, i) => trackFromState(t, `tracks[${i}]`));
+    return tracker;
+  }
+
+  /**
+   * Matches the tracks listed in scratch.rows[0..rowCount) to the unmatched detections among
+   * detIndices[0..detCount), maximising IoU (optionally × score) subject to IoU ≥ minIou, and
+   * applies the filter update to every matched track.
+   */
+  private associate(
+    frame: DetectionFrame,
+    rowCount: number,
+    detIndices: Int32Array,
+    detCount: number,
+    minIou: number,
+    fuseScore: boolean,
+  ): void {
+    const s = this.scratch;
+    let colCount = 0;
+    for (let k = 0; k < detCount; k++) {
+      const d = detIndices[k];
+      if (!s.detMatched[d]) s.cols[colCount++] = d;
+    }
+    if (rowCount === 0 || colCount === 0) return;
+    const { boxes, scores, classes } = frame;
+    const cost = s.f64;
+    iouMatrix(s.trackBoxes, s.rows, rowCount, boxes, s.cols, colCount, cost);
+    const classAware = this.options.classAware && classes !== undefined;
+    for (let r = 0; r < rowCount; r++) {
+      const track = this.tracks[s.rows[r]];
+      for (let c = 0; c < colCount; c++) {
+        const d = s.cols[c];
+        let similarity = cost[r * colCount + c];
+        if (fuseScore) similarity *= scores[d];
+        const forbidden = classAware && classes[d] !== track.classId;
+        // Similarity below minIou is forbidden; compare in similarity space to avoid 1 - x rounding.
+        cost[r * colCount + c] = forbidden || similarity < minIou ? Number.NaN : 1 - similarity;
+      }
+    }
+    solveGated(this.solver, cost, rowCount, colCount, 1, s.gated, s.colForRow);
+    for (let r = 0; r < rowCount; r++) {
+      const c = s.colForRow[r];
+      if (c < 0) continue;
+      const t = s.rows[r];
+      const d = s.cols[c];
+      s.trackMatched[t] = 1;
+      s.detMatched[d] = 1;
+      this.applyMatch(this.tracks[t], frame, d);
+    }
+  }
+
+  private applyMatch(track: Track, frame: DetectionFrame, d: number): void {
+    const o = this.options;
+    const m = this.measurement;
+    const gap = this.frameIndex - track.lastMatchFrame;
+    if (o.observationCentricReupdate && gap > 1) {
+      // Replay the filter from the last observation through virtual observations on the line
+      // between the last and the new box, so the velocity reflects the whole gap (OC-SORT ORU).
+      track.mean.set(track.observedMean);
+      track.cov.set(track.observedCov);
+      const last = track.lastObservation;
+      const virtualBox = this.virtualBox;
+      for (let step = 1; step < gap; step++) {
+        const f = step / gap;
+        for (let k = 0; k < 4; k++) virtualBox[k] = last[k] + (frame.boxes[d * 4 + k] - last[k]) * f;
+        this.kf.predict(track.mean, track.cov);
+        boxToMeasurement(virtualBox, 0, m);
+        this.kf.update(track.mean, track.cov, m);
+      }
+      this.kf.predict(track.mean, track.cov);
+    }
+    boxToMeasurement(frame.boxes, d * 4, m);
+    this.kf.update(track.mean, track.cov, m);
+    this.recordObservation(track, frame.boxes, d);
+    if (o.resetStreakOnMiss && track.missed > 0) track.hitStreak = 0;
+    track.hitStreak++;
+    track.missed = 0;
+    track.score = frame.scores[d];
+    if (frame.classes) track.classId = frame.classes[d];
+    if (!track.confirmed && (track.hitStreak >= o.minHitsAtFps || this.frameIndex <= o.warmupFrames)) {
+      this.confirm(track);
+    }
+  }
+
+  private recordObservation(track: Track, boxes: ArrayLike<number>, d: number): void {
+    for (let k = 0; k < 4; k++) track.lastObservation[k] = boxes[d * 4 + k];
+    track.observedMean.set(track.mean);
+    track.observedCov.set(track.cov);
+    track.lastMatchFrame = this.frameIndex;
+    track.detectionIndex = d;
+  }
+
+  private confirm(track: Track): void {
+    track.confirmed = true;
+    track.id = this.nextId++;
+  }
+
+  private report(frame: DetectionFrame): TrackOutput[] {
+    const o = this.options;
+    const out: TrackOutput[] = [];
+    const inWarmup = this.frameIndex <= o.warmupFrames;
+    for (const track of this.tracks) {
+      if (!track.confirmed || track.missed > 0 || track.detectionIndex < 0) continue;
+      if (o.resetStreakOnMiss && !inWarmup && track.hitStreak < o.minHitsAtFps) continue;
+      const d = track.detectionIndex;
+      const box: [number, number, number, number] = [0, 0, 0, 0];
+      if (o.outputBox === "detection") {
+        for (let k = 0; k < 4; k++) box[k] = frame.boxes[d * 4 + k];
+      } else {
+        meanToBox(track.mean, box);
+      }
+      out.push({ trackId: track.id, box, score: track.score, classId: track.classId, detectionIndex: d });
+    }
+    return out;
+  }
+}
+
+/** Checks the frame's array shapes and values; returns the number of detections. */
+function validateFrame(frame: DetectionFrame): number {
+  const { boxes, scores, classes } = frame;
+  if (!boxes || !scores || boxes.length % 4 !== 0) {
+    throw new DetectionInputError("frame.boxes must be a typed array of N×4 numbers (x1, y1, x2, y2)");
+  }
+  const n = boxes.length / 4;
+  if (scores.length !== n) {
+    throw new DetectionInputError(`frame has ${n} boxes but ${scores.length} scores`);
+  }
+  if (classes !== undefined && classes.length !== n) {
+    throw new DetectionInputError(`frame has ${n} boxes but ${classes.length} classes`);
+  }
+  for (let d = 0; d < n; d++) {
+    const x1 = boxes[d * 4];
+    const y1 = boxes[d * 4 + 1];
+    const x2 = boxes[d * 4 + 2];
+    const y2 = boxes[d * 4 + 3];
+    // Written so that NaN fails too.
+    if (!(x2 > x1 && y2 > y1) || !Number.isFinite(x2 - x1) || !Number.isFinite(y2 - y1)) {
+      throw new DetectionInputError(
+        `detection ${d} has an empty or invalid box [${x1}, ${y1}, ${x2}, ${y2}]; boxes are x1, y1, x2, y2 with x2 > x1 and y2 > y1`,
+      );
+    }
+    if (!Number.isFinite(scores[d])) throw new DetectionInputError(`detection ${d} has score ${scores[d]}`);
+  }
+  return n;
+}
