@@ -7,6 +7,7 @@ export {
   clearMotMetrics,
   sumClearMotCounts,
 } from "./clear-mot.ts";
+export { detectionFramesFromRows, type FrameDetections, motRowsFromResults } from "./detections.ts";
 export {
   combineSequences,
   type EvaluateOptions,
