@@ -299,7 +299,6 @@ export class Tracker {
     boxToMeasurement(frame.boxes, d * 4, m);
     this.kf.update(track.mean, track.cov, m);
     this.recordObservation(track, frame.boxes, d);
-    if (o.resetStreakOnMiss && track.missed > 0) track.hitStreak = 0;
     track.hitStreak++;
     track.missed = 0;
     track.score = frame.scores[d];
