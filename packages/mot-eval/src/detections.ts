@@ -39,7 +39,7 @@ export function detectionFramesFromRows(rows: MotRows, numFrames?: number): Fram
     target.boxes[k * 4 + 2] = x + w;
     target.boxes[k * 4 + 3] = y + h;
     target.scores[k] = rows.conf[r];
-    target.classes[k] = rows.classId[r] < 0 ? 0 : rows.classId[r];
+    target.classes[k] = Math.max(rows.classId[r], 0);
   }
   return frames;
 }
