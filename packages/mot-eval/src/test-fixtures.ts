@@ -27,7 +27,7 @@ export function haveFixtures(t: TestContext, ...relativePaths: string[]): boolea
 
 /** A hand-written case of expected-metrics.json: event frames (py-motmetrics) or TrackEval inputs. */
 export interface SyntheticCase {
-  frames?: { objects: number[]; hypotheses: number[]; distances: (number | null)[][] }[];
+  frames?: { frame?: number; objects: number[]; hypotheses: number[]; distances: (number | null)[][] }[];
   expected?: Expected;
   inputs?: {
     num_timesteps: number;
