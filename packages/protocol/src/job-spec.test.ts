@@ -1,0 +1,79 @@
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { InvalidJobSpecError, parseJobSpec } from "./job-spec.ts";
+import { frameChunkSchema, PoisonMessageError, parseMessage } from "./messages.ts";
+
+const minimal = { input: "clips/a.mp4", output: "out/a" };
+
+describe("job spec", () => {
+  test("defaults: 5 fps, archive mode, D0 only, score 0.3, priority 5", () => {
+    const spec = parseJobSpec(minimal);
+    assert.deepEqual(spec.sampling, { fps: 5 });
+    assert.equal(spec.mode, "archive");
+    assert.deepEqual(spec.phi, { min: 0, max: 0 });
+    assert.equal(spec.scoreThreshold, 0.3);
+    assert.equal(spec.priority, 5);
+  });
+
+  test("a latency budget implies latency mode; φ accepts 3, '3', 'd3', '7x'", () => {
+    const spec = parseJobSpec({ ...minimal, latencyBudgetMs: 200, phi: { min: "d1", max: "7x" } });
+    assert.equal(spec.mode, "latency");
+    assert.deepEqual(spec.phi, { min: 1, max: "7x" });
+    assert.deepEqual(parseJobSpec({ ...minimal, phi: { min: 3, max: "3" } }).phi, { min: 3, max: 3 });
+  });
+
+  test("remote inputs and S3 outputs", () => {
+    for (const input of ["s3://b/k.mp4", "https://h/v.mp4", "rtsp://cam/1", "http://h/live.m3u8"]) {
+      assert.equal(parseJobSpec({ ...minimal, input }).input, input);
+    }
+    assert.equal(parseJobSpec({ ...minimal, output: "s3://bucket/prefix" }).output, "s3://bucket/prefix");
+  });
+
+  const bad: [string, unknown, RegExp][] = [
+    ["missing input", { output: "o" }, /input: /],
+    ["empty input", { input: " ", output: "o" }, /input: input must not be empty/],
+    [
+      "ffmpeg concat protocol",
+      { input: "concat:a.mp4|b.mp4", output: "o" },
+      /input: .*concat: or file: are not accepted/,
+    ],
+    ["file: protocol", { input: "file:/etc/passwd", output: "o" }, /input: /],
+    ["negative fps", { ...minimal, sampling: { fps: -1 } }, /sampling/],
+    ["fps and everyNth together", { ...minimal, sampling: { fps: 1, everyNth: 2 } }, /sampling/],
+    [
+      "budget in archive mode",
+      { ...minimal, mode: "archive", latencyBudgetMs: 100 },
+      /latencyBudgetMs: archive mode/,
+    ],
+    ["latency mode without budget", { ...minimal, mode: "latency" }, /latencyBudgetMs: .*required/],
+    ["budget as a string", { ...minimal, latencyBudgetMs: "200ms" }, /latencyBudgetMs/],
+    ["φ out of range", { ...minimal, phi: { min: 0, max: 9 } }, /phi\.max: unknown φ "9"/],
+    ["φ range reversed", { ...minimal, phi: { min: 4, max: 2 } }, /phi: phi.min must not be above phi.max/],
+    ["score above 1", { ...minimal, scoreThreshold: 1.5 }, /scoreThreshold/],
+    [
+      "path traversal in output",
+      { ...minimal, output: "out/../../etc" },
+      /output: output must not contain '\.\.'/,
+    ],
+    ["foreign output scheme", { ...minimal, output: "gs://b/p" }, /output: /],
+    ["unicode idempotency key", { ...minimal, idempotencyKey: "clé" }, /idempotencyKey/],
+    ["unknown field", { ...minimal, colour: "red" }, /colour|Unrecognized/],
+    ["huge priority", { ...minimal, priority: 1e9 }, /priority/],
+    ["not an object", "input=a.mp4", /expected object/],
+  ];
+  for (const [name, value, pattern] of bad) {
+    test(`rejects ${name}, naming the field`, () => {
+      assert.throws(
+        () => parseJobSpec(value),
+        (e: Error) => e instanceof InvalidJobSpecError && pattern.test(e.message),
+      );
+    });
+  }
+});
+
+test("messages that fail their schema are poison, with the field named", () => {
+  assert.throws(
+    () => parseMessage(frameChunkSchema, "frame chunk", { jobId: "j1", chunk: -1 }),
+    (e: Error) => e instanceof PoisonMessageError && /invalid frame chunk message: chunk: /.test(e.message),
+  );
+});

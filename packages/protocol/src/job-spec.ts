@@ -1,0 +1,98 @@
+// The job spec a user submits (API body, CLI flags): what to read, how to sample, how much latency each frame may
+// take or "archive", which φ are allowed, what to keep, where to write. Validated here, at the edge.
+
+import { z } from "zod";
+import { phiRangeSchema } from "./phi.ts";
+
+const INPUT_SCHEMES = ["s3:", "http:", "https:", "rtsp:", "rtsps:"] as const;
+
+export const inputSchema = z
+  .string()
+  .trim()
+  .min(1, "input must not be empty")
+  .max(4096)
+  .refine((s) => !s.includes("\0"), "input must not contain NUL bytes")
+  .refine((s) => {
+    const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(s)?.[1]?.toLowerCase();
+    // A one-letter "scheme" is a Windows drive letter; anything else must be a scheme we read.
+    return !scheme || scheme.length === 1 || (INPUT_SCHEMES as readonly string[]).includes(`${scheme}:`);
+  }, "input must be a file path or an s3://, http(s):// or rtsp(s):// URL (ffmpeg protocols such as concat: or file: are not accepted)");
+
+export const samplingSchema = z.union([
+  z.object({ fps: z.number().positive().max(240) }).strict(),
+  z.object({ everyNth: z.number().int().min(1).max(1_000_000) }).strict(),
+]);
+export type Sampling = z.infer<typeof samplingSchema>;
+
+export const outputSchema = z
+  .string()
+  .trim()
+  .min(1, "output must not be empty")
+  .max(2048)
+  .refine((s) => !s.split(/[\\/]/).includes(".."), "output must not contain '..' path segments")
+  .refine(
+    (s) => !/^[a-z][a-z0-9+.-]+:/i.test(s) || s.startsWith("s3://"),
+    "output must be s3://bucket/prefix or a directory",
+  );
+
+export const jobSpecSchema = z
+  .object({
+    input: inputSchema,
+    sampling: samplingSchema.default({ fps: 5 }),
+    mode: z.enum(["latency", "archive"]).optional(),
+    latencyBudgetMs: z.number().int().min(10).max(3_600_000).optional(),
+    phi: phiRangeSchema.default({ min: 0, max: 0 }),
+    scoreThreshold: z.number().min(0).max(1).default(0.3),
+    classes: z.array(z.string().trim().min(1).max(64)).min(1).max(1000).optional(),
+    output: outputSchema,
+    idempotencyKey: z
+      .string()
+      .min(1)
+      .max(200)
+      .regex(/^[A-Za-z0-9._:@-]+$/, "idempotencyKey may use letters, digits and . _ : @ -")
+      .optional(),
+    priority: z.number().int().min(1).max(10).default(5),
+    maxFrames: z.number().int().min(1).max(10_000_000).optional(),
+  })
+  .strict()
+  .transform((spec, ctx) => {
+    const mode = spec.mode ?? (spec.latencyBudgetMs !== undefined ? "latency" : "archive");
+    if (mode === "latency" && spec.latencyBudgetMs === undefined) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["latencyBudgetMs"],
+        message: "latencyBudgetMs is required in latency mode",
+      });
+    }
+    if (mode === "archive" && spec.latencyBudgetMs !== undefined) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["latencyBudgetMs"],
+        message: "archive mode takes no latencyBudgetMs",
+      });
+    }
+    return { ...spec, mode };
+  });
+
+/** What a user writes (defaults optional). */
+export type JobSpecInput = z.input<typeof jobSpecSchema>;
+/** A validated spec with every default filled in. */
+export type JobSpec = z.output<typeof jobSpecSchema>;
+
+export class InvalidJobSpecError extends Error {
+  constructor(readonly issues: { path: string; message: string }[]) {
+    super(
+      `invalid job spec: ${issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)).join("; ")}`,
+    );
+    this.name = "InvalidJobSpecError";
+  }
+}
+
+/** Validates a job spec; throws InvalidJobSpecError naming every bad field. */
+export function parseJobSpec(value: unknown): JobSpec {
+  const result = jobSpecSchema.safeParse(value);
+  if (result.success) return result.data;
+  throw new InvalidJobSpecError(
+    result.error.issues.map((issue) => ({ path: issue.path.map(String).join("."), message: issue.message })),
+  );
+}

@@ -1,0 +1,136 @@
+// Messages between stages. They stay small: pixels travel separately (a frame store keyed by `FrameRef.key`),
+// never inside a queue payload. Every message is validated when it is received; one that fails is a poison message.
+
+import { z } from "zod";
+import { phiRangeSchema, phiSchema } from "./phi.ts";
+
+export const jobIdSchema = z
+  .string()
+  .min(1)
+  .max(128)
+  .regex(/^[A-Za-z0-9_-]+$/, "job ids are letters, digits, _ and -");
+
+export const frameRefSchema = z
+  .object({
+    /** 0-based index of the sampled frame within the job. */
+    index: z.number().int().min(0),
+    /** Presentation time in the source, milliseconds. */
+    ptsMs: z.number().min(0),
+    /** Where the frame's pixels are (frame store key). */
+    key: z.string().min(1).max(512),
+  })
+  .strict();
+export type FrameRef = z.infer<typeof frameRefSchema>;
+
+/** How frame pixels map to source pixels: the frame holds the source scaled into its top-left corner. */
+export const letterboxSchema = z
+  .object({
+    sourceWidth: z.number().int().positive(),
+    sourceHeight: z.number().int().positive(),
+    contentWidth: z.number().int().positive(),
+    contentHeight: z.number().int().positive(),
+  })
+  .strict();
+export type Letterbox = z.infer<typeof letterboxSchema>;
+
+export const frameChunkSchema = z
+  .object({
+    jobId: jobIdSchema,
+    chunk: z.number().int().min(0),
+    frames: z.array(frameRefSchema).min(1).max(1024),
+    /** Frames are square RGB24 images of this side. */
+    size: z.number().int().min(32).max(4096),
+    letterbox: letterboxSchema,
+    phi: phiRangeSchema,
+    mode: z.enum(["latency", "archive"]),
+    latencyBudgetMs: z.number().int().positive().optional(),
+    scoreThreshold: z.number().min(0).max(1),
+    classes: z.array(z.number().int().positive()).optional(),
+    priority: z.number().int().min(1).max(10),
+    /** When the producer enqueued the chunk (epoch ms); a frame's deadline is this plus the latency budget. */
+    enqueuedAtMs: z.number(),
+  })
+  .strict();
+export type FrameChunk = z.infer<typeof frameChunkSchema>;
+
+export const frameDetectionsSchema = z
+  .object({
+    index: z.number().int().min(0),
+    ptsMs: z.number().min(0),
+    phi: phiSchema,
+    /** x1, y1, x2, y2 per detection, source pixels. */
+    boxes: z.array(z.number()),
+    scores: z.array(z.number().min(0).max(1)),
+    classes: z.array(z.number().int()),
+  })
+  .strict()
+  .refine((f) => f.boxes.length === 4 * f.scores.length && f.classes.length === f.scores.length, {
+    message: "boxes, scores and classes disagree in length",
+  });
+export type FrameDetections = z.infer<typeof frameDetectionsSchema>;
+
+export const frameFailureSchema = z
+  .object({ index: z.number().int().min(0), ptsMs: z.number().min(0), reason: z.string().min(1).max(2000) })
+  .strict();
+export type FrameFailure = z.infer<typeof frameFailureSchema>;
+
+export const detectionBatchSchema = z
+  .object({
+    jobId: jobIdSchema,
+    chunk: z.number().int().min(0),
+    frames: z.array(frameDetectionsSchema),
+    failed: z.array(frameFailureSchema).default([]),
+    worker: z.string().max(200),
+    /** Time the chunk waited in the queue and in the batcher, and the model's compute time, ms. */
+    queueMs: z.number().min(0),
+    computeMs: z.number().min(0),
+  })
+  .strict();
+export type DetectionBatch = z.infer<typeof detectionBatchSchema>;
+export type DetectionBatchInput = z.input<typeof detectionBatchSchema>;
+
+/** Control events from the producer (and the api) to the aggregator. */
+export const jobEventSchema = z.discriminatedUnion("type", [
+  z
+    .object({
+      type: z.literal("decoded"),
+      jobId: jobIdSchema,
+      /** Number of sampled frames; every index in [0, totalFrames) is accounted for by some chunk. */
+      totalFrames: z.number().int().min(0),
+      chunks: z.number().int().min(0),
+      video: z
+        .object({
+          width: z.number().int(),
+          height: z.number().int(),
+          fps: z.number().nullable(),
+          durationMs: z.number().nullable(),
+          codec: z.string().nullable(),
+        })
+        .strict(),
+    })
+    .strict(),
+  z.object({ type: z.literal("failed"), jobId: jobIdSchema, stage: z.string(), reason: z.string() }).strict(),
+  z.object({ type: z.literal("cancelled"), jobId: jobIdSchema }).strict(),
+]);
+export type JobEvent = z.infer<typeof jobEventSchema>;
+
+export class PoisonMessageError extends Error {
+  constructor(
+    readonly kind: string,
+    readonly detail: string,
+  ) {
+    super(`invalid ${kind} message: ${detail}`);
+    this.name = "PoisonMessageError";
+  }
+}
+
+/** Parses a received message; throws PoisonMessageError naming the first bad fields. */
+export function parseMessage<S extends z.ZodType>(schema: S, kind: string, value: unknown): z.output<S> {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  const detail = result.error.issues
+    .slice(0, 3)
+    .map((i) => `${i.path.map(String).join(".") || "(root)"}: ${i.message}`)
+    .join("; ");
+  throw new PoisonMessageError(kind, detail);
+}

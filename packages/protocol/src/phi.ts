@@ -1,0 +1,25 @@
+// φ (the EfficientDet scaling coefficient) as it appears in job specs and messages: 0…7 or "7x", ordered.
+
+import { z } from "zod";
+
+export const PHI_VALUES = [0, 1, 2, 3, 4, 5, 6, 7, "7x"] as const;
+export type PhiValue = (typeof PHI_VALUES)[number];
+
+/** Position of φ in the order D0 < D1 < … < D7 < D7x. */
+export function phiRank(phi: PhiValue): number {
+  return PHI_VALUES.indexOf(phi);
+}
+
+export const phiSchema = z.union([z.number(), z.string()]).transform((value, ctx): PhiValue => {
+  const text = String(value).trim().toLowerCase().replace(/^d/, "");
+  if (text === "7x") return "7x";
+  if (/^[0-7]$/.test(text)) return Number(text) as PhiValue;
+  ctx.addIssue({ code: "custom", message: `unknown φ "${value}": use 0…7 or 7x` });
+  return z.NEVER;
+});
+
+export const phiRangeSchema = z
+  .object({ min: phiSchema, max: phiSchema })
+  .strict()
+  .refine((r) => phiRank(r.min) <= phiRank(r.max), { message: "phi.min must not be above phi.max" });
+export type PhiRange = z.infer<typeof phiRangeSchema>;
