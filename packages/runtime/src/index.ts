@@ -1,1 +1,17 @@
-export {};
+// @vdet/runtime: the ModelRunner interface and its onnxruntime implementation (sessions on worker threads),
+// execution-provider selection and the errors they raise.
+export * from "./errors.ts";
+export {
+  assertExecutionProviderInstalled,
+  type ExecutionProvider,
+  formatExecutionProvider,
+  type GraphOptimization,
+  type OrtInstall,
+  parseExecutionProvider,
+  providerLibraries,
+  type SessionTuning,
+  sessionOptionsFor,
+} from "./execution-provider.ts";
+export { createOnnxRunner, type OnnxRunnerOptions } from "./onnx-runner.ts";
+export { describeOrtInstall } from "./ort-install.ts";
+export type { ModelRunner, TensorLike, TensorType, TypedArray } from "./runner.ts";
