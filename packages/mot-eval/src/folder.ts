@@ -37,26 +37,40 @@ export function findSequences(root: string, relativeFile: string): SequenceFolde
 export interface FolderEvaluation {
   sequences: SequenceMetrics[];
   combined: SequenceMetrics;
+  /** Sequences with ground truth but no result file (only with skipMissing). */
+  skipped: string[];
 }
 
 /**
  * Evaluates <resDir>/<seq>.txt against <gtDir>/<seq>/gt/gt.txt for every sequence with ground truth.
- * A missing result file is an error (as in the MOTChallenge devkit), not an empty result.
+ * A missing result file is an error (as in the MOTChallenge devkit), not an empty result, unless
+ * skipMissing is set, which leaves those sequences out.
  */
 export function evaluateFolder(
   gtDir: string,
   resDir: string,
-  options: EvaluateOptions & { layout?: GtLayout } = {},
+  options: EvaluateOptions & { layout?: GtLayout; skipMissing?: boolean } = {},
 ): FolderEvaluation {
-  const sequences = findSequences(gtDir, join("gt", "gt.txt"));
-  if (sequences.length === 0) throw new MotFormatError(`no <sequence>/gt/gt.txt found under ${gtDir}`);
-  const results = sequences.map((seq) => {
+  const all = findSequences(gtDir, join("gt", "gt.txt"));
+  if (all.length === 0) throw new MotFormatError(`no <sequence>/gt/gt.txt found under ${gtDir}`);
+  const skipped: string[] = [];
+  const sequences = all.filter((seq) => {
     const resPath = join(resDir, `${seq.name}.txt`);
-    if (!existsSync(resPath))
-      throw new MotFormatError(`missing result file ${resPath} for sequence ${seq.name}`);
+    if (existsSync(resPath)) return true;
+    if (!options.skipMissing) {
+      throw new MotFormatError(
+        `missing result file ${resPath} for sequence ${seq.name} (--skip-missing evaluates only the sequences with results)`,
+      );
+    }
+    skipped.push(seq.name);
+    return false;
+  });
+  if (sequences.length === 0)
+    throw new MotFormatError(`no result file in ${resDir} matches a sequence in ${gtDir}`);
+  const results = sequences.map((seq) => {
     const gt = readMotFile(join(seq.dir, "gt", "gt.txt"), { kind: "gt", layout: options.layout });
-    const res = readMotFile(resPath, { kind: "res" });
+    const res = readMotFile(join(resDir, `${seq.name}.txt`), { kind: "res" });
     return evaluateSequence(gt, res, { ...options, name: seq.name, numTimesteps: seq.seqInfo.seqLength });
   });
-  return { sequences: results, combined: combineSequences(results) };
+  return { sequences: results, combined: combineSequences(results), skipped };
 }

@@ -108,7 +108,8 @@ export class Tracker {
 
   /** A tracker configured as the SORT baseline (max age 1, min hits 3, IoU 0.3). */
   static sortBaseline(options: Partial<TrackerOptions> = {}): Tracker {
-    return new Tracker({ ...SORT_BASELINE_OPTIONS, ...options });
+    const given = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
+    return new Tracker({ ...SORT_BASELINE_OPTIONS, ...given });
   }
 
   /** Number of frames processed so far. */

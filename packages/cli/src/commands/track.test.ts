@@ -1,0 +1,156 @@
+// `vdet track` / `vdet eval` end to end on TUD-Campus and TUD-Stadtmitte from the shared MOT data
+// (copied into a temporary folder, never into the repo). Skips visibly when the data is absent,
+// fails instead when VDET_REQUIRE_FIXTURES=1.
+
+import assert from "node:assert/strict";
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { type TestContext, test } from "node:test";
+import { fileURLToPath } from "node:url";
+import { evaluateSequence, readMotFile } from "@vdet/mot-eval";
+import { Command } from "commander";
+import { registerTrackCommands } from "./track.ts";
+
+const repoRoot = fileURLToPath(new URL("../../../..", import.meta.url));
+const motDir = resolve(process.env.VDET_DATA_DIR ?? join(repoRoot, "..", "shared", "data"), "mot");
+const SEQUENCES = ["TUD-Campus", "TUD-Stadtmitte"];
+
+function haveData(t: TestContext): boolean {
+  const missing = SEQUENCES.flatMap((s) => [join(s, "det", "det.txt"), join(s, "gt", "gt.txt")]).filter(
+    (p) => !existsSync(join(motDir, p)),
+  );
+  if (missing.length === 0) return true;
+  const message = `MOT fixtures missing under ${motDir}: ${missing.join(", ")} (set VDET_DATA_DIR)`;
+  if (process.env.VDET_REQUIRE_FIXTURES === "1") assert.fail(message);
+  t.skip(message);
+  return false;
+}
+
+/** Runs `vdet <args>` through the real command definitions and returns what it printed. */
+async function vdet(...args: string[]): Promise<string> {
+  const program = new Command("vdet").exitOverride();
+  registerTrackCommands(program);
+  const chunks: string[] = [];
+  const write = process.stdout.write;
+  process.stdout.write = ((chunk: string) => {
+    chunks.push(String(chunk));
+    return true;
+  }) as typeof process.stdout.write;
+  try {
+    await program.parseAsync(["node", "vdet", ...args]);
+  } finally {
+    process.stdout.write = write;
+  }
+  return chunks.join("");
+}
+
+/** A scratch copy of the TUD sequences: <root>/<seq>/{det/det.txt, gt/gt.txt, seqinfo.ini}. */
+function scratchData(): string {
+  const root = mkdtempSync(join(tmpdir(), "vdet-track-"));
+  for (const seq of SEQUENCES) {
+    for (const file of [join("det", "det.txt"), join("gt", "gt.txt"), "seqinfo.ini"]) {
+      mkdirSync(join(root, "data", seq, file, ".."), { recursive: true });
+      cpSync(join(motDir, seq, file), join(root, "data", seq, file));
+    }
+  }
+  return root;
+}
+
+test("vdet track writes MOTChallenge result rows that vdet eval scores like the library does", async (t) => {
+  if (!haveData(t)) return;
+  const root = scratchData();
+  try {
+    const det = join(root, "data", "TUD-Campus", "det", "det.txt");
+    const out = join(root, "TUD-Campus.txt");
+    const log = await vdet("track", "--det", det, "--out", out);
+    assert.match(log, /^TUD-Campus: 71 frames, \d+ tracks/);
+    const lines = readFileSync(out, "utf8").trim().split("\n");
+    assert.ok(lines.length > 200);
+    assert.match(lines[0], /^1,1,[\d.]+,[\d.]+,[\d.]+,[\d.]+,[\d.]+,-1,-1,-1$/);
+    const ids = new Set(lines.map((l) => Number(l.split(",")[1])));
+    assert.deepEqual(
+      [...ids].sort((a, b) => a - b),
+      range(1, ids.size),
+      "ids are 1…n",
+    );
+
+    const gtPath = join(root, "data", "TUD-Campus", "gt", "gt.txt");
+    const table = await vdet("eval", "--gt", gtPath, "--res", out);
+    assert.match(table.split("\n")[0], /^Sequence\s+HOTA\s+DetA\s+AssA\s+MOTA/);
+    const json = JSON.parse(await vdet("eval", "--gt", gtPath, "--res", out, "--json"));
+    const direct = evaluateSequence(readMotFile(gtPath, { kind: "gt" }), readMotFile(out, { kind: "res" }), {
+      numTimesteps: 71,
+    });
+    assert.equal(json.sequences[0].mota, direct.clear.mota);
+    assert.equal(json.sequences[0].hota, direct.hota.hota);
+    assert.ok(table.includes((100 * direct.clear.mota).toFixed(1)), "table shows MOTA in percent");
+    // Our tracker clears the SORT baseline on this sequence.
+    const sortOut = join(root, "sort.txt");
+    await vdet("track", "--det", det, "--out", sortOut, "--tracker", "sort");
+    const sort = JSON.parse(await vdet("eval", "--gt", gtPath, "--res", sortOut, "--json"));
+    assert.ok(json.sequences[0].idf1 > sort.sequences[0].idf1);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, k) => from + k);
+
+test("folder form: one result per sequence, per-sequence rows plus a combined row", async (t) => {
+  if (!haveData(t)) return;
+  const root = scratchData();
+  try {
+    const data = join(root, "data");
+    const res = join(root, "res");
+    await vdet("track", "--det", data, "--out", res, "--max-lost", "20");
+    assert.deepEqual(readdirSync(res).sort(), ["TUD-Campus.txt", "TUD-Stadtmitte.txt"]);
+    const table = await vdet("eval", "--gt", data, "--res", res);
+    const names = table
+      .trim()
+      .split("\n")
+      .map((l) => l.split(/\s+/)[0]);
+    assert.deepEqual(names, ["Sequence", "TUD-Campus", "TUD-Stadtmitte", "COMBINED"]);
+    const json = JSON.parse(await vdet("eval", "--gt", data, "--res", res, "--json"));
+    const gtBoxes = json.sequences.reduce((s: number, m: { gtBoxes: number }) => s + m.gtBoxes, 0);
+    assert.equal(json.combined.gtBoxes, gtBoxes);
+    const errors = json.sequences.reduce(
+      (s: number, m: { fp: number; fn: number; idsw: number }) => s + m.fp + m.fn + m.idsw,
+      0,
+    );
+    assert.ok(
+      Math.abs(json.combined.mota - (1 - errors / gtBoxes)) < 1e-12,
+      "combined MOTA pools the counts",
+    );
+
+    rmSync(join(res, "TUD-Stadtmitte.txt"));
+    await assert.rejects(
+      vdet("eval", "--gt", data, "--res", res),
+      /missing result file .*TUD-Stadtmitte\.txt/,
+    );
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test("a malformed det.txt is reported with file and line", async () => {
+  const root = mkdtempSync(join(tmpdir(), "vdet-track-"));
+  try {
+    const det = join(root, "det.txt");
+    writeFileSync(det, "1,-1,10,10,20,40,0.9,-1,-1,-1\n2,-1,10,10,20\n");
+    await assert.rejects(vdet("track", "--det", det, "--out", join(root, "out.txt")), (e: Error) =>
+      e.message.startsWith(`${det}:2: expected at least 7 values`),
+    );
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
