@@ -8,7 +8,9 @@ import type { EvalSequence } from "./prepare.ts";
 
 const EPS = Number.EPSILON;
 /** np.arange(0.05, 0.99, 0.05): 19 thresholds computed as start + i · step. */
-export const HOTA_ALPHAS: readonly number[] = Array.from({ length: 19 }, (_, i) => 0.05 + i * 0.05);
+export const HOTA_ALPHAS: readonly number[] = Object.freeze(
+  Array.from({ length: 19 }, (_, i) => 0.05 + i * 0.05),
+);
 
 /** Additive per-alpha state; enough to combine sequences exactly as TrackEval does. */
 export interface HotaCounts {

@@ -13,7 +13,10 @@ export interface KalmanNoise {
   velocityWeight: number;
 }
 
-export const DEFAULT_KALMAN_NOISE: KalmanNoise = { positionWeight: 1 / 20, velocityWeight: 1 / 160 };
+export const DEFAULT_KALMAN_NOISE: Readonly<KalmanNoise> = Object.freeze({
+  positionWeight: 1 / 20,
+  velocityWeight: 1 / 160,
+});
 
 /** Converts [x1, y1, x2, y2] to the measurement [cx, cy, w/h, h]. */
 export function boxToMeasurement(box: ArrayLike<number>, offset: number, out: Float64Array): void {

@@ -245,6 +245,9 @@ test("invalid input and options are rejected with messages that name the problem
     /detection 0 has score NaN/,
   );
   assert.throws(() => new Tracker({ fps: 0 }), TrackerOptionsError);
+  // Unset overrides keep the preset's values; set ones replace them.
+  assert.equal(Tracker.sortBaseline({ matchIou: undefined }).options.matchIou, 0.3);
+  assert.equal(Tracker.sortBaseline({ matchIou: 0.5 }).options.matchIou, 0.5);
   assert.throws(() => new Tracker({ lowScoreThreshold: 0.8, highScoreThreshold: 0.5 }), /must not exceed/);
   assert.throws(() => new Tracker({ maxLostFrame: 3 } as never), /unknown tracker option "maxLostFrame"/);
   // Empty frames are fine.
