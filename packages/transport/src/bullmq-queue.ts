@@ -1,0 +1,127 @@
+// The distributed queue: BullMQ over Redis. Messages are validated on receipt; a poison message fails at once
+// (UnrecoverableError) and stays in BullMQ's failed set with its reason, which is the dead-letter list.
+// Long batches: the lock is renewed by BullMQ every lockDuration/2 while a handler runs; a crashed consumer's
+// messages come back after the stall interval.
+
+import { PoisonMessageError, parseMessage } from "@vdet/protocol";
+import { type ConnectionOptions, type Job, Queue, UnrecoverableError, Worker } from "bullmq";
+import type { z } from "zod";
+import {
+  type AddOptions,
+  type ConsumeOptions,
+  type Consumer,
+  DEFAULT_ATTEMPTS,
+  type DeadLetter,
+  type Handler,
+  type QueueCounts,
+  UnprocessableMessageError,
+  type WorkQueue,
+} from "./work-queue.ts";
+
+export interface BullQueueOptions {
+  connection: ConnectionOptions;
+  /** Key prefix of every queue key (separates deployments and tests). */
+  prefix: string;
+  attempts?: number;
+  /** How long a consumer owns a message before it counts as stalled (renewed while it runs). */
+  lockDurationMs?: number;
+  stalledIntervalMs?: number;
+  /** Connection and processing errors BullMQ reports outside a handler (it reconnects by itself). */
+  onError?: (error: Error) => void;
+}
+
+export class BullQueue<S extends z.ZodType> implements WorkQueue<z.output<S>> {
+  private readonly queue: Queue;
+  private readonly workers = new Set<Worker>();
+
+  constructor(
+    readonly name: string,
+    private readonly schema: S,
+    private readonly options: BullQueueOptions,
+  ) {
+    this.queue = new Queue(name, {
+      connection: options.connection,
+      prefix: options.prefix,
+      defaultJobOptions: {
+        attempts: options.attempts ?? DEFAULT_ATTEMPTS,
+        backoff: { type: "exponential", delay: 250 },
+        removeOnComplete: true,
+        removeOnFail: { count: 10_000 },
+      },
+    });
+    this.queue.on("error", (error) => this.reportError(error));
+  }
+
+  async add(message: z.input<S> | z.output<S>, options: AddOptions = {}): Promise<void> {
+    await this.queue.add(this.name, message, { jobId: options.id, priority: options.priority ?? 5 });
+  }
+
+  consume(handler: Handler<z.output<S>>, options: ConsumeOptions = {}): Consumer {
+    const worker = new Worker(
+      this.name,
+      async (job: Job) => {
+        let message: z.output<S>;
+        try {
+          message = parseMessage(this.schema, this.name, job.data);
+        } catch (error) {
+          throw new UnrecoverableError((error as PoisonMessageError).message);
+        }
+        try {
+          await handler(message, {
+            id: job.id ?? "",
+            attempt: job.attemptsMade + 1,
+            addedAtMs: job.timestamp,
+          });
+        } catch (error) {
+          if (error instanceof UnprocessableMessageError || error instanceof PoisonMessageError) {
+            throw new UnrecoverableError(error.message);
+          }
+          throw error;
+        }
+      },
+      {
+        connection: this.options.connection,
+        prefix: this.options.prefix,
+        concurrency: Math.max(1, options.concurrency ?? 1),
+        lockDuration: this.options.lockDurationMs ?? 60_000,
+        stalledInterval: this.options.stalledIntervalMs ?? 30_000,
+        maxStalledCount: 3,
+      },
+    );
+    // BullMQ retries its own connection; report the error instead of letting it become unhandled.
+    worker.on("error", (error) => this.reportError(error));
+    this.workers.add(worker);
+    return {
+      close: async () => {
+        this.workers.delete(worker);
+        await worker.close();
+      },
+    };
+  }
+
+  private reportError(error: Error): void {
+    if (this.options.onError) this.options.onError(error);
+    else process.stderr.write(`vdet: queue ${this.name}: ${error.message}\n`);
+  }
+
+  async counts(): Promise<QueueCounts> {
+    const c = await this.queue.getJobCounts("waiting", "prioritized", "active", "delayed", "failed");
+    return {
+      waiting: (c.waiting ?? 0) + (c.prioritized ?? 0),
+      active: c.active ?? 0,
+      delayed: c.delayed ?? 0,
+      failed: c.failed ?? 0,
+    };
+  }
+
+  async deadLetters(limit = 100): Promise<DeadLetter[]> {
+    const failed = await this.queue.getFailed(0, limit - 1);
+    return failed.map((job) => ({ id: job.id ?? "", reason: job.failedReason, data: job.data }));
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.workers].map((w) => w.close()));
+    this.workers.clear();
+    await this.queue.close();
+  }
+}

@@ -1,0 +1,203 @@
+// One contract, two transports: the in-process queues and BullMQ on the real Redis at 127.0.0.1:6379
+// (or $VDET_REDIS_URL). Each Redis test run uses its own key prefix and deletes its keys afterwards.
+
+import assert from "node:assert/strict";
+import { randomUUID } from "node:crypto";
+import { after, describe, test } from "node:test";
+import type { FrameChunk } from "@vdet/protocol";
+import { Redis } from "ioredis";
+import {
+  createMemoryTransport,
+  createRedisTransport,
+  redisOptionsFromUrl,
+  type Transport,
+} from "./transport.ts";
+import { UnprocessableMessageError } from "./work-queue.ts";
+
+const REDIS_URL = process.env.VDET_REDIS_URL ?? "redis://127.0.0.1:6379";
+
+function chunk(jobId: string, n: number, priority = 5): FrameChunk {
+  return {
+    jobId,
+    chunk: n,
+    frames: [{ index: n, ptsMs: n * 200, key: `${jobId}/${n}` }],
+    size: 512,
+    letterbox: { sourceWidth: 1280, sourceHeight: 720, contentWidth: 512, contentHeight: 288 },
+    phi: { min: 0, max: 0 },
+    mode: "archive",
+    scoreThreshold: 0.3,
+    priority,
+    enqueuedAtMs: Date.now(),
+  };
+}
+
+function waitFor(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const started = Date.now();
+  return new Promise((resolve, reject) => {
+    const tick = () => {
+      if (condition()) resolve();
+      else if (Date.now() - started > timeoutMs) reject(new Error("timed out waiting"));
+      else setTimeout(tick, 10);
+    };
+    tick();
+  });
+}
+
+const prefixes: string[] = [];
+after(async () => {
+  if (prefixes.length === 0) return;
+  const redis = new Redis(redisOptionsFromUrl(REDIS_URL));
+  for (const prefix of prefixes) {
+    let cursor = "0";
+    do {
+      const [next, keys] = await redis.scan(cursor, "MATCH", `${prefix}:*`, "COUNT", 1000);
+      if (keys.length) await redis.unlink(...keys);
+      cursor = next;
+    } while (cursor !== "0");
+  }
+  await redis.quit();
+});
+
+const makers: [string, () => Transport][] = [
+  ["memory", createMemoryTransport],
+  [
+    "redis",
+    () => {
+      const prefix = `vdet-test-${randomUUID().slice(0, 8)}`;
+      prefixes.push(prefix);
+      return createRedisTransport({ url: REDIS_URL, prefix, stalledIntervalMs: 1000, lockDurationMs: 2000 });
+    },
+  ],
+];
+
+for (const [kind, make] of makers) {
+  describe(`${kind} transport`, () => {
+    test("delivers validated messages once, de-duplicated by id", async () => {
+      const t = make();
+      try {
+        const seen: number[] = [];
+        await t.frames.add(chunk("job-a", 0), { id: "job-a-0" });
+        await t.frames.add(chunk("job-a", 0), { id: "job-a-0" });
+        await t.frames.add(chunk("job-a", 1), { id: "job-a-1" });
+        const consumer = t.frames.consume(async (m, d) => {
+          assert.equal(d.attempt, 1);
+          seen.push(m.chunk);
+        });
+        await waitFor(() => seen.length === 2);
+        await new Promise((r) => setTimeout(r, 100));
+        await consumer.close();
+        assert.deepEqual(seen.sort(), [0, 1]);
+      } finally {
+        await t.close();
+      }
+    });
+
+    test("higher priority (lower number) first", async () => {
+      const t = make();
+      try {
+        await t.frames.add(chunk("slow", 0, 9), { priority: 9 });
+        await t.frames.add(chunk("slow", 1, 9), { priority: 9 });
+        await t.frames.add(chunk("urgent", 0, 1), { priority: 1 });
+        const order: string[] = [];
+        const consumer = t.frames.consume(async (m) => {
+          order.push(`${m.jobId}-${m.chunk}`);
+        });
+        await waitFor(() => order.length === 3);
+        await consumer.close();
+        assert.deepEqual(order, ["urgent-0", "slow-0", "slow-1"]);
+      } finally {
+        await t.close();
+      }
+    });
+
+    test("a failing handler gets the message again; an unprocessable one goes to the dead letters", async () => {
+      const t = make();
+      try {
+        const attempts: number[] = [];
+        await t.events.add({ type: "cancelled", jobId: "retry-me" });
+        await t.events.add({ type: "cancelled", jobId: "give-up" });
+        const consumer = t.events.consume(async (m, d) => {
+          if (m.jobId === "give-up") throw new UnprocessableMessageError("output bucket does not exist");
+          attempts.push(d.attempt);
+          if (d.attempt === 1) throw new Error("transient");
+        });
+        await waitFor(() => attempts.length === 2, 15_000);
+        await waitFor(() => true);
+        const dead = async () => t.events.deadLetters();
+        let letters = await dead();
+        for (let i = 0; i < 50 && letters.length === 0; i++) {
+          await new Promise((r) => setTimeout(r, 50));
+          letters = await dead();
+        }
+        await consumer.close();
+        assert.deepEqual(attempts, [1, 2]);
+        assert.equal(letters.length, 1);
+        assert.match(letters[0].reason, /output bucket does not exist/);
+      } finally {
+        await t.close();
+      }
+    });
+
+    test("a message that fails its schema is poison: never handled, dead-lettered with the field named", async () => {
+      const t = make();
+      try {
+        let handled = 0;
+        await t.results.add({ jobId: "j", chunk: "seven" } as never);
+        const consumer = t.results.consume(async () => {
+          handled++;
+        });
+        let letters = await t.results.deadLetters();
+        for (let i = 0; i < 100 && letters.length === 0; i++) {
+          await new Promise((r) => setTimeout(r, 50));
+          letters = await t.results.deadLetters();
+        }
+        await consumer.close();
+        assert.equal(handled, 0);
+        assert.equal(letters.length, 1);
+        assert.match(letters[0].reason, /invalid results message: chunk: /);
+      } finally {
+        await t.close();
+      }
+    });
+
+    test("frame store keeps binary values with a time to live", async () => {
+      const t = make();
+      try {
+        const data = new Uint8Array(512 * 512 * 3).map((_, i) => i % 251);
+        await t.frameStore.put("f/1", data, 60);
+        const back = await t.frameStore.get("f/1");
+        assert.ok(back && Buffer.from(back).equals(Buffer.from(data)));
+        await t.frameStore.put("f/2", data.subarray(0, 10), 1);
+        await new Promise((r) => setTimeout(r, 1100));
+        assert.equal(await t.frameStore.get("f/2"), null);
+        await t.frameStore.delete(["f/1"]);
+        assert.equal(await t.frameStore.get("f/1"), null);
+      } finally {
+        await t.close();
+      }
+    });
+
+    test("counts report waiting work", async () => {
+      const t = make();
+      try {
+        await t.frames.add(chunk("c", 0));
+        await t.frames.add(chunk("c", 1));
+        const counts = await t.frames.counts();
+        assert.equal(counts.waiting, 2);
+        assert.equal(counts.active, 0);
+      } finally {
+        await t.close();
+      }
+    });
+  });
+}
+
+test("Redis URLs: password, db, TLS", () => {
+  const o = redisOptionsFromUrl("rediss://:s%40cret@cache.internal:6380/2");
+  assert.equal(o.host, "cache.internal");
+  assert.equal(o.port, 6380);
+  assert.equal(o.password, "s@cret");
+  assert.equal(o.db, 2);
+  assert.deepEqual(o.tls, {});
+  assert.throws(() => redisOptionsFromUrl("http://x"), /must start with redis:\/\//);
+});

@@ -1,0 +1,103 @@
+// The set of queues and the frame store that connect the stages. Two implementations with one shape:
+// Redis (BullMQ queues + binary frame keys with a TTL) for distributed runs, in-process for local mode and tests.
+
+import { detectionBatchSchema, frameChunkSchema, jobEventSchema, jobIdSchema } from "@vdet/protocol";
+import type { RedisOptions } from "bullmq";
+import { Redis } from "ioredis";
+import { z } from "zod";
+import { BullQueue } from "./bullmq-queue.ts";
+import { type FrameStore, MemoryFrameStore, RedisFrameStore } from "./frame-store.ts";
+import { MemoryQueue } from "./memory-queue.ts";
+import type { WorkQueue } from "./work-queue.ts";
+
+export const jobRequestSchema = z.object({ jobId: jobIdSchema }).strict();
+
+export interface Transport {
+  /** api → producer: jobs to decode. */
+  jobs: WorkQueue<z.output<typeof jobRequestSchema>>;
+  /** producer → workers: chunks of frames to run. */
+  frames: WorkQueue<z.output<typeof frameChunkSchema>>;
+  /** workers → aggregator: detections per chunk. */
+  results: WorkQueue<z.output<typeof detectionBatchSchema>>;
+  /** producer/api → aggregator: decode finished, job failed or cancelled. */
+  events: WorkQueue<z.output<typeof jobEventSchema>>;
+  frameStore: FrameStore;
+  readonly kind: "redis" | "memory";
+  close(): Promise<void>;
+}
+
+export const QUEUE_NAMES = { jobs: "jobs", frames: "frames", results: "results", events: "events" } as const;
+
+export function createMemoryTransport(): Transport {
+  const frameStore = new MemoryFrameStore();
+  const queues = {
+    jobs: new MemoryQueue(QUEUE_NAMES.jobs, jobRequestSchema),
+    frames: new MemoryQueue(QUEUE_NAMES.frames, frameChunkSchema),
+    results: new MemoryQueue(QUEUE_NAMES.results, detectionBatchSchema),
+    events: new MemoryQueue(QUEUE_NAMES.events, jobEventSchema),
+  };
+  return {
+    ...queues,
+    frameStore,
+    kind: "memory",
+    close: async () => {
+      await Promise.all(Object.values(queues).map((q) => q.close()));
+      await frameStore.close();
+    },
+  };
+}
+
+export interface RedisTransportOptions {
+  /** redis://[:password@]host:port[/db] or rediss:// for TLS. */
+  url: string;
+  /** Key prefix separating deployments (and tests). */
+  prefix?: string;
+  lockDurationMs?: number;
+  stalledIntervalMs?: number;
+  onError?: (error: Error) => void;
+}
+
+export function redisOptionsFromUrl(url: string): RedisOptions {
+  const parsed = new URL(url);
+  if (parsed.protocol !== "redis:" && parsed.protocol !== "rediss:") {
+    throw new Error(`Redis URL must start with redis:// or rediss://, got ${parsed.protocol}`);
+  }
+  return {
+    host: parsed.hostname || "127.0.0.1",
+    port: parsed.port ? Number(parsed.port) : 6379,
+    username: parsed.username ? decodeURIComponent(parsed.username) : undefined,
+    password: parsed.password ? decodeURIComponent(parsed.password) : undefined,
+    db: parsed.pathname.length > 1 ? Number(parsed.pathname.slice(1)) : 0,
+    tls: parsed.protocol === "rediss:" ? {} : undefined,
+    maxRetriesPerRequest: null,
+  };
+}
+
+export function createRedisTransport(options: RedisTransportOptions): Transport {
+  const prefix = options.prefix ?? "vdet";
+  const connection = redisOptionsFromUrl(options.url);
+  const redis = new Redis(connection);
+  redis.on("error", (error) => options.onError?.(error));
+  const queueOptions = {
+    connection,
+    prefix,
+    lockDurationMs: options.lockDurationMs,
+    stalledIntervalMs: options.stalledIntervalMs,
+    onError: options.onError,
+  };
+  const queues = {
+    jobs: new BullQueue(QUEUE_NAMES.jobs, jobRequestSchema, queueOptions),
+    frames: new BullQueue(QUEUE_NAMES.frames, frameChunkSchema, queueOptions),
+    results: new BullQueue(QUEUE_NAMES.results, detectionBatchSchema, queueOptions),
+    events: new BullQueue(QUEUE_NAMES.events, jobEventSchema, queueOptions),
+  };
+  return {
+    ...queues,
+    frameStore: new RedisFrameStore(redis, `${prefix}:frame:`),
+    kind: "redis",
+    close: async () => {
+      await Promise.all(Object.values(queues).map((q) => q.close()));
+      await redis.quit();
+    },
+  };
+}

@@ -1,0 +1,62 @@
+// The queue interface between stages: at-least-once delivery of validated messages, with priorities,
+// de-duplication by message id, and a dead-letter list for messages that can never be processed.
+
+export interface AddOptions {
+  /** Deterministic id: adding a message whose id is still queued does nothing. */
+  id?: string;
+  /** 1 (highest) … 10; default 5. */
+  priority?: number;
+}
+
+export interface DeliveryInfo {
+  id: string;
+  /** 1 on first delivery, higher on redelivery after a failure or a crashed consumer. */
+  attempt: number;
+  /** When the message was added (epoch ms). */
+  addedAtMs: number;
+}
+
+export type Handler<T> = (message: T, delivery: DeliveryInfo) => Promise<void>;
+
+export interface ConsumeOptions {
+  /** Messages handled at the same time by this consumer. */
+  concurrency?: number;
+}
+
+export interface Consumer {
+  /** Stops taking new messages, waits for the ones in hand, then releases resources. */
+  close(): Promise<void>;
+}
+
+export interface QueueCounts {
+  waiting: number;
+  active: number;
+  delayed: number;
+  failed: number;
+}
+
+export interface DeadLetter {
+  id: string;
+  reason: string;
+  data: unknown;
+}
+
+export interface WorkQueue<T> {
+  readonly name: string;
+  add(message: T, options?: AddOptions): Promise<void>;
+  /** Handles messages until closed; a handler that throws gets the message again (bounded attempts). */
+  consume(handler: Handler<T>, options?: ConsumeOptions): Consumer;
+  counts(): Promise<QueueCounts>;
+  deadLetters(limit?: number): Promise<DeadLetter[]>;
+  close(): Promise<void>;
+}
+
+/** Thrown by a handler (or raised by validation) for a message that must not be retried. */
+export class UnprocessableMessageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "UnprocessableMessageError";
+  }
+}
+
+export const DEFAULT_ATTEMPTS = 5;
