@@ -1,12 +1,13 @@
 // @vdet/tracker: ByteTrack-class multi-object tracking (Kalman filter, two-stage IoU association,
 // SORT baseline preset) and the assignment solver shared with the evaluator.
 export {
+  type BoxParameterisation,
   boxToMeasurement,
-  DEFAULT_KALMAN_NOISE,
   invertSymmetric4,
   KalmanFilter,
-  type KalmanNoise,
   meanToBox,
+  XYAH,
+  XYSR,
 } from "./kalman-filter.ts";
 export {
   AssignmentError,

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { boxToMeasurement, invertSymmetric4, KalmanFilter, meanToBox } from "./kalman-filter.ts";
+import { boxToMeasurement, invertSymmetric4, KalmanFilter, meanToBox, XYSR } from "./kalman-filter.ts";
 
 const close = (actual: number, expected: number, what: string, tol = 1e-9) =>
   assert.ok(
@@ -93,4 +93,44 @@ test("invertSymmetric4 inverts an SPD matrix and rejects a singular one", () => 
     }
   }
   assert.throws(() => invertSymmetric4(new Float64Array(16), inv), /not positive definite/);
+});
+
+test("xysr (SORT): box ↔ [cx, cy, area, ratio] and SORT's fixed noise (hand-computed)", () => {
+  const z = new Float64Array(4);
+  XYSR.toMeasurement([10, 20, 50, 100], 0, z);
+  assert.deepEqual([...z], [30, 60, 3200, 0.5]);
+  const box = new Float64Array(4);
+  XYSR.toBox(Float64Array.from([30, 60, 3200, 0.5, 0, 0, 0, 0]), box, 0);
+  assert.deepEqual([...box], [10, 20, 50, 100]);
+
+  const kf = new KalmanFilter(XYSR);
+  const mean = new Float64Array(8);
+  const cov = new Float64Array(64);
+  kf.initiate([100, 200, 1000, 0.5], mean, cov);
+  // P0 = 10·diag(1, 1, 1, 1, 1000, 1000, 1000); the eighth state is unused.
+  assert.deepEqual(
+    Array.from({ length: 8 }, (_, k) => at(cov, k, k)),
+    [10, 10, 10, 10, 1e4, 1e4, 1e4, 0],
+  );
+  kf.predict(mean, cov);
+  // Q = diag(1, 1, 1, 1, 0.01, 0.01, 1e-4): P_xx = 10 + 1e4 + 1, P_x,vx = 1e4, P_vx = 1e4 + 0.01, P_rr = 11.
+  close(at(cov, 0, 0), 10011, "P_xx");
+  close(at(cov, 0, 4), 1e4, "P_x,vx");
+  close(at(cov, 4, 4), 1e4 + 0.01, "P_vx");
+  close(at(cov, 2, 2), 10011, "P_ss");
+  close(at(cov, 3, 3), 11, "P_rr (no velocity)");
+  assert.equal(at(cov, 3, 7), 0);
+  kf.update(mean, cov, [110, 200, 1000, 0.5]);
+  // R = diag(1, 1, 10, 10): S_xx = 10012, K_x = 10011/10012, K_vx = 1e4/10012.
+  close(mean[0], 100 + (10 * 10011) / 10012, "x");
+  close(mean[4], (10 * 1e4) / 10012, "vx");
+  close(at(cov, 0, 0), 10011 - (10011 * 10011) / 10012, "P_xx after update");
+  close(at(cov, 3, 3), 11 - (11 * 11) / 21, "P_rr after update");
+  assert.equal(mean[7], 0);
+
+  // SORT stops an area from shrinking through zero.
+  const shrinking = Float64Array.from([0, 0, 10, 1, 0, 0, -20, 0]);
+  kf.predict(shrinking, new Float64Array(64));
+  assert.equal(shrinking[2], 10);
+  assert.equal(shrinking[6], 0);
 });

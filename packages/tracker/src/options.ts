@@ -46,6 +46,8 @@ export interface TrackerOptions {
   observationCentricReupdate: boolean;
   /** Box reported for a matched track: the filtered state or the matched detection. */
   outputBox: "filtered" | "detection";
+  /** Kalman parameterisation: ByteTrack's x, y, aspect, height or SORT's x, y, area, ratio. */
+  motionModel: "xyah" | "xysr";
 }
 
 /** Options after validation, with ages converted to frames at the stream's rate. */
@@ -76,12 +78,13 @@ export const DEFAULT_TRACKER_OPTIONS: Readonly<TrackerOptions> = Object.freeze({
   resetStreakOnMiss: false,
   observationCentricReupdate: true,
   outputBox: "filtered",
+  motionModel: "xysr",
 });
 
 /**
- * SORT (Bewley et al. 2016) as a configuration of this tracker: one association of all tracks with
- * all detections at IoU ≥ 0.3, max age 1, min hits 3 (streak reset after a miss), no low-score stage,
- * every unmatched detection starts a track, ages not scaled with fps.
+ * SORT (Bewley et al. 2016) as a configuration of this tracker: SORT's x, y, area, ratio filter, one
+ * association of all tracks with all detections at IoU ≥ 0.3, max age 1, min hits 3 (streak reset
+ * after a miss), no low-score stage, every unmatched detection starts a track, ages not scaled.
  */
 export const SORT_BASELINE_OPTIONS: Readonly<Partial<TrackerOptions>> = Object.freeze({
   scaleAgesWithFps: false,
@@ -100,6 +103,7 @@ export const SORT_BASELINE_OPTIONS: Readonly<Partial<TrackerOptions>> = Object.f
   resetStreakOnMiss: true,
   observationCentricReupdate: false,
   outputBox: "filtered",
+  motionModel: "xysr",
 });
 
 /** Thrown for an invalid option value; the message names the option. */
@@ -168,6 +172,9 @@ export function resolveTrackerOptions(options: Partial<TrackerOptions> = {}): Re
   }
   if (merged.outputBox !== "filtered" && merged.outputBox !== "detection") {
     throw new TrackerOptionsError(`tracker option outputBox must be "filtered" or "detection"`);
+  }
+  if (merged.motionModel !== "xyah" && merged.motionModel !== "xysr") {
+    throw new TrackerOptionsError(`tracker option motionModel must be "xyah" or "xysr"`);
   }
   const scale = (frames: number) =>
     merged.scaleAgesWithFps ? scaleFrames(frames, merged.fps, merged.referenceFps) : frames;

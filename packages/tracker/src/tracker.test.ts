@@ -64,7 +64,7 @@ test("crossing objects keep their identities (constant-velocity prediction throu
     { box: at(100 + 6 * k, 100), object: "a" },
     { box: at(340 - 6 * k, 120), object: "b" },
   ]);
-  for (const tracker of [new Tracker(), Tracker.sortBaseline()]) {
+  for (const tracker of [new Tracker(), new Tracker({ motionModel: "xyah" }), Tracker.sortBaseline()]) {
     const { idsByObject } = run(tracker, scene);
     assert.equal(idsByObject.get("a")!.size, 1, `a has one id: ${[...idsByObject.get("a")!]}`);
     assert.equal(idsByObject.get("b")!.size, 1, `b has one id: ${[...idsByObject.get("b")!]}`);
@@ -159,17 +159,25 @@ test("observation-centric re-update corrects the velocity after an occlusion wit
   const scene = range(0, 39).map((k) =>
     k >= 20 && k < 30 ? [] : [{ box: at(truth(k)[0], truth(k)[1], 100, 200), object: "a" }],
   );
-  const errorAfterGap = (oru: boolean) => {
-    const { outputs, idsByObject } = run(new Tracker({ observationCentricReupdate: oru }), scene);
+  const errorAfterGap = (oru: boolean, motionModel: "xyah" | "xysr") => {
+    const { outputs, idsByObject } = run(
+      new Tracker({ observationCentricReupdate: oru, motionModel }),
+      scene,
+    );
     assert.equal(idsByObject.get("a")!.size, 1, "re-associated after the gap");
     // Filtered box two frames after reappearing vs the truth.
     const [x, y] = truth(32);
     const box = outputs[32][0].box;
     return Math.hypot(box[0] - x, box[1] - y);
   };
-  const withOru = errorAfterGap(true);
-  const without = errorAfterGap(false);
-  assert.ok(withOru < without, `ORU error ${withOru.toFixed(2)} should be below ${without.toFixed(2)}`);
+  for (const model of ["xyah", "xysr"] as const) {
+    const withOru = errorAfterGap(true, model);
+    const without = errorAfterGap(false, model);
+    assert.ok(
+      withOru < without,
+      `${model}: ORU error ${withOru.toFixed(2)} should be below ${without.toFixed(2)}`,
+    );
+  }
 });
 
 test("SORT baseline: min hits 3 after the warm-up, streak reset after a miss, max age 1", () => {

@@ -3,7 +3,7 @@
 // removed life cycle with ages in frames, optional OC-SORT observation-centric re-update.
 // One instance per video stream; ids start at 1 per instance; state can be checkpointed as JSON.
 
-import { boxToMeasurement, KalmanFilter, meanToBox } from "./kalman-filter.ts";
+import { KalmanFilter, XYAH, XYSR } from "./kalman-filter.ts";
 import { AssignmentSolver, iouMatrix, solveGated } from "./matching.ts";
 import {
   type ResolvedTrackerOptions,
@@ -91,7 +91,7 @@ class Scratch {
 export class Tracker {
   readonly options: ResolvedTrackerOptions;
   private readonly userOptions: TrackerOptions;
-  private readonly kf = new KalmanFilter();
+  private readonly kf: KalmanFilter;
   private readonly solver = new AssignmentSolver();
   private readonly scratch = new Scratch();
   private readonly measurement = new Float64Array(4);
@@ -102,6 +102,7 @@ export class Tracker {
 
   constructor(options: Partial<TrackerOptions> = {}) {
     this.options = resolveTrackerOptions(options);
+    this.kf = new KalmanFilter(this.options.motionModel === "xysr" ? XYSR : XYAH);
     const { maxLostFramesAtFps: _a, minHitsAtFps: _b, tentativeMaxMissesAtFps: _c, ...user } = this.options;
     this.userOptions = user;
   }
@@ -128,12 +129,11 @@ export class Tracker {
     const tracks = this.tracks;
     s.reserve(tracks.length, count);
 
-    // Predict every track; a lost track's height velocity is frozen as in ByteTrack.
+    const model = this.kf.parameterisation;
     for (let t = 0; t < tracks.length; t++) {
       const track = tracks[t];
-      if (track.missed > 0) track.mean[7] = 0;
-      this.kf.predict(track.mean, track.cov);
-      meanToBox(track.mean, s.trackBoxes, t * 4);
+      this.kf.predict(track.mean, track.cov, track.missed > 0);
+      model.toBox(track.mean, s.trackBoxes, t * 4);
       track.detectionIndex = -1;
     }
     s.trackMatched.fill(0, 0, tracks.length);
@@ -191,7 +191,7 @@ export class Tracker {
       const d = s.high[k];
       if (s.detMatched[d] || scores[d] < o.birthScoreThreshold) continue;
       const track = newTrack(classes ? classes[d] : 0, scores[d], frameNo);
-      boxToMeasurement(boxes, d * 4, this.measurement);
+      model.toMeasurement(boxes, d * 4, this.measurement);
       this.kf.initiate(this.measurement, track.mean, track.cov);
       this.recordObservation(track, boxes, d);
       if (o.minHitsAtFps === 0 || frameNo <= o.warmupFrames) this.confirm(track);
@@ -280,6 +280,7 @@ export class Tracker {
   private applyMatch(track: Track, frame: DetectionFrame, d: number): void {
     const o = this.options;
     const m = this.measurement;
+    const model = this.kf.parameterisation;
     const gap = this.frameIndex - track.lastMatchFrame;
     if (o.observationCentricReupdate && gap > 1) {
       // Replay the filter from the last observation through virtual observations on the line
@@ -292,12 +293,12 @@ export class Tracker {
         const f = step / gap;
         for (let k = 0; k < 4; k++) virtualBox[k] = last[k] + (frame.boxes[d * 4 + k] - last[k]) * f;
         this.kf.predict(track.mean, track.cov);
-        boxToMeasurement(virtualBox, 0, m);
+        model.toMeasurement(virtualBox, 0, m);
         this.kf.update(track.mean, track.cov, m);
       }
       this.kf.predict(track.mean, track.cov);
     }
-    boxToMeasurement(frame.boxes, d * 4, m);
+    model.toMeasurement(frame.boxes, d * 4, m);
     this.kf.update(track.mean, track.cov, m);
     this.recordObservation(track, frame.boxes, d);
     track.hitStreak++;
@@ -334,7 +335,7 @@ export class Tracker {
       if (o.outputBox === "detection") {
         for (let k = 0; k < 4; k++) box[k] = frame.boxes[d * 4 + k];
       } else {
-        meanToBox(track.mean, box);
+        this.kf.parameterisation.toBox(track.mean, box, 0);
       }
       out.push({ trackId: track.id, box, score: track.score, classId: track.classId, detectionIndex: d });
     }

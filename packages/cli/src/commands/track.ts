@@ -64,6 +64,7 @@ interface TrackCommandOptions {
   ocReupdate: boolean;
   fuseScore: boolean;
   outputBox?: "filtered" | "detection";
+  motionModel?: "xysr" | "xyah";
 }
 
 /** Tracker options given on the command line (unset flags keep the preset's values). */
@@ -78,6 +79,7 @@ function trackerOptions(o: TrackCommandOptions, fps: number): Partial<TrackerOpt
     minHits: o.minHits,
     classAware: o.classAware,
     outputBox: o.outputBox,
+    motionModel: o.motionModel,
   };
   if (!o.ocReupdate) options.observationCentricReupdate = false;
   if (!o.fuseScore) options.fuseScore = false;
@@ -259,6 +261,12 @@ export function registerTrackCommands(program: Command): void {
     .option("--no-oc-reupdate", "disable the OC-SORT observation-centric re-update after occlusions")
     .option("--no-fuse-score", "do not weight IoU by detection score in the first association")
     .addOption(new Option("--output-box <kind>", "reported box").choices(["filtered", "detection"]))
+    .addOption(
+      new Option(
+        "--motion-model <model>",
+        "Kalman state: SORT's x,y,area,ratio or ByteTrack's x,y,aspect,height",
+      ).choices(["xysr", "xyah"]),
+    )
     .action((options: TrackCommandOptions) => runTrack(options));
 
   program
