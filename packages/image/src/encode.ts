@@ -1,0 +1,27 @@
+// RGB frames to PNG, for tests and debug output.
+
+import pngjs from "pngjs";
+import type { RgbImage } from "./decode.ts";
+
+const RGB = 2; // PNG colour type
+
+export function encodePng(image: RgbImage): Uint8Array {
+  const { width, height, data } = image;
+  if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1) {
+    throw new RangeError(
+      `cannot encode a ${width}×${height} image: width and height must be positive integers`,
+    );
+  }
+  if (data.length !== width * height * 3) {
+    throw new RangeError(
+      `image data has ${data.length} bytes, ${width}×${height} RGB needs ${width * height * 3}`,
+    );
+  }
+  const png = new pngjs.PNG(); // no size given: it allocates no RGBA buffer we would throw away
+  png.width = width;
+  png.height = height;
+  png.data = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  return new Uint8Array(
+    pngjs.PNG.sync.write(png, { colorType: RGB, inputColorType: RGB, inputHasAlpha: false }),
+  );
+}
