@@ -101,7 +101,7 @@ export class Tracker {
   private nextId = 1;
 
   constructor(options: Partial<TrackerOptions> = {}) {
-    this.options = resolveTrackerOptions(options);
+    this.options = Object.freeze(resolveTrackerOptions(options));
     this.kf = new KalmanFilter(this.options.motionModel === "xysr" ? XYSR : XYAH);
     const { maxLostFramesAtFps: _a, minHitsAtFps: _b, tentativeMaxMissesAtFps: _c, ...user } = this.options;
     this.userOptions = user;
