@@ -245,8 +245,12 @@ test("invalid input and options are rejected with messages that name the problem
     (e: Error) => e instanceof DetectionInputError && /2 boxes but 1 scores/.test(e.message),
   );
   assert.throws(
-    () => t.update({ boxes: Float32Array.from([10, 10, 5, 20]), scores: Float32Array.from([0.9]) }),
-    /detection 0 has an empty or invalid box/,
+    () =>
+      t.update({
+        boxes: Float32Array.from([0, 0, 1, 1, 10, Number.NaN, 5, 20]),
+        scores: new Float32Array(2),
+      }),
+    /detection 1 has a non-finite box coordinate NaN/,
   );
   assert.throws(
     () => t.update({ boxes: Float32Array.from([0, 0, 1, 1]), scores: Float32Array.from([Number.NaN]) }),
@@ -258,6 +262,15 @@ test("invalid input and options are rejected with messages that name the problem
   assert.equal(Tracker.sortBaseline({ matchIou: 0.5 }).options.matchIou, 0.5);
   assert.throws(() => new Tracker({ lowScoreThreshold: 0.8, highScoreThreshold: 0.5 }), /must not exceed/);
   assert.throws(() => new Tracker({ maxLostFrame: 3 } as never), /unknown tracker option "maxLostFrame"/);
-  // Empty frames are fine.
+  // Empty frames are fine; empty boxes (clipped away) are ignored rather than tracked.
   assert.deepEqual(t.update({ boxes: new Float32Array(0), scores: new Float32Array(0) }), []);
+  const flat = new Tracker();
+  const out = flat.update({
+    boxes: Float32Array.from([10, 10, 10, 50, 0, 0, 20, 40]),
+    scores: Float32Array.from([0.9, 0.9]),
+  });
+  assert.deepEqual(
+    out.map((o) => o.detectionIndex),
+    [1],
+  );
 });

@@ -143,6 +143,8 @@ export class Tracker {
     let lowCount = 0;
     for (let d = 0; d < count; d++) {
       const score = scores[d];
+      // Empty boxes (e.g. clipped to nothing at the image border) cannot be tracked: ignore them.
+      if (!(boxes[d * 4 + 2] > boxes[d * 4] && boxes[d * 4 + 3] > boxes[d * 4 + 1])) continue;
       if (score >= o.highScoreThreshold) s.high[highCount++] = d;
       else if (score >= o.lowScoreThreshold) s.low[lowCount++] = d;
     }
@@ -343,7 +345,7 @@ export class Tracker {
   }
 }
 
-/** Checks the frame's array shapes and values; returns the number of detections. */
+/** Checks the frame's array shapes and that all numbers are finite; returns the number of detections. */
 function validateFrame(frame: DetectionFrame): number {
   const { boxes, scores, classes } = frame;
   if (!boxes || !scores || boxes.length % 4 !== 0) {
@@ -356,17 +358,14 @@ function validateFrame(frame: DetectionFrame): number {
   if (classes !== undefined && classes.length !== n) {
     throw new DetectionInputError(`frame has ${n} boxes but ${classes.length} classes`);
   }
-  for (let d = 0; d < n; d++) {
-    const x1 = boxes[d * 4];
-    const y1 = boxes[d * 4 + 1];
-    const x2 = boxes[d * 4 + 2];
-    const y2 = boxes[d * 4 + 3];
-    // Written so that NaN fails too.
-    if (!(x2 > x1 && y2 > y1) || !Number.isFinite(x2 - x1) || !Number.isFinite(y2 - y1)) {
+  for (let k = 0; k < boxes.length; k++) {
+    if (!Number.isFinite(boxes[k])) {
       throw new DetectionInputError(
-        `detection ${d} has an empty or invalid box [${x1}, ${y1}, ${x2}, ${y2}]; boxes are x1, y1, x2, y2 with x2 > x1 and y2 > y1`,
+        `detection ${Math.floor(k / 4)} has a non-finite box coordinate ${boxes[k]}`,
       );
     }
+  }
+  for (let d = 0; d < n; d++) {
     if (!Number.isFinite(scores[d])) throw new DetectionInputError(`detection ${d} has score ${scores[d]}`);
   }
   return n;
