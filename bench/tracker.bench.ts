@@ -97,7 +97,7 @@ function main(): void {
     const entry: Record<string, unknown> = {
       name: seq.name,
       frames: frames.length,
-      fps,
+      videoFps: fps,
       detections: det.count,
     };
     for (const variant of VARIANTS) {
