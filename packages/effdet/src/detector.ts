@@ -32,7 +32,16 @@ export class Detector {
     }
   }
 
-  async detect(frames: readonly RgbFrame[], options: PostprocessOptions = {}): Promise<FrameDetections[]> {
+  /** Detects in every frame; `options` apply to all frames, or one entry per frame. */
+  async detect(
+    frames: readonly RgbFrame[],
+    options: PostprocessOptions | readonly PostprocessOptions[] = {},
+  ): Promise<FrameDetections[]> {
+    if (Array.isArray(options) && options.length !== frames.length) {
+      throw new Error(`${options.length} option sets for ${frames.length} frames`);
+    }
+    const optionsFor = (i: number): PostprocessOptions =>
+      Array.isArray(options) ? options[i] : (options as PostprocessOptions);
     const results = new Array<FrameDetections>(frames.length);
     const groups = new Map<string, number[]>();
     frames.forEach((f, i) => {
@@ -51,18 +60,20 @@ export class Detector {
       const out = await this.runner.run({
         frames: { type: "uint8", dims: [indices.length, height, width, 3], data: batch },
       });
-      const detections = postprocess(
-        {
-          boxes: out.boxes.data as Float32Array,
-          scores: out.scores.data as Float32Array,
-          classes: out.classes.data as Int32Array,
-          batch: indices.length,
-          candidates: out.scores.dims[1],
-        },
-        options,
-      );
+      const candidates = out.scores.dims[1];
       indices.forEach((i, b) => {
-        results[i] = detections[b];
+        const slice = (data: Float32Array | Int32Array, per: number) =>
+          data.subarray(b * candidates * per, (b + 1) * candidates * per);
+        results[i] = postprocess(
+          {
+            boxes: slice(out.boxes.data as Float32Array, 4) as Float32Array,
+            scores: slice(out.scores.data as Float32Array, 1) as Float32Array,
+            classes: slice(out.classes.data as Int32Array, 1) as Int32Array,
+            batch: 1,
+            candidates,
+          },
+          optionsFor(i),
+        )[0];
       });
     }
     return results;

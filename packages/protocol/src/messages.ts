@@ -89,13 +89,13 @@ export const detectionBatchSchema = z
 export type DetectionBatch = z.infer<typeof detectionBatchSchema>;
 export type DetectionBatchInput = z.input<typeof detectionBatchSchema>;
 
-/** Control events from the producer (and the api) to the aggregator. */
+/** Control events from the producer to the aggregator. */
 export const jobEventSchema = z.discriminatedUnion("type", [
   z
     .object({
+      /** The producer has finished with the job: every index in [0, totalFrames) is in some chunk. */
       type: z.literal("decoded"),
       jobId: jobIdSchema,
-      /** Number of sampled frames; every index in [0, totalFrames) is accounted for by some chunk. */
       totalFrames: z.number().int().min(0),
       chunks: z.number().int().min(0),
       video: z
@@ -106,11 +106,14 @@ export const jobEventSchema = z.discriminatedUnion("type", [
           durationMs: z.number().nullable(),
           codec: z.string().nullable(),
         })
-        .strict(),
+        .strict()
+        .nullable(),
+      /** Why decoding stopped early (unreadable input, limit), or null. Frames before it still count. */
+      error: z.string().nullable(),
+      /** Decoding stopped because the job was cancelled. */
+      cancelled: z.boolean(),
     })
     .strict(),
-  z.object({ type: z.literal("failed"), jobId: jobIdSchema, stage: z.string(), reason: z.string() }).strict(),
-  z.object({ type: z.literal("cancelled"), jobId: jobIdSchema }).strict(),
 ]);
 export type JobEvent = z.infer<typeof jobEventSchema>;
 

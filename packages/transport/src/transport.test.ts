@@ -114,8 +114,9 @@ for (const [kind, make] of makers) {
       const t = make();
       try {
         const attempts: number[] = [];
-        await t.events.add({ type: "cancelled", jobId: "retry-me" });
-        await t.events.add({ type: "cancelled", jobId: "give-up" });
+        const finished = { type: "decoded", totalFrames: 0, chunks: 0, video: null, error: null, cancelled: false } as const;
+        await t.events.add({ ...finished, jobId: "retry-me" });
+        await t.events.add({ ...finished, jobId: "give-up" });
         const consumer = t.events.consume(async (m, d) => {
           if (m.jobId === "give-up") throw new UnprocessableMessageError("output bucket does not exist");
           attempts.push(d.attempt);

@@ -1,0 +1,284 @@
+// Aggregator stage: puts each job's frames back in order (workers finish out of order), de-duplicates
+// redelivered results, tracks objects across frames, appends tracks.jsonl as frames become contiguous, and
+// writes tracks.mot.txt, summary.json and manifest.json once every sampled frame is accounted for.
+
+import { cocoLabel, phiLabel } from "@vdet/effdet";
+import type { DetectionBatch, FrameDetections, FrameFailure, JobEvent, PhiValue } from "@vdet/protocol";
+import { Tracker } from "@vdet/tracker";
+import type { Consumer, Transport } from "@vdet/transport";
+import type { JobOutput, JobOutputFactory } from "./job-output.ts";
+import type { JobStore, StoredJob } from "./job-store.ts";
+import { type StageLogger, silentLogger } from "./logger.ts";
+import type { Stage } from "./producer.ts";
+
+export interface AggregatorConfig {
+  transport: Transport;
+  jobStore: JobStore;
+  openOutput: JobOutputFactory;
+  /** Describes the models for the manifest (φ → weights name), e.g. "seeded (seed 0)". */
+  modelDescription?: (phi: PhiValue) => string;
+  logger?: StageLogger;
+  /** Called when a job reaches a terminal state. */
+  onJobFinished?: (jobId: string, state: string) => void;
+  version?: string;
+}
+
+type Outcome = { kind: "ok"; frame: FrameDetections } | { kind: "failed"; failure: FrameFailure };
+
+interface TrackSummary {
+  trackId: number;
+  classId: number;
+  firstFrame: number;
+  lastFrame: number;
+  length: number;
+  scoreSum: number;
+}
+
+class JobAggregation {
+  next = 0;
+  readonly pending = new Map<number, Outcome>();
+  finished: Extract<JobEvent, { type: "decoded" }> | null = null;
+  written = 0;
+  failed = 0;
+  duplicates = 0;
+  readonly phiHistogram = new Map<string, number>();
+  readonly phiRanges: { fromFrame: number; toFrame: number; phi: PhiValue }[] = [];
+  readonly tracks = new Map<number, TrackSummary>();
+  readonly motLines: string[] = [];
+  readonly startedAtMs = Date.now();
+  done = false;
+
+  constructor(
+    readonly job: StoredJob,
+    readonly output: JobOutput,
+    readonly tracker: Tracker,
+  ) {}
+}
+
+export function startAggregator(config: AggregatorConfig): Stage {
+  const log = config.logger ?? silentLogger;
+  const jobs = new Map<string, Promise<JobAggregation | null>>();
+  const chains = new Map<string, Promise<void>>();
+
+  /** Runs `work` after every earlier piece of work for the same job. */
+  const serial = (jobId: string, work: () => Promise<void>): Promise<void> => {
+    const next = (chains.get(jobId) ?? Promise.resolve()).then(work);
+    const settled = next.catch(() => undefined);
+    chains.set(jobId, settled);
+    void settled.then(() => {
+      if (chains.get(jobId) === settled) chains.delete(jobId);
+    });
+    return next;
+  };
+
+  const aggregation = (jobId: string): Promise<JobAggregation | null> => {
+    let entry = jobs.get(jobId);
+    if (!entry) {
+      entry = (async () => {
+        const job = await config.jobStore.get(jobId);
+        if (!job) return null;
+        const output = await config.openOutput(jobId, job.output);
+        const fps = samplingFps(job);
+        return new JobAggregation(job, output, new Tracker({ fps }));
+      })();
+      jobs.set(jobId, entry);
+      entry.catch(() => jobs.delete(jobId));
+    }
+    return entry;
+  };
+
+  const drain = async (agg: JobAggregation): Promise<void> => {
+    const lines: string[] = [];
+    let written = 0;
+    let failed = 0;
+    for (let outcome = agg.pending.get(agg.next); outcome; outcome = agg.pending.get(agg.next)) {
+      agg.pending.delete(agg.next);
+      if (outcome.kind === "ok") {
+        lines.push(trackFrame(agg, outcome.frame));
+        written++;
+      } else {
+        lines.push(
+          JSON.stringify({
+            frame: outcome.failure.index,
+            ptsMs: outcome.failure.ptsMs,
+            error: outcome.failure.reason,
+            detections: [],
+          }),
+        );
+        failed++;
+      }
+      agg.next++;
+    }
+    if (lines.length > 0) {
+      await agg.output.appendTracks(`${lines.join("\n")}\n`);
+      agg.written += written;
+      agg.failed += failed;
+      await config.jobStore.addProgress(agg.job.id, { written });
+    }
+    if (agg.finished && agg.next >= agg.finished.totalFrames && !agg.done) await finish(agg);
+  };
+
+  const finish = async (agg: JobAggregation): Promise<void> => {
+    agg.done = true;
+    const event = agg.finished!;
+    const current = await config.jobStore.get(agg.job.id);
+    const state =
+      event.cancelled || current?.cancelRequested ? "cancelled" : event.error ? "failed" : "completed";
+    await agg.output.finish();
+    await agg.output.put("tracks.mot.txt", agg.motLines.join(""), "text/plain");
+    await agg.output.put("summary.json", `${JSON.stringify(summary(agg), null, 2)}\n`, "application/json");
+    await agg.output.put(
+      "manifest.json",
+      `${JSON.stringify(manifest(agg, state, config), null, 2)}\n`,
+      "application/json",
+    );
+    await config.jobStore.setState(agg.job.id, state);
+    log.info(
+      { jobId: agg.job.id, stage: "aggregator", state, frames: agg.written, failed: agg.failed },
+      "job finished",
+    );
+    config.onJobFinished?.(agg.job.id, state);
+    jobs.delete(agg.job.id);
+  };
+
+  const onResults = (batch: DetectionBatch): Promise<void> =>
+    serial(batch.jobId, async () => {
+      const agg = await aggregation(batch.jobId);
+      if (!agg) {
+        log.warn({ jobId: batch.jobId, stage: "aggregator" }, "results for an unknown job; dropped");
+        return;
+      }
+      if (agg.done) return;
+      const accept = (index: number, outcome: Outcome) => {
+        if (index < agg.next || agg.pending.has(index)) agg.duplicates++;
+        else agg.pending.set(index, outcome);
+      };
+      for (const frame of batch.frames) accept(frame.index, { kind: "ok", frame });
+      for (const failure of batch.failed) accept(failure.index, { kind: "failed", failure });
+      await drain(agg);
+    });
+
+  const onEvent = (event: JobEvent): Promise<void> =>
+    serial(event.jobId, async () => {
+      const agg = await aggregation(event.jobId);
+      if (!agg || agg.done) return;
+      agg.finished = event;
+      if (event.error)
+        log.warn({ jobId: event.jobId, stage: "aggregator", err: event.error }, "decoding ended early");
+      await drain(agg);
+    });
+
+  const consumers: Consumer[] = [
+    config.transport.results.consume(onResults, { concurrency: 8 }),
+    config.transport.events.consume(onEvent, { concurrency: 8 }),
+  ];
+  return {
+    close: async () => {
+      await Promise.all(consumers.map((c) => c.close()));
+      await Promise.all(chains.values());
+    },
+  };
+}
+
+/** Frames per second of the sampled stream, for the tracker's ages. */
+function samplingFps(job: StoredJob): number {
+  const sampling = job.spec.sampling;
+  if ("fps" in sampling) return Math.min(sampling.fps, job.video?.fps ?? sampling.fps);
+  return (job.video?.fps ?? 30) / sampling.everyNth;
+}
+
+function trackFrame(agg: JobAggregation, frame: FrameDetections): string {
+  const count = frame.scores.length;
+  const tracked = agg.tracker.update({
+    boxes: Float64Array.from(frame.boxes),
+    scores: Float64Array.from(frame.scores),
+    classes: Int32Array.from(frame.classes),
+  });
+  const trackIds = new Array<number | null>(count).fill(null);
+  for (const t of tracked) {
+    trackIds[t.detectionIndex] = t.trackId;
+    const box = frame.boxes.slice(t.detectionIndex * 4, t.detectionIndex * 4 + 4);
+    const score = frame.scores[t.detectionIndex];
+    agg.motLines.push(
+      `${frame.index + 1},${t.trackId},${r2(box[0])},${r2(box[1])},${r2(box[2] - box[0])},${r2(box[3] - box[1])},${score},-1,-1,-1\n`,
+    );
+    const s = agg.tracks.get(t.trackId);
+    if (s) {
+      s.lastFrame = frame.index;
+      s.length++;
+      s.scoreSum += score;
+    } else {
+      agg.tracks.set(t.trackId, {
+        trackId: t.trackId,
+        classId: frame.classes[t.detectionIndex],
+        firstFrame: frame.index,
+        lastFrame: frame.index,
+        length: 1,
+        scoreSum: score,
+      });
+    }
+  }
+  const phi = frame.phi;
+  agg.phiHistogram.set(String(phi), (agg.phiHistogram.get(String(phi)) ?? 0) + 1);
+  const last = agg.phiRanges.at(-1);
+  if (last && last.phi === phi && last.toFrame === frame.index - 1) last.toFrame = frame.index;
+  else agg.phiRanges.push({ fromFrame: frame.index, toFrame: frame.index, phi });
+  const detections = [];
+  for (let i = 0; i < count; i++) {
+    detections.push({
+      box: frame.boxes.slice(i * 4, i * 4 + 4),
+      score: frame.scores[i],
+      class: frame.classes[i],
+      label: cocoLabel(frame.classes[i]),
+      trackId: trackIds[i],
+    });
+  }
+  return JSON.stringify({ frame: frame.index, ptsMs: frame.ptsMs, phi, detections });
+}
+
+const r2 = (v: number) => Math.round(v * 100) / 100;
+
+function summary(agg: JobAggregation) {
+  const tracks = [...agg.tracks.values()].map((t) => ({
+    trackId: t.trackId,
+    class: t.classId,
+    label: cocoLabel(t.classId),
+    firstFrame: t.firstFrame,
+    lastFrame: t.lastFrame,
+    length: t.length,
+    meanScore: Math.round((t.scoreSum / t.length) * 1e4) / 1e4,
+  }));
+  const perClass: Record<string, number> = {};
+  for (const t of tracks) perClass[t.label] = (perClass[t.label] ?? 0) + 1;
+  return { jobId: agg.job.id, tracks: tracks.length, tracksPerClass: perClass, trackList: tracks };
+}
+
+function manifest(agg: JobAggregation, state: string, config: AggregatorConfig) {
+  const event = agg.finished!;
+  return {
+    vdet: config.version ?? "0.1.0",
+    jobId: agg.job.id,
+    state,
+    spec: agg.job.spec,
+    video: event.video,
+    frames: {
+      sampled: event.totalFrames,
+      written: agg.written,
+      failed: agg.failed,
+      duplicatesDropped: agg.duplicates,
+    },
+    models: agg.phiRanges.map((r) => ({
+      ...r,
+      model: `EfficientDet-${phiLabel(r.phi)}`,
+      weights: config.modelDescription?.(r.phi) ?? "unknown",
+    })),
+    phiHistogram: Object.fromEntries(agg.phiHistogram),
+    error: event.error,
+    timings: {
+      aggregatorStartedAtMs: agg.startedAtMs,
+      finishedAtMs: Date.now(),
+      jobCreatedAtMs: agg.job.createdAtMs,
+    },
+    files: ["tracks.jsonl", "tracks.mot.txt", "summary.json", "manifest.json"],
+  };
+}

@@ -1,0 +1,12 @@
+// @vdet/pipeline: the stages (producer, worker, aggregator), the job store and local mode.
+export * from "./aggregator.ts";
+export * from "./batcher.ts";
+export * from "./job-output.ts";
+export * from "./job-store.ts";
+export * from "./letterbox.ts";
+export * from "./local-output.ts";
+export * from "./local-run.ts";
+export * from "./logger.ts";
+export * from "./models.ts";
+export * from "./producer.ts";
+export * from "./worker.ts";

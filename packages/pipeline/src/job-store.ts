@@ -1,0 +1,285 @@
+// Job records: spec, state, progress counters and errors. In Redis for the distributed pipeline (one hash per
+// job, a sorted set for listing, SET NX for idempotency keys), in memory for local mode.
+
+import { randomBytes } from "node:crypto";
+import {
+  isTerminal,
+  type JobError,
+  type JobProgress,
+  type JobRecord,
+  type JobSpec,
+  type JobStateName,
+} from "@vdet/protocol";
+import type { Redis } from "ioredis";
+
+/** What the producer learnt about the input. */
+export interface VideoSummary {
+  width: number;
+  height: number;
+  /** Source frames per second, when known. */
+  fps: number | null;
+  durationMs: number | null;
+  codec: string | null;
+}
+
+export interface StoredJob extends JobRecord {
+  spec: JobSpec;
+  cancelRequested: boolean;
+  video: VideoSummary | null;
+}
+
+export type ProgressField = Exclude<keyof JobProgress, "total">;
+
+export interface JobPage {
+  jobs: StoredJob[];
+  /** Pass back as `after` to get the next page; null on the last page. */
+  next: string | null;
+}
+
+export interface JobStore {
+  /** Creates a job, or returns the existing one for the same idempotency key (`created: false`). */
+  create(spec: JobSpec): Promise<{ job: StoredJob; created: boolean }>;
+  get(id: string): Promise<StoredJob | null>;
+  list(options?: { limit?: number; after?: string }): Promise<JobPage>;
+  /** Moves the job to `state` unless it is already terminal; returns whether it moved. */
+  setState(id: string, state: JobStateName): Promise<boolean>;
+  addProgress(id: string, delta: Partial<Record<ProgressField, number>>): Promise<void>;
+  setTotal(id: string, total: number): Promise<void>;
+  setVideo(id: string, video: VideoSummary): Promise<void>;
+  addError(id: string, error: Omit<JobError, "atMs">): Promise<void>;
+  /** Asks the stages to stop the job; returns false when the job does not exist or has already ended. */
+  requestCancel(id: string): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+export function newJobId(): string {
+  return `j_${randomBytes(10)
+    .toString("base64url")
+    .replace(/[^A-Za-z0-9]/g, "x")}`;
+}
+
+const MAX_ERRORS = 100;
+
+function emptyProgress(): JobProgress {
+  return { decoded: 0, inferred: 0, written: 0, failed: 0, total: null };
+}
+
+export class MemoryJobStore implements JobStore {
+  private readonly jobs = new Map<string, StoredJob>();
+  private readonly idempotency = new Map<string, string>();
+
+  async create(spec: JobSpec): Promise<{ job: StoredJob; created: boolean }> {
+    const existing = spec.idempotencyKey ? this.idempotency.get(spec.idempotencyKey) : undefined;
+    if (existing) return { job: structuredClone(this.jobs.get(existing)!), created: false };
+    const now = Date.now();
+    const job: StoredJob = {
+      id: newJobId(),
+      spec,
+      state: "queued",
+      createdAtMs: now,
+      updatedAtMs: now,
+      progress: emptyProgress(),
+      errors: [],
+      output: spec.output,
+      cancelRequested: false,
+      video: null,
+    };
+    this.jobs.set(job.id, job);
+    if (spec.idempotencyKey) this.idempotency.set(spec.idempotencyKey, job.id);
+    return { job: structuredClone(job), created: true };
+  }
+
+  async get(id: string): Promise<StoredJob | null> {
+    const job = this.jobs.get(id);
+    return job ? structuredClone(job) : null;
+  }
+
+  async list(options: { limit?: number; after?: string } = {}): Promise<JobPage> {
+    const all = [...this.jobs.values()].sort(
+      (a, b) => b.createdAtMs - a.createdAtMs || (a.id < b.id ? -1 : 1),
+    );
+    const start = options.after ? all.findIndex((j) => j.id === options.after) + 1 : 0;
+    const limit = options.limit ?? 50;
+    const jobs = all.slice(start, start + limit);
+    return { jobs: structuredClone(jobs), next: start + limit < all.length ? jobs.at(-1)!.id : null };
+  }
+
+  private touch(id: string): StoredJob | undefined {
+    const job = this.jobs.get(id);
+    if (job) job.updatedAtMs = Date.now();
+    return job;
+  }
+
+  async setState(id: string, state: JobStateName): Promise<boolean> {
+    const job = this.jobs.get(id);
+    if (!job || isTerminal(job.state)) return false;
+    this.touch(id)!.state = state;
+    return true;
+  }
+
+  async addProgress(id: string, delta: Partial<Record<ProgressField, number>>): Promise<void> {
+    const job = this.touch(id);
+    if (!job) return;
+    for (const [field, n] of Object.entries(delta) as [ProgressField, number][]) job.progress[field] += n;
+  }
+
+  async setTotal(id: string, total: number): Promise<void> {
+    const job = this.touch(id);
+    if (job) job.progress.total = total;
+  }
+
+  async setVideo(id: string, video: VideoSummary): Promise<void> {
+    const job = this.touch(id);
+    if (job) job.video = { ...video };
+  }
+
+  async addError(id: string, error: Omit<JobError, "atMs">): Promise<void> {
+    const job = this.touch(id);
+    if (job && job.errors.length < MAX_ERRORS) job.errors.push({ atMs: Date.now(), ...error });
+  }
+
+  async requestCancel(id: string): Promise<boolean> {
+    const job = this.jobs.get(id);
+    if (!job || isTerminal(job.state)) return false;
+    this.touch(id)!.cancelRequested = true;
+    return true;
+  }
+
+  async close(): Promise<void> {}
+}
+
+/** Redis layout under `prefix`: job:<id> (hash), job:<id>:errors (list), jobs (zset by creation), idem:<key>. */
+export class RedisJobStore implements JobStore {
+  constructor(
+    private readonly redis: Redis,
+    private readonly prefix = "vdet",
+  ) {}
+
+  private key(...parts: string[]): string {
+    return [this.prefix, ...parts].join(":");
+  }
+
+  async create(spec: JobSpec): Promise<{ job: StoredJob; created: boolean }> {
+    const id = newJobId();
+    if (spec.idempotencyKey) {
+      const claimed = await this.redis.set(this.key("idem", spec.idempotencyKey), id, "NX");
+      if (claimed === null) {
+        const existingId = await this.redis.get(this.key("idem", spec.idempotencyKey));
+        // The claim is written before the job; wait briefly for a concurrent creator to finish.
+        for (let i = 0; i < 50; i++) {
+          const existing = existingId ? await this.get(existingId) : null;
+          if (existing) return { job: existing, created: false };
+          await new Promise((r) => setTimeout(r, 20));
+        }
+        throw new Error(`idempotency key ${spec.idempotencyKey} is claimed by a job that never appeared`);
+      }
+    }
+    const now = Date.now();
+    await this.redis
+      .multi()
+      .hset(this.key("job", id), {
+        spec: JSON.stringify(spec),
+        state: "queued",
+        createdAtMs: now,
+        updatedAtMs: now,
+        output: spec.output,
+        decoded: 0,
+        inferred: 0,
+        written: 0,
+        failed: 0,
+        total: "",
+        cancelRequested: 0,
+      })
+      .zadd(this.key("jobs"), now, id)
+      .exec();
+    return { job: (await this.get(id))!, created: true };
+  }
+
+  async get(id: string): Promise<StoredJob | null> {
+    const [hash, errors] = await Promise.all([
+      this.redis.hgetall(this.key("job", id)),
+      this.redis.lrange(this.key("job", id, "errors"), 0, MAX_ERRORS - 1),
+    ]);
+    if (!hash.spec) return null;
+    return {
+      id,
+      spec: JSON.parse(hash.spec),
+      state: hash.state as JobStateName,
+      createdAtMs: Number(hash.createdAtMs),
+      updatedAtMs: Number(hash.updatedAtMs),
+      output: hash.output,
+      progress: {
+        decoded: Number(hash.decoded),
+        inferred: Number(hash.inferred),
+        written: Number(hash.written),
+        failed: Number(hash.failed),
+        total: hash.total === "" ? null : Number(hash.total),
+      },
+      errors: errors.map((e) => JSON.parse(e)),
+      cancelRequested: hash.cancelRequested === "1",
+      video: hash.video ? JSON.parse(hash.video) : null,
+    };
+  }
+
+  async list(options: { limit?: number; after?: string } = {}): Promise<JobPage> {
+    const limit = options.limit ?? 50;
+    let start = 0;
+    if (options.after) {
+      const rank = await this.redis.zrevrank(this.key("jobs"), options.after);
+      start = rank === null ? 0 : rank + 1;
+    }
+    const ids = await this.redis.zrevrange(this.key("jobs"), start, start + limit);
+    const jobs = (await Promise.all(ids.slice(0, limit).map((id) => this.get(id)))).filter(
+      (j): j is StoredJob => j !== null,
+    );
+    return { jobs, next: ids.length > limit ? ids[limit - 1] : null };
+  }
+
+  async setState(id: string, state: JobStateName): Promise<boolean> {
+    // Atomic "unless terminal" transition.
+    const moved = await this.redis.eval(
+      `local s = redis.call('HGET', KEYS[1], 'state')
+       if not s or s == 'completed' or s == 'failed' or s == 'cancelled' then return 0 end
+       redis.call('HSET', KEYS[1], 'state', ARGV[1], 'updatedAtMs', ARGV[2])
+       return 1`,
+      1,
+      this.key("job", id),
+      state,
+      Date.now(),
+    );
+    return moved === 1;
+  }
+
+  async addProgress(id: string, delta: Partial<Record<ProgressField, number>>): Promise<void> {
+    const multi = this.redis.multi();
+    for (const [field, n] of Object.entries(delta)) multi.hincrby(this.key("job", id), field, n);
+    multi.hset(this.key("job", id), "updatedAtMs", Date.now());
+    await multi.exec();
+  }
+
+  async setTotal(id: string, total: number): Promise<void> {
+    await this.redis.hset(this.key("job", id), { total, updatedAtMs: Date.now() });
+  }
+
+  async setVideo(id: string, video: VideoSummary): Promise<void> {
+    await this.redis.hset(this.key("job", id), { video: JSON.stringify(video), updatedAtMs: Date.now() });
+  }
+
+  async addError(id: string, error: Omit<JobError, "atMs">): Promise<void> {
+    const key = this.key("job", id, "errors");
+    await this.redis
+      .multi()
+      .rpush(key, JSON.stringify({ atMs: Date.now(), ...error }))
+      .ltrim(key, 0, MAX_ERRORS - 1)
+      .exec();
+  }
+
+  async requestCancel(id: string): Promise<boolean> {
+    const job = await this.get(id);
+    if (!job || isTerminal(job.state)) return false;
+    await this.redis.hset(this.key("job", id), { cancelRequested: 1, updatedAtMs: Date.now() });
+    return true;
+  }
+
+  async close(): Promise<void> {}
+}

@@ -1,0 +1,90 @@
+// Local mode: every stage in one process over the in-process transport, for `vdet run` and tests. The stages
+// are the same modules the distributed services run; only the transport and job store differ.
+
+import { type JobSpecInput, parseJobSpec } from "@vdet/protocol";
+import { createMemoryTransport } from "@vdet/transport";
+import { startAggregator } from "./aggregator.ts";
+import { MemoryJobStore, type StoredJob } from "./job-store.ts";
+import { openLocalOutput } from "./local-output.ts";
+import type { StageLogger } from "./logger.ts";
+import { createModelProvider, type ModelSourceOptions } from "./models.ts";
+import { startProducer } from "./producer.ts";
+import { startWorker } from "./worker.ts";
+
+export interface LocalRunOptions extends ModelSourceOptions {
+  spec: JobSpecInput;
+  maxBatch?: number;
+  maxDelayMs?: number;
+  framesPerChunk?: number;
+  logger?: StageLogger;
+  /** Called about every `progressIntervalMs` with the job's progress. */
+  onProgress?: (job: StoredJob) => void;
+  progressIntervalMs?: number;
+}
+
+export interface LocalRunResult {
+  job: StoredJob;
+  output: string;
+  batchSizes: Record<string, number[]>;
+}
+
+export async function runLocal(options: LocalRunOptions): Promise<LocalRunResult> {
+  const spec = parseJobSpec(options.spec);
+  if (spec.output.startsWith("s3://"))
+    throw new Error("local mode writes to a directory; use the services for s3:// outputs");
+  const transport = createMemoryTransport();
+  const jobStore = new MemoryJobStore();
+  const models = createModelProvider(options);
+  let outputLocation = spec.output;
+  let aggregatorDone: () => void = () => {};
+  const finished = new Promise<void>((resolve) => {
+    aggregatorDone = resolve;
+  });
+  const aggregator = startAggregator({
+    transport,
+    jobStore,
+    logger: options.logger,
+    openOutput: async (_jobId, location) => {
+      const out = await openLocalOutput(location);
+      outputLocation = out.location;
+      return out;
+    },
+    modelDescription: (phi) =>
+      models.hasWeights(phi) ? (options.weights?.[String(phi)] ?? "") : `seeded (seed ${options.seed ?? 0})`,
+    onJobFinished: () => aggregatorDone(),
+  });
+  const worker = startWorker({
+    transport,
+    jobStore,
+    models,
+    maxBatch: options.maxBatch,
+    maxDelayMs: options.maxDelayMs,
+    logger: options.logger,
+  });
+  const producer = startProducer({
+    transport,
+    jobStore,
+    framesPerChunk: options.framesPerChunk,
+    logger: options.logger,
+  });
+  const { job } = await jobStore.create(spec);
+  const progressTimer = options.onProgress
+    ? setInterval(() => {
+        void jobStore.get(job.id).then((j) => j && options.onProgress?.(j));
+      }, options.progressIntervalMs ?? 250)
+    : null;
+  try {
+    await transport.jobs.add({ jobId: job.id }, { id: job.id });
+    await finished;
+  } finally {
+    if (progressTimer) clearInterval(progressTimer);
+    await producer.close();
+    await worker.close();
+    await aggregator.close();
+    await models.close();
+    await transport.close();
+  }
+  const final = (await jobStore.get(job.id))!;
+  options.onProgress?.(final);
+  return { job: final, output: outputLocation, batchSizes: worker.batchSizes() };
+}

@@ -1,0 +1,55 @@
+// Where a worker gets its detector for a φ: built once per φ (deploy variant) from a checkpoint or seeded
+// weights, loaded into a model runner on a worker thread, kept for the life of the worker.
+
+import { readFile } from "node:fs/promises";
+import { build, Detector, type Phi, parsePhi } from "@vdet/effdet";
+
+export interface ModelSourceOptions {
+  /** Checkpoint (or deploy ONNX) per φ, e.g. { "0": "/models/d0.pth" }; φ without one use seeded weights. */
+  weights?: Record<string, string>;
+  seed?: number;
+  executionProvider?: string;
+  intraOpThreads?: number;
+}
+
+export interface ModelProvider {
+  detector(phi: Phi): Promise<Detector>;
+  /** Whether φ runs real (checkpoint) weights. */
+  hasWeights(phi: Phi): boolean;
+  close(): Promise<void>;
+}
+
+export function createModelProvider(options: ModelSourceOptions = {}): ModelProvider {
+  const detectors = new Map<string, Promise<Detector>>();
+  const weightsFor = (phi: Phi) => options.weights?.[String(phi)];
+  const load = async (phi: Phi): Promise<Detector> => {
+    const path = weightsFor(phi);
+    const file = path ? new Uint8Array(await readFile(path)) : undefined;
+    const isOnnx = file !== undefined && path!.endsWith(".onnx");
+    const model = isOnnx ? file : build({ phi, weights: file, seed: file ? undefined : (options.seed ?? 0) });
+    return Detector.create(model, {
+      executionProvider: options.executionProvider ?? "cpu",
+      intraOpThreads: options.intraOpThreads,
+    });
+  };
+  return {
+    detector(phiValue) {
+      const phi = parsePhi(phiValue);
+      const key = String(phi);
+      let detector = detectors.get(key);
+      if (!detector) {
+        detector = load(phi);
+        detectors.set(key, detector);
+        // A failed load is not cached (the caller sees the error); the next request tries again.
+        detector.catch(() => detectors.delete(key));
+      }
+      return detector;
+    },
+    hasWeights: (phi) => weightsFor(phi) !== undefined,
+    async close() {
+      const all = await Promise.allSettled(detectors.values());
+      await Promise.all(all.flatMap((r) => (r.status === "fulfilled" ? [r.value.close()] : [])));
+      detectors.clear();
+    },
+  };
+}

@@ -1,0 +1,170 @@
+// Producer stage: takes queued jobs, probes and decodes the input with ffmpeg, letterboxes each sampled frame
+// to the square resolution of the largest φ the job allows, stores the pixels (with a TTL) and queues small
+// chunk messages for the workers. Decoding pauses while the job has too many frames in flight.
+
+import { cocoIdsByName, getConfig, parsePhi } from "@vdet/effdet";
+import type { FrameChunk, FrameRef, JobEvent } from "@vdet/protocol";
+import type { Consumer, Transport } from "@vdet/transport";
+import { decodeFrames, probeVideo, type VideoInfo, type VideoInput } from "@vdet/video";
+import type { JobStore, StoredJob, VideoSummary } from "./job-store.ts";
+import { letterboxFor, padToSquare } from "./letterbox.ts";
+import { type StageLogger, silentLogger } from "./logger.ts";
+
+export interface ProducerConfig {
+  transport: Transport;
+  jobStore: JobStore;
+  /** Turns a job's input string into something ffmpeg reads (s3:// → a stream); default: as given. */
+  openInput?: (input: string) => Promise<VideoInput>;
+  framesPerChunk?: number;
+  /** Decoding of a job pauses while more of its frames than this are queued and not yet inferred. */
+  maxFramesInFlight?: number;
+  frameTtlSeconds?: number;
+  /** Jobs decoded at the same time by this producer. */
+  concurrency?: number;
+  limits?: { maxWidth?: number; maxHeight?: number; maxFrames?: number };
+  logger?: StageLogger;
+}
+
+export interface Stage {
+  close(): Promise<void>;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+export function startProducer(config: ProducerConfig): Stage {
+  const log = config.logger ?? silentLogger;
+  const consumer: Consumer = config.transport.jobs.consume(
+    async ({ jobId }) => {
+      const job = await config.jobStore.get(jobId);
+      if (!job) {
+        log.warn({ jobId, stage: "producer" }, "job not found; dropping request");
+        return;
+      }
+      await produceJob(job, config, log);
+    },
+    { concurrency: config.concurrency ?? 2 },
+  );
+  return { close: () => consumer.close() };
+}
+
+async function produceJob(job: StoredJob, config: ProducerConfig, log: StageLogger): Promise<void> {
+  const { transport, jobStore } = config;
+  const spec = job.spec;
+  const framesPerChunk = config.framesPerChunk ?? 4;
+  const maxInFlight = config.maxFramesInFlight ?? 64;
+  const ttl = config.frameTtlSeconds ?? 3600;
+  const side = getConfig(parsePhi(spec.phi.max)).imageSize;
+  const abort = new AbortController();
+  const fields = { jobId: job.id, stage: "producer" };
+
+  await jobStore.setState(job.id, "running");
+  let info: VideoInfo | null = null;
+  let decoded = 0;
+  let chunks = 0;
+  let error: string | null = null;
+  let cancelled = false;
+  let pending: FrameRef[] = [];
+
+  const flush = async (letterbox: ReturnType<typeof letterboxFor>) => {
+    if (pending.length === 0) return;
+    const chunk: FrameChunk = {
+      jobId: job.id,
+      chunk: chunks,
+      frames: pending,
+      size: side,
+      letterbox,
+      phi: spec.phi,
+      mode: spec.mode,
+      latencyBudgetMs: spec.latencyBudgetMs,
+      scoreThreshold: spec.scoreThreshold,
+      classes: spec.classes ? classIds(spec.classes) : undefined,
+      priority: spec.priority,
+      enqueuedAtMs: Date.now(),
+    };
+    await transport.frames.add(chunk, { id: `${job.id}-${chunks}`, priority: spec.priority });
+    await jobStore.addProgress(job.id, { decoded: pending.length });
+    chunks++;
+    pending = [];
+  };
+
+  try {
+    const open = config.openInput ?? (async (input: string) => input);
+    info = await probeVideo(await open(spec.input), { signal: abort.signal });
+    const letterbox = letterboxFor(info.width, info.height, side);
+    await jobStore.setVideo(job.id, videoSummary(info));
+    log.info({ ...fields, width: info.width, height: info.height, fps: info.fps, side }, "decoding");
+    const frames = decodeFrames(await open(spec.input), {
+      sampling: spec.sampling,
+      size: { width: letterbox.contentWidth, height: letterbox.contentHeight },
+      signal: abort.signal,
+      maxWidth: config.limits?.maxWidth,
+      maxHeight: config.limits?.maxHeight,
+      maxFrames: config.limits?.maxFrames,
+    });
+    for await (const frame of frames) {
+      const key = `${job.id}/${frame.index}`;
+      await transport.frameStore.put(key, padToSquare(frame.data, frame.width, frame.height, side), ttl);
+      const ptsMs = Number.isFinite(frame.ptsSeconds) ? Math.round(frame.ptsSeconds * 1e6) / 1e3 : 0;
+      pending.push({ index: frame.index, ptsMs, key });
+      decoded++;
+      const reachedLimit = spec.maxFrames !== undefined && decoded >= spec.maxFrames;
+      if (pending.length >= framesPerChunk || reachedLimit) {
+        await flush(letterbox);
+        const state = await waitForCapacity(job.id, jobStore, maxInFlight);
+        if (state === "cancelled") {
+          cancelled = true;
+          abort.abort();
+          break;
+        }
+      }
+      if (reachedLimit) break; // leaving the loop stops ffmpeg
+    }
+    await flush(letterbox);
+  } catch (err) {
+    if (!cancelled) {
+      error = err instanceof Error ? err.message : String(err);
+      log.error({ ...fields, err: error, decoded }, "decoding failed");
+      await jobStore.addError(job.id, { stage: "producer", message: error });
+      // Frames decoded before the failure are already queued; the job still accounts for them.
+      if (pending.length > 0 && info) await flush(letterboxFor(info.width, info.height, side));
+    }
+  }
+  await jobStore.setTotal(job.id, decoded);
+  const event: JobEvent = {
+    type: "decoded",
+    jobId: job.id,
+    totalFrames: decoded,
+    chunks,
+    video: info ? videoSummary(info) : null,
+    error,
+    cancelled,
+  };
+  await transport.events.add(event, { id: `${job.id}-decoded` });
+  log.info({ ...fields, frames: decoded, chunks, cancelled }, "decoded");
+}
+
+function videoSummary(info: VideoInfo): VideoSummary {
+  return {
+    width: info.width,
+    height: info.height,
+    fps: info.fps ?? null,
+    durationMs: info.durationSeconds === undefined ? null : Math.round(info.durationSeconds * 1000),
+    codec: info.codec,
+  };
+}
+
+/** Class names (or numeric ids) of a job spec as 1-based COCO ids. */
+export function classIds(names: readonly string[]): number[] {
+  return names.flatMap((name) => (/^\d+$/.test(name) ? [Number(name)] : cocoIdsByName([name])));
+}
+
+/** Waits while the job has more than `max` frames decoded but not yet inferred; reports a cancel request. */
+async function waitForCapacity(jobId: string, store: JobStore, max: number): Promise<"ok" | "cancelled"> {
+  for (;;) {
+    const job = await store.get(jobId);
+    if (!job || job.cancelRequested) return "cancelled";
+    const inFlight = job.progress.decoded - job.progress.inferred - job.progress.failed;
+    if (inFlight <= max) return "ok";
+    await sleep(25);
+  }
+}
