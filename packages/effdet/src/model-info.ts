@@ -55,8 +55,10 @@ export function readOnnxInfo(bytes: Uint8Array): OnnxFileInfo {
     throw new NotAnOnnxModelError((error as Error).message);
   }
   const graph = model.graph;
-  if (!graph || graph.node.length === 0) throw new NotAnOnnxModelError("the file has no graph nodes");
-  const initializerNames = new Set(graph.initializer.map((t) => t.name));
+  const nodes = graph?.node ?? [];
+  const initializers = graph?.initializer ?? [];
+  if (!graph || nodes.length === 0) throw new NotAnOnnxModelError("the file has no graph nodes");
+  const initializerNames = new Set(initializers.map((t) => t.name));
   const spec = (v: Proto.IValueInfoProto): TensorSpec => {
     const tensor = v.type?.tensorType;
     return {
@@ -66,7 +68,7 @@ export function readOnnxInfo(bytes: Uint8Array): OnnxFileInfo {
     };
   };
   const metadata = Object.fromEntries(model.metadataProps.map((p) => [p.key, p.value]));
-  const storedValues = graph.initializer.reduce(
+  const storedValues = initializers.reduce((sum, t) => sum + (t.dims ?? []).reduce((a: number, d) => a * Number(d), 1), 0);
     (sum, t) => sum + t.dims.reduce((a: number, d) => a * Number(d), 1),
     0,
   );
@@ -74,10 +76,10 @@ export function readOnnxInfo(bytes: Uint8Array): OnnxFileInfo {
   return {
     producer: `${model.producerName} ${model.producerVersion}`.trim(),
     opset: Number(model.opsetImport.find((o) => !o.domain)?.version ?? 0),
-    nodes: graph.node.length,
+    nodes: nodes.length,
     storedValues,
-    inputs: graph.input.filter((i) => !initializerNames.has(i.name)).map(spec),
-    outputs: graph.output.map(spec),
+    inputs: (graph.input ?? []).filter((i) => !initializerNames.has(i.name)).map(spec),
+    outputs: (graph.output ?? []).map(spec),
     metadata,
     phi: metadata["vdet.phi"],
     variant: metadata["vdet.variant"],

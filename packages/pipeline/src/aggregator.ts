@@ -79,7 +79,8 @@ export function startAggregator(config: AggregatorConfig): Stage {
         if (!job) return null;
         const output = await config.openOutput(jobId, job.output);
         const fps = samplingFps(job);
-        return new JobAggregation(job, output, new Tracker({ fps }));
+        // Class-aware: a COCO detector's person and bicycle boxes overlap and must not swap tracks.
+        return new JobAggregation(job, output, new Tracker({ fps, classAware: true }));
       })();
       jobs.set(jobId, entry);
       entry.catch(() => jobs.delete(jobId));

@@ -60,7 +60,9 @@ export class DynamicBatcher<I, O> {
       const outputs = await this.options.run(batch.map((p) => p.item));
       if (outputs.length !== batch.length)
         throw new Error(`batch of ${batch.length} gave ${outputs.length} results`);
-      batch.forEach((p, i) => p.resolve(outputs[i]));
+      batch.forEach((p, i) => {
+        p.resolve(outputs[i]);
+      });
     } catch (error) {
       for (const p of batch) p.reject(error);
     } finally {
