@@ -254,6 +254,17 @@ describe("batchedNms against the brute-force reference", () => {
     assert.ok(keptTotal > 1000, `the cases keep boxes (${keptTotal})`);
   });
 
+  test("class ids spread too widely for a lookup table", () => {
+    const { boxes, scores, classes } = randomCandidates(99, 300, 3);
+    const spread = classes.map((c) => (c - 2) * 1_000_000);
+    const opts = { maxDetections: Number.POSITIVE_INFINITY };
+    assert.deepEqual([...batchedNms(boxes, scores, spread, opts)], referenceNms(boxes, scores, spread, opts));
+    assert.deepEqual(
+      [...batchedNms(boxes, scores, spread, opts)],
+      [...batchedNms(boxes, scores, classes, opts)],
+    );
+  });
+
   test("5000 candidates, 90 classes, as the deploy graph emits them; timing", (t) => {
     const { boxes, scores, classes } = randomCandidates(2024, 5000, 90, 40);
     const expected = referenceNms(boxes, scores, classes);

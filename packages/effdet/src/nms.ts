@@ -104,7 +104,10 @@ function classSlots(classes: Int32Array, order: Int32Array): { of: Int32Array; c
   for (let o = 0; o < order.length; o++) {
     const c = classes[order[o]];
     let s = dense.get(c);
-    if (s === undefined) dense.set(c, (s = dense.size));
+    if (s === undefined) {
+      s = dense.size;
+      dense.set(c, s);
+    }
     of[o] = s;
   }
   return { of, count: dense.size };

@@ -70,7 +70,9 @@ describe("onnx runner on Add+Relu", () => {
     );
     const results = await Promise.all(runs);
     assert.deepEqual(order, [...Array(25).keys()]);
-    results.forEach((out, i) => assert.deepEqual([...out.y.data], [i, i + 1, i + 1]));
+    results.forEach((out, i) => {
+      assert.deepEqual([...out.y.data], [i, i + 1, i + 1]);
+    });
   });
 
   test("an onnxruntime error rejects that run with onnxruntime's message; later runs still work", async () => {
@@ -218,7 +220,9 @@ describe("onnx runner: types, model sources, errors and close()", () => {
       const localOut = await local.run({ a: ones, b: ones });
       const results = await Promise.all(runs);
       assert.deepEqual([...(localOut.y.data as Float32Array)], [2, 2, 2]);
-      results.forEach((values, k) => assert.deepEqual(values, [Math.floor(k / 10), k % 10, 0]));
+      results.forEach((values, k) => {
+        assert.deepEqual(values, [Math.floor(k / 10), k % 10, 0]);
+      });
     } finally {
       await Promise.all(runners.map((r) => r.close()));
       await local.release();
