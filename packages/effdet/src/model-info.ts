@@ -68,8 +68,8 @@ export function readOnnxInfo(bytes: Uint8Array): OnnxFileInfo {
     };
   };
   const metadata = Object.fromEntries(model.metadataProps.map((p) => [p.key, p.value]));
-  const storedValues = initializers.reduce((sum, t) => sum + (t.dims ?? []).reduce((a: number, d) => a * Number(d), 1), 0);
-    (sum, t) => sum + t.dims.reduce((a: number, d) => a * Number(d), 1),
+  const storedValues = initializers.reduce(
+    (sum, t) => sum + (t.dims ?? []).reduce((a: number, d) => a * Number(d), 1),
     0,
   );
   const num = (key: string) => (metadata[key] !== undefined ? Number(metadata[key]) : undefined);
