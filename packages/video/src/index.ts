@@ -1,1 +1,13 @@
-export {};
+// @vdet/video: probe videos and decode them to sampled, scaled RGB24 frames through ffmpeg (fluent-ffmpeg).
+export {
+  type BinarySource,
+  describeFfmpeg,
+  type FfmpegBinaries,
+  type FfmpegDescription,
+  ffmpegBinaries,
+} from "./binaries.ts";
+export { type DecodedFrame, type DecodeOptions, decodeFrames } from "./decode.ts";
+export * from "./errors.ts";
+export type { OutputSize, Sampling } from "./filters.ts";
+export { ALL_INPUT_KINDS, type InputKind, redactUrl, VIDEO_DEMUXERS, type VideoInput } from "./input.ts";
+export { type ProbeOptions, probeVideo, type Rational, type VideoInfo } from "./probe.ts";

@@ -1,0 +1,143 @@
+// Which ffmpeg/ffprobe binaries to run: VDET_FFMPEG/VDET_FFPROBE, else the system's on PATH (Debian's ffmpeg
+// package), else the static builds shipped by @ffmpeg-installer/ffmpeg and @ffprobe-installer/ffprobe.
+// Resolved once per process: fluent-ffmpeg keeps the binary path in a module-wide cache, so every command in a
+// process must use the same binary.
+
+import { execFile } from "node:child_process";
+import { accessSync, constants, statSync } from "node:fs";
+import { createRequire } from "node:module";
+import { delimiter, dirname, join } from "node:path";
+import { promisify } from "node:util";
+import { FfmpegMissingError } from "./errors.ts";
+
+export type BinarySource = "env" | "system" | "bundled";
+
+export interface FfmpegBinaries {
+  ffmpegPath: string;
+  ffmpegSource: BinarySource;
+  ffprobePath: string;
+  ffprobeSource: BinarySource;
+}
+
+export interface FfmpegDescription extends FfmpegBinaries {
+  /** First line of `ffmpeg -version`, e.g. "ffmpeg version 5.1.6-0+deb12u1". */
+  ffmpegVersion: string;
+  ffprobeVersion: string;
+  /** Whether this ffmpeg knows `-fps_mode` (5.1+); older ones get `-vsync`. */
+  hasFpsMode: boolean;
+}
+
+const requireFromHere = createRequire(import.meta.url);
+const execFileAsync = promisify(execFile);
+
+function isExecutableFile(path: string): boolean {
+  try {
+    if (!statSync(path).isFile()) return false;
+    accessSync(path, constants.X_OK);
+    return true;
+  } catch {
+    return false; // absent or not executable: the caller tries the next candidate
+  }
+}
+
+function findOnPath(name: string, pathVariable: string | undefined): string | undefined {
+  for (const dir of (pathVariable ?? "").split(delimiter)) {
+    if (dir === "") continue;
+    const candidate = join(dir, name);
+    if (isExecutableFile(candidate)) return candidate;
+  }
+  return undefined;
+}
+
+function bundledPath(packageName: string): string | undefined {
+  try {
+    const path = (requireFromHere(packageName) as { path?: unknown }).path;
+    return typeof path === "string" && isExecutableFile(path) ? path : undefined;
+  } catch {
+    return undefined; // package or its platform binary not installed
+  }
+}
+
+function fromEnv(variable: string, env: NodeJS.ProcessEnv): string | undefined {
+  const value = env[variable];
+  if (value === undefined || value === "") return undefined;
+  if (!isExecutableFile(value)) {
+    throw new FfmpegMissingError(
+      `${variable}=${value} is not an executable file; point it at an ffmpeg build or unset it to use the system or bundled one`,
+    );
+  }
+  return value;
+}
+
+/** Pure resolution from an environment; `ffmpegBinaries()` caches the answer for the process environment. */
+export function resolveFfmpegBinaries(env: NodeJS.ProcessEnv = process.env): FfmpegBinaries {
+  let ffmpegPath = fromEnv("VDET_FFMPEG", env);
+  let ffmpegSource: BinarySource = "env";
+  if (ffmpegPath === undefined) {
+    ffmpegPath = findOnPath("ffmpeg", env.PATH);
+    ffmpegSource = "system";
+  }
+  if (ffmpegPath === undefined) {
+    ffmpegPath = bundledPath("@ffmpeg-installer/ffmpeg");
+    ffmpegSource = "bundled";
+  }
+  if (ffmpegPath === undefined) {
+    throw new FfmpegMissingError(
+      "no ffmpeg found: install one (apt-get install ffmpeg), set VDET_FFMPEG, or run npm ci to get @ffmpeg-installer/ffmpeg",
+    );
+  }
+
+  let ffprobePath = fromEnv("VDET_FFPROBE", env);
+  let ffprobeSource: BinarySource = "env";
+  if (ffprobePath === undefined && ffmpegSource !== "bundled") {
+    // A custom or system ffmpeg usually has its own ffprobe beside it, of the same version.
+    const sibling = join(dirname(ffmpegPath), "ffprobe");
+    if (isExecutableFile(sibling)) {
+      ffprobePath = sibling;
+      ffprobeSource = ffmpegSource;
+    }
+  }
+  if (ffprobePath === undefined) {
+    ffprobePath = findOnPath("ffprobe", env.PATH);
+    ffprobeSource = "system";
+  }
+  if (ffprobePath === undefined) {
+    ffprobePath = bundledPath("@ffprobe-installer/ffprobe");
+    ffprobeSource = "bundled";
+  }
+  if (ffprobePath === undefined) {
+    throw new FfmpegMissingError(
+      "no ffprobe found: install one (apt-get install ffmpeg), set VDET_FFPROBE, or run npm ci to get @ffprobe-installer/ffprobe",
+    );
+  }
+  return { ffmpegPath, ffmpegSource, ffprobePath, ffprobeSource };
+}
+
+let cachedBinaries: FfmpegBinaries | undefined;
+
+/** The binaries every probe and decode in this process uses. */
+export function ffmpegBinaries(): FfmpegBinaries {
+  cachedBinaries ??= resolveFfmpegBinaries();
+  return cachedBinaries;
+}
+
+let cachedDescription: Promise<FfmpegDescription> | undefined;
+
+async function firstLine(path: string, args: string[]): Promise<string> {
+  const { stdout } = await execFileAsync(path, args, { maxBuffer: 4 * 1024 * 1024 });
+  return stdout.split("\n", 1)[0]?.trim() ?? "";
+}
+
+/** Paths, sources, versions and the capabilities decoding depends on; for start-up logs and reports. */
+export function describeFfmpeg(): Promise<FfmpegDescription> {
+  cachedDescription ??= (async () => {
+    const binaries = ffmpegBinaries();
+    const [ffmpegVersion, ffprobeVersion, help] = await Promise.all([
+      firstLine(binaries.ffmpegPath, ["-version"]),
+      firstLine(binaries.ffprobePath, ["-version"]),
+      execFileAsync(binaries.ffmpegPath, ["-hide_banner", "-h", "long"], { maxBuffer: 16 * 1024 * 1024 }),
+    ]);
+    return { ...binaries, ffmpegVersion, ffprobeVersion, hasFpsMode: /^-fps_mode\b/m.test(help.stdout) };
+  })();
+  return cachedDescription;
+}

@@ -1,0 +1,407 @@
+// decodeFrames against real ffmpeg: frame identity (each frame shows its own number), exact sampling counts and
+// pts, scaling, backpressure, abort, stalls, limits, stream input and ffmpeg failures.
+
+import assert from "node:assert/strict";
+import { createReadStream } from "node:fs";
+import { readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { Readable } from "node:stream";
+import { after, before, describe, test } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
+import { type DecodedFrame, type DecodeOptions, decodeFrames } from "./decode.ts";
+import {
+  NotAVideoError,
+  NoVideoStreamError,
+  UnsupportedCodecError,
+  VideoAbortedError,
+  VideoInputRejectedError,
+  VideoLimitError,
+  VideoNotFoundError,
+  VideoStallError,
+  VideoUnreachableError,
+} from "./errors.ts";
+import {
+  childFfmpegPids,
+  makeNumberedClip,
+  readFrameNumber,
+  rotateMp4Quarter,
+  runFfmpeg,
+  tempDir,
+  waitForNoFfmpegChildren,
+  Y4mSource,
+} from "./test-clips.ts";
+
+async function collect(
+  input: Parameters<typeof decodeFrames>[0],
+  options: DecodeOptions,
+): Promise<DecodedFrame[]> {
+  const frames: DecodedFrame[] = [];
+  for await (const frame of decodeFrames(input, options)) frames.push(frame);
+  return frames;
+}
+
+const RATE = 25;
+const FRAMES = 100;
+let dir: { path: string; remove: () => Promise<void> };
+let clip: string; // 160x90, 25 fps, 100 frames, H.264 in MP4 (index at the end)
+let gapClip: string; // as clip, in Matroska, with one second of no frames after frame 49
+let tsClip: string; // as clip, in MPEG-TS (streamable)
+
+before(async () => {
+  dir = await tempDir("decode");
+  const spec = { frames: FRAMES, rate: RATE, width: 160, height: 90 };
+  [clip, gapClip, tsClip] = await Promise.all([
+    makeNumberedClip(join(dir.path, "clip.mp4"), spec),
+    makeNumberedClip(join(dir.path, "gap.mkv"), {
+      ...spec,
+      setpts: "PTS+if(gte(N\\,50)\\,1/TB\\,0)",
+      output: ["-c:v", "libx264", "-crf", "12", "-pix_fmt", "yuv420p"],
+    }),
+    makeNumberedClip(join(dir.path, "clip.ts"), {
+      ...spec,
+      output: ["-c:v", "libx264", "-crf", "12", "-pix_fmt", "yuv420p", "-f", "mpegts"],
+    }),
+  ]);
+});
+
+after(async () => {
+  await waitForNoFfmpegChildren();
+  await dir.remove();
+});
+
+describe("sampling", () => {
+  test("everyNth gives every n-th frame: the right pictures, source indices and pts", async () => {
+    const frames = await collect(clip, { sampling: { everyNth: 7 } });
+    assert.equal(frames.length, Math.ceil(FRAMES / 7)); // 0, 7, …, 98
+    frames.forEach((frame, i) => {
+      assert.equal(frame.index, i);
+      assert.equal(frame.sourceIndex, 7 * i);
+      assert.equal(readFrameNumber(frame), 7 * i, `picture of sampled frame ${i}`);
+      assert.ok(Math.abs(frame.ptsSeconds - (7 * i) / RATE) < 1e-9, `pts of frame ${i}: ${frame.ptsSeconds}`);
+      assert.equal(frame.width, 160);
+      assert.equal(frame.height, 90);
+      assert.equal(frame.data.length, 160 * 90 * 3);
+    });
+  });
+
+  test("fps sampling takes the first frame at or after each 1/fps grid point", async () => {
+    const five = await collect(clip, { sampling: { fps: 5 } });
+    assert.deepEqual(
+      five.map((f) => f.sourceIndex),
+      Array.from({ length: 20 }, (_, k) => 5 * k),
+    );
+    // 3 fps does not divide 25 fps: frame ceil(25k/3) for each k, never a duplicate.
+    const three = await collect(clip, { sampling: { fps: 3 } });
+    assert.deepEqual(
+      three.map((f) => f.sourceIndex),
+      [0, 9, 17, 25, 34, 42, 50, 59, 67, 75, 84, 92],
+    );
+    for (const frame of three) {
+      assert.equal(readFrameNumber(frame), frame.sourceIndex);
+      assert.ok(Math.abs(frame.ptsSeconds - frame.sourceIndex / RATE) < 1e-9);
+    }
+  });
+
+  test("a rate above the source's gives every frame once", async () => {
+    const frames = await collect(clip, { sampling: { fps: 60 } });
+    assert.deepEqual(
+      frames.map((f) => readFrameNumber(f)),
+      Array.from({ length: FRAMES }, (_, n) => n),
+    );
+  });
+
+  test("pts are the source's own: a gap in time is skipped, not filled with duplicates", async () => {
+    const frames = await collect(gapClip, { sampling: { fps: 5 } });
+    // Frames 0..49 at n/25 s, frames 50..99 at n/25 + 1 s: grid cells 2.0–2.8 s have no frame.
+    const expected = [
+      ...Array.from({ length: 10 }, (_, k) => 5 * k),
+      ...Array.from({ length: 10 }, (_, k) => 50 + 5 * k),
+    ];
+    assert.deepEqual(
+      frames.map((f) => readFrameNumber(f)),
+      expected,
+    );
+    frames.forEach((frame) => {
+      const n = readFrameNumber(frame);
+      const pts = n / RATE + (n >= 50 ? 1 : 0);
+      assert.ok(
+        Math.abs(frame.ptsSeconds - pts) < 1e-6,
+        `frame ${n}: pts ${frame.ptsSeconds}, expected ${pts}`,
+      );
+      assert.equal(frame.sourceIndex, n);
+    });
+  });
+});
+
+describe("scaling", () => {
+  test("maxSide keeps the aspect ratio with even sides, and never upscales", async () => {
+    const [small] = await collect(clip, { sampling: { everyNth: 50 }, size: { maxSide: 80 } });
+    assert.equal(small!.width, 80);
+    assert.ok(small!.height % 2 === 0 && Math.abs(small!.height - 45) <= 1, `height ${small!.height}`);
+    assert.equal(small!.data.length, small!.width * small!.height * 3);
+    assert.equal(readFrameNumber(small!), 0);
+
+    const [same] = await collect(clip, { sampling: { everyNth: 50 }, size: { maxSide: 1024 } });
+    assert.deepEqual([same!.width, same!.height], [160, 90]);
+  });
+
+  test("an exact size is honoured", async () => {
+    const frames = await collect(clip, { sampling: { everyNth: 50 }, size: { width: 64, height: 64 } });
+    assert.deepEqual(
+      frames.map((f) => [f.width, f.height, f.data.length]),
+      [
+        [64, 64, 64 * 64 * 3],
+        [64, 64, 64 * 64 * 3],
+      ],
+    );
+    assert.equal(readFrameNumber(frames[1]!), 50);
+  });
+
+  test("rotation metadata is applied before scaling: a portrait video comes out portrait", async () => {
+    const rotated = join(dir.path, "rotated.mp4");
+    await writeFile(rotated, rotateMp4Quarter(await readFile(clip)));
+    const [full] = await collect(rotated, { sampling: { everyNth: 1000 } });
+    assert.deepEqual([full!.width, full!.height], [90, 160]);
+    // The bands now run down the picture; read them top to bottom or bottom to top.
+    const [scaled] = await collect(rotated, { sampling: { everyNth: 1000 }, size: { maxSide: 80 } });
+    assert.equal(scaled!.height, 80);
+    assert.ok(scaled!.width % 2 === 0 && Math.abs(scaled!.width - 45) <= 1);
+  });
+
+  test("each frame owns its bytes", async () => {
+    const frames = await collect(clip, { sampling: { everyNth: 10 }, size: { maxSide: 32 } });
+    const buffers = new Set(frames.map((f) => f.data.buffer));
+    assert.equal(buffers.size, frames.length);
+    for (const frame of frames) {
+      assert.equal(frame.data.byteOffset, 0);
+      assert.equal(frame.data.buffer.byteLength, frame.data.length);
+    }
+  });
+});
+
+describe("flow control", () => {
+  test("a consumer that stops pulling stops ffmpeg; pulling again resumes it", async () => {
+    const source = new Y4mSource(320, 240, 400);
+    const iterator = decodeFrames(source, { sampling: { everyNth: 1 }, stallTimeoutMs: 1000 });
+    const first = await iterator.next();
+    assert.equal(readFrameNumber(first.value as DecodedFrame), 0);
+    await sleep(800);
+    const readWhilePaused = source.framesRead;
+    await sleep(700);
+    // ffmpeg is blocked on its full stdout pipe, so it reads no more input; and the pause is not a stall.
+    assert.equal(
+      source.framesRead,
+      readWhilePaused,
+      "ffmpeg kept reading while the consumer was not pulling",
+    );
+    assert.ok(
+      readWhilePaused < 100,
+      `ffmpeg read ${readWhilePaused} of 400 frames ahead of a stopped consumer`,
+    );
+    let count = 1;
+    for (let next = await iterator.next(); !next.done; next = await iterator.next()) {
+      assert.equal(readFrameNumber(next.value), count);
+      count += 1;
+    }
+    assert.equal(count, 400);
+    assert.equal(source.framesRead, 400);
+  });
+
+  test("abort kills ffmpeg and ends the loop with VideoAbortedError", async () => {
+    const controller = new AbortController();
+    const source = new Y4mSource(64, 48, 100_000);
+    let seen = 0;
+    await assert.rejects(
+      (async () => {
+        for await (const _ of decodeFrames(source, {
+          sampling: { everyNth: 1 },
+          signal: controller.signal,
+        })) {
+          seen += 1;
+          if (seen === 3) {
+            assert.equal(childFfmpegPids().length, 1);
+            controller.abort(new Error("job cancelled"));
+          }
+        }
+      })(),
+      (error: unknown) =>
+        error instanceof VideoAbortedError && (error.cause as Error).message === "job cancelled",
+    );
+    assert.equal(seen, 3);
+    await waitForNoFfmpegChildren();
+    assert.ok(source.framesRead < 100_000);
+  });
+
+  test("an already aborted signal fails before ffmpeg starts", async () => {
+    await assert.rejects(
+      collect(clip, { sampling: { everyNth: 1 }, signal: AbortSignal.abort() }),
+      VideoAbortedError,
+    );
+  });
+
+  test("leaving the loop early kills ffmpeg", async () => {
+    for await (const frame of decodeFrames(new Y4mSource(64, 48, 100_000), { sampling: { everyNth: 1 } })) {
+      if (frame.index === 2) break;
+    }
+    await waitForNoFfmpegChildren();
+  });
+
+  test("input that stops arriving fails with VideoStallError after stallTimeoutMs", async () => {
+    const frames: number[] = [];
+    const started = Date.now();
+    await assert.rejects(
+      (async () => {
+        for await (const frame of decodeFrames(new Y4mSource(64, 48, 1000, 10), {
+          sampling: { everyNth: 1 },
+          stallTimeoutMs: 1000,
+        })) {
+          frames.push(readFrameNumber(frame));
+        }
+      })(),
+      VideoStallError,
+    );
+    assert.ok(Date.now() - started < 6000);
+    assert.ok(frames.length <= 10, `got ${frames.length} frames`);
+    assert.deepEqual(
+      frames,
+      frames.map((_, i) => i),
+    );
+    await waitForNoFfmpegChildren();
+  });
+});
+
+describe("limits", () => {
+  test("a source larger than maxWidth/maxHeight fails with VideoLimitError", async () => {
+    await assert.rejects(
+      collect(clip, { sampling: { everyNth: 1 }, maxWidth: 100, maxHeight: 100 }),
+      (error: unknown) => {
+        assert.ok(error instanceof VideoLimitError);
+        assert.match(error.message, /160x90/);
+        return true;
+      },
+    );
+    const frames = await collect(clip, { sampling: { everyNth: 50 }, maxWidth: 160, maxHeight: 90 });
+    assert.equal(frames.length, 2);
+  });
+
+  test("maxFrames: the first maxFrames frames arrive, then VideoLimitError", async () => {
+    const got: number[] = [];
+    await assert.rejects(
+      (async () => {
+        for await (const frame of decodeFrames(clip, { sampling: { everyNth: 10 }, maxFrames: 4 })) {
+          got.push(frame.sourceIndex);
+        }
+      })(),
+      VideoLimitError,
+    );
+    assert.deepEqual(got, [0, 10, 20, 30]);
+    const exact = await collect(clip, { sampling: { everyNth: 10 }, maxFrames: 10 });
+    assert.equal(exact.length, 10);
+  });
+});
+
+describe("inputs", () => {
+  test("a Readable stream (MPEG-TS) decodes like the file", async () => {
+    const frames = await collect(createReadStream(tsClip), { sampling: { everyNth: 25 } });
+    assert.deepEqual(
+      frames.map((f) => [readFrameNumber(f), f.sourceIndex]),
+      [
+        [0, 0],
+        [25, 25],
+        [50, 50],
+        [75, 75],
+      ],
+    );
+    // MPEG-TS starts at a non-zero timestamp; pts still count from the start of the input.
+    assert.ok(Math.abs(frames[1]!.ptsSeconds - 1) < 1e-6, `pts ${frames[1]!.ptsSeconds}`);
+  });
+
+  test("a stream without the MP4 index fails with NotAVideoError that explains streaming MP4", async () => {
+    const bytes = await readFile(clip);
+    const truncated = Readable.from([bytes.subarray(0, Math.floor(bytes.length / 2))]);
+    await assert.rejects(collect(truncated, { sampling: { everyNth: 1 } }), (error: unknown) => {
+      assert.ok(error instanceof NotAVideoError);
+      assert.match(error.message, /faststart/);
+      assert.match(error.reason ?? "", /moov atom not found/);
+      return true;
+    });
+  });
+
+  test("a failing input stream becomes VideoUnreachableError", async () => {
+    const source = new Y4mSource(64, 48, 1000, 5);
+    setTimeout(() => source.destroy(new Error("socket hang up")), 200);
+    await assert.rejects(collect(source, { sampling: { everyNth: 1 } }), (error: unknown) => {
+      assert.ok(error instanceof VideoUnreachableError, String(error));
+      assert.match(error.reason ?? "", /socket hang up/);
+      return true;
+    });
+  });
+
+  test("protocol tricks and disallowed kinds are refused before ffmpeg runs", async () => {
+    for (const input of [
+      `concat:${clip}|${clip}`,
+      `subfile:,,start,0,end,0,,:${clip}`,
+      `file:${clip}`,
+      "s3://b/k.mp4",
+    ]) {
+      await assert.rejects(collect(input, { sampling: { everyNth: 1 } }), VideoInputRejectedError, input);
+    }
+    await assert.rejects(
+      collect(clip, { sampling: { everyNth: 1 }, allowedKinds: ["url", "stream"] }),
+      /input kind "file" is not allowed/,
+    );
+    assert.deepEqual(childFfmpegPids(), []);
+  });
+
+  test("bad options are refused with what to fix", async () => {
+    await assert.rejects(collect(clip, { sampling: { fps: 0 } }), /sampling.fps/);
+    await assert.rejects(collect(clip, { sampling: { everyNth: 1.5 } }), /everyNth/);
+    await assert.rejects(collect(clip, { sampling: { everyNth: 1 }, size: { maxSide: 101 } }), /even/);
+  });
+});
+
+describe("bad input", () => {
+  test("missing, empty, truncated, text, audio-only and undecodable inputs get their own errors", async () => {
+    const truncated = join(dir.path, "truncated.mp4");
+    const bytes = await readFile(clip);
+    await writeFile(truncated, bytes.subarray(0, Math.floor(bytes.length / 2)));
+    const empty = join(dir.path, "empty.mp4");
+    await writeFile(empty, "");
+    const text = join(dir.path, "notes.txt");
+    await writeFile(text, "this is not a video\n".repeat(50));
+    const audio = join(dir.path, "audio.m4a");
+    await runFfmpeg(["-f", "lavfi", "-i", "sine=duration=1", "-c:a", "aac", audio]);
+    // An AVI whose codec tag names no codec ffmpeg knows.
+    const avi = join(dir.path, "unknown.avi");
+    await makeNumberedClip(avi, { frames: 5, rate: 25, width: 64, height: 48, output: ["-c:v", "mpeg4"] });
+    const aviBytes = await readFile(avi);
+    await writeFile(avi, Buffer.from(aviBytes.toString("latin1").replaceAll("FMP4", "ZZZZ"), "latin1"));
+
+    const cases: [string, new (...args: never[]) => Error, RegExp | undefined][] = [
+      [join(dir.path, "missing.mp4"), VideoNotFoundError, undefined],
+      [empty, NotAVideoError, undefined],
+      [truncated, NotAVideoError, /moov atom not found/],
+      [text, NotAVideoError, /Invalid data|"tty" is not an accepted video container/],
+      [audio, NoVideoStreamError, /matches no streams/],
+      [avi, UnsupportedCodecError, /Decoder \(codec none\) not found/],
+    ];
+    for (const [input, type, reason] of cases) {
+      await assert.rejects(collect(input, { sampling: { everyNth: 1 } }), (error: unknown) => {
+        assert.ok(error instanceof type, `${input}: got ${String(error)}`);
+        if (reason !== undefined) {
+          const e = error as VideoInputRejectedError;
+          assert.match(e.reason ?? "", reason, input);
+          assert.ok(e.exitCode !== 0 && e.stderrTail.length > 0, `${input}: exit code and stderr tail kept`);
+        }
+        return true;
+      });
+    }
+  });
+
+  test("a stream of garbage is not a video", async () => {
+    await assert.rejects(
+      collect(Readable.from([Buffer.alloc(200_000, 7)]), { sampling: { everyNth: 1 } }),
+      NotAVideoError,
+    );
+  });
+});

@@ -1,0 +1,507 @@
+// decodeFrames: sampled, optionally scaled RGB24 frames from ffmpeg, as an async iterable with backpressure.
+// ffmpeg (through fluent-ffmpeg) writes raw rgb24 to a pipe; its showinfo lines on stderr say where each frame
+// starts, its size and its source pts. A consumer that stops pulling stops ffmpeg: frames queue up to a small
+// bound, then the stdout pipe is paused, the pipe fills and ffmpeg blocks on write.
+
+import { Writable } from "node:stream";
+import ffmpeg from "fluent-ffmpeg";
+import { describeFfmpeg } from "./binaries.ts";
+import {
+  VideoAbortedError,
+  VideoDecodeError,
+  type VideoError,
+  VideoInputRejectedError,
+  VideoLimitError,
+  VideoStallError,
+  VideoUnreachableError,
+} from "./errors.ts";
+import { classifyFailure, parseLogLine, redactor, StderrDigest } from "./ffmpeg-log.ts";
+import {
+  buildFilterChain,
+  type FrameInfo,
+  OUTPUT_INFO,
+  type OutputSize,
+  parseShowinfo,
+  type Sampling,
+  SOURCE_INFO,
+  validateSampling,
+  validateSize,
+} from "./filters.ts";
+import { type InputKind, inputOptions, type ResolvedInput, resolveInput, type VideoInput } from "./input.ts";
+
+export interface DecodeOptions {
+  sampling: Sampling;
+  /** Scale once inside ffmpeg. Omitted: frames keep the source size (after rotation metadata is applied). */
+  size?: OutputSize;
+  signal?: AbortSignal;
+  /** Fail with VideoLimitError when a decoded source frame is wider or taller than this (after rotation). */
+  maxWidth?: number;
+  maxHeight?: number;
+  /** Fail with VideoLimitError when the input yields more sampled frames than this (the first maxFrames arrive). */
+  maxFrames?: number;
+  /**
+   * Fail with VideoStallError when ffmpeg neither decodes a frame nor writes output for this long while the
+   * consumer is waiting (time paused by backpressure does not count). Also the socket timeout for URLs.
+   * Default 30 000.
+   */
+  stallTimeoutMs?: number;
+  /** Input kinds accepted; e.g. `["url", "stream"]` for a service that must never read local files. */
+  allowedKinds?: readonly InputKind[];
+  /** Decoder threads (ffmpeg `-threads`); default: ffmpeg's choice (one per core). */
+  threads?: number;
+}
+
+export interface DecodedFrame {
+  /** 0-based index among the sampled frames. */
+  index: number;
+  /** 0-based index of this frame among all frames the decoder produced. */
+  sourceIndex: number;
+  /** Source timestamp, seconds from the input's start (ffmpeg's default shift to zero); NaN when the frame had none. */
+  ptsSeconds: number;
+  width: number;
+  height: number;
+  /** width*height*3 bytes, RGB24, rows top to bottom. Owns its ArrayBuffer (offset 0), so it can be transferred. */
+  data: Uint8Array;
+}
+
+const DEFAULT_STALL_TIMEOUT_MS = 30_000;
+/** Frames decoded ahead of the consumer before ffmpeg's stdout is paused. */
+const QUEUED_FRAMES = 2;
+/** Bytes of stdout kept while their showinfo line has not arrived yet (the two pipes are read independently). */
+const MAX_UNDESCRIBED_BYTES = 8 * 1024 * 1024;
+
+/**
+ * Decodes `input` to sampled RGB24 frames. ffmpeg starts on the first pull; leaving the loop early (break,
+ * throw) or aborting kills it. Errors are typed (see errors.ts); frames decoded before an ffmpeg failure are
+ * delivered first.
+ */
+export async function* decodeFrames(input: VideoInput, options: DecodeOptions): AsyncGenerator<DecodedFrame> {
+  const session = await DecodeSession.start(input, options);
+  try {
+    for (;;) {
+      const frame = await session.next();
+      if (frame === undefined) return;
+      yield frame;
+    }
+  } finally {
+    await session.close();
+  }
+}
+
+type Failure = { error: VideoError; immediate: boolean };
+
+class DecodeSession {
+  private readonly ready: DecodedFrame[] = [];
+  /** showinfo@src frames not yet matched to an output frame. */
+  private readonly sourceFrames: FrameInfo[] = [];
+  /** Output frames announced on stderr whose bytes are not complete yet. */
+  private readonly announced: { info: FrameInfo; sourceIndex: number }[] = [];
+  private readonly chunks: Buffer[] = [];
+  private chunkOffset = 0;
+  private pendingBytes = 0;
+  private heldWrite: (() => void) | undefined;
+  private waiter:
+    | { resolve: (frame: DecodedFrame | undefined) => void; reject: (e: unknown) => void }
+    | undefined;
+  private readonly digest = new StderrDigest();
+  private timeBase: { num: number; den: number } | undefined;
+  private announcedCount = 0;
+  private producedCount = 0;
+  private failure: Failure | undefined;
+  private deferredLimit: VideoLimitError | undefined;
+  private exitFailure: VideoError | undefined;
+  private ffmpegExited = false;
+  private stdoutEnded = false;
+  private killed = false;
+  private started = false;
+  private lastProgressAt = Date.now();
+  private readonly stallTimer: NodeJS.Timeout;
+  private readonly exited: Promise<void>;
+  private readonly command: ffmpeg.FfmpegCommand;
+  private readonly onAbort = () => this.abort();
+
+  private constructor(
+    private readonly input: ResolvedInput,
+    private readonly options: DecodeOptions,
+    private readonly stallTimeoutMs: number,
+    hasFpsMode: boolean,
+    ffmpegPath: string,
+  ) {
+    const sink = new Writable({
+      // fluent-ffmpeg kills ffmpeg 20 ms after its output stream emits 'close', even when ffmpeg is about to
+      // exit cleanly; without 'close' it waits for the exit.
+      emitClose: false,
+      write: (chunk: Buffer, _encoding, callback) => this.onStdout(chunk, callback),
+      final: (callback) => {
+        this.stdoutEnded = true;
+        this.pump();
+        callback();
+      },
+    });
+    const threads = options.threads === undefined ? [] : ["-threads", String(options.threads)];
+    this.command = ffmpeg({ source: input.source, stdoutLines: 20 })
+      .setFfmpegPath(ffmpegPath)
+      .inputOptions([
+        "-hide_banner",
+        "-nostdin",
+        "-nostats",
+        "-loglevel",
+        "level+info",
+        ...inputOptions(input, stallTimeoutMs),
+        ...threads,
+      ])
+      .videoFilters(buildFilterChain(options.sampling, options.size))
+      .outputOptions([
+        "-map",
+        "0:V:0",
+        "-an",
+        "-sn",
+        "-dn",
+        ...(hasFpsMode ? ["-fps_mode", "passthrough"] : ["-vsync", "passthrough"]),
+        "-f",
+        "rawvideo",
+        "-pix_fmt",
+        "rgb24",
+      ])
+      .output(sink, { end: true });
+
+    this.exited = new Promise((resolve) => {
+      this.command.on("start", () => {
+        this.started = true;
+        this.lastProgressAt = Date.now(); // fluent-ffmpeg's capability checks before the spawn are not a stall
+        if (this.killed) this.command.kill("SIGKILL"); // closed while fluent-ffmpeg was still preparing
+      });
+      this.command.on("stderr", (line: string) => this.onStderr(line));
+      this.command.on("end", () => {
+        this.ffmpegExited = true;
+        this.pump();
+        resolve();
+      });
+      this.command.on("error", (error: Error & { inputStreamError?: unknown }) => {
+        this.ffmpegExited = true;
+        if (!this.killed) this.exitFailure = this.describeExit(error);
+        this.pump();
+        resolve();
+      });
+    });
+    if (typeof input.source !== "string") {
+      // Listen from the start: a stream that fails before ffmpeg is spawned would otherwise be an uncaught error.
+      input.source.on("error", (error: Error) => this.fail(inputStreamError(error, input), false));
+    }
+    this.stallTimer = setInterval(() => this.checkStall(), Math.min(1000, Math.max(20, stallTimeoutMs / 4)));
+    options.signal?.addEventListener("abort", this.onAbort, { once: true });
+    this.command.run();
+  }
+
+  static async start(input: VideoInput, options: DecodeOptions): Promise<DecodeSession> {
+    const invalid = validateOptions(options);
+    if (invalid !== undefined) throw new VideoInputRejectedError(`invalid decode options: ${invalid}`);
+    if (options.signal?.aborted) throw abortedError(options.signal, undefined);
+    const resolved = await resolveInput(input, options.allowedKinds);
+    const ffmpegInfo = await describeFfmpeg();
+    if (options.signal?.aborted) throw abortedError(options.signal, resolved);
+    const stall = options.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS;
+    return new DecodeSession(resolved, options, stall, ffmpegInfo.hasFpsMode, ffmpegInfo.ffmpegPath);
+  }
+
+  /** The next frame, undefined at the end, or the failure once the frames before it are consumed. */
+  next(): Promise<DecodedFrame | undefined> {
+    if (this.failure?.immediate) return Promise.reject(this.failure.error);
+    const frame = this.ready.shift();
+    if (frame !== undefined) {
+      this.pump();
+      return Promise.resolve(frame);
+    }
+    if (this.failure !== undefined) return Promise.reject(this.failure.error);
+    if (this.finished()) return Promise.resolve(undefined);
+    return new Promise((resolve, reject) => {
+      this.waiter = { resolve, reject };
+      this.pump();
+    });
+  }
+
+  /** Kills ffmpeg if it still runs and waits for it to exit. */
+  async close(): Promise<void> {
+    this.options.signal?.removeEventListener("abort", this.onAbort);
+    clearInterval(this.stallTimer);
+    if (!this.ffmpegExited) this.kill();
+    this.releaseWrite();
+    await this.exited;
+  }
+
+  private finished(): boolean {
+    return this.ffmpegExited && this.stdoutEnded && this.ready.length === 0;
+  }
+
+  private kill(): void {
+    if (this.killed) return;
+    this.killed = true;
+    clearInterval(this.stallTimer);
+    // Before 'start' fluent-ffmpeg has no process yet; the 'start' handler kills it then.
+    if (this.started && !this.ffmpegExited) this.command.kill("SIGKILL");
+  }
+
+  private fail(error: VideoError, immediate: boolean): void {
+    if (this.failure !== undefined) return;
+    this.failure = { error, immediate };
+    if (immediate) this.ready.length = 0;
+    this.kill();
+    this.discardOutput();
+    this.pump();
+  }
+
+  private abort(): void {
+    this.fail(abortedError(this.options.signal, this.input), true);
+  }
+
+  private onStderr(line: string): void {
+    const parsed = parseLogLine(line);
+    this.digest.add(line, parsed);
+    const info = parseShowinfo(parsed.context, parsed.message);
+    if (info === undefined || this.failure !== undefined) return;
+    if (info.kind === "timeBase") {
+      this.timeBase = { num: info.num, den: info.den };
+      return;
+    }
+    this.lastProgressAt = Date.now();
+    if (info.instance === SOURCE_INFO) this.onSourceFrame(info.frame);
+    else if (info.instance === OUTPUT_INFO) this.onOutputFrame(info.frame);
+  }
+
+  private onSourceFrame(frame: FrameInfo): void {
+    const { maxWidth, maxHeight } = this.options;
+    if (
+      (maxWidth !== undefined && frame.width > maxWidth) ||
+      (maxHeight !== undefined && frame.height > maxHeight)
+    ) {
+      const limit = `${maxWidth ?? "any"}x${maxHeight ?? "any"}`;
+      this.fail(
+        new VideoLimitError(`video is ${frame.width}x${frame.height}, larger than the allowed ${limit}`, {
+          input: this.input.display,
+        }),
+        false,
+      );
+      return;
+    }
+    this.sourceFrames.push(frame);
+  }
+
+  private onOutputFrame(frame: FrameInfo): void {
+    // select passes frames through unchanged, so the output frame's pts identifies its source frame.
+    const at = this.sourceFrames.findIndex((s) => s.pts === frame.pts);
+    if (at < 0) {
+      this.fail(
+        new VideoDecodeError(
+          `output frame ${frame.n} (pts ${frame.pts}) matches no decoded frame; report this`,
+          {
+            input: this.input.display,
+            stderrTail: this.digest.tailLines().map(redactor(this.input)),
+          },
+        ),
+        false,
+      );
+      return;
+    }
+    const sourceIndex = this.sourceFrames[at]!.n;
+    this.sourceFrames.splice(0, at + 1);
+    this.announcedCount += 1;
+    const { maxFrames } = this.options;
+    if (maxFrames !== undefined && this.announcedCount > maxFrames) {
+      // Let the first maxFrames frames finish arriving on stdout, then stop (see pump).
+      this.deferredLimit ??= new VideoLimitError(
+        `video yields more than the allowed ${maxFrames} sampled frames`,
+        {
+          input: this.input.display,
+        },
+      );
+    } else {
+      this.announced.push({ info: frame, sourceIndex });
+    }
+    this.pump();
+  }
+
+  private onStdout(chunk: Buffer, callback: () => void): void {
+    if (this.failure !== undefined) {
+      callback();
+      return;
+    }
+    this.lastProgressAt = Date.now();
+    this.chunks.push(chunk);
+    this.pendingBytes += chunk.length;
+    this.heldWrite = callback;
+    this.pump();
+  }
+
+  /** Moves bytes into frames, frames to the waiting consumer, and decides whether ffmpeg may write more. */
+  private pump(): void {
+    if (this.failure === undefined) this.assembleFrames();
+    if (this.failure === undefined && this.ffmpegExited && this.stdoutEnded) this.settle();
+
+    if (this.waiter !== undefined) {
+      const frame = this.failure?.immediate ? undefined : this.ready.shift();
+      if (frame !== undefined) {
+        this.resolveWaiter(frame);
+      } else if (this.failure !== undefined) {
+        const waiter = this.waiter;
+        this.waiter = undefined;
+        waiter.reject(this.failure.error);
+      } else if (this.finished()) {
+        this.resolveWaiter(undefined);
+      }
+    }
+
+    const undescribed = this.announced.length === 0 && this.pendingBytes > MAX_UNDESCRIBED_BYTES;
+    if (this.ready.length < QUEUED_FRAMES && !undescribed) this.releaseWrite();
+  }
+
+  private resolveWaiter(frame: DecodedFrame | undefined): void {
+    const waiter = this.waiter!;
+    this.waiter = undefined;
+    waiter.resolve(frame);
+  }
+
+  private releaseWrite(): void {
+    const callback = this.heldWrite;
+    if (callback === undefined) return;
+    this.heldWrite = undefined;
+    this.lastProgressAt = Date.now(); // time spent paused by backpressure is not a stall
+    callback();
+  }
+
+  private assembleFrames(): void {
+    while (this.announced.length > 0) {
+      const { info, sourceIndex } = this.announced[0]!;
+      const size = info.width * info.height * 3;
+      if (this.pendingBytes < size) return;
+      this.announced.shift();
+      const buffer = Buffer.allocUnsafeSlow(size);
+      this.takeBytes(buffer);
+      this.ready.push({
+        index: this.producedCount,
+        sourceIndex,
+        ptsSeconds: this.ptsSeconds(info),
+        width: info.width,
+        height: info.height,
+        data: new Uint8Array(buffer.buffer, buffer.byteOffset, size),
+      });
+      this.producedCount += 1;
+      if (this.deferredLimit !== undefined && this.producedCount === this.options.maxFrames) {
+        this.fail(this.deferredLimit, false);
+        return;
+      }
+    }
+  }
+
+  private ptsSeconds(info: FrameInfo): number {
+    if (info.pts === null) return Number.NaN;
+    if (this.timeBase === undefined) return info.ptsTime;
+    return (info.pts * this.timeBase.num) / this.timeBase.den;
+  }
+
+  private takeBytes(target: Uint8Array): void {
+    let filled = 0;
+    while (filled < target.length) {
+      const chunk = this.chunks[0]!;
+      const count = Math.min(chunk.length - this.chunkOffset, target.length - filled);
+      target.set(chunk.subarray(this.chunkOffset, this.chunkOffset + count), filled);
+      filled += count;
+      this.chunkOffset += count;
+      if (this.chunkOffset === chunk.length) {
+        this.chunks.shift();
+        this.chunkOffset = 0;
+      }
+    }
+    this.pendingBytes -= target.length;
+  }
+
+  private discardOutput(): void {
+    this.chunks.length = 0;
+    this.chunkOffset = 0;
+    this.pendingBytes = 0;
+    this.announced.length = 0;
+    this.releaseWrite();
+  }
+
+  /** ffmpeg has exited and stdout is drained: success, its failure, or output that does not add up. */
+  private settle(): void {
+    clearInterval(this.stallTimer);
+    if (this.exitFailure !== undefined) {
+      this.fail(this.exitFailure, false);
+    } else if (this.deferredLimit !== undefined) {
+      this.fail(this.deferredLimit, false);
+    } else if (this.announced.length > 0 || this.pendingBytes > 0) {
+      this.fail(
+        new VideoDecodeError(
+          `ffmpeg output ended inside a frame (${this.pendingBytes} bytes left, ${this.announced.length} frames announced); report this`,
+          { input: this.input.display, stderrTail: this.digest.tailLines().map(redactor(this.input)) },
+        ),
+        false,
+      );
+    }
+  }
+
+  private checkStall(): void {
+    if (this.failure !== undefined || this.ffmpegExited || !this.started) return;
+    if (this.heldWrite !== undefined || this.ready.length >= QUEUED_FRAMES) {
+      this.lastProgressAt = Date.now(); // paused by backpressure
+      return;
+    }
+    const idleMs = Date.now() - this.lastProgressAt;
+    if (idleMs < this.stallTimeoutMs) return;
+    const redact = redactor(this.input);
+    this.fail(
+      new VideoStallError(
+        `no progress from ffmpeg for ${idleMs} ms (stallTimeoutMs ${this.stallTimeoutMs}): the input stopped delivering data; check the source, or raise stallTimeoutMs for slow live streams`,
+        {
+          input: this.input.display,
+          reason: this.digest.reason(redact),
+          stderrTail: this.digest.tailLines().map(redact),
+        },
+      ),
+      false,
+    );
+  }
+
+  private describeExit(error: Error & { inputStreamError?: unknown }): VideoError {
+    if (error.inputStreamError !== undefined) return inputStreamError(error.inputStreamError, this.input);
+    const exitCode = Number(/exited with code (\d+)/.exec(error.message)?.[1] ?? Number.NaN);
+    if (Number.isNaN(exitCode) && this.digest.tailLines().length === 0) {
+      // fluent-ffmpeg failed before or while starting ffmpeg (binary missing, capability check).
+      return new VideoDecodeError(`could not run ffmpeg: ${error.message}`, {
+        input: this.input.display,
+        cause: error,
+      });
+    }
+    return classifyFailure(this.digest, this.input, Number.isNaN(exitCode) ? null : exitCode, "ffmpeg");
+  }
+}
+
+function inputStreamError(error: unknown, input: ResolvedInput): VideoUnreachableError {
+  return new VideoUnreachableError("the input stream failed while ffmpeg was reading it", {
+    input: input.display,
+    reason: error instanceof Error ? error.message : String(error),
+    cause: error,
+  });
+}
+
+function abortedError(signal: AbortSignal | undefined, input: ResolvedInput | undefined): VideoAbortedError {
+  return new VideoAbortedError("decoding was aborted by the caller", {
+    input: input?.display,
+    cause: signal?.reason,
+  });
+}
+
+function validateOptions(options: DecodeOptions): string | undefined {
+  if (options === null || typeof options !== "object" || options.sampling === undefined) {
+    return "options.sampling is required ({ fps } or { everyNth })";
+  }
+  const problem = validateSampling(options.sampling) ?? (options.size && validateSize(options.size));
+  if (problem) return problem;
+  for (const key of ["maxWidth", "maxHeight", "maxFrames", "stallTimeoutMs", "threads"] as const) {
+    const value = options[key];
+    if (value !== undefined && (!Number.isSafeInteger(value) || value < (key === "threads" ? 0 : 1))) {
+      return `${key} must be a positive integer, got ${value}`;
+    }
+  }
+  return undefined;
+}

@@ -1,0 +1,123 @@
+// Typed errors for probing and decoding. Each names what went wrong, carries ffmpeg's own reason line when
+// ffmpeg gave one, and says what to do; `code` is stable for callers that switch on it (job failure reasons).
+
+export type VideoErrorCode =
+  | "FFMPEG_MISSING"
+  | "INPUT_REJECTED"
+  | "NOT_FOUND"
+  | "UNREACHABLE"
+  | "NOT_A_VIDEO"
+  | "NO_VIDEO_STREAM"
+  | "UNSUPPORTED_CODEC"
+  | "LIMIT_EXCEEDED"
+  | "STALLED"
+  | "ABORTED"
+  | "DECODE_FAILED";
+
+export interface VideoErrorDetails {
+  /** The input as given, with credentials and query strings redacted. */
+  input?: string;
+  /** ffmpeg's own reason (its error lines, prefixes stripped), when it gave one. */
+  reason?: string;
+  exitCode?: number | null;
+  /** The last lines ffmpeg/ffprobe wrote to stderr (info lines included), for logs. */
+  stderrTail?: readonly string[];
+  cause?: unknown;
+}
+
+export class VideoError extends Error {
+  readonly code: VideoErrorCode;
+  readonly input: string | undefined;
+  readonly reason: string | undefined;
+  readonly exitCode: number | null | undefined;
+  readonly stderrTail: readonly string[];
+
+  constructor(code: VideoErrorCode, message: string, details: VideoErrorDetails = {}) {
+    const where = details.input === undefined ? "" : ` [input: ${details.input}]`;
+    const why = details.reason === undefined ? "" : ` (ffmpeg: ${details.reason})`;
+    super(`${message}${why}${where}`, details.cause === undefined ? undefined : { cause: details.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.input = details.input;
+    this.reason = details.reason;
+    this.exitCode = details.exitCode;
+    this.stderrTail = details.stderrTail ?? [];
+  }
+}
+
+/** No usable ffmpeg/ffprobe binary. */
+export class FfmpegMissingError extends VideoError {
+  constructor(message: string, details?: VideoErrorDetails) {
+    super("FFMPEG_MISSING", message, details);
+  }
+}
+
+/** The input was refused before ffmpeg ran (scheme or kind not allowed, bad options). */
+export class VideoInputRejectedError extends VideoError {
+  constructor(message: string, details?: VideoErrorDetails) {
+    super("INPUT_REJECTED", message, details);
+  }
+}
+
+/** Missing local file, or a URL answering 404/410. */
+export class VideoNotFoundError extends VideoError {
+  constructor(message: string, details?: VideoErrorDetails) {
+    super("NOT_FOUND", message, details);
+  }
+}
+
+/** Network failure: refused, unresolvable, timed out, HTTP errors other than not-found, a failing input stream. */
+export class VideoUnreachableError extends VideoError {
+  constructor(message: string, details?: VideoErrorDetails) {
+    super("UNREACHABLE", message, details);
+  }
+}
+
+/** The bytes are not a video container ffmpeg accepts: empty, truncated, text, image, unknown format. */
+export class NotAVideoError extends VideoError {
+  constructor(message: string, details?: VideoErrorDetails) {
+    super("NOT_A_VIDEO", message, details);
+  }
+}
+
+/** A valid container without a video stream (audio-only, cover art only). */
+export class NoVideoStreamError extends VideoError {
+  constructor(message: string, details?: VideoErrorDetails) {
+    super("NO_VIDEO_STREAM", message, details);
+  }
+}
+
+/** A video stream whose codec the ffmpeg in use cannot decode. */
+export class UnsupportedCodecError extends VideoError {
+  constructor(message: string, details?: VideoErrorDetails) {
+    super("UNSUPPORTED_CODEC", message, details);
+  }
+}
+
+/** A configured limit (resolution, sampled frame count) was exceeded. */
+export class VideoLimitError extends VideoError {
+  constructor(message: string, details?: VideoErrorDetails) {
+    super("LIMIT_EXCEEDED", message, details);
+  }
+}
+
+/** ffmpeg made no progress for the stall timeout while the consumer was waiting. */
+export class VideoStallError extends VideoError {
+  constructor(message: string, details?: VideoErrorDetails) {
+    super("STALLED", message, details);
+  }
+}
+
+/** The caller's AbortSignal fired; ffmpeg was killed. `cause` is the signal's reason. */
+export class VideoAbortedError extends VideoError {
+  constructor(message: string, details?: VideoErrorDetails) {
+    super("ABORTED", message, details);
+  }
+}
+
+/** ffmpeg failed for a reason none of the other classes describe. */
+export class VideoDecodeError extends VideoError {
+  constructor(message: string, details?: VideoErrorDetails) {
+    super("DECODE_FAILED", message, details);
+  }
+}
