@@ -1,6 +1,7 @@
 // Assembles the commander program from the command modules; each module adds its own subcommands.
 import { Command } from "commander";
 import { registerModelCommands } from "./commands/model.ts";
+import { registerRunCommand } from "./commands/run.ts";
 import { registerTrackCommands } from "./commands/track.ts";
 
 export const VERSION = "0.1.0";
@@ -13,5 +14,6 @@ export function buildProgram(): Command {
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
   registerModelCommands(program);
   registerTrackCommands(program);
+  registerRunCommand(program);
   return program;
 }

@@ -66,7 +66,9 @@ export function startWorker(config: WorkerConfig): WorkerStage {
   };
 
   const handle = async (chunk: FrameChunk, addedAtMs: number): Promise<void> => {
-    const phi = parsePhi(chunk.phi.max);
+    // Interim φ choice until the latency-budget policy: archive jobs run their largest allowed φ, latency jobs
+    // their smallest (the one most likely to meet the budget).
+    const phi = parsePhi(chunk.mode === "archive" ? chunk.phi.max : chunk.phi.min);
     const batcher = batcherFor(phi);
     const options: PostprocessOptions = {
       scoreThreshold: chunk.scoreThreshold,

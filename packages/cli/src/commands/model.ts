@@ -16,22 +16,7 @@ import {
 } from "@vdet/effdet";
 import { decodeImage } from "@vdet/image";
 import { type Command, InvalidArgumentError, Option } from "commander";
-
-function integer(name: string, min: number, max: number) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!Number.isInteger(n) || n < min || n > max) {
-      throw new InvalidArgumentError(`${name} must be an integer from ${min} to ${max}`);
-    }
-    return n;
-  };
-}
-
-function probability(value: string): number {
-  const n = Number(value);
-  if (!(n >= 0 && n <= 1)) throw new InvalidArgumentError("must be a number from 0 to 1");
-  return n;
-}
+import { integer, probability } from "../options.ts";
 
 function phiOption(value: string): string {
   parsePhi(value);

@@ -1,0 +1,130 @@
+// `vdet run`: the whole pipeline in this process (in-process queues, no Redis), writing results to a directory.
+
+import { parsePhi } from "@vdet/effdet";
+import { runLocal } from "@vdet/pipeline";
+import type { JobSpecInput } from "@vdet/protocol";
+import { type Command, InvalidArgumentError } from "commander";
+import { integer, positiveNumber, probability } from "../options.ts";
+import { createProgress } from "../progress.ts";
+
+interface RunOptions {
+  out: string;
+  fps?: number;
+  everyNth?: number;
+  phi?: string;
+  budget?: number;
+  maxPhi?: string;
+  weights?: string;
+  seed: number;
+  scoreThreshold: number;
+  classes?: string;
+  maxFrames?: number;
+  batch: number;
+  threads?: number;
+  ep: string;
+}
+
+export function registerRunCommand(program: Command): void {
+  program
+    .command("run")
+    .description("detect and track objects in a video, all stages in this process")
+    .argument("<input>", "video file, http(s):// URL or live stream URL")
+    .requiredOption("--out <dir>", "directory for tracks.jsonl, tracks.mot.txt, summary.json, manifest.json")
+    .option("--fps <n>", "sample this many frames per second (default 5)", positiveNumber("--fps"))
+    .option(
+      "--every-nth <n>",
+      "sample every n-th frame instead of --fps",
+      integer("--every-nth", 1, 1_000_000),
+    )
+    .option("--phi <φ>", "EfficientDet coefficient for every frame: 0…7 or 7x (default 0)")
+    .option(
+      "--budget <ms>",
+      "latency budget per frame in ms (latency mode) instead of a fixed φ",
+      integer("--budget", 10, 3_600_000),
+    )
+    .option("--max-phi <φ>", "largest φ the budget may use (default 3)")
+    .option("--weights <file>", "checkpoint for the chosen φ (.pth, .safetensors or deploy .onnx)")
+    .option(
+      "--seed <n>",
+      "seed of the random weights used without --weights",
+      integer("--seed", 0, 2 ** 31),
+      0,
+    )
+    .option("--score-threshold <p>", "minimum detection score", probability, 0.3)
+    .option("--classes <names>", "keep only these classes, e.g. person,car")
+    .option("--max-frames <n>", "stop after this many sampled frames", integer("--max-frames", 1, 10_000_000))
+    .option("--batch <n>", "largest inference batch", integer("--batch", 1, 64), 4)
+    .option("--threads <n>", "inference threads (cpu)", integer("--threads", 1, 256))
+    .option("--ep <provider>", "execution provider: cpu, cuda[:id], tensorrt[:id]", "cpu")
+    .action(async (input: string, o: RunOptions) => {
+      if (o.fps !== undefined && o.everyNth !== undefined)
+        throw new InvalidArgumentError("give --fps or --every-nth, not both");
+      if (o.phi !== undefined && o.budget !== undefined)
+        throw new InvalidArgumentError("give --phi or --budget, not both");
+      const phi = o.phi === undefined ? 0 : parsePhi(o.phi);
+      const spec: JobSpecInput = {
+        input,
+        output: o.out,
+        sampling: o.everyNth !== undefined ? { everyNth: o.everyNth } : { fps: o.fps ?? 5 },
+        scoreThreshold: o.scoreThreshold,
+        classes: o.classes?.split(",").map((c) => c.trim()),
+        maxFrames: o.maxFrames,
+        ...(o.budget !== undefined
+          ? { latencyBudgetMs: o.budget, phi: { min: 0, max: o.maxPhi ?? 3 } }
+          : { phi: { min: phi, max: phi } }),
+      };
+      if (!o.weights) {
+        process.stderr.write(
+          "note: no --weights given: seeded random weights, so the boxes are not meaningful\n",
+        );
+      }
+      const progress = createProgress("frames");
+      const started = performance.now();
+      const result = await runLocal({
+        spec,
+        seed: o.seed,
+        weights: o.weights
+          ? { [String(o.budget !== undefined ? (o.maxPhi ?? 3) : phi)]: o.weights }
+          : undefined,
+        maxBatch: o.batch,
+        executionProvider: o.ep,
+        intraOpThreads: o.threads,
+        onProgress: (job) => {
+          const estimate =
+            job.progress.total ??
+            estimateFrames(job.video?.durationMs ?? null, job.video?.fps ?? null, spec, o.maxFrames);
+          progress.update(
+            job.progress.written + job.progress.failed,
+            estimate,
+            `${job.state}, ${job.progress.decoded} decoded`,
+          );
+        },
+      });
+      progress.stop();
+      const seconds = (performance.now() - started) / 1000;
+      const { job } = result;
+      const frames = job.progress.written;
+      process.stdout.write(
+        `${job.state}: ${frames} frames written, ${job.progress.failed} failed, ${seconds.toFixed(1)} s ` +
+          `(${(frames / seconds).toFixed(1)} frames/s)\nresults in ${result.output}\n`,
+      );
+      for (const error of job.errors) process.stderr.write(`error (${error.stage}): ${error.message}\n`);
+      if (job.state !== "completed") process.exitCode = 1;
+    });
+}
+
+function estimateFrames(
+  durationMs: number | null,
+  sourceFps: number | null,
+  spec: JobSpecInput,
+  maxFrames: number | undefined,
+): number | null {
+  if (durationMs === null) return null;
+  const sampling = spec.sampling ?? { fps: 5 };
+  const perSecond =
+    "fps" in sampling
+      ? Math.min(sampling.fps, sourceFps ?? sampling.fps)
+      : (sourceFps ?? 0) / sampling.everyNth;
+  const estimate = Math.ceil((durationMs / 1000) * perSecond);
+  return maxFrames !== undefined ? Math.min(estimate, maxFrames) : estimate;
+}
