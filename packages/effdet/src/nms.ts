@@ -121,7 +121,7 @@ const RADIX = 1 << RADIX_BITS;
  * Scores that are already non-increasing (the deploy graph's top-k output) need one pass; otherwise a stable
  * LSD radix sort on the float32 bit patterns, three passes of 11 bits.
  */
-export function candidatesByScore(scores: Float32Array, threshold: number): Int32Array {
+function candidatesByScore(scores: Float32Array, threshold: number): Int32Array {
   const n = scores.length;
   let count = 0;
   let sorted = true;

@@ -35,13 +35,17 @@ export async function createOnnxRunner(
   // execArgv: [] keeps the caller's flags (--test, --import …) out; the entry registers its own loader.
   const worker = new Worker(WORKER_ENTRY, { workerData: init, execArgv: [] });
   const first = await new Promise<FromWorker>((resolve, reject) => {
+    const onError = (error: Error) =>
+      reject(new ModelLoadError(`the model runner's worker failed to start: ${error.message}`));
     const onExit = (code: number) =>
-      reject(new ModelLoadError(`model runner worker exited with code ${code} before the model loaded`));
+      reject(
+        new ModelLoadError(`the model runner's worker exited with code ${code} before the model loaded`),
+      );
     worker.once("message", (message: FromWorker) => {
-      worker.off("error", reject).off("exit", onExit);
+      worker.off("error", onError).off("exit", onExit);
       resolve(message);
     });
-    worker.once("error", reject).once("exit", onExit);
+    worker.once("error", onError).once("exit", onExit);
   });
   if (first.type === "ready") return new OnnxRunner(worker, first.inputNames, first.outputNames);
   await worker.terminate();
