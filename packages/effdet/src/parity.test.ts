@@ -70,7 +70,10 @@ function iou(a: ArrayLike<number>, b: ArrayLike<number>): number {
       : 0;
 }
 
-/** Matches detections to reference rows one to one (same class, IoU ≥ 0.99, score within 1e-3). */
+/**
+ * Matches detections to reference rows one to one: same class, score within 1e-3, and IoU ≥ 0.99 — or, for boxes
+ * clipping made degenerate (zero area, where IoU says nothing), every corner within 0.05 px.
+ */
 function unmatchedRows(ours: FrameDetections, rows: Row[]): number {
   const used = new Uint8Array(ours.count);
   let unmatched = 0;
@@ -78,7 +81,9 @@ function unmatchedRows(ours: FrameDetections, rows: Row[]): number {
     let found = -1;
     for (let i = 0; i < ours.count && found < 0; i++) {
       if (used[i] || ours.classes[i] !== row[5] || Math.abs(ours.scores[i] - row[4]) > 1e-3) continue;
-      if (iou(ours.boxes.subarray(i * 4, i * 4 + 4), row) >= 0.99) found = i;
+      const box = ours.boxes.subarray(i * 4, i * 4 + 4);
+      const cornersClose = [0, 1, 2, 3].every((j) => Math.abs(box[j] - row[j]) <= 0.05);
+      if (iou(box, row) >= 0.99 || cornersClose) found = i;
     }
     if (found >= 0) used[found] = 1;
     else unmatched++;

@@ -1,0 +1,2 @@
+// @vdet/api: the HTTP API server.
+export * from "./server.ts";

@@ -1,0 +1,138 @@
+// The vdet HTTP API (Fastify): submit jobs, read their state and progress, list them, cancel them.
+// Job state lives in the job store (Redis in production); submitting queues the job for a producer.
+
+import { timingSafeEqual } from "node:crypto";
+import { cocoIdsByName } from "@vdet/effdet";
+import type { JobStore, StoredJob } from "@vdet/pipeline";
+import { InvalidJobSpecError, type JobSpec, parseJobSpec } from "@vdet/protocol";
+import type { Transport } from "@vdet/transport";
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
+
+export interface ApiConfig {
+  transport: Transport;
+  jobStore: JobStore;
+  /** Bearer token every request except /healthz and /readyz must carry; null only in explicit local mode. */
+  token: string | null;
+  /** Accept local file paths as inputs (local mode); otherwise only s3://, http(s):// and rtsp:// inputs. */
+  allowFileInputs?: boolean;
+  /** Accept local directories as outputs; otherwise only s3:// outputs. */
+  allowDirectoryOutputs?: boolean;
+  /** Only these S3 buckets may be written (empty: any). */
+  allowedOutputBuckets?: readonly string[];
+  /** Readiness: resolves when the dependencies answer. */
+  ready?: () => Promise<void>;
+  bodyLimitBytes?: number;
+  logger?: boolean;
+}
+
+/** Job as the API shows it. */
+export function presentJob(job: StoredJob) {
+  const { cancelRequested, ...rest } = job;
+  return { ...rest, cancelRequested };
+}
+
+function tokenMatches(expected: string, header: string | undefined): boolean {
+  const match = /^Bearer (.+)$/.exec(header ?? "");
+  if (!match) return false;
+  const a = Buffer.from(match[1]);
+  const b = Buffer.from(expected);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+function checkPolicy(spec: JobSpec, config: ApiConfig): { path: string; message: string }[] {
+  const issues: { path: string; message: string }[] = [];
+  const remote = /^(s3|https?|rtsps?):\/\//i.test(spec.input);
+  if (!remote && !config.allowFileInputs) {
+    issues.push({ path: "input", message: "local file inputs are not accepted by this server: use s3://, http(s):// or rtsp://" });
+  }
+  if (spec.output.startsWith("s3://")) {
+    const bucket = spec.output.slice(5).split("/")[0];
+    const allowed = config.allowedOutputBuckets ?? [];
+    if (!bucket) issues.push({ path: "output", message: "output s3:// location has no bucket" });
+    else if (allowed.length > 0 && !allowed.includes(bucket)) {
+      issues.push({ path: "output", message: `output bucket "${bucket}" is not one this server writes to` });
+    }
+  } else if (!config.allowDirectoryOutputs) {
+    issues.push({ path: "output", message: "this server writes only to s3:// outputs" });
+  }
+  if (spec.classes) {
+    try {
+      cocoIdsByName(spec.classes.filter((c) => !/^\d+$/.test(c)));
+    } catch (error) {
+      issues.push({ path: "classes", message: (error as Error).message });
+    }
+  }
+  return issues;
+}
+
+export async function buildServer(config: ApiConfig): Promise<FastifyInstance> {
+  const app = Fastify({ logger: config.logger ?? false, bodyLimit: config.bodyLimitBytes ?? 64 * 1024 });
+  const { jobStore, transport } = config;
+
+  app.addHook("onRequest", async (request: FastifyRequest, reply: FastifyReply) => {
+    if (config.token === null || request.url === "/healthz" || request.url === "/readyz") return;
+    if (!tokenMatches(config.token, request.headers.authorization)) {
+      await reply.code(401).header("www-authenticate", "Bearer").send({ error: "missing or wrong bearer token" });
+    }
+  });
+
+  app.setErrorHandler(async (error: Error & { statusCode?: number }, _request, reply) => {
+    const status = error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
+    if (status === 500) app.log.error(error);
+    await reply.code(status).send({ error: status === 500 ? "internal error" : error.message });
+  });
+
+  app.get("/healthz", async () => ({ ok: true }));
+  app.get("/readyz", async (_request, reply) => {
+    try {
+      await config.ready?.();
+      return { ready: true };
+    } catch (error) {
+      return reply.code(503).send({ ready: false, error: (error as Error).message });
+    }
+  });
+
+  app.post("/jobs", async (request, reply) => {
+    let spec: JobSpec;
+    try {
+      spec = parseJobSpec(request.body);
+    } catch (error) {
+      if (error instanceof InvalidJobSpecError) {
+        return reply.code(400).send({ error: error.message, issues: error.issues });
+      }
+      throw error;
+    }
+    const issues = checkPolicy(spec, config);
+    if (issues.length > 0) {
+      return reply.code(400).send({ error: `invalid job spec: ${issues.map((i) => `${i.path}: ${i.message}`).join("; ")}`, issues });
+    }
+    const { job, created } = await jobStore.create(spec);
+    if (created) await transport.jobs.add({ jobId: job.id }, { id: job.id, priority: spec.priority });
+    return reply.code(created ? 201 : 200).send({ job: presentJob(job), created });
+  });
+
+  app.get<{ Params: { id: string } }>("/jobs/:id", async (request, reply) => {
+    const job = await jobStore.get(request.params.id);
+    if (!job) return reply.code(404).send({ error: `no job ${request.params.id}` });
+    return { job: presentJob(job) };
+  });
+
+  app.get<{ Querystring: { limit?: string; after?: string } }>("/jobs", async (request, reply) => {
+    const limit = request.query.limit === undefined ? 50 : Number(request.query.limit);
+    if (!Number.isInteger(limit) || limit < 1 || limit > 500) {
+      return reply.code(400).send({ error: "limit must be an integer from 1 to 500" });
+    }
+    const page = await jobStore.list({ limit, after: request.query.after });
+    return { jobs: page.jobs.map(presentJob), next: page.next };
+  });
+
+  app.delete<{ Params: { id: string } }>("/jobs/:id", async (request, reply) => {
+    const job = await jobStore.get(request.params.id);
+    if (!job) return reply.code(404).send({ error: `no job ${request.params.id}` });
+    const accepted = await jobStore.requestCancel(job.id);
+    if (!accepted) return reply.code(409).send({ error: `job ${job.id} has already ended (${job.state})` });
+    return reply.code(202).send({ job: presentJob((await jobStore.get(job.id))!) });
+  });
+
+  return app;
+}
