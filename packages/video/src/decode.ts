@@ -15,7 +15,7 @@ import {
   VideoStallError,
   VideoUnreachableError,
 } from "./errors.ts";
-import { classifyFailure, parseLogLine, redactor, StderrDigest } from "./ffmpeg-log.ts";
+import { classifyCutShort, classifyFailure, parseLogLine, redactor, StderrDigest } from "./ffmpeg-log.ts";
 import {
   buildFilterChain,
   type FrameInfo,
@@ -147,7 +147,8 @@ class DecodeSession {
         "-nostats",
         "-loglevel",
         "level+info",
-        ...inputOptions(input, stallTimeoutMs),
+        // Socket timeout beyond the stall timeout: ffmpeg would take a timed-out read for the end of the input.
+        ...inputOptions(input, 2 * stallTimeoutMs),
         ...threads,
       ])
       .videoFilters(buildFilterChain(options.sampling, options.size))
@@ -425,10 +426,13 @@ class DecodeSession {
   /** ffmpeg has exited and stdout is drained: success, its failure, or output that does not add up. */
   private settle(): void {
     clearInterval(this.stallTimer);
+    const cutShort = classifyCutShort(this.digest, this.input);
     if (this.exitFailure !== undefined) {
       this.fail(this.exitFailure, false);
     } else if (this.deferredLimit !== undefined) {
       this.fail(this.deferredLimit, false);
+    } else if (cutShort !== undefined) {
+      this.fail(cutShort, false);
     } else if (this.announced.length > 0 || this.pendingBytes > 0) {
       this.fail(
         new VideoDecodeError(

@@ -183,6 +183,38 @@ export function classifyFailure(
   );
 }
 
+const NETWORK_CUT = /Connection timed out|timed out|Connection reset|Broken pipe|I\/O error|Server returned/i;
+const INPUT_CUT = /partial file|Error during demuxing|unexpected end of file/i;
+
+/**
+ * ffmpeg treats a read error mid-input (a truncated file, a dropped connection) as the end of the input and
+ * exits 0. The error lines it logged on the way tell a complete input from a cut one; decode errors in single
+ * packets (common in camera footage) do not count.
+ */
+export function classifyCutShort(digest: StderrDigest, input: ResolvedInput): VideoError | undefined {
+  const [severe] = digest.problemTexts();
+  const redact = redactor(input);
+  const details = (): VideoErrorDetails => ({
+    input: input.display,
+    reason: digest.reason(redact),
+    exitCode: 0,
+    stderrTail: digest.tailLines().map(redact),
+  });
+  if (NETWORK_CUT.test(severe)) {
+    return new VideoUnreachableError(
+      "the connection to the input failed part-way; the frames before the failure were delivered, the rest are missing",
+      details(),
+    );
+  }
+  if (INPUT_CUT.test(severe)) {
+    return new NotAVideoError(
+      "the video is truncated: ffmpeg reached the end of the data early; the frames before the cut were delivered",
+      details(),
+    );
+  }
+  return undefined;
+}
+
 export function redactor(input: ResolvedInput): (text: string) => string {
   const secret = input.secret;
   if (secret === undefined) return (text) => text;

@@ -1,0 +1,160 @@
+// probeVideo against real ffprobe: values of generated clips (containers, rotation, audio), stream inputs,
+// timeouts, and a typed error for each kind of bad input.
+
+import assert from "node:assert/strict";
+import { createReadStream } from "node:fs";
+import { readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { decodeFrames } from "./decode.ts";
+import {
+  NotAVideoError,
+  NoVideoStreamError,
+  UnsupportedCodecError,
+  VideoAbortedError,
+  VideoInputRejectedError,
+  VideoNotFoundError,
+  VideoStallError,
+} from "./errors.ts";
+import { probeVideo } from "./probe.ts";
+import {
+  makeNumberedClip,
+  rotateMp4Quarter,
+  runFfmpeg,
+  tempDir,
+  waitForNoFfmpegChildren,
+  Y4mSource,
+} from "./test-clips.ts";
+
+let dir: { path: string; remove: () => Promise<void> };
+const spec = { frames: 50, rate: 25, width: 160, height: 90 };
+const x264 = ["-c:v", "libx264", "-crf", "20", "-pix_fmt", "yuv420p"];
+let mp4: string;
+
+before(async () => {
+  dir = await tempDir("probe");
+  mp4 = await makeNumberedClip(join(dir.path, "clip.mp4"), spec);
+});
+
+after(async () => {
+  await waitForNoFfmpegChildren();
+  await dir.remove();
+});
+
+describe("values", () => {
+  test("an H.264 MP4: duration, frame rate, size, frame count, codec", async () => {
+    const info = await probeVideo(mp4);
+    assert.equal(info.codec, "h264");
+    assert.match(info.container, /mp4/);
+    assert.deepEqual([info.width, info.height, info.rotation], [160, 90, 0]);
+    assert.equal(info.fps, 25);
+    assert.deepEqual(info.avgFrameRate, { num: 25, den: 1 });
+    assert.deepEqual(info.baseFrameRate, { num: 25, den: 1 });
+    assert.equal(info.frameCount, 50);
+    assert.ok(Math.abs((info.durationSeconds ?? 0) - 2) < 0.05, `duration ${info.durationSeconds}`);
+    assert.equal(info.startTimeSeconds, 0);
+    assert.equal(info.hasAudio, false);
+    assert.equal(info.streamIndex, 0);
+  });
+
+  test("Matroska with audio first: the video stream is found, the frame count is unknown", async () => {
+    const mkv = join(dir.path, "av.mkv");
+    await runFfmpeg([
+      ...[
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=duration=2",
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=size=96x64:rate=30000/1001:duration=2",
+      ],
+      ...["-map", "0:a", "-map", "1:v", "-c:a", "libvorbis", ...x264, mkv],
+    ]);
+    const info = await probeVideo(mkv);
+    assert.equal(info.streamIndex, 1);
+    assert.equal(info.hasAudio, true);
+    assert.deepEqual(info.avgFrameRate, { num: 30000, den: 1001 });
+    assert.ok(Math.abs((info.fps ?? 0) - 29.97) < 0.01);
+    assert.equal(info.frameCount, undefined);
+    assert.deepEqual([info.width, info.height], [96, 64]);
+  });
+
+  test("rotation metadata swaps the displayed width and height", async () => {
+    const rotated = join(dir.path, "rotated.mp4");
+    await writeFile(rotated, rotateMp4Quarter(await readFile(mp4)));
+    const info = await probeVideo(rotated);
+    assert.equal(Math.abs(info.rotation), 90);
+    assert.deepEqual([info.width, info.height], [90, 160]);
+  });
+
+  test("a Readable stream (MPEG-TS) is probed from its first bytes", async () => {
+    const ts = await makeNumberedClip(join(dir.path, "clip.ts"), {
+      ...spec,
+      output: [...x264, "-f", "mpegts"],
+    });
+    const info = await probeVideo(createReadStream(ts));
+    assert.equal(info.container, "mpegts");
+    assert.deepEqual([info.codec, info.width, info.height, info.fps], ["h264", 160, 90, 25]);
+  });
+});
+
+describe("failures", () => {
+  test("each kind of bad input has its own error", async () => {
+    const empty = join(dir.path, "empty.mp4");
+    await writeFile(empty, "");
+    const text = join(dir.path, "readme.md");
+    await writeFile(text, "# not a video\n".repeat(100));
+    const bytes = await readFile(mp4);
+    const truncated = join(dir.path, "truncated.mp4");
+    await writeFile(truncated, bytes.subarray(0, bytes.length >> 1));
+    const audio = join(dir.path, "audio.m4a");
+    await runFfmpeg(["-f", "lavfi", "-i", "sine=duration=1", "-c:a", "aac", audio]);
+    const coverArt = join(dir.path, "cover.mp3");
+    await runFfmpeg([
+      ...["-f", "lavfi", "-i", "sine=duration=1", "-f", "lavfi", "-i", "color=red:size=64x64:duration=0.04"],
+      ...["-map", "0:a", "-map", "1:v", "-c:a", "libmp3lame", "-c:v", "png", "-frames:v", "1"],
+      ...["-disposition:v", "attached_pic", "-id3v2_version", "3", coverArt],
+    ]);
+    const avi = await makeNumberedClip(join(dir.path, "unknown.avi"), { ...spec, output: ["-c:v", "mpeg4"] });
+    await writeFile(
+      avi,
+      Buffer.from((await readFile(avi)).toString("latin1").replaceAll("FMP4", "ZZZZ"), "latin1"),
+    );
+
+    const cases: [string, new (...args: never[]) => Error, RegExp][] = [
+      [join(dir.path, "missing.mp4"), VideoNotFoundError, /does not exist/],
+      [empty, NotAVideoError, /empty/],
+      [text, NotAVideoError, /not a readable video/],
+      [truncated, NotAVideoError, /moov atom not found/],
+      [audio, NoVideoStreamError, /no video stream/],
+      [coverArt, NoVideoStreamError, /no video stream/],
+      [avi, UnsupportedCodecError, /"unknown" \(tag ZZZZ\)/],
+      [`concat:${mp4}|${mp4}`, VideoInputRejectedError, /"concat:" is not allowed/],
+    ];
+    for (const [input, type, message] of cases) {
+      await assert.rejects(probeVideo(input), (error: unknown) => {
+        assert.ok(error instanceof type, `${input}: ${String(error)}`);
+        assert.match((error as Error).message, message, input);
+        return true;
+      });
+    }
+    // Cover art is not a video stream for decoding either.
+    await assert.rejects(decodeFrames(coverArt, { sampling: { everyNth: 1 } }).next(), NoVideoStreamError);
+  });
+
+  test("a stream that stops delivering times out, and abort stops a probe", async () => {
+    const started = Date.now();
+    await assert.rejects(probeVideo(new Y4mSource(64, 48, 100, 0), { timeoutMs: 500 }), VideoStallError);
+    assert.ok(Date.now() - started < 3000);
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(), 200);
+    await assert.rejects(
+      probeVideo(new Y4mSource(64, 48, 100, 0), { signal: controller.signal }),
+      VideoAbortedError,
+    );
+    // Ending the feed lets ffprobe exit on its own; none is left behind.
+    await waitForNoFfmpegChildren(5000);
+  });
+});
