@@ -43,7 +43,10 @@ function checkPolicy(spec: JobSpec, config: ApiConfig): { path: string; message:
   const issues: { path: string; message: string }[] = [];
   const remote = /^(s3|https?|rtsps?):\/\//i.test(spec.input);
   if (!remote && !config.allowFileInputs) {
-    issues.push({ path: "input", message: "local file inputs are not accepted by this server: use s3://, http(s):// or rtsp://" });
+    issues.push({
+      path: "input",
+      message: "local file inputs are not accepted by this server: use s3://, http(s):// or rtsp://",
+    });
   }
   if (spec.output.startsWith("s3://")) {
     const bucket = spec.output.slice(5).split("/")[0];
@@ -72,12 +75,16 @@ export async function buildServer(config: ApiConfig): Promise<FastifyInstance> {
   app.addHook("onRequest", async (request: FastifyRequest, reply: FastifyReply) => {
     if (config.token === null || request.url === "/healthz" || request.url === "/readyz") return;
     if (!tokenMatches(config.token, request.headers.authorization)) {
-      await reply.code(401).header("www-authenticate", "Bearer").send({ error: "missing or wrong bearer token" });
+      await reply
+        .code(401)
+        .header("www-authenticate", "Bearer")
+        .send({ error: "missing or wrong bearer token" });
     }
   });
 
   app.setErrorHandler(async (error: Error & { statusCode?: number }, _request, reply) => {
-    const status = error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
+    const status =
+      error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
     if (status === 500) app.log.error(error);
     await reply.code(status).send({ error: status === 500 ? "internal error" : error.message });
   });
@@ -104,7 +111,12 @@ export async function buildServer(config: ApiConfig): Promise<FastifyInstance> {
     }
     const issues = checkPolicy(spec, config);
     if (issues.length > 0) {
-      return reply.code(400).send({ error: `invalid job spec: ${issues.map((i) => `${i.path}: ${i.message}`).join("; ")}`, issues });
+      return reply
+        .code(400)
+        .send({
+          error: `invalid job spec: ${issues.map((i) => `${i.path}: ${i.message}`).join("; ")}`,
+          issues,
+        });
     }
     const { job, created } = await jobStore.create(spec);
     if (created) await transport.jobs.add({ jobId: job.id }, { id: job.id, priority: spec.priority });

@@ -114,7 +114,14 @@ for (const [kind, make] of makers) {
       const t = make();
       try {
         const attempts: number[] = [];
-        const finished = { type: "decoded", totalFrames: 0, chunks: 0, video: null, error: null, cancelled: false } as const;
+        const finished = {
+          type: "decoded",
+          totalFrames: 0,
+          chunks: 0,
+          video: null,
+          error: null,
+          cancelled: false,
+        } as const;
         await t.events.add({ ...finished, jobId: "retry-me" });
         await t.events.add({ ...finished, jobId: "give-up" });
         const consumer = t.events.consume(async (m, d) => {
