@@ -111,12 +111,10 @@ export async function buildServer(config: ApiConfig): Promise<FastifyInstance> {
     }
     const issues = checkPolicy(spec, config);
     if (issues.length > 0) {
-      return reply
-        .code(400)
-        .send({
-          error: `invalid job spec: ${issues.map((i) => `${i.path}: ${i.message}`).join("; ")}`,
-          issues,
-        });
+      return reply.code(400).send({
+        error: `invalid job spec: ${issues.map((i) => `${i.path}: ${i.message}`).join("; ")}`,
+        issues,
+      });
     }
     const { job, created } = await jobStore.create(spec);
     if (created) await transport.jobs.add({ jobId: job.id }, { id: job.id, priority: spec.priority });

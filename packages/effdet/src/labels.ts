@@ -108,7 +108,7 @@ export const COCO_USED_IDS: readonly number[] = COCO_NAMES.flatMap((name, i) => 
 export function cocoIdsByName(names: readonly string[]): number[] {
   return names.map((raw) => {
     const wanted = raw.trim().toLowerCase();
-    const index = COCO_NAMES.findIndex((n) => n === wanted);
+    const index = COCO_NAMES.indexOf(wanted);
     if (index < 0) throw new Error(`unknown COCO class "${raw}"`);
     return index + 1;
   });

@@ -3,7 +3,6 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { basename } from "node:path";
 import {
-  build,
   cocoIdsByName,
   cocoLabel,
   constructGraph,
