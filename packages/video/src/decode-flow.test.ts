@@ -201,6 +201,10 @@ describe("inputs", () => {
       /input kind "file" is not allowed/,
     );
     assert.deepEqual(childFfmpegPids(), []);
+    // A local file whose name looks like a protocol is still just a file.
+    const oddName = join(dir.path, "concat:clip.mp4");
+    await writeFile(oddName, await readFile(clip));
+    assert.equal((await collect(oddName, { sampling: { everyNth: 50 } })).length, 2);
   });
 
   test("bad options are refused with what to fix", async () => {

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { createReadStream } from "node:fs";
-import { access, readFile, stat } from "node:fs/promises";
+import { access, readFile, stat, writeFile } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join, normalize } from "node:path";
@@ -13,7 +13,12 @@ import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { ffmpegBinaries } from "./binaries.ts";
 import { type DecodedFrame, type DecodeOptions, decodeFrames } from "./decode.ts";
-import { VideoNotFoundError, VideoStallError, VideoUnreachableError } from "./errors.ts";
+import {
+  VideoInputRejectedError,
+  VideoNotFoundError,
+  VideoStallError,
+  VideoUnreachableError,
+} from "./errors.ts";
 import { probeVideo } from "./probe.ts";
 import { makeNumberedClip, readFrameNumber, tempDir, waitForNoFfmpegChildren } from "./test-clips.ts";
 
@@ -145,6 +150,28 @@ describe("http(s) URLs", () => {
       VideoStallError,
     );
     assert.ok(Date.now() - started < 8000);
+  });
+});
+
+describe("playlists", () => {
+  test("a remote playlist cannot make ffmpeg read local files", async () => {
+    await writeFile(
+      join(dir.path, "evil.m3u8"),
+      [
+        "#EXTM3U",
+        "#EXT-X-TARGETDURATION:1",
+        "#EXTINF:1.0,",
+        `file://${join(dir.path, "clip.ts")}`,
+        "#EXT-X-ENDLIST",
+        "",
+      ].join("\n"),
+    );
+    await assert.rejects(collect(`${base}/evil.m3u8`, { sampling: { everyNth: 1 } }), (error: unknown) => {
+      assert.ok(error instanceof VideoInputRejectedError, String(error));
+      assert.match(error.reason ?? "", /Protocol 'file' not on whitelist/);
+      return true;
+    });
+    assert.ok(!requests.some((r) => r.includes("clip.ts")));
   });
 });
 
