@@ -182,6 +182,8 @@ export function unpickle(
     if (!memo.has(index)) fail(pos, `memo entry ${index} is not defined`);
     return memo.get(index);
   };
+  // A copy: `bytes` may be a Node Buffer, whose slice() returns a view.
+  const copyBytes = (from: number, to: number): Uint8Array => new Uint8Array(bytes.subarray(from, to));
   const text = (at: number, length: number): string => {
     try {
       return utf8.decode(bytes.subarray(at, at + length));
@@ -307,19 +309,19 @@ export function unpickle(
       case 0x43: {
         // SHORT_BINBYTES
         const length = bytes[need(1)];
-        stack.push(bytes.slice(need(length), pos));
+        stack.push(copyBytes(need(length), pos));
         break;
       }
       case 0x42: {
         // BINBYTES
         const length = data.getUint32(need(4), true);
-        stack.push(bytes.slice(need(length), pos));
+        stack.push(copyBytes(need(length), pos));
         break;
       }
       case 0x8e: {
         // BINBYTES8
         const length = Number(data.getBigUint64(need(8), true));
-        stack.push(bytes.slice(need(length), pos));
+        stack.push(copyBytes(need(length), pos));
         break;
       }
       case 0x7d: // EMPTY_DICT

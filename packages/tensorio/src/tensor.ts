@@ -123,8 +123,8 @@ export function viewOrCopy<D extends DType>(
   const Ctor = CONSTRUCTORS[dtype];
   const start = bytes.byteOffset + byteOffset;
   if (start % Ctor.BYTES_PER_ELEMENT === 0) return new Ctor(bytes.buffer, start, length);
-  const copy = bytes.slice(byteOffset, byteOffset + length * Ctor.BYTES_PER_ELEMENT);
-  return new Ctor(copy.buffer, 0, length);
+  // ArrayBuffer#slice always copies (Buffer#slice, which `bytes` may be, would return a view).
+  return new Ctor(bytes.buffer.slice(start, start + length * Ctor.BYTES_PER_ELEMENT), 0, length);
 }
 
 /** The raw little-endian bytes of a tensor's data (a view, never a copy). */
