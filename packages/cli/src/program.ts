@@ -1,6 +1,8 @@
 // Assembles the commander program from the command modules; each module adds its own subcommands.
 import { Command } from "commander";
+import { registerJobCommands } from "./commands/jobs.ts";
 import { registerModelCommands } from "./commands/model.ts";
+import { registerRoleCommands } from "./commands/roles.ts";
 import { registerRunCommand } from "./commands/run.ts";
 import { registerTrackCommands } from "./commands/track.ts";
 
@@ -15,5 +17,7 @@ export function buildProgram(): Command {
   registerModelCommands(program);
   registerTrackCommands(program);
   registerRunCommand(program);
+  registerRoleCommands(program);
+  registerJobCommands(program);
   return program;
 }

@@ -1,0 +1,220 @@
+// `vdet submit|status|cancel`: talk to a running api (VDET_API_URL, VDET_API_TOKEN). `submit` takes a video, or
+// with --archive a directory (or glob) of videos and submits one job per video, idempotently: each job's
+// idempotency key is derived from the input and settings, so a re-run does not duplicate jobs.
+
+import { createHash } from "node:crypto";
+import { readdirSync, statSync } from "node:fs";
+import { extname, join, resolve } from "node:path";
+import type { JobSpecInput } from "@vdet/protocol";
+import { type Command, InvalidArgumentError } from "commander";
+import { globSync } from "tinyglobby";
+import { integer, positiveNumber, probability } from "../options.ts";
+import { createProgress } from "../progress.ts";
+
+const VIDEO_EXTENSIONS = new Set([
+  ".mp4",
+  ".mov",
+  ".mkv",
+  ".webm",
+  ".avi",
+  ".m4v",
+  ".ts",
+  ".mpg",
+  ".mpeg",
+  ".flv",
+]);
+
+interface ClientOptions {
+  api: string;
+  token?: string;
+}
+
+interface JobView {
+  id: string;
+  state: string;
+  progress: { decoded: number; inferred: number; written: number; failed: number; total: number | null };
+  errors: { stage: string; message: string }[];
+  output: string;
+}
+
+async function call(
+  client: ClientOptions,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<Record<string, unknown>> {
+  let response: Response;
+  try {
+    response = await fetch(new URL(path, client.api), {
+      method,
+      headers: {
+        ...(body === undefined ? {} : { "content-type": "application/json" }),
+        ...(client.token ? { authorization: `Bearer ${client.token}` } : {}),
+      },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch (error) {
+    throw new Error(
+      `cannot reach the vdet api at ${client.api} (${(error as Error).message}); is \`vdet api\` running?`,
+    );
+  }
+  const payload = (await response.json().catch(() => ({}))) as Record<string, unknown>;
+  if (!response.ok)
+    throw new Error(`api answered ${response.status}: ${String(payload.error ?? response.statusText)}`);
+  return payload;
+}
+
+function clientOptions(o: { api?: string; token?: string }): ClientOptions {
+  return {
+    api: o.api ?? process.env.VDET_API_URL ?? "http://127.0.0.1:8080",
+    token: o.token ?? process.env.VDET_API_TOKEN,
+  };
+}
+
+function addClientOptions(command: Command): Command {
+  return command
+    .option("--api <url>", "api address (VDET_API_URL, default http://127.0.0.1:8080)")
+    .option("--token <token>", "bearer token (VDET_API_TOKEN)");
+}
+
+/** Videos in a directory (recursively) or matching a glob, sorted. */
+export function findVideos(pattern: string): string[] {
+  const path = resolve(pattern);
+  let files: string[];
+  try {
+    if (statSync(path).isDirectory()) {
+      files = readdirSync(path, { recursive: true, withFileTypes: true })
+        .filter((e) => e.isFile())
+        .map((e) => join(e.parentPath, e.name));
+    } else {
+      files = [path];
+    }
+  } catch {
+    files = globSync(pattern, { absolute: true }); // not a path: a glob
+  }
+  return files.filter((f) => VIDEO_EXTENSIONS.has(extname(f).toLowerCase())).sort();
+}
+
+interface SubmitOptions {
+  api?: string;
+  token?: string;
+  out: string;
+  budget?: number;
+  archive?: boolean;
+  phi?: string;
+  maxPhi?: string;
+  fps?: number;
+  scoreThreshold?: number;
+  classes?: string;
+  priority?: number;
+  wait?: boolean;
+  idempotencyKey?: string;
+}
+
+function specFor(input: string, output: string, o: SubmitOptions): JobSpecInput {
+  const spec: JobSpecInput = {
+    input,
+    output,
+    sampling: { fps: o.fps ?? 5 },
+    scoreThreshold: o.scoreThreshold,
+    classes: o.classes?.split(",").map((c) => c.trim()),
+    priority: o.priority,
+    ...(o.budget !== undefined
+      ? { latencyBudgetMs: o.budget, phi: { min: o.phi ?? 0, max: o.maxPhi ?? 3 } }
+      : { mode: "archive" as const, phi: { min: o.phi ?? 0, max: o.phi ?? 0 } }),
+  };
+  const key = createHash("sha256").update(JSON.stringify(spec)).digest("hex").slice(0, 32);
+  return { ...spec, idempotencyKey: o.idempotencyKey ?? `auto-${key}` };
+}
+
+async function waitFor(client: ClientOptions, id: string): Promise<JobView> {
+  const progress = createProgress("frames");
+  for (;;) {
+    const { job } = (await call(client, "GET", `/jobs/${encodeURIComponent(id)}`)) as { job: JobView };
+    const done = job.progress.written + job.progress.failed;
+    progress.update(done, job.progress.total, `${job.state}, ${job.progress.decoded} decoded`);
+    if (["completed", "failed", "cancelled"].includes(job.state)) {
+      progress.stop();
+      return job;
+    }
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+}
+
+export function registerJobCommands(program: Command): void {
+  addClientOptions(
+    program
+      .command("submit")
+      .description(
+        "submit a video job to the api (or, with --archive, one job per video in a directory/glob)",
+      )
+      .argument("<input>", "video path or URL; with --archive: a directory or glob")
+      .requiredOption(
+        "--out <location>",
+        "s3://bucket/prefix or a directory (an archive adds one folder per video)",
+      ),
+  )
+    .option("--budget <ms>", "latency budget per frame (latency mode)", integer("--budget", 10, 3_600_000))
+    .option("--archive", "throughput first, no deadline; a directory or glob submits every video in it")
+    .option("--phi <φ>", "φ (archive) or smallest φ (with --budget)")
+    .option("--max-phi <φ>", "largest φ with --budget (default 3)")
+    .option("--fps <n>", "frames per second to sample (default 5)", positiveNumber("--fps"))
+    .option("--score-threshold <p>", "minimum detection score", probability)
+    .option("--classes <names>", "keep only these classes, e.g. person,car")
+    .option("--priority <n>", "1 (first) … 10", integer("--priority", 1, 10))
+    .option("--idempotency-key <key>", "same key, same job (default: derived from input and settings)")
+    .option("--wait", "wait for the job to finish, showing progress")
+    .action(async (input: string, o: SubmitOptions) => {
+      if (o.budget !== undefined && o.archive)
+        throw new InvalidArgumentError("give --budget or --archive, not both");
+      const client = clientOptions(o);
+      const isLocalCollection = o.archive && !/^[a-z]+:\/\//i.test(input);
+      const inputs = isLocalCollection ? findVideos(input) : [input];
+      if (inputs.length === 0) throw new Error(`no videos found in ${input}`);
+      const ids: string[] = [];
+      for (const [i, video] of inputs.entries()) {
+        const output =
+          inputs.length > 1 ? `${o.out.replace(/\/$/, "")}/${String(i).padStart(5, "0")}` : o.out;
+        const { job, created } = (await call(client, "POST", "/jobs", specFor(video, output, o))) as {
+          job: JobView;
+          created: boolean;
+        };
+        ids.push(job.id);
+        process.stdout.write(`${job.id} ${created ? "submitted" : "already submitted"} ${video}\n`);
+      }
+      if (o.wait) {
+        for (const id of ids) {
+          const job = await waitFor(client, id);
+          process.stdout.write(
+            `${id} ${job.state}: ${job.progress.written} frames written, results in ${job.output}\n`,
+          );
+          if (job.state !== "completed") process.exitCode = 1;
+        }
+      }
+    });
+
+  addClientOptions(program.command("status").description("show a job's state and progress").argument("<id>"))
+    .option("--json", "machine-readable output")
+    .action(async (id: string, o: { api?: string; token?: string; json?: boolean }) => {
+      const { job } = (await call(clientOptions(o), "GET", `/jobs/${encodeURIComponent(id)}`)) as {
+        job: JobView;
+      };
+      if (o.json) {
+        process.stdout.write(`${JSON.stringify(job, null, 2)}\n`);
+        return;
+      }
+      const p = job.progress;
+      process.stdout.write(
+        `${job.id}: ${job.state}\n  decoded ${p.decoded}, inferred ${p.inferred}, written ${p.written}, failed ${p.failed}` +
+          `${p.total === null ? "" : ` of ${p.total}`}\n  output ${job.output}\n` +
+          job.errors.map((e) => `  error (${e.stage}): ${e.message}\n`).join(""),
+      );
+    });
+
+  addClientOptions(
+    program.command("cancel").description("cancel a job: stop decoding, write what is done").argument("<id>"),
+  ).action(async (id: string, o: { api?: string; token?: string }) => {
+    await call(clientOptions(o), "DELETE", `/jobs/${encodeURIComponent(id)}`);
+    process.stdout.write(`${id}: cancel requested\n`);
+  });
+}

@@ -1,0 +1,80 @@
+// `vdet api|producer|worker|aggregator`: the long-running roles of the distributed pipeline. Each reads VDET_*
+// environment variables; flags override them. They run until SIGTERM/SIGINT and then drain.
+
+import {
+  aggregatorConfigSchema,
+  apiConfigSchema,
+  createLogger,
+  describeConfig,
+  loadConfig,
+  producerConfigSchema,
+  runUntilSignal,
+  startAggregatorRole,
+  startApiRole,
+  startProducerRole,
+  startWorkerRole,
+  workerConfigSchema,
+} from "@vdet/roles";
+import type { Command } from "commander";
+
+function addCommon(command: Command): Command {
+  return command
+    .option("--redis-url <url>", "Redis (VDET_REDIS_URL, default redis://127.0.0.1:6379)")
+    .option("--prefix <name>", "Redis key prefix (VDET_PREFIX, default vdet)")
+    .option("--log-level <level>", "fatal|error|warn|info|debug|trace|silent (VDET_LOG_LEVEL)");
+}
+
+export function registerRoleCommands(program: Command): void {
+  addCommon(program.command("api").description("serve the HTTP API (jobs: submit, status, list, cancel)"))
+    .option("--host <host>", "listen address (VDET_API_HOST, default 0.0.0.0)")
+    .option("--port <port>", "listen port (VDET_API_PORT, default 8080)")
+    .option("--token <token>", "bearer token clients must send (VDET_API_TOKEN)")
+    .option("--no-auth", "accept requests without a token (local setups only; VDET_API_NO_AUTH)")
+    .option("--allow-file-inputs", "accept local file paths as inputs (VDET_ALLOW_FILE_INPUTS)")
+    .option("--allow-directory-outputs", "accept local directories as outputs (VDET_ALLOW_DIRECTORY_OUTPUTS)")
+    .action(async (flags: Record<string, unknown>) => {
+      const config = loadConfig(apiConfigSchema, process.env, {
+        ...flags,
+        noAuth: flags.auth === false ? true : undefined,
+      });
+      const logger = createLogger("api", config.logLevel);
+      logger.info({ config: describeConfig(config) }, "configuration");
+      await runUntilSignal(await startApiRole(config, logger), logger);
+    });
+
+  addCommon(program.command("producer").description("decode queued jobs into frame chunks"))
+    .option("--frames-per-chunk <n>", "frames per queued chunk (VDET_FRAMES_PER_CHUNK, default 4)")
+    .option("--max-frames-in-flight <n>", "pause decoding a job above this many queued frames (default 64)")
+    .option("--concurrency <n>", "jobs decoded at once (VDET_PRODUCER_CONCURRENCY, default 2)")
+    .action(async (flags: Record<string, unknown>) => {
+      const config = loadConfig(producerConfigSchema, process.env, flags);
+      const logger = createLogger("producer", config.logLevel);
+      logger.info({ config: describeConfig(config) }, "configuration");
+      await runUntilSignal(startProducerRole(config, logger), logger);
+    });
+
+  addCommon(
+    program.command("worker").description("run EfficientDet on queued frames (any number of workers)"),
+  )
+    .option("--max-batch <n>", "largest batch (VDET_MAX_BATCH, default 4)")
+    .option("--max-delay-ms <ms>", "longest wait to fill a batch (VDET_MAX_DELAY_MS, default 20)")
+    .option("--execution-provider <ep>", "cpu, cuda[:id], tensorrt[:id] (VDET_EP, default cpu)")
+    .option("--threads <n>", "intra-op threads (VDET_THREADS)")
+    .option("--weights <list>", 'checkpoints per φ, e.g. "0=/m/d0.pth,3=/m/d3.pth" (VDET_WEIGHTS)')
+    .option("--seed <n>", "seed of random weights for φ without a checkpoint (VDET_SEED)")
+    .action(async (flags: Record<string, unknown>) => {
+      const config = loadConfig(workerConfigSchema, process.env, flags);
+      const logger = createLogger("worker", config.logLevel);
+      logger.info({ config: describeConfig(config) }, "configuration");
+      await runUntilSignal(startWorkerRole(config, logger), logger);
+    });
+
+  addCommon(program.command("aggregator").description("order, track and write each job's detections")).action(
+    async (flags: Record<string, unknown>) => {
+      const config = loadConfig(aggregatorConfigSchema, process.env, flags);
+      const logger = createLogger("aggregator", config.logLevel);
+      logger.info({ config: describeConfig(config) }, "configuration");
+      await runUntilSignal(startAggregatorRole(config, logger), logger);
+    },
+  );
+}

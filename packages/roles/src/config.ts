@@ -1,0 +1,164 @@
+// Configuration of every role, read in one place: environment variables (VDET_*), overridden by CLI flags.
+// One zod schema per role; `describeConfig` prints it with secrets masked.
+
+import { z } from "zod";
+
+const bool = z
+  .union([z.boolean(), z.enum(["1", "0", "true", "false", "yes", "no"])])
+  .transform((v) => v === true || v === "1" || v === "true" || v === "yes");
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+const common = {
+  redisUrl: z
+    .string()
+    .regex(/^rediss?:\/\//, "must be a redis:// or rediss:// URL")
+    .default("redis://127.0.0.1:6379"),
+  prefix: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]+$/)
+    .default("vdet"),
+  logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  s3Endpoint: z.string().url().optional(),
+  s3Region: z.string().default("us-east-1"),
+  s3ForcePathStyle: bool.default(false),
+};
+
+export const apiConfigSchema = z.object({
+  ...common,
+  host: z.string().default("0.0.0.0"),
+  port: int(0, 65535).default(8080),
+  token: z.string().min(16, "the API token must be at least 16 characters").optional(),
+  noAuth: bool.default(false),
+  allowFileInputs: bool.default(false),
+  allowDirectoryOutputs: bool.default(false),
+  allowedOutputBuckets: z
+    .string()
+    .default("")
+    .transform((s) =>
+      s
+        .split(",")
+        .map((b) => b.trim())
+        .filter(Boolean),
+    ),
+});
+
+export const producerConfigSchema = z.object({
+  ...common,
+  framesPerChunk: int(1, 256).default(4),
+  maxFramesInFlight: int(1, 100_000).default(64),
+  frameTtlSeconds: int(10, 7 * 24 * 3600).default(3600),
+  concurrency: int(1, 64).default(2),
+  maxWidth: int(16, 16384).default(7680),
+  maxHeight: int(16, 16384).default(4320),
+  maxFrames: int(1, 100_000_000).default(1_000_000),
+});
+
+export const workerConfigSchema = z.object({
+  ...common,
+  maxBatch: int(1, 64).default(4),
+  maxDelayMs: int(0, 10_000).default(20),
+  executionProvider: z.string().default("cpu"),
+  threads: int(1, 256).optional(),
+  /** "0=/models/d0.pth,3=/models/d3.safetensors" */
+  weights: z
+    .string()
+    .default("")
+    .transform((s, ctx) => {
+      const out: Record<string, string> = {};
+      for (const part of s.split(",").filter(Boolean)) {
+        const match = /^(d?(?:[0-7]|7x))=(.+)$/i.exec(part.trim());
+        if (!match) {
+          ctx.addIssue({
+            code: "custom",
+            message: `weights entries look like 0=/path/d0.pth, got "${part}"`,
+          });
+          continue;
+        }
+        out[match[1].toLowerCase().replace(/^d/, "")] = match[2];
+      }
+      return out;
+    }),
+  seed: int(0, 2 ** 31).default(0),
+  lockDurationMs: int(1000, 3_600_000).default(120_000),
+});
+
+export const aggregatorConfigSchema = z.object({ ...common });
+
+export type ApiRoleConfig = z.output<typeof apiConfigSchema>;
+export type ProducerRoleConfig = z.output<typeof producerConfigSchema>;
+export type WorkerRoleConfig = z.output<typeof workerConfigSchema>;
+export type AggregatorRoleConfig = z.output<typeof aggregatorConfigSchema>;
+
+const ENV: Record<string, string> = {
+  redisUrl: "VDET_REDIS_URL",
+  prefix: "VDET_PREFIX",
+  logLevel: "VDET_LOG_LEVEL",
+  s3Endpoint: "VDET_S3_ENDPOINT",
+  s3Region: "AWS_REGION",
+  s3ForcePathStyle: "VDET_S3_FORCE_PATH_STYLE",
+  host: "VDET_API_HOST",
+  port: "VDET_API_PORT",
+  token: "VDET_API_TOKEN",
+  noAuth: "VDET_API_NO_AUTH",
+  allowFileInputs: "VDET_ALLOW_FILE_INPUTS",
+  allowDirectoryOutputs: "VDET_ALLOW_DIRECTORY_OUTPUTS",
+  allowedOutputBuckets: "VDET_OUTPUT_BUCKETS",
+  framesPerChunk: "VDET_FRAMES_PER_CHUNK",
+  maxFramesInFlight: "VDET_MAX_FRAMES_IN_FLIGHT",
+  frameTtlSeconds: "VDET_FRAME_TTL_SECONDS",
+  concurrency: "VDET_PRODUCER_CONCURRENCY",
+  maxWidth: "VDET_MAX_WIDTH",
+  maxHeight: "VDET_MAX_HEIGHT",
+  maxFrames: "VDET_MAX_FRAMES",
+  maxBatch: "VDET_MAX_BATCH",
+  maxDelayMs: "VDET_MAX_DELAY_MS",
+  executionProvider: "VDET_EP",
+  threads: "VDET_THREADS",
+  weights: "VDET_WEIGHTS",
+  seed: "VDET_SEED",
+  lockDurationMs: "VDET_LOCK_DURATION_MS",
+};
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ConfigError";
+  }
+}
+
+/** Reads a role's configuration: flags (already parsed) win over environment variables, then defaults. */
+export function loadConfig<S extends z.ZodObject>(
+  schema: S,
+  env: NodeJS.ProcessEnv,
+  flags: Record<string, unknown> = {},
+): z.output<S> {
+  const raw: Record<string, unknown> = {};
+  for (const key of Object.keys(schema.shape)) {
+    const fromEnv = ENV[key] ? env[ENV[key]] : undefined;
+    if (fromEnv !== undefined && fromEnv !== "") raw[key] = fromEnv;
+    if (flags[key] !== undefined) raw[key] = flags[key];
+  }
+  const result = schema.safeParse(raw);
+  if (!result.success) {
+    const lines = result.error.issues.map((i) => {
+      const key = String(i.path[0] ?? "");
+      return `${key}${ENV[key] ? ` (${ENV[key]})` : ""}: ${i.message}`;
+    });
+    throw new ConfigError(`invalid configuration: ${lines.join("; ")}`);
+  }
+  return result.data;
+}
+
+const SECRET_KEYS = new Set(["token"]);
+
+/** The configuration as one log-friendly object, secrets masked and credentials stripped from URLs. */
+export function describeConfig(config: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(config)) {
+    if (SECRET_KEYS.has(key)) out[key] = value === undefined ? undefined : "***";
+    else if (typeof value === "string" && /^[a-z]+:\/\/[^/]*@/i.test(value))
+      out[key] = value.replace(/\/\/[^@/]*@/, "//***@");
+    else out[key] = value;
+  }
+  return out;
+}

@@ -1,0 +1,177 @@
+// Starting each role against Redis: transport, job store, stage; and stopping it cleanly on SIGTERM/SIGINT
+// (stop taking work, finish what is in hand, close connections).
+
+import { buildServer } from "@vdet/api";
+import {
+  createModelProvider,
+  type JobOutputFactory,
+  openLocalOutput,
+  RedisJobStore,
+  type Stage,
+  startAggregator,
+  startProducer,
+  startWorker,
+} from "@vdet/pipeline";
+import { createRedisTransport, redisOptionsFromUrl, type Transport } from "@vdet/transport";
+import { Redis } from "ioredis";
+import type { Logger } from "pino";
+import type { AggregatorRoleConfig, ApiRoleConfig, ProducerRoleConfig, WorkerRoleConfig } from "./config.ts";
+
+interface Common {
+  redisUrl: string;
+  prefix: string;
+}
+
+interface Connections {
+  transport: Transport;
+  redis: Redis;
+  jobStore: RedisJobStore;
+  close(): Promise<void>;
+}
+
+function connect(config: Common, logger: Logger): Connections {
+  const onError = (error: Error) => logger.warn({ err: error.message }, "redis connection problem");
+  const transport = createRedisTransport({ url: config.redisUrl, prefix: config.prefix, onError });
+  const redis = new Redis(redisOptionsFromUrl(config.redisUrl));
+  redis.on("error", onError);
+  const jobStore = new RedisJobStore(redis, config.prefix);
+  return {
+    transport,
+    redis,
+    jobStore,
+    close: async () => {
+      await transport.close();
+      await redis.quit();
+    },
+  };
+}
+
+export interface RunningRole {
+  close(): Promise<void>;
+}
+
+function outputs(): JobOutputFactory {
+  return async (_jobId, location) => {
+    if (location.startsWith("s3://")) throw new Error("S3 outputs need the storage package (not wired yet)");
+    return openLocalOutput(location);
+  };
+}
+
+export async function startApiRole(
+  config: ApiRoleConfig,
+  logger: Logger,
+): Promise<RunningRole & { url: string }> {
+  if (!config.token && !config.noAuth) {
+    throw new Error(
+      "set VDET_API_TOKEN (or --token); run without authentication only with --no-auth in local setups",
+    );
+  }
+  const c = connect(config, logger);
+  const app = await buildServer({
+    transport: c.transport,
+    jobStore: c.jobStore,
+    token: config.noAuth ? null : config.token!,
+    allowFileInputs: config.allowFileInputs,
+    allowDirectoryOutputs: config.allowDirectoryOutputs,
+    allowedOutputBuckets: config.allowedOutputBuckets,
+    ready: async () => {
+      await c.redis.ping();
+    },
+  });
+  const url = await app.listen({ host: config.host, port: config.port });
+  logger.info({ role: "api", url }, "api listening");
+  return {
+    url,
+    close: async () => {
+      await app.close();
+      await c.close();
+    },
+  };
+}
+
+export function startProducerRole(config: ProducerRoleConfig, logger: Logger): RunningRole {
+  const c = connect(config, logger);
+  const stage: Stage = startProducer({
+    transport: c.transport,
+    jobStore: c.jobStore,
+    framesPerChunk: config.framesPerChunk,
+    maxFramesInFlight: config.maxFramesInFlight,
+    frameTtlSeconds: config.frameTtlSeconds,
+    concurrency: config.concurrency,
+    limits: { maxWidth: config.maxWidth, maxHeight: config.maxHeight, maxFrames: config.maxFrames },
+    logger,
+  });
+  logger.info({ role: "producer" }, "producer started");
+  return { close: async () => (await stage.close(), await c.close()) };
+}
+
+export function startWorkerRole(config: WorkerRoleConfig, logger: Logger): RunningRole {
+  const c = connect(config, logger);
+  const models = createModelProvider({
+    weights: config.weights,
+    seed: config.seed,
+    executionProvider: config.executionProvider,
+    intraOpThreads: config.threads,
+  });
+  const stage = startWorker({
+    transport: c.transport,
+    jobStore: c.jobStore,
+    models,
+    maxBatch: config.maxBatch,
+    maxDelayMs: config.maxDelayMs,
+    logger,
+  });
+  return {
+    close: async () => {
+      await stage.close();
+      await models.close();
+      await c.close();
+    },
+  };
+}
+
+export function startAggregatorRole(config: AggregatorRoleConfig, logger: Logger): RunningRole {
+  const c = connect(config, logger);
+  const stage = startAggregator({
+    transport: c.transport,
+    jobStore: c.jobStore,
+    openOutput: outputs(),
+    logger,
+  });
+  logger.info({ role: "aggregator" }, "aggregator started");
+  return { close: async () => (await stage.close(), await c.close()) };
+}
+
+/** Keeps a role running until SIGTERM or SIGINT, then closes it (a second signal exits at once). */
+export function runUntilSignal(role: RunningRole, logger: Logger, graceMs = 60_000): Promise<void> {
+  return new Promise((resolve) => {
+    let stopping = false;
+    const stop = (signal: string) => {
+      if (stopping) {
+        logger.warn({ signal }, "second signal: exiting now");
+        process.exit(1);
+      }
+      stopping = true;
+      logger.info({ signal }, "stopping: finishing work in hand");
+      const timer = setTimeout(() => {
+        logger.error({ graceMs }, "shutdown took too long; exiting");
+        process.exit(1);
+      }, graceMs);
+      timer.unref();
+      role.close().then(
+        () => {
+          clearTimeout(timer);
+          logger.info({}, "stopped");
+          resolve();
+        },
+        (error: Error) => {
+          logger.error({ err: error.message }, "error while stopping");
+          process.exitCode = 1;
+          resolve();
+        },
+      );
+    };
+    process.once("SIGTERM", () => stop("SIGTERM"));
+    process.once("SIGINT", () => stop("SIGINT"));
+  });
+}
