@@ -45,6 +45,8 @@ class JobAggregation {
   readonly phiRanges: { fromFrame: number; toFrame: number; phi: PhiValue }[] = [];
   readonly tracks = new Map<number, TrackSummary>();
   readonly motLines: string[] = [];
+  /** Frames each worker delivered (first delivery only). */
+  readonly framesByWorker = new Map<string, number>();
   readonly startedAtMs = Date.now();
   done = false;
 
@@ -154,8 +156,11 @@ export function startAggregator(config: AggregatorConfig): Stage {
         if (index < agg.next || agg.pending.has(index)) agg.duplicates++;
         else agg.pending.set(index, outcome);
       };
+      const before = agg.pending.size + agg.next;
       for (const frame of batch.frames) accept(frame.index, { kind: "ok", frame });
       for (const failure of batch.failed) accept(failure.index, { kind: "failed", failure });
+      const accepted = agg.pending.size + agg.next - before;
+      agg.framesByWorker.set(batch.worker, (agg.framesByWorker.get(batch.worker) ?? 0) + accepted);
       await drain(agg);
     });
 
@@ -274,6 +279,7 @@ function manifest(agg: JobAggregation, state: string, config: AggregatorConfig) 
       weights: config.modelDescription?.(r.phi) ?? "unknown",
     })),
     phiHistogram: Object.fromEntries(agg.phiHistogram),
+    framesByWorker: Object.fromEntries(agg.framesByWorker),
     error: event.error,
     timings: {
       aggregatorStartedAtMs: agg.startedAtMs,

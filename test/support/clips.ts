@@ -1,0 +1,49 @@
+// Test videos made on the spot with ffmpeg's lavfi sources (the same ffmpeg the pipeline uses).
+
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
+import { ffmpegBinaries } from "@vdet/video";
+
+const run = promisify(execFile);
+
+/** An H.264 MP4 of ffmpeg's moving test pattern: `seconds` long at `rate` fps, width×height. */
+export async function makeTestClip(
+  path: string,
+  seconds: number,
+  rate = 10,
+  width = 320,
+  height = 240,
+): Promise<string> {
+  await run(ffmpegBinaries().ffmpegPath, [
+    "-hide_banner",
+    "-nostdin",
+    "-loglevel",
+    "error",
+    "-y",
+    "-f",
+    "lavfi",
+    "-i",
+    `testsrc2=size=${width}x${height}:rate=${rate}:duration=${seconds}`,
+    "-c:v",
+    "libx264",
+    "-pix_fmt",
+    "yuv420p",
+    path,
+  ]);
+  return path;
+}
+
+export interface TrackLine {
+  frame: number;
+  ptsMs: number;
+  phi?: number | string;
+  error?: string;
+  detections: { box: number[]; score: number; class: number; label: string; trackId: number | null }[];
+}
+
+export function parseTracks(text: string): TrackLine[] {
+  return text
+    .split("\n")
+    .filter((l) => l.length > 0)
+    .map((l) => JSON.parse(l));
+}
