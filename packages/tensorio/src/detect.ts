@@ -1,17 +1,18 @@
 // Picks the reader from the file's first bytes, never from its name: users rename checkpoints freely.
 
-import { readSafetensors, safetensorsHeaderLength } from "./safetensors.ts";
+import { looksLikeSafetensors, readSafetensors } from "./safetensors.ts";
 import { type StateDict, TensorFileError } from "./tensor.ts";
 import { isLegacyTorch, readTorchCheckpoint } from "./torch-checkpoint.ts";
 import { isZip } from "./zip.ts";
 
 export type TensorFileFormat = "safetensors" | "torch-zip" | "torch-legacy";
 
-/** The format the content starts like, or undefined. Only the first bytes are looked at. */
+/** The format the content starts like, or undefined. Only the first bytes are looked at: a damaged file of a
+ * known format is detected as that format, and its reader then says what is wrong. */
 export function detectTensorFormat(bytes: Uint8Array): TensorFileFormat | undefined {
   if (isZip(bytes)) return "torch-zip";
   if (isLegacyTorch(bytes)) return "torch-legacy";
-  if (typeof safetensorsHeaderLength(bytes) === "number") return "safetensors";
+  if (looksLikeSafetensors(bytes)) return "safetensors";
   return undefined;
 }
 

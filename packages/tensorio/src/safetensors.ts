@@ -28,8 +28,15 @@ interface HeaderEntry {
   end: number;
 }
 
+/** Whether the first 9 bytes can start a safetensors file: a plausible header length, then '{'. */
+export function looksLikeSafetensors(bytes: Uint8Array): boolean {
+  if (bytes.length < 9 || bytes[8] !== 0x7b) return false;
+  const length = new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true);
+  return length >= 2n && length <= BigInt(MAX_HEADER_BYTES);
+}
+
 /** Length of the JSON header, or an error message when the first bytes cannot start a safetensors file. */
-export function safetensorsHeaderLength(bytes: Uint8Array): number | string {
+function safetensorsHeaderLength(bytes: Uint8Array): number | string {
   if (bytes.length < 8) return `file is ${bytes.length} bytes, shorter than the 8-byte header length`;
   const view = new DataView(bytes.buffer, bytes.byteOffset, 8);
   const length = view.getBigUint64(0, true);

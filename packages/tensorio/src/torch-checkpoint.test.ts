@@ -296,6 +296,9 @@ describe("PyTorch checkpoints: hand-built cases", () => {
       () => load(dictOps([["model", op.int(3)]])),
       /the checkpoint\["model"\] is a number, not a state/,
     );
+    // {"model": <itself>} through the memo: refused, not an endless loop.
+    const selfReferencing = [...op.emptyDict(), 0x71, 0, ...op.str("model"), 0x68, 0, 0x73];
+    assert.throws(() => load(selfReferencing), /wrappers nested too deep/);
   });
 
   test("a DataParallel 'module.' prefix is stripped only when every name has it", () => {

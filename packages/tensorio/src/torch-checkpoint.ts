@@ -17,6 +17,7 @@ const LEGACY_PROTOCOL_VERSION = 1001;
  * so plain weights win over EMA weights when a checkpoint holds both.
  */
 export const WRAPPER_KEYS: readonly string[] = ["model", "state_dict", "state_dict_ema", "model_ema"];
+const MAX_WRAPPER_DEPTH = 4;
 const DATA_PARALLEL_PREFIX = "module.";
 
 /** Whether the bytes start like a legacy checkpoint: PROTO n, LONG1 of 10 bytes (the magic number). */
@@ -134,7 +135,9 @@ function readLegacyCheckpoint(bytes: Uint8Array): StateDict {
 }
 
 /** The state dict inside `root`: itself when it maps names to tensors, else the first `WRAPPER_KEYS` entry. */
-function selectStateDict(value: unknown, path: string): Map<string, TensorRecord> {
+function selectStateDict(value: unknown, path: string, depth = 0): Map<string, TensorRecord> {
+  // A pickle can make a dict contain itself; real checkpoints nest one or two levels.
+  if (depth > MAX_WRAPPER_DEPTH) throw new TensorFileError(`${path}: wrappers nested too deep`);
   if (!(value instanceof Map)) {
     throw new TensorFileError(
       `${path} is a ${describePickleValue(value)}, not a state dict (name -> tensor)`,
@@ -152,7 +155,7 @@ function selectStateDict(value: unknown, path: string): Map<string, TensorRecord
     return value as Map<string, TensorRecord>;
   }
   for (const key of WRAPPER_KEYS) {
-    if (value.has(key)) return selectStateDict(value.get(key), `${path}["${key}"]`);
+    if (value.has(key)) return selectStateDict(value.get(key), `${path}["${key}"]`, depth + 1);
   }
   const keys = [...value.keys()].slice(0, 10).map(String).join(", ");
   throw new TensorFileError(
