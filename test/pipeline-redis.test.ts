@@ -1,0 +1,211 @@
+// The distributed path over the real Redis: jobs submitted through the HTTP API, a producer and an aggregator
+// in this process, two `vdet worker` processes sharing the frame queue. Checks exact frame accounting, two
+// concurrent jobs with different settings, and equality with local mode for the same input and seed.
+
+import assert from "node:assert/strict";
+import { type ChildProcess, spawn } from "node:child_process";
+import { randomUUID } from "node:crypto";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import { fileURLToPath } from "node:url";
+import { buildServer } from "@vdet/api";
+import { openLocalOutput, RedisJobStore, runLocal, startAggregator, startProducer } from "@vdet/pipeline";
+import { createRedisTransport, redisOptionsFromUrl } from "@vdet/transport";
+import { Redis } from "ioredis";
+import { makeTestClip, parseTracks, type TrackLine } from "./support/clips.ts";
+
+const REDIS_URL = process.env.VDET_REDIS_URL ?? "redis://127.0.0.1:6379";
+const prefix = `vdet-it-${randomUUID().slice(0, 8)}`;
+const repoRoot = fileURLToPath(new URL("..", import.meta.url));
+const dir = mkdtempSync(join(tmpdir(), "vdet-redis-"));
+const token = "integration-test-token-0123456789";
+
+const redis = new Redis(redisOptionsFromUrl(REDIS_URL));
+const transport = createRedisTransport({ url: REDIS_URL, prefix });
+const jobStore = new RedisJobStore(redis, prefix);
+const finished = new Map<string, string>();
+const producer = startProducer({ transport, jobStore, framesPerChunk: 2 });
+const aggregator = startAggregator({
+  transport,
+  jobStore,
+  openOutput: (_id, location) => openLocalOutput(location),
+  onJobFinished: (id, state) => finished.set(id, state),
+});
+const workers: ChildProcess[] = [];
+let clip = "";
+
+before(async () => {
+  clip = await makeTestClip(join(dir, "clip.mp4"), 4, 10);
+  for (let i = 0; i < 2; i++) {
+    const child = spawn(
+      process.execPath,
+      [join(repoRoot, "bin/vdet.mjs"), "worker", "--prefix", prefix, "--max-batch", "2"],
+      {
+        env: { ...process.env, VDET_REDIS_URL: REDIS_URL, VDET_LOG_LEVEL: "warn", VDET_SEED: "0" },
+        stdio: ["ignore", "inherit", "inherit"],
+      },
+    );
+    workers.push(child);
+  }
+});
+
+after(async () => {
+  for (const w of workers) w.kill("SIGTERM");
+  await Promise.all(
+    workers.map((w) => new Promise((r) => (w.exitCode !== null ? r(null) : w.once("exit", r)))),
+  );
+  await producer.close();
+  await aggregator.close();
+  await transport.close();
+  let cursor = "0";
+  do {
+    const [next, keys] = await redis.scan(cursor, "MATCH", `${prefix}:*`, "COUNT", 1000);
+    if (keys.length) await redis.unlink(...keys);
+    cursor = next;
+  } while (cursor !== "0");
+  await redis.quit();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function waitFinished(id: string, timeoutMs = 120_000): Promise<string> {
+  const started = Date.now();
+  while (!finished.has(id)) {
+    if (Date.now() - started > timeoutMs) throw new Error(`job ${id} did not finish`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return finished.get(id)!;
+}
+
+test("two concurrent jobs with different settings through the API and two worker processes", async () => {
+  const app = await buildServer({
+    transport,
+    jobStore,
+    token,
+    allowFileInputs: true,
+    allowDirectoryOutputs: true,
+  });
+  const submit = async (body: object) => {
+    const response = await app.inject({
+      method: "POST",
+      url: "/jobs",
+      headers: { authorization: `Bearer ${token}` },
+      payload: body,
+    });
+    assert.equal(response.statusCode, 201, response.body);
+    return response.json().job.id as string;
+  };
+  const a = await submit({ input: clip, output: join(dir, "a"), sampling: { fps: 5 }, scoreThreshold: 0 });
+  const b = await submit({
+    input: clip,
+    output: join(dir, "b"),
+    sampling: { everyNth: 4 },
+    scoreThreshold: 0.0005,
+    priority: 2,
+  });
+  assert.equal(await waitFinished(a), "completed");
+  assert.equal(await waitFinished(b), "completed");
+
+  const linesA = parseTracks(readFileSync(join(dir, "a", "tracks.jsonl"), "utf8"));
+  const linesB = parseTracks(readFileSync(join(dir, "b", "tracks.jsonl"), "utf8"));
+  // 4 s at 10 fps: fps 5 keeps every second frame (20), everyNth 4 keeps frames 0, 4, … 36 (10).
+  assert.deepEqual(
+    linesA.map((l) => l.frame),
+    [...Array(20).keys()],
+  );
+  assert.deepEqual(
+    linesB.map((l) => l.frame),
+    [...Array(10).keys()],
+  );
+  assert.deepEqual(
+    linesB.map((l) => l.ptsMs),
+    [...Array(10).keys()].map((i) => i * 400),
+  );
+  assert.ok(linesB.every((l) => l.detections.every((d) => d.score >= 0.0005)));
+
+  const manifestA = JSON.parse(readFileSync(join(dir, "a", "manifest.json"), "utf8"));
+  assert.deepEqual(manifestA.frames, { sampled: 20, written: 20, failed: 0, duplicatesDropped: 0 });
+  const manifestB = JSON.parse(readFileSync(join(dir, "b", "manifest.json"), "utf8"));
+  const byWorker = { ...manifestA.framesByWorker };
+  for (const [w, n] of Object.entries(manifestB.framesByWorker as Record<string, number>))
+    byWorker[w] = (byWorker[w] ?? 0) + n;
+  assert.equal(
+    Object.keys(byWorker).length,
+    2,
+    `both worker processes took frames: ${JSON.stringify(byWorker)}`,
+  );
+
+  // The API reports the finished job and its counts.
+  const status = await app.inject({
+    method: "GET",
+    url: `/jobs/${a}`,
+    headers: { authorization: `Bearer ${token}` },
+  });
+  assert.equal(status.json().job.state, "completed");
+  assert.deepEqual(status.json().job.progress, {
+    decoded: 20,
+    inferred: 20,
+    written: 20,
+    failed: 0,
+    total: 20,
+  });
+  await app.close();
+
+  // Local mode on the same input and seed gives the same detections.
+  const local = await runLocal({
+    spec: { input: clip, output: join(dir, "local"), sampling: { fps: 5 }, scoreThreshold: 0 },
+    seed: 0,
+  });
+  assert.equal(local.job.state, "completed");
+  const linesLocal = parseTracks(readFileSync(join(dir, "local", "tracks.jsonl"), "utf8"));
+  assertSameDetections(linesLocal, linesA);
+});
+
+function assertSameDetections(a: TrackLine[], b: TrackLine[]): void {
+  assert.equal(a.length, b.length);
+  for (let i = 0; i < a.length; i++) {
+    assert.equal(a[i].ptsMs, b[i].ptsMs);
+    assert.equal(a[i].detections.length, b[i].detections.length, `frame ${i}`);
+    a[i].detections.forEach((d, j) => {
+      const e = b[i].detections[j];
+      assert.equal(d.class, e.class);
+      assert.ok(Math.abs(d.score - e.score) <= 1e-3);
+      assert.ok(
+        d.box.every((v, k) => Math.abs(v - e.box[k]) <= 0.05),
+        `frame ${i} box ${j}`,
+      );
+    });
+  }
+}
+
+test("bad job specs get a 400 naming the field; no token gets a 401", async () => {
+  const app = await buildServer({
+    transport,
+    jobStore,
+    token,
+    allowFileInputs: false,
+    allowDirectoryOutputs: false,
+  });
+  const auth = { authorization: `Bearer ${token}` };
+  const cases: [object, RegExp][] = [
+    [{ input: "s3://b/v.mp4", output: "s3://out/p", sampling: { fps: 0 } }, /sampling/],
+    [{ input: "s3://b/v.mp4", output: "s3://out/p", phi: { min: 0, max: 8 } }, /phi\.max/],
+    [{ input: "/etc/passwd", output: "s3://out/p" }, /input: local file inputs are not accepted/],
+    [{ input: "s3://b/v.mp4", output: "/tmp/x" }, /output: this server writes only to s3/],
+    [
+      { input: "s3://b/v.mp4", output: "s3://out/p", classes: ["unicorn"] },
+      /classes: unknown COCO class "unicorn"/,
+    ],
+  ];
+  for (const [payload, pattern] of cases) {
+    const response = await app.inject({ method: "POST", url: "/jobs", headers: auth, payload });
+    assert.equal(response.statusCode, 400);
+    assert.match(response.json().error, pattern);
+  }
+  const unauthorised = await app.inject({ method: "GET", url: "/jobs" });
+  assert.equal(unauthorised.statusCode, 401);
+  const missing = await app.inject({ method: "GET", url: "/jobs/j_nope", headers: auth });
+  assert.equal(missing.statusCode, 404);
+  await app.close();
+});
