@@ -12,7 +12,7 @@ import {
 } from "./tensor.ts";
 
 /** Whether strides describe C order (dimensions of size 1 may have any stride). */
-export function isContiguous(shape: readonly number[], stride: readonly number[]): boolean {
+function isContiguous(shape: readonly number[], stride: readonly number[]): boolean {
   let expected = 1;
   for (let d = shape.length - 1; d >= 0; d--) {
     if (shape[d] !== 1 && stride[d] !== expected) return false;
