@@ -1,7 +1,7 @@
 // Local mode: every stage in one process over the in-process transport, for `vdet run` and tests. The stages
 // are the same modules the distributed services run; only the transport and job store differ.
 
-import { type JobSpecInput, parseJobSpec } from "@vdet/protocol";
+import { type JobSpecInput, PHI_VALUES, parseJobSpec, phiRank } from "@vdet/protocol";
 import { createMemoryTransport } from "@vdet/transport";
 import { startAggregator } from "./aggregator.ts";
 import { MemoryJobStore, type StoredJob } from "./job-store.ts";
@@ -20,12 +20,16 @@ export interface LocalRunOptions extends ModelSourceOptions {
   /** Called about every `progressIntervalMs` with the job's progress. */
   onProgress?: (job: StoredJob) => void;
   progressIntervalMs?: number;
+  /** Build and load the model of every allowed φ before decoding starts (start-up reported apart). */
+  preload?: boolean;
 }
 
 export interface LocalRunResult {
   job: StoredJob;
   output: string;
   batchSizes: Record<string, number[]>;
+  /** Time spent loading models before the job started (with `preload`), ms. */
+  startupMs: number;
 }
 
 export async function runLocal(options: LocalRunOptions): Promise<LocalRunResult> {
@@ -61,6 +65,12 @@ export async function runLocal(options: LocalRunOptions): Promise<LocalRunResult
     maxDelayMs: options.maxDelayMs,
     logger: options.logger,
   });
+  const startupStarted = performance.now();
+  if (options.preload) {
+    const phis = PHI_VALUES.slice(phiRank(spec.phi.min), phiRank(spec.phi.max) + 1);
+    await Promise.all(phis.map((phi) => models.detector(phi)));
+  }
+  const startupMs = performance.now() - startupStarted;
   const producer = startProducer({
     transport,
     jobStore,
@@ -86,5 +96,5 @@ export async function runLocal(options: LocalRunOptions): Promise<LocalRunResult
   }
   const final = (await jobStore.get(job.id))!;
   options.onProgress?.(final);
-  return { job: final, output: outputLocation, batchSizes: worker.batchSizes() };
+  return { job: final, output: outputLocation, batchSizes: worker.batchSizes(), startupMs };
 }

@@ -79,6 +79,16 @@ export const workerConfigSchema = z.object({
       return out;
     }),
   seed: int(0, 2 ** 31).default(0),
+  /** φ whose models are built and loaded at start-up, e.g. "0,1" (empty: load on first use). */
+  preload: z
+    .string()
+    .default("0")
+    .transform((s) =>
+      s
+        .split(",")
+        .map((p) => p.trim())
+        .filter(Boolean),
+    ),
   lockDurationMs: int(1000, 3_600_000).default(120_000),
 });
 
@@ -116,6 +126,7 @@ const ENV: Record<string, string> = {
   threads: "VDET_THREADS",
   weights: "VDET_WEIGHTS",
   seed: "VDET_SEED",
+  preload: "VDET_PRELOAD",
   lockDurationMs: "VDET_LOCK_DURATION_MS",
 };
 

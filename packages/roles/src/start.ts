@@ -2,6 +2,7 @@
 // (stop taking work, finish what is in hand, close connections).
 
 import { buildServer } from "@vdet/api";
+import { parsePhi } from "@vdet/effdet";
 import {
   createModelProvider,
   type JobOutputFactory,
@@ -105,14 +106,20 @@ export function startProducerRole(config: ProducerRoleConfig, logger: Logger): R
   return { close: async () => (await stage.close(), await c.close()) };
 }
 
-export function startWorkerRole(config: WorkerRoleConfig, logger: Logger): RunningRole {
-  const c = connect(config, logger);
+export async function startWorkerRole(config: WorkerRoleConfig, logger: Logger): Promise<RunningRole> {
   const models = createModelProvider({
     weights: config.weights,
     seed: config.seed,
     executionProvider: config.executionProvider,
     intraOpThreads: config.threads,
   });
+  // Load models before taking work, so the first batch does not pay for it (and bad weights fail at start).
+  for (const phi of config.preload) {
+    const started = performance.now();
+    await models.detector(parsePhi(phi));
+    logger.info({ role: "worker", phi, ms: Math.round(performance.now() - started) }, "model loaded");
+  }
+  const c = connect(config, logger);
   const stage = startWorker({
     transport: c.transport,
     jobStore: c.jobStore,
@@ -121,6 +128,7 @@ export function startWorkerRole(config: WorkerRoleConfig, logger: Logger): Runni
     maxDelayMs: config.maxDelayMs,
     logger,
   });
+  logger.info({ role: "worker" }, "worker ready");
   return {
     close: async () => {
       await stage.close();

@@ -11,4 +11,4 @@ import {
 const config = loadConfig(workerConfigSchema, process.env);
 const logger = createLogger("worker", config.logLevel);
 logger.info({ config: describeConfig(config) }, "configuration");
-await runUntilSignal(startWorkerRole(config, logger), logger);
+await runUntilSignal(await startWorkerRole(config, logger), logger);

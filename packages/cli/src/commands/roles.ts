@@ -62,11 +62,12 @@ export function registerRoleCommands(program: Command): void {
     .option("--threads <n>", "intra-op threads (VDET_THREADS)")
     .option("--weights <list>", 'checkpoints per φ, e.g. "0=/m/d0.pth,3=/m/d3.pth" (VDET_WEIGHTS)')
     .option("--seed <n>", "seed of random weights for φ without a checkpoint (VDET_SEED)")
+    .option("--preload <list>", 'φ to load at start, e.g. "0,1" (VDET_PRELOAD, default 0)')
     .action(async (flags: Record<string, unknown>) => {
       const config = loadConfig(workerConfigSchema, process.env, flags);
       const logger = createLogger("worker", config.logLevel);
       logger.info({ config: describeConfig(config) }, "configuration");
-      await runUntilSignal(startWorkerRole(config, logger), logger);
+      await runUntilSignal(await startWorkerRole(config, logger), logger);
     });
 
   addCommon(program.command("aggregator").description("order, track and write each job's detections")).action(
