@@ -1,0 +1,211 @@
+// `npm run bench -- pipeline`: a 20-s 720p clip at 5 fps with D0 (seeded weights), in one run:
+//   (a) ffmpeg decode + sample + scale (+ letterbox) alone,
+//   (b) bare onnxruntime inference on the same pre-decoded frames at the same batch size,
+//   (c) `vdet run` end to end (local mode),
+//   (d) the Redis path with 1 and 2 `vdet worker` processes (producer and aggregator in this process).
+// On a CPU-only machine every stage shares the same cores, so the bound is T(a) + T(b); efficiency = that bound
+// divided by the measured time. Model loading is excluded everywhere (preloaded). Last line: one JSON object.
+
+import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { randomUUID } from "node:crypto";
+import { existsSync, mkdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { build } from "@vdet/effdet";
+import {
+  letterboxFor,
+  openLocalOutput,
+  padToSquare,
+  RedisJobStore,
+  runLocal,
+  startAggregator,
+  startProducer,
+} from "@vdet/pipeline";
+import { parseJobSpec } from "@vdet/protocol";
+import { createRedisTransport, redisOptionsFromUrl } from "@vdet/transport";
+import { decodeFrames, ffmpegBinaries } from "@vdet/video";
+import { Redis } from "ioredis";
+import * as ort from "onnxruntime-node";
+
+const REDIS_URL = process.env.VDET_REDIS_URL ?? "redis://127.0.0.1:6379";
+const BATCH = 4;
+const FPS = 5;
+const repoRoot = join(import.meta.dirname, "..");
+const work = join(tmpdir(), "vdet-bench-pipeline");
+mkdirSync(work, { recursive: true });
+const clip = join(work, "clip-720p-20s.mp4");
+const log = (m: string) => process.stderr.write(`${m}\n`);
+const seconds = (ms: number) => Math.round(ms) / 1000;
+
+if (!existsSync(clip)) {
+  log("making a 20 s 1280×720 30 fps test clip …");
+  await promisify(execFile)(ffmpegBinaries().ffmpegPath, [
+    "-hide_banner",
+    "-loglevel",
+    "error",
+    "-y",
+    "-f",
+    "lavfi",
+    "-i",
+    "testsrc2=size=1280x720:rate=30:duration=20",
+    "-c:v",
+    "libx264",
+    "-preset",
+    "veryfast",
+    "-pix_fmt",
+    "yuv420p",
+    clip,
+  ]);
+}
+
+// (a) decode + sample + scale + letterbox.
+const side = 512;
+const letterbox = letterboxFor(1280, 720, side);
+let t0 = performance.now();
+const frames: Uint8Array[] = [];
+for await (const f of decodeFrames(clip, {
+  sampling: { fps: FPS },
+  size: { width: letterbox.contentWidth, height: letterbox.contentHeight },
+})) {
+  frames.push(padToSquare(f.data, f.width, f.height, side));
+}
+const decodeMs = performance.now() - t0;
+log(`(a) decode: ${frames.length} frames in ${seconds(decodeMs)} s`);
+
+// (b) bare inference, same frames, same batch size, same model as the pipeline uses.
+const session = await ort.InferenceSession.create(build({ phi: 0, seed: 0 }), { intraOpNumThreads: 2 });
+const batchOf = (start: number) => {
+  const n = Math.min(BATCH, frames.length - start);
+  const data = new Uint8Array(n * side * side * 3);
+  for (let i = 0; i < n; i++) data.set(frames[start + i], i * side * side * 3);
+  return new ort.Tensor("uint8", data, [n, side, side, 3]);
+};
+await session.run({ frames: batchOf(0) }); // warm-up
+t0 = performance.now();
+for (let start = 0; start < frames.length; start += BATCH) await session.run({ frames: batchOf(start) });
+const inferMs = performance.now() - t0;
+await session.release();
+log(`(b) inference: ${seconds(inferMs)} s`);
+const bound = decodeMs + inferMs;
+
+// (c) local mode end to end.
+const localOut = join(work, "local");
+rmSync(localOut, { recursive: true, force: true });
+t0 = performance.now();
+const local = await runLocal({
+  spec: { input: clip, output: localOut, sampling: { fps: FPS } },
+  seed: 0,
+  maxBatch: BATCH,
+  preload: true,
+});
+const localMs = performance.now() - t0 - local.startupMs;
+log(
+  `(c) vdet run: ${seconds(localMs)} s (+ ${seconds(local.startupMs)} s model load), ${local.job.progress.written} frames`,
+);
+
+// (d) Redis path with 1 and 2 worker processes.
+async function redisRun(workerCount: number) {
+  const prefix = `vdet-bench-${randomUUID().slice(0, 8)}`;
+  const redis = new Redis(redisOptionsFromUrl(REDIS_URL));
+  const transport = createRedisTransport({ url: REDIS_URL, prefix });
+  const jobStore = new RedisJobStore(redis, prefix);
+  const workers: ChildProcess[] = [];
+  for (let i = 0; i < workerCount; i++) {
+    const child = spawn(
+      process.execPath,
+      [join(repoRoot, "bin/vdet.mjs"), "worker", "--prefix", prefix, "--max-batch", String(BATCH)],
+      {
+        env: {
+          ...process.env,
+          VDET_REDIS_URL: REDIS_URL,
+          VDET_LOG_LEVEL: "info",
+          VDET_SEED: "0",
+          VDET_THREADS: String(Math.max(1, 2 / workerCount)),
+        },
+        stdio: ["ignore", "pipe", "inherit"],
+      },
+    );
+    workers.push(child);
+  }
+  // Wait until every worker has loaded its model.
+  await Promise.all(
+    workers.map(
+      (w) =>
+        new Promise<void>((resolve) => {
+          w.stdout!.on("data", (chunk: Buffer) => {
+            if (chunk.toString().includes("worker ready")) resolve();
+          });
+        }),
+    ),
+  );
+  let done: (state: string) => void = () => {};
+  const finished = new Promise<string>((r) => (done = r));
+  const producer = startProducer({ transport, jobStore, framesPerChunk: BATCH });
+  const outDir = join(work, `redis-${workerCount}`);
+  rmSync(outDir, { recursive: true, force: true });
+  const aggregator = startAggregator({
+    transport,
+    jobStore,
+    openOutput: (_id, l) => openLocalOutput(l),
+    onJobFinished: (_id, s) => done(s),
+  });
+  const started = performance.now();
+  const { job } = await jobStore.create(
+    parseJobSpec({ input: clip, output: outDir, sampling: { fps: FPS } }),
+  );
+  await transport.jobs.add({ jobId: job.id });
+  const state = await finished;
+  const ms = performance.now() - started;
+  const final = await jobStore.get(job.id);
+  for (const w of workers) w.kill("SIGTERM");
+  await Promise.all(workers.map((w) => new Promise((r) => w.once("exit", r))));
+  await producer.close();
+  await aggregator.close();
+  await transport.close();
+  let cursor = "0";
+  do {
+    const [next, keys] = await redis.scan(cursor, "MATCH", `${prefix}:*`, "COUNT", 1000);
+    if (keys.length) await redis.unlink(...keys);
+    cursor = next;
+  } while (cursor !== "0");
+  await redis.quit();
+  log(`(d) redis, ${workerCount} worker(s): ${seconds(ms)} s, ${state}, ${final?.progress.written} frames`);
+  return { ms, written: final?.progress.written ?? 0 };
+}
+const redis1 = await redisRun(1);
+const redis2 = await redisRun(2);
+
+const n = frames.length;
+const fps = (ms: number) => Math.round((n / (ms / 1000)) * 10) / 10;
+const r3 = (v: number) => Math.round(v * 1000) / 1000;
+console.log(
+  JSON.stringify({
+    bench: "pipeline",
+    clip: "testsrc2 1280x720 30 fps, 20 s",
+    sampledFps: FPS,
+    frames: n,
+    phi: 0,
+    batch: BATCH,
+    seconds: {
+      decode: seconds(decodeMs),
+      inference: seconds(inferMs),
+      bound: seconds(bound),
+      local: seconds(localMs),
+      localModelLoad: seconds(local.startupMs),
+      redis1w: seconds(redis1.ms),
+      redis2w: seconds(redis2.ms),
+    },
+    framesPerSecond: {
+      decode: fps(decodeMs),
+      inference: fps(inferMs),
+      local: fps(localMs),
+      redis1w: fps(redis1.ms),
+      redis2w: fps(redis2.ms),
+    },
+    written: { local: local.job.progress.written, redis1w: redis1.written, redis2w: redis2.written },
+    efficiency_local: r3(bound / localMs),
+    efficiency_redis_1w: r3(bound / redis1.ms),
+    efficiency_redis_2w: r3(bound / redis2.ms),
+  }),
+);
