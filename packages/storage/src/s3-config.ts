@@ -1,0 +1,116 @@
+// S3 client settings from the environment, and the one place an S3Client is built. Credentials are left to
+// the SDK's default provider chain (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY/AWS_SESSION_TOKEN, AWS_PROFILE and
+// ~/.aws, SSO, web identity, container and instance metadata), so nothing secret passes through here.
+
+import { S3Client } from "@aws-sdk/client-s3";
+import { StorageConfigError } from "./errors.ts";
+import { type BackoffOptions, BackoffRetryStrategy, DEFAULT_BACKOFF } from "./retry.ts";
+
+export interface S3Config {
+  /** Custom endpoint (MinIO, s3rver, LocalStack); unset for AWS. */
+  endpoint?: string;
+  region: string;
+  /** `endpoint/bucket/key` instead of `bucket.endpoint/key`; needed by most S3-compatible servers. */
+  forcePathStyle: boolean;
+  /** Attempts per request, the first included. */
+  maxAttempts: number;
+  /** A request fails (and is retried) when its socket is idle this long. */
+  requestTimeoutMs: number;
+  connectionTimeoutMs: number;
+  /** Explicit credentials (tests); unset means the SDK's default chain. */
+  credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
+  /** Backoff tuning beyond maxAttempts (tests use short delays). */
+  backoff?: Partial<Omit<BackoffOptions, "maxAttempts">>;
+}
+
+type Env = Record<string, string | undefined>;
+
+function flag(env: Env, name: string, fallback: boolean): boolean {
+  const value = env[name]?.trim().toLowerCase();
+  if (value === undefined || value === "") return fallback;
+  if (["1", "true", "yes", "on"].includes(value)) return true;
+  if (["0", "false", "no", "off"].includes(value)) return false;
+  throw new StorageConfigError(`${name}=${env[name]} is not a boolean: use true or false`);
+}
+
+function positiveInteger(env: Env, name: string, fallback: number): number {
+  const value = env[name]?.trim();
+  if (value === undefined || value === "") return fallback;
+  const parsed = Number(value);
+  if (!Number.isInteger(parsed) || parsed < 1) {
+    throw new StorageConfigError(`${name}=${value} is not a positive whole number`);
+  }
+  return parsed;
+}
+
+/**
+ * Reads `VDET_S3_ENDPOINT`, `AWS_REGION` (or `AWS_DEFAULT_REGION`), `VDET_S3_FORCE_PATH_STYLE` (default: on
+ * with a custom endpoint), `VDET_S3_MAX_ATTEMPTS` and `VDET_S3_REQUEST_TIMEOUT_MS`. Throws StorageConfigError
+ * naming the variable to fix.
+ */
+export function s3ConfigFromEnv(env: Env = process.env): S3Config {
+  const endpoint = env.VDET_S3_ENDPOINT?.trim() || undefined;
+  if (endpoint !== undefined) {
+    let url: URL;
+    try {
+      url = new URL(endpoint);
+    } catch {
+      throw new StorageConfigError(
+        `VDET_S3_ENDPOINT=${endpoint} is not a URL: write e.g. http://127.0.0.1:9000`,
+      );
+    }
+    if (url.protocol !== "http:" && url.protocol !== "https:") {
+      throw new StorageConfigError(`VDET_S3_ENDPOINT=${endpoint} must be an http:// or https:// URL`);
+    }
+  }
+  const region =
+    env.AWS_REGION?.trim() || env.AWS_DEFAULT_REGION?.trim() || (endpoint ? "us-east-1" : undefined);
+  if (region === undefined) {
+    throw new StorageConfigError("no AWS region: set AWS_REGION (for example AWS_REGION=eu-west-1)");
+  }
+  return {
+    endpoint,
+    region,
+    forcePathStyle: flag(env, "VDET_S3_FORCE_PATH_STYLE", endpoint !== undefined),
+    maxAttempts: positiveInteger(env, "VDET_S3_MAX_ATTEMPTS", DEFAULT_BACKOFF.maxAttempts),
+    requestTimeoutMs: positiveInteger(env, "VDET_S3_REQUEST_TIMEOUT_MS", 30_000),
+    connectionTimeoutMs: 5_000,
+  };
+}
+
+/** The configuration as it may be printed: no secrets, and where credentials come from. */
+export function describeS3Config(
+  config: S3Config,
+  env: Env = process.env,
+): Record<string, string | number | boolean> {
+  let credentials = "AWS SDK default chain";
+  if (config.credentials) credentials = "explicit";
+  else if (env.AWS_ACCESS_KEY_ID)
+    credentials = "AWS SDK default chain (AWS_ACCESS_KEY_ID set in the environment)";
+  else if (env.AWS_PROFILE) credentials = `AWS SDK default chain (profile ${env.AWS_PROFILE})`;
+  return {
+    endpoint: config.endpoint ?? "AWS",
+    region: config.region,
+    forcePathStyle: config.forcePathStyle,
+    maxAttempts: config.maxAttempts,
+    requestTimeoutMs: config.requestTimeoutMs,
+    credentials,
+  };
+}
+
+/** An S3Client with our retry strategy and timeouts. The caller owns it: `client.destroy()` when done. */
+export function createS3Client(config: S3Config): S3Client {
+  return new S3Client({
+    endpoint: config.endpoint,
+    region: config.region,
+    forcePathStyle: config.forcePathStyle,
+    credentials: config.credentials,
+    maxAttempts: config.maxAttempts,
+    retryStrategy: new BackoffRetryStrategy({ ...config.backoff, maxAttempts: config.maxAttempts }),
+    // Options for the SDK's own NodeHttpHandler; requestTimeout is a socket idle timeout.
+    requestHandler: {
+      connectionTimeout: config.connectionTimeoutMs,
+      requestTimeout: config.requestTimeoutMs,
+    },
+  });
+}

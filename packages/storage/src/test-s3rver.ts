@@ -1,0 +1,72 @@
+// Test support: a real S3-protocol server (s3rver) on a free port of 127.0.0.1 with its own temporary
+// directory, clients for it made by createS3Client, and a fresh bucket per test.
+
+import { randomBytes } from "node:crypto";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { CreateBucketCommand, type S3Client } from "@aws-sdk/client-s3";
+import S3rver from "s3rver";
+import { createS3Client, type S3Config } from "./s3-config.ts";
+
+/** s3rver's built-in account. */
+export const S3RVER_CREDENTIALS = { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" };
+
+export interface TestS3 {
+  /** http://127.0.0.1:port of the server itself. */
+  readonly endpoint: string;
+  readonly port: number;
+  /** A client for `endpoint` (or another, e.g. a proxy's), with short test backoffs; closed with the server. */
+  client(overrides?: Partial<S3Config>): S3Client;
+  /** Creates a bucket with a name no other test uses. */
+  createBucket(): Promise<string>;
+  close(): Promise<void>;
+}
+
+export async function startTestS3(): Promise<TestS3> {
+  const directory = await mkdtemp(join(tmpdir(), "vdet-s3rver-"));
+  const server = new S3rver({ address: "127.0.0.1", port: 0, silent: true, directory });
+  const { port } = await server.run();
+  const endpoint = `http://127.0.0.1:${port}`;
+  const clients: S3Client[] = [];
+  const admin = createS3Client({
+    endpoint,
+    region: "us-east-1",
+    forcePathStyle: true,
+    maxAttempts: 3,
+    requestTimeoutMs: 10_000,
+    connectionTimeoutMs: 2_000,
+    credentials: S3RVER_CREDENTIALS,
+  });
+  clients.push(admin);
+  return {
+    endpoint,
+    port,
+    client(overrides = {}) {
+      const client = createS3Client({
+        endpoint,
+        region: "us-east-1",
+        forcePathStyle: true,
+        maxAttempts: 6,
+        requestTimeoutMs: 10_000,
+        connectionTimeoutMs: 2_000,
+        credentials: S3RVER_CREDENTIALS,
+        backoff: { baseDelayMs: 10, throttlingBaseDelayMs: 20, maxDelayMs: 200 },
+        ...overrides,
+      });
+      clients.push(client);
+      return client;
+    },
+    async createBucket() {
+      const bucket = `vdet-test-${randomBytes(5).toString("hex")}`;
+      await admin.send(new CreateBucketCommand({ Bucket: bucket }));
+      return bucket;
+    },
+    async close() {
+      for (const client of clients) client.destroy();
+      server.httpServer?.closeAllConnections();
+      await server.close();
+      await rm(directory, { recursive: true, force: true });
+    },
+  };
+}
