@@ -209,3 +209,42 @@ test("bad job specs get a 400 naming the field; no token gets a 401", async () =
   assert.equal(missing.statusCode, 404);
   await app.close();
 });
+
+test("cancel: decoding stops, queued frames drain, what is done is written, the job ends cancelled", async () => {
+  const long = await makeTestClip(join(dir, "long.mp4"), 30, 10);
+  const app = await buildServer({
+    transport,
+    jobStore,
+    token: null,
+    allowFileInputs: true,
+    allowDirectoryOutputs: true,
+  });
+  const created = await app.inject({
+    method: "POST",
+    url: "/jobs",
+    payload: { input: long, output: join(dir, "cancelled"), sampling: { fps: 10 } },
+  });
+  const id = created.json().job.id as string;
+  // Let a few frames through, then cancel.
+  for (let i = 0; i < 600; i++) {
+    const job = await jobStore.get(id);
+    if (job && job.progress.written >= 4) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const cancel = await app.inject({ method: "DELETE", url: `/jobs/${id}` });
+  assert.equal(cancel.statusCode, 202);
+  assert.equal(await waitFinished(id), "cancelled");
+  const job = (await jobStore.get(id))!;
+  assert.ok(
+    job.progress.total !== null && job.progress.total < 300,
+    `decoding stopped early (total ${job.progress.total})`,
+  );
+  const lines = parseTracks(readFileSync(join(dir, "cancelled", "tracks.jsonl"), "utf8"));
+  assert.deepEqual(
+    lines.map((l) => l.frame),
+    [...Array(job.progress.total).keys()],
+  );
+  const again = await app.inject({ method: "DELETE", url: `/jobs/${id}` });
+  assert.equal(again.statusCode, 409);
+  await app.close();
+});
