@@ -1,0 +1,111 @@
+// A live HLS stream through the whole pipeline: ffmpeg writes a growing playlist in real time, a local HTTP
+// server serves it, and `vdet run` follows it, keeps up, and ends when the stream ends.
+
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { createReadStream, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { access } from "node:fs/promises";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join, normalize } from "node:path";
+import { after, test } from "node:test";
+import { runLocal } from "@vdet/pipeline";
+import { ffmpegBinaries } from "@vdet/video";
+import { parseTracks } from "./support/clips.ts";
+
+const dir = mkdtempSync(join(tmpdir(), "vdet-live-"));
+const server = createServer((request, response) => {
+  const path = normalize(join(dir, decodeURIComponent(new URL(request.url ?? "/", "http://x").pathname)));
+  if (!path.startsWith(dir)) return response.writeHead(403).end();
+  const stream = createReadStream(path);
+  stream.on("error", () => response.writeHead(404).end());
+  stream.on("open", () => {
+    response.writeHead(200, {
+      "content-type": path.endsWith(".m3u8") ? "application/vnd.apple.mpegurl" : "video/mp2t",
+    });
+    stream.pipe(response);
+  });
+});
+after(() => {
+  server.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+test("a growing HLS playlist is processed while it is written and the job ends with the stream", async () => {
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const port = (server.address() as AddressInfo).port;
+  mkdirSync(join(dir, "live"));
+  const playlist = join(dir, "live", "index.m3u8");
+  const streamSeconds = 6;
+  const writer = execFile(ffmpegBinaries().ffmpegPath, [
+    ...["-hide_banner", "-nostdin", "-loglevel", "error", "-re", "-f", "lavfi"],
+    ...["-i", `testsrc2=size=320x240:rate=10:duration=${streamSeconds}`],
+    ...[
+      "-c:v",
+      "libx264",
+      "-pix_fmt",
+      "yuv420p",
+      "-g",
+      "10",
+      "-f",
+      "hls",
+      "-hls_time",
+      "1",
+      "-hls_list_size",
+      "0",
+    ],
+    ...["-hls_playlist_type", "event", "-hls_segment_filename", join(dir, "live", "seg%03d.ts"), playlist],
+  ]);
+  let writerEndedAt = 0;
+  const writerDone = new Promise<void>((resolve) =>
+    writer.on("exit", () => {
+      writerEndedAt = Date.now();
+      resolve();
+    }),
+  );
+  try {
+    for (let waited = 0; ; waited += 50) {
+      if (
+        await access(playlist).then(
+          () => true,
+          () => false,
+        )
+      )
+        break;
+      assert.ok(waited < 15_000, "ffmpeg wrote no playlist");
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.doesNotMatch(readFileSync(playlist, "utf8"), /EXT-X-ENDLIST/, "the stream must still be live");
+    const out = join(dir, "out");
+    const result = await runLocal({
+      spec: {
+        input: `http://127.0.0.1:${port}/live/index.m3u8`,
+        output: out,
+        sampling: { fps: 2 },
+        scoreThreshold: 0.5,
+      },
+      seed: 0,
+      preload: true,
+    });
+    const finishedAt = Date.now();
+    await writerDone;
+    assert.equal(result.job.state, "completed", JSON.stringify(result.job.errors));
+    assert.match(readFileSync(playlist, "utf8"), /EXT-X-ENDLIST/);
+    const lines = parseTracks(readFileSync(join(out, "tracks.jsonl"), "utf8"));
+    // 6 s sampled at 2 fps from the first segment on.
+    assert.equal(lines.length, streamSeconds * 2);
+    assert.deepEqual(
+      lines.map((l) => l.frame),
+      [...Array(streamSeconds * 2).keys()],
+    );
+    // Keeping up: the job ends a few seconds after the stream's last segment, not a backlog later.
+    assert.ok(
+      finishedAt - writerEndedAt < 8000,
+      `finished ${finishedAt - writerEndedAt} ms after the stream ended`,
+    );
+  } finally {
+    writer.kill("SIGKILL");
+    await writerDone;
+  }
+});
