@@ -15,7 +15,7 @@ import { promisify } from "node:util";
 import { build } from "@vdet/effdet";
 import {
   letterboxFor,
-  openLocalOutput,
+  openJobOutput,
   padToSquare,
   RedisJobStore,
   runLocal,
@@ -147,7 +147,7 @@ async function redisRun(workerCount: number) {
   const aggregator = startAggregator({
     transport,
     jobStore,
-    openOutput: (_id, l) => openLocalOutput(l),
+    openOutput: (_id, l) => openJobOutput(l),
     onJobFinished: (_id, s) => done(s),
   });
   const started = performance.now();

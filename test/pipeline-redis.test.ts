@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { buildServer } from "@vdet/api";
-import { openLocalOutput, RedisJobStore, runLocal, startAggregator, startProducer } from "@vdet/pipeline";
+import { openJobOutput, RedisJobStore, runLocal, startAggregator, startProducer } from "@vdet/pipeline";
 import { createRedisTransport, redisOptionsFromUrl } from "@vdet/transport";
 import { Redis } from "ioredis";
 import { makeTestClip, parseTracks, type TrackLine } from "./support/clips.ts";
@@ -30,7 +30,7 @@ const producer = startProducer({ transport, jobStore, framesPerChunk: 2 });
 const aggregator = startAggregator({
   transport,
   jobStore,
-  openOutput: (_id, location) => openLocalOutput(location),
+  openOutput: (_id, location) => openJobOutput(location),
   onJobFinished: (id, state) => finished.set(id, state),
 });
 const workers: ChildProcess[] = [];

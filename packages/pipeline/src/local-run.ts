@@ -5,10 +5,10 @@ import { type JobSpecInput, PHI_VALUES, parseJobSpec, phiRank } from "@vdet/prot
 import { createMemoryTransport } from "@vdet/transport";
 import { startAggregator } from "./aggregator.ts";
 import { MemoryJobStore, type StoredJob } from "./job-store.ts";
-import { openLocalOutput } from "./local-output.ts";
 import type { StageLogger } from "./logger.ts";
 import { createModelProvider, type ModelSourceOptions } from "./models.ts";
 import { startProducer } from "./producer.ts";
+import { openJobOutput } from "./sink-output.ts";
 import { startWorker } from "./worker.ts";
 
 export interface LocalRunOptions extends ModelSourceOptions {
@@ -49,7 +49,7 @@ export async function runLocal(options: LocalRunOptions): Promise<LocalRunResult
     jobStore,
     logger: options.logger,
     openOutput: async (_jobId, location) => {
-      const out = await openLocalOutput(location);
+      const out = await openJobOutput(location);
       outputLocation = out.location;
       return out;
     },

@@ -18,10 +18,9 @@ const common = {
     .regex(/^[A-Za-z0-9_-]+$/)
     .default("vdet"),
   logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
-  s3Endpoint: z.string().url().optional(),
-  s3Region: z.string().default("us-east-1"),
-  s3ForcePathStyle: bool.default(false),
 };
+// S3 settings (VDET_S3_ENDPOINT, AWS_REGION, VDET_S3_FORCE_PATH_STYLE, …) are read by @vdet/storage's
+// s3ConfigFromEnv; credentials come from the AWS SDK's default chain.
 
 export const apiConfigSchema = z.object({
   ...common,
@@ -103,9 +102,6 @@ const ENV: Record<string, string> = {
   redisUrl: "VDET_REDIS_URL",
   prefix: "VDET_PREFIX",
   logLevel: "VDET_LOG_LEVEL",
-  s3Endpoint: "VDET_S3_ENDPOINT",
-  s3Region: "AWS_REGION",
-  s3ForcePathStyle: "VDET_S3_FORCE_PATH_STYLE",
   host: "VDET_API_HOST",
   port: "VDET_API_PORT",
   token: "VDET_API_TOKEN",

@@ -1,19 +1,22 @@
 // Starting each role against Redis: transport, job store, stage; and stopping it cleanly on SIGTERM/SIGINT
 // (stop taking work, finish what is in hand, close connections).
 
+import type { S3Client } from "@aws-sdk/client-s3";
 import { buildServer } from "@vdet/api";
 import { parsePhi } from "@vdet/effdet";
 import {
   createModelProvider,
   type JobOutputFactory,
-  openLocalOutput,
+  openJobOutput,
   RedisJobStore,
   type Stage,
   startAggregator,
   startProducer,
   startWorker,
 } from "@vdet/pipeline";
+import { createS3Client, openS3Input, s3ConfigFromEnv } from "@vdet/storage";
 import { createRedisTransport, redisOptionsFromUrl, type Transport } from "@vdet/transport";
+import type { VideoInput } from "@vdet/video";
 import { Redis } from "ioredis";
 import type { Logger } from "pino";
 import type { AggregatorRoleConfig, ApiRoleConfig, ProducerRoleConfig, WorkerRoleConfig } from "./config.ts";
@@ -51,11 +54,21 @@ export interface RunningRole {
   close(): Promise<void>;
 }
 
+/** One S3 client per process, made on first use from the environment (only roles that touch S3 need it). */
+let s3Client: S3Client | undefined;
+function s3(): S3Client {
+  s3Client ??= createS3Client(s3ConfigFromEnv());
+  return s3Client;
+}
+
 function outputs(): JobOutputFactory {
-  return async (_jobId, location) => {
-    if (location.startsWith("s3://")) throw new Error("S3 outputs need the storage package (not wired yet)");
-    return openLocalOutput(location);
-  };
+  return (_jobId, location) =>
+    openJobOutput(location, location.startsWith("s3://") ? { s3Client: s3() } : {});
+}
+
+/** s3:// inputs are streamed (resumably) into ffmpeg; everything else goes to ffmpeg as it is. */
+async function openInput(input: string): Promise<VideoInput> {
+  return input.startsWith("s3://") ? openS3Input(input, s3()) : input;
 }
 
 export async function startApiRole(
@@ -100,6 +113,7 @@ export function startProducerRole(config: ProducerRoleConfig, logger: Logger): R
     frameTtlSeconds: config.frameTtlSeconds,
     concurrency: config.concurrency,
     limits: { maxWidth: config.maxWidth, maxHeight: config.maxHeight, maxFrames: config.maxFrames },
+    openInput,
     logger,
   });
   logger.info({ role: "producer" }, "producer started");

@@ -6,6 +6,7 @@ import { createHash } from "node:crypto";
 import { readdirSync, statSync } from "node:fs";
 import { extname, join, resolve } from "node:path";
 import type { JobSpecInput } from "@vdet/protocol";
+import { createS3Client, listS3Videos, s3ConfigFromEnv } from "@vdet/storage";
 import { type Command, InvalidArgumentError } from "commander";
 import { globSync } from "tinyglobby";
 import { integer, positiveNumber, probability } from "../options.ts";
@@ -75,6 +76,16 @@ function addClientOptions(command: Command): Command {
   return command
     .option("--api <url>", "api address (VDET_API_URL, default http://127.0.0.1:8080)")
     .option("--token <token>", "bearer token (VDET_API_TOKEN)");
+}
+
+/** A stable output folder per video: its name plus a short hash of its full path (names can repeat). */
+function outputFolder(video: string): string {
+  const name = video
+    .split("/")
+    .at(-1)!
+    .replace(/\.[^.]+$/, "")
+    .replace(/[^A-Za-z0-9._-]/g, "_");
+  return `${name}-${createHash("sha256").update(video).digest("hex").slice(0, 8)}`;
 }
 
 /** Videos in a directory (recursively) or matching a glob, sorted. */
