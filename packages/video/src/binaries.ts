@@ -132,12 +132,20 @@ async function firstLine(path: string, args: string[]): Promise<string> {
 export function describeFfmpeg(): Promise<FfmpegDescription> {
   cachedDescription ??= (async () => {
     const binaries = ffmpegBinaries();
-    const [ffmpegVersion, ffprobeVersion, help] = await Promise.all([
-      firstLine(binaries.ffmpegPath, ["-version"]),
-      firstLine(binaries.ffprobePath, ["-version"]),
-      execFileAsync(binaries.ffmpegPath, ["-hide_banner", "-h", "long"], { maxBuffer: 16 * 1024 * 1024 }),
-    ]);
-    return { ...binaries, ffmpegVersion, ffprobeVersion, hasFpsMode: /^-fps_mode\b/m.test(help.stdout) };
+    try {
+      const [ffmpegVersion, ffprobeVersion, help] = await Promise.all([
+        firstLine(binaries.ffmpegPath, ["-version"]),
+        firstLine(binaries.ffprobePath, ["-version"]),
+        execFileAsync(binaries.ffmpegPath, ["-hide_banner", "-h", "long"], { maxBuffer: 16 * 1024 * 1024 }),
+      ]);
+      return { ...binaries, ffmpegVersion, ffprobeVersion, hasFpsMode: /^-fps_mode\b/m.test(help.stdout) };
+    } catch (error) {
+      cachedDescription = undefined;
+      throw new FfmpegMissingError(
+        `${binaries.ffmpegPath} or ${binaries.ffprobePath} does not run; point VDET_FFMPEG/VDET_FFPROBE at working binaries`,
+        { cause: error },
+      );
+    }
   })();
   return cachedDescription;
 }

@@ -1,6 +1,7 @@
 // Input classification, whitelists and redaction, checked without running ffmpeg.
 
 import assert from "node:assert/strict";
+import { once } from "node:events";
 import { mkdir, writeFile } from "node:fs/promises";
 import { join, relative, resolve } from "node:path";
 import { Readable } from "node:stream";
@@ -63,6 +64,13 @@ describe("resolveInput", () => {
         return true;
       });
     }
+  });
+
+  test("a stream that has already ended is refused", async () => {
+    const used = Readable.from([Buffer.from("x")]);
+    used.resume();
+    await once(used, "end");
+    await assert.rejects(resolveInput(used), /already ended/);
   });
 
   test("allowedKinds refuses the rest", async () => {

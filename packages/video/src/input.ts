@@ -110,6 +110,11 @@ function classify(input: VideoInput): ResolvedInput {
     if (typeof input?.pipe !== "function") {
       throw new VideoInputRejectedError("input must be a path, a URL string or a Readable stream");
     }
+    if (!input.readable) {
+      throw new VideoInputRejectedError(
+        "the input stream has already ended or been destroyed; pass a fresh stream",
+      );
+    }
     return { kind: "stream", source: input, display: "<stream>", protocolWhitelist: PROTOCOLS.stream };
   }
   if (input.trim() === "" || input.includes("\0")) {

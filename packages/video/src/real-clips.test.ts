@@ -33,7 +33,9 @@ describe("real clips", () => {
     assert.equal(info.fps, 12.5);
     assert.equal(info.frameCount, 377);
     assert.equal(info.hasAudio, true);
-    assert.ok(Math.abs((info.durationSeconds ?? 0) - 30.208) < 0.01, `duration ${info.durationSeconds}`);
+    // The container's 30.208 s (its audio runs longer); some ffprobe builds report the video's 30.16 s.
+    const duration = info.durationSeconds ?? 0;
+    assert.ok(duration >= 30.15 && duration <= 30.21, `duration ${duration}`);
   });
 
   test("car-detection.mp4 decodes to all 377 frames once, and to 151 frames at 5 fps", async () => {
