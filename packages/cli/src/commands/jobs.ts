@@ -179,20 +179,34 @@ export function registerJobCommands(program: Command): void {
       if (o.budget !== undefined && o.archive)
         throw new InvalidArgumentError("give --budget or --archive, not both");
       const client = clientOptions(o);
-      const isLocalCollection = o.archive && !/^[a-z]+:\/\//i.test(input);
-      const inputs = isLocalCollection ? findVideos(input) : [input];
-      if (inputs.length === 0) throw new Error(`no videos found in ${input}`);
       const ids: string[] = [];
-      for (const [i, video] of inputs.entries()) {
-        const output =
-          inputs.length > 1 ? `${o.out.replace(/\/$/, "")}/${String(i).padStart(5, "0")}` : o.out;
-        const { job, created } = (await call(client, "POST", "/jobs", specFor(video, output, o))) as {
-          job: JobView;
-          created: boolean;
-        };
-        ids.push(job.id);
-        process.stdout.write(`${job.id} ${created ? "submitted" : "already submitted"} ${video}\n`);
+      const submitAll = async (videos: readonly string[], many: boolean) => {
+        for (const video of videos) {
+          const output = many ? `${o.out.replace(/\/$/, "")}/${outputFolder(video)}` : o.out;
+          const { job, created } = (await call(client, "POST", "/jobs", specFor(video, output, o))) as {
+            job: JobView;
+            created: boolean;
+          };
+          ids.push(job.id);
+          process.stdout.write(`${job.id} ${created ? "submitted" : "already submitted"} ${video}\n`);
+        }
+      };
+      if (o.archive && input.startsWith("s3://")) {
+        // An S3 prefix: one page of the listing at a time, so a huge archive starts at once.
+        const s3 = createS3Client(s3ConfigFromEnv());
+        for await (const page of listS3Videos(input, s3, { pageSize: 500 })) {
+          await submitAll(
+            page.map((v) => v.uri),
+            true,
+          );
+        }
+      } else if (o.archive) {
+        const videos = findVideos(input);
+        await submitAll(videos, videos.length > 1);
+      } else {
+        await submitAll([input], false);
       }
+      if (ids.length === 0) throw new Error(`no videos found in ${input}`);
       if (o.wait) {
         for (const id of ids) {
           const job = await waitFor(client, id);
