@@ -14,8 +14,8 @@ export interface S3Config {
   forcePathStyle: boolean;
   /** Attempts per request, the first included. */
   maxAttempts: number;
-  /** A request fails (and is retried) when its socket is idle this long. */
-  requestTimeoutMs: number;
+  /** A request fails (and is retried) when its connection is idle this long, body transfer included. */
+  idleTimeoutMs: number;
   connectionTimeoutMs: number;
   /** Explicit credentials (tests); unset means the SDK's default chain. */
   credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
@@ -45,7 +45,7 @@ function positiveInteger(env: Env, name: string, fallback: number): number {
 
 /**
  * Reads `VDET_S3_ENDPOINT`, `AWS_REGION` (or `AWS_DEFAULT_REGION`), `VDET_S3_FORCE_PATH_STYLE` (default: on
- * with a custom endpoint), `VDET_S3_MAX_ATTEMPTS` and `VDET_S3_REQUEST_TIMEOUT_MS`. Throws StorageConfigError
+ * with a custom endpoint), `VDET_S3_MAX_ATTEMPTS` and `VDET_S3_IDLE_TIMEOUT_MS`. Throws StorageConfigError
  * naming the variable to fix.
  */
 export function s3ConfigFromEnv(env: Env = process.env): S3Config {
@@ -73,7 +73,7 @@ export function s3ConfigFromEnv(env: Env = process.env): S3Config {
     region,
     forcePathStyle: flag(env, "VDET_S3_FORCE_PATH_STYLE", endpoint !== undefined),
     maxAttempts: positiveInteger(env, "VDET_S3_MAX_ATTEMPTS", DEFAULT_BACKOFF.maxAttempts),
-    requestTimeoutMs: positiveInteger(env, "VDET_S3_REQUEST_TIMEOUT_MS", 30_000),
+    idleTimeoutMs: positiveInteger(env, "VDET_S3_IDLE_TIMEOUT_MS", 30_000),
     connectionTimeoutMs: 5_000,
   };
 }
@@ -93,7 +93,7 @@ export function describeS3Config(
     region: config.region,
     forcePathStyle: config.forcePathStyle,
     maxAttempts: config.maxAttempts,
-    requestTimeoutMs: config.requestTimeoutMs,
+    idleTimeoutMs: config.idleTimeoutMs,
     credentials,
   };
 }
@@ -107,10 +107,8 @@ export function createS3Client(config: S3Config): S3Client {
     credentials: config.credentials,
     maxAttempts: config.maxAttempts,
     retryStrategy: new BackoffRetryStrategy({ ...config.backoff, maxAttempts: config.maxAttempts }),
-    // Options for the SDK's own NodeHttpHandler; requestTimeout is a socket idle timeout.
-    requestHandler: {
-      connectionTimeout: config.connectionTimeoutMs,
-      requestTimeout: config.requestTimeoutMs,
-    },
+    // Options for the SDK's own NodeHttpHandler. An idle (socket) timeout, not a total one: an 8 MiB part on
+    // a slow link may take long, but a connection that goes quiet is dead. The SDK retries its TimeoutError.
+    requestHandler: { connectionTimeout: config.connectionTimeoutMs, socketTimeout: config.idleTimeoutMs },
   });
 }

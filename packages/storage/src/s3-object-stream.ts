@@ -14,6 +14,8 @@ export interface ObjectStreamOptions {
   offsetBytes?: number;
   /** Body failures in a row, without a byte of progress between them, before the stream fails. */
   maxAttempts?: number;
+  /** Resumes in all (with progress or not) before the stream fails. */
+  maxResumes?: number;
   baseDelayMs?: number;
   maxDelayMs?: number;
   /** A body that delivers nothing for this long (while we are waiting for it) is dropped and resumed. */
@@ -46,7 +48,9 @@ async function* objectChunks(
   let offset = options.offsetBytes ?? 0;
   let etag: string | undefined;
   let totalBytes: number | undefined;
+  const maxResumes = options.maxResumes ?? 100;
   let failures = 0;
+  let resumes = 0;
   let lastError: unknown;
 
   while (totalBytes === undefined || offset < totalBytes) {
@@ -120,14 +124,16 @@ async function* objectChunks(
     if (offset === totalBytes) return;
     // The body failed, or ended early without an error: resume from `offset`.
     failures = offset > offsetBefore ? 1 : failures + 1;
-    if (failures >= maxAttempts) {
+    resumes += 1;
+    if (failures >= maxAttempts || resumes > maxResumes) {
       const reason = lastError instanceof Error ? lastError.message : "the body ended early";
+      const how = failures >= maxAttempts ? `${failures} time(s) in a row` : `${resumes} times in all`;
       throw new StorageRequestError(
         "GetObject",
         uri,
-        failures,
-        `S3 GetObject of ${uri} broke off at byte ${offset} of ${totalBytes} ${failures} time(s) in a row ` +
-          `(${reason}); check the network or the store, then read again`,
+        resumes,
+        `S3 GetObject of ${uri} broke off at byte ${offset} of ${totalBytes} ${how} (${reason}); check the ` +
+          "network or the store, then read again",
         { cause: lastError },
       );
     }

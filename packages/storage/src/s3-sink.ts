@@ -132,10 +132,9 @@ export class S3Sink implements Sink {
   }
 
   async exists(key: string): Promise<boolean> {
+    const Key = this.objectKey(key);
     try {
-      await this.client.send(
-        new HeadObjectCommand({ Bucket: this.location.bucket, Key: this.objectKey(key) }),
-      );
+      await this.client.send(new HeadObjectCommand({ Bucket: this.location.bucket, Key }));
       return true;
     } catch (error) {
       if (isNotFound(error)) return false;
@@ -149,6 +148,7 @@ export class S3Sink implements Sink {
       throw new RangeError(`pageSize must be a whole number from 1 to 1000, got ${pageSize}`);
     }
     const root = this.location.prefix;
+    const listPrefix = root + validatePrefix(prefix);
     const startAfter = options.startAfter === undefined ? undefined : root + validateKey(options.startAfter);
     let continuationToken: string | undefined;
     do {
@@ -157,7 +157,7 @@ export class S3Sink implements Sink {
         page = await this.client.send(
           new ListObjectsV2Command({
             Bucket: this.location.bucket,
-            Prefix: root + validatePrefix(prefix),
+            Prefix: listPrefix,
             MaxKeys: pageSize,
             ContinuationToken: continuationToken,
             StartAfter: continuationToken === undefined ? startAfter : undefined,
@@ -182,10 +182,9 @@ export class S3Sink implements Sink {
   }
 
   async delete(key: string): Promise<void> {
+    const Key = this.objectKey(key);
     try {
-      await this.client.send(
-        new DeleteObjectCommand({ Bucket: this.location.bucket, Key: this.objectKey(key) }),
-      );
+      await this.client.send(new DeleteObjectCommand({ Bucket: this.location.bucket, Key }));
     } catch (error) {
       if (isNotFound(error)) return;
       throw wrapS3Error("DeleteObject", this.uriOf(key), error);

@@ -16,8 +16,12 @@ import type { AddressInfo, Socket } from "node:net";
 export type Fault =
   /** Answer with this S3 error instead of forwarding. */
   | { kind: "status"; status: number; code: string; message?: string }
-  /** Forward `afterBytes` of the request body, run `onCut` (the store now holds a partial body), then reset. */
-  | { kind: "reset-request"; afterBytes: number; onCut?: () => Promise<void> }
+  /**
+   * Take in `afterBytes` of the request body, run `onCut`, then reset. With `forwardPartial` those bytes go to
+   * the store first (s3rver then holds a partial body); without, the store never hears of the request, which is
+   * how S3 treats a PUT whose body never completed.
+   */
+  | { kind: "reset-request"; afterBytes: number; forwardPartial?: boolean; onCut?: () => Promise<void> }
   /** Forward the request; pass `afterBytes` of the response body, run `onCut`, then reset the connection. */
   | { kind: "reset-response"; afterBytes: number; onCut?: () => Promise<void> }
   /** Forward the request and let the store finish it, then reset instead of answering. */
@@ -96,36 +100,42 @@ export async function startFaultProxy(upstreamPort: number, plan: FaultPlan): Pr
 
     const headers = { ...incoming.headers };
     delete headers.expect; // not signed; the proxy has already answered 100-continue
-    const upstream = request({
-      host: "127.0.0.1",
-      port: upstreamPort,
-      method: record.method,
-      path: record.url,
-      headers,
-    });
-    upstream.on("error", () => reset(clientSocket));
-    clientSocket.on("close", () => upstream.destroy());
+    const forward = () => {
+      const upstream = request({
+        host: "127.0.0.1",
+        port: upstreamPort,
+        method: record.method,
+        path: record.url,
+        headers,
+      });
+      upstream.on("error", () => reset(clientSocket));
+      response.on("close", () => {
+        if (!response.writableFinished) upstream.destroy(); // the client went away
+      });
+      return upstream;
+    };
 
     if (fault?.kind === "reset-request") {
-      let forwarded = 0;
+      const upstream = fault.forwardPartial ? forward() : null;
+      let received = 0;
       incoming.on("data", (chunk: Buffer) => {
-        if (forwarded >= fault.afterBytes) return;
-        const part = chunk.subarray(0, fault.afterBytes - forwarded);
-        forwarded += part.byteLength;
-        upstream.write(part);
-        if (forwarded >= fault.afterBytes) {
+        if (received >= fault.afterBytes) return;
+        const part = chunk.subarray(0, fault.afterBytes - received);
+        received += part.byteLength;
+        upstream?.write(part);
+        if (received >= fault.afterBytes) {
           incoming.pause();
           void (async () => {
             await new Promise((done) => setTimeout(done, 50)); // let the store take in what it got
             await fault.onCut?.();
-            upstream.destroy();
+            upstream?.destroy();
             reset(clientSocket);
           })();
         }
       });
-      incoming.on("end", () => upstream.end());
       return;
     }
+    const upstream = forward();
     incoming.pipe(upstream);
 
     upstream.on("response", (upstreamResponse) => {
@@ -137,6 +147,12 @@ export async function startFaultProxy(upstreamPort: number, plan: FaultPlan): Pr
       response.writeHead(upstreamResponse.statusCode ?? 502, upstreamResponse.headers);
       if (fault?.kind !== "reset-response" && fault?.kind !== "stall-response") {
         upstreamResponse.pipe(response);
+        return;
+      }
+      if (fault.afterBytes <= 0) {
+        response.flushHeaders();
+        upstreamResponse.destroy();
+        setTimeout(() => reset(clientSocket), 20);
         return;
       }
       let passed = 0;

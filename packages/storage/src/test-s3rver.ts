@@ -1,12 +1,15 @@
-// Test support: a real S3-protocol server (s3rver) on a free port of 127.0.0.1 with its own temporary
-// directory, clients for it made by createS3Client, and a fresh bucket per test.
+// Test support: a real S3-protocol server (s3rver, in a child process: see test-s3rver-process.ts) on a free
+// port of 127.0.0.1 with its own temporary directory, clients for it made by createS3Client, and a fresh
+// bucket per test.
 
+import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
 import { CreateBucketCommand, type S3Client } from "@aws-sdk/client-s3";
-import S3rver from "s3rver";
 import { createS3Client, type S3Config } from "./s3-config.ts";
 
 /** s3rver's built-in account. */
@@ -25,8 +28,24 @@ export interface TestS3 {
 
 export async function startTestS3(): Promise<TestS3> {
   const directory = await mkdtemp(join(tmpdir(), "vdet-s3rver-"));
-  const server = new S3rver({ address: "127.0.0.1", port: 0, silent: true, directory });
-  const { port } = await server.run();
+  const server = spawn(
+    process.execPath,
+    [
+      "--openssl-legacy-provider",
+      "--import",
+      "tsx",
+      fileURLToPath(new URL("./test-s3rver-process.ts", import.meta.url)),
+      directory,
+    ],
+    { stdio: ["pipe", "pipe", "inherit"] },
+  );
+  const exited = new Promise((resolve) => server.on("exit", resolve));
+  const port = await new Promise<number>((resolve, reject) => {
+    createInterface({ input: server.stdout }).once("line", (line: string) => resolve(JSON.parse(line).port));
+    server.once("exit", (code: number | null) =>
+      reject(new Error(`s3rver exited with ${code} before it was ready`)),
+    );
+  });
   const endpoint = `http://127.0.0.1:${port}`;
   const clients: S3Client[] = [];
   const admin = createS3Client({
@@ -34,7 +53,7 @@ export async function startTestS3(): Promise<TestS3> {
     region: "us-east-1",
     forcePathStyle: true,
     maxAttempts: 3,
-    requestTimeoutMs: 10_000,
+    idleTimeoutMs: 10_000,
     connectionTimeoutMs: 2_000,
     credentials: S3RVER_CREDENTIALS,
   });
@@ -48,7 +67,7 @@ export async function startTestS3(): Promise<TestS3> {
         region: "us-east-1",
         forcePathStyle: true,
         maxAttempts: 6,
-        requestTimeoutMs: 10_000,
+        idleTimeoutMs: 10_000,
         connectionTimeoutMs: 2_000,
         credentials: S3RVER_CREDENTIALS,
         backoff: { baseDelayMs: 10, throttlingBaseDelayMs: 20, maxDelayMs: 200 },
@@ -64,8 +83,8 @@ export async function startTestS3(): Promise<TestS3> {
     },
     async close() {
       for (const client of clients) client.destroy();
-      server.httpServer?.closeAllConnections();
-      await server.close();
+      server.stdin?.end();
+      await exited;
       await rm(directory, { recursive: true, force: true });
     },
   };
