@@ -13,9 +13,13 @@ import {
   rotateMp4Quarter,
   tempDir,
   waitForNoFfmpegChildren,
+  Y4mSource,
 } from "./test-clips.ts";
 
-async function collect(input: string, options: DecodeOptions): Promise<DecodedFrame[]> {
+async function collect(
+  input: Parameters<typeof decodeFrames>[0],
+  options: DecodeOptions,
+): Promise<DecodedFrame[]> {
   const frames: DecodedFrame[] = [];
   for await (const frame of decodeFrames(input, options)) frames.push(frame);
   return frames;
@@ -165,7 +169,9 @@ describe("limits", () => {
     assert.equal(frames.length, 2);
   });
 
-  test("maxFrames: the first maxFrames frames arrive, then VideoLimitError", async () => {
+  test("maxFrames: the first maxFrames frames arrive, then VideoLimitError", {
+    timeout: 30_000,
+  }, async () => {
     const got: number[] = [];
     await assert.rejects(
       (async () => {
@@ -178,5 +184,18 @@ describe("limits", () => {
     assert.deepEqual(got, [0, 10, 20, 30]);
     const exact = await collect(clip, { sampling: { everyNth: 10 }, maxFrames: 10 });
     assert.equal(exact.length, 10);
+    // A long input stops at the limit instead of being decoded to its end.
+    const source = new Y4mSource(64, 48, 100_000);
+    const first: number[] = [];
+    await assert.rejects(
+      (async () => {
+        for await (const frame of decodeFrames(source, { sampling: { everyNth: 1 }, maxFrames: 3 })) {
+          first.push(readFrameNumber(frame));
+        }
+      })(),
+      VideoLimitError,
+    );
+    assert.deepEqual(first, [0, 1, 2]);
+    assert.ok(source.framesRead < 2000, `ffmpeg read ${source.framesRead} frames for a 3-frame limit`);
   });
 });

@@ -114,6 +114,8 @@ class DecodeSession {
   private stdoutEnded = false;
   private killed = false;
   private started = false;
+  /** The consumer is gone: whatever ffmpeg still writes is dropped. */
+  private closed = false;
   private lastProgressAt = Date.now();
   private readonly stallTimer: NodeJS.Timeout;
   private readonly exited: Promise<void>;
@@ -228,8 +230,9 @@ class DecodeSession {
   async close(): Promise<void> {
     this.options.signal?.removeEventListener("abort", this.onAbort);
     clearInterval(this.stallTimer);
+    this.closed = true;
     if (!this.ffmpegExited) this.kill();
-    this.releaseWrite();
+    this.discardOutput();
     await this.exited;
   }
 
@@ -311,7 +314,7 @@ class DecodeSession {
     this.announcedCount += 1;
     const { maxFrames } = this.options;
     if (maxFrames !== undefined && this.announcedCount > maxFrames) {
-      // Let the first maxFrames frames finish arriving on stdout, then stop (see pump).
+      // Let the first maxFrames frames finish arriving on stdout, then stop (pump).
       this.deferredLimit ??= new VideoLimitError(
         `video yields more than the allowed ${maxFrames} sampled frames`,
         {
@@ -325,7 +328,7 @@ class DecodeSession {
   }
 
   private onStdout(chunk: Buffer, callback: () => void): void {
-    if (this.failure !== undefined) {
+    if (this.failure !== undefined || this.closed) {
       callback();
       return;
     }
@@ -339,6 +342,9 @@ class DecodeSession {
   /** Moves bytes into frames, frames to the waiting consumer, and decides whether ffmpeg may write more. */
   private pump(): void {
     if (this.failure === undefined) this.assembleFrames();
+    if (this.failure === undefined && this.deferredLimit !== undefined && this.announced.length === 0) {
+      this.fail(this.deferredLimit, false); // the first maxFrames frames are complete
+    }
     if (this.failure === undefined && this.ffmpegExited && this.stdoutEnded) this.settle();
 
     if (this.waiter !== undefined) {
@@ -389,10 +395,6 @@ class DecodeSession {
         data: new Uint8Array(buffer.buffer, buffer.byteOffset, size),
       });
       this.producedCount += 1;
-      if (this.deferredLimit !== undefined && this.producedCount === this.options.maxFrames) {
-        this.fail(this.deferredLimit, false);
-        return;
-      }
     }
   }
 
