@@ -451,8 +451,8 @@ class DecodeSession {
 
   private checkStall(): void {
     if (this.failure !== undefined || this.ffmpegExited || !this.started) return;
-    if (this.heldWrite !== undefined || this.ready.length >= QUEUED_FRAMES) {
-      this.lastProgressAt = Date.now(); // paused by backpressure
+    if (this.ready.length >= QUEUED_FRAMES) {
+      this.lastProgressAt = Date.now(); // paused by backpressure: the consumer is not pulling
       return;
     }
     const idleMs = Date.now() - this.lastProgressAt;
