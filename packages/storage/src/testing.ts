@@ -1,0 +1,11 @@
+// Test support for other packages' tests (import from "@vdet/storage/testing"): a real S3-protocol server in a
+// child process and a fault-injecting proxy to put in front of it. Not for production code.
+
+export {
+  type Fault,
+  type FaultPlan,
+  type FaultProxy,
+  type ProxiedRequest,
+  startFaultProxy,
+} from "./test-fault-proxy.ts";
+export { S3RVER_CREDENTIALS, startTestS3, type TestS3 } from "./test-s3rver.ts";
