@@ -123,6 +123,7 @@ function partWriterSuite(newSink: () => Promise<Sink>): void {
       (error: unknown) => {
         assert.ok(error instanceof PartsMissingError);
         assert.deepEqual(error.missing, [2]);
+        assert.ok(error.uri.endsWith("/tracks/") && !error.uri.includes("//tracks"), error.uri);
         assert.match(error.message, /re-run the job/);
         return true;
       },

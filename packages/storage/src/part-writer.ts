@@ -86,7 +86,7 @@ export class PartWriter {
       // Parts are deleted in order after the final object is complete, so only a run 1..m may be gone.
       const deletedInOrder = missing.every((index, i) => index === i + 1);
       if (!deletedInOrder || !(await sink.exists(options.key))) {
-        throw new PartsMissingError(`${sink.uri}${writer.partsPrefix}`, missing);
+        throw new PartsMissingError(writer.partsUri(), missing);
       }
       writer.state = "finishing";
     }
@@ -100,6 +100,11 @@ export class PartWriter {
 
   get bufferedBytes(): number {
     return this.buffered;
+  }
+
+  /** Where the parts are, for messages. */
+  private partsUri(): string {
+    return `${this.sink.uri.replace(/\/?$/, "/")}${this.partsPrefix}`;
   }
 
   partKey(index: number): string {
@@ -183,7 +188,7 @@ export class PartWriter {
           if (size === undefined) missing.push(index);
           else sizeBytes += size;
         }
-        if (missing.length > 0) throw new PartsMissingError(`${this.sink.uri}${this.partsPrefix}`, missing);
+        if (missing.length > 0) throw new PartsMissingError(this.partsUri(), missing);
         await this.sink.upload(this.options.key, Readable.from(this.partChunks(), { objectMode: false }), {
           contentType: this.options.contentType,
         });

@@ -12,7 +12,7 @@ interface SdkErrorShape {
 const shape = (error: unknown): SdkErrorShape =>
   typeof error === "object" && error !== null ? (error as SdkErrorShape) : {};
 
-export const httpStatusOf = (error: unknown): number | undefined => shape(error).$metadata?.httpStatusCode;
+const httpStatusOf = (error: unknown): number | undefined => shape(error).$metadata?.httpStatusCode;
 
 export function isNotFound(error: unknown): boolean {
   const { name } = shape(error);
