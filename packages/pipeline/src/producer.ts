@@ -16,6 +16,8 @@ export interface ProducerConfig {
   /** Turns a job's input string into something ffmpeg reads (s3:// → a stream); default: as given. */
   openInput?: (input: string) => Promise<VideoInput>;
   framesPerChunk?: number;
+  /** A partial chunk is queued once its first frame has waited this long (live sources), ms. */
+  maxChunkDelayMs?: number;
   /** Decoding of a job pauses while more of its frames than this are queued and not yet inferred. */
   maxFramesInFlight?: number;
   frameTtlSeconds?: number;
@@ -50,7 +52,10 @@ export function startProducer(config: ProducerConfig): Stage {
 async function produceJob(job: StoredJob, config: ProducerConfig, log: StageLogger): Promise<void> {
   const { transport, jobStore } = config;
   const spec = job.spec;
-  const framesPerChunk = config.framesPerChunk ?? 4;
+  // A latency job's frames must not wait for chunk-mates: each frame is its own chunk (workers still batch them).
+  const framesPerChunk = spec.mode === "latency" ? 1 : (config.framesPerChunk ?? 4);
+  const maxChunkDelayMs = config.maxChunkDelayMs ?? 1000;
+  let firstPendingAtMs = 0;
   const maxInFlight = config.maxFramesInFlight ?? 64;
   const ttl = config.frameTtlSeconds ?? 3600;
   const side = getConfig(parsePhi(spec.phi.max)).imageSize;
@@ -105,10 +110,13 @@ async function produceJob(job: StoredJob, config: ProducerConfig, log: StageLogg
       const key = `${job.id}/${frame.index}`;
       await transport.frameStore.put(key, padToSquare(frame.data, frame.width, frame.height, side), ttl);
       const ptsMs = Number.isFinite(frame.ptsSeconds) ? Math.round(frame.ptsSeconds * 1e6) / 1e3 : 0;
+      if (pending.length === 0) firstPendingAtMs = Date.now();
       pending.push({ index: frame.index, ptsMs, key });
       decoded++;
       const reachedLimit = spec.maxFrames !== undefined && decoded >= spec.maxFrames;
-      if (pending.length >= framesPerChunk || reachedLimit) {
+      // A slow (live) source flushes a partial chunk rather than holding frames back.
+      const waitedTooLong = Date.now() - firstPendingAtMs >= maxChunkDelayMs;
+      if (pending.length >= framesPerChunk || reachedLimit || waitedTooLong) {
         await flush(letterbox);
         const state = await waitForCapacity(job.id, jobStore, maxInFlight);
         if (state === "cancelled") {

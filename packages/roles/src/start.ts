@@ -117,7 +117,12 @@ export function startProducerRole(config: ProducerRoleConfig, logger: Logger): R
     logger,
   });
   logger.info({ role: "producer" }, "producer started");
-  return { close: async () => (await stage.close(), await c.close()) };
+  return {
+    close: async () => {
+      await stage.close();
+      await c.close();
+    },
+  };
 }
 
 export async function startWorkerRole(config: WorkerRoleConfig, logger: Logger): Promise<RunningRole> {
@@ -161,7 +166,12 @@ export function startAggregatorRole(config: AggregatorRoleConfig, logger: Logger
     logger,
   });
   logger.info({ role: "aggregator" }, "aggregator started");
-  return { close: async () => (await stage.close(), await c.close()) };
+  return {
+    close: async () => {
+      await stage.close();
+      await c.close();
+    },
+  };
 }
 
 /** Keeps a role running until SIGTERM or SIGINT, then closes it (a second signal exits at once). */

@@ -62,12 +62,14 @@ after(async () => {
 describe("flow control", () => {
   test("a consumer that stops pulling stops ffmpeg; pulling again resumes it", async () => {
     const source = new Y4mSource(320, 240, 400);
-    const iterator = decodeFrames(source, { sampling: { everyNth: 1 }, stallTimeoutMs: 1000 });
+    // The pause (3 s) is longer than the stall timeout (2.5 s), which must not count paused time; the timeout
+    // leaves a busy CI machine time to restart ffmpeg's output after the pause.
+    const iterator = decodeFrames(source, { sampling: { everyNth: 1 }, stallTimeoutMs: 2500 });
     const first = await iterator.next();
     assert.equal(readFrameNumber(first.value as DecodedFrame), 0);
-    await sleep(800);
+    await sleep(1500);
     const readWhilePaused = source.framesRead;
-    await sleep(700);
+    await sleep(1500);
     // ffmpeg is blocked on its full stdout pipe, so it reads no more input; and the pause is not a stall.
     assert.equal(
       source.framesRead,
