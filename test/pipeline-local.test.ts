@@ -63,3 +63,56 @@ test("an unreadable input fails the job with ffmpeg's reason", async () => {
   assert.equal(manifest.frames.sampled, 0);
   assert.ok(manifest.error);
 });
+
+test("fair share: a short job submitted after a long one finishes first", async () => {
+  const { MemoryJobStore, createModelProvider, openJobOutput, startAggregator, startProducer, startWorker } =
+    await import("@vdet/pipeline");
+  const { createMemoryTransport } = await import("@vdet/transport");
+  const { parseJobSpec } = await import("@vdet/protocol");
+  const long = await makeTestClip(join(dir, "long.mp4"), 12, 10);
+  const short = await makeTestClip(join(dir, "short.mp4"), 1, 10);
+  const transport = createMemoryTransport();
+  const jobStore = new MemoryJobStore();
+  const models = createModelProvider({ seed: 0 });
+  const order: string[] = [];
+  const aggregator = startAggregator({
+    transport,
+    jobStore,
+    openOutput: (_id, location) => openJobOutput(location),
+    onJobFinished: (id) => order.push(id),
+  });
+  const worker = startWorker({ transport, jobStore, models, maxBatch: 4 });
+  // A small in-flight bound per job: the long job can never hold more than 8 frames of the queue.
+  const producer = startProducer({
+    transport,
+    jobStore,
+    framesPerChunk: 4,
+    maxFramesInFlight: 8,
+    concurrency: 2,
+  });
+  try {
+    const a = (
+      await jobStore.create(
+        parseJobSpec({ input: long, output: join(dir, "fair-long"), sampling: { fps: 10 } }),
+      )
+    ).job;
+    await transport.jobs.add({ jobId: a.id });
+    for (let i = 0; i < 400 && (await jobStore.get(a.id))!.progress.written < 8; i++)
+      await new Promise((r) => setTimeout(r, 50));
+    const b = (
+      await jobStore.create(
+        parseJobSpec({ input: short, output: join(dir, "fair-short"), sampling: { fps: 10 } }),
+      )
+    ).job;
+    await transport.jobs.add({ jobId: b.id });
+    for (let i = 0; i < 2400 && order.length < 2; i++) await new Promise((r) => setTimeout(r, 50));
+    assert.deepEqual(order, [b.id, a.id]);
+    assert.equal((await jobStore.get(a.id))!.progress.written, 120);
+  } finally {
+    await producer.close();
+    await worker.close();
+    await aggregator.close();
+    await models.close();
+    await transport.close();
+  }
+});

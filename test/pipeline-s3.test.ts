@@ -23,10 +23,10 @@ import {
   startWorkerRole,
   workerConfigSchema,
 } from "@vdet/roles";
+import { startTestS3, type TestS3 } from "@vdet/storage/testing";
 import { redisOptionsFromUrl } from "@vdet/transport";
 import { Redis } from "ioredis";
 import { pino } from "pino";
-import { startTestS3, type TestS3 } from "@vdet/storage/testing";
 import { makeTestClip, parseTracks } from "./support/clips.ts";
 
 const REDIS_URL = process.env.VDET_REDIS_URL ?? "redis://127.0.0.1:6379";

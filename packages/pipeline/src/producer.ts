@@ -20,6 +20,8 @@ export interface ProducerConfig {
   maxChunkDelayMs?: number;
   /** Decoding of a job pauses while more of its frames than this are queued and not yet inferred. */
   maxFramesInFlight?: number;
+  /** Decoding of every job pauses while the frame queue holds more than this many chunks (Redis memory). */
+  maxQueuedChunks?: number;
   frameTtlSeconds?: number;
   /** Jobs decoded at the same time by this producer. */
   concurrency?: number;
@@ -118,7 +120,13 @@ async function produceJob(job: StoredJob, config: ProducerConfig, log: StageLogg
       const waitedTooLong = Date.now() - firstPendingAtMs >= maxChunkDelayMs;
       if (pending.length >= framesPerChunk || reachedLimit || waitedTooLong) {
         await flush(letterbox);
-        const state = await waitForCapacity(job.id, jobStore, maxInFlight);
+        const state = await waitForCapacity(
+          job.id,
+          jobStore,
+          maxInFlight,
+          transport,
+          config.maxQueuedChunks ?? 256,
+        );
         if (state === "cancelled") {
           cancelled = true;
           abort.abort();
@@ -166,13 +174,22 @@ export function classIds(names: readonly string[]): number[] {
   return names.flatMap((name) => (/^\d+$/.test(name) ? [Number(name)] : cocoIdsByName([name])));
 }
 
-/** Waits while the job has more than `max` frames decoded but not yet inferred; reports a cancel request. */
-async function waitForCapacity(jobId: string, store: JobStore, max: number): Promise<"ok" | "cancelled"> {
+/**
+ * Waits while the job has more than `max` frames decoded but not yet inferred (fair share: a long job cannot fill
+ * the queue) or the frame queue as a whole holds more than `maxChunks` chunks (Redis memory); reports a cancel.
+ */
+async function waitForCapacity(
+  jobId: string,
+  store: JobStore,
+  max: number,
+  transport: Transport,
+  maxChunks: number,
+): Promise<"ok" | "cancelled"> {
   for (;;) {
     const job = await store.get(jobId);
     if (!job || job.cancelRequested) return "cancelled";
     const inFlight = job.progress.decoded - job.progress.inferred - job.progress.failed;
-    if (inFlight <= max) return "ok";
+    if (inFlight <= max && (await transport.frames.counts()).waiting <= maxChunks) return "ok";
     await sleep(25);
   }
 }

@@ -110,6 +110,7 @@ export function startProducerRole(config: ProducerRoleConfig, logger: Logger): R
     jobStore: c.jobStore,
     framesPerChunk: config.framesPerChunk,
     maxFramesInFlight: config.maxFramesInFlight,
+    maxQueuedChunks: config.maxQueuedChunks,
     frameTtlSeconds: config.frameTtlSeconds,
     concurrency: config.concurrency,
     limits: { maxWidth: config.maxWidth, maxHeight: config.maxHeight, maxFrames: config.maxFrames },
