@@ -6,12 +6,11 @@
 // On a CPU-only machine every stage shares the same cores, so the bound is T(a) + T(b); efficiency = that bound
 // divided by the measured time. Model loading is excluded everywhere (preloaded). Last line: one JSON object.
 
-import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { existsSync, mkdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { promisify } from "node:util";
 import { build } from "@vdet/effdet";
 import {
   letterboxFor,
@@ -23,10 +22,11 @@ import {
   startProducer,
 } from "@vdet/pipeline";
 import { parseJobSpec } from "@vdet/protocol";
-import { createRedisTransport, redisOptionsFromUrl } from "@vdet/transport";
-import { decodeFrames, ffmpegBinaries } from "@vdet/video";
+import { createRedisTransport, deleteKeysWithPrefix, redisOptionsFromUrl } from "@vdet/transport";
+import { decodeFrames } from "@vdet/video";
 import { Redis } from "ioredis";
 import * as ort from "onnxruntime-node";
+import { makeTestClip } from "../test/support/clips.ts";
 
 const REDIS_URL = process.env.VDET_REDIS_URL ?? "redis://127.0.0.1:6379";
 const BATCH = 4;
@@ -40,23 +40,7 @@ const seconds = (ms: number) => Math.round(ms) / 1000;
 
 if (!existsSync(clip)) {
   log("making a 20 s 1280×720 30 fps test clip …");
-  await promisify(execFile)(ffmpegBinaries().ffmpegPath, [
-    "-hide_banner",
-    "-loglevel",
-    "error",
-    "-y",
-    "-f",
-    "lavfi",
-    "-i",
-    "testsrc2=size=1280x720:rate=30:duration=20",
-    "-c:v",
-    "libx264",
-    "-preset",
-    "veryfast",
-    "-pix_fmt",
-    "yuv420p",
-    clip,
-  ]);
+  await makeTestClip(clip, 20, 30, 1280, 720);
 }
 
 // (a) decode + sample + scale + letterbox.
@@ -163,12 +147,7 @@ async function redisRun(workerCount: number) {
   await producer.close();
   await aggregator.close();
   await transport.close();
-  let cursor = "0";
-  do {
-    const [next, keys] = await redis.scan(cursor, "MATCH", `${prefix}:*`, "COUNT", 1000);
-    if (keys.length) await redis.unlink(...keys);
-    cursor = next;
-  } while (cursor !== "0");
+  await deleteKeysWithPrefix(redis, prefix);
   await redis.quit();
   log(`(d) redis, ${workerCount} worker(s): ${seconds(ms)} s, ${state}, ${final?.progress.written} frames`);
   return { ms, written: final?.progress.written ?? 0 };

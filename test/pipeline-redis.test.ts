@@ -12,7 +12,7 @@ import { after, before, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { buildServer } from "@vdet/api";
 import { openJobOutput, RedisJobStore, runLocal, startAggregator, startProducer } from "@vdet/pipeline";
-import { createRedisTransport, redisOptionsFromUrl } from "@vdet/transport";
+import { createRedisTransport, deleteKeysWithPrefix, redisOptionsFromUrl } from "@vdet/transport";
 import { Redis } from "ioredis";
 import { makeTestClip, parseTracks, type TrackLine } from "./support/clips.ts";
 
@@ -59,12 +59,7 @@ after(async () => {
   await producer.close();
   await aggregator.close();
   await transport.close();
-  let cursor = "0";
-  do {
-    const [next, keys] = await redis.scan(cursor, "MATCH", `${prefix}:*`, "COUNT", 1000);
-    if (keys.length) await redis.unlink(...keys);
-    cursor = next;
-  } while (cursor !== "0");
+  await deleteKeysWithPrefix(redis, prefix);
   await redis.quit();
   rmSync(dir, { recursive: true, force: true });
 });

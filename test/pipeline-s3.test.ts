@@ -24,7 +24,7 @@ import {
   workerConfigSchema,
 } from "@vdet/roles";
 import { startTestS3, type TestS3 } from "@vdet/storage/testing";
-import { redisOptionsFromUrl } from "@vdet/transport";
+import { deleteKeysWithPrefix, redisOptionsFromUrl } from "@vdet/transport";
 import { Redis } from "ioredis";
 import { pino } from "pino";
 import { makeTestClip, parseTracks } from "./support/clips.ts";
@@ -71,12 +71,7 @@ before(async () => {
 after(async () => {
   for (const role of roles.reverse()) await role.close();
   const redis = new Redis(redisOptionsFromUrl(REDIS_URL));
-  let cursor = "0";
-  do {
-    const [next, keys] = await redis.scan(cursor, "MATCH", `${prefix}:*`, "COUNT", 1000);
-    if (keys.length) await redis.unlink(...keys);
-    cursor = next;
-  } while (cursor !== "0");
+  await deleteKeysWithPrefix(redis, prefix);
   await redis.quit();
   await s3server.close();
   rmSync(dir, { recursive: true, force: true });

@@ -6,6 +6,7 @@ import { randomUUID } from "node:crypto";
 import { after, describe, test } from "node:test";
 import type { FrameChunk } from "@vdet/protocol";
 import { Redis } from "ioredis";
+import { deleteKeysWithPrefix } from "./keys.ts";
 import {
   createMemoryTransport,
   createRedisTransport,
@@ -47,14 +48,7 @@ const prefixes: string[] = [];
 after(async () => {
   if (prefixes.length === 0) return;
   const redis = new Redis(redisOptionsFromUrl(REDIS_URL));
-  for (const prefix of prefixes) {
-    let cursor = "0";
-    do {
-      const [next, keys] = await redis.scan(cursor, "MATCH", `${prefix}:*`, "COUNT", 1000);
-      if (keys.length) await redis.unlink(...keys);
-      cursor = next;
-    } while (cursor !== "0");
-  }
+  for (const prefix of prefixes) await deleteKeysWithPrefix(redis, prefix);
   await redis.quit();
 });
 
