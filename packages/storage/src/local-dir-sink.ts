@@ -4,7 +4,7 @@
 
 import { randomBytes } from "node:crypto";
 import { constants, type Dirent } from "node:fs";
-import { link, lstat, mkdir, open, readdir, realpath, rename, stat, unlink } from "node:fs/promises";
+import { link, lstat, mkdir, open, readdir, realpath, rename, rmdir, stat, unlink } from "node:fs/promises";
 import { dirname, join, sep } from "node:path";
 import { Readable } from "node:stream";
 import { InvalidKeyError, ObjectConflictError, ObjectNotFoundError } from "./errors.ts";
@@ -259,7 +259,23 @@ export class LocalDirSink implements Sink {
     }
   }
 
+  /** Removes the file, then its parent folders that became empty (S3 has no folders to leave behind). */
   async delete(key: string): Promise<void> {
-    await removeIfPresent(await this.pathOf(key, false));
+    const path = await this.pathOf(key, false);
+    await removeIfPresent(path);
+    for (let dir = dirname(path); dir.startsWith(this.directory + sep); dir = dirname(dir)) {
+      try {
+        await rmdir(dir);
+      } catch (error) {
+        // Not empty (other objects live there) or already gone: either way, stop climbing.
+        if (
+          errorCode(error) === "ENOTEMPTY" ||
+          errorCode(error) === "ENOENT" ||
+          errorCode(error) === "EEXIST"
+        )
+          break;
+        throw error;
+      }
+    }
   }
 }
