@@ -10,6 +10,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { TestContext } from "node:test";
 import { fileURLToPath } from "node:url";
+import { fillUniform, fnv1a32 } from "@vdet/effdet";
 import { numel, readSafetensors, type StateDict, type Tensor } from "@vdet/tensorio";
 
 const repoRoot = fileURLToPath(new URL("../..", import.meta.url));
@@ -58,25 +59,12 @@ interface ManifestEntry {
 const D3_SEED = 0x0effd3d3;
 const MANIFEST_DTYPES = { float32: "F32", int64: "I64" } as const;
 
-function fnv1a32(text: string): number {
-  let h = 0x811c9dc5;
-  for (const byte of new TextEncoder().encode(text)) h = Math.imul(h ^ byte, 0x01000193) >>> 0;
-  return h;
-}
-
-/** The fixture README's generated conv weight: mulberry32 seeded by fnv1a32(name) ^ 0x0EFFD3D3, scaled to ±bound. */
+/**
+ * The fixture README's generated conv weight: mulberry32 seeded by fnv1a32(name) ^ 0x0EFFD3D3, scaled to ±bound.
+ * It is the generator effdet's seeded weights use, so the sha256 checks below also pin that generator.
+ */
 function generatedWeight(name: string, count: number, bound: number): Float32Array {
-  const out = new Float32Array(count);
-  let a = (fnv1a32(name) ^ D3_SEED) >>> 0;
-  for (let i = 0; i < count; i++) {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    const draw = (t ^ (t >>> 14)) >>> 0;
-    out[i] = (2 * ((draw >>> 8) * 2 ** -24) - 1) * bound;
-  }
-  return out;
+  return fillUniform(new Float32Array(count), (fnv1a32(name) ^ D3_SEED) >>> 0, bound);
 }
 
 let d3Cache: StateDict | undefined;
