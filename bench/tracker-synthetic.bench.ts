@@ -7,6 +7,7 @@
 import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { mulberry32 } from "@vdet/effdet";
 import {
   combineSequences,
   detectionFramesFromRows,
@@ -32,16 +33,10 @@ const VARIANTS: Record<string, (fps: number) => Tracker> = {
   sort: (fps) => Tracker.sortBaseline({ fps }),
 };
 
-/** mulberry32: a small seeded PRNG so every run sees the same detections. */
+/** A seeded PRNG in [0, 1) so every run sees the same detections. */
 function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const next = mulberry32(seed);
+  return () => next() / 4294967296;
 }
 
 function synthesiseDetections(

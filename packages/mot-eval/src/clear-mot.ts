@@ -60,24 +60,7 @@ export class ClearMotAccumulator {
   private readonly hypothesisObject = new Map<number, number>();
   /** Hypotheses matched at least once (for ASCEND). */
   private readonly matchedHypotheses = new Set<number>();
-  private readonly counts: ClearMotCounts = {
-    numFrames: 0,
-    numObjects: 0,
-    numPredictions: 0,
-    numMatches: 0,
-    numSwitches: 0,
-    numTransfer: 0,
-    numAscend: 0,
-    numMigrate: 0,
-    numFalsePositives: 0,
-    numMisses: 0,
-    numFragmentations: 0,
-    distanceSum: 0,
-    numUniqueObjects: 0,
-    mostlyTracked: 0,
-    partiallyTracked: 0,
-    mostlyLost: 0,
-  };
+  private readonly counts: ClearMotCounts = zeroCounts();
   private updates = 0;
 
   /**
@@ -236,9 +219,8 @@ export function clearMotMetrics(c: ClearMotCounts): ClearMotMetrics {
   };
 }
 
-/** Sums the counts of several sequences (events pooled, ratios recomputed by clearMotMetrics). */
-export function sumClearMotCounts(parts: readonly ClearMotCounts[]): ClearMotCounts {
-  const total: ClearMotCounts = {
+function zeroCounts(): ClearMotCounts {
+  return {
     numFrames: 0,
     numObjects: 0,
     numPredictions: 0,
@@ -256,6 +238,11 @@ export function sumClearMotCounts(parts: readonly ClearMotCounts[]): ClearMotCou
     partiallyTracked: 0,
     mostlyLost: 0,
   };
+}
+
+/** Sums the counts of several sequences (events pooled, ratios recomputed by clearMotMetrics). */
+export function sumClearMotCounts(parts: readonly ClearMotCounts[]): ClearMotCounts {
+  const total = zeroCounts();
   for (const p of parts)
     for (const key of Object.keys(total) as (keyof ClearMotCounts)[]) total[key] += p[key];
   return total;
