@@ -190,6 +190,8 @@ describe("inputs", () => {
   });
 
   test("protocol tricks and disallowed kinds are refused before ffmpeg runs", async () => {
+    // The previous test's ffmpeg may still be exiting; start from none so any child seen below is ours.
+    await waitForNoFfmpegChildren();
     for (const input of [
       `concat:${clip}|${clip}`,
       `subfile:,,start,0,end,0,,:${clip}`,
