@@ -3,7 +3,7 @@
 
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { env, InferenceSession } from "onnxruntime-node";
@@ -105,10 +105,11 @@ describe("sessionOptionsFor", () => {
     );
   });
 
-  test("defaults: all optimisations, onnxruntime's thread choice, sequential execution", () => {
+  test("defaults: all optimisations, one intra-op thread per available core, sequential execution", () => {
     assert.deepEqual(sessionOptionsFor({ name: "cpu" }), {
       executionProviders: ["cpu"],
       graphOptimizationLevel: "all",
+      intraOpNumThreads: availableParallelism(),
     });
     assert.equal(sessionOptionsFor({ name: "cpu" }, { interOpThreads: 1 }).executionMode, undefined);
   });

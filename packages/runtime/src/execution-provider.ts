@@ -2,6 +2,7 @@
 // onnxruntime session options, and check that the provider's libraries are part of the installed build.
 // Everything here is pure (the install is passed in) so it can be tested on a CPU-only host.
 
+import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import type { InferenceSession } from "onnxruntime-common";
 import {
@@ -63,9 +64,9 @@ export function sessionOptionsFor(
     executionProviders: executionProviderList(ep),
     graphOptimizationLevel: tuning.graphOptimization ?? "all",
   };
-  if (tuning.intraOpThreads !== undefined) {
-    options.intraOpNumThreads = threadCount("intraOpThreads", tuning.intraOpThreads);
-  }
+  // Unset, onnxruntime counts physical cores, which on a 2-vCPU VM can be 1 and halve throughput; use every
+  // core this process may run on instead (set intraOpThreads when several runners share a machine).
+  options.intraOpNumThreads = threadCount("intraOpThreads", tuning.intraOpThreads ?? availableParallelism());
   if (tuning.interOpThreads !== undefined) {
     options.interOpNumThreads = threadCount("interOpThreads", tuning.interOpThreads);
     if (tuning.interOpThreads > 1) options.executionMode = "parallel";
