@@ -11,7 +11,7 @@ import {
   type RgbFrame,
 } from "@vdet/effdet";
 import type { DetectionBatch, FrameChunk, FrameDetections, FrameFailure } from "@vdet/protocol";
-import type { Consumer, Transport } from "@vdet/transport";
+import { type Consumer, DEFAULT_ATTEMPTS, type Transport } from "@vdet/transport";
 import { DynamicBatcher } from "./batcher.ts";
 import type { JobStore } from "./job-store.ts";
 import { boxesToSource } from "./letterbox.ts";
@@ -65,7 +65,7 @@ export function startWorker(config: WorkerConfig): WorkerStage {
     return batcher;
   };
 
-  const handle = async (chunk: FrameChunk, addedAtMs: number): Promise<void> => {
+  const handle = async (chunk: FrameChunk, addedAtMs: number, attempt: number): Promise<void> => {
     // Interim φ choice until the latency-budget policy: archive jobs run their largest allowed φ, latency jobs
     // their smallest (the one most likely to meet the budget).
     const phi = parsePhi(chunk.mode === "archive" ? chunk.phi.max : chunk.phi.min);
@@ -76,6 +76,7 @@ export function startWorker(config: WorkerConfig): WorkerStage {
     };
     const frames: FrameDetections[] = [];
     const failed: FrameFailure[] = [];
+    const inferenceFailures: FrameFailure[] = [];
     let computeStarted = Number.POSITIVE_INFINITY;
     await Promise.all(
       chunk.frames.map(async (ref) => {
@@ -105,10 +106,15 @@ export function startWorker(config: WorkerConfig): WorkerStage {
           frames.push(toMessage(ref.index, ref.ptsMs, phi, det, chunk));
         } catch (error) {
           const reason = `inference failed: ${error instanceof Error ? error.message : String(error)}`;
-          failed.push({ index: ref.index, ptsMs: ref.ptsMs, reason });
+          inferenceFailures.push({ index: ref.index, ptsMs: ref.ptsMs, reason });
         }
       }),
     );
+    // A failed inference may be transient (a runner restarting): give the chunk back for another attempt while
+    // attempts remain; only the last attempt reports its frames as failed.
+    if (inferenceFailures.length > 0 && attempt < DEFAULT_ATTEMPTS)
+      throw new Error(inferenceFailures[0].reason);
+    failed.push(...inferenceFailures);
     frames.sort((a, b) => a.index - b.index);
     const batch: DetectionBatch = {
       jobId: chunk.jobId,
@@ -130,7 +136,7 @@ export function startWorker(config: WorkerConfig): WorkerStage {
   };
 
   const consumer: Consumer = config.transport.frames.consume(
-    (chunk, delivery) => handle(chunk, delivery.addedAtMs),
+    (chunk, delivery) => handle(chunk, delivery.addedAtMs, delivery.attempt),
     {
       concurrency: config.concurrency ?? maxBatch * 2,
     },

@@ -1,0 +1,100 @@
+// Worker behaviour that does not need a real model: retry of a failed inference, failure after the last attempt,
+// and frames whose pixels are gone. The model provider here is a scripted stand-in for the runner.
+
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import type { Detector, FrameDetections } from "@vdet/effdet";
+import { type DetectionBatch, type FrameChunk, parseJobSpec } from "@vdet/protocol";
+import { createMemoryTransport } from "@vdet/transport";
+import { MemoryJobStore } from "./job-store.ts";
+import type { ModelProvider } from "./models.ts";
+import { startWorker } from "./worker.ts";
+
+function provider(failures: number): ModelProvider & { calls: number } {
+  const state = { calls: 0 };
+  const detector = {
+    async detect(frames: unknown[]): Promise<FrameDetections[]> {
+      state.calls++;
+      if (state.calls <= failures) throw new Error("runner restarting");
+      return frames.map(() => ({
+        count: 1,
+        boxes: Float32Array.of(10, 20, 110, 220),
+        scores: Float32Array.of(0.9),
+        classes: Int32Array.of(1),
+      }));
+    },
+  } as unknown as Detector;
+  return Object.assign(state, {
+    detector: async () => detector,
+    hasWeights: () => false,
+    close: async () => {},
+  });
+}
+
+async function runChunk(failures: number, storeFrames = true) {
+  const transport = createMemoryTransport();
+  const jobStore = new MemoryJobStore();
+  const { job } = await jobStore.create(parseJobSpec({ input: "a.mp4", output: "out" }));
+  const models = provider(failures);
+  const size = 32;
+  const chunk: FrameChunk = {
+    jobId: job.id,
+    chunk: 0,
+    frames: [0, 1].map((index) => ({ index, ptsMs: index * 200, key: `${job.id}/${index}` })),
+    size,
+    letterbox: { sourceWidth: 64, sourceHeight: 64, contentWidth: 32, contentHeight: 32 },
+    phi: { min: 0, max: 0 },
+    mode: "archive",
+    scoreThreshold: 0.3,
+    priority: 5,
+    enqueuedAtMs: Date.now(),
+  };
+  if (storeFrames) {
+    for (const f of chunk.frames) await transport.frameStore.put(f.key, new Uint8Array(size * size * 3), 60);
+  }
+  const results: DetectionBatch[] = [];
+  const done = new Promise<void>((resolve) => {
+    transport.results.consume(async (batch) => {
+      results.push(batch);
+      resolve();
+    });
+  });
+  const worker = startWorker({ transport, jobStore, models, maxBatch: 2, maxDelayMs: 1 });
+  await transport.frames.add(chunk);
+  await done;
+  await worker.close();
+  await transport.close();
+  return { batch: results[0], calls: models.calls, job: (await jobStore.get(job.id))! };
+}
+
+test("an inference error is retried, and the retry's detections are sent once, in source pixels", async () => {
+  const { batch, calls, job } = await runChunk(2);
+  assert.equal(calls, 3);
+  assert.deepEqual(batch.failed, []);
+  assert.deepEqual(
+    batch.frames.map((f) => f.index),
+    [0, 1],
+  );
+  // Frame pixels 10…110 in a 32-px frame holding a 64-px source: ×2, clipped to the source.
+  assert.deepEqual(batch.frames[0].boxes, [20, 40, 64, 64]);
+  assert.equal(job.progress.inferred, 2);
+});
+
+test("after the last attempt the frames are reported failed, with the reason", async () => {
+  const { batch, job } = await runChunk(100);
+  assert.deepEqual(batch.frames, []);
+  assert.deepEqual(
+    batch.failed.map((f) => [f.index, f.reason]),
+    [
+      [0, "inference failed: runner restarting"],
+      [1, "inference failed: runner restarting"],
+    ],
+  );
+  assert.equal(job.progress.failed, 2);
+});
+
+test("frames whose pixels expired are failed at once, not retried", async () => {
+  const { batch, calls } = await runChunk(0, false);
+  assert.equal(calls, 0);
+  assert.match(batch.failed[0].reason, /expired or missing/);
+});
