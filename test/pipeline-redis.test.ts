@@ -99,8 +99,14 @@ test("two concurrent jobs with different settings through the API and two worker
     scoreThreshold: 0.0005,
     priority: 2,
   });
+  // An unreadable input between them fails on its own; the other jobs carry on.
+  writeFileSync(join(dir, "broken.mp4"), "this is not a video");
+  const broken = await submit({ input: join(dir, "broken.mp4"), output: join(dir, "broken") });
   assert.equal(await waitFinished(a), "completed");
   assert.equal(await waitFinished(b), "completed");
+  assert.equal(await waitFinished(broken), "failed");
+  const brokenJob = await jobStore.get(broken);
+  assert.match(brokenJob!.errors[0].message, /not a video|Invalid data/i);
 
   const linesA = parseTracks(readFileSync(join(dir, "a", "tracks.jsonl"), "utf8"));
   const linesB = parseTracks(readFileSync(join(dir, "b", "tracks.jsonl"), "utf8"));

@@ -77,16 +77,26 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
+interface JobBody {
+  id: string;
+  state: string;
+  errors: unknown[];
+}
+interface ApiBody {
+  job: JobBody;
+  error?: string;
+}
+
 async function api(method: string, path: string, body?: unknown) {
   const response = await fetch(new URL(path, apiUrl), {
     method,
     headers: { authorization: `Bearer ${token}`, ...(body ? { "content-type": "application/json" } : {}) },
     body: body ? JSON.stringify(body) : undefined,
   });
-  return { status: response.status, body: (await response.json()) as Record<string, any> };
+  return { status: response.status, body: (await response.json()) as ApiBody };
 }
 
-async function waitDone(id: string): Promise<Record<string, any>> {
+async function waitDone(id: string): Promise<JobBody> {
   for (let i = 0; i < 1200; i++) {
     const { body } = await api("GET", `/jobs/${id}`);
     if (["completed", "failed", "cancelled"].includes(body.job.state)) return body.job;
