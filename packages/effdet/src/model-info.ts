@@ -3,6 +3,7 @@
 
 import type { onnx as Proto } from "onnx-proto";
 import onnxProto from "onnx-proto";
+import { DATA_TYPE } from "./onnx-graph.ts";
 
 const { onnx } = onnxProto;
 
@@ -29,15 +30,13 @@ export interface OnnxFileInfo {
   parameters?: number;
 }
 
+/** ONNX element type codes → names: the ones we write, plus the others a foreign model may use. */
 const TYPE_NAMES: Record<number, string> = {
-  1: "float32",
-  2: "uint8",
+  ...Object.fromEntries(Object.entries(DATA_TYPE).map(([name, code]) => [code, name])),
   3: "int8",
-  6: "int32",
-  7: "int64",
+  9: "bool",
   10: "float16",
   11: "float64",
-  9: "bool",
 };
 
 export class NotAnOnnxModelError extends Error {

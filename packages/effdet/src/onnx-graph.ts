@@ -36,7 +36,7 @@ export const attr = {
 };
 
 export type ElementType = "float32" | "uint8" | "int32" | "int64";
-const DATA_TYPE: Record<ElementType, number> = { float32: 1, uint8: 2, int32: 6, int64: 7 };
+export const DATA_TYPE: Record<ElementType, number> = { float32: 1, uint8: 2, int32: 6, int64: 7 };
 
 /** A dimension: a fixed size or a symbolic name such as "batch". */
 export type Dim = number | string;

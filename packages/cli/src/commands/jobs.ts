@@ -6,24 +6,11 @@ import { createHash } from "node:crypto";
 import { readdirSync, statSync } from "node:fs";
 import { extname, join, resolve } from "node:path";
 import type { JobSpecInput } from "@vdet/protocol";
-import { createS3Client, listS3Videos, s3ConfigFromEnv } from "@vdet/storage";
+import { createS3Client, listS3Videos, s3ConfigFromEnv, VIDEO_EXTENSIONS } from "@vdet/storage";
 import { type Command, InvalidArgumentError } from "commander";
 import { globSync } from "tinyglobby";
 import { integer, positiveNumber, probability } from "../options.ts";
 import { createProgress } from "../progress.ts";
-
-const VIDEO_EXTENSIONS = new Set([
-  ".mp4",
-  ".mov",
-  ".mkv",
-  ".webm",
-  ".avi",
-  ".m4v",
-  ".ts",
-  ".mpg",
-  ".mpeg",
-  ".flv",
-]);
 
 interface ClientOptions {
   api: string;
@@ -103,7 +90,7 @@ export function findVideos(pattern: string): string[] {
   } catch {
     files = globSync(pattern, { absolute: true }); // not a path: a glob
   }
-  return files.filter((f) => VIDEO_EXTENSIONS.has(extname(f).toLowerCase())).sort();
+  return files.filter((f) => VIDEO_EXTENSIONS.includes(extname(f).toLowerCase())).sort();
 }
 
 interface SubmitOptions {
