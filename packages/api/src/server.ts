@@ -3,7 +3,7 @@
 
 import { timingSafeEqual } from "node:crypto";
 import { cocoIdsByName } from "@vdet/effdet";
-import type { JobStore, StoredJob } from "@vdet/pipeline";
+import type { JobStore } from "@vdet/pipeline";
 import { InvalidJobSpecError, type JobSpec, parseJobSpec } from "@vdet/protocol";
 import type { Transport } from "@vdet/transport";
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
@@ -23,12 +23,6 @@ export interface ApiConfig {
   ready?: () => Promise<void>;
   bodyLimitBytes?: number;
   logger?: boolean;
-}
-
-/** Job as the API shows it. */
-export function presentJob(job: StoredJob) {
-  const { cancelRequested, ...rest } = job;
-  return { ...rest, cancelRequested };
 }
 
 function tokenMatches(expected: string, header: string | undefined): boolean {
@@ -118,13 +112,13 @@ export async function buildServer(config: ApiConfig): Promise<FastifyInstance> {
     }
     const { job, created } = await jobStore.create(spec);
     if (created) await transport.jobs.add({ jobId: job.id }, { id: job.id, priority: spec.priority });
-    return reply.code(created ? 201 : 200).send({ job: presentJob(job), created });
+    return reply.code(created ? 201 : 200).send({ job, created });
   });
 
   app.get<{ Params: { id: string } }>("/jobs/:id", async (request, reply) => {
     const job = await jobStore.get(request.params.id);
     if (!job) return reply.code(404).send({ error: `no job ${request.params.id}` });
-    return { job: presentJob(job) };
+    return { job };
   });
 
   app.get<{ Querystring: { limit?: string; after?: string } }>("/jobs", async (request, reply) => {
@@ -133,7 +127,7 @@ export async function buildServer(config: ApiConfig): Promise<FastifyInstance> {
       return reply.code(400).send({ error: "limit must be an integer from 1 to 500" });
     }
     const page = await jobStore.list({ limit, after: request.query.after });
-    return { jobs: page.jobs.map(presentJob), next: page.next };
+    return { jobs: page.jobs, next: page.next };
   });
 
   app.delete<{ Params: { id: string } }>("/jobs/:id", async (request, reply) => {
@@ -141,7 +135,7 @@ export async function buildServer(config: ApiConfig): Promise<FastifyInstance> {
     if (!job) return reply.code(404).send({ error: `no job ${request.params.id}` });
     const accepted = await jobStore.requestCancel(job.id);
     if (!accepted) return reply.code(409).send({ error: `job ${job.id} has already ended (${job.state})` });
-    return reply.code(202).send({ job: presentJob((await jobStore.get(job.id))!) });
+    return reply.code(202).send({ job: await jobStore.get(job.id) });
   });
 
   return app;
