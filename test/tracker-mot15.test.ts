@@ -2,10 +2,8 @@
 // repo: CC BY-NC-SA). Skips visibly without the data; fails instead when VDET_REQUIRE_FIXTURES=1.
 
 import assert from "node:assert/strict";
-import { existsSync } from "node:fs";
-import { join, resolve } from "node:path";
-import { type TestContext, test } from "node:test";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
+import { test } from "node:test";
 import {
   combineSequences,
   detectionFramesFromRows,
@@ -18,21 +16,9 @@ import {
   summarize,
 } from "@vdet/mot-eval";
 import { Tracker } from "@vdet/tracker";
+import { haveMotData, motDir } from "./support/mot.ts";
 
-const repoRoot = fileURLToPath(new URL("..", import.meta.url));
-const motDir = resolve(process.env.VDET_DATA_DIR ?? join(repoRoot, "..", "shared", "data"), "mot");
 const SEQUENCES = ["TUD-Campus", "TUD-Stadtmitte"];
-
-function haveData(t: TestContext): boolean {
-  const missing = SEQUENCES.flatMap((s) => [join(s, "det", "det.txt"), join(s, "gt", "gt.txt")]).filter(
-    (p) => !existsSync(join(motDir, p)),
-  );
-  if (missing.length === 0) return true;
-  const message = `MOT fixtures missing under ${motDir}: ${missing.join(", ")} (set VDET_DATA_DIR)`;
-  if (process.env.VDET_REQUIRE_FIXTURES === "1") assert.fail(message);
-  t.skip(message);
-  return false;
-}
 
 function trackAndEvaluate(name: string, make: (fps: number) => Tracker): SequenceMetrics {
   const dir = join(motDir, name);
@@ -52,7 +38,7 @@ function trackAndEvaluate(name: string, make: (fps: number) => Tracker): Sequenc
 }
 
 test("the SORT configuration reproduces SORT's published TUD-Campus results", (t) => {
-  if (!haveData(t)) return;
+  if (!haveMotData(t, SEQUENCES)) return;
   // github.com/abewley/sort README, "Main Results" (MOTChallenge devkit), TUD-Campus row:
   // Rcll 68.5 Prcn 94.3 | GT 8 MT 6 PT 2 ML 0 | FP 15 FN 113 IDs 6 FM 9 | MOTA 62.7 MOTP 73.7
   const s = summarize(trackAndEvaluate("TUD-Campus", (fps) => Tracker.sortBaseline({ fps })));
@@ -64,7 +50,7 @@ test("the SORT configuration reproduces SORT's published TUD-Campus results", (t
 });
 
 test("the default tracker beats the SORT baseline on combined MOTA, IDF1 and HOTA", (t) => {
-  if (!haveData(t)) return;
+  if (!haveMotData(t, SEQUENCES)) return;
   const combined = (make: (fps: number) => Tracker) =>
     summarize(combineSequences(SEQUENCES.map((name) => trackAndEvaluate(name, make))));
   const ours = combined((fps) => new Tracker({ fps }));

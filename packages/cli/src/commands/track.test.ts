@@ -3,38 +3,16 @@
 // fails instead when VDET_REQUIRE_FIXTURES=1.
 
 import assert from "node:assert/strict";
-import {
-  cpSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from "node:fs";
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
-import { type TestContext, test } from "node:test";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
+import { test } from "node:test";
 import { evaluateSequence, readMotFile } from "@vdet/mot-eval";
 import { Command } from "commander";
+import { haveMotData, motDir } from "../../../../test/support/mot.ts";
 import { registerTrackCommands } from "./track.ts";
 
-const repoRoot = fileURLToPath(new URL("../../../..", import.meta.url));
-const motDir = resolve(process.env.VDET_DATA_DIR ?? join(repoRoot, "..", "shared", "data"), "mot");
 const SEQUENCES = ["TUD-Campus", "TUD-Stadtmitte"];
-
-function haveData(t: TestContext): boolean {
-  const missing = SEQUENCES.flatMap((s) => [join(s, "det", "det.txt"), join(s, "gt", "gt.txt")]).filter(
-    (p) => !existsSync(join(motDir, p)),
-  );
-  if (missing.length === 0) return true;
-  const message = `MOT fixtures missing under ${motDir}: ${missing.join(", ")} (set VDET_DATA_DIR)`;
-  if (process.env.VDET_REQUIRE_FIXTURES === "1") assert.fail(message);
-  t.skip(message);
-  return false;
-}
 
 /** Runs `vdet <args>` through the real command definitions and returns what it printed. */
 async function vdet(...args: string[]): Promise<string> {
@@ -67,7 +45,7 @@ function scratchData(): string {
 }
 
 test("vdet track writes MOTChallenge result rows that vdet eval scores like the library does", async (t) => {
-  if (!haveData(t)) return;
+  if (!haveMotData(t, SEQUENCES)) return;
   const root = scratchData();
   try {
     const det = join(root, "data", "TUD-Campus", "det", "det.txt");
@@ -107,7 +85,7 @@ test("vdet track writes MOTChallenge result rows that vdet eval scores like the 
 const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, k) => from + k);
 
 test("folder form: one result per sequence, per-sequence rows plus a combined row", async (t) => {
-  if (!haveData(t)) return;
+  if (!haveMotData(t, SEQUENCES)) return;
   const root = scratchData();
   try {
     const data = join(root, "data");
