@@ -50,9 +50,8 @@ function zeros(): number[] {
   return new Array(HOTA_ALPHAS.length).fill(0);
 }
 
-export function hotaCounts(seq: EvalSequence): HotaCounts {
-  const A = HOTA_ALPHAS.length;
-  const counts: HotaCounts = {
+function emptyHotaCounts(): HotaCounts {
+  return {
     tp: zeros(),
     fn: zeros(),
     fp: zeros(),
@@ -61,6 +60,11 @@ export function hotaCounts(seq: EvalSequence): HotaCounts {
     assPr: zeros(),
     locA: zeros(),
   };
+}
+
+export function hotaCounts(seq: EvalSequence): HotaCounts {
+  const A = HOTA_ALPHAS.length;
+  const counts = emptyHotaCounts();
   if (seq.numHypDets === 0) {
     counts.fn.fill(seq.numGtDets);
     counts.locA.fill(1);
@@ -174,15 +178,7 @@ export function hotaCounts(seq: EvalSequence): HotaCounts {
 
 /** Combines sequences: sums of TP/FN/FP, association and localisation scores weighted by TP. */
 export function combineHotaCounts(parts: readonly HotaCounts[]): HotaCounts {
-  const out: HotaCounts = {
-    tp: zeros(),
-    fn: zeros(),
-    fp: zeros(),
-    assA: zeros(),
-    assRe: zeros(),
-    assPr: zeros(),
-    locA: zeros(),
-  };
+  const out = emptyHotaCounts();
   for (let a = 0; a < HOTA_ALPHAS.length; a++) {
     let locWeighted = 0;
     for (const p of parts) {
