@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { Readable } from "node:stream";
 import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import { type DecodedFrame, type DecodeOptions, decodeFrames } from "./decode.ts";
+import { type DecodedFrame, decodeFrames } from "./decode.ts";
 import {
   NotAVideoError,
   NoVideoStreamError,
@@ -21,6 +21,7 @@ import {
 } from "./errors.ts";
 import {
   childFfmpegPids,
+  collect,
   makeNumberedClip,
   readFrameNumber,
   runFfmpeg,
@@ -28,15 +29,6 @@ import {
   waitForNoFfmpegChildren,
   Y4mSource,
 } from "./test-clips.ts";
-
-async function collect(
-  input: Parameters<typeof decodeFrames>[0],
-  options: DecodeOptions,
-): Promise<DecodedFrame[]> {
-  const frames: DecodedFrame[] = [];
-  for await (const frame of decodeFrames(input, options)) frames.push(frame);
-  return frames;
-}
 
 let dir: { path: string; remove: () => Promise<void> };
 let clip: string; // 160x90, 25 fps, 100 frames, H.264 in MP4 (index at the end)

@@ -5,9 +5,10 @@ import assert from "node:assert/strict";
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { type DecodedFrame, type DecodeOptions, decodeFrames } from "./decode.ts";
+import { decodeFrames } from "./decode.ts";
 import { VideoLimitError } from "./errors.ts";
 import {
+  collect,
   makeNumberedClip,
   readFrameNumber,
   rotateMp4Quarter,
@@ -15,15 +16,6 @@ import {
   waitForNoFfmpegChildren,
   Y4mSource,
 } from "./test-clips.ts";
-
-async function collect(
-  input: Parameters<typeof decodeFrames>[0],
-  options: DecodeOptions,
-): Promise<DecodedFrame[]> {
-  const frames: DecodedFrame[] = [];
-  for await (const frame of decodeFrames(input, options)) frames.push(frame);
-  return frames;
-}
 
 const RATE = 25;
 const FRAMES = 100;

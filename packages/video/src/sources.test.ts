@@ -12,7 +12,6 @@ import { join, normalize } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { ffmpegBinaries } from "./binaries.ts";
-import { type DecodedFrame, type DecodeOptions, decodeFrames } from "./decode.ts";
 import {
   VideoInputRejectedError,
   VideoNotFoundError,
@@ -20,13 +19,13 @@ import {
   VideoUnreachableError,
 } from "./errors.ts";
 import { probeVideo } from "./probe.ts";
-import { makeNumberedClip, readFrameNumber, tempDir, waitForNoFfmpegChildren } from "./test-clips.ts";
-
-async function collect(input: string, options: DecodeOptions): Promise<DecodedFrame[]> {
-  const frames: DecodedFrame[] = [];
-  for await (const frame of decodeFrames(input, options)) frames.push(frame);
-  return frames;
-}
+import {
+  collect,
+  makeNumberedClip,
+  readFrameNumber,
+  tempDir,
+  waitForNoFfmpegChildren,
+} from "./test-clips.ts";
 
 let dir: { path: string; remove: () => Promise<void> };
 let server: Server;

@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { Readable } from "node:stream";
 import { promisify } from "node:util";
 import { ffmpegBinaries } from "./binaries.ts";
+import { type DecodedFrame, type DecodeOptions, decodeFrames } from "./decode.ts";
 
 const execFileAsync = promisify(execFile);
 export const FRAME_BITS = 10;
@@ -155,4 +156,14 @@ export function rotateMp4Quarter(mp4: Buffer): Buffer {
     out.writeInt32BE(v, matrix + 4 * i);
   });
   return out;
+}
+
+/** Decodes `input` to the end and returns every frame. */
+export async function collect(
+  input: Parameters<typeof decodeFrames>[0],
+  options: DecodeOptions,
+): Promise<DecodedFrame[]> {
+  const frames: DecodedFrame[] = [];
+  for await (const frame of decodeFrames(input, options)) frames.push(frame);
+  return frames;
 }
