@@ -1,14 +1,4 @@
 // The aggregator process: configuration from VDET_* environment variables, runs until SIGTERM.
-import {
-  aggregatorConfigSchema,
-  createLogger,
-  describeConfig,
-  loadConfig,
-  runUntilSignal,
-  startAggregatorRole,
-} from "@vdet/roles";
+import { serveRole } from "@vdet/roles";
 
-const config = loadConfig(aggregatorConfigSchema, process.env);
-const logger = createLogger("aggregator", config.logLevel);
-logger.info({ config: describeConfig(config) }, "configuration");
-await runUntilSignal(startAggregatorRole(config, logger), logger);
+await serveRole("aggregator");

@@ -1,20 +1,7 @@
 // `vdet api|producer|worker|aggregator`: the long-running roles of the distributed pipeline. Each reads VDET_*
 // environment variables; flags override them. They run until SIGTERM/SIGINT and then drain.
 
-import {
-  aggregatorConfigSchema,
-  apiConfigSchema,
-  createLogger,
-  describeConfig,
-  loadConfig,
-  producerConfigSchema,
-  runUntilSignal,
-  startAggregatorRole,
-  startApiRole,
-  startProducerRole,
-  startWorkerRole,
-  workerConfigSchema,
-} from "@vdet/roles";
+import { serveRole } from "@vdet/roles";
 import type { Command } from "commander";
 
 function addCommon(command: Command): Command {
@@ -33,13 +20,7 @@ export function registerRoleCommands(program: Command): void {
     .option("--allow-file-inputs", "accept local file paths as inputs (VDET_ALLOW_FILE_INPUTS)")
     .option("--allow-directory-outputs", "accept local directories as outputs (VDET_ALLOW_DIRECTORY_OUTPUTS)")
     .action(async (flags: Record<string, unknown>) => {
-      const config = loadConfig(apiConfigSchema, process.env, {
-        ...flags,
-        noAuth: flags.auth === false ? true : undefined,
-      });
-      const logger = createLogger("api", config.logLevel);
-      logger.info({ config: describeConfig(config) }, "configuration");
-      await runUntilSignal(await startApiRole(config, logger), logger);
+      await serveRole("api", { ...flags, noAuth: flags.auth === false ? true : undefined });
     });
 
   addCommon(program.command("producer").description("decode queued jobs into frame chunks"))
@@ -47,10 +28,7 @@ export function registerRoleCommands(program: Command): void {
     .option("--max-frames-in-flight <n>", "pause decoding a job above this many queued frames (default 64)")
     .option("--concurrency <n>", "jobs decoded at once (VDET_PRODUCER_CONCURRENCY, default 2)")
     .action(async (flags: Record<string, unknown>) => {
-      const config = loadConfig(producerConfigSchema, process.env, flags);
-      const logger = createLogger("producer", config.logLevel);
-      logger.info({ config: describeConfig(config) }, "configuration");
-      await runUntilSignal(startProducerRole(config, logger), logger);
+      await serveRole("producer", flags);
     });
 
   addCommon(
@@ -64,18 +42,12 @@ export function registerRoleCommands(program: Command): void {
     .option("--seed <n>", "seed of random weights for φ without a checkpoint (VDET_SEED)")
     .option("--preload <list>", 'φ to load at start, e.g. "0,1" (VDET_PRELOAD, default 0)')
     .action(async (flags: Record<string, unknown>) => {
-      const config = loadConfig(workerConfigSchema, process.env, flags);
-      const logger = createLogger("worker", config.logLevel);
-      logger.info({ config: describeConfig(config) }, "configuration");
-      await runUntilSignal(await startWorkerRole(config, logger), logger);
+      await serveRole("worker", flags);
     });
 
   addCommon(program.command("aggregator").description("order, track and write each job's detections")).action(
     async (flags: Record<string, unknown>) => {
-      const config = loadConfig(aggregatorConfigSchema, process.env, flags);
-      const logger = createLogger("aggregator", config.logLevel);
-      logger.info({ config: describeConfig(config) }, "configuration");
-      await runUntilSignal(startAggregatorRole(config, logger), logger);
+      await serveRole("aggregator", flags);
     },
   );
 }
