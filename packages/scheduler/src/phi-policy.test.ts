@@ -1,0 +1,208 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import type { PhiValue } from "@vdet/protocol";
+import { chooseArchivePhi } from "./archive-policy.ts";
+import { LatencyProfile } from "./latency-profile.ts";
+import { type PendingFrame, PhiPolicy } from "./phi-policy.ts";
+
+// Batch times (ms) per φ for batch sizes 1, 2, 4: each φ about twice the one below.
+const TIMES: Record<number, [number, number, number]> = {
+  0: [20, 30, 50],
+  1: [40, 60, 100],
+  2: [80, 120, 200],
+  3: [160, 240, 400],
+};
+
+function profile(): LatencyProfile {
+  const p = new LatencyProfile();
+  for (const [phi, times] of Object.entries(TIMES)) {
+    [1, 2, 4].forEach((b, i) => {
+      p.observe(Number(phi) as PhiValue, b, times[i]);
+    });
+  }
+  return p;
+}
+
+function frame(nowMs: number, slackMs: number, budgetMs = 1000, range: [PhiValue, PhiValue] = [0, 3]) {
+  return {
+    group: "job",
+    deadlineMs: nowMs + slackMs,
+    budgetMs,
+    phiMin: range[0],
+    phiMax: range[1],
+  } satisfies PendingFrame;
+}
+
+describe("LatencyProfile", () => {
+  it("interpolates between measured batch sizes and extrapolates per frame above them", () => {
+    const p = profile();
+    assert.equal(p.predict(1, 3), 80);
+    assert.equal(p.predict(1, 8), 200);
+    assert.equal(p.predict(5, 1), undefined);
+    assert.deepEqual(p.phis(), [0, 1, 2, 3]);
+  });
+
+  it("follows live measurements with a moving percentile", () => {
+    const p = new LatencyProfile({ window: 10, percentile: 0.9 });
+    for (let i = 0; i < 10; i++) p.observe(0, 1, 20);
+    assert.equal(p.predict(0, 1), 20);
+    // The machine gets busy: after a window of slower runs the prediction is the new speed.
+    for (let i = 0; i < 10; i++) p.observe(0, 1, 50);
+    assert.equal(p.predict(0, 1), 50);
+  });
+
+  it("round-trips through its table", () => {
+    const table = profile().toTable("k");
+    const again = LatencyProfile.fromTable(table);
+    assert.equal(again.predict(2, 4), 200);
+    assert.equal(table.rows.length, 12);
+  });
+});
+
+describe("PhiPolicy", () => {
+  it("chooses the largest φ whose batch fits the slack and half the budget", () => {
+    const now = 1_000_000;
+    // Budget 1000: half is 500, slack 1000: D3 (160 ms) fits.
+    assert.equal(new PhiPolicy(profile(), { maxBatch: 4 }).decide([frame(now, 1000)], now).phi, 3);
+    // Budget 250: a batch may take 125 ms, so D2 (80 ms) but not D3.
+    const d = new PhiPolicy(profile(), { maxBatch: 4 }).decide([frame(now, 250, 250)], now);
+    assert.equal(d.phi, 2);
+    assert.equal(d.reason, "deadline");
+    // Slack of 70 ms left of a 1000 ms budget: D1 (40 ms) only.
+    assert.equal(new PhiPolicy(profile(), { maxBatch: 4 }).decide([frame(now, 70)], now).phi, 1);
+  });
+
+  it("batches every waiting frame when the batch still fits", () => {
+    const now = 0;
+    const pending = [frame(now, 900), frame(now, 950), frame(now, 980)];
+    const d = new PhiPolicy(profile(), { maxBatch: 4 }).decide(pending, now);
+    assert.equal(d.phi, 3);
+    assert.deepEqual(d.frames, [0, 1, 2]);
+    assert.equal(d.predictedMisses, 0);
+  });
+
+  it("steps φ down under backlog and back up, one step at a time, when it clears", () => {
+    const policy = new PhiPolicy(profile(), { maxBatch: 4, stepUpAfter: 3 });
+    let now = 0;
+    assert.equal(policy.decide([frame(now, 1000)], now).phi, 3);
+    // Backlog: eight frames due within 100-240 ms. A larger φ for the first ones would leave the rest late.
+    const backlog = Array.from({ length: 8 }, (_, i) => frame(now, 100 + 20 * i));
+    const down = policy.decide(backlog, now);
+    assert.ok(Number(down.phi) < 3, `stepped down to D${down.phi}`);
+    assert.equal(down.frames.length, 4);
+    // The backlog is gone: single frames with their full budget again. φ climbs one step per three batches.
+    const seen: PhiValue[] = [];
+    for (let i = 0; i < 12; i++) {
+      now += 100;
+      seen.push(policy.decide([frame(now, 1000)], now).phi);
+    }
+    const start = Number(down.phi);
+    assert.equal(seen[0], down.phi, "no immediate jump back up");
+    for (let i = 1; i < seen.length; i++) assert.ok(Number(seen[i]) - Number(seen[i - 1]) <= 1, `${seen}`);
+    assert.equal(seen.at(-1), 3, `recovered to D3: ${seen}`);
+    assert.ok(start < 3);
+  });
+
+  it("does not flap when the best φ alternates between batches", () => {
+    const policy = new PhiPolicy(profile(), { maxBatch: 4, stepUpAfter: 3 });
+    let now = 0;
+    const chosen: PhiValue[] = [];
+    for (let i = 0; i < 10; i++) {
+      now += 100;
+      // Odd batches allow D2 (slack 150), even batches only D1 (slack 70).
+      chosen.push(policy.decide([frame(now, i % 2 === 0 ? 70 : 150)], now).phi);
+    }
+    const changes = chosen.slice(1).filter((phi, i) => phi !== chosen[i]).length;
+    assert.equal(changes, 0, `φ changed ${changes} times: ${chosen}`);
+    assert.ok(chosen.every((phi) => phi === 1));
+  });
+
+  it("keeps to each job's φ range", () => {
+    const now = 0;
+    assert.equal(
+      new PhiPolicy(profile(), { maxBatch: 4 }).decide([frame(now, 1000, 1000, [0, 1])], now).phi,
+      1,
+    );
+    assert.equal(
+      new PhiPolicy(profile(), { maxBatch: 4 }).decide([frame(now, 1000, 1000, [2, 2])], now).phi,
+      2,
+    );
+    // Frames of a job that only allows D0 never join a D3 batch.
+    const mixed = [frame(now, 900), { ...frame(now, 950, 1000, [0, 0]), group: "other" }];
+    const d = new PhiPolicy(profile(), { maxBatch: 4 }).decide(mixed, now);
+    assert.equal(d.phi, 3);
+    assert.deepEqual(d.frames, [0]);
+  });
+
+  it("uses the smallest φ and counts misses when the budget is impossible", () => {
+    const now = 0;
+    const pending = [frame(now, 10, 10), frame(now, 10, 10), frame(now, 10, 10)];
+    const d = new PhiPolicy(profile(), { maxBatch: 4 }).decide(pending, now);
+    assert.equal(d.phi, 0);
+    assert.equal(d.reason, "late");
+    assert.equal(d.frames.length, 3, "the late frames still run, in one batch");
+    assert.equal(d.predictedMisses, 3);
+    // Within reach of D0 alone but no φ fits half the budget: smallest φ, squeezed.
+    const squeezed = new PhiPolicy(profile(), { maxBatch: 4 }).decide([frame(now, 30, 30)], now);
+    assert.equal(squeezed.phi, 0);
+    assert.equal(squeezed.reason, "squeezed");
+    assert.equal(squeezed.predictedMisses, 0);
+  });
+
+  it("steps down when frames arrive faster than the chosen φ can keep up", () => {
+    const policy = new PhiPolicy(profile(), { maxBatch: 1 });
+    // 20 frames/s: D3 (160 ms each, 6 frames/s) and D2 (12.5/s) cannot keep up, D1 (25/s) can.
+    for (let t = 0; t <= 1000; t += 50) policy.noteArrival(t);
+    assert.ok(Math.abs(policy.arrivalRate(1000) - 20) < 1e-9);
+    assert.equal(policy.decide([frame(1000, 1000)], 1000).phi, 1);
+  });
+
+  it("runs archive frames at their φ, in full batches, after latency frames", () => {
+    const now = 0;
+    const archive = (phi: PhiValue): PendingFrame => ({
+      group: "a",
+      deadlineMs: Number.POSITIVE_INFINITY,
+      phiMin: 0,
+      phiMax: 3,
+      archivePhi: phi,
+    });
+    const pending = [archive(2), archive(2), frame(now, 1000), archive(1), archive(2)];
+    const policy = new PhiPolicy(profile(), { maxBatch: 4 });
+    const first = policy.decide(pending, now);
+    assert.deepEqual(first.frames, [2]);
+    const rest = [archive(2), archive(2), archive(1), archive(2)];
+    const second = policy.decide(rest, now);
+    assert.equal(second.reason, "archive");
+    assert.equal(second.phi, 2);
+    assert.deepEqual(second.frames, [0, 1, 3]);
+  });
+});
+
+describe("chooseArchivePhi", () => {
+  const base = { phiMin: 0, phiMax: 3, profile: profile(), maxBatch: 4, nowMs: 0 } as const;
+
+  it("runs the φ the job asks for when it sets no throughput target", () => {
+    assert.equal(chooseArchivePhi({ ...base, workers: 1 }).phi, 3);
+  });
+
+  it("chooses the largest φ that keeps a frames-per-second target with the live workers", () => {
+    // Per worker at batch 4: D3 10/s, D2 20/s, D1 40/s, D0 80/s; planned at 90%.
+    assert.equal(chooseArchivePhi({ ...base, workers: 1, target: { framesPerSecond: 30 } }).phi, 1);
+    assert.equal(chooseArchivePhi({ ...base, workers: 2, target: { framesPerSecond: 30 } }).phi, 2);
+    assert.equal(chooseArchivePhi({ ...base, workers: 4, target: { framesPerSecond: 30 } }).phi, 3);
+  });
+
+  it("turns a finish-by time into a rate over the remaining frames", () => {
+    const choice = chooseArchivePhi({
+      ...base,
+      workers: 1,
+      target: { finishByMs: 100_000 },
+      remainingFrames: 1500,
+    });
+    assert.equal(choice.requiredFps, 15);
+    assert.equal(choice.phi, 2);
+    const late = chooseArchivePhi({ ...base, workers: 1, target: { framesPerSecond: 1000 } });
+    assert.equal(late.phi, 0);
+    assert.equal(late.meetsTarget, false);
+  });
+});

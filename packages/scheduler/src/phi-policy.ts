@@ -1,0 +1,319 @@
+// The deadline policy: for each batch, the φ and batch size with the highest expected accuracy (COCO AP grows
+// with φ) whose predicted time fits the tightest slack in the batch and half the latency budget, leaves the
+// frames behind it able to make their deadlines, and keeps up with the arrival rate. φ steps down at once when it
+// must and up one step at a time after a run of batches with room to spare (hysteresis).
+
+import { type PhiValue, phiRank } from "@vdet/protocol";
+import type { LatencyProfile } from "./latency-profile.ts";
+
+export interface PendingFrame {
+  /** Frames of one group (a job) share hysteresis state. */
+  group: string;
+  /** Epoch ms by which the frame's result is due; Infinity for archive frames (no deadline). */
+  deadlineMs: number;
+  /** The job's latency budget, ms (latency frames). */
+  budgetMs?: number;
+  phiMin: PhiValue;
+  phiMax: PhiValue;
+  /** Archive frames: the φ to run them at (the job's request or its throughput target's choice). */
+  archivePhi?: PhiValue;
+}
+
+export type DecisionReason =
+  /** Largest φ that fits every constraint. */
+  | "deadline"
+  /** The first frame's slack is gone: smallest φ, largest batch, to catch up. */
+  | "late"
+  /** No φ fits every constraint: smallest φ, as many frames as its slack allows. */
+  | "squeezed"
+  /** No φ of the job's range has been profiled: its smallest φ, unpredicted. */
+  | "unprofiled"
+  | "archive";
+
+export interface BatchDecision {
+  phi: PhiValue;
+  /** Indices into the pending list, in run order (earliest deadline first). */
+  frames: number[];
+  predictedMs: number | undefined;
+  reason: DecisionReason;
+  /** Frames of the batch predicted to finish after their deadline. */
+  predictedMisses: number;
+}
+
+export interface PhiPolicyOptions {
+  maxBatch: number;
+  /** Consecutive batches in which the next φ up fits with margin before stepping up to it. */
+  stepUpAfter?: number;
+  /** The next φ up counts only when its predicted time is within this share of what the batch allows. */
+  stepUpMargin?: number;
+  /** Share of a worker's capacity the arrival rate may use (queues grow without bound near 1). */
+  maxUtilization?: number;
+  /** Latency arrivals remembered for the arrival-rate estimate. */
+  arrivalWindow?: number;
+}
+
+interface Fit {
+  frames: number[];
+  predictedMs: number;
+  /** What the batch may take: the tightest slack and half the tightest budget, ms. */
+  allowedMs: number;
+}
+
+interface GroupState {
+  phi: PhiValue;
+  upStreak: number;
+  lastUsedMs: number;
+}
+
+export class PhiPolicy {
+  private readonly states = new Map<string, GroupState>();
+  private readonly arrivalsMs: number[] = [];
+  private readonly maxBatch: number;
+  private readonly stepUpAfter: number;
+  private readonly stepUpMargin: number;
+  private readonly maxUtilization: number;
+  private readonly arrivalWindow: number;
+
+  constructor(
+    private readonly profile: LatencyProfile,
+    options: PhiPolicyOptions,
+  ) {
+    this.maxBatch = options.maxBatch;
+    this.stepUpAfter = options.stepUpAfter ?? 3;
+    this.stepUpMargin = options.stepUpMargin ?? 0.8;
+    this.maxUtilization = options.maxUtilization ?? 0.9;
+    this.arrivalWindow = options.arrivalWindow ?? 20;
+    if (!(this.maxBatch >= 1)) throw new RangeError("maxBatch must be at least 1");
+  }
+
+  /** Notes that a latency frame arrived (for the arrival-rate estimate). */
+  noteArrival(nowMs: number): void {
+    this.arrivalsMs.push(nowMs);
+    if (this.arrivalsMs.length > this.arrivalWindow) this.arrivalsMs.shift();
+  }
+
+  /** Latency frames arriving per second, over the remembered arrivals (0 until there are two). */
+  arrivalRate(nowMs: number): number {
+    const n = this.arrivalsMs.length;
+    if (n < 2) return 0;
+    // Counting up to now makes the rate decay when arrivals stop.
+    const spanMs = Math.max(nowMs, this.arrivalsMs[n - 1]) - this.arrivalsMs[0];
+    return spanMs > 0 ? ((n - 1) * 1000) / spanMs : 0;
+  }
+
+  /** The φ a group (job) currently runs at, if it has run. */
+  currentPhi(group: string): PhiValue | undefined {
+    return this.states.get(group)?.phi;
+  }
+
+  /** Forgets a group's hysteresis state (its job ended). */
+  forget(group: string): void {
+    this.states.delete(group);
+  }
+
+  /** Chooses the next batch from the pending frames (at least one). */
+  decide(pending: readonly PendingFrame[], nowMs: number): BatchDecision {
+    if (pending.length === 0) throw new Error("decide() needs at least one pending frame");
+    const order = pending
+      .map((_, i) => i)
+      .sort((a, b) => pending[a].deadlineMs - pending[b].deadlineMs || a - b);
+    const head = pending[order[0]];
+    if (!Number.isFinite(head.deadlineMs)) return this.archiveBatch(pending, order);
+
+    const latency = order.filter((i) => Number.isFinite(pending[i].deadlineMs));
+    const eligible = (phi: PhiValue) => latency.filter((i) => inRange(phi, pending[i]));
+    const candidates = this.profile.phis().filter((phi) => inRange(phi, head));
+    if (candidates.length === 0) {
+      const frames = eligible(head.phiMin).slice(0, this.maxBatch);
+      return { phi: head.phiMin, frames, predictedMs: undefined, reason: "unprofiled", predictedMisses: 0 };
+    }
+    const minPhi = candidates[0];
+    const { state, fresh } = this.stateFor(head.group, minPhi, nowMs);
+
+    if (head.deadlineMs - nowMs < this.profile.predict(minPhi, 1)!) {
+      // Already late: clear the backlog as fast as possible.
+      const frames = eligible(minPhi).slice(0, this.maxBatch);
+      state.phi = minPhi;
+      state.upStreak = 0;
+      return this.decision(minPhi, frames, pending, nowMs, "late");
+    }
+
+    const rate = this.arrivalRate(nowMs);
+    const fits = new Map<PhiValue, Fit>();
+    for (const phi of candidates) {
+      const fit = this.fit(phi, eligible(phi), latency, pending, nowMs);
+      if (fit && this.sustains(phi, fit, rate)) fits.set(phi, fit);
+    }
+    const feasible = candidates.filter((phi) => fits.has(phi));
+    if (feasible.length === 0) {
+      const frames = this.squeeze(minPhi, eligible(minPhi), pending, nowMs);
+      state.phi = minPhi;
+      state.upStreak = 0;
+      return this.decision(minPhi, frames, pending, nowMs, "squeezed");
+    }
+
+    const best = feasible[feasible.length - 1];
+    let chosen: PhiValue;
+    if (fresh || phiRank(best) <= phiRank(state.phi)) {
+      // A job starts at the largest φ that fits; a smaller best φ is taken at once.
+      chosen = best;
+      state.upStreak = 0;
+    } else if (!fits.has(state.phi)) {
+      chosen = highestAtMost(feasible, state.phi) ?? best;
+      state.upStreak = 0;
+    } else {
+      chosen = state.phi;
+      const next = candidates[candidates.indexOf(state.phi) + 1];
+      const nextFit = next === undefined ? undefined : fits.get(next);
+      if (nextFit && nextFit.predictedMs <= this.stepUpMargin * nextFit.allowedMs) {
+        state.upStreak += 1;
+        if (state.upStreak >= this.stepUpAfter) {
+          chosen = next;
+          state.upStreak = 0;
+        }
+      } else {
+        state.upStreak = 0;
+      }
+    }
+    state.phi = chosen;
+    return this.decision(chosen, fits.get(chosen)!.frames, pending, nowMs, "deadline");
+  }
+
+  private stateFor(group: string, initial: PhiValue, nowMs: number): { state: GroupState; fresh: boolean } {
+    let state = this.states.get(group);
+    const fresh = state === undefined;
+    if (!state) {
+      state = { phi: initial, upStreak: 0, lastUsedMs: nowMs };
+      this.states.set(group, state);
+      if (this.states.size > 10_000) this.evictOldest();
+    }
+    state.lastUsedMs = nowMs;
+    return { state, fresh };
+  }
+
+  private evictOldest(): void {
+    let oldest: string | undefined;
+    let oldestMs = Number.POSITIVE_INFINITY;
+    for (const [group, s] of this.states) {
+      if (s.lastUsedMs < oldestMs) {
+        oldestMs = s.lastUsedMs;
+        oldest = group;
+      }
+    }
+    if (oldest !== undefined) this.states.delete(oldest);
+  }
+
+  /** The largest batch at φ (earliest deadlines first) that fits its slack, half its budget, and the backlog. */
+  private fit(
+    phi: PhiValue,
+    eligible: number[],
+    latency: number[],
+    pending: readonly PendingFrame[],
+    nowMs: number,
+  ): Fit | undefined {
+    for (let b = Math.min(this.maxBatch, eligible.length); b >= 1; b--) {
+      const frames = eligible.slice(0, b);
+      const predictedMs = this.profile.predict(phi, b)!;
+      let slackMs = Number.POSITIVE_INFINITY;
+      let budgetMs = Number.POSITIVE_INFINITY;
+      for (const i of frames) {
+        slackMs = Math.min(slackMs, pending[i].deadlineMs - nowMs);
+        budgetMs = Math.min(budgetMs, pending[i].budgetMs ?? Number.POSITIVE_INFINITY);
+      }
+      const allowedMs = Math.min(slackMs, budgetMs / 2);
+      if (predictedMs > allowedMs) continue;
+      const inBatch = new Set(frames);
+      const rest = latency.filter((i) => !inBatch.has(i));
+      if (!this.drains(rest, pending, nowMs, nowMs + predictedMs)) continue;
+      return { frames, predictedMs, allowedMs };
+    }
+    return undefined;
+  }
+
+  /**
+   * Whether the frames left behind still make their deadlines when run after `startMs` at their smallest φ in
+   * full batches. Frames that would miss even alone are already lost and do not veto a choice.
+   */
+  private drains(rest: number[], pending: readonly PendingFrame[], nowMs: number, startMs: number): boolean {
+    const profiled = this.profile.phis();
+    const smallest = (f: PendingFrame) => profiled.find((phi) => inRange(phi, f));
+    const savable = rest.filter((i) => {
+      const phi = smallest(pending[i]);
+      return phi !== undefined && pending[i].deadlineMs - nowMs >= this.profile.predict(phi, 1)!;
+    });
+    let t = startMs;
+    for (let at = 0; at < savable.length; at += this.maxBatch) {
+      const chunk = savable.slice(at, at + this.maxBatch);
+      let phi = smallest(pending[chunk[0]])!;
+      for (const i of chunk) {
+        const own = smallest(pending[i])!;
+        if (phiRank(own) > phiRank(phi)) phi = own;
+      }
+      t += this.profile.predict(phi, chunk.length)!;
+      if (chunk.some((i) => pending[i].deadlineMs < t)) return false;
+    }
+    return true;
+  }
+
+  /** Whether φ, in batches that fit the budget, can keep up with the arrival rate. */
+  private sustains(phi: PhiValue, fit: Fit, arrivalsPerSecond: number): boolean {
+    if (arrivalsPerSecond <= 0) return true;
+    const best = this.profile.throughput(phi, this.maxBatch, fit.allowedMs);
+    const capacity = best?.framesPerSecond ?? (1000 * fit.frames.length) / Math.max(fit.predictedMs, 1e-3);
+    return arrivalsPerSecond <= this.maxUtilization * capacity;
+  }
+
+  /** Smallest φ with as many frames as the tightest slack allows (at least one). */
+  private squeeze(
+    phi: PhiValue,
+    eligible: number[],
+    pending: readonly PendingFrame[],
+    nowMs: number,
+  ): number[] {
+    for (let b = Math.min(this.maxBatch, eligible.length); b > 1; b--) {
+      const frames = eligible.slice(0, b);
+      const slackMs = Math.min(...frames.map((i) => pending[i].deadlineMs - nowMs));
+      if (this.profile.predict(phi, b)! <= slackMs) return frames;
+    }
+    return eligible.slice(0, 1);
+  }
+
+  private archiveBatch(pending: readonly PendingFrame[], order: number[]): BatchDecision {
+    const phiOf = (f: PendingFrame) => f.archivePhi ?? f.phiMax;
+    const phi = phiOf(pending[order[0]]);
+    const frames = order
+      .filter((i) => !Number.isFinite(pending[i].deadlineMs) && phiOf(pending[i]) === phi)
+      .slice(0, this.maxBatch);
+    return {
+      phi,
+      frames,
+      predictedMs: this.profile.predict(phi, frames.length),
+      reason: "archive",
+      predictedMisses: 0,
+    };
+  }
+
+  private decision(
+    phi: PhiValue,
+    frames: number[],
+    pending: readonly PendingFrame[],
+    nowMs: number,
+    reason: DecisionReason,
+  ): BatchDecision {
+    const predictedMs = this.profile.predict(phi, frames.length);
+    const doneMs = nowMs + (predictedMs ?? 0);
+    const predictedMisses = frames.filter((i) => pending[i].deadlineMs < doneMs).length;
+    return { phi, frames, predictedMs, reason, predictedMisses };
+  }
+}
+
+export function inRange(phi: PhiValue, range: { phiMin: PhiValue; phiMax: PhiValue }): boolean {
+  const r = phiRank(phi);
+  return r >= phiRank(range.phiMin) && r <= phiRank(range.phiMax);
+}
+
+function highestAtMost(sorted: PhiValue[], limit: PhiValue): PhiValue | undefined {
+  let found: PhiValue | undefined;
+  for (const phi of sorted) if (phiRank(phi) <= phiRank(limit)) found = phi;
+  return found;
+}
