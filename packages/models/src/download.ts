@@ -168,7 +168,7 @@ async function attempt(
     await pipeline(body, meter, file);
   } catch (error) {
     // What reached the disk stays for a resume; the next attempt re-hashes it from the file.
-    if (!file.closed) await new Promise((resolve) => file.once("close", resolve));
+    if (!file.closed) await new Promise<void>((resolve) => file.once("close", () => resolve()));
     if (errorCode(error) === "UND_ERR_BODY_TIMEOUT")
       throw new DownloadStalledError(url, received, stallTimeoutMs);
     if (options.signal?.aborted) throw error;

@@ -20,7 +20,7 @@ export function resolveModelReference(
   const cache = options.cache ?? new ModelCache();
   const looksLikeName = /^[a-z0-9][a-z0-9._-]{0,63}$/i.test(reference);
   const found = looksLikeName ? cache.check(reference) : undefined;
-  if (!found || !found.ok) {
+  if (!found?.ok) {
     const publishedPhi = parsePublishedName(reference);
     const hint =
       found && !found.ok && found.reason
