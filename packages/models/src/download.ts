@@ -3,12 +3,16 @@
 // download that stops sending. Proxies come from HTTPS_PROXY / HTTP_PROXY / NO_PROXY (undici's EnvHttpProxyAgent).
 
 import { createHash, type Hash } from "node:crypto";
-import { createReadStream, createWriteStream, existsSync, statSync } from "node:fs";
+import { createReadStream, createWriteStream, existsSync, statSync, type WriteStream } from "node:fs";
 import { rm } from "node:fs/promises";
-import { Transform } from "node:stream";
-import { pipeline } from "node:stream/promises";
+import type { Readable } from "node:stream";
 import { Agent, type Dispatcher, EnvHttpProxyAgent, request } from "undici";
-import { DownloadHttpError, DownloadStalledError, TruncatedDownloadError } from "./errors.ts";
+import {
+  DownloadConnectionError,
+  DownloadHttpError,
+  DownloadStalledError,
+  TruncatedDownloadError,
+} from "./errors.ts";
 
 export const DEFAULT_STALL_TIMEOUT_MS = 30_000;
 const MAX_REDIRECTIONS = 5;
@@ -113,7 +117,8 @@ async function attempt(
   } catch (error) {
     if (errorCode(error) === "UND_ERR_HEADERS_TIMEOUT")
       throw new DownloadStalledError(url, offset, stallTimeoutMs);
-    throw new TruncatedDownloadError(url, offset, null, error);
+    if (options.signal?.aborted) throw error;
+    throw new DownloadConnectionError(url, error);
   }
 
   const { statusCode, headers, body } = response;
@@ -156,19 +161,13 @@ async function attempt(
   let received = offset;
   options.onProgress?.({ received, total, resumedFrom: offset });
   const file = createWriteStream(partialPath, { flags: resumed ? "a" : "w" });
-  const meter = new Transform({
-    transform(chunk: Buffer, _encoding, done) {
+  try {
+    await drain(body, file, (chunk) => {
       hashToUse.update(chunk);
       received += chunk.length;
       options.onProgress?.({ received, total, resumedFrom: offset });
-      done(null, chunk);
-    },
-  });
-  try {
-    await pipeline(body, meter, file);
+    });
   } catch (error) {
-    // What reached the disk stays for a resume; the next attempt re-hashes it from the file.
-    if (!file.closed) await new Promise<void>((resolve) => file.once("close", () => resolve()));
     if (errorCode(error) === "UND_ERR_BODY_TIMEOUT")
       throw new DownloadStalledError(url, received, stallTimeoutMs);
     if (options.signal?.aborted) throw error;
@@ -176,4 +175,32 @@ async function attempt(
   }
   if (total !== null && received !== total) throw new TruncatedDownloadError(url, received, total);
   return { bytes: received, sha256: hashToUse.digest("hex"), resumedFrom: offset };
+}
+
+/**
+ * Copies the body to the file in flowing mode, never pausing the response: undici 6/7 crash the process with an
+ * uncatchable assertion when a server closes the connection while the HTTP parser is paused by backpressure
+ * (nodejs/undici#5360, fixed only in undici 8, which needs Node 22). Disk writes outpace downloads, so the
+ * file stream's buffer stays small. What reached the disk stays there when the body fails (for a resume).
+ */
+function drain(body: Readable, file: WriteStream, onChunk: (chunk: Buffer) => void): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    let failure: unknown;
+    const finish = (error?: unknown) => {
+      failure ??= error;
+      body.removeAllListeners("data");
+      file.end();
+    };
+    file.once("close", () => (failure ? reject(failure) : resolve()));
+    file.once("error", (error) => {
+      failure ??= error;
+      body.destroy();
+    });
+    body.on("data", (chunk: Buffer) => {
+      onChunk(chunk);
+      file.write(chunk);
+    });
+    body.once("end", () => finish());
+    body.once("error", (error) => finish(error));
+  });
 }

@@ -20,6 +20,28 @@ export class DownloadHttpError extends ModelCacheError {
   }
 }
 
+/** No response at all: DNS failure, connection refused, proxy unreachable. Nothing was written. */
+export class DownloadConnectionError extends ModelCacheError {
+  override readonly name = "DownloadConnectionError";
+  constructor(
+    readonly url: string,
+    cause: unknown,
+  ) {
+    super(
+      `could not reach ${url}${cause instanceof Error ? ` (${describeCause(cause)})` : ""}: check the network and ` +
+        "the proxy settings (HTTPS_PROXY, HTTP_PROXY, NO_PROXY), or pull from a mirror (VDET_MODELS_BASE_URL)",
+      { cause },
+    );
+  }
+}
+
+function describeCause(error: Error): string {
+  const code = (error as { code?: string }).code;
+  const inner = error.cause instanceof Error ? error.cause : undefined;
+  const text = error.message || inner?.message || code || error.name;
+  return code && !text.includes(code) ? `${code}: ${text}` : text;
+}
+
 /** The connection closed (or failed) before the whole body arrived. The partial file is kept for a resume. */
 export class TruncatedDownloadError extends ModelCacheError {
   override readonly name = "TruncatedDownloadError";

@@ -18,6 +18,7 @@ export { defaultLabels, inferNumClasses, parseLabels } from "./convert.ts";
 export { DEFAULT_STALL_TIMEOUT_MS, type DownloadProgress, download, proxyDispatcher } from "./download.ts";
 export {
   ChecksumMismatchError,
+  DownloadConnectionError,
   DownloadHttpError,
   DownloadStalledError,
   ModelCacheError,

@@ -12,7 +12,6 @@ import { Detector } from "@vdet/effdet";
 import { decodeImage } from "@vdet/image";
 import { largeFixture } from "../../../test/support/fixtures.ts";
 import { ModelCache } from "./cache.ts";
-import { download, proxyDispatcher } from "./download.ts";
 import {
   ChecksumMismatchError,
   DownloadHttpError,
@@ -22,7 +21,7 @@ import {
 } from "./errors.ts";
 import { MANIFEST_FILE } from "./manifest.ts";
 import { type PullOptions, pullModel } from "./pull.ts";
-import { type CheckpointServer, startCheckpointServer, startConnectProxy } from "./test-checkpoint-server.ts";
+import { type CheckpointServer, startCheckpointServer } from "./test-checkpoint-server.ts";
 
 const root = mkdtempSync(join(tmpdir(), "vdet-pull-"));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -261,33 +260,4 @@ describe("pull", () => {
     );
     assertNoModel(cache);
   });
-});
-
-test("downloads go through the proxy named in HTTP_PROXY", async () => {
-  const proxy = await startConnectProxy();
-  const body = new Uint8Array(300_000).map((_, i) => i % 251);
-  server.serve("/proxied/file.bin", body);
-  const dir = mkdtempSync(join(root, "proxy-"));
-  const dispatcher = proxyDispatcher({ HTTP_PROXY: proxy.url });
-  try {
-    const result = await download({
-      url: `${server.url}/proxied/file.bin`,
-      partialPath: join(dir, "f"),
-      dispatcher,
-    });
-    assert.equal(result.sha256, sha256(body));
-    assert.deepEqual(proxy.tunnels, [new URL(server.url).host]);
-    // NO_PROXY exempts the host: no new tunnel.
-    const direct = proxyDispatcher({ HTTP_PROXY: proxy.url, NO_PROXY: "127.0.0.1" });
-    await download({
-      url: `${server.url}/proxied/file.bin`,
-      partialPath: join(dir, "g"),
-      dispatcher: direct,
-    });
-    await direct.close();
-    assert.equal(proxy.tunnels.length, 1);
-  } finally {
-    await dispatcher.close();
-    await proxy.close();
-  }
 });

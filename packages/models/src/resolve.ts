@@ -8,7 +8,7 @@ import { parsePublishedName } from "./catalog.ts";
 import { ModelInputError, ModelNotFoundError } from "./errors.ts";
 
 export type ModelReference =
-  | { kind: "file"; path: string }
+  | { kind: "file"; path: string; cached?: undefined }
   | { kind: "cached"; path: string; cached: CachedModel };
 
 /** Resolves a file path or cached model name; `phi`, when given, must match a cached model's φ. */

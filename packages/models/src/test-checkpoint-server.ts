@@ -8,6 +8,8 @@ import { connect, type Socket } from "node:net";
 export type Behaviour =
   | { kind: "ok" }
   | { kind: "no-range" }
+  /** The whole file, then the server closes the connection (HTTP/1.0 style, as simple mirrors do). */
+  | { kind: "close" }
   | { kind: "corrupt"; at: number }
   /** Announces the full Content-Length, sends `bytes`, then closes the connection. */
   | { kind: "truncate"; bytes: number }
@@ -60,6 +62,16 @@ export async function startCheckpointServer(): Promise<CheckpointServer> {
         res.writeHead(200, { "content-length": String(body.length) });
         res.write(body.subarray(0, behaviour.bytes), () => res.socket?.destroy());
         return;
+      case "close": {
+        // Written on the raw socket, as Python's http.server does: an HTTP/1.0 head, the body in 64 KiB
+        // pieces, then the end of the connection.
+        record(200);
+        const socket = req.socket;
+        socket.write(`HTTP/1.0 200 OK\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n`);
+        for (let at = 0; at < body.length; at += 65536) socket.write(body.subarray(at, at + 65536));
+        socket.end();
+        return;
+      }
       case "corrupt": {
         record(200);
         const copy = Buffer.from(body);
