@@ -138,6 +138,16 @@ export class ModelCache {
     return installed;
   }
 
+  /** Removes staging and trash folders of `name` left by a process that was killed while installing it. */
+  async removeLeftovers(name: string): Promise<void> {
+    if (!existsSync(this.dir)) return;
+    for (const entry of readdirSync(this.dir)) {
+      if (entry.startsWith(`.staging-${name}-`) || entry.startsWith(`.trash-${name}-`)) {
+        await rm(join(this.dir, entry), { recursive: true, force: true });
+      }
+    }
+  }
+
   /** Removes a cached model; false when there was none. */
   async remove(name: string): Promise<boolean> {
     const dir = this.modelDir(name);

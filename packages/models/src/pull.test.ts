@@ -4,8 +4,8 @@
 
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { Detector } from "@vdet/effdet";
@@ -260,4 +260,27 @@ describe("pull", () => {
     );
     assertNoModel(cache);
   });
+});
+
+test("a second pull of a model being pulled is refused; a lock of a dead process is taken over", async (t) => {
+  const path = "/locked/tf_efficientdet_d0_34-de71c576.pth";
+  if (!serveD0(t, path, { kind: "stall", bytes: 100_000 })) return;
+  const cache = freshCache();
+  const first = pullModel(0, options(cache, `${server.url}${path}`, { stallTimeoutMs: 1500 }));
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  await assert.rejects(
+    pullModel(0, options(cache, `${server.url}${path}`)),
+    /a pull of d0 is already in progress \(process \d+ on .*\); wait for it to finish/,
+  );
+  await assert.rejects(first, DownloadStalledError);
+
+  // A lock file left by a process that no longer exists.
+  writeFileSync(
+    join(cache.downloadsDir, "d0.lock"),
+    JSON.stringify({ pid: 2 ** 22 + 12345, host: hostname() }),
+  );
+  server.behave(path, { kind: "ok" });
+  const result = await pullModel(0, options(cache, `${server.url}${path}`));
+  assert.equal(result.status, "pulled");
+  assert.deepEqual(readdirSync(cache.downloadsDir), []);
 });

@@ -8,10 +8,11 @@ import { join } from "node:path";
 import type { Phi } from "@vdet/effdet";
 import type { Dispatcher } from "undici";
 import { type CachedModel, ModelCache } from "./cache.ts";
-import { type CatalogOptions, catalogEntry, catalogOptionsFromEnv } from "./catalog.ts";
+import { type CatalogEntry, type CatalogOptions, catalogEntry, catalogOptionsFromEnv } from "./catalog.ts";
 import { convertCheckpoint, defaultLabels } from "./convert.ts";
 import { download } from "./download.ts";
 import { ChecksumMismatchError } from "./errors.ts";
+import { acquireLock } from "./lock.ts";
 import { MANIFEST_FORMAT, MODEL_FILE, type ModelManifest, vdetVersion } from "./manifest.ts";
 
 export type PullEvent =
@@ -52,6 +53,18 @@ export async function pullModel(phi: Phi, options: PullOptions = {}): Promise<Pu
   }
 
   await mkdir(cache.downloadsDir, { recursive: true });
+  const release = acquireLock(join(cache.downloadsDir, `${entry.name}.lock`), `a pull of ${entry.name}`);
+  try {
+    return await pullLocked(entry, cache, options);
+  } finally {
+    await release();
+  }
+}
+
+async function pullLocked(entry: CatalogEntry, cache: ModelCache, options: PullOptions): Promise<PullResult> {
+  const emit = options.onEvent ?? (() => {});
+  const { phi } = entry;
+  await cache.removeLeftovers(entry.name);
   const partialPath = join(cache.downloadsDir, `${entry.file}.partial`);
   let announced = false;
   const downloaded = await download({
