@@ -81,11 +81,14 @@ export class ChecksumMismatchError extends ModelCacheError {
     readonly file: string,
     readonly expected: string,
     readonly actual: string,
+    downloaded = true,
   ) {
     super(
       `checksum mismatch for ${file}: sha256 is ${actual}, expected it to start with ${expected}; ` +
-        "the download was corrupted or the server sent another file. It was deleted and nothing was cached; " +
-        "run the pull again, and if it fails again check the mirror (VDET_MODELS_BASE_URL)",
+        (downloaded
+          ? "the download was corrupted or the server sent another file. It was deleted and nothing was cached; " +
+            "run the pull again, and if it fails again check the mirror (VDET_MODELS_BASE_URL)"
+          : "it is not the published file (a damaged copy, or another φ). Nothing was cached"),
     );
   }
 }

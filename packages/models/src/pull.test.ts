@@ -284,3 +284,22 @@ test("a second pull of a model being pulled is refused; a lock of a dead process
   assert.equal(result.status, "pulled");
   assert.deepEqual(readdirSync(cache.downloadsDir), []);
 });
+
+test("offline: pull --from a local copy checks it against the catalog's sha256 and leaves the copy alone", async (t) => {
+  const file = largeFixture(t, "effdet/d0.weights.pth");
+  const other = largeFixture(t, "effdet/d0.weights.legacy.pth");
+  if (!file || !other) return;
+  const cache = freshCache();
+  const catalog = { overrides: { d0: { url: "https://mirror.invalid/tf_efficientdet_d0_34-de71c576.pth" } } };
+  await assert.rejects(pullModel(0, { cache, catalog, fromFile: other }), (error: Error) => {
+    assert.ok(error instanceof ChecksumMismatchError);
+    assert.match(error.message, /it is not the published file .*Nothing was cached/);
+    return true;
+  });
+  assert.ok(existsSync(other), "the user's file is not deleted");
+  assertNoModel(cache);
+  const result = await pullModel(0, { cache, catalog, fromFile: file });
+  assert.equal(result.status, "pulled");
+  assert.equal(result.model.manifest.sha256, sha256(readFileSync(file)));
+  assert.ok(existsSync(file));
+});

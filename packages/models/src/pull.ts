@@ -3,8 +3,9 @@
 // stalled download keeps its `.downloads/<file>.partial` so the next pull resumes it.
 
 import { createHash } from "node:crypto";
+import { createReadStream } from "node:fs";
 import { mkdir, readFile, rm } from "node:fs/promises";
-import { join } from "node:path";
+import { basename, join, resolve } from "node:path";
 import type { Phi } from "@vdet/effdet";
 import type { Dispatcher } from "undici";
 import { type CachedModel, ModelCache } from "./cache.ts";
@@ -31,6 +32,8 @@ export interface PullOptions {
   dispatcher?: Dispatcher;
   /** Keep the downloaded checkpoint beside the model (as checkpoint.pth). */
   keepCheckpoint?: boolean;
+  /** Install from this local copy of the published file (offline): checked against the catalog's sha256. */
+  fromFile?: string;
   onEvent?(event: PullEvent): void;
   signal?: AbortSignal;
 }
@@ -65,31 +68,24 @@ async function pullLocked(entry: CatalogEntry, cache: ModelCache, options: PullO
   const emit = options.onEvent ?? (() => {});
   const { phi } = entry;
   await cache.removeLeftovers(entry.name);
-  const partialPath = join(cache.downloadsDir, `${entry.file}.partial`);
-  let announced = false;
-  const downloaded = await download({
-    url: entry.url,
-    partialPath,
-    stallTimeoutMs: options.stallTimeoutMs,
-    dispatcher: options.dispatcher,
-    signal: options.signal,
-    onProgress: ({ received, total, resumedFrom }) => {
-      if (!announced) {
-        announced = true;
-        emit({ type: "download", name: entry.name, url: entry.url, resumedFrom, total });
-      }
-      emit({ type: "progress", name: entry.name, received, total });
-    },
-  });
+  const fromFile = options.fromFile !== undefined;
+  const sourcePath = options.fromFile ?? join(cache.downloadsDir, `${entry.file}.partial`);
+  const downloaded = fromFile ? await hashFile(sourcePath) : await fetchTo(entry, sourcePath, options, emit);
+  const sourceName = fromFile ? basename(sourcePath) : `downloaded ${entry.file}`;
 
   try {
     if (!downloaded.sha256.startsWith(entry.sha256)) {
-      throw new ChecksumMismatchError(entry.file, entry.sha256, downloaded.sha256);
+      throw new ChecksumMismatchError(
+        fromFile ? sourcePath : entry.file,
+        entry.sha256,
+        downloaded.sha256,
+        !fromFile,
+      );
     }
     emit({ type: "verified", name: entry.name, sha256: downloaded.sha256 });
     emit({ type: "converting", name: entry.name });
-    const bytes = new Uint8Array(await readFile(partialPath));
-    const converted = convertCheckpoint(bytes, { phi, sourceName: `downloaded ${entry.file}` });
+    const bytes = new Uint8Array(await readFile(sourcePath));
+    const converted = convertCheckpoint(bytes, { phi, sourceName });
     const manifest: ModelManifest = {
       format: MANIFEST_FORMAT,
       name: entry.name,
@@ -119,7 +115,7 @@ async function pullLocked(entry: CatalogEntry, cache: ModelCache, options: PullO
       {
         model: converted.model,
         manifest,
-        extra: options.keepCheckpoint ? { "checkpoint.pth": partialPath } : undefined,
+        extra: options.keepCheckpoint && !fromFile ? { "checkpoint.pth": sourcePath } : undefined,
       },
       true, // an entry there now is damaged (a valid one returned above): replace it
     );
@@ -127,6 +123,39 @@ async function pullLocked(entry: CatalogEntry, cache: ModelCache, options: PullO
     return { name: entry.name, status: "pulled", model };
   } finally {
     // Verified-and-converted, corrupted or mismatching: in every case this download is finished with.
-    await rm(partialPath, { force: true });
+    if (!fromFile) await rm(sourcePath, { force: true });
   }
+}
+
+async function fetchTo(
+  entry: CatalogEntry,
+  partialPath: string,
+  options: PullOptions,
+  emit: (event: PullEvent) => void,
+): Promise<{ bytes: number; sha256: string }> {
+  let announced = false;
+  return download({
+    url: entry.url,
+    partialPath,
+    stallTimeoutMs: options.stallTimeoutMs,
+    dispatcher: options.dispatcher,
+    signal: options.signal,
+    onProgress: ({ received, total, resumedFrom }) => {
+      if (!announced) {
+        announced = true;
+        emit({ type: "download", name: entry.name, url: entry.url, resumedFrom, total });
+      }
+      emit({ type: "progress", name: entry.name, received, total });
+    },
+  });
+}
+
+async function hashFile(path: string): Promise<{ bytes: number; sha256: string }> {
+  const hash = createHash("sha256");
+  let bytes = 0;
+  for await (const chunk of createReadStream(path)) {
+    hash.update(chunk as Buffer);
+    bytes += (chunk as Buffer).length;
+  }
+  return { bytes, sha256: hash.digest("hex") };
 }

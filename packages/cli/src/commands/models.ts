@@ -126,6 +126,10 @@ export function registerModelsCommands(program: Command): void {
     .option("--all", "every published model (D0–D7, D7x)")
     .option("--keep-checkpoint", "also keep the downloaded .pth beside the model")
     .option(
+      "--from <file>",
+      "offline: install one model from a copy of its published .pth (checksum-verified)",
+    )
+    .option(
       "--stall-timeout <s>",
       "give up when no data arrives for this long",
       positiveNumber("--stall-timeout"),
@@ -135,9 +139,11 @@ export function registerModelsCommands(program: Command): void {
     .action(
       async (
         names: string[],
-        o: { all?: boolean; keepCheckpoint?: boolean; stallTimeout: number; json?: boolean },
+        o: { all?: boolean; keepCheckpoint?: boolean; from?: string; stallTimeout: number; json?: boolean },
       ) => {
         const phis = parseNames(names, o.all);
+        if (o.from !== undefined && phis.length !== 1)
+          throw new InvalidArgumentError("--from installs one model: give one name");
         const cache = new ModelCache();
         const results: object[] = [];
         let failed = 0;
@@ -148,6 +154,7 @@ export function registerModelsCommands(program: Command): void {
               cache,
               stallTimeoutMs: o.stallTimeout * 1000,
               keepCheckpoint: o.keepCheckpoint,
+              fromFile: o.from,
               onEvent: reporter.onEvent,
             });
             results.push({ status: result.status, ...modelSummary(result.model) });
