@@ -24,7 +24,7 @@ export const modelManifestSchema = z.object({
   parameters: z.number().int().nonnegative(),
   source: z.object({
     kind: z.enum(["published", "import"]),
-    /** Download URL (published) or the imported file's absolute path. */
+    /** Download URL (published; the local file's absolute path after `pull --from`) or the imported file's path. */
     location: z.string(),
     format: z.enum(["torch-zip", "torch-legacy", "safetensors", "onnx"]),
     bytes: z.number().int().nonnegative(),

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { hostname, tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { Detector } from "@vdet/effdet";
 import { decodeImage } from "@vdet/image";
@@ -304,5 +304,6 @@ test("offline: pull --from a local copy checks it against the catalog's sha256 a
   const result = await pullModel(0, { cache, catalog, fromFile: file });
   assert.equal(result.status, "pulled");
   assert.equal(result.model.manifest.sha256, sha256(readFileSync(file)));
+  assert.equal(result.model.manifest.source.location, resolve(file));
   assert.ok(existsSync(file));
 });

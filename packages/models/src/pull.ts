@@ -96,7 +96,7 @@ async function pullLocked(entry: CatalogEntry, cache: ModelCache, options: PullO
       parameters: converted.parameters,
       source: {
         kind: "published",
-        location: entry.url,
+        location: fromFile ? resolve(sourcePath) : entry.url,
         format: converted.sourceFormat,
         bytes: downloaded.bytes,
       },
