@@ -48,17 +48,20 @@ export interface PullResult {
 export async function pullModel(phi: Phi, options: PullOptions = {}): Promise<PullResult> {
   const cache = options.cache ?? new ModelCache();
   const entry = catalogEntry(phi, options.catalog ?? catalogOptionsFromEnv());
-  const emit = options.onEvent ?? (() => {});
-  const cached = cache.get(entry.name);
-  if (cached) {
-    emit({ type: "cached", name: entry.name, model: cached });
+  const alreadyCached = (): PullResult | undefined => {
+    const cached = cache.get(entry.name);
+    if (!cached) return undefined;
+    options.onEvent?.({ type: "cached", name: entry.name, model: cached });
     return { name: entry.name, status: "cached", model: cached };
-  }
+  };
+  const before = alreadyCached();
+  if (before) return before;
 
   await mkdir(cache.downloadsDir, { recursive: true });
   const release = acquireLock(join(cache.downloadsDir, `${entry.name}.lock`), `a pull of ${entry.name}`);
   try {
-    return await pullLocked(entry, cache, options);
+    // Another process may have finished this pull between the check above and taking the lock.
+    return alreadyCached() ?? (await pullLocked(entry, cache, options));
   } finally {
     await release();
   }
