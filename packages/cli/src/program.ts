@@ -2,6 +2,7 @@
 import { Command } from "commander";
 import { registerJobCommands } from "./commands/jobs.ts";
 import { registerModelCommands } from "./commands/model.ts";
+import { registerModelsCommands } from "./commands/models.ts";
 import { registerRoleCommands } from "./commands/roles.ts";
 import { registerRunCommand } from "./commands/run.ts";
 import { registerTrackCommands } from "./commands/track.ts";
@@ -15,6 +16,7 @@ export function buildProgram(): Command {
     .showHelpAfterError()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
   registerModelCommands(program);
+  registerModelsCommands(program);
   registerTrackCommands(program);
   registerRunCommand(program);
   registerRoleCommands(program);

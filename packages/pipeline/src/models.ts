@@ -3,9 +3,13 @@
 
 import { readFile } from "node:fs/promises";
 import { build, Detector, type Phi, parsePhi } from "@vdet/effdet";
+import { resolveModelReference } from "@vdet/models";
 
 export interface ModelSourceOptions {
-  /** Checkpoint (or deploy ONNX) per φ, e.g. { "0": "/models/d0.pth" }; φ without one use seeded weights. */
+  /**
+   * Checkpoint (or deploy ONNX) file, or cached model name (`d0` after `vdet models pull d0`), per φ, e.g.
+   * { "0": "/models/d0.pth", "3": "d3" }; φ without one use seeded weights.
+   */
   weights?: Record<string, string>;
   seed?: number;
   executionProvider?: string;
@@ -23,9 +27,11 @@ export function createModelProvider(options: ModelSourceOptions = {}): ModelProv
   const detectors = new Map<string, Promise<Detector>>();
   const weightsFor = (phi: Phi) => options.weights?.[String(phi)];
   const load = async (phi: Phi): Promise<Detector> => {
-    const path = weightsFor(phi);
+    const reference = weightsFor(phi);
+    const resolved = reference ? resolveModelReference(reference, { phi }) : undefined;
+    const path = resolved?.path;
     const file = path ? new Uint8Array(await readFile(path)) : undefined;
-    const isOnnx = file !== undefined && path!.endsWith(".onnx");
+    const isOnnx = file !== undefined && (resolved?.kind === "cached" || path!.endsWith(".onnx"));
     const model = isOnnx ? file : build({ phi, weights: file, seed: file ? undefined : (options.seed ?? 0) });
     return Detector.create(model, {
       executionProvider: options.executionProvider ?? "cpu",

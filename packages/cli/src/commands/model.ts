@@ -1,6 +1,6 @@
 // `vdet model build|info` and `vdet detect`: build EfficientDet-Dφ as ONNX, inspect a model, detect in images.
 
-import { readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { basename } from "node:path";
 import {
   cocoIdsByName,
@@ -14,6 +14,7 @@ import {
   type Variant,
 } from "@vdet/effdet";
 import { decodeImage } from "@vdet/image";
+import { type CachedModel, resolveModelReference } from "@vdet/models";
 import { type Command, InvalidArgumentError, Option } from "commander";
 import { integer, probability } from "../options.ts";
 
@@ -139,7 +140,10 @@ export function registerModelCommands(program: Command): void {
       .description("detect objects in PNG/JPEG images")
       .argument("<images...>", "image files (PNG or JPEG)"),
   )
-    .option("--model <file.onnx>", "a deploy-variant model built before (instead of --phi)")
+    .option(
+      "--model <file.onnx|name>",
+      "a deploy-variant model file, or a cached model name such as d0 (instead of --phi)",
+    )
     .option("--score-threshold <p>", "minimum score to report", probability, 0.3)
     .option("--classes <names>", "only these classes, e.g. person,car")
     .option("--ep <provider>", "execution provider: cpu, cuda[:id], tensorrt[:id]", "cpu")
@@ -159,26 +163,33 @@ export function registerModelCommands(program: Command): void {
       ) => {
         // Decode every image first: a bad file fails before any model work.
         const frames = images.map((file) => ({ file, ...decodeImage(readFileSync(file), file) }));
-        if (!o.model && o.phi === undefined)
+        const cached = cachedModel(o);
+        if (!o.model && !cached && o.phi === undefined)
           throw new InvalidArgumentError("give --phi (and --weights) or --model");
-        if (!o.model && !o.weights && !o.json) {
+        if (!o.model && !cached && !o.weights && !o.json) {
           process.stderr.write(
             "note: no --weights given, using seeded random weights: detections are meaningless\n",
           );
         }
-        const modelBytes = o.model ? readFileSync(o.model) : buildFromOptions(o, "deploy").toBytes();
-        const detector = await Detector.create(modelBytes, {
+        const model = cached
+          ? cached.modelPath
+          : o.model
+            ? readFileSync(o.model)
+            : buildFromOptions(o, "deploy").toBytes();
+        const detector = await Detector.create(model, {
           executionProvider: o.ep,
           intraOpThreads: o.threads,
         });
         try {
-          const classes = o.classes ? new Set(cocoIdsByName(o.classes.split(","))) : undefined;
+          const labels = cached?.manifest.labels;
+          const label = (id: number) => (labels ? (labels[id - 1] ?? `class-${id}`) : cocoLabel(id));
+          const classes = o.classes ? new Set(classIds(o.classes.split(","), labels)) : undefined;
           const results = await detector.detect(frames, { scoreThreshold: o.scoreThreshold, classes });
           const report = frames.map((f, i) => ({
             file: f.file,
             width: f.width,
             height: f.height,
-            detections: toRows(results[i]),
+            detections: toRows(results[i], label),
           }));
           if (o.json) process.stdout.write(`${JSON.stringify({ images: report }, null, 2)}\n`);
           else process.stdout.write(formatDetections(report));
@@ -196,7 +207,27 @@ interface DetectionRow {
   label: string;
 }
 
-function toRows(d: FrameDetections): DetectionRow[] {
+/** The cached model `--model NAME` or `--weights NAME` names (a name that is not a file), else undefined. */
+function cachedModel(o: ModelSourceOptions & { model?: string }): CachedModel | undefined {
+  const reference = o.model ?? o.weights;
+  if (reference === undefined || existsSync(reference)) return undefined;
+  const phi = o.phi !== undefined ? parsePhi(o.phi) : undefined;
+  const resolved = resolveModelReference(reference, { phi });
+  return resolved.kind === "cached" ? resolved.cached : undefined;
+}
+
+/** Class ids for a `--classes` filter: by the model's own labels when it has them, else COCO names. */
+function classIds(names: string[], labels: readonly string[] | undefined): number[] {
+  if (!labels) return cocoIdsByName(names);
+  return names.map((raw) => {
+    const index = labels.findIndex((l) => l.toLowerCase() === raw.trim().toLowerCase());
+    if (index < 0)
+      throw new InvalidArgumentError(`unknown class "${raw}": the model's classes are ${labels.join(", ")}`);
+    return index + 1;
+  });
+}
+
+function toRows(d: FrameDetections, label: (classId: number) => string): DetectionRow[] {
   const rows: DetectionRow[] = [];
   for (let i = 0; i < d.count; i++) {
     const b = d.boxes.subarray(i * 4, i * 4 + 4);
@@ -204,7 +235,7 @@ function toRows(d: FrameDetections): DetectionRow[] {
       box: [b[0], b[1], b[2], b[3]].map((v) => Math.round(v * 10) / 10) as DetectionRow["box"],
       score: Math.round(d.scores[i] * 1e4) / 1e4,
       classId: d.classes[i],
-      label: cocoLabel(d.classes[i]),
+      label: label(d.classes[i]),
     });
   }
   return rows;

@@ -38,7 +38,7 @@ export function registerRoleCommands(program: Command): void {
     .option("--max-delay-ms <ms>", "longest wait to fill a batch (VDET_MAX_DELAY_MS, default 20)")
     .option("--execution-provider <ep>", "cpu, cuda[:id], tensorrt[:id] (VDET_EP, default cpu)")
     .option("--threads <n>", "intra-op threads (VDET_THREADS)")
-    .option("--weights <list>", 'checkpoints per φ, e.g. "0=/m/d0.pth,3=/m/d3.pth" (VDET_WEIGHTS)')
+    .option("--weights <list>", 'checkpoints or cached models per φ, e.g. "0=/m/d0.pth,3=d3" (VDET_WEIGHTS)')
     .option("--seed <n>", "seed of random weights for φ without a checkpoint (VDET_SEED)")
     .option("--preload <list>", 'φ to load at start, e.g. "0,1" (VDET_PRELOAD, default 0)')
     .action(async (flags: Record<string, unknown>) => {

@@ -1,6 +1,8 @@
 // `vdet run`: the whole pipeline in this process (in-process queues, no Redis), writing results to a directory.
 
+import { existsSync } from "node:fs";
 import { parsePhi } from "@vdet/effdet";
+import { resolveModelReference } from "@vdet/models";
 import { runLocal } from "@vdet/pipeline";
 import type { JobSpecInput } from "@vdet/protocol";
 import { type Command, InvalidArgumentError } from "commander";
@@ -43,7 +45,10 @@ export function registerRunCommand(program: Command): void {
       integer("--budget", 10, 3_600_000),
     )
     .option("--max-phi <φ>", "largest φ the budget may use (default 3)")
-    .option("--weights <file>", "checkpoint for the chosen φ (.pth, .safetensors or deploy .onnx)")
+    .option(
+      "--weights <file|name>",
+      "checkpoint for the chosen φ (.pth, .safetensors or deploy .onnx), or a cached model name such as d0",
+    )
     .option(
       "--seed <n>",
       "seed of the random weights used without --weights",
@@ -61,7 +66,12 @@ export function registerRunCommand(program: Command): void {
         throw new InvalidArgumentError("give --fps or --every-nth, not both");
       if (o.phi !== undefined && o.budget !== undefined)
         throw new InvalidArgumentError("give --phi or --budget, not both");
-      const phi = o.phi === undefined ? 0 : parsePhi(o.phi);
+      // A cached model name without --phi runs at the model's own φ.
+      const cachedPhi =
+        o.weights && o.phi === undefined && o.budget === undefined && !existsSync(o.weights)
+          ? resolveModelReference(o.weights).cached?.manifest.phi
+          : undefined;
+      const phi = o.phi === undefined ? (cachedPhi ?? 0) : parsePhi(o.phi);
       const spec: JobSpecInput = {
         input,
         output: o.out,

@@ -1,0 +1,33 @@
+// @vdet/models: the model cache. Pulls the published EfficientDet checkpoints (sha256-verified, resumable,
+// proxy-aware), converts them to the deploy ONNX graph, imports users' own checkpoints, lists and resolves models.
+// See docs/models.md.
+
+export { type CachedModel, checkModelName, ModelCache, modelCacheDir } from "./cache.ts";
+export {
+  type CatalogEntry,
+  type CatalogOptions,
+  catalogEntry,
+  catalogOptionsFromEnv,
+  PUBLISHED_BASE_URL,
+  PUBLISHED_PHIS,
+  parsePublishedName,
+  publishedName,
+  sha256PrefixFromName,
+} from "./catalog.ts";
+export { defaultLabels, inferNumClasses, parseLabels } from "./convert.ts";
+export { DEFAULT_STALL_TIMEOUT_MS, type DownloadProgress, download, proxyDispatcher } from "./download.ts";
+export {
+  ChecksumMismatchError,
+  DownloadConnectionError,
+  DownloadHttpError,
+  DownloadStalledError,
+  ModelCacheError,
+  ModelConversionError,
+  ModelInputError,
+  ModelNotFoundError,
+  TruncatedDownloadError,
+} from "./errors.ts";
+export { type ImportOptions, importModel } from "./import.ts";
+export { MANIFEST_FILE, MODEL_FILE, type ModelManifest, modelManifestSchema } from "./manifest.ts";
+export { type PullEvent, type PullOptions, type PullResult, pullModel } from "./pull.ts";
+export { type ModelReference, resolveModelReference } from "./resolve.ts";

@@ -1,0 +1,51 @@
+// The JSON manifest stored beside each cached model: what the model is, where it came from, how to check it.
+
+import { readFileSync } from "node:fs";
+import type { Phi } from "@vdet/effdet";
+import { z } from "zod";
+
+export const MANIFEST_FILE = "manifest.json";
+export const MODEL_FILE = "model.onnx";
+export const MANIFEST_FORMAT = 1;
+
+const sha256Hex = z.string().regex(/^[0-9a-f]{64}$/, "a sha256 in lower-case hex");
+
+export const modelManifestSchema = z.object({
+  format: z.literal(MANIFEST_FORMAT),
+  name: z.string(),
+  /** EfficientDet coefficient: 0…7 or "7x". */
+  phi: z.union([z.number().int().min(0).max(7), z.literal("7x")]).transform((v) => v as Phi),
+  /** Model input resolution (square), pixels. */
+  resolution: z.number().int().positive(),
+  numClasses: z.number().int().positive(),
+  /** labels[k] names class id k + 1 (the id in detections). */
+  labels: z.array(z.string()),
+  /** Trainable parameters of the reference model (BN running statistics excluded). */
+  parameters: z.number().int().nonnegative(),
+  source: z.object({
+    kind: z.enum(["published", "import"]),
+    /** Download URL (published; the local file's absolute path after `pull --from`) or the imported file's path. */
+    location: z.string(),
+    format: z.enum(["torch-zip", "torch-legacy", "safetensors", "onnx"]),
+    bytes: z.number().int().nonnegative(),
+  }),
+  /** sha256 of the source file (the checkpoint as downloaded or imported). */
+  sha256: sha256Hex,
+  model: z.object({
+    file: z.literal(MODEL_FILE),
+    variant: z.literal("deploy"),
+    bytes: z.number().int().positive(),
+    sha256: sha256Hex,
+  }),
+  createdAt: z.string(),
+  vdetVersion: z.string(),
+});
+
+export type ModelManifest = z.infer<typeof modelManifestSchema>;
+
+const rootPackage = new URL("../../../package.json", import.meta.url);
+
+/** The vdet version recorded in manifests (the root package.json's). */
+export function vdetVersion(): string {
+  return (JSON.parse(readFileSync(rootPackage, "utf8")) as { version: string }).version;
+}
