@@ -18,6 +18,8 @@ const common = {
     .regex(/^[A-Za-z0-9_-]+$/)
     .default("vdet"),
   logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  /** Port of the /healthz + /readyz server for orchestrators' probes (unset: none). */
+  healthPort: int(1, 65535).optional(),
 };
 // S3 settings (VDET_S3_ENDPOINT, AWS_REGION, VDET_S3_FORCE_PATH_STYLE, …) are read by @vdet/storage's
 // s3ConfigFromEnv; credentials come from the AWS SDK's default chain.
@@ -103,6 +105,7 @@ const ENV: Record<string, string> = {
   redisUrl: "VDET_REDIS_URL",
   prefix: "VDET_PREFIX",
   logLevel: "VDET_LOG_LEVEL",
+  healthPort: "VDET_HEALTH_PORT",
   host: "VDET_API_HOST",
   port: "VDET_API_PORT",
   token: "VDET_API_TOKEN",

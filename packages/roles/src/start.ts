@@ -52,6 +52,8 @@ function connect(config: Common, logger: Logger): Connections {
 
 export interface RunningRole {
   close(): Promise<void>;
+  /** Resolves while the role can work (Redis answers); served on /readyz by the health server. */
+  ready?: () => Promise<void>;
 }
 
 /** One S3 client per process, made on first use from the environment (only roles that touch S3 need it). */
@@ -119,6 +121,9 @@ export function startProducerRole(config: ProducerRoleConfig, logger: Logger): R
   });
   logger.info({ role: "producer" }, "producer started");
   return {
+    ready: async () => {
+      await c.redis.ping();
+    },
     close: async () => {
       await stage.close();
       await c.close();
@@ -150,6 +155,9 @@ export async function startWorkerRole(config: WorkerRoleConfig, logger: Logger):
   });
   logger.info({ role: "worker" }, "worker ready");
   return {
+    ready: async () => {
+      await c.redis.ping();
+    },
     close: async () => {
       await stage.close();
       await models.close();
@@ -168,6 +176,9 @@ export function startAggregatorRole(config: AggregatorRoleConfig, logger: Logger
   });
   logger.info({ role: "aggregator" }, "aggregator started");
   return {
+    ready: async () => {
+      await c.redis.ping();
+    },
     close: async () => {
       await stage.close();
       await c.close();
