@@ -7,9 +7,12 @@ import { App, type CfnElement } from "aws-cdk-lib";
 import { Match, Template } from "aws-cdk-lib/assertions";
 import { BACKLOG_METRIC, VdetStack } from "./stack.ts";
 
+// biome-ignore lint/suspicious/noExplicitAny: parsed YAML/JSON documents, checked field by field below
+type Json = any;
+
 let stack: VdetStack;
 let template: Template;
-type Resource = { Type: string; Properties: Record<string, any> };
+type Resource = { Type: string; Properties: Record<string, Json> };
 let resources: Record<string, Resource>;
 
 before(() => {
@@ -42,7 +45,7 @@ describe("vdet CDK stack", () => {
     for (const [, p] of policies) {
       assert.ok(
         p.Properties.PolicyDocument.Statement.some(
-          (s: any) => s.Effect === "Deny" && s.Condition?.Bool?.["aws:SecureTransport"] === "false",
+          (s: Json) => s.Effect === "Deny" && s.Condition?.Bool?.["aws:SecureTransport"] === "false",
         ),
       );
     }
@@ -96,17 +99,21 @@ describe("vdet CDK stack", () => {
     template.hasResourceProperties("AWS::ECS::CapacityProvider", {
       AutoScalingGroupProvider: Match.objectLike({ ManagedScaling: Match.objectLike({ Status: "ENABLED" }) }),
     });
-    const containers = ofType("AWS::ECS::TaskDefinition").flatMap(([, t]) => t.Properties.ContainerDefinitions);
-    const worker = containers.find((c: any) => c.Command?.[0] === "worker");
-    assert.deepEqual(worker.ResourceRequirements, [{ Type: "GPU", Value: "1" }]);
-    assert.deepEqual(
-      containers.map((c: any) => c.Command[0]).sort(),
-      ["aggregator", "api", "producer", "worker"],
+    const containers = ofType("AWS::ECS::TaskDefinition").flatMap(
+      ([, t]) => t.Properties.ContainerDefinitions,
     );
+    const worker = containers.find((c: Json) => c.Command?.[0] === "worker");
+    assert.deepEqual(worker.ResourceRequirements, [{ Type: "GPU", Value: "1" }]);
+    assert.deepEqual(containers.map((c: Json) => c.Command[0]).sort(), [
+      "aggregator",
+      "api",
+      "producer",
+      "worker",
+    ]);
     for (const c of containers) {
       if (c.Command[0] !== "api") assert.equal(c.StopTimeout, 90, `${c.Command[0]} drains before SIGKILL`);
-      assert.ok(c.Secrets.some((s: any) => s.Name === "VDET_REDIS_PASSWORD"));
-      assert.ok(c.Environment.some((e: any) => e.Name === "VDET_REDIS_TLS" && e.Value === "true"));
+      assert.ok(c.Secrets.some((s: Json) => s.Name === "VDET_REDIS_PASSWORD"));
+      assert.ok(c.Environment.some((e: Json) => e.Name === "VDET_REDIS_TLS" && e.Value === "true"));
     }
     // The GPU AMI comes from the ECS-optimised GPU image parameter.
     assert.match(JSON.stringify(template.toJSON().Parameters), /amazon-linux-2\/gpu\/recommended/);
@@ -136,8 +143,8 @@ describe("vdet CDK stack", () => {
     const statementsOf = (role: keyof VdetStack["codeRoles"]) => {
       const id = logicalId(stack.codeRoles[role]);
       return ofType("AWS::IAM::Policy")
-        .filter(([, p]) => p.Properties.Roles.some((r: any) => r.Ref === id))
-        .flatMap(([, p]) => p.Properties.PolicyDocument.Statement as any[]);
+        .filter(([, p]) => p.Properties.Roles.some((r: Json) => r.Ref === id))
+        .flatMap(([, p]) => p.Properties.PolicyDocument.Statement as Json[]);
     };
     for (const role of Object.keys(stack.codeRoles) as (keyof VdetStack["codeRoles"])[]) {
       for (const s of statementsOf(role)) {
@@ -163,7 +170,9 @@ describe("vdet CDK stack", () => {
       },
     ]);
     assert.deepEqual(statementsOf("worker"), [], "workers touch neither S3 nor AWS APIs");
-    const lambdaActions = statementsOf("submitOnUpload").flatMap((s) => asList<string>(s.Action)).sort();
+    const lambdaActions = statementsOf("submitOnUpload")
+      .flatMap((s) => asList<string>(s.Action))
+      .sort();
     assert.deepEqual(lambdaActions, ["secretsmanager:GetSecretValue", "sqs:SendMessage"]);
     // Nothing in the whole template grants every action.
     for (const [, p] of ofType("AWS::IAM::Policy")) {

@@ -4,9 +4,9 @@
 
 import { fileURLToPath } from "node:url";
 import {
-  Duration,
   aws_autoscaling as autoscaling,
   aws_cloudwatch as cloudwatch,
+  Duration,
   aws_ec2 as ec2,
   aws_ecr as ecr,
   aws_ecs as ecs,
@@ -17,11 +17,11 @@ import {
   aws_lambda_nodejs as lambdaNodejs,
   aws_logs as logs,
   RemovalPolicy,
+  Stack,
+  type StackProps,
   aws_s3 as s3,
   aws_s3_notifications as s3n,
   aws_secretsmanager as secretsmanager,
-  Stack,
-  type StackProps,
 } from "aws-cdk-lib";
 import type { Construct } from "constructs";
 
@@ -121,7 +121,10 @@ export class VdetStack extends Stack {
       startPeriod: Duration.seconds(port === 8080 ? 30 : 180),
     });
     const containerBase = (role: string, port: number): ecs.ContainerDefinitionOptions => ({
-      image: ecs.ContainerImage.fromEcrRepository(images, role === "worker" ? `worker-cuda-${version}` : `app-${version}`),
+      image: ecs.ContainerImage.fromEcrRepository(
+        images,
+        role === "worker" ? `worker-cuda-${version}` : `app-${version}`,
+      ),
       command: [role],
       environment,
       secrets,
@@ -173,7 +176,10 @@ export class VdetStack extends Stack {
     const aggregator = fargate("aggregator", 1024, 2048);
     // Least privilege on the buckets: the producer reads inputs, the aggregator writes (and re-reads) results.
     producer.taskDefinition.taskRole.addToPrincipalPolicy(
-      new iam.PolicyStatement({ actions: ["s3:GetObject"], resources: [this.inputBucket.arnForObjects("*")] }),
+      new iam.PolicyStatement({
+        actions: ["s3:GetObject"],
+        resources: [this.inputBucket.arnForObjects("*")],
+      }),
     );
     aggregator.taskDefinition.taskRole.addToPrincipalPolicy(
       new iam.PolicyStatement({
@@ -197,7 +203,9 @@ export class VdetStack extends Stack {
       enableManagedTerminationProtection: false,
     });
     cluster.addAsgCapacityProvider(gpuCapacity);
-    const workerTask = new ecs.Ec2TaskDefinition(this, "workerTask", { networkMode: ecs.NetworkMode.AWS_VPC });
+    const workerTask = new ecs.Ec2TaskDefinition(this, "workerTask", {
+      networkMode: ecs.NetworkMode.AWS_VPC,
+    });
     workerTask.addContainer("worker", {
       ...containerBase("worker", 8081),
       environment: { ...environment, VDET_EP: "cuda", VDET_MAX_BATCH: "8" },
@@ -250,7 +258,10 @@ export class VdetStack extends Stack {
       bundling: { format: lambdaNodejs.OutputFormat.ESM, externalModules: ["@aws-sdk/*"], target: "node22" },
     });
     submit.addToRolePolicy(
-      new iam.PolicyStatement({ actions: ["secretsmanager:GetSecretValue"], resources: [apiToken.secretArn] }),
+      new iam.PolicyStatement({
+        actions: ["secretsmanager:GetSecretValue"],
+        resources: [apiToken.secretArn],
+      }),
     );
     api.loadBalancer.connections.allowFrom(submit, ec2.Port.tcp(80), "upload Lambda to the api");
     this.codeRoles = {

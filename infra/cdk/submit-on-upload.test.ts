@@ -18,11 +18,18 @@ function s3Record(eventName: string, bucket: string, key: string, eTag: string) 
     eventName,
     userIdentity: { principalId: "AWS:AIDAEXAMPLE" },
     requestParameters: { sourceIPAddress: "203.0.113.7" },
-    responseElements: { "x-amz-request-id": "C3D13FE58DE4C810", "x-amz-id-2": "FMyUVURIY8/IgAtTv8xRjskZQpcIZ9KG4V5Wp6S7S/JRWeUWerMUE5JgHvANOjpD" },
+    responseElements: {
+      "x-amz-request-id": "C3D13FE58DE4C810",
+      "x-amz-id-2": "FMyUVURIY8/IgAtTv8xRjskZQpcIZ9KG4V5Wp6S7S/JRWeUWerMUE5JgHvANOjpD",
+    },
     s3: {
       s3SchemaVersion: "1.0",
       configurationId: "vdet-uploads",
-      bucket: { name: bucket, ownerIdentity: { principalId: "A3NL1KOZZKExample" }, arn: `arn:aws:s3:::${bucket}` },
+      bucket: {
+        name: bucket,
+        ownerIdentity: { principalId: "A3NL1KOZZKExample" },
+        arn: `arn:aws:s3:::${bucket}`,
+      },
       object: { key, size: 1024, eTag, sequencer: "0055AED6DCD90281E5" },
     },
   };
@@ -47,8 +54,18 @@ after(async () => {
 test("one job per uploaded video; encoded keys decoded; other files and events skipped; redelivery idempotent", async () => {
   const event: S3Event = {
     Records: [
-      s3Record("ObjectCreated:Put", "vdet-input", "cams/front+door/clip%281%29.MP4", "d41d8cd98f00b204e9800998ecf8427e"),
-      s3Record("ObjectCreated:CompleteMultipartUpload", "vdet-input", "archive/2024/a.mkv", "9b2cf535f27731c974343645a3985328"),
+      s3Record(
+        "ObjectCreated:Put",
+        "vdet-input",
+        "cams/front+door/clip%281%29.MP4",
+        "d41d8cd98f00b204e9800998ecf8427e",
+      ),
+      s3Record(
+        "ObjectCreated:CompleteMultipartUpload",
+        "vdet-input",
+        "archive/2024/a.mkv",
+        "9b2cf535f27731c974343645a3985328",
+      ),
       s3Record("ObjectCreated:Put", "vdet-input", "notes/readme.txt", "0cc175b9c0f1b6a831c399e269772661"),
       s3Record("ObjectRemoved:Delete", "vdet-input", "old/b.mp4", ""),
     ],
@@ -81,7 +98,11 @@ test("one job per uploaded video; encoded keys decoded; other files and events s
 
   // A new version of the same object (new ETag) is a new job.
   const replaced = await submitUploads(
-    { Records: [s3Record("ObjectCreated:Put", "vdet-input", "archive/2024/a.mkv", "ffffffffffffffffffffffffffffffff")] },
+    {
+      Records: [
+        s3Record("ObjectCreated:Put", "vdet-input", "archive/2024/a.mkv", "ffffffffffffffffffffffffffffffff"),
+      ],
+    },
     config,
   );
   assert.equal(replaced[0].outcome, "submitted");
@@ -93,7 +114,10 @@ test("a spec the api refuses is reported, not retried; a wrong token or an unrea
   assert.equal(refused[0].outcome, "rejected");
   assert.match((refused[0] as { error: string }).error, /not one this server writes to/);
 
-  await assert.rejects(submitUploads({ Records: [record] }, { ...config, token: "w".repeat(32) }), ApiUnavailableError);
+  await assert.rejects(
+    submitUploads({ Records: [record] }, { ...config, token: "w".repeat(32) }),
+    ApiUnavailableError,
+  );
   await assert.rejects(
     submitUploads({ Records: [record] }, { ...config, apiUrl: "http://127.0.0.1:9" }),
     ApiUnavailableError,

@@ -12,11 +12,14 @@ import { createRedisTransport, deleteKeysWithPrefix, redisOptionsFromUrl } from 
 import { Queue } from "bullmq";
 import { Redis } from "ioredis";
 import { Deployment } from "kubernetes-models/apps/v1";
-import { ConfigMap, Secret, Service } from "kubernetes-models/v1";
 import { PodDisruptionBudget } from "kubernetes-models/policy/v1";
+import { ConfigMap, Secret, Service } from "kubernetes-models/v1";
 import { parseAllDocuments } from "yaml";
 import { BACKLOG_VALUE_LOCATION, type Manifest, renderManifests, toYaml, valuesFromArgs } from "./render.ts";
 import { defaultValues, gpuValues, mergeValues, type Values } from "./values.ts";
+
+// biome-ignore lint/suspicious/noExplicitAny: parsed YAML/JSON documents, checked field by field below
+type Json = any;
 
 const MODELS: Record<string, new (data: never) => { validate(): void }> = {
   "v1/ConfigMap": ConfigMap,
@@ -47,7 +50,7 @@ const readRendered = (name: string): Manifest[] =>
 const find = (ms: Manifest[], kind: string, name: string) => {
   const m = ms.find((x) => x.kind === kind && x.metadata.name === name);
   assert.ok(m, `${kind} ${name} is rendered`);
-  return m as Manifest & { spec: Record<string, any> };
+  return m as Manifest & { spec: Record<string, Json> };
 };
 
 const withSecret: Values = mergeValues(defaultValues, {
@@ -63,12 +66,20 @@ describe("kubernetes manifests", () => {
     ] as const) {
       const fresh = toYaml(renderManifests(valuesFromArgs([...args])));
       const committed = readFileSync(new URL(`rendered/${file}`, import.meta.url), "utf8");
-      assert.equal(committed, fresh, `infra/k8s/rendered/${file} is stale: npm run infra:render`);
+      assert.equal(
+        committed,
+        fresh,
+        `infra/k8s/rendered/${file} is stale: re-render with node --import tsx infra/k8s/render.ts${args.length ? " --gpu" : ""} > infra/k8s/rendered/${file}`,
+      );
     }
   });
 
   test("every object validates against the Kubernetes and KEDA schemas", () => {
-    const all = [...readRendered("vdet-cpu.yaml"), ...readRendered("vdet-gpu.yaml"), ...renderManifests(withSecret)];
+    const all = [
+      ...readRendered("vdet-cpu.yaml"),
+      ...readRendered("vdet-gpu.yaml"),
+      ...renderManifests(withSecret),
+    ];
     for (const m of all) validateManifest(m);
     assert.ok(all.some((m) => m.kind === "ScaledObject") && all.some((m) => m.kind === "Secret"));
   });
@@ -99,23 +110,26 @@ describe("kubernetes manifests", () => {
         assert.equal(c.ports[0].containerPort, role === "api" ? 8080 : 8081);
         assert.equal(pod.securityContext.runAsNonRoot, true);
         // Every secret a container reads comes from the one Secret; only optional keys may be missing.
-        for (const e of c.env.filter((x: any) => x.valueFrom)) {
+        for (const e of c.env.filter((x: Json) => x.valueFrom)) {
           assert.equal(e.valueFrom.secretKeyRef.name, values.secret.name);
         }
-        assert.ok(c.envFrom.some((x: any) => x.configMapRef?.name === "vdet-config"));
+        assert.ok(c.envFrom.some((x: Json) => x.configMapRef?.name === "vdet-config"));
         if (role !== "api") {
           // Longer than runUntilSignal's 60 s drain, so the role ends by itself, not by SIGKILL.
           assert.ok(pod.terminationGracePeriodSeconds > 60, `${role} grace period`);
         }
       }
       const config = find(ms, "ConfigMap", "vdet-config");
-      assert.equal((config as any).data.VDET_HEALTH_PORT, "8081");
+      assert.equal((config as Json).data.VDET_HEALTH_PORT, "8081");
 
       const worker = find(ms, "Deployment", "vdet-worker");
       assert.equal(worker.spec.replicas, undefined, "KEDA owns the worker count");
       const limits = worker.spec.template.spec.containers[0].resources.limits;
       assert.equal(limits["nvidia.com/gpu"], flavour === "gpu" ? "1" : undefined);
-      assert.match(worker.spec.template.spec.containers[0].image, flavour === "gpu" ? /worker-cuda/ : /worker-cpu/);
+      assert.match(
+        worker.spec.template.spec.containers[0].image,
+        flavour === "gpu" ? /worker-cuda/ : /worker-cpu/,
+      );
 
       for (const role of ["api", "worker"]) {
         const budget = find(ms, "PodDisruptionBudget", `vdet-${role}`);
@@ -186,12 +200,17 @@ describe("the backlog KEDA scales on", () => {
     assert.equal(trigger.metadata.valueLocation, BACKLOG_VALUE_LOCATION);
     const path = new URL(trigger.metadata.url).pathname;
     const unauthenticated = await fetch(`${base}${path}`);
-    assert.equal(unauthenticated.status, 401, "the backlog needs the token KEDA's TriggerAuthentication holds");
+    assert.equal(
+      unauthenticated.status,
+      401,
+      "the backlog needs the token KEDA's TriggerAuthentication holds",
+    );
     const response = await fetch(`${base}${path}`, { headers: { authorization: `Bearer ${token}` } });
     assert.equal(response.status, 200);
     // KEDA's valueLocation is a GJSON path; a dotted path of object keys reads the same as here.
     let value: unknown = await response.json();
-    for (const key of trigger.metadata.valueLocation.split(".")) value = (value as Record<string, unknown>)[key];
+    for (const key of trigger.metadata.valueLocation.split("."))
+      value = (value as Record<string, unknown>)[key];
     assert.equal(value, inWaitList + inPrioritized);
     assert.equal(value, 8);
   });
