@@ -107,11 +107,12 @@ test("entrypoint builds VDET_REDIS_URL from parts, the role becomes ready, the h
       healthy = check.status === 0;
     }
     assert.ok(healthy, `the health check passed; role log:\n${log}`);
-    assert.match(log, new RegExp(`"redisUrl":"redis://${redisUrl.hostname}:${env.VDET_REDIS_PORT}"`));
   } finally {
     role.kill("SIGTERM");
   }
   assert.equal(await exited, 0, `drained and exited cleanly on SIGTERM:\n${log}`);
+  // Read after exit: spawnSync above blocks the event loop, so output may arrive late.
+  assert.match(log, new RegExp(`"redisUrl":"redis://${redisUrl.hostname}:${env.VDET_REDIS_PORT}"`));
   const redis = new Redis(redisOptionsFromUrl(redisUrl.href));
   await deleteKeysWithPrefix(redis, prefix);
   await redis.quit();
