@@ -3,6 +3,7 @@
 
 import assert from "node:assert/strict";
 import { before, describe, test } from "node:test";
+import { BACKLOG_PER_WORKER_METRIC } from "@vdet/roles";
 import { App, type CfnElement } from "aws-cdk-lib";
 import { Match, Template } from "aws-cdk-lib/assertions";
 import { BACKLOG_METRIC, VdetStack } from "./stack.ts";
@@ -120,6 +121,17 @@ describe("vdet CDK stack", () => {
   });
 
   test("workers scale on the backlog-per-worker metric the api publishes", () => {
+    assert.equal(BACKLOG_METRIC.metricName, BACKLOG_PER_WORKER_METRIC, "the name the api publishes");
+    const containers = ofType("AWS::ECS::TaskDefinition").flatMap(
+      ([, t]) => t.Properties.ContainerDefinitions,
+    );
+    const api = containers.find((c: Json) => c.Command?.[0] === "api");
+    assert.ok(
+      api.Environment.some(
+        (e: Json) => e.Name === "VDET_CLOUDWATCH_NAMESPACE" && e.Value === BACKLOG_METRIC.namespace,
+      ),
+      "the api is told to publish into the namespace the policy reads",
+    );
     template.hasResourceProperties("AWS::ApplicationAutoScaling::ScalingPolicy", {
       PolicyType: "TargetTrackingScaling",
       TargetTrackingScalingPolicyConfiguration: Match.objectLike({

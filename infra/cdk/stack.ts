@@ -146,13 +146,18 @@ export class VdetStack extends Stack {
         image: ecs.ContainerImage.fromEcrRepository(images, `app-${version}`),
         command: ["api"],
         containerPort: 8080,
-        environment: { ...environment, VDET_OUTPUT_BUCKETS: this.outputBucket.bucketName },
+        environment: {
+          ...environment,
+          VDET_OUTPUT_BUCKETS: this.outputBucket.bucketName,
+          // The api publishes vdet/FramesBacklogPerWorker, which the worker scaling policy tracks.
+          VDET_CLOUDWATCH_NAMESPACE: BACKLOG_METRIC.namespace,
+        },
         secrets: { ...secrets, VDET_API_TOKEN: ecs.Secret.fromSecretsManager(apiToken) },
         logDriver: ecs.LogDrivers.awsLogs({ logGroup, streamPrefix: "api" }),
       },
     });
     api.targetGroup.configureHealthCheck({ path: "/readyz" });
-    // For the backlog metric publisher (PutMetricData has no resource-level permissions: scoped by namespace).
+    // For that publisher (PutMetricData has no resource-level permissions: scoped by namespace).
     api.taskDefinition.taskRole.addToPrincipalPolicy(
       new iam.PolicyStatement({
         actions: ["cloudwatch:PutMetricData"],

@@ -41,6 +41,9 @@ export const apiConfigSchema = z.object({
         .map((b) => b.trim())
         .filter(Boolean),
     ),
+  /** CloudWatch namespace for the backlog-per-worker metric (unset: not published). */
+  cloudwatchNamespace: z.string().min(1).max(255).optional(),
+  metricsIntervalSeconds: int(5, 3600).default(60),
 });
 
 export const producerConfigSchema = z.object({
@@ -113,6 +116,8 @@ const ENV: Record<string, string> = {
   allowFileInputs: "VDET_ALLOW_FILE_INPUTS",
   allowDirectoryOutputs: "VDET_ALLOW_DIRECTORY_OUTPUTS",
   allowedOutputBuckets: "VDET_OUTPUT_BUCKETS",
+  cloudwatchNamespace: "VDET_CLOUDWATCH_NAMESPACE",
+  metricsIntervalSeconds: "VDET_METRICS_INTERVAL_SECONDS",
   framesPerChunk: "VDET_FRAMES_PER_CHUNK",
   maxFramesInFlight: "VDET_MAX_FRAMES_IN_FLIGHT",
   maxQueuedChunks: "VDET_MAX_QUEUED_CHUNKS",

@@ -19,6 +19,7 @@ import { createRedisTransport, redisOptionsFromUrl, type Transport } from "@vdet
 import type { VideoInput } from "@vdet/video";
 import { Redis } from "ioredis";
 import type { Logger } from "pino";
+import { startBacklogPublisher } from "./backlog-metric.ts";
 import type { AggregatorRoleConfig, ApiRoleConfig, ProducerRoleConfig, WorkerRoleConfig } from "./config.ts";
 
 interface Common {
@@ -96,9 +97,19 @@ export async function startApiRole(
   });
   const url = await app.listen({ host: config.host, port: config.port });
   logger.info({ role: "api", url }, "api listening");
+  const publisher = config.cloudwatchNamespace
+    ? startBacklogPublisher({
+        transport: c.transport,
+        namespace: config.cloudwatchNamespace,
+        deployment: config.prefix,
+        intervalMs: config.metricsIntervalSeconds * 1000,
+        logger,
+      })
+    : undefined;
   return {
     url,
     close: async () => {
+      await publisher?.close();
       await app.close();
       await c.close();
     },
