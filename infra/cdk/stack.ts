@@ -37,6 +37,13 @@ export interface VdetStackProps extends StackProps {
   redisNodeType?: string;
 }
 
+/** The upload Lambda's bundle: ESM for Node 22; the runtime provides the AWS SDK v3. */
+export const LAMBDA_BUNDLING = {
+  format: "esm",
+  target: "node22",
+  externalModules: ["@aws-sdk/*"],
+} as const;
+
 export const BACKLOG_METRIC = { namespace: "vdet", metricName: "FramesBacklogPerWorker" } as const;
 
 export class VdetStack extends Stack {
@@ -260,7 +267,11 @@ export class VdetStack extends Stack {
         VDET_OUTPUT_BUCKET: this.outputBucket.bucketName,
         VDET_OUTPUT_PREFIX: "results/",
       },
-      bundling: { format: lambdaNodejs.OutputFormat.ESM, externalModules: ["@aws-sdk/*"], target: "node22" },
+      bundling: {
+        format: lambdaNodejs.OutputFormat.ESM,
+        target: LAMBDA_BUNDLING.target,
+        externalModules: [...LAMBDA_BUNDLING.externalModules],
+      },
     });
     submit.addToRolePolicy(
       new iam.PolicyStatement({

@@ -2,10 +2,15 @@
 // event notifications in the shape S3 sends them.
 
 import assert from "node:assert/strict";
+import { rmSync, writeFileSync } from "node:fs";
+import { builtinModules } from "node:module";
 import { after, before, test } from "node:test";
+import { fileURLToPath } from "node:url";
 import { buildServer } from "@vdet/api";
 import { MemoryJobStore } from "@vdet/pipeline";
 import { createMemoryTransport } from "@vdet/transport";
+import { build } from "esbuild";
+import { LAMBDA_BUNDLING } from "./stack.ts";
 import { ApiUnavailableError, type S3Event, type SubmitConfig, submitUploads } from "./submit-on-upload.ts";
 
 /** One record as S3 sends it (event version 2.1). */
@@ -122,4 +127,35 @@ test("a spec the api refuses is reported, not retried; a wrong token or an unrea
     submitUploads({ Records: [record] }, { ...config, apiUrl: "http://127.0.0.1:9" }),
     ApiUnavailableError,
   );
+});
+
+test("the handler bundles as the stack bundles it: small, only Node built-ins and the runtime's AWS SDK outside", async () => {
+  const result = await build({
+    entryPoints: [fileURLToPath(new URL("submit-on-upload.ts", import.meta.url))],
+    bundle: true,
+    platform: "node",
+    format: LAMBDA_BUNDLING.format,
+    target: LAMBDA_BUNDLING.target,
+    external: [...LAMBDA_BUNDLING.externalModules],
+    write: false,
+    metafile: true,
+  });
+  const [output] = Object.values(result.metafile.outputs);
+  const outside = output.imports.filter((i) => i.external).map((i) => i.path);
+  const builtins = new Set(builtinModules.map((m) => `node:${m}`));
+  assert.deepEqual(
+    outside.filter((p) => !builtins.has(p)),
+    ["@aws-sdk/client-secrets-manager"],
+    "nothing but the SDK client the runtime ships is left to resolve at run time",
+  );
+  assert.ok(output.bytes < 20_000, `bundle is ${output.bytes} bytes`);
+  // The bundle loads and exports the handler the stack names ("index.handler").
+  const file = fileURLToPath(new URL(`.bundle-test-${process.pid}.mjs`, import.meta.url));
+  writeFileSync(file, result.outputFiles[0].contents);
+  try {
+    const module = (await import(file)) as { handler?: unknown };
+    assert.equal(typeof module.handler, "function");
+  } finally {
+    rmSync(file, { force: true });
+  }
 });

@@ -7,7 +7,7 @@ import { createHash } from "node:crypto";
 import { extname } from "node:path";
 import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import type { JobSpecInput } from "@vdet/protocol";
-import { VIDEO_EXTENSIONS } from "@vdet/storage";
+import { VIDEO_EXTENSIONS } from "@vdet/storage/video-extensions";
 
 /** The fields of an S3 event notification record that matter here (event format 2.x). */
 export interface S3EventRecord {
