@@ -93,6 +93,23 @@ export async function buildServer(config: ApiConfig): Promise<FastifyInstance> {
     }
   });
 
+  // Work waiting for each stage, for autoscalers (KEDA's metrics-api scaler reads `backlog.frames`). Counts are
+  // queue messages: a frames message is one chunk of frames. "waiting" covers BullMQ's wait list and its
+  // prioritized set (every vdet message carries a priority, so most waiting work is in the latter).
+  app.get("/backlog", async () => {
+    const [jobs, frames, results, workers] = await Promise.all([
+      transport.jobs.counts(),
+      transport.frames.counts(),
+      transport.results.counts(),
+      transport.frames.consumerCount(),
+    ]);
+    return {
+      backlog: { jobs: jobs.waiting, frames: frames.waiting, results: results.waiting },
+      queues: { jobs, frames, results },
+      workers,
+    };
+  });
+
   app.post("/jobs", async (request, reply) => {
     let spec: JobSpec;
     try {

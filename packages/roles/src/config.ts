@@ -18,6 +18,8 @@ const common = {
     .regex(/^[A-Za-z0-9_-]+$/)
     .default("vdet"),
   logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  /** Port of the /healthz + /readyz server for orchestrators' probes (unset: none). */
+  healthPort: int(1, 65535).optional(),
 };
 // S3 settings (VDET_S3_ENDPOINT, AWS_REGION, VDET_S3_FORCE_PATH_STYLE, …) are read by @vdet/storage's
 // s3ConfigFromEnv; credentials come from the AWS SDK's default chain.
@@ -39,6 +41,9 @@ export const apiConfigSchema = z.object({
         .map((b) => b.trim())
         .filter(Boolean),
     ),
+  /** CloudWatch namespace for the backlog-per-worker metric (unset: not published). */
+  cloudwatchNamespace: z.string().min(1).max(255).optional(),
+  metricsIntervalSeconds: int(5, 3600).default(60),
 });
 
 export const producerConfigSchema = z.object({
@@ -103,6 +108,7 @@ const ENV: Record<string, string> = {
   redisUrl: "VDET_REDIS_URL",
   prefix: "VDET_PREFIX",
   logLevel: "VDET_LOG_LEVEL",
+  healthPort: "VDET_HEALTH_PORT",
   host: "VDET_API_HOST",
   port: "VDET_API_PORT",
   token: "VDET_API_TOKEN",
@@ -110,6 +116,8 @@ const ENV: Record<string, string> = {
   allowFileInputs: "VDET_ALLOW_FILE_INPUTS",
   allowDirectoryOutputs: "VDET_ALLOW_DIRECTORY_OUTPUTS",
   allowedOutputBuckets: "VDET_OUTPUT_BUCKETS",
+  cloudwatchNamespace: "VDET_CLOUDWATCH_NAMESPACE",
+  metricsIntervalSeconds: "VDET_METRICS_INTERVAL_SECONDS",
   framesPerChunk: "VDET_FRAMES_PER_CHUNK",
   maxFramesInFlight: "VDET_MAX_FRAMES_IN_FLIGHT",
   maxQueuedChunks: "VDET_MAX_QUEUED_CHUNKS",

@@ -9,6 +9,7 @@ import {
   producerConfigSchema,
   workerConfigSchema,
 } from "./config.ts";
+import { startHealthServer } from "./health.ts";
 import { createLogger } from "./logging.ts";
 import {
   type RunningRole,
@@ -25,9 +26,11 @@ export async function serveRole(role: RoleName, flags: Record<string, unknown> =
   let start: (logger: ReturnType<typeof createLogger>) => Promise<RunningRole> | RunningRole;
   let described: Record<string, unknown>;
   let logLevel: string;
+  let healthPort: number | undefined;
   switch (role) {
     case "api": {
       const config = loadConfig(apiConfigSchema, process.env, flags);
+      healthPort = config.healthPort;
       [described, logLevel, start] = [
         describeConfig(config),
         config.logLevel,
@@ -37,6 +40,7 @@ export async function serveRole(role: RoleName, flags: Record<string, unknown> =
     }
     case "producer": {
       const config = loadConfig(producerConfigSchema, process.env, flags);
+      healthPort = config.healthPort;
       [described, logLevel, start] = [
         describeConfig(config),
         config.logLevel,
@@ -46,6 +50,7 @@ export async function serveRole(role: RoleName, flags: Record<string, unknown> =
     }
     case "worker": {
       const config = loadConfig(workerConfigSchema, process.env, flags);
+      healthPort = config.healthPort;
       [described, logLevel, start] = [
         describeConfig(config),
         config.logLevel,
@@ -55,6 +60,7 @@ export async function serveRole(role: RoleName, flags: Record<string, unknown> =
     }
     case "aggregator": {
       const config = loadConfig(aggregatorConfigSchema, process.env, flags);
+      healthPort = config.healthPort;
       [described, logLevel, start] = [
         describeConfig(config),
         config.logLevel,
@@ -65,5 +71,18 @@ export async function serveRole(role: RoleName, flags: Record<string, unknown> =
   }
   const logger = createLogger(role, logLevel);
   logger.info({ config: described }, "configuration");
-  await runUntilSignal(await start(logger), logger);
+  const running = await start(logger);
+  if (healthPort === undefined) return runUntilSignal(running, logger);
+  const health = await startHealthServer(running, healthPort);
+  logger.info({ port: health.port }, "health server listening (/healthz, /readyz)");
+  await runUntilSignal(
+    {
+      close: async () => {
+        health.markStopping();
+        await running.close();
+        await health.close();
+      },
+    },
+    logger,
+  );
 }

@@ -19,6 +19,7 @@ import { createRedisTransport, redisOptionsFromUrl, type Transport } from "@vdet
 import type { VideoInput } from "@vdet/video";
 import { Redis } from "ioredis";
 import type { Logger } from "pino";
+import { startBacklogPublisher } from "./backlog-metric.ts";
 import type { AggregatorRoleConfig, ApiRoleConfig, ProducerRoleConfig, WorkerRoleConfig } from "./config.ts";
 
 interface Common {
@@ -52,6 +53,8 @@ function connect(config: Common, logger: Logger): Connections {
 
 export interface RunningRole {
   close(): Promise<void>;
+  /** Resolves while the role can work (Redis answers); served on /readyz by the health server. */
+  ready?: () => Promise<void>;
 }
 
 /** One S3 client per process, made on first use from the environment (only roles that touch S3 need it). */
@@ -94,9 +97,19 @@ export async function startApiRole(
   });
   const url = await app.listen({ host: config.host, port: config.port });
   logger.info({ role: "api", url }, "api listening");
+  const publisher = config.cloudwatchNamespace
+    ? startBacklogPublisher({
+        transport: c.transport,
+        namespace: config.cloudwatchNamespace,
+        deployment: config.prefix,
+        intervalMs: config.metricsIntervalSeconds * 1000,
+        logger,
+      })
+    : undefined;
   return {
     url,
     close: async () => {
+      await publisher?.close();
       await app.close();
       await c.close();
     },
@@ -119,6 +132,9 @@ export function startProducerRole(config: ProducerRoleConfig, logger: Logger): R
   });
   logger.info({ role: "producer" }, "producer started");
   return {
+    ready: async () => {
+      await c.redis.ping();
+    },
     close: async () => {
       await stage.close();
       await c.close();
@@ -150,6 +166,9 @@ export async function startWorkerRole(config: WorkerRoleConfig, logger: Logger):
   });
   logger.info({ role: "worker" }, "worker ready");
   return {
+    ready: async () => {
+      await c.redis.ping();
+    },
     close: async () => {
       await stage.close();
       await models.close();
@@ -168,6 +187,9 @@ export function startAggregatorRole(config: AggregatorRoleConfig, logger: Logger
   });
   logger.info({ role: "aggregator" }, "aggregator started");
   return {
+    ready: async () => {
+      await c.redis.ping();
+    },
     close: async () => {
       await stage.close();
       await c.close();

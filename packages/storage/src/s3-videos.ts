@@ -6,23 +6,7 @@ import { InvalidLocationError } from "./errors.ts";
 import { parseLocation } from "./location.ts";
 import { wrapS3Error } from "./s3-errors.ts";
 import { DEFAULT_PAGE_SIZE } from "./sink.ts";
-
-export const VIDEO_EXTENSIONS: readonly string[] = [
-  ".mp4",
-  ".m4v",
-  ".mov",
-  ".mkv",
-  ".webm",
-  ".avi",
-  ".wmv",
-  ".flv",
-  ".mpg",
-  ".mpeg",
-  ".ts",
-  ".mts",
-  ".m2ts",
-  ".3gp",
-];
+import { VIDEO_EXTENSIONS } from "./video-extensions.ts";
 
 export interface S3Video {
   /** `s3://bucket/key`, ready to be a job's input. */

@@ -114,6 +114,11 @@ export class BullQueue<S extends z.ZodType> implements WorkQueue<z.output<S>> {
     };
   }
 
+  async consumerCount(): Promise<number> {
+    // BullMQ names each worker's Redis connection after its queue; this counts them (CLIENT LIST).
+    return this.queue.getWorkersCount();
+  }
+
   async deadLetters(limit = 100): Promise<DeadLetter[]> {
     const failed = await this.queue.getFailed(0, limit - 1);
     return failed.map((job) => ({ id: job.id ?? "", reason: job.failedReason, data: job.data }));

@@ -127,6 +127,10 @@ export class MemoryQueue<S extends z.ZodType> implements WorkQueue<z.output<S>> 
     return { waiting: this.waiting.length, active: this.activeCount, delayed: 0, failed: this.dead.length };
   }
 
+  async consumerCount(): Promise<number> {
+    return this.subscribers.length;
+  }
+
   async deadLetters(limit = 100): Promise<DeadLetter[]> {
     return this.dead.slice(0, limit);
   }

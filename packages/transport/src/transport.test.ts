@@ -124,7 +124,6 @@ for (const [kind, make] of makers) {
           if (d.attempt === 1) throw new Error("transient");
         });
         await waitFor(() => attempts.length === 2, 15_000);
-        await waitFor(() => true);
         const dead = async () => t.events.deadLetters();
         let letters = await dead();
         for (let i = 0; i < 50 && letters.length === 0; i++) {
@@ -187,6 +186,26 @@ for (const [kind, make] of makers) {
         const counts = await t.frames.counts();
         assert.equal(counts.waiting, 2);
         assert.equal(counts.active, 0);
+      } finally {
+        await t.close();
+      }
+    });
+
+    test("consumerCount counts the consumers of one queue", async () => {
+      const t = make();
+      try {
+        assert.equal(await t.frames.consumerCount(), 0);
+        const consumers = [1, 2].map(() => t.frames.consume(async () => {}));
+        const other = t.results.consume(async () => {});
+        let seen = 0;
+        for (let i = 0; i < 50 && seen !== 2; i++) {
+          seen = await t.frames.consumerCount();
+          if (seen !== 2) await new Promise((r) => setTimeout(r, 50));
+        }
+        assert.equal(seen, 2);
+        await consumers[0].close();
+        assert.equal(await t.frames.consumerCount(), 1);
+        await Promise.all([consumers[1].close(), other.close()]);
       } finally {
         await t.close();
       }

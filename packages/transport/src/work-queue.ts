@@ -47,6 +47,8 @@ export interface WorkQueue<T> {
   /** Handles messages until closed; a handler that throws gets the message again (bounded attempts). */
   consume(handler: Handler<T>, options?: ConsumeOptions): Consumer;
   counts(): Promise<QueueCounts>;
+  /** Consumers connected to this queue now, across all processes (autoscaling: backlog per worker). */
+  consumerCount(): Promise<number>;
   deadLetters(limit?: number): Promise<DeadLetter[]>;
   close(): Promise<void>;
 }
