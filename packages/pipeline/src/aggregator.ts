@@ -3,6 +3,7 @@
 // writes tracks.mot.txt, summary.json and manifest.json once every sampled frame is accounted for.
 
 import { cocoLabel, phiLabel } from "@vdet/effdet";
+import { metrics } from "@vdet/metrics";
 import type { DetectionBatch, FrameDetections, FrameFailure, JobEvent, PhiValue } from "@vdet/protocol";
 import { Tracker } from "@vdet/tracker";
 import type { Consumer, Transport } from "@vdet/transport";
@@ -41,6 +42,7 @@ class JobAggregation {
   written = 0;
   failed = 0;
   duplicates = 0;
+  deadlineMisses = 0;
   readonly phiHistogram = new Map<string, number>();
   readonly phiRanges: { fromFrame: number; toFrame: number; phi: PhiValue }[] = [];
   readonly tracks = new Map<number, TrackSummary>();
@@ -113,9 +115,13 @@ export function startAggregator(config: AggregatorConfig): Stage {
       agg.next++;
     }
     if (lines.length > 0) {
+      const started = performance.now();
       await agg.output.appendTracks(`${lines.join("\n")}\n`);
+      metrics.sinkWrite("append", performance.now() - started);
       agg.written += written;
       agg.failed += failed;
+      metrics.framesWritten(written);
+      metrics.framesFailed(failed);
       await config.jobStore.addProgress(agg.job.id, { written });
     }
     if (agg.finished && agg.next >= agg.finished.totalFrames && !agg.done) await finish(agg);
@@ -127,15 +133,25 @@ export function startAggregator(config: AggregatorConfig): Stage {
     const current = await config.jobStore.get(agg.job.id);
     const state =
       event.cancelled || current?.cancelRequested ? "cancelled" : event.error ? "failed" : "completed";
-    await agg.output.finish();
-    await agg.output.put("tracks.mot.txt", agg.motLines.join(""), "text/plain");
-    await agg.output.put("summary.json", `${JSON.stringify(summary(agg), null, 2)}\n`, "application/json");
-    await agg.output.put(
-      "manifest.json",
-      `${JSON.stringify(manifest(agg, state, config), null, 2)}\n`,
-      "application/json",
+    const timed = async (operation: "put" | "finish", write: () => Promise<void>) => {
+      const started = performance.now();
+      await write();
+      metrics.sinkWrite(operation, performance.now() - started);
+    };
+    await timed("finish", () => agg.output.finish());
+    await timed("put", () => agg.output.put("tracks.mot.txt", agg.motLines.join(""), "text/plain"));
+    await timed("put", () =>
+      agg.output.put("summary.json", `${JSON.stringify(summary(agg), null, 2)}\n`, "application/json"),
+    );
+    await timed("put", () =>
+      agg.output.put(
+        "manifest.json",
+        `${JSON.stringify(manifest(agg, state, config), null, 2)}\n`,
+        "application/json",
+      ),
     );
     await config.jobStore.setState(agg.job.id, state);
+    metrics.jobFinished(state);
     log.info(
       { jobId: agg.job.id, stage: "aggregator", state, frames: agg.written, failed: agg.failed },
       "job finished",
@@ -148,10 +164,14 @@ export function startAggregator(config: AggregatorConfig): Stage {
     serial(batch.jobId, async () => {
       const agg = await aggregation(batch.jobId);
       if (!agg) {
+        metrics.error("aggregator", "unknown_job");
         log.warn({ jobId: batch.jobId, stage: "aggregator" }, "results for an unknown job; dropped");
         return;
       }
       if (agg.done) return;
+      metrics.observeChunk(batch);
+      const misses = countDeadlineMisses(agg, batch);
+      if (misses > 0) await config.jobStore.addProgress(agg.job.id, { deadlineMisses: misses });
       const accept = (index: number, outcome: Outcome) => {
         if (index < agg.next || agg.pending.has(index)) agg.duplicates++;
         else agg.pending.set(index, outcome);
@@ -186,6 +206,21 @@ export function startAggregator(config: AggregatorConfig): Stage {
   };
 }
 
+/**
+ * Latency jobs: a frame's deadline is its chunk's enqueue time plus the budget, and its detections were ready
+ * queueMs + computeMs after that enqueue time (the worker's own measurement). Records each frame's slack and
+ * returns the misses.
+ */
+function countDeadlineMisses(agg: JobAggregation, batch: DetectionBatch): number {
+  const budgetMs = agg.job.spec.latencyBudgetMs;
+  if (agg.job.spec.mode !== "latency" || budgetMs === undefined) return 0;
+  const slackMs = budgetMs - (batch.queueMs + batch.computeMs);
+  for (let i = 0; i < batch.frames.length; i++) metrics.slack(slackMs, "done");
+  const misses = slackMs < 0 ? batch.frames.length : 0;
+  agg.deadlineMisses += misses;
+  return misses;
+}
+
 /** Frames per second of the sampled stream, for the tracker's ages. */
 function samplingFps(job: StoredJob): number {
   const sampling = job.spec.sampling;
@@ -195,11 +230,13 @@ function samplingFps(job: StoredJob): number {
 
 function trackFrame(agg: JobAggregation, frame: FrameDetections): string {
   const count = frame.scores.length;
+  const trackStarted = performance.now();
   const tracked = agg.tracker.update({
     boxes: Float64Array.from(frame.boxes),
     scores: Float64Array.from(frame.scores),
     classes: Int32Array.from(frame.classes),
   });
+  metrics.trackerUpdate(performance.now() - trackStarted);
   const trackIds = new Array<number | null>(count).fill(null);
   for (const t of tracked) {
     trackIds[t.detectionIndex] = t.trackId;
@@ -273,6 +310,7 @@ function manifest(agg: JobAggregation, state: string, config: AggregatorConfig) 
       failed: agg.failed,
       duplicatesDropped: agg.duplicates,
     },
+    deadline: { budgetMs: agg.job.spec.latencyBudgetMs ?? null, misses: agg.deadlineMisses },
     models: agg.phiRanges.map((r) => ({
       ...r,
       model: `EfficientDet-${phiLabel(r.phi)}`,

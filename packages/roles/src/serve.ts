@@ -1,6 +1,7 @@
 // Running one role as a process: read its configuration (environment, then flags), log it with secrets masked,
 // start it, and keep it running until SIGTERM/SIGINT. Shared by services/* and the `vdet <role>` commands.
 
+import { enableProcessMetrics, startMetricsServer } from "@vdet/metrics";
 import {
   aggregatorConfigSchema,
   apiConfigSchema,
@@ -25,6 +26,8 @@ export async function serveRole(role: RoleName, flags: Record<string, unknown> =
   let start: (logger: ReturnType<typeof createLogger>) => Promise<RunningRole> | RunningRole;
   let described: Record<string, unknown>;
   let logLevel: string;
+  /** The role's own GET /metrics server (not the api, which serves /metrics itself); 0: none. */
+  let metricsPort = 0;
   switch (role) {
     case "api": {
       const config = loadConfig(apiConfigSchema, process.env, flags);
@@ -37,6 +40,7 @@ export async function serveRole(role: RoleName, flags: Record<string, unknown> =
     }
     case "producer": {
       const config = loadConfig(producerConfigSchema, process.env, flags);
+      metricsPort = config.metricsPort;
       [described, logLevel, start] = [
         describeConfig(config),
         config.logLevel,
@@ -46,6 +50,7 @@ export async function serveRole(role: RoleName, flags: Record<string, unknown> =
     }
     case "worker": {
       const config = loadConfig(workerConfigSchema, process.env, flags);
+      metricsPort = config.metricsPort;
       [described, logLevel, start] = [
         describeConfig(config),
         config.logLevel,
@@ -55,6 +60,7 @@ export async function serveRole(role: RoleName, flags: Record<string, unknown> =
     }
     case "aggregator": {
       const config = loadConfig(aggregatorConfigSchema, process.env, flags);
+      metricsPort = config.metricsPort;
       [described, logLevel, start] = [
         describeConfig(config),
         config.logLevel,
@@ -65,5 +71,9 @@ export async function serveRole(role: RoleName, flags: Record<string, unknown> =
   }
   const logger = createLogger(role, logLevel);
   logger.info({ config: described }, "configuration");
+  enableProcessMetrics();
+  const metrics = metricsPort === 0 ? null : await startMetricsServer({ port: metricsPort });
+  if (metrics) logger.info({ url: `${metrics.url}/metrics` }, "metrics served");
   await runUntilSignal(await start(logger), logger);
+  await metrics?.close();
 }
