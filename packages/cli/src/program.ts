@@ -2,6 +2,7 @@
 import { Command } from "commander";
 import { registerJobCommands } from "./commands/jobs.ts";
 import { registerModelCommands } from "./commands/model.ts";
+import { registerRenderCommand } from "./commands/render.ts";
 import { registerRoleCommands } from "./commands/roles.ts";
 import { registerRunCommand } from "./commands/run.ts";
 import { registerTrackCommands } from "./commands/track.ts";
@@ -19,5 +20,6 @@ export function buildProgram(): Command {
   registerRunCommand(program);
   registerRoleCommands(program);
   registerJobCommands(program);
+  registerRenderCommand(program);
   return program;
 }
