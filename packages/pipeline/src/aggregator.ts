@@ -5,11 +5,14 @@
 import { cocoLabel, phiLabel } from "@vdet/effdet";
 import { metrics } from "@vdet/metrics";
 import type { DetectionBatch, FrameDetections, FrameFailure, JobEvent, PhiValue } from "@vdet/protocol";
+import type { TrackFrame } from "@vdet/render";
 import { Tracker } from "@vdet/tracker";
 import type { Consumer, Transport } from "@vdet/transport";
+import type { VideoInput } from "@vdet/video";
 import type { JobOutput, JobOutputFactory } from "./job-output.ts";
 import type { JobStore, StoredJob } from "./job-store.ts";
 import { type StageLogger, silentLogger } from "./logger.ts";
+import { canReadAgain, writePreview } from "./preview.ts";
 import type { Stage } from "./producer.ts";
 
 export interface AggregatorConfig {
@@ -19,6 +22,8 @@ export interface AggregatorConfig {
   /** Describes the models for the manifest (φ → weights name), e.g. "seeded (seed 0)". */
   modelDescription?: (phi: PhiValue) => string;
   logger?: StageLogger;
+  /** Opens a job's input again for preview.mp4 (s3:// → a stream); default: as given. */
+  openInput?: (input: string) => Promise<VideoInput>;
   /** Called when a job reaches a terminal state. */
   onJobFinished?: (jobId: string, state: string) => void;
   version?: string;
@@ -50,13 +55,17 @@ class JobAggregation {
   /** Frames each worker delivered (first delivery only). */
   readonly framesByWorker = new Map<string, number>();
   readonly startedAtMs = Date.now();
+  /** The written frames, kept only when the job asked for preview.mp4. */
+  readonly previewFrames: TrackFrame[] | null;
   done = false;
 
   constructor(
     readonly job: StoredJob,
     readonly output: JobOutput,
     readonly tracker: Tracker,
-  ) {}
+  ) {
+    this.previewFrames = job.spec.preview && canReadAgain(job.spec.input) ? [] : null;
+  }
 }
 
 export function startAggregator(config: AggregatorConfig): Stage {
@@ -115,6 +124,7 @@ export function startAggregator(config: AggregatorConfig): Stage {
       agg.next++;
     }
     if (lines.length > 0) {
+      if (agg.previewFrames) for (const line of lines) agg.previewFrames.push(JSON.parse(line));
       const started = performance.now();
       await agg.output.appendTracks(`${lines.join("\n")}\n`);
       metrics.sinkWrite("append", performance.now() - started);
@@ -143,10 +153,36 @@ export function startAggregator(config: AggregatorConfig): Stage {
     await timed("put", () =>
       agg.output.put("summary.json", `${JSON.stringify(summary(agg), null, 2)}\n`, "application/json"),
     );
+    const files = ["tracks.jsonl", "tracks.mot.txt", "summary.json", "manifest.json"];
+    if (agg.job.spec.preview) {
+      if (!agg.previewFrames) {
+        await config.jobStore.addError(agg.job.id, {
+          stage: "aggregator",
+          message: "no preview.mp4: the input is a live stream, which cannot be read a second time",
+        });
+      } else if (agg.written > 0) {
+        const started = performance.now();
+        try {
+          await writePreview(
+            agg.job.spec.input,
+            agg.previewFrames,
+            agg.output,
+            config.openInput ?? (async (i) => i),
+          );
+          metrics.sinkWrite("put", performance.now() - started);
+          files.push("preview.mp4");
+        } catch (error) {
+          metrics.error("aggregator", "preview");
+          const message = `preview.mp4 not written: ${(error as Error).message}`;
+          log.warn({ jobId: agg.job.id, stage: "aggregator", err: message }, "preview failed");
+          await config.jobStore.addError(agg.job.id, { stage: "aggregator", message });
+        }
+      }
+    }
     await timed("put", () =>
       agg.output.put(
         "manifest.json",
-        `${JSON.stringify(manifest(agg, state, config), null, 2)}\n`,
+        `${JSON.stringify(manifest(agg, state, config, files), null, 2)}\n`,
         "application/json",
       ),
     );
@@ -296,7 +332,7 @@ function summary(agg: JobAggregation) {
   return { jobId: agg.job.id, tracks: tracks.length, tracksPerClass: perClass, trackList: tracks };
 }
 
-function manifest(agg: JobAggregation, state: string, config: AggregatorConfig) {
+function manifest(agg: JobAggregation, state: string, config: AggregatorConfig, files: string[]) {
   const event = agg.finished!;
   return {
     vdet: config.version ?? "0.1.0",
@@ -324,6 +360,6 @@ function manifest(agg: JobAggregation, state: string, config: AggregatorConfig) 
       finishedAtMs: Date.now(),
       jobCreatedAtMs: agg.job.createdAtMs,
     },
-    files: ["tracks.jsonl", "tracks.mot.txt", "summary.json", "manifest.json"],
+    files,
   };
 }

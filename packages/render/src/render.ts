@@ -14,8 +14,9 @@ export type VideoCodec = "libx264" | "mpeg4";
 
 export interface RenderOptions extends AnnotatorOptions {
   tracks: readonly TrackFrame[];
-  /** The source video (a path, URL or stream, as packages/video takes it). */
-  input: VideoInput;
+  /** The source video (a path, URL or stream, as packages/video takes it), or a function opening it afresh
+   * (it is read twice: probed, then decoded — a stream must be opened once per read). */
+  input: VideoInput | (() => Promise<VideoInput>);
   /** Output file (.mp4). */
   output: string;
   /** Default: libx264 when available, else mpeg4. */
@@ -49,7 +50,8 @@ const CODEC_OPTIONS: Record<VideoCodec, string[]> = {
 };
 
 export async function renderAnnotatedVideo(options: RenderOptions): Promise<RenderResult> {
-  const info = await probeVideo(options.input, { signal: options.signal });
+  const open = async () => (typeof options.input === "function" ? options.input() : options.input);
+  const info = await probeVideo(await open(), { signal: options.signal });
   const fps = info.fps && Number.isFinite(info.fps) && info.fps > 0 ? info.fps : 25;
   const codec = options.codec ?? (await defaultCodec());
   const total =
@@ -82,7 +84,7 @@ export async function renderAnnotatedVideo(options: RenderOptions): Promise<Rend
   encoded.catch(() => undefined); // observed below; an early failure must not go unhandled meanwhile
   let frames = 0;
   try {
-    for await (const frame of decodeFrames(options.input, {
+    for await (const frame of decodeFrames(await open(), {
       sampling: { everyNth: 1 },
       signal: options.signal,
     })) {

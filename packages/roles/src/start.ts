@@ -193,6 +193,7 @@ export function startAggregatorRole(config: AggregatorRoleConfig, logger: Logger
     transport: c.transport,
     jobStore: c.jobStore,
     openOutput: outputs(),
+    openInput,
     logger,
   });
   logger.info({ role: "aggregator" }, "aggregator started");

@@ -108,6 +108,7 @@ interface SubmitOptions {
   wait?: boolean;
   idempotencyKey?: string;
   json?: boolean;
+  preview?: boolean;
 }
 
 function specFor(input: string, output: string, o: SubmitOptions): JobSpecInput {
@@ -118,6 +119,7 @@ function specFor(input: string, output: string, o: SubmitOptions): JobSpecInput 
     scoreThreshold: o.scoreThreshold,
     classes: o.classes?.split(",").map((c) => c.trim()),
     priority: o.priority,
+    preview: o.preview,
     ...(o.budget !== undefined
       ? { latencyBudgetMs: o.budget, phi: { min: o.phi ?? 0, max: o.maxPhi ?? 3 } }
       : { mode: "archive" as const, phi: { min: o.phi ?? 0, max: o.phi ?? 0 } }),
@@ -163,6 +165,7 @@ export function registerJobCommands(program: Command): void {
     .option("--priority <n>", "1 (first) … 10", integer("--priority", 1, 10))
     .option("--idempotency-key <key>", "same key, same job (default: derived from input and settings)")
     .option("--wait", "wait for the job to finish, showing progress")
+    .option("--preview", "also write preview.mp4 next to the results (not for live streams)")
     .option("--json", "one JSON object per job on stdout (with --wait: the finished job)")
     .action(async (input: string, o: SubmitOptions) => {
       if (o.budget !== undefined && o.archive)

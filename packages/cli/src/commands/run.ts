@@ -23,6 +23,7 @@ interface RunOptions {
   threads?: number;
   ep: string;
   json?: boolean;
+  preview?: boolean;
 }
 
 export function registerRunCommand(program: Command): void {
@@ -58,6 +59,7 @@ export function registerRunCommand(program: Command): void {
     .option("--threads <n>", "inference threads (cpu)", integer("--threads", 1, 256))
     .option("--ep <provider>", "execution provider: cpu, cuda[:id], tensorrt[:id]", "cpu")
     .option("--json", "print the finished job as JSON on stdout (progress stays on stderr)")
+    .option("--preview", "also write preview.mp4: the video with the tracks drawn on it")
     .action(async (input: string, o: RunOptions) => {
       if (o.fps !== undefined && o.everyNth !== undefined)
         throw new InvalidArgumentError("give --fps or --every-nth, not both");
@@ -71,6 +73,7 @@ export function registerRunCommand(program: Command): void {
         scoreThreshold: o.scoreThreshold,
         classes: o.classes?.split(",").map((c) => c.trim()),
         maxFrames: o.maxFrames,
+        preview: o.preview,
         ...(o.budget !== undefined
           ? { latencyBudgetMs: o.budget, phi: { min: 0, max: o.maxPhi ?? 3 } }
           : { phi: { min: phi, max: phi } }),
