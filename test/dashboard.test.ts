@@ -146,7 +146,7 @@ test("job page: live progress, φ chart, summaries, and the viewer drawing boxes
     assert.ok(rendered.frames > 300);
     await promisify(execFile)(ffmpegBinaries().ffmpegPath, [
       ...["-hide_banner", "-loglevel", "error", "-y", "-ss", "2.6", "-i", annotated],
-      ...["-frames:v", "1", join(artifacts, "annotated-frame.png")],
+      ...["-frames:v", "1", join(artifacts, "annotated-job-frame.png")],
     ]);
   } finally {
     await browser.close();

@@ -40,7 +40,7 @@ test("?token= sets an HttpOnly SameSite=Strict session cookie and redirects with
   const { app } = await server();
   const wrong = await app.inject({ method: "GET", url: "/jobs?token=nope" });
   assert.equal(wrong.statusCode, 401);
-  const signIn = await app.inject({ method: "GET", url: "/ui/jobs/j_x?token=" + token + "&a=1" });
+  const signIn = await app.inject({ method: "GET", url: `/ui/jobs/j_x?token=${token}&a=1` });
   assert.equal(signIn.statusCode, 303);
   assert.equal(signIn.headers.location, "/ui/jobs/j_x?a=1");
   const cookie = String(signIn.headers["set-cookie"]);

@@ -16,6 +16,9 @@ export const framesTotal = new Counter({
   registers,
 });
 
+// Every stage's series exists from the start (at 0), so rates and sums work before the first frame.
+for (const stage of ["decoded", "queued", "inferred", "written", "failed"]) framesTotal.inc({ stage }, 0);
+
 export const batchSize = new Histogram({
   name: "vdet_batch_size",
   help: "Frames per inference batch",

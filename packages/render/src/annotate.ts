@@ -98,7 +98,7 @@ export class Annotator {
     if (!frame) return;
     const side = Math.min(image.width, image.height);
     const thickness = Math.max(2, Math.round(side / 240));
-    const scale = Math.max(1, Math.round(side / 360));
+    const scale = Math.max(1, Math.round(side / 240));
     if (this.trailLength > 0) {
       for (const [id, trail] of this.trails) {
         const color = trackColor(id);

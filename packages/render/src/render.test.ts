@@ -4,10 +4,11 @@
 
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
+import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { decodeFrames, ffmpegBinaries, probeVideo } from "@vdet/video";
 import { trackColor } from "./annotate.ts";
@@ -105,4 +106,11 @@ test("render: every source frame, boxes held until the next sampled frame, gone 
     checked++;
   }
   assert.equal(checked, 20);
+  // One frame as an image for people (README): both tracks, track 1 with its trail.
+  const artifacts = fileURLToPath(new URL("../../../test/artifacts/", import.meta.url));
+  mkdirSync(artifacts, { recursive: true });
+  await promisify(execFile)(ffmpegBinaries().ffmpegPath, [
+    ...["-hide_banner", "-loglevel", "error", "-y", "-ss", "0.9", "-i", out, "-frames:v", "1"],
+    join(artifacts, "annotated-frame.png"),
+  ]);
 });
