@@ -154,31 +154,7 @@ export function startAggregator(config: AggregatorConfig): Stage {
       agg.output.put("summary.json", `${JSON.stringify(summary(agg), null, 2)}\n`, "application/json"),
     );
     const files = ["tracks.jsonl", "tracks.mot.txt", "summary.json", "manifest.json"];
-    if (agg.job.spec.preview) {
-      if (!agg.previewFrames) {
-        await config.jobStore.addError(agg.job.id, {
-          stage: "aggregator",
-          message: "no preview.mp4: the input is a live stream, which cannot be read a second time",
-        });
-      } else if (agg.written > 0) {
-        const started = performance.now();
-        try {
-          await writePreview(
-            agg.job.spec.input,
-            agg.previewFrames,
-            agg.output,
-            config.openInput ?? (async (i) => i),
-          );
-          metrics.sinkWrite("put", performance.now() - started);
-          files.push("preview.mp4");
-        } catch (error) {
-          metrics.error("aggregator", "preview");
-          const message = `preview.mp4 not written: ${(error as Error).message}`;
-          log.warn({ jobId: agg.job.id, stage: "aggregator", err: message }, "preview failed");
-          await config.jobStore.addError(agg.job.id, { stage: "aggregator", message });
-        }
-      }
-    }
+    if (await writeJobPreview(agg, config, log)) files.push("preview.mp4");
     await timed("put", () =>
       agg.output.put(
         "manifest.json",
@@ -240,6 +216,34 @@ export function startAggregator(config: AggregatorConfig): Stage {
       await Promise.all(chains.values());
     },
   };
+}
+
+/** preview.mp4 when the job asked for it; a preview that cannot be written is a job error, not a failed job. */
+async function writeJobPreview(
+  agg: JobAggregation,
+  config: AggregatorConfig,
+  log: StageLogger,
+): Promise<boolean> {
+  if (!agg.job.spec.preview || agg.written === 0) return false;
+  const fail = async (message: string) => {
+    metrics.error("aggregator", "preview");
+    log.warn({ jobId: agg.job.id, stage: "aggregator", err: message }, "no preview");
+    await config.jobStore.addError(agg.job.id, { stage: "aggregator", message });
+    return false;
+  };
+  if (!agg.previewFrames)
+    return fail("no preview.mp4: the input is a live stream, which cannot be read a second time");
+  try {
+    await writePreview(
+      agg.job.spec.input,
+      agg.previewFrames,
+      agg.output,
+      config.openInput ?? (async (i) => i),
+    );
+    return true;
+  } catch (error) {
+    return fail(`preview.mp4 not written: ${(error as Error).message}`);
+  }
 }
 
 /**
