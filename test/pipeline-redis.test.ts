@@ -149,6 +149,7 @@ test("two concurrent jobs with different settings through the API and two worker
     inferred: 20,
     written: 20,
     failed: 0,
+    deadlineMisses: 0,
     total: 20,
   });
   await app.close();

@@ -1,12 +1,19 @@
-// The vdet HTTP API (Fastify): submit jobs, read their state and progress, list them, cancel them.
+// The vdet HTTP API (Fastify): submit jobs, read their state and progress, list them, cancel them; read their
+// results; /metrics, the dashboard (/ui, bull-board at /admin/queues) and the OpenAPI docs (/docs).
 // Job state lives in the job store (Redis in production); submitting queues the job for a producer.
 
-import { timingSafeEqual } from "node:crypto";
 import { cocoIdsByName } from "@vdet/effdet";
+import { METRICS_CONTENT_TYPE, metrics, metricsText, watchQueueDepths } from "@vdet/metrics";
 import type { JobStore } from "@vdet/pipeline";
 import { InvalidJobSpecError, type JobSpec, parseJobSpec } from "@vdet/protocol";
-import type { Transport } from "@vdet/transport";
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
+import type { Sink } from "@vdet/storage";
+import { QUEUE_NAMES, type Transport } from "@vdet/transport";
+import Fastify, { type FastifyInstance } from "fastify";
+import { registerQueueAdmin } from "./admin.ts";
+import { installAuth } from "./auth.ts";
+import { registerDocs } from "./openapi.ts";
+import { registerResultsRoutes, type VideoSource } from "./results-routes.ts";
+import { registerUi } from "./ui.ts";
 
 export interface ApiConfig {
   transport: Transport;
@@ -23,14 +30,33 @@ export interface ApiConfig {
   ready?: () => Promise<void>;
   bodyLimitBytes?: number;
   logger?: boolean;
+  /** Opens a job's output location for the results routes (S3 needs a client); default: directories only. */
+  openOutput?: (location: string) => Promise<Sink>;
+  /** Opens a job's input for playback (/jobs/:id/video); default: local files. */
+  openVideo?: (input: string) => Promise<VideoSource | null>;
+  /** Report queue depths on /metrics (default true; a process with several servers reports them once). */
+  queueMetrics?: boolean;
 }
 
-function tokenMatches(expected: string, header: string | undefined): boolean {
-  const match = /^Bearer (.+)$/.exec(header ?? "");
-  if (!match) return false;
-  const a = Buffer.from(match[1]);
-  const b = Buffer.from(expected);
-  return a.length === b.length && timingSafeEqual(a, b);
+/** Queue depths for /metrics: BullMQ's own counts (Redis), or the in-process queues' counts. */
+function queueDepths(transport: Transport) {
+  return async () => {
+    const bull = transport.bullmqQueues();
+    if (bull.length > 0) {
+      return Promise.all(
+        bull.map(async (q) => ({
+          queue: q.name,
+          counts: await q.getJobCounts("waiting", "prioritized", "active", "delayed", "failed"),
+        })),
+      );
+    }
+    return Promise.all(
+      Object.values(QUEUE_NAMES).map(async (name) => ({
+        queue: name,
+        counts: await transport[name].counts(),
+      })),
+    );
+  };
 }
 
 function checkPolicy(spec: JobSpec, config: ApiConfig): { path: string; message: string }[] {
@@ -66,20 +92,15 @@ export async function buildServer(config: ApiConfig): Promise<FastifyInstance> {
   const app = Fastify({ logger: config.logger ?? false, bodyLimit: config.bodyLimitBytes ?? 64 * 1024 });
   const { jobStore, transport } = config;
 
-  app.addHook("onRequest", async (request: FastifyRequest, reply: FastifyReply) => {
-    if (config.token === null || request.url === "/healthz" || request.url === "/readyz") return;
-    if (!tokenMatches(config.token, request.headers.authorization)) {
-      await reply
-        .code(401)
-        .header("www-authenticate", "Bearer")
-        .send({ error: "missing or wrong bearer token" });
-    }
-  });
+  installAuth(app, config.token);
 
   app.setErrorHandler(async (error: Error & { statusCode?: number }, _request, reply) => {
     const status =
       error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
-    if (status === 500) app.log.error(error);
+    if (status === 500) {
+      app.log.error(error);
+      metrics.error("api", error.name || "internal");
+    }
     await reply.code(status).send({ error: status === 500 ? "internal error" : error.message });
   });
 
@@ -109,6 +130,16 @@ export async function buildServer(config: ApiConfig): Promise<FastifyInstance> {
       workers,
     };
   });
+  if (config.queueMetrics !== false) {
+    const unwatch = watchQueueDepths(queueDepths(transport));
+    app.addHook("onClose", async () => unwatch());
+  }
+  app.get("/metrics", async (_request, reply) => reply.type(METRICS_CONTENT_TYPE).send(await metricsText()));
+
+  await registerDocs(app);
+  registerUi(app);
+  await registerQueueAdmin(app, transport.bullmqQueues());
+  registerResultsRoutes(app, { jobStore, openOutput: config.openOutput, openVideo: config.openVideo });
 
   app.post("/jobs", async (request, reply) => {
     let spec: JobSpec;
@@ -116,6 +147,7 @@ export async function buildServer(config: ApiConfig): Promise<FastifyInstance> {
       spec = parseJobSpec(request.body);
     } catch (error) {
       if (error instanceof InvalidJobSpecError) {
+        metrics.error("api", "invalid_job_spec");
         return reply.code(400).send({ error: error.message, issues: error.issues });
       }
       throw error;
@@ -128,7 +160,10 @@ export async function buildServer(config: ApiConfig): Promise<FastifyInstance> {
       });
     }
     const { job, created } = await jobStore.create(spec);
-    if (created) await transport.jobs.add({ jobId: job.id }, { id: job.id, priority: spec.priority });
+    if (created) {
+      await transport.jobs.add({ jobId: job.id }, { id: job.id, priority: spec.priority });
+      metrics.jobSubmitted();
+    }
     return reply.code(created ? 201 : 200).send({ job, created });
   });
 

@@ -3,6 +3,7 @@ import { Command } from "commander";
 import { registerJobCommands } from "./commands/jobs.ts";
 import { registerModelCommands } from "./commands/model.ts";
 import { registerModelsCommands } from "./commands/models.ts";
+import { registerRenderCommand } from "./commands/render.ts";
 import { registerRoleCommands } from "./commands/roles.ts";
 import { registerRunCommand } from "./commands/run.ts";
 import { registerTrackCommands } from "./commands/track.ts";
@@ -21,5 +22,6 @@ export function buildProgram(): Command {
   registerRunCommand(program);
   registerRoleCommands(program);
   registerJobCommands(program);
+  registerRenderCommand(program);
   return program;
 }

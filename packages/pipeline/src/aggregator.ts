@@ -3,12 +3,16 @@
 // writes tracks.mot.txt, summary.json and manifest.json once every sampled frame is accounted for.
 
 import { cocoLabel, phiLabel } from "@vdet/effdet";
+import { metrics } from "@vdet/metrics";
 import type { DetectionBatch, FrameDetections, FrameFailure, JobEvent, PhiValue } from "@vdet/protocol";
+import type { TrackFrame } from "@vdet/render";
 import { Tracker } from "@vdet/tracker";
 import type { Consumer, Transport } from "@vdet/transport";
+import type { VideoInput } from "@vdet/video";
 import type { JobOutput, JobOutputFactory } from "./job-output.ts";
 import type { JobStore, StoredJob } from "./job-store.ts";
 import { type StageLogger, silentLogger } from "./logger.ts";
+import { canReadAgain, writePreview } from "./preview.ts";
 import type { Stage } from "./producer.ts";
 
 export interface AggregatorConfig {
@@ -18,6 +22,8 @@ export interface AggregatorConfig {
   /** Describes the models for the manifest (φ → weights name), e.g. "seeded (seed 0)". */
   modelDescription?: (phi: PhiValue) => string;
   logger?: StageLogger;
+  /** Opens a job's input again for preview.mp4 (s3:// → a stream); default: as given. */
+  openInput?: (input: string) => Promise<VideoInput>;
   /** Called when a job reaches a terminal state. */
   onJobFinished?: (jobId: string, state: string) => void;
   version?: string;
@@ -41,6 +47,7 @@ class JobAggregation {
   written = 0;
   failed = 0;
   duplicates = 0;
+  deadlineMisses = 0;
   readonly phiHistogram = new Map<string, number>();
   readonly phiRanges: { fromFrame: number; toFrame: number; phi: PhiValue }[] = [];
   readonly tracks = new Map<number, TrackSummary>();
@@ -48,13 +55,17 @@ class JobAggregation {
   /** Frames each worker delivered (first delivery only). */
   readonly framesByWorker = new Map<string, number>();
   readonly startedAtMs = Date.now();
+  /** The written frames, kept only when the job asked for preview.mp4. */
+  readonly previewFrames: TrackFrame[] | null;
   done = false;
 
   constructor(
     readonly job: StoredJob,
     readonly output: JobOutput,
     readonly tracker: Tracker,
-  ) {}
+  ) {
+    this.previewFrames = job.spec.preview && canReadAgain(job.spec.input) ? [] : null;
+  }
 }
 
 export function startAggregator(config: AggregatorConfig): Stage {
@@ -113,9 +124,14 @@ export function startAggregator(config: AggregatorConfig): Stage {
       agg.next++;
     }
     if (lines.length > 0) {
+      if (agg.previewFrames) for (const line of lines) agg.previewFrames.push(JSON.parse(line));
+      const started = performance.now();
       await agg.output.appendTracks(`${lines.join("\n")}\n`);
+      metrics.sinkWrite("append", performance.now() - started);
       agg.written += written;
       agg.failed += failed;
+      metrics.framesWritten(written);
+      metrics.framesFailed(failed);
       await config.jobStore.addProgress(agg.job.id, { written });
     }
     if (agg.finished && agg.next >= agg.finished.totalFrames && !agg.done) await finish(agg);
@@ -127,15 +143,27 @@ export function startAggregator(config: AggregatorConfig): Stage {
     const current = await config.jobStore.get(agg.job.id);
     const state =
       event.cancelled || current?.cancelRequested ? "cancelled" : event.error ? "failed" : "completed";
-    await agg.output.finish();
-    await agg.output.put("tracks.mot.txt", agg.motLines.join(""), "text/plain");
-    await agg.output.put("summary.json", `${JSON.stringify(summary(agg), null, 2)}\n`, "application/json");
-    await agg.output.put(
-      "manifest.json",
-      `${JSON.stringify(manifest(agg, state, config), null, 2)}\n`,
-      "application/json",
+    const timed = async (operation: "put" | "finish", write: () => Promise<void>) => {
+      const started = performance.now();
+      await write();
+      metrics.sinkWrite(operation, performance.now() - started);
+    };
+    await timed("finish", () => agg.output.finish());
+    await timed("put", () => agg.output.put("tracks.mot.txt", agg.motLines.join(""), "text/plain"));
+    await timed("put", () =>
+      agg.output.put("summary.json", `${JSON.stringify(summary(agg), null, 2)}\n`, "application/json"),
+    );
+    const files = ["tracks.jsonl", "tracks.mot.txt", "summary.json", "manifest.json"];
+    if (await writeJobPreview(agg, config, log)) files.push("preview.mp4");
+    await timed("put", () =>
+      agg.output.put(
+        "manifest.json",
+        `${JSON.stringify(manifest(agg, state, config, files), null, 2)}\n`,
+        "application/json",
+      ),
     );
     await config.jobStore.setState(agg.job.id, state);
+    metrics.jobFinished(state);
     log.info(
       { jobId: agg.job.id, stage: "aggregator", state, frames: agg.written, failed: agg.failed },
       "job finished",
@@ -148,10 +176,14 @@ export function startAggregator(config: AggregatorConfig): Stage {
     serial(batch.jobId, async () => {
       const agg = await aggregation(batch.jobId);
       if (!agg) {
+        metrics.error("aggregator", "unknown_job");
         log.warn({ jobId: batch.jobId, stage: "aggregator" }, "results for an unknown job; dropped");
         return;
       }
       if (agg.done) return;
+      metrics.observeChunk(batch);
+      const misses = countDeadlineMisses(agg, batch);
+      if (misses > 0) await config.jobStore.addProgress(agg.job.id, { deadlineMisses: misses });
       const accept = (index: number, outcome: Outcome) => {
         if (index < agg.next || agg.pending.has(index)) agg.duplicates++;
         else agg.pending.set(index, outcome);
@@ -186,6 +218,49 @@ export function startAggregator(config: AggregatorConfig): Stage {
   };
 }
 
+/** preview.mp4 when the job asked for it; a preview that cannot be written is a job error, not a failed job. */
+async function writeJobPreview(
+  agg: JobAggregation,
+  config: AggregatorConfig,
+  log: StageLogger,
+): Promise<boolean> {
+  if (!agg.job.spec.preview || agg.written === 0) return false;
+  const fail = async (message: string) => {
+    metrics.error("aggregator", "preview");
+    log.warn({ jobId: agg.job.id, stage: "aggregator", err: message }, "no preview");
+    await config.jobStore.addError(agg.job.id, { stage: "aggregator", message });
+    return false;
+  };
+  if (!agg.previewFrames)
+    return fail("no preview.mp4: the input is a live stream, which cannot be read a second time");
+  try {
+    await writePreview(
+      agg.job.spec.input,
+      agg.previewFrames,
+      agg.output,
+      config.openInput ?? (async (i) => i),
+    );
+    return true;
+  } catch (error) {
+    return fail(`preview.mp4 not written: ${(error as Error).message}`);
+  }
+}
+
+/**
+ * Latency jobs: a frame's deadline is its chunk's enqueue time plus the budget, and its detections were ready
+ * queueMs + computeMs after that enqueue time (the worker's own measurement). Records each frame's slack and
+ * returns the misses.
+ */
+function countDeadlineMisses(agg: JobAggregation, batch: DetectionBatch): number {
+  const budgetMs = agg.job.spec.latencyBudgetMs;
+  if (agg.job.spec.mode !== "latency" || budgetMs === undefined) return 0;
+  const slackMs = budgetMs - (batch.queueMs + batch.computeMs);
+  for (let i = 0; i < batch.frames.length; i++) metrics.slack(slackMs, "done");
+  const misses = slackMs < 0 ? batch.frames.length : 0;
+  agg.deadlineMisses += misses;
+  return misses;
+}
+
 /** Frames per second of the sampled stream, for the tracker's ages. */
 function samplingFps(job: StoredJob): number {
   const sampling = job.spec.sampling;
@@ -195,11 +270,13 @@ function samplingFps(job: StoredJob): number {
 
 function trackFrame(agg: JobAggregation, frame: FrameDetections): string {
   const count = frame.scores.length;
+  const trackStarted = performance.now();
   const tracked = agg.tracker.update({
     boxes: Float64Array.from(frame.boxes),
     scores: Float64Array.from(frame.scores),
     classes: Int32Array.from(frame.classes),
   });
+  metrics.trackerUpdate(performance.now() - trackStarted);
   const trackIds = new Array<number | null>(count).fill(null);
   for (const t of tracked) {
     trackIds[t.detectionIndex] = t.trackId;
@@ -259,7 +336,7 @@ function summary(agg: JobAggregation) {
   return { jobId: agg.job.id, tracks: tracks.length, tracksPerClass: perClass, trackList: tracks };
 }
 
-function manifest(agg: JobAggregation, state: string, config: AggregatorConfig) {
+function manifest(agg: JobAggregation, state: string, config: AggregatorConfig, files: string[]) {
   const event = agg.finished!;
   return {
     vdet: config.version ?? "0.1.0",
@@ -273,6 +350,7 @@ function manifest(agg: JobAggregation, state: string, config: AggregatorConfig) 
       failed: agg.failed,
       duplicatesDropped: agg.duplicates,
     },
+    deadline: { budgetMs: agg.job.spec.latencyBudgetMs ?? null, misses: agg.deadlineMisses },
     models: agg.phiRanges.map((r) => ({
       ...r,
       model: `EfficientDet-${phiLabel(r.phi)}`,
@@ -286,6 +364,6 @@ function manifest(agg: JobAggregation, state: string, config: AggregatorConfig) 
       finishedAtMs: Date.now(),
       jobCreatedAtMs: agg.job.createdAtMs,
     },
-    files: ["tracks.jsonl", "tracks.mot.txt", "summary.json", "manifest.json"],
+    files,
   };
 }

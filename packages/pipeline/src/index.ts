@@ -6,6 +6,7 @@ export * from "./job-store.ts";
 export * from "./letterbox.ts";
 export * from "./local-run.ts";
 export * from "./logger.ts";
+export * from "./model-metrics.ts";
 export * from "./models.ts";
 export * from "./producer.ts";
 export * from "./sink-output.ts";

@@ -61,7 +61,7 @@ export function newJobId(): string {
 const MAX_ERRORS = 100;
 
 function emptyProgress(): JobProgress {
-  return { decoded: 0, inferred: 0, written: 0, failed: 0, total: null };
+  return { decoded: 0, inferred: 0, written: 0, failed: 0, deadlineMisses: 0, total: null };
 }
 
 export class MemoryJobStore implements JobStore {
@@ -187,6 +187,7 @@ export class RedisJobStore implements JobStore {
         inferred: 0,
         written: 0,
         failed: 0,
+        deadlineMisses: 0,
         total: "",
         cancelRequested: 0,
       })
@@ -213,6 +214,7 @@ export class RedisJobStore implements JobStore {
         inferred: Number(hash.inferred),
         written: Number(hash.written),
         failed: Number(hash.failed),
+        deadlineMisses: Number(hash.deadlineMisses ?? 0),
         total: hash.total === "" ? null : Number(hash.total),
       },
       errors: errors.map((e) => JSON.parse(e)),

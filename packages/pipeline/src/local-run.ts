@@ -6,6 +6,7 @@ import { createMemoryTransport } from "@vdet/transport";
 import { startAggregator } from "./aggregator.ts";
 import { MemoryJobStore, type StoredJob } from "./job-store.ts";
 import type { StageLogger } from "./logger.ts";
+import { withModelMetrics } from "./model-metrics.ts";
 import { createModelProvider, type ModelSourceOptions } from "./models.ts";
 import { startProducer } from "./producer.ts";
 import { openJobOutput } from "./sink-output.ts";
@@ -38,7 +39,7 @@ export async function runLocal(options: LocalRunOptions): Promise<LocalRunResult
     throw new Error("local mode writes to a directory; use the services for s3:// outputs");
   const transport = createMemoryTransport();
   const jobStore = new MemoryJobStore();
-  const models = createModelProvider(options);
+  const models = withModelMetrics(createModelProvider(options));
   let outputLocation = spec.output;
   let aggregatorDone: () => void = () => {};
   const finished = new Promise<void>((resolve) => {

@@ -3,6 +3,7 @@
 // chunk messages for the workers. Decoding pauses while the job has too many frames in flight.
 
 import { cocoIdsByName, getConfig, parsePhi } from "@vdet/effdet";
+import { metrics } from "@vdet/metrics";
 import type { FrameChunk, FrameRef, JobEvent } from "@vdet/protocol";
 import type { Consumer, Transport } from "@vdet/transport";
 import { decodeFrames, probeVideo, type VideoInfo, type VideoInput } from "@vdet/video";
@@ -90,6 +91,7 @@ async function produceJob(job: StoredJob, config: ProducerConfig, log: StageLogg
     };
     await transport.frames.add(chunk, { id: `${job.id}-${chunks}`, priority: spec.priority });
     await jobStore.addProgress(job.id, { decoded: pending.length });
+    metrics.framesQueued(pending.length);
     chunks++;
     pending = [];
   };
@@ -115,6 +117,7 @@ async function produceJob(job: StoredJob, config: ProducerConfig, log: StageLogg
       if (pending.length === 0) firstPendingAtMs = Date.now();
       pending.push({ index: frame.index, ptsMs, key });
       decoded++;
+      metrics.framesDecoded();
       const reachedLimit = spec.maxFrames !== undefined && decoded >= spec.maxFrames;
       // A slow (live) source flushes a partial chunk rather than holding frames back.
       const waitedTooLong = Date.now() - firstPendingAtMs >= maxChunkDelayMs;
@@ -139,6 +142,7 @@ async function produceJob(job: StoredJob, config: ProducerConfig, log: StageLogg
   } catch (err) {
     if (!cancelled) {
       error = err instanceof Error ? err.message : String(err);
+      metrics.error("producer", err instanceof Error ? err.name : "unknown");
       log.error({ ...fields, err: error, decoded }, "decoding failed");
       await jobStore.addError(job.id, { stage: "producer", message: error });
       // Frames decoded before the failure are already queued; the job still accounts for them.

@@ -13,6 +13,7 @@ export async function openSinkOutput(sink: Sink): Promise<JobOutput> {
     put: async (name, body, contentType) => {
       await sink.put(name, body, { contentType });
     },
+    upload: (name, body, contentType) => sink.upload(name, body, { contentType }),
     finish: async () => {
       await tracks.finish();
     },

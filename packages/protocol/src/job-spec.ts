@@ -53,6 +53,8 @@ export const jobSpecSchema = z
       .optional(),
     priority: z.number().int().min(1).max(10).default(5),
     maxFrames: z.number().int().min(1).max(10_000_000).optional(),
+    /** Also write preview.mp4 (the source with the tracks drawn on it); needs an input that can be read twice. */
+    preview: z.boolean().optional(),
   })
   .strict()
   .transform((spec, ctx) => {

@@ -18,6 +18,8 @@ export interface JobProgress {
   written: number;
   /** Frames reported as failed (with a reason in errors). */
   failed: number;
+  /** Frames of a latency job whose detections were ready after their deadline (enqueue time + budget). */
+  deadlineMisses: number;
   /** Number of sampled frames, once decoding has finished. */
   total: number | null;
 }

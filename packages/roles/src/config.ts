@@ -21,6 +21,8 @@ const common = {
   /** Port of the /healthz + /readyz server for orchestrators' probes (unset: none). */
   healthPort: int(1, 65535).optional(),
 };
+/** Port of the role's own GET /metrics server (producer, worker, aggregator); 0 or unset: none. */
+const metricsPort = { metricsPort: int(0, 65535).default(0) };
 // S3 settings (VDET_S3_ENDPOINT, AWS_REGION, VDET_S3_FORCE_PATH_STYLE, …) are read by @vdet/storage's
 // s3ConfigFromEnv; credentials come from the AWS SDK's default chain.
 
@@ -48,6 +50,7 @@ export const apiConfigSchema = z.object({
 
 export const producerConfigSchema = z.object({
   ...common,
+  ...metricsPort,
   framesPerChunk: int(1, 256).default(4),
   maxFramesInFlight: int(1, 100_000).default(64),
   maxQueuedChunks: int(1, 1_000_000).default(256),
@@ -60,6 +63,7 @@ export const producerConfigSchema = z.object({
 
 export const workerConfigSchema = z.object({
   ...common,
+  ...metricsPort,
   maxBatch: int(1, 64).default(4),
   maxDelayMs: int(0, 10_000).default(20),
   executionProvider: z.string().default("cpu"),
@@ -97,7 +101,7 @@ export const workerConfigSchema = z.object({
   lockDurationMs: int(1000, 3_600_000).default(120_000),
 });
 
-export const aggregatorConfigSchema = z.object({ ...common });
+export const aggregatorConfigSchema = z.object({ ...common, ...metricsPort });
 
 export type ApiRoleConfig = z.output<typeof apiConfigSchema>;
 export type ProducerRoleConfig = z.output<typeof producerConfigSchema>;
@@ -134,6 +138,7 @@ const ENV: Record<string, string> = {
   seed: "VDET_SEED",
   preload: "VDET_PRELOAD",
   lockDurationMs: "VDET_LOCK_DURATION_MS",
+  metricsPort: "VDET_METRICS_PORT",
 };
 
 export class ConfigError extends Error {

@@ -1,6 +1,7 @@
 // Running one role as a process: read its configuration (environment, then flags), log it with secrets masked,
 // start it, and keep it running until SIGTERM/SIGINT. Shared by services/* and the `vdet <role>` commands.
 
+import { enableProcessMetrics, startMetricsServer } from "@vdet/metrics";
 import {
   aggregatorConfigSchema,
   apiConfigSchema,
@@ -27,6 +28,8 @@ export async function serveRole(role: RoleName, flags: Record<string, unknown> =
   let described: Record<string, unknown>;
   let logLevel: string;
   let healthPort: number | undefined;
+  /** The role's own GET /metrics server (not the api, which serves /metrics itself); 0: none. */
+  let metricsPort = 0;
   switch (role) {
     case "api": {
       const config = loadConfig(apiConfigSchema, process.env, flags);
@@ -41,6 +44,7 @@ export async function serveRole(role: RoleName, flags: Record<string, unknown> =
     case "producer": {
       const config = loadConfig(producerConfigSchema, process.env, flags);
       healthPort = config.healthPort;
+      metricsPort = config.metricsPort;
       [described, logLevel, start] = [
         describeConfig(config),
         config.logLevel,
@@ -51,6 +55,7 @@ export async function serveRole(role: RoleName, flags: Record<string, unknown> =
     case "worker": {
       const config = loadConfig(workerConfigSchema, process.env, flags);
       healthPort = config.healthPort;
+      metricsPort = config.metricsPort;
       [described, logLevel, start] = [
         describeConfig(config),
         config.logLevel,
@@ -61,6 +66,7 @@ export async function serveRole(role: RoleName, flags: Record<string, unknown> =
     case "aggregator": {
       const config = loadConfig(aggregatorConfigSchema, process.env, flags);
       healthPort = config.healthPort;
+      metricsPort = config.metricsPort;
       [described, logLevel, start] = [
         describeConfig(config),
         config.logLevel,
@@ -71,18 +77,21 @@ export async function serveRole(role: RoleName, flags: Record<string, unknown> =
   }
   const logger = createLogger(role, logLevel);
   logger.info({ config: described }, "configuration");
+  enableProcessMetrics();
+  const metrics = metricsPort === 0 ? null : await startMetricsServer({ port: metricsPort });
+  if (metrics) logger.info({ url: `${metrics.url}/metrics` }, "metrics served");
   const running = await start(logger);
-  if (healthPort === undefined) return runUntilSignal(running, logger);
-  const health = await startHealthServer(running, healthPort);
-  logger.info({ port: health.port }, "health server listening (/healthz, /readyz)");
+  const health = healthPort === undefined ? null : await startHealthServer(running, healthPort);
+  if (health) logger.info({ port: health.port }, "health server listening (/healthz, /readyz)");
   await runUntilSignal(
     {
       close: async () => {
-        health.markStopping();
+        health?.markStopping();
         await running.close();
-        await health.close();
+        await health?.close();
       },
     },
     logger,
   );
+  await metrics?.close();
 }

@@ -1,8 +1,9 @@
 // Starting each role against Redis: transport, job store, stage; and stopping it cleanly on SIGTERM/SIGINT
 // (stop taking work, finish what is in hand, close connections).
 
-import type { S3Client } from "@aws-sdk/client-s3";
-import { buildServer } from "@vdet/api";
+import { Readable } from "node:stream";
+import { GetObjectCommand, HeadObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import { buildServer, openLocalVideo, type VideoSource, videoContentType } from "@vdet/api";
 import { parsePhi } from "@vdet/effdet";
 import {
   createModelProvider,
@@ -13,8 +14,9 @@ import {
   startAggregator,
   startProducer,
   startWorker,
+  withModelMetrics,
 } from "@vdet/pipeline";
-import { createS3Client, openS3Input, s3ConfigFromEnv } from "@vdet/storage";
+import { createS3Client, openS3Input, openSink, parseS3ObjectUri, s3ConfigFromEnv } from "@vdet/storage";
 import { createRedisTransport, redisOptionsFromUrl, type Transport } from "@vdet/transport";
 import type { VideoInput } from "@vdet/video";
 import { Redis } from "ioredis";
@@ -69,6 +71,29 @@ function outputs(): JobOutputFactory {
     openJobOutput(location, location.startsWith("s3://") ? { s3Client: s3() } : {});
 }
 
+/** A job's input for playback in the dashboard: local files, and s3:// objects read by byte range. */
+async function openVideo(input: string): Promise<VideoSource | null> {
+  if (!input.startsWith("s3://")) return openLocalVideo(input);
+  const { bucket, key } = parseS3ObjectUri(input);
+  const head = await s3().send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+  return {
+    sizeBytes: head.ContentLength ?? 0,
+    contentType:
+      head.ContentType && head.ContentType !== "binary/octet-stream"
+        ? head.ContentType
+        : videoContentType(key),
+    read: (start, end) =>
+      Readable.from(
+        (async function* () {
+          const object = await s3().send(
+            new GetObjectCommand({ Bucket: bucket, Key: key, Range: `bytes=${start}-${end}` }),
+          );
+          yield* object.Body as Readable;
+        })(),
+      ),
+  };
+}
+
 /** s3:// inputs are streamed (resumably) into ffmpeg; everything else goes to ffmpeg as it is. */
 async function openInput(input: string): Promise<VideoInput> {
   return input.startsWith("s3://") ? openS3Input(input, s3()) : input;
@@ -94,6 +119,8 @@ export async function startApiRole(
     ready: async () => {
       await c.redis.ping();
     },
+    openOutput: (location) => openSink(location, location.startsWith("s3://") ? { s3Client: s3() } : {}),
+    openVideo,
   });
   const url = await app.listen({ host: config.host, port: config.port });
   logger.info({ role: "api", url }, "api listening");
@@ -143,12 +170,14 @@ export function startProducerRole(config: ProducerRoleConfig, logger: Logger): R
 }
 
 export async function startWorkerRole(config: WorkerRoleConfig, logger: Logger): Promise<RunningRole> {
-  const models = createModelProvider({
-    weights: config.weights,
-    seed: config.seed,
-    executionProvider: config.executionProvider,
-    intraOpThreads: config.threads,
-  });
+  const models = withModelMetrics(
+    createModelProvider({
+      weights: config.weights,
+      seed: config.seed,
+      executionProvider: config.executionProvider,
+      intraOpThreads: config.threads,
+    }),
+  );
   // Load models before taking work, so the first batch does not pay for it (and bad weights fail at start).
   for (const phi of config.preload) {
     const started = performance.now();
@@ -183,6 +212,7 @@ export function startAggregatorRole(config: AggregatorRoleConfig, logger: Logger
     transport: c.transport,
     jobStore: c.jobStore,
     openOutput: outputs(),
+    openInput,
     logger,
   });
   logger.info({ role: "aggregator" }, "aggregator started");

@@ -52,6 +52,11 @@ export class BullQueue<S extends z.ZodType> implements WorkQueue<z.output<S>> {
     this.queue.on("error", (error) => this.reportError(error));
   }
 
+  /** The BullMQ queue underneath, for admin views (bull-board) and detailed counts; not for sending messages. */
+  get bullmq(): Queue {
+    return this.queue;
+  }
+
   async add(message: z.input<S> | z.output<S>, options: AddOptions = {}): Promise<void> {
     await this.queue.add(this.name, message, { jobId: options.id, priority: options.priority ?? 5 });
   }

@@ -2,7 +2,7 @@
 // Redis (BullMQ queues + binary frame keys with a TTL) for distributed runs, in-process for local mode and tests.
 
 import { detectionBatchSchema, frameChunkSchema, jobEventSchema, jobIdSchema } from "@vdet/protocol";
-import type { RedisOptions } from "bullmq";
+import type { Queue, RedisOptions } from "bullmq";
 import { Redis } from "ioredis";
 import { z } from "zod";
 import { BullQueue } from "./bullmq-queue.ts";
@@ -23,6 +23,8 @@ export interface Transport {
   events: WorkQueue<z.output<typeof jobEventSchema>>;
   frameStore: FrameStore;
   readonly kind: "redis" | "memory";
+  /** The BullMQ queues underneath (Redis transport; empty in memory), for bull-board and queue metrics. */
+  bullmqQueues(): Queue[];
   close(): Promise<void>;
 }
 
@@ -40,6 +42,7 @@ export function createMemoryTransport(): Transport {
     ...queues,
     frameStore,
     kind: "memory",
+    bullmqQueues: () => [],
     close: async () => {
       await Promise.all(Object.values(queues).map((q) => q.close()));
       await frameStore.close();
@@ -95,6 +98,7 @@ export function createRedisTransport(options: RedisTransportOptions): Transport 
     ...queues,
     frameStore: new RedisFrameStore(redis, `${prefix}:frame:`),
     kind: "redis",
+    bullmqQueues: () => Object.values(queues).map((q) => q.bullmq),
     close: async () => {
       await Promise.all(Object.values(queues).map((q) => q.close()));
       await redis.quit();

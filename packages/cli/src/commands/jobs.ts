@@ -107,6 +107,8 @@ interface SubmitOptions {
   priority?: number;
   wait?: boolean;
   idempotencyKey?: string;
+  json?: boolean;
+  preview?: boolean;
 }
 
 function specFor(input: string, output: string, o: SubmitOptions): JobSpecInput {
@@ -117,6 +119,7 @@ function specFor(input: string, output: string, o: SubmitOptions): JobSpecInput 
     scoreThreshold: o.scoreThreshold,
     classes: o.classes?.split(",").map((c) => c.trim()),
     priority: o.priority,
+    preview: o.preview,
     ...(o.budget !== undefined
       ? { latencyBudgetMs: o.budget, phi: { min: o.phi ?? 0, max: o.maxPhi ?? 3 } }
       : { mode: "archive" as const, phi: { min: o.phi ?? 0, max: o.phi ?? 0 } }),
@@ -162,6 +165,8 @@ export function registerJobCommands(program: Command): void {
     .option("--priority <n>", "1 (first) … 10", integer("--priority", 1, 10))
     .option("--idempotency-key <key>", "same key, same job (default: derived from input and settings)")
     .option("--wait", "wait for the job to finish, showing progress")
+    .option("--preview", "also write preview.mp4 next to the results (not for live streams)")
+    .option("--json", "one JSON object per job on stdout (with --wait: the finished job)")
     .action(async (input: string, o: SubmitOptions) => {
       if (o.budget !== undefined && o.archive)
         throw new InvalidArgumentError("give --budget or --archive, not both");
@@ -175,7 +180,9 @@ export function registerJobCommands(program: Command): void {
             created: boolean;
           };
           ids.push(job.id);
-          process.stdout.write(`${job.id} ${created ? "submitted" : "already submitted"} ${video}\n`);
+          if (o.json && !o.wait) process.stdout.write(`${JSON.stringify({ job, created, input: video })}\n`);
+          else if (!o.json)
+            process.stdout.write(`${job.id} ${created ? "submitted" : "already submitted"} ${video}\n`);
         }
       };
       if (o.archive && input.startsWith("s3://")) {
@@ -197,9 +204,11 @@ export function registerJobCommands(program: Command): void {
       if (o.wait) {
         for (const id of ids) {
           const job = await waitFor(client, id);
-          process.stdout.write(
-            `${id} ${job.state}: ${job.progress.written} frames written, results in ${job.output}\n`,
-          );
+          if (o.json) process.stdout.write(`${JSON.stringify({ job })}\n`);
+          else
+            process.stdout.write(
+              `${id} ${job.state}: ${job.progress.written} frames written, results in ${job.output}\n`,
+            );
           if (job.state !== "completed") process.exitCode = 1;
         }
       }

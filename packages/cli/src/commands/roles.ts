@@ -11,6 +11,14 @@ function addCommon(command: Command): Command {
     .option("--log-level <level>", "fatal|error|warn|info|debug|trace|silent (VDET_LOG_LEVEL)");
 }
 
+/** Producer, worker and aggregator serve GET /metrics on a port of their own (the api on its own server). */
+function addMetricsPort(command: Command): Command {
+  return command.option(
+    "--metrics-port <port>",
+    "serve GET /metrics on this port (VDET_METRICS_PORT; 0: off)",
+  );
+}
+
 export function registerRoleCommands(program: Command): void {
   addCommon(program.command("api").description("serve the HTTP API (jobs: submit, status, list, cancel)"))
     .option("--host <host>", "listen address (VDET_API_HOST, default 0.0.0.0)")
@@ -23,7 +31,7 @@ export function registerRoleCommands(program: Command): void {
       await serveRole("api", { ...flags, noAuth: flags.auth === false ? true : undefined });
     });
 
-  addCommon(program.command("producer").description("decode queued jobs into frame chunks"))
+  addMetricsPort(addCommon(program.command("producer").description("decode queued jobs into frame chunks")))
     .option("--frames-per-chunk <n>", "frames per queued chunk (VDET_FRAMES_PER_CHUNK, default 4)")
     .option("--max-frames-in-flight <n>", "pause decoding a job above this many queued frames (default 64)")
     .option("--concurrency <n>", "jobs decoded at once (VDET_PRODUCER_CONCURRENCY, default 2)")
@@ -31,8 +39,10 @@ export function registerRoleCommands(program: Command): void {
       await serveRole("producer", flags);
     });
 
-  addCommon(
-    program.command("worker").description("run EfficientDet on queued frames (any number of workers)"),
+  addMetricsPort(
+    addCommon(
+      program.command("worker").description("run EfficientDet on queued frames (any number of workers)"),
+    ),
   )
     .option("--max-batch <n>", "largest batch (VDET_MAX_BATCH, default 4)")
     .option("--max-delay-ms <ms>", "longest wait to fill a batch (VDET_MAX_DELAY_MS, default 20)")
@@ -45,9 +55,9 @@ export function registerRoleCommands(program: Command): void {
       await serveRole("worker", flags);
     });
 
-  addCommon(program.command("aggregator").description("order, track and write each job's detections")).action(
-    async (flags: Record<string, unknown>) => {
-      await serveRole("aggregator", flags);
-    },
-  );
+  addMetricsPort(
+    addCommon(program.command("aggregator").description("order, track and write each job's detections")),
+  ).action(async (flags: Record<string, unknown>) => {
+    await serveRole("aggregator", flags);
+  });
 }

@@ -24,6 +24,8 @@ interface RunOptions {
   batch: number;
   threads?: number;
   ep: string;
+  json?: boolean;
+  preview?: boolean;
 }
 
 export function registerRunCommand(program: Command): void {
@@ -61,6 +63,8 @@ export function registerRunCommand(program: Command): void {
     .option("--batch <n>", "largest inference batch", integer("--batch", 1, 64), 4)
     .option("--threads <n>", "inference threads (cpu)", integer("--threads", 1, 256))
     .option("--ep <provider>", "execution provider: cpu, cuda[:id], tensorrt[:id]", "cpu")
+    .option("--json", "print the finished job as JSON on stdout (progress stays on stderr)")
+    .option("--preview", "also write preview.mp4: the video with the tracks drawn on it")
     .action(async (input: string, o: RunOptions) => {
       if (o.fps !== undefined && o.everyNth !== undefined)
         throw new InvalidArgumentError("give --fps or --every-nth, not both");
@@ -79,6 +83,7 @@ export function registerRunCommand(program: Command): void {
         scoreThreshold: o.scoreThreshold,
         classes: o.classes?.split(",").map((c) => c.trim()),
         maxFrames: o.maxFrames,
+        preview: o.preview,
         ...(o.budget !== undefined
           ? { latencyBudgetMs: o.budget, phi: { min: 0, max: o.maxPhi ?? 3 } }
           : { phi: { min: phi, max: phi } }),
@@ -114,6 +119,13 @@ export function registerRunCommand(program: Command): void {
       const seconds = (performance.now() - started) / 1000;
       const { job } = result;
       const frames = job.progress.written;
+      if (o.json) {
+        process.stdout.write(
+          `${JSON.stringify({ job, output: result.output, seconds, framesPerSecond: frames / seconds })}\n`,
+        );
+        if (job.state !== "completed") process.exitCode = 1;
+        return;
+      }
       process.stdout.write(
         `${job.state}: ${frames} frames written, ${job.progress.failed} failed, ${seconds.toFixed(1)} s ` +
           `(${(frames / seconds).toFixed(1)} frames/s)\nresults in ${result.output}\n`,

@@ -1,0 +1,17 @@
+// bull-board, the queue admin UI, under /admin/queues: the BullMQ queues of the Redis transport (none in
+// memory). It sits behind the same authentication as the API (see auth.ts).
+
+import { createBullBoard } from "@bull-board/api";
+import { BullMQAdapter } from "@bull-board/api/bullMQAdapter";
+import { FastifyAdapter } from "@bull-board/fastify";
+import type { Queue } from "bullmq";
+import type { FastifyInstance } from "fastify";
+
+export const ADMIN_PATH = "/admin/queues";
+
+export async function registerQueueAdmin(app: FastifyInstance, queues: readonly Queue[]): Promise<void> {
+  const serverAdapter = new FastifyAdapter();
+  createBullBoard({ queues: queues.map((q) => new BullMQAdapter(q)), serverAdapter });
+  serverAdapter.setBasePath(ADMIN_PATH);
+  await app.register(serverAdapter.registerPlugin(), { prefix: ADMIN_PATH });
+}

@@ -1,0 +1,156 @@
+// Read a job's results and its video through the API, for the dashboard and scripts: summary.json,
+// manifest.json and tracks.jsonl from the job's output sink (tracks.jsonl's parts while the job runs), the
+// source video and preview.mp4 with HTTP Range support so a browser's <video> can seek.
+
+import { createReadStream } from "node:fs";
+import { stat } from "node:fs/promises";
+import { extname } from "node:path";
+import { Readable } from "node:stream";
+import type { JobStore, StoredJob } from "@vdet/pipeline";
+import { ObjectNotFoundError, openSink, type Sink } from "@vdet/storage";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+
+/** A readable video with a known size, read in byte ranges. */
+export interface VideoSource {
+  sizeBytes: number;
+  contentType: string;
+  /** Bytes start…end inclusive. */
+  read(start: number, end: number): Readable;
+}
+
+export interface ResultsOptions {
+  jobStore: JobStore;
+  /** Opens a job's output location; default: local directories only (S3 needs a client, see the roles). */
+  openOutput?: (location: string) => Promise<Sink>;
+  /** Opens a job's input for playback; default: local files. Returns null when it cannot be played back. */
+  openVideo?: (input: string) => Promise<VideoSource | null>;
+}
+
+const VIDEO_TYPES: Record<string, string> = {
+  ".mp4": "video/mp4",
+  ".m4v": "video/mp4",
+  ".mov": "video/quicktime",
+  ".webm": "video/webm",
+  ".mkv": "video/x-matroska",
+  ".ogv": "video/ogg",
+};
+
+export function videoContentType(name: string): string {
+  return VIDEO_TYPES[extname(name.split("?")[0]).toLowerCase()] ?? "application/octet-stream";
+}
+
+/** Local file inputs (the only ones a default server can read back). */
+export async function openLocalVideo(input: string): Promise<VideoSource | null> {
+  if (/^[a-z][a-z0-9+.-]+:\/\//i.test(input)) return null;
+  const info = await stat(input).catch(() => null);
+  if (!info?.isFile()) return null;
+  return {
+    sizeBytes: info.size,
+    contentType: videoContentType(input),
+    read: (start, end) => createReadStream(input, { start, end }),
+  };
+}
+
+/** Parses a single `bytes=a-b` range; null for none, "invalid" for one that cannot be satisfied. */
+function parseRange(
+  header: string | undefined,
+  size: number,
+): { start: number; end: number } | null | "invalid" {
+  if (!header) return null;
+  const match = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
+  if (!match || (match[1] === "" && match[2] === "")) return "invalid";
+  let start: number;
+  let end: number;
+  if (match[1] === "") {
+    start = Math.max(0, size - Number(match[2]));
+    end = size - 1;
+  } else {
+    start = Number(match[1]);
+    end = match[2] === "" ? size - 1 : Math.min(Number(match[2]), size - 1);
+  }
+  return start > end || start >= size ? "invalid" : { start, end };
+}
+
+async function sendVideo(request: FastifyRequest, reply: FastifyReply, video: VideoSource) {
+  const range = parseRange(request.headers.range, video.sizeBytes);
+  reply.header("accept-ranges", "bytes").header("content-type", video.contentType);
+  if (range === "invalid")
+    return reply.code(416).header("content-range", `bytes */${video.sizeBytes}`).send();
+  const { start, end } = range ?? { start: 0, end: video.sizeBytes - 1 };
+  if (range) reply.code(206).header("content-range", `bytes ${start}-${end}/${video.sizeBytes}`);
+  reply.header("content-length", end - start + 1);
+  if (request.method === "HEAD" || video.sizeBytes === 0) return reply.send();
+  return reply.send(video.read(start, end));
+}
+
+export function registerResultsRoutes(app: FastifyInstance, options: ResultsOptions): void {
+  const openOutput = options.openOutput ?? ((location: string) => openSink(location));
+  const openVideo = options.openVideo ?? openLocalVideo;
+
+  const withJob = async (
+    request: FastifyRequest<{ Params: { id: string } }>,
+    reply: FastifyReply,
+  ): Promise<StoredJob | null> => {
+    const job = await options.jobStore.get(request.params.id);
+    if (!job) await reply.code(404).send({ error: `no job ${request.params.id}` });
+    return job;
+  };
+
+  const getObject = async (job: StoredJob, key: string): Promise<Uint8Array | null> => {
+    try {
+      return await (await openOutput(job.output)).get(key);
+    } catch (error) {
+      if (error instanceof ObjectNotFoundError) return null;
+      throw error;
+    }
+  };
+
+  for (const name of ["summary", "manifest"] as const) {
+    app.get<{ Params: { id: string } }>(`/jobs/:id/${name}`, async (request, reply) => {
+      const job = await withJob(request, reply);
+      if (!job) return reply;
+      const body = await getObject(job, `${name}.json`);
+      if (!body)
+        return reply.code(404).send({ error: `${name}.json is written when the job ends (${job.state})` });
+      return reply.type("application/json").send(Buffer.from(body));
+    });
+  }
+
+  app.get<{ Params: { id: string } }>("/jobs/:id/tracks", async (request, reply) => {
+    const job = await withJob(request, reply);
+    if (!job) return reply;
+    const sink = await openOutput(job.output);
+    reply.type("application/x-ndjson");
+    const whole = await getObject(job, "tracks.jsonl");
+    if (whole) return reply.header("x-vdet-complete", "true").send(Buffer.from(whole));
+    // While the job runs, tracks.jsonl exists as numbered parts (see @vdet/storage PartWriter).
+    const parts: Uint8Array[] = [];
+    for await (const page of sink.list("tracks/")) {
+      for (const object of page) if (object.key.endsWith(".jsonl")) parts.push(await sink.get(object.key));
+    }
+    return reply.header("x-vdet-complete", "false").send(Buffer.concat(parts));
+  });
+
+  app.get<{ Params: { id: string } }>("/jobs/:id/video", async (request, reply) => {
+    const job = await withJob(request, reply);
+    if (!job) return reply;
+    if (/^https?:\/\//i.test(job.spec.input)) return reply.redirect(job.spec.input);
+    const video = await openVideo(job.spec.input);
+    if (!video) return reply.code(404).send({ error: "this job's input cannot be played back from the api" });
+    return sendVideo(request, reply, video);
+  });
+
+  app.get<{ Params: { id: string } }>("/jobs/:id/preview", async (request, reply) => {
+    const job = await withJob(request, reply);
+    if (!job) return reply;
+    const body = await getObject(job, "preview.mp4");
+    if (!body)
+      return reply.code(404).send({ error: "this job has no preview.mp4 (submit it with preview: true)" });
+    const bytes = Buffer.from(body);
+    return sendVideo(request, reply, {
+      sizeBytes: bytes.length,
+      contentType: "video/mp4",
+      read: (start, end) => Readable.from([bytes.subarray(start, end + 1)]),
+    });
+  });
+}

@@ -1,0 +1,76 @@
+// `vdet render` through the real command: a results directory and a clip in, an MP4 with every source frame
+// out, the result as JSON; and the progress line's rate and ETA.
+
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, test } from "node:test";
+import { promisify } from "node:util";
+import { ffmpegBinaries, probeVideo } from "@vdet/video";
+import { Command } from "commander";
+import { rateAndEta } from "../progress.ts";
+import { registerRenderCommand } from "./render.ts";
+
+const dir = mkdtempSync(join(tmpdir(), "vdet-cli-render-"));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+test("vdet render --tracks DIR --video CLIP --out FILE --json", async () => {
+  const clip = join(dir, "clip.mp4");
+  await promisify(execFile)(ffmpegBinaries().ffmpegPath, [
+    ...[
+      "-hide_banner",
+      "-loglevel",
+      "error",
+      "-y",
+      "-f",
+      "lavfi",
+      "-i",
+      "testsrc2=size=160x120:rate=10:duration=1",
+    ],
+    ...["-c:v", "libx264", "-pix_fmt", "yuv420p", clip],
+  ]);
+  const line = (frame: number) =>
+    JSON.stringify({
+      frame,
+      ptsMs: frame * 500,
+      phi: 0,
+      detections: [{ box: [10, 10, 60, 60], score: 0.9, class: 1, label: "person", trackId: 1 }],
+    });
+  writeFileSync(join(dir, "tracks.jsonl"), `${line(0)}\n${line(1)}\n`);
+  const out = join(dir, "annotated.mp4");
+  const program = new Command("vdet").exitOverride();
+  registerRenderCommand(program);
+  const printed: string[] = [];
+  const write = process.stdout.write;
+  process.stdout.write = ((chunk: string) => printed.push(String(chunk)) > 0) as typeof process.stdout.write;
+  try {
+    await program.parseAsync([
+      "node",
+      "vdet",
+      "render",
+      "--tracks",
+      dir,
+      "--video",
+      clip,
+      "--out",
+      out,
+      "--json",
+    ]);
+  } finally {
+    process.stdout.write = write;
+  }
+  const result = JSON.parse(printed.join(""));
+  assert.equal(result.frames, 10);
+  assert.equal(result.output, out);
+  assert.equal((await probeVideo(out)).frameCount, 10);
+});
+
+test("progress: rate from the work done, ETA from what is left", () => {
+  assert.deepEqual(rateAndEta("frames", 50, 200, 10_000), { rate: "5.0 frames/s", eta: "0:30" });
+  assert.deepEqual(rateAndEta("frames", 600, 1200, 20_000), { rate: "30 frames/s", eta: "0:20" });
+  assert.deepEqual(rateAndEta("frames", 0, 100, 1000).eta, "?");
+  assert.deepEqual(rateAndEta("frames", 10, null, 1000).eta, "?");
+  assert.deepEqual(rateAndEta("frames", 100, 100, 1000).eta, "0:00");
+});

@@ -1,0 +1,47 @@
+// tracks.jsonl as the renderer and the viewer read it: one line per sampled frame, in pts order.
+
+export interface TrackDetection {
+  /** x1, y1, x2, y2 in source pixels. */
+  box: number[];
+  score: number;
+  class: number;
+  label: string;
+  trackId: number | null;
+}
+
+export interface TrackFrame {
+  frame: number;
+  ptsMs: number;
+  phi?: number | string;
+  /** Set on a frame that failed; it has no detections. */
+  error?: string;
+  detections: TrackDetection[];
+}
+
+export class InvalidTracksError extends Error {
+  constructor(line: number, reason: string) {
+    super(
+      `tracks.jsonl line ${line}: ${reason} (expected vdet's tracks.jsonl: one JSON object per sampled frame)`,
+    );
+    this.name = "InvalidTracksError";
+  }
+}
+
+/** Parses tracks.jsonl text; frames come back sorted by pts. */
+export function parseTracksJsonl(text: string): TrackFrame[] {
+  const frames: TrackFrame[] = [];
+  text.split("\n").forEach((line, i) => {
+    if (line.trim() === "") return;
+    let value: TrackFrame;
+    try {
+      value = JSON.parse(line);
+    } catch (error) {
+      throw new InvalidTracksError(i + 1, (error as Error).message);
+    }
+    if (typeof value.ptsMs !== "number" || !Array.isArray(value.detections)) {
+      throw new InvalidTracksError(i + 1, "no ptsMs or detections");
+    }
+    frames.push(value);
+  });
+  return frames.sort((a, b) => a.ptsMs - b.ptsMs);
+}

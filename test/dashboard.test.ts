@@ -1,0 +1,160 @@
+// The dashboard in a real browser (Debian's chromium, driven by playwright-core): a job submitted through the
+// API runs through the pipeline stages while its page is open; the page shows live progress, then the finished
+// job's φ chart, class and track summaries, and the viewer plays the source with the boxes drawn over it.
+// Saves screenshots (and an annotated frame rendered from the same tracks) under test/artifacts/.
+
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, test } from "node:test";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { buildServer } from "@vdet/api";
+import {
+  createModelProvider,
+  MemoryJobStore,
+  openJobOutput,
+  startAggregator,
+  startProducer,
+  startWorker,
+  withModelMetrics,
+} from "@vdet/pipeline";
+import { parseTracksJsonl, renderAnnotatedVideo } from "@vdet/render";
+import { createMemoryTransport } from "@vdet/transport";
+import { ffmpegBinaries } from "@vdet/video";
+import { chromium } from "playwright-core";
+import { projectFixture } from "./support/fixtures.ts";
+
+const CHROMIUM = process.env.VDET_CHROMIUM ?? "/usr/bin/chromium";
+const artifacts = fileURLToPath(new URL("./artifacts/", import.meta.url));
+const dir = mkdtempSync(join(tmpdir(), "vdet-dashboard-"));
+after(() => rmSync(dir, { recursive: true, force: true }));
+const token = "dashboard-test-token-0123456789";
+
+test("job page: live progress, φ chart, summaries, and the viewer drawing boxes over the playing video", async (t) => {
+  if (!existsSync(CHROMIUM)) {
+    const message = `chromium not found at ${CHROMIUM} (apt-get install chromium, or set VDET_CHROMIUM)`;
+    if (process.env.VDET_REQUIRE_FIXTURES === "1") assert.fail(`${message}; VDET_REQUIRE_FIXTURES=1`);
+    t.skip(message);
+    return;
+  }
+  mkdirSync(artifacts, { recursive: true });
+  const transport = createMemoryTransport();
+  const jobStore = new MemoryJobStore();
+  const models = withModelMetrics(createModelProvider({ seed: 0 }));
+  const aggregator = startAggregator({
+    transport,
+    jobStore,
+    openOutput: (_id, location) => openJobOutput(location),
+  });
+  const worker = startWorker({ transport, jobStore, models, maxBatch: 4 });
+  const producer = startProducer({ transport, jobStore, framesPerChunk: 2 });
+  const app = await buildServer({
+    transport,
+    jobStore,
+    token,
+    allowFileInputs: true,
+    allowDirectoryOutputs: true,
+  });
+  const url = await app.listen({ host: "127.0.0.1", port: 0 });
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ["--no-sandbox", "--autoplay-policy=no-user-gesture-required"],
+  });
+  try {
+    const clip = projectFixture("video/car-detection.mp4");
+    const out = join(dir, "out");
+    // Seeded weights: every detection scores about 0.011 (the pipeline is real, the boxes are not meaningful).
+    const submitted = await fetch(`${url}/jobs`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+      body: JSON.stringify({
+        input: clip,
+        output: out,
+        sampling: { fps: 2 },
+        maxFrames: 16,
+        scoreThreshold: 0,
+      }),
+    });
+    assert.equal(submitted.status, 201);
+    const { job } = (await submitted.json()) as { job: { id: string } };
+
+    const page = await browser.newPage({ viewport: { width: 1280, height: 1100 } });
+    const pageErrors: string[] = [];
+    page.on("pageerror", (error) => pageErrors.push(error.message));
+    // ?token= once: the api sets the session cookie and redirects to the page without it.
+    const response = await page.goto(`${url}/ui/jobs/${job.id}?token=${token}`);
+    assert.equal(new URL(page.url()).search, "");
+    assert.equal(response?.status(), 200);
+    // Live: the progress bars show up while the job is still running.
+    await page.waitForSelector('.bar[data-stage="decoded"]', { timeout: 30_000 });
+    await page.waitForSelector("body[data-ready=true]", { timeout: 120_000 });
+    assert.equal(await page.textContent("#state"), "completed");
+    assert.equal(await page.textContent('.bar[data-stage="written"] .num'), "16 / 16");
+    assert.equal(await page.textContent('.bar[data-stage="inferred"] .num'), "16 / 16");
+    assert.match((await page.textContent("#phi-legend")) ?? "", /D0: 16 frames/);
+    assert.equal(await page.textContent("#misses"), "0");
+    // Per-class summary from the tracks: every detection counted under its class.
+    const tracks = parseTracksJsonl(readFileSync(join(out, "tracks.jsonl"), "utf8"));
+    const detections = tracks.reduce((n, f) => n + f.detections.length, 0);
+    assert.ok(detections > 0);
+    // Browser-side code goes as strings: this project type-checks without the DOM library.
+    const classCounts = (await page.evaluate(
+      `[...document.querySelectorAll("#classes tbody tr")].map((r) => Number(r.cells[2].textContent))`,
+    )) as number[];
+    assert.equal(
+      classCounts.reduce((a, b) => a + b, 0),
+      detections,
+    );
+    const summary = JSON.parse(readFileSync(join(out, "summary.json"), "utf8"));
+    assert.equal(await page.$$eval("#tracks tbody tr", (rows) => rows.length), Math.min(100, summary.tracks));
+    assert.match((await page.textContent("#tracks-note")) ?? "", new RegExp(`^${summary.tracks} tracks`));
+
+    // The viewer: the source plays, and at 2.6 s the boxes of sampled frame 5 (pts 2.56 s) are drawn.
+    await page.waitForFunction(`document.querySelector("#video").readyState >= 2`, null, { timeout: 30_000 });
+    await page.evaluate(`new Promise((resolve) => {
+      const video = document.querySelector("#video");
+      video.addEventListener("seeked", resolve, { once: true });
+      video.currentTime = 2.6;
+    })`);
+    await page.waitForFunction(`document.querySelector("#overlay").dataset.frame === "5"`, null, {
+      timeout: 10_000,
+    });
+    const expected = tracks.find((f) => f.frame === 5)!.detections.length;
+    assert.equal(Number(await page.getAttribute("#overlay", "data-boxes")), expected);
+    const painted = (await page.evaluate(`(() => {
+      const canvas = document.querySelector("#overlay");
+      const data = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data;
+      let n = 0;
+      for (let i = 3; i < data.length; i += 4) if (data[i] > 0) n++;
+      return n;
+    })()`)) as number;
+    assert.ok(painted > 1000, `${painted} overlay pixels painted`);
+    await page.screenshot({ path: join(artifacts, "job-page.png"), fullPage: true });
+
+    // The job list links to the job.
+    await page.goto(`${url}/ui/`);
+    await page.waitForSelector(`a[href="/ui/jobs/${job.id}"]`, { timeout: 10_000 });
+    await page.screenshot({ path: join(artifacts, "job-list.png") });
+    assert.deepEqual(pageErrors, []);
+
+    // The annotated video of the same tracks, and one frame of it as an image.
+    const annotated = join(dir, "annotated.mp4");
+    const rendered = await renderAnnotatedVideo({ tracks, input: clip, output: annotated });
+    assert.ok(rendered.frames > 300);
+    await promisify(execFile)(ffmpegBinaries().ffmpegPath, [
+      ...["-hide_banner", "-loglevel", "error", "-y", "-ss", "2.6", "-i", annotated],
+      ...["-frames:v", "1", join(artifacts, "annotated-job-frame.png")],
+    ]);
+  } finally {
+    await browser.close();
+    await app.close();
+    await producer.close();
+    await worker.close();
+    await aggregator.close();
+    await models.close();
+    await transport.close();
+  }
+});
