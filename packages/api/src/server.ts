@@ -1,10 +1,12 @@
 // The vdet HTTP API (Fastify): submit jobs, read their state and progress, list them, cancel them.
 // Job state lives in the job store (Redis in production); submitting queues the job for a producer.
 
-import { timingSafeEqual } from "node:crypto";
+import { createHash, timingSafeEqual } from "node:crypto";
+import { isAbsolute } from "node:path";
 import { cocoIdsByName } from "@vdet/effdet";
 import type { JobStore } from "@vdet/pipeline";
-import { InvalidJobSpecError, type JobSpec, parseJobSpec } from "@vdet/protocol";
+import { InvalidJobSpecError, type JobSpec, jobIdSchema, parseJobSpec } from "@vdet/protocol";
+import { formatLocation, parseLocation, type StorageLocation } from "@vdet/storage";
 import type { Transport } from "@vdet/transport";
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 
@@ -19,18 +21,65 @@ export interface ApiConfig {
   allowDirectoryOutputs?: boolean;
   /** Only these S3 buckets may be written (empty: any). */
   allowedOutputBuckets?: readonly string[];
+  /**
+   * Every job output must lie inside one of these (`s3://bucket/prefix/` or an absolute directory); empty: no
+   * restriction beyond the bucket list. Checked after normalisation, so `..`, `.` and `//` cannot escape.
+   */
+  outputRoots?: readonly string[];
+  /** Jobs queued or running at once, over the whole deployment (the job store counts them); beyond: 429. */
+  maxActiveJobs?: number;
   /** Readiness: resolves when the dependencies answer. */
   ready?: () => Promise<void>;
   bodyLimitBytes?: number;
   logger?: boolean;
 }
 
+const DEFAULT_BODY_LIMIT_BYTES = 64 * 1024;
+
 function tokenMatches(expected: string, header: string | undefined): boolean {
   const match = /^Bearer (.+)$/.exec(header ?? "");
   if (!match) return false;
-  const a = Buffer.from(match[1]);
-  const b = Buffer.from(expected);
-  return a.length === b.length && timingSafeEqual(a, b);
+  // Comparing fixed-length digests keeps the time independent of where, and whether in length, tokens differ.
+  const digest = (s: string) => createHash("sha256").update(s).digest();
+  return timingSafeEqual(digest(match[1]), digest(expected));
+}
+
+/** Whether `inner` is `outer` or below it. */
+function isInside(inner: StorageLocation, outer: StorageLocation): boolean {
+  if (inner.kind === "s3" && outer.kind === "s3") {
+    return inner.bucket === outer.bucket && inner.prefix.startsWith(outer.prefix);
+  }
+  if (inner.kind === "local" && outer.kind === "local") {
+    const root = outer.directory.endsWith("/") ? outer.directory : `${outer.directory}/`;
+    return inner.directory === outer.directory || inner.directory.startsWith(root);
+  }
+  return false;
+}
+
+function outputProblem(output: string, config: ApiConfig): string | null {
+  let location: StorageLocation;
+  try {
+    location = parseLocation(output);
+  } catch (error) {
+    return (error as Error).message;
+  }
+  if (location.kind === "s3") {
+    const allowed = config.allowedOutputBuckets ?? [];
+    if (allowed.length > 0 && !allowed.includes(location.bucket)) {
+      return `output bucket "${location.bucket}" is not one this server writes to`;
+    }
+  } else if (!config.allowDirectoryOutputs) {
+    return "this server writes only to s3:// outputs";
+  }
+  const roots = config.outputRoots ?? [];
+  if (roots.length === 0) return null;
+  if (location.kind === "local" && !isAbsolute(output)) {
+    return "directory outputs must be absolute paths on this server";
+  }
+  if (!roots.some((root) => isInside(location, parseLocation(root)))) {
+    return `output ${formatLocation(location)} is outside the locations this server writes to (${roots.join(", ")})`;
+  }
+  return null;
 }
 
 function checkPolicy(spec: JobSpec, config: ApiConfig): { path: string; message: string }[] {
@@ -42,16 +91,8 @@ function checkPolicy(spec: JobSpec, config: ApiConfig): { path: string; message:
       message: "local file inputs are not accepted by this server: use s3://, http(s):// or rtsp://",
     });
   }
-  if (spec.output.startsWith("s3://")) {
-    const bucket = spec.output.slice(5).split("/")[0];
-    const allowed = config.allowedOutputBuckets ?? [];
-    if (!bucket) issues.push({ path: "output", message: "output s3:// location has no bucket" });
-    else if (allowed.length > 0 && !allowed.includes(bucket)) {
-      issues.push({ path: "output", message: `output bucket "${bucket}" is not one this server writes to` });
-    }
-  } else if (!config.allowDirectoryOutputs) {
-    issues.push({ path: "output", message: "this server writes only to s3:// outputs" });
-  }
+  const output = outputProblem(spec.output, config);
+  if (output !== null) issues.push({ path: "output", message: output });
   if (spec.classes) {
     try {
       cocoIdsByName(spec.classes.filter((c) => !/^\d+$/.test(c)));
@@ -63,7 +104,9 @@ function checkPolicy(spec: JobSpec, config: ApiConfig): { path: string; message:
 }
 
 export async function buildServer(config: ApiConfig): Promise<FastifyInstance> {
-  const app = Fastify({ logger: config.logger ?? false, bodyLimit: config.bodyLimitBytes ?? 64 * 1024 });
+  for (const root of config.outputRoots ?? []) parseLocation(root); // a bad root is a configuration error
+  const bodyLimit = config.bodyLimitBytes ?? DEFAULT_BODY_LIMIT_BYTES;
+  const app = Fastify({ logger: config.logger ?? false, bodyLimit });
   const { jobStore, transport } = config;
 
   app.addHook("onRequest", async (request: FastifyRequest, reply: FastifyReply) => {
@@ -76,11 +119,29 @@ export async function buildServer(config: ApiConfig): Promise<FastifyInstance> {
     }
   });
 
-  app.setErrorHandler(async (error: Error & { statusCode?: number }, _request, reply) => {
+  app.setErrorHandler(async (error: Error & { statusCode?: number; code?: string }, _request, reply) => {
     const status =
       error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
     if (status === 500) app.log.error(error);
-    await reply.code(status).send({ error: status === 500 ? "internal error" : error.message });
+    // Fastify's own messages for the usual client mistakes, made to say what to do.
+    const clearer: Record<string, string> = {
+      FST_ERR_CTP_BODY_TOO_LARGE: `request body is over the ${bodyLimit}-byte limit; a job spec is a small JSON object (submit one job per request)`,
+      FST_ERR_CTP_INVALID_MEDIA_TYPE: "send the job spec as JSON with content-type: application/json",
+      FST_ERR_CTP_EMPTY_JSON_BODY: "the request body is empty; send the job spec as a JSON object",
+      FST_ERR_CTP_INVALID_JSON_BODY: `the request body is not valid JSON (${error.message})`,
+    };
+    const message = status === 500 ? "internal error" : (clearer[error.code ?? ""] ?? error.message);
+    await reply.code(status).send({ error: message });
+  });
+
+  // Job ids are ours (j_…); anything else cannot name a job, so it is refused before reaching the store.
+  app.addHook("preHandler", async (request: FastifyRequest, reply: FastifyReply) => {
+    const id = (request.params as { id?: string } | undefined)?.id;
+    if (id !== undefined && !jobIdSchema.safeParse(id).success) {
+      await reply
+        .code(400)
+        .send({ error: "job ids are letters, digits, _ and - (as returned by POST /jobs)" });
+    }
   });
 
   app.get("/healthz", async () => ({ ok: true }));
@@ -109,6 +170,17 @@ export async function buildServer(config: ApiConfig): Promise<FastifyInstance> {
         error: `invalid job spec: ${issues.map((i) => `${i.path}: ${i.message}`).join("; ")}`,
         issues,
       });
+    }
+    if (config.maxActiveJobs !== undefined) {
+      const active = await jobStore.countActive();
+      if (active >= config.maxActiveJobs) {
+        return reply
+          .code(429)
+          .header("retry-after", "10")
+          .send({
+            error: `${active} jobs are queued or running, this server's limit (${config.maxActiveJobs}, VDET_MAX_ACTIVE_JOBS); submit again when some have finished`,
+          });
+      }
     }
     const { job, created } = await jobStore.create(spec);
     if (created) await transport.jobs.add({ jobId: job.id }, { id: job.id, priority: spec.priority });

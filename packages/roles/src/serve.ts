@@ -11,6 +11,7 @@ import {
 } from "./config.ts";
 import { createLogger } from "./logging.ts";
 import {
+  checkRoleRedis,
   type RunningRole,
   runUntilSignal,
   startAggregatorRole,
@@ -25,6 +26,7 @@ export async function serveRole(role: RoleName, flags: Record<string, unknown> =
   let start: (logger: ReturnType<typeof createLogger>) => Promise<RunningRole> | RunningRole;
   let described: Record<string, unknown>;
   let logLevel: string;
+  let common: Parameters<typeof checkRoleRedis>[0];
   switch (role) {
     case "api": {
       const config = loadConfig(apiConfigSchema, process.env, flags);
@@ -33,6 +35,7 @@ export async function serveRole(role: RoleName, flags: Record<string, unknown> =
         config.logLevel,
         (l) => startApiRole(config, l),
       ];
+      common = config;
       break;
     }
     case "producer": {
@@ -42,6 +45,7 @@ export async function serveRole(role: RoleName, flags: Record<string, unknown> =
         config.logLevel,
         (l) => startProducerRole(config, l),
       ];
+      common = config;
       break;
     }
     case "worker": {
@@ -51,6 +55,7 @@ export async function serveRole(role: RoleName, flags: Record<string, unknown> =
         config.logLevel,
         (l) => startWorkerRole(config, l),
       ];
+      common = config;
       break;
     }
     case "aggregator": {
@@ -60,10 +65,13 @@ export async function serveRole(role: RoleName, flags: Record<string, unknown> =
         config.logLevel,
         (l) => startAggregatorRole(config, l),
       ];
+      common = config;
       break;
     }
   }
   const logger = createLogger(role, logLevel);
   logger.info({ config: described }, "configuration");
+  // A wrong password or TLS setting fails here with one clear error instead of endless reconnect warnings.
+  await checkRoleRedis(common);
   await runUntilSignal(await start(logger), logger);
 }
