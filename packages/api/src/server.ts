@@ -155,6 +155,9 @@ export async function buildServer(config: ApiConfig): Promise<FastifyInstance> {
   });
 
   app.post("/jobs", async (request, reply) => {
+    if (!/^application\/json\b/i.test(request.headers["content-type"] ?? "")) {
+      return reply.code(415).send({ error: "send the job spec as JSON with content-type: application/json" });
+    }
     let spec: JobSpec;
     try {
       spec = parseJobSpec(request.body);

@@ -20,7 +20,24 @@ export interface InputLimits {
   maxInputBytes?: number;
 }
 
-/** A local file over maxInputBytes fails before ffmpeg opens it; a stream fails once it has delivered more. */
+/** Throws VideoLimitError when an input of `sizeBytes` is over the byte limit. */
+export function checkInputSize(
+  sizeBytes: number | undefined,
+  maxInputBytes: number | undefined,
+  display: string,
+): void {
+  if (maxInputBytes !== undefined && sizeBytes !== undefined && sizeBytes > maxInputBytes) {
+    throw new VideoLimitError(
+      `input is ${sizeBytes} bytes, over the ${maxInputBytes}-byte limit (VDET_MAX_INPUT_BYTES); split the video or raise the limit`,
+      { input: display },
+    );
+  }
+}
+
+/**
+ * A local file over maxInputBytes fails before ffmpeg opens it; a stream fails once more than that has passed
+ * (a backstop: ffmpeg may stop reading early, so check a stream's known size first with checkInputSize).
+ */
 export async function limitInputBytes(
   input: VideoInput,
   maxInputBytes: number | undefined,
@@ -32,12 +49,7 @@ export async function limitInputBytes(
     (s) => (s.isFile() ? s.size : 0),
     () => 0, // missing or unreadable: the probe reports that with its own error
   );
-  if (size > maxInputBytes) {
-    throw new VideoLimitError(
-      `input is ${size} bytes, over the ${maxInputBytes}-byte limit (VDET_MAX_INPUT_BYTES); split the video or raise the limit`,
-      { input },
-    );
-  }
+  checkInputSize(size, maxInputBytes, input);
   return input;
 }
 

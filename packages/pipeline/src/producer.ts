@@ -13,7 +13,13 @@ import {
   type VideoInfo,
   type VideoInput,
 } from "@vdet/video";
-import { checkDecodedDuration, checkProbedInput, type InputLimits, limitInputBytes } from "./input-limits.ts";
+import {
+  checkDecodedDuration,
+  checkInputSize,
+  checkProbedInput,
+  type InputLimits,
+  limitInputBytes,
+} from "./input-limits.ts";
 import type { JobStore, StoredJob, VideoSummary } from "./job-store.ts";
 import { letterboxFor, padToSquare } from "./letterbox.ts";
 import { type StageLogger, silentLogger } from "./logger.ts";
@@ -23,6 +29,8 @@ export interface ProducerConfig {
   jobStore: JobStore;
   /** Turns a job's input string into something ffmpeg reads (s3:// → a stream); default: as given. */
   openInput?: (input: string) => Promise<VideoInput>;
+  /** Size of an input that `openInput` streams (an S3 object), checked against limits.maxInputBytes first. */
+  inputSizeBytes?: (input: string) => Promise<number | undefined>;
   framesPerChunk?: number;
   /** A partial chunk is queued once its first frame has waited this long (live sources), ms. */
   maxChunkDelayMs?: number;
@@ -112,6 +120,9 @@ async function produceJob(job: StoredJob, config: ProducerConfig, log: StageLogg
     const open = async (input: string) => limitInputBytes(await openRaw(input), limits.maxInputBytes);
     const display = /^[A-Za-z][A-Za-z0-9+.-]+:/.test(spec.input) ? redactUrl(spec.input) : spec.input;
     const kinds = config.allowedInputKinds;
+    if (config.inputSizeBytes && limits.maxInputBytes !== undefined) {
+      checkInputSize(await config.inputSizeBytes(spec.input), limits.maxInputBytes, display);
+    }
     info = await probeVideo(await open(spec.input), {
       signal: abort.signal,
       timeoutMs: config.inputTimeoutMs,

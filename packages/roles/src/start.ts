@@ -15,7 +15,7 @@ import {
   startProducer,
   startWorker,
 } from "@vdet/pipeline";
-import { createS3Client, openS3Input, s3ConfigFromEnv } from "@vdet/storage";
+import { createS3Client, openS3Input, s3ConfigFromEnv, s3ObjectSize } from "@vdet/storage";
 import { checkRedis, createRedisTransport, redisOptionsFromUrl, type Transport } from "@vdet/transport";
 import { ALL_INPUT_KINDS, type VideoInput } from "@vdet/video";
 import { Redis } from "ioredis";
@@ -160,6 +160,7 @@ export function startProducerRole(config: ProducerRoleConfig, logger: Logger): R
     // s3:// inputs arrive as streams; local paths only where the deployment allows them (one machine).
     allowedInputKinds: config.allowFileInputs ? ALL_INPUT_KINDS : ALL_INPUT_KINDS.filter((k) => k !== "file"),
     openInput,
+    inputSizeBytes: async (input) => (input.startsWith("s3://") ? s3ObjectSize(input, s3()) : undefined),
     logger,
   });
   logger.info({ role: "producer" }, "producer started");
