@@ -47,6 +47,11 @@ async function startRedis(args: string[]): Promise<void> {
       if (seen.includes("Ready to accept connections")) resolve();
     });
     child.once("exit", (code) => reject(new Error(`redis-server exited with ${code}: ${seen.slice(-500)}`)));
+    child.once("error", (error) =>
+      reject(
+        new Error(`cannot run redis-server (${error.message}); install it: apt-get install redis-server`),
+      ),
+    );
   });
 }
 
