@@ -2,13 +2,14 @@
 // results; /metrics, the dashboard (/ui, bull-board at /admin/queues) and the OpenAPI docs (/docs).
 // Job state lives in the job store (Redis in production); submitting queues the job for a producer.
 
+import { isAbsolute } from "node:path";
 import { cocoIdsByName } from "@vdet/effdet";
 import { METRICS_CONTENT_TYPE, metrics, metricsText, watchQueueDepths } from "@vdet/metrics";
 import type { JobStore } from "@vdet/pipeline";
-import { InvalidJobSpecError, type JobSpec, parseJobSpec } from "@vdet/protocol";
-import type { Sink } from "@vdet/storage";
+import { InvalidJobSpecError, type JobSpec, jobIdSchema, parseJobSpec } from "@vdet/protocol";
+import { formatLocation, parseLocation, type Sink, type StorageLocation } from "@vdet/storage";
 import { QUEUE_NAMES, type Transport } from "@vdet/transport";
-import Fastify, { type FastifyInstance } from "fastify";
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import { registerQueueAdmin } from "./admin.ts";
 import { installAuth } from "./auth.ts";
 import { registerDocs } from "./openapi.ts";
@@ -26,6 +27,13 @@ export interface ApiConfig {
   allowDirectoryOutputs?: boolean;
   /** Only these S3 buckets may be written (empty: any). */
   allowedOutputBuckets?: readonly string[];
+  /**
+   * Every job output must lie inside one of these (`s3://bucket/prefix/` or an absolute directory); empty: no
+   * restriction beyond the bucket list. Checked after normalisation, so `..`, `.` and `//` cannot escape.
+   */
+  outputRoots?: readonly string[];
+  /** Jobs queued or running at once, over the whole deployment (the job store counts them); beyond: 429. */
+  maxActiveJobs?: number;
   /** Readiness: resolves when the dependencies answer. */
   ready?: () => Promise<void>;
   bodyLimitBytes?: number;
@@ -59,6 +67,46 @@ function queueDepths(transport: Transport) {
   };
 }
 
+const DEFAULT_BODY_LIMIT_BYTES = 64 * 1024;
+
+/** Whether `inner` is `outer` or below it. */
+function isInside(inner: StorageLocation, outer: StorageLocation): boolean {
+  if (inner.kind === "s3" && outer.kind === "s3") {
+    return inner.bucket === outer.bucket && inner.prefix.startsWith(outer.prefix);
+  }
+  if (inner.kind === "local" && outer.kind === "local") {
+    const root = outer.directory.endsWith("/") ? outer.directory : `${outer.directory}/`;
+    return inner.directory === outer.directory || inner.directory.startsWith(root);
+  }
+  return false;
+}
+
+function outputProblem(output: string, config: ApiConfig): string | null {
+  let location: StorageLocation;
+  try {
+    location = parseLocation(output);
+  } catch (error) {
+    return (error as Error).message;
+  }
+  if (location.kind === "s3") {
+    const allowed = config.allowedOutputBuckets ?? [];
+    if (allowed.length > 0 && !allowed.includes(location.bucket)) {
+      return `output bucket "${location.bucket}" is not one this server writes to`;
+    }
+  } else if (!config.allowDirectoryOutputs) {
+    return "this server writes only to s3:// outputs";
+  }
+  const roots = config.outputRoots ?? [];
+  if (roots.length === 0) return null;
+  if (location.kind === "local" && !isAbsolute(output)) {
+    return "directory outputs must be absolute paths on this server";
+  }
+  if (!roots.some((root) => isInside(location, parseLocation(root)))) {
+    return `output ${formatLocation(location)} is outside the locations this server writes to (${roots.join(", ")})`;
+  }
+  return null;
+}
+
 function checkPolicy(spec: JobSpec, config: ApiConfig): { path: string; message: string }[] {
   const issues: { path: string; message: string }[] = [];
   const remote = /^(s3|https?|rtsps?):\/\//i.test(spec.input);
@@ -68,16 +116,8 @@ function checkPolicy(spec: JobSpec, config: ApiConfig): { path: string; message:
       message: "local file inputs are not accepted by this server: use s3://, http(s):// or rtsp://",
     });
   }
-  if (spec.output.startsWith("s3://")) {
-    const bucket = spec.output.slice(5).split("/")[0];
-    const allowed = config.allowedOutputBuckets ?? [];
-    if (!bucket) issues.push({ path: "output", message: "output s3:// location has no bucket" });
-    else if (allowed.length > 0 && !allowed.includes(bucket)) {
-      issues.push({ path: "output", message: `output bucket "${bucket}" is not one this server writes to` });
-    }
-  } else if (!config.allowDirectoryOutputs) {
-    issues.push({ path: "output", message: "this server writes only to s3:// outputs" });
-  }
+  const output = outputProblem(spec.output, config);
+  if (output !== null) issues.push({ path: "output", message: output });
   if (spec.classes) {
     try {
       cocoIdsByName(spec.classes.filter((c) => !/^\d+$/.test(c)));
@@ -89,19 +129,39 @@ function checkPolicy(spec: JobSpec, config: ApiConfig): { path: string; message:
 }
 
 export async function buildServer(config: ApiConfig): Promise<FastifyInstance> {
-  const app = Fastify({ logger: config.logger ?? false, bodyLimit: config.bodyLimitBytes ?? 64 * 1024 });
+  for (const root of config.outputRoots ?? []) parseLocation(root); // a bad root is a configuration error
+  const bodyLimit = config.bodyLimitBytes ?? DEFAULT_BODY_LIMIT_BYTES;
+  const app = Fastify({ logger: config.logger ?? false, bodyLimit });
   const { jobStore, transport } = config;
 
   installAuth(app, config.token);
 
-  app.setErrorHandler(async (error: Error & { statusCode?: number }, _request, reply) => {
+  app.setErrorHandler(async (error: Error & { statusCode?: number; code?: string }, _request, reply) => {
     const status =
       error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
     if (status === 500) {
       app.log.error(error);
       metrics.error("api", error.name || "internal");
     }
-    await reply.code(status).send({ error: status === 500 ? "internal error" : error.message });
+    // Fastify's own messages for the usual client mistakes, made to say what to do.
+    const clearer: Record<string, string> = {
+      FST_ERR_CTP_BODY_TOO_LARGE: `request body is over the ${bodyLimit}-byte limit; a job spec is a small JSON object (submit one job per request)`,
+      FST_ERR_CTP_INVALID_MEDIA_TYPE: "send the job spec as JSON with content-type: application/json",
+      FST_ERR_CTP_EMPTY_JSON_BODY: "the request body is empty; send the job spec as a JSON object",
+      FST_ERR_CTP_INVALID_JSON_BODY: `the request body is not valid JSON (${error.message})`,
+    };
+    const message = status === 500 ? "internal error" : (clearer[error.code ?? ""] ?? error.message);
+    await reply.code(status).send({ error: message });
+  });
+
+  // Job ids are ours (j_…); anything else cannot name a job, so it is refused before reaching the store.
+  app.addHook("preHandler", async (request: FastifyRequest, reply: FastifyReply) => {
+    const id = (request.params as { id?: string } | undefined)?.id;
+    if (id !== undefined && !jobIdSchema.safeParse(id).success) {
+      await reply
+        .code(400)
+        .send({ error: "job ids are letters, digits, _ and - (as returned by POST /jobs)" });
+    }
   });
 
   app.get("/healthz", async () => ({ ok: true }));
@@ -142,6 +202,9 @@ export async function buildServer(config: ApiConfig): Promise<FastifyInstance> {
   registerResultsRoutes(app, { jobStore, openOutput: config.openOutput, openVideo: config.openVideo });
 
   app.post("/jobs", async (request, reply) => {
+    if (!/^application\/json\b/i.test(request.headers["content-type"] ?? "")) {
+      return reply.code(415).send({ error: "send the job spec as JSON with content-type: application/json" });
+    }
     let spec: JobSpec;
     try {
       spec = parseJobSpec(request.body);
@@ -158,6 +221,17 @@ export async function buildServer(config: ApiConfig): Promise<FastifyInstance> {
         error: `invalid job spec: ${issues.map((i) => `${i.path}: ${i.message}`).join("; ")}`,
         issues,
       });
+    }
+    if (config.maxActiveJobs !== undefined) {
+      const active = await jobStore.countActive();
+      if (active >= config.maxActiveJobs) {
+        return reply
+          .code(429)
+          .header("retry-after", "10")
+          .send({
+            error: `${active} jobs are queued or running, this server's limit (${config.maxActiveJobs}, VDET_MAX_ACTIVE_JOBS); submit again when some have finished`,
+          });
+      }
     }
     const { job, created } = await jobStore.create(spec);
     if (created) {

@@ -1,6 +1,7 @@
 // @vdet/pipeline: the stages (producer, worker, aggregator), the job store and local mode.
 export * from "./aggregator.ts";
 export * from "./batcher.ts";
+export * from "./input-limits.ts";
 export * from "./job-output.ts";
 export * from "./job-store.ts";
 export * from "./letterbox.ts";

@@ -49,6 +49,8 @@ export interface JobStore {
   addError(id: string, error: Omit<JobError, "atMs">): Promise<void>;
   /** Asks the stages to stop the job; returns false when the job does not exist or has already ended. */
   requestCancel(id: string): Promise<boolean>;
+  /** Jobs created and not yet completed, failed or cancelled (for the API's concurrent-job limit). */
+  countActive(): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -145,10 +147,15 @@ export class MemoryJobStore implements JobStore {
     return true;
   }
 
+  async countActive(): Promise<number> {
+    return [...this.jobs.values()].filter((j) => !isTerminal(j.state)).length;
+  }
+
   async close(): Promise<void> {}
 }
 
-/** Redis layout under `prefix`: job:<id> (hash), job:<id>:errors (list), jobs (zset by creation), idem:<key>. */
+/** Redis layout under `prefix`: job:<id> (hash), job:<id>:errors (list), jobs (zset by creation), idem:<key>,
+ * active (set of jobs not yet in a terminal state). */
 export class RedisJobStore implements JobStore {
   constructor(
     private readonly redis: Redis,
@@ -192,6 +199,7 @@ export class RedisJobStore implements JobStore {
         cancelRequested: 0,
       })
       .zadd(this.key("jobs"), now, id)
+      .sadd(this.key("active"), id)
       .exec();
     return { job: (await this.get(id))!, created: true };
   }
@@ -243,11 +251,16 @@ export class RedisJobStore implements JobStore {
       `local s = redis.call('HGET', KEYS[1], 'state')
        if not s or s == 'completed' or s == 'failed' or s == 'cancelled' then return 0 end
        redis.call('HSET', KEYS[1], 'state', ARGV[1], 'updatedAtMs', ARGV[2])
+       if ARGV[1] == 'completed' or ARGV[1] == 'failed' or ARGV[1] == 'cancelled' then
+         redis.call('SREM', KEYS[2], ARGV[3])
+       end
        return 1`,
-      1,
+      2,
       this.key("job", id),
+      this.key("active"),
       state,
       Date.now(),
+      id,
     );
     return moved === 1;
   }
@@ -281,6 +294,10 @@ export class RedisJobStore implements JobStore {
     if (!job || isTerminal(job.state)) return false;
     await this.redis.hset(this.key("job", id), { cancelRequested: 1, updatedAtMs: Date.now() });
     return true;
+  }
+
+  async countActive(): Promise<number> {
+    return this.redis.scard(this.key("active"));
   }
 
   async close(): Promise<void> {}

@@ -23,20 +23,59 @@ export interface ModelProvider {
   close(): Promise<void>;
 }
 
+/** A model file that cannot be read, parsed or loaded; names the φ, the file and the reason. */
+export class ModelLoadError extends Error {
+  constructor(
+    readonly phi: Phi,
+    readonly path: string | undefined,
+    reason: string,
+    options?: { cause?: unknown },
+  ) {
+    const what = path === undefined ? `seeded D${phi}` : `D${phi} from ${path}`;
+    const hint =
+      path === undefined
+        ? ""
+        : path.endsWith(".onnx")
+          ? "; rebuild it with `vdet model build --variant deploy` or fix VDET_WEIGHTS"
+          : "; check that it is a complete .pth or .safetensors checkpoint in the reference naming, or fix VDET_WEIGHTS";
+    super(`cannot load the model ${what}: ${reason}${hint}`, options);
+    this.name = "ModelLoadError";
+  }
+}
+
 export function createModelProvider(options: ModelSourceOptions = {}): ModelProvider {
   const detectors = new Map<string, Promise<Detector>>();
   const weightsFor = (phi: Phi) => options.weights?.[String(phi)];
   const load = async (phi: Phi): Promise<Detector> => {
     const reference = weightsFor(phi);
-    const resolved = reference ? resolveModelReference(reference, { phi }) : undefined;
-    const path = resolved?.path;
-    const file = path ? new Uint8Array(await readFile(path)) : undefined;
-    const isOnnx = file !== undefined && (resolved?.kind === "cached" || path!.endsWith(".onnx"));
-    const model = isOnnx ? file : build({ phi, weights: file, seed: file ? undefined : (options.seed ?? 0) });
-    return Detector.create(model, {
+    const fail = (error: unknown) =>
+      new ModelLoadError(phi, reference, error instanceof Error ? error.message : String(error), {
+        cause: error,
+      });
+    let model: Uint8Array;
+    let isOnnx = false;
+    try {
+      const resolved = reference ? resolveModelReference(reference, { phi }) : undefined;
+      const path = resolved?.path;
+      const file = path ? new Uint8Array(await readFile(path)) : undefined;
+      if (file !== undefined && file.byteLength === 0) throw new Error("the file is empty");
+      isOnnx = file !== undefined && (resolved?.kind === "cached" || path!.endsWith(".onnx"));
+      model = isOnnx ? file! : build({ phi, weights: file, seed: file ? undefined : (options.seed ?? 0) });
+    } catch (error) {
+      throw fail(error);
+    }
+    const runnerOptions = {
       executionProvider: options.executionProvider ?? "cpu",
       intraOpThreads: options.intraOpThreads,
-    });
+    };
+    // A model we built loads unless the execution provider fails (its own error says what to install); a
+    // given ONNX file may also be corrupt.
+    if (!isOnnx) return Detector.create(model, runnerOptions);
+    try {
+      return await Detector.create(model, runnerOptions);
+    } catch (error) {
+      throw fail(error);
+    }
   };
   return {
     detector(phiValue) {

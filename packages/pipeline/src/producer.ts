@@ -6,7 +6,21 @@ import { cocoIdsByName, getConfig, parsePhi } from "@vdet/effdet";
 import { metrics } from "@vdet/metrics";
 import type { FrameChunk, FrameRef, JobEvent } from "@vdet/protocol";
 import type { Consumer, Transport } from "@vdet/transport";
-import { decodeFrames, probeVideo, type VideoInfo, type VideoInput } from "@vdet/video";
+import {
+  decodeFrames,
+  type InputKind,
+  probeVideo,
+  redactUrl,
+  type VideoInfo,
+  type VideoInput,
+} from "@vdet/video";
+import {
+  checkDecodedDuration,
+  checkInputSize,
+  checkProbedInput,
+  type InputLimits,
+  limitInputBytes,
+} from "./input-limits.ts";
 import type { JobStore, StoredJob, VideoSummary } from "./job-store.ts";
 import { letterboxFor, padToSquare } from "./letterbox.ts";
 import { type StageLogger, silentLogger } from "./logger.ts";
@@ -16,6 +30,8 @@ export interface ProducerConfig {
   jobStore: JobStore;
   /** Turns a job's input string into something ffmpeg reads (s3:// → a stream); default: as given. */
   openInput?: (input: string) => Promise<VideoInput>;
+  /** Size of an input that `openInput` streams (an S3 object), checked against limits.maxInputBytes first. */
+  inputSizeBytes?: (input: string) => Promise<number | undefined>;
   framesPerChunk?: number;
   /** A partial chunk is queued once its first frame has waited this long (live sources), ms. */
   maxChunkDelayMs?: number;
@@ -26,7 +42,11 @@ export interface ProducerConfig {
   frameTtlSeconds?: number;
   /** Jobs decoded at the same time by this producer. */
   concurrency?: number;
-  limits?: { maxWidth?: number; maxHeight?: number; maxFrames?: number };
+  limits?: InputLimits;
+  /** A probe that gives no answer, or a decode that makes no progress, for this long fails the job (ms). */
+  inputTimeoutMs?: number;
+  /** Input kinds this producer reads (default: all); `["url", "hls", "rtsp", "stream"]` never opens local files. */
+  allowedInputKinds?: readonly InputKind[];
   logger?: StageLogger;
 }
 
@@ -97,8 +117,20 @@ async function produceJob(job: StoredJob, config: ProducerConfig, log: StageLogg
   };
 
   try {
-    const open = config.openInput ?? (async (input: string) => input);
-    info = await probeVideo(await open(spec.input), { signal: abort.signal });
+    const limits = config.limits ?? {};
+    const openRaw = config.openInput ?? (async (input: string) => input);
+    const open = async (input: string) => limitInputBytes(await openRaw(input), limits.maxInputBytes);
+    const display = /^[A-Za-z][A-Za-z0-9+.-]+:/.test(spec.input) ? redactUrl(spec.input) : spec.input;
+    const kinds = config.allowedInputKinds;
+    if (config.inputSizeBytes && limits.maxInputBytes !== undefined) {
+      checkInputSize(await config.inputSizeBytes(spec.input), limits.maxInputBytes, display);
+    }
+    info = await probeVideo(await open(spec.input), {
+      signal: abort.signal,
+      timeoutMs: config.inputTimeoutMs,
+      allowedKinds: kinds,
+    });
+    checkProbedInput(info, spec, limits, display);
     const letterbox = letterboxFor(info.width, info.height, side);
     await jobStore.setVideo(job.id, videoSummary(info));
     log.info({ ...fields, width: info.width, height: info.height, fps: info.fps, side }, "decoding");
@@ -106,11 +138,14 @@ async function produceJob(job: StoredJob, config: ProducerConfig, log: StageLogg
       sampling: spec.sampling,
       size: { width: letterbox.contentWidth, height: letterbox.contentHeight },
       signal: abort.signal,
-      maxWidth: config.limits?.maxWidth,
-      maxHeight: config.limits?.maxHeight,
-      maxFrames: config.limits?.maxFrames,
+      maxWidth: limits.maxWidth,
+      maxHeight: limits.maxHeight,
+      maxFrames: limits.maxFrames,
+      stallTimeoutMs: config.inputTimeoutMs,
+      allowedKinds: kinds,
     });
     for await (const frame of frames) {
+      checkDecodedDuration(frame.ptsSeconds, limits, display);
       const key = `${job.id}/${frame.index}`;
       await transport.frameStore.put(key, padToSquare(frame.data, frame.width, frame.height, side), ttl);
       const ptsMs = Number.isFinite(frame.ptsSeconds) ? Math.round(frame.ptsSeconds * 1e6) / 1e3 : 0;

@@ -20,9 +20,20 @@ const common = {
   logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   /** Port of the /healthz + /readyz server for orchestrators' probes (unset: none). */
   healthPort: int(1, 65535).optional(),
+  /** PEM file of the CA that signed the Redis server's certificate (rediss:// with a private CA). */
+  redisTlsCaFile: z.string().min(1).optional(),
 };
 /** Port of the role's own GET /metrics server (producer, worker, aggregator); 0 or unset: none. */
 const metricsPort = { metricsPort: int(0, 65535).default(0) };
+const list = z
+  .string()
+  .default("")
+  .transform((s) =>
+    s
+      .split(",")
+      .map((b) => b.trim())
+      .filter(Boolean),
+  );
 // S3 settings (VDET_S3_ENDPOINT, AWS_REGION, VDET_S3_FORCE_PATH_STYLE, …) are read by @vdet/storage's
 // s3ConfigFromEnv; credentials come from the AWS SDK's default chain.
 
@@ -34,18 +45,14 @@ export const apiConfigSchema = z.object({
   noAuth: bool.default(false),
   allowFileInputs: bool.default(false),
   allowDirectoryOutputs: bool.default(false),
-  allowedOutputBuckets: z
-    .string()
-    .default("")
-    .transform((s) =>
-      s
-        .split(",")
-        .map((b) => b.trim())
-        .filter(Boolean),
-    ),
+  allowedOutputBuckets: list,
   /** CloudWatch namespace for the backlog-per-worker metric (unset: not published). */
   cloudwatchNamespace: z.string().min(1).max(255).optional(),
   metricsIntervalSeconds: int(5, 3600).default(60),
+  /** Job outputs must lie under one of these (s3://bucket/prefix/ or absolute directories). */
+  outputRoots: list,
+  maxActiveJobs: int(1, 10_000_000).default(10_000),
+  bodyLimitBytes: int(1024, 16 * 1024 * 1024).default(64 * 1024),
 });
 
 export const producerConfigSchema = z.object({
@@ -59,6 +66,10 @@ export const producerConfigSchema = z.object({
   maxWidth: int(16, 16384).default(7680),
   maxHeight: int(16, 16384).default(4320),
   maxFrames: int(1, 100_000_000).default(1_000_000),
+  maxDurationSeconds: int(1, 30 * 24 * 3600).default(24 * 3600),
+  maxInputBytes: int(1, 2 ** 50).default(50 * 2 ** 30),
+  inputTimeoutMs: int(100, 3_600_000).default(30_000),
+  allowFileInputs: bool.default(false),
 });
 
 export const workerConfigSchema = z.object({
@@ -122,6 +133,13 @@ const ENV: Record<string, string> = {
   allowedOutputBuckets: "VDET_OUTPUT_BUCKETS",
   cloudwatchNamespace: "VDET_CLOUDWATCH_NAMESPACE",
   metricsIntervalSeconds: "VDET_METRICS_INTERVAL_SECONDS",
+  outputRoots: "VDET_OUTPUT_ROOTS",
+  maxActiveJobs: "VDET_MAX_ACTIVE_JOBS",
+  bodyLimitBytes: "VDET_API_BODY_LIMIT_BYTES",
+  redisTlsCaFile: "VDET_REDIS_TLS_CA_FILE",
+  maxDurationSeconds: "VDET_MAX_DURATION_SECONDS",
+  maxInputBytes: "VDET_MAX_INPUT_BYTES",
+  inputTimeoutMs: "VDET_INPUT_TIMEOUT_MS",
   framesPerChunk: "VDET_FRAMES_PER_CHUNK",
   maxFramesInFlight: "VDET_MAX_FRAMES_IN_FLIGHT",
   maxQueuedChunks: "VDET_MAX_QUEUED_CHUNKS",

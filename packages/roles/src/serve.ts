@@ -13,6 +13,7 @@ import {
 import { startHealthServer } from "./health.ts";
 import { createLogger } from "./logging.ts";
 import {
+  checkRoleRedis,
   type RunningRole,
   runUntilSignal,
   startAggregatorRole,
@@ -30,6 +31,7 @@ export async function serveRole(role: RoleName, flags: Record<string, unknown> =
   let healthPort: number | undefined;
   /** The role's own GET /metrics server (not the api, which serves /metrics itself); 0: none. */
   let metricsPort = 0;
+  let common: Parameters<typeof checkRoleRedis>[0];
   switch (role) {
     case "api": {
       const config = loadConfig(apiConfigSchema, process.env, flags);
@@ -39,6 +41,7 @@ export async function serveRole(role: RoleName, flags: Record<string, unknown> =
         config.logLevel,
         (l) => startApiRole(config, l),
       ];
+      common = config;
       break;
     }
     case "producer": {
@@ -50,6 +53,7 @@ export async function serveRole(role: RoleName, flags: Record<string, unknown> =
         config.logLevel,
         (l) => startProducerRole(config, l),
       ];
+      common = config;
       break;
     }
     case "worker": {
@@ -61,6 +65,7 @@ export async function serveRole(role: RoleName, flags: Record<string, unknown> =
         config.logLevel,
         (l) => startWorkerRole(config, l),
       ];
+      common = config;
       break;
     }
     case "aggregator": {
@@ -72,11 +77,14 @@ export async function serveRole(role: RoleName, flags: Record<string, unknown> =
         config.logLevel,
         (l) => startAggregatorRole(config, l),
       ];
+      common = config;
       break;
     }
   }
   const logger = createLogger(role, logLevel);
   logger.info({ config: described }, "configuration");
+  // A wrong password or TLS setting fails here with one clear error instead of endless reconnect warnings.
+  await checkRoleRedis(common);
   enableProcessMetrics();
   const metrics = metricsPort === 0 ? null : await startMetricsServer({ port: metricsPort });
   if (metrics) logger.info({ url: `${metrics.url}/metrics` }, "metrics served");

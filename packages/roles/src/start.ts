@@ -1,6 +1,7 @@
 // Starting each role against Redis: transport, job store, stage; and stopping it cleanly on SIGTERM/SIGINT
 // (stop taking work, finish what is in hand, close connections).
 
+import { readFileSync } from "node:fs";
 import { Readable } from "node:stream";
 import { GetObjectCommand, HeadObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { buildServer, openLocalVideo, type VideoSource, videoContentType } from "@vdet/api";
@@ -16,17 +17,50 @@ import {
   startWorker,
   withModelMetrics,
 } from "@vdet/pipeline";
-import { createS3Client, openS3Input, openSink, parseS3ObjectUri, s3ConfigFromEnv } from "@vdet/storage";
-import { createRedisTransport, redisOptionsFromUrl, type Transport } from "@vdet/transport";
-import type { VideoInput } from "@vdet/video";
+import {
+  createS3Client,
+  openS3Input,
+  openSink,
+  parseS3ObjectUri,
+  s3ConfigFromEnv,
+  s3ObjectSize,
+} from "@vdet/storage";
+import { checkRedis, createRedisTransport, redisOptionsFromUrl, type Transport } from "@vdet/transport";
+import { ALL_INPUT_KINDS, type VideoInput } from "@vdet/video";
 import { Redis } from "ioredis";
 import type { Logger } from "pino";
 import { startBacklogPublisher } from "./backlog-metric.ts";
-import type { AggregatorRoleConfig, ApiRoleConfig, ProducerRoleConfig, WorkerRoleConfig } from "./config.ts";
+import {
+  type AggregatorRoleConfig,
+  type ApiRoleConfig,
+  ConfigError,
+  type ProducerRoleConfig,
+  type WorkerRoleConfig,
+} from "./config.ts";
 
 interface Common {
   redisUrl: string;
   prefix: string;
+  redisTlsCaFile?: string;
+}
+
+function tlsCa(config: Common): string | undefined {
+  if (config.redisTlsCaFile === undefined) return undefined;
+  try {
+    return readFileSync(config.redisTlsCaFile, "utf8");
+  } catch (error) {
+    throw new ConfigError(
+      `cannot read VDET_REDIS_TLS_CA_FILE ${config.redisTlsCaFile}: ${(error as Error).message}`,
+    );
+  }
+}
+
+/**
+ * Fails a role's start with a clear error when Redis refuses the password or the TLS handshake, or is not there
+ * (the connections the roles keep would otherwise retry and log the same warning forever).
+ */
+export async function checkRoleRedis(config: Common): Promise<void> {
+  await checkRedis(config.redisUrl, { tlsCa: tlsCa(config) });
 }
 
 interface Connections {
@@ -38,8 +72,9 @@ interface Connections {
 
 function connect(config: Common, logger: Logger): Connections {
   const onError = (error: Error) => logger.warn({ err: error.message }, "redis connection problem");
-  const transport = createRedisTransport({ url: config.redisUrl, prefix: config.prefix, onError });
-  const redis = new Redis(redisOptionsFromUrl(config.redisUrl));
+  const ca = tlsCa(config);
+  const transport = createRedisTransport({ url: config.redisUrl, prefix: config.prefix, onError, tlsCa: ca });
+  const redis = new Redis(redisOptionsFromUrl(config.redisUrl, { tlsCa: ca }));
   redis.on("error", onError);
   const jobStore = new RedisJobStore(redis, config.prefix);
   return {
@@ -104,8 +139,13 @@ export async function startApiRole(
   logger: Logger,
 ): Promise<RunningRole & { url: string }> {
   if (!config.token && !config.noAuth) {
-    throw new Error(
+    throw new ConfigError(
       "set VDET_API_TOKEN (or --token); run without authentication only with --no-auth in local setups",
+    );
+  }
+  if (config.noAuth && !["127.0.0.1", "::1", "localhost"].includes(config.host)) {
+    throw new ConfigError(
+      `--no-auth (VDET_API_NO_AUTH) is for local setups: it needs VDET_API_HOST=127.0.0.1, not ${config.host}; set VDET_API_TOKEN to listen on other addresses`,
     );
   }
   const c = connect(config, logger);
@@ -116,6 +156,9 @@ export async function startApiRole(
     allowFileInputs: config.allowFileInputs,
     allowDirectoryOutputs: config.allowDirectoryOutputs,
     allowedOutputBuckets: config.allowedOutputBuckets,
+    outputRoots: config.outputRoots,
+    maxActiveJobs: config.maxActiveJobs,
+    bodyLimitBytes: config.bodyLimitBytes,
     ready: async () => {
       await c.redis.ping();
     },
@@ -153,8 +196,18 @@ export function startProducerRole(config: ProducerRoleConfig, logger: Logger): R
     maxQueuedChunks: config.maxQueuedChunks,
     frameTtlSeconds: config.frameTtlSeconds,
     concurrency: config.concurrency,
-    limits: { maxWidth: config.maxWidth, maxHeight: config.maxHeight, maxFrames: config.maxFrames },
+    limits: {
+      maxWidth: config.maxWidth,
+      maxHeight: config.maxHeight,
+      maxFrames: config.maxFrames,
+      maxDurationSeconds: config.maxDurationSeconds,
+      maxInputBytes: config.maxInputBytes,
+    },
+    inputTimeoutMs: config.inputTimeoutMs,
+    // s3:// inputs arrive as streams; local paths only where the deployment allows them (one machine).
+    allowedInputKinds: config.allowFileInputs ? ALL_INPUT_KINDS : ALL_INPUT_KINDS.filter((k) => k !== "file"),
     openInput,
+    inputSizeBytes: async (input) => (input.startsWith("s3://") ? s3ObjectSize(input, s3()) : undefined),
     logger,
   });
   logger.info({ role: "producer" }, "producer started");

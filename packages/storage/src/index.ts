@@ -28,7 +28,7 @@ export { type OpenSinkOptions, openSink } from "./open-sink.ts";
 export { type FinishResult, PartWriter, type PartWriterOptions } from "./part-writer.ts";
 export { type BackoffOptions, BackoffRetryStrategy, backoffDelayMs } from "./retry.ts";
 export { createS3Client, describeS3Config, type S3Config, s3ConfigFromEnv } from "./s3-config.ts";
-export { type ObjectStreamOptions, openS3Input } from "./s3-object-stream.ts";
+export { type ObjectStreamOptions, openS3Input, s3ObjectSize } from "./s3-object-stream.ts";
 export { S3Sink, type S3SinkOptions } from "./s3-sink.ts";
 export { type ListVideosOptions, listS3Videos, type S3Video } from "./s3-videos.ts";
 export type { ListOptions, ObjectInfo, PutOptions, PutResult, Sink, UploadOptions } from "./sink.ts";

@@ -3,7 +3,12 @@
 // reached with a Range request, pinned to the first response's ETag so the bytes all come from one version.
 
 import { Readable } from "node:stream";
-import { GetObjectCommand, type GetObjectCommandOutput, type S3Client } from "@aws-sdk/client-s3";
+import {
+  GetObjectCommand,
+  type GetObjectCommandOutput,
+  HeadObjectCommand,
+  type S3Client,
+} from "@aws-sdk/client-s3";
 import { ObjectChangedError, StorageError, StorageRequestError } from "./errors.ts";
 import { parseS3ObjectUri } from "./location.ts";
 import { backoffDelayMs, DEFAULT_BACKOFF, sleep } from "./retry.ts";
@@ -167,4 +172,15 @@ export function readS3Object(
 export function openS3Input(uri: string, client: S3Client, options: ObjectStreamOptions = {}): Readable {
   const { bucket, key } = parseS3ObjectUri(uri);
   return readS3Object(client, bucket, key, options);
+}
+
+/** Size in bytes of the object at `s3://bucket/key` (HeadObject), to check a limit before reading it. */
+export async function s3ObjectSize(uri: string, client: S3Client): Promise<number | undefined> {
+  const { bucket, key } = parseS3ObjectUri(uri);
+  try {
+    const head = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+    return head.ContentLength;
+  } catch (error) {
+    throw wrapS3Error("HeadObject", uri, error);
+  }
 }

@@ -3,5 +3,6 @@ export * from "./bullmq-queue.ts";
 export * from "./frame-store.ts";
 export * from "./keys.ts";
 export * from "./memory-queue.ts";
+export * from "./redis-check.ts";
 export * from "./transport.ts";
 export * from "./work-queue.ts";

@@ -58,9 +58,16 @@ export interface RedisTransportOptions {
   lockDurationMs?: number;
   stalledIntervalMs?: number;
   onError?: (error: Error) => void;
+  /** PEM certificate(s) that sign the server's TLS certificate, for rediss:// with a private CA. */
+  tlsCa?: string;
 }
 
-export function redisOptionsFromUrl(url: string): RedisOptions {
+export interface RedisTlsOptions {
+  /** PEM CA certificate(s) to trust for rediss:// (default: the system's trusted CAs). */
+  tlsCa?: string;
+}
+
+export function redisOptionsFromUrl(url: string, options: RedisTlsOptions = {}): RedisOptions {
   const parsed = new URL(url);
   if (parsed.protocol !== "redis:" && parsed.protocol !== "rediss:") {
     throw new Error(`Redis URL must start with redis:// or rediss://, got ${parsed.protocol}`);
@@ -71,14 +78,14 @@ export function redisOptionsFromUrl(url: string): RedisOptions {
     username: parsed.username ? decodeURIComponent(parsed.username) : undefined,
     password: parsed.password ? decodeURIComponent(parsed.password) : undefined,
     db: parsed.pathname.length > 1 ? Number(parsed.pathname.slice(1)) : 0,
-    tls: parsed.protocol === "rediss:" ? {} : undefined,
+    tls: parsed.protocol === "rediss:" ? (options.tlsCa ? { ca: options.tlsCa } : {}) : undefined,
     maxRetriesPerRequest: null,
   };
 }
 
 export function createRedisTransport(options: RedisTransportOptions): Transport {
   const prefix = options.prefix ?? "vdet";
-  const connection = redisOptionsFromUrl(options.url);
+  const connection = redisOptionsFromUrl(options.url, { tlsCa: options.tlsCa });
   const redis = new Redis(connection);
   redis.on("error", (error) => options.onError?.(error));
   const queueOptions = {
