@@ -1057,7 +1057,10 @@ describe("corrupt model files give a clear error naming the file", () => {
     }
     // A missing file is named too.
     const missing = createModelProvider({ weights: { "0": join(dir, "absent.pth") } });
-    await assert.rejects(missing.detector(0), /cannot load the model D0 from .*absent\.pth: ".*absent\.pth" is neither a file nor a cached model/);
+    await assert.rejects(
+      missing.detector(0),
+      /cannot load the model D0 from .*absent\.pth: ".*absent\.pth" is neither a file nor a cached model/,
+    );
     await missing.close();
   });
 
