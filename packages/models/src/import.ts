@@ -10,7 +10,7 @@ import { type CachedModel, checkModelName, ModelCache } from "./cache.ts";
 import { parsePublishedName } from "./catalog.ts";
 import { adoptOnnx, convertCheckpoint, defaultLabels, looksLikeOnnx, parseLabels } from "./convert.ts";
 import { ModelInputError } from "./errors.ts";
-import { MANIFEST_FORMAT, MODEL_FILE, type ModelManifest, vdetVersion } from "./manifest.ts";
+import { deployModelEntry, MANIFEST_FORMAT, type ModelManifest, vdetVersion } from "./manifest.ts";
 
 export interface ImportOptions {
   phi: Phi | string | number;
@@ -63,12 +63,7 @@ export async function importModel(file: string, options: ImportOptions): Promise
     parameters: converted.parameters,
     source: { kind: "import", location: resolve(file), format: converted.sourceFormat, bytes: bytes.length },
     sha256: createHash("sha256").update(bytes).digest("hex"),
-    model: {
-      file: MODEL_FILE,
-      variant: "deploy",
-      bytes: converted.model.length,
-      sha256: createHash("sha256").update(converted.model).digest("hex"),
-    },
+    model: deployModelEntry(converted.model),
     createdAt: new Date().toISOString(),
     vdetVersion: vdetVersion(),
   };

@@ -1,5 +1,6 @@
 // The JSON manifest stored beside each cached model: what the model is, where it came from, how to check it.
 
+import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import type { Phi } from "@vdet/effdet";
 import { z } from "zod";
@@ -48,4 +49,14 @@ const rootPackage = new URL("../../../package.json", import.meta.url);
 /** The vdet version recorded in manifests (the root package.json's). */
 export function vdetVersion(): string {
   return (JSON.parse(readFileSync(rootPackage, "utf8")) as { version: string }).version;
+}
+
+/** The manifest's `model` entry for a converted deploy graph. */
+export function deployModelEntry(model: Uint8Array): ModelManifest["model"] {
+  return {
+    file: MODEL_FILE,
+    variant: "deploy",
+    bytes: model.length,
+    sha256: createHash("sha256").update(model).digest("hex"),
+  };
 }

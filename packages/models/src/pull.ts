@@ -14,7 +14,7 @@ import { convertCheckpoint, defaultLabels } from "./convert.ts";
 import { download } from "./download.ts";
 import { ChecksumMismatchError } from "./errors.ts";
 import { acquireLock } from "./lock.ts";
-import { MANIFEST_FORMAT, MODEL_FILE, type ModelManifest, vdetVersion } from "./manifest.ts";
+import { deployModelEntry, MANIFEST_FORMAT, type ModelManifest, vdetVersion } from "./manifest.ts";
 
 export type PullEvent =
   | { type: "cached"; name: string; model: CachedModel }
@@ -104,12 +104,7 @@ async function pullLocked(entry: CatalogEntry, cache: ModelCache, options: PullO
         bytes: downloaded.bytes,
       },
       sha256: downloaded.sha256,
-      model: {
-        file: MODEL_FILE,
-        variant: "deploy",
-        bytes: converted.model.length,
-        sha256: createHash("sha256").update(converted.model).digest("hex"),
-      },
+      model: deployModelEntry(converted.model),
       createdAt: new Date().toISOString(),
       vdetVersion: vdetVersion(),
     };
