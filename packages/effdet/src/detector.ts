@@ -22,6 +22,11 @@ export class Detector {
     }
   }
 
+  /** A detector over any runner with the deploy outputs (an ONNX session, or a simulated accelerator). */
+  static fromRunner(runner: ModelRunner): Detector {
+    return new Detector(runner);
+  }
+
   static async create(model: Uint8Array | string, options: OnnxRunnerOptions): Promise<Detector> {
     const runner = await createOnnxRunner(model, options);
     try {
@@ -58,7 +63,7 @@ export class Detector {
         batch.set(frames[i].data, b * width * height * 3);
       });
       const out = await this.runner.run({
-        frames: { type: "uint8", dims: [indices.length, height, width, 3], data: batch },
+        [this.runner.inputNames[0]]: { type: "uint8", dims: [indices.length, height, width, 3], data: batch },
       });
       const candidates = out.scores.dims[1];
       indices.forEach((i, b) => {

@@ -4,6 +4,8 @@
 import { readFile } from "node:fs/promises";
 import { build, Detector, type Phi, parsePhi } from "@vdet/effdet";
 import { resolveModelReference } from "@vdet/models";
+import { createSimulatedRunner } from "@vdet/runtime";
+import { LatencyProfile, type ProfileTable } from "@vdet/scheduler";
 
 export interface ModelSourceOptions {
   /**
@@ -94,6 +96,35 @@ export function createModelProvider(options: ModelSourceOptions = {}): ModelProv
     async close() {
       const all = await Promise.allSettled(detectors.values());
       await Promise.all(all.flatMap((r) => (r.status === "fulfilled" ? [r.value.close()] : [])));
+      detectors.clear();
+    },
+  };
+}
+
+/**
+ * Detectors that compute nothing and take the time a latency profile gives (its median per φ and batch size):
+ * a stand-in accelerator for policy tests and scale benchmarks (VDET_SIMULATE_PROFILE for the worker role).
+ * φ missing from the profile fail to load, as a model that cannot run would.
+ */
+export function createSimulatedModelProvider(table: ProfileTable): ModelProvider {
+  const profile = LatencyProfile.fromTable(table, { percentile: 0.5, window: Number.MAX_SAFE_INTEGER });
+  const detectors = new Map<string, Detector>();
+  return {
+    async detector(phiValue) {
+      const phi = parsePhi(phiValue);
+      let detector = detectors.get(String(phi));
+      if (!detector) {
+        if (profile.predict(phi, 1) === undefined) {
+          throw new Error(`the simulated profile ${table.key} has no D${phi} rows: cannot run D${phi}`);
+        }
+        detector = Detector.fromRunner(createSimulatedRunner({ latencyMs: (b) => profile.predict(phi, b)! }));
+        detectors.set(String(phi), detector);
+      }
+      return detector;
+    },
+    hasWeights: () => false,
+    async close() {
+      await Promise.all([...detectors.values()].map((d) => d.close()));
       detectors.clear();
     },
   };

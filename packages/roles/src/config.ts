@@ -110,6 +110,11 @@ export const workerConfigSchema = z.object({
         .filter(Boolean),
     ),
   lockDurationMs: int(1000, 3_600_000).default(120_000),
+  /**
+   * A latency profile (JSON, as `vdet worker --profile-only --json` prints) to simulate instead of running
+   * models: each batch takes the profiled time and computes nothing. For policy tests and scale benchmarks.
+   */
+  simulateProfile: z.string().min(1).optional(),
 });
 
 export const aggregatorConfigSchema = z.object({ ...common, ...metricsPort });
@@ -157,6 +162,7 @@ const ENV: Record<string, string> = {
   preload: "VDET_PRELOAD",
   lockDurationMs: "VDET_LOCK_DURATION_MS",
   metricsPort: "VDET_METRICS_PORT",
+  simulateProfile: "VDET_SIMULATE_PROFILE",
 };
 
 export class ConfigError extends Error {

@@ -8,6 +8,7 @@ import { buildServer, openLocalVideo, type VideoSource, videoContentType } from 
 import { parsePhi } from "@vdet/effdet";
 import {
   createModelProvider,
+  createSimulatedModelProvider,
   type JobOutputFactory,
   openJobOutput,
   RedisJobStore,
@@ -17,6 +18,7 @@ import {
   startWorker,
   withModelMetrics,
 } from "@vdet/pipeline";
+import { type ProfileTable, profileTableSchema } from "@vdet/scheduler";
 import {
   createS3Client,
   openS3Input,
@@ -224,13 +226,18 @@ export function startProducerRole(config: ProducerRoleConfig, logger: Logger): R
 
 export async function startWorkerRole(config: WorkerRoleConfig, logger: Logger): Promise<RunningRole> {
   const models = withModelMetrics(
-    createModelProvider({
-      weights: config.weights,
-      seed: config.seed,
-      executionProvider: config.executionProvider,
-      intraOpThreads: config.threads,
-    }),
+    config.simulateProfile
+      ? createSimulatedModelProvider(readSimulatedProfile(config.simulateProfile))
+      : createModelProvider({
+          weights: config.weights,
+          seed: config.seed,
+          executionProvider: config.executionProvider,
+          intraOpThreads: config.threads,
+        }),
   );
+  if (config.simulateProfile) {
+    logger.warn({ role: "worker", profile: config.simulateProfile }, "simulated models: no inference is run");
+  }
   // Load models before taking work, so the first batch does not pay for it (and bad weights fail at start).
   for (const phi of config.preload) {
     const started = performance.now();
@@ -312,4 +319,20 @@ export function runUntilSignal(role: RunningRole, logger: Logger, graceMs = 60_0
     process.once("SIGTERM", () => stop("SIGTERM"));
     process.once("SIGINT", () => stop("SIGINT"));
   });
+}
+
+function readSimulatedProfile(path: string): ProfileTable {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (error) {
+    throw new ConfigError(`cannot read VDET_SIMULATE_PROFILE ${path}: ${(error as Error).message}`);
+  }
+  try {
+    return profileTableSchema.parse(JSON.parse(text));
+  } catch (error) {
+    throw new ConfigError(
+      `VDET_SIMULATE_PROFILE ${path} is not a latency profile: ${(error as Error).message}`,
+    );
+  }
 }

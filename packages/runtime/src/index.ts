@@ -15,3 +15,4 @@ export {
 export { createOnnxRunner, type OnnxRunnerOptions } from "./onnx-runner.ts";
 export { describeOrtInstall } from "./ort-install.ts";
 export type { ModelRunner, TensorLike, TensorType, TypedArray } from "./runner.ts";
+export { createSimulatedRunner, SIMULATED_INPUT, type SimulatedRunnerOptions } from "./simulated-runner.ts";

@@ -51,6 +51,10 @@ export function registerRoleCommands(program: Command): void {
     .option("--weights <list>", 'checkpoints or cached models per φ, e.g. "0=/m/d0.pth,3=d3" (VDET_WEIGHTS)')
     .option("--seed <n>", "seed of random weights for φ without a checkpoint (VDET_SEED)")
     .option("--preload <list>", 'φ to load at start, e.g. "0,1" (VDET_PRELOAD, default 0)')
+    .option(
+      "--simulate-profile <file>",
+      "simulate the models with a latency profile JSON, no inference (VDET_SIMULATE_PROFILE; tests, benchmarks)",
+    )
     .action(async (flags: Record<string, unknown>) => {
       await serveRole("worker", flags);
     });
