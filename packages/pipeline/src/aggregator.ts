@@ -182,15 +182,20 @@ export function startAggregator(config: AggregatorConfig): Stage {
       }
       if (agg.done) return;
       metrics.observeChunk(batch);
-      const misses = countDeadlineMisses(agg, batch);
-      if (misses > 0) await config.jobStore.addProgress(agg.job.id, { deadlineMisses: misses });
       const accept = (index: number, outcome: Outcome) => {
-        if (index < agg.next || agg.pending.has(index)) agg.duplicates++;
-        else agg.pending.set(index, outcome);
+        if (index < agg.next || agg.pending.has(index)) {
+          agg.duplicates++;
+          return false;
+        }
+        agg.pending.set(index, outcome);
+        return true;
       };
       const before = agg.pending.size + agg.next;
-      for (const frame of batch.frames) accept(frame.index, { kind: "ok", frame });
+      // A redelivered frame's deadline was counted with its first delivery.
+      const fresh = batch.frames.filter((frame) => accept(frame.index, { kind: "ok", frame }));
       for (const failure of batch.failed) accept(failure.index, { kind: "failed", failure });
+      const misses = countDeadlineMisses(agg, batch, fresh);
+      if (misses > 0) await config.jobStore.addProgress(agg.job.id, { deadlineMisses: misses });
       const accepted = agg.pending.size + agg.next - before;
       agg.framesByWorker.set(batch.worker, (agg.framesByWorker.get(batch.worker) ?? 0) + accepted);
       await drain(agg);
@@ -247,16 +252,19 @@ async function writeJobPreview(
 }
 
 /**
- * Latency jobs: a frame's deadline is its chunk's enqueue time plus the budget, and its detections were ready
- * queueMs + computeMs after that enqueue time (the worker's own measurement). Records each frame's slack and
- * returns the misses.
+ * Latency jobs: a frame's deadline is its chunk's enqueue time plus the budget; the worker reports each frame's
+ * slack against it when its detections were ready (older workers: the chunk's queueMs + computeMs). Records each
+ * accepted frame's slack and returns the misses.
  */
-function countDeadlineMisses(agg: JobAggregation, batch: DetectionBatch): number {
+function countDeadlineMisses(agg: JobAggregation, batch: DetectionBatch, frames: FrameDetections[]): number {
   const budgetMs = agg.job.spec.latencyBudgetMs;
   if (agg.job.spec.mode !== "latency" || budgetMs === undefined) return 0;
-  const slackMs = budgetMs - (batch.queueMs + batch.computeMs);
-  for (let i = 0; i < batch.frames.length; i++) metrics.slack(slackMs, "done");
-  const misses = slackMs < 0 ? batch.frames.length : 0;
+  let misses = 0;
+  for (const frame of frames) {
+    const slackMs = frame.slackMs ?? budgetMs - (batch.queueMs + batch.computeMs);
+    metrics.slack(slackMs, "done");
+    if (slackMs < 0) misses++;
+  }
   agg.deadlineMisses += misses;
   return misses;
 }

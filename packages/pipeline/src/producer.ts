@@ -108,6 +108,12 @@ async function produceJob(job: StoredJob, config: ProducerConfig, log: StageLogg
       classes: spec.classes ? classIds(spec.classes) : undefined,
       priority: spec.priority,
       enqueuedAtMs: Date.now(),
+      target: spec.throughput
+        ? {
+            framesPerSecond: spec.throughput.framesPerSecond,
+            finishByMs: spec.throughput.finishBy ? Date.parse(spec.throughput.finishBy) : undefined,
+          }
+        : undefined,
     };
     await transport.frames.add(chunk, { id: `${job.id}-${chunks}`, priority: spec.priority });
     await jobStore.addProgress(job.id, { decoded: pending.length });

@@ -35,6 +35,18 @@ export const outputSchema = z
     "output must be s3://bucket/prefix or a directory",
   );
 
+export const throughputSchema = z
+  .object({
+    framesPerSecond: z.number().positive().max(1_000_000).optional(),
+    /** ISO 8601 date-time with an offset, e.g. 2026-12-01T06:00:00Z. */
+    finishBy: z.iso.datetime({ offset: true }).optional(),
+  })
+  .strict()
+  .refine((t) => (t.framesPerSecond === undefined) !== (t.finishBy === undefined), {
+    message: "give framesPerSecond or finishBy, not both or neither",
+  });
+export type Throughput = z.infer<typeof throughputSchema>;
+
 export const jobSpecSchema = z
   .object({
     input: inputSchema,
@@ -55,6 +67,11 @@ export const jobSpecSchema = z
     maxFrames: z.number().int().min(1).max(10_000_000).optional(),
     /** Also write preview.mp4 (the source with the tracks drawn on it); needs an input that can be read twice. */
     preview: z.boolean().optional(),
+    /**
+     * Archive jobs: a throughput target instead of a fixed φ — the workers run the largest φ of the range whose
+     * throughput across the current workers keeps it (frames per second, or every frame done by an instant).
+     */
+    throughput: throughputSchema.optional(),
   })
   .strict()
   .transform((spec, ctx) => {
@@ -64,6 +81,13 @@ export const jobSpecSchema = z
         code: "custom",
         path: ["latencyBudgetMs"],
         message: "latencyBudgetMs is required in latency mode",
+      });
+    }
+    if (mode === "latency" && spec.throughput !== undefined) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["throughput"],
+        message: "a throughput target is for archive mode; latency jobs have latencyBudgetMs",
       });
     }
     if (mode === "archive" && spec.latencyBudgetMs !== undefined) {

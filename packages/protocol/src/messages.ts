@@ -49,6 +49,11 @@ export const frameChunkSchema = z
     priority: z.number().int().min(1).max(10),
     /** When the producer enqueued the chunk (epoch ms); a frame's deadline is this plus the latency budget. */
     enqueuedAtMs: z.number(),
+    /** Archive jobs with a throughput target: frames per second, or the epoch ms every frame is due by. */
+    target: z
+      .object({ framesPerSecond: z.number().positive().optional(), finishByMs: z.number().optional() })
+      .strict()
+      .optional(),
   })
   .strict();
 export type FrameChunk = z.infer<typeof frameChunkSchema>;
@@ -62,6 +67,8 @@ export const frameDetectionsSchema = z
     boxes: z.array(z.number()),
     scores: z.array(z.number().min(0).max(1)),
     classes: z.array(z.number().int()),
+    /** Latency jobs: deadline minus the time the detections were ready, ms (negative: a deadline miss). */
+    slackMs: z.number().optional(),
   })
   .strict()
   .refine((f) => f.boxes.length === 4 * f.scores.length && f.classes.length === f.scores.length, {

@@ -50,6 +50,8 @@ export interface PhiPolicyOptions {
   maxUtilization?: number;
   /** Latency arrivals remembered for the arrival-rate estimate. */
   arrivalWindow?: number;
+  /** Arrivals older than this do not count in the arrival rate, ms (a past burst stops weighing on φ). */
+  arrivalWindowMs?: number;
 }
 
 interface Fit {
@@ -73,6 +75,7 @@ export class PhiPolicy {
   private readonly stepUpMargin: number;
   private readonly maxUtilization: number;
   private readonly arrivalWindow: number;
+  private readonly arrivalWindowMs: number;
 
   constructor(
     private readonly profile: LatencyProfile,
@@ -83,6 +86,7 @@ export class PhiPolicy {
     this.stepUpMargin = options.stepUpMargin ?? 0.8;
     this.maxUtilization = options.maxUtilization ?? 0.9;
     this.arrivalWindow = options.arrivalWindow ?? 20;
+    this.arrivalWindowMs = options.arrivalWindowMs ?? 2000;
     if (!(this.maxBatch >= 1)) throw new RangeError("maxBatch must be at least 1");
   }
 
@@ -92,13 +96,22 @@ export class PhiPolicy {
     if (this.arrivalsMs.length > this.arrivalWindow) this.arrivalsMs.shift();
   }
 
-  /** Latency frames arriving per second, over the remembered arrivals (0 until there are two). */
+  /**
+   * Latency frames arriving per second: the mean gap between the remembered arrivals (the last `arrivalWindow`
+   * within `arrivalWindowMs`) while the stream flows; once the time since the last arrival exceeds that gap, the
+   * rate decays as if the next frame arrived now. 0 until there are two arrivals.
+   */
   arrivalRate(nowMs: number): number {
+    const horizon = nowMs - this.arrivalWindowMs;
+    while (this.arrivalsMs.length > 0 && this.arrivalsMs[0] < horizon) this.arrivalsMs.shift();
     const n = this.arrivalsMs.length;
     if (n < 2) return 0;
-    // Counting up to now makes the rate decay when arrivals stop.
-    const spanMs = Math.max(nowMs, this.arrivalsMs[n - 1]) - this.arrivalsMs[0];
-    return spanMs > 0 ? ((n - 1) * 1000) / spanMs : 0;
+    const first = this.arrivalsMs[0];
+    const last = this.arrivalsMs[n - 1];
+    const gapMs = (last - first) / (n - 1);
+    if (nowMs - last <= gapMs && gapMs > 0) return 1000 / gapMs;
+    const spanMs = Math.max(nowMs, last) - first;
+    return spanMs > 0 ? ((n - 1) * 1000) / spanMs : Number.POSITIVE_INFINITY;
   }
 
   /** The φ a group (job) currently runs at, if it has run. */

@@ -1,0 +1,189 @@
+// The φ policy driving a worker's frame queue end to end, with a model runner that sleeps for the profiled time
+// instead of computing (a stand-in accelerator): frames arrive in real time, batches really take that long, and
+// every run's time feeds back into the profile as in production.
+
+import assert from "node:assert/strict";
+import { after, describe, test } from "node:test";
+import type { PhiValue } from "@vdet/protocol";
+import { LatencyProfile, type ProfileTable } from "@vdet/scheduler";
+import { FrameScheduler, type ScheduledResult } from "./frame-scheduler.ts";
+import { createSimulatedModelProvider } from "./models.ts";
+
+// A fast accelerator: batch time grows sub-linearly with the batch, doubles per φ step.
+const TABLE: ProfileTable = {
+  version: 1,
+  key: "test-accelerator",
+  measuredAt: "2026-11-28T00:00:00Z",
+  rows: ([0, 1, 2, 3] as const).flatMap((phi) =>
+    [1, 2, 4].map((batch) => {
+      const ms = 20 * 2 ** phi * (1 + 0.4 * (batch - 1));
+      return { phi, batch, p50Ms: ms, p90Ms: ms, samplesMs: [ms] };
+    }),
+  ),
+};
+
+const models = createSimulatedModelProvider(TABLE);
+after(() => models.close());
+
+const frame = { width: 32, height: 32, data: new Uint8Array(32 * 32 * 3) };
+
+function scheduler(maxBatch = 4) {
+  return new FrameScheduler({ models, profile: LatencyProfile.fromTable(TABLE), maxBatch, maxDelayMs: 2 });
+}
+
+interface StreamOptions {
+  frames: number;
+  intervalMs: number;
+  budgetMs?: number;
+  phiMin?: PhiValue;
+  phiMax?: PhiValue;
+  group?: string;
+  archivePhi?: PhiValue;
+}
+
+/** Frames arriving at a fixed rate; each due `budgetMs` after it arrives (archive without a budget). */
+async function stream(s: FrameScheduler, o: StreamOptions): Promise<ScheduledResult[]> {
+  const results: Promise<ScheduledResult>[] = [];
+  for (let i = 0; i < o.frames; i++) {
+    if (i > 0 && o.intervalMs > 0) await new Promise((r) => setTimeout(r, o.intervalMs));
+    results.push(
+      s.submit({
+        group: o.group ?? "job",
+        deadlineMs: o.budgetMs === undefined ? Number.POSITIVE_INFINITY : Date.now() + o.budgetMs,
+        budgetMs: o.budgetMs,
+        phiMin: o.phiMin ?? 0,
+        phiMax: o.phiMax ?? 3,
+        archivePhi: o.archivePhi,
+        frame,
+        options: {},
+      }),
+    );
+  }
+  return Promise.all(results);
+}
+
+const hits = (r: ScheduledResult[]) => r.filter((x) => (x.slackMs ?? 0) >= 0).length / r.length;
+const phis = (r: ScheduledResult[]) => r.map((x) => x.phi);
+
+describe("frame scheduler with a sleeping runner", () => {
+  test("a relaxed budget runs the largest feasible φ and meets every deadline", async () => {
+    // 6.7 frames/s, 600 ms budget: a batch may take 300 ms; D3 in pairs (224 ms) fits and keeps up.
+    const s = scheduler();
+    const results = await stream(s, { frames: 15, intervalMs: 150, budgetMs: 600 });
+    assert.equal(hits(results), 1);
+    assert.ok(
+      phis(results).filter((p) => p === 3).length >= 13,
+      `expected D3 nearly always, got ${phis(results)}`,
+    );
+  });
+
+  test("a faster stream than the largest φ can sustain runs the next φ down", async () => {
+    // 10 frames/s: D3 fits a 300 ms batch but pairs give only 8.9 frames/s; D2 keeps up.
+    const results = await stream(scheduler(), { frames: 15, intervalMs: 100, budgetMs: 600 });
+    assert.equal(hits(results), 1);
+    assert.ok(
+      phis(results)
+        .slice(-6)
+        .every((p) => p === 2),
+      `${phis(results)}`,
+    );
+  });
+
+  test("a tighter budget picks a smaller φ than a looser one on the same stream", async () => {
+    // 90 ms budget: a batch may take 45 ms, so D1 alone (40 ms) is the largest that fits.
+    const results = await stream(scheduler(), { frames: 12, intervalMs: 100, budgetMs: 90 });
+    assert.ok(hits(results) >= 0.9, `hit rate ${hits(results)}`);
+    const counts = new Map<PhiValue, number>();
+    for (const p of phis(results)) counts.set(p, (counts.get(p) ?? 0) + 1);
+    assert.ok((counts.get(1) ?? 0) >= 8, `expected mostly D1, got ${phis(results)}`);
+    assert.ok(!phis(results).some((p) => p === 2 || p === 3), `D2/D3 cannot fit 45 ms: ${phis(results)}`);
+  });
+
+  test("a backlog makes φ step down, and φ steps back up one step at a time after it clears", async () => {
+    const s = scheduler();
+    const budgetMs = 500;
+    // A steady stream settles at D3; then a burst of 16 frames at once, then the steady stream again.
+    const before = await stream(s, { frames: 6, intervalMs: 150, budgetMs });
+    const burst = await stream(s, { frames: 16, intervalMs: 0, budgetMs });
+    const recovery = await stream(s, { frames: 24, intervalMs: 150, budgetMs });
+    assert.equal(before.at(-1)!.phi, 3);
+    // D3 cannot clear 16 frames in 500 ms (4 × 352 ms): the burst runs smaller φ, stepping down as it goes.
+    const burstPhis = phis(burst).map(Number);
+    assert.ok(Math.max(...burstPhis) <= 2 && Math.min(...burstPhis) <= 1, `burst ran at ${burstPhis}`);
+    assert.ok(hits(burst) >= 0.9, `burst hit rate ${hits(burst)}`);
+    // Recovery: φ never jumps by more than one step between batches, and reaches D3 again.
+    const sequence = s.batches.slice(-24).map((b) => Number(b.phi));
+    for (let i = 1; i < sequence.length; i++) {
+      assert.ok(sequence[i] - sequence[i - 1] <= 1, `φ jumped up: ${sequence}`);
+    }
+    assert.equal(recovery.at(-1)!.phi, 3, `recovered to ${phis(recovery)}`);
+    assert.ok(hits(recovery) >= 0.95);
+  });
+
+  test("hysteresis: a stream at the edge of two φ does not flap between them", async () => {
+    const s = scheduler();
+    const results = await stream(s, { frames: 30, intervalMs: 60, budgetMs: 330 });
+    let changes = 0;
+    for (let i = 1; i < s.batches.length; i++) if (s.batches[i].phi !== s.batches[i - 1].phi) changes++;
+    assert.ok(changes <= 4, `φ changed ${changes} times in ${s.batches.length} batches: ${phis(results)}`);
+    assert.ok(hits(results) >= 0.95, `hit rate ${hits(results)}`);
+  });
+
+  test("the job's φ range is respected at both ends", async () => {
+    const roomy = await stream(scheduler(), {
+      frames: 8,
+      intervalMs: 100,
+      budgetMs: 2000,
+      phiMin: 1,
+      phiMax: 2,
+    });
+    assert.ok(
+      phis(roomy).every((p) => p === 2),
+      `a roomy budget runs the range's top, not D3: ${phis(roomy)}`,
+    );
+    const tight = await stream(scheduler(), {
+      frames: 8,
+      intervalMs: 100,
+      budgetMs: 60,
+      phiMin: 2,
+      phiMax: 3,
+    });
+    assert.ok(
+      phis(tight).every((p) => p === 2),
+      `a tight budget stays at the range's bottom: ${phis(tight)}`,
+    );
+  });
+
+  test("an impossible budget: every frame still runs, at the smallest allowed φ, and counts as missed", async () => {
+    const results = await stream(scheduler(), {
+      frames: 10,
+      intervalMs: 30,
+      budgetMs: 15,
+      phiMin: 1,
+      phiMax: 3,
+    });
+    assert.equal(results.length, 10);
+    assert.ok(
+      phis(results).every((p) => p === 1),
+      `${phis(results)}`,
+    );
+    assert.equal(hits(results), 0);
+    assert.ok(results.every((r) => r.reason === "late" || r.reason === "squeezed"));
+  });
+
+  test("archive frames run at their φ in full batches, and latency frames go first", async () => {
+    const s = scheduler();
+    const archive = stream(s, { frames: 12, intervalMs: 0, archivePhi: 2 });
+    await new Promise((r) => setTimeout(r, 5));
+    const live = await stream(s, { frames: 3, intervalMs: 0, budgetMs: 400, group: "live" });
+    const archived = await archive;
+    assert.ok(phis(archived).every((p) => p === 2));
+    assert.ok(archived.every((r) => r.slackMs === undefined && r.reason === "archive"));
+    const archiveBatches = s.batches.filter((b) => b.reason === "archive").map((b) => b.size);
+    assert.deepEqual(archiveBatches, [4, 4, 4]);
+    // The live frames overtook the archive backlog: at most one archive batch ran before them.
+    const firstLive = s.batches.findIndex((b) => b.reason !== "archive");
+    assert.ok(firstLive >= 0 && firstLive <= 1, `live batch at position ${firstLive}`);
+    assert.equal(hits(live), 1);
+  });
+});
