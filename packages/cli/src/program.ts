@@ -3,6 +3,7 @@ import { Command } from "commander";
 import { registerJobCommands } from "./commands/jobs.ts";
 import { registerModelCommands } from "./commands/model.ts";
 import { registerModelsCommands } from "./commands/models.ts";
+import { registerPlanCommand } from "./commands/plan.ts";
 import { registerRenderCommand } from "./commands/render.ts";
 import { registerRoleCommands } from "./commands/roles.ts";
 import { registerRunCommand } from "./commands/run.ts";
@@ -23,5 +24,6 @@ export function buildProgram(): Command {
   registerRoleCommands(program);
   registerJobCommands(program);
   registerRenderCommand(program);
+  registerPlanCommand(program);
   return program;
 }

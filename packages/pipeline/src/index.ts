@@ -1,6 +1,7 @@
 // @vdet/pipeline: the stages (producer, worker, aggregator), the job store and local mode.
 export * from "./aggregator.ts";
 export * from "./batcher.ts";
+export * from "./frame-scheduler.ts";
 export * from "./input-limits.ts";
 export * from "./job-output.ts";
 export * from "./job-store.ts";
@@ -10,5 +11,6 @@ export * from "./logger.ts";
 export * from "./model-metrics.ts";
 export * from "./models.ts";
 export * from "./producer.ts";
+export * from "./profiling.ts";
 export * from "./sink-output.ts";
 export * from "./worker.ts";

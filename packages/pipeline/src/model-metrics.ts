@@ -34,6 +34,7 @@ export function withModelMetrics(provider: ModelProvider): ModelProvider {
       return instrument(phi, await provider.detector(phi));
     },
     hasWeights: (phi) => provider.hasWeights(phi),
+    modelHash: (phi) => provider.modelHash(phi),
     close: () => provider.close(),
   };
 }

@@ -1,6 +1,7 @@
 // Where a worker gets its detector for a φ: built once per φ (deploy variant) from a checkpoint or seeded
 // weights, loaded into a model runner on a worker thread, kept for the life of the worker.
 
+import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { build, Detector, type Phi, parsePhi } from "@vdet/effdet";
 import { resolveModelReference } from "@vdet/models";
@@ -22,6 +23,8 @@ export interface ModelProvider {
   detector(phi: Phi): Promise<Detector>;
   /** Whether φ runs real (checkpoint) weights. */
   hasWeights(phi: Phi): boolean;
+  /** A hash of what φ runs (the model bytes), loading it if needed: part of the latency profile's cache key. */
+  modelHash(phi: Phi): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -47,6 +50,7 @@ export class ModelLoadError extends Error {
 
 export function createModelProvider(options: ModelSourceOptions = {}): ModelProvider {
   const detectors = new Map<string, Promise<Detector>>();
+  const hashes = new Map<string, string>();
   const weightsFor = (phi: Phi) => options.weights?.[String(phi)];
   const load = async (phi: Phi): Promise<Detector> => {
     const reference = weightsFor(phi);
@@ -66,6 +70,7 @@ export function createModelProvider(options: ModelSourceOptions = {}): ModelProv
     } catch (error) {
       throw fail(error);
     }
+    hashes.set(String(phi), createHash("sha256").update(model).digest("hex").slice(0, 16));
     const runnerOptions = {
       executionProvider: options.executionProvider ?? "cpu",
       intraOpThreads: options.intraOpThreads,
@@ -79,20 +84,25 @@ export function createModelProvider(options: ModelSourceOptions = {}): ModelProv
       throw fail(error);
     }
   };
+  const detector = (phiValue: Phi): Promise<Detector> => {
+    const phi = parsePhi(phiValue);
+    const key = String(phi);
+    let loading = detectors.get(key);
+    if (!loading) {
+      loading = load(phi);
+      detectors.set(key, loading);
+      // A failed load is not cached (the caller sees the error); the next request tries again.
+      loading.catch(() => detectors.delete(key));
+    }
+    return loading;
+  };
   return {
-    detector(phiValue) {
-      const phi = parsePhi(phiValue);
-      const key = String(phi);
-      let detector = detectors.get(key);
-      if (!detector) {
-        detector = load(phi);
-        detectors.set(key, detector);
-        // A failed load is not cached (the caller sees the error); the next request tries again.
-        detector.catch(() => detectors.delete(key));
-      }
-      return detector;
-    },
+    detector,
     hasWeights: (phi) => weightsFor(phi) !== undefined,
+    async modelHash(phi) {
+      await detector(phi);
+      return hashes.get(String(parsePhi(phi)))!;
+    },
     async close() {
       const all = await Promise.allSettled(detectors.values());
       await Promise.all(all.flatMap((r) => (r.status === "fulfilled" ? [r.value.close()] : [])));
@@ -123,6 +133,12 @@ export function createSimulatedModelProvider(table: ProfileTable): ModelProvider
       return detector;
     },
     hasWeights: () => false,
+    // The simulated "model" is the profile's timings for φ.
+    modelHash: async (phi) =>
+      createHash("sha256")
+        .update(JSON.stringify(table.rows.filter((r) => String(r.phi) === String(parsePhi(phi)))))
+        .digest("hex")
+        .slice(0, 16),
     async close() {
       await Promise.all([...detectors.values()].map((d) => d.close()));
       detectors.clear();

@@ -27,6 +27,7 @@ function provider(failures: number): ModelProvider & { calls: number } {
   return Object.assign(state, {
     detector: async () => detector,
     hasWeights: () => false,
+    modelHash: async () => "scripted",
     close: async () => {},
   });
 }

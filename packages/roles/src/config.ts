@@ -111,6 +111,12 @@ export const workerConfigSchema = z.object({
     ),
   lockDurationMs: int(1000, 3_600_000).default(120_000),
   /**
+   * The latency profile the φ policy plans with, over the preloaded φ: "cached" measures it at start-up unless a
+   * cached one fits (same models, hardware, provider, threads, batch sizes), "fresh" always measures (and replaces
+   * the cache), "off" starts without one (latency jobs run their smallest φ until it is measured live).
+   */
+  profile: z.enum(["cached", "fresh", "off"]).default("cached"),
+  /**
    * A latency profile (JSON, as `vdet worker --profile-only --json` prints) to simulate instead of running
    * models: each batch takes the profiled time and computes nothing. For policy tests and scale benchmarks.
    */
@@ -163,6 +169,7 @@ const ENV: Record<string, string> = {
   lockDurationMs: "VDET_LOCK_DURATION_MS",
   metricsPort: "VDET_METRICS_PORT",
   simulateProfile: "VDET_SIMULATE_PROFILE",
+  profile: "VDET_PROFILE",
 };
 
 export class ConfigError extends Error {

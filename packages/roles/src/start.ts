@@ -2,6 +2,7 @@
 // (stop taking work, finish what is in hand, close connections).
 
 import { readFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import { Readable } from "node:stream";
 import { GetObjectCommand, HeadObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { buildServer, openLocalVideo, type VideoSource, videoContentType } from "@vdet/api";
@@ -10,7 +11,9 @@ import {
   createModelProvider,
   createSimulatedModelProvider,
   type JobOutputFactory,
+  type ModelProvider,
   openJobOutput,
+  profileModels,
   RedisJobStore,
   type Stage,
   startAggregator,
@@ -18,7 +21,7 @@ import {
   startWorker,
   withModelMetrics,
 } from "@vdet/pipeline";
-import { type ProfileTable, profileTableSchema } from "@vdet/scheduler";
+import { LatencyProfile, type ProfileTable, profileTableSchema } from "@vdet/scheduler";
 import {
   createS3Client,
   openS3Input,
@@ -224,26 +227,63 @@ export function startProducerRole(config: ProducerRoleConfig, logger: Logger): R
   };
 }
 
-export async function startWorkerRole(config: WorkerRoleConfig, logger: Logger): Promise<RunningRole> {
-  const models = withModelMetrics(
-    config.simulateProfile
-      ? createSimulatedModelProvider(readSimulatedProfile(config.simulateProfile))
-      : createModelProvider({
-          weights: config.weights,
-          seed: config.seed,
-          executionProvider: config.executionProvider,
-          intraOpThreads: config.threads,
-        }),
-  );
-  if (config.simulateProfile) {
+/** The worker's models (or the simulated ones) and its latency profile: loaded, measured or read from cache. */
+export async function prepareWorker(
+  config: WorkerRoleConfig,
+  logger: Logger,
+): Promise<{ models: ModelProvider; profile: LatencyProfile | undefined; table: ProfileTable | undefined }> {
+  const simulated = config.simulateProfile ? readSimulatedProfile(config.simulateProfile) : undefined;
+  const models = simulated
+    ? createSimulatedModelProvider(simulated)
+    : createModelProvider({
+        weights: config.weights,
+        seed: config.seed,
+        executionProvider: config.executionProvider,
+        intraOpThreads: config.threads,
+      });
+  if (simulated) {
     logger.warn({ role: "worker", profile: config.simulateProfile }, "simulated models: no inference is run");
   }
-  // Load models before taking work, so the first batch does not pay for it (and bad weights fail at start).
-  for (const phi of config.preload) {
+  try {
+    // Load models before taking work, so the first batch does not pay for it (and bad weights fail at start).
+    for (const phi of config.preload) {
+      const started = performance.now();
+      await models.detector(parsePhi(phi));
+      logger.info({ role: "worker", phi, ms: Math.round(performance.now() - started) }, "model loaded");
+    }
+    if (simulated) return { models, profile: LatencyProfile.fromTable(simulated), table: simulated };
+    if (config.profile === "off") return { models, profile: undefined, table: undefined };
     const started = performance.now();
-    await models.detector(parsePhi(phi));
-    logger.info({ role: "worker", phi, ms: Math.round(performance.now() - started) }, "model loaded");
+    const result = await profileModels({
+      models,
+      phis: config.preload.map((p) => parsePhi(p)),
+      maxBatch: config.maxBatch,
+      executionProvider: config.executionProvider,
+      threads: config.threads ?? availableParallelism(),
+      refresh: config.profile === "fresh",
+      onProgress: (step) => logger.debug({ role: "worker", ...step }, "profiling"),
+    });
+    logger.info(
+      {
+        role: "worker",
+        key: result.table.key,
+        cached: result.cachedFrom !== undefined,
+        ms: Math.round(performance.now() - started),
+        rows: result.table.rows.map((r) => `D${r.phi}×${r.batch}: ${r.p90Ms} ms`),
+      },
+      result.cachedFrom ? "latency profile loaded from cache" : "latency profile measured",
+    );
+    return { models, profile: result.profile, table: result.table };
+  } catch (error) {
+    await models.close();
+    throw error;
   }
+}
+
+export async function startWorkerRole(config: WorkerRoleConfig, logger: Logger): Promise<RunningRole> {
+  const prepared = await prepareWorker(config, logger);
+  // Inference metrics wrap the models after profiling, so profiling runs do not count as inferred frames.
+  const models = withModelMetrics(prepared.models);
   const c = connect(config, logger);
   const stage = startWorker({
     transport: c.transport,
@@ -251,6 +291,7 @@ export async function startWorkerRole(config: WorkerRoleConfig, logger: Logger):
     models,
     maxBatch: config.maxBatch,
     maxDelayMs: config.maxDelayMs,
+    profile: prepared.profile,
     logger,
   });
   logger.info({ role: "worker" }, "worker ready");

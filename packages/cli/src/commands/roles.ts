@@ -1,7 +1,8 @@
 // `vdet api|producer|worker|aggregator`: the long-running roles of the distributed pipeline. Each reads VDET_*
 // environment variables; flags override them. They run until SIGTERM/SIGINT and then drain.
 
-import { serveRole } from "@vdet/roles";
+import { createLogger, loadConfig, prepareWorker, serveRole, workerConfigSchema } from "@vdet/roles";
+import { formatProfile } from "@vdet/scheduler";
 import type { Command } from "commander";
 
 function addCommon(command: Command): Command {
@@ -55,7 +56,18 @@ export function registerRoleCommands(program: Command): void {
       "--simulate-profile <file>",
       "simulate the models with a latency profile JSON, no inference (VDET_SIMULATE_PROFILE; tests, benchmarks)",
     )
+    .option(
+      "--profile <mode>",
+      "latency profile: cached (default), fresh (measure again), off (VDET_PROFILE)",
+    )
+    .option("--profile-only", "measure (or load) the latency profile of the preloaded φ, print it and exit")
+    .option("--json", "with --profile-only: print the profile as JSON (the format --simulate-profile reads)")
     .action(async (flags: Record<string, unknown>) => {
+      if (flags.profileOnly) {
+        const { profileOnly: _, json, ...rest } = flags;
+        await printWorkerProfile(rest, json === true);
+        return;
+      }
       await serveRole("worker", flags);
     });
 
@@ -64,4 +76,15 @@ export function registerRoleCommands(program: Command): void {
   ).action(async (flags: Record<string, unknown>) => {
     await serveRole("aggregator", flags);
   });
+}
+
+/** `vdet worker --profile-only`: the worker's start-up profiling, printed instead of serving. */
+async function printWorkerProfile(flags: Record<string, unknown>, json: boolean): Promise<void> {
+  const config = loadConfig(workerConfigSchema, process.env, flags);
+  const logger = createLogger("worker", flags.logLevel ? config.logLevel : "warn", "stderr");
+  if (config.profile === "off") throw new Error("--profile-only measures a profile: drop --profile off");
+  process.stderr.write(`profiling D${config.preload.join(", D")} at batch sizes up to ${config.maxBatch}…\n`);
+  const { models, table } = await prepareWorker(config, logger);
+  await models.close();
+  process.stdout.write(json ? `${JSON.stringify(table, null, 2)}\n` : `${formatProfile(table!)}\n`);
 }

@@ -1,0 +1,163 @@
+// `vdet plan` and `vdet worker --profile-only` through the real CLI: a profile in, worker counts and the chosen φ
+// out; live and archive loads from probed clips; clear errors for wrong option combinations and bad profiles.
+
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { promisify } from "node:util";
+import { ffmpegBinaries } from "@vdet/video";
+import { parseFinishBy } from "./plan.ts";
+
+const run = promisify(execFile);
+const bin = join(import.meta.dirname, "../../../../bin/vdet.mjs");
+const dir = mkdtempSync(join(tmpdir(), "vdet-cli-plan-"));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+// Per-frame times 10, 40, 160 ms for D0, D1, D2; batches of 2 cost 1.5× one frame.
+const profile = {
+  version: 1,
+  key: "test-profile",
+  measuredAt: "2026-11-28T00:00:00Z",
+  rows: [0, 1, 2].flatMap((phi) =>
+    [1, 2].map((batch) => {
+      const ms = 10 * 4 ** phi * (batch === 1 ? 1 : 1.5);
+      return { phi, batch, p50Ms: ms, p90Ms: ms, samplesMs: [ms] };
+    }),
+  ),
+};
+const profilePath = join(dir, "profile.json");
+const clip = join(dir, "clip.mp4");
+
+before(async () => {
+  writeFileSync(profilePath, JSON.stringify(profile));
+  await run(ffmpegBinaries().ffmpegPath, [
+    ...[
+      "-hide_banner",
+      "-loglevel",
+      "error",
+      "-y",
+      "-f",
+      "lavfi",
+      "-i",
+      "testsrc2=size=64x48:rate=10:duration=20",
+    ],
+    ...["-c:v", "libx264", "-pix_fmt", "yuv420p", clip],
+  ]);
+});
+
+const vdet = (...args: string[]) => run(process.execPath, [bin, ...args], { env: { ...process.env } });
+
+describe("vdet plan", () => {
+  test("live: 4 streams at 10 frames/s under a 200 ms budget", async () => {
+    const { stdout } = await vdet(
+      "plan",
+      ...[clip, clip, clip, clip],
+      ...["--budget", "200", "--fps", "10", "--profile", profilePath, "--max-batch", "2", "--json"],
+    );
+    const plan = JSON.parse(stdout);
+    assert.equal(plan.requiredFps, 40);
+    // A batch may take 100 ms. D0: pairs in 15 ms → 133 frames/s; D1: pairs in 60 ms → 33/s, ×0.7 → 2 workers;
+    // D2: one frame takes 160 ms, over the 100 ms.
+    const byPhi = Object.fromEntries(plan.rows.map((r: { phi: number }) => [r.phi, r]));
+    assert.equal(byPhi[0].workers, 1);
+    assert.equal(byPhi[1].workers, 2);
+    assert.equal(byPhi[2].workers, null);
+    assert.equal(plan.choice.phi, 1);
+  });
+
+  test("archive: 20 s of video at 5 frames/s (100 frames) by a time; --max-workers caps the choice", async () => {
+    const { stdout } = await vdet(
+      "plan",
+      clip,
+      ...["--finish-by", "10s", "--profile", profilePath, "--max-batch", "2", "--json"],
+    );
+    const plan = JSON.parse(stdout);
+    assert.equal(plan.load.frames, 100);
+    // ≈10 frames/s for 10 s: D2 pairs in 240 ms → 8.3/s, ×0.9 → 2 workers.
+    assert.equal(plan.choice.phi, 2);
+    assert.equal(plan.choice.workers, 2);
+    const capped = JSON.parse(
+      (
+        await vdet(
+          "plan",
+          clip,
+          ...[
+            "--finish-by",
+            "10s",
+            "--profile",
+            profilePath,
+            "--max-batch",
+            "2",
+            "--max-workers",
+            "1",
+            "--json",
+          ],
+        )
+      ).stdout,
+    );
+    assert.equal(capped.choice.phi, 1);
+  });
+
+  test("the text table names each φ and the choice", async () => {
+    const { stdout } = await vdet(
+      "plan",
+      clip,
+      "--budget",
+      "200",
+      "--profile",
+      profilePath,
+      "--max-batch",
+      "2",
+    );
+    assert.match(stdout, /live: 5 frames\/s, each due within 200 ms; profile test-profile/);
+    assert.match(stdout, /D2 .*one frame takes 160 ms, over the 100 ms a batch may take/);
+    assert.match(stdout, /→ D1 with 1 worker of this kind/);
+  });
+
+  test("wrong combinations and bad profiles are named", async () => {
+    await assert.rejects(
+      vdet("plan", clip, "--profile", profilePath),
+      /give --budget \(live\) or --finish-by/,
+    );
+    await assert.rejects(
+      vdet("plan", clip, "--budget", "100", "--finish-by", "1h", "--profile", profilePath),
+      /one of them/,
+    );
+    const bad = join(dir, "bad.json");
+    writeFileSync(bad, '{"rows": []}');
+    await assert.rejects(
+      vdet("plan", clip, "--budget", "100", "--profile", bad),
+      /bad\.json is not a latency profile/,
+    );
+    await assert.rejects(
+      vdet("plan", clip, "--finish-by", "tomorrow", "--profile", profilePath),
+      /--finish-by must be/,
+    );
+  });
+
+  test("finish-by: durations and ISO times with an offset; the past is refused", () => {
+    const now = Date.parse("2026-11-28T12:00:00Z");
+    assert.equal(parseFinishBy("90m", now), now + 90 * 60e3);
+    assert.equal(parseFinishBy("2d", now), now + 2 * 86400e3);
+    assert.equal(parseFinishBy("2026-11-28T14:00:00+01:00", now), now + 3600e3);
+    assert.throws(() => parseFinishBy("2026-11-28T13:00:00+01:00", now), /not in the future/);
+    assert.throws(() => parseFinishBy("2026-11-28T13:00:00", now), /with an offset/);
+  });
+});
+
+test("vdet worker --profile-only --json prints the profile the worker plans with", async () => {
+  const { stdout } = await vdet(
+    "worker",
+    ...["--profile-only", "--json", "--simulate-profile", profilePath, "--preload", "0,1"],
+  );
+  const table = JSON.parse(stdout);
+  assert.equal(table.key, "test-profile");
+  assert.equal(table.rows.length, 6);
+  const text = (await vdet("worker", "--profile-only", "--simulate-profile", profilePath, "--preload", "0"))
+    .stdout;
+  assert.match(text, /profile test-profile/);
+  assert.match(text, /D2\s+2\s+240\.0\s+240\.0\s+120\.0\s+8\.3/);
+});

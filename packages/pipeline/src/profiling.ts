@@ -1,0 +1,103 @@
+// A worker's latency profile: each φ it serves timed at each batch size after warm-up, on frames of the size the
+// producer sends for that φ. Cached on disk under a key of everything that changes the timings (model hashes,
+// hardware, execution provider, threads, batch sizes), so a restarted worker on the same machine starts at once.
+
+import { getConfig, type Phi, parsePhi } from "@vdet/effdet";
+import type { PhiValue } from "@vdet/protocol";
+import {
+  describeHardware,
+  LatencyProfile,
+  loadProfile,
+  type ProfileTable,
+  profileCacheDir,
+  profileKey,
+  saveProfile,
+} from "@vdet/scheduler";
+import type { ModelProvider } from "./models.ts";
+
+export interface ProfileOptions {
+  models: ModelProvider;
+  phis: readonly PhiValue[];
+  /** Largest batch the worker runs; profiled at 1, 2, 4, … and this. */
+  maxBatch: number;
+  executionProvider: string;
+  threads: number;
+  /** Untimed runs per (φ, batch size) first. */
+  warmup?: number;
+  samples?: number;
+  /** Profile cache directory; null: neither read nor write a cache. */
+  cacheDir?: string | null;
+  /** Measure even when a cached profile exists (and replace it). */
+  refresh?: boolean;
+  onProgress?: (step: { phi: PhiValue; batch: number; ms: number }) => void;
+}
+
+export interface ProfileResult {
+  profile: LatencyProfile;
+  table: ProfileTable;
+  /** Where the cached profile was read from; undefined when it was measured now. */
+  cachedFrom?: string;
+  savedTo?: string;
+}
+
+export function profileBatchSizes(maxBatch: number): number[] {
+  const sizes = new Set<number>();
+  for (let b = 1; b < maxBatch; b *= 2) sizes.add(b);
+  sizes.add(maxBatch);
+  return [...sizes].sort((a, b) => a - b);
+}
+
+export async function profileModels(options: ProfileOptions): Promise<ProfileResult> {
+  const batches = profileBatchSizes(options.maxBatch);
+  const phis = [...new Set(options.phis.map((p) => parsePhi(p)))];
+  if (phis.length === 0) throw new Error("no φ to profile: give the worker at least one (VDET_PRELOAD)");
+  const modelHashes: Record<string, string> = {};
+  for (const phi of phis) modelHashes[String(phi)] = await options.models.modelHash(phi);
+  const key = profileKey({
+    modelHashes,
+    hardware: describeHardware(options.executionProvider.split(":")[0]),
+    executionProvider: options.executionProvider,
+    threads: options.threads,
+    batchSizes: batches,
+  });
+  const dir = options.cacheDir === undefined ? profileCacheDir() : options.cacheDir;
+  if (dir !== null && !options.refresh) {
+    const cached = await loadProfile(dir, key);
+    if (cached) return { profile: LatencyProfile.fromTable(cached), table: cached, cachedFrom: dir };
+  }
+  const profile = new LatencyProfile();
+  const warmup = options.warmup ?? 2;
+  const samples = options.samples ?? 5;
+  for (const phi of phis) {
+    const detector = await options.models.detector(phi);
+    const frame = noiseFrame(phi);
+    for (const batch of batches) {
+      const frames = Array.from({ length: batch }, () => frame);
+      for (let i = 0; i < warmup; i++) await detector.detect(frames);
+      for (let i = 0; i < samples; i++) {
+        const started = performance.now();
+        await detector.detect(frames);
+        const ms = performance.now() - started;
+        profile.observe(phi, batch, ms);
+        options.onProgress?.({ phi, batch, ms });
+      }
+    }
+  }
+  const table = profile.toTable(key);
+  const savedTo = dir === null ? undefined : await saveProfile(dir, table);
+  return { profile, table, savedTo };
+}
+
+/** A frame of the φ's input size with seeded noise (timings of a constant frame could flatter NMS). */
+function noiseFrame(phi: Phi) {
+  const side = getConfig(phi).imageSize;
+  const data = new Uint8Array(side * side * 3);
+  let x = 0x9e3779b9;
+  for (let i = 0; i < data.length; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    data[i] = x & 0xff;
+  }
+  return { width: side, height: side, data };
+}
