@@ -18,7 +18,7 @@ const sim = (scale: number): ProfileTable => ({
   version: 1,
   key: `sim-${scale}`,
   measuredAt: "2026-11-28T00:00:00Z",
-  rows: [0, 1].flatMap((phi) =>
+  rows: ([0, 1] as const).flatMap((phi) =>
     [1, 2, 4].map((batch) => {
       const ms = scale * (phi + 1) * (1 + 0.5 * (batch - 1));
       return { phi, batch, p50Ms: ms, p90Ms: ms, samplesMs: [ms] };

@@ -199,7 +199,10 @@ export function startWorker(config: WorkerConfig): WorkerStage {
     batches: () => scheduler.batches,
     batchSizes: () => {
       const out: Record<string, number[]> = {};
-      for (const b of scheduler.batches) (out[String(b.phi)] ??= []).push(b.size);
+      for (const b of scheduler.batches) {
+        out[String(b.phi)] ??= [];
+        out[String(b.phi)].push(b.size);
+      }
       return out;
     },
     close: async () => {
