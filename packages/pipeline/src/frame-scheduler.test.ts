@@ -77,16 +77,14 @@ describe("frame scheduler with a sleeping runner", () => {
     );
   });
 
-  test("a faster stream than the largest φ can sustain runs the next φ down", async () => {
-    // 10 frames/s: D3 fits a 300 ms batch but pairs give only 8.9 frames/s; D2 keeps up.
-    const results = await stream(scheduler(), { frames: 15, intervalMs: 100, budgetMs: 600 });
-    assert.equal(hits(results), 1);
-    assert.ok(
-      phis(results)
-        .slice(-6)
-        .every((p) => p === 2),
-      `${phis(results)}`,
-    );
+  test("a faster stream than the largest φ can sustain mixes in smaller φ, and meets its deadlines", async () => {
+    // 12.5 frames/s: D3 in batches that fit 300 ms (3 in 288 ms) gives only 10.4 frames/s, so its backlog grows
+    // until the smaller φ must clear it.
+    const s = scheduler();
+    const results = await stream(s, { frames: 40, intervalMs: 80, budgetMs: 600 });
+    assert.ok(hits(results) >= 0.95, `hit rate ${hits(results)}`);
+    const d3 = phis(results).filter((p) => p === 3).length;
+    assert.ok(d3 >= 10 && d3 < 40, `D3 for ${d3} of 40 frames: ${phis(results)}`);
   });
 
   test("a tighter budget picks a smaller φ than a looser one on the same stream", async () => {
@@ -107,9 +105,9 @@ describe("frame scheduler with a sleeping runner", () => {
     const burst = await stream(s, { frames: 16, intervalMs: 0, budgetMs });
     const recovery = await stream(s, { frames: 24, intervalMs: 150, budgetMs });
     assert.equal(before.at(-1)!.phi, 3);
-    // D3 cannot clear 16 frames in 500 ms (4 × 352 ms): the burst runs smaller φ, stepping down as it goes.
+    // D3 cannot clear 16 frames in 500 ms (4 × 352 ms): the burst steps down to small φ as its slack shrinks.
     const burstPhis = phis(burst).map(Number);
-    assert.ok(Math.max(...burstPhis) <= 2 && Math.min(...burstPhis) <= 1, `burst ran at ${burstPhis}`);
+    assert.ok(Math.min(...burstPhis) <= 1, `burst ran at ${burstPhis}`);
     assert.ok(hits(burst) >= 0.9, `burst hit rate ${hits(burst)}`);
     // Recovery: φ never jumps by more than one step between batches, and reaches D3 again.
     const sequence = s.batches.slice(-24).map((b) => Number(b.phi));

@@ -149,12 +149,31 @@ describe("PhiPolicy", () => {
     assert.equal(squeezed.predictedMisses, 0);
   });
 
-  it("steps down when frames arrive faster than the chosen φ can keep up", () => {
+  it("runs a larger φ only while the smallest can clear the backlog it leaves, arrivals included", () => {
+    const decideAt = (perSecond: number, waiting: number) => {
+      const policy = new PhiPolicy(profile(), { maxBatch: 4 });
+      for (let t = 0; t <= 1000; t += 1000 / perSecond) policy.noteArrival(t);
+      const pending = Array.from({ length: waiting }, (_, i) => frame(1000, 1000 - i * 10));
+      return policy.decide(pending, 1000);
+    };
+    // 20 frames/s: D0 (4 frames in 50 ms, 80/s) clears whatever D3 leaves behind.
+    assert.equal(decideAt(20, 8).phi, 3);
+    // 60 frames/s with 8 waiting: a D3 batch of 4 (400 ms) leaves ~28 frames, more than D0 clears in half the
+    // budget; D2 leaves few enough.
+    assert.equal(decideAt(60, 8).phi, 2);
+    // 90 frames/s: more than even D0 can take; nothing fits, the smallest φ runs full batches.
+    const over = decideAt(90, 8);
+    assert.equal(over.phi, 0);
+    assert.equal(over.reason, "squeezed");
+    assert.equal(over.frames.length, 4);
+  });
+
+  it("estimates the arrival rate from the gaps while the stream flows, decaying when it stops", () => {
     const policy = new PhiPolicy(profile(), { maxBatch: 1 });
-    // 20 frames/s: D3 (160 ms each, 6 frames/s) and D2 (12.5/s) cannot keep up, D1 (25/s) can.
     for (let t = 0; t <= 1000; t += 50) policy.noteArrival(t);
-    assert.ok(Math.abs(policy.arrivalRate(1000) - 20) < 1e-9);
-    assert.equal(policy.decide([frame(1000, 1000)], 1000).phi, 1);
+    assert.ok(Math.abs(policy.arrivalRate(1010) - 20) < 1e-9);
+    assert.ok(policy.arrivalRate(1500) < 15);
+    assert.equal(policy.arrivalRate(5000), 0, "arrivals older than the window are forgotten");
   });
 
   it("runs archive frames at their φ, in full batches, after latency frames", () => {

@@ -46,8 +46,11 @@ export interface PhiPolicyOptions {
   stepUpAfter?: number;
   /** The next φ up counts only when its predicted time is within this share of what the batch allows. */
   stepUpMargin?: number;
-  /** Share of a worker's capacity the arrival rate may use (queues grow without bound near 1). */
-  maxUtilization?: number;
+  /**
+   * After a batch, the smallest φ must clear the frames left behind plus those arriving meanwhile (at the recent
+   * arrival rate) within this share of the tightest budget. Bounds the backlog a larger φ may build.
+   */
+  backlogShare?: number;
   /** Latency arrivals remembered for the arrival-rate estimate. */
   arrivalWindow?: number;
   /** Arrivals older than this do not count in the arrival rate, ms (a past burst stops weighing on φ). */
@@ -73,7 +76,7 @@ export class PhiPolicy {
   private readonly maxBatch: number;
   private readonly stepUpAfter: number;
   private readonly stepUpMargin: number;
-  private readonly maxUtilization: number;
+  private readonly backlogShare: number;
   private readonly arrivalWindow: number;
   private readonly arrivalWindowMs: number;
 
@@ -84,7 +87,7 @@ export class PhiPolicy {
     this.maxBatch = options.maxBatch;
     this.stepUpAfter = options.stepUpAfter ?? 3;
     this.stepUpMargin = options.stepUpMargin ?? 0.8;
-    this.maxUtilization = options.maxUtilization ?? 0.9;
+    this.backlogShare = options.backlogShare ?? 0.5;
     this.arrivalWindow = options.arrivalWindow ?? 20;
     this.arrivalWindowMs = options.arrivalWindowMs ?? 2000;
     if (!(this.maxBatch >= 1)) throw new RangeError("maxBatch must be at least 1");
@@ -154,8 +157,8 @@ export class PhiPolicy {
     const rate = this.arrivalRate(nowMs);
     const fits = new Map<PhiValue, Fit>();
     for (const phi of candidates) {
-      const fit = this.fit(phi, eligible(phi), latency, pending, nowMs);
-      if (fit && this.sustains(phi, fit, rate)) fits.set(phi, fit);
+      const fit = this.fit(phi, eligible(phi), latency, pending, nowMs, rate);
+      if (fit) fits.set(phi, fit);
     }
     const feasible = candidates.filter((phi) => fits.has(phi));
     if (feasible.length === 0) {
@@ -216,13 +219,17 @@ export class PhiPolicy {
     if (oldest !== undefined) this.states.delete(oldest);
   }
 
-  /** The largest batch at φ (earliest deadlines first) that fits its slack, half its budget, and the backlog. */
+  /**
+   * The largest batch at φ (earliest deadlines first) that fits its slack and half its budget, after which the
+   * backlog still drains.
+   */
   private fit(
     phi: PhiValue,
     eligible: number[],
     latency: number[],
     pending: readonly PendingFrame[],
     nowMs: number,
+    arrivalsPerSecond: number,
   ): Fit | undefined {
     for (let b = Math.min(this.maxBatch, eligible.length); b >= 1; b--) {
       const frames = eligible.slice(0, b);
@@ -237,43 +244,60 @@ export class PhiPolicy {
       if (predictedMs > allowedMs) continue;
       const inBatch = new Set(frames);
       const rest = latency.filter((i) => !inBatch.has(i));
-      if (!this.drains(rest, pending, nowMs, nowMs + predictedMs)) continue;
+      if (!this.drains(rest, pending, nowMs, nowMs + predictedMs, arrivalsPerSecond, frames[0])) continue;
       return { frames, predictedMs, allowedMs };
     }
     return undefined;
   }
 
   /**
-   * Whether the frames left behind still make their deadlines when run after `startMs` at their smallest φ in
-   * full batches. Frames that would miss even alone are already lost and do not veto a choice.
+   * Whether, after a batch ending at `startMs`, the frames left behind and those arriving meanwhile (at the recent
+   * rate, each due a budget after it arrives) all make their deadlines at their smallest φ, in batches of what
+   * waits, and the backlog is down to one batch within `backlogShare` of the tightest budget. Frames that would miss even alone are already lost
+   * and do not veto a choice. This is what lets a larger φ run while the smallest one has capacity to spare, and
+   * stops it before the backlog it leaves grows past what the deadlines allow.
    */
-  private drains(rest: number[], pending: readonly PendingFrame[], nowMs: number, startMs: number): boolean {
+  private drains(
+    rest: number[],
+    pending: readonly PendingFrame[],
+    nowMs: number,
+    startMs: number,
+    arrivalsPerSecond: number,
+    head: number,
+  ): boolean {
     const profiled = this.profile.phis();
     const smallest = (f: PendingFrame) => profiled.find((phi) => inRange(phi, f));
-    const savable = rest.filter((i) => {
+    const queue: { deadlineMs: number; phi: PhiValue }[] = [];
+    let budgetMs = pending[head].budgetMs ?? Number.POSITIVE_INFINITY;
+    for (const i of rest) {
       const phi = smallest(pending[i]);
-      return phi !== undefined && pending[i].deadlineMs - nowMs >= this.profile.predict(phi, 1)!;
-    });
-    let t = startMs;
-    for (let at = 0; at < savable.length; at += this.maxBatch) {
-      const chunk = savable.slice(at, at + this.maxBatch);
-      let phi = smallest(pending[chunk[0]])!;
-      for (const i of chunk) {
-        const own = smallest(pending[i])!;
-        if (phiRank(own) > phiRank(phi)) phi = own;
-      }
-      t += this.profile.predict(phi, chunk.length)!;
-      if (chunk.some((i) => pending[i].deadlineMs < t)) return false;
+      if (phi === undefined || pending[i].deadlineMs - nowMs < this.profile.predict(phi, 1)!) continue;
+      queue.push({ deadlineMs: pending[i].deadlineMs, phi });
+      budgetMs = Math.min(budgetMs, pending[i].budgetMs ?? Number.POSITIVE_INFINITY);
     }
-    return true;
-  }
-
-  /** Whether φ, in batches that fit the budget, can keep up with the arrival rate. */
-  private sustains(phi: PhiValue, fit: Fit, arrivalsPerSecond: number): boolean {
-    if (arrivalsPerSecond <= 0) return true;
-    const best = this.profile.throughput(phi, this.maxBatch, fit.allowedMs);
-    const capacity = best?.framesPerSecond ?? (1000 * fit.frames.length) / Math.max(fit.predictedMs, 1e-3);
-    return arrivalsPerSecond <= this.maxUtilization * capacity;
+    const arrivalPhi = smallest(pending[head])!;
+    const gapMs = arrivalsPerSecond > 0 ? 1000 / arrivalsPerSecond : Number.POSITIVE_INFINITY;
+    const lastArrival = this.arrivalsMs.at(-1) ?? nowMs;
+    let nextArrival = Number.isFinite(budgetMs)
+      ? Math.max(nowMs, lastArrival + gapMs)
+      : Number.POSITIVE_INFINITY;
+    const emptyBy = startMs + this.backlogShare * budgetMs;
+    let t = startMs;
+    for (let step = 0; step < 10_000; step++) {
+      while (nextArrival <= t) {
+        queue.push({ deadlineMs: nextArrival + budgetMs, phi: arrivalPhi });
+        nextArrival += gapMs;
+      }
+      if (queue.length === 0) return true;
+      // At a high arrival rate the queue is never quite empty; a backlog under one batch counts as cleared.
+      if (t >= emptyBy) return queue.length <= this.maxBatch;
+      const chunk = queue.splice(0, this.maxBatch);
+      let phi = chunk[0].phi;
+      for (const f of chunk) if (phiRank(f.phi) > phiRank(phi)) phi = f.phi;
+      t += this.profile.predict(phi, chunk.length)!;
+      if (chunk.some((f) => f.deadlineMs < t)) return false;
+    }
+    return false;
   }
 
   /** Smallest φ with as many frames as the tightest slack allows (at least one). */
