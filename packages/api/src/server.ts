@@ -3,9 +3,8 @@
 // Job state lives in the job store (Redis in production); submitting queues the job for a producer.
 
 import { isAbsolute } from "node:path";
-import { cocoIdsByName } from "@vdet/effdet";
 import { METRICS_CONTENT_TYPE, metrics, metricsText, watchQueueDepths } from "@vdet/metrics";
-import type { JobStore } from "@vdet/pipeline";
+import { ClassNameError, type JobStore, jobClassIds, type ModelRegistry } from "@vdet/pipeline";
 import { InvalidJobSpecError, type JobSpec, jobIdSchema, parseJobSpec } from "@vdet/protocol";
 import { formatLocation, parseLocation, type Sink, type StorageLocation } from "@vdet/storage";
 import { QUEUE_NAMES, type Transport } from "@vdet/transport";
@@ -19,6 +18,8 @@ import { registerUi } from "./ui.ts";
 export interface ApiConfig {
   transport: Transport;
   jobStore: JobStore;
+  /** What the workers run per φ: a job's `classes` are checked against its models' labels (default: COCO). */
+  models?: ModelRegistry;
   /** Bearer token every request except /healthz and /readyz must carry; null only in explicit local mode. */
   token: string | null;
   /** Accept local file paths as inputs (local mode); otherwise only s3://, http(s):// and rtsp:// inputs. */
@@ -107,7 +108,7 @@ function outputProblem(output: string, config: ApiConfig): string | null {
   return null;
 }
 
-function checkPolicy(spec: JobSpec, config: ApiConfig): { path: string; message: string }[] {
+async function checkPolicy(spec: JobSpec, config: ApiConfig): Promise<{ path: string; message: string }[]> {
   const issues: { path: string; message: string }[] = [];
   const remote = /^(s3|https?|rtsps?):\/\//i.test(spec.input);
   if (!remote && !config.allowFileInputs) {
@@ -120,9 +121,10 @@ function checkPolicy(spec: JobSpec, config: ApiConfig): { path: string; message:
   if (output !== null) issues.push({ path: "output", message: output });
   if (spec.classes) {
     try {
-      cocoIdsByName(spec.classes.filter((c) => !/^\d+$/.test(c)));
+      jobClassIds(spec.classes, (await config.models?.read()) ?? {}, spec.phi);
     } catch (error) {
-      issues.push({ path: "classes", message: (error as Error).message });
+      if (!(error instanceof ClassNameError)) throw error;
+      issues.push({ path: "classes", message: error.message });
     }
   }
   return issues;
@@ -215,7 +217,7 @@ export async function buildServer(config: ApiConfig): Promise<FastifyInstance> {
       }
       throw error;
     }
-    const issues = checkPolicy(spec, config);
+    const issues = await checkPolicy(spec, config);
     if (issues.length > 0) {
       return reply.code(400).send({
         error: `invalid job spec: ${issues.map((i) => `${i.path}: ${i.message}`).join("; ")}`,

@@ -2,7 +2,7 @@
 // redelivered results, tracks objects across frames, appends tracks.jsonl as frames become contiguous, and
 // writes tracks.mot.txt, summary.json and manifest.json once every sampled frame is accounted for.
 
-import { cocoLabel, phiLabel } from "@vdet/effdet";
+import { phiLabel } from "@vdet/effdet";
 import { metrics } from "@vdet/metrics";
 import type { DetectionBatch, FrameDetections, FrameFailure, JobEvent, PhiValue } from "@vdet/protocol";
 import type { TrackFrame } from "@vdet/render";
@@ -11,7 +11,9 @@ import type { Consumer, Transport } from "@vdet/transport";
 import type { VideoInput } from "@vdet/video";
 import type { JobOutput, JobOutputFactory } from "./job-output.ts";
 import type { JobStore, StoredJob } from "./job-store.ts";
+import { COCO_SOURCE, type DeploymentModels, labelOf, modelFor } from "./labels.ts";
 import { type StageLogger, silentLogger } from "./logger.ts";
+import type { ModelRegistry } from "./model-registry.ts";
 import { canReadAgain, writePreview } from "./preview.ts";
 import type { Stage } from "./producer.ts";
 
@@ -21,6 +23,8 @@ export interface AggregatorConfig {
   openOutput: JobOutputFactory;
   /** Describes the models for the manifest (φ → weights name), e.g. "seeded (seed 0)". */
   modelDescription?: (phi: PhiValue) => string;
+  /** What the workers run per φ, read when a job's first results arrive: class names (default: COCO). */
+  models?: ModelRegistry;
   logger?: StageLogger;
   /** Opens a job's input again for preview.mp4 (s3:// → a stream); default: as given. */
   openInput?: (input: string) => Promise<VideoInput>;
@@ -34,6 +38,7 @@ type Outcome = { kind: "ok"; frame: FrameDetections } | { kind: "failed"; failur
 interface TrackSummary {
   trackId: number;
   classId: number;
+  label: string;
   firstFrame: number;
   lastFrame: number;
   length: number;
@@ -63,6 +68,8 @@ class JobAggregation {
     readonly job: StoredJob,
     readonly output: JobOutput,
     readonly tracker: Tracker,
+    /** φ → model and labels, as published when the job's aggregation began. */
+    readonly models: DeploymentModels = {},
   ) {
     this.previewFrames = job.spec.preview && canReadAgain(job.spec.input) ? [] : null;
   }
@@ -93,7 +100,8 @@ export function startAggregator(config: AggregatorConfig): Stage {
         const output = await config.openOutput(jobId, job.output);
         const fps = samplingFps(job);
         // Class-aware: a COCO detector's person and bicycle boxes overlap and must not swap tracks.
-        return new JobAggregation(job, output, new Tracker({ fps, classAware: true }));
+        const models = (await config.models?.read()) ?? {};
+        return new JobAggregation(job, output, new Tracker({ fps, classAware: true }), models);
       })();
       jobs.set(jobId, entry);
       entry.catch(() => jobs.delete(jobId));
@@ -302,6 +310,7 @@ function trackFrame(agg: JobAggregation, frame: FrameDetections): string {
       agg.tracks.set(t.trackId, {
         trackId: t.trackId,
         classId: frame.classes[t.detectionIndex],
+        label: labelOf(agg.models, frame.phi, frame.classes[t.detectionIndex]),
         firstFrame: frame.index,
         lastFrame: frame.index,
         length: 1,
@@ -320,7 +329,7 @@ function trackFrame(agg: JobAggregation, frame: FrameDetections): string {
       box: frame.boxes.slice(i * 4, i * 4 + 4),
       score: frame.scores[i],
       class: frame.classes[i],
-      label: cocoLabel(frame.classes[i]),
+      label: labelOf(agg.models, phi, frame.classes[i]),
       trackId: trackIds[i],
     });
   }
@@ -333,7 +342,7 @@ function summary(agg: JobAggregation) {
   const tracks = [...agg.tracks.values()].map((t) => ({
     trackId: t.trackId,
     class: t.classId,
-    label: cocoLabel(t.classId),
+    label: t.label,
     firstFrame: t.firstFrame,
     lastFrame: t.lastFrame,
     length: t.length,
@@ -346,6 +355,7 @@ function summary(agg: JobAggregation) {
 
 function manifest(agg: JobAggregation, state: string, config: AggregatorConfig, files: string[]) {
   const event = agg.finished!;
+  const used = agg.phiRanges.map((r) => modelFor(agg.models, r.phi));
   return {
     vdet: config.version ?? "0.1.0",
     jobId: agg.job.id,
@@ -362,8 +372,11 @@ function manifest(agg: JobAggregation, state: string, config: AggregatorConfig, 
     models: agg.phiRanges.map((r) => ({
       ...r,
       model: `EfficientDet-${phiLabel(r.phi)}`,
-      weights: config.modelDescription?.(r.phi) ?? "unknown",
+      weights: config.modelDescription?.(r.phi) ?? agg.models[String(r.phi)]?.weights ?? "unknown",
+      labels: modelFor(agg.models, r.phi).source,
     })),
+    // The class names of each model above that has its own (COCO's map is in the docs).
+    labels: Object.fromEntries(used.filter((m) => m.source !== COCO_SOURCE).map((m) => [m.source, m.labels])),
     phiHistogram: Object.fromEntries(agg.phiHistogram),
     framesByWorker: Object.fromEntries(agg.framesByWorker),
     error: event.error,

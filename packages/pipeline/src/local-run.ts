@@ -5,8 +5,10 @@ import { type JobSpecInput, PHI_VALUES, parseJobSpec, phiRank } from "@vdet/prot
 import { createMemoryTransport } from "@vdet/transport";
 import { startAggregator } from "./aggregator.ts";
 import { MemoryJobStore, type StoredJob } from "./job-store.ts";
+import { deploymentModels } from "./labels.ts";
 import type { StageLogger } from "./logger.ts";
 import { withModelMetrics } from "./model-metrics.ts";
+import { MemoryModelRegistry } from "./model-registry.ts";
 import { createModelProvider, type ModelSourceOptions } from "./models.ts";
 import { startProducer } from "./producer.ts";
 import { openJobOutput } from "./sink-output.ts";
@@ -40,6 +42,9 @@ export async function runLocal(options: LocalRunOptions): Promise<LocalRunResult
   const transport = createMemoryTransport();
   const jobStore = new MemoryJobStore();
   const models = withModelMetrics(createModelProvider(options));
+  // What the worker below runs per φ, as a worker role publishes it: class names for the producer and aggregator.
+  const registry = new MemoryModelRegistry();
+  await registry.publish(deploymentModels(options));
   let outputLocation = spec.output;
   let aggregatorDone: () => void = () => {};
   const finished = new Promise<void>((resolve) => {
@@ -56,6 +61,7 @@ export async function runLocal(options: LocalRunOptions): Promise<LocalRunResult
     },
     modelDescription: (phi) =>
       models.hasWeights(phi) ? (options.weights?.[String(phi)] ?? "") : `seeded (seed ${options.seed ?? 0})`,
+    models: registry,
     onJobFinished: () => aggregatorDone(),
   });
   const worker = startWorker({
@@ -76,6 +82,7 @@ export async function runLocal(options: LocalRunOptions): Promise<LocalRunResult
     transport,
     jobStore,
     framesPerChunk: options.framesPerChunk,
+    models: registry,
     logger: options.logger,
   });
   const { job } = await jobStore.create(spec);

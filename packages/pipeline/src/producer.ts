@@ -2,7 +2,7 @@
 // to the square resolution of the largest φ the job allows, stores the pixels (with a TTL) and queues small
 // chunk messages for the workers. Decoding pauses while the job has too many frames in flight.
 
-import { cocoIdsByName, getConfig, parsePhi } from "@vdet/effdet";
+import { getConfig, parsePhi } from "@vdet/effdet";
 import { metrics } from "@vdet/metrics";
 import type { FrameChunk, FrameRef, JobEvent } from "@vdet/protocol";
 import type { Consumer, Transport } from "@vdet/transport";
@@ -22,8 +22,10 @@ import {
   limitInputBytes,
 } from "./input-limits.ts";
 import type { JobStore, StoredJob, VideoSummary } from "./job-store.ts";
+import { jobClassIds } from "./labels.ts";
 import { letterboxFor, padToSquare } from "./letterbox.ts";
 import { type StageLogger, silentLogger } from "./logger.ts";
+import type { ModelRegistry } from "./model-registry.ts";
 
 export interface ProducerConfig {
   transport: Transport;
@@ -47,6 +49,8 @@ export interface ProducerConfig {
   inputTimeoutMs?: number;
   /** Input kinds this producer reads (default: all); `["url", "hls", "rtsp", "stream"]` never opens local files. */
   allowedInputKinds?: readonly InputKind[];
+  /** What the workers run per φ: a job's `classes` names become ids by its models' labels (default: COCO). */
+  models?: ModelRegistry;
   logger?: StageLogger;
 }
 
@@ -92,6 +96,7 @@ async function produceJob(job: StoredJob, config: ProducerConfig, log: StageLogg
   let error: string | null = null;
   let cancelled = false;
   let pending: FrameRef[] = [];
+  let classes: number[] | undefined;
 
   const flush = async (letterbox: ReturnType<typeof letterboxFor>) => {
     if (pending.length === 0) return;
@@ -105,7 +110,7 @@ async function produceJob(job: StoredJob, config: ProducerConfig, log: StageLogg
       mode: spec.mode,
       latencyBudgetMs: spec.latencyBudgetMs,
       scoreThreshold: spec.scoreThreshold,
-      classes: spec.classes ? classIds(spec.classes) : undefined,
+      classes,
       priority: spec.priority,
       enqueuedAtMs: Date.now(),
       target: spec.throughput
@@ -123,6 +128,8 @@ async function produceJob(job: StoredJob, config: ProducerConfig, log: StageLogg
   };
 
   try {
+    // Before the input is opened: a class the job's model does not have fails the job at once.
+    if (spec.classes) classes = jobClassIds(spec.classes, (await config.models?.read()) ?? {}, spec.phi);
     const limits = config.limits ?? {};
     const openRaw = config.openInput ?? (async (input: string) => input);
     const open = async (input: string) => limitInputBytes(await openRaw(input), limits.maxInputBytes);
@@ -212,11 +219,6 @@ function videoSummary(info: VideoInfo): VideoSummary {
     durationMs: info.durationSeconds === undefined ? null : Math.round(info.durationSeconds * 1000),
     codec: info.codec,
   };
-}
-
-/** Class names (or numeric ids) of a job spec as 1-based COCO ids. */
-export function classIds(names: readonly string[]): number[] {
-  return names.flatMap((name) => (/^\d+$/.test(name) ? [Number(name)] : cocoIdsByName([name])));
 }
 
 /**

@@ -2,4 +2,5 @@
 export * from "./job-spec.ts";
 export * from "./job-state.ts";
 export * from "./messages.ts";
+export * from "./model-labels.ts";
 export * from "./phi.ts";

@@ -10,12 +10,15 @@ import { parsePhi } from "@vdet/effdet";
 import {
   createModelProvider,
   createSimulatedModelProvider,
+  deploymentModels,
   type JobOutputFactory,
   type ModelProvider,
   openJobOutput,
   profileModels,
   RedisJobStore,
+  RedisModelRegistry,
   type Stage,
+  simulatedModels,
   startAggregator,
   startProducer,
   startWorker,
@@ -72,6 +75,8 @@ interface Connections {
   transport: Transport;
   redis: Redis;
   jobStore: RedisJobStore;
+  /** What the workers run per φ (they publish it; the other roles read class names from it). */
+  models: RedisModelRegistry;
   close(): Promise<void>;
 }
 
@@ -86,6 +91,7 @@ function connect(config: Common, logger: Logger): Connections {
     transport,
     redis,
     jobStore,
+    models: new RedisModelRegistry(redis, config.prefix),
     close: async () => {
       await transport.close();
       await redis.quit();
@@ -157,6 +163,7 @@ export async function startApiRole(
   const app = await buildServer({
     transport: c.transport,
     jobStore: c.jobStore,
+    models: c.models,
     token: config.noAuth ? null : config.token!,
     allowFileInputs: config.allowFileInputs,
     allowDirectoryOutputs: config.allowDirectoryOutputs,
@@ -213,6 +220,7 @@ export function startProducerRole(config: ProducerRoleConfig, logger: Logger): R
     allowedInputKinds: config.allowFileInputs ? ALL_INPUT_KINDS : ALL_INPUT_KINDS.filter((k) => k !== "file"),
     openInput,
     inputSizeBytes: async (input) => (input.startsWith("s3://") ? s3ObjectSize(input, s3()) : undefined),
+    models: c.models,
     logger,
   });
   logger.info({ role: "producer" }, "producer started");
@@ -285,6 +293,24 @@ export async function startWorkerRole(config: WorkerRoleConfig, logger: Logger):
   // Inference metrics wrap the models after profiling, so profiling runs do not count as inferred frames.
   const models = withModelMetrics(prepared.models);
   const c = connect(config, logger);
+  // Before taking work: the other roles name this worker's classes (and resolve job class filters) by it.
+  const published = config.simulateProfile
+    ? simulatedModels()
+    : deploymentModels({ weights: config.weights, seed: config.seed });
+  try {
+    await c.models.publish(published);
+  } catch (error) {
+    await models.close();
+    await c.close();
+    throw error;
+  }
+  logger.info(
+    {
+      role: "worker",
+      models: Object.fromEntries(Object.entries(published).map(([phi, m]) => [phi, m.source])),
+    },
+    "models published",
+  );
   const stage = startWorker({
     transport: c.transport,
     jobStore: c.jobStore,
@@ -314,6 +340,7 @@ export function startAggregatorRole(config: AggregatorRoleConfig, logger: Logger
     jobStore: c.jobStore,
     openOutput: outputs(),
     openInput,
+    models: c.models,
     logger,
   });
   logger.info({ role: "aggregator" }, "aggregator started");
