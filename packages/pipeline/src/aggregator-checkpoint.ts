@@ -130,7 +130,9 @@ export class RedisAggregatorCheckpoints implements AggregatorCheckpoints {
     const results = await multi.exec();
     const failed = results?.find(([error]) => error);
     if (!results || failed) {
-      throw new Error(`aggregator checkpoint of job ${jobId} not saved: ${failed?.[0]?.message ?? "aborted"}`);
+      throw new Error(
+        `aggregator checkpoint of job ${jobId} not saved: ${failed?.[0]?.message ?? "aborted"}`,
+      );
     }
   }
 

@@ -6,7 +6,13 @@
 
 import { cocoLabel, phiLabel } from "@vdet/effdet";
 import { metrics } from "@vdet/metrics";
-import { type DetectionBatch, type FrameDetections, isTerminal, type JobEvent, type PhiValue } from "@vdet/protocol";
+import {
+  type DetectionBatch,
+  type FrameDetections,
+  isTerminal,
+  type JobEvent,
+  type PhiValue,
+} from "@vdet/protocol";
 import type { TrackFrame } from "@vdet/render";
 import { Tracker } from "@vdet/tracker";
 import type { Consumer, Transport } from "@vdet/transport";
@@ -114,7 +120,13 @@ export function startAggregator(config: AggregatorConfig): Stage {
         if (checkpoint) {
           await restore(agg, checkpoint);
           log.info(
-            { jobId, stage: "aggregator", next: agg.next, pending: agg.pending.size, finishing: agg.finishing },
+            {
+              jobId,
+              stage: "aggregator",
+              next: agg.next,
+              pending: agg.pending.size,
+              finishing: agg.finishing,
+            },
             "resumed from checkpoint",
           );
         }
@@ -460,15 +472,18 @@ function trackFrame(agg: JobAggregation, frame: FrameDetections): string {
 const r2 = (v: number) => Math.round(v * 100) / 100;
 
 function summary(agg: JobAggregation) {
-  const tracks = [...agg.tracks.values()].map((t) => ({
-    trackId: t.trackId,
-    class: t.classId,
-    label: cocoLabel(t.classId),
-    firstFrame: t.firstFrame,
-    lastFrame: t.lastFrame,
-    length: t.length,
-    meanScore: Math.round((t.scoreSum / t.length) * 1e4) / 1e4,
-  }));
+  // By id, so that an aggregator resumed from a checkpoint lists them as an uninterrupted one does.
+  const tracks = [...agg.tracks.values()]
+    .sort((a, b) => a.trackId - b.trackId)
+    .map((t) => ({
+      trackId: t.trackId,
+      class: t.classId,
+      label: cocoLabel(t.classId),
+      firstFrame: t.firstFrame,
+      lastFrame: t.lastFrame,
+      length: t.length,
+      meanScore: Math.round((t.scoreSum / t.length) * 1e4) / 1e4,
+    }));
   const perClass: Record<string, number> = {};
   for (const t of tracks) perClass[t.label] = (perClass[t.label] ?? 0) + 1;
   return { jobId: agg.job.id, tracks: tracks.length, tracksPerClass: perClass, trackList: tracks };

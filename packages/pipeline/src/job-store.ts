@@ -308,7 +308,11 @@ export class RedisJobStore implements JobStore {
   }
 
   async producerCheckpoint(id: string): Promise<ProducerCheckpoint | null> {
-    const [chunks, nextFrame] = await this.redis.hmget(this.key("job", id), "producedChunks", "producedNextFrame");
+    const [chunks, nextFrame] = await this.redis.hmget(
+      this.key("job", id),
+      "producedChunks",
+      "producedNextFrame",
+    );
     if (chunks === null || nextFrame === null) return null;
     return { chunks: Number(chunks), nextFrame: Number(nextFrame) };
   }

@@ -118,7 +118,10 @@ function s3(): S3Client {
 
 function outputs(tracksPartBytes: number): JobOutputFactory {
   return (_jobId, location, resume) =>
-    openJobOutput(location, location.startsWith("s3://") ? { s3Client: s3() } : {}, { resume, tracksPartBytes });
+    openJobOutput(location, location.startsWith("s3://") ? { s3Client: s3() } : {}, {
+      resume,
+      tracksPartBytes,
+    });
 }
 
 /** A job's input for playback in the dashboard: local files, and s3:// objects read by byte range. */
