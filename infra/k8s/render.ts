@@ -190,6 +190,7 @@ export function renderManifests(v: Values): Manifest[] {
         container(v, "worker", w.resources, {
           VDET_EP: w.gpu ? "cuda" : "cpu",
           VDET_MAX_BATCH: String(w.maxBatch),
+          VDET_PRELOAD: w.phis,
           ...(w.threads ? { VDET_THREADS: String(w.threads) } : {}),
           ...(w.weights ? { VDET_WEIGHTS: w.weights } : {}),
         }),

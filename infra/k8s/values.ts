@@ -23,6 +23,8 @@ export interface Values {
     gpu: boolean;
     gpusPerWorker: number;
     maxBatch: number;
+    /** φ loaded and latency-profiled at start-up (VDET_PRELOAD): the φ the deadline policy can choose from. */
+    phis: string;
     threads?: number;
     weights?: string;
     resources: Resources;
@@ -66,6 +68,7 @@ export const defaultValues: Values = {
     gpu: false,
     gpusPerWorker: 1,
     maxBatch: 4,
+    phis: "0",
     resources: { requests: { cpu: "2", memory: "2Gi" }, limits: { memory: "4Gi" } },
     nodeSelector: {},
     minReplicas: 1,
@@ -84,6 +87,7 @@ export const gpuValues: Values = {
     ...defaultValues.worker,
     gpu: true,
     maxBatch: 8,
+    phis: "0,1,2,3",
     resources: { requests: { cpu: "2", memory: "4Gi" }, limits: { memory: "8Gi" } },
     nodeSelector: { "nvidia.com/gpu.present": "true" },
     targetBacklogPerWorker: 16,

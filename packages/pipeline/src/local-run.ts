@@ -1,7 +1,9 @@
 // Local mode: every stage in one process over the in-process transport, for `vdet run` and tests. The stages
 // are the same modules the distributed services run; only the transport and job store differ.
 
-import { type JobSpecInput, PHI_VALUES, parseJobSpec, phiRank } from "@vdet/protocol";
+import { availableParallelism } from "node:os";
+import { type JobSpecInput, PHI_VALUES, type PhiValue, parseJobSpec, phiRank } from "@vdet/protocol";
+import type { LatencyProfile } from "@vdet/scheduler";
 import { createMemoryTransport } from "@vdet/transport";
 import { startAggregator } from "./aggregator.ts";
 import { MemoryJobStore, type StoredJob } from "./job-store.ts";
@@ -9,6 +11,7 @@ import type { StageLogger } from "./logger.ts";
 import { withModelMetrics } from "./model-metrics.ts";
 import { createModelProvider, type ModelSourceOptions } from "./models.ts";
 import { startProducer } from "./producer.ts";
+import { profileModels } from "./profiling.ts";
 import { openJobOutput } from "./sink-output.ts";
 import { startWorker } from "./worker.ts";
 
@@ -23,6 +26,12 @@ export interface LocalRunOptions extends ModelSourceOptions {
   progressIntervalMs?: number;
   /** Build and load the model of every allowed φ before decoding starts (start-up reported apart). */
   preload?: boolean;
+  /**
+   * Latency jobs: measure (or read from the profile cache) the latency of every allowed φ before decoding starts,
+   * so the policy can choose among them; without it the job runs its smallest φ.
+   */
+  profileLatency?: boolean;
+  onProfileStep?: (step: { phi: PhiValue; batch: number; ms: number }) => void;
 }
 
 export interface LocalRunResult {
@@ -39,7 +48,23 @@ export async function runLocal(options: LocalRunOptions): Promise<LocalRunResult
     throw new Error("local mode writes to a directory; use the services for s3:// outputs");
   const transport = createMemoryTransport();
   const jobStore = new MemoryJobStore();
-  const models = withModelMetrics(createModelProvider(options));
+  const bare = createModelProvider(options);
+  const models = withModelMetrics(bare);
+  const allowed = PHI_VALUES.slice(phiRank(spec.phi.min), phiRank(spec.phi.max) + 1);
+  const startupStarted = performance.now();
+  let profile: LatencyProfile | undefined;
+  if (options.profileLatency && spec.mode === "latency") {
+    // Profiled on the bare models: these runs are not the job's inferred frames.
+    const result = await profileModels({
+      models: bare,
+      phis: allowed,
+      maxBatch: options.maxBatch ?? 4,
+      executionProvider: options.executionProvider ?? "cpu",
+      threads: options.intraOpThreads ?? availableParallelism(),
+      onProgress: options.onProfileStep,
+    });
+    profile = result.profile;
+  }
   let outputLocation = spec.output;
   let aggregatorDone: () => void = () => {};
   const finished = new Promise<void>((resolve) => {
@@ -65,12 +90,9 @@ export async function runLocal(options: LocalRunOptions): Promise<LocalRunResult
     maxBatch: options.maxBatch,
     maxDelayMs: options.maxDelayMs,
     logger: options.logger,
+    profile,
   });
-  const startupStarted = performance.now();
-  if (options.preload) {
-    const phis = PHI_VALUES.slice(phiRank(spec.phi.min), phiRank(spec.phi.max) + 1);
-    await Promise.all(phis.map((phi) => models.detector(phi)));
-  }
+  if (options.preload) await Promise.all(allowed.map((phi) => models.detector(phi)));
   const startupMs = performance.now() - startupStarted;
   const producer = startProducer({
     transport,

@@ -5,9 +5,10 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { Detector, FrameDetections } from "@vdet/effdet";
 import { type DetectionBatch, type FrameChunk, parseJobSpec } from "@vdet/protocol";
+import { LatencyProfile } from "@vdet/scheduler";
 import { createMemoryTransport } from "@vdet/transport";
 import { MemoryJobStore } from "./job-store.ts";
-import type { ModelProvider } from "./models.ts";
+import { createSimulatedModelProvider, type ModelProvider } from "./models.ts";
 import { startWorker } from "./worker.ts";
 
 function provider(failures: number): ModelProvider & { calls: number } {
@@ -98,4 +99,64 @@ test("frames whose pixels expired are failed at once, not retried", async () => 
   const { batch, calls } = await runChunk(0, false);
   assert.equal(calls, 0);
   assert.match(batch.failed[0].reason, /expired or missing/);
+});
+
+test("archive jobs with a throughput target run the largest φ whose profiled throughput keeps it", async () => {
+  // Per frame (batches of 2): D0 5 ms, D1 20 ms, D2 80 ms → 200, 50, 12.5 frames/s on one worker.
+  const table = {
+    version: 1 as const,
+    key: "archive-target",
+    measuredAt: "2026-11-28T00:00:00Z",
+    rows: ([0, 1, 2] as const).flatMap((phi) =>
+      [1, 2].map((batch) => {
+        const ms = 5 * 4 ** phi * batch;
+        return { phi, batch, p50Ms: ms, p90Ms: ms, samplesMs: [ms] };
+      }),
+    ),
+  };
+  const phiFor = async (target: { framesPerSecond?: number; finishByMs?: number }) => {
+    const transport = createMemoryTransport();
+    const jobStore = new MemoryJobStore();
+    const { job } = await jobStore.create(
+      parseJobSpec({ input: "a.mp4", output: "out", phi: { min: 0, max: 2 } }),
+    );
+    const models = createSimulatedModelProvider(table);
+    const size = 32;
+    const chunk: FrameChunk = {
+      jobId: job.id,
+      chunk: 0,
+      frames: [0, 1].map((index) => ({ index, ptsMs: index * 200, key: `${job.id}/${index}` })),
+      size,
+      letterbox: { sourceWidth: 32, sourceHeight: 32, contentWidth: 32, contentHeight: 32 },
+      phi: { min: 0, max: 2 },
+      mode: "archive",
+      scoreThreshold: 0.3,
+      priority: 5,
+      enqueuedAtMs: Date.now(),
+      target,
+    };
+    for (const f of chunk.frames) await transport.frameStore.put(f.key, new Uint8Array(size * size * 3), 60);
+    const done = new Promise<DetectionBatch>((resolve) => {
+      transport.results.consume(async (batch) => resolve(batch));
+    });
+    const worker = startWorker({
+      transport,
+      jobStore,
+      models,
+      maxBatch: 2,
+      maxDelayMs: 1,
+      profile: LatencyProfile.fromTable(table),
+    });
+    await transport.frames.add(chunk);
+    const batch = await done;
+    await worker.close();
+    await models.close();
+    await transport.close();
+    return batch.frames.map((f) => f.phi);
+  };
+  // At 90 % utilisation one worker gives D1 45 frames/s, D2 11.25.
+  assert.deepEqual(await phiFor({ framesPerSecond: 40 }), [1, 1]);
+  assert.deepEqual(await phiFor({ framesPerSecond: 10 }), [2, 2]);
+  // Beyond even D0: the smallest φ.
+  assert.deepEqual(await phiFor({ framesPerSecond: 1000 }), [0, 0]);
 });

@@ -51,6 +51,18 @@ describe("job spec", () => {
     ["φ range reversed", { ...minimal, phi: { min: 4, max: 2 } }, /phi: phi.min must not be above phi.max/],
     ["score above 1", { ...minimal, scoreThreshold: 1.5 }, /scoreThreshold/],
     [
+      "throughput target on a latency job",
+      { ...minimal, latencyBudgetMs: 200, throughput: { framesPerSecond: 10 } },
+      /throughput: a throughput target is for archive mode/,
+    ],
+    [
+      "both throughput targets",
+      { ...minimal, throughput: { framesPerSecond: 10, finishBy: "2026-12-01T00:00:00Z" } },
+      /throughput: give framesPerSecond or finishBy, not both or neither/,
+    ],
+    ["finishBy without an offset", { ...minimal, throughput: { finishBy: "2026-12-01 00:00" } }, /finishBy/],
+    ["zero target fps", { ...minimal, throughput: { framesPerSecond: 0 } }, /framesPerSecond/],
+    [
       "path traversal in output",
       { ...minimal, output: "out/../../etc" },
       /output: output must not contain '\.\.'/,

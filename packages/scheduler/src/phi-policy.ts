@@ -51,6 +51,8 @@ export interface PhiPolicyOptions {
    * arrival rate) within this share of the tightest budget. Bounds the backlog a larger φ may build.
    */
   backlogShare?: number;
+  /** Share of the budget the frames left behind must have to spare in that check (timing noise). */
+  drainMargin?: number;
   /** Latency arrivals remembered for the arrival-rate estimate. */
   arrivalWindow?: number;
   /** Arrivals older than this do not count in the arrival rate, ms (a past burst stops weighing on φ). */
@@ -77,6 +79,7 @@ export class PhiPolicy {
   private readonly stepUpAfter: number;
   private readonly stepUpMargin: number;
   private readonly backlogShare: number;
+  private readonly drainMargin: number;
   private readonly arrivalWindow: number;
   private readonly arrivalWindowMs: number;
 
@@ -88,6 +91,7 @@ export class PhiPolicy {
     this.stepUpAfter = options.stepUpAfter ?? 3;
     this.stepUpMargin = options.stepUpMargin ?? 0.8;
     this.backlogShare = options.backlogShare ?? 0.5;
+    this.drainMargin = options.drainMargin ?? 0.1;
     this.arrivalWindow = options.arrivalWindow ?? 20;
     this.arrivalWindowMs = options.arrivalWindowMs ?? 2000;
     if (!(this.maxBatch >= 1)) throw new RangeError("maxBatch must be at least 1");
@@ -282,6 +286,8 @@ export class PhiPolicy {
       ? Math.max(nowMs, lastArrival + gapMs)
       : Number.POSITIVE_INFINITY;
     const emptyBy = startMs + this.backlogShare * budgetMs;
+    // Predictions are percentiles, not promises: frames left to the smallest φ keep a share of the budget spare.
+    const marginMs = Number.isFinite(budgetMs) ? this.drainMargin * budgetMs : 0;
     let t = startMs;
     for (let step = 0; step < 10_000; step++) {
       while (nextArrival <= t) {
@@ -295,7 +301,7 @@ export class PhiPolicy {
       let phi = chunk[0].phi;
       for (const f of chunk) if (phiRank(f.phi) > phiRank(phi)) phi = f.phi;
       t += this.profile.predict(phi, chunk.length)!;
-      if (chunk.some((f) => f.deadlineMs < t)) return false;
+      if (chunk.some((f) => f.deadlineMs - marginMs < t)) return false;
     }
     return false;
   }

@@ -109,6 +109,8 @@ interface SubmitOptions {
   idempotencyKey?: string;
   json?: boolean;
   preview?: boolean;
+  targetFps?: number;
+  finishBy?: string;
 }
 
 function specFor(input: string, output: string, o: SubmitOptions): JobSpecInput {
@@ -122,7 +124,14 @@ function specFor(input: string, output: string, o: SubmitOptions): JobSpecInput 
     preview: o.preview,
     ...(o.budget !== undefined
       ? { latencyBudgetMs: o.budget, phi: { min: o.phi ?? 0, max: o.maxPhi ?? 3 } }
-      : { mode: "archive" as const, phi: { min: o.phi ?? 0, max: o.phi ?? 0 } }),
+      : o.targetFps !== undefined || o.finishBy !== undefined
+        ? {
+            mode: "archive" as const,
+            phi: { min: o.phi ?? 0, max: o.maxPhi ?? 3 },
+            throughput:
+              o.targetFps !== undefined ? { framesPerSecond: o.targetFps } : { finishBy: o.finishBy },
+          }
+        : { mode: "archive" as const, phi: { min: o.phi ?? 0, max: o.phi ?? 0 } }),
   };
   const key = createHash("sha256").update(JSON.stringify(spec)).digest("hex").slice(0, 32);
   return { ...spec, idempotencyKey: o.idempotencyKey ?? `auto-${key}` };
@@ -158,7 +167,13 @@ export function registerJobCommands(program: Command): void {
     .option("--budget <ms>", "latency budget per frame (latency mode)", integer("--budget", 10, 3_600_000))
     .option("--archive", "throughput first, no deadline; a directory or glob submits every video in it")
     .option("--phi <φ>", "φ (archive) or smallest φ (with --budget)")
-    .option("--max-phi <φ>", "largest φ with --budget (default 3)")
+    .option("--max-phi <φ>", "largest φ with --budget (default 3); with a throughput target, the archive's")
+    .option(
+      "--target-fps <n>",
+      "archive: frames/s to keep; workers run the largest φ up to --max-phi that does",
+      positiveNumber("--target-fps"),
+    )
+    .option("--finish-by <time>", "archive: ISO date-time with offset by which every frame should be done")
     .option("--fps <n>", "frames per second to sample (default 5)", positiveNumber("--fps"))
     .option("--score-threshold <p>", "minimum detection score", probability)
     .option("--classes <names>", "keep only these classes, e.g. person,car")
@@ -170,6 +185,12 @@ export function registerJobCommands(program: Command): void {
     .action(async (input: string, o: SubmitOptions) => {
       if (o.budget !== undefined && o.archive)
         throw new InvalidArgumentError("give --budget or --archive, not both");
+      if (o.budget !== undefined && (o.targetFps !== undefined || o.finishBy !== undefined))
+        throw new InvalidArgumentError(
+          "--target-fps and --finish-by are for archive jobs, not with --budget",
+        );
+      if (o.targetFps !== undefined && o.finishBy !== undefined)
+        throw new InvalidArgumentError("give --target-fps or --finish-by, not both");
       const client = clientOptions(o);
       const ids: string[] = [];
       const submitAll = async (videos: readonly string[], many: boolean) => {

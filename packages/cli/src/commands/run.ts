@@ -104,6 +104,12 @@ export function registerRunCommand(program: Command): void {
         maxBatch: o.batch,
         executionProvider: o.ep,
         intraOpThreads: o.threads,
+        // With a budget, the policy chooses among the allowed φ from this machine's measured latencies.
+        profileLatency: o.budget !== undefined,
+        onProfileStep: (step) => {
+          if (!o.json)
+            process.stderr.write(`profiling D${step.phi} × ${step.batch}: ${step.ms.toFixed(0)} ms\n`);
+        },
         onProgress: (job) => {
           const estimate =
             job.progress.total ??

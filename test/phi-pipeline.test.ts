@@ -1,0 +1,125 @@
+// The deadline policy in the distributed pipeline: a `vdet worker` process with a simulated accelerator (a latency
+// profile, no model) over the real Redis; a producer and an aggregator in this process. A roomy budget runs the
+// largest φ the job allows, an impossible one runs its smallest φ and counts every frame as a miss, and both show
+// in tracks.jsonl, manifest.json and the job's progress.
+
+import assert from "node:assert/strict";
+import { type ChildProcess, spawn } from "node:child_process";
+import { randomUUID } from "node:crypto";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import { fileURLToPath } from "node:url";
+import { openJobOutput, RedisJobStore, startAggregator, startProducer } from "@vdet/pipeline";
+import { type JobSpecInput, parseJobSpec } from "@vdet/protocol";
+import { createRedisTransport, deleteKeysWithPrefix, redisOptionsFromUrl } from "@vdet/transport";
+import { Redis } from "ioredis";
+import { makeTestClip, parseTracks } from "./support/clips.ts";
+
+const REDIS_URL = process.env.VDET_REDIS_URL ?? "redis://127.0.0.1:6379";
+const prefix = `vdet-phi-${randomUUID().slice(0, 8)}`;
+const repoRoot = fileURLToPath(new URL("..", import.meta.url));
+const dir = mkdtempSync(join(tmpdir(), "vdet-phi-"));
+
+const redis = new Redis(redisOptionsFromUrl(REDIS_URL));
+const transport = createRedisTransport({ url: REDIS_URL, prefix });
+const jobStore = new RedisJobStore(redis, prefix);
+const finished = new Map<string, string>();
+const producer = startProducer({ transport, jobStore, framesPerChunk: 2 });
+const aggregator = startAggregator({
+  transport,
+  jobStore,
+  openOutput: (_id, location) => openJobOutput(location),
+  onJobFinished: (id, state) => finished.set(id, state),
+});
+let worker: ChildProcess | undefined;
+let clip = "";
+
+// A fast accelerator: D0 10 ms, D1 20 ms, D2 40 ms for one frame; batches of 2 and 4 cost 1.5× and 2.5×.
+const profile = {
+  version: 1,
+  key: "e2e-simulated",
+  measuredAt: "2026-11-28T00:00:00Z",
+  rows: [0, 1, 2].flatMap((phi) =>
+    [1, 2, 4].map((batch) => {
+      const ms = 10 * 2 ** phi * (batch === 1 ? 1 : batch === 2 ? 1.5 : 2.5);
+      return { phi, batch, p50Ms: ms, p90Ms: ms, samplesMs: [ms] };
+    }),
+  ),
+};
+
+before(async () => {
+  clip = await makeTestClip(join(dir, "clip.mp4"), 4, 10);
+  const profilePath = join(dir, "profile.json");
+  writeFileSync(profilePath, JSON.stringify(profile));
+  worker = spawn(
+    process.execPath,
+    [join(repoRoot, "bin/vdet.mjs"), "worker", "--prefix", prefix, "--max-batch", "4", "--preload", "0,1,2"],
+    {
+      env: {
+        ...process.env,
+        VDET_REDIS_URL: REDIS_URL,
+        VDET_LOG_LEVEL: "warn",
+        VDET_SIMULATE_PROFILE: profilePath,
+      },
+      stdio: ["ignore", "ignore", "inherit"],
+    },
+  );
+});
+
+after(async () => {
+  worker?.kill("SIGTERM");
+  await new Promise((r) => (worker?.exitCode !== null ? r(null) : worker.once("exit", r)));
+  await producer.close();
+  await aggregator.close();
+  await transport.close();
+  await deleteKeysWithPrefix(redis, prefix);
+  await redis.quit();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function runJob(name: string, spec: Omit<JobSpecInput, "input" | "output">) {
+  const { job } = await jobStore.create(parseJobSpec({ input: clip, output: join(dir, name), ...spec }));
+  await transport.jobs.add({ jobId: job.id }, { id: job.id });
+  const started = Date.now();
+  while (!finished.has(job.id)) {
+    if (Date.now() - started > 60_000) throw new Error(`job ${name} did not finish`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return {
+    state: finished.get(job.id),
+    job: (await jobStore.get(job.id))!,
+    lines: parseTracks(readFileSync(join(dir, name, "tracks.jsonl"), "utf8")),
+    manifest: JSON.parse(readFileSync(join(dir, name, "manifest.json"), "utf8")),
+  };
+}
+
+test("a roomy budget runs the job's largest φ on every frame and misses nothing", async () => {
+  const r = await runJob("roomy", { sampling: { fps: 5 }, latencyBudgetMs: 5000, phi: { min: 0, max: 2 } });
+  assert.equal(r.state, "completed");
+  assert.equal(r.lines.length, 20);
+  assert.deepEqual(
+    r.lines.map((l) => l.phi),
+    Array(20).fill(2),
+  );
+  assert.deepEqual(r.manifest.phiHistogram, { "2": 20 });
+  assert.deepEqual(r.manifest.deadline, { budgetMs: 5000, misses: 0 });
+  assert.equal(r.job.progress.deadlineMisses, 0);
+});
+
+test("a job's φ range caps the choice, and an impossible budget runs the smallest φ, every frame a miss", async () => {
+  const capped = await runJob("capped", {
+    sampling: { fps: 5 },
+    latencyBudgetMs: 5000,
+    phi: { min: 0, max: 1 },
+  });
+  assert.ok(capped.lines.every((l) => l.phi === 1));
+  // 10 ms: gone before a frame even reaches the worker; frames still all arrive, at D1, the range's smallest.
+  const tight = await runJob("tight", { sampling: { fps: 5 }, latencyBudgetMs: 10, phi: { min: 1, max: 2 } });
+  assert.equal(tight.state, "completed");
+  assert.equal(tight.lines.length, 20);
+  assert.ok(tight.lines.every((l) => l.phi === 1));
+  assert.deepEqual(tight.manifest.deadline, { budgetMs: 10, misses: 20 });
+  assert.equal(tight.job.progress.deadlineMisses, 20);
+});
