@@ -205,14 +205,30 @@ export function startAggregator(config: AggregatorConfig): Stage {
     }
   };
 
+  /** Finishes the job; when a step fails, the redelivered message tries again (every step can be redone). */
   const finish = async (agg: JobAggregation): Promise<void> => {
     agg.done = true;
+    try {
+      await finishJob(agg);
+    } catch (error) {
+      agg.done = false;
+      throw error;
+    }
+  };
+
+  const finishJob = async (agg: JobAggregation): Promise<void> => {
     if (!agg.finishing) {
+      // From here on tracks.jsonl is only joined: a resumed aggregator must not buffer lines again.
       await agg.output.flushTracks();
       agg.unsavedLines = [];
       agg.linesInPart = true;
       agg.finishing = true;
-      await checkpoint(agg);
+      try {
+        await checkpoint(agg);
+      } catch (error) {
+        agg.finishing = false;
+        throw error;
+      }
     }
     const event = agg.finished!;
     const current = await config.jobStore.get(agg.job.id);
