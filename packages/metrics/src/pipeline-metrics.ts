@@ -99,6 +99,13 @@ export const jobsTotal = new Counter({
   registers,
 });
 
+export const phiDecisionsTotal = new Counter({
+  name: "vdet_phi_decisions_total",
+  help: "Batches the φ policy formed, by reason: deadline (largest φ that fits), late, squeezed, unprofiled, archive",
+  labelNames: ["reason"] as const,
+  registers,
+});
+
 /** Turns a φ ("0"…"7", "7x", or a number) into a label value. */
 const phiLabel = (phi: number | string) => String(phi);
 const phiNumber = (phi: number | string) => (String(phi) === "7x" ? 8 : Number(phi));
@@ -131,6 +138,9 @@ export const metrics = {
     phiFramesTotal.inc({ phi: phiLabel(phi) }, frames);
     phiLast.set(phiNumber(phi));
   },
+
+  /** Why the φ policy chose a batch's φ (late and squeezed batches run the smallest φ to catch up). */
+  phiDecision: (reason: string) => phiDecisionsTotal.inc({ reason }),
 
   /** A chunk's time in the queue and in compute (from the worker's measurements), ms. */
   observeChunk({ queueMs, computeMs }: { queueMs: number; computeMs: number }) {

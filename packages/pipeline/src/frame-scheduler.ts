@@ -112,6 +112,7 @@ export class FrameScheduler {
     let batch: Waiting[] = [];
     try {
       const decision: BatchDecision = this.policy.decide(this.queue, this.now());
+      metrics.phiDecision(decision.reason);
       const chosen = new Set(decision.frames);
       batch = decision.frames.map((i) => this.queue[i]);
       const rest = this.queue.filter((_, i) => !chosen.has(i));
