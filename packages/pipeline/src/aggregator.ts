@@ -1,14 +1,29 @@
 // Aggregator stage: puts each job's frames back in order (workers finish out of order), de-duplicates
 // redelivered results, tracks objects across frames, appends tracks.jsonl as frames become contiguous, and
-// writes tracks.mot.txt, summary.json and manifest.json once every sampled frame is accounted for.
+// writes tracks.mot.txt, summary.json and manifest.json once every sampled frame is accounted for. With
+// `checkpoints`, each job's state is saved before the message that changed it is acked, and an aggregator that
+// starts after a crash resumes the job from it (aggregator-checkpoint.ts).
 
 import { phiLabel } from "@vdet/effdet";
 import { metrics } from "@vdet/metrics";
-import type { DetectionBatch, FrameDetections, FrameFailure, JobEvent, PhiValue } from "@vdet/protocol";
+import {
+  type DetectionBatch,
+  type FrameDetections,
+  isTerminal,
+  type JobEvent,
+  type PhiValue,
+} from "@vdet/protocol";
 import type { TrackFrame } from "@vdet/render";
 import { Tracker } from "@vdet/tracker";
 import type { Consumer, Transport } from "@vdet/transport";
 import type { VideoInput } from "@vdet/video";
+import type {
+  AggregatorCheckpoint,
+  AggregatorCheckpoints,
+  AggregatorSnapshot,
+  Outcome,
+  TrackSummary,
+} from "./aggregator-checkpoint.ts";
 import type { JobOutput, JobOutputFactory } from "./job-output.ts";
 import type { JobStore, StoredJob } from "./job-store.ts";
 import { COCO_SOURCE, type DeploymentModels, labelOf, modelFor } from "./labels.ts";
@@ -31,18 +46,8 @@ export interface AggregatorConfig {
   /** Called when a job reaches a terminal state. */
   onJobFinished?: (jobId: string, state: string) => void;
   version?: string;
-}
-
-type Outcome = { kind: "ok"; frame: FrameDetections } | { kind: "failed"; failure: FrameFailure };
-
-interface TrackSummary {
-  trackId: number;
-  classId: number;
-  label: string;
-  firstFrame: number;
-  lastFrame: number;
-  length: number;
-  scoreSum: number;
+  /** Where job state is checkpointed (Redis); without it a restarted aggregator cannot resume a job. */
+  checkpoints?: AggregatorCheckpoints;
 }
 
 class JobAggregation {
@@ -59,10 +64,18 @@ class JobAggregation {
   readonly motLines: string[] = [];
   /** Frames each worker delivered (first delivery only). */
   readonly framesByWorker = new Map<string, number>();
-  readonly startedAtMs = Date.now();
+  startedAtMs = Date.now();
   /** The written frames, kept only when the job asked for preview.mp4. */
   readonly previewFrames: TrackFrame[] | null;
   done = false;
+  /** tracks.jsonl is flushed and being joined; nothing more is appended. */
+  finishing = false;
+  // What the next checkpoint adds to the last one.
+  unsavedLines: string[] = [];
+  linesInPart = false;
+  motSaved = 0;
+  previewSaved = 0;
+  readonly dirtyTracks = new Set<number>();
 
   constructor(
     readonly job: StoredJob,
@@ -77,7 +90,7 @@ class JobAggregation {
 
 export function startAggregator(config: AggregatorConfig): Stage {
   const log = config.logger ?? silentLogger;
-  const jobs = new Map<string, Promise<JobAggregation | null>>();
+  const jobs = new Map<string, Promise<JobAggregation | "ended" | null>>();
   const chains = new Map<string, Promise<void>>();
 
   /** Runs `work` after every earlier piece of work for the same job. */
@@ -91,22 +104,76 @@ export function startAggregator(config: AggregatorConfig): Stage {
     return next;
   };
 
-  const aggregation = (jobId: string): Promise<JobAggregation | null> => {
+  const aggregation = (jobId: string): Promise<JobAggregation | "ended" | null> => {
     let entry = jobs.get(jobId);
     if (!entry) {
       entry = (async () => {
         const job = await config.jobStore.get(jobId);
         if (!job) return null;
-        const output = await config.openOutput(jobId, job.output);
-        const fps = samplingFps(job);
+        // A message redelivered after its job was finished (by this aggregator or one before a crash).
+        if (isTerminal(job.state)) return "ended" as const;
+        const checkpoint = (await config.checkpoints?.load(jobId)) ?? null;
+        const output = await config.openOutput(
+          jobId,
+          job.output,
+          checkpoint ? { tracksPartsWritten: checkpoint.snapshot.tracksPartsWritten } : undefined,
+        );
         // Class-aware: a COCO detector's person and bicycle boxes overlap and must not swap tracks.
         const models = (await config.models?.read()) ?? {};
-        return new JobAggregation(job, output, new Tracker({ fps, classAware: true }), models);
+        const tracker = checkpoint
+          ? Tracker.restore(checkpoint.snapshot.tracker)
+          : new Tracker({ fps: samplingFps(job), classAware: true });
+        const agg = new JobAggregation(job, output, tracker, models);
+        if (checkpoint) {
+          await restore(agg, checkpoint);
+          log.info(
+            {
+              jobId,
+              stage: "aggregator",
+              next: agg.next,
+              pending: agg.pending.size,
+              finishing: agg.finishing,
+            },
+            "resumed from checkpoint",
+          );
+        }
+        return agg;
       })();
       jobs.set(jobId, entry);
-      entry.catch(() => jobs.delete(jobId));
+      entry.then(
+        (agg) => agg === "ended" && jobs.delete(jobId),
+        () => jobs.delete(jobId),
+      );
     }
     return entry;
+  };
+
+  /** Saves what changed since the last checkpoint; the message being handled is acked only after this. */
+  const checkpoint = async (agg: JobAggregation): Promise<void> => {
+    if (!config.checkpoints) return;
+    const previewLines = agg.previewFrames?.slice(agg.previewSaved).map((f) => JSON.stringify(f)) ?? [];
+    await config.checkpoints.save(agg.job.id, {
+      snapshot: snapshot(agg),
+      linesInPart: agg.linesInPart,
+      newLines: agg.unsavedLines,
+      newMotLines: agg.motLines.slice(agg.motSaved),
+      newPreviewLines: previewLines,
+      tracks: [...agg.dirtyTracks].map((id) => agg.tracks.get(id)!),
+      progress: { written: agg.written, deadlineMisses: agg.deadlineMisses },
+    });
+    // Only after a successful save: a failed one is retried with everything since the last.
+    agg.unsavedLines = [];
+    agg.linesInPart = false;
+    agg.motSaved = agg.motLines.length;
+    agg.previewSaved += previewLines.length;
+    agg.dirtyTracks.clear();
+  };
+
+  /** Writes the frames that became contiguous, checkpoints, and finishes the job once every frame is in. */
+  const advance = async (agg: JobAggregation): Promise<void> => {
+    await drain(agg);
+    await checkpoint(agg);
+    if (agg.finished && agg.next >= agg.finished.totalFrames && !agg.done) await finish(agg);
   };
 
   const drain = async (agg: JobAggregation): Promise<void> => {
@@ -134,19 +201,42 @@ export function startAggregator(config: AggregatorConfig): Stage {
     if (lines.length > 0) {
       if (agg.previewFrames) for (const line of lines) agg.previewFrames.push(JSON.parse(line));
       const started = performance.now();
-      await agg.output.appendTracks(`${lines.join("\n")}\n`);
+      await appendLines(agg, lines);
       metrics.sinkWrite("append", performance.now() - started);
       agg.written += written;
       agg.failed += failed;
       metrics.framesWritten(written);
       metrics.framesFailed(failed);
-      await config.jobStore.addProgress(agg.job.id, { written });
+      // With checkpoints the job's progress is set with the checkpoint (a redone drain must not add twice).
+      if (!config.checkpoints) await config.jobStore.addProgress(agg.job.id, { written });
     }
-    if (agg.finished && agg.next >= agg.finished.totalFrames && !agg.done) await finish(agg);
   };
 
+  /** Finishes the job; when a step fails, the redelivered message tries again (every step can be redone). */
   const finish = async (agg: JobAggregation): Promise<void> => {
     agg.done = true;
+    try {
+      await finishJob(agg);
+    } catch (error) {
+      agg.done = false;
+      throw error;
+    }
+  };
+
+  const finishJob = async (agg: JobAggregation): Promise<void> => {
+    if (!agg.finishing) {
+      // From here on tracks.jsonl is only joined: a resumed aggregator must not buffer lines again.
+      await agg.output.flushTracks();
+      agg.unsavedLines = [];
+      agg.linesInPart = true;
+      agg.finishing = true;
+      try {
+        await checkpoint(agg);
+      } catch (error) {
+        agg.finishing = false;
+        throw error;
+      }
+    }
     const event = agg.finished!;
     const current = await config.jobStore.get(agg.job.id);
     const state =
@@ -176,6 +266,7 @@ export function startAggregator(config: AggregatorConfig): Stage {
       { jobId: agg.job.id, stage: "aggregator", state, frames: agg.written, failed: agg.failed },
       "job finished",
     );
+    await config.checkpoints?.remove(agg.job.id);
     config.onJobFinished?.(agg.job.id, state);
     jobs.delete(agg.job.id);
   };
@@ -183,6 +274,7 @@ export function startAggregator(config: AggregatorConfig): Stage {
   const onResults = (batch: DetectionBatch): Promise<void> =>
     serial(batch.jobId, async () => {
       const agg = await aggregation(batch.jobId);
+      if (agg === "ended") return;
       if (!agg) {
         metrics.error("aggregator", "unknown_job");
         log.warn({ jobId: batch.jobId, stage: "aggregator" }, "results for an unknown job; dropped");
@@ -203,20 +295,21 @@ export function startAggregator(config: AggregatorConfig): Stage {
       const fresh = batch.frames.filter((frame) => accept(frame.index, { kind: "ok", frame }));
       for (const failure of batch.failed) accept(failure.index, { kind: "failed", failure });
       const misses = countDeadlineMisses(agg, batch, fresh);
-      if (misses > 0) await config.jobStore.addProgress(agg.job.id, { deadlineMisses: misses });
+      if (misses > 0 && !config.checkpoints)
+        await config.jobStore.addProgress(agg.job.id, { deadlineMisses: misses });
       const accepted = agg.pending.size + agg.next - before;
       agg.framesByWorker.set(batch.worker, (agg.framesByWorker.get(batch.worker) ?? 0) + accepted);
-      await drain(agg);
+      await advance(agg);
     });
 
   const onEvent = (event: JobEvent): Promise<void> =>
     serial(event.jobId, async () => {
       const agg = await aggregation(event.jobId);
-      if (!agg || agg.done) return;
+      if (!agg || agg === "ended" || agg.done) return;
       agg.finished = event;
       if (event.error)
         log.warn({ jobId: event.jobId, stage: "aggregator", err: event.error }, "decoding ended early");
-      await drain(agg);
+      await advance(agg);
     });
 
   const consumers: Consumer[] = [
@@ -229,6 +322,69 @@ export function startAggregator(config: AggregatorConfig): Stage {
       await Promise.all(chains.values());
     },
   };
+}
+
+/**
+ * Appends lines to tracks.jsonl and notes what the next checkpoint must keep: an append that writes a part writes
+ * everything buffered, so after one the lines are all in parts; otherwise these lines are only buffered.
+ */
+async function appendLines(agg: JobAggregation, lines: string[]): Promise<void> {
+  const partsBefore = agg.output.tracksPartsWritten;
+  await agg.output.appendTracks(`${lines.join("\n")}\n`);
+  if (agg.output.tracksPartsWritten !== partsBefore) {
+    agg.unsavedLines = [];
+    agg.linesInPart = true;
+  } else {
+    agg.unsavedLines.push(...lines);
+  }
+}
+
+function snapshot(agg: JobAggregation): AggregatorSnapshot {
+  return {
+    version: 1,
+    next: agg.next,
+    pending: [...agg.pending],
+    finished: agg.finished,
+    written: agg.written,
+    failed: agg.failed,
+    duplicates: agg.duplicates,
+    deadlineMisses: agg.deadlineMisses,
+    phiHistogram: [...agg.phiHistogram],
+    phiRanges: agg.phiRanges,
+    framesByWorker: [...agg.framesByWorker],
+    startedAtMs: agg.startedAtMs,
+    tracker: agg.tracker.serialize(),
+    tracksPartsWritten: agg.output.tracksPartsWritten,
+    finishing: agg.finishing,
+  };
+}
+
+/** Puts a checkpoint's state back into a fresh aggregation whose output was opened at the checkpoint. */
+async function restore(agg: JobAggregation, checkpoint: AggregatorCheckpoint): Promise<void> {
+  const s = checkpoint.snapshot;
+  agg.next = s.next;
+  for (const [index, outcome] of s.pending) agg.pending.set(index, outcome);
+  agg.finished = s.finished;
+  agg.written = s.written;
+  agg.failed = s.failed;
+  agg.duplicates = s.duplicates;
+  agg.deadlineMisses = s.deadlineMisses;
+  for (const [phi, n] of s.phiHistogram) agg.phiHistogram.set(phi, n);
+  agg.phiRanges.push(...s.phiRanges);
+  for (const [worker, n] of s.framesByWorker) agg.framesByWorker.set(worker, n);
+  agg.startedAtMs = s.startedAtMs;
+  for (const t of checkpoint.tracks) agg.tracks.set(t.trackId, t);
+  agg.motLines.push(...checkpoint.motLines);
+  agg.motSaved = agg.motLines.length;
+  if (agg.previewFrames) for (const line of checkpoint.previewLines) agg.previewFrames.push(JSON.parse(line));
+  agg.previewSaved = agg.previewFrames?.length ?? 0;
+  agg.finishing = s.finishing;
+  // The lines after the last written part were only buffered by the crashed aggregator: buffer them again.
+  if (!s.finishing && checkpoint.lines.length > 0) {
+    const partsBefore = agg.output.tracksPartsWritten;
+    await agg.output.appendTracks(`${checkpoint.lines.join("\n")}\n`);
+    agg.linesInPart = agg.output.tracksPartsWritten !== partsBefore;
+  }
 }
 
 /** preview.mp4 when the job asked for it; a preview that cannot be written is a job error, not a failed job. */
@@ -301,6 +457,7 @@ function trackFrame(agg: JobAggregation, frame: FrameDetections): string {
     agg.motLines.push(
       `${frame.index + 1},${t.trackId},${r2(box[0])},${r2(box[1])},${r2(box[2] - box[0])},${r2(box[3] - box[1])},${score},-1,-1,-1\n`,
     );
+    agg.dirtyTracks.add(t.trackId);
     const s = agg.tracks.get(t.trackId);
     if (s) {
       s.lastFrame = frame.index;
@@ -339,15 +496,18 @@ function trackFrame(agg: JobAggregation, frame: FrameDetections): string {
 const r2 = (v: number) => Math.round(v * 100) / 100;
 
 function summary(agg: JobAggregation) {
-  const tracks = [...agg.tracks.values()].map((t) => ({
-    trackId: t.trackId,
-    class: t.classId,
-    label: t.label,
-    firstFrame: t.firstFrame,
-    lastFrame: t.lastFrame,
-    length: t.length,
-    meanScore: Math.round((t.scoreSum / t.length) * 1e4) / 1e4,
-  }));
+  // By id, so that an aggregator resumed from a checkpoint lists them as an uninterrupted one does.
+  const tracks = [...agg.tracks.values()]
+    .sort((a, b) => a.trackId - b.trackId)
+    .map((t) => ({
+      trackId: t.trackId,
+      class: t.classId,
+      label: t.label,
+      firstFrame: t.firstFrame,
+      lastFrame: t.lastFrame,
+      length: t.length,
+      meanScore: Math.round((t.scoreSum / t.length) * 1e4) / 1e4,
+    }));
   const perClass: Record<string, number> = {};
   for (const t of tracks) perClass[t.label] = (perClass[t.label] ?? 0) + 1;
   return { jobId: agg.job.id, tracks: tracks.length, tracksPerClass: perClass, trackList: tracks };

@@ -6,6 +6,14 @@ import type { Readable } from "node:stream";
 export interface JobOutput {
   /** Appends text (whole lines) to tracks.jsonl. */
   appendTracks(text: string): Promise<void>;
+  /**
+   * Parts of tracks.jsonl durably written so far: the write position the aggregator checkpoints. Text appended
+   * after the last part is only buffered (the checkpoint keeps those lines); an append that writes a part writes
+   * everything buffered, so right after it nothing is buffered.
+   */
+  readonly tracksPartsWritten: number;
+  /** Writes what tracks.jsonl has buffered as a part; returns tracksPartsWritten. */
+  flushTracks(): Promise<number>;
   /** Writes a whole file (manifest.json, summary.json, tracks.mot.txt) atomically. */
   put(name: string, body: string, contentType: string): Promise<void>;
   /** Writes a whole file from a stream of unknown length (preview.mp4), atomically. */
@@ -16,4 +24,13 @@ export interface JobOutput {
   readonly location: string;
 }
 
-export type JobOutputFactory = (jobId: string, location: string) => Promise<JobOutput>;
+/** Where a restarted aggregator resumes a job's output: the checkpointed write position. */
+export interface JobOutputResume {
+  tracksPartsWritten: number;
+}
+
+export type JobOutputFactory = (
+  jobId: string,
+  location: string,
+  resume?: JobOutputResume,
+) => Promise<JobOutput>;

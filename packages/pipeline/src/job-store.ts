@@ -30,6 +30,12 @@ export interface StoredJob extends JobRecord {
 
 export type ProgressField = Exclude<keyof JobProgress, "total">;
 
+/** How far the producer got with a job: chunks queued and the next sampled frame index to queue. */
+export interface ProducerCheckpoint {
+  chunks: number;
+  nextFrame: number;
+}
+
 export interface JobPage {
   jobs: StoredJob[];
   /** Pass back as `after` to get the next page; null on the last page. */
@@ -44,6 +50,10 @@ export interface JobStore {
   /** Moves the job to `state` unless it is already terminal; returns whether it moved. */
   setState(id: string, state: JobStateName): Promise<boolean>;
   addProgress(id: string, delta: Partial<Record<ProgressField, number>>): Promise<void>;
+  /** Records a queued chunk: adds its frames to `decoded` and moves the producer checkpoint, atomically. */
+  commitChunk(id: string, frames: number, checkpoint: ProducerCheckpoint): Promise<void>;
+  /** The producer checkpoint of a job (null: nothing queued yet), for a producer resuming after a crash. */
+  producerCheckpoint(id: string): Promise<ProducerCheckpoint | null>;
   setTotal(id: string, total: number): Promise<void>;
   setVideo(id: string, video: VideoSummary): Promise<void>;
   addError(id: string, error: Omit<JobError, "atMs">): Promise<void>;
@@ -69,6 +79,7 @@ function emptyProgress(): JobProgress {
 export class MemoryJobStore implements JobStore {
   private readonly jobs = new Map<string, StoredJob>();
   private readonly idempotency = new Map<string, string>();
+  private readonly produced = new Map<string, ProducerCheckpoint>();
 
   async create(spec: JobSpec): Promise<{ job: StoredJob; created: boolean }> {
     const existing = spec.idempotencyKey ? this.idempotency.get(spec.idempotencyKey) : undefined;
@@ -123,6 +134,18 @@ export class MemoryJobStore implements JobStore {
     const job = this.touch(id);
     if (!job) return;
     for (const [field, n] of Object.entries(delta) as [ProgressField, number][]) job.progress[field] += n;
+  }
+
+  async commitChunk(id: string, frames: number, checkpoint: ProducerCheckpoint): Promise<void> {
+    const job = this.touch(id);
+    if (!job) return;
+    job.progress.decoded += frames;
+    this.produced.set(id, { ...checkpoint });
+  }
+
+  async producerCheckpoint(id: string): Promise<ProducerCheckpoint | null> {
+    const checkpoint = this.produced.get(id);
+    return checkpoint ? { ...checkpoint } : null;
   }
 
   async setTotal(id: string, total: number): Promise<void> {
@@ -270,6 +293,28 @@ export class RedisJobStore implements JobStore {
     for (const [field, n] of Object.entries(delta)) multi.hincrby(this.key("job", id), field, n);
     multi.hset(this.key("job", id), "updatedAtMs", Date.now());
     await multi.exec();
+  }
+
+  async commitChunk(id: string, frames: number, checkpoint: ProducerCheckpoint): Promise<void> {
+    await this.redis
+      .multi()
+      .hincrby(this.key("job", id), "decoded", frames)
+      .hset(this.key("job", id), {
+        producedChunks: checkpoint.chunks,
+        producedNextFrame: checkpoint.nextFrame,
+        updatedAtMs: Date.now(),
+      })
+      .exec();
+  }
+
+  async producerCheckpoint(id: string): Promise<ProducerCheckpoint | null> {
+    const [chunks, nextFrame] = await this.redis.hmget(
+      this.key("job", id),
+      "producedChunks",
+      "producedNextFrame",
+    );
+    if (chunks === null || nextFrame === null) return null;
+    return { chunks: Number(chunks), nextFrame: Number(nextFrame) };
   }
 
   async setTotal(id: string, total: number): Promise<void> {

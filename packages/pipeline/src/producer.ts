@@ -1,10 +1,12 @@
 // Producer stage: takes queued jobs, probes and decodes the input with ffmpeg, letterboxes each sampled frame
 // to the square resolution of the largest φ the job allows, stores the pixels (with a TTL) and queues small
-// chunk messages for the workers. Decoding pauses while the job has too many frames in flight.
+// chunk messages for the workers. Decoding pauses while the job has too many frames in flight. Each queued chunk
+// moves the job's producer checkpoint; a producer that gets the job again after a crash decodes the input from
+// the start and queues only the frames after the checkpoint (or fails the job when the input is a live stream).
 
 import { getConfig, parsePhi } from "@vdet/effdet";
 import { metrics } from "@vdet/metrics";
-import type { FrameChunk, FrameRef, JobEvent } from "@vdet/protocol";
+import { type FrameChunk, type FrameRef, isTerminal, type JobEvent } from "@vdet/protocol";
 import type { Consumer, Transport } from "@vdet/transport";
 import {
   decodeFrames,
@@ -26,6 +28,7 @@ import { jobClassIds } from "./labels.ts";
 import { letterboxFor, padToSquare } from "./letterbox.ts";
 import { type StageLogger, silentLogger } from "./logger.ts";
 import type { ModelRegistry } from "./model-registry.ts";
+import { canReadAgain } from "./preview.ts";
 
 export interface ProducerConfig {
   transport: Transport;
@@ -69,6 +72,8 @@ export function startProducer(config: ProducerConfig): Stage {
         log.warn({ jobId, stage: "producer" }, "job not found; dropping request");
         return;
       }
+      // Redelivered after the job ended (a producer crashed after its last step): nothing to do.
+      if (isTerminal(job.state)) return;
       await produceJob(job, config, log);
     },
     { concurrency: config.concurrency ?? 2 },
@@ -90,9 +95,12 @@ async function produceJob(job: StoredJob, config: ProducerConfig, log: StageLogg
   const fields = { jobId: job.id, stage: "producer" };
 
   await jobStore.setState(job.id, "running");
+  // Frames a crashed producer already queued: decoded again from the input but not queued again.
+  const resume = await jobStore.producerCheckpoint(job.id);
+  const resumeFrom = resume?.nextFrame ?? 0;
   let info: VideoInfo | null = null;
-  let decoded = 0;
-  let chunks = 0;
+  let decoded = resumeFrom;
+  let chunks = resume?.chunks ?? 0;
   let error: string | null = null;
   let cancelled = false;
   let pending: FrameRef[] = [];
@@ -121,7 +129,12 @@ async function produceJob(job: StoredJob, config: ProducerConfig, log: StageLogg
         : undefined,
     };
     await transport.frames.add(chunk, { id: `${job.id}-${chunks}`, priority: spec.priority });
-    await jobStore.addProgress(job.id, { decoded: pending.length });
+    // After the add: a crash between the two queues this chunk again under the same id (a duplicate the
+    // aggregator drops), never a frame that the checkpoint skips but no chunk holds.
+    await jobStore.commitChunk(job.id, pending.length, {
+      chunks: chunks + 1,
+      nextFrame: pending[pending.length - 1].index + 1,
+    });
     metrics.framesQueued(pending.length);
     chunks++;
     pending = [];
@@ -134,6 +147,14 @@ async function produceJob(job: StoredJob, config: ProducerConfig, log: StageLogg
     const openRaw = config.openInput ?? (async (input: string) => input);
     const open = async (input: string) => limitInputBytes(await openRaw(input), limits.maxInputBytes);
     const display = /^[A-Za-z][A-Za-z0-9+.-]+:/.test(spec.input) ? redactUrl(spec.input) : spec.input;
+    if (resume) {
+      if (!canReadAgain(spec.input)) {
+        throw new Error(
+          `the producer restarted after queueing ${resumeFrom} frames, and ${display} is a live stream that cannot be read again from there; the job ends with the frames already queued`,
+        );
+      }
+      log.warn({ ...fields, resumeFrom, chunks }, "resuming after a producer restart");
+    }
     const kinds = config.allowedInputKinds;
     if (config.inputSizeBytes && limits.maxInputBytes !== undefined) {
       checkInputSize(await config.inputSizeBytes(spec.input), limits.maxInputBytes, display);
@@ -157,7 +178,11 @@ async function produceJob(job: StoredJob, config: ProducerConfig, log: StageLogg
       stallTimeoutMs: config.inputTimeoutMs,
       allowedKinds: kinds,
     });
+    let seen = 0;
     for await (const frame of frames) {
+      seen = frame.index + 1;
+      if (frame.index < resumeFrom) continue;
+      if (spec.maxFrames !== undefined && decoded >= spec.maxFrames) break; // reached before the restart
       checkDecodedDuration(frame.ptsSeconds, limits, display);
       const key = `${job.id}/${frame.index}`;
       await transport.frameStore.put(key, padToSquare(frame.data, frame.width, frame.height, side), ttl);
@@ -187,6 +212,11 @@ async function produceJob(job: StoredJob, config: ProducerConfig, log: StageLogg
       if (reachedLimit) break; // leaving the loop stops ffmpeg
     }
     await flush(letterbox);
+    if (seen < resumeFrom && !cancelled) {
+      throw new Error(
+        `the producer restarted after queueing ${resumeFrom} frames, but ${display} now gives only ${seen}: the input changed`,
+      );
+    }
   } catch (err) {
     if (!cancelled) {
       error = err instanceof Error ? err.message : String(err);

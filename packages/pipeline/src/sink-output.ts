@@ -3,13 +3,29 @@
 // other files are single atomic writes.
 
 import { type OpenSinkOptions, openSink, PartWriter, type Sink } from "@vdet/storage";
-import type { JobOutput } from "./job-output.ts";
+import type { JobOutput, JobOutputResume } from "./job-output.ts";
 
-export async function openSinkOutput(sink: Sink): Promise<JobOutput> {
-  const tracks = await PartWriter.open(sink, { key: "tracks.jsonl", contentType: "application/x-ndjson" });
+export interface SinkOutputOptions {
+  /** A restarted aggregator's checkpoint; parts written after it are removed and written again. */
+  resume?: JobOutputResume;
+  /** tracks.jsonl is written in parts of about this size (default 1 MiB). */
+  tracksPartBytes?: number;
+}
+
+export async function openSinkOutput(sink: Sink, options: SinkOutputOptions = {}): Promise<JobOutput> {
+  const tracks = await PartWriter.open(sink, {
+    key: "tracks.jsonl",
+    contentType: "application/x-ndjson",
+    partsWritten: options.resume?.tracksPartsWritten ?? 0,
+    partSizeBytes: options.tracksPartBytes,
+  });
   return {
     location: sink.uri,
     appendTracks: (text) => tracks.append(text),
+    get tracksPartsWritten() {
+      return tracks.partsWritten;
+    },
+    flushTracks: () => tracks.flush(),
     put: async (name, body, contentType) => {
       await sink.put(name, body, { contentType });
     },
@@ -21,6 +37,10 @@ export async function openSinkOutput(sink: Sink): Promise<JobOutput> {
 }
 
 /** Opens the output at `location` (s3://bucket/prefix or a directory). */
-export async function openJobOutput(location: string, options: OpenSinkOptions = {}): Promise<JobOutput> {
-  return openSinkOutput(await openSink(location, options));
+export async function openJobOutput(
+  location: string,
+  options: OpenSinkOptions = {},
+  output: SinkOutputOptions = {},
+): Promise<JobOutput> {
+  return openSinkOutput(await openSink(location, options), output);
 }

@@ -22,6 +22,13 @@ const common = {
   healthPort: int(1, 65535).optional(),
   /** PEM file of the CA that signed the Redis server's certificate (rediss:// with a private CA). */
   redisTlsCaFile: z.string().min(1).optional(),
+  /**
+   * How long a role owns a queue message it is handling (renewed while it runs); a crashed role's messages go
+   * back to the queue once this has passed, at the next stall check.
+   */
+  lockDurationMs: int(1000, 3_600_000).default(60_000),
+  /** How often a role checks its queues for messages of crashed consumers (stalled), ms. */
+  stalledIntervalMs: int(500, 3_600_000).default(30_000),
 };
 /** Port of the role's own GET /metrics server (producer, worker, aggregator); 0 or unset: none. */
 const metricsPort = { metricsPort: int(0, 65535).default(0) };
@@ -123,7 +130,12 @@ export const workerConfigSchema = z.object({
   simulateProfile: z.string().min(1).optional(),
 });
 
-export const aggregatorConfigSchema = z.object({ ...common, ...metricsPort });
+export const aggregatorConfigSchema = z.object({
+  ...common,
+  ...metricsPort,
+  /** tracks.jsonl is written (and checkpointed) in parts of about this size. */
+  tracksPartBytes: int(1, 1024 * 1024 * 1024).default(1024 * 1024),
+});
 
 export type ApiRoleConfig = z.output<typeof apiConfigSchema>;
 export type ProducerRoleConfig = z.output<typeof producerConfigSchema>;
@@ -167,6 +179,8 @@ const ENV: Record<string, string> = {
   seed: "VDET_SEED",
   preload: "VDET_PRELOAD",
   lockDurationMs: "VDET_LOCK_DURATION_MS",
+  stalledIntervalMs: "VDET_STALLED_INTERVAL_MS",
+  tracksPartBytes: "VDET_TRACKS_PART_BYTES",
   metricsPort: "VDET_METRICS_PORT",
   simulateProfile: "VDET_SIMULATE_PROFILE",
   profile: "VDET_PROFILE",

@@ -15,6 +15,7 @@ import {
   type ModelProvider,
   openJobOutput,
   profileModels,
+  RedisAggregatorCheckpoints,
   RedisJobStore,
   RedisModelRegistry,
   type Stage,
@@ -50,6 +51,8 @@ interface Common {
   redisUrl: string;
   prefix: string;
   redisTlsCaFile?: string;
+  lockDurationMs?: number;
+  stalledIntervalMs?: number;
 }
 
 function tlsCa(config: Common): string | undefined {
@@ -83,7 +86,14 @@ interface Connections {
 function connect(config: Common, logger: Logger): Connections {
   const onError = (error: Error) => logger.warn({ err: error.message }, "redis connection problem");
   const ca = tlsCa(config);
-  const transport = createRedisTransport({ url: config.redisUrl, prefix: config.prefix, onError, tlsCa: ca });
+  const transport = createRedisTransport({
+    url: config.redisUrl,
+    prefix: config.prefix,
+    onError,
+    tlsCa: ca,
+    lockDurationMs: config.lockDurationMs,
+    stalledIntervalMs: config.stalledIntervalMs,
+  });
   const redis = new Redis(redisOptionsFromUrl(config.redisUrl, { tlsCa: ca }));
   redis.on("error", onError);
   const jobStore = new RedisJobStore(redis, config.prefix);
@@ -112,9 +122,12 @@ function s3(): S3Client {
   return s3Client;
 }
 
-function outputs(): JobOutputFactory {
-  return (_jobId, location) =>
-    openJobOutput(location, location.startsWith("s3://") ? { s3Client: s3() } : {});
+function outputs(tracksPartBytes: number): JobOutputFactory {
+  return (_jobId, location, resume) =>
+    openJobOutput(location, location.startsWith("s3://") ? { s3Client: s3() } : {}, {
+      resume,
+      tracksPartBytes,
+    });
 }
 
 /** A job's input for playback in the dashboard: local files, and s3:// objects read by byte range. */
@@ -338,9 +351,10 @@ export function startAggregatorRole(config: AggregatorRoleConfig, logger: Logger
   const stage = startAggregator({
     transport: c.transport,
     jobStore: c.jobStore,
-    openOutput: outputs(),
+    openOutput: outputs(config.tracksPartBytes),
     openInput,
     models: c.models,
+    checkpoints: new RedisAggregatorCheckpoints(c.redis, config.prefix),
     logger,
   });
   logger.info({ role: "aggregator" }, "aggregator started");

@@ -1,0 +1,457 @@
+// Crash recovery, for real: the roles run as `vdet producer|worker|aggregator` processes and the tests kill them
+// with SIGKILL mid-job (and kill and restart a redis-server of their own that keeps an append-only file). Each
+// faulted job must give the same tracks.jsonl, byte for byte, as the same job run without a fault, with every
+// sampled frame written exactly once. Workers simulate D0 from a latency profile (no inference: fast and
+// deterministic), so the outputs depend only on the frames.
+
+import assert from "node:assert/strict";
+import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { randomUUID } from "node:crypto";
+import { mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, beforeEach, describe, test } from "node:test";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { MemoryJobStore, RedisJobStore, startProducer } from "@vdet/pipeline";
+import { type JobEvent, parseJobSpec } from "@vdet/protocol";
+import {
+  createMemoryTransport,
+  createRedisTransport,
+  deleteKeysWithPrefix,
+  redisOptionsFromUrl,
+} from "@vdet/transport";
+import { ffmpegBinaries } from "@vdet/video";
+import { QueueEvents } from "bullmq";
+import { Redis } from "ioredis";
+import { makeTestClip, parseTracks } from "./support/clips.ts";
+import { OutcomeLog } from "./support/outcomes.ts";
+
+const repoRoot = fileURLToPath(new URL("..", import.meta.url));
+const dir = mkdtempSync(join(tmpdir(), "vdet-recovery-"));
+const outcomes = new OutcomeLog("recovery");
+const SHARED_REDIS = process.env.VDET_REDIS_URL ?? "redis://127.0.0.1:6379";
+const FRAMES = 60;
+const LOCK_MS = 2000;
+let clip = "";
+let profile = "";
+
+interface Role {
+  name: string;
+  child: ChildProcess;
+  output: () => string;
+}
+
+/** Starts `vdet <role>` against `redisUrl`/`prefix`, with short lock and stall intervals. */
+function startRole(role: string, redisUrl: string, prefix: string, env: Record<string, string> = {}): Role {
+  let output = "";
+  const child = spawn(process.execPath, [join(repoRoot, "bin/vdet.mjs"), role], {
+    env: {
+      ...process.env,
+      VDET_REDIS_URL: redisUrl,
+      VDET_PREFIX: prefix,
+      VDET_LOG_LEVEL: "info",
+      VDET_LOCK_DURATION_MS: String(LOCK_MS),
+      VDET_STALLED_INTERVAL_MS: "1000",
+      VDET_ALLOW_FILE_INPUTS: "1",
+      VDET_FRAMES_PER_CHUNK: "2",
+      // Backpressure keeps the producer mid-job while the workers run.
+      VDET_MAX_FRAMES_IN_FLIGHT: "8",
+      VDET_SIMULATE_PROFILE: profile,
+      VDET_MAX_BATCH: "2",
+      // Small parts: the aggregator crosses part boundaries and holds buffered lines when it is killed.
+      VDET_TRACKS_PART_BYTES: "1500",
+      ...env,
+    },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  child.stdout!.on("data", (d: Buffer) => {
+    output += d.toString();
+  });
+  child.stderr!.on("data", (d: Buffer) => {
+    output += d.toString();
+  });
+  return { name: role, child, output: () => output };
+}
+
+async function until<T>(check: () => Promise<T | undefined | false>, what: string, timeoutMs = 60_000) {
+  const started = Date.now();
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    if (Date.now() - started > timeoutMs)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+async function stop(roles: Role[], signal: NodeJS.Signals = "SIGTERM"): Promise<void> {
+  for (const r of roles) if (r.child.exitCode === null && r.child.signalCode === null) r.child.kill(signal);
+  await Promise.all(
+    roles.map(
+      (r) =>
+        new Promise((resolve) =>
+          r.child.exitCode !== null || r.child.signalCode !== null
+            ? resolve(null)
+            : r.child.once("exit", resolve),
+        ),
+    ),
+  );
+}
+
+/** SIGKILL, and wait until the process is gone. */
+async function kill9(role: Role): Promise<void> {
+  await stop([role], "SIGKILL");
+  assert.equal(role.child.signalCode, "SIGKILL", `${role.name} was killed`);
+}
+
+/** One deployment: a prefix (on the shared Redis or a private one), a job store and a submit function. */
+function deployment(redisUrl: string) {
+  const prefix = `vdet-rec-${randomUUID().slice(0, 8)}`;
+  const redis = new Redis(redisOptionsFromUrl(redisUrl));
+  const transport = createRedisTransport({ url: redisUrl, prefix, onError: () => {} });
+  const jobStore = new RedisJobStore(redis, prefix);
+  return {
+    prefix,
+    redis,
+    transport,
+    jobStore,
+    async submit(name: string): Promise<{ id: string; out: string }> {
+      const out = join(dir, name);
+      const spec = parseJobSpec({ input: clip, output: out, sampling: { fps: 10 }, phi: { min: 0, max: 0 } });
+      const { job } = await jobStore.create(spec);
+      await transport.jobs.add({ jobId: job.id }, { id: job.id });
+      return { id: job.id, out };
+    },
+    async finished(id: string, timeoutMs = 90_000): Promise<string> {
+      return until(
+        async () => {
+          const job = await jobStore.get(id);
+          return job && ["completed", "failed", "cancelled"].includes(job.state) ? job.state : undefined;
+        },
+        `job ${id} to finish`,
+        timeoutMs,
+      );
+    },
+    async progress(id: string) {
+      return (await jobStore.get(id))!.progress;
+    },
+    async close(): Promise<void> {
+      await transport.close();
+      await deleteKeysWithPrefix(redis, prefix).catch(() => 0);
+      redis.disconnect();
+    },
+  };
+}
+
+interface JobFiles {
+  tracks: string;
+  mot: string;
+  summary: { trackList: unknown[] };
+  manifest: {
+    state: string;
+    frames: { sampled: number; written: number; failed: number; duplicatesDropped: number };
+  };
+}
+
+function readOutput(out: string): JobFiles {
+  return {
+    tracks: readFileSync(join(out, "tracks.jsonl"), "utf8"),
+    mot: readFileSync(join(out, "tracks.mot.txt"), "utf8"),
+    summary: JSON.parse(readFileSync(join(out, "summary.json"), "utf8")),
+    manifest: JSON.parse(readFileSync(join(out, "manifest.json"), "utf8")),
+  };
+}
+
+/** Exactly once: frames 0…n-1, each once, none failed; the same bytes and tracks as the uninterrupted run. */
+function assertSameAsReference(files: JobFiles, reference: JobFiles): void {
+  const frames = parseTracks(files.tracks).map((l) => l.frame);
+  assert.deepEqual(frames, [...Array(FRAMES).keys()], "every frame once, in order");
+  assert.equal(files.manifest.state, "completed");
+  assert.equal(files.manifest.frames.sampled, FRAMES);
+  assert.equal(files.manifest.frames.written + files.manifest.frames.failed, FRAMES);
+  assert.equal(files.manifest.frames.failed, 0);
+  assert.ok(files.tracks === reference.tracks, "tracks.jsonl is byte-identical to the uninterrupted run");
+  assert.ok(files.mot === reference.mot, "tracks.mot.txt is byte-identical to the uninterrupted run");
+  assert.deepEqual(files.summary.trackList, reference.summary.trackList);
+}
+
+/** Two white boxes crossing a black 160×120 frame at 10 fps: the simulated model finds and tracks them. */
+async function makeMovingClip(path: string, seconds: number): Promise<string> {
+  const graph = [
+    `color=c=black:s=160x120:r=10:d=${seconds}[bg]`,
+    "color=c=white:s=24x24:r=10[a]",
+    "color=c=white:s=20x30:r=10[b]",
+    "[bg][a]overlay=x='5+t*12':y=20:shortest=1[t]",
+    "[t][b]overlay=x='120-t*10':y=70:shortest=1",
+  ].join(";");
+  await promisify(execFile)(ffmpegBinaries().ffmpegPath, [
+    ...["-hide_banner", "-nostdin", "-loglevel", "error", "-y", "-f", "lavfi", "-i", graph],
+    ...["-c:v", "libx264", "-pix_fmt", "yuv420p", path],
+  ]);
+  return path;
+}
+
+before(async () => {
+  clip = await makeMovingClip(join(dir, "clip.mp4"), FRAMES / 10);
+  profile = join(dir, "profile.json");
+  const rows = [1, 2].map((batch) => ({ phi: 0, batch, p50Ms: 150, p90Ms: 150, samplesMs: [150] }));
+  writeFileSync(profile, JSON.stringify({ version: 1, key: "recovery-test", measuredAt: "", rows }));
+});
+
+after(() => {
+  outcomes.flush();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe("SIGKILL of a role mid-job", () => {
+  const d = deployment(SHARED_REDIS);
+  let producer: Role;
+  let aggregator: Role;
+  const workers: Role[] = [];
+  let reference: JobFiles;
+
+  before(async () => {
+    producer = startRole("producer", SHARED_REDIS, d.prefix);
+    aggregator = startRole("aggregator", SHARED_REDIS, d.prefix);
+    workers.push(startRole("worker", SHARED_REDIS, d.prefix), startRole("worker", SHARED_REDIS, d.prefix));
+    const job = await d.submit("reference");
+    assert.equal(await d.finished(job.id), "completed");
+    reference = readOutput(job.out);
+    // The comparison means something only if frames have tracked detections.
+    const tracked = parseTracks(reference.tracks).filter((l) => l.detections.some((x) => x.trackId !== null));
+    assert.ok(tracked.length > FRAMES / 2, `tracked detections in ${tracked.length} frames`);
+    assert.ok(reference.summary.trackList.length > 0);
+  });
+
+  /** A test that failed after a kill leaves its role dead; the next test gets a full set again. */
+  beforeEach(() => {
+    const dead = (r: Role) => r.child.exitCode !== null || r.child.signalCode !== null;
+    if (dead(producer)) producer = startRole("producer", SHARED_REDIS, d.prefix);
+    if (dead(aggregator)) aggregator = startRole("aggregator", SHARED_REDIS, d.prefix);
+    for (let i = 0; i < workers.length; i++)
+      if (dead(workers[i])) workers[i] = startRole("worker", SHARED_REDIS, d.prefix);
+  });
+
+  after(async () => {
+    await stop([producer, aggregator, ...workers]);
+    await d.close();
+  });
+
+  test("a worker killed mid-batch: its chunks come back after the lock interval and are written once", async () => {
+    const events = new QueueEvents("frames", {
+      connection: redisOptionsFromUrl(SHARED_REDIS),
+      prefix: d.prefix,
+    });
+    await events.waitUntilReady();
+    const stalled = new Set<string>();
+    events.on("stalled", ({ jobId }) => stalled.add(jobId));
+    try {
+      const job = await d.submit("worker-kill");
+      await until(async () => (await d.progress(job.id)).inferred >= 10, "10 frames inferred");
+      const victim = workers.shift()!;
+      const active = await d.transport.frames.counts();
+      await kill9(victim);
+      const killedAtMs = Date.now();
+      workers.push(startRole("worker", SHARED_REDIS, d.prefix));
+      assert.equal(await d.finished(job.id), "completed");
+      const files = readOutput(job.out);
+      assertSameAsReference(files, reference);
+      // The killed worker had chunks in hand (mid-batch); they went back to the queue as stalled.
+      assert.ok(stalled.size > 0, "the killed worker's chunks were redelivered as stalled");
+      assert.equal(files.manifest.frames.written, FRAMES);
+      const progress = await d.progress(job.id);
+      assert.equal(progress.written, FRAMES);
+      assert.equal(progress.decoded, FRAMES);
+      outcomes.add(
+        "crash",
+        "worker SIGKILL mid-batch",
+        `${active.active} chunks in the workers' hands at the kill; the killed worker's ${stalled.size} redelivered as stalled after the ${LOCK_MS} ms lock; job completed ${Date.now() - killedAtMs} ms after the kill: ${files.manifest.frames.written}/${FRAMES} frames written once, 0 failed, ${files.manifest.frames.duplicatesDropped} duplicates dropped; tracks.jsonl byte-identical to the uninterrupted run`,
+      );
+    } finally {
+      await events.close();
+    }
+  });
+
+  test("the aggregator killed twice mid-job: each new one resumes from the checkpoint, same lines and track ids", async () => {
+    const job = await d.submit("aggregator-kill");
+    const kills: string[] = [];
+    for (const threshold of [12, 36]) {
+      await until(async () => (await d.progress(job.id)).written >= threshold, `${threshold} frames written`);
+      await kill9(aggregator);
+      const written = (await d.progress(job.id)).written;
+      const checkpoint = JSON.parse((await d.redis.get(`${d.prefix}:agg:${job.id}`)) ?? "null");
+      assert.ok(checkpoint, "a checkpoint was saved");
+      assert.ok(checkpoint.tracksPartsWritten >= 1, "tracks.jsonl parts were written before the kill");
+      assert.equal(checkpoint.next, written, "the job's progress is the checkpoint's");
+      const buffered = await d.redis.llen(`${d.prefix}:agg:${job.id}:lines`);
+      kills.push(
+        `at ${written}/${FRAMES} written (${checkpoint.tracksPartsWritten} parts + ${buffered} buffered lines, ${checkpoint.pending.length} frames in the reorder buffer)`,
+      );
+      // The workers carry on while no aggregator runs; their results wait in the queue.
+      await new Promise((r) => setTimeout(r, 500));
+      aggregator = startRole("aggregator", SHARED_REDIS, d.prefix);
+      await until(async () => aggregator.output().includes("resumed from checkpoint"), "the resume");
+    }
+    assert.equal(await d.finished(job.id), "completed");
+    const files = readOutput(job.out);
+    assertSameAsReference(files, reference);
+    assert.equal((await d.progress(job.id)).written, FRAMES);
+    assert.equal(
+      await d.redis.exists(`${d.prefix}:agg:${job.id}`),
+      0,
+      "the checkpoint is removed at the end",
+    );
+    outcomes.add(
+      "crash",
+      "aggregator SIGKILL mid-job (twice), restarted",
+      `killed ${kills.join(" and ")}; each new aggregator resumed from the checkpoint: ${files.manifest.frames.written}/${FRAMES} written once, 0 failed, ${files.manifest.frames.duplicatesDropped} redelivered duplicates dropped; tracks.jsonl, tracks.mot.txt and track ids identical to the uninterrupted run`,
+    );
+  });
+
+  test("the producer killed mid-job: a new one resumes after the last queued chunk", async () => {
+    const job = await d.submit("producer-kill");
+    await until(async () => (await d.progress(job.id)).decoded >= 16, "16 frames queued");
+    await kill9(producer);
+    const decodedAtKill = (await d.progress(job.id)).decoded;
+    assert.ok(decodedAtKill < FRAMES, "killed before decoding finished");
+    producer = startRole("producer", SHARED_REDIS, d.prefix);
+    assert.equal(await d.finished(job.id), "completed");
+    const files = readOutput(job.out);
+    assertSameAsReference(files, reference);
+    const resumed = producer
+      .output()
+      .split("\n")
+      .filter((l) => l.includes("resuming after a producer restart"))
+      .map((l) => JSON.parse(l));
+    assert.equal(resumed.length, 1);
+    assert.ok(resumed[0].resumeFrom >= decodedAtKill && resumed[0].resumeFrom < FRAMES);
+    // Each frame counted once as queued: nothing before the checkpoint was queued again.
+    const progress = await d.progress(job.id);
+    assert.equal(progress.decoded, FRAMES);
+    assert.equal(progress.total, FRAMES);
+    outcomes.add(
+      "crash",
+      "producer SIGKILL mid-job, restarted",
+      `killed with ${decodedAtKill}/${FRAMES} frames queued; the new producer got the job after the ${LOCK_MS} ms lock and resumed at frame ${resumed[0].resumeFrom}: ${progress.decoded} frames queued in all, ${files.manifest.frames.written} written, ${files.manifest.frames.duplicatesDropped} duplicates dropped; tracks.jsonl byte-identical to the uninterrupted run`,
+    );
+  });
+});
+
+describe("a producer that cannot re-read its input fails the job clearly", () => {
+  /** Runs one job with a producer checkpoint already saved (as a crashed producer leaves it). */
+  async function resumeJob(input: string): Promise<Extract<JobEvent, { type: "decoded" }>> {
+    const transport = createMemoryTransport();
+    const jobStore = new MemoryJobStore();
+    const producer = startProducer({ transport, jobStore });
+    try {
+      const { job } = await jobStore.create(parseJobSpec({ input, output: join(dir, "unused") }));
+      await jobStore.commitChunk(job.id, 8, { chunks: 2, nextFrame: 8 });
+      const event = new Promise<Extract<JobEvent, { type: "decoded" }>>((resolve) => {
+        transport.events.consume(async (e) => resolve(e as Extract<JobEvent, { type: "decoded" }>));
+      });
+      await transport.jobs.add({ jobId: job.id }, { id: job.id });
+      return await event;
+    } finally {
+      await producer.close();
+      await transport.close();
+    }
+  }
+
+  test("a live stream", async () => {
+    const event = await resumeJob("rtsp://127.0.0.1:9/live");
+    assert.match(
+      event.error ?? "",
+      /restarted after queueing 8 frames.*live stream that cannot be read again/,
+    );
+    assert.equal(event.totalFrames, 8, "the frames queued before the crash are kept");
+    outcomes.add("crash", "producer restart on a live stream (RTSP)", `job failed: ${event.error}`);
+  });
+
+  test("an input file removed before the restart", async () => {
+    const gone = join(dir, "gone.mp4");
+    await makeTestClip(gone, 1, 10, 64, 48);
+    unlinkSync(gone);
+    const event = await resumeJob(gone);
+    assert.match(event.error ?? "", /gone\.mp4/);
+    assert.equal(event.totalFrames, 8);
+    outcomes.add("crash", "producer restart with the input file removed", `job failed: ${event.error}`);
+  });
+});
+
+describe("Redis restarted mid-job (append-only file)", () => {
+  let port = 0;
+  let server: ChildProcess | undefined;
+  const redisDir = mkdtempSync(join(tmpdir(), "vdet-recovery-redis-"));
+  after(() => {
+    server?.kill("SIGKILL");
+    rmSync(redisDir, { recursive: true, force: true });
+  });
+
+  async function startRedis(): Promise<void> {
+    const child = spawn(
+      "redis-server",
+      [
+        ...["--bind", "127.0.0.1", "--port", String(port), "--dir", redisDir, "--save", ""],
+        ...["--appendonly", "yes", "--appendfsync", "always"],
+      ],
+      { stdio: ["ignore", "pipe", "inherit"] },
+    );
+    server = child;
+    await new Promise<void>((resolve, reject) => {
+      let seen = "";
+      child.stdout!.on("data", (data: Buffer) => {
+        seen += data.toString();
+        if (seen.includes("Ready to accept connections")) resolve();
+      });
+      child.once("exit", (code) =>
+        reject(new Error(`redis-server exited with ${code}: ${seen.slice(-500)}`)),
+      );
+      child.once("error", (error) =>
+        reject(
+          new Error(`cannot run redis-server (${error.message}); install it: apt-get install redis-server`),
+        ),
+      );
+    });
+  }
+
+  test("SIGKILL of redis-server mid-job, restarted from its AOF: the roles reconnect and the job completes", async () => {
+    const probe = createServer();
+    await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", resolve));
+    port = (probe.address() as { port: number }).port;
+    await new Promise((resolve) => probe.close(resolve));
+    await startRedis();
+    const url = `redis://127.0.0.1:${port}`;
+    const d = deployment(url);
+    const roles = [
+      startRole("producer", url, d.prefix),
+      startRole("aggregator", url, d.prefix),
+      startRole("worker", url, d.prefix),
+    ];
+    try {
+      const job = await d.submit("redis-restart");
+      await until(async () => (await d.progress(job.id)).written >= 10, "10 frames written");
+      const before = await d.progress(job.id);
+      await stop([{ name: "redis", child: server!, output: () => "" }], "SIGKILL");
+      await new Promise((r) => setTimeout(r, 1000));
+      await startRedis();
+      assert.equal(await d.finished(job.id, 120_000), "completed");
+      const files = readOutput(job.out);
+      const frames = parseTracks(files.tracks).map((l) => l.frame);
+      assert.deepEqual(frames, [...Array(FRAMES).keys()], "every frame once, in order");
+      assert.equal(files.manifest.frames.written, FRAMES);
+      assert.equal(files.manifest.frames.failed, 0);
+      assert.equal((await d.progress(job.id)).written, FRAMES);
+      for (const r of roles) assert.equal(r.child.exitCode, null, `${r.name} kept running`);
+      outcomes.add(
+        "redis",
+        "redis-server SIGKILL mid-job, restarted with appendonly yes",
+        `killed with ${before.written}/${FRAMES} frames written, down 1 s; producer, worker and aggregator reconnected; job completed: ${files.manifest.frames.written} written once, 0 failed, ${files.manifest.frames.duplicatesDropped} duplicates dropped`,
+      );
+    } finally {
+      await stop(roles);
+      await d.close();
+    }
+  });
+});
