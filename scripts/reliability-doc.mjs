@@ -84,7 +84,9 @@ function render(outcomes, tests) {
       "| --- | --- | --- | --- |",
     );
     for (const o of rows)
-      out.push(`| ${cell(o.case)} | ${cell(o.category)} | ${cell(o.observed)} | ${cell(o.suite)} |`);
+      out.push(
+        `| ${cell(o.case)} | ${cell(o.category)} | ${cell(o.observed)} | ${cell(o.test ? `${o.suite}: ${o.test}` : o.suite)} |`,
+      );
     out.push("");
   }
   return out.join("\n");

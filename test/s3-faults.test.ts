@@ -229,7 +229,7 @@ const transient: {
 ];
 
 for (const c of transient) {
-  test(`S3 fault under a job: ${c.what} → completes with outputs identical to a fault-free run`, async () => {
+  test(`S3 fault under a job: ${c.what} → completes with outputs identical to a fault-free run`, async (t) => {
     const injected = faultEach(c.matches(c.name), c.fault, c.times);
     plan = injected.plan;
     let job: JobBody;
@@ -254,11 +254,12 @@ for (const c of transient) {
       "s3",
       c.what,
       `job completed; ${injected.hits()} fault(s) injected and retried; outputs byte-identical to a fault-free run`,
+      t.name,
     );
   });
 }
 
-test("S3 fault under a job: HTTP 500 on every output write, persistently → job fails clearly, nothing partial visible", async () => {
+test("S3 fault under a job: HTTP 500 on every output write, persistently → job fails clearly, nothing partial visible", async (t) => {
   const name = "persistent";
   const injected = faultEach(writesTo(name), { kind: "status", status: 500, code: "InternalError" }, 1e9);
   plan = injected.plan;
@@ -281,5 +282,10 @@ test("S3 fault under a job: HTTP 500 on every output write, persistently → job
     [],
     "no object, partial or whole, under the output prefix",
   );
-  outcomes.add("s3", "HTTP 500 InternalError on every output write, persistently", `job failed: ${message}`);
+  outcomes.add(
+    "s3",
+    "HTTP 500 InternalError on every output write, persistently",
+    `job failed: ${message}`,
+    t.name,
+  );
 });
