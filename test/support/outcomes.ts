@@ -9,6 +9,8 @@ export interface Outcome {
   case: string;
   /** What the system did, e.g. "HTTP 400: invalid job spec: …" or "job failed: …". */
   observed: string;
+  /** The node:test name that tried the case, when the suite gives it. */
+  test?: string;
 }
 
 export class OutcomeLog {
@@ -16,8 +18,9 @@ export class OutcomeLog {
 
   constructor(private readonly suite: string) {}
 
-  add(category: string, name: string, observed: string): void {
-    this.entries.push({ suite: this.suite, category, case: name, observed: observed.slice(0, 400) });
+  add(category: string, name: string, observed: string, test?: string): void {
+    const entry: Outcome = { suite: this.suite, category, case: name, observed: observed.slice(0, 400) };
+    this.entries.push(test ? { ...entry, test } : entry);
   }
 
   /** Appends the entries to VDET_OUTCOMES_FILE, when set. */

@@ -14,6 +14,7 @@ import {
   type PhiValue,
 } from "@vdet/protocol";
 import type { TrackFrame } from "@vdet/render";
+import { StorageError } from "@vdet/storage";
 import { Tracker } from "@vdet/tracker";
 import type { Consumer, Transport } from "@vdet/transport";
 import type { VideoInput } from "@vdet/video";
@@ -271,6 +272,27 @@ export function startAggregator(config: AggregatorConfig): Stage {
     jobs.delete(agg.job.id);
   };
 
+  /**
+   * Runs an output write. A StorageError here has already been retried with backoff by the storage layer (or
+   * cannot succeed on a retry: bad credentials, a conflicting object), so redelivering the message would only
+   * repeat it forever: the job fails, naming the write, and nothing more is written for it.
+   */
+  const writing = async (agg: JobAggregation, write: () => Promise<void>): Promise<void> => {
+    try {
+      await write();
+    } catch (error) {
+      if (!(error instanceof StorageError)) throw error;
+      agg.done = true; // kept in `jobs`, so that later results for the job are dropped, not written
+      const message = `output not written to ${agg.job.output}: ${error.message}`;
+      log.error({ jobId: agg.job.id, stage: "aggregator", err: message }, "job failed");
+      await config.jobStore.addError(agg.job.id, { stage: "aggregator", message });
+      await config.jobStore.setState(agg.job.id, "failed");
+      await config.checkpoints?.remove(agg.job.id);
+      metrics.jobFinished("failed");
+      config.onJobFinished?.(agg.job.id, "failed");
+    }
+  };
+
   const onResults = (batch: DetectionBatch): Promise<void> =>
     serial(batch.jobId, async () => {
       const agg = await aggregation(batch.jobId);
@@ -299,7 +321,7 @@ export function startAggregator(config: AggregatorConfig): Stage {
         await config.jobStore.addProgress(agg.job.id, { deadlineMisses: misses });
       const accepted = agg.pending.size + agg.next - before;
       agg.framesByWorker.set(batch.worker, (agg.framesByWorker.get(batch.worker) ?? 0) + accepted);
-      await advance(agg);
+      await writing(agg, () => advance(agg));
     });
 
   const onEvent = (event: JobEvent): Promise<void> =>
@@ -309,7 +331,7 @@ export function startAggregator(config: AggregatorConfig): Stage {
       agg.finished = event;
       if (event.error)
         log.warn({ jobId: event.jobId, stage: "aggregator", err: event.error }, "decoding ended early");
-      await advance(agg);
+      await writing(agg, () => advance(agg));
     });
 
   const consumers: Consumer[] = [
