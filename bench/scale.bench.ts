@@ -33,7 +33,8 @@ const jobsPerStep = Number(arg("jobs", "8"));
 // Assumed D0 speed of one GPU worker for the extrapolation: a batch of 8 512² frames in 20 ms (400 frames/s).
 const gpuBatch = 8;
 const gpuBatchMs = Number(arg("gpu-batch-ms", "20"));
-if (!(windowS > 0) || !(latencyMs > 0) || !(jobsPerStep >= 1)) throw new Error("bad --seconds/--latency-ms/--jobs");
+if (!(windowS > 0) || !(latencyMs > 0) || !(jobsPerStep >= 1))
+  throw new Error("bad --seconds/--latency-ms/--jobs");
 
 const repoRoot = join(import.meta.dirname, "..");
 const work = join(tmpdir(), "vdet-bench-scale");
@@ -67,7 +68,8 @@ async function redisStats() {
   let calls = 0;
   for (const m of cmd.matchAll(/^cmdstat_[^:]+:calls=(\d+)/gm)) calls += Number(m[1]);
   const stats = await redis.info("stats");
-  const num = (text: string, key: string) => Number(new RegExp(`^${key}:([\\d.]+)`, "m").exec(text)?.[1] ?? 0);
+  const num = (text: string, key: string) =>
+    Number(new RegExp(`^${key}:([\\d.]+)`, "m").exec(text)?.[1] ?? 0);
   const cpu = await redis.info("cpu");
   return {
     calls,
@@ -128,9 +130,14 @@ async function step(n: number) {
   );
   const startupS = (performance.now() - spawnedAt) / 1000;
   // Idle worker: CPU over 2 s with nothing to do, and RSS.
+  // The same idle window gives Redis's background command rate (idle polling here and other clients of this
+  // shared server), subtracted from the window's deltas for the net per-frame figure.
   const idle0 = workers.map((w) => procStat(w.pid!));
+  const i0 = await redisStats();
   await sleep(2000);
+  const i1 = await redisStats();
   const idle1 = workers.map((w) => procStat(w.pid!));
+  const idleCallsPerS = (i1.calls - i0.calls) / 2;
   const idleCpuPct = (100 * idle1.reduce((s, p, i) => s + p.cpuS - idle0[i].cpuS, 0)) / n / 2;
   const idleRssMb = idle1.reduce((s, p) => s + p.rssMb, 0) / n;
 
@@ -146,7 +153,12 @@ async function step(n: number) {
   const ids: string[] = [];
   for (let j = 0; j < jobsPerStep; j++) {
     const { job } = await jobStore.create(
-      parseJobSpec({ input: clip, output: join(outRoot, `job${j}`), sampling: { fps: FPS }, phi: { min: 0, max: 0 } }),
+      parseJobSpec({
+        input: clip,
+        output: join(outRoot, `job${j}`),
+        sampling: { fps: FPS },
+        phi: { min: 0, max: 0 },
+      }),
     );
     await transport.jobs.add({ jobId: job.id }, { id: job.id });
     ids.push(job.id);
@@ -178,6 +190,8 @@ async function step(n: number) {
     seconds: r3(elapsed),
     fps: r3(frames / elapsed),
     redisCallsPerFrame: frames ? r3((s1.calls - s0.calls) / frames) : null,
+    redisCallsPerFrameNet: frames ? r3((s1.calls - s0.calls - idleCallsPerS * elapsed) / frames) : null,
+    redisIdleCallsPerS: r3(idleCallsPerS),
     redisBytesPerFrame: frames ? Math.round((s1.bytes - s0.bytes) / frames) : null,
     redisCpuPct: r3((100 * (s1.cpuS - s0.cpuS)) / elapsed),
     benchProcessCpuPct: r3((me1.user + me1.system) / 1e4 / elapsed),
@@ -230,7 +244,7 @@ function redisBenchmark() {
 }
 
 log(`load before: ${loadavg().map(r3).join(" ")}`);
-const rows = [];
+const rows: (Awaited<ReturnType<typeof step>> & { efficiency?: number })[] = [];
 for (const n of workerCounts) rows.push(await step(n));
 const ceiling = redisBenchmark();
 await redis.quit();
@@ -241,7 +255,7 @@ const last = rows[rows.length - 1];
 // Extrapolation: one GPU worker at D0 runs gpuBatch frames per gpuBatchMs; per frame it costs the measured Redis
 // commands and bytes (frames move in and detections out), so one Redis serves ceiling / (per-frame × fps) workers.
 const gpuFps = (gpuBatch * 1000) / gpuBatchMs;
-const callsPerFrame = last.redisCallsPerFrame ?? Number.NaN;
+const callsPerFrame = last.redisCallsPerFrameNet ?? Number.NaN;
 const bytesPerFrame = last.redisBytesPerFrame ?? Number.NaN;
 const workersByOps = ceiling ? ceiling.smallOpsPerS / (callsPerFrame * gpuFps) : null;
 const workersByBytes = ceiling ? (ceiling.frameMBPerS * 1e6) / (bytesPerFrame * gpuFps) : null;
