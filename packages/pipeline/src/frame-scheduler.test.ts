@@ -88,13 +88,13 @@ describe("frame scheduler with a sleeping runner", () => {
   });
 
   test("a tighter budget picks a smaller φ than a looser one on the same stream", async () => {
-    // 90 ms budget: a batch may take 45 ms, so D1 alone (40 ms) is the largest that fits.
-    const results = await stream(scheduler(), { frames: 12, intervalMs: 100, budgetMs: 90 });
+    // 100 ms budget: a batch may take 50 ms, so D1 alone (40 ms) is the largest that fits.
+    const results = await stream(scheduler(), { frames: 12, intervalMs: 100, budgetMs: 100 });
     assert.ok(hits(results) >= 0.9, `hit rate ${hits(results)}`);
     const counts = new Map<PhiValue, number>();
     for (const p of phis(results)) counts.set(p, (counts.get(p) ?? 0) + 1);
     assert.ok((counts.get(1) ?? 0) >= 8, `expected mostly D1, got ${phis(results)}`);
-    assert.ok(!phis(results).some((p) => p === 2 || p === 3), `D2/D3 cannot fit 45 ms: ${phis(results)}`);
+    assert.ok(!phis(results).some((p) => p === 2 || p === 3), `D2/D3 cannot fit 50 ms: ${phis(results)}`);
   });
 
   test("a backlog makes φ step down, and φ steps back up one step at a time after it clears", async () => {
