@@ -128,8 +128,9 @@ const { table } = await profileModels({
   executionProvider: "cpu",
   threads,
   cacheDir: null,
-  warmup: 1,
-  samples: 4,
+  // Enough samples that one slow run does not set the 90th percentile of a φ the stream may never run again.
+  warmup: 2,
+  samples: 10,
   onProgress: (s) => log(`  D${s.phi} × ${s.batch}: ${s.ms.toFixed(0)} ms`),
 });
 
