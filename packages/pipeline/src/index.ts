@@ -1,7 +1,6 @@
 // @vdet/pipeline: the stages (producer, worker, aggregator), the job store and local mode.
 export * from "./aggregator.ts";
 export * from "./aggregator-checkpoint.ts";
-export * from "./batcher.ts";
 export * from "./frame-scheduler.ts";
 export * from "./input-limits.ts";
 export * from "./job-output.ts";

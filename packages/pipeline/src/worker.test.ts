@@ -33,11 +33,20 @@ function provider(failures: number): ModelProvider & { calls: number } {
   });
 }
 
-async function runChunk(failures: number, storeFrames = true) {
+interface ChunkRun {
+  models: ModelProvider;
+  storeFrames?: boolean;
+  /** Overrides of the chunk (φ range, throughput target, letterbox). */
+  chunk?: Partial<FrameChunk>;
+  profile?: LatencyProfile;
+}
+
+/** One two-frame archive chunk of 32-px frames through a worker on the in-process transport. */
+async function runOneChunk(run: ChunkRun) {
   const transport = createMemoryTransport();
   const jobStore = new MemoryJobStore();
-  const { job } = await jobStore.create(parseJobSpec({ input: "a.mp4", output: "out" }));
-  const models = provider(failures);
+  const phi = run.chunk?.phi ?? { min: 0, max: 0 };
+  const { job } = await jobStore.create(parseJobSpec({ input: "a.mp4", output: "out", phi }));
   const size = 32;
   const chunk: FrameChunk = {
     jobId: job.id,
@@ -45,28 +54,38 @@ async function runChunk(failures: number, storeFrames = true) {
     frames: [0, 1].map((index) => ({ index, ptsMs: index * 200, key: `${job.id}/${index}` })),
     size,
     letterbox: { sourceWidth: 64, sourceHeight: 64, contentWidth: 32, contentHeight: 32 },
-    phi: { min: 0, max: 0 },
+    phi,
     mode: "archive",
     scoreThreshold: 0.3,
     priority: 5,
     enqueuedAtMs: Date.now(),
+    ...run.chunk,
   };
-  if (storeFrames) {
+  if (run.storeFrames ?? true) {
     for (const f of chunk.frames) await transport.frameStore.put(f.key, new Uint8Array(size * size * 3), 60);
   }
-  const results: DetectionBatch[] = [];
-  const done = new Promise<void>((resolve) => {
-    transport.results.consume(async (batch) => {
-      results.push(batch);
-      resolve();
-    });
+  const done = new Promise<DetectionBatch>((resolve) => {
+    transport.results.consume(async (batch) => resolve(batch));
   });
-  const worker = startWorker({ transport, jobStore, models, maxBatch: 2, maxDelayMs: 1 });
+  const worker = startWorker({
+    transport,
+    jobStore,
+    models: run.models,
+    maxBatch: 2,
+    maxDelayMs: 1,
+    profile: run.profile,
+  });
   await transport.frames.add(chunk);
-  await done;
+  const batch = await done;
   await worker.close();
   await transport.close();
-  return { batch: results[0], calls: models.calls, job: (await jobStore.get(job.id))! };
+  return { batch, job: (await jobStore.get(job.id))! };
+}
+
+async function runChunk(failures: number, storeFrames = true) {
+  const models = provider(failures);
+  const { batch, job } = await runOneChunk({ models, storeFrames });
+  return { batch, calls: models.calls, job };
 }
 
 test("an inference error is retried, and the retry's detections are sent once, in source pixels", async () => {
@@ -115,43 +134,17 @@ test("archive jobs with a throughput target run the largest φ whose profiled th
     ),
   };
   const phiFor = async (target: { framesPerSecond?: number; finishByMs?: number }) => {
-    const transport = createMemoryTransport();
-    const jobStore = new MemoryJobStore();
-    const { job } = await jobStore.create(
-      parseJobSpec({ input: "a.mp4", output: "out", phi: { min: 0, max: 2 } }),
-    );
     const models = createSimulatedModelProvider(table);
-    const size = 32;
-    const chunk: FrameChunk = {
-      jobId: job.id,
-      chunk: 0,
-      frames: [0, 1].map((index) => ({ index, ptsMs: index * 200, key: `${job.id}/${index}` })),
-      size,
-      letterbox: { sourceWidth: 32, sourceHeight: 32, contentWidth: 32, contentHeight: 32 },
-      phi: { min: 0, max: 2 },
-      mode: "archive",
-      scoreThreshold: 0.3,
-      priority: 5,
-      enqueuedAtMs: Date.now(),
-      target,
-    };
-    for (const f of chunk.frames) await transport.frameStore.put(f.key, new Uint8Array(size * size * 3), 60);
-    const done = new Promise<DetectionBatch>((resolve) => {
-      transport.results.consume(async (batch) => resolve(batch));
-    });
-    const worker = startWorker({
-      transport,
-      jobStore,
+    const { batch } = await runOneChunk({
       models,
-      maxBatch: 2,
-      maxDelayMs: 1,
+      chunk: {
+        phi: { min: 0, max: 2 },
+        letterbox: { sourceWidth: 32, sourceHeight: 32, contentWidth: 32, contentHeight: 32 },
+        target,
+      },
       profile: LatencyProfile.fromTable(table),
     });
-    await transport.frames.add(chunk);
-    const batch = await done;
-    await worker.close();
     await models.close();
-    await transport.close();
     return batch.frames.map((f) => f.phi);
   };
   // At 90 % utilisation one worker gives D1 45 frames/s, D2 11.25.

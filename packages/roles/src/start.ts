@@ -25,7 +25,7 @@ import {
   startWorker,
   withModelMetrics,
 } from "@vdet/pipeline";
-import { LatencyProfile, type ProfileTable, profileTableSchema } from "@vdet/scheduler";
+import { LatencyProfile, type ProfileTable, readProfileFile } from "@vdet/scheduler";
 import {
   createS3Client,
   openS3Input,
@@ -253,7 +253,11 @@ export async function prepareWorker(
   config: WorkerRoleConfig,
   logger: Logger,
 ): Promise<{ models: ModelProvider; profile: LatencyProfile | undefined; table: ProfileTable | undefined }> {
-  const simulated = config.simulateProfile ? readSimulatedProfile(config.simulateProfile) : undefined;
+  const simulated = config.simulateProfile
+    ? await readProfileFile(config.simulateProfile).catch((error: Error) => {
+        throw new ConfigError(`VDET_SIMULATE_PROFILE: ${error.message}`);
+      })
+    : undefined;
   const models = simulated
     ? createSimulatedModelProvider(simulated)
     : createModelProvider({
@@ -401,20 +405,4 @@ export function runUntilSignal(role: RunningRole, logger: Logger, graceMs = 60_0
     process.once("SIGTERM", () => stop("SIGTERM"));
     process.once("SIGINT", () => stop("SIGINT"));
   });
-}
-
-function readSimulatedProfile(path: string): ProfileTable {
-  let text: string;
-  try {
-    text = readFileSync(path, "utf8");
-  } catch (error) {
-    throw new ConfigError(`cannot read VDET_SIMULATE_PROFILE ${path}: ${(error as Error).message}`);
-  }
-  try {
-    return profileTableSchema.parse(JSON.parse(text));
-  } catch (error) {
-    throw new ConfigError(
-      `VDET_SIMULATE_PROFILE ${path} is not a latency profile: ${(error as Error).message}`,
-    );
-  }
 }

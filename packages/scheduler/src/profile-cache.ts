@@ -87,3 +87,28 @@ export async function saveProfile(dir: string, table: ProfileTable): Promise<str
   await rename(temp, path);
   return path;
 }
+
+/** A profile JSON a user gives (`vdet worker --profile-only --json`); errors name the file and what is wrong. */
+export async function readProfileFile(path: string): Promise<ProfileTable> {
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (error) {
+    throw new Error(`cannot read the profile ${path}: ${(error as Error).message}`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (error) {
+    throw new Error(`${path} is not a latency profile: ${(error as Error).message}`);
+  }
+  const result = profileTableSchema.safeParse(parsed);
+  if (!result.success) {
+    throw new Error(
+      `${path} is not a latency profile (make one with \`vdet worker --profile-only --json\`): ${result.error.issues
+        .map((i) => `${i.path.join(".")}: ${i.message}`)
+        .join("; ")}`,
+    );
+  }
+  return result.data;
+}

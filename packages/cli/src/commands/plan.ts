@@ -2,7 +2,6 @@
 // machine that will run the workers) and the inputs' load — live streams under a latency budget, or an archive to
 // finish by a time — how many workers of that kind each φ needs, and which φ results.
 
-import { readFile } from "node:fs/promises";
 import { parsePhi } from "@vdet/effdet";
 import type { PhiValue } from "@vdet/protocol";
 import { createLogger, loadConfig, prepareWorker, workerConfigSchema } from "@vdet/roles";
@@ -12,7 +11,7 @@ import {
   type ProfileTable,
   planArchive,
   planLatency,
-  profileTableSchema,
+  readProfileFile,
 } from "@vdet/scheduler";
 import { probeVideo } from "@vdet/video";
 import { type Command, InvalidArgumentError } from "commander";
@@ -69,7 +68,7 @@ export function registerPlanCommand(program: Command): void {
       if ((o.budget === undefined) === (o.finishBy === undefined))
         throw new InvalidArgumentError("give --budget (live) or --finish-by (archive), one of them");
       const finishByMs = o.finishBy === undefined ? undefined : parseFinishBy(o.finishBy, Date.now());
-      const table = o.profile ? await readProfile(o.profile) : await measure(o);
+      const table = o.profile ? await readProfileFile(o.profile) : await measure(o);
       const profile = LatencyProfile.fromTable(table);
       const profiled = profile.phis();
       const phiMin: PhiValue = o.phiMin === undefined ? profiled[0] : parsePhi(o.phiMin);
@@ -123,28 +122,6 @@ export function parseFinishBy(value: string, nowMs: number): number {
     );
   if (at <= nowMs) throw new InvalidArgumentError(`--finish-by ${value} is not in the future`);
   return at;
-}
-
-async function readProfile(path: string): Promise<ProfileTable> {
-  let text: string;
-  try {
-    text = await readFile(path, "utf8");
-  } catch (error) {
-    throw new Error(`cannot read the profile ${path}: ${(error as Error).message}`);
-  }
-  const parsed = profileTableSchema.safeParse(
-    (() => {
-      try {
-        return JSON.parse(text);
-      } catch {
-        return undefined;
-      }
-    })(),
-  );
-  if (!parsed.success) {
-    throw new Error(`${path} is not a latency profile (make one with \`vdet worker --profile-only --json\`)`);
-  }
-  return parsed.data;
 }
 
 async function measure(o: PlanOptions): Promise<ProfileTable> {
