@@ -22,8 +22,10 @@ export interface PendingFrame {
 export type DecisionReason =
   /** Largest φ that fits every constraint. */
   | "deadline"
-  /** The first frame's slack is gone: smallest φ, largest batch, to catch up. */
+  /** Frames whose slack is gone, at their smallest φ, as many as the frames still in time allow. */
   | "late"
+  /** Late frames wait: the frames still in time run at the smallest φ until the late ones are affordable. */
+  | "catch-up"
   /** No φ fits every constraint: smallest φ, as many frames as its slack allows. */
   | "squeezed"
   /** No φ of the job's range has been profiled: its smallest φ, unpredicted. */
@@ -140,36 +142,91 @@ export class PhiPolicy {
     const head = pending[order[0]];
     if (!Number.isFinite(head.deadlineMs)) return this.archiveBatch(pending, order);
 
-    const latency = order.filter((i) => Number.isFinite(pending[i].deadlineMs));
-    const eligible = (phi: PhiValue) => latency.filter((i) => inRange(phi, pending[i]));
-    const candidates = this.profile.phis().filter((phi) => inRange(phi, head));
-    if (candidates.length === 0) {
+    // Frames that miss even alone at their smallest φ are lost to the deadline already. Running them first would
+    // make the frames behind them late too (one slow batch would turn into a run of misses), so they wait until
+    // a batch of them is affordable: the frames that can still make it drain after it. Until then φ stays at
+    // the smallest (catching up comes before accuracy). They always run, and count as misses.
+    const late: number[] = [];
+    const live: number[] = [];
+    for (const i of order) {
+      if (!Number.isFinite(pending[i].deadlineMs)) continue;
+      (this.isLate(pending[i], nowMs) ? late : live).push(i);
+    }
+    const rate = this.arrivalRate(nowMs);
+    if (late.length > 0) {
+      const catchUp = this.catchUp(late, live, pending, nowMs, rate);
+      if (catchUp) return catchUp;
+    }
+    return this.decideLive(live, pending, nowMs, rate, late.length > 0);
+  }
+
+  /** The smallest profiled φ of a frame's range. */
+  private smallestPhi(frame: PendingFrame): PhiValue | undefined {
+    return this.profile.phis().find((phi) => inRange(phi, frame));
+  }
+
+  /** Whether a latency frame misses its deadline even alone at its smallest φ, started now. */
+  private isLate(frame: PendingFrame, nowMs: number): boolean {
+    const phi = this.smallestPhi(frame);
+    return phi !== undefined && frame.deadlineMs - nowMs < this.profile.predict(phi, 1)!;
+  }
+
+  /**
+   * A batch of late frames at their smallest φ, as large as the frames that can still make their deadlines
+   * allow (all of them when none wait), or undefined when not even one late frame is affordable now.
+   */
+  private catchUp(
+    late: number[],
+    live: number[],
+    pending: readonly PendingFrame[],
+    nowMs: number,
+    rate: number,
+  ): BatchDecision | undefined {
+    const first = pending[late[0]];
+    const phi = this.smallestPhi(first)!;
+    const frames = late.filter((i) => inRange(phi, pending[i]));
+    for (let b = Math.min(this.maxBatch, frames.length); b >= 1; b--) {
+      const endMs = nowMs + this.profile.predict(phi, b)!;
+      if (live.length > 0 && !this.drains(live, pending, nowMs, endMs, rate, live[0])) continue;
+      const { state } = this.stateFor(first.group, phi, nowMs);
+      state.phi = phi;
+      state.upStreak = 0;
+      return this.decision(phi, frames.slice(0, b), pending, nowMs, "late");
+    }
+    return undefined;
+  }
+
+  /** The batch for the frames that can still make their deadlines (earliest first); `smallestOnly` while catching up. */
+  private decideLive(
+    live: number[],
+    pending: readonly PendingFrame[],
+    nowMs: number,
+    rate: number,
+    smallestOnly: boolean,
+  ): BatchDecision {
+    const head = pending[live[0]];
+    const eligible = (phi: PhiValue) => live.filter((i) => inRange(phi, pending[i]));
+    const inHeadRange = this.profile.phis().filter((phi) => inRange(phi, head));
+    if (inHeadRange.length === 0) {
       const frames = eligible(head.phiMin).slice(0, this.maxBatch);
       return { phi: head.phiMin, frames, predictedMs: undefined, reason: "unprofiled", predictedMisses: 0 };
     }
-    const minPhi = candidates[0];
+    const minPhi = inHeadRange[0];
+    const candidates = smallestOnly ? [minPhi] : inHeadRange;
     const { state, fresh } = this.stateFor(head.group, minPhi, nowMs);
 
-    if (head.deadlineMs - nowMs < this.profile.predict(minPhi, 1)!) {
-      // Already late: clear the backlog as fast as possible.
-      const frames = eligible(minPhi).slice(0, this.maxBatch);
-      state.phi = minPhi;
-      state.upStreak = 0;
-      return this.decision(minPhi, frames, pending, nowMs, "late");
-    }
-
-    const rate = this.arrivalRate(nowMs);
     const fits = new Map<PhiValue, Fit>();
     for (const phi of candidates) {
-      const fit = this.fit(phi, eligible(phi), latency, pending, nowMs, rate);
+      const fit = this.fit(phi, eligible(phi), live, pending, nowMs, rate);
       if (fit) fits.set(phi, fit);
     }
     const feasible = candidates.filter((phi) => fits.has(phi));
-    if (feasible.length === 0) {
-      const frames = this.squeeze(minPhi, eligible(minPhi), pending, nowMs);
+    if (feasible.length === 0 || smallestOnly) {
+      const frames = fits.get(minPhi)?.frames ?? this.squeeze(minPhi, eligible(minPhi), pending, nowMs);
       state.phi = minPhi;
       state.upStreak = 0;
-      return this.decision(minPhi, frames, pending, nowMs, "squeezed");
+      const reason = !fits.has(minPhi) ? "squeezed" : smallestOnly ? "catch-up" : "deadline";
+      return this.decision(minPhi, frames, pending, nowMs, reason);
     }
 
     const best = feasible[feasible.length - 1];
@@ -269,8 +326,7 @@ export class PhiPolicy {
     arrivalsPerSecond: number,
     head: number,
   ): boolean {
-    const profiled = this.profile.phis();
-    const smallest = (f: PendingFrame) => profiled.find((phi) => inRange(phi, f));
+    const smallest = (f: PendingFrame) => this.smallestPhi(f);
     const queue: { deadlineMs: number; phi: PhiValue }[] = [];
     let budgetMs = pending[head].budgetMs ?? Number.POSITIVE_INFINITY;
     for (const i of rest) {
