@@ -1,8 +1,11 @@
 // `npm run bench -- model`: EfficientDet latency on onnxruntime CPU.
 // - deploy graph (uint8 frames in, candidates out) for φ = 0…3 at batch 1 and 4, per image;
-// - D0 raw graph against the peer ONNX export of the same weights (torch.onnx.export), measured in the same run.
+// - D0 raw graph against the peer ONNX export of the same weights (torch.onnx.export), measured in the same run:
+//   ours is built from the fixture's D0 weights (the ones the peer was exported from; seeded weights when that file
+//   is absent). The two models alternate for --rounds rounds of ≥ 10 timed runs each; the ratio is the median of the
+//   per-round ratios, so drift in the machine's speed between rounds cancels out.
 // Median of ≥ 10 timed runs after warm-up; the last stdout line is one JSON object with every figure.
-// Options: --threads N (default 2), --runs N (default 10), --phis 0,1,2,3.
+// Options: --threads N (default 2), --runs N (default 10), --rounds N (default 7), --phis 0,1,2,3.
 
 import { existsSync, readFileSync } from "node:fs";
 import { cpus } from "node:os";
@@ -16,13 +19,16 @@ const { values } = parseArgs({
     threads: { type: "string", default: "2" },
     runs: { type: "string", default: "10" },
     phis: { type: "string", default: "0,1,2,3" },
+    rounds: { type: "string", default: "7" },
   },
 });
 const threads = Number(values.threads);
 const runs = Math.max(10, Number(values.runs));
+const rounds = Math.max(3, Number(values.rounds));
 const fixturesDir =
   process.env.VDET_FIXTURES_DIR ?? join(import.meta.dirname, "..", "..", "shared", "fixtures");
 const peerPath = join(fixturesDir, "effdet", "peer-d0-torch-export.onnx");
+const peerWeightsPath = join(fixturesDir, "effdet", "d0.weights.safetensors");
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -82,26 +88,36 @@ for (const phiText of values.phis.split(",")) {
   await s.release();
 }
 
-let peer: Record<string, number> | undefined;
+let peer: Record<string, number | string> | undefined;
 if (existsSync(peerPath)) {
-  const ours = await session(build({ phi: 0, seed: 1, variant: "raw" }));
+  const sameWeights = existsSync(peerWeightsPath);
+  const ours = await session(
+    sameWeights
+      ? build({ phi: 0, weights: new Uint8Array(readFileSync(peerWeightsPath)), variant: "raw" })
+      : build({ phi: 0, seed: 1, variant: "raw" }),
+  );
   const theirs = await session(readFileSync(peerPath));
-  const result: Record<string, number> = {};
+  const result: Record<string, number | string> = {
+    oursWeights: sameWeights ? "fixture d0.weights.safetensors (the peer's)" : "seeded (fixture weights absent)",
+  };
   for (const batch of [1, 4]) {
     const input = Float32Array.from(randomBytes(batch * 3 * 512 * 512, 11), (v) => (v - 120) / 58);
     const tensor = new ort.Tensor("float32", input, [batch, 3, 512, 512]);
     // Alternate the two models so drift in machine load hits both equally.
     const oursTimes: number[] = [];
     const peerTimes: number[] = [];
-    for (let round = 0; round < 3; round++) {
+    const ratios: number[] = [];
+    for (let r = 0; r < rounds; r++) {
       oursTimes.push(await timeRuns(ours, { input: tensor }));
       peerTimes.push(await timeRuns(theirs, { images: tensor }));
+      ratios.push(oursTimes[r] / peerTimes[r]);
     }
-    result[`oursB${batch}Ms`] = Math.round(median(oursTimes) * 10) / 10;
-    result[`peerB${batch}Ms`] = Math.round(median(peerTimes) * 10) / 10;
-    result[`ratioVsPeerB${batch}`] = Math.round((median(oursTimes) / median(peerTimes)) * 1000) / 1000;
+    result[`oursB${batch}Ms`] = round(median(oursTimes));
+    result[`peerB${batch}Ms`] = round(median(peerTimes));
+    result[`ratioVsPeerB${batch}`] = Math.round(median(ratios) * 1000) / 1000;
+    result[`ratioRangeB${batch}`] = `${Math.min(...ratios).toFixed(3)}–${Math.max(...ratios).toFixed(3)}`;
     log(
-      `D0 raw batch ${batch}: ours ${median(oursTimes).toFixed(1)} ms, peer ${median(peerTimes).toFixed(1)} ms`,
+      `D0 raw batch ${batch}: ours ${median(oursTimes).toFixed(1)} ms, peer ${median(peerTimes).toFixed(1)} ms, per-round ratios ${ratios.map((x) => x.toFixed(3)).join(" ")}`,
     );
   }
   peer = result;
@@ -117,6 +133,7 @@ console.log(
     threads,
     cpu: cpus()[0]?.model,
     runsPerMedian: runs,
+    peerRounds: rounds,
     deployInput: "uint8 720x1280 frames, resized in-graph",
     deploy,
     d0RawVsPeer: peer ?? null,
