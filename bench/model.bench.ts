@@ -98,7 +98,9 @@ if (existsSync(peerPath)) {
   );
   const theirs = await session(readFileSync(peerPath));
   const result: Record<string, number | string> = {
-    oursWeights: sameWeights ? "fixture d0.weights.safetensors (the peer's)" : "seeded (fixture weights absent)",
+    oursWeights: sameWeights
+      ? "fixture d0.weights.safetensors (the peer's)"
+      : "seeded (fixture weights absent)",
   };
   for (const batch of [1, 4]) {
     const input = Float32Array.from(randomBytes(batch * 3 * 512 * 512, 11), (v) => (v - 120) / 58);

@@ -156,7 +156,8 @@ for (const budgetMs of budgets) {
 await models.close();
 
 // Whether any φ above D0 can run at all under the budget: one frame within half of it (the policy's rule).
-const p50 = (phi: PhiValue, batch: number) => table.rows.find((r) => r.phi === phi && r.batch === batch)?.p50Ms;
+const p50 = (phi: PhiValue, batch: number) =>
+  table.rows.find((r) => r.phi === phi && r.batch === batch)?.p50Ms;
 const goal = rows.map((r) => ({
   budgetMs: r.budgetMs,
   largerPhiFits: phis.some((phi) => phi !== 0 && (p50(phi, 1) ?? Number.POSITIVE_INFINITY) <= r.budgetMs / 2),

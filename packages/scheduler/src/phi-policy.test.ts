@@ -149,27 +149,30 @@ describe("PhiPolicy", () => {
     assert.equal(squeezed.predictedMisses, 0);
   });
 
-  it("lets late frames wait while frames still in time need the runner, then catches them up", () => {
+  it("lets one job's late frames wait while another job's frames need the runner, then catches them up", () => {
     const now = 0;
-    const late = Array.from({ length: 4 }, () => frame(now, 10));
-    // Frames still in time but not by much: running the late ones first would make them late too.
+    const late = Array.from({ length: 4 }, () => ({ ...frame(now, 10), group: "behind" }));
+    const other = (slackMs: number) => ({ ...frame(now, slackMs), group: "other" });
+    // The other job's frames are still in time but not by much: running the late ones first would make them late.
     const tight = new PhiPolicy(profile(), { maxBatch: 4 }).decide(
-      [...late, ...[1, 2, 3].map(() => frame(now, 60))],
+      [...late, other(60), other(60), other(60)],
       now,
     );
     assert.deepEqual(tight.frames, [4, 5, 6]);
     assert.equal(tight.phi, 0, "catching up comes before accuracy");
     assert.equal(tight.reason, "catch-up");
     assert.equal(tight.predictedMisses, 0);
-    // Frames still in time with room to spare: the late ones run first, in one batch at the smallest φ.
-    const roomy = new PhiPolicy(profile(), { maxBatch: 4 }).decide(
-      [frame(now, 900), frame(now, 950), ...late],
-      now,
-    );
+    // The other job's frames have room to spare: the late ones run first, in one batch at the smallest φ.
+    const roomy = new PhiPolicy(profile(), { maxBatch: 4 }).decide([other(900), other(950), ...late], now);
     assert.deepEqual(roomy.frames, [2, 3, 4, 5]);
     assert.equal(roomy.phi, 0);
     assert.equal(roomy.reason, "late");
     assert.equal(roomy.predictedMisses, 4);
+    // Within one job, output is in frame order: its late frames go first, at the smallest φ, whatever the rest.
+    const ownLive = [1, 2].map(() => ({ ...frame(now, 60), group: "behind" }));
+    const own = new PhiPolicy(profile(), { maxBatch: 4 }).decide([...ownLive, ...late.slice(0, 2)], now);
+    assert.deepEqual(own.frames, [2, 3, 0, 1]);
+    assert.equal(own.reason, "late");
   });
 
   it("runs a larger φ only while the smallest can clear the backlog it leaves, arrivals included", () => {

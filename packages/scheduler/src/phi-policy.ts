@@ -22,9 +22,9 @@ export interface PendingFrame {
 export type DecisionReason =
   /** Largest φ that fits every constraint. */
   | "deadline"
-  /** Frames whose slack is gone, at their smallest φ, as many as the frames still in time allow. */
+  /** A job with frames whose slack is gone: its frames in deadline order at their smallest φ, as many as other jobs' frames allow. */
   | "late"
-  /** Late frames wait: the frames still in time run at the smallest φ until the late ones are affordable. */
+  /** Another job's late frames wait: this job's frames run at the smallest φ until those are affordable. */
   | "catch-up"
   /** No φ fits every constraint: smallest φ, as many frames as its slack allows. */
   | "squeezed"
@@ -142,10 +142,12 @@ export class PhiPolicy {
     const head = pending[order[0]];
     if (!Number.isFinite(head.deadlineMs)) return this.archiveBatch(pending, order);
 
-    // Frames that miss even alone at their smallest φ are lost to the deadline already. Running them first would
-    // make the frames behind them late too (one slow batch would turn into a run of misses), so they wait until
-    // a batch of them is affordable: the frames that can still make it drain after it. Until then φ stays at
-    // the smallest (catching up comes before accuracy). They always run, and count as misses.
+    // Frames that miss even alone at their smallest φ are lost to the deadline already. Their job's output is
+    // in frame order (tracking), so its later frames wait for them whatever runs first: within a job, frames run
+    // in deadline order. Other jobs' frames do not wait for them, and one job's backlog (a burst, a budget it
+    // cannot have) must not make them late too: a job's late frames run when a batch of them is affordable — the
+    // other jobs' frames still drain after it — and until then those jobs run at their smallest φ (catching up
+    // comes before accuracy). Late frames always run, and count as misses.
     const late: number[] = [];
     const live: number[] = [];
     for (const i of order) {
@@ -153,11 +155,16 @@ export class PhiPolicy {
       (this.isLate(pending[i], nowMs) ? late : live).push(i);
     }
     const rate = this.arrivalRate(nowMs);
-    if (late.length > 0) {
-      const catchUp = this.catchUp(late, live, pending, nowMs, rate);
-      if (catchUp) return catchUp;
-    }
-    return this.decideLive(live, pending, nowMs, rate, late.length > 0);
+    if (late.length === 0) return this.decideLive(live, pending, nowMs, rate, false);
+    const behind = new Set(late.map((i) => pending[i].group));
+    const blocked = order.filter(
+      (i) => Number.isFinite(pending[i].deadlineMs) && behind.has(pending[i].group),
+    );
+    const others = live.filter((i) => !behind.has(pending[i].group));
+    return (
+      this.catchUp(blocked, others, pending, nowMs, rate) ??
+      this.decideLive(others, pending, nowMs, rate, true)
+    );
   }
 
   /** The smallest profiled φ of a frame's range. */
@@ -172,22 +179,23 @@ export class PhiPolicy {
   }
 
   /**
-   * A batch of late frames at their smallest φ, as large as the frames that can still make their deadlines
-   * allow (all of them when none wait), or undefined when not even one late frame is affordable now.
+   * The next batch of the jobs that are behind (`blocked`: their frames in deadline order, late ones first), at
+   * the first one's smallest φ, as large as the other jobs' frames allow (`others` still drain after it; the
+   * largest batch when there are none), or undefined when not even one frame is affordable now.
    */
   private catchUp(
-    late: number[],
-    live: number[],
+    blocked: number[],
+    others: number[],
     pending: readonly PendingFrame[],
     nowMs: number,
     rate: number,
   ): BatchDecision | undefined {
-    const first = pending[late[0]];
+    const first = pending[blocked[0]];
     const phi = this.smallestPhi(first)!;
-    const frames = late.filter((i) => inRange(phi, pending[i]));
+    const frames = blocked.filter((i) => inRange(phi, pending[i]));
     for (let b = Math.min(this.maxBatch, frames.length); b >= 1; b--) {
       const endMs = nowMs + this.profile.predict(phi, b)!;
-      if (live.length > 0 && !this.drains(live, pending, nowMs, endMs, rate, live[0])) continue;
+      if (others.length > 0 && !this.drains(others, pending, nowMs, endMs, rate, others[0])) continue;
       const { state } = this.stateFor(first.group, phi, nowMs);
       state.phi = phi;
       state.upStreak = 0;
