@@ -76,10 +76,13 @@ async function runStream(
   budgetMs: number,
   range: [PhiValue, PhiValue],
 ): Promise<RunFigures> {
-  // A worker's models are warm: run each φ once (smallest last) so no run pays for the one before it.
+  // A running worker's models are warm at every batch size it uses (onnxruntime plans memory per input shape; the
+  // first run of a shape after others is markedly slower): run each φ × batch size once, smallest φ last.
   for (const phi of [...phis].reverse()) {
     const detector = await models.detector(phi);
-    for (let i = 0; i < 2; i++) await detector.detect([frames[0]], [{ scoreThreshold: 0.3 }]);
+    for (let b = 1; b <= maxBatch; b++) {
+      await detector.detect(frames.slice(0, b), Array(b).fill({ scoreThreshold: 0.3 }));
+    }
   }
   const scheduler = new FrameScheduler({
     models,

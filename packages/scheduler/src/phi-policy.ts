@@ -55,10 +55,13 @@ export interface PhiPolicyOptions {
   backlogShare?: number;
   /** Share of the budget the frames left behind must have to spare in that check (timing noise). */
   drainMargin?: number;
-  /** Latency arrivals remembered for the arrival-rate estimate. */
-  arrivalWindow?: number;
-  /** Arrivals older than this do not count in the arrival rate, ms (a past burst stops weighing on φ). */
+  /** The arrival rate counts the arrivals of this last stretch, ms (a past burst stops weighing on φ). */
   arrivalWindowMs?: number;
+  /**
+   * The shortest stretch the arrival rate is taken over, ms: frames arrive in chunks, and a chunk's frames arriving
+   * within a few ms are a backlog to clear, not a rate of hundreds per second.
+   */
+  minArrivalSpanMs?: number;
 }
 
 interface Fit {
@@ -82,8 +85,10 @@ export class PhiPolicy {
   private readonly stepUpMargin: number;
   private readonly backlogShare: number;
   private readonly drainMargin: number;
-  private readonly arrivalWindow: number;
   private readonly arrivalWindowMs: number;
+  private readonly minArrivalSpanMs: number;
+  /** When the current run of arrivals began (the first after a pause longer than the window). */
+  private streamStartMs = 0;
 
   constructor(
     private readonly profile: LatencyProfile,
@@ -94,33 +99,36 @@ export class PhiPolicy {
     this.stepUpMargin = options.stepUpMargin ?? 0.8;
     this.backlogShare = options.backlogShare ?? 0.5;
     this.drainMargin = options.drainMargin ?? 0.1;
-    this.arrivalWindow = options.arrivalWindow ?? 20;
     this.arrivalWindowMs = options.arrivalWindowMs ?? 2000;
+    this.minArrivalSpanMs = Math.min(options.minArrivalSpanMs ?? 500, this.arrivalWindowMs);
     if (!(this.maxBatch >= 1)) throw new RangeError("maxBatch must be at least 1");
   }
 
   /** Notes that a latency frame arrived (for the arrival-rate estimate). */
   noteArrival(nowMs: number): void {
+    const last = this.arrivalsMs.at(-1);
+    if (last === undefined || nowMs - last > this.arrivalWindowMs) this.streamStartMs = nowMs;
     this.arrivalsMs.push(nowMs);
-    if (this.arrivalsMs.length > this.arrivalWindow) this.arrivalsMs.shift();
+    if (this.arrivalsMs.length > 100_000) this.arrivalsMs.splice(0, this.arrivalsMs.length - 100_000);
   }
 
   /**
-   * Latency frames arriving per second: the mean gap between the remembered arrivals (the last `arrivalWindow`
-   * within `arrivalWindowMs`) while the stream flows; once the time since the last arrival exceeds that gap, the
-   * rate decays as if the next frame arrived now. 0 until there are two arrivals.
+   * Latency frames arriving per second: the arrivals of the last `arrivalWindowMs` over that stretch, or over the
+   * time since the stream began when that is shorter (but at least `minArrivalSpanMs`). Falls as the stream
+   * pauses; 0 once no arrival is left in the window.
    */
   arrivalRate(nowMs: number): number {
     const horizon = nowMs - this.arrivalWindowMs;
-    while (this.arrivalsMs.length > 0 && this.arrivalsMs[0] < horizon) this.arrivalsMs.shift();
+    let old = 0;
+    while (old < this.arrivalsMs.length && this.arrivalsMs[old] < horizon) old++;
+    if (old > 0) this.arrivalsMs.splice(0, old);
     const n = this.arrivalsMs.length;
-    if (n < 2) return 0;
-    const first = this.arrivalsMs[0];
-    const last = this.arrivalsMs[n - 1];
-    const gapMs = (last - first) / (n - 1);
-    if (nowMs - last <= gapMs && gapMs > 0) return 1000 / gapMs;
-    const spanMs = Math.max(nowMs, last) - first;
-    return spanMs > 0 ? ((n - 1) * 1000) / spanMs : Number.POSITIVE_INFINITY;
+    if (n === 0) return 0;
+    const spanMs = Math.min(
+      this.arrivalWindowMs,
+      Math.max(this.minArrivalSpanMs, nowMs - this.streamStartMs),
+    );
+    return (n * 1000) / spanMs;
   }
 
   /** The φ a group (job) currently runs at, if it has run. */
@@ -309,7 +317,10 @@ export class PhiPolicy {
         slackMs = Math.min(slackMs, pending[i].deadlineMs - nowMs);
         budgetMs = Math.min(budgetMs, pending[i].budgetMs ?? Number.POSITIVE_INFINITY);
       }
-      const allowedMs = Math.min(slackMs, budgetMs / 2);
+      // Predictions are percentiles, not promises: the batch's own frames keep the same spare share of the
+      // budget as those left behind (rule 3).
+      const spareMs = Number.isFinite(budgetMs) ? this.drainMargin * budgetMs : 0;
+      const allowedMs = Math.min(slackMs - spareMs, budgetMs / 2);
       if (predictedMs > allowedMs) continue;
       const inBatch = new Set(frames);
       const rest = latency.filter((i) => !inBatch.has(i));
