@@ -156,11 +156,16 @@ export class PhiPolicy {
     // cannot have) must not make them late too: a job's late frames run when a batch of them is affordable — the
     // other jobs' frames still drain after it — and until then those jobs run at their smallest φ (catching up
     // comes before accuracy). Late frames always run, and count as misses.
+    // The profiled φ and each one's single-frame time, once per decision rather than once per waiting frame.
+    const profiled = this.profile.phis();
+    const aloneMs = new Map(profiled.map((phi) => [phi, this.profile.predict(phi, 1)!]));
     const late: number[] = [];
     const live: number[] = [];
     for (const i of order) {
-      if (!Number.isFinite(pending[i].deadlineMs)) continue;
-      (this.isLate(pending[i], nowMs) ? late : live).push(i);
+      const f = pending[i];
+      if (!Number.isFinite(f.deadlineMs)) continue;
+      const phi = smallestIn(profiled, f);
+      (phi !== undefined && f.deadlineMs - nowMs < aloneMs.get(phi)! ? late : live).push(i);
     }
     const rate = this.arrivalRate(nowMs);
     if (late.length === 0) return this.decideLive(live, pending, nowMs, rate, false);
@@ -170,28 +175,18 @@ export class PhiPolicy {
     );
     const others = live.filter((i) => !behind.has(pending[i].group));
     return (
-      this.catchUp(blocked, others, pending, nowMs, rate) ??
+      this.catchUp(smallestIn(profiled, pending[blocked[0]])!, blocked, others, pending, nowMs, rate) ??
       this.decideLive(others, pending, nowMs, rate, true)
     );
   }
 
-  /** The smallest profiled φ of a frame's range. */
-  private smallestPhi(frame: PendingFrame): PhiValue | undefined {
-    return this.profile.phis().find((phi) => inRange(phi, frame));
-  }
-
-  /** Whether a latency frame misses its deadline even alone at its smallest φ, started now. */
-  private isLate(frame: PendingFrame, nowMs: number): boolean {
-    const phi = this.smallestPhi(frame);
-    return phi !== undefined && frame.deadlineMs - nowMs < this.profile.predict(phi, 1)!;
-  }
-
   /**
    * The next batch of the jobs that are behind (`blocked`: their frames in deadline order, late ones first), at
-   * the first one's smallest φ, as large as the other jobs' frames allow (`others` still drain after it; the
+   * `phi` (the first one's smallest), as large as the other jobs' frames allow (`others` still drain after it; the
    * largest batch when there are none), or undefined when not even one frame is affordable now.
    */
   private catchUp(
+    phi: PhiValue,
     blocked: number[],
     others: number[],
     pending: readonly PendingFrame[],
@@ -199,7 +194,6 @@ export class PhiPolicy {
     rate: number,
   ): BatchDecision | undefined {
     const first = pending[blocked[0]];
-    const phi = this.smallestPhi(first)!;
     const frames = blocked.filter((i) => inRange(phi, pending[i]));
     for (let b = Math.min(this.maxBatch, frames.length); b >= 1; b--) {
       const endMs = nowMs + this.profile.predict(phi, b)!;
@@ -345,7 +339,8 @@ export class PhiPolicy {
     arrivalsPerSecond: number,
     head: number,
   ): boolean {
-    const smallest = (f: PendingFrame) => this.smallestPhi(f);
+    const profiled = this.profile.phis();
+    const smallest = (f: PendingFrame) => smallestIn(profiled, f);
     const queue: { deadlineMs: number; phi: PhiValue }[] = [];
     let budgetMs = pending[head].budgetMs ?? Number.POSITIVE_INFINITY;
     for (const i of rest) {
@@ -423,6 +418,11 @@ export class PhiPolicy {
     const predictedMisses = frames.filter((i) => pending[i].deadlineMs < doneMs).length;
     return { phi, frames, predictedMs, reason, predictedMisses };
   }
+}
+
+/** The smallest φ of `profiled` (ascending) in a frame's range. */
+function smallestIn(profiled: readonly PhiValue[], frame: PendingFrame): PhiValue | undefined {
+  return profiled.find((phi) => inRange(phi, frame));
 }
 
 export function inRange(phi: PhiValue, range: { phiMin: PhiValue; phiMax: PhiValue }): boolean {
