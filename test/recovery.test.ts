@@ -23,7 +23,7 @@ import {
   redisOptionsFromUrl,
 } from "@vdet/transport";
 import { ffmpegBinaries } from "@vdet/video";
-import { QueueEvents } from "bullmq";
+import { Queue, QueueEvents } from "bullmq";
 import { Redis } from "ioredis";
 import { makeTestClip, parseTracks } from "./support/clips.ts";
 import { OutcomeLog } from "./support/outcomes.ts";
@@ -247,19 +247,34 @@ describe("SIGKILL of a role mid-job", () => {
     await events.waitUntilReady();
     const stalled = new Set<string>();
     events.on("stalled", ({ jobId }) => stalled.add(jobId));
+    // Which worker holds a chunk at a given moment is a race; the test makes it certain instead. The other worker
+    // is frozen (SIGSTOP) while the queue is idle, so it holds nothing and takes nothing; the victim then runs the
+    // job alone. Each look at the queue is taken with the victim frozen too, so the chunks seen active are the
+    // victim's and stay in its hands until the SIGKILL.
+    const [victim, bystander] = workers.splice(0, 2);
+    assert.equal((await d.transport.frames.counts()).active, 0, "no chunk in any worker's hands before the job");
+    bystander.child.kill("SIGSTOP");
     try {
       const job = await d.submit("worker-kill");
       await until(async () => (await d.progress(job.id)).inferred >= 10, "10 frames inferred");
-      const victim = workers.shift()!;
-      const active = await d.transport.frames.counts();
+      const heldAtKill = await until(async () => {
+        victim.child.kill("SIGSTOP");
+        const held = await d.transport.frames.counts();
+        if (held.active > 0) return held.active;
+        victim.child.kill("SIGCONT");
+        await new Promise((r) => setTimeout(r, 20));
+        return undefined;
+      }, "the victim to hold a chunk");
       await kill9(victim);
       const killedAtMs = Date.now();
-      workers.push(startRole("worker", SHARED_REDIS, d.prefix));
+      bystander.child.kill("SIGCONT");
+      workers.push(bystander, startRole("worker", SHARED_REDIS, d.prefix));
       assert.equal(await d.finished(job.id), "completed");
+      // The stalled events come through their own stream; wait for them rather than race the job's end.
+      await until(async () => stalled.size >= heldAtKill, `${heldAtKill} stalled events`, 10_000);
       const files = readOutput(job.out);
       assertSameAsReference(files, reference);
-      // The killed worker had chunks in hand (mid-batch); they went back to the queue as stalled.
-      assert.ok(stalled.size > 0, "the killed worker's chunks were redelivered as stalled");
+      assert.equal(stalled.size, heldAtKill, "exactly the killed worker's chunks were redelivered as stalled");
       assert.equal(files.manifest.frames.written, FRAMES);
       const progress = await d.progress(job.id);
       assert.equal(progress.written, FRAMES);
@@ -267,47 +282,80 @@ describe("SIGKILL of a role mid-job", () => {
       outcomes.add(
         "crash",
         "worker SIGKILL mid-batch",
-        `${active.active} chunks in the workers' hands at the kill; the killed worker's ${stalled.size} redelivered as stalled after the ${LOCK_MS} ms lock; job completed ${Date.now() - killedAtMs} ms after the kill: ${files.manifest.frames.written}/${FRAMES} frames written once, 0 failed, ${files.manifest.frames.duplicatesDropped} duplicates dropped; tracks.jsonl byte-identical to the uninterrupted run`,
+        `${heldAtKill} chunks in the killed worker's hands; all ${stalled.size} redelivered as stalled after the ${LOCK_MS} ms lock; job completed ${Date.now() - killedAtMs} ms after the kill: ${files.manifest.frames.written}/${FRAMES} frames written once, 0 failed, ${files.manifest.frames.duplicatesDropped} duplicates dropped; tracks.jsonl byte-identical to the uninterrupted run`,
       );
     } finally {
+      bystander.child.kill("SIGCONT");
+      if (!workers.includes(bystander)) workers.push(bystander);
+      if (victim.child.signalCode === null && victim.child.exitCode === null) victim.child.kill("SIGCONT");
+      if (!workers.includes(victim) && victim.child.signalCode !== "SIGKILL") workers.push(victim);
       await events.close();
     }
   });
 
   test("the aggregator killed twice mid-job: each new one resumes from the checkpoint, same lines and track ids", async () => {
-    const job = await d.submit("aggregator-kill");
-    const kills: string[] = [];
-    for (const threshold of [12, 36]) {
-      await until(async () => (await d.progress(job.id)).written >= threshold, `${threshold} frames written`);
-      await kill9(aggregator);
-      const written = (await d.progress(job.id)).written;
-      const checkpoint = JSON.parse((await d.redis.get(`${d.prefix}:agg:${job.id}`)) ?? "null");
-      assert.ok(checkpoint, "a checkpoint was saved");
-      assert.ok(checkpoint.tracksPartsWritten >= 1, "tracks.jsonl parts were written before the kill");
-      assert.equal(checkpoint.next, written, "the job's progress is the checkpoint's");
-      const buffered = await d.redis.llen(`${d.prefix}:agg:${job.id}:lines`);
-      kills.push(
-        `at ${written}/${FRAMES} written (${checkpoint.tracksPartsWritten} parts + ${buffered} buffered lines, ${checkpoint.pending.length} frames in the reorder buffer)`,
-      );
-      // The workers carry on while no aggregator runs; their results wait in the queue.
+    // The frames queue is paused between the two kills, so the job cannot end before the second one: without it,
+    // the workers infer the rest of the job while no aggregator runs and a resumed aggregator can drain it all
+    // between two looks. Each kill is made with the aggregator frozen (SIGSTOP), so what is read is what it left.
+    const frames = new Queue("frames", { connection: redisOptionsFromUrl(SHARED_REDIS), prefix: d.prefix });
+    try {
+      const job = await d.submit("aggregator-kill");
+      const kills: string[] = [];
+      const killAggregator = async (): Promise<void> => {
+        aggregator.child.kill("SIGSTOP");
+        const written = (await d.progress(job.id)).written;
+        const checkpoint = JSON.parse((await d.redis.get(`${d.prefix}:agg:${job.id}`)) ?? "null");
+        await kill9(aggregator);
+        assert.ok(checkpoint, "a checkpoint was saved");
+        assert.ok(checkpoint.tracksPartsWritten >= 1, "tracks.jsonl parts were written before the kill");
+        assert.equal(checkpoint.next, written, "the job's progress is the checkpoint's");
+        assert.ok(written < FRAMES, "killed mid-job");
+        const buffered = await d.redis.llen(`${d.prefix}:agg:${job.id}:lines`);
+        kills.push(
+          `at ${written}/${FRAMES} written (${checkpoint.tracksPartsWritten} parts + ${buffered} buffered lines, ${checkpoint.pending.length} frames in the reorder buffer)`,
+        );
+      };
+      const restartAggregator = async (): Promise<void> => {
+        aggregator = startRole("aggregator", SHARED_REDIS, d.prefix);
+        await until(async () => aggregator.output().includes("resumed from checkpoint"), "the resume");
+      };
+
+      // First kill: the workers carry on while no aggregator runs; their results wait in the queue.
+      await until(async () => (await d.progress(job.id)).written >= 12, "12 frames written");
+      await killAggregator();
       await new Promise((r) => setTimeout(r, 500));
-      aggregator = startRole("aggregator", SHARED_REDIS, d.prefix);
-      await until(async () => aggregator.output().includes("resumed from checkpoint"), "the resume");
+      await frames.pause();
+      await until(async () => (await d.transport.frames.counts()).active === 0, "the workers' chunks done");
+      assert.ok((await d.progress(job.id)).inferred < FRAMES, "frames left for after the second kill");
+      await restartAggregator();
+      // Second kill: once the new aggregator has taken every result there was (the backlog of the first outage).
+      await until(async () => {
+        const r = await d.transport.results.counts();
+        return r.waiting + r.active === 0;
+      }, "the results drained");
+      await killAggregator();
+      await frames.resume();
+      await new Promise((r) => setTimeout(r, 500));
+      await restartAggregator();
+
+      assert.equal(await d.finished(job.id), "completed");
+      const files = readOutput(job.out);
+      assertSameAsReference(files, reference);
+      assert.equal((await d.progress(job.id)).written, FRAMES);
+      assert.equal(
+        await d.redis.exists(`${d.prefix}:agg:${job.id}`),
+        0,
+        "the checkpoint is removed at the end",
+      );
+      outcomes.add(
+        "crash",
+        "aggregator SIGKILL mid-job (twice), restarted",
+        `killed ${kills.join(" and ")}; each new aggregator resumed from the checkpoint: ${files.manifest.frames.written}/${FRAMES} written once, 0 failed, ${files.manifest.frames.duplicatesDropped} redelivered duplicates dropped; tracks.jsonl, tracks.mot.txt and track ids identical to the uninterrupted run`,
+      );
+    } finally {
+      await frames.resume().catch(() => {});
+      await frames.close();
     }
-    assert.equal(await d.finished(job.id), "completed");
-    const files = readOutput(job.out);
-    assertSameAsReference(files, reference);
-    assert.equal((await d.progress(job.id)).written, FRAMES);
-    assert.equal(
-      await d.redis.exists(`${d.prefix}:agg:${job.id}`),
-      0,
-      "the checkpoint is removed at the end",
-    );
-    outcomes.add(
-      "crash",
-      "aggregator SIGKILL mid-job (twice), restarted",
-      `killed ${kills.join(" and ")}; each new aggregator resumed from the checkpoint: ${files.manifest.frames.written}/${FRAMES} written once, 0 failed, ${files.manifest.frames.duplicatesDropped} redelivered duplicates dropped; tracks.jsonl, tracks.mot.txt and track ids identical to the uninterrupted run`,
-    );
   });
 
   test("the producer killed mid-job: a new one resumes after the last queued chunk", async () => {
