@@ -252,7 +252,11 @@ describe("SIGKILL of a role mid-job", () => {
     // job alone. Each look at the queue is taken with the victim frozen too, so the chunks seen active are the
     // victim's and stay in its hands until the SIGKILL.
     const [victim, bystander] = workers.splice(0, 2);
-    assert.equal((await d.transport.frames.counts()).active, 0, "no chunk in any worker's hands before the job");
+    assert.equal(
+      (await d.transport.frames.counts()).active,
+      0,
+      "no chunk in any worker's hands before the job",
+    );
     bystander.child.kill("SIGSTOP");
     try {
       const job = await d.submit("worker-kill");
@@ -274,7 +278,11 @@ describe("SIGKILL of a role mid-job", () => {
       await until(async () => stalled.size >= heldAtKill, `${heldAtKill} stalled events`, 10_000);
       const files = readOutput(job.out);
       assertSameAsReference(files, reference);
-      assert.equal(stalled.size, heldAtKill, "exactly the killed worker's chunks were redelivered as stalled");
+      assert.equal(
+        stalled.size,
+        heldAtKill,
+        "exactly the killed worker's chunks were redelivered as stalled",
+      );
       assert.equal(files.manifest.frames.written, FRAMES);
       const progress = await d.progress(job.id);
       assert.equal(progress.written, FRAMES);
