@@ -19,9 +19,13 @@ export class InvalidRunnerOptionError extends Error {
   override readonly name = "InvalidRunnerOptionError";
 }
 
+/** The install line for GPU hosts; the same on npm 10 and npm 11 (whose root `allowScripts` runs the script). */
+export const GPU_INSTALL_COMMAND = "ONNXRUNTIME_NODE_INSTALL=cuda12 npm ci";
+
 export const GPU_INSTALL_HINT =
-  "reinstall onnxruntime-node with its GPU libraries: `npm ci --onnxruntime-node-install=cuda12` " +
-  "on a host with CUDA 12 and cuDNN 9 (or choose the cpu execution provider)";
+  `reinstall onnxruntime-node with its GPU libraries: \`${GPU_INSTALL_COMMAND}\` on a host with CUDA 12 and ` +
+  "cuDNN 9, and check that npm's output does not say onnxruntime-node's install script was skipped " +
+  "(or choose the cpu execution provider)";
 
 /**
  * The execution provider exists in onnxruntime but cannot be used with this install: its provider library

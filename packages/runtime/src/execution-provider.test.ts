@@ -202,7 +202,7 @@ describe("provider install checks", () => {
           assert.ok(error instanceof ExecutionProviderUnavailableError);
           assert.ok(error.libraries.includes("libonnxruntime_providers_cuda.so"));
           assert.match(error.message, /libonnxruntime_providers_cuda\.so/);
-          assert.match(error.message, /npm ci --onnxruntime-node-install=cuda12/);
+          assert.match(error.message, /ONNXRUNTIME_NODE_INSTALL=cuda12 npm ci/);
           assert.match(error.message, /CUDA 12 and cuDNN 9/);
           return true;
         },
@@ -216,7 +216,7 @@ describe("provider install checks", () => {
       (error: Error) =>
         error instanceof ExecutionProviderUnavailableError &&
         /libonnxruntime_providers_cuda\.so/.test(error.message) &&
-        /--onnxruntime-node-install=cuda12/.test(error.message),
+        /ONNXRUNTIME_NODE_INSTALL=cuda12 npm ci/.test(error.message),
     );
   });
 
