@@ -9,7 +9,7 @@ import { test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { deleteKeysWithPrefix, redisOptionsFromUrl } from "@vdet/transport";
 import { Redis } from "ioredis";
-import { lintDockerfile } from "./dockerfile-lint.ts";
+import { lintDockerfile, lintFfmpeg } from "./dockerfile-lint.ts";
 
 const dockerDir = fileURLToPath(new URL("../docker/", import.meta.url));
 const repoRoot = fileURLToPath(new URL("../../", import.meta.url));
@@ -39,6 +39,25 @@ test("the lint rules catch root users, unpinned bases, missing health checks and
     "pinned-base",
     "pinned-base",
   ]);
+});
+
+test("every image runs the distribution's ffmpeg, none the npm installers' 2018 builds", () => {
+  assert.deepEqual(lintFfmpeg(dockerfile, ["app", "worker-cpu", "worker-cuda"]), []);
+});
+
+test("the ffmpeg rules catch a missing apt ffmpeg, a missing VDET_FFMPEG and a kept npm-installer build", () => {
+  const bad = [
+    "FROM node:24.22.3-bookworm-slim AS deps",
+    "RUN npm ci --omit=dev",
+    "FROM node:24.22.3-bookworm-slim AS app",
+    "ENV VDET_FFPROBE=/usr/bin/ffprobe",
+    "RUN apt-get install -y --no-install-recommends ffmpegthumbnailer",
+    "FROM app AS worker",
+    "RUN apt-get install -y --no-install-recommends ffmpeg && rm -rf node_modules/@ffmpeg-installer/*-*",
+    "ENV VDET_FFMPEG=/usr/bin/ffmpeg",
+  ].join("\n");
+  const problems = lintFfmpeg(bad, ["app", "worker"]).map((p) => `${p.rule}@${p.line}`);
+  assert.deepEqual(problems.sort(), ["distro-ffmpeg@3", "ffmpeg-env@3", "npm-ffmpeg@1", "npm-ffmpeg@1"]);
 });
 
 test("the CUDA image installs onnxruntime-node's CUDA 12 build of the locked version", () => {

@@ -86,3 +86,76 @@ export function lintDockerfile(text: string, finalStages: string[]): LintProblem
   }
   return problems;
 }
+
+/**
+ * ffmpeg in the images: every final stage installs the distribution's ffmpeg (apt) and points VDET_FFMPEG and
+ * VDET_FFPROBE at it, and every stage that installs npm dependencies deletes the npm installers' static builds,
+ * so no image can fall back to them.
+ */
+export function lintFfmpeg(text: string, finalStages: string[]): LintProblem[] {
+  const dockerfile = DockerfileParser.parse(text);
+  const froms = dockerfile.getFROMs();
+  const instructions = dockerfile.getInstructions();
+  const stages = froms.map((from, i) => {
+    const start = from.getRange().start.line;
+    const end = froms[i + 1]?.getRange().start.line ?? Number.POSITIVE_INFINITY;
+    return {
+      name: from.getBuildStage() ?? "",
+      base: from.getArgumentsContent()?.split(/\s+/)[0] ?? "",
+      line: start,
+      instructions: instructions.filter(
+        (ins) => ins.getRange().start.line > start && ins.getRange().start.line < end,
+      ),
+    };
+  });
+  const problems: LintProblem[] = [];
+  const add = (line: number, rule: string, message: string) =>
+    problems.push({ line: line + 1, rule, message });
+  const runs = (stage: (typeof stages)[number]) =>
+    stage.instructions
+      .filter((ins) => ins.getKeyword() === "RUN")
+      .map((ins) => ins.getArgumentsContent() ?? "");
+  for (const name of finalStages) {
+    const index = stages.findIndex((s) => s.name === name);
+    if (index < 0) continue; // lintDockerfile reports unknown stages
+    const chain: typeof stages = [];
+    for (let stage = stages[index]; stage !== undefined; stage = stages.find((s) => s.name === stage!.base)) {
+      chain.push(stage);
+    }
+    if (!chain.some((stage) => runs(stage).some((run) => /apt-get install[^&|;]*\sffmpeg(\s|$)/.test(run)))) {
+      add(
+        stages[index].line,
+        "distro-ffmpeg",
+        `stage ${name} does not apt-get install the distribution's ffmpeg`,
+      );
+    }
+    const env = chain.flatMap((stage) =>
+      stage.instructions
+        .filter((ins) => ins.getKeyword() === "ENV")
+        .map((ins) => ins.getArgumentsContent() ?? ""),
+    );
+    for (const [variable, path] of [
+      ["VDET_FFMPEG", "/usr/bin/ffmpeg"],
+      ["VDET_FFPROBE", "/usr/bin/ffprobe"],
+    ]) {
+      if (!env.some((e) => new RegExp(`(^|\\s)${variable}=${path}(\\s|$)`).test(e))) {
+        add(stages[index].line, "ffmpeg-env", `stage ${name} does not set ${variable}=${path}`);
+      }
+    }
+  }
+  for (const stage of stages) {
+    for (const run of runs(stage)) {
+      if (!/\bnpm (ci|install)\b/.test(run)) continue;
+      for (const installer of ["@ffmpeg-installer", "@ffprobe-installer"]) {
+        if (!new RegExp(`rm -rf [^&|;]*${installer}/\\*-\\*`).test(run)) {
+          add(
+            stage.line,
+            "npm-ffmpeg",
+            `stage ${stage.name} installs ${installer}'s static build and keeps it`,
+          );
+        }
+      }
+    }
+  }
+  return problems;
+}

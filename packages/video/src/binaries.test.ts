@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { describeFfmpeg, resolveFfmpegBinaries } from "./binaries.ts";
+import { bundledFallbackWarning, describeFfmpeg, resolveFfmpegBinaries } from "./binaries.ts";
 import { FfmpegMissingError } from "./errors.ts";
 import { makeNumberedClip, tempDir } from "./test-clips.ts";
 
@@ -63,6 +63,18 @@ describe("resolveFfmpegBinaries", () => {
     assert.match(resolved.ffmpegPath, /@ffmpeg-installer/);
     assert.equal(resolved.ffprobeSource, "bundled");
     assert.match(resolved.ffprobePath, /@ffprobe-installer/);
+  });
+
+  test("the bundled fallback comes with a warning naming its builds; a system or chosen ffmpeg has none", async () => {
+    const warning = bundledFallbackWarning(resolveFfmpegBinaries({ PATH: "" }));
+    assert.match(warning ?? "", /ffmpeg 2018\d{4}-g[0-9a-f]+, ffprobe 2018\d{4}-g[0-9a-f]+/);
+    assert.match(warning ?? "", /apt-get install ffmpeg/);
+    const ffmpeg = await fakeBinary(join(dir.path, "chosen-ffmpeg"));
+    const ffprobe = await fakeBinary(join(dir.path, "chosen-ffprobe"));
+    assert.equal(
+      bundledFallbackWarning(resolveFfmpegBinaries({ VDET_FFMPEG: ffmpeg, VDET_FFPROBE: ffprobe })),
+      undefined,
+    );
   });
 });
 

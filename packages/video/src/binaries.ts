@@ -1,7 +1,7 @@
 // Which ffmpeg/ffprobe binaries to run: VDET_FFMPEG/VDET_FFPROBE, else the system's on PATH (Debian's ffmpeg
 // package), else the static builds shipped by @ffmpeg-installer/ffmpeg and @ffprobe-installer/ffprobe.
 // Resolved once per process: fluent-ffmpeg keeps the binary path in a module-wide cache, so every command in a
-// process must use the same binary.
+// process must use the same binary. The bundled builds are from 2018: using them prints a warning naming them.
 
 import { execFile } from "node:child_process";
 import { accessSync, constants, statSync } from "node:fs";
@@ -56,6 +56,35 @@ function bundledPath(packageName: string): string | undefined {
   } catch {
     return undefined; // package or its platform binary not installed
   }
+}
+
+/** The installer package's own version string for its build, e.g. "20181210-g0e8eb07980". */
+function bundledVersion(packageName: string): string {
+  try {
+    const version = (requireFromHere(packageName) as { version?: unknown }).version;
+    return typeof version === "string" ? version : "unknown build";
+  } catch {
+    return "unknown build";
+  }
+}
+
+/**
+ * The warning for binaries that fell back to the npm installers' static builds (none for a system or VDET_FFMPEG
+ * ffmpeg): they parse attacker-supplied media with a demuxer stack years old.
+ */
+export function bundledFallbackWarning(binaries: FfmpegBinaries): string | undefined {
+  const bundled = [
+    binaries.ffmpegSource === "bundled" ? `ffmpeg ${bundledVersion("@ffmpeg-installer/ffmpeg")}` : undefined,
+    binaries.ffprobeSource === "bundled"
+      ? `ffprobe ${bundledVersion("@ffprobe-installer/ffprobe")}`
+      : undefined,
+  ].filter((b) => b !== undefined);
+  if (bundled.length === 0) return undefined;
+  return (
+    `no system ffmpeg found, using the static builds from the npm installer packages (${bundled.join(", ")}): ` +
+    "fine for trying vdet on your own files, not for untrusted video; install a maintained ffmpeg " +
+    "(apt-get install ffmpeg) or set VDET_FFMPEG/VDET_FFPROBE"
+  );
 }
 
 function fromEnv(variable: string, env: NodeJS.ProcessEnv): string | undefined {
@@ -117,7 +146,11 @@ let cachedBinaries: FfmpegBinaries | undefined;
 
 /** The binaries every probe and decode in this process uses. */
 export function ffmpegBinaries(): FfmpegBinaries {
-  cachedBinaries ??= resolveFfmpegBinaries();
+  if (cachedBinaries === undefined) {
+    cachedBinaries = resolveFfmpegBinaries();
+    const warning = bundledFallbackWarning(cachedBinaries);
+    if (warning !== undefined) process.emitWarning(warning, { code: "VDET_FFMPEG_FALLBACK" });
+  }
   return cachedBinaries;
 }
 
