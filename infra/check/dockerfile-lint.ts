@@ -119,8 +119,11 @@ export function lintFfmpeg(text: string, finalStages: string[]): LintProblem[] {
     const index = stages.findIndex((s) => s.name === name);
     if (index < 0) continue; // lintDockerfile reports unknown stages
     const chain: typeof stages = [];
-    for (let stage = stages[index]; stage !== undefined; stage = stages.find((s) => s.name === stage!.base)) {
+    let stage: (typeof stages)[number] | undefined = stages[index];
+    while (stage !== undefined) {
       chain.push(stage);
+      const base: string = stage.base;
+      stage = stages.find((s) => s.name === base);
     }
     if (!chain.some((stage) => runs(stage).some((run) => /apt-get install[^&|;]*\sffmpeg(\s|$)/.test(run)))) {
       add(

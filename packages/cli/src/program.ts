@@ -1,5 +1,6 @@
 // Assembles the commander program from the command modules; each module adds its own subcommands.
 import { Command } from "commander";
+import { registerDoctorCommand } from "./commands/doctor.ts";
 import { registerJobCommands } from "./commands/jobs.ts";
 import { registerModelCommands } from "./commands/model.ts";
 import { registerModelsCommands } from "./commands/models.ts";
@@ -25,5 +26,6 @@ export function buildProgram(): Command {
   registerJobCommands(program);
   registerRenderCommand(program);
   registerPlanCommand(program);
+  registerDoctorCommand(program);
   return program;
 }

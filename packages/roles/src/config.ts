@@ -8,11 +8,14 @@ const bool = z
   .transform((v) => v === true || v === "1" || v === "true" || v === "yes");
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
+/** The Redis every role (and `vdet doctor`) uses when VDET_REDIS_URL is unset. */
+export const DEFAULT_REDIS_URL = "redis://127.0.0.1:6379";
+
 const common = {
   redisUrl: z
     .string()
     .regex(/^rediss?:\/\//, "must be a redis:// or rediss:// URL")
-    .default("redis://127.0.0.1:6379"),
+    .default(DEFAULT_REDIS_URL),
   prefix: z
     .string()
     .regex(/^[A-Za-z0-9_-]+$/)

@@ -13,6 +13,6 @@ export {
   sessionOptionsFor,
 } from "./execution-provider.ts";
 export { createOnnxRunner, type OnnxRunnerOptions } from "./onnx-runner.ts";
-export { describeOrtInstall } from "./ort-install.ts";
+export { describeOrtInstall, libraryLoadError, ortVersion } from "./ort-install.ts";
 export type { ModelRunner, TensorLike, TensorType, TypedArray } from "./runner.ts";
 export { createSimulatedRunner, SIMULATED_INPUT, type SimulatedRunnerOptions } from "./simulated-runner.ts";

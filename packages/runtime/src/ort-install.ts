@@ -22,6 +22,11 @@ export function describeOrtInstall(): OrtInstall {
   };
 }
 
+/** The installed onnxruntime-node's version (its package.json). */
+export function ortVersion(): string {
+  return (createRequire(import.meta.url)("onnxruntime-node/package.json") as { version: string }).version;
+}
+
 /** onnxruntime-node loads `bin/napi-v<N>/<platform>/<arch>/onnxruntime_binding.node`. */
 function findBindingDir(): string {
   const packageDir = dirname(createRequire(import.meta.url).resolve("onnxruntime-node/package.json"));

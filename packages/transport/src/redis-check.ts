@@ -44,12 +44,12 @@ function explain(error: Error, url: string, tls: boolean): string {
 
 /**
  * Connects once and runs PING; throws RedisConnectionError naming the problem (wrong or missing password, TLS
- * failure, refused, no answer within `timeoutMs`).
+ * failure, refused, no answer within `timeoutMs`). Returns the server's version (INFO server's redis_version).
  */
 export async function checkRedis(
   url: string,
   options: RedisTlsOptions & { timeoutMs?: number } = {},
-): Promise<void> {
+): Promise<{ serverVersion: string }> {
   const timeoutMs = options.timeoutMs ?? 10_000;
   const tls = url.startsWith("rediss:");
   const redis = new Redis({
@@ -69,10 +69,12 @@ export async function checkRedis(
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
     });
-    await Promise.race([
+    return await Promise.race([
       (async () => {
         await redis.connect();
         await redis.ping();
+        const info = await redis.info("server");
+        return { serverVersion: /^redis_version:(\S+)/m.exec(info)?.[1] ?? "unknown" };
       })(),
       timeout,
     ]);

@@ -1,6 +1,7 @@
 // @vdet/video: probe videos and decode them to sampled, scaled RGB24 frames through ffmpeg (fluent-ffmpeg).
 export {
   type BinarySource,
+  bundledFallbackWarning,
   describeFfmpeg,
   type FfmpegBinaries,
   type FfmpegDescription,
