@@ -8,4 +8,5 @@ new VdetStack(app, "Vdet", {
   imageVersion: app.node.tryGetContext("vdet:imageVersion"),
   prefix: app.node.tryGetContext("vdet:prefix"),
   maxGpuWorkers: app.node.tryGetContext("vdet:maxGpuWorkers"),
+  minGpuWorkers: app.node.tryGetContext("vdet:minGpuWorkers"),
 });

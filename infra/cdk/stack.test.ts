@@ -146,8 +146,21 @@ describe("vdet CDK stack", () => {
     });
     template.hasResourceProperties("AWS::ApplicationAutoScaling::ScalableTarget", {
       ScalableDimension: "ecs:service:DesiredCount",
-      MinCapacity: 1,
+      MinCapacity: 0,
       MaxCapacity: 8,
+    });
+    // From zero tasks target tracking cannot scale out: a step policy wakes one worker while chunks wait.
+    template.hasResourceProperties("AWS::ApplicationAutoScaling::ScalingPolicy", {
+      PolicyType: "StepScaling",
+      StepScalingPolicyConfiguration: Match.objectLike({
+        AdjustmentType: "ChangeInCapacity",
+        StepAdjustments: Match.arrayWith([
+          Match.objectLike({ MetricIntervalLowerBound: 0, ScalingAdjustment: 1 }),
+        ]),
+      }),
+    });
+    template.hasResourceProperties("AWS::CloudWatch::Alarm", {
+      Metrics: Match.arrayWith([Match.objectLike({ Expression: "IF(workers < 1 AND backlog > 0, 1, 0)" })]),
     });
   });
 

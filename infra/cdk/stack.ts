@@ -4,6 +4,7 @@
 
 import { fileURLToPath } from "node:url";
 import {
+  aws_applicationautoscaling as appscaling,
   aws_autoscaling as autoscaling,
   aws_cloudwatch as cloudwatch,
   Duration,
@@ -32,6 +33,11 @@ export interface VdetStackProps extends StackProps {
   prefix?: string;
   gpuInstanceType?: string;
   maxGpuWorkers?: number;
+  /**
+   * Worker tasks kept running while nothing waits. 0 (the default, for archive deployments) scales an idle
+   * deployment to zero GPU instances; the first waiting chunk wakes one worker. Live deployments keep 1 or more warm.
+   */
+  minGpuWorkers?: number;
   /** Waiting frame chunks per worker the scaling policy aims at. */
   targetBacklogPerWorker?: number;
   redisNodeType?: string;
@@ -57,6 +63,7 @@ export class VdetStack extends Stack {
     const prefix = props.prefix ?? "vdet";
     const version = props.imageVersion ?? "0.1.0";
     const maxWorkers = props.maxGpuWorkers ?? 8;
+    const minWorkers = props.minGpuWorkers ?? 0;
 
     const vpc = new ec2.Vpc(this, "Vpc", { maxAzs: 2, natGateways: 1 });
 
@@ -227,10 +234,10 @@ export class VdetStack extends Stack {
     const worker = new ecs.Ec2Service(this, "workerService", {
       cluster,
       taskDefinition: workerTask,
-      desiredCount: 1,
+      desiredCount: minWorkers,
       capacityProviderStrategies: [{ capacityProvider: gpuCapacity.capacityProviderName, weight: 1 }],
     });
-    const workerCount = worker.autoScaleTaskCount({ minCapacity: 1, maxCapacity: maxWorkers });
+    const workerCount = worker.autoScaleTaskCount({ minCapacity: minWorkers, maxCapacity: maxWorkers });
     workerCount.scaleToTrackCustomMetric("BacklogPerWorker", {
       metric: new cloudwatch.Metric({
         ...BACKLOG_METRIC,
@@ -242,6 +249,33 @@ export class VdetStack extends Stack {
       scaleOutCooldown: Duration.seconds(60),
       scaleInCooldown: Duration.seconds(300),
     });
+    if (minWorkers === 0) {
+      // Target tracking multiplies the current task count, so from zero tasks it never scales out. This step
+      // policy starts one worker while chunks wait and no worker is connected; its long cooldown covers an
+      // instance boot and image pull, after which the first worker connects and target tracking takes over.
+      const metric = (metricName: string) =>
+        new cloudwatch.Metric({
+          namespace: BACKLOG_METRIC.namespace,
+          metricName,
+          dimensionsMap: { Deployment: prefix },
+          statistic: "Maximum",
+          period: Duration.minutes(1),
+        });
+      workerCount.scaleOnMetric("WakeFromZero", {
+        metric: new cloudwatch.MathExpression({
+          expression: "IF(workers < 1 AND backlog > 0, 1, 0)",
+          usingMetrics: { workers: metric("Workers"), backlog: metric("FramesBacklog") },
+          period: Duration.minutes(1),
+        }),
+        scalingSteps: [
+          { upper: 0, change: 0 },
+          { lower: 1, change: 1 },
+        ],
+        adjustmentType: appscaling.AdjustmentType.CHANGE_IN_CAPACITY,
+        cooldown: Duration.minutes(10),
+        evaluationPeriods: 1,
+      });
+    }
 
     for (const service of [api.service, producer, aggregator, worker]) {
       redisSecurityGroup.addIngressRule(

