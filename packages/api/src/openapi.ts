@@ -3,7 +3,7 @@
 
 import swagger from "@fastify/swagger";
 import swaggerUi from "@fastify/swagger-ui";
-import { jobErrorSchema, jobSpecSchema } from "@vdet/protocol";
+import { jobErrorSchema, jobSpecSchema, WAITING_FOR_WORKER } from "@vdet/protocol";
 import type { FastifyInstance } from "fastify";
 import { z } from "zod";
 
@@ -128,7 +128,23 @@ export function openApiDocument(): Record<string, unknown> {
           summary: "A job's state, progress and errors",
           parameters: idParam,
           responses: {
-            "200": { description: "the job", ...json({ type: "object", properties: { job: jobRef } }) },
+            "200": {
+              description: "the job; `waiting` while its frames are queued and no worker runs",
+              ...json({
+                type: "object",
+                properties: {
+                  job: jobRef,
+                  waiting: {
+                    type: "object",
+                    properties: {
+                      reason: { type: "string", enum: [WAITING_FOR_WORKER] },
+                      waitingChunks: { type: "integer", description: "backlog.frames of GET /backlog" },
+                      workers: { type: "integer" },
+                    },
+                  },
+                },
+              }),
+            },
             "404": { description: "no such job", ...json(errorBody) },
           },
         },

@@ -5,7 +5,14 @@
 import { isAbsolute } from "node:path";
 import { METRICS_CONTENT_TYPE, metrics, metricsText, watchQueueDepths } from "@vdet/metrics";
 import { ClassNameError, type JobStore, jobClassIds, type ModelRegistry } from "@vdet/pipeline";
-import { InvalidJobSpecError, type JobSpec, jobIdSchema, parseJobSpec } from "@vdet/protocol";
+import {
+  InvalidJobSpecError,
+  isTerminal,
+  type JobSpec,
+  jobIdSchema,
+  jobWaiting,
+  parseJobSpec,
+} from "@vdet/protocol";
 import { formatLocation, parseLocation, type Sink, type StorageLocation } from "@vdet/storage";
 import { QUEUE_NAMES, type Transport } from "@vdet/transport";
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
@@ -246,7 +253,14 @@ export async function buildServer(config: ApiConfig): Promise<FastifyInstance> {
   app.get<{ Params: { id: string } }>("/jobs/:id", async (request, reply) => {
     const job = await jobStore.get(request.params.id);
     if (!job) return reply.code(404).send({ error: `no job ${request.params.id}` });
-    return { job };
+    if (isTerminal(job.state)) return { job };
+    // With workers scaled to zero (or all gone), say so instead of showing a job that silently stands still.
+    const [frames, workers] = await Promise.all([
+      transport.frames.counts(),
+      transport.frames.consumerCount(),
+    ]);
+    const waiting = jobWaiting(job, { workers, waitingChunks: frames.waiting });
+    return waiting ? { job, waiting } : { job };
   });
 
   app.get<{ Querystring: { limit?: string; after?: string } }>("/jobs", async (request, reply) => {

@@ -41,3 +41,26 @@ export interface JobRecord {
   errors: JobError[];
   output: string;
 }
+
+/** What GET /jobs/:id shows while a job's frames wait and no worker runs (scale to zero, a cold start). */
+export const WAITING_FOR_WORKER = "waiting for a worker";
+
+export interface JobWaiting {
+  reason: typeof WAITING_FOR_WORKER;
+  /**
+   * Frame chunks waiting in the frames queue (all jobs): `backlog.frames` of GET /backlog and CloudWatch's
+   * `FramesBacklog`, the metric on which KEDA or the ECS step policy starts a worker.
+   */
+  waitingChunks: number;
+  workers: number;
+}
+
+/** The job waits for a worker: it is not finished, some of its frames are queued, and no worker is connected. */
+export function jobWaiting(
+  job: JobRecord,
+  capacity: { workers: number; waitingChunks: number },
+): JobWaiting | undefined {
+  if (isTerminal(job.state) || capacity.workers > 0 || capacity.waitingChunks === 0) return undefined;
+  if (job.progress.decoded <= job.progress.inferred + job.progress.failed) return undefined;
+  return { reason: WAITING_FOR_WORKER, waitingChunks: capacity.waitingChunks, workers: capacity.workers };
+}

@@ -5,7 +5,7 @@
 import { createHash } from "node:crypto";
 import { readdirSync, statSync } from "node:fs";
 import { extname, join, resolve } from "node:path";
-import type { JobSpecInput } from "@vdet/protocol";
+import type { JobSpecInput, JobWaiting } from "@vdet/protocol";
 import { createS3Client, listS3Videos, s3ConfigFromEnv, VIDEO_EXTENSIONS } from "@vdet/storage";
 import { type Command, InvalidArgumentError } from "commander";
 import { globSync } from "tinyglobby";
@@ -137,12 +137,23 @@ function specFor(input: string, output: string, o: SubmitOptions): JobSpecInput 
   return { ...spec, idempotencyKey: o.idempotencyKey ?? `auto-${key}` };
 }
 
+/** GET /jobs/:id: the job, and why it stands still when no worker runs. */
+type JobResponse = { job: JobView; waiting?: JobWaiting };
+
+function waitingLine(waiting: JobWaiting): string {
+  return `${waiting.reason}: ${waiting.waitingChunks} frame chunk(s) queued, no worker connected (the autoscaler starts one on backlog.frames)`;
+}
+
 async function waitFor(client: ClientOptions, id: string): Promise<JobView> {
   const progress = createProgress("frames");
   for (;;) {
-    const { job } = (await call(client, "GET", `/jobs/${encodeURIComponent(id)}`)) as { job: JobView };
+    const { job, waiting } = (await call(client, "GET", `/jobs/${encodeURIComponent(id)}`)) as JobResponse;
     const done = job.progress.written + job.progress.failed;
-    progress.update(done, job.progress.total, `${job.state}, ${job.progress.decoded} decoded`);
+    progress.update(
+      done,
+      job.progress.total,
+      `${waiting ? waiting.reason : job.state}, ${job.progress.decoded} decoded`,
+    );
     if (["completed", "failed", "cancelled"].includes(job.state)) {
       progress.stop();
       return job;
@@ -238,9 +249,11 @@ export function registerJobCommands(program: Command): void {
   addClientOptions(program.command("status").description("show a job's state and progress").argument("<id>"))
     .option("--json", "machine-readable output")
     .action(async (id: string, o: { api?: string; token?: string; json?: boolean }) => {
-      const { job } = (await call(clientOptions(o), "GET", `/jobs/${encodeURIComponent(id)}`)) as {
-        job: JobView;
-      };
+      const { job, waiting } = (await call(
+        clientOptions(o),
+        "GET",
+        `/jobs/${encodeURIComponent(id)}`,
+      )) as JobResponse;
       if (o.json) {
         process.stdout.write(`${JSON.stringify(job, null, 2)}\n`);
         return;
@@ -249,6 +262,7 @@ export function registerJobCommands(program: Command): void {
       process.stdout.write(
         `${job.id}: ${job.state}\n  decoded ${p.decoded}, inferred ${p.inferred}, written ${p.written}, failed ${p.failed}` +
           `${p.total === null ? "" : ` of ${p.total}`}\n  output ${job.output}\n` +
+          (waiting ? `  ${waitingLine(waiting)}\n` : "") +
           job.errors.map((e) => `  error (${e.stage}): ${e.message}\n`).join(""),
       );
     });

@@ -1,0 +1,114 @@
+// Scale to zero, end to end over the real Redis: with no worker running, a submitted job is decoded and its
+// frames queue up, and GET /jobs/:id says "waiting for a worker" with the backlog an autoscaler wakes one on; once
+// a `vdet worker` process starts, the same job completes and the waiting note is gone. The time from starting
+// the worker to the job's completion is reported as a diagnostic, not asserted.
+
+import assert from "node:assert/strict";
+import { type ChildProcess, spawn } from "node:child_process";
+import { randomUUID } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, test } from "node:test";
+import { fileURLToPath } from "node:url";
+import { buildServer } from "@vdet/api";
+import { openJobOutput, RedisJobStore, startAggregator, startProducer } from "@vdet/pipeline";
+import { WAITING_FOR_WORKER } from "@vdet/protocol";
+import { createRedisTransport, deleteKeysWithPrefix, redisOptionsFromUrl } from "@vdet/transport";
+import { Redis } from "ioredis";
+import { makeTestClip } from "./support/clips.ts";
+
+const REDIS_URL = process.env.VDET_REDIS_URL ?? "redis://127.0.0.1:6379";
+const prefix = `vdet-zero-${randomUUID().slice(0, 8)}`;
+const repoRoot = fileURLToPath(new URL("..", import.meta.url));
+const dir = mkdtempSync(join(tmpdir(), "vdet-zero-"));
+const token = "scale-to-zero-test-token-0123456789";
+
+const redis = new Redis(redisOptionsFromUrl(REDIS_URL));
+const transport = createRedisTransport({ url: REDIS_URL, prefix });
+const jobStore = new RedisJobStore(redis, prefix);
+const producer = startProducer({ transport, jobStore, framesPerChunk: 2 });
+const aggregator = startAggregator({
+  transport,
+  jobStore,
+  openOutput: (_id, location) => openJobOutput(location),
+});
+let worker: ChildProcess | undefined;
+
+after(async () => {
+  if (worker && worker.exitCode === null) {
+    worker.kill("SIGTERM");
+    await new Promise((r) => worker!.once("exit", r));
+  }
+  await producer.close();
+  await aggregator.close();
+  await transport.close();
+  await deleteKeysWithPrefix(redis, prefix);
+  await redis.quit();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 120_000): Promise<T> {
+  const started = Date.now();
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() - started > timeoutMs) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+test("a job waits for a worker while none runs, and completes once one starts", async (t) => {
+  const clip = await makeTestClip(join(dir, "clip.mp4"), 2, 10);
+  const app = await buildServer({
+    transport,
+    jobStore,
+    token,
+    allowFileInputs: true,
+    allowDirectoryOutputs: true,
+  });
+  t.after(() => app.close());
+  const get = async (url: string) => {
+    const response = await app.inject({ method: "GET", url, headers: { authorization: `Bearer ${token}` } });
+    assert.equal(response.statusCode, 200, response.body);
+    return response.json();
+  };
+  const submitted = await app.inject({
+    method: "POST",
+    url: "/jobs",
+    headers: { authorization: `Bearer ${token}` },
+    payload: { input: clip, output: join(dir, "out"), sampling: { fps: 5 }, scoreThreshold: 0 },
+  });
+  assert.equal(submitted.statusCode, 201, submitted.body);
+  const id = submitted.json().job.id as string;
+
+  // All 10 sampled frames decoded and queued, none inferred: the job stands still, and says why.
+  const waiting = await until("the job to wait for a worker", async () => {
+    const body = await get(`/jobs/${id}`);
+    return body.job.progress.decoded === 10 ? body : undefined;
+  });
+  assert.equal(waiting.job.progress.inferred, 0);
+  assert.deepEqual(waiting.waiting, { reason: WAITING_FOR_WORKER, waitingChunks: 5, workers: 0 });
+  // The number an autoscaler wakes a worker on is the same backlog.
+  const backlog = await get("/backlog");
+  assert.equal(backlog.backlog.frames, 5);
+  assert.equal(backlog.workers, 0);
+
+  const startedAt = Date.now();
+  worker = spawn(
+    process.execPath,
+    [join(repoRoot, "bin/vdet.mjs"), "worker", "--prefix", prefix, "--max-batch", "2"],
+    {
+      env: { ...process.env, VDET_REDIS_URL: REDIS_URL, VDET_LOG_LEVEL: "warn", VDET_SEED: "0" },
+      stdio: ["ignore", "inherit", "inherit"],
+    },
+  );
+  const done = await until("the job to complete", async () => {
+    const body = await get(`/jobs/${id}`);
+    return ["completed", "failed", "cancelled"].includes(body.job.state) ? body : undefined;
+  });
+  t.diagnostic(`worker start to job completed: ${Date.now() - startedAt} ms`);
+  assert.equal(done.job.state, "completed");
+  assert.equal(done.job.progress.written, 10);
+  assert.equal(done.waiting, undefined);
+});
