@@ -10,7 +10,7 @@
 import { availableParallelism, cpus } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { getConfig, parsePhi, type RgbFrame } from "@vdet/effdet";
+import { getConfig, parsePhi } from "@vdet/effdet";
 import {
   createModelProvider,
   FrameScheduler,
@@ -18,7 +18,7 @@ import {
   profileModels,
   type ScheduledResult,
 } from "@vdet/pipeline";
-import type { PhiValue } from "@vdet/protocol";
+import type { PhiValue, RgbImage } from "@vdet/protocol";
 import { LatencyProfile, type ProfileTable } from "@vdet/scheduler";
 import { decodeFrames } from "@vdet/video";
 
@@ -44,9 +44,9 @@ const clip = join(import.meta.dirname, "..", "..", "shared", "data", "video", "c
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
 /** Frames of the clip letterboxed to Dmax's input size, as the producer would send them. */
-async function loadFrames(): Promise<RgbFrame[]> {
+async function loadFrames(): Promise<RgbImage[]> {
   const side = getConfig(phiMax).imageSize;
-  const frames: RgbFrame[] = [];
+  const frames: RgbImage[] = [];
   for await (const f of decodeFrames(clip, {
     sampling: { fps: 5 },
     size: { maxSide: side },
@@ -72,7 +72,7 @@ const models = createModelProvider({ seed: 0, executionProvider: "cpu", intraOpT
 
 async function runStream(
   table: ProfileTable,
-  frames: RgbFrame[],
+  frames: RgbImage[],
   budgetMs: number,
   range: [PhiValue, PhiValue],
 ): Promise<RunFigures> {

@@ -10,7 +10,6 @@ import {
   combineSequences,
   detectionFramesFromRows,
   evaluateSequence,
-  type FrameDetections,
   findSequences,
   formatSummaryTable,
   motRowsFromResults,
@@ -19,6 +18,7 @@ import {
   type SequenceMetrics,
   summarize,
 } from "@vdet/mot-eval";
+import type { Detections } from "@vdet/protocol";
 import { Tracker } from "@vdet/tracker";
 
 const repoRoot = fileURLToPath(new URL("..", import.meta.url));
@@ -34,7 +34,7 @@ function makeTracker(variant: Variant, fps: number): Tracker {
   return variant === "ours" ? new Tracker({ fps }) : Tracker.sortBaseline({ fps });
 }
 
-function runOnce(variant: Variant, fps: number, frames: readonly FrameDetections[]): ResultRow[] {
+function runOnce(variant: Variant, fps: number, frames: readonly Detections[]): ResultRow[] {
   const tracker = makeTracker(variant, fps);
   const rows: ResultRow[] = [];
   for (let f = 0; f < frames.length; f++) {
@@ -45,7 +45,7 @@ function runOnce(variant: Variant, fps: number, frames: readonly FrameDetections
 }
 
 /** Median wall time of a tracker-only pass (no parsing, no output formatting), in ms. */
-function timePasses(variant: Variant, fps: number, frames: readonly FrameDetections[]): number {
+function timePasses(variant: Variant, fps: number, frames: readonly Detections[]): number {
   const times: number[] = [];
   for (let p = 0; p < PASSES; p++) {
     const tracker = makeTracker(variant, fps);

@@ -1,15 +1,9 @@
 // A detector: a deploy-variant model in a model runner plus host post-processing. Frames of equal size are
 // batched into one run; frames of different sizes run as separate batches.
 
+import type { Detections, RgbImage } from "@vdet/protocol";
 import { createOnnxRunner, type ModelRunner, type OnnxRunnerOptions } from "@vdet/runtime";
-import { type FrameDetections, type PostprocessOptions, postprocess } from "./postprocess.ts";
-
-/** An RGB frame, rows of width × 3 bytes. */
-export interface RgbFrame {
-  width: number;
-  height: number;
-  data: Uint8Array;
-}
+import { type PostprocessOptions, postprocess } from "./postprocess.ts";
 
 export class Detector {
   private constructor(private readonly runner: ModelRunner) {
@@ -39,15 +33,15 @@ export class Detector {
 
   /** Detects in every frame; `options` apply to all frames, or one entry per frame. */
   async detect(
-    frames: readonly RgbFrame[],
+    frames: readonly RgbImage[],
     options: PostprocessOptions | readonly PostprocessOptions[] = {},
-  ): Promise<FrameDetections[]> {
+  ): Promise<Detections<Float32Array>[]> {
     if (Array.isArray(options) && options.length !== frames.length) {
       throw new Error(`${options.length} option sets for ${frames.length} frames`);
     }
     const optionsFor = (i: number): PostprocessOptions =>
       Array.isArray(options) ? options[i] : (options as PostprocessOptions);
-    const results = new Array<FrameDetections>(frames.length);
+    const results = new Array<Detections<Float32Array>>(frames.length);
     const groups = new Map<string, number[]>();
     frames.forEach((f, i) => {
       if (f.data.length !== f.width * f.height * 3) {

@@ -6,11 +6,12 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { describe, test } from "node:test";
 import { decodeImage } from "@vdet/image";
+import { type Detections, detectionCount } from "@vdet/protocol";
 import { readSafetensors, type StateDict, toFloat32 } from "@vdet/tensorio";
 import * as ort from "onnxruntime-node";
 import { largeFixture, loadD3StateDict, projectFixture } from "../../../test/support/fixtures.ts";
 import { build } from "./build.ts";
-import { type FrameDetections, postprocess } from "./postprocess.ts";
+import { postprocess } from "./postprocess.ts";
 
 const HEAD_TOLERANCE = 1e-3;
 
@@ -74,14 +75,14 @@ function iou(a: ArrayLike<number>, b: ArrayLike<number>): number {
  * Matches detections to reference rows one to one: same class, score within 1e-3, and IoU ≥ 0.99 — or, for boxes
  * clipping made degenerate (zero area, where IoU says nothing), every corner within 0.05 px.
  */
-function unmatchedRows(ours: FrameDetections, rows: Row[]): number {
-  const used = new Uint8Array(ours.count);
+function unmatchedRows(ours: Detections, rows: Row[]): number {
+  const used = new Uint8Array(detectionCount(ours));
   let unmatched = 0;
   for (const row of rows) {
     let found = -1;
-    for (let i = 0; i < ours.count && found < 0; i++) {
-      if (used[i] || ours.classes[i] !== row[5] || Math.abs(ours.scores[i] - row[4]) > 1e-3) continue;
-      const box = ours.boxes.subarray(i * 4, i * 4 + 4);
+    for (let i = 0; i < used.length && found < 0; i++) {
+      if (used[i] || ours.classIds[i] !== row[5] || Math.abs(ours.scores[i] - row[4]) > 1e-3) continue;
+      const box = ours.xyxy.subarray(i * 4, i * 4 + 4);
       const cornersClose = [0, 1, 2, 3].every((j) => Math.abs(box[j] - row[j]) <= 0.05);
       if (iou(box, row) >= 0.99 || cornersClose) found = i;
     }
@@ -99,7 +100,7 @@ function frameTensor(path: string): ort.Tensor {
   return new ort.Tensor("uint8", image.data, [1, image.height, image.width, 3]);
 }
 
-async function detect(s: ort.InferenceSession, frame: ort.Tensor): Promise<FrameDetections> {
+async function detect(s: ort.InferenceSession, frame: ort.Tensor): Promise<Detections> {
   const out = await s.run({ frames: frame });
   const [batch, candidates] = out.scores.dims as number[];
   return postprocess({
@@ -138,7 +139,7 @@ describe("D3 at 256×256 (fixture in the repository)", () => {
     const model = build({ phi: 3, weights, imageSize: 256, clipBoxes: false });
     const ours = await detect(await session(model), frameTensor(projectFixture("effdet/d3-256.image0.png")));
     const rows: Row[] = reference.detections_no_img_info.per_image[0];
-    assert.equal(ours.count, rows.length);
+    assert.equal(detectionCount(ours), rows.length);
     const unmatched = unmatchedRows(ours, rows);
     t.diagnostic(`unmatched rows: ${unmatched} of ${rows.length}`);
     assert.ok(unmatched <= MAX_UNMATCHED, `${unmatched} reference rows have no match`);

@@ -3,17 +3,11 @@
 // through jpeg-js, whose chroma upsampling differs from libjpeg's by a few levels (≤ 3 against ffmpeg on the
 // D0 fixture image saved at quality 85).
 
+import type { RgbImage } from "@vdet/protocol";
 import jpeg from "jpeg-js";
 import pngjs from "pngjs";
 import { ImageDecodeError } from "./errors.ts";
 import { describeLeadingBytes, detectImageFormat } from "./format.ts";
-
-/** An RGB image: rows of width × 3 bytes, top row first. */
-export interface RgbImage {
-  width: number;
-  height: number;
-  data: Uint8Array;
-}
 
 /** Decodes PNG or JPEG bytes, recognised by their signature; `name` (a file name) appears in errors. */
 export function decodeImage(bytes: Uint8Array, name = "image"): RgbImage {

@@ -1,5 +1,5 @@
 // @vdet/image: PNG/JPEG bytes to RGB frames (format recognised by content), and RGB frames to PNG.
-export { decodeImage, type RgbImage } from "./decode.ts";
+export { decodeImage } from "./decode.ts";
 export { encodePng } from "./encode.ts";
 export { ImageDecodeError } from "./errors.ts";
 export { detectImageFormat, type ImageFormat } from "./format.ts";

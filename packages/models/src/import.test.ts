@@ -69,10 +69,10 @@ describe("import", () => {
       const [found] = await detector.detect([decodeImage(readFileSync(image), "d0.image0.png")], {
         scoreThreshold: 0.05,
       });
-      assert.ok(found.count > 0);
+      assert.ok(found.scores.length > 0);
       assert.ok(
-        found.classes.every((c) => c >= 1 && c <= 3),
-        `classes ${[...found.classes]}`,
+        found.classIds.every((c) => c >= 1 && c <= 3),
+        `classes ${[...found.classIds]}`,
       );
     } finally {
       await detector.close();

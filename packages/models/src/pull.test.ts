@@ -123,13 +123,13 @@ describe("pull", () => {
       });
       const strong = rows.filter((r) => r[4] >= 0.5 && r[0] >= 0 && r[1] >= 0 && r[2] <= 512 && r[3] <= 512);
       assert.ok(strong.length >= 5, "the fixture has confident in-frame reference detections");
-      assert.equal(found.count, rows.filter((r) => r[4] >= 0.5).length);
+      assert.equal(found.scores.length, rows.filter((r) => r[4] >= 0.5).length);
       for (const r of strong) {
-        const match = Array.from({ length: found.count }, (_, i) => i).find(
+        const match = Array.from({ length: found.scores.length }, (_, i) => i).find(
           (i) =>
-            found.classes[i] === r[5] &&
+            found.classIds[i] === r[5] &&
             Math.abs(found.scores[i] - r[4]) < 1e-3 &&
-            [0, 1, 2, 3].every((j) => Math.abs(found.boxes[i * 4 + j] - r[j]) < 0.05),
+            [0, 1, 2, 3].every((j) => Math.abs(found.xyxy[i * 4 + j] - r[j]) < 0.05),
         );
         assert.ok(match !== undefined, `reference detection ${r.join(", ")} found`);
       }

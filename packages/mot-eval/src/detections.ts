@@ -1,32 +1,20 @@
 // Conversions between MOTChallenge rows and the per-frame arrays a tracker consumes / produces.
 
+import { allocateDetections, type Detections } from "@vdet/protocol";
 import type { MotRows, ResultRow } from "./mot-format.ts";
-
-/** Detections of one frame as x1, y1, x2, y2 boxes (the shape @vdet/tracker's update() takes). */
-export interface FrameDetections {
-  boxes: Float32Array;
-  scores: Float32Array;
-  classes: Int32Array;
-}
 
 /**
  * Groups detection rows into frames 1 … numFrames (index 0 = frame 1); frames without rows are
  * empty. numFrames defaults to the last frame that has a detection.
  */
-export function detectionFramesFromRows(rows: MotRows, numFrames?: number): FrameDetections[] {
+export function detectionFramesFromRows(rows: MotRows, numFrames?: number): Detections<Float32Array>[] {
   let last = 0;
   for (let r = 0; r < rows.count; r++) last = Math.max(last, rows.frame[r]);
   const n = numFrames ?? last;
   const perFrame = new Int32Array(n + 1);
   for (let r = 0; r < rows.count; r++) if (rows.frame[r] <= n) perFrame[rows.frame[r]]++;
-  const frames: FrameDetections[] = [];
-  for (let f = 1; f <= n; f++) {
-    frames.push({
-      boxes: new Float32Array(perFrame[f] * 4),
-      scores: new Float32Array(perFrame[f]),
-      classes: new Int32Array(perFrame[f]),
-    });
-  }
+  const frames: Detections<Float32Array>[] = [];
+  for (let f = 1; f <= n; f++) frames.push(allocateDetections(perFrame[f], Float32Array));
   const fill = new Int32Array(n + 1);
   for (let r = 0; r < rows.count; r++) {
     const f = rows.frame[r];
@@ -34,12 +22,12 @@ export function detectionFramesFromRows(rows: MotRows, numFrames?: number): Fram
     const k = fill[f]++;
     const target = frames[f - 1];
     const [x, y, w, h] = [rows.box[r * 4], rows.box[r * 4 + 1], rows.box[r * 4 + 2], rows.box[r * 4 + 3]];
-    target.boxes[k * 4] = x;
-    target.boxes[k * 4 + 1] = y;
-    target.boxes[k * 4 + 2] = x + w;
-    target.boxes[k * 4 + 3] = y + h;
+    target.xyxy[k * 4] = x;
+    target.xyxy[k * 4 + 1] = y;
+    target.xyxy[k * 4 + 2] = x + w;
+    target.xyxy[k * 4 + 3] = y + h;
     target.scores[k] = rows.conf[r];
-    target.classes[k] = Math.max(rows.classId[r], 0);
+    target.classIds[k] = Math.max(rows.classId[r], 0);
   }
   return frames;
 }

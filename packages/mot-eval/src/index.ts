@@ -7,7 +7,7 @@ export {
   clearMotMetrics,
   sumClearMotCounts,
 } from "./clear-mot.ts";
-export { detectionFramesFromRows, type FrameDetections, motRowsFromResults } from "./detections.ts";
+export { detectionFramesFromRows, motRowsFromResults } from "./detections.ts";
 export {
   combineSequences,
   type EvaluateOptions,
@@ -39,6 +39,7 @@ export {
   identityMetrics,
 } from "./identity.ts";
 export {
+  formatResultRow,
   formatResultRows,
   type GtLayout,
   type MotFileKind,

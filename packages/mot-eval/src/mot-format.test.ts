@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { detectionFramesFromRows, motRowsFromResults } from "./detections.ts";
-import { formatResultRows, MotFormatError, parseMotText, parseSeqInfo } from "./mot-format.ts";
+import { formatResultRow, formatResultRows, MotFormatError, parseMotText, parseSeqInfo } from "./mot-format.ts";
 
 test("parses MOT15 gt, MOT17 gt (layout from the column count), det and result rows", () => {
   const mot15 = parseMotText("1,1,399,182,121,229,1,-1,-1,-1\n2,1,400,183,121,229,0,-1,-1,-1\n", {
@@ -64,6 +64,11 @@ test("result rows round-trip through text, and detections group into frames as x
     { frame: 3, id: 4, box: [0, 0, 5, 5], conf: 1 },
   ]);
   assert.equal(text, "1,3,10,20,30.25,40,0.9,-1,-1,-1\n3,4,0,0,5,5,1,-1,-1,-1\n");
+  // Boxes to 3 decimals, confidence to 4 (scores travel between stages at 4); the box is read at an offset.
+  assert.equal(
+    formatResultRow(3, 7, [0, 0, 0, 0, 10.12, 20.5, 30.123456, 40], 4, 0.87654),
+    "3,7,10.12,20.5,20.003,19.5,0.8765,-1,-1,-1\n",
+  );
   const parsed = parseMotText(text, { kind: "res" });
   const direct = motRowsFromResults([
     { frame: 1, id: 3, box: [10, 20, 40.25, 60], conf: 0.9 },
@@ -76,7 +81,7 @@ test("result rows round-trip through text, and detections group into frames as x
   const frames = detectionFramesFromRows(det, 5);
   assert.equal(frames.length, 5);
   assert.equal(frames[0].scores.length, 0);
-  assert.deepEqual([...frames[1].boxes], [10, 20, 40, 60, 0, 0, 1, 1]);
-  assert.deepEqual([...frames[3].boxes], [5, 5, 10, 10]);
+  assert.deepEqual([...frames[1].xyxy], [10, 20, 40, 60, 0, 0, 1, 1]);
+  assert.deepEqual([...frames[3].xyxy], [5, 5, 10, 10]);
   assert.ok(Math.abs(frames[1].scores[1] - 0.6) < 1e-7);
 });

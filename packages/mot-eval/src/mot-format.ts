@@ -1,5 +1,5 @@
 // MOTChallenge text files: ground truth (MOT15 and MOT16/17 layouts), detections and tracker
-// results, parsed into columnar typed arrays; seqinfo.ini; writing result rows.
+// results, parsed into columnar typed arrays; seqinfo.ini; writing result rows (the one MOT row writer).
 //
 //   det  (MOT15):     frame, -1, x, y, w, h, score, -1, -1, -1
 //   gt   MOT15:       frame, id, x, y, w, h, flag, wx, wy, wz        (flag 0 = ignore)
@@ -174,15 +174,37 @@ export interface ResultRow {
   conf: number;
 }
 
-/** Formats tracker output as MOTChallenge result lines (frame, id, x, y, w, h, conf, -1, -1, -1). */
+/**
+ * Decimals written: box values to 3 (a thousandth of a pixel), confidence to 4 (the precision scores travel at
+ * between vdet's stages, so a pipeline's scores are written as the detector reported them).
+ */
+const BOX_SCALE = 1e3;
+const CONF_SCALE = 1e4;
+const rounded = (value: number, scale: number) => Math.round(value * scale) / scale;
+
+/**
+ * One MOTChallenge result line with its newline: frame, id, x, y, w, h, conf, -1, -1, -1, from the x1, y1, x2, y2
+ * box at `offset` in `xyxy`. The one writer of result rows (`vdet track`, a pipeline's tracks.mot.txt).
+ */
+export function formatResultRow(
+  frame: number,
+  id: number,
+  xyxy: ArrayLike<number>,
+  offset: number,
+  conf: number,
+): string {
+  const x1 = xyxy[offset];
+  const y1 = xyxy[offset + 1];
+  const w = rounded(xyxy[offset + 2] - x1, BOX_SCALE);
+  const h = rounded(xyxy[offset + 3] - y1, BOX_SCALE);
+  const x = rounded(x1, BOX_SCALE);
+  const y = rounded(y1, BOX_SCALE);
+  return `${frame},${id},${x},${y},${w},${h},${rounded(conf, CONF_SCALE)},-1,-1,-1\n`;
+}
+
+/** Formats tracker output as MOTChallenge result lines (see formatResultRow). */
 export function formatResultRows(rows: Iterable<ResultRow>): string {
-  const out: string[] = [];
-  const fmt = (v: number) => String(Math.round(v * 1000) / 1000);
-  for (const r of rows) {
-    const [x1, y1, x2, y2] = [r.box[0], r.box[1], r.box[2], r.box[3]];
-    out.push(
-      `${r.frame},${r.id},${fmt(x1)},${fmt(y1)},${fmt(x2 - x1)},${fmt(y2 - y1)},${fmt(r.conf)},-1,-1,-1`,
-    );
-  }
-  return out.length ? `${out.join("\n")}\n` : "";
+  let out = "";
+  for (const r of rows) out += formatResultRow(r.frame, r.id, r.box, 0, r.conf);
+  return out;
 }

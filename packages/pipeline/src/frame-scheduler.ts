@@ -3,9 +3,9 @@
 // waits. One batch runs at a time, as on one accelerator, so the profile's timings hold. Every run's time goes back
 // into the profile, so predictions follow the machine as it is now.
 
-import type { FrameDetections as ModelDetections, PostprocessOptions, RgbFrame } from "@vdet/effdet";
+import type { PostprocessOptions } from "@vdet/effdet";
 import { metrics } from "@vdet/metrics";
-import type { PhiValue } from "@vdet/protocol";
+import type { Detections, PhiValue, RgbImage } from "@vdet/protocol";
 import {
   type BatchDecision,
   type DecisionReason,
@@ -17,12 +17,12 @@ import {
 import type { ModelProvider } from "./models.ts";
 
 export interface ScheduledFrame extends PendingFrame {
-  frame: RgbFrame;
+  frame: RgbImage;
   options: PostprocessOptions;
 }
 
 export interface ScheduledResult {
-  detections: ModelDetections;
+  detections: Detections<Float32Array>;
   phi: PhiValue;
   /** Deadline minus the time the detections were ready, ms (negative: missed); latency frames only. */
   slackMs?: number;

@@ -3,8 +3,8 @@
 
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import type { Detector, FrameDetections } from "@vdet/effdet";
-import { type DetectionBatch, type FrameChunk, parseJobSpec } from "@vdet/protocol";
+import type { Detector } from "@vdet/effdet";
+import { type DetectionBatch, type Detections, type FrameChunk, parseJobSpec } from "@vdet/protocol";
 import { LatencyProfile } from "@vdet/scheduler";
 import { createMemoryTransport } from "@vdet/transport";
 import { MemoryJobStore } from "./job-store.ts";
@@ -14,14 +14,13 @@ import { startWorker } from "./worker.ts";
 function provider(failures: number): ModelProvider & { calls: number } {
   const state = { calls: 0 };
   const detector = {
-    async detect(frames: unknown[]): Promise<FrameDetections[]> {
+    async detect(frames: unknown[]): Promise<Detections<Float32Array>[]> {
       state.calls++;
       if (state.calls <= failures) throw new Error("runner restarting");
       return frames.map(() => ({
-        count: 1,
-        boxes: Float32Array.of(10, 20, 110, 220),
+        xyxy: Float32Array.of(10, 20, 110, 220),
         scores: Float32Array.of(0.9),
-        classes: Int32Array.of(1),
+        classIds: Int32Array.of(1),
       }));
     },
   } as unknown as Detector;

@@ -5,9 +5,18 @@
 // aggregator. Stateless across restarts: any number of workers can share the queue.
 
 import { hostname } from "node:os";
-import type { FrameDetections as ModelDetections, PostprocessOptions } from "@vdet/effdet";
+import type { PostprocessOptions } from "@vdet/effdet";
 import { metrics } from "@vdet/metrics";
-import type { DetectionBatch, FrameChunk, FrameDetections, FrameFailure, PhiValue } from "@vdet/protocol";
+import {
+  type DetectionBatch,
+  type Detections,
+  detectionsToMessage,
+  type FrameChunk,
+  type FrameDetectionsMessage,
+  type FrameFailure,
+  type PhiValue,
+  sampledFps,
+} from "@vdet/protocol";
 import { chooseArchivePhi, LatencyProfile, type PhiPolicyOptions } from "@vdet/scheduler";
 import { type Consumer, DEFAULT_ATTEMPTS, type Transport } from "@vdet/transport";
 import { type BatchRecord, FrameScheduler } from "./frame-scheduler.ts";
@@ -113,7 +122,7 @@ export function startWorker(config: WorkerConfig): WorkerStage {
     const latency = chunk.mode === "latency" && chunk.latencyBudgetMs !== undefined;
     const deadlineMs = latency ? chunk.enqueuedAtMs + chunk.latencyBudgetMs! : Number.POSITIVE_INFINITY;
     const phiForArchive = latency ? undefined : await archivePhi(chunk);
-    const frames: FrameDetections[] = [];
+    const frames: FrameDetectionsMessage[] = [];
     const failed: FrameFailure[] = [];
     const inferenceFailures: FrameFailure[] = [];
     let computeStarted = Number.POSITIVE_INFINITY;
@@ -215,9 +224,7 @@ export function startWorker(config: WorkerConfig): WorkerStage {
 function estimatedFrames(job: Awaited<ReturnType<JobStore["get"]>>): number | undefined {
   const durationMs = job?.video?.durationMs;
   if (!job || !durationMs) return undefined;
-  const sampling = job.spec.sampling;
-  const fps = "fps" in sampling ? sampling.fps : (job.video?.fps ?? 30) / sampling.everyNth;
-  const frames = Math.ceil((durationMs / 1000) * fps);
+  const frames = Math.ceil((durationMs / 1000) * sampledFps(job.spec.sampling, job.video?.fps));
   return job.spec.maxFrames === undefined ? frames : Math.min(frames, job.spec.maxFrames);
 }
 
@@ -225,15 +232,12 @@ function toMessage(
   index: number,
   ptsMs: number,
   phi: PhiValue,
-  det: ModelDetections,
+  detections: Detections<Float32Array>,
   chunk: FrameChunk,
   slackMs: number | undefined,
-): FrameDetections {
-  const boxes = Array.from(boxesToSource(det.boxes, chunk.letterbox), round2);
-  const scores = Array.from(det.scores, (s) => Math.round(s * 1e4) / 1e4);
-  const message: FrameDetections = { index, ptsMs, phi, boxes, scores, classes: Array.from(det.classes) };
+): FrameDetectionsMessage {
+  boxesToSource(detections.xyxy, chunk.letterbox);
+  const message: FrameDetectionsMessage = { index, ptsMs, phi, ...detectionsToMessage(detections) };
   if (slackMs !== undefined) message.slackMs = Math.round(slackMs);
   return message;
 }
-
-const round2 = (v: number) => Math.round(v * 100) / 100;

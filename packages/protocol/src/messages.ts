@@ -58,6 +58,7 @@ export const frameChunkSchema = z
   .strict();
 export type FrameChunk = z.infer<typeof frameChunkSchema>;
 
+/** One frame's detections as they travel in a message (Detections, detections.ts, is their in-memory form). */
 export const frameDetectionsSchema = z
   .object({
     index: z.number().int().min(0),
@@ -74,7 +75,7 @@ export const frameDetectionsSchema = z
   .refine((f) => f.boxes.length === 4 * f.scores.length && f.classes.length === f.scores.length, {
     message: "boxes, scores and classes disagree in length",
   });
-export type FrameDetections = z.infer<typeof frameDetectionsSchema>;
+export type FrameDetectionsMessage = z.infer<typeof frameDetectionsSchema>;
 
 export const frameFailureSchema = z
   .object({ index: z.number().int().min(0), ptsMs: z.number().min(0), reason: z.string().min(1).max(2000) })

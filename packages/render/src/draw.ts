@@ -1,14 +1,8 @@
 // Drawing on RGB24 frames in place: filled and outlined rectangles, thick lines, and text in the bitmap font.
 // Everything is clipped to the frame; coordinates are pixels (fractions are rounded).
 
+import type { RgbImage } from "@vdet/protocol";
 import { GLYPH_HEIGHT, GLYPH_WIDTH, glyph } from "./font.ts";
-
-export interface RgbImage {
-  width: number;
-  height: number;
-  /** width × height × 3 bytes, rows top to bottom. */
-  data: Uint8Array;
-}
 
 export type Rgb = readonly [number, number, number];
 

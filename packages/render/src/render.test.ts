@@ -10,9 +10,10 @@ import { join } from "node:path";
 import { after, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
+import type { RgbImage } from "@vdet/protocol";
 import { decodeFrames, ffmpegBinaries, probeVideo } from "@vdet/video";
 import { trackColor } from "./annotate.ts";
-import { drawText, fillRect, type RgbImage, strokeRect } from "./draw.ts";
+import { drawText, fillRect, strokeRect } from "./draw.ts";
 import { renderAnnotatedVideo } from "./render.ts";
 import type { TrackFrame } from "./tracks.ts";
 

@@ -28,7 +28,6 @@ export {
 } from "./options.ts";
 export { TrackerStateError, type TrackState } from "./track.ts";
 export {
-  type DetectionFrame,
   DetectionInputError,
   Tracker,
   type TrackerState,

@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import type { Detections } from "@vdet/protocol";
 import { TrackerOptionsError } from "./options.ts";
 import { TrackerStateError } from "./track.ts";
-import { type DetectionFrame, DetectionInputError, Tracker, type TrackOutput } from "./tracker.ts";
+import { DetectionInputError, Tracker, type TrackOutput } from "./tracker.ts";
 
 /** One synthetic detection: box x1, y1, x2, y2, score, class, and the object it belongs to. */
 interface Det {
@@ -12,11 +13,11 @@ interface Det {
   object: string;
 }
 
-function frameOf(dets: readonly Det[]): DetectionFrame {
+function frameOf(dets: readonly Det[]): Detections {
   return {
-    boxes: Float32Array.from(dets.flatMap((d) => d.box)),
+    xyxy: Float32Array.from(dets.flatMap((d) => d.box)),
     scores: Float32Array.from(dets.map((d) => d.score ?? 0.9)),
-    classes: Int32Array.from(dets.map((d) => d.cls ?? 0)),
+    classIds: Int32Array.from(dets.map((d) => d.cls ?? 0)),
   };
 }
 
@@ -241,19 +242,25 @@ test("restore rejects a damaged checkpoint with a message naming the field", () 
 test("invalid input and options are rejected with messages that name the problem", () => {
   const t = new Tracker();
   assert.throws(
-    () => t.update({ boxes: new Float32Array(8), scores: new Float32Array(1) }),
+    () => t.update({ xyxy: new Float32Array(8), scores: new Float32Array(1), classIds: new Int32Array(1) }),
     (e: Error) => e instanceof DetectionInputError && /2 boxes but 1 scores/.test(e.message),
   );
   assert.throws(
     () =>
       t.update({
-        boxes: Float32Array.from([0, 0, 1, 1, 10, Number.NaN, 5, 20]),
+        xyxy: Float32Array.from([0, 0, 1, 1, 10, Number.NaN, 5, 20]),
         scores: new Float32Array(2),
+        classIds: new Int32Array(2),
       }),
     /detection 1 has a non-finite box coordinate NaN/,
   );
   assert.throws(
-    () => t.update({ boxes: Float32Array.from([0, 0, 1, 1]), scores: Float32Array.from([Number.NaN]) }),
+    () =>
+      t.update({
+        xyxy: Float32Array.from([0, 0, 1, 1]),
+        scores: Float32Array.from([Number.NaN]),
+        classIds: new Int32Array(1),
+      }),
     /detection 0 has score NaN/,
   );
   assert.throws(() => new Tracker({ fps: 0 }), TrackerOptionsError);
@@ -263,11 +270,19 @@ test("invalid input and options are rejected with messages that name the problem
   assert.throws(() => new Tracker({ lowScoreThreshold: 0.8, highScoreThreshold: 0.5 }), /must not exceed/);
   assert.throws(() => new Tracker({ maxLostFrame: 3 } as never), /unknown tracker option "maxLostFrame"/);
   // Empty frames are fine; empty boxes (clipped away) are ignored rather than tracked.
-  assert.deepEqual(t.update({ boxes: new Float32Array(0), scores: new Float32Array(0) }), []);
+  assert.throws(
+    () => t.update({ xyxy: new Float32Array(4), scores: new Float32Array(1), classIds: new Int32Array(2) }),
+    /1 boxes but 2 class ids/,
+  );
+  assert.deepEqual(
+    t.update({ xyxy: new Float32Array(0), scores: new Float32Array(0), classIds: new Int32Array(0) }),
+    [],
+  );
   const flat = new Tracker();
   const out = flat.update({
-    boxes: Float32Array.from([10, 10, 10, 50, 0, 0, 20, 40]),
+    xyxy: Float32Array.from([10, 10, 10, 50, 0, 0, 20, 40]),
     scores: Float32Array.from([0.9, 0.9]),
+    classIds: new Int32Array(2),
   });
   assert.deepEqual(
     out.map((o) => o.detectionIndex),

@@ -3,6 +3,7 @@
 // removed life cycle with ages in frames, optional OC-SORT observation-centric re-update.
 // One instance per video stream; ids start at 1 per instance; state can be checkpointed as JSON.
 
+import type { Detections } from "@vdet/protocol";
 import { KalmanFilter, XYAH, XYSR } from "./kalman-filter.ts";
 import { AssignmentSolver, iouMatrix, solveGated } from "./matching.ts";
 import {
@@ -19,15 +20,6 @@ import {
   trackFromState,
   trackToState,
 } from "./track.ts";
-
-/** Detections of one frame; N = boxes.length / 4. */
-export interface DetectionFrame {
-  /** N×4 boxes x1, y1, x2, y2 in pixels. */
-  boxes: Float32Array | Float64Array;
-  scores: Float32Array | Float64Array;
-  /** Class per detection; all 0 when omitted. */
-  classes?: Int32Array;
-}
 
 export interface TrackOutput {
   trackId: number;
@@ -119,12 +111,11 @@ export class Tracker {
   }
 
   /** Processes the next frame (frames must come in order) and returns the tracks reported for it. */
-  update(frame: DetectionFrame): TrackOutput[] {
+  update(frame: Detections): TrackOutput[] {
     const count = validateFrame(frame);
     const o = this.options;
     const frameNo = ++this.frameIndex;
-    const { boxes, scores } = frame;
-    const classes = frame.classes;
+    const { xyxy: boxes, scores, classIds: classes } = frame;
     const s = this.scratch;
     const tracks = this.tracks;
     s.reserve(tracks.length, count);
@@ -192,7 +183,7 @@ export class Tracker {
     for (let k = 0; k < highCount; k++) {
       const d = s.high[k];
       if (s.detMatched[d] || scores[d] < o.birthScoreThreshold) continue;
-      const track = newTrack(classes ? classes[d] : 0, scores[d], frameNo);
+      const track = newTrack(classes[d], scores[d], frameNo);
       model.toMeasurement(boxes, d * 4, this.measurement);
       this.kf.initiate(this.measurement, track.mean, track.cov);
       this.recordObservation(track, boxes, d);
@@ -238,7 +229,7 @@ export class Tracker {
    * applies the filter update to every matched track.
    */
   private associate(
-    frame: DetectionFrame,
+    frame: Detections,
     rowCount: number,
     detIndices: Int32Array,
     detCount: number,
@@ -252,10 +243,10 @@ export class Tracker {
       if (!s.detMatched[d]) s.cols[colCount++] = d;
     }
     if (rowCount === 0 || colCount === 0) return;
-    const { boxes, scores, classes } = frame;
+    const { xyxy: boxes, scores, classIds: classes } = frame;
     const cost = s.f64;
     iouMatrix(s.trackBoxes, s.rows, rowCount, boxes, s.cols, colCount, cost);
-    const classAware = this.options.classAware && classes !== undefined;
+    const classAware = this.options.classAware;
     for (let r = 0; r < rowCount; r++) {
       const track = this.tracks[s.rows[r]];
       for (let c = 0; c < colCount; c++) {
@@ -279,7 +270,7 @@ export class Tracker {
     }
   }
 
-  private applyMatch(track: Track, frame: DetectionFrame, d: number): void {
+  private applyMatch(track: Track, frame: Detections, d: number): void {
     const o = this.options;
     const m = this.measurement;
     const model = this.kf.parameterisation;
@@ -293,20 +284,20 @@ export class Tracker {
       const virtualBox = this.virtualBox;
       for (let step = 1; step < gap; step++) {
         const f = step / gap;
-        for (let k = 0; k < 4; k++) virtualBox[k] = last[k] + (frame.boxes[d * 4 + k] - last[k]) * f;
+        for (let k = 0; k < 4; k++) virtualBox[k] = last[k] + (frame.xyxy[d * 4 + k] - last[k]) * f;
         this.kf.predict(track.mean, track.cov);
         model.toMeasurement(virtualBox, 0, m);
         this.kf.update(track.mean, track.cov, m);
       }
       this.kf.predict(track.mean, track.cov);
     }
-    model.toMeasurement(frame.boxes, d * 4, m);
+    model.toMeasurement(frame.xyxy, d * 4, m);
     this.kf.update(track.mean, track.cov, m);
-    this.recordObservation(track, frame.boxes, d);
+    this.recordObservation(track, frame.xyxy, d);
     track.hitStreak++;
     track.missed = 0;
     track.score = frame.scores[d];
-    if (frame.classes) track.classId = frame.classes[d];
+    track.classId = frame.classIds[d];
     if (!track.confirmed && (track.hitStreak >= o.minHitsAtFps || this.frameIndex <= o.warmupFrames)) {
       this.confirm(track);
     }
@@ -325,7 +316,7 @@ export class Tracker {
     track.id = this.nextId++;
   }
 
-  private report(frame: DetectionFrame): TrackOutput[] {
+  private report(frame: Detections): TrackOutput[] {
     const o = this.options;
     const out: TrackOutput[] = [];
     const inWarmup = this.frameIndex <= o.warmupFrames;
@@ -335,7 +326,7 @@ export class Tracker {
       const d = track.detectionIndex;
       const box: [number, number, number, number] = [0, 0, 0, 0];
       if (o.outputBox === "detection") {
-        for (let k = 0; k < 4; k++) box[k] = frame.boxes[d * 4 + k];
+        for (let k = 0; k < 4; k++) box[k] = frame.xyxy[d * 4 + k];
       } else {
         this.kf.parameterisation.toBox(track.mean, box, 0);
       }
@@ -346,17 +337,17 @@ export class Tracker {
 }
 
 /** Checks the frame's array shapes and that all numbers are finite; returns the number of detections. */
-function validateFrame(frame: DetectionFrame): number {
-  const { boxes, scores, classes } = frame;
+function validateFrame(frame: Detections): number {
+  const { xyxy: boxes, scores, classIds: classes } = frame;
   if (!boxes || !scores || boxes.length % 4 !== 0) {
-    throw new DetectionInputError("frame.boxes must be a typed array of N×4 numbers (x1, y1, x2, y2)");
+    throw new DetectionInputError("frame.xyxy must be a typed array of N×4 numbers (x1, y1, x2, y2)");
   }
   const n = boxes.length / 4;
   if (scores.length !== n) {
     throw new DetectionInputError(`frame has ${n} boxes but ${scores.length} scores`);
   }
-  if (classes !== undefined && classes.length !== n) {
-    throw new DetectionInputError(`frame has ${n} boxes but ${classes.length} classes`);
+  if (!classes || classes.length !== n) {
+    throw new DetectionInputError(`frame has ${n} boxes but ${classes?.length ?? "no"} class ids`);
   }
   for (let k = 0; k < boxes.length; k++) {
     if (!Number.isFinite(boxes[k])) {

@@ -4,6 +4,7 @@
 // bound, then the stdout pipe is paused, the pipe fills and ffmpeg blocks on write.
 
 import { Writable } from "node:stream";
+import type { RgbImage } from "@vdet/protocol";
 import ffmpeg from "fluent-ffmpeg";
 import { describeFfmpeg } from "./binaries.ts";
 import {
@@ -51,17 +52,14 @@ export interface DecodeOptions {
   threads?: number;
 }
 
-export interface DecodedFrame {
+/** A decoded frame: an RgbImage (owning its ArrayBuffer at offset 0, so it can be transferred) and where it was. */
+export interface DecodedFrame extends RgbImage {
   /** 0-based index among the sampled frames. */
   index: number;
   /** 0-based index of this frame among all frames the decoder produced. */
   sourceIndex: number;
   /** Source timestamp, seconds from the input's start (ffmpeg's default shift to zero); NaN when the frame had none. */
   ptsSeconds: number;
-  width: number;
-  height: number;
-  /** width*height*3 bytes, RGB24, rows top to bottom. Owns its ArrayBuffer (offset 0), so it can be transferred. */
-  data: Uint8Array;
 }
 
 const DEFAULT_STALL_TIMEOUT_MS = 30_000;

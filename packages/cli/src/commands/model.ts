@@ -7,13 +7,13 @@ import {
   cocoLabel,
   constructGraph,
   Detector,
-  type FrameDetections,
   type ModelInfo,
   parsePhi,
   readOnnxInfo,
   type Variant,
 } from "@vdet/effdet";
 import { decodeImage } from "@vdet/image";
+import { type Detections, detectionCount } from "@vdet/protocol";
 import { type CachedModel, resolveModelReference } from "@vdet/models";
 import { type Command, InvalidArgumentError, Option } from "commander";
 import { integer, probability } from "../options.ts";
@@ -227,15 +227,15 @@ function classIds(names: string[], labels: readonly string[] | undefined): numbe
   });
 }
 
-function toRows(d: FrameDetections, label: (classId: number) => string): DetectionRow[] {
+function toRows(d: Detections, label: (classId: number) => string): DetectionRow[] {
   const rows: DetectionRow[] = [];
-  for (let i = 0; i < d.count; i++) {
-    const b = d.boxes.subarray(i * 4, i * 4 + 4);
+  for (let i = 0; i < detectionCount(d); i++) {
+    const b = d.xyxy.subarray(i * 4, i * 4 + 4);
     rows.push({
       box: [b[0], b[1], b[2], b[3]].map((v) => Math.round(v * 10) / 10) as DetectionRow["box"],
       score: Math.round(d.scores[i] * 1e4) / 1e4,
-      classId: d.classes[i],
-      label: label(d.classes[i]),
+      classId: d.classIds[i],
+      label: label(d.classIds[i]),
     });
   }
   return rows;

@@ -4,7 +4,7 @@ import { existsSync } from "node:fs";
 import { parsePhi } from "@vdet/effdet";
 import { resolveModelReference } from "@vdet/models";
 import { runLocal } from "@vdet/pipeline";
-import type { JobSpecInput } from "@vdet/protocol";
+import { type JobSpecInput, sampledFps } from "@vdet/protocol";
 import { type Command, InvalidArgumentError } from "commander";
 import { integer, positiveNumber, probability } from "../options.ts";
 import { createProgress } from "../progress.ts";
@@ -148,11 +148,6 @@ function estimateFrames(
   maxFrames: number | undefined,
 ): number | null {
   if (durationMs === null) return null;
-  const sampling = spec.sampling ?? { fps: 5 };
-  const perSecond =
-    "fps" in sampling
-      ? Math.min(sampling.fps, sourceFps ?? sampling.fps)
-      : (sourceFps ?? 0) / sampling.everyNth;
-  const estimate = Math.ceil((durationMs / 1000) * perSecond);
+  const estimate = Math.ceil((durationMs / 1000) * sampledFps(spec.sampling ?? { fps: 5 }, sourceFps));
   return maxFrames !== undefined ? Math.min(estimate, maxFrames) : estimate;
 }
