@@ -1,7 +1,7 @@
 // RGB frames to PNG, for tests and debug output.
 
-import pngjs from "pngjs";
 import type { RgbImage } from "@vdet/protocol";
+import pngjs from "pngjs";
 
 const RGB = 2; // PNG colour type
 

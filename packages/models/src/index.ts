@@ -28,6 +28,12 @@ export {
   TruncatedDownloadError,
 } from "./errors.ts";
 export { type ImportOptions, importModel } from "./import.ts";
-export { MANIFEST_FILE, MODEL_FILE, type ModelManifest, modelManifestSchema } from "./manifest.ts";
+export {
+  MANIFEST_FILE,
+  MODEL_FILE,
+  type ModelManifest,
+  modelManifestSchema,
+  vdetVersion,
+} from "./manifest.ts";
 export { type PullEvent, type PullOptions, type PullResult, pullModel } from "./pull.ts";
 export { type ModelReference, resolveModelReference } from "./resolve.ts";

@@ -1,7 +1,13 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { detectionFramesFromRows, motRowsFromResults } from "./detections.ts";
-import { formatResultRow, formatResultRows, MotFormatError, parseMotText, parseSeqInfo } from "./mot-format.ts";
+import {
+  formatResultRow,
+  formatResultRows,
+  MotFormatError,
+  parseMotText,
+  parseSeqInfo,
+} from "./mot-format.ts";
 
 test("parses MOT15 gt, MOT17 gt (layout from the column count), det and result rows", () => {
   const mot15 = parseMotText("1,1,399,182,121,229,1,-1,-1,-1\n2,1,400,183,121,229,0,-1,-1,-1\n", {

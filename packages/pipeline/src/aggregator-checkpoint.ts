@@ -4,11 +4,16 @@
 // but not covered is redelivered and handled again. What grows with the job is saved incrementally (lists and a
 // hash appended to); the rest is one small JSON value. See docs/reliability-design.md.
 
-import type { FrameDetections, FrameFailure, JobEvent, PhiValue } from "@vdet/protocol";
-import type { TrackerState } from "@vdet/tracker";
+import type { FrameDetectionsMessage, FrameFailure } from "@vdet/protocol";
 import type { Redis } from "ioredis";
+import type { AggregatorSnapshot } from "./job-aggregation.ts";
 
-export type Outcome = { kind: "ok"; frame: FrameDetections } | { kind: "failed"; failure: FrameFailure };
+export type { AggregatorSnapshot };
+
+/** A frame as the reorder buffer holds it: its detections as received, or why it failed. */
+export type Outcome =
+  | { kind: "ok"; frame: FrameDetectionsMessage }
+  | { kind: "failed"; failure: FrameFailure };
 
 export interface TrackSummary {
   trackId: number;
@@ -19,29 +24,6 @@ export interface TrackSummary {
   lastFrame: number;
   length: number;
   scoreSum: number;
-}
-
-/** The part of the state that is rewritten whole at each checkpoint (bounded by the frames in flight). */
-export interface AggregatorSnapshot {
-  version: 1;
-  /** Next frame index to write to tracks.jsonl. */
-  next: number;
-  /** The reorder buffer: results that arrived ahead of `next`. */
-  pending: [number, Outcome][];
-  finished: Extract<JobEvent, { type: "decoded" }> | null;
-  written: number;
-  failed: number;
-  duplicates: number;
-  deadlineMisses: number;
-  phiHistogram: [string, number][];
-  phiRanges: { fromFrame: number; toFrame: number; phi: PhiValue }[];
-  framesByWorker: [string, number][];
-  startedAtMs: number;
-  tracker: TrackerState;
-  /** tracks.jsonl parts written; the lines after them are in the checkpoint's line list. */
-  tracksPartsWritten: number;
-  /** finish() began: tracks.jsonl was flushed and is being joined; nothing more is appended. */
-  finishing: boolean;
 }
 
 export interface CheckpointSave {
@@ -100,11 +82,9 @@ export class RedisAggregatorCheckpoints implements AggregatorCheckpoints {
       .hvals(this.key(jobId, "tracks"))
       .exec()) as [unknown, unknown][];
     if (snapshot === null) return null;
-    const parsed = JSON.parse(snapshot as string) as AggregatorSnapshot;
-    if (parsed.version !== 1)
-      throw new Error(`aggregator checkpoint of job ${jobId} has unknown version ${String(parsed.version)}`);
     return {
-      snapshot: parsed,
+      // Its version is checked where it is restored (JobAggregation.restore).
+      snapshot: JSON.parse(snapshot as string) as AggregatorSnapshot,
       lines: lines as string[],
       motLines: mot as string[],
       previewLines: preview as string[],

@@ -1,36 +1,23 @@
-// Aggregator stage: puts each job's frames back in order (workers finish out of order), de-duplicates
-// redelivered results, tracks objects across frames, appends tracks.jsonl as frames become contiguous, and
-// writes tracks.mot.txt, summary.json and manifest.json once every sampled frame is accounted for. With
-// `checkpoints`, each job's state is saved before the message that changed it is acked, and an aggregator that
-// starts after a crash resumes the job from it (aggregator-checkpoint.ts).
+// Aggregator stage: takes each job's results as workers send them, puts them back in order (reorder-buffer.ts),
+// tracks them and appends tracks.jsonl as frames become contiguous (job-aggregation.ts), and writes tracks.mot.txt,
+// summary.json and manifest.json (job-report.ts) once every sampled frame is accounted for. With `checkpoints`, each
+// job's state is saved before the message that changed it is acked, and an aggregator that starts after a crash
+// resumes the job from it (aggregator-checkpoint.ts).
 
-import { phiLabel } from "@vdet/effdet";
 import { metrics } from "@vdet/metrics";
-import {
-  type DetectionBatch,
-  type FrameDetections,
-  isTerminal,
-  type JobEvent,
-  type PhiValue,
-} from "@vdet/protocol";
-import type { TrackFrame } from "@vdet/render";
+import { vdetVersion } from "@vdet/models";
+import { type DetectionBatch, isTerminal, type JobEvent, type PhiValue } from "@vdet/protocol";
 import { StorageError } from "@vdet/storage";
-import { Tracker } from "@vdet/tracker";
 import type { Consumer, Transport } from "@vdet/transport";
 import type { VideoInput } from "@vdet/video";
-import type {
-  AggregatorCheckpoint,
-  AggregatorCheckpoints,
-  AggregatorSnapshot,
-  Outcome,
-  TrackSummary,
-} from "./aggregator-checkpoint.ts";
-import type { JobOutput, JobOutputFactory } from "./job-output.ts";
-import type { JobStore, StoredJob } from "./job-store.ts";
-import { COCO_SOURCE, type DeploymentModels, labelOf, modelFor } from "./labels.ts";
+import type { AggregatorCheckpoints } from "./aggregator-checkpoint.ts";
+import { JobAggregation } from "./job-aggregation.ts";
+import type { JobOutputFactory } from "./job-output.ts";
+import { jobManifest, jobSummary } from "./job-report.ts";
+import type { JobStore } from "./job-store.ts";
 import { type StageLogger, silentLogger } from "./logger.ts";
 import type { ModelRegistry } from "./model-registry.ts";
-import { canReadAgain, writePreview } from "./preview.ts";
+import { writePreview } from "./preview.ts";
 import type { Stage } from "./producer.ts";
 
 export interface AggregatorConfig {
@@ -46,47 +33,8 @@ export interface AggregatorConfig {
   openInput?: (input: string) => Promise<VideoInput>;
   /** Called when a job reaches a terminal state. */
   onJobFinished?: (jobId: string, state: string) => void;
-  version?: string;
   /** Where job state is checkpointed (Redis); without it a restarted aggregator cannot resume a job. */
   checkpoints?: AggregatorCheckpoints;
-}
-
-class JobAggregation {
-  next = 0;
-  readonly pending = new Map<number, Outcome>();
-  finished: Extract<JobEvent, { type: "decoded" }> | null = null;
-  written = 0;
-  failed = 0;
-  duplicates = 0;
-  deadlineMisses = 0;
-  readonly phiHistogram = new Map<string, number>();
-  readonly phiRanges: { fromFrame: number; toFrame: number; phi: PhiValue }[] = [];
-  readonly tracks = new Map<number, TrackSummary>();
-  readonly motLines: string[] = [];
-  /** Frames each worker delivered (first delivery only). */
-  readonly framesByWorker = new Map<string, number>();
-  startedAtMs = Date.now();
-  /** The written frames, kept only when the job asked for preview.mp4. */
-  readonly previewFrames: TrackFrame[] | null;
-  done = false;
-  /** tracks.jsonl is flushed and being joined; nothing more is appended. */
-  finishing = false;
-  // What the next checkpoint adds to the last one.
-  unsavedLines: string[] = [];
-  linesInPart = false;
-  motSaved = 0;
-  previewSaved = 0;
-  readonly dirtyTracks = new Set<number>();
-
-  constructor(
-    readonly job: StoredJob,
-    readonly output: JobOutput,
-    readonly tracker: Tracker,
-    /** φ → model and labels, as published when the job's aggregation began. */
-    readonly models: DeploymentModels = {},
-  ) {
-    this.previewFrames = job.spec.preview && canReadAgain(job.spec.input) ? [] : null;
-  }
 }
 
 export function startAggregator(config: AggregatorConfig): Stage {
@@ -119,25 +67,19 @@ export function startAggregator(config: AggregatorConfig): Stage {
           job.output,
           checkpoint ? { tracksPartsWritten: checkpoint.snapshot.tracksPartsWritten } : undefined,
         );
-        // Class-aware: a COCO detector's person and bicycle boxes overlap and must not swap tracks.
         const models = (await config.models?.read()) ?? {};
-        const tracker = checkpoint
-          ? Tracker.restore(checkpoint.snapshot.tracker)
-          : new Tracker({ fps: samplingFps(job), classAware: true });
-        const agg = new JobAggregation(job, output, tracker, models);
-        if (checkpoint) {
-          await restore(agg, checkpoint);
-          log.info(
-            {
-              jobId,
-              stage: "aggregator",
-              next: agg.next,
-              pending: agg.pending.size,
-              finishing: agg.finishing,
-            },
-            "resumed from checkpoint",
-          );
-        }
+        if (!checkpoint) return JobAggregation.start(job, output, models);
+        const agg = await JobAggregation.restore(job, output, models, checkpoint);
+        log.info(
+          {
+            jobId,
+            stage: "aggregator",
+            next: agg.reorder.next,
+            pending: agg.reorder.waiting,
+            finishing: agg.state.finishing,
+          },
+          "resumed from checkpoint",
+        );
         return agg;
       })();
       jobs.set(jobId, entry);
@@ -149,67 +91,52 @@ export function startAggregator(config: AggregatorConfig): Stage {
     return entry;
   };
 
-  /** Saves what changed since the last checkpoint; the message being handled is acked only after this. */
-  const checkpoint = async (agg: JobAggregation): Promise<void> => {
-    if (!config.checkpoints) return;
-    const previewLines = agg.previewFrames?.slice(agg.previewSaved).map((f) => JSON.stringify(f)) ?? [];
-    await config.checkpoints.save(agg.job.id, {
-      snapshot: snapshot(agg),
-      linesInPart: agg.linesInPart,
-      newLines: agg.unsavedLines,
-      newMotLines: agg.motLines.slice(agg.motSaved),
-      newPreviewLines: previewLines,
-      tracks: [...agg.dirtyTracks].map((id) => agg.tracks.get(id)!),
-      progress: { written: agg.written, deadlineMisses: agg.deadlineMisses },
-    });
-    // Only after a successful save: a failed one is retried with everything since the last.
-    agg.unsavedLines = [];
-    agg.linesInPart = false;
-    agg.motSaved = agg.motLines.length;
-    agg.previewSaved += previewLines.length;
-    agg.dirtyTracks.clear();
+  /**
+   * The one way the job's state leaves the aggregator, after each message it handles and before that message is
+   * acked: with checkpoints, a checkpoint of what changed since the last one, with the job's progress set in the
+   * same save (a redone drain must not count twice); without, the progress added to the job record.
+   */
+  const commit = async (agg: JobAggregation): Promise<void> => {
+    if (config.checkpoints) {
+      const save = agg.checkpointSave();
+      await config.checkpoints.save(agg.job.id, save);
+      agg.checkpointSaved(save);
+      return;
+    }
+    const progress = agg.progress();
+    const written = progress.written - agg.progressReported.written;
+    const deadlineMisses = progress.deadlineMisses - agg.progressReported.deadlineMisses;
+    if (written === 0 && deadlineMisses === 0) return;
+    await config.jobStore.addProgress(agg.job.id, { written, deadlineMisses });
+    agg.progressReported = progress;
   };
 
-  /** Writes the frames that became contiguous, checkpoints, and finishes the job once every frame is in. */
+  /** Writes the frames that became contiguous, commits, and finishes the job once every frame is in. */
   const advance = async (agg: JobAggregation): Promise<void> => {
     await drain(agg);
-    await checkpoint(agg);
-    if (agg.finished && agg.next >= agg.finished.totalFrames && !agg.done) await finish(agg);
+    await commit(agg);
+    const finished = agg.state.finished;
+    if (finished && agg.reorder.next >= finished.totalFrames && !agg.done) await finish(agg);
   };
 
   const drain = async (agg: JobAggregation): Promise<void> => {
     const lines: string[] = [];
     let written = 0;
     let failed = 0;
-    for (let outcome = agg.pending.get(agg.next); outcome; outcome = agg.pending.get(agg.next)) {
-      agg.pending.delete(agg.next);
-      if (outcome.kind === "ok") {
-        lines.push(trackFrame(agg, outcome.frame));
-        written++;
-      } else {
-        lines.push(
-          JSON.stringify({
-            frame: outcome.failure.index,
-            ptsMs: outcome.failure.ptsMs,
-            error: outcome.failure.reason,
-            detections: [],
-          }),
-        );
-        failed++;
-      }
-      agg.next++;
+    for (const outcome of agg.reorder.release()) {
+      lines.push(agg.lineFor(outcome));
+      if (outcome.kind === "ok") written++;
+      else failed++;
     }
     if (lines.length > 0) {
       if (agg.previewFrames) for (const line of lines) agg.previewFrames.push(JSON.parse(line));
       const started = performance.now();
-      await appendLines(agg, lines);
+      await agg.appendLines(lines);
       metrics.sinkWrite("append", performance.now() - started);
-      agg.written += written;
-      agg.failed += failed;
+      agg.state.written += written;
+      agg.state.failed += failed;
       metrics.framesWritten(written);
       metrics.framesFailed(failed);
-      // With checkpoints the job's progress is set with the checkpoint (a redone drain must not add twice).
-      if (!config.checkpoints) await config.jobStore.addProgress(agg.job.id, { written });
     }
   };
 
@@ -225,20 +152,16 @@ export function startAggregator(config: AggregatorConfig): Stage {
   };
 
   const finishJob = async (agg: JobAggregation): Promise<void> => {
-    if (!agg.finishing) {
-      // From here on tracks.jsonl is only joined: a resumed aggregator must not buffer lines again.
-      await agg.output.flushTracks();
-      agg.unsavedLines = [];
-      agg.linesInPart = true;
-      agg.finishing = true;
+    if (!agg.state.finishing) {
+      await agg.beginFinishing();
       try {
-        await checkpoint(agg);
+        await commit(agg);
       } catch (error) {
-        agg.finishing = false;
+        agg.state.finishing = false;
         throw error;
       }
     }
-    const event = agg.finished!;
+    const event = agg.state.finished!;
     const current = await config.jobStore.get(agg.job.id);
     const state =
       event.cancelled || current?.cancelRequested ? "cancelled" : event.error ? "failed" : "completed";
@@ -250,21 +173,23 @@ export function startAggregator(config: AggregatorConfig): Stage {
     await timed("finish", () => agg.output.finish());
     await timed("put", () => agg.output.put("tracks.mot.txt", agg.motLines.join(""), "text/plain"));
     await timed("put", () =>
-      agg.output.put("summary.json", `${JSON.stringify(summary(agg), null, 2)}\n`, "application/json"),
+      agg.output.put("summary.json", `${JSON.stringify(jobSummary(agg), null, 2)}\n`, "application/json"),
     );
     const files = ["tracks.jsonl", "tracks.mot.txt", "summary.json", "manifest.json"];
     if (await writeJobPreview(agg, config, log)) files.push("preview.mp4");
+    const manifest = jobManifest(agg, {
+      state,
+      files,
+      version: vdetVersion(),
+      modelDescription: config.modelDescription,
+    });
     await timed("put", () =>
-      agg.output.put(
-        "manifest.json",
-        `${JSON.stringify(manifest(agg, state, config, files), null, 2)}\n`,
-        "application/json",
-      ),
+      agg.output.put("manifest.json", `${JSON.stringify(manifest, null, 2)}\n`, "application/json"),
     );
     await config.jobStore.setState(agg.job.id, state);
     metrics.jobFinished(state);
     log.info(
-      { jobId: agg.job.id, stage: "aggregator", state, frames: agg.written, failed: agg.failed },
+      { jobId: agg.job.id, stage: "aggregator", state, frames: agg.state.written, failed: agg.state.failed },
       "job finished",
     );
     await config.checkpoints?.remove(agg.job.id);
@@ -304,23 +229,15 @@ export function startAggregator(config: AggregatorConfig): Stage {
       }
       if (agg.done) return;
       metrics.observeChunk(batch);
-      const accept = (index: number, outcome: Outcome) => {
-        if (index < agg.next || agg.pending.has(index)) {
-          agg.duplicates++;
-          return false;
-        }
-        agg.pending.set(index, outcome);
-        return true;
-      };
-      const before = agg.pending.size + agg.next;
       // A redelivered frame's deadline was counted with its first delivery.
-      const fresh = batch.frames.filter((frame) => accept(frame.index, { kind: "ok", frame }));
-      for (const failure of batch.failed) accept(failure.index, { kind: "failed", failure });
-      const misses = countDeadlineMisses(agg, batch, fresh);
-      if (misses > 0 && !config.checkpoints)
-        await config.jobStore.addProgress(agg.job.id, { deadlineMisses: misses });
-      const accepted = agg.pending.size + agg.next - before;
-      agg.framesByWorker.set(batch.worker, (agg.framesByWorker.get(batch.worker) ?? 0) + accepted);
+      const fresh = batch.frames.filter((frame) => agg.reorder.accept(frame.index, { kind: "ok", frame }));
+      let accepted = fresh.length;
+      for (const failure of batch.failed) {
+        if (agg.reorder.accept(failure.index, { kind: "failed", failure })) accepted++;
+      }
+      countDeadlineMisses(agg, batch, fresh);
+      const { framesByWorker } = agg.state;
+      framesByWorker[batch.worker] = (framesByWorker[batch.worker] ?? 0) + accepted;
       await writing(agg, () => advance(agg));
     });
 
@@ -328,7 +245,7 @@ export function startAggregator(config: AggregatorConfig): Stage {
     serial(event.jobId, async () => {
       const agg = await aggregation(event.jobId);
       if (!agg || agg === "ended" || agg.done) return;
-      agg.finished = event;
+      agg.state.finished = event;
       if (event.error)
         log.warn({ jobId: event.jobId, stage: "aggregator", err: event.error }, "decoding ended early");
       await writing(agg, () => advance(agg));
@@ -346,76 +263,13 @@ export function startAggregator(config: AggregatorConfig): Stage {
   };
 }
 
-/**
- * Appends lines to tracks.jsonl and notes what the next checkpoint must keep: an append that writes a part writes
- * everything buffered, so after one the lines are all in parts; otherwise these lines are only buffered.
- */
-async function appendLines(agg: JobAggregation, lines: string[]): Promise<void> {
-  const partsBefore = agg.output.tracksPartsWritten;
-  await agg.output.appendTracks(`${lines.join("\n")}\n`);
-  if (agg.output.tracksPartsWritten !== partsBefore) {
-    agg.unsavedLines = [];
-    agg.linesInPart = true;
-  } else {
-    agg.unsavedLines.push(...lines);
-  }
-}
-
-function snapshot(agg: JobAggregation): AggregatorSnapshot {
-  return {
-    version: 1,
-    next: agg.next,
-    pending: [...agg.pending],
-    finished: agg.finished,
-    written: agg.written,
-    failed: agg.failed,
-    duplicates: agg.duplicates,
-    deadlineMisses: agg.deadlineMisses,
-    phiHistogram: [...agg.phiHistogram],
-    phiRanges: agg.phiRanges,
-    framesByWorker: [...agg.framesByWorker],
-    startedAtMs: agg.startedAtMs,
-    tracker: agg.tracker.serialize(),
-    tracksPartsWritten: agg.output.tracksPartsWritten,
-    finishing: agg.finishing,
-  };
-}
-
-/** Puts a checkpoint's state back into a fresh aggregation whose output was opened at the checkpoint. */
-async function restore(agg: JobAggregation, checkpoint: AggregatorCheckpoint): Promise<void> {
-  const s = checkpoint.snapshot;
-  agg.next = s.next;
-  for (const [index, outcome] of s.pending) agg.pending.set(index, outcome);
-  agg.finished = s.finished;
-  agg.written = s.written;
-  agg.failed = s.failed;
-  agg.duplicates = s.duplicates;
-  agg.deadlineMisses = s.deadlineMisses;
-  for (const [phi, n] of s.phiHistogram) agg.phiHistogram.set(phi, n);
-  agg.phiRanges.push(...s.phiRanges);
-  for (const [worker, n] of s.framesByWorker) agg.framesByWorker.set(worker, n);
-  agg.startedAtMs = s.startedAtMs;
-  for (const t of checkpoint.tracks) agg.tracks.set(t.trackId, t);
-  agg.motLines.push(...checkpoint.motLines);
-  agg.motSaved = agg.motLines.length;
-  if (agg.previewFrames) for (const line of checkpoint.previewLines) agg.previewFrames.push(JSON.parse(line));
-  agg.previewSaved = agg.previewFrames?.length ?? 0;
-  agg.finishing = s.finishing;
-  // The lines after the last written part were only buffered by the crashed aggregator: buffer them again.
-  if (!s.finishing && checkpoint.lines.length > 0) {
-    const partsBefore = agg.output.tracksPartsWritten;
-    await agg.output.appendTracks(`${checkpoint.lines.join("\n")}\n`);
-    agg.linesInPart = agg.output.tracksPartsWritten !== partsBefore;
-  }
-}
-
 /** preview.mp4 when the job asked for it; a preview that cannot be written is a job error, not a failed job. */
 async function writeJobPreview(
   agg: JobAggregation,
   config: AggregatorConfig,
   log: StageLogger,
 ): Promise<boolean> {
-  if (!agg.job.spec.preview || agg.written === 0) return false;
+  if (!agg.job.spec.preview || agg.state.written === 0) return false;
   const fail = async (message: string) => {
     metrics.error("aggregator", "preview");
     log.warn({ jobId: agg.job.id, stage: "aggregator", err: message }, "no preview");
@@ -440,133 +294,20 @@ async function writeJobPreview(
 /**
  * Latency jobs: a frame's deadline is its chunk's enqueue time plus the budget; the worker reports each frame's
  * slack against it when its detections were ready (older workers: the chunk's queueMs + computeMs). Records each
- * accepted frame's slack and returns the misses.
+ * accepted frame's slack and counts the misses.
  */
-function countDeadlineMisses(agg: JobAggregation, batch: DetectionBatch, frames: FrameDetections[]): number {
+function countDeadlineMisses(
+  agg: JobAggregation,
+  batch: DetectionBatch,
+  frames: DetectionBatch["frames"],
+): void {
   const budgetMs = agg.job.spec.latencyBudgetMs;
-  if (agg.job.spec.mode !== "latency" || budgetMs === undefined) return 0;
+  if (agg.job.spec.mode !== "latency" || budgetMs === undefined) return;
   let misses = 0;
   for (const frame of frames) {
     const slackMs = frame.slackMs ?? budgetMs - (batch.queueMs + batch.computeMs);
     metrics.slack(slackMs, "done");
     if (slackMs < 0) misses++;
   }
-  agg.deadlineMisses += misses;
-  return misses;
-}
-
-/** Frames per second of the sampled stream, for the tracker's ages. */
-function samplingFps(job: StoredJob): number {
-  const sampling = job.spec.sampling;
-  if ("fps" in sampling) return Math.min(sampling.fps, job.video?.fps ?? sampling.fps);
-  return (job.video?.fps ?? 30) / sampling.everyNth;
-}
-
-function trackFrame(agg: JobAggregation, frame: FrameDetections): string {
-  const count = frame.scores.length;
-  const trackStarted = performance.now();
-  const tracked = agg.tracker.update({
-    boxes: Float64Array.from(frame.boxes),
-    scores: Float64Array.from(frame.scores),
-    classes: Int32Array.from(frame.classes),
-  });
-  metrics.trackerUpdate(performance.now() - trackStarted);
-  const trackIds = new Array<number | null>(count).fill(null);
-  for (const t of tracked) {
-    trackIds[t.detectionIndex] = t.trackId;
-    const box = frame.boxes.slice(t.detectionIndex * 4, t.detectionIndex * 4 + 4);
-    const score = frame.scores[t.detectionIndex];
-    agg.motLines.push(
-      `${frame.index + 1},${t.trackId},${r2(box[0])},${r2(box[1])},${r2(box[2] - box[0])},${r2(box[3] - box[1])},${score},-1,-1,-1\n`,
-    );
-    agg.dirtyTracks.add(t.trackId);
-    const s = agg.tracks.get(t.trackId);
-    if (s) {
-      s.lastFrame = frame.index;
-      s.length++;
-      s.scoreSum += score;
-    } else {
-      agg.tracks.set(t.trackId, {
-        trackId: t.trackId,
-        classId: frame.classes[t.detectionIndex],
-        label: labelOf(agg.models, frame.phi, frame.classes[t.detectionIndex]),
-        firstFrame: frame.index,
-        lastFrame: frame.index,
-        length: 1,
-        scoreSum: score,
-      });
-    }
-  }
-  const phi = frame.phi;
-  agg.phiHistogram.set(String(phi), (agg.phiHistogram.get(String(phi)) ?? 0) + 1);
-  const last = agg.phiRanges.at(-1);
-  if (last && last.phi === phi && last.toFrame === frame.index - 1) last.toFrame = frame.index;
-  else agg.phiRanges.push({ fromFrame: frame.index, toFrame: frame.index, phi });
-  const detections = [];
-  for (let i = 0; i < count; i++) {
-    detections.push({
-      box: frame.boxes.slice(i * 4, i * 4 + 4),
-      score: frame.scores[i],
-      class: frame.classes[i],
-      label: labelOf(agg.models, phi, frame.classes[i]),
-      trackId: trackIds[i],
-    });
-  }
-  return JSON.stringify({ frame: frame.index, ptsMs: frame.ptsMs, phi, detections });
-}
-
-const r2 = (v: number) => Math.round(v * 100) / 100;
-
-function summary(agg: JobAggregation) {
-  // By id, so that an aggregator resumed from a checkpoint lists them as an uninterrupted one does.
-  const tracks = [...agg.tracks.values()]
-    .sort((a, b) => a.trackId - b.trackId)
-    .map((t) => ({
-      trackId: t.trackId,
-      class: t.classId,
-      label: t.label,
-      firstFrame: t.firstFrame,
-      lastFrame: t.lastFrame,
-      length: t.length,
-      meanScore: Math.round((t.scoreSum / t.length) * 1e4) / 1e4,
-    }));
-  const perClass: Record<string, number> = {};
-  for (const t of tracks) perClass[t.label] = (perClass[t.label] ?? 0) + 1;
-  return { jobId: agg.job.id, tracks: tracks.length, tracksPerClass: perClass, trackList: tracks };
-}
-
-function manifest(agg: JobAggregation, state: string, config: AggregatorConfig, files: string[]) {
-  const event = agg.finished!;
-  const used = agg.phiRanges.map((r) => modelFor(agg.models, r.phi));
-  return {
-    vdet: config.version ?? "0.1.0",
-    jobId: agg.job.id,
-    state,
-    spec: agg.job.spec,
-    video: event.video,
-    frames: {
-      sampled: event.totalFrames,
-      written: agg.written,
-      failed: agg.failed,
-      duplicatesDropped: agg.duplicates,
-    },
-    deadline: { budgetMs: agg.job.spec.latencyBudgetMs ?? null, misses: agg.deadlineMisses },
-    models: agg.phiRanges.map((r) => ({
-      ...r,
-      model: `EfficientDet-${phiLabel(r.phi)}`,
-      weights: config.modelDescription?.(r.phi) ?? agg.models[String(r.phi)]?.weights ?? "unknown",
-      labels: modelFor(agg.models, r.phi).source,
-    })),
-    // The class names of each model above that has its own (COCO's map is in the docs).
-    labels: Object.fromEntries(used.filter((m) => m.source !== COCO_SOURCE).map((m) => [m.source, m.labels])),
-    phiHistogram: Object.fromEntries(agg.phiHistogram),
-    framesByWorker: Object.fromEntries(agg.framesByWorker),
-    error: event.error,
-    timings: {
-      aggregatorStartedAtMs: agg.startedAtMs,
-      finishedAtMs: Date.now(),
-      jobCreatedAtMs: agg.job.createdAtMs,
-    },
-    files,
-  };
+  agg.state.deadlineMisses += misses;
 }

@@ -1,21 +1,13 @@
 // What one output frame shows: the boxes of the latest sampled frame at or before its pts (held until the next
 // sampled frame), each in its track's colour with "label #id", and a short trail of the track's recent centres.
 
-import {
-  drawLine,
-  drawText,
-  fillRect,
-  type Rgb,
-  type RgbImage,
-  strokeRect,
-  textHeight,
-  textWidth,
-} from "./draw.ts";
+import { type Detections, detectionCount, detectionsFromRows, NO_TRACK, type RgbImage } from "@vdet/protocol";
+import { drawLine, drawText, fillRect, type Rgb, strokeRect, textHeight, textWidth } from "./draw.ts";
 import type { TrackFrame } from "./tracks.ts";
 
 /** A stable, well-spread colour per track id (golden-ratio hues); untracked detections are grey. */
 export function trackColor(trackId: number | null): Rgb {
-  if (trackId === null) return [200, 200, 200];
+  if (trackId === null || trackId === NO_TRACK) return [200, 200, 200];
   const hue = (trackId * 0.618033988749895) % 1;
   const [s, v] = [0.85, 1];
   const h6 = hue * 6;
@@ -41,8 +33,44 @@ export function trackColor(trackId: number | null): Rgb {
 const textOn = (color: Rgb): Rgb =>
   0.299 * color[0] + 0.587 * color[1] + 0.114 * color[2] > 140 ? [0, 0, 0] : [255, 255, 255];
 
-export function labelFor(d: { label: string; trackId: number | null }): string {
-  return d.trackId === null ? d.label : `${d.label} #${d.trackId}`;
+/** "label #id" for a tracked detection, the label alone for an untracked one. */
+export function labelFor(label: string, trackId: number): string {
+  return trackId === NO_TRACK ? label : `${label} #${trackId}`;
+}
+
+/** Line and text sizes for an image: readable at any resolution. */
+function strokeFor(image: RgbImage): { thickness: number; scale: number } {
+  const side = Math.min(image.width, image.height);
+  return { thickness: Math.max(2, Math.round(side / 240)), scale: Math.max(1, Math.round(side / 240)) };
+}
+
+/**
+ * Draws each detection scoring at least `minScore` into `image` (source pixel coordinates): its box in its track's
+ * colour and a tag with `labels[i]` and the track id (supervision's box and label annotators in one).
+ */
+export function drawDetections(
+  image: RgbImage,
+  detections: Detections,
+  labels: readonly string[],
+  minScore = 0,
+): void {
+  const { thickness, scale } = strokeFor(image);
+  const { xyxy, scores, trackIds } = detections;
+  for (let i = 0; i < detectionCount(detections); i++) {
+    if (scores[i] < minScore) continue;
+    const [x1, y1, x2, y2] = [xyxy[i * 4], xyxy[i * 4 + 1], xyxy[i * 4 + 2], xyxy[i * 4 + 3]];
+    const trackId = trackIds?.[i] ?? NO_TRACK;
+    const color = trackColor(trackId);
+    strokeRect(image, x1, y1, x2, y2, color, thickness);
+    const text = labelFor(labels[i], trackId);
+    const pad = scale;
+    const w = textWidth(text, scale) + 2 * pad;
+    const h = textHeight(scale) + 2 * pad;
+    // Above the box when there is room, else inside its top edge.
+    const top = y1 - h >= 0 ? y1 - h : y1;
+    fillRect(image, x1, top, x1 + w, top + h, color);
+    drawText(image, text, x1 + pad, top + pad, textOn(color), scale);
+  }
 }
 
 export interface AnnotatorOptions {
@@ -52,10 +80,17 @@ export interface AnnotatorOptions {
   minScore?: number;
 }
 
+/** A sampled frame as drawn: its detections (with track ids) and their labels. */
+interface ShownFrame {
+  frame: number;
+  detections: Detections;
+  labels: string[];
+}
+
 /** Draws frames in pts order; keeps the trail state between calls. */
 export class Annotator {
   private next = 0;
-  private current: TrackFrame | null = null;
+  private current: ShownFrame | null = null;
   private readonly trails = new Map<number, { points: [number, number][]; lastSeen: number }>();
   private readonly trailLength: number;
   private readonly minScore: number;
@@ -69,37 +104,42 @@ export class Annotator {
   }
 
   /** The sampled frame shown at `ptsMs` (advances; pts must not go backwards). */
-  private advance(ptsMs: number): TrackFrame | null {
+  private advance(ptsMs: number): ShownFrame | null {
     // Half a millisecond of slack: tracks.jsonl rounds pts to microseconds.
     while (this.next < this.frames.length && this.frames[this.next].ptsMs <= ptsMs + 0.5) {
-      this.current = this.frames[this.next++];
+      const line = this.frames[this.next++];
+      this.current = {
+        frame: line.frame,
+        detections: detectionsFromRows(line.detections),
+        labels: line.detections.map((d) => d.label),
+      };
       this.updateTrails(this.current);
     }
     return this.current;
   }
 
-  private updateTrails(frame: TrackFrame): void {
-    for (const d of frame.detections) {
-      if (d.trackId === null || d.score < this.minScore) continue;
-      const trail = this.trails.get(d.trackId) ?? { points: [], lastSeen: 0 };
-      trail.points.push([(d.box[0] + d.box[2]) / 2, (d.box[1] + d.box[3]) / 2]);
+  private updateTrails({ frame, detections }: ShownFrame): void {
+    const { xyxy, scores, trackIds } = detections;
+    for (let i = 0; i < detectionCount(detections); i++) {
+      const trackId = trackIds?.[i] ?? NO_TRACK;
+      if (trackId === NO_TRACK || scores[i] < this.minScore) continue;
+      const trail = this.trails.get(trackId) ?? { points: [], lastSeen: 0 };
+      trail.points.push([(xyxy[i * 4] + xyxy[i * 4 + 2]) / 2, (xyxy[i * 4 + 1] + xyxy[i * 4 + 3]) / 2]);
       if (trail.points.length > this.trailLength) trail.points.shift();
-      trail.lastSeen = frame.frame;
-      this.trails.set(d.trackId, trail);
+      trail.lastSeen = frame;
+      this.trails.set(trackId, trail);
     }
     for (const [id, trail] of this.trails) {
-      if (frame.frame - trail.lastSeen > this.trailLength) this.trails.delete(id);
+      if (frame - trail.lastSeen > this.trailLength) this.trails.delete(id);
     }
   }
 
   /** Draws the annotations for the frame at `ptsMs` into `image` (source pixel coordinates). */
   draw(image: RgbImage, ptsMs: number): void {
-    const frame = this.advance(ptsMs);
-    if (!frame) return;
-    const side = Math.min(image.width, image.height);
-    const thickness = Math.max(2, Math.round(side / 240));
-    const scale = Math.max(1, Math.round(side / 240));
+    const shown = this.advance(ptsMs);
+    if (!shown) return;
     if (this.trailLength > 0) {
+      const { thickness } = strokeFor(image);
       for (const [id, trail] of this.trails) {
         const color = trackColor(id);
         for (let i = 1; i < trail.points.length; i++) {
@@ -109,19 +149,6 @@ export class Annotator {
         }
       }
     }
-    for (const d of frame.detections) {
-      if (d.score < this.minScore) continue;
-      const [x1, y1, x2, y2] = d.box;
-      const color = trackColor(d.trackId);
-      strokeRect(image, x1, y1, x2, y2, color, thickness);
-      const text = labelFor(d);
-      const pad = scale;
-      const w = textWidth(text, scale) + 2 * pad;
-      const h = textHeight(scale) + 2 * pad;
-      // Above the box when there is room, else inside its top edge.
-      const top = y1 - h >= 0 ? y1 - h : y1;
-      fillRect(image, x1, top, x1 + w, top + h, color);
-      drawText(image, text, x1 + pad, top + pad, textOn(color), scale);
-    }
+    drawDetections(image, shown.detections, shown.labels, this.minScore);
   }
 }

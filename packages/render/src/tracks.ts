@@ -1,13 +1,6 @@
 // tracks.jsonl as the renderer and the viewer read it: one line per sampled frame, in pts order.
 
-export interface TrackDetection {
-  /** x1, y1, x2, y2 in source pixels. */
-  box: number[];
-  score: number;
-  class: number;
-  label: string;
-  trackId: number | null;
-}
+import type { DetectionRow } from "@vdet/protocol";
 
 export interface TrackFrame {
   frame: number;
@@ -15,7 +8,7 @@ export interface TrackFrame {
   phi?: number | string;
   /** Set on a frame that failed; it has no detections. */
   error?: string;
-  detections: TrackDetection[];
+  detections: DetectionRow[];
 }
 
 export class InvalidTracksError extends Error {

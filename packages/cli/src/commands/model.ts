@@ -13,8 +13,8 @@ import {
   type Variant,
 } from "@vdet/effdet";
 import { decodeImage } from "@vdet/image";
-import { type Detections, detectionCount } from "@vdet/protocol";
 import { type CachedModel, resolveModelReference } from "@vdet/models";
+import { type Detections, detectionCount } from "@vdet/protocol";
 import { type Command, InvalidArgumentError, Option } from "commander";
 import { integer, probability } from "../options.ts";
 
