@@ -1,0 +1,156 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { type FrameDetectionsMessage, parseJobSpec } from "@vdet/protocol";
+import type { AggregatorCheckpoint, CheckpointSave, TrackSummary } from "./aggregator-checkpoint.ts";
+import { JobAggregation } from "./job-aggregation.ts";
+import type { JobOutput } from "./job-output.ts";
+import { MemoryJobStore, type StoredJob } from "./job-store.ts";
+
+/** tracks.jsonl in memory, written in parts of `partLines` lines as a sink would. */
+class MemoryOutput implements JobOutput {
+  written = "";
+  private buffered: string[] = [];
+  tracksPartsWritten = 0;
+  readonly location = "memory";
+  constructor(private readonly partLines = 4) {}
+  async appendTracks(text: string): Promise<void> {
+    this.buffered.push(...text.trimEnd().split("\n"));
+    if (this.buffered.length >= this.partLines) await this.flushTracks();
+  }
+  async flushTracks(): Promise<number> {
+    if (this.buffered.length > 0) {
+      this.written += `${this.buffered.join("\n")}\n`;
+      this.buffered = [];
+      this.tracksPartsWritten++;
+    }
+    return this.tracksPartsWritten;
+  }
+  async put(): Promise<void> {}
+  async upload(): Promise<void> {}
+  async finish(): Promise<void> {}
+}
+
+/** Checkpoints as the Redis store keeps them: the snapshot, and lists that saves append to. */
+class MemoryCheckpoint {
+  private snapshot: unknown = null;
+  private lines: string[] = [];
+  private readonly motLines: string[] = [];
+  private readonly tracks = new Map<number, TrackSummary>();
+  save(save: CheckpointSave): void {
+    this.snapshot = JSON.parse(JSON.stringify(save.snapshot));
+    if (save.linesInPart) this.lines = [];
+    this.lines.push(...save.newLines);
+    this.motLines.push(...save.newMotLines);
+    for (const t of save.tracks) this.tracks.set(t.trackId, structuredClone(t));
+  }
+  load(): AggregatorCheckpoint {
+    return {
+      snapshot: this.snapshot as AggregatorCheckpoint["snapshot"],
+      lines: [...this.lines],
+      motLines: [...this.motLines],
+      previewLines: [],
+      tracks: [...this.tracks.values()],
+    };
+  }
+}
+
+const FRAMES = 30;
+
+/** Two objects moving right, one of them missing now and then; phi changes halfway. */
+function frame(index: number): FrameDetectionsMessage {
+  const boxes = [10 + index * 5, 20, 60 + index * 5, 120.25];
+  const scores = [0.9];
+  const classes = [1];
+  if (index % 7 !== 3) {
+    boxes.push(300.5 + index * 3, 40, 380 + index * 3, 90.75);
+    scores.push(0.8123);
+    classes.push(3);
+  }
+  return { index, ptsMs: index * 200, phi: index < 15 ? 0 : 1, boxes, scores, classes };
+}
+
+async function job(): Promise<StoredJob> {
+  const store = new MemoryJobStore();
+  return (await store.create(parseJobSpec({ input: "clip.mp4", output: "out", sampling: { fps: 5 } }))).job;
+}
+
+async function feed(agg: JobAggregation, indices: number[], checkpoint?: MemoryCheckpoint): Promise<void> {
+  for (const index of indices) {
+    agg.reorder.accept(index, { kind: "ok", frame: frame(index) });
+    agg.reorder.accept(index, { kind: "ok", frame: frame(index) }); // a redelivery
+    const lines = [...agg.reorder.release()].map((outcome) => agg.lineFor(outcome));
+    if (lines.length > 0) await agg.appendLines(lines);
+    agg.state.framesByWorker.w1 = (agg.state.framesByWorker.w1 ?? 0) + 1;
+    if (checkpoint) {
+      const save = agg.checkpointSave();
+      checkpoint.save(save);
+      agg.checkpointSaved(save);
+    }
+  }
+}
+
+/** Out of order: pairs swapped. */
+const order = (from: number, to: number) =>
+  Array.from({ length: to - from }, (_, k) => from + (k % 2 === 0 ? k + 1 : k - 1)).filter((i) => i < to);
+
+test("serialize → JSON → restore continues with the same lines, MOT rows, tracks and state", async () => {
+  const theJob = await job();
+  const straight = JobAggregation.start(theJob, new MemoryOutput(), {});
+  straight.state.startedAtMs = 0;
+  const straightOutput = straight.output as MemoryOutput;
+  await feed(straight, order(0, FRAMES));
+  await straightOutput.flushTracks();
+
+  const checkpoint = new MemoryCheckpoint();
+  const first = JobAggregation.start(theJob, new MemoryOutput(), {});
+  first.state.startedAtMs = 0;
+  await feed(first, [...order(0, 16), 17], checkpoint); // 17 waits in the reorder buffer for 16
+  const saved = checkpoint.load();
+  assert.equal(saved.snapshot.version, 2);
+  assert.equal(saved.snapshot.next, 16);
+  assert.equal(saved.snapshot.pending.length, 1);
+  // The resumed output holds what the crashed one had written in parts.
+  const resumedOutput = new MemoryOutput();
+  resumedOutput.written = (first.output as MemoryOutput).written;
+  resumedOutput.tracksPartsWritten = saved.snapshot.tracksPartsWritten;
+  const resumed = await JobAggregation.restore(theJob, resumedOutput, {}, saved);
+  assert.deepEqual(resumed.serialize(), first.serialize());
+  await feed(resumed, [16, ...order(18, FRAMES)]);
+  await resumedOutput.flushTracks();
+
+  assert.equal(resumedOutput.written, straightOutput.written);
+  assert.equal(resumedOutput.written.trim().split("\n").length, FRAMES);
+  assert.deepEqual(resumed.motLines, straight.motLines);
+  assert.deepEqual(resumed.tracks, straight.tracks);
+  assert.deepEqual(resumed.serialize(), straight.serialize());
+  assert.equal(straight.reorder.duplicates, FRAMES);
+  assert.deepEqual(straight.state.phiHistogram, { 0: 15, 1: 15 });
+});
+
+test("a version-1 checkpoint (lists for the histogram and per-worker counts) restores; an unknown one is refused", async () => {
+  const theJob = await job();
+  const checkpoint = new MemoryCheckpoint();
+  const agg = JobAggregation.start(theJob, new MemoryOutput(), {});
+  await feed(agg, order(0, 10), checkpoint);
+  const saved = checkpoint.load();
+  const { phiHistogram, framesByWorker, ...rest } = saved.snapshot;
+  const v1 = {
+    ...rest,
+    version: 1,
+    phiHistogram: Object.entries(phiHistogram),
+    framesByWorker: Object.entries(framesByWorker),
+  };
+  const output = () =>
+    Object.assign(new MemoryOutput(), { tracksPartsWritten: saved.snapshot.tracksPartsWritten });
+  const restored = await JobAggregation.restore(theJob, output(), {}, { ...saved, snapshot: v1 as never });
+  assert.deepEqual(restored.serialize(), agg.serialize());
+  await assert.rejects(
+    JobAggregation.restore(
+      theJob,
+      output(),
+      {},
+      { ...saved, snapshot: { ...saved.snapshot, version: 3 } as never },
+    ),
+    /aggregator checkpoint of job .* has unknown version 3/,
+  );
+});
