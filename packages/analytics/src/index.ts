@@ -1,0 +1,6 @@
+// @vdet/analytics: zones and directed lines over tracked detections — enter / exit / crossing events, counts,
+// occupancy, dwell and loitering, with a state that can be checkpointed and restored.
+export * from "./analytics.ts";
+export * from "./geometry.ts";
+export * from "./stats.ts";
+export * from "./zones.ts";
