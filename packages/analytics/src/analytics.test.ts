@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { Analytics, type AnalyticsEvent, type AnalyticsFrame } from "./analytics.ts";
+import { Analytics, type AnalyticsEvent, type AnalyticsFrame, type ZoneEvent } from "./analytics.ts";
 import { parseZonesFile, type ResolvedZones, resolveZones, type ZonesFileInput } from "./zones.ts";
 
 /** A detection whose bottom-centre anchor is (x, y). */
@@ -23,6 +23,9 @@ function frame(index: number, dets: At[], stepMs = 100): AnalyticsFrame {
   };
 }
 
+type Line = NonNullable<ZonesFileInput["lines"]>[number];
+type Zone = NonNullable<ZonesFileInput["zones"]>[number];
+
 function config(input: ZonesFileInput): ResolvedZones {
   return resolveZones(parseZonesFile(input));
 }
@@ -33,7 +36,7 @@ function run(a: Analytics, path: ([number, number] | null)[], id = 1): Analytics
 }
 
 // Horizontal line from (0, 50) to (100, 50): below it (y > 50) is its right side on screen, so moving down is "in".
-const gate = { name: "gate", from: [0, 50], to: [100, 50] } as const;
+const gate: Line = { name: "gate", from: [0, 50], to: [100, 50] };
 
 test("a line crossed downwards counts in once, at the first frame on the new side", () => {
   const a = new Analytics(config({ inertiaFrames: 2, lines: [gate] }));
@@ -155,7 +158,7 @@ test("a crossing counts once per track and direction; other tracks count on thei
   assert.deepEqual(a.summary().lines[0].total, { in: 2, out: 2 });
 });
 
-const box = {
+const box: Zone = {
   name: "box",
   polygon: [
     [0, 0],
@@ -163,7 +166,7 @@ const box = {
     [100, 100],
     [0, 100],
   ],
-} as const;
+};
 
 test("a track that leaves a zone and comes back: enter, exit with its dwell, enter again (in counted once)", () => {
   const a = new Analytics(config({ inertiaFrames: 2, zones: [box] }));
@@ -178,7 +181,7 @@ test("a track that leaves a zone and comes back: enter, exit with its dwell, ent
     [95, 50],
   ]);
   assert.deepEqual(
-    events.map((e) =>
+    (events as ZoneEvent[]).map((e) =>
       e.type === "exit" ? [e.type, e.frame, e.visit, e.dwellMs, e.reason] : [e.type, e.frame, e.visit],
     ),
     [
