@@ -668,3 +668,26 @@ function sortKeys<T, U>(record: Record<string, T>, map: (v: T) => U): Record<str
       .map((k) => [k, map(record[k])]),
   );
 }
+
+/** One line of a job's tracks.jsonl, as far as analytics reads it. */
+export interface TrackLineLike {
+  frame: number;
+  ptsMs: number;
+  detections: readonly { box: readonly number[]; class: number; label?: string; trackId: number | null }[];
+}
+
+/** The analytics input for one tracks.jsonl line. */
+export function analyticsFrame(line: TrackLineLike): AnalyticsFrame {
+  const boxes = new Float64Array(line.detections.length * 4);
+  line.detections.forEach((d, i) => {
+    boxes.set(d.box.slice(0, 4), i * 4);
+  });
+  return {
+    frame: line.frame,
+    ptsMs: line.ptsMs,
+    boxes,
+    classes: line.detections.map((d) => d.class),
+    labels: line.detections.map((d) => d.label ?? `class-${d.class}`),
+    trackIds: line.detections.map((d) => d.trackId),
+  };
+}
