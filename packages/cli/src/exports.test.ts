@@ -64,9 +64,9 @@ function assertBoxesMatch(
   assert.deepEqual([...actual.keys()].sort(), [...want.keys()].sort(), "the same (frame, track) pairs");
   for (const [key, w] of want) {
     const a = actual.get(key)!;
-    a.box.forEach((v, i) =>
-      assert.ok(Math.abs(v - w.box[i]) <= tolerance, `${key} box[${i}]: ${v} vs ${w.box[i]}`),
-    );
+    a.box.forEach((v, i) => {
+      assert.ok(Math.abs(v - w.box[i]) <= tolerance, `${key} box[${i}]: ${v} vs ${w.box[i]}`);
+    });
     if (withClass) assert.equal(a.class, w.class, `${key} class`);
   }
 }
