@@ -113,6 +113,10 @@ test("COCO: an image per frame with video_id / frame_id, annotations with track_
   const coco = JSON.parse(readFileSync(join(await exportTo("coco"), "annotations.json"), "utf8"));
   assert.deepEqual(coco.videos, [{ id: 1, name: "job-1", ...size }]);
   assert.equal(coco.images.length, 12);
+  assert.deepEqual(coco.tracks, [
+    { id: 7, category_id: 3, video_id: 1 },
+    { id: 9, category_id: 1, video_id: 1 },
+  ]);
   assert.deepEqual(coco.categories, [
     { id: 1, name: "person", supercategory: "object" },
     { id: 3, name: "car", supercategory: "object" },

@@ -141,15 +141,18 @@ export function cvatXml(source: TracksSource, options: ExportOptions): string {
 }
 
 /**
- * COCO with video extensions (as TAO / COCO-VID use them): one video, an image per frame with video_id and
- * frame_id, an annotation per tracked box with track_id, categories with the model's class ids.
+ * COCO with the video fields of TAO and of ByteTrack's MOT-in-COCO files: one video, an image per frame with
+ * video_id, frame_id and frame_index, a track list, an annotation per tracked box with track_id, and categories
+ * with the model's class ids.
  */
 export function cocoJson(source: TracksSource, options: ExportOptions) {
   const frames = trackedFrames(source);
   const size = options.frameSize;
   const annotations: Record<string, unknown>[] = [];
+  const tracks = new Map<number, number>();
   for (const { k, detections } of frames) {
     for (const d of detections) {
+      if (!tracks.has(d.trackId)) tracks.set(d.trackId, d.class);
       const [x1, y1, x2, y2] = d.box;
       const w = x2 - x1;
       const h = y2 - y1;
@@ -173,10 +176,14 @@ export function cocoJson(source: TracksSource, options: ExportOptions) {
       id: k + 1,
       video_id: 1,
       frame_id: k,
+      frame_index: k,
       file_name: `${options.name}/${String(k).padStart(6, "0")}.jpg`,
       ...(size ?? {}),
       pts_ms: frame.ptsMs,
     })),
+    tracks: [...tracks]
+      .sort((a, b) => a[0] - b[0])
+      .map(([id, category]) => ({ id, category_id: category, video_id: 1 })),
     annotations,
     categories: [...classesInUse(source)].map(([id, name]) => ({ id, name, supercategory: "object" })),
   };
