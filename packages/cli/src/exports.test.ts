@@ -137,8 +137,8 @@ test("COCO: an image per frame with video_id / frame_id, annotations with track_
   assertBoxesMatch(boxes, 1e-9, true);
 });
 
-test("MOTChallenge: frame k + 1, id, x, y, w, h, score", async () => {
-  const text = readFileSync(join(await exportTo("mot"), "gt", "gt.txt"), "utf8");
+test("MOTChallenge result file: frame k + 1, id, x, y, w, h, score", async () => {
+  const text = readFileSync(join(await exportTo("mot"), "job-1.txt"), "utf8");
   const rows = parseMotText(text, { kind: "res" });
   const boxes = new Map<string, { box: number[] }>();
   for (let r = 0; r < rows.count; r++) {
@@ -147,7 +147,7 @@ test("MOTChallenge: frame k + 1, id, x, y, w, h, score", async () => {
   }
   assertBoxesMatch(boxes, 1e-3, false);
   // And back through the MOT reader of the offline commands.
-  const again = loadTracks(join(dir, "out-mot-0", "gt", "gt.txt"));
+  const again = loadTracks(join(dir, "out-mot-0", "job-1.txt"));
   assert.equal(again.frames.length, 12);
 });
 

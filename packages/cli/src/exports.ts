@@ -64,7 +64,7 @@ export function exportTracks(
         { path: "annotations.json", content: `${JSON.stringify(cocoJson(source, options), null, 1)}\n` },
       ];
     case "mot":
-      return [{ path: "gt/gt.txt", content: motText(source) }];
+      return [{ path: `${options.name}.txt`, content: motText(source) }];
     case "yolo":
       return yoloFiles(source, options);
   }
@@ -189,7 +189,7 @@ export function cocoJson(source: TracksSource, options: ExportOptions) {
   };
 }
 
-/** MOTChallenge gt/res layout: frame (k + 1), id, x, y, w, h, score, -1, -1, -1. */
+/** A MOTChallenge result file (tracker output): frame (k + 1), id, x, y, w, h, score, -1, -1, -1. */
 export function motText(source: TracksSource): string {
   return formatResultRows(
     trackedFrames(source).flatMap(({ k, detections }) =>
