@@ -4,7 +4,22 @@
 // restored and continued gives exactly what an uninterrupted one gives.
 
 import { type Point, pointInPolygon, segmentsIntersect, sideOf } from "./geometry.ts";
-import { type DwellStats, dwellStats } from "./stats.ts";
+import {
+  type AnalyticsSnapshot,
+  bump,
+  emptyRuntime,
+  type LineState,
+  type LineTrack,
+  minuteBucket,
+  type Runtime,
+  restoreRuntime,
+  type State,
+  snapshotRuntime,
+  type ZoneState,
+  type ZoneTrack,
+  zoneCounts,
+} from "./state.ts";
+import { type AnalyticsSummary, lineSummary, zoneSummary } from "./summary.ts";
 import { anchorPoint, type ResolvedLine, type ResolvedZone, type ResolvedZones } from "./zones.ts";
 
 /** One sampled frame of tracked detections. */
@@ -44,152 +59,6 @@ export interface LineEvent extends EventBase {
   line: string;
 }
 export type AnalyticsEvent = ZoneEvent | LineEvent;
-
-interface ZoneTrack {
-  inside: boolean;
-  /** Consecutive sightings on the other side of the zone's boundary (inertia). */
-  pending: number;
-  pendingFrame: number;
-  pendingPtsMs: number;
-  visits: number;
-  visitFrame: number;
-  visitPtsMs: number;
-  /** Class of the visit, fixed at entry (occupancy per class). */
-  visitClass: string;
-  loitered: boolean;
-  lastFrame: number;
-  lastPtsMs: number;
-  lastClass: string;
-  lastClassId: number;
-}
-
-interface LineTrack {
-  /** Confirmed side: −1 left, 1 right of from→to, 0 not yet known. */
-  side: -1 | 0 | 1;
-  pending: number;
-  pendingFrame: number;
-  pendingPtsMs: number;
-  /** Whether the step that started the pending streak passed through the line segment. */
-  pendingThrough: boolean;
-  /** Last anchor that was not exactly on the line. */
-  lastX: number;
-  lastY: number;
-  lastPtsMs: number;
-}
-
-interface ClassCounts {
-  in: number;
-  out: number;
-}
-interface ZoneClassCounts extends ClassCounts {
-  visits: number;
-  loitering: number;
-  /** Durations of the visits that ended (ms). */
-  dwellMs: number[];
-}
-interface MinuteBucket {
-  in: Record<string, number>;
-  out: Record<string, number>;
-  peakOccupancy: number;
-}
-
-/** Per-track state and the tracks already counted in / out, kept in Maps and Sets while running. */
-interface Runtime<T> {
-  tracks: Map<number, T>;
-  countedIn: Set<number>;
-  countedOut: Set<number>;
-}
-interface RuntimeSnapshot<T> {
-  /** In insertion order, which fixes the order of "lost" exits. */
-  tracks: [number, T][];
-  countedIn: number[];
-  countedOut: number[];
-}
-
-interface ZoneState {
-  classes: Record<string, ZoneClassCounts>;
-  peak: number;
-  peakFrame: number | null;
-  peakPtsMs: number | null;
-  peakByClass: Record<string, number>;
-  minutes: [number, MinuteBucket][];
-}
-interface LineState {
-  classes: Record<string, ClassCounts>;
-  minutes: [number, MinuteBucket][];
-}
-
-/** Everything `restore` needs; JSON-safe. */
-export interface AnalyticsSnapshot {
-  version: 1;
-  /** The resolved zones this state belongs to (restore refuses another configuration). */
-  config: ResolvedZones;
-  frames: number;
-  firstFrame: number | null;
-  lastFrame: number | null;
-  firstPtsMs: number | null;
-  lastPtsMs: number | null;
-  zones: (ZoneState & RuntimeSnapshot<ZoneTrack>)[];
-  lines: (LineState & RuntimeSnapshot<LineTrack>)[];
-}
-
-interface State {
-  frames: number;
-  firstFrame: number | null;
-  lastFrame: number | null;
-  firstPtsMs: number | null;
-  lastPtsMs: number | null;
-  zones: ZoneState[];
-  lines: LineState[];
-}
-
-export interface SeriesPoint {
-  minute: number;
-  in: number;
-  out: number;
-  byClass: Record<string, ClassCounts>;
-  /** Zones only: most tracks inside at once during the minute. */
-  peakOccupancy?: number;
-}
-export interface ZoneClassSummary {
-  in: number;
-  out: number;
-  visits: number;
-  loitering: number;
-  /** Over every visit: finished ones, and open ones up to their last sighting. */
-  dwell: DwellStats & { open: number };
-}
-export interface ZoneSummary {
-  name: string;
-  total: ZoneClassSummary;
-  classes: Record<string, ZoneClassSummary>;
-  occupancy: {
-    current: number;
-    peak: number;
-    peakFrame: number | null;
-    peakPtsMs: number | null;
-    byClass: Record<string, { current: number; peak: number }>;
-  };
-  series: SeriesPoint[];
-}
-export interface LineSummary {
-  name: string;
-  total: ClassCounts;
-  classes: Record<string, ClassCounts>;
-  series: SeriesPoint[];
-}
-/** analytics.json. */
-export interface AnalyticsSummary {
-  frames: number;
-  firstFrame: number | null;
-  lastFrame: number | null;
-  firstPtsMs: number | null;
-  lastPtsMs: number | null;
-  zones: ZoneSummary[];
-  lines: LineSummary[];
-}
-
-const MINUTE_MS = 60_000;
 
 export class AnalyticsStateError extends Error {
   readonly code = "ANALYTICS_STATE";
@@ -281,6 +150,22 @@ export class Analytics {
       this.updateLine(line, s.lines[i], this.lineRuntime[i], frame, events);
     });
     return events;
+  }
+
+  /** analytics.json: counts, occupancy, dwell and the per-minute series so far. */
+  summary(): AnalyticsSummary {
+    const s = this.state;
+    return {
+      frames: s.frames,
+      firstFrame: s.firstFrame,
+      lastFrame: s.lastFrame,
+      firstPtsMs: s.firstPtsMs,
+      lastPtsMs: s.lastPtsMs,
+      zones: this.config.zones.map((zone, i) =>
+        zoneSummary(zone.name, s.zones[i], this.zoneRuntime[i].tracks),
+      ),
+      lines: this.config.lines.map((line, i) => lineSummary(line.name, s.lines[i])),
+    };
   }
 
   private updateZone(
@@ -439,79 +324,6 @@ export class Analytics {
       if (f.ptsMs - t.lastPtsMs > this.config.lostAfterMs) tracks.delete(trackId);
     minuteBucket(ls.minutes, f.ptsMs);
   }
-
-  /** analytics.json: counts, occupancy, dwell and the per-minute series so far. */
-  summary(): AnalyticsSummary {
-    const s = this.state;
-    return {
-      frames: s.frames,
-      firstFrame: s.firstFrame,
-      lastFrame: s.lastFrame,
-      firstPtsMs: s.firstPtsMs,
-      lastPtsMs: s.lastPtsMs,
-      zones: this.config.zones.map((zone, i) =>
-        this.zoneSummary(zone, s.zones[i], this.zoneRuntime[i].tracks),
-      ),
-      lines: this.config.lines.map((line, i) => {
-        const ls = s.lines[i];
-        const classes = sortKeys(ls.classes, (c) => ({ in: c.in, out: c.out }));
-        const total = { in: 0, out: 0 };
-        for (const c of Object.values(classes)) {
-          total.in += c.in;
-          total.out += c.out;
-        }
-        return { name: line.name, total, classes, series: series(ls.minutes, false) };
-      }),
-    };
-  }
-
-  private zoneSummary(zone: ResolvedZone, zs: ZoneState, tracks: Map<number, ZoneTrack>): ZoneSummary {
-    const open: Record<string, number[]> = {};
-    const current: Record<string, number> = {};
-    for (const t of tracks.values()) {
-      if (!t.inside) continue;
-      open[t.visitClass] ??= [];
-      open[t.visitClass].push(t.lastPtsMs - t.visitPtsMs);
-      current[t.visitClass] = (current[t.visitClass] ?? 0) + 1;
-    }
-    const labels = [...new Set([...Object.keys(zs.classes), ...Object.keys(open)])].sort();
-    const classSummary = (counts: ZoneClassCounts | undefined, openDwell: number[]): ZoneClassSummary => ({
-      in: counts?.in ?? 0,
-      out: counts?.out ?? 0,
-      visits: counts?.visits ?? 0,
-      loitering: counts?.loitering ?? 0,
-      dwell: { ...dwellStats([...(counts?.dwellMs ?? []), ...openDwell]), open: openDwell.length },
-    });
-    const classes: Record<string, ZoneClassSummary> = {};
-    for (const label of labels) classes[label] = classSummary(zs.classes[label], open[label] ?? []);
-    const all = Object.values(zs.classes);
-    const total = classSummary(
-      {
-        in: all.reduce((n, c) => n + c.in, 0),
-        out: all.reduce((n, c) => n + c.out, 0),
-        visits: all.reduce((n, c) => n + c.visits, 0),
-        loitering: all.reduce((n, c) => n + c.loitering, 0),
-        dwellMs: all.flatMap((c) => c.dwellMs),
-      },
-      Object.values(open).flat(),
-    );
-    const byClass: Record<string, { current: number; peak: number }> = {};
-    for (const label of [...new Set([...Object.keys(zs.peakByClass), ...Object.keys(current)])].sort())
-      byClass[label] = { current: current[label] ?? 0, peak: zs.peakByClass[label] ?? 0 };
-    return {
-      name: zone.name,
-      total,
-      classes,
-      occupancy: {
-        current: Object.values(current).reduce((n, v) => n + v, 0),
-        peak: zs.peak,
-        peakFrame: zs.peakFrame,
-        peakPtsMs: zs.peakPtsMs,
-        byClass,
-      },
-      series: series(zs.minutes, true),
-    };
-  }
 }
 
 function enter(
@@ -559,20 +371,6 @@ function exit(
   events.push(zoneEvent("exit", zone, trackId, t, t.pendingFrame, t.pendingPtsMs, { dwellMs, reason }));
 }
 
-function emptyRuntime<T>(): Runtime<T> {
-  return { tracks: new Map(), countedIn: new Set(), countedOut: new Set() };
-}
-
-function snapshotRuntime<T>(rt: Runtime<T>): RuntimeSnapshot<T> {
-  return { tracks: [...rt.tracks], countedIn: [...rt.countedIn], countedOut: [...rt.countedOut] };
-}
-
-function restoreRuntime<T>(rt: Runtime<T>, s: RuntimeSnapshot<T>): void {
-  for (const [id, t] of s.tracks) rt.tracks.set(id, t);
-  for (const id of s.countedIn) rt.countedIn.add(id);
-  for (const id of s.countedOut) rt.countedOut.add(id);
-}
-
 /** Calls `fn` for each tracked detection of the frame whose class passes the filter. */
 function forEachTracked(
   f: AnalyticsFrame,
@@ -617,56 +415,6 @@ function zoneEvent(
     visit: t.visits,
     ...extra,
   };
-}
-
-function zoneCounts(zs: ZoneState, label: string): ZoneClassCounts {
-  zs.classes[label] ??= { in: 0, out: 0, visits: 0, loitering: 0, dwellMs: [] };
-  return zs.classes[label];
-}
-
-function bump(counts: Record<string, number>, label: string): void {
-  counts[label] = (counts[label] ?? 0) + 1;
-}
-
-/** The bucket of the minute holding ptsMs; buckets stay in ascending order. */
-function minuteBucket(minutes: [number, MinuteBucket][], ptsMs: number): MinuteBucket {
-  const minute = Math.floor(ptsMs / MINUTE_MS);
-  let k = minutes.length - 1;
-  while (k >= 0 && minutes[k][0] > minute) k--;
-  if (k >= 0 && minutes[k][0] === minute) return minutes[k][1];
-  const bucket: MinuteBucket = { in: {}, out: {}, peakOccupancy: 0 };
-  minutes.splice(k + 1, 0, [minute, bucket]);
-  return bucket;
-}
-
-/** Every minute from the first to the last bucket, gaps filled with zeros. */
-function series(minutes: [number, MinuteBucket][], withOccupancy: boolean): SeriesPoint[] {
-  if (minutes.length === 0) return [];
-  const byMinute = new Map(minutes);
-  const out: SeriesPoint[] = [];
-  for (let m = minutes[0][0]; m <= minutes[minutes.length - 1][0]; m++) {
-    const b = byMinute.get(m) ?? { in: {}, out: {}, peakOccupancy: 0 };
-    const byClass: Record<string, ClassCounts> = {};
-    for (const label of [...new Set([...Object.keys(b.in), ...Object.keys(b.out)])].sort())
-      byClass[label] = { in: b.in[label] ?? 0, out: b.out[label] ?? 0 };
-    const sum = (r: Record<string, number>) => Object.values(r).reduce((n, v) => n + v, 0);
-    out.push({
-      minute: m,
-      in: sum(b.in),
-      out: sum(b.out),
-      byClass,
-      ...(withOccupancy ? { peakOccupancy: b.peakOccupancy } : {}),
-    });
-  }
-  return out;
-}
-
-function sortKeys<T, U>(record: Record<string, T>, map: (v: T) => U): Record<string, U> {
-  return Object.fromEntries(
-    Object.keys(record)
-      .sort()
-      .map((k) => [k, map(record[k])]),
-  );
 }
 
 /** One line of a job's tracks.jsonl, as far as analytics reads it. */

@@ -2,5 +2,7 @@
 // occupancy, dwell and loitering, with a state that can be checkpointed and restored.
 export * from "./analytics.ts";
 export * from "./geometry.ts";
+export type { AnalyticsSnapshot } from "./state.ts";
 export * from "./stats.ts";
+export * from "./summary.ts";
 export * from "./zones.ts";
