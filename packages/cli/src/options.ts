@@ -25,3 +25,11 @@ export function probability(value: string): number {
   if (!(n >= 0 && n <= 1)) throw new InvalidArgumentError("must be a number from 0 to 1");
   return n;
 }
+
+/** --size WIDTHxHEIGHT in pixels. */
+export function frameSize(value: string): { width: number; height: number } {
+  const m = /^(\d+)x(\d+)$/.exec(value);
+  if (!m || Number(m[1]) === 0 || Number(m[2]) === 0)
+    throw new InvalidArgumentError("--size must be WIDTHxHEIGHT in pixels, e.g. 1920x1080");
+  return { width: Number(m[1]), height: Number(m[2]) };
+}

@@ -1,6 +1,8 @@
 // Assembles the commander program from the command modules; each module adds its own subcommands.
 import { Command } from "commander";
+import { registerAnalyzeCommand } from "./commands/analyze.ts";
 import { registerDoctorCommand } from "./commands/doctor.ts";
+import { registerExportCommand } from "./commands/export.ts";
 import { registerJobCommands } from "./commands/jobs.ts";
 import { registerModelCommands } from "./commands/model.ts";
 import { registerModelsCommands } from "./commands/models.ts";
@@ -27,5 +29,7 @@ export function buildProgram(): Command {
   registerRenderCommand(program);
   registerPlanCommand(program);
   registerDoctorCommand(program);
+  registerAnalyzeCommand(program);
+  registerExportCommand(program);
   return program;
 }

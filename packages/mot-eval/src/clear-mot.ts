@@ -4,6 +4,7 @@
 //     distance (Hungarian); a matched object whose last hypothesis was a different one is a SWITCH;
 //  3. unmatched objects are MISSes, unmatched hypotheses FPs.
 // Distances are given per frame; NaN marks a pair that may not be matched.
+// MT/PT/ML follow TrackEval and the MOTChallenge devkit by default (see MostlyTrackedRule).
 
 import { AssignmentSolver } from "@vdet/tracker";
 
@@ -31,6 +32,27 @@ export interface ClearMotCounts {
   mostlyTracked: number;
   partiallyTracked: number;
   mostlyLost: number;
+}
+
+/**
+ * When a ground-truth trajectory counts as mostly tracked. Both rules use the same tracked ratio
+ * (frames where the object is matched, switches included, over the frames where it appears after
+ * preprocessing) and the same ML rule (ratio < 0.2); they differ only at exactly 0.8:
+ * - "trackeval": MT when ratio > 0.8 (TrackEval's CLEAR and the official MOTChallenge devkit);
+ * - "py-motmetrics": MT when ratio ≥ 0.8 (py-motmetrics' mostly_tracked).
+ */
+export type MostlyTrackedRule = "trackeval" | "py-motmetrics";
+
+export const DEFAULT_MOSTLY_TRACKED_RULE: MostlyTrackedRule = "trackeval";
+
+/** MT / PT / ML class of one trajectory from its tracked ratio. */
+export function trajectoryClass(
+  trackedRatio: number,
+  rule: MostlyTrackedRule = DEFAULT_MOSTLY_TRACKED_RULE,
+): "mostlyTracked" | "partiallyTracked" | "mostlyLost" {
+  const mostly = rule === "trackeval" ? trackedRatio > 0.8 : trackedRatio >= 0.8;
+  if (mostly) return "mostlyTracked";
+  return trackedRatio >= 0.2 ? "partiallyTracked" : "mostlyLost";
 }
 
 export interface ClearMotMetrics extends ClearMotCounts {
@@ -188,21 +210,18 @@ export class ClearMotAccumulator {
     s.tracked++;
   }
 
-  /** Counts so far, with MT/PT/ML from the per-object tracked ratios (≥ 0.8 MT, < 0.2 ML). */
-  totals(): ClearMotCounts {
+  /** Counts so far, with MT/PT/ML from the per-object tracked ratios under `rule`. */
+  totals(rule: MostlyTrackedRule = DEFAULT_MOSTLY_TRACKED_RULE): ClearMotCounts {
     const c = { ...this.counts };
     c.numUniqueObjects = this.objects.size;
     for (const s of this.objects.values()) {
-      const ratio = s.frequency > 0 ? s.tracked / s.frequency : 0;
-      if (ratio >= 0.8) c.mostlyTracked++;
-      else if (ratio >= 0.2) c.partiallyTracked++;
-      else c.mostlyLost++;
+      c[trajectoryClass(s.frequency > 0 ? s.tracked / s.frequency : 0, rule)]++;
     }
     return c;
   }
 
-  result(): ClearMotMetrics {
-    return clearMotMetrics(this.totals());
+  result(rule: MostlyTrackedRule = DEFAULT_MOSTLY_TRACKED_RULE): ClearMotMetrics {
+    return clearMotMetrics(this.totals(rule));
   }
 }
 

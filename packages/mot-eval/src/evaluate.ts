@@ -5,6 +5,7 @@ import {
   ClearMotAccumulator,
   type ClearMotMetrics,
   clearMotMetrics,
+  type MostlyTrackedRule,
   sumClearMotCounts,
 } from "./clear-mot.ts";
 import { combineHotaCounts, type HotaMetrics, hotaCounts, hotaMetrics } from "./hota.ts";
@@ -16,6 +17,8 @@ import { sumVaceCounts, type VaceMetrics, vaceCounts, vaceMetrics } from "./vace
 export interface EvaluateOptions {
   /** Minimum IoU for a CLEAR / identity match (MOTChallenge: 0.5). */
   iouThreshold?: number;
+  /** MT rule: TrackEval's ratio > 0.8 (default) or py-motmetrics' ≥ 0.8. */
+  mostlyTrackedRule?: MostlyTrackedRule;
 }
 
 export interface SequenceMetrics {
@@ -45,7 +48,7 @@ export function evaluatePrepared(seq: EvalSequence, options: EvaluateOptions = {
     clear.update(f.gtIds, f.hypIds, dists);
     identity.update(f.gtIds, f.hypIds, dists);
   }
-  const clearMetrics = clear.result();
+  const clearMetrics = clear.result(options.mostlyTrackedRule);
   return {
     name: seq.name,
     numTimesteps: seq.numTimesteps,

@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { type TestContext, test } from "node:test";
+import type { MostlyTrackedRule } from "./clear-mot.ts";
 import { combineSequences, evaluatePrepared, evaluateSequence, type SequenceMetrics } from "./evaluate.ts";
 import { readMotFile } from "./mot-format.ts";
 import {
@@ -129,12 +130,12 @@ function trackEvalValue(key: string, m: SequenceMetrics): number {
   return table[key];
 }
 
-function evaluateTud(doc: CaseDoc): Map<string, SequenceMetrics> {
+function evaluateTud(doc: CaseDoc, rule: MostlyTrackedRule): Map<string, SequenceMetrics> {
   const results = new Map<string, SequenceMetrics>();
   for (const [name, files] of Object.entries(doc.data ?? {})) {
     const gt = readMotFile(join(motDataDir, files.gt), { kind: "gt" });
     const hyp = readMotFile(join(motDataDir, files.hyp), { kind: "res" });
-    results.set(name, evaluateSequence(gt, hyp, { name }));
+    results.set(name, evaluateSequence(gt, hyp, { name, mostlyTrackedRule: rule }));
   }
   results.set("OVERALL", combineSequences([...results.values()], "OVERALL"));
   return results;
@@ -174,7 +175,7 @@ test("py-motmetrics test_motchallenge_files: TUD-Campus, TUD-Stadtmitte, OVERALL
   if (!cases) return;
   const doc = caseById(cases, "py-motmetrics/test_motchallenge_files");
   if (!haveFixtures(t, ...Object.values(doc.data ?? {}).flatMap((d) => [d.gt, d.hyp]))) return;
-  const results = evaluateTud(doc);
+  const results = evaluateTud(doc, "py-motmetrics");
   // Expected values are printed with 6 decimals; integers must match exactly.
   const checker = new Checker(1e-6);
   for (const [seq, expected] of Object.entries(doc.expected ?? {})) {
@@ -193,7 +194,7 @@ test("py-motmetrics test_hota and TrackEval values computed on the TUD files", (
   for (const id of ["py-motmetrics/test_hota", "trackeval-computed/TUD"]) {
     const doc = caseById(cases, id);
     if (!haveFixtures(t, ...Object.values(doc.data ?? {}).flatMap((d) => [d.gt, d.hyp]))) return;
-    const results = evaluateTud(doc);
+    const results = evaluateTud(doc, "trackeval");
     const checker = new Checker(1e-9);
     for (const [seq, expected] of Object.entries(doc.expected ?? {})) {
       const m = results.get(seq);

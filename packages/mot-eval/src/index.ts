@@ -5,7 +5,10 @@ export {
   type ClearMotCounts,
   type ClearMotMetrics,
   clearMotMetrics,
+  DEFAULT_MOSTLY_TRACKED_RULE,
+  type MostlyTrackedRule,
   sumClearMotCounts,
+  trajectoryClass,
 } from "./clear-mot.ts";
 export { detectionFramesFromRows, motRowsFromResults } from "./detections.ts";
 export {

@@ -43,7 +43,7 @@ export interface SyntheticCase {
 
 export type Expected = Record<string, number | string>;
 
-/** Feeds hand-written frames (ids + distance matrices, null = not admissible) to the accumulators. */
+/** Feeds hand-written py-motmetrics frames (ids + distance matrices, null = not admissible) to the accumulators. */
 export function accumulateEvents(frames: NonNullable<SyntheticCase["frames"]>) {
   const clear = new ClearMotAccumulator();
   const identity = new IdentityAccumulator();
@@ -52,7 +52,7 @@ export function accumulateEvents(frames: NonNullable<SyntheticCase["frames"]>) {
     clear.update(f.objects, f.hypotheses, dists);
     identity.update(f.objects, f.hypotheses, dists);
   }
-  return { clear: clear.result(), identity: identity.result() };
+  return { clear: clear.result("py-motmetrics"), identity: identity.result() };
 }
 
 /** Builds an evaluation sequence from TrackEval's eval_sequence inputs (dense ids, similarities). */

@@ -11,6 +11,7 @@ import {
   formatResultRows,
   formatSummaryTable,
   type GtLayout,
+  type MostlyTrackedRule,
   MotFormatError,
   type ResultRow,
   readMotFile,
@@ -149,6 +150,7 @@ interface EvalCommandOptions {
   seqLength?: number;
   iou: number;
   skipMissing?: boolean;
+  mtRule: MostlyTrackedRule;
 }
 
 function metricsJson(m: SequenceMetrics) {
@@ -176,6 +178,7 @@ function runEval(o: EvalCommandOptions): void {
     const result = evaluateFolder(o.gt, o.res, {
       layout: o.layout,
       iouThreshold: o.iou,
+      mostlyTrackedRule: o.mtRule,
       skipMissing: o.skipMissing,
     });
     if (result.skipped.length > 0)
@@ -192,6 +195,7 @@ function runEval(o: EvalCommandOptions): void {
         name: seqInfo.name ?? o.gt,
         numTimesteps: o.seqLength ?? seqInfo.seqLength,
         iouThreshold: o.iou,
+        mostlyTrackedRule: o.mtRule,
       }),
     ];
   }
@@ -291,5 +295,13 @@ export function registerTrackCommands(program: Command): void {
     )
     .option("--iou <threshold>", "IoU needed for a CLEAR/IDF1 match", fraction("--iou"), 0.5)
     .option("--skip-missing", "folder form: leave out sequences that have no result file")
+    .addOption(
+      new Option(
+        "--mt-rule <rule>",
+        "mostly tracked: ratio > 0.8 (trackeval, as the devkit) or ≥ 0.8 (py-motmetrics)",
+      )
+        .choices(["trackeval", "py-motmetrics"])
+        .default("trackeval"),
+    )
     .action((options: EvalCommandOptions) => runEval(options));
 }
