@@ -3,7 +3,8 @@
 // Frames are numbered by the job's sampled frame index k (0, 1, …); docs/exports.md lists every field.
 
 import { formatResultRows } from "@vdet/mot-eval";
-import type { TrackDetection, TrackFrame } from "@vdet/render";
+import type { DetectionRow } from "@vdet/protocol";
+import type { TrackFrame } from "@vdet/render";
 import type { TracksSource } from "./tracks-source.ts";
 
 export const EXPORT_FORMATS = ["cvat", "coco", "mot", "yolo"] as const;
@@ -30,7 +31,7 @@ export class ExportError extends Error {
   }
 }
 
-type Tracked = TrackDetection & { trackId: number };
+type Tracked = DetectionRow & { trackId: number };
 
 /** The tracked detections of each frame, with the frame's 0-based index k. */
 function trackedFrames(source: TracksSource): { k: number; frame: TrackFrame; detections: Tracked[] }[] {
