@@ -2,18 +2,17 @@
 // manifest.json and tracks.jsonl from the job's output sink (tracks.jsonl's parts while the job runs), the
 // source video and preview.mp4 with HTTP Range support so a browser's <video> can seek.
 
-import { createReadStream } from "node:fs";
-import { stat } from "node:fs/promises";
 import { extname } from "node:path";
 import { Readable } from "node:stream";
 import type { JobStore, StoredJob } from "@vdet/pipeline";
-import { ObjectNotFoundError, openSink, type Sink } from "@vdet/storage";
+import { ObjectNotFoundError, openLocalObject, openSink, type Sink } from "@vdet/storage";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 
 /** A readable video with a known size, read in byte ranges. */
 export interface VideoSource {
   sizeBytes: number;
-  contentType: string;
+  /** Unset: taken from the file name's extension. */
+  contentType?: string;
   /** Bytes start…end inclusive. */
   read(start: number, end: number): Readable;
 }
@@ -22,7 +21,10 @@ export interface ResultsOptions {
   jobStore: JobStore;
   /** Opens a job's output location; default: local directories only (S3 needs a client, see the roles). */
   openOutput?: (location: string) => Promise<Sink>;
-  /** Opens a job's input for playback; default: local files. Returns null when it cannot be played back. */
+  /**
+   * Opens a job's input for playback; default: local files (the roles pass StorageResolver.openObject, which
+   * adds s3:// objects). Returns null when it cannot be played back.
+   */
   openVideo?: (input: string) => Promise<VideoSource | null>;
 }
 
@@ -37,18 +39,6 @@ const VIDEO_TYPES: Record<string, string> = {
 
 export function videoContentType(name: string): string {
   return VIDEO_TYPES[extname(name.split("?")[0]).toLowerCase()] ?? "application/octet-stream";
-}
-
-/** Local file inputs (the only ones a default server can read back). */
-export async function openLocalVideo(input: string): Promise<VideoSource | null> {
-  if (/^[a-z][a-z0-9+.-]+:\/\//i.test(input)) return null;
-  const info = await stat(input).catch(() => null);
-  if (!info?.isFile()) return null;
-  return {
-    sizeBytes: info.size,
-    contentType: videoContentType(input),
-    read: (start, end) => createReadStream(input, { start, end }),
-  };
 }
 
 /** Parses a single `bytes=a-b` range; null for none, "invalid" for one that cannot be satisfied. */
@@ -71,9 +61,9 @@ function parseRange(
   return start > end || start >= size ? "invalid" : { start, end };
 }
 
-async function sendVideo(request: FastifyRequest, reply: FastifyReply, video: VideoSource) {
+async function sendVideo(request: FastifyRequest, reply: FastifyReply, video: VideoSource, name: string) {
   const range = parseRange(request.headers.range, video.sizeBytes);
-  reply.header("accept-ranges", "bytes").header("content-type", video.contentType);
+  reply.header("accept-ranges", "bytes").header("content-type", video.contentType ?? videoContentType(name));
   if (range === "invalid")
     return reply.code(416).header("content-range", `bytes */${video.sizeBytes}`).send();
   const { start, end } = range ?? { start: 0, end: video.sizeBytes - 1 };
@@ -85,7 +75,7 @@ async function sendVideo(request: FastifyRequest, reply: FastifyReply, video: Vi
 
 export function registerResultsRoutes(app: FastifyInstance, options: ResultsOptions): void {
   const openOutput = options.openOutput ?? ((location: string) => openSink(location));
-  const openVideo = options.openVideo ?? openLocalVideo;
+  const openVideo = options.openVideo ?? openLocalObject;
 
   const withJob = async (
     request: FastifyRequest<{ Params: { id: string } }>,
@@ -137,7 +127,7 @@ export function registerResultsRoutes(app: FastifyInstance, options: ResultsOpti
     if (/^https?:\/\//i.test(job.spec.input)) return reply.redirect(job.spec.input);
     const video = await openVideo(job.spec.input);
     if (!video) return reply.code(404).send({ error: "this job's input cannot be played back from the api" });
-    return sendVideo(request, reply, video);
+    return sendVideo(request, reply, video, job.spec.input);
   });
 
   app.get<{ Params: { id: string } }>("/jobs/:id/preview", async (request, reply) => {
@@ -147,10 +137,15 @@ export function registerResultsRoutes(app: FastifyInstance, options: ResultsOpti
     if (!body)
       return reply.code(404).send({ error: "this job has no preview.mp4 (submit it with preview: true)" });
     const bytes = Buffer.from(body);
-    return sendVideo(request, reply, {
-      sizeBytes: bytes.length,
-      contentType: "video/mp4",
-      read: (start, end) => Readable.from([bytes.subarray(start, end + 1)]),
-    });
+    return sendVideo(
+      request,
+      reply,
+      {
+        sizeBytes: bytes.length,
+        contentType: "video/mp4",
+        read: (start, end) => Readable.from([bytes.subarray(start, end + 1)]),
+      },
+      "preview.mp4",
+    );
   });
 }

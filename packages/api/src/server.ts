@@ -3,6 +3,7 @@
 // Job state lives in the job store (Redis in production); submitting queues the job for a producer.
 
 import { isAbsolute } from "node:path";
+import { API_DEFAULTS } from "@vdet/config";
 import { METRICS_CONTENT_TYPE, metrics, metricsText, watchQueueDepths } from "@vdet/metrics";
 import { ClassNameError, type JobStore, jobClassIds, type ModelRegistry } from "@vdet/pipeline";
 import {
@@ -75,8 +76,6 @@ function queueDepths(transport: Transport) {
   };
 }
 
-const DEFAULT_BODY_LIMIT_BYTES = 64 * 1024;
-
 /** Whether `inner` is `outer` or below it. */
 function isInside(inner: StorageLocation, outer: StorageLocation): boolean {
   if (inner.kind === "s3" && outer.kind === "s3") {
@@ -139,7 +138,7 @@ async function checkPolicy(spec: JobSpec, config: ApiConfig): Promise<{ path: st
 
 export async function buildServer(config: ApiConfig): Promise<FastifyInstance> {
   for (const root of config.outputRoots ?? []) parseLocation(root); // a bad root is a configuration error
-  const bodyLimit = config.bodyLimitBytes ?? DEFAULT_BODY_LIMIT_BYTES;
+  const bodyLimit = config.bodyLimitBytes ?? API_DEFAULTS.bodyLimitBytes;
   const app = Fastify({ logger: config.logger ?? false, bodyLimit });
   const { jobStore, transport } = config;
 

@@ -4,6 +4,7 @@
 // moves the job's producer checkpoint; a producer that gets the job again after a crash decodes the input from
 // the start and queues only the frames after the checkpoint (or fails the job when the input is a live stream).
 
+import { PRODUCER_DEFAULTS } from "@vdet/config";
 import { getConfig, parsePhi } from "@vdet/effdet";
 import { metrics } from "@vdet/metrics";
 import { type FrameChunk, type FrameRef, isTerminal, type JobEvent } from "@vdet/protocol";
@@ -76,7 +77,7 @@ export function startProducer(config: ProducerConfig): Stage {
       if (isTerminal(job.state)) return;
       await produceJob(job, config, log);
     },
-    { concurrency: config.concurrency ?? 2 },
+    { concurrency: config.concurrency ?? PRODUCER_DEFAULTS.concurrency },
   );
   return { close: () => consumer.close() };
 }
@@ -85,11 +86,12 @@ async function produceJob(job: StoredJob, config: ProducerConfig, log: StageLogg
   const { transport, jobStore } = config;
   const spec = job.spec;
   // A latency job's frames must not wait for chunk-mates: each frame is its own chunk (workers still batch them).
-  const framesPerChunk = spec.mode === "latency" ? 1 : (config.framesPerChunk ?? 4);
-  const maxChunkDelayMs = config.maxChunkDelayMs ?? 1000;
+  const framesPerChunk =
+    spec.mode === "latency" ? 1 : (config.framesPerChunk ?? PRODUCER_DEFAULTS.framesPerChunk);
+  const maxChunkDelayMs = config.maxChunkDelayMs ?? PRODUCER_DEFAULTS.maxChunkDelayMs;
   let firstPendingAtMs = 0;
-  const maxInFlight = config.maxFramesInFlight ?? 64;
-  const ttl = config.frameTtlSeconds ?? 3600;
+  const maxInFlight = config.maxFramesInFlight ?? PRODUCER_DEFAULTS.maxFramesInFlight;
+  const ttl = config.frameTtlSeconds ?? PRODUCER_DEFAULTS.frameTtlSeconds;
   const side = getConfig(parsePhi(spec.phi.max)).imageSize;
   const abort = new AbortController();
   const fields = { jobId: job.id, stage: "producer" };
@@ -201,7 +203,7 @@ async function produceJob(job: StoredJob, config: ProducerConfig, log: StageLogg
           jobStore,
           maxInFlight,
           transport,
-          config.maxQueuedChunks ?? 256,
+          config.maxQueuedChunks ?? PRODUCER_DEFAULTS.maxQueuedChunks,
         );
         if (state === "cancelled") {
           cancelled = true;

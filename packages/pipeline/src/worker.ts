@@ -5,6 +5,7 @@
 // aggregator. Stateless across restarts: any number of workers can share the queue.
 
 import { hostname } from "node:os";
+import { WORKER_DEFAULTS } from "@vdet/config";
 import type { PostprocessOptions } from "@vdet/effdet";
 import { metrics } from "@vdet/metrics";
 import {
@@ -63,14 +64,14 @@ interface ArchiveChoiceCache {
 export function startWorker(config: WorkerConfig): WorkerStage {
   const log = config.logger ?? silentLogger;
   const name = config.name ?? `${hostname()}:${process.pid}`;
-  const maxBatch = config.maxBatch ?? 4;
+  const maxBatch = config.maxBatch ?? WORKER_DEFAULTS.maxBatch;
   const profile = config.profile ?? new LatencyProfile();
   const refreshMs = config.archiveRefreshMs ?? 5000;
   const scheduler = new FrameScheduler({
     models: config.models,
     profile,
     maxBatch,
-    maxDelayMs: config.maxDelayMs ?? 20,
+    maxDelayMs: config.maxDelayMs ?? WORKER_DEFAULTS.maxDelayMs,
     policy: config.policy,
   });
 

@@ -1,7 +1,6 @@
 // Running one role as a process: read its configuration (environment, then flags), log it with secrets masked,
 // start it, and keep it running until SIGTERM/SIGINT. Shared by services/* and the `vdet <role>` commands.
 
-import { enableProcessMetrics, startMetricsServer } from "@vdet/metrics";
 import {
   aggregatorConfigSchema,
   apiConfigSchema,
@@ -9,7 +8,10 @@ import {
   loadConfig,
   producerConfigSchema,
   workerConfigSchema,
-} from "./config.ts";
+} from "@vdet/config";
+import { enableProcessMetrics, startMetricsServer } from "@vdet/metrics";
+import type { Logger } from "pino";
+import type { z } from "zod";
 import { startHealthServer } from "./health.ts";
 import { createLogger } from "./logging.ts";
 import {
@@ -22,74 +24,51 @@ import {
   startWorkerRole,
 } from "./start.ts";
 
-export type RoleName = "api" | "producer" | "worker" | "aggregator";
+/** What every role's configuration has (the common settings of @vdet/config's role schemas). */
+type RoleConfig = Record<string, unknown> &
+  Parameters<typeof checkRoleRedis>[0] & { logLevel: string; healthPort?: number; metricsPort?: number };
 
-export async function serveRole(role: RoleName, flags: Record<string, unknown> = {}): Promise<void> {
-  let start: (logger: ReturnType<typeof createLogger>) => Promise<RunningRole> | RunningRole;
-  let described: Record<string, unknown>;
-  let logLevel: string;
-  let healthPort: number | undefined;
-  /** The role's own GET /metrics server (not the api, which serves /metrics itself); 0: none. */
-  let metricsPort = 0;
-  let common: Parameters<typeof checkRoleRedis>[0];
-  switch (role) {
-    case "api": {
-      const config = loadConfig(apiConfigSchema, process.env, flags);
-      healthPort = config.healthPort;
-      [described, logLevel, start] = [
-        describeConfig(config),
-        config.logLevel,
-        (l) => startApiRole(config, l),
-      ];
-      common = config;
-      break;
-    }
-    case "producer": {
-      const config = loadConfig(producerConfigSchema, process.env, flags);
-      healthPort = config.healthPort;
-      metricsPort = config.metricsPort;
-      [described, logLevel, start] = [
-        describeConfig(config),
-        config.logLevel,
-        (l) => startProducerRole(config, l),
-      ];
-      common = config;
-      break;
-    }
-    case "worker": {
-      const config = loadConfig(workerConfigSchema, process.env, flags);
-      healthPort = config.healthPort;
-      metricsPort = config.metricsPort;
-      [described, logLevel, start] = [
-        describeConfig(config),
-        config.logLevel,
-        (l) => startWorkerRole(config, l),
-      ];
-      common = config;
-      break;
-    }
-    case "aggregator": {
-      const config = loadConfig(aggregatorConfigSchema, process.env, flags);
-      healthPort = config.healthPort;
-      metricsPort = config.metricsPort;
-      [described, logLevel, start] = [
-        describeConfig(config),
-        config.logLevel,
-        (l) => startAggregatorRole(config, l),
-      ];
-      common = config;
-      break;
-    }
-  }
-  const logger = createLogger(role, logLevel);
-  logger.info({ config: described }, "configuration");
+interface RoleEntry {
+  load(flags: Record<string, unknown>): RoleConfig;
+  start(config: RoleConfig, logger: Logger): Promise<RunningRole> | RunningRole;
+}
+
+function role<S extends z.ZodObject>(
+  schema: S,
+  start: (config: z.output<S>, logger: Logger) => Promise<RunningRole> | RunningRole,
+): RoleEntry {
+  return {
+    load: (flags) => loadConfig(schema, process.env, flags) as RoleConfig,
+    start: (config, logger) => start(config as z.output<S>, logger),
+  };
+}
+
+/**
+ * The roles: a configuration schema and a start function each. The api serves /metrics itself, so its schema
+ * has no metricsPort and it gets no separate metrics server.
+ */
+const ROLES = {
+  api: role(apiConfigSchema, startApiRole),
+  producer: role(producerConfigSchema, startProducerRole),
+  worker: role(workerConfigSchema, startWorkerRole),
+  aggregator: role(aggregatorConfigSchema, startAggregatorRole),
+};
+
+export type RoleName = keyof typeof ROLES;
+
+export async function serveRole(name: RoleName, flags: Record<string, unknown> = {}): Promise<void> {
+  const entry = ROLES[name];
+  const config = entry.load(flags);
+  const logger = createLogger(name, config.logLevel);
+  logger.info({ config: describeConfig(config) }, "configuration");
   // A wrong password or TLS setting fails here with one clear error instead of endless reconnect warnings.
-  await checkRoleRedis(common);
+  await checkRoleRedis(config);
   enableProcessMetrics();
+  const metricsPort = config.metricsPort ?? 0;
   const metrics = metricsPort === 0 ? null : await startMetricsServer({ port: metricsPort });
   if (metrics) logger.info({ url: `${metrics.url}/metrics` }, "metrics served");
-  const running = await start(logger);
-  const health = healthPort === undefined ? null : await startHealthServer(running, healthPort);
+  const running = await entry.start(config, logger);
+  const health = config.healthPort === undefined ? null : await startHealthServer(running, config.healthPort);
   if (health) logger.info({ port: health.port }, "health server listening (/healthz, /readyz)");
   await runUntilSignal(
     {

@@ -3,9 +3,14 @@
 
 import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
-import { Readable } from "node:stream";
-import { GetObjectCommand, HeadObjectCommand, type S3Client } from "@aws-sdk/client-s3";
-import { buildServer, openLocalVideo, type VideoSource, videoContentType } from "@vdet/api";
+import { buildServer } from "@vdet/api";
+import {
+  type AggregatorRoleConfig,
+  type ApiRoleConfig,
+  ConfigError,
+  type ProducerRoleConfig,
+  type WorkerRoleConfig,
+} from "@vdet/config";
 import { parsePhi } from "@vdet/effdet";
 import {
   createModelProvider,
@@ -13,7 +18,7 @@ import {
   deploymentModels,
   type JobOutputFactory,
   type ModelProvider,
-  openJobOutput,
+  openSinkOutput,
   profileModels,
   RedisAggregatorCheckpoints,
   RedisJobStore,
@@ -26,26 +31,12 @@ import {
   withModelMetrics,
 } from "@vdet/pipeline";
 import { LatencyProfile, type ProfileTable, readProfileFile } from "@vdet/scheduler";
-import {
-  createS3Client,
-  openS3Input,
-  openSink,
-  parseS3ObjectUri,
-  s3ConfigFromEnv,
-  s3ObjectSize,
-} from "@vdet/storage";
+import { StorageResolver } from "@vdet/storage";
 import { checkRedis, createRedisTransport, redisOptionsFromUrl, type Transport } from "@vdet/transport";
-import { ALL_INPUT_KINDS, type VideoInput } from "@vdet/video";
+import { ALL_INPUT_KINDS } from "@vdet/video";
 import { Redis } from "ioredis";
 import type { Logger } from "pino";
 import { startBacklogPublisher } from "./backlog-metric.ts";
-import {
-  type AggregatorRoleConfig,
-  type ApiRoleConfig,
-  ConfigError,
-  type ProducerRoleConfig,
-  type WorkerRoleConfig,
-} from "./config.ts";
 
 interface Common {
   redisUrl: string;
@@ -115,47 +106,9 @@ export interface RunningRole {
   ready?: () => Promise<void>;
 }
 
-/** One S3 client per process, made on first use from the environment (only roles that touch S3 need it). */
-let s3Client: S3Client | undefined;
-function s3(): S3Client {
-  s3Client ??= createS3Client(s3ConfigFromEnv());
-  return s3Client;
-}
-
-function outputs(tracksPartBytes: number): JobOutputFactory {
-  return (_jobId, location, resume) =>
-    openJobOutput(location, location.startsWith("s3://") ? { s3Client: s3() } : {}, {
-      resume,
-      tracksPartBytes,
-    });
-}
-
-/** A job's input for playback in the dashboard: local files, and s3:// objects read by byte range. */
-async function openVideo(input: string): Promise<VideoSource | null> {
-  if (!input.startsWith("s3://")) return openLocalVideo(input);
-  const { bucket, key } = parseS3ObjectUri(input);
-  const head = await s3().send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
-  return {
-    sizeBytes: head.ContentLength ?? 0,
-    contentType:
-      head.ContentType && head.ContentType !== "binary/octet-stream"
-        ? head.ContentType
-        : videoContentType(key),
-    read: (start, end) =>
-      Readable.from(
-        (async function* () {
-          const object = await s3().send(
-            new GetObjectCommand({ Bucket: bucket, Key: key, Range: `bytes=${start}-${end}` }),
-          );
-          yield* object.Body as Readable;
-        })(),
-      ),
-  };
-}
-
-/** s3:// inputs are streamed (resumably) into ffmpeg; everything else goes to ffmpeg as it is. */
-async function openInput(input: string): Promise<VideoInput> {
-  return input.startsWith("s3://") ? openS3Input(input, s3()) : input;
+function outputs(storage: StorageResolver, tracksPartBytes: number): JobOutputFactory {
+  return async (_jobId, location, resume) =>
+    openSinkOutput(await storage.openSink(location), { resume, tracksPartBytes });
 }
 
 export async function startApiRole(
@@ -173,6 +126,7 @@ export async function startApiRole(
     );
   }
   const c = connect(config, logger);
+  const storage = new StorageResolver();
   const app = await buildServer({
     transport: c.transport,
     jobStore: c.jobStore,
@@ -187,8 +141,8 @@ export async function startApiRole(
     ready: async () => {
       await c.redis.ping();
     },
-    openOutput: (location) => openSink(location, location.startsWith("s3://") ? { s3Client: s3() } : {}),
-    openVideo,
+    openOutput: (location) => storage.openSink(location),
+    openVideo: (input) => storage.openObject(input),
   });
   const url = await app.listen({ host: config.host, port: config.port });
   logger.info({ role: "api", url }, "api listening");
@@ -207,12 +161,14 @@ export async function startApiRole(
       await publisher?.close();
       await app.close();
       await c.close();
+      storage.close();
     },
   };
 }
 
 export function startProducerRole(config: ProducerRoleConfig, logger: Logger): RunningRole {
   const c = connect(config, logger);
+  const storage = new StorageResolver();
   const stage: Stage = startProducer({
     transport: c.transport,
     jobStore: c.jobStore,
@@ -231,8 +187,8 @@ export function startProducerRole(config: ProducerRoleConfig, logger: Logger): R
     inputTimeoutMs: config.inputTimeoutMs,
     // s3:// inputs arrive as streams; local paths only where the deployment allows them (one machine).
     allowedInputKinds: config.allowFileInputs ? ALL_INPUT_KINDS : ALL_INPUT_KINDS.filter((k) => k !== "file"),
-    openInput,
-    inputSizeBytes: async (input) => (input.startsWith("s3://") ? s3ObjectSize(input, s3()) : undefined),
+    openInput: async (input) => storage.openInput(input),
+    inputSizeBytes: (input) => storage.inputSizeBytes(input),
     models: c.models,
     logger,
   });
@@ -244,6 +200,7 @@ export function startProducerRole(config: ProducerRoleConfig, logger: Logger): R
     close: async () => {
       await stage.close();
       await c.close();
+      storage.close();
     },
   };
 }
@@ -352,11 +309,12 @@ export async function startWorkerRole(config: WorkerRoleConfig, logger: Logger):
 
 export function startAggregatorRole(config: AggregatorRoleConfig, logger: Logger): RunningRole {
   const c = connect(config, logger);
+  const storage = new StorageResolver();
   const stage = startAggregator({
     transport: c.transport,
     jobStore: c.jobStore,
-    openOutput: outputs(config.tracksPartBytes),
-    openInput,
+    openOutput: outputs(storage, config.tracksPartBytes),
+    openInput: async (input) => storage.openInput(input),
     models: c.models,
     checkpoints: new RedisAggregatorCheckpoints(c.redis, config.prefix),
     logger,
@@ -369,6 +327,7 @@ export function startAggregatorRole(config: AggregatorRoleConfig, logger: Logger
     close: async () => {
       await stage.close();
       await c.close();
+      storage.close();
     },
   };
 }

@@ -8,7 +8,6 @@ export {
   ObjectConflictError,
   ObjectNotFoundError,
   PartsMissingError,
-  StorageConfigError,
   StorageError,
   type StorageErrorCode,
   StorageRequestError,
@@ -18,6 +17,7 @@ export { LocalDirSink } from "./local-dir-sink.ts";
 export {
   bucketNameProblem,
   formatLocation,
+  isS3Uri,
   type LocalLocation,
   parseLocation,
   parseS3ObjectUri,
@@ -26,9 +26,15 @@ export {
 } from "./location.ts";
 export { type OpenSinkOptions, openSink } from "./open-sink.ts";
 export { type FinishResult, PartWriter, type PartWriterOptions } from "./part-writer.ts";
+export {
+  type ObjectReader,
+  openLocalObject,
+  StorageResolver,
+  type StorageResolverOptions,
+} from "./resolver.ts";
 export { type BackoffOptions, BackoffRetryStrategy, backoffDelayMs } from "./retry.ts";
 export { createS3Client, describeS3Config, type S3Config, s3ConfigFromEnv } from "./s3-config.ts";
-export { type ObjectStreamOptions, openS3Input, s3ObjectSize } from "./s3-object-stream.ts";
+export { type ObjectStreamOptions, openS3Input, openS3Range, s3ObjectSize } from "./s3-object-stream.ts";
 export { S3Sink, type S3SinkOptions } from "./s3-sink.ts";
 export { type ListVideosOptions, listS3Videos, type S3Video } from "./s3-videos.ts";
 export type { ListOptions, ObjectInfo, PutOptions, PutResult, Sink, UploadOptions } from "./sink.ts";

@@ -90,6 +90,11 @@ export function parseLocation(uri: string, options: { cwd?: string } = {}): Stor
   return { kind: "local", directory };
 }
 
+/** Whether a location or input string names S3 (`s3://…`, any case); parse it to check it further. */
+export function isS3Uri(uri: string): boolean {
+  return S3_SCHEME.test(uri);
+}
+
 /** Parses `s3://bucket/key` naming one object (the key may not be empty or end in "/"). */
 export function parseS3ObjectUri(uri: string): { bucket: string; key: string } {
   if (!S3_SCHEME.test(uri)) throw new InvalidLocationError(uri, "expected s3://bucket/key");

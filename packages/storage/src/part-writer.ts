@@ -5,6 +5,7 @@
 // and passes it back to open() to resume. See docs/storage.md for why parts rather than one multipart upload.
 
 import { Readable } from "node:stream";
+import { AGGREGATOR_DEFAULTS } from "@vdet/config";
 import { InvalidKeyError, PartsMissingError } from "./errors.ts";
 import { validateKey, validatePrefix } from "./keys.ts";
 import type { Sink } from "./sink.ts";
@@ -53,7 +54,7 @@ export class PartWriter {
     this.extension = dot > 0 ? name.slice(dot) : "";
     this.partsPrefix =
       options.partsPrefix ?? `${options.key.slice(0, options.key.length - this.extension.length)}/`;
-    this.partSizeBytes = options.partSizeBytes ?? 1024 * 1024;
+    this.partSizeBytes = options.partSizeBytes ?? AGGREGATOR_DEFAULTS.tracksPartBytes;
     this.written = options.partsWritten ?? 0;
   }
 

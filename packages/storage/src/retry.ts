@@ -3,6 +3,7 @@
 // SDK cannot retry: response bodies that fail half way (GetObject streams).
 
 import type { S3ClientConfig } from "@aws-sdk/client-s3";
+import { S3_DEFAULTS } from "@vdet/config";
 
 export interface BackoffOptions {
   /** Attempts in all, the first included. */
@@ -15,7 +16,7 @@ export interface BackoffOptions {
 }
 
 export const DEFAULT_BACKOFF: BackoffOptions = {
-  maxAttempts: 6,
+  maxAttempts: S3_DEFAULTS.maxAttempts,
   baseDelayMs: 100,
   throttlingBaseDelayMs: 500,
   maxDelayMs: 20_000,

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { StorageConfigError } from "./errors.ts";
+import { ConfigError } from "@vdet/config";
 import { BackoffRetryStrategy, backoffDelayMs } from "./retry.ts";
 import { createS3Client, describeS3Config, s3ConfigFromEnv } from "./s3-config.ts";
 
@@ -53,7 +53,7 @@ describe("s3ConfigFromEnv", () => {
       assert.throws(
         () => s3ConfigFromEnv(env),
         (e: unknown) => {
-          assert.ok(e instanceof StorageConfigError);
+          assert.ok(e instanceof ConfigError);
           assert.match(e.message, message);
           return true;
         },

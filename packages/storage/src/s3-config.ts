@@ -3,8 +3,8 @@
 // ~/.aws, SSO, web identity, container and instance metadata), so nothing secret passes through here.
 
 import { S3Client } from "@aws-sdk/client-s3";
-import { StorageConfigError } from "./errors.ts";
-import { type BackoffOptions, BackoffRetryStrategy, DEFAULT_BACKOFF } from "./retry.ts";
+import { loadS3Settings } from "@vdet/config";
+import { type BackoffOptions, BackoffRetryStrategy } from "./retry.ts";
 
 export interface S3Config {
   /** Custom endpoint (MinIO, s3rver, LocalStack); unset for AWS. */
@@ -25,57 +25,13 @@ export interface S3Config {
 
 type Env = Record<string, string | undefined>;
 
-function flag(env: Env, name: string, fallback: boolean): boolean {
-  const value = env[name]?.trim().toLowerCase();
-  if (value === undefined || value === "") return fallback;
-  if (["1", "true", "yes", "on"].includes(value)) return true;
-  if (["0", "false", "no", "off"].includes(value)) return false;
-  throw new StorageConfigError(`${name}=${env[name]} is not a boolean: use true or false`);
-}
-
-function positiveInteger(env: Env, name: string, fallback: number): number {
-  const value = env[name]?.trim();
-  if (value === undefined || value === "") return fallback;
-  const parsed = Number(value);
-  if (!Number.isInteger(parsed) || parsed < 1) {
-    throw new StorageConfigError(`${name}=${value} is not a positive whole number`);
-  }
-  return parsed;
-}
-
 /**
  * Reads `VDET_S3_ENDPOINT`, `AWS_REGION` (or `AWS_DEFAULT_REGION`), `VDET_S3_FORCE_PATH_STYLE` (default: on
- * with a custom endpoint), `VDET_S3_MAX_ATTEMPTS` and `VDET_S3_IDLE_TIMEOUT_MS`. Throws StorageConfigError
- * naming the variable to fix.
+ * with a custom endpoint), `VDET_S3_MAX_ATTEMPTS` and `VDET_S3_IDLE_TIMEOUT_MS` through @vdet/config's schema.
+ * Throws ConfigError naming the variable to fix.
  */
 export function s3ConfigFromEnv(env: Env = process.env): S3Config {
-  const endpoint = env.VDET_S3_ENDPOINT?.trim() || undefined;
-  if (endpoint !== undefined) {
-    let url: URL;
-    try {
-      url = new URL(endpoint);
-    } catch {
-      throw new StorageConfigError(
-        `VDET_S3_ENDPOINT=${endpoint} is not a URL: write e.g. http://127.0.0.1:9000`,
-      );
-    }
-    if (url.protocol !== "http:" && url.protocol !== "https:") {
-      throw new StorageConfigError(`VDET_S3_ENDPOINT=${endpoint} must be an http:// or https:// URL`);
-    }
-  }
-  const region =
-    env.AWS_REGION?.trim() || env.AWS_DEFAULT_REGION?.trim() || (endpoint ? "us-east-1" : undefined);
-  if (region === undefined) {
-    throw new StorageConfigError("no AWS region: set AWS_REGION (for example AWS_REGION=eu-west-1)");
-  }
-  return {
-    endpoint,
-    region,
-    forcePathStyle: flag(env, "VDET_S3_FORCE_PATH_STYLE", endpoint !== undefined),
-    maxAttempts: positiveInteger(env, "VDET_S3_MAX_ATTEMPTS", DEFAULT_BACKOFF.maxAttempts),
-    idleTimeoutMs: positiveInteger(env, "VDET_S3_IDLE_TIMEOUT_MS", 30_000),
-    connectionTimeoutMs: 5_000,
-  };
+  return loadS3Settings(env);
 }
 
 /** The configuration as it may be printed: no secrets, and where credentials come from. */

@@ -9,6 +9,7 @@ import {
   HeadObjectCommand,
   type S3Client,
 } from "@aws-sdk/client-s3";
+import { S3_DEFAULTS } from "@vdet/config";
 import { ObjectChangedError, StorageError, StorageRequestError } from "./errors.ts";
 import { parseS3ObjectUri } from "./location.ts";
 import { backoffDelayMs, DEFAULT_BACKOFF, sleep } from "./retry.ts";
@@ -49,7 +50,7 @@ async function* objectChunks(
 ): AsyncGenerator<Uint8Array> {
   const uri = `s3://${bucket}/${key}`;
   const maxAttempts = options.maxAttempts ?? DEFAULT_BACKOFF.maxAttempts;
-  const idleTimeoutMs = options.idleTimeoutMs ?? 30_000;
+  const idleTimeoutMs = options.idleTimeoutMs ?? S3_DEFAULTS.idleTimeoutMs;
   let offset = options.offsetBytes ?? 0;
   let etag: string | undefined;
   let totalBytes: number | undefined;
@@ -183,4 +184,22 @@ export async function s3ObjectSize(uri: string, client: S3Client): Promise<numbe
   } catch (error) {
     throw wrapS3Error("HeadObject", uri, error);
   }
+}
+
+/** Bytes start…end (inclusive) of `s3://bucket/key` in one ranged GetObject (video playback with seeking). */
+export function openS3Range(
+  client: S3Client,
+  bucket: string,
+  key: string,
+  start: number,
+  end: number,
+): Readable {
+  return Readable.from(
+    (async function* () {
+      const object = await client.send(
+        new GetObjectCommand({ Bucket: bucket, Key: key, Range: `bytes=${start}-${end}` }),
+      );
+      yield* object.Body as Readable;
+    })(),
+  );
 }

@@ -3,6 +3,7 @@
 // Long batches: the lock is renewed by BullMQ every lockDuration/2 while a handler runs; a crashed consumer's
 // messages come back after the stall interval.
 
+import { QUEUE_DEFAULTS } from "@vdet/config";
 import { PoisonMessageError, parseMessage } from "@vdet/protocol";
 import { type ConnectionOptions, type Job, Queue, UnrecoverableError, Worker } from "bullmq";
 import type { z } from "zod";
@@ -58,7 +59,10 @@ export class BullQueue<S extends z.ZodType> implements WorkQueue<z.output<S>> {
   }
 
   async add(message: z.input<S> | z.output<S>, options: AddOptions = {}): Promise<void> {
-    await this.queue.add(this.name, message, { jobId: options.id, priority: options.priority ?? 5 });
+    await this.queue.add(this.name, message, {
+      jobId: options.id,
+      priority: options.priority ?? QUEUE_DEFAULTS.priority,
+    });
   }
 
   consume(handler: Handler<z.output<S>>, options: ConsumeOptions = {}): Consumer {
@@ -88,8 +92,8 @@ export class BullQueue<S extends z.ZodType> implements WorkQueue<z.output<S>> {
         connection: this.options.connection,
         prefix: this.options.prefix,
         concurrency: Math.max(1, options.concurrency ?? 1),
-        lockDuration: this.options.lockDurationMs ?? 60_000,
-        stalledInterval: this.options.stalledIntervalMs ?? 30_000,
+        lockDuration: this.options.lockDurationMs ?? QUEUE_DEFAULTS.lockDurationMs,
+        stalledInterval: this.options.stalledIntervalMs ?? QUEUE_DEFAULTS.stalledIntervalMs,
         maxStalledCount: 3,
       },
     );

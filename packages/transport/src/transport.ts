@@ -1,6 +1,7 @@
 // The set of queues and the frame store that connect the stages. Two implementations with one shape:
 // Redis (BullMQ queues + binary frame keys with a TTL) for distributed runs, in-process for local mode and tests.
 
+import { COMMON_DEFAULTS } from "@vdet/config";
 import { detectionBatchSchema, frameChunkSchema, jobEventSchema, jobIdSchema } from "@vdet/protocol";
 import type { Queue, RedisOptions } from "bullmq";
 import { Redis } from "ioredis";
@@ -84,7 +85,7 @@ export function redisOptionsFromUrl(url: string, options: RedisTlsOptions = {}):
 }
 
 export function createRedisTransport(options: RedisTransportOptions): Transport {
-  const prefix = options.prefix ?? "vdet";
+  const prefix = options.prefix ?? COMMON_DEFAULTS.prefix;
   const connection = redisOptionsFromUrl(options.url, { tlsCa: options.tlsCa });
   const redis = new Redis(connection);
   redis.on("error", (error) => options.onError?.(error));

@@ -8,7 +8,7 @@ import { availableParallelism, cpus } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { ModelCache, modelCacheDir } from "@vdet/models";
-import { DEFAULT_REDIS_URL } from "@vdet/roles";
+import { COMMON_DEFAULTS } from "@vdet/config";
 import {
   assertExecutionProviderInstalled,
   describeOrtInstall,
@@ -368,7 +368,7 @@ export function registerDoctorCommand(program: Command): void {
       const configuredRedis = opts.redisUrl ?? env.VDET_REDIS_URL;
       const checks = await runDoctor({
         ep: opts.ep ?? env.VDET_EP ?? "cpu",
-        redisUrl: configuredRedis ?? DEFAULT_REDIS_URL,
+        redisUrl: configuredRedis ?? COMMON_DEFAULTS.redisUrl,
         redisConfigured: configuredRedis !== undefined,
         timeoutMs: Math.round(opts.timeout * 1000),
         env,

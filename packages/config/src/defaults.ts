@@ -1,0 +1,67 @@
+// Every default of a setting, stated once. The role schemas use them, and so do the libraries for options a
+// caller leaves out (the producer, the worker, the queue), so a library run and a deployed role agree.
+
+export const COMMON_DEFAULTS = {
+  redisUrl: "redis://127.0.0.1:6379",
+  /** Key prefix of a deployment's Redis keys and queues. */
+  prefix: "vdet",
+  logLevel: "info",
+} as const;
+
+export const QUEUE_DEFAULTS = {
+  /** How long a consumer owns a message it is handling (renewed while it runs). */
+  lockDurationMs: 60_000,
+  /** How often a queue is checked for messages of crashed consumers. */
+  stalledIntervalMs: 30_000,
+  /** BullMQ priority of a job message (1 is the highest). */
+  priority: 5,
+} as const;
+
+export const API_DEFAULTS = {
+  host: "0.0.0.0",
+  port: 8080,
+  maxActiveJobs: 10_000,
+  bodyLimitBytes: 64 * 1024,
+  metricsIntervalSeconds: 60,
+} as const;
+
+export const PRODUCER_DEFAULTS = {
+  framesPerChunk: 4,
+  /** A partly filled chunk is sent after this long. */
+  maxChunkDelayMs: 1000,
+  maxFramesInFlight: 64,
+  maxQueuedChunks: 256,
+  frameTtlSeconds: 3600,
+  concurrency: 2,
+  maxWidth: 7680,
+  maxHeight: 4320,
+  maxFrames: 1_000_000,
+  maxDurationSeconds: 24 * 3600,
+  maxInputBytes: 50 * 2 ** 30,
+  inputTimeoutMs: 30_000,
+} as const;
+
+export const WORKER_DEFAULTS = {
+  maxBatch: 4,
+  maxDelayMs: 20,
+  executionProvider: "cpu",
+  seed: 0,
+  preload: "0",
+  /** Longer than the other roles': a batch of a large φ on a busy CPU can take many seconds. */
+  lockDurationMs: 120_000,
+  profile: "cached",
+} as const;
+
+export const AGGREGATOR_DEFAULTS = {
+  /** tracks.jsonl is written (and checkpointed) in parts of about this size. */
+  tracksPartBytes: 1024 * 1024,
+} as const;
+
+export const S3_DEFAULTS = {
+  /** The region when a custom endpoint is set and none is given (MinIO, s3rver ignore it). */
+  customEndpointRegion: "us-east-1",
+  /** Attempts per request, the first included. */
+  maxAttempts: 6,
+  idleTimeoutMs: 30_000,
+  connectionTimeoutMs: 5_000,
+} as const;

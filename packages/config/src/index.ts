@@ -1,0 +1,25 @@
+// @vdet/config: every setting of every role and of the storage layer, read from VDET_* variables and flags
+// through one grammar, each default stated once. Depends on zod and @vdet/errors only, so libraries can use it.
+export {
+  AGGREGATOR_DEFAULTS,
+  API_DEFAULTS,
+  COMMON_DEFAULTS,
+  PRODUCER_DEFAULTS,
+  QUEUE_DEFAULTS,
+  S3_DEFAULTS,
+  WORKER_DEFAULTS,
+} from "./defaults.ts";
+export { envBoolean, envEnum, envInt, envList, envPositiveInt } from "./grammar.ts";
+export { ConfigError, describeConfig, envNames, loadConfig } from "./load.ts";
+export { ENV_NAMES, SECRET_KEYS } from "./names.ts";
+export {
+  type AggregatorRoleConfig,
+  type ApiRoleConfig,
+  aggregatorConfigSchema,
+  apiConfigSchema,
+  type ProducerRoleConfig,
+  producerConfigSchema,
+  type WorkerRoleConfig,
+  workerConfigSchema,
+} from "./roles.ts";
+export { loadS3Settings, type S3Settings, s3SettingsSchema } from "./s3.ts";

@@ -1,0 +1,133 @@
+// One zod schema per role, over the settings in names.ts. Types are inferred from them.
+
+import { z } from "zod";
+import {
+  AGGREGATOR_DEFAULTS,
+  API_DEFAULTS,
+  COMMON_DEFAULTS,
+  PRODUCER_DEFAULTS,
+  QUEUE_DEFAULTS,
+  WORKER_DEFAULTS,
+} from "./defaults.ts";
+import { envBoolean, envEnum, envInt, envList } from "./grammar.ts";
+
+const common = {
+  redisUrl: z
+    .string()
+    .regex(/^rediss?:\/\//, { error: "must be a redis:// or rediss:// URL" })
+    .default(COMMON_DEFAULTS.redisUrl),
+  prefix: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]+$/, { error: "may use only letters, digits, '_' and '-'" })
+    .default(COMMON_DEFAULTS.prefix),
+  logLevel: envEnum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default(
+    COMMON_DEFAULTS.logLevel,
+  ),
+  /** Port of the /healthz + /readyz server for orchestrators' probes (unset: none). */
+  healthPort: envInt(1, 65535).optional(),
+  /** PEM file of the CA that signed the Redis server's certificate (rediss:// with a private CA). */
+  redisTlsCaFile: z.string().min(1).optional(),
+  /**
+   * How long a role owns a queue message it is handling (renewed while it runs); a crashed role's messages go
+   * back to the queue once this has passed, at the next stall check.
+   */
+  lockDurationMs: envInt(1000, 3_600_000).default(QUEUE_DEFAULTS.lockDurationMs),
+  /** How often a role checks its queues for messages of crashed consumers (stalled), ms. */
+  stalledIntervalMs: envInt(500, 3_600_000).default(QUEUE_DEFAULTS.stalledIntervalMs),
+};
+/** Port of the role's own GET /metrics server (producer, worker, aggregator); 0 or unset: none. */
+const metricsPort = { metricsPort: envInt(0, 65535).default(0) };
+// S3 settings (VDET_S3_ENDPOINT, AWS_REGION, VDET_S3_FORCE_PATH_STYLE, …) are s3SettingsSchema's, read by
+// @vdet/storage when a role first touches S3; credentials come from the AWS SDK's default chain.
+
+export const apiConfigSchema = z.object({
+  ...common,
+  host: z.string().default(API_DEFAULTS.host),
+  port: envInt(0, 65535).default(API_DEFAULTS.port),
+  token: z.string().min(16, { error: "the API token must be at least 16 characters" }).optional(),
+  noAuth: envBoolean.default(false),
+  allowFileInputs: envBoolean.default(false),
+  allowDirectoryOutputs: envBoolean.default(false),
+  allowedOutputBuckets: envList(),
+  /** CloudWatch namespace for the backlog-per-worker metric (unset: not published). */
+  cloudwatchNamespace: z.string().min(1).max(255).optional(),
+  metricsIntervalSeconds: envInt(5, 3600).default(API_DEFAULTS.metricsIntervalSeconds),
+  /** Job outputs must lie under one of these (s3://bucket/prefix/ or absolute directories). */
+  outputRoots: envList(),
+  maxActiveJobs: envInt(1, 10_000_000).default(API_DEFAULTS.maxActiveJobs),
+  bodyLimitBytes: envInt(1024, 16 * 1024 * 1024).default(API_DEFAULTS.bodyLimitBytes),
+});
+
+const P = PRODUCER_DEFAULTS;
+export const producerConfigSchema = z.object({
+  ...common,
+  ...metricsPort,
+  framesPerChunk: envInt(1, 256).default(P.framesPerChunk),
+  maxFramesInFlight: envInt(1, 100_000).default(P.maxFramesInFlight),
+  maxQueuedChunks: envInt(1, 1_000_000).default(P.maxQueuedChunks),
+  frameTtlSeconds: envInt(10, 7 * 24 * 3600).default(P.frameTtlSeconds),
+  concurrency: envInt(1, 64).default(P.concurrency),
+  maxWidth: envInt(16, 16384).default(P.maxWidth),
+  maxHeight: envInt(16, 16384).default(P.maxHeight),
+  maxFrames: envInt(1, 100_000_000).default(P.maxFrames),
+  maxDurationSeconds: envInt(1, 30 * 24 * 3600).default(P.maxDurationSeconds),
+  maxInputBytes: envInt(1, 2 ** 50).default(P.maxInputBytes),
+  inputTimeoutMs: envInt(100, 3_600_000).default(P.inputTimeoutMs),
+  allowFileInputs: envBoolean.default(false),
+});
+
+const W = WORKER_DEFAULTS;
+export const workerConfigSchema = z.object({
+  ...common,
+  ...metricsPort,
+  maxBatch: envInt(1, 64).default(W.maxBatch),
+  maxDelayMs: envInt(0, 10_000).default(W.maxDelayMs),
+  executionProvider: z.string().default(W.executionProvider),
+  threads: envInt(1, 256).optional(),
+  /** "0=/models/d0.pth,3=/models/d3.safetensors" */
+  weights: z
+    .string()
+    .default("")
+    .transform((s, ctx) => {
+      const out: Record<string, string> = {};
+      for (const part of s.split(",").filter(Boolean)) {
+        const match = /^(d?(?:[0-7]|7x))=(.+)$/i.exec(part.trim());
+        if (!match) {
+          ctx.addIssue({
+            code: "custom",
+            message: `weights entries look like 0=/path/d0.pth, got "${part}"`,
+          });
+          continue;
+        }
+        out[match[1].toLowerCase().replace(/^d/, "")] = match[2];
+      }
+      return out;
+    }),
+  seed: envInt(0, 2 ** 31).default(W.seed),
+  /** φ whose models are built and loaded at start-up, e.g. "0,1" (empty: load on first use). */
+  preload: envList(W.preload),
+  lockDurationMs: envInt(1000, 3_600_000).default(W.lockDurationMs),
+  /**
+   * The latency profile the φ policy plans with, over the preloaded φ: "cached" measures it at start-up unless a
+   * cached one fits (same models, hardware, provider, threads, batch sizes), "fresh" always measures (and replaces
+   * the cache), "off" starts without one (latency jobs run their smallest φ until it is measured live).
+   */
+  profile: envEnum(["cached", "fresh", "off"]).default(W.profile),
+  /**
+   * A latency profile (JSON, as `vdet worker --profile-only --json` prints) to simulate instead of running
+   * models: each batch takes the profiled time and computes nothing. For policy tests and scale benchmarks.
+   */
+  simulateProfile: z.string().min(1).optional(),
+});
+
+export const aggregatorConfigSchema = z.object({
+  ...common,
+  ...metricsPort,
+  /** tracks.jsonl is written (and checkpointed) in parts of about this size. */
+  tracksPartBytes: envInt(1, 1024 * 1024 * 1024).default(AGGREGATOR_DEFAULTS.tracksPartBytes),
+});
+
+export type ApiRoleConfig = z.output<typeof apiConfigSchema>;
+export type ProducerRoleConfig = z.output<typeof producerConfigSchema>;
+export type WorkerRoleConfig = z.output<typeof workerConfigSchema>;
+export type AggregatorRoleConfig = z.output<typeof aggregatorConfigSchema>;

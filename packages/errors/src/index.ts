@@ -1,0 +1,13 @@
+// @vdet/errors: the one error base every package throws (a stable `code`, `retryable`, an HTTP `statusCode`
+// where one applies) and the registry of codes that docs/errors.md is generated from.
+export {
+  defineErrorCodes,
+  type ErrorCodeInfo,
+  errorCodes,
+  errorStatusCode,
+  isRetryable,
+  isVdetError,
+  type RegisteredErrorCode,
+  VdetError,
+  type VdetErrorOptions,
+} from "./errors.ts";
