@@ -5,7 +5,7 @@
 import { extname } from "node:path";
 import { Readable } from "node:stream";
 import type { JobStore, StoredJob } from "@vdet/pipeline";
-import { ObjectNotFoundError, openLocalObject, openSink, type Sink } from "@vdet/storage";
+import { openLocalObject, openSink, type Sink, STORAGE_ERRORS } from "@vdet/storage";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 
 /** A readable video with a known size, read in byte ranges. */
@@ -90,7 +90,7 @@ export function registerResultsRoutes(app: FastifyInstance, options: ResultsOpti
     try {
       return await (await openOutput(job.output)).get(key);
     } catch (error) {
-      if (error instanceof ObjectNotFoundError) return null;
+      if ((error as { code?: unknown }).code === STORAGE_ERRORS.OBJECT_NOT_FOUND) return null;
       throw error;
     }
   };

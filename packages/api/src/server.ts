@@ -4,14 +4,16 @@
 
 import { isAbsolute } from "node:path";
 import { API_DEFAULTS } from "@vdet/config";
+import { errorStatusCode, isVdetError } from "@vdet/errors";
 import { METRICS_CONTENT_TYPE, metrics, metricsText, watchQueueDepths } from "@vdet/metrics";
-import { ClassNameError, type JobStore, jobClassIds, type ModelRegistry } from "@vdet/pipeline";
+import { type JobStore, jobClassIds, type ModelRegistry } from "@vdet/pipeline";
 import {
-  InvalidJobSpecError,
+  type InvalidJobSpecError,
   isTerminal,
   type JobSpec,
   jobIdSchema,
   jobWaiting,
+  PROTOCOL_ERRORS,
   parseJobSpec,
 } from "@vdet/protocol";
 import { formatLocation, parseLocation, type Sink, type StorageLocation } from "@vdet/storage";
@@ -129,7 +131,7 @@ async function checkPolicy(spec: JobSpec, config: ApiConfig): Promise<{ path: st
     try {
       jobClassIds(spec.classes, (await config.models?.read()) ?? {}, spec.phi);
     } catch (error) {
-      if (!(error instanceof ClassNameError)) throw error;
+      if (!isVdetError(error) || error.statusCode !== 400) throw error;
       issues.push({ path: "classes", message: error.message });
     }
   }
@@ -144,9 +146,10 @@ export async function buildServer(config: ApiConfig): Promise<FastifyInstance> {
 
   installAuth(app, config.token);
 
+  // Decided on each error's statusCode and code (ours and Fastify's alike), never on its class.
   app.setErrorHandler(async (error: Error & { statusCode?: number; code?: string }, _request, reply) => {
-    const status =
-      error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
+    // A 5xx of any kind is answered as a plain 500 "internal error".
+    const status = Math.min(errorStatusCode(error), 500);
     if (status === 500) {
       app.log.error(error);
       metrics.error("api", error.name || "internal");
@@ -217,9 +220,9 @@ export async function buildServer(config: ApiConfig): Promise<FastifyInstance> {
     try {
       spec = parseJobSpec(request.body);
     } catch (error) {
-      if (error instanceof InvalidJobSpecError) {
+      if (isVdetError(error) && error.code === PROTOCOL_ERRORS.INVALID_JOB_SPEC) {
         metrics.error("api", "invalid_job_spec");
-        return reply.code(400).send({ error: error.message, issues: error.issues });
+        return reply.code(400).send({ error: error.message, issues: (error as InvalidJobSpecError).issues });
       }
       throw error;
     }

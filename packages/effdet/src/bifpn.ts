@@ -1,5 +1,6 @@
 // BiFPN (spec section 4): extra input levels, then `fpnCells` cells of top-down and bottom-up fusion nodes.
 
+import { InvariantError } from "@vdet/errors";
 import type { EffDetConfig } from "./config.ts";
 import { FUSION_EPS } from "./config.ts";
 import type { Feature, Net } from "./layers.ts";
@@ -88,7 +89,8 @@ function fuseNode(
     }
     if (x.size > size) {
       x = net.downsample(x);
-      if (x.size !== size) throw new Error(`${prefix}: input ${offset} does not downsample to ${size}`);
+      if (x.size !== size)
+        throw new InvariantError(`${prefix}: input ${offset} does not downsample to ${size}`);
     } else if (x.size < size) {
       x = net.upsample(x, size);
     }

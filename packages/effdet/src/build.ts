@@ -17,6 +17,7 @@ import {
   phiLabel,
 } from "./config.ts";
 import { buildDecode } from "./decode.ts";
+import { BuildOptionsError } from "./errors.ts";
 import { buildHead } from "./heads.ts";
 import { type Feature, Net } from "./layers.ts";
 import { GraphBuilder, numel, type ValueSpec } from "./onnx-graph.ts";
@@ -80,7 +81,7 @@ function weightSource(options: BuildOptions): WeightSource {
     return new StateDictWeights(dict, options.weightsName ?? "the weights file");
   }
   if (options.seed !== undefined) return new SeededWeights(options.seed);
-  throw new Error("give weights (a checkpoint) or a seed for deterministic weights");
+  throw new BuildOptionsError("give weights (a checkpoint) or a seed for deterministic weights");
 }
 
 /** Constructs the graph; weights are checked by name and shape but only read when `toBytes` runs. */
@@ -89,7 +90,7 @@ export function constructGraph(options: BuildOptions): BuiltGraph {
   const config = getConfig(phi, options.numClasses ?? COCO_NUM_CLASSES);
   const variant = options.variant ?? "deploy";
   if (variant !== "raw" && variant !== "deploy")
-    throw new Error(`unknown variant "${variant}": use raw or deploy`);
+    throw new BuildOptionsError(`unknown variant "${variant}": use raw or deploy`);
   const imageSize = options.imageSize ?? config.imageSize;
   if (!Number.isInteger(imageSize) || imageSize < 2 ** config.maxLevel || imageSize > 4096) {
     throw new RangeError(

@@ -1,6 +1,9 @@
 // EfficientDet-D0…D7x configurations, as effdet 0.4.1 builds the tf_ models (spec section 1).
 // One table row per φ; every graph is derived from these numbers by the generic builder.
 
+import { VdetError } from "@vdet/errors";
+import { EFFDET_ERRORS } from "./errors.ts";
+
 export type Phi = 0 | 1 | 2 | 3 | 4 | 5 | 6 | 7 | "7x";
 export const ALL_PHIS: readonly Phi[] = [0, 1, 2, 3, 4, 5, 6, 7, "7x"];
 
@@ -82,10 +85,12 @@ const TABLE: Row[] = [
   ["7x", 1536, "b7", 384, 8, 5, 8, 4.0, "sum", 54.4, 77_147_166],
 ];
 
-export class UnknownPhiError extends Error {
+export class UnknownPhiError extends VdetError {
   constructor(value: unknown) {
-    super(`unknown EfficientDet coefficient φ=${String(value)}: use 0…7 or 7x (D0…D7, D7x)`);
-    this.name = "UnknownPhiError";
+    super(
+      EFFDET_ERRORS.UNKNOWN_PHI,
+      `unknown EfficientDet coefficient φ=${String(value)}: use 0…7 or 7x (D0…D7, D7x)`,
+    );
   }
 }
 

@@ -4,12 +4,13 @@
 import type { Detections, RgbImage } from "@vdet/protocol";
 import { createOnnxRunner, type ModelRunner, type OnnxRunnerOptions } from "@vdet/runtime";
 import { type PostprocessOptions, postprocess } from "./postprocess.ts";
+import { DetectorInputError } from "./errors.ts";
 
 export class Detector {
   private constructor(private readonly runner: ModelRunner) {
     for (const name of ["boxes", "scores", "classes"]) {
       if (!runner.outputNames.includes(name)) {
-        throw new Error(
+        throw new DetectorInputError(
           `model has no "${name}" output: build it with --variant deploy (outputs: ${runner.outputNames})`,
         );
       }
@@ -37,7 +38,7 @@ export class Detector {
     options: PostprocessOptions | readonly PostprocessOptions[] = {},
   ): Promise<Detections<Float32Array>[]> {
     if (Array.isArray(options) && options.length !== frames.length) {
-      throw new Error(`${options.length} option sets for ${frames.length} frames`);
+      throw new DetectorInputError(`${options.length} option sets for ${frames.length} frames`);
     }
     const optionsFor = (i: number): PostprocessOptions =>
       Array.isArray(options) ? options[i] : (options as PostprocessOptions);
@@ -45,7 +46,7 @@ export class Detector {
     const groups = new Map<string, number[]>();
     frames.forEach((f, i) => {
       if (f.data.length !== f.width * f.height * 3) {
-        throw new Error(`frame ${i}: ${f.data.length} bytes is not ${f.width}×${f.height} RGB`);
+        throw new DetectorInputError(`frame ${i}: ${f.data.length} bytes is not ${f.width}×${f.height} RGB`);
       }
       const key = `${f.width}x${f.height}`;
       groups.set(key, [...(groups.get(key) ?? []), i]);

@@ -5,6 +5,7 @@ export * from "./bifpn.ts";
 export * from "./build.ts";
 export * from "./config.ts";
 export * from "./detector.ts";
+export { BuildOptionsError, DetectorInputError, EFFDET_ERRORS, UnknownClassError } from "./errors.ts";
 export * from "./labels.ts";
 export * from "./model-info.ts";
 export * from "./postprocess.ts";

@@ -1,6 +1,8 @@
 // COCO class names for the 90-logit tf_ models: class id k (1…90) is COCO category id k. Ten ids have no COCO 2017
 // annotations; a trained model never predicts them with confidence, and they are named "unused-<id>" here.
 
+import { UnknownClassError } from "./errors.ts";
+
 const COCO_NAMES: readonly (string | null)[] = [
   "person", // 1
   "bicycle", // 2
@@ -109,7 +111,7 @@ export function cocoIdsByName(names: readonly string[]): number[] {
   return names.map((raw) => {
     const wanted = raw.trim().toLowerCase();
     const index = COCO_NAMES.indexOf(wanted);
-    if (index < 0) throw new Error(`unknown COCO class "${raw}"`);
+    if (index < 0) throw new UnknownClassError(`unknown COCO class "${raw}"`);
     return index + 1;
   });
 }

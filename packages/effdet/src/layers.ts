@@ -1,6 +1,7 @@
 // Layer helpers shared by backbone, BiFPN and heads: conv (+ folded BN) with TF "SAME" padding, SiLU,
 // squeeze-excitation, max-pool downsampling and nearest upsampling, all with static shapes.
 
+import { InvariantError } from "@vdet/errors";
 import { BN_EPS } from "./config.ts";
 import { attr, type GraphBuilder, type LazyTensor } from "./onnx-graph.ts";
 import { type BatchNorm, batchNorm, foldBatchNorm, type WeightSource } from "./weights.ts";
@@ -60,7 +61,7 @@ export class Net {
     const stride = spec.stride ?? 1;
     const groups = spec.depthwise ? x.channels : 1;
     if (spec.depthwise && spec.outChannels !== x.channels)
-      throw new Error(`depthwise conv ${spec.weightKey} changes channels`);
+      throw new InvariantError(`depthwise conv ${spec.weightKey} changes channels`);
     const shape = [spec.outChannels, x.channels / groups, spec.kernel, spec.kernel];
     const inputs = [x.name];
     if (spec.bnPrefix) {

@@ -1,8 +1,10 @@
 // Reads what a model file says about itself: vdet metadata (φ, variant, resolution, parameters) when we built it,
 // and for any ONNX file the inputs/outputs with shapes, node count and stored values.
 
+import { VdetError } from "@vdet/errors";
 import type { onnx as Proto } from "onnx-proto";
 import onnxProto from "onnx-proto";
+import { EFFDET_ERRORS } from "./errors.ts";
 import { DATA_TYPE } from "./onnx-graph.ts";
 
 const { onnx } = onnxProto;
@@ -39,10 +41,9 @@ const TYPE_NAMES: Record<number, string> = {
   11: "float64",
 };
 
-export class NotAnOnnxModelError extends Error {
+export class NotAnOnnxModelError extends VdetError {
   constructor(detail: string) {
-    super(`not an ONNX model: ${detail}`);
-    this.name = "NotAnOnnxModelError";
+    super(EFFDET_ERRORS.NOT_AN_ONNX_MODEL, `not an ONNX model: ${detail}`);
   }
 }
 

@@ -1,6 +1,7 @@
 // A small ONNX graph builder: nodes, lazily materialised initializers, typed inputs/outputs, and serialisation
 // through onnx-proto. Weights stay unmaterialised until `toBytes`, so shapes and parameter counts of D7x are cheap.
 
+import { InvariantError } from "@vdet/errors";
 import type { onnx as Proto } from "onnx-proto";
 import onnxProto from "onnx-proto";
 
@@ -18,7 +19,7 @@ export function numel(shape: readonly number[]): number {
 
 export function eager(shape: readonly number[], data: Float32Array): LazyTensor {
   if (data.length !== numel(shape))
-    throw new Error(`tensor data has ${data.length} values, shape needs ${numel(shape)}`);
+    throw new InvariantError(`tensor data has ${data.length} values, shape needs ${numel(shape)}`);
   return { shape, materialize: () => data };
 }
 
@@ -212,7 +213,7 @@ function toTensorProto(init: Initializer): Proto.ITensorProto {
   }
   const data = init.tensor.materialize();
   if (data.length !== numel(init.tensor.shape)) {
-    throw new Error(
+    throw new InvariantError(
       `initializer ${init.name}: ${data.length} values for shape [${init.tensor.shape.join(", ")}]`,
     );
   }

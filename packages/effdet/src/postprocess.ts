@@ -2,6 +2,7 @@
 // threshold and class filter, per-class hard NMS, at most 100 detections per frame. Typed arrays throughout.
 
 import { type Detections, filterDetections, selectDetections } from "@vdet/protocol";
+import { InvariantError } from "@vdet/errors";
 import { MAX_DETECTIONS, NMS_IOU_THRESHOLD } from "./config.ts";
 import { batchedNms } from "./nms.ts";
 
@@ -34,7 +35,7 @@ export function postprocess(
     batch.classes.length !== expected ||
     batch.boxes.length !== expected * 4
   ) {
-    throw new Error(`candidate arrays do not match batch ${batch.batch} × ${k} candidates`);
+    throw new InvariantError(`candidate arrays do not match batch ${batch.batch} × ${k} candidates`);
   }
   const frames: Detections<Float32Array>[] = [];
   for (let b = 0; b < batch.batch; b++) {

@@ -1,7 +1,9 @@
 // Where the model's weights come from: a state dict in the reference implementation's naming, or deterministic
 // seeded initialisation. Both hand out lazy tensors, checked by name and shape when the graph asks for them.
 
+import { codedError } from "@vdet/errors";
 import { type StateDict, toFloat32 } from "@vdet/tensorio";
+import { EFFDET_ERRORS } from "./errors.ts";
 import { type LazyTensor, numel } from "./onnx-graph.ts";
 import { fillUniform, fnv1a32 } from "./prng.ts";
 
@@ -13,12 +15,7 @@ export interface WeightSource {
   readonly description: string;
 }
 
-export class WeightsMismatchError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "WeightsMismatchError";
-  }
-}
+export class WeightsMismatchError extends codedError(EFFDET_ERRORS.WEIGHTS_MISMATCH) {}
 
 const IGNORED_SUFFIX = ".num_batches_tracked";
 

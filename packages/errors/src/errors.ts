@@ -73,6 +73,18 @@ export class VdetError extends Error {
   }
 }
 
+/**
+ * A class for a code whose errors need nothing but a message (Fastify's createError):
+ * `export class ModelRunError extends codedError(CODES.MODEL_RUN_FAILED) {}`.
+ */
+export function codedError(code: string) {
+  return class extends VdetError {
+    constructor(message: string, options?: VdetErrorOptions) {
+      super(code, message, options);
+    }
+  };
+}
+
 /** Also true for a VdetError from another copy of this module (the check is on the fields, not the class). */
 export function isVdetError(error: unknown): error is VdetError {
   return (
@@ -93,9 +105,17 @@ export function errorStatusCode(error: unknown): number {
   return typeof status === "number" && status >= 400 && status < 600 ? status : 500;
 }
 
-defineErrorCodes("errors", {
+const CODES = defineErrorCodes("errors", {
   DUPLICATE_ERROR_CODE: {
     retryable: false,
     description: "two packages define the same error code (a programming error, found at start-up)",
   },
+  INTERNAL: {
+    retryable: false,
+    description:
+      "an internal invariant does not hold (a bug in vdet, or an API used out of order); report it",
+  },
 });
+
+/** Something that cannot happen unless vdet (or a caller of a library) has a bug. */
+export class InvariantError extends codedError(CODES.INTERNAL) {}

@@ -37,7 +37,7 @@ function decodePng(bytes: Uint8Array): RgbImage {
   const { width, height } = png;
   const rgba = png.data;
   if (rgba.length !== width * height * 4)
-    throw new Error(`decoded ${rgba.length} bytes for ${width}×${height}`);
+    throw new ImageDecodeError("corrupt", `decoded ${rgba.length} bytes for ${width}×${height}`);
   const rgb = new Uint8Array(width * height * 3);
   for (let i = 0, j = 0; j < rgb.length; i += 4, j += 3) {
     rgb[j] = rgba[i];
@@ -52,7 +52,7 @@ function decodeJpeg(bytes: Uint8Array): RgbImage {
   const image = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: false, tolerantDecoding: false });
   const { width, height, data } = image;
   if (width <= 0 || height <= 0 || data.length !== width * height * 3) {
-    throw new Error(`decoded ${data.length} bytes for ${width}×${height}`);
+    throw new ImageDecodeError("corrupt", `decoded ${data.length} bytes for ${width}×${height}`);
   }
   return { width, height, data };
 }

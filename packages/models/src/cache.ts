@@ -6,7 +6,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { mkdir, rename, rm, writeFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { isAbsolute, join } from "node:path";
-import { ModelInputError } from "./errors.ts";
+import { ModelCacheError, ModelInputError } from "./errors.ts";
 import { MANIFEST_FILE, MODEL_FILE, type ModelManifest, modelManifestSchema } from "./manifest.ts";
 
 /** `$VDET_HOME/models`, else `$XDG_CACHE_HOME/vdet/models`, else `~/.cache/vdet/models`. */
@@ -134,7 +134,8 @@ export class ModelCache {
       throw error;
     }
     const installed = this.get(name);
-    if (!installed) throw new Error(`model ${name} was installed but does not read back from ${finalDir}`);
+    if (!installed)
+      throw new ModelCacheError(`model ${name} was installed but does not read back from ${finalDir}`);
     return installed;
   }
 

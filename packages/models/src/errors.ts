@@ -1,12 +1,43 @@
 // Typed errors of the model cache. Each message names the problem and what to do about it.
 
+import { defineErrorCodes, VdetError, type VdetErrorOptions } from "@vdet/errors";
+
+export const MODEL_CACHE_ERRORS = defineErrorCodes("models", {
+  MODEL_CACHE_FAILED: {
+    retryable: false,
+    description: "the model cache could not complete a pull, import or list",
+  },
+  DOWNLOAD_HTTP: {
+    retryable: false,
+    description: "the download server answered an HTTP error (5xx: retryable)",
+  },
+  DOWNLOAD_CONNECTION: { retryable: true, description: "the download server could not be reached" },
+  DOWNLOAD_TRUNCATED: { retryable: true, description: "a download was cut off; the same pull resumes it" },
+  DOWNLOAD_STALLED: { retryable: true, description: "a download delivered nothing for the stall timeout" },
+  CHECKSUM_MISMATCH: { retryable: false, description: "a file's sha256 is not the published one" },
+  MODEL_CONVERSION_FAILED: { retryable: false, description: "a file could not be turned into a model" },
+  MODEL_NOT_FOUND: { retryable: false, description: "a model name is neither a file nor a cached model" },
+  MODEL_INPUT_INVALID: {
+    retryable: false,
+    description: "invalid names, labels files, catalog entries or options",
+  },
+});
+
+type ModelCacheCode = (typeof MODEL_CACHE_ERRORS)[keyof typeof MODEL_CACHE_ERRORS];
+
 /** Base class: any failure of pull, import, list or resolve. */
-export class ModelCacheError extends Error {
+export class ModelCacheError extends VdetError {
+  /** The code of errors of this class; subclasses set their own. */
+  static readonly code: ModelCacheCode = MODEL_CACHE_ERRORS.MODEL_CACHE_FAILED;
   override readonly name: string = "ModelCacheError";
+  constructor(message: string, options: VdetErrorOptions = {}) {
+    super((new.target as typeof ModelCacheError).code, message, options);
+  }
 }
 
 /** The server answered with an HTTP error status (404, 500 …). */
 export class DownloadHttpError extends ModelCacheError {
+  static override readonly code = MODEL_CACHE_ERRORS.DOWNLOAD_HTTP;
   override readonly name = "DownloadHttpError";
   constructor(
     readonly url: string,
@@ -16,12 +47,14 @@ export class DownloadHttpError extends ModelCacheError {
       status === 404
         ? `download failed: ${url} was not found (HTTP 404); check the URL, or the mirror set in VDET_MODELS_BASE_URL / VDET_MODELS_CATALOG`
         : `download failed: ${url} answered HTTP ${status}${status >= 500 ? "; the server has a problem, try again later" : ""}`,
+      { retryable: status >= 500 },
     );
   }
 }
 
 /** No response at all: DNS failure, connection refused, proxy unreachable. Nothing was written. */
 export class DownloadConnectionError extends ModelCacheError {
+  static override readonly code = MODEL_CACHE_ERRORS.DOWNLOAD_CONNECTION;
   override readonly name = "DownloadConnectionError";
   constructor(
     readonly url: string,
@@ -44,6 +77,7 @@ function describeCause(error: Error): string {
 
 /** The connection closed (or failed) before the whole body arrived. The partial file is kept for a resume. */
 export class TruncatedDownloadError extends ModelCacheError {
+  static override readonly code = MODEL_CACHE_ERRORS.DOWNLOAD_TRUNCATED;
   override readonly name = "TruncatedDownloadError";
   constructor(
     readonly url: string,
@@ -61,6 +95,7 @@ export class TruncatedDownloadError extends ModelCacheError {
 
 /** No data arrived for longer than the stall timeout. The partial file is kept for a resume. */
 export class DownloadStalledError extends ModelCacheError {
+  static override readonly code = MODEL_CACHE_ERRORS.DOWNLOAD_STALLED;
   override readonly name = "DownloadStalledError";
   constructor(
     readonly url: string,
@@ -76,6 +111,7 @@ export class DownloadStalledError extends ModelCacheError {
 
 /** The downloaded file's sha256 does not match the expected one; the file has been deleted. */
 export class ChecksumMismatchError extends ModelCacheError {
+  static override readonly code = MODEL_CACHE_ERRORS.CHECKSUM_MISMATCH;
   override readonly name = "ChecksumMismatchError";
   constructor(
     readonly file: string,
@@ -95,15 +131,18 @@ export class ChecksumMismatchError extends ModelCacheError {
 
 /** The file could not be turned into a model (not a checkpoint, wrong φ, damaged). Nothing was cached. */
 export class ModelConversionError extends ModelCacheError {
+  static override readonly code = MODEL_CACHE_ERRORS.MODEL_CONVERSION_FAILED;
   override readonly name = "ModelConversionError";
 }
 
 /** A name asked for is neither a file nor a cached model, or is not a valid model name. */
 export class ModelNotFoundError extends ModelCacheError {
+  static override readonly code = MODEL_CACHE_ERRORS.MODEL_NOT_FOUND;
   override readonly name = "ModelNotFoundError";
 }
 
 /** Invalid input from the user: names, labels files, catalog entries, options. */
 export class ModelInputError extends ModelCacheError {
+  static override readonly code = MODEL_CACHE_ERRORS.MODEL_INPUT_INVALID;
   override readonly name = "ModelInputError";
 }

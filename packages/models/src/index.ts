@@ -21,6 +21,7 @@ export {
   DownloadConnectionError,
   DownloadHttpError,
   DownloadStalledError,
+  MODEL_CACHE_ERRORS,
   ModelCacheError,
   ModelConversionError,
   ModelInputError,

@@ -4,6 +4,7 @@
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import { hostname } from "node:os";
+import { InvariantError } from "@vdet/errors";
 import { ModelInputError } from "./errors.ts";
 
 function alive(pid: number): boolean {
@@ -43,5 +44,5 @@ export function acquireLock(path: string, what: string): () => Promise<void> {
     }
     rmSync(path, { force: true }); // the holder is gone: take over (the exclusive create decides any race)
   }
-  throw new Error("unreachable");
+  throw new InvariantError("unreachable");
 }

@@ -8,6 +8,7 @@
 // (x, y) is the top-left corner; frames start at 1.
 
 import { readFileSync } from "node:fs";
+import { codedError, defineErrorCodes } from "@vdet/errors";
 
 export type MotFileKind = "gt" | "det" | "res";
 export type GtLayout = "mot15" | "mot17";
@@ -31,9 +32,11 @@ export interface MotRows {
   layout?: GtLayout;
 }
 
-export class MotFormatError extends Error {
-  override name = "MotFormatError";
-}
+export const MOT_EVAL_ERRORS = defineErrorCodes("mot-eval", {
+  MOT_FORMAT_INVALID: { retryable: false, description: "a MOTChallenge file has a malformed row" },
+});
+
+export class MotFormatError extends codedError(MOT_EVAL_ERRORS.MOT_FORMAT_INVALID) {}
 
 export interface ParseOptions {
   kind: MotFileKind;

@@ -7,7 +7,7 @@
 import { metrics } from "@vdet/metrics";
 import { vdetVersion } from "@vdet/models";
 import { type DetectionBatch, isTerminal, type JobEvent, type PhiValue } from "@vdet/protocol";
-import { StorageError } from "@vdet/storage";
+import { isVdetError } from "@vdet/errors";
 import type { Consumer, Transport } from "@vdet/transport";
 import type { VideoInput } from "@vdet/video";
 import type { AggregatorCheckpoints } from "./aggregator-checkpoint.ts";
@@ -198,15 +198,15 @@ export function startAggregator(config: AggregatorConfig): Stage {
   };
 
   /**
-   * Runs an output write. A StorageError here has already been retried with backoff by the storage layer (or
-   * cannot succeed on a retry: bad credentials, a conflicting object), so redelivering the message would only
-   * repeat it forever: the job fails, naming the write, and nothing more is written for it.
+   * Runs an output write. A non-retryable error here (every storage error: already retried with backoff by the
+   * storage layer, or one a retry cannot fix: bad credentials, a conflicting object) would only repeat if the
+   * message were redelivered: the job fails, naming the write, and nothing more is written for it.
    */
   const writing = async (agg: JobAggregation, write: () => Promise<void>): Promise<void> => {
     try {
       await write();
     } catch (error) {
-      if (!(error instanceof StorageError)) throw error;
+      if (!isVdetError(error) || error.retryable) throw error;
       agg.done = true; // kept in `jobs`, so that later results for the job are dropped, not written
       const message = `output not written to ${agg.job.output}: ${error.message}`;
       log.error({ jobId: agg.job.id, stage: "aggregator", err: message }, "job failed");

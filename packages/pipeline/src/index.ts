@@ -1,6 +1,7 @@
 // @vdet/pipeline: the stages (producer, worker, aggregator), the job store and local mode.
 export * from "./aggregator.ts";
 export * from "./aggregator-checkpoint.ts";
+export * from "./error-codes.ts";
 export * from "./frame-scheduler.ts";
 export * from "./input-limits.ts";
 export * from "./job-output.ts";

@@ -4,6 +4,7 @@
 // detection by the model of the φ that found it.
 
 import { ALL_PHIS, COCO_NUM_CLASSES, cocoLabel, type Phi, phiLabel } from "@vdet/effdet";
+import { codedError, defineErrorCodes } from "@vdet/errors";
 import { type ModelCache, ModelInputError, ModelNotFoundError, resolveModelReference } from "@vdet/models";
 import { type ModelLabels, PHI_VALUES, type PhiRange, type PhiValue, phiRank } from "@vdet/protocol";
 import type { ModelSourceOptions } from "./models.ts";
@@ -58,12 +59,15 @@ export function labelOf(models: DeploymentModels, phi: PhiValue, classId: number
 }
 
 /** A `classes` entry that names no class of the job's model, or a filter the job's models disagree on. */
-export class ClassNameError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "ClassNameError";
-  }
-}
+export const LABEL_ERRORS = defineErrorCodes("labels", {
+  CLASS_NAME: {
+    retryable: false,
+    statusCode: 400,
+    description: "a job's `classes` names no class of its models, or its φ range's models disagree",
+  },
+});
+
+export class ClassNameError extends codedError(LABEL_ERRORS.CLASS_NAME) {}
 
 /**
  * A job's `classes` (names, case-insensitive, or numeric ids) as class ids, by the labels of the models its φ

@@ -2,10 +2,12 @@
 // are the same modules the distributed services run; only the transport and job store differ.
 
 import { availableParallelism } from "node:os";
+import { VdetError } from "@vdet/errors";
 import { type JobSpecInput, PHI_VALUES, type PhiValue, parseJobSpec, phiRank } from "@vdet/protocol";
 import type { LatencyProfile } from "@vdet/scheduler";
 import { createMemoryTransport } from "@vdet/transport";
 import { startAggregator } from "./aggregator.ts";
+import { PIPELINE_ERRORS } from "./error-codes.ts";
 import { MemoryJobStore, type StoredJob } from "./job-store.ts";
 import { deploymentModels } from "./labels.ts";
 import type { StageLogger } from "./logger.ts";
@@ -47,7 +49,10 @@ export interface LocalRunResult {
 export async function runLocal(options: LocalRunOptions): Promise<LocalRunResult> {
   const spec = parseJobSpec(options.spec);
   if (spec.output.startsWith("s3://"))
-    throw new Error("local mode writes to a directory; use the services for s3:// outputs");
+    throw new VdetError(
+      PIPELINE_ERRORS.UNSUPPORTED_OUTPUT,
+      "local mode writes to a directory; use the services for s3:// outputs",
+    );
   const transport = createMemoryTransport();
   const jobStore = new MemoryJobStore();
   const bare = createModelProvider(options);

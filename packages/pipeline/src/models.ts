@@ -3,10 +3,13 @@
 
 import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
+import { ConfigError } from "@vdet/config";
 import { build, Detector, type Phi, parsePhi } from "@vdet/effdet";
+import { VdetError } from "@vdet/errors";
 import { resolveModelReference } from "@vdet/models";
 import { createSimulatedRunner } from "@vdet/runtime";
 import { LatencyProfile, type ProfileTable } from "@vdet/scheduler";
+import { PIPELINE_ERRORS } from "./error-codes.ts";
 
 export interface ModelSourceOptions {
   /**
@@ -29,7 +32,7 @@ export interface ModelProvider {
 }
 
 /** A model file that cannot be read, parsed or loaded; names the φ, the file and the reason. */
-export class ModelLoadError extends Error {
+export class ModelLoadError extends VdetError {
   constructor(
     readonly phi: Phi,
     readonly path: string | undefined,
@@ -43,8 +46,7 @@ export class ModelLoadError extends Error {
         : path.endsWith(".onnx")
           ? "; rebuild it with `vdet model build --variant deploy` or fix VDET_WEIGHTS"
           : "; check that it is a complete .pth or .safetensors checkpoint in the reference naming, or fix VDET_WEIGHTS";
-    super(`cannot load the model ${what}: ${reason}${hint}`, options);
-    this.name = "ModelLoadError";
+    super(PIPELINE_ERRORS.MODEL_LOAD_FAILED, `cannot load the model ${what}: ${reason}${hint}`, options);
   }
 }
 
@@ -64,7 +66,7 @@ export function createModelProvider(options: ModelSourceOptions = {}): ModelProv
       const resolved = reference ? resolveModelReference(reference, { phi }) : undefined;
       const path = resolved?.path;
       const file = path ? new Uint8Array(await readFile(path)) : undefined;
-      if (file !== undefined && file.byteLength === 0) throw new Error("the file is empty");
+      if (file !== undefined && file.byteLength === 0) throw fail(new Error("the file is empty"));
       isOnnx = file !== undefined && (resolved?.kind === "cached" || path!.endsWith(".onnx"));
       model = isOnnx ? file! : build({ phi, weights: file, seed: file ? undefined : (options.seed ?? 0) });
     } catch (error) {
@@ -125,7 +127,7 @@ export function createSimulatedModelProvider(table: ProfileTable): ModelProvider
       let detector = detectors.get(String(phi));
       if (!detector) {
         if (profile.predict(phi, 1) === undefined) {
-          throw new Error(`the simulated profile ${table.key} has no D${phi} rows: cannot run D${phi}`);
+          throw new ConfigError(`the simulated profile ${table.key} has no D${phi} rows: cannot run D${phi}`);
         }
         detector = Detector.fromRunner(createSimulatedRunner({ latencyMs: (b) => profile.predict(phi, b)! }));
         detectors.set(String(phi), detector);

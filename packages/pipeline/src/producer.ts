@@ -6,6 +6,7 @@
 
 import { PRODUCER_DEFAULTS } from "@vdet/config";
 import { getConfig, parsePhi } from "@vdet/effdet";
+import { VdetError } from "@vdet/errors";
 import { metrics } from "@vdet/metrics";
 import { type FrameChunk, type FrameRef, isTerminal, type JobEvent } from "@vdet/protocol";
 import type { Consumer, Transport } from "@vdet/transport";
@@ -17,6 +18,7 @@ import {
   type VideoInfo,
   type VideoInput,
 } from "@vdet/video";
+import { PIPELINE_ERRORS } from "./error-codes.ts";
 import {
   checkDecodedDuration,
   checkInputSize,
@@ -151,7 +153,8 @@ async function produceJob(job: StoredJob, config: ProducerConfig, log: StageLogg
     const display = /^[A-Za-z][A-Za-z0-9+.-]+:/.test(spec.input) ? redactUrl(spec.input) : spec.input;
     if (resume) {
       if (!canReadAgain(spec.input)) {
-        throw new Error(
+        throw new VdetError(
+          PIPELINE_ERRORS.INPUT_CHANGED,
           `the producer restarted after queueing ${resumeFrom} frames, and ${display} is a live stream that cannot be read again from there; the job ends with the frames already queued`,
         );
       }
@@ -215,7 +218,8 @@ async function produceJob(job: StoredJob, config: ProducerConfig, log: StageLogg
     }
     await flush(letterbox);
     if (seen < resumeFrom && !cancelled) {
-      throw new Error(
+      throw new VdetError(
+        PIPELINE_ERRORS.INPUT_CHANGED,
         `the producer restarted after queueing ${resumeFrom} frames, but ${display} now gives only ${seen}: the input changed`,
       );
     }

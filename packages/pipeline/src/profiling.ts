@@ -2,6 +2,7 @@
 // producer sends for that φ. Cached on disk under a key of everything that changes the timings (model hashes,
 // hardware, execution provider, threads, batch sizes), so a restarted worker on the same machine starts at once.
 
+import { ConfigError } from "@vdet/config";
 import { getConfig, type Phi, parsePhi } from "@vdet/effdet";
 import type { PhiValue } from "@vdet/protocol";
 import {
@@ -50,7 +51,8 @@ export function profileBatchSizes(maxBatch: number): number[] {
 export async function profileModels(options: ProfileOptions): Promise<ProfileResult> {
   const batches = profileBatchSizes(options.maxBatch);
   const phis = [...new Set(options.phis.map((p) => parsePhi(p)))];
-  if (phis.length === 0) throw new Error("no φ to profile: give the worker at least one (VDET_PRELOAD)");
+  if (phis.length === 0)
+    throw new ConfigError("no φ to profile: give the worker at least one (VDET_PRELOAD)");
   const modelHashes: Record<string, string> = {};
   for (const phi of phis) modelHashes[String(phi)] = await options.models.modelHash(phi);
   const key = profileKey({

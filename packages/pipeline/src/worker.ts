@@ -7,6 +7,7 @@
 import { hostname } from "node:os";
 import { WORKER_DEFAULTS } from "@vdet/config";
 import type { PostprocessOptions } from "@vdet/effdet";
+import { VdetError } from "@vdet/errors";
 import { metrics } from "@vdet/metrics";
 import {
   type DetectionBatch,
@@ -20,6 +21,7 @@ import {
 } from "@vdet/protocol";
 import { chooseArchivePhi, LatencyProfile, type PhiPolicyOptions } from "@vdet/scheduler";
 import { type Consumer, DEFAULT_ATTEMPTS, type Transport } from "@vdet/transport";
+import { PIPELINE_ERRORS } from "./error-codes.ts";
 import { type BatchRecord, FrameScheduler } from "./frame-scheduler.ts";
 import type { JobStore } from "./job-store.ts";
 import { boxesToSource } from "./letterbox.ts";
@@ -170,7 +172,7 @@ export function startWorker(config: WorkerConfig): WorkerStage {
     // A failed inference may be transient (a runner restarting): give the chunk back for another attempt while
     // attempts remain; only the last attempt reports its frames as failed.
     if (inferenceFailures.length > 0 && attempt < DEFAULT_ATTEMPTS)
-      throw new Error(inferenceFailures[0].reason);
+      throw new VdetError(PIPELINE_ERRORS.INFERENCE_FAILED, inferenceFailures[0].reason);
     failed.push(...inferenceFailures);
     frames.sort((a, b) => a.index - b.index);
     const now = Date.now();

@@ -15,6 +15,7 @@ export {
   NO_TRACK,
   selectDetections,
 } from "./detections.ts";
+export { PROTOCOL_ERRORS } from "./error-codes.ts";
 export * from "./job-spec.ts";
 export * from "./job-state.ts";
 export * from "./messages.ts";

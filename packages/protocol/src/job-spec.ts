@@ -1,7 +1,9 @@
 // The job spec a user submits (API body, CLI flags): what to read, how to sample, how much latency each frame may
 // take or "archive", which φ are allowed, what to keep, where to write. Validated here, at the edge.
 
+import { VdetError } from "@vdet/errors";
 import { z } from "zod";
+import { PROTOCOL_ERRORS } from "./error-codes.ts";
 import { phiRangeSchema } from "./phi.ts";
 
 const INPUT_SCHEMES = ["s3:", "http:", "https:", "rtsp:", "rtsps:"] as const;
@@ -105,12 +107,12 @@ export type JobSpecInput = z.input<typeof jobSpecSchema>;
 /** A validated spec with every default filled in. */
 export type JobSpec = z.output<typeof jobSpecSchema>;
 
-export class InvalidJobSpecError extends Error {
+export class InvalidJobSpecError extends VdetError {
   constructor(readonly issues: { path: string; message: string }[]) {
     super(
+      PROTOCOL_ERRORS.INVALID_JOB_SPEC,
       `invalid job spec: ${issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)).join("; ")}`,
     );
-    this.name = "InvalidJobSpecError";
   }
 }
 

@@ -1,7 +1,9 @@
 // Messages between stages. They stay small: pixels travel separately (a frame store keyed by `FrameRef.key`),
 // never inside a queue payload. Every message is validated when it is received; one that fails is a poison message.
 
+import { VdetError } from "@vdet/errors";
 import { z } from "zod";
+import { PROTOCOL_ERRORS } from "./error-codes.ts";
 import { phiRangeSchema, phiSchema } from "./phi.ts";
 
 export const jobIdSchema = z
@@ -125,13 +127,12 @@ export const jobEventSchema = z.discriminatedUnion("type", [
 ]);
 export type JobEvent = z.infer<typeof jobEventSchema>;
 
-export class PoisonMessageError extends Error {
+export class PoisonMessageError extends VdetError {
   constructor(
     readonly kind: string,
     readonly detail: string,
   ) {
-    super(`invalid ${kind} message: ${detail}`);
-    this.name = "PoisonMessageError";
+    super(PROTOCOL_ERRORS.POISON_MESSAGE, `invalid ${kind} message: ${detail}`);
   }
 }
 

@@ -1,6 +1,8 @@
 // A 5×7 bitmap font for the labels drawn into frames: letters (upper case drawn as lower case), digits and a
 // few signs; anything else is drawn blank. Each glyph is seven rows of five cells, "#" set, "." clear.
 
+import { InvariantError } from "@vdet/errors";
+
 const GLYPHS: Record<string, string> = {
   a: ".....|.....|.###.|....#|.####|#...#|.####",
   b: "#....|#....|####.|#...#|#...#|#...#|####.",
@@ -58,7 +60,7 @@ export const GLYPH_HEIGHT = 7;
 function toRows(char: string, pattern: string): Uint8Array {
   const rows = pattern.split("|");
   if (rows.length !== GLYPH_HEIGHT || rows.some((r) => r.length !== GLYPH_WIDTH)) {
-    throw new Error(`glyph ${JSON.stringify(char)} is not ${GLYPH_WIDTH}×${GLYPH_HEIGHT}`);
+    throw new InvariantError(`glyph ${JSON.stringify(char)} is not ${GLYPH_WIDTH}×${GLYPH_HEIGHT}`);
   }
   return Uint8Array.from(rows, (row) =>
     [...row].reduce((mask, cell, x) => (cell === "#" ? mask | (1 << (GLYPH_WIDTH - 1 - x)) : mask), 0),

@@ -1,6 +1,7 @@
 // tracks.jsonl as the renderer and the viewer read it: one line per sampled frame, in pts order.
 
 import type { DetectionRow } from "@vdet/protocol";
+import { defineErrorCodes, VdetError } from "@vdet/errors";
 
 export interface TrackFrame {
   frame: number;
@@ -11,12 +12,16 @@ export interface TrackFrame {
   detections: DetectionRow[];
 }
 
-export class InvalidTracksError extends Error {
+export const RENDER_ERRORS = defineErrorCodes("render", {
+  INVALID_TRACKS: { retryable: false, description: "a tracks.jsonl line is not vdet's format" },
+});
+
+export class InvalidTracksError extends VdetError {
   constructor(line: number, reason: string) {
     super(
+      RENDER_ERRORS.INVALID_TRACKS,
       `tracks.jsonl line ${line}: ${reason} (expected vdet's tracks.jsonl: one JSON object per sampled frame)`,
     );
-    this.name = "InvalidTracksError";
   }
 }
 

@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { InferenceSession, Tensor } from "onnxruntime-node";
-import { InvalidTensorError, ModelLoadError, ModelRunError, RunnerClosedError } from "./errors.ts";
+import { InvalidTensorError, ModelRunError, RunnerClosedError, SessionLoadError } from "./errors.ts";
 import { createOnnxRunner } from "./onnx-runner.ts";
 import type { ModelRunner, TensorLike } from "./runner.ts";
 import { addReluModel, boolOutputModel, identityModel } from "./tiny-models.ts";
@@ -163,11 +163,11 @@ describe("onnx runner: types, model sources, errors and close()", () => {
     await assert.rejects(
       createOnnxRunner("/nonexistent/model.onnx", { executionProvider: "cpu" }),
       (error: Error) =>
-        error instanceof ModelLoadError && /\/nonexistent\/model\.onnx.*doesn't exist/.test(error.message),
+        error instanceof SessionLoadError && /\/nonexistent\/model\.onnx.*doesn't exist/.test(error.message),
     );
     await assert.rejects(
       createOnnxRunner(new Uint8Array([1, 2, 3, 4]), { executionProvider: "cpu" }),
-      (error: Error) => error instanceof ModelLoadError && /protobuf parsing failed/.test(error.message),
+      (error: Error) => error instanceof SessionLoadError && /protobuf parsing failed/.test(error.message),
     );
     assert.equal(workerCount(), before);
   });

@@ -3,11 +3,12 @@
 // only posts feeds and receives results, both as transferred buffers (no copies).
 
 import { Worker } from "node:worker_threads";
+import { InvariantError } from "@vdet/errors";
 import {
   ExecutionProviderUnavailableError,
-  ModelLoadError,
   ModelRunError,
   RunnerClosedError,
+  SessionLoadError,
 } from "./errors.ts";
 import { parseExecutionProvider, type SessionTuning, sessionOptionsFor } from "./execution-provider.ts";
 import type { ModelRunner, TensorLike } from "./runner.ts";
@@ -36,10 +37,10 @@ export async function createOnnxRunner(
   const worker = new Worker(WORKER_ENTRY, { workerData: init, execArgv: [] });
   const first = await new Promise<FromWorker>((resolve, reject) => {
     const onError = (error: Error) =>
-      reject(new ModelLoadError(`the model runner's worker failed to start: ${error.message}`));
+      reject(new SessionLoadError(`the model runner's worker failed to start: ${error.message}`));
     const onExit = (code: number) =>
       reject(
-        new ModelLoadError(`the model runner's worker exited with code ${code} before the model loaded`),
+        new SessionLoadError(`the model runner's worker exited with code ${code} before the model loaded`),
       );
     worker.once("message", (message: FromWorker) => {
       worker.off("error", onError).off("exit", onExit);
@@ -49,7 +50,9 @@ export async function createOnnxRunner(
   });
   if (first.type === "ready") return new OnnxRunner(worker, first.inputNames, first.outputNames);
   await worker.terminate();
-  throw first.type === "load-failed" ? fromWorkerError(first.error) : new Error(`unexpected ${first.type}`);
+  throw first.type === "load-failed"
+    ? fromWorkerError(first.error)
+    : new InvariantError(`unexpected ${first.type}`);
 }
 
 function fromWorkerError(error: WorkerError): Error {
@@ -57,7 +60,7 @@ function fromWorkerError(error: WorkerError): Error {
     case "provider-unavailable":
       return new ExecutionProviderUnavailableError(error.provider, error.libraries, error.message);
     case "model-load":
-      return new ModelLoadError(`cannot load the model: ${error.message}`);
+      return new SessionLoadError(`cannot load the model: ${error.message}`);
     case "run":
       return new ModelRunError(`model run failed: ${error.message}`);
   }

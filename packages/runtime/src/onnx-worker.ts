@@ -2,8 +2,9 @@
 // time in arrival order, so `session.run` blocks this thread instead of the caller's event loop.
 
 import { type MessagePort, parentPort, workerData } from "node:worker_threads";
+import { InvariantError } from "@vdet/errors";
 import { InferenceSession, Tensor } from "onnxruntime-node";
-import { ExecutionProviderUnavailableError } from "./errors.ts";
+import { ExecutionProviderUnavailableError, ModelRunError } from "./errors.ts";
 import { assertExecutionProviderInstalled } from "./execution-provider.ts";
 import { describeOrtInstall, isProviderLoadFailure, providerLoadError } from "./ort-install.ts";
 import { TENSOR_TYPES, type TensorLike, type TensorType } from "./runner.ts";
@@ -45,7 +46,7 @@ function toWorkerError(error: unknown, kind: "model-load" | "run"): WorkerError 
 
 function toTensorLike(name: string, tensor: Tensor): TensorLike {
   if (!TENSOR_TYPES.includes(tensor.type as TensorType)) {
-    throw new Error(
+    throw new ModelRunError(
       `output "${name}" has element type ${tensor.type}; the runner returns ${TENSOR_TYPES.join(", ")} ` +
         "tensors: add a Cast to the model",
     );
@@ -95,5 +96,5 @@ async function main(port: MessagePort, init: WorkerInit): Promise<void> {
   });
 }
 
-if (!parentPort) throw new Error("onnx-worker.ts runs as a worker thread; use createOnnxRunner()");
+if (!parentPort) throw new InvariantError("onnx-worker.ts runs as a worker thread; use createOnnxRunner()");
 await main(parentPort, workerData as WorkerInit);

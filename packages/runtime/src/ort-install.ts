@@ -5,7 +5,7 @@ import { existsSync, readdirSync } from "node:fs";
 import { createRequire } from "node:module";
 import { basename, dirname, join } from "node:path";
 import { listSupportedBackends } from "onnxruntime-node";
-import { ExecutionProviderUnavailableError, GPU_INSTALL_HINT } from "./errors.ts";
+import { ExecutionProviderUnavailableError, GPU_INSTALL_HINT, OnnxRuntimeMissingError } from "./errors.ts";
 import {
   type ExecutionProvider,
   formatExecutionProvider,
@@ -36,7 +36,9 @@ function findBindingDir(): string {
     .map((d) => join(bin, d, process.platform, process.arch))
     .filter((d) => existsSync(join(d, "onnxruntime_binding.node")));
   if (candidates.length === 0) {
-    throw new Error(`onnxruntime-node has no binding for ${process.platform}/${process.arch} under ${bin}`);
+    throw new OnnxRuntimeMissingError(
+      `onnxruntime-node has no binding for ${process.platform}/${process.arch} under ${bin}`,
+    );
   }
   return candidates[0];
 }

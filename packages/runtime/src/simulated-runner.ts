@@ -7,6 +7,7 @@
 // (descending), `classes` [N, k] (1-based COCO ids). Each frame gets a few boxes derived from its pixels (bright
 // regions, so a moving bright object gives moving boxes); the rest of the k candidates score 0.
 
+import { ModelRunError } from "./errors.ts";
 import type { ModelRunner, TensorLike } from "./runner.ts";
 
 export interface SimulatedRunnerOptions {
@@ -26,15 +27,16 @@ export function createSimulatedRunner(options: SimulatedRunnerOptions): ModelRun
 
   const runOnce = async (feeds: Record<string, TensorLike>): Promise<Record<string, TensorLike>> => {
     const input = feeds[SIMULATED_INPUT];
-    if (!input) throw new Error(`simulated model: missing input "${SIMULATED_INPUT}"`);
+    if (!input) throw new ModelRunError(`simulated model: missing input "${SIMULATED_INPUT}"`);
     if (input.type !== "uint8" || input.dims.length !== 4 || input.dims[3] !== 3) {
-      throw new Error(
+      throw new ModelRunError(
         `simulated model: "${SIMULATED_INPUT}" must be uint8 N×H×W×3, got ${input.type} [${input.dims}]`,
       );
     }
     const [n, height, width] = input.dims;
     const ms = options.latencyMs(n);
-    if (!Number.isFinite(ms) || ms < 0) throw new Error(`simulated model: no latency for a batch of ${n}`);
+    if (!Number.isFinite(ms) || ms < 0)
+      throw new ModelRunError(`simulated model: no latency for a batch of ${n}`);
     const started = performance.now();
     const boxes = new Float32Array(n * candidates * 4);
     const scores = new Float32Array(n * candidates);

@@ -3,6 +3,7 @@
 // frames behind it able to make their deadlines, and keeps up with the arrival rate. φ steps down at once when it
 // must and up one step at a time after a run of batches with room to spare (hysteresis).
 
+import { InvariantError } from "@vdet/errors";
 import { type PhiValue, phiRank } from "@vdet/protocol";
 import type { LatencyProfile } from "./latency-profile.ts";
 
@@ -143,7 +144,7 @@ export class PhiPolicy {
 
   /** Chooses the next batch from the pending frames (at least one). */
   decide(pending: readonly PendingFrame[], nowMs: number): BatchDecision {
-    if (pending.length === 0) throw new Error("decide() needs at least one pending frame");
+    if (pending.length === 0) throw new InvariantError("decide() needs at least one pending frame");
     const order = pending
       .map((_, i) => i)
       .sort((a, b) => pending[a].deadlineMs - pending[b].deadlineMs || a - b);

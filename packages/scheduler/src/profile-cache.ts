@@ -7,6 +7,7 @@ import { createHash } from "node:crypto";
 import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { cpus, homedir } from "node:os";
 import { join } from "node:path";
+import { codedError, defineErrorCodes } from "@vdet/errors";
 import { type ProfileTable, profileTableSchema } from "./latency-profile.ts";
 
 export interface ProfileKeyParts {
@@ -88,23 +89,33 @@ export async function saveProfile(dir: string, table: ProfileTable): Promise<str
   return path;
 }
 
+export const SCHEDULER_ERRORS = defineErrorCodes("scheduler", {
+  PROFILE_FILE_INVALID: {
+    retryable: false,
+    description: "a latency profile file cannot be read or is not one",
+  },
+});
+
+/** A latency profile file that cannot be read, or is not a profile. */
+export class ProfileFileError extends codedError(SCHEDULER_ERRORS.PROFILE_FILE_INVALID) {}
+
 /** A profile JSON a user gives (`vdet worker --profile-only --json`); errors name the file and what is wrong. */
 export async function readProfileFile(path: string): Promise<ProfileTable> {
   let text: string;
   try {
     text = await readFile(path, "utf8");
   } catch (error) {
-    throw new Error(`cannot read the profile ${path}: ${(error as Error).message}`);
+    throw new ProfileFileError(`cannot read the profile ${path}: ${(error as Error).message}`);
   }
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
   } catch (error) {
-    throw new Error(`${path} is not a latency profile: ${(error as Error).message}`);
+    throw new ProfileFileError(`${path} is not a latency profile: ${(error as Error).message}`);
   }
   const result = profileTableSchema.safeParse(parsed);
   if (!result.success) {
-    throw new Error(
+    throw new ProfileFileError(
       `${path} is not a latency profile (make one with \`vdet worker --profile-only --json\`): ${result.error.issues
         .map((i) => `${i.path.join(".")}: ${i.message}`)
         .join("; ")}`,

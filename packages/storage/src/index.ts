@@ -8,6 +8,7 @@ export {
   ObjectConflictError,
   ObjectNotFoundError,
   PartsMissingError,
+  STORAGE_ERRORS,
   StorageError,
   type StorageErrorCode,
   StorageRequestError,

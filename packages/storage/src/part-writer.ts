@@ -6,6 +6,7 @@
 
 import { Readable } from "node:stream";
 import { AGGREGATOR_DEFAULTS } from "@vdet/config";
+import { InvariantError } from "@vdet/errors";
 import { InvalidKeyError, PartsMissingError } from "./errors.ts";
 import { validateKey, validatePrefix } from "./keys.ts";
 import type { Sink } from "./sink.ts";
@@ -124,7 +125,7 @@ export class PartWriter {
 
   private checkOpen(action: string): void {
     if (this.state !== "open")
-      throw new Error(`cannot ${action}: ${this.options.key} is already ${this.state}`);
+      throw new InvariantError(`cannot ${action}: ${this.options.key} is already ${this.state}`);
   }
 
   /** Buffers `data` (whole lines, for JSONL) and writes a part once enough is buffered. */

@@ -4,6 +4,8 @@
 
 import type { S3ClientConfig } from "@aws-sdk/client-s3";
 import { S3_DEFAULTS } from "@vdet/config";
+import { VdetError } from "@vdet/errors";
+import { STORAGE_ERRORS } from "./errors.ts";
 
 export interface BackoffOptions {
   /** Attempts in all, the first included. */
@@ -73,7 +75,10 @@ export class BackoffRetryStrategy implements SdkRetryStrategy {
     const retries = token.getRetryCount();
     const retryable = errorInfo.errorType === "TRANSIENT" || errorInfo.errorType === "THROTTLING";
     if (!retryable || retries + 1 >= this.options.maxAttempts) {
-      throw new Error("no retry: the error is not retryable or the attempts are used up");
+      throw new VdetError(
+        STORAGE_ERRORS.STORAGE_NO_RETRY,
+        "no retry: the error is not retryable or the attempts are used up",
+      );
     }
     const base =
       errorInfo.errorType === "THROTTLING" ? this.options.throttlingBaseDelayMs : this.options.baseDelayMs;

@@ -10,7 +10,8 @@ import {
   type S3Client,
 } from "@aws-sdk/client-s3";
 import { S3_DEFAULTS } from "@vdet/config";
-import { ObjectChangedError, StorageError, StorageRequestError } from "./errors.ts";
+import { isRetryable, VdetError } from "@vdet/errors";
+import { ObjectChangedError, STORAGE_ERRORS, StorageRequestError } from "./errors.ts";
 import { parseS3ObjectUri } from "./location.ts";
 import { backoffDelayMs, DEFAULT_BACKOFF, sleep } from "./retry.ts";
 import { isPreconditionFailed, wrapS3Error } from "./s3-errors.ts";
@@ -29,10 +30,9 @@ export interface ObjectStreamOptions {
   highWaterMark?: number;
 }
 
-class BodyIdleTimeoutError extends Error {
+class BodyIdleTimeoutError extends VdetError {
   constructor(idleTimeoutMs: number) {
-    super(`no data for ${idleTimeoutMs} ms`);
-    this.name = "BodyIdleTimeoutError";
+    super(STORAGE_ERRORS.BODY_IDLE_TIMEOUT, `no data for ${idleTimeoutMs} ms`);
   }
 }
 
@@ -119,7 +119,7 @@ async function* objectChunks(
         arm();
       }
     } catch (error) {
-      if (error instanceof StorageError || (error as Error).name === "AbortError") throw error;
+      if (!isRetryable(error) || (error as Error).name === "AbortError") throw error;
       lastError = error;
     } finally {
       clearTimeout(timer);

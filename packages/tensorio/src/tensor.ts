@@ -1,6 +1,8 @@
 // The in-memory tensor every reader produces: a dtype tag, a C-order shape and a typed array of the raw values.
 // Readers hand out views on the file's bytes where alignment allows, so a tensor may share memory with its file.
 
+import { codedError, defineErrorCodes } from "@vdet/errors";
+
 export type DType = "F32" | "F16" | "BF16" | "F64" | "I64" | "I32" | "I16" | "I8" | "U8" | "BOOL";
 
 /** The typed array that holds each dtype's raw values (F16 and BF16 as their 16-bit patterns, BOOL as 0/1). */
@@ -31,8 +33,16 @@ export type Tensor = { [D in DType]: TensorOf<D> }[DType];
 /** Tensors by name, in the order the file lists them. */
 export type StateDict = Map<string, Tensor>;
 
+export const TENSORIO_ERRORS = defineErrorCodes("tensorio", {
+  TENSOR_FILE_INVALID: {
+    retryable: false,
+    description:
+      "a tensor file (safetensors, PyTorch checkpoint) is malformed, truncated, unsupported or refused",
+  },
+});
+
 /** Thrown for every malformed, truncated, unsupported or refused input. The message names the problem. */
-export class TensorFileError extends Error {
+export class TensorFileError extends codedError(TENSORIO_ERRORS.TENSOR_FILE_INVALID) {
   override readonly name = "TensorFileError";
 }
 
@@ -83,7 +93,7 @@ const CONSTRUCTORS: { [D in DType]: ArrayConstructor<D> } = {
 
 if (new Uint8Array(new Uint16Array([1]).buffer)[0] !== 1) {
   // Every supported file stores little-endian values and the readers view them in place.
-  throw new Error("@vdet/tensorio needs a little-endian host");
+  throw new TensorFileError("@vdet/tensorio needs a little-endian host");
 }
 
 export function isDType(value: unknown): value is DType {

@@ -3,10 +3,9 @@
 // rectangular form of Crouse 2016 as used by SciPy's linear_sum_assignment, same tie-breaking),
 // so the evaluator and the tracker agree with the reference Python tools even on ties.
 
-/** Thrown when an assignment problem has no finite solution or contains NaN. */
-export class AssignmentError extends Error {
-  override name = "AssignmentError";
-}
+import { AssignmentError } from "./errors.ts";
+
+export { AssignmentError };
 
 /**
  * Reusable buffers for {@link AssignmentSolver}; grows on demand so that repeated solves of

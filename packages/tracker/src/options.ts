@@ -1,6 +1,8 @@
 // Tracker options: the ByteTrack-style defaults, the SORT baseline preset, validation, and the
 // conversion of ages given in frames at a reference rate into frames at the stream's rate.
 
+import { TrackerOptionsError } from "./errors.ts";
+
 export interface TrackerOptions {
   /** Frames per second of the frames fed to update() (after any frame sampling). */
   fps: number;
@@ -106,10 +108,7 @@ export const SORT_BASELINE_OPTIONS: Readonly<Partial<TrackerOptions>> = Object.f
   motionModel: "xysr",
 });
 
-/** Thrown for an invalid option value; the message names the option. */
-export class TrackerOptionsError extends Error {
-  override name = "TrackerOptionsError";
-}
+export { TrackerOptionsError };
 
 /** Converts a frame count at referenceFps to the stream rate; a positive count never becomes 0. */
 export function scaleFrames(frames: number, fps: number, referenceFps: number): number {

@@ -1,6 +1,7 @@
 // One tracked object: its Kalman state, life-cycle counters and last observation, plus the
 // conversion to and from a plain JSON-able record for checkpoints.
 
+import { TrackerStateError } from "./errors.ts";
 import { STATE_SIZE } from "./kalman-filter.ts";
 
 export interface Track {
@@ -81,9 +82,7 @@ export function trackToState(track: Track): TrackState {
   };
 }
 
-export class TrackerStateError extends Error {
-  override name = "TrackerStateError";
-}
+export { TrackerStateError };
 
 export function trackFromState(state: TrackState, where: string): Track {
   const numberField = (name: keyof TrackState): number => {

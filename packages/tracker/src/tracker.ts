@@ -4,6 +4,7 @@
 // One instance per video stream; ids start at 1 per instance; state can be checkpointed as JSON.
 
 import type { Detections } from "@vdet/protocol";
+import { DetectionInputError } from "./errors.ts";
 import { KalmanFilter, XYAH, XYSR } from "./kalman-filter.ts";
 import { AssignmentSolver, iouMatrix, solveGated } from "./matching.ts";
 import {
@@ -41,9 +42,7 @@ export interface TrackerState {
   tracks: TrackState[];
 }
 
-export class DetectionInputError extends Error {
-  override name = "DetectionInputError";
-}
+export { DetectionInputError };
 
 /** Growable scratch arrays reused from frame to frame. */
 class Scratch {

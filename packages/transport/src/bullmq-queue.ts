@@ -4,7 +4,8 @@
 // messages come back after the stall interval.
 
 import { QUEUE_DEFAULTS } from "@vdet/config";
-import { PoisonMessageError, parseMessage } from "@vdet/protocol";
+import { isRetryable } from "@vdet/errors";
+import { parseMessage } from "@vdet/protocol";
 import { type ConnectionOptions, type Job, Queue, UnrecoverableError, Worker } from "bullmq";
 import type { z } from "zod";
 import {
@@ -15,7 +16,6 @@ import {
   type DeadLetter,
   type Handler,
   type QueueCounts,
-  UnprocessableMessageError,
   type WorkQueue,
 } from "./work-queue.ts";
 
@@ -73,7 +73,7 @@ export class BullQueue<S extends z.ZodType> implements WorkQueue<z.output<S>> {
         try {
           message = parseMessage(this.schema, this.name, job.data);
         } catch (error) {
-          throw new UnrecoverableError((error as PoisonMessageError).message);
+          throw new UnrecoverableError((error as Error).message);
         }
         try {
           await handler(message, {
@@ -82,8 +82,8 @@ export class BullQueue<S extends z.ZodType> implements WorkQueue<z.output<S>> {
             addedAtMs: job.timestamp,
           });
         } catch (error) {
-          if (error instanceof UnprocessableMessageError || error instanceof PoisonMessageError) {
-            throw new UnrecoverableError(error.message);
+          if (!isRetryable(error)) {
+            throw new UnrecoverableError((error as Error).message);
           }
           throw error;
         }

@@ -1,7 +1,8 @@
 // In-process queue for local mode and unit tests: the same contract as the Redis queue (validation, priorities,
 // de-duplication, bounded retries, dead letters), without a network hop.
 
-import { PoisonMessageError, parseMessage } from "@vdet/protocol";
+import { isRetryable } from "@vdet/errors";
+import { parseMessage } from "@vdet/protocol";
 import type { z } from "zod";
 import {
   type AddOptions,
@@ -11,7 +12,6 @@ import {
   type DeadLetter,
   type Handler,
   type QueueCounts,
-  UnprocessableMessageError,
   type WorkQueue,
 } from "./work-queue.ts";
 
@@ -86,10 +86,7 @@ export class MemoryQueue<S extends z.ZodType> implements WorkQueue<z.output<S>> 
       this.known.delete(item.id);
     } catch (error) {
       const reason = error instanceof Error ? error.message : String(error);
-      const final =
-        error instanceof PoisonMessageError ||
-        error instanceof UnprocessableMessageError ||
-        item.attempt >= this.attempts;
+      const final = !isRetryable(error) || item.attempt >= this.attempts;
       if (final) {
         this.dead.push({ id: item.id, reason, data: item.data });
         this.known.delete(item.id);

@@ -2,15 +2,12 @@
 // a failed TLS handshake forever, logging the same line each time, so a misconfigured role never says clearly
 // what is wrong. One connection, no retries, and an error that names the cause and the setting to fix.
 
+import { codedError } from "@vdet/errors";
 import { Redis } from "ioredis";
+import { TRANSPORT_ERRORS } from "./error-codes.ts";
 import { type RedisTlsOptions, redisOptionsFromUrl } from "./transport.ts";
 
-export class RedisConnectionError extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = "RedisConnectionError";
-  }
-}
+export class RedisConnectionError extends codedError(TRANSPORT_ERRORS.REDIS_CONNECTION) {}
 
 /** The URL without its password, for messages. */
 export function redactRedisUrl(url: string): string {

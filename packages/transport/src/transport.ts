@@ -1,7 +1,7 @@
 // The set of queues and the frame store that connect the stages. Two implementations with one shape:
 // Redis (BullMQ queues + binary frame keys with a TTL) for distributed runs, in-process for local mode and tests.
 
-import { COMMON_DEFAULTS } from "@vdet/config";
+import { COMMON_DEFAULTS, ConfigError } from "@vdet/config";
 import { detectionBatchSchema, frameChunkSchema, jobEventSchema, jobIdSchema } from "@vdet/protocol";
 import type { Queue, RedisOptions } from "bullmq";
 import { Redis } from "ioredis";
@@ -71,7 +71,7 @@ export interface RedisTlsOptions {
 export function redisOptionsFromUrl(url: string, options: RedisTlsOptions = {}): RedisOptions {
   const parsed = new URL(url);
   if (parsed.protocol !== "redis:" && parsed.protocol !== "rediss:") {
-    throw new Error(`Redis URL must start with redis:// or rediss://, got ${parsed.protocol}`);
+    throw new ConfigError(`Redis URL must start with redis:// or rediss://, got ${parsed.protocol}`);
   }
   return {
     host: parsed.hostname || "127.0.0.1",

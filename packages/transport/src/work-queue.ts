@@ -1,6 +1,9 @@
 // The queue interface between stages: at-least-once delivery of validated messages, with priorities,
 // de-duplication by message id, and a dead-letter list for messages that can never be processed.
 
+import { codedError } from "@vdet/errors";
+import { TRANSPORT_ERRORS } from "./error-codes.ts";
+
 export interface AddOptions {
   /** Deterministic id: adding a message whose id is still queued does nothing. */
   id?: string;
@@ -54,11 +57,6 @@ export interface WorkQueue<T> {
 }
 
 /** Thrown by a handler (or raised by validation) for a message that must not be retried. */
-export class UnprocessableMessageError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "UnprocessableMessageError";
-  }
-}
+export class UnprocessableMessageError extends codedError(TRANSPORT_ERRORS.UNPROCESSABLE_MESSAGE) {}
 
 export const DEFAULT_ATTEMPTS = 5;

@@ -1,18 +1,32 @@
 // Typed errors for probing and decoding. Each names what went wrong, carries ffmpeg's own reason line when
 // ffmpeg gave one, and says what to do; `code` is stable for callers that switch on it (job failure reasons).
 
-export type VideoErrorCode =
-  | "FFMPEG_MISSING"
-  | "INPUT_REJECTED"
-  | "NOT_FOUND"
-  | "UNREACHABLE"
-  | "NOT_A_VIDEO"
-  | "NO_VIDEO_STREAM"
-  | "UNSUPPORTED_CODEC"
-  | "LIMIT_EXCEEDED"
-  | "STALLED"
-  | "ABORTED"
-  | "DECODE_FAILED";
+import { defineErrorCodes, VdetError } from "@vdet/errors";
+
+export const VIDEO_ERRORS = defineErrorCodes("video", {
+  FFMPEG_MISSING: { retryable: false, description: "no usable ffmpeg/ffprobe binary" },
+  INPUT_REJECTED: {
+    retryable: false,
+    description: "the input was refused before ffmpeg ran (scheme or kind not allowed, bad options)",
+  },
+  NOT_FOUND: { retryable: false, description: "a missing local file, or a URL answering 404/410" },
+  UNREACHABLE: {
+    retryable: true,
+    description: "network failure: refused, unresolvable, timed out, HTTP errors, a failing input stream",
+  },
+  NOT_A_VIDEO: { retryable: false, description: "the bytes are not a video container ffmpeg accepts" },
+  NO_VIDEO_STREAM: { retryable: false, description: "a valid container without a video stream" },
+  UNSUPPORTED_CODEC: { retryable: false, description: "a video codec the ffmpeg in use cannot decode" },
+  LIMIT_EXCEEDED: {
+    retryable: false,
+    description: "a configured limit (resolution, frames, bytes) was exceeded",
+  },
+  STALLED: { retryable: true, description: "ffmpeg made no progress for the stall timeout" },
+  ABORTED: { retryable: false, description: "the caller cancelled the decode (AbortSignal)" },
+  DECODE_FAILED: { retryable: false, description: "ffmpeg failed for a reason no other code describes" },
+});
+
+export type VideoErrorCode = (typeof VIDEO_ERRORS)[keyof typeof VIDEO_ERRORS];
 
 export interface VideoErrorDetails {
   /** The input as given, with credentials and query strings redacted. */
@@ -25,8 +39,8 @@ export interface VideoErrorDetails {
   cause?: unknown;
 }
 
-export class VideoError extends Error {
-  readonly code: VideoErrorCode;
+export class VideoError extends VdetError {
+  declare readonly code: VideoErrorCode;
   readonly input: string | undefined;
   readonly reason: string | undefined;
   readonly exitCode: number | null | undefined;
@@ -35,9 +49,7 @@ export class VideoError extends Error {
   constructor(code: VideoErrorCode, message: string, details: VideoErrorDetails = {}) {
     const where = details.input === undefined ? "" : ` [input: ${details.input}]`;
     const why = details.reason === undefined ? "" : ` (ffmpeg: ${details.reason})`;
-    super(`${message}${why}${where}`, details.cause === undefined ? undefined : { cause: details.cause });
-    this.name = new.target.name;
-    this.code = code;
+    super(code, `${message}${why}${where}`, { cause: details.cause });
     this.input = details.input;
     this.reason = details.reason;
     this.exitCode = details.exitCode;

@@ -9,6 +9,7 @@ import type { JobSpecInput, JobWaiting } from "@vdet/protocol";
 import { createS3Client, listS3Videos, s3ConfigFromEnv, VIDEO_EXTENSIONS } from "@vdet/storage";
 import { type Command, InvalidArgumentError } from "commander";
 import { globSync } from "tinyglobby";
+import { ApiRequestError, NoVideosError } from "../errors.ts";
 import { integer, positiveNumber, probability } from "../options.ts";
 import { createProgress } from "../progress.ts";
 
@@ -42,13 +43,15 @@ async function call(
       body: body === undefined ? undefined : JSON.stringify(body),
     });
   } catch (error) {
-    throw new Error(
+    throw new ApiRequestError(
       `cannot reach the vdet api at ${client.api} (${(error as Error).message}); is \`vdet api\` running?`,
     );
   }
   const payload = (await response.json().catch(() => ({}))) as Record<string, unknown>;
   if (!response.ok)
-    throw new Error(`api answered ${response.status}: ${String(payload.error ?? response.statusText)}`);
+    throw new ApiRequestError(
+      `api answered ${response.status}: ${String(payload.error ?? response.statusText)}`,
+    );
   return payload;
 }
 
@@ -232,7 +235,7 @@ export function registerJobCommands(program: Command): void {
       } else {
         await submitAll([input], false);
       }
-      if (ids.length === 0) throw new Error(`no videos found in ${input}`);
+      if (ids.length === 0) throw new NoVideosError(`no videos found in ${input}`);
       if (o.wait) {
         for (const id of ids) {
           const job = await waitFor(client, id);

@@ -4,7 +4,7 @@
 
 import { parsePhi } from "@vdet/effdet";
 import type { PhiValue } from "@vdet/protocol";
-import { createLogger, loadConfig, prepareWorker, workerConfigSchema } from "@vdet/roles";
+import { ConfigError, createLogger, loadConfig, prepareWorker, workerConfigSchema } from "@vdet/roles";
 import {
   LatencyProfile,
   type Plan,
@@ -84,7 +84,7 @@ export function registerPlanCommand(program: Command): void {
       } else {
         const unknown = loads.filter((l) => l.frames === null).map((l) => l.input);
         if (unknown.length > 0)
-          throw new Error(
+          throw new ConfigError(
             `--finish-by needs inputs of known duration; these have none: ${unknown.join(", ")}`,
           );
         const frames = loads.reduce((sum, l) => sum + l.frames!, 0);

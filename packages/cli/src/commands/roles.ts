@@ -1,7 +1,14 @@
 // `vdet api|producer|worker|aggregator`: the long-running roles of the distributed pipeline. Each reads VDET_*
 // environment variables; flags override them. They run until SIGTERM/SIGINT and then drain.
 
-import { createLogger, loadConfig, prepareWorker, serveRole, workerConfigSchema } from "@vdet/roles";
+import {
+  ConfigError,
+  createLogger,
+  loadConfig,
+  prepareWorker,
+  serveRole,
+  workerConfigSchema,
+} from "@vdet/roles";
 import { formatProfile } from "@vdet/scheduler";
 import type { Command } from "commander";
 
@@ -82,7 +89,8 @@ export function registerRoleCommands(program: Command): void {
 async function printWorkerProfile(flags: Record<string, unknown>, json: boolean): Promise<void> {
   const config = loadConfig(workerConfigSchema, process.env, flags);
   const logger = createLogger("worker", flags.logLevel ? config.logLevel : "warn", "stderr");
-  if (config.profile === "off") throw new Error("--profile-only measures a profile: drop --profile off");
+  if (config.profile === "off")
+    throw new ConfigError("--profile-only measures a profile: drop --profile off");
   process.stderr.write(`profiling D${config.preload.join(", D")} at batch sizes up to ${config.maxBatch}…\n`);
   const { models, table } = await prepareWorker(config, logger);
   await models.close();
