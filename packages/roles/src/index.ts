@@ -13,8 +13,13 @@ export {
   type WorkerRoleConfig,
   workerConfigSchema,
 } from "@vdet/config";
+export { startAggregatorRole } from "./aggregator-role.ts";
+export { startApiRole } from "./api-role.ts";
 export * from "./backlog-metric.ts";
+export { checkRoleRedis, type RunningRole } from "./connections.ts";
 export * from "./health.ts";
 export * from "./logging.ts";
+export { startProducerRole } from "./producer-role.ts";
+export { runUntilSignal } from "./run-until-signal.ts";
 export * from "./serve.ts";
-export * from "./start.ts";
+export { prepareWorker, startWorkerRole } from "./worker-role.ts";

@@ -12,17 +12,14 @@ import {
 import { enableProcessMetrics, startMetricsServer } from "@vdet/metrics";
 import type { Logger } from "pino";
 import type { z } from "zod";
+import { startAggregatorRole } from "./aggregator-role.ts";
+import { startApiRole } from "./api-role.ts";
+import { checkRoleRedis, type RunningRole } from "./connections.ts";
 import { startHealthServer } from "./health.ts";
 import { createLogger } from "./logging.ts";
-import {
-  checkRoleRedis,
-  type RunningRole,
-  runUntilSignal,
-  startAggregatorRole,
-  startApiRole,
-  startProducerRole,
-  startWorkerRole,
-} from "./start.ts";
+import { startProducerRole } from "./producer-role.ts";
+import { runUntilSignal } from "./run-until-signal.ts";
+import { startWorkerRole } from "./worker-role.ts";
 
 /** What every role's configuration has (the common settings of @vdet/config's role schemas). */
 type RoleConfig = Record<string, unknown> &

@@ -1,0 +1,111 @@
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import {
+  aggregatorConfigSchema,
+  apiConfigSchema,
+  ConfigError,
+  describeConfig,
+  loadConfig,
+  loadS3Settings,
+  PRODUCER_DEFAULTS,
+  producerConfigSchema,
+  QUEUE_DEFAULTS,
+  WORKER_DEFAULTS,
+  workerConfigSchema,
+} from "./index.ts";
+
+describe("role configuration", () => {
+  test("defaults come from the one table of defaults", () => {
+    const producer = loadConfig(producerConfigSchema, {});
+    for (const key of [
+      "framesPerChunk",
+      "maxFramesInFlight",
+      "maxQueuedChunks",
+      "frameTtlSeconds",
+    ] as const) {
+      assert.equal(producer[key], PRODUCER_DEFAULTS[key]);
+    }
+    assert.equal(producer.lockDurationMs, QUEUE_DEFAULTS.lockDurationMs);
+    const worker = loadConfig(workerConfigSchema, {});
+    assert.equal(worker.maxBatch, WORKER_DEFAULTS.maxBatch);
+    assert.equal(worker.lockDurationMs, WORKER_DEFAULTS.lockDurationMs);
+    assert.deepEqual(worker.preload, ["0"]);
+    assert.equal(loadConfig(aggregatorConfigSchema, {}).tracksPartBytes, 1024 * 1024);
+  });
+
+  test("flags win over the environment, which wins over defaults", () => {
+    const env = { VDET_API_PORT: "9000", VDET_PREFIX: "from-env" };
+    const config = loadConfig(apiConfigSchema, env, { port: 0 });
+    assert.equal(config.port, 0);
+    assert.equal(config.prefix, "from-env");
+    assert.deepEqual(loadConfig(apiConfigSchema, { VDET_OUTPUT_BUCKETS: " a, b,," }).allowedOutputBuckets, [
+      "a",
+      "b",
+    ]);
+  });
+
+  test("one boolean grammar for every setting, roles and S3 alike", () => {
+    for (const [word, value] of [
+      ["1", true],
+      ["true", true],
+      ["YES", true],
+      ["on", true],
+      ["0", false],
+      ["False", false],
+      ["no", false],
+      ["off", false],
+    ] as const) {
+      assert.equal(
+        loadConfig(apiConfigSchema, { VDET_ALLOW_FILE_INPUTS: word }).allowFileInputs,
+        value,
+        word,
+      );
+      assert.equal(
+        loadS3Settings({ AWS_REGION: "eu-west-1", VDET_S3_FORCE_PATH_STYLE: word }).forcePathStyle,
+        value,
+        word,
+      );
+    }
+    assert.throws(
+      () => loadConfig(apiConfigSchema, { VDET_API_NO_AUTH: "maybe" }),
+      (e: unknown) =>
+        e instanceof ConfigError &&
+        e.code === "INVALID_CONFIG" &&
+        e.retryable === false &&
+        /VDET_API_NO_AUTH=maybe is not a boolean/.test(e.message),
+    );
+  });
+
+  test("errors name each variable to fix, and never print a secret", () => {
+    assert.throws(
+      () => loadConfig(apiConfigSchema, { VDET_API_PORT: "70000", VDET_API_TOKEN: "short-secret" }),
+      (e: unknown) => {
+        assert.ok(e instanceof ConfigError);
+        assert.match(e.message, /VDET_API_PORT=70000 is not from 0 to 65535/);
+        assert.match(e.message, /VDET_API_TOKEN=\*\*\* the API token must be at least 16 characters/);
+        assert.doesNotMatch(e.message, /short-secret/);
+        return true;
+      },
+    );
+    assert.throws(
+      () => loadConfig(workerConfigSchema, { VDET_PROFILE: "sometimes" }),
+      /VDET_PROFILE=sometimes/,
+    );
+    assert.throws(
+      () => loadConfig(workerConfigSchema, {}, { maxBatch: 0 }),
+      /--max-batch 0 is not from 1 to 64/,
+    );
+  });
+
+  test("describeConfig masks secrets and URL credentials", () => {
+    const described = describeConfig(
+      loadConfig(apiConfigSchema, {
+        VDET_API_TOKEN: "0123456789abcdef-secret",
+        VDET_REDIS_URL: "redis://user:pass@127.0.0.1:6379",
+      }),
+    );
+    assert.equal(described.token, "***");
+    assert.equal(described.redisUrl, "redis://***@127.0.0.1:6379");
+    assert.doesNotMatch(JSON.stringify(described), /secret|pass@/);
+  });
+});

@@ -1,0 +1,42 @@
+// The aggregator role: orders, tracks and writes results to job outputs (sinks resolved by storage).
+
+import type { AggregatorRoleConfig } from "@vdet/config";
+import {
+  type JobOutputFactory,
+  openSinkOutput,
+  RedisAggregatorCheckpoints,
+  startAggregator,
+} from "@vdet/pipeline";
+import { StorageResolver } from "@vdet/storage";
+import type { Logger } from "pino";
+import { connect, type RunningRole } from "./connections.ts";
+
+function outputs(storage: StorageResolver, tracksPartBytes: number): JobOutputFactory {
+  return async (_jobId, location, resume) =>
+    openSinkOutput(await storage.openSink(location), { resume, tracksPartBytes });
+}
+
+export function startAggregatorRole(config: AggregatorRoleConfig, logger: Logger): RunningRole {
+  const c = connect(config, logger);
+  const storage = new StorageResolver();
+  const stage = startAggregator({
+    transport: c.transport,
+    jobStore: c.jobStore,
+    openOutput: outputs(storage, config.tracksPartBytes),
+    openInput: async (input) => storage.openInput(input),
+    models: c.models,
+    checkpoints: new RedisAggregatorCheckpoints(c.redis, config.prefix),
+    logger,
+  });
+  logger.info({ role: "aggregator" }, "aggregator started");
+  return {
+    ready: async () => {
+      await c.redis.ping();
+    },
+    close: async () => {
+      await stage.close();
+      await c.close();
+      storage.close();
+    },
+  };
+}
