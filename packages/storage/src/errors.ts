@@ -1,6 +1,7 @@
 // Typed storage errors. Each message says what went wrong and what to do about it; `code` is stable for
-// callers that branch on the kind of failure. None is retryable: the storage layer has already retried what
-// retrying can fix (with backoff, see retry.ts), so doing the same again would only repeat the failure.
+// callers that branch on the kind of failure. None that leaves this package is retryable: the storage layer has
+// already retried what retrying can fix (with backoff, see retry.ts), so doing the same again would only repeat
+// the failure.
 
 import { defineErrorCodes, VdetError } from "@vdet/errors";
 
