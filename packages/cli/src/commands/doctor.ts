@@ -7,8 +7,8 @@ import { readFileSync } from "node:fs";
 import { availableParallelism, cpus } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { ModelCache, modelCacheDir } from "@vdet/models";
 import { COMMON_DEFAULTS } from "@vdet/config";
+import { ModelCache, modelCacheDir } from "@vdet/models";
 import {
   assertExecutionProviderInstalled,
   describeOrtInstall,
