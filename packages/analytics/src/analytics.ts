@@ -3,6 +3,7 @@
 // per-minute series. Its whole state is plain data (`serialize` / `restore`), so a checkpointed run that is
 // restored and continued gives exactly what an uninterrupted one gives.
 
+import { codedError, defineErrorCodes } from "@vdet/errors";
 import { type Point, pointInPolygon, segmentsIntersect, sideOf } from "./geometry.ts";
 import {
   type AnalyticsSnapshot,
@@ -60,13 +61,11 @@ export interface LineEvent extends EventBase {
 }
 export type AnalyticsEvent = ZoneEvent | LineEvent;
 
-export class AnalyticsStateError extends Error {
-  readonly code = "ANALYTICS_STATE";
-  constructor(message: string) {
-    super(message);
-    this.name = "AnalyticsStateError";
-  }
-}
+export const ANALYTICS_ERRORS = defineErrorCodes("analytics", {
+  ANALYTICS_STATE: { retryable: false, description: "a saved analytics state cannot be restored" },
+});
+
+export class AnalyticsStateError extends codedError(ANALYTICS_ERRORS.ANALYTICS_STATE) {}
 
 export class Analytics {
   private readonly zoneRuntime: Runtime<ZoneTrack>[];

@@ -2,6 +2,7 @@
 // the anchor point of a box that counts, and the inertia against jitter. Validated here with messages that say
 // which shape is wrong and how; `resolveZones` turns normalised coordinates into source pixels.
 
+import { codedError, defineErrorCodes } from "@vdet/errors";
 import { z } from "zod";
 import { type Point, polygonProblem } from "./geometry.ts";
 
@@ -123,13 +124,14 @@ export const zonesFileSchema = z
 export type ZonesFile = z.infer<typeof zonesFileSchema>;
 export type ZonesFileInput = z.input<typeof zonesFileSchema>;
 
-export class InvalidZonesError extends Error {
-  readonly code = "INVALID_ZONES";
-  constructor(message: string) {
-    super(message);
-    this.name = "InvalidZonesError";
-  }
-}
+export const ZONES_ERRORS = defineErrorCodes("analytics", {
+  INVALID_ZONES: {
+    retryable: false,
+    description: "a zones file fails validation; the message lists every problem",
+  },
+});
+
+export class InvalidZonesError extends codedError(ZONES_ERRORS.INVALID_ZONES) {}
 
 /** Parses a zones file (already JSON-decoded); errors list every problem as `path: message`. */
 export function parseZonesFile(value: unknown, source = "zones.json"): ZonesFile {

@@ -2,6 +2,7 @@
 // MOTChallenge result files and YOLO text files with a track id column. Only tracked detections are exported.
 // Frames are numbered by the job's sampled frame index k (0, 1, …); docs/exports.md lists every field.
 
+import { codedError, defineErrorCodes } from "@vdet/errors";
 import { formatResultRows } from "@vdet/mot-eval";
 import type { DetectionRow } from "@vdet/protocol";
 import type { TrackFrame } from "@vdet/render";
@@ -23,13 +24,14 @@ export interface ExportOptions {
   frameSize?: { width: number; height: number };
 }
 
-export class ExportError extends Error {
-  readonly code = "EXPORT";
-  constructor(message: string) {
-    super(message);
-    this.name = "ExportError";
-  }
-}
+export const EXPORT_ERRORS = defineErrorCodes("cli", {
+  EXPORT: {
+    retryable: false,
+    description: "an export (cvat, coco, mot, yolo) cannot be written from these tracks and options",
+  },
+});
+
+export class ExportError extends codedError(EXPORT_ERRORS.EXPORT) {}
 
 type Tracked = DetectionRow & { trackId: number };
 

@@ -5,6 +5,7 @@
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { COCO_NUM_CLASSES, cocoLabel } from "@vdet/effdet";
+import { codedError, defineErrorCodes } from "@vdet/errors";
 import { parseMotText, parseSeqInfo } from "@vdet/mot-eval";
 import { parseTracksJsonl, type TrackFrame } from "@vdet/render";
 
@@ -29,13 +30,14 @@ export interface TracksSourceOptions {
   motClassId?: number;
 }
 
-export class TracksSourceError extends Error {
-  readonly code = "INVALID_TRACKS";
-  constructor(message: string) {
-    super(message);
-    this.name = "TracksSourceError";
-  }
-}
+export const TRACKS_SOURCE_ERRORS = defineErrorCodes("cli", {
+  INVALID_TRACKS: {
+    retryable: false,
+    description: "a tracks.jsonl or MOT result file given to `vdet analyze`/`export` cannot be read",
+  },
+});
+
+export class TracksSourceError extends codedError(TRACKS_SOURCE_ERRORS.INVALID_TRACKS) {}
 
 /** Loads a job output folder (its tracks.jsonl), a tracks.jsonl file or a MOTChallenge result file. */
 export function loadTracks(input: string, options: TracksSourceOptions = {}): TracksSource {

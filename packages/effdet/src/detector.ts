@@ -3,8 +3,8 @@
 
 import type { Detections, RgbImage } from "@vdet/protocol";
 import { createOnnxRunner, type ModelRunner, type OnnxRunnerOptions } from "@vdet/runtime";
-import { type PostprocessOptions, postprocess } from "./postprocess.ts";
 import { DetectorInputError } from "./errors.ts";
+import { type PostprocessOptions, postprocess } from "./postprocess.ts";
 
 export class Detector {
   private constructor(private readonly runner: ModelRunner) {

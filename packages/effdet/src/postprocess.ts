@@ -1,8 +1,8 @@
 // Host-side post-processing of the deploy graph's candidates (spec section 7, steps 6–8): optional score
 // threshold and class filter, per-class hard NMS, at most 100 detections per frame. Typed arrays throughout.
 
-import { type Detections, filterDetections, selectDetections } from "@vdet/protocol";
 import { InvariantError } from "@vdet/errors";
+import { type Detections, filterDetections, selectDetections } from "@vdet/protocol";
 import { MAX_DETECTIONS, NMS_IOU_THRESHOLD } from "./config.ts";
 import { batchedNms } from "./nms.ts";
 

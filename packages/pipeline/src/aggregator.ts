@@ -4,10 +4,10 @@
 // job's state is saved before the message that changed it is acked, and an aggregator that starts after a crash
 // resumes the job from it (aggregator-checkpoint.ts).
 
+import { isVdetError } from "@vdet/errors";
 import { metrics } from "@vdet/metrics";
 import { vdetVersion } from "@vdet/models";
 import { type DetectionBatch, isTerminal, type JobEvent, type PhiValue } from "@vdet/protocol";
-import { isVdetError } from "@vdet/errors";
 import type { Consumer, Transport } from "@vdet/transport";
 import type { VideoInput } from "@vdet/video";
 import type { AggregatorCheckpoints } from "./aggregator-checkpoint.ts";

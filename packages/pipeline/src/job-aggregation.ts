@@ -2,6 +2,7 @@
 // φ history the report is made of, and what the next checkpoint adds to the last. Like Tracker, it serializes to
 // plain JSON and restores from it; the counts live in one plain object (`freshState`), so a new field is one edit.
 
+import { InvariantError } from "@vdet/errors";
 import { metrics } from "@vdet/metrics";
 import { formatResultRow } from "@vdet/mot-eval";
 import {
@@ -264,7 +265,7 @@ function upgrade(snapshot: AggregatorSnapshot | SnapshotV1, jobId: string): Aggr
       framesByWorker: Object.fromEntries(snapshot.framesByWorker),
     };
   }
-  throw new Error(
+  throw new InvariantError(
     `aggregator checkpoint of job ${jobId} has unknown version ${String((snapshot as { version: unknown }).version)}`,
   );
 }

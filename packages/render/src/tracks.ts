@@ -1,7 +1,7 @@
 // tracks.jsonl as the renderer and the viewer read it: one line per sampled frame, in pts order.
 
-import type { DetectionRow } from "@vdet/protocol";
 import { defineErrorCodes, VdetError } from "@vdet/errors";
+import type { DetectionRow } from "@vdet/protocol";
 
 export interface TrackFrame {
   frame: number;
@@ -13,13 +13,13 @@ export interface TrackFrame {
 }
 
 export const RENDER_ERRORS = defineErrorCodes("render", {
-  INVALID_TRACKS: { retryable: false, description: "a tracks.jsonl line is not vdet's format" },
+  TRACKS_JSONL_INVALID: { retryable: false, description: "a tracks.jsonl line is not vdet's format" },
 });
 
 export class InvalidTracksError extends VdetError {
   constructor(line: number, reason: string) {
     super(
-      RENDER_ERRORS.INVALID_TRACKS,
+      RENDER_ERRORS.TRACKS_JSONL_INVALID,
       `tracks.jsonl line ${line}: ${reason} (expected vdet's tracks.jsonl: one JSON object per sampled frame)`,
     );
   }
