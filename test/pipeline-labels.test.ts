@@ -12,18 +12,9 @@ import { after, before, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { buildServer } from "@vdet/api";
 import { build, constructGraph, SeededWeights } from "@vdet/effdet";
+import { MemoryJobStore, MemoryModelRegistry, RedisJobStore, RedisModelRegistry } from "@vdet/jobs";
 import { importModel, ModelCache } from "@vdet/models";
-import {
-  deploymentModels,
-  MemoryJobStore,
-  MemoryModelRegistry,
-  openJobOutput,
-  RedisJobStore,
-  RedisModelRegistry,
-  runLocal,
-  startAggregator,
-  startProducer,
-} from "@vdet/pipeline";
+import { deploymentModels, openJobOutput, runLocal, startAggregator, startProducer } from "@vdet/pipeline";
 import { parseJobSpec } from "@vdet/protocol";
 import type { StateDict } from "@vdet/tensorio";
 import {

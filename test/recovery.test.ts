@@ -14,7 +14,8 @@ import { join } from "node:path";
 import { after, before, beforeEach, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { MemoryJobStore, RedisJobStore, startProducer } from "@vdet/pipeline";
+import { MemoryJobStore, RedisJobStore } from "@vdet/jobs";
+import { startProducer } from "@vdet/pipeline";
 import { type JobEvent, parseJobSpec } from "@vdet/protocol";
 import {
   createMemoryTransport,

@@ -12,7 +12,7 @@ import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { ScaledObject, TriggerAuthentication } from "@kubernetes-models/keda/keda.sh/v1alpha1";
 import { buildServer } from "@vdet/api";
-import { MemoryJobStore } from "@vdet/pipeline";
+import { MemoryJobStore } from "@vdet/jobs";
 import type { FrameChunk } from "@vdet/protocol";
 import { createRedisTransport, deleteKeysWithPrefix, redisOptionsFromUrl } from "@vdet/transport";
 import { Queue } from "bullmq";

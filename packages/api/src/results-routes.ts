@@ -6,7 +6,7 @@ import { createReadStream } from "node:fs";
 import { stat } from "node:fs/promises";
 import { extname } from "node:path";
 import { Readable } from "node:stream";
-import type { JobStore, StoredJob } from "@vdet/pipeline";
+import type { JobStore, StoredJob } from "@vdet/jobs";
 import { ObjectNotFoundError, openSink, type Sink } from "@vdet/storage";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 

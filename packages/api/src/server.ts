@@ -3,8 +3,14 @@
 // Job state lives in the job store (Redis in production); submitting queues the job for a producer.
 
 import { isAbsolute } from "node:path";
+import {
+  ActiveJobLimitError,
+  ClassNameError,
+  type JobStore,
+  jobClassIds,
+  type ModelRegistry,
+} from "@vdet/jobs";
 import { METRICS_CONTENT_TYPE, metrics, metricsText, watchQueueDepths } from "@vdet/metrics";
-import { ClassNameError, type JobStore, jobClassIds, type ModelRegistry } from "@vdet/pipeline";
 import {
   InvalidJobSpecError,
   isTerminal,
@@ -231,22 +237,27 @@ export async function buildServer(config: ApiConfig): Promise<FastifyInstance> {
         issues,
       });
     }
-    if (config.maxActiveJobs !== undefined) {
-      const active = await jobStore.countActive();
-      if (active >= config.maxActiveJobs) {
-        return reply
-          .code(429)
-          .header("retry-after", "10")
-          .send({
-            error: `${active} jobs are queued or running, this server's limit (${config.maxActiveJobs}, VDET_MAX_ACTIVE_JOBS); submit again when some have finished`,
-          });
-      }
+    let submitted: Awaited<ReturnType<JobStore["create"]>>;
+    try {
+      // The limit is counted and the job created in one step: concurrent submissions cannot pass it together.
+      submitted = await jobStore.create(spec, { maxActive: config.maxActiveJobs });
+    } catch (error) {
+      if (!(error instanceof ActiveJobLimitError)) throw error;
+      return reply
+        .code(429)
+        .header("retry-after", "10")
+        .send({
+          error: `${error.active} jobs are queued or running, this server's limit (${error.limit}, VDET_MAX_ACTIVE_JOBS); submit again when some have finished`,
+        });
     }
-    const { job, created } = await jobStore.create(spec);
-    if (created) {
-      await transport.jobs.add({ jobId: job.id }, { id: job.id, priority: spec.priority });
-      metrics.jobSubmitted();
+    const { job, created } = submitted;
+    // A job stays marked until its message is on the queue: a retry with the same idempotency key queues a job
+    // whose creator stopped before queueing it (adding under the job's id is a no-op when it is there already).
+    if (created || (job.state === "queued" && (await jobStore.needsQueueing(job.id)))) {
+      await transport.jobs.add({ jobId: job.id }, { id: job.id, priority: job.spec.priority });
+      await jobStore.markQueued(job.id);
     }
+    if (created) metrics.jobSubmitted();
     return reply.code(created ? 201 : 200).send({ job, created });
   });
 

@@ -97,9 +97,7 @@ export function parsePhi(value: unknown): Phi {
   throw new UnknownPhiError(value);
 }
 
-export function phiLabel(phi: Phi): string {
-  return `D${phi}`;
-}
+export { phiLabel } from "@vdet/protocol";
 
 /** The configuration for φ, optionally with another class count (a fine-tuned checkpoint). */
 export function getConfig(phi: Phi, numClasses = COCO_NUM_CLASSES): EffDetConfig {

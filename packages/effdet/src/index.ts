@@ -5,7 +5,6 @@ export * from "./bifpn.ts";
 export * from "./build.ts";
 export * from "./config.ts";
 export * from "./detector.ts";
-export * from "./labels.ts";
 export * from "./model-info.ts";
 export * from "./postprocess.ts";
 export { FILL_COLOR, IMAGENET_MEAN, IMAGENET_STD } from "./preprocess.ts";

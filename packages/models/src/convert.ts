@@ -4,13 +4,13 @@
 import {
   ANCHORS_PER_LOCATION,
   COCO_NUM_CLASSES,
-  cocoLabel,
   constructGraph,
   getConfig,
   type Phi,
   phiLabel,
   readOnnxInfo,
 } from "@vdet/effdet";
+import { cocoLabel } from "@vdet/protocol";
 import { detectTensorFormat, readTensorFile, type StateDict, type TensorFileFormat } from "@vdet/tensorio";
 import { ModelConversionError, ModelInputError } from "./errors.ts";
 

@@ -4,6 +4,7 @@
 // job's state is saved before the message that changed it is acked, and an aggregator that starts after a crash
 // resumes the job from it (aggregator-checkpoint.ts).
 
+import type { JobStore, ModelRegistry } from "@vdet/jobs";
 import { metrics } from "@vdet/metrics";
 import { vdetVersion } from "@vdet/models";
 import { type DetectionBatch, isTerminal, type JobEvent, type PhiValue } from "@vdet/protocol";
@@ -14,9 +15,7 @@ import type { AggregatorCheckpoints } from "./aggregator-checkpoint.ts";
 import { JobAggregation } from "./job-aggregation.ts";
 import type { JobOutputFactory } from "./job-output.ts";
 import { jobManifest, jobSummary } from "./job-report.ts";
-import type { JobStore } from "./job-store.ts";
 import { type StageLogger, silentLogger } from "./logger.ts";
-import type { ModelRegistry } from "./model-registry.ts";
 import { writePreview } from "./preview.ts";
 import type { Stage } from "./producer.ts";
 

@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { MemoryJobStore, type StoredJob } from "@vdet/jobs";
 import { type FrameDetectionsMessage, parseJobSpec } from "@vdet/protocol";
 import type { AggregatorCheckpoint, CheckpointSave, TrackSummary } from "./aggregator-checkpoint.ts";
 import { JobAggregation } from "./job-aggregation.ts";
 import type { JobOutput } from "./job-output.ts";
-import { MemoryJobStore, type StoredJob } from "./job-store.ts";
 
 /** tracks.jsonl in memory, written in parts of `partLines` lines as a sink would. */
 class MemoryOutput implements JobOutput {

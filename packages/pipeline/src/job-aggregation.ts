@@ -2,6 +2,7 @@
 // φ history the report is made of, and what the next checkpoint adds to the last. Like Tracker, it serializes to
 // plain JSON and restores from it; the counts live in one plain object (`freshState`), so a new field is one edit.
 
+import { type DeploymentModels, labelOf, type StoredJob } from "@vdet/jobs";
 import { metrics } from "@vdet/metrics";
 import { formatResultRow } from "@vdet/mot-eval";
 import {
@@ -18,8 +19,6 @@ import type { TrackFrame } from "@vdet/render";
 import { Tracker } from "@vdet/tracker";
 import type { AggregatorCheckpoint, CheckpointSave, Outcome, TrackSummary } from "./aggregator-checkpoint.ts";
 import type { JobOutput } from "./job-output.ts";
-import type { StoredJob } from "./job-store.ts";
-import { type DeploymentModels, labelOf } from "./labels.ts";
 import { canReadAgain } from "./preview.ts";
 import { ReorderBuffer } from "./reorder-buffer.ts";
 

@@ -2,9 +2,9 @@
 // it went), both from the job's aggregation.
 
 import { phiLabel } from "@vdet/effdet";
+import { COCO_SOURCE, modelFor } from "@vdet/jobs";
 import type { PhiValue } from "@vdet/protocol";
 import type { JobAggregation } from "./job-aggregation.ts";
-import { COCO_SOURCE, modelFor } from "./labels.ts";
 
 export function jobSummary(agg: JobAggregation) {
   // By id, so that an aggregator resumed from a checkpoint lists them as an uninterrupted one does.

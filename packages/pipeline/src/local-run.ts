@@ -2,15 +2,14 @@
 // are the same modules the distributed services run; only the transport and job store differ.
 
 import { availableParallelism } from "node:os";
+import { MemoryJobStore, MemoryModelRegistry, type StoredJob } from "@vdet/jobs";
 import { type JobSpecInput, PHI_VALUES, type PhiValue, parseJobSpec, phiRank } from "@vdet/protocol";
 import type { LatencyProfile } from "@vdet/scheduler";
 import { createMemoryTransport } from "@vdet/transport";
 import { startAggregator } from "./aggregator.ts";
-import { MemoryJobStore, type StoredJob } from "./job-store.ts";
 import { deploymentModels } from "./labels.ts";
 import type { StageLogger } from "./logger.ts";
 import { withModelMetrics } from "./model-metrics.ts";
-import { MemoryModelRegistry } from "./model-registry.ts";
 import { createModelProvider, type ModelSourceOptions } from "./models.ts";
 import { startProducer } from "./producer.ts";
 import { profileModels } from "./profiling.ts";

@@ -6,6 +6,7 @@
 
 import { hostname } from "node:os";
 import type { PostprocessOptions } from "@vdet/effdet";
+import type { JobStore } from "@vdet/jobs";
 import { metrics } from "@vdet/metrics";
 import {
   type DetectionBatch,
@@ -20,7 +21,6 @@ import {
 import { chooseArchivePhi, LatencyProfile, type PhiPolicyOptions } from "@vdet/scheduler";
 import { type Consumer, DEFAULT_ATTEMPTS, type Transport } from "@vdet/transport";
 import { type BatchRecord, FrameScheduler } from "./frame-scheduler.ts";
-import type { JobStore } from "./job-store.ts";
 import { boxesToSource } from "./letterbox.ts";
 import { type StageLogger, silentLogger } from "./logger.ts";
 import type { ModelProvider } from "./models.ts";

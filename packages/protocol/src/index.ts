@@ -1,5 +1,6 @@
 // @vdet/protocol: job specs, job state and the messages between pipeline stages, validated with zod; the
 // shapes every stage shares (Detections, RgbImage).
+export * from "./coco-labels.ts";
 export {
   allocateDetections,
   type DetectionArrays,

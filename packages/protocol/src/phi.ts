@@ -10,6 +10,11 @@ export function phiRank(phi: PhiValue): number {
   return PHI_VALUES.indexOf(phi);
 }
 
+/** φ as the model is named: D0 … D7x. */
+export function phiLabel(phi: PhiValue): string {
+  return `D${phi}`;
+}
+
 export const phiSchema = z.union([z.number(), z.string()]).transform((value, ctx): PhiValue => {
   const text = String(value).trim().toLowerCase().replace(/^d/, "");
   if (text === "7x") return "7x";

@@ -1,6 +1,7 @@
 // Configuration of every role, read in one place: environment variables (VDET_*), overridden by CLI flags.
 // One zod schema per role; `describeConfig` prints it with secrets masked.
 
+import { DEFAULT_PREFIX, PREFIX_PATTERN } from "@vdet/jobs";
 import { z } from "zod";
 
 const bool = z
@@ -16,10 +17,7 @@ const common = {
     .string()
     .regex(/^rediss?:\/\//, "must be a redis:// or rediss:// URL")
     .default(DEFAULT_REDIS_URL),
-  prefix: z
-    .string()
-    .regex(/^[A-Za-z0-9_-]+$/)
-    .default("vdet"),
+  prefix: z.string().regex(PREFIX_PATTERN).default(DEFAULT_PREFIX),
   logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   /** Port of the /healthz + /readyz server for orchestrators' probes (unset: none). */
   healthPort: int(1, 65535).optional(),

@@ -7,6 +7,7 @@ import { Readable } from "node:stream";
 import { GetObjectCommand, HeadObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { buildServer, openLocalVideo, type VideoSource, videoContentType } from "@vdet/api";
 import { parsePhi } from "@vdet/effdet";
+import { RedisAggregatorCheckpoints, RedisJobStore, RedisModelRegistry } from "@vdet/jobs";
 import {
   createModelProvider,
   createSimulatedModelProvider,
@@ -15,9 +16,6 @@ import {
   type ModelProvider,
   openJobOutput,
   profileModels,
-  RedisAggregatorCheckpoints,
-  RedisJobStore,
-  RedisModelRegistry,
   type Stage,
   simulatedModels,
   startAggregator,

@@ -4,6 +4,7 @@
 
 import { modelLabelsSchema } from "@vdet/protocol";
 import type { Redis } from "ioredis";
+import { DeploymentKeys } from "./keys.ts";
 import type { DeploymentModels } from "./labels.ts";
 
 export interface ModelRegistry {
@@ -30,9 +31,9 @@ export class RedisModelRegistry implements ModelRegistry {
 
   constructor(
     private readonly redis: Redis,
-    prefix: string,
+    keys: DeploymentKeys | string,
   ) {
-    this.key = `${prefix}:models`;
+    this.key = (typeof keys === "string" ? new DeploymentKeys(keys) : keys).models;
   }
 
   async publish(models: DeploymentModels): Promise<void> {

@@ -94,6 +94,9 @@ const COCO_NAMES: readonly (string | null)[] = [
   "toothbrush", // 90
 ];
 
+/** Class ids of the 90-logit COCO models (1…90). */
+export const COCO_CLASS_COUNT = COCO_NAMES.length;
+
 /** Name of a 1-based COCO category id, e.g. 1 → "person"; ids without annotations give "unused-<id>". */
 export function cocoLabel(classId: number): string {
   const name = COCO_NAMES[classId - 1];
