@@ -1,5 +1,5 @@
 // Where workers publish what each φ runs (weights and class names) for the other roles: a Redis hash per
-// deployment (`<prefix>:models`, φ → entry), in memory for local mode. Workers of one deployment run the same
+// deployment (keys.ts: `models`, φ → entry), in memory for local mode. Workers of one deployment run the same
 // weights configuration, so the last worker to start speaks for all; a restarted deployment overwrites it.
 
 import { modelLabelsSchema } from "@vdet/protocol";
