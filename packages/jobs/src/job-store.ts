@@ -114,7 +114,8 @@ export class MemoryJobStore implements JobStore {
     const existing = spec.idempotencyKey ? this.idempotency.get(spec.idempotencyKey) : undefined;
     if (existing) return { job: structuredClone(this.jobs.get(existing)!), created: false };
     if (options.maxActive !== undefined) {
-      const active = await this.countActive();
+      // Counted without an await: no other create runs in between.
+      const active = this.activeCount();
       if (active >= options.maxActive) throw new ActiveJobLimitError(active, options.maxActive);
     }
     const now = Date.now();
@@ -214,6 +215,10 @@ export class MemoryJobStore implements JobStore {
   }
 
   async countActive(): Promise<number> {
+    return this.activeCount();
+  }
+
+  private activeCount(): number {
     return [...this.jobs.values()].filter((j) => !isTerminal(j.state)).length;
   }
 
