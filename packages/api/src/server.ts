@@ -9,6 +9,7 @@ import {
   type JobStore,
   jobClassIds,
   type ModelRegistry,
+  type StoredJob,
 } from "@vdet/jobs";
 import { METRICS_CONTENT_TYPE, metrics, metricsText, watchQueueDepths } from "@vdet/metrics";
 import {
@@ -58,6 +59,11 @@ export interface ApiConfig {
   openVideo?: (input: string) => Promise<VideoSource | null>;
   /** Report queue depths on /metrics (default true; a process with several servers reports them once). */
   queueMetrics?: boolean;
+  /**
+   * A job created this long ago and still not queued was left by an api that stopped in between: this server
+   * queues it (at start, then as often). Default 60 s; a creator queues its job within milliseconds.
+   */
+  requeueAfterMs?: number;
 }
 
 /** Queue depths for /metrics: BullMQ's own counts (Redis), or the in-process queues' counts. */
@@ -216,6 +222,32 @@ export async function buildServer(config: ApiConfig): Promise<FastifyInstance> {
   await registerQueueAdmin(app, transport.bullmqQueues());
   registerResultsRoutes(app, { jobStore, openOutput: config.openOutput, openVideo: config.openVideo });
 
+  /** Puts a created job's message on the jobs queue (under the job's id: a no-op when it is there already). */
+  const queueJob = async (job: StoredJob): Promise<void> => {
+    await transport.jobs.add({ jobId: job.id }, { id: job.id, priority: job.spec.priority });
+    await jobStore.markQueued(job.id);
+  };
+  // Jobs whose creator stopped between creating and queueing them, found by whichever api looks next.
+  const requeueAfterMs = config.requeueAfterMs ?? 60_000;
+  const queueAbandoned = async (): Promise<void> => {
+    try {
+      for (const job of await jobStore.unqueued(Date.now() - requeueAfterMs)) {
+        if (job.state !== "queued") continue;
+        app.log.warn({ jobId: job.id }, "queueing a job its creator left unqueued");
+        await queueJob(job);
+      }
+    } catch (error) {
+      app.log.error(error, "looking for jobs left unqueued failed");
+    }
+  };
+  let sweep: NodeJS.Timeout | undefined;
+  app.addHook("onReady", async () => {
+    await queueAbandoned();
+    sweep = setInterval(() => void queueAbandoned(), Math.max(requeueAfterMs, 1000));
+    sweep.unref();
+  });
+  app.addHook("onClose", async () => clearInterval(sweep));
+
   app.post("/jobs", async (request, reply) => {
     if (!/^application\/json\b/i.test(request.headers["content-type"] ?? "")) {
       return reply.code(415).send({ error: "send the job spec as JSON with content-type: application/json" });
@@ -252,11 +284,8 @@ export async function buildServer(config: ApiConfig): Promise<FastifyInstance> {
     }
     const { job, created } = submitted;
     // A job stays marked until its message is on the queue: a retry with the same idempotency key queues a job
-    // whose creator stopped before queueing it (adding under the job's id is a no-op when it is there already).
-    if (created || (job.state === "queued" && (await jobStore.needsQueueing(job.id)))) {
-      await transport.jobs.add({ jobId: job.id }, { id: job.id, priority: job.spec.priority });
-      await jobStore.markQueued(job.id);
-    }
+    // whose creator stopped before queueing it.
+    if (created || (job.state === "queued" && (await jobStore.needsQueueing(job.id)))) await queueJob(job);
     if (created) metrics.jobSubmitted();
     return reply.code(created ? 201 : 200).send({ job, created });
   });

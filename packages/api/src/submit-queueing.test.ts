@@ -1,6 +1,6 @@
 // POST /jobs creates the job and queues it. An api that stops between the two leaves a created job nobody
-// decodes: a retry with the same idempotency key must queue it. The active-job limit is counted and the job
-// created in one step, so concurrent submissions cannot pass it together.
+// decodes: a retry with the same idempotency key queues it, and so does the next api to start. The active-job
+// limit is counted and the job created in one step, so concurrent submissions cannot pass it together.
 
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
@@ -83,6 +83,31 @@ for (const kind of ["memory", "redis"] as const) {
         });
         assert.equal(again.statusCode, 200);
         assert.deepEqual(await delivered(transport, 300), [], "queued once");
+      } finally {
+        await app.close();
+        await transport.close();
+      }
+    });
+
+    test("an api queues, when it starts, a job another api created and never queued", async () => {
+      const { jobStore, transport } = deployment(kind);
+      const app = await buildServer({
+        transport,
+        jobStore,
+        token,
+        queueMetrics: false,
+        requeueAfterMs: 1500,
+      });
+      // Created without an idempotency key by an api that stopped before queueing it: no retry can name it.
+      const { job } = await jobStore.create(parseJobSpec(spec()));
+      await new Promise((r) => setTimeout(r, 1600));
+      // Created a moment ago: its creator may be about to queue it, so it is left alone.
+      const fresh = await jobStore.create(parseJobSpec(spec()));
+      try {
+        await app.ready();
+        assert.equal(await jobStore.needsQueueing(job.id), false);
+        assert.equal(await jobStore.needsQueueing(fresh.job.id), true);
+        assert.deepEqual(await delivered(transport, 300), [job.id]);
       } finally {
         await app.close();
         await transport.close();

@@ -73,6 +73,8 @@ export interface JobStore {
   markQueued(id: string): Promise<void>;
   /** Whether a job was created and its message may never have reached the jobs queue. */
   needsQueueing(id: string): Promise<boolean>;
+  /** Jobs created before `createdBeforeMs` whose message may never have reached the jobs queue. */
+  unqueued(createdBeforeMs: number): Promise<StoredJob[]>;
   get(id: string): Promise<StoredJob | null>;
   list(options?: { limit?: number; after?: string }): Promise<JobPage>;
   /** Moves the job to `state` unless it is already terminal; returns whether it moved. */
@@ -108,7 +110,7 @@ export class MemoryJobStore implements JobStore {
   private readonly jobs = new Map<string, StoredJob>();
   private readonly idempotency = new Map<string, string>();
   private readonly produced = new Map<string, ProducerCheckpoint>();
-  private readonly unqueued = new Set<string>();
+  private readonly notQueued = new Set<string>();
 
   async create(spec: JobSpec, options: CreateOptions = {}): Promise<{ job: StoredJob; created: boolean }> {
     const existing = spec.idempotencyKey ? this.idempotency.get(spec.idempotencyKey) : undefined;
@@ -132,17 +134,24 @@ export class MemoryJobStore implements JobStore {
       video: null,
     };
     this.jobs.set(job.id, job);
-    this.unqueued.add(job.id);
+    this.notQueued.add(job.id);
     if (spec.idempotencyKey) this.idempotency.set(spec.idempotencyKey, job.id);
     return { job: structuredClone(job), created: true };
   }
 
   async markQueued(id: string): Promise<void> {
-    this.unqueued.delete(id);
+    this.notQueued.delete(id);
   }
 
   async needsQueueing(id: string): Promise<boolean> {
-    return this.unqueued.has(id);
+    return this.notQueued.has(id);
+  }
+
+  async unqueued(createdBeforeMs: number): Promise<StoredJob[]> {
+    return [...this.notQueued]
+      .map((id) => this.jobs.get(id)!)
+      .filter((job) => job.createdAtMs < createdBeforeMs)
+      .map((job) => structuredClone(job));
   }
 
   async get(id: string): Promise<StoredJob | null> {
@@ -170,7 +179,7 @@ export class MemoryJobStore implements JobStore {
     const job = this.jobs.get(id);
     if (!job || isTerminal(job.state)) return false;
     this.touch(id)!.state = state;
-    if (isTerminal(state)) this.unqueued.delete(id);
+    if (isTerminal(state)) this.notQueued.delete(id);
     return true;
   }
 
@@ -321,6 +330,12 @@ export class RedisJobStore implements JobStore {
 
   async needsQueueing(id: string): Promise<boolean> {
     return (await this.redis.sismember(this.keys.unqueued, id)) === 1;
+  }
+
+  async unqueued(createdBeforeMs: number): Promise<StoredJob[]> {
+    const ids = await this.redis.smembers(this.keys.unqueued);
+    const jobs = await Promise.all(ids.map((id) => this.get(id)));
+    return jobs.filter((job): job is StoredJob => job !== null && job.createdAtMs < createdBeforeMs);
   }
 
   async get(id: string): Promise<StoredJob | null> {
