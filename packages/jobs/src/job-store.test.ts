@@ -60,18 +60,14 @@ for (const [name, make] of stores) {
   });
 }
 
-test("aggregator checkpoints: saved, loaded through the aggregator's parser, removed with every part", async () => {
+test("aggregator checkpoints: saved, loaded, removed with every part", async () => {
   const keys = keysFor(false);
   const store = new RedisJobStore(redis, keys);
   const { job } = await store.create(parseJobSpec({ input: "s3://in/a.mp4", output: "s3://out/a/" }));
-  const parsed: unknown[] = [];
   const checkpoints = new RedisAggregatorCheckpoints<
     { version: 1; next: number },
     { trackId: number; n: number }
-  >(redis, keys, (stored) => {
-    parsed.push(stored);
-    return stored as { version: 1; next: number };
-  });
+  >(redis, keys);
   assert.equal(await checkpoints.load(job.id), null);
   await checkpoints.save(job.id, {
     snapshot: { version: 1, next: 3 },
@@ -98,7 +94,6 @@ test("aggregator checkpoints: saved, loaded through the aggregator's parser, rem
     previewLines: ["p"],
     tracks: [{ trackId: 7, n: 2 }],
   });
-  assert.deepEqual(parsed, [{ version: 1, next: 4 }]);
   const progress = (await store.get(job.id))!.progress;
   assert.deepEqual([progress.written, progress.deadlineMisses], [4, 1], "progress set with the checkpoint");
   await checkpoints.remove(job.id);
