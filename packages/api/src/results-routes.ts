@@ -6,7 +6,8 @@ import { createReadStream } from "node:fs";
 import { stat } from "node:fs/promises";
 import { extname } from "node:path";
 import { Readable } from "node:stream";
-import type { JobStore, StoredJob } from "@vdet/pipeline";
+import type { JobStore } from "@vdet/pipeline";
+import type { JobRecord } from "@vdet/protocol";
 import { ObjectNotFoundError, openSink, type Sink } from "@vdet/storage";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 
@@ -90,13 +91,13 @@ export function registerResultsRoutes(app: FastifyInstance, options: ResultsOpti
   const withJob = async (
     request: FastifyRequest<{ Params: { id: string } }>,
     reply: FastifyReply,
-  ): Promise<StoredJob | null> => {
+  ): Promise<JobRecord | null> => {
     const job = await options.jobStore.get(request.params.id);
     if (!job) await reply.code(404).send({ error: `no job ${request.params.id}` });
     return job;
   };
 
-  const getObject = async (job: StoredJob, key: string): Promise<Uint8Array | null> => {
+  const getObject = async (job: JobRecord, key: string): Promise<Uint8Array | null> => {
     try {
       return await (await openOutput(job.output)).get(key);
     } catch (error) {

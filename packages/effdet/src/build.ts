@@ -1,6 +1,7 @@
 // Builds EfficientDet-Dφ as an ONNX model from its configuration: backbone → BiFPN → heads, then either the raw
 // head outputs (parity checks) or the deploy graph (uint8 frames in, top-k decoded candidates out).
 
+import { parsePhi, phiLabel } from "@vdet/protocol";
 import { readTensorFile, type StateDict } from "@vdet/tensorio";
 import { anchorCount, generateAnchors } from "./anchors.ts";
 import { buildBackbone } from "./backbone.ts";
@@ -13,8 +14,6 @@ import {
   levelSizes,
   MAX_CANDIDATES,
   type Phi,
-  parsePhi,
-  phiLabel,
 } from "./config.ts";
 import { buildDecode } from "./decode.ts";
 import { buildHead } from "./heads.ts";

@@ -5,11 +5,12 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { describe, test } from "node:test";
+import { parsePhi, UnknownPhiError } from "@vdet/protocol";
 import { anchorCount, generateAnchors } from "./anchors.ts";
 import { planBackbone } from "./backbone-plan.ts";
 import { bifpnNodes } from "./bifpn.ts";
 import { constructGraph } from "./build.ts";
-import { ALL_PHIS, getConfig, levelSizes, parsePhi, UnknownPhiError } from "./config.ts";
+import { ALL_PHIS, getConfig, levelSizes } from "./config.ts";
 
 interface ReferenceConfig {
   image_size: [number, number];

@@ -3,7 +3,8 @@
 // Mirrors and tests override the base URL (VDET_MODELS_BASE_URL) or single entries (VDET_MODELS_CATALOG).
 
 import { readFileSync } from "node:fs";
-import { ALL_PHIS, type Phi, parsePhi, phiLabel } from "@vdet/effdet";
+import { ALL_PHIS, type Phi } from "@vdet/effdet";
+import { parsePhi, phiLabel } from "@vdet/protocol";
 import { z } from "zod";
 import { ModelInputError } from "./errors.ts";
 

@@ -8,9 +8,9 @@ import {
   constructGraph,
   getConfig,
   type Phi,
-  phiLabel,
   readOnnxInfo,
 } from "@vdet/effdet";
+import { phiLabel } from "@vdet/protocol";
 import { detectTensorFormat, readTensorFile, type StateDict, type TensorFileFormat } from "@vdet/tensorio";
 import { ModelConversionError, ModelInputError } from "./errors.ts";
 

@@ -4,7 +4,8 @@
 import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { basename, extname, resolve } from "node:path";
-import { type Phi, parsePhi } from "@vdet/effdet";
+import type { Phi } from "@vdet/effdet";
+import { parsePhi } from "@vdet/protocol";
 import { detectTensorFormat } from "@vdet/tensorio";
 import { type CachedModel, checkModelName, ModelCache } from "./cache.ts";
 import { parsePublishedName } from "./catalog.ts";

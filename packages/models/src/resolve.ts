@@ -2,7 +2,8 @@
 // (`d0` after `vdet models pull d0`, or an imported model's name).
 
 import { existsSync } from "node:fs";
-import { type Phi, phiLabel } from "@vdet/effdet";
+import type { Phi } from "@vdet/effdet";
+import { phiLabel } from "@vdet/protocol";
 import { type CachedModel, ModelCache } from "./cache.ts";
 import { parsePublishedName } from "./catalog.ts";
 import { ModelInputError, ModelNotFoundError } from "./errors.ts";

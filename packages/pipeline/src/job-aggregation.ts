@@ -11,6 +11,7 @@ import {
   type FrameDetectionsMessage,
   type FrameFailure,
   type JobEvent,
+  type JobRecord,
   type PhiValue,
   sampledFps,
 } from "@vdet/protocol";
@@ -18,7 +19,6 @@ import type { TrackFrame } from "@vdet/render";
 import { Tracker } from "@vdet/tracker";
 import type { AggregatorCheckpoint, CheckpointSave, Outcome, TrackSummary } from "./aggregator-checkpoint.ts";
 import type { JobOutput } from "./job-output.ts";
-import type { StoredJob } from "./job-store.ts";
 import { type DeploymentModels, labelOf } from "./labels.ts";
 import { canReadAgain } from "./preview.ts";
 import { ReorderBuffer } from "./reorder-buffer.ts";
@@ -83,7 +83,7 @@ export class JobAggregation {
   private readonly dirtyTracks = new Set<number>();
 
   private constructor(
-    readonly job: StoredJob,
+    readonly job: JobRecord,
     readonly output: JobOutput,
     /** φ → model and labels, as published when the job's aggregation began. */
     readonly models: DeploymentModels,
@@ -95,7 +95,7 @@ export class JobAggregation {
   }
 
   /** A job's aggregation from its first frame. */
-  static start(job: StoredJob, output: JobOutput, models: DeploymentModels): JobAggregation {
+  static start(job: JobRecord, output: JobOutput, models: DeploymentModels): JobAggregation {
     // Class-aware: a COCO detector's person and bicycle boxes overlap and must not swap tracks.
     const tracker = new Tracker({ fps: sampledFps(job.spec.sampling, job.video?.fps), classAware: true });
     return new JobAggregation(job, output, models, tracker, new ReorderBuffer(), freshState());
@@ -103,7 +103,7 @@ export class JobAggregation {
 
   /** A job's aggregation as a checkpoint left it; `output` was opened at the checkpoint's write position. */
   static async restore(
-    job: StoredJob,
+    job: JobRecord,
     output: JobOutput,
     models: DeploymentModels,
     checkpoint: AggregatorCheckpoint,

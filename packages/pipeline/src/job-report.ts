@@ -1,8 +1,7 @@
 // The report written when a job ends: summary.json (the tracks found) and manifest.json (what ran, on what, how
 // it went), both from the job's aggregation.
 
-import { phiLabel } from "@vdet/effdet";
-import type { PhiValue } from "@vdet/protocol";
+import { type PhiValue, phiLabel } from "@vdet/protocol";
 import type { JobAggregation } from "./job-aggregation.ts";
 import { COCO_SOURCE, modelFor } from "./labels.ts";
 

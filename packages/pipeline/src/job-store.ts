@@ -9,24 +9,10 @@ import {
   type JobRecord,
   type JobSpec,
   type JobStateName,
+  TERMINAL_STATES,
+  type VideoSummary,
 } from "@vdet/protocol";
 import type { Redis } from "ioredis";
-
-/** What the producer learnt about the input. */
-export interface VideoSummary {
-  width: number;
-  height: number;
-  /** Source frames per second, when known. */
-  fps: number | null;
-  durationMs: number | null;
-  codec: string | null;
-}
-
-export interface StoredJob extends JobRecord {
-  spec: JobSpec;
-  cancelRequested: boolean;
-  video: VideoSummary | null;
-}
 
 export type ProgressField = Exclude<keyof JobProgress, "total">;
 
@@ -37,15 +23,15 @@ export interface ProducerCheckpoint {
 }
 
 export interface JobPage {
-  jobs: StoredJob[];
+  jobs: JobRecord[];
   /** Pass back as `after` to get the next page; null on the last page. */
   next: string | null;
 }
 
 export interface JobStore {
   /** Creates a job, or returns the existing one for the same idempotency key (`created: false`). */
-  create(spec: JobSpec): Promise<{ job: StoredJob; created: boolean }>;
-  get(id: string): Promise<StoredJob | null>;
+  create(spec: JobSpec): Promise<{ job: JobRecord; created: boolean }>;
+  get(id: string): Promise<JobRecord | null>;
   list(options?: { limit?: number; after?: string }): Promise<JobPage>;
   /** Moves the job to `state` unless it is already terminal; returns whether it moved. */
   setState(id: string, state: JobStateName): Promise<boolean>;
@@ -72,20 +58,23 @@ export function newJobId(): string {
 
 const MAX_ERRORS = 100;
 
+/** TERMINAL_STATES as a Lua set, for the scripts that must not move a job out of a terminal state. */
+const TERMINAL_STATES_LUA = `{ ${TERMINAL_STATES.map((state) => `['${state}'] = true`).join(", ")} }`;
+
 function emptyProgress(): JobProgress {
   return { decoded: 0, inferred: 0, written: 0, failed: 0, deadlineMisses: 0, total: null };
 }
 
 export class MemoryJobStore implements JobStore {
-  private readonly jobs = new Map<string, StoredJob>();
+  private readonly jobs = new Map<string, JobRecord>();
   private readonly idempotency = new Map<string, string>();
   private readonly produced = new Map<string, ProducerCheckpoint>();
 
-  async create(spec: JobSpec): Promise<{ job: StoredJob; created: boolean }> {
+  async create(spec: JobSpec): Promise<{ job: JobRecord; created: boolean }> {
     const existing = spec.idempotencyKey ? this.idempotency.get(spec.idempotencyKey) : undefined;
     if (existing) return { job: structuredClone(this.jobs.get(existing)!), created: false };
     const now = Date.now();
-    const job: StoredJob = {
+    const job: JobRecord = {
       id: newJobId(),
       spec,
       state: "queued",
@@ -102,7 +91,7 @@ export class MemoryJobStore implements JobStore {
     return { job: structuredClone(job), created: true };
   }
 
-  async get(id: string): Promise<StoredJob | null> {
+  async get(id: string): Promise<JobRecord | null> {
     const job = this.jobs.get(id);
     return job ? structuredClone(job) : null;
   }
@@ -117,7 +106,7 @@ export class MemoryJobStore implements JobStore {
     return { jobs: structuredClone(jobs), next: start + limit < all.length ? jobs.at(-1)!.id : null };
   }
 
-  private touch(id: string): StoredJob | undefined {
+  private touch(id: string): JobRecord | undefined {
     const job = this.jobs.get(id);
     if (job) job.updatedAtMs = Date.now();
     return job;
@@ -189,7 +178,7 @@ export class RedisJobStore implements JobStore {
     return [this.prefix, ...parts].join(":");
   }
 
-  async create(spec: JobSpec): Promise<{ job: StoredJob; created: boolean }> {
+  async create(spec: JobSpec): Promise<{ job: JobRecord; created: boolean }> {
     const id = newJobId();
     if (spec.idempotencyKey) {
       const claimed = await this.redis.set(this.key("idem", spec.idempotencyKey), id, "NX");
@@ -227,7 +216,7 @@ export class RedisJobStore implements JobStore {
     return { job: (await this.get(id))!, created: true };
   }
 
-  async get(id: string): Promise<StoredJob | null> {
+  async get(id: string): Promise<JobRecord | null> {
     const [hash, errors] = await Promise.all([
       this.redis.hgetall(this.key("job", id)),
       this.redis.lrange(this.key("job", id, "errors"), 0, MAX_ERRORS - 1),
@@ -263,7 +252,7 @@ export class RedisJobStore implements JobStore {
     }
     const ids = await this.redis.zrevrange(this.key("jobs"), start, start + limit);
     const jobs = (await Promise.all(ids.slice(0, limit).map((id) => this.get(id)))).filter(
-      (j): j is StoredJob => j !== null,
+      (j): j is JobRecord => j !== null,
     );
     return { jobs, next: ids.length > limit ? ids[limit - 1] : null };
   }
@@ -271,12 +260,11 @@ export class RedisJobStore implements JobStore {
   async setState(id: string, state: JobStateName): Promise<boolean> {
     // Atomic "unless terminal" transition.
     const moved = await this.redis.eval(
-      `local s = redis.call('HGET', KEYS[1], 'state')
-       if not s or s == 'completed' or s == 'failed' or s == 'cancelled' then return 0 end
+      `local terminal = ${TERMINAL_STATES_LUA}
+       local s = redis.call('HGET', KEYS[1], 'state')
+       if not s or terminal[s] then return 0 end
        redis.call('HSET', KEYS[1], 'state', ARGV[1], 'updatedAtMs', ARGV[2])
-       if ARGV[1] == 'completed' or ARGV[1] == 'failed' or ARGV[1] == 'cancelled' then
-         redis.call('SREM', KEYS[2], ARGV[3])
-       end
+       if terminal[ARGV[1]] then redis.call('SREM', KEYS[2], ARGV[3]) end
        return 1`,
       2,
       this.key("job", id),

@@ -3,9 +3,16 @@
 // (model-registry.ts): the api and producer turn a job's `classes` into ids with them, the aggregator names each
 // detection by the model of the φ that found it.
 
-import { ALL_PHIS, COCO_NUM_CLASSES, cocoLabel, type Phi, phiLabel } from "@vdet/effdet";
+import { ALL_PHIS, COCO_NUM_CLASSES, cocoLabel, type Phi } from "@vdet/effdet";
 import { type ModelCache, ModelInputError, ModelNotFoundError, resolveModelReference } from "@vdet/models";
-import { type ModelLabels, PHI_VALUES, type PhiRange, type PhiValue, phiRank } from "@vdet/protocol";
+import {
+  type ModelLabels,
+  PHI_VALUES,
+  type PhiRange,
+  type PhiValue,
+  phiLabel,
+  phiRank,
+} from "@vdet/protocol";
 import type { ModelSourceOptions } from "./models.ts";
 
 export const COCO_SOURCE = "COCO";

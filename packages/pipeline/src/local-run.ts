@@ -2,11 +2,18 @@
 // are the same modules the distributed services run; only the transport and job store differ.
 
 import { availableParallelism } from "node:os";
-import { type JobSpecInput, PHI_VALUES, type PhiValue, parseJobSpec, phiRank } from "@vdet/protocol";
+import {
+  type JobRecord,
+  type JobSpecInput,
+  PHI_VALUES,
+  type PhiValue,
+  parseJobSpec,
+  phiRank,
+} from "@vdet/protocol";
 import type { LatencyProfile } from "@vdet/scheduler";
 import { createMemoryTransport } from "@vdet/transport";
 import { startAggregator } from "./aggregator.ts";
-import { MemoryJobStore, type StoredJob } from "./job-store.ts";
+import { MemoryJobStore } from "./job-store.ts";
 import { deploymentModels } from "./labels.ts";
 import type { StageLogger } from "./logger.ts";
 import { withModelMetrics } from "./model-metrics.ts";
@@ -24,7 +31,7 @@ export interface LocalRunOptions extends ModelSourceOptions {
   framesPerChunk?: number;
   logger?: StageLogger;
   /** Called about every `progressIntervalMs` with the job's progress. */
-  onProgress?: (job: StoredJob) => void;
+  onProgress?: (job: JobRecord) => void;
   progressIntervalMs?: number;
   /** Build and load the model of every allowed φ before decoding starts (start-up reported apart). */
   preload?: boolean;
@@ -37,7 +44,7 @@ export interface LocalRunOptions extends ModelSourceOptions {
 }
 
 export interface LocalRunResult {
-  job: StoredJob;
+  job: JobRecord;
   output: string;
   batchSizes: Record<string, number[]>;
   /** Time spent loading models before the job started (with `preload`), ms. */

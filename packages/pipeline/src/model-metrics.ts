@@ -1,8 +1,9 @@
 // Inference metrics without touching the worker: a ModelProvider whose detectors time every model run and
 // report its φ, batch size and compute time (vdet_inference_seconds, vdet_batch_size, frames inferred, φ chosen).
 
-import { type Detector, type Phi, parsePhi } from "@vdet/effdet";
+import type { Detector, Phi } from "@vdet/effdet";
 import { metrics } from "@vdet/metrics";
+import { parsePhi } from "@vdet/protocol";
 import type { ModelProvider } from "./models.ts";
 
 export function withModelMetrics(provider: ModelProvider): ModelProvider {

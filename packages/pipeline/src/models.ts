@@ -3,8 +3,9 @@
 
 import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
-import { build, Detector, type Phi, parsePhi } from "@vdet/effdet";
+import { build, Detector, type Phi } from "@vdet/effdet";
 import { resolveModelReference } from "@vdet/models";
+import { parsePhi } from "@vdet/protocol";
 import { createSimulatedRunner } from "@vdet/runtime";
 import { LatencyProfile, type ProfileTable } from "@vdet/scheduler";
 

@@ -4,9 +4,17 @@
 // moves the job's producer checkpoint; a producer that gets the job again after a crash decodes the input from
 // the start and queues only the frames after the checkpoint (or fails the job when the input is a live stream).
 
-import { getConfig, parsePhi } from "@vdet/effdet";
+import { getConfig } from "@vdet/effdet";
 import { metrics } from "@vdet/metrics";
-import { type FrameChunk, type FrameRef, isTerminal, type JobEvent } from "@vdet/protocol";
+import {
+  type FrameChunk,
+  type FrameRef,
+  isTerminal,
+  type JobEvent,
+  type JobRecord,
+  parsePhi,
+  type VideoSummary,
+} from "@vdet/protocol";
 import type { Consumer, Transport } from "@vdet/transport";
 import {
   decodeFrames,
@@ -23,7 +31,7 @@ import {
   type InputLimits,
   limitInputBytes,
 } from "./input-limits.ts";
-import type { JobStore, StoredJob, VideoSummary } from "./job-store.ts";
+import type { JobStore } from "./job-store.ts";
 import { jobClassIds } from "./labels.ts";
 import { letterboxFor, padToSquare } from "./letterbox.ts";
 import { type StageLogger, silentLogger } from "./logger.ts";
@@ -81,7 +89,7 @@ export function startProducer(config: ProducerConfig): Stage {
   return { close: () => consumer.close() };
 }
 
-async function produceJob(job: StoredJob, config: ProducerConfig, log: StageLogger): Promise<void> {
+async function produceJob(job: JobRecord, config: ProducerConfig, log: StageLogger): Promise<void> {
   const { transport, jobStore } = config;
   const spec = job.spec;
   // A latency job's frames must not wait for chunk-mates: each frame is its own chunk (workers still batch them).

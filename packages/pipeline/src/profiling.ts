@@ -2,8 +2,8 @@
 // producer sends for that φ. Cached on disk under a key of everything that changes the timings (model hashes,
 // hardware, execution provider, threads, batch sizes), so a restarted worker on the same machine starts at once.
 
-import { getConfig, type Phi, parsePhi } from "@vdet/effdet";
-import type { PhiValue } from "@vdet/protocol";
+import { getConfig, type Phi } from "@vdet/effdet";
+import { type PhiValue, parsePhi } from "@vdet/protocol";
 import {
   describeHardware,
   LatencyProfile,

@@ -4,14 +4,13 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { type JobRecord, jobWaiting, WAITING_FOR_WORKER } from "./job-state.ts";
 
-const job = (state: JobRecord["state"], decoded: number, inferred: number): JobRecord => ({
-  id: "j_1",
+const job = (
+  state: JobRecord["state"],
+  decoded: number,
+  inferred: number,
+): Pick<JobRecord, "state" | "progress"> => ({
   state,
-  createdAtMs: 0,
-  updatedAtMs: 0,
   progress: { decoded, inferred, written: inferred, failed: 0, deadlineMisses: 0, total: null },
-  errors: [],
-  output: "/tmp/out",
 });
 
 test("a running job with queued frames and no worker waits for a worker", () => {

@@ -8,13 +8,12 @@ import {
   constructGraph,
   Detector,
   type ModelInfo,
-  parsePhi,
   readOnnxInfo,
   type Variant,
 } from "@vdet/effdet";
 import { decodeImage } from "@vdet/image";
 import { type CachedModel, resolveModelReference } from "@vdet/models";
-import { type Detections, detectionCount } from "@vdet/protocol";
+import { type Detections, detectionCount, parsePhi } from "@vdet/protocol";
 import { type Command, InvalidArgumentError, Option } from "commander";
 import { integer, probability } from "../options.ts";
 

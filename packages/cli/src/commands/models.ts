@@ -1,6 +1,6 @@
 // `vdet models pull|import|list|remove`: the local model cache (see docs/models.md).
 
-import { type Phi, phiLabel } from "@vdet/effdet";
+import type { Phi } from "@vdet/effdet";
 import {
   type CachedModel,
   importModel,
@@ -10,6 +10,7 @@ import {
   parsePublishedName,
   pullModel,
 } from "@vdet/models";
+import { phiLabel } from "@vdet/protocol";
 import { type Command, InvalidArgumentError } from "commander";
 import { positiveNumber } from "../options.ts";
 import { createProgress, type Progress } from "../progress.ts";
