@@ -14,6 +14,7 @@ import {
   type JobRecord,
   type PhiValue,
   sampledFps,
+  type TracksLine,
 } from "@vdet/protocol";
 import type { TrackFrame } from "@vdet/render";
 import { Tracker } from "@vdet/tracker";
@@ -240,17 +241,19 @@ export class JobAggregation {
     if (last && last.phi === phi && last.toFrame === frame.index - 1) last.toFrame = frame.index;
     else phiRanges.push({ fromFrame: frame.index, toFrame: frame.index, phi });
     const rows = detectionsToRows(detections, (classId) => labelOf(this.models, phi, classId));
-    return JSON.stringify({ frame: frame.index, ptsMs: frame.ptsMs, phi, detections: rows });
+    const line: TracksLine = { frame: frame.index, ptsMs: frame.ptsMs, phi, detections: rows };
+    return JSON.stringify(line);
   }
 }
 
 function failedFrameLine(failure: FrameFailure): string {
-  return JSON.stringify({
+  const line: TracksLine = {
     frame: failure.index,
     ptsMs: failure.ptsMs,
     error: failure.reason,
     detections: [],
-  });
+  };
+  return JSON.stringify(line);
 }
 
 /** A checkpoint's snapshot in this version's format. */
