@@ -5,14 +5,7 @@
 import { isAbsolute } from "node:path";
 import { METRICS_CONTENT_TYPE, metrics, metricsText, watchQueueDepths } from "@vdet/metrics";
 import { ClassNameError, type JobStore, jobClassIds, type ModelRegistry } from "@vdet/pipeline";
-import {
-  InvalidJobSpecError,
-  isTerminal,
-  type JobSpec,
-  jobIdSchema,
-  jobWaiting,
-  parseJobSpec,
-} from "@vdet/protocol";
+import { InvalidJobSpecError, isTerminal, type JobSpec, jobIdSchema, jobWaiting } from "@vdet/protocol";
 import { formatLocation, parseLocation, type Sink, type StorageLocation } from "@vdet/storage";
 import { QUEUE_NAMES, type Transport } from "@vdet/transport";
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
@@ -20,6 +13,7 @@ import { registerQueueAdmin } from "./admin.ts";
 import { installAuth } from "./auth.ts";
 import { registerDocs } from "./openapi.ts";
 import { registerResultsRoutes, type VideoSource } from "./results-routes.ts";
+import { META, RequestValidationError, routeSchemas, zodRoute } from "./route-schemas.ts";
 import { registerUi } from "./ui.ts";
 
 export interface ApiConfig {
@@ -137,6 +131,18 @@ async function checkPolicy(spec: JobSpec, config: ApiConfig): Promise<{ path: st
   return issues;
 }
 
+const BAD_JOB_ID = "job ids are letters, digits, _ and - (as returned by POST /jobs)";
+
+/** The 400 body for a request that failed its route's schema: the only body is a job spec, the only param an id. */
+function validationBody(error: RequestValidationError): { error: string; issues?: typeof error.issues } {
+  if (error.part === "body") {
+    metrics.error("api", "invalid_job_spec");
+    return { error: new InvalidJobSpecError(error.issues).message, issues: error.issues };
+  }
+  if (error.part === "params") return { error: BAD_JOB_ID };
+  return { error: error.message };
+}
+
 export async function buildServer(config: ApiConfig): Promise<FastifyInstance> {
   for (const root of config.outputRoots ?? []) parseLocation(root); // a bad root is a configuration error
   const bodyLimit = config.bodyLimitBytes ?? DEFAULT_BODY_LIMIT_BYTES;
@@ -146,6 +152,7 @@ export async function buildServer(config: ApiConfig): Promise<FastifyInstance> {
   installAuth(app, config.token);
 
   app.setErrorHandler(async (error: Error & { statusCode?: number; code?: string }, _request, reply) => {
+    if (error instanceof RequestValidationError) return reply.code(400).send(validationBody(error));
     const status =
       error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
     if (status === 500) {
@@ -163,18 +170,21 @@ export async function buildServer(config: ApiConfig): Promise<FastifyInstance> {
     await reply.code(status).send({ error: message });
   });
 
-  // Job ids are ours (j_…); anything else cannot name a job, so it is refused before reaching the store.
+  // Job ids are ours (j_…); anything else cannot name a job, so it is refused before reaching the store (routes
+  // with a params schema refuse it when validating, with the same answer).
   app.addHook("preHandler", async (request: FastifyRequest, reply: FastifyReply) => {
     const id = (request.params as { id?: string } | undefined)?.id;
     if (id !== undefined && !jobIdSchema.safeParse(id).success) {
-      await reply
-        .code(400)
-        .send({ error: "job ids are letters, digits, _ and - (as returned by POST /jobs)" });
+      await reply.code(400).send({ error: BAD_JOB_ID });
     }
   });
 
-  app.get("/healthz", async () => ({ ok: true }));
-  app.get("/readyz", async (_request, reply) => {
+  // Before any route: the document is collected from the routes as they are added.
+  await registerDocs(app);
+
+  app.get("/healthz", zodRoute(routeSchemas.healthz), async () => ({ ok: true as const }));
+  app.get("/meta", zodRoute(routeSchemas.meta), async () => META);
+  app.get("/readyz", zodRoute(routeSchemas.readyz), async (_request, reply) => {
     try {
       await config.ready?.();
       return { ready: true };
@@ -203,54 +213,57 @@ export async function buildServer(config: ApiConfig): Promise<FastifyInstance> {
     const unwatch = watchQueueDepths(queueDepths(transport));
     app.addHook("onClose", async () => unwatch());
   }
-  app.get("/metrics", async (_request, reply) => reply.type(METRICS_CONTENT_TYPE).send(await metricsText()));
+  app.get("/metrics", zodRoute(routeSchemas.metrics), async (_request, reply) =>
+    reply.type(METRICS_CONTENT_TYPE).send(await metricsText()),
+  );
 
-  await registerDocs(app);
   registerUi(app);
   await registerQueueAdmin(app, transport.bullmqQueues());
   registerResultsRoutes(app, { jobStore, openOutput: config.openOutput, openVideo: config.openVideo });
 
-  app.post("/jobs", async (request, reply) => {
-    if (!/^application\/json\b/i.test(request.headers["content-type"] ?? "")) {
-      return reply.code(415).send({ error: "send the job spec as JSON with content-type: application/json" });
-    }
-    let spec: JobSpec;
-    try {
-      spec = parseJobSpec(request.body);
-    } catch (error) {
-      if (error instanceof InvalidJobSpecError) {
-        metrics.error("api", "invalid_job_spec");
-        return reply.code(400).send({ error: error.message, issues: error.issues });
+  app.post(
+    "/jobs",
+    {
+      ...zodRoute(routeSchemas.createJob),
+      // Before the body is validated: a body that is not JSON is a 415, not an invalid spec.
+      preValidation: async (request, reply) => {
+        if (!/^application\/json\b/i.test(request.headers["content-type"] ?? "")) {
+          await reply
+            .code(415)
+            .send({ error: "send the job spec as JSON with content-type: application/json" });
+        }
+      },
+    },
+    async (request, reply) => {
+      const spec = request.body as JobSpec;
+      const issues = await checkPolicy(spec, config);
+      if (issues.length > 0) {
+        return reply.code(400).send({
+          error: `invalid job spec: ${issues.map((i) => `${i.path}: ${i.message}`).join("; ")}`,
+          issues,
+        });
       }
-      throw error;
-    }
-    const issues = await checkPolicy(spec, config);
-    if (issues.length > 0) {
-      return reply.code(400).send({
-        error: `invalid job spec: ${issues.map((i) => `${i.path}: ${i.message}`).join("; ")}`,
-        issues,
-      });
-    }
-    if (config.maxActiveJobs !== undefined) {
-      const active = await jobStore.countActive();
-      if (active >= config.maxActiveJobs) {
-        return reply
-          .code(429)
-          .header("retry-after", "10")
-          .send({
-            error: `${active} jobs are queued or running, this server's limit (${config.maxActiveJobs}, VDET_MAX_ACTIVE_JOBS); submit again when some have finished`,
-          });
+      if (config.maxActiveJobs !== undefined) {
+        const active = await jobStore.countActive();
+        if (active >= config.maxActiveJobs) {
+          return reply
+            .code(429)
+            .header("retry-after", "10")
+            .send({
+              error: `${active} jobs are queued or running, this server's limit (${config.maxActiveJobs}, VDET_MAX_ACTIVE_JOBS); submit again when some have finished`,
+            });
+        }
       }
-    }
-    const { job, created } = await jobStore.create(spec);
-    if (created) {
-      await transport.jobs.add({ jobId: job.id }, { id: job.id, priority: spec.priority });
-      metrics.jobSubmitted();
-    }
-    return reply.code(created ? 201 : 200).send({ job, created });
-  });
+      const { job, created } = await jobStore.create(spec);
+      if (created) {
+        await transport.jobs.add({ jobId: job.id }, { id: job.id, priority: spec.priority });
+        metrics.jobSubmitted();
+      }
+      return reply.code(created ? 201 : 200).send({ job, created });
+    },
+  );
 
-  app.get<{ Params: { id: string } }>("/jobs/:id", async (request, reply) => {
+  app.get<{ Params: { id: string } }>("/jobs/:id", zodRoute(routeSchemas.getJob), async (request, reply) => {
     const job = await jobStore.get(request.params.id);
     if (!job) return reply.code(404).send({ error: `no job ${request.params.id}` });
     if (isTerminal(job.state)) return { job };
@@ -263,22 +276,26 @@ export async function buildServer(config: ApiConfig): Promise<FastifyInstance> {
     return waiting ? { job, waiting } : { job };
   });
 
-  app.get<{ Querystring: { limit?: string; after?: string } }>("/jobs", async (request, reply) => {
-    const limit = request.query.limit === undefined ? 50 : Number(request.query.limit);
-    if (!Number.isInteger(limit) || limit < 1 || limit > 500) {
-      return reply.code(400).send({ error: "limit must be an integer from 1 to 500" });
-    }
-    const page = await jobStore.list({ limit, after: request.query.after });
-    return { jobs: page.jobs, next: page.next };
-  });
+  app.get<{ Querystring: { limit: number; after?: string } }>(
+    "/jobs",
+    zodRoute(routeSchemas.listJobs),
+    async (request) => {
+      const page = await jobStore.list({ limit: request.query.limit, after: request.query.after });
+      return { jobs: page.jobs, next: page.next };
+    },
+  );
 
-  app.delete<{ Params: { id: string } }>("/jobs/:id", async (request, reply) => {
-    const job = await jobStore.get(request.params.id);
-    if (!job) return reply.code(404).send({ error: `no job ${request.params.id}` });
-    const accepted = await jobStore.requestCancel(job.id);
-    if (!accepted) return reply.code(409).send({ error: `job ${job.id} has already ended (${job.state})` });
-    return reply.code(202).send({ job: await jobStore.get(job.id) });
-  });
+  app.delete<{ Params: { id: string } }>(
+    "/jobs/:id",
+    zodRoute(routeSchemas.cancelJob),
+    async (request, reply) => {
+      const job = await jobStore.get(request.params.id);
+      if (!job) return reply.code(404).send({ error: `no job ${request.params.id}` });
+      const accepted = await jobStore.requestCancel(job.id);
+      if (!accepted) return reply.code(409).send({ error: `job ${job.id} has already ended (${job.state})` });
+      return reply.code(202).send({ job: await jobStore.get(job.id) });
+    },
+  );
 
   return app;
 }
