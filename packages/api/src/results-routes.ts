@@ -88,6 +88,13 @@ async function sendVideo(request: FastifyRequest, reply: FastifyReply, video: Vi
 export function registerResultsRoutes(app: FastifyInstance, options: ResultsOptions): void {
   const openOutput = options.openOutput ?? ((location: string) => openSink(location));
   const openVideo = options.openVideo ?? openLocalVideo;
+  const route = {
+    summary: zodRoute(routeSchemas.summary),
+    manifest: zodRoute(routeSchemas.manifest),
+    tracks: zodRoute(routeSchemas.tracks),
+    video: zodRoute(routeSchemas.video),
+    preview: zodRoute(routeSchemas.preview),
+  };
 
   const withJob = async (
     request: FastifyRequest<{ Params: { id: string } }>,
@@ -108,68 +115,51 @@ export function registerResultsRoutes(app: FastifyInstance, options: ResultsOpti
   };
 
   for (const name of ["summary", "manifest"] as const) {
-    app.get<{ Params: { id: string } }>(
-      `/jobs/:id/${name}`,
-      zodRoute(routeSchemas[name]),
-      async (request, reply) => {
-        const job = await withJob(request, reply);
-        if (!job) return reply;
-        const body = await getObject(job, `${name}.json`);
-        if (!body)
-          return reply.code(404).send({ error: `${name}.json is written when the job ends (${job.state})` });
-        return reply.type("application/json").send(Buffer.from(body));
-      },
-    );
+    app.get<{ Params: { id: string } }>(`/jobs/:id/${name}`, route[name], async (request, reply) => {
+      const job = await withJob(request, reply);
+      if (!job) return reply;
+      const body = await getObject(job, `${name}.json`);
+      if (!body)
+        return reply.code(404).send({ error: `${name}.json is written when the job ends (${job.state})` });
+      return reply.type("application/json").send(Buffer.from(body));
+    });
   }
 
-  app.get<{ Params: { id: string } }>(
-    "/jobs/:id/tracks",
-    zodRoute(routeSchemas.tracks),
-    async (request, reply) => {
-      const job = await withJob(request, reply);
-      if (!job) return reply;
-      const sink = await openOutput(job.output);
-      reply.type("application/x-ndjson");
-      const whole = await getObject(job, "tracks.jsonl");
-      if (whole) return reply.header("x-vdet-complete", "true").send(Buffer.from(whole));
-      // While the job runs, tracks.jsonl exists as numbered parts (see @vdet/storage PartWriter).
-      const parts: Uint8Array[] = [];
-      for await (const page of sink.list("tracks/")) {
-        for (const object of page) if (object.key.endsWith(".jsonl")) parts.push(await sink.get(object.key));
-      }
-      return reply.header("x-vdet-complete", "false").send(Buffer.concat(parts));
-    },
-  );
+  app.get<{ Params: { id: string } }>("/jobs/:id/tracks", route.tracks, async (request, reply) => {
+    const job = await withJob(request, reply);
+    if (!job) return reply;
+    const sink = await openOutput(job.output);
+    reply.type("application/x-ndjson");
+    const whole = await getObject(job, "tracks.jsonl");
+    if (whole) return reply.header("x-vdet-complete", "true").send(Buffer.from(whole));
+    // While the job runs, tracks.jsonl exists as numbered parts (see @vdet/storage PartWriter).
+    const parts: Uint8Array[] = [];
+    for await (const page of sink.list("tracks/")) {
+      for (const object of page) if (object.key.endsWith(".jsonl")) parts.push(await sink.get(object.key));
+    }
+    return reply.header("x-vdet-complete", "false").send(Buffer.concat(parts));
+  });
 
-  app.get<{ Params: { id: string } }>(
-    "/jobs/:id/video",
-    zodRoute(routeSchemas.video),
-    async (request, reply) => {
-      const job = await withJob(request, reply);
-      if (!job) return reply;
-      if (/^https?:\/\//i.test(job.spec.input)) return reply.redirect(job.spec.input);
-      const video = await openVideo(job.spec.input);
-      if (!video)
-        return reply.code(404).send({ error: "this job's input cannot be played back from the api" });
-      return sendVideo(request, reply, video);
-    },
-  );
+  app.get<{ Params: { id: string } }>("/jobs/:id/video", route.video, async (request, reply) => {
+    const job = await withJob(request, reply);
+    if (!job) return reply;
+    if (/^https?:\/\//i.test(job.spec.input)) return reply.redirect(job.spec.input);
+    const video = await openVideo(job.spec.input);
+    if (!video) return reply.code(404).send({ error: "this job's input cannot be played back from the api" });
+    return sendVideo(request, reply, video);
+  });
 
-  app.get<{ Params: { id: string } }>(
-    "/jobs/:id/preview",
-    zodRoute(routeSchemas.preview),
-    async (request, reply) => {
-      const job = await withJob(request, reply);
-      if (!job) return reply;
-      const body = await getObject(job, "preview.mp4");
-      if (!body)
-        return reply.code(404).send({ error: "this job has no preview.mp4 (submit it with preview: true)" });
-      const bytes = Buffer.from(body);
-      return sendVideo(request, reply, {
-        sizeBytes: bytes.length,
-        contentType: "video/mp4",
-        read: (start, end) => Readable.from([bytes.subarray(start, end + 1)]),
-      });
-    },
-  );
+  app.get<{ Params: { id: string } }>("/jobs/:id/preview", route.preview, async (request, reply) => {
+    const job = await withJob(request, reply);
+    if (!job) return reply;
+    const body = await getObject(job, "preview.mp4");
+    if (!body)
+      return reply.code(404).send({ error: "this job has no preview.mp4 (submit it with preview: true)" });
+    const bytes = Buffer.from(body);
+    return sendVideo(request, reply, {
+      sizeBytes: bytes.length,
+      contentType: "video/mp4",
+      read: (start, end) => Readable.from([bytes.subarray(start, end + 1)]),
+    });
+  });
 }

@@ -131,6 +131,13 @@ async function checkPolicy(spec: JobSpec, config: ApiConfig): Promise<{ path: st
   return issues;
 }
 
+/** POST /jobs takes JSON only: anything else is a 415 before the body is validated as a job spec. */
+async function requireJson(request: FastifyRequest, reply: FastifyReply): Promise<void> {
+  if (!/^application\/json\b/i.test(request.headers["content-type"] ?? "")) {
+    await reply.code(415).send({ error: "send the job spec as JSON with content-type: application/json" });
+  }
+}
+
 const BAD_JOB_ID = "job ids are letters, digits, _ and - (as returned by POST /jobs)";
 
 /** The 400 body for a request that failed its route's schema: the only body is a job spec, the only param an id. */
@@ -221,49 +228,43 @@ export async function buildServer(config: ApiConfig): Promise<FastifyInstance> {
   await registerQueueAdmin(app, transport.bullmqQueues());
   registerResultsRoutes(app, { jobStore, openOutput: config.openOutput, openVideo: config.openVideo });
 
-  app.post(
-    "/jobs",
-    {
-      ...zodRoute(routeSchemas.createJob),
-      // Before the body is validated: a body that is not JSON is a 415, not an invalid spec.
-      preValidation: async (request, reply) => {
-        if (!/^application\/json\b/i.test(request.headers["content-type"] ?? "")) {
-          await reply
-            .code(415)
-            .send({ error: "send the job spec as JSON with content-type: application/json" });
-        }
-      },
-    },
-    async (request, reply) => {
-      const spec = request.body as JobSpec;
-      const issues = await checkPolicy(spec, config);
-      if (issues.length > 0) {
-        return reply.code(400).send({
-          error: `invalid job spec: ${issues.map((i) => `${i.path}: ${i.message}`).join("; ")}`,
-          issues,
-        });
-      }
-      if (config.maxActiveJobs !== undefined) {
-        const active = await jobStore.countActive();
-        if (active >= config.maxActiveJobs) {
-          return reply
-            .code(429)
-            .header("retry-after", "10")
-            .send({
-              error: `${active} jobs are queued or running, this server's limit (${config.maxActiveJobs}, VDET_MAX_ACTIVE_JOBS); submit again when some have finished`,
-            });
-        }
-      }
-      const { job, created } = await jobStore.create(spec);
-      if (created) {
-        await transport.jobs.add({ jobId: job.id }, { id: job.id, priority: spec.priority });
-        metrics.jobSubmitted();
-      }
-      return reply.code(created ? 201 : 200).send({ job, created });
-    },
-  );
+  // The job routes, validated by their schemas.
+  const jobRoutes = {
+    create: { ...zodRoute(routeSchemas.createJob), preValidation: requireJson },
+    list: zodRoute(routeSchemas.listJobs),
+    get: zodRoute(routeSchemas.getJob),
+    cancel: zodRoute(routeSchemas.cancelJob),
+  };
 
-  app.get<{ Params: { id: string } }>("/jobs/:id", zodRoute(routeSchemas.getJob), async (request, reply) => {
+  app.post("/jobs", jobRoutes.create, async (request, reply) => {
+    const spec = request.body as JobSpec;
+    const issues = await checkPolicy(spec, config);
+    if (issues.length > 0) {
+      return reply.code(400).send({
+        error: `invalid job spec: ${issues.map((i) => `${i.path}: ${i.message}`).join("; ")}`,
+        issues,
+      });
+    }
+    if (config.maxActiveJobs !== undefined) {
+      const active = await jobStore.countActive();
+      if (active >= config.maxActiveJobs) {
+        return reply
+          .code(429)
+          .header("retry-after", "10")
+          .send({
+            error: `${active} jobs are queued or running, this server's limit (${config.maxActiveJobs}, VDET_MAX_ACTIVE_JOBS); submit again when some have finished`,
+          });
+      }
+    }
+    const { job, created } = await jobStore.create(spec);
+    if (created) {
+      await transport.jobs.add({ jobId: job.id }, { id: job.id, priority: spec.priority });
+      metrics.jobSubmitted();
+    }
+    return reply.code(created ? 201 : 200).send({ job, created });
+  });
+
+  app.get<{ Params: { id: string } }>("/jobs/:id", jobRoutes.get, async (request, reply) => {
     const job = await jobStore.get(request.params.id);
     if (!job) return reply.code(404).send({ error: `no job ${request.params.id}` });
     if (isTerminal(job.state)) return { job };
@@ -276,26 +277,18 @@ export async function buildServer(config: ApiConfig): Promise<FastifyInstance> {
     return waiting ? { job, waiting } : { job };
   });
 
-  app.get<{ Querystring: { limit: number; after?: string } }>(
-    "/jobs",
-    zodRoute(routeSchemas.listJobs),
-    async (request) => {
-      const page = await jobStore.list({ limit: request.query.limit, after: request.query.after });
-      return { jobs: page.jobs, next: page.next };
-    },
-  );
+  app.get<{ Querystring: { limit: number; after?: string } }>("/jobs", jobRoutes.list, async (request) => {
+    const page = await jobStore.list({ limit: request.query.limit, after: request.query.after });
+    return { jobs: page.jobs, next: page.next };
+  });
 
-  app.delete<{ Params: { id: string } }>(
-    "/jobs/:id",
-    zodRoute(routeSchemas.cancelJob),
-    async (request, reply) => {
-      const job = await jobStore.get(request.params.id);
-      if (!job) return reply.code(404).send({ error: `no job ${request.params.id}` });
-      const accepted = await jobStore.requestCancel(job.id);
-      if (!accepted) return reply.code(409).send({ error: `job ${job.id} has already ended (${job.state})` });
-      return reply.code(202).send({ job: await jobStore.get(job.id) });
-    },
-  );
+  app.delete<{ Params: { id: string } }>("/jobs/:id", jobRoutes.cancel, async (request, reply) => {
+    const job = await jobStore.get(request.params.id);
+    if (!job) return reply.code(404).send({ error: `no job ${request.params.id}` });
+    const accepted = await jobStore.requestCancel(job.id);
+    if (!accepted) return reply.code(409).send({ error: `job ${job.id} has already ended (${job.state})` });
+    return reply.code(202).send({ job: await jobStore.get(job.id) });
+  });
 
   return app;
 }
