@@ -1,11 +1,7 @@
 // EfficientDet-D0…D7x configurations, as effdet 0.4.1 builds the tf_ models (spec section 1).
 // One table row per φ; every graph is derived from these numbers by the generic builder.
 
-import { PHI_VALUES, type PhiValue, UnknownPhiError } from "@vdet/protocol";
-
-/** φ as the model tables name it: the protocol's φ (parsed with its parsePhi). */
-export type Phi = PhiValue;
-export const ALL_PHIS: readonly Phi[] = PHI_VALUES;
+import { type PhiValue, UnknownPhiError } from "@vdet/protocol";
 
 export type FusionKind = "fast-normalized" | "sum";
 
@@ -16,7 +12,7 @@ export interface BackboneScaling {
 }
 
 export interface EffDetConfig {
-  phi: Phi;
+  phi: PhiValue;
   name: string;
   imageSize: number;
   backbone: BackboneScaling;
@@ -60,7 +56,7 @@ const BACKBONES: Record<string, BackboneScaling> = {
 };
 
 type Row = [
-  Phi,
+  PhiValue,
   number,
   keyof typeof BACKBONES,
   number,
@@ -86,7 +82,7 @@ const TABLE: Row[] = [
 ];
 
 /** The configuration for φ, optionally with another class count (a fine-tuned checkpoint). */
-export function getConfig(phi: Phi, numClasses = COCO_NUM_CLASSES): EffDetConfig {
+export function getConfig(phi: PhiValue, numClasses = COCO_NUM_CLASSES): EffDetConfig {
   const row = TABLE.find((r) => r[0] === phi);
   if (!row) throw new UnknownPhiError(phi);
   if (!Number.isInteger(numClasses) || numClasses < 1 || numClasses > 100_000) {

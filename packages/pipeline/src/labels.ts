@@ -3,7 +3,7 @@
 // (model-registry.ts): the api and producer turn a job's `classes` into ids with them, the aggregator names each
 // detection by the model of the φ that found it.
 
-import { ALL_PHIS, COCO_NUM_CLASSES, cocoLabel, type Phi } from "@vdet/effdet";
+import { COCO_NUM_CLASSES, cocoLabel } from "@vdet/effdet";
 import { type ModelCache, ModelInputError, ModelNotFoundError, resolveModelReference } from "@vdet/models";
 import {
   type ModelLabels,
@@ -28,7 +28,7 @@ function coco(weights: string): ModelLabels {
 /** What a worker with these weights runs for every φ: a cached model's own labels, else COCO's. */
 export function deploymentModels(options: ModelSourceOptions, cache?: ModelCache): DeploymentModels {
   const models: DeploymentModels = {};
-  for (const phi of ALL_PHIS) {
+  for (const phi of PHI_VALUES) {
     const reference = options.weights?.[String(phi)];
     models[String(phi)] = reference
       ? referenceLabels(reference, phi, cache)
@@ -39,10 +39,10 @@ export function deploymentModels(options: ModelSourceOptions, cache?: ModelCache
 
 /** Entries for simulated workers, which compute nothing: COCO ids, as the simulated runner emits. */
 export function simulatedModels(): DeploymentModels {
-  return Object.fromEntries(ALL_PHIS.map((phi) => [String(phi), coco("simulated")]));
+  return Object.fromEntries(PHI_VALUES.map((phi) => [String(phi), coco("simulated")]));
 }
 
-function referenceLabels(reference: string, phi: Phi, cache: ModelCache | undefined): ModelLabels {
+function referenceLabels(reference: string, phi: PhiValue, cache: ModelCache | undefined): ModelLabels {
   try {
     const resolved = resolveModelReference(reference, { phi, cache });
     if (resolved.kind === "file") return coco(reference);
