@@ -15,7 +15,7 @@ import { after, before, beforeEach, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { MemoryJobStore, RedisJobStore, startProducer } from "@vdet/pipeline";
-import { type JobEvent, parseJobSpec } from "@vdet/protocol";
+import { isTerminal, type JobEvent, parseJobSpec } from "@vdet/protocol";
 import {
   createMemoryTransport,
   createRedisTransport,
@@ -128,7 +128,7 @@ function deployment(redisUrl: string) {
       return until(
         async () => {
           const job = await jobStore.get(id);
-          return job && ["completed", "failed", "cancelled"].includes(job.state) ? job.state : undefined;
+          return job && isTerminal(job.state) ? job.state : undefined;
         },
         `job ${id} to finish`,
         timeoutMs,

@@ -16,8 +16,9 @@ export const TERMINAL_STATES = [
 ] as const satisfies readonly JobStateName[];
 export type TerminalState = (typeof TERMINAL_STATES)[number];
 
-export function isTerminal(state: JobStateName): state is TerminalState {
-  return (TERMINAL_STATES as readonly JobStateName[]).includes(state);
+/** Whether a job in `state` has ended (takes any string: a state read from JSON is one too). */
+export function isTerminal(state: string): state is TerminalState {
+  return (TERMINAL_STATES as readonly string[]).includes(state);
 }
 
 export const jobProgressSchema = z
