@@ -16,7 +16,7 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { DeploymentKeys, MemoryJobStore, RedisJobStore } from "@vdet/jobs";
 import { startProducer } from "@vdet/pipeline";
-import { type JobEvent, parseJobSpec } from "@vdet/protocol";
+import { isTerminal, type JobEvent, parseJobSpec } from "@vdet/protocol";
 import {
   createMemoryTransport,
   createRedisTransport,
@@ -131,7 +131,7 @@ function deployment(redisUrl: string) {
       return until(
         async () => {
           const job = await jobStore.get(id);
-          return job && ["completed", "failed", "cancelled"].includes(job.state) ? job.state : undefined;
+          return job && isTerminal(job.state) ? job.state : undefined;
         },
         `job ${id} to finish`,
         timeoutMs,

@@ -9,16 +9,15 @@ import {
   type JobStore,
   jobClassIds,
   type ModelRegistry,
-  type StoredJob,
 } from "@vdet/jobs";
 import { METRICS_CONTENT_TYPE, metrics, metricsText, watchQueueDepths } from "@vdet/metrics";
 import {
   InvalidJobSpecError,
   isTerminal,
+  type JobRecord,
   type JobSpec,
   jobIdSchema,
   jobWaiting,
-  parseJobSpec,
 } from "@vdet/protocol";
 import { formatLocation, parseLocation, type Sink, type StorageLocation } from "@vdet/storage";
 import { QUEUE_NAMES, type Transport } from "@vdet/transport";
@@ -27,6 +26,7 @@ import { registerQueueAdmin } from "./admin.ts";
 import { installAuth } from "./auth.ts";
 import { registerDocs } from "./openapi.ts";
 import { registerResultsRoutes, type VideoSource } from "./results-routes.ts";
+import { META, RequestValidationError, routeSchemas, zodRoute } from "./route-schemas.ts";
 import { registerUi } from "./ui.ts";
 
 export interface ApiConfig {
@@ -149,6 +149,25 @@ async function checkPolicy(spec: JobSpec, config: ApiConfig): Promise<{ path: st
   return issues;
 }
 
+/** POST /jobs takes JSON only: anything else is a 415 before the body is validated as a job spec. */
+async function requireJson(request: FastifyRequest, reply: FastifyReply): Promise<void> {
+  if (!/^application\/json\b/i.test(request.headers["content-type"] ?? "")) {
+    await reply.code(415).send({ error: "send the job spec as JSON with content-type: application/json" });
+  }
+}
+
+const BAD_JOB_ID = "job ids are letters, digits, _ and - (as returned by POST /jobs)";
+
+/** The 400 body for a request that failed its route's schema: the only body is a job spec, the only param an id. */
+function validationBody(error: RequestValidationError): { error: string; issues?: typeof error.issues } {
+  if (error.part === "body") {
+    metrics.error("api", "invalid_job_spec");
+    return { error: new InvalidJobSpecError(error.issues).message, issues: error.issues };
+  }
+  if (error.part === "params") return { error: BAD_JOB_ID };
+  return { error: error.message };
+}
+
 export async function buildServer(config: ApiConfig): Promise<FastifyInstance> {
   for (const root of config.outputRoots ?? []) parseLocation(root); // a bad root is a configuration error
   const bodyLimit = config.bodyLimitBytes ?? DEFAULT_BODY_LIMIT_BYTES;
@@ -158,6 +177,7 @@ export async function buildServer(config: ApiConfig): Promise<FastifyInstance> {
   installAuth(app, config.token);
 
   app.setErrorHandler(async (error: Error & { statusCode?: number; code?: string }, _request, reply) => {
+    if (error instanceof RequestValidationError) return reply.code(400).send(validationBody(error));
     const status =
       error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
     if (status === 500) {
@@ -175,18 +195,21 @@ export async function buildServer(config: ApiConfig): Promise<FastifyInstance> {
     await reply.code(status).send({ error: message });
   });
 
-  // Job ids are ours (j_…); anything else cannot name a job, so it is refused before reaching the store.
+  // Job ids are ours (j_…); anything else cannot name a job, so it is refused before reaching the store (routes
+  // with a params schema refuse it when validating, with the same answer).
   app.addHook("preHandler", async (request: FastifyRequest, reply: FastifyReply) => {
     const id = (request.params as { id?: string } | undefined)?.id;
     if (id !== undefined && !jobIdSchema.safeParse(id).success) {
-      await reply
-        .code(400)
-        .send({ error: "job ids are letters, digits, _ and - (as returned by POST /jobs)" });
+      await reply.code(400).send({ error: BAD_JOB_ID });
     }
   });
 
-  app.get("/healthz", async () => ({ ok: true }));
-  app.get("/readyz", async (_request, reply) => {
+  // Before any route: the document is collected from the routes as they are added.
+  await registerDocs(app);
+
+  app.get("/healthz", zodRoute(routeSchemas.healthz), async () => ({ ok: true as const }));
+  app.get("/meta", zodRoute(routeSchemas.meta), async () => META);
+  app.get("/readyz", zodRoute(routeSchemas.readyz), async (_request, reply) => {
     try {
       await config.ready?.();
       return { ready: true };
@@ -215,15 +238,16 @@ export async function buildServer(config: ApiConfig): Promise<FastifyInstance> {
     const unwatch = watchQueueDepths(queueDepths(transport));
     app.addHook("onClose", async () => unwatch());
   }
-  app.get("/metrics", async (_request, reply) => reply.type(METRICS_CONTENT_TYPE).send(await metricsText()));
+  app.get("/metrics", zodRoute(routeSchemas.metrics), async (_request, reply) =>
+    reply.type(METRICS_CONTENT_TYPE).send(await metricsText()),
+  );
 
-  await registerDocs(app);
   registerUi(app);
   await registerQueueAdmin(app, transport.bullmqQueues());
   registerResultsRoutes(app, { jobStore, openOutput: config.openOutput, openVideo: config.openVideo });
 
   /** Puts a created job's message on the jobs queue (under the job's id: a no-op when it is there already). */
-  const queueJob = async (job: StoredJob): Promise<void> => {
+  const queueJob = async (job: JobRecord): Promise<void> => {
     await transport.jobs.add({ jobId: job.id }, { id: job.id, priority: job.spec.priority });
     await jobStore.markQueued(job.id);
   };
@@ -248,20 +272,16 @@ export async function buildServer(config: ApiConfig): Promise<FastifyInstance> {
   });
   app.addHook("onClose", async () => clearInterval(sweep));
 
-  app.post("/jobs", async (request, reply) => {
-    if (!/^application\/json\b/i.test(request.headers["content-type"] ?? "")) {
-      return reply.code(415).send({ error: "send the job spec as JSON with content-type: application/json" });
-    }
-    let spec: JobSpec;
-    try {
-      spec = parseJobSpec(request.body);
-    } catch (error) {
-      if (error instanceof InvalidJobSpecError) {
-        metrics.error("api", "invalid_job_spec");
-        return reply.code(400).send({ error: error.message, issues: error.issues });
-      }
-      throw error;
-    }
+  // The job routes, validated by their schemas.
+  const jobRoutes = {
+    create: { ...zodRoute(routeSchemas.createJob), preValidation: requireJson },
+    list: zodRoute(routeSchemas.listJobs),
+    get: zodRoute(routeSchemas.getJob),
+    cancel: zodRoute(routeSchemas.cancelJob),
+  };
+
+  app.post("/jobs", jobRoutes.create, async (request, reply) => {
+    const spec = request.body as JobSpec;
     const issues = await checkPolicy(spec, config);
     if (issues.length > 0) {
       return reply.code(400).send({
@@ -290,7 +310,7 @@ export async function buildServer(config: ApiConfig): Promise<FastifyInstance> {
     return reply.code(created ? 201 : 200).send({ job, created });
   });
 
-  app.get<{ Params: { id: string } }>("/jobs/:id", async (request, reply) => {
+  app.get<{ Params: { id: string } }>("/jobs/:id", jobRoutes.get, async (request, reply) => {
     const job = await jobStore.get(request.params.id);
     if (!job) return reply.code(404).send({ error: `no job ${request.params.id}` });
     if (isTerminal(job.state)) return { job };
@@ -303,16 +323,12 @@ export async function buildServer(config: ApiConfig): Promise<FastifyInstance> {
     return waiting ? { job, waiting } : { job };
   });
 
-  app.get<{ Querystring: { limit?: string; after?: string } }>("/jobs", async (request, reply) => {
-    const limit = request.query.limit === undefined ? 50 : Number(request.query.limit);
-    if (!Number.isInteger(limit) || limit < 1 || limit > 500) {
-      return reply.code(400).send({ error: "limit must be an integer from 1 to 500" });
-    }
-    const page = await jobStore.list({ limit, after: request.query.after });
+  app.get<{ Querystring: { limit: number; after?: string } }>("/jobs", jobRoutes.list, async (request) => {
+    const page = await jobStore.list({ limit: request.query.limit, after: request.query.after });
     return { jobs: page.jobs, next: page.next };
   });
 
-  app.delete<{ Params: { id: string } }>("/jobs/:id", async (request, reply) => {
+  app.delete<{ Params: { id: string } }>("/jobs/:id", jobRoutes.cancel, async (request, reply) => {
     const job = await jobStore.get(request.params.id);
     if (!job) return reply.code(404).send({ error: `no job ${request.params.id}` });
     const accepted = await jobStore.requestCancel(job.id);

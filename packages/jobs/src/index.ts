@@ -17,8 +17,6 @@ export {
   type ProducerCheckpoint,
   type ProgressField,
   RedisJobStore,
-  type StoredJob,
-  type VideoSummary,
 } from "./job-store.ts";
 export {
   CHECKPOINT_PARTS,

@@ -4,31 +4,16 @@
 import { randomBytes } from "node:crypto";
 import {
   isTerminal,
-  JOB_STATES,
   type JobError,
   type JobProgress,
   type JobRecord,
   type JobSpec,
   type JobStateName,
+  TERMINAL_STATES,
+  type VideoSummary,
 } from "@vdet/protocol";
 import type { Redis } from "ioredis";
 import { DeploymentKeys } from "./keys.ts";
-
-/** What the producer learnt about the input. */
-export interface VideoSummary {
-  width: number;
-  height: number;
-  /** Source frames per second, when known. */
-  fps: number | null;
-  durationMs: number | null;
-  codec: string | null;
-}
-
-export interface StoredJob extends JobRecord {
-  spec: JobSpec;
-  cancelRequested: boolean;
-  video: VideoSummary | null;
-}
 
 export type ProgressField = Exclude<keyof JobProgress, "total">;
 
@@ -39,7 +24,7 @@ export interface ProducerCheckpoint {
 }
 
 export interface JobPage {
-  jobs: StoredJob[];
+  jobs: JobRecord[];
   /** Pass back as `after` to get the next page; null on the last page. */
   next: string | null;
 }
@@ -68,14 +53,14 @@ export interface JobStore {
    * Creates a job, or returns the existing one for the same idempotency key (`created: false`). A new job is
    * recorded as not yet queued until `markQueued`: if the creator stops in between, `needsQueueing` says so.
    */
-  create(spec: JobSpec, options?: CreateOptions): Promise<{ job: StoredJob; created: boolean }>;
+  create(spec: JobSpec, options?: CreateOptions): Promise<{ job: JobRecord; created: boolean }>;
   /** The job's message is on the jobs queue: it no longer needs queueing. */
   markQueued(id: string): Promise<void>;
   /** Whether a job was created and its message may never have reached the jobs queue. */
   needsQueueing(id: string): Promise<boolean>;
   /** Jobs created before `createdBeforeMs` whose message may never have reached the jobs queue. */
-  unqueued(createdBeforeMs: number): Promise<StoredJob[]>;
-  get(id: string): Promise<StoredJob | null>;
+  unqueued(createdBeforeMs: number): Promise<JobRecord[]>;
+  get(id: string): Promise<JobRecord | null>;
   list(options?: { limit?: number; after?: string }): Promise<JobPage>;
   /** Moves the job to `state` unless it is already terminal; returns whether it moved. */
   setState(id: string, state: JobStateName): Promise<boolean>;
@@ -107,12 +92,12 @@ function emptyProgress(): JobProgress {
 }
 
 export class MemoryJobStore implements JobStore {
-  private readonly jobs = new Map<string, StoredJob>();
+  private readonly jobs = new Map<string, JobRecord>();
   private readonly idempotency = new Map<string, string>();
   private readonly produced = new Map<string, ProducerCheckpoint>();
   private readonly notQueued = new Set<string>();
 
-  async create(spec: JobSpec, options: CreateOptions = {}): Promise<{ job: StoredJob; created: boolean }> {
+  async create(spec: JobSpec, options: CreateOptions = {}): Promise<{ job: JobRecord; created: boolean }> {
     const existing = spec.idempotencyKey ? this.idempotency.get(spec.idempotencyKey) : undefined;
     if (existing) return { job: structuredClone(this.jobs.get(existing)!), created: false };
     if (options.maxActive !== undefined) {
@@ -121,7 +106,7 @@ export class MemoryJobStore implements JobStore {
       if (active >= options.maxActive) throw new ActiveJobLimitError(active, options.maxActive);
     }
     const now = Date.now();
-    const job: StoredJob = {
+    const job: JobRecord = {
       id: newJobId(),
       spec,
       state: "queued",
@@ -147,14 +132,14 @@ export class MemoryJobStore implements JobStore {
     return this.notQueued.has(id);
   }
 
-  async unqueued(createdBeforeMs: number): Promise<StoredJob[]> {
+  async unqueued(createdBeforeMs: number): Promise<JobRecord[]> {
     return [...this.notQueued]
       .map((id) => this.jobs.get(id)!)
       .filter((job) => job.createdAtMs < createdBeforeMs)
       .map((job) => structuredClone(job));
   }
 
-  async get(id: string): Promise<StoredJob | null> {
+  async get(id: string): Promise<JobRecord | null> {
     const job = this.jobs.get(id);
     return job ? structuredClone(job) : null;
   }
@@ -169,7 +154,7 @@ export class MemoryJobStore implements JobStore {
     return { jobs: structuredClone(jobs), next: start + limit < all.length ? jobs.at(-1)!.id : null };
   }
 
-  private touch(id: string): StoredJob | undefined {
+  private touch(id: string): JobRecord | undefined {
     const job = this.jobs.get(id);
     if (job) job.updatedAtMs = Date.now();
     return job;
@@ -234,8 +219,6 @@ export class MemoryJobStore implements JobStore {
   async close(): Promise<void> {}
 }
 
-const TERMINAL_STATES = JOB_STATES.filter(isTerminal);
-
 /**
  * Creates a job in one step: returns ["existing", id] for a claimed idempotency key, ["full", active] at the
  * limit of active jobs, else writes the job (hash, listing, active and not-yet-queued sets, the key's claim).
@@ -290,7 +273,7 @@ export class RedisJobStore implements JobStore {
     this.keys = typeof keys === "string" ? new DeploymentKeys(keys) : keys;
   }
 
-  async create(spec: JobSpec, options: CreateOptions = {}): Promise<{ job: StoredJob; created: boolean }> {
+  async create(spec: JobSpec, options: CreateOptions = {}): Promise<{ job: JobRecord; created: boolean }> {
     const id = newJobId();
     const now = Date.now();
     const fields = {
@@ -332,13 +315,13 @@ export class RedisJobStore implements JobStore {
     return (await this.redis.sismember(this.keys.unqueued, id)) === 1;
   }
 
-  async unqueued(createdBeforeMs: number): Promise<StoredJob[]> {
+  async unqueued(createdBeforeMs: number): Promise<JobRecord[]> {
     const ids = await this.redis.smembers(this.keys.unqueued);
     const jobs = await Promise.all(ids.map((id) => this.get(id)));
-    return jobs.filter((job): job is StoredJob => job !== null && job.createdAtMs < createdBeforeMs);
+    return jobs.filter((job): job is JobRecord => job !== null && job.createdAtMs < createdBeforeMs);
   }
 
-  async get(id: string): Promise<StoredJob | null> {
+  async get(id: string): Promise<JobRecord | null> {
     const [hash, errors] = await Promise.all([
       this.redis.hgetall(this.keys.job(id)),
       this.redis.lrange(this.keys.jobErrors(id), 0, MAX_ERRORS - 1),
@@ -374,7 +357,7 @@ export class RedisJobStore implements JobStore {
     }
     const ids = await this.redis.zrevrange(this.keys.jobs, start, start + limit);
     const jobs = (await Promise.all(ids.slice(0, limit).map((id) => this.get(id)))).filter(
-      (j): j is StoredJob => j !== null,
+      (j): j is JobRecord => j !== null,
     );
     return { jobs, next: ids.length > limit ? ids[limit - 1] : null };
   }

@@ -2,16 +2,15 @@
 // registry, @vdet/jobs): a cached model names its classes in its manifest (`vdet models import --classes`);
 // checkpoints, ONNX files and seeded weights use the COCO map.
 
-import { ALL_PHIS, type Phi } from "@vdet/effdet";
 import { cocoModel, type DeploymentModels } from "@vdet/jobs";
 import { type ModelCache, ModelInputError, ModelNotFoundError, resolveModelReference } from "@vdet/models";
-import type { ModelLabels } from "@vdet/protocol";
+import { type ModelLabels, PHI_VALUES, type PhiValue } from "@vdet/protocol";
 import type { ModelSourceOptions } from "./models.ts";
 
 /** What a worker with these weights runs for every φ: a cached model's own labels, else COCO's. */
 export function deploymentModels(options: ModelSourceOptions, cache?: ModelCache): DeploymentModels {
   const models: DeploymentModels = {};
-  for (const phi of ALL_PHIS) {
+  for (const phi of PHI_VALUES) {
     const reference = options.weights?.[String(phi)];
     models[String(phi)] = reference
       ? referenceLabels(reference, phi, cache)
@@ -22,10 +21,10 @@ export function deploymentModels(options: ModelSourceOptions, cache?: ModelCache
 
 /** Entries for simulated workers, which compute nothing: COCO ids, as the simulated runner emits. */
 export function simulatedModels(): DeploymentModels {
-  return Object.fromEntries(ALL_PHIS.map((phi) => [String(phi), cocoModel("simulated")]));
+  return Object.fromEntries(PHI_VALUES.map((phi) => [String(phi), cocoModel("simulated")]));
 }
 
-function referenceLabels(reference: string, phi: Phi, cache: ModelCache | undefined): ModelLabels {
+function referenceLabels(reference: string, phi: PhiValue, cache: ModelCache | undefined): ModelLabels {
   try {
     const resolved = resolveModelReference(reference, { phi, cache });
     if (resolved.kind === "file") return cocoModel(reference);

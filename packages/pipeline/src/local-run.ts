@@ -2,8 +2,15 @@
 // are the same modules the distributed services run; only the transport and job store differ.
 
 import { availableParallelism } from "node:os";
-import { MemoryJobStore, MemoryModelRegistry, type StoredJob } from "@vdet/jobs";
-import { type JobSpecInput, PHI_VALUES, type PhiValue, parseJobSpec, phiRank } from "@vdet/protocol";
+import { MemoryJobStore, MemoryModelRegistry } from "@vdet/jobs";
+import {
+  type JobRecord,
+  type JobSpecInput,
+  PHI_VALUES,
+  type PhiValue,
+  parseJobSpec,
+  phiRank,
+} from "@vdet/protocol";
 import type { LatencyProfile } from "@vdet/scheduler";
 import { createMemoryTransport } from "@vdet/transport";
 import { startAggregator } from "./aggregator.ts";
@@ -23,7 +30,7 @@ export interface LocalRunOptions extends ModelSourceOptions {
   framesPerChunk?: number;
   logger?: StageLogger;
   /** Called about every `progressIntervalMs` with the job's progress. */
-  onProgress?: (job: StoredJob) => void;
+  onProgress?: (job: JobRecord) => void;
   progressIntervalMs?: number;
   /** Build and load the model of every allowed φ before decoding starts (start-up reported apart). */
   preload?: boolean;
@@ -36,7 +43,7 @@ export interface LocalRunOptions extends ModelSourceOptions {
 }
 
 export interface LocalRunResult {
-  job: StoredJob;
+  job: JobRecord;
   output: string;
   batchSizes: Record<string, number[]>;
   /** Time spent loading models before the job started (with `preload`), ms. */

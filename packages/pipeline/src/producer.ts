@@ -4,16 +4,18 @@
 // moves the job's producer checkpoint; a producer that gets the job again after a crash decodes the input from
 // the start and queues only the frames after the checkpoint (or fails the job when the input is a live stream).
 
-import { getConfig, parsePhi } from "@vdet/effdet";
-import {
-  type JobStore,
-  jobClassIds,
-  type ModelRegistry,
-  type StoredJob,
-  type VideoSummary,
-} from "@vdet/jobs";
+import { getConfig } from "@vdet/effdet";
+import { type JobStore, jobClassIds, type ModelRegistry } from "@vdet/jobs";
 import { metrics } from "@vdet/metrics";
-import { type FrameChunk, type FrameRef, isTerminal, type JobEvent } from "@vdet/protocol";
+import {
+  type FrameChunk,
+  type FrameRef,
+  isTerminal,
+  type JobEvent,
+  type JobRecord,
+  parsePhi,
+  type VideoSummary,
+} from "@vdet/protocol";
 import type { Consumer, Transport } from "@vdet/transport";
 import {
   decodeFrames,
@@ -98,7 +100,7 @@ export function startProducer(config: ProducerConfig): Stage {
   return { close: () => consumer.close() };
 }
 
-async function produceJob(job: StoredJob, config: ProducerConfig, log: StageLogger): Promise<void> {
+async function produceJob(job: JobRecord, config: ProducerConfig, log: StageLogger): Promise<void> {
   const { transport, jobStore } = config;
   const spec = job.spec;
   // A latency job's frames must not wait for chunk-mates: each frame is its own chunk (workers still batch them).
@@ -256,7 +258,7 @@ async function produceJob(job: StoredJob, config: ProducerConfig, log: StageLogg
 
 /** Records the job's frame count and tells the aggregator that no more chunks will come. */
 async function endDecoding(
-  job: StoredJob,
+  job: JobRecord,
   { transport, jobStore }: ProducerConfig,
   end: {
     frames: number;

@@ -6,7 +6,6 @@ import { availableParallelism } from "node:os";
 import { Readable } from "node:stream";
 import { GetObjectCommand, HeadObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { buildServer, openLocalVideo, type VideoSource, videoContentType } from "@vdet/api";
-import { parsePhi } from "@vdet/effdet";
 import { RedisAggregatorCheckpoints, RedisJobStore, RedisModelRegistry } from "@vdet/jobs";
 import {
   createModelProvider,
@@ -23,6 +22,7 @@ import {
   startWorker,
   withModelMetrics,
 } from "@vdet/pipeline";
+import { parsePhi } from "@vdet/protocol";
 import { LatencyProfile, type ProfileTable, readProfileFile } from "@vdet/scheduler";
 import {
   createS3Client,
