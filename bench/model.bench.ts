@@ -11,7 +11,8 @@ import { existsSync, readFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { build, getConfig, parsePhi } from "@vdet/effdet";
+import { build, getConfig } from "@vdet/effdet";
+import { parsePhi } from "@vdet/protocol";
 import * as ort from "onnxruntime-node";
 
 const { values } = parseArgs({

@@ -10,7 +10,7 @@
 import { availableParallelism, cpus } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { getConfig, parsePhi } from "@vdet/effdet";
+import { getConfig } from "@vdet/effdet";
 import {
   createModelProvider,
   FrameScheduler,
@@ -18,7 +18,7 @@ import {
   profileModels,
   type ScheduledResult,
 } from "@vdet/pipeline";
-import type { PhiValue, RgbImage } from "@vdet/protocol";
+import { type PhiValue, parsePhi, type RgbImage } from "@vdet/protocol";
 import { LatencyProfile, type ProfileTable } from "@vdet/scheduler";
 import { decodeFrames } from "@vdet/video";
 

@@ -12,11 +12,11 @@ import { existsSync, mkdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { build } from "@vdet/effdet";
+import { RedisJobStore } from "@vdet/jobs";
 import {
   letterboxFor,
   openJobOutput,
   padToSquare,
-  RedisJobStore,
   runLocal,
   startAggregator,
   startProducer,

@@ -15,8 +15,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { RedisJobStore } from "@vdet/pipeline";
-import { type JobSpecInput, parseJobSpec } from "@vdet/protocol";
+import { RedisJobStore } from "@vdet/jobs";
+import { isTerminal, type JobSpecInput, parseJobSpec } from "@vdet/protocol";
 import { createRedisTransport, deleteKeysWithPrefix, redisOptionsFromUrl } from "@vdet/transport";
 import { Redis } from "ioredis";
 import { makeTestClip } from "../test/support/clips.ts";
@@ -190,7 +190,7 @@ async function main() {
   const poll = async () => {
     for (const id of running) {
       const state = (await jobStore.get(id))?.state ?? "missing";
-      if (["completed", "failed", "cancelled", "missing"].includes(state)) {
+      if (state === "missing" || isTerminal(state)) {
         running.delete(id);
         states.set(id, state);
       }

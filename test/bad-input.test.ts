@@ -14,12 +14,11 @@ import { after, before, describe, test } from "node:test";
 import { PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { buildServer } from "@vdet/api";
 import { build } from "@vdet/effdet";
+import { MemoryJobStore, RedisJobStore } from "@vdet/jobs";
 import {
   createModelProvider,
-  MemoryJobStore,
   ModelLoadError,
   openJobOutput,
-  RedisJobStore,
   startAggregator,
   startProducer,
   startWorker,

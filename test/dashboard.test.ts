@@ -12,9 +12,9 @@ import { after, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { buildServer } from "@vdet/api";
+import { MemoryJobStore } from "@vdet/jobs";
 import {
   createModelProvider,
-  MemoryJobStore,
   openJobOutput,
   startAggregator,
   startProducer,

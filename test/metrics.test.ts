@@ -9,8 +9,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import { buildServer } from "@vdet/api";
+import { MemoryJobStore } from "@vdet/jobs";
 import { enableProcessMetrics, startMetricsServer } from "@vdet/metrics";
-import { MemoryJobStore, runLocal } from "@vdet/pipeline";
+import { runLocal } from "@vdet/pipeline";
 import {
   createMemoryTransport,
   createRedisTransport,

@@ -12,18 +12,15 @@ import { after, before, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { buildServer } from "@vdet/api";
 import { build, constructGraph, SeededWeights } from "@vdet/effdet";
-import { importModel, ModelCache } from "@vdet/models";
 import {
-  deploymentModels,
+  DeploymentKeys,
   MemoryJobStore,
   MemoryModelRegistry,
-  openJobOutput,
   RedisJobStore,
   RedisModelRegistry,
-  runLocal,
-  startAggregator,
-  startProducer,
-} from "@vdet/pipeline";
+} from "@vdet/jobs";
+import { importModel, ModelCache } from "@vdet/models";
+import { deploymentModels, openJobOutput, runLocal, startAggregator, startProducer } from "@vdet/pipeline";
 import { parseJobSpec } from "@vdet/protocol";
 import type { StateDict } from "@vdet/tensorio";
 import {
@@ -251,13 +248,13 @@ test("a damaged registry entry is an error that says how to repair it", async ()
   const prefix = `vdet-labels-${randomUUID().slice(0, 8)}`;
   const redis = new Redis(redisOptionsFromUrl(url));
   try {
-    await redis.hset(`${prefix}:models`, "0", "{not json");
+    await redis.hset(new DeploymentKeys(prefix).models, "0", "{not json");
     await assert.rejects(
       new RedisModelRegistry(redis, prefix).read(),
       /model entry of φ 0 in Redis \(vdet-labels-\w+:models\) is not valid.*restart a worker/,
     );
   } finally {
-    await redis.del(`${prefix}:models`);
+    await redis.del(new DeploymentKeys(prefix).models);
     await redis.quit();
   }
 });

@@ -65,8 +65,10 @@ test("an unreadable input fails the job with ffmpeg's reason", async () => {
 });
 
 test("fair share: a short job submitted after a long one finishes first", async () => {
-  const { MemoryJobStore, createModelProvider, openJobOutput, startAggregator, startProducer, startWorker } =
-    await import("@vdet/pipeline");
+  const { createModelProvider, openJobOutput, startAggregator, startProducer, startWorker } = await import(
+    "@vdet/pipeline"
+  );
+  const { MemoryJobStore } = await import("@vdet/jobs");
   const { createMemoryTransport } = await import("@vdet/transport");
   const { parseJobSpec } = await import("@vdet/protocol");
   const long = await makeTestClip(join(dir, "long.mp4"), 12, 10);

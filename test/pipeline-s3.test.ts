@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import { isTerminal } from "@vdet/protocol";
 import {
   aggregatorConfigSchema,
   apiConfigSchema,
@@ -99,7 +100,7 @@ async function api(method: string, path: string, body?: unknown) {
 async function waitDone(id: string): Promise<JobBody> {
   for (let i = 0; i < 1200; i++) {
     const { body } = await api("GET", `/jobs/${id}`);
-    if (["completed", "failed", "cancelled"].includes(body.job.state)) return body.job;
+    if (isTerminal(body.job.state)) return body.job;
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(`job ${id} did not finish`);

@@ -14,8 +14,9 @@ import { join } from "node:path";
 import { after, before, beforeEach, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { MemoryJobStore, RedisJobStore, startProducer } from "@vdet/pipeline";
-import { type JobEvent, parseJobSpec } from "@vdet/protocol";
+import { DeploymentKeys, MemoryJobStore, RedisJobStore } from "@vdet/jobs";
+import { startProducer } from "@vdet/pipeline";
+import { isTerminal, type JobEvent, parseJobSpec } from "@vdet/protocol";
 import {
   createMemoryTransport,
   createRedisTransport,
@@ -111,9 +112,11 @@ function deployment(redisUrl: string) {
   const prefix = `vdet-rec-${randomUUID().slice(0, 8)}`;
   const redis = new Redis(redisOptionsFromUrl(redisUrl));
   const transport = createRedisTransport({ url: redisUrl, prefix, onError: () => {} });
-  const jobStore = new RedisJobStore(redis, prefix);
+  const keys = new DeploymentKeys(prefix);
+  const jobStore = new RedisJobStore(redis, keys);
   return {
     prefix,
+    keys,
     redis,
     transport,
     jobStore,
@@ -128,7 +131,7 @@ function deployment(redisUrl: string) {
       return until(
         async () => {
           const job = await jobStore.get(id);
-          return job && ["completed", "failed", "cancelled"].includes(job.state) ? job.state : undefined;
+          return job && isTerminal(job.state) ? job.state : undefined;
         },
         `job ${id} to finish`,
         timeoutMs,
@@ -312,13 +315,13 @@ describe("SIGKILL of a role mid-job", () => {
       const killAggregator = async (): Promise<void> => {
         aggregator.child.kill("SIGSTOP");
         const written = (await d.progress(job.id)).written;
-        const checkpoint = JSON.parse((await d.redis.get(`${d.prefix}:agg:${job.id}`)) ?? "null");
+        const checkpoint = JSON.parse((await d.redis.get(d.keys.checkpoint(job.id))) ?? "null");
         await kill9(aggregator);
         assert.ok(checkpoint, "a checkpoint was saved");
         assert.ok(checkpoint.tracksPartsWritten >= 1, "tracks.jsonl parts were written before the kill");
         assert.equal(checkpoint.next, written, "the job's progress is the checkpoint's");
         assert.ok(written < FRAMES, "killed mid-job");
-        const buffered = await d.redis.llen(`${d.prefix}:agg:${job.id}:lines`);
+        const buffered = await d.redis.llen(d.keys.checkpoint(job.id, "lines"));
         kills.push(
           `at ${written}/${FRAMES} written (${checkpoint.tracksPartsWritten} parts + ${buffered} buffered lines, ${checkpoint.pending.length} frames in the reorder buffer)`,
         );
@@ -351,7 +354,7 @@ describe("SIGKILL of a role mid-job", () => {
       assertSameAsReference(files, reference);
       assert.equal((await d.progress(job.id)).written, FRAMES);
       assert.equal(
-        await d.redis.exists(`${d.prefix}:agg:${job.id}`),
+        await d.redis.exists(d.keys.checkpoint(job.id)),
         0,
         "the checkpoint is removed at the end",
       );

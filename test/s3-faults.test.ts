@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import { isTerminal } from "@vdet/protocol";
 import {
   aggregatorConfigSchema,
   apiConfigSchema,
@@ -126,7 +127,7 @@ async function runJob(name: string): Promise<JobBody> {
   assert.equal(created.status, 201);
   for (let i = 0; i < 1200; i++) {
     const { job } = await api("GET", `/jobs/${created.job.id}`);
-    if (["completed", "failed", "cancelled"].includes(job.state)) return job;
+    if (isTerminal(job.state)) return job;
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(`job ${name} did not finish in 120 s`);

@@ -12,8 +12,9 @@ import { join } from "node:path";
 import { after, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { buildServer } from "@vdet/api";
-import { openJobOutput, RedisJobStore, startAggregator, startProducer } from "@vdet/pipeline";
-import { WAITING_FOR_WORKER } from "@vdet/protocol";
+import { RedisJobStore } from "@vdet/jobs";
+import { openJobOutput, startAggregator, startProducer } from "@vdet/pipeline";
+import { isTerminal, WAITING_FOR_WORKER } from "@vdet/protocol";
 import { createRedisTransport, deleteKeysWithPrefix, redisOptionsFromUrl } from "@vdet/transport";
 import { Redis } from "ioredis";
 import { makeTestClip } from "./support/clips.ts";
@@ -105,7 +106,7 @@ test("a job waits for a worker while none runs, and completes once one starts", 
   );
   const done = await until("the job to complete", async () => {
     const body = await get(`/jobs/${id}`);
-    return ["completed", "failed", "cancelled"].includes(body.job.state) ? body : undefined;
+    return isTerminal(body.job.state) ? body : undefined;
   });
   t.diagnostic(`worker start to job completed: ${Date.now() - startedAt} ms`);
   assert.equal(done.job.state, "completed");

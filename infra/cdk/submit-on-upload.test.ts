@@ -7,7 +7,7 @@ import { builtinModules } from "node:module";
 import { after, before, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { buildServer } from "@vdet/api";
-import { MemoryJobStore } from "@vdet/pipeline";
+import { MemoryJobStore } from "@vdet/jobs";
 import { createMemoryTransport } from "@vdet/transport";
 import { build } from "esbuild";
 import { LAMBDA_BUNDLING } from "./stack.ts";

@@ -12,9 +12,14 @@ import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { ScaledObject, TriggerAuthentication } from "@kubernetes-models/keda/keda.sh/v1alpha1";
 import { buildServer } from "@vdet/api";
-import { MemoryJobStore } from "@vdet/pipeline";
+import { DeploymentKeys, MemoryJobStore } from "@vdet/jobs";
 import type { FrameChunk } from "@vdet/protocol";
-import { createRedisTransport, deleteKeysWithPrefix, redisOptionsFromUrl } from "@vdet/transport";
+import {
+  createRedisTransport,
+  deleteKeysWithPrefix,
+  QUEUE_NAMES,
+  redisOptionsFromUrl,
+} from "@vdet/transport";
 import { Queue } from "bullmq";
 import { Redis } from "ioredis";
 import { Deployment } from "kubernetes-models/apps/v1";
@@ -244,8 +249,9 @@ describe("the backlog KEDA scales on", () => {
     for (let i = 5; i < 8; i++) await plain.add("frames", chunk(i, 5), { jobId: `w-${i}` });
     await plain.close();
 
-    const inWaitList = await redis.llen(`${prefix}:frames:wait`);
-    const inPrioritized = await redis.zcard(`${prefix}:frames:prioritized`);
+    const keys = new DeploymentKeys(prefix);
+    const inWaitList = await redis.llen(keys.queue(QUEUE_NAMES.frames, "wait"));
+    const inPrioritized = await redis.zcard(keys.queue(QUEUE_NAMES.frames, "prioritized"));
     assert.equal(inWaitList, 3, "un-prioritized messages are in <prefix>:frames:wait");
     assert.equal(inPrioritized, 5, "prioritized messages are in <prefix>:frames:prioritized");
 

@@ -2,6 +2,7 @@
 
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
+import { type TracksLine, tracksLineSchema } from "@vdet/protocol";
 import { ffmpegBinaries } from "@vdet/video";
 
 const run = promisify(execFile);
@@ -33,17 +34,12 @@ export async function makeTestClip(
   return path;
 }
 
-export interface TrackLine {
-  frame: number;
-  ptsMs: number;
-  phi?: number | string;
-  error?: string;
-  detections: { box: number[]; score: number; class: number; label: string; trackId: number | null }[];
-}
+export type TrackLine = TracksLine;
 
+/** tracks.jsonl lines, each validated against the protocol's schema (a line of another shape fails the test). */
 export function parseTracks(text: string): TrackLine[] {
   return text
     .split("\n")
     .filter((l) => l.length > 0)
-    .map((l) => JSON.parse(l));
+    .map((l) => tracksLineSchema.parse(JSON.parse(l)));
 }

@@ -7,7 +7,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
-import { MemoryJobStore } from "@vdet/pipeline";
+import { MemoryJobStore } from "@vdet/jobs";
 import { parseJobSpec } from "@vdet/protocol";
 import {
   createMemoryTransport,

@@ -4,9 +4,11 @@
 
 import { extname } from "node:path";
 import { Readable } from "node:stream";
-import type { JobStore, StoredJob } from "@vdet/pipeline";
+import type { JobStore } from "@vdet/jobs";
+import type { JobRecord } from "@vdet/protocol";
 import { openLocalObject, openSink, type Sink, STORAGE_ERRORS } from "@vdet/storage";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { routeSchemas, zodRoute } from "./route-schemas.ts";
 
 /** A readable video with a known size, read in byte ranges. */
 export interface VideoSource {
@@ -76,17 +78,24 @@ async function sendVideo(request: FastifyRequest, reply: FastifyReply, video: Vi
 export function registerResultsRoutes(app: FastifyInstance, options: ResultsOptions): void {
   const openOutput = options.openOutput ?? ((location: string) => openSink(location));
   const openVideo = options.openVideo ?? openLocalObject;
+  const route = {
+    summary: zodRoute(routeSchemas.summary),
+    manifest: zodRoute(routeSchemas.manifest),
+    tracks: zodRoute(routeSchemas.tracks),
+    video: zodRoute(routeSchemas.video),
+    preview: zodRoute(routeSchemas.preview),
+  };
 
   const withJob = async (
     request: FastifyRequest<{ Params: { id: string } }>,
     reply: FastifyReply,
-  ): Promise<StoredJob | null> => {
+  ): Promise<JobRecord | null> => {
     const job = await options.jobStore.get(request.params.id);
     if (!job) await reply.code(404).send({ error: `no job ${request.params.id}` });
     return job;
   };
 
-  const getObject = async (job: StoredJob, key: string): Promise<Uint8Array | null> => {
+  const getObject = async (job: JobRecord, key: string): Promise<Uint8Array | null> => {
     try {
       return await (await openOutput(job.output)).get(key);
     } catch (error) {
@@ -96,7 +105,7 @@ export function registerResultsRoutes(app: FastifyInstance, options: ResultsOpti
   };
 
   for (const name of ["summary", "manifest"] as const) {
-    app.get<{ Params: { id: string } }>(`/jobs/:id/${name}`, async (request, reply) => {
+    app.get<{ Params: { id: string } }>(`/jobs/:id/${name}`, route[name], async (request, reply) => {
       const job = await withJob(request, reply);
       if (!job) return reply;
       const body = await getObject(job, `${name}.json`);
@@ -106,7 +115,7 @@ export function registerResultsRoutes(app: FastifyInstance, options: ResultsOpti
     });
   }
 
-  app.get<{ Params: { id: string } }>("/jobs/:id/tracks", async (request, reply) => {
+  app.get<{ Params: { id: string } }>("/jobs/:id/tracks", route.tracks, async (request, reply) => {
     const job = await withJob(request, reply);
     if (!job) return reply;
     const sink = await openOutput(job.output);
@@ -121,7 +130,7 @@ export function registerResultsRoutes(app: FastifyInstance, options: ResultsOpti
     return reply.header("x-vdet-complete", "false").send(Buffer.concat(parts));
   });
 
-  app.get<{ Params: { id: string } }>("/jobs/:id/video", async (request, reply) => {
+  app.get<{ Params: { id: string } }>("/jobs/:id/video", route.video, async (request, reply) => {
     const job = await withJob(request, reply);
     if (!job) return reply;
     if (/^https?:\/\//i.test(job.spec.input)) return reply.redirect(job.spec.input);
@@ -130,7 +139,7 @@ export function registerResultsRoutes(app: FastifyInstance, options: ResultsOpti
     return sendVideo(request, reply, video, job.spec.input);
   });
 
-  app.get<{ Params: { id: string } }>("/jobs/:id/preview", async (request, reply) => {
+  app.get<{ Params: { id: string } }>("/jobs/:id/preview", route.preview, async (request, reply) => {
     const job = await withJob(request, reply);
     if (!job) return reply;
     const body = await getObject(job, "preview.mp4");

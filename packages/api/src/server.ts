@@ -5,16 +5,15 @@
 import { isAbsolute } from "node:path";
 import { API_DEFAULTS } from "@vdet/config";
 import { errorStatusCode, isVdetError } from "@vdet/errors";
+import { type ActiveJobLimitError, type JobStore, jobClassIds, type ModelRegistry } from "@vdet/jobs";
 import { METRICS_CONTENT_TYPE, metrics, metricsText, watchQueueDepths } from "@vdet/metrics";
-import { type JobStore, jobClassIds, type ModelRegistry } from "@vdet/pipeline";
 import {
-  type InvalidJobSpecError,
+  InvalidJobSpecError,
   isTerminal,
+  type JobRecord,
   type JobSpec,
   jobIdSchema,
   jobWaiting,
-  PROTOCOL_ERRORS,
-  parseJobSpec,
 } from "@vdet/protocol";
 import { formatLocation, parseLocation, type Sink, type StorageLocation } from "@vdet/storage";
 import { QUEUE_NAMES, type Transport } from "@vdet/transport";
@@ -23,6 +22,7 @@ import { registerQueueAdmin } from "./admin.ts";
 import { installAuth } from "./auth.ts";
 import { registerDocs } from "./openapi.ts";
 import { registerResultsRoutes, type VideoSource } from "./results-routes.ts";
+import { META, RequestValidationError, routeSchemas, zodRoute } from "./route-schemas.ts";
 import { registerUi } from "./ui.ts";
 
 export interface ApiConfig {
@@ -55,6 +55,11 @@ export interface ApiConfig {
   openVideo?: (input: string) => Promise<VideoSource | null>;
   /** Report queue depths on /metrics (default true; a process with several servers reports them once). */
   queueMetrics?: boolean;
+  /**
+   * A job created this long ago and still not queued was left by an api that stopped in between: this server
+   * queues it (at start, then as often). Default 60 s; a creator queues its job within milliseconds.
+   */
+  requeueAfterMs?: number;
 }
 
 /** Queue depths for /metrics: BullMQ's own counts (Redis), or the in-process queues' counts. */
@@ -138,6 +143,25 @@ async function checkPolicy(spec: JobSpec, config: ApiConfig): Promise<{ path: st
   return issues;
 }
 
+/** POST /jobs takes JSON only: anything else is a 415 before the body is validated as a job spec. */
+async function requireJson(request: FastifyRequest, reply: FastifyReply): Promise<void> {
+  if (!/^application\/json\b/i.test(request.headers["content-type"] ?? "")) {
+    await reply.code(415).send({ error: "send the job spec as JSON with content-type: application/json" });
+  }
+}
+
+const BAD_JOB_ID = "job ids are letters, digits, _ and - (as returned by POST /jobs)";
+
+/** The 400 body for a request that failed its route's schema: the only body is a job spec, the only param an id. */
+function validationBody(error: RequestValidationError): { error: string; issues?: typeof error.issues } {
+  if (error.part === "body") {
+    metrics.error("api", "invalid_job_spec");
+    return { error: new InvalidJobSpecError(error.issues).message, issues: error.issues };
+  }
+  if (error.part === "params") return { error: BAD_JOB_ID };
+  return { error: error.message };
+}
+
 export async function buildServer(config: ApiConfig): Promise<FastifyInstance> {
   for (const root of config.outputRoots ?? []) parseLocation(root); // a bad root is a configuration error
   const bodyLimit = config.bodyLimitBytes ?? API_DEFAULTS.bodyLimitBytes;
@@ -148,6 +172,7 @@ export async function buildServer(config: ApiConfig): Promise<FastifyInstance> {
 
   // Decided on each error's statusCode and code (ours and Fastify's alike), never on its class.
   app.setErrorHandler(async (error: Error & { statusCode?: number; code?: string }, _request, reply) => {
+    if (error instanceof RequestValidationError) return reply.code(400).send(validationBody(error));
     // A 5xx of any kind is answered as a plain 500 "internal error".
     const status = Math.min(errorStatusCode(error), 500);
     if (status === 500) {
@@ -165,18 +190,21 @@ export async function buildServer(config: ApiConfig): Promise<FastifyInstance> {
     await reply.code(status).send({ error: message });
   });
 
-  // Job ids are ours (j_…); anything else cannot name a job, so it is refused before reaching the store.
+  // Job ids are ours (j_…); anything else cannot name a job, so it is refused before reaching the store (routes
+  // with a params schema refuse it when validating, with the same answer).
   app.addHook("preHandler", async (request: FastifyRequest, reply: FastifyReply) => {
     const id = (request.params as { id?: string } | undefined)?.id;
     if (id !== undefined && !jobIdSchema.safeParse(id).success) {
-      await reply
-        .code(400)
-        .send({ error: "job ids are letters, digits, _ and - (as returned by POST /jobs)" });
+      await reply.code(400).send({ error: BAD_JOB_ID });
     }
   });
 
-  app.get("/healthz", async () => ({ ok: true }));
-  app.get("/readyz", async (_request, reply) => {
+  // Before any route: the document is collected from the routes as they are added.
+  await registerDocs(app);
+
+  app.get("/healthz", zodRoute(routeSchemas.healthz), async () => ({ ok: true as const }));
+  app.get("/meta", zodRoute(routeSchemas.meta), async () => META);
+  app.get("/readyz", zodRoute(routeSchemas.readyz), async (_request, reply) => {
     try {
       await config.ready?.();
       return { ready: true };
@@ -205,27 +233,50 @@ export async function buildServer(config: ApiConfig): Promise<FastifyInstance> {
     const unwatch = watchQueueDepths(queueDepths(transport));
     app.addHook("onClose", async () => unwatch());
   }
-  app.get("/metrics", async (_request, reply) => reply.type(METRICS_CONTENT_TYPE).send(await metricsText()));
+  app.get("/metrics", zodRoute(routeSchemas.metrics), async (_request, reply) =>
+    reply.type(METRICS_CONTENT_TYPE).send(await metricsText()),
+  );
 
-  await registerDocs(app);
   registerUi(app);
   await registerQueueAdmin(app, transport.bullmqQueues());
   registerResultsRoutes(app, { jobStore, openOutput: config.openOutput, openVideo: config.openVideo });
 
-  app.post("/jobs", async (request, reply) => {
-    if (!/^application\/json\b/i.test(request.headers["content-type"] ?? "")) {
-      return reply.code(415).send({ error: "send the job spec as JSON with content-type: application/json" });
-    }
-    let spec: JobSpec;
+  /** Puts a created job's message on the jobs queue (under the job's id: a no-op when it is there already). */
+  const queueJob = async (job: JobRecord): Promise<void> => {
+    await transport.jobs.add({ jobId: job.id }, { id: job.id, priority: job.spec.priority });
+    await jobStore.markQueued(job.id);
+  };
+  // Jobs whose creator stopped between creating and queueing them, found by whichever api looks next.
+  const requeueAfterMs = config.requeueAfterMs ?? 60_000;
+  const queueAbandoned = async (): Promise<void> => {
     try {
-      spec = parseJobSpec(request.body);
-    } catch (error) {
-      if (isVdetError(error) && error.code === PROTOCOL_ERRORS.INVALID_JOB_SPEC) {
-        metrics.error("api", "invalid_job_spec");
-        return reply.code(400).send({ error: error.message, issues: (error as InvalidJobSpecError).issues });
+      for (const job of await jobStore.unqueued(Date.now() - requeueAfterMs)) {
+        if (job.state !== "queued") continue;
+        app.log.warn({ jobId: job.id }, "queueing a job its creator left unqueued");
+        await queueJob(job);
       }
-      throw error;
+    } catch (error) {
+      app.log.error(error, "looking for jobs left unqueued failed");
     }
+  };
+  let sweep: NodeJS.Timeout | undefined;
+  app.addHook("onReady", async () => {
+    await queueAbandoned();
+    sweep = setInterval(() => void queueAbandoned(), Math.max(requeueAfterMs, 1000));
+    sweep.unref();
+  });
+  app.addHook("onClose", async () => clearInterval(sweep));
+
+  // The job routes, validated by their schemas.
+  const jobRoutes = {
+    create: { ...zodRoute(routeSchemas.createJob), preValidation: requireJson },
+    list: zodRoute(routeSchemas.listJobs),
+    get: zodRoute(routeSchemas.getJob),
+    cancel: zodRoute(routeSchemas.cancelJob),
+  };
+
+  app.post("/jobs", jobRoutes.create, async (request, reply) => {
+    const spec = request.body as JobSpec;
     const issues = await checkPolicy(spec, config);
     if (issues.length > 0) {
       return reply.code(400).send({
@@ -233,26 +284,28 @@ export async function buildServer(config: ApiConfig): Promise<FastifyInstance> {
         issues,
       });
     }
-    if (config.maxActiveJobs !== undefined) {
-      const active = await jobStore.countActive();
-      if (active >= config.maxActiveJobs) {
-        return reply
-          .code(429)
-          .header("retry-after", "10")
-          .send({
-            error: `${active} jobs are queued or running, this server's limit (${config.maxActiveJobs}, VDET_MAX_ACTIVE_JOBS); submit again when some have finished`,
-          });
-      }
+    let submitted: Awaited<ReturnType<JobStore["create"]>>;
+    try {
+      // The limit is counted and the job created in one step: concurrent submissions cannot pass it together.
+      submitted = await jobStore.create(spec, { maxActive: config.maxActiveJobs });
+    } catch (error) {
+      if (!isVdetError(error) || error.statusCode !== 429) throw error;
+      return reply
+        .code(429)
+        .header("retry-after", "10")
+        .send({
+          error: `${(error as ActiveJobLimitError).active} jobs are queued or running, this server's limit (${(error as ActiveJobLimitError).limit}, VDET_MAX_ACTIVE_JOBS); submit again when some have finished`,
+        });
     }
-    const { job, created } = await jobStore.create(spec);
-    if (created) {
-      await transport.jobs.add({ jobId: job.id }, { id: job.id, priority: spec.priority });
-      metrics.jobSubmitted();
-    }
+    const { job, created } = submitted;
+    // A job stays marked until its message is on the queue: a retry with the same idempotency key queues a job
+    // whose creator stopped before queueing it.
+    if (created || (job.state === "queued" && (await jobStore.needsQueueing(job.id)))) await queueJob(job);
+    if (created) metrics.jobSubmitted();
     return reply.code(created ? 201 : 200).send({ job, created });
   });
 
-  app.get<{ Params: { id: string } }>("/jobs/:id", async (request, reply) => {
+  app.get<{ Params: { id: string } }>("/jobs/:id", jobRoutes.get, async (request, reply) => {
     const job = await jobStore.get(request.params.id);
     if (!job) return reply.code(404).send({ error: `no job ${request.params.id}` });
     if (isTerminal(job.state)) return { job };
@@ -265,16 +318,12 @@ export async function buildServer(config: ApiConfig): Promise<FastifyInstance> {
     return waiting ? { job, waiting } : { job };
   });
 
-  app.get<{ Querystring: { limit?: string; after?: string } }>("/jobs", async (request, reply) => {
-    const limit = request.query.limit === undefined ? 50 : Number(request.query.limit);
-    if (!Number.isInteger(limit) || limit < 1 || limit > 500) {
-      return reply.code(400).send({ error: "limit must be an integer from 1 to 500" });
-    }
-    const page = await jobStore.list({ limit, after: request.query.after });
+  app.get<{ Querystring: { limit: number; after?: string } }>("/jobs", jobRoutes.list, async (request) => {
+    const page = await jobStore.list({ limit: request.query.limit, after: request.query.after });
     return { jobs: page.jobs, next: page.next };
   });
 
-  app.delete<{ Params: { id: string } }>("/jobs/:id", async (request, reply) => {
+  app.delete<{ Params: { id: string } }>("/jobs/:id", jobRoutes.cancel, async (request, reply) => {
     const job = await jobStore.get(request.params.id);
     if (!job) return reply.code(404).send({ error: `no job ${request.params.id}` });
     const accepted = await jobStore.requestCancel(job.id);

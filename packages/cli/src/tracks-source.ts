@@ -4,9 +4,9 @@
 
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
-import { COCO_NUM_CLASSES, cocoLabel } from "@vdet/effdet";
 import { codedError, defineErrorCodes } from "@vdet/errors";
 import { parseMotText, parseSeqInfo } from "@vdet/mot-eval";
+import { COCO_CLASS_COUNT, cocoLabel } from "@vdet/protocol";
 import { parseTracksJsonl, type TrackFrame } from "@vdet/render";
 
 export interface TracksSource {
@@ -112,7 +112,7 @@ function fromMot(path: string, text: string, options: TracksSourceOptions): Trac
 }
 
 function cocoNames(): string[] {
-  return Array.from({ length: COCO_NUM_CLASSES }, (_, k) => cocoLabel(k + 1));
+  return Array.from({ length: COCO_CLASS_COUNT }, (_, k) => cocoLabel(k + 1));
 }
 
 function readJson(path: string): unknown {

@@ -1,6 +1,9 @@
 // Every default of a setting, stated once. The role schemas use them, and so do the libraries for options a
 // caller leaves out (the producer, the worker, the queue), so a library run and a deployed role agree.
 
+/** A deployment prefix: letters, digits, _ and -, optionally in braces (a Redis Cluster hash tag). */
+export const PREFIX_PATTERN = /^(?:[A-Za-z0-9_-]+|\{[A-Za-z0-9_-]+\})$/;
+
 export const COMMON_DEFAULTS = {
   redisUrl: "redis://127.0.0.1:6379",
   /** Key prefix of a deployment's Redis keys and queues. */

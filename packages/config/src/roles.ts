@@ -5,6 +5,7 @@ import {
   AGGREGATOR_DEFAULTS,
   API_DEFAULTS,
   COMMON_DEFAULTS,
+  PREFIX_PATTERN,
   PRODUCER_DEFAULTS,
   QUEUE_DEFAULTS,
   WORKER_DEFAULTS,
@@ -18,7 +19,7 @@ const common = {
     .default(COMMON_DEFAULTS.redisUrl),
   prefix: z
     .string()
-    .regex(/^[A-Za-z0-9_-]+$/, { error: "may use only letters, digits, '_' and '-'" })
+    .regex(PREFIX_PATTERN, { error: "may use only letters, digits, '_' and '-', optionally in braces" })
     .default(COMMON_DEFAULTS.prefix),
   logLevel: envEnum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default(
     COMMON_DEFAULTS.logLevel,

@@ -1,21 +1,13 @@
 // Builds EfficientDet-Dφ as an ONNX model from its configuration: backbone → BiFPN → heads, then either the raw
 // head outputs (parity checks) or the deploy graph (uint8 frames in, top-k decoded candidates out).
 
+import { type PhiValue, parsePhi, phiLabel } from "@vdet/protocol";
 import { readTensorFile, type StateDict } from "@vdet/tensorio";
 import { anchorCount, generateAnchors } from "./anchors.ts";
 import { buildBackbone } from "./backbone.ts";
 import { planBackbone } from "./backbone-plan.ts";
 import { buildBifpn } from "./bifpn.ts";
-import {
-  COCO_NUM_CLASSES,
-  type EffDetConfig,
-  getConfig,
-  levelSizes,
-  MAX_CANDIDATES,
-  type Phi,
-  parsePhi,
-  phiLabel,
-} from "./config.ts";
+import { COCO_NUM_CLASSES, type EffDetConfig, getConfig, levelSizes, MAX_CANDIDATES } from "./config.ts";
 import { buildDecode } from "./decode.ts";
 import { BuildOptionsError } from "./errors.ts";
 import { buildHead } from "./heads.ts";
@@ -28,7 +20,7 @@ export type Variant = "raw" | "deploy";
 export const OPSET = 18;
 
 export interface BuildOptions {
-  phi: Phi | string | number;
+  phi: PhiValue | string | number;
   numClasses?: number;
   /** A state dict in the reference naming, or the bytes of a safetensors / PyTorch checkpoint. */
   weights?: StateDict | Uint8Array;
@@ -48,7 +40,7 @@ export interface BuildOptions {
 }
 
 export interface ModelInfo {
-  phi: Phi;
+  phi: PhiValue;
   name: string;
   variant: Variant;
   imageSize: number;

@@ -1,11 +1,7 @@
 // EfficientDet-D0…D7x configurations, as effdet 0.4.1 builds the tf_ models (spec section 1).
 // One table row per φ; every graph is derived from these numbers by the generic builder.
 
-import { VdetError } from "@vdet/errors";
-import { EFFDET_ERRORS } from "./errors.ts";
-
-export type Phi = 0 | 1 | 2 | 3 | 4 | 5 | 6 | 7 | "7x";
-export const ALL_PHIS: readonly Phi[] = [0, 1, 2, 3, 4, 5, 6, 7, "7x"];
+import { type PhiValue, UnknownPhiError } from "@vdet/protocol";
 
 export type FusionKind = "fast-normalized" | "sum";
 
@@ -16,7 +12,7 @@ export interface BackboneScaling {
 }
 
 export interface EffDetConfig {
-  phi: Phi;
+  phi: PhiValue;
   name: string;
   imageSize: number;
   backbone: BackboneScaling;
@@ -60,7 +56,7 @@ const BACKBONES: Record<string, BackboneScaling> = {
 };
 
 type Row = [
-  Phi,
+  PhiValue,
   number,
   keyof typeof BACKBONES,
   number,
@@ -85,29 +81,8 @@ const TABLE: Row[] = [
   ["7x", 1536, "b7", 384, 8, 5, 8, 4.0, "sum", 54.4, 77_147_166],
 ];
 
-export class UnknownPhiError extends VdetError {
-  constructor(value: unknown) {
-    super(
-      EFFDET_ERRORS.UNKNOWN_PHI,
-      `unknown EfficientDet coefficient φ=${String(value)}: use 0…7 or 7x (D0…D7, D7x)`,
-    );
-  }
-}
-
-/** Parses "0".."7", "7x", "d3", "D7x" or a number into a φ; throws UnknownPhiError otherwise. */
-export function parsePhi(value: unknown): Phi {
-  const text = String(value).trim().toLowerCase().replace(/^d/, "");
-  if (text === "7x") return "7x";
-  if (/^[0-7]$/.test(text)) return Number(text) as Phi;
-  throw new UnknownPhiError(value);
-}
-
-export function phiLabel(phi: Phi): string {
-  return `D${phi}`;
-}
-
 /** The configuration for φ, optionally with another class count (a fine-tuned checkpoint). */
-export function getConfig(phi: Phi, numClasses = COCO_NUM_CLASSES): EffDetConfig {
+export function getConfig(phi: PhiValue, numClasses = COCO_NUM_CLASSES): EffDetConfig {
   const row = TABLE.find((r) => r[0] === phi);
   if (!row) throw new UnknownPhiError(phi);
   if (!Number.isInteger(numClasses) || numClasses < 1 || numClasses > 100_000) {

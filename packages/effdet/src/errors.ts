@@ -4,13 +4,11 @@ import { codedError, defineErrorCodes } from "@vdet/errors";
 
 export const EFFDET_ERRORS = defineErrorCodes("effdet", {
   WEIGHTS_MISMATCH: { retryable: false, description: "a checkpoint's tensors do not match the φ's graph" },
-  UNKNOWN_PHI: { retryable: false, description: "a compound coefficient φ that is not 0…7 or 7x" },
   NOT_AN_ONNX_MODEL: { retryable: false, description: "the bytes are not an ONNX model" },
   DETECTOR_INPUT_INVALID: {
     retryable: false,
     description: "a detector's model lacks the deploy outputs, or its frames and options do not match",
   },
-  UNKNOWN_CLASS: { retryable: false, description: "a class name that is not a COCO class" },
   INVALID_BUILD_OPTIONS: {
     retryable: false,
     description: "options of a model build that cannot work together",
@@ -19,9 +17,6 @@ export const EFFDET_ERRORS = defineErrorCodes("effdet", {
 
 /** Frames or options a detector cannot run, or a model without the deploy outputs. */
 export class DetectorInputError extends codedError(EFFDET_ERRORS.DETECTOR_INPUT_INVALID) {}
-
-/** A class name that is not in the label map. */
-export class UnknownClassError extends codedError(EFFDET_ERRORS.UNKNOWN_CLASS) {}
 
 /** Build options that cannot work (no weights and no seed, an unknown variant). */
 export class BuildOptionsError extends codedError(EFFDET_ERRORS.INVALID_BUILD_OPTIONS) {}

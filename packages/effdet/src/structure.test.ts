@@ -5,11 +5,12 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { describe, test } from "node:test";
+import { PHI_VALUES, parsePhi, UnknownPhiError } from "@vdet/protocol";
 import { anchorCount, generateAnchors } from "./anchors.ts";
 import { planBackbone } from "./backbone-plan.ts";
 import { bifpnNodes } from "./bifpn.ts";
 import { constructGraph } from "./build.ts";
-import { ALL_PHIS, getConfig, levelSizes, parsePhi, UnknownPhiError } from "./config.ts";
+import { getConfig, levelSizes } from "./config.ts";
 
 interface ReferenceConfig {
   image_size: [number, number];
@@ -28,7 +29,7 @@ const reference: Record<string, ReferenceConfig> = JSON.parse(
 ).configs;
 
 describe("every configuration matches the reference", () => {
-  for (const phi of ALL_PHIS) {
+  for (const phi of PHI_VALUES) {
     const config = getConfig(phi);
     const ref = reference[config.name];
 

@@ -3,7 +3,7 @@
 // Mirrors and tests override the base URL (VDET_MODELS_BASE_URL) or single entries (VDET_MODELS_CATALOG).
 
 import { readFileSync } from "node:fs";
-import { ALL_PHIS, type Phi, parsePhi, phiLabel } from "@vdet/effdet";
+import { PHI_VALUES, type PhiValue, parsePhi, phiLabel } from "@vdet/protocol";
 import { z } from "zod";
 import { ModelInputError } from "./errors.ts";
 
@@ -24,7 +24,7 @@ const PUBLISHED_FILES: Record<string, string> = {
 export interface CatalogEntry {
   /** Cache name: d0 … d7, d7x. */
   name: string;
-  phi: Phi;
+  phi: PhiValue;
   url: string;
   /** File name the download is kept under while it is partial. */
   file: string;
@@ -38,12 +38,12 @@ export function sha256PrefixFromName(file: string): string | undefined {
 }
 
 /** Cache name of a φ: "d0", …, "d7x". */
-export function publishedName(phi: Phi): string {
+export function publishedName(phi: PhiValue): string {
   return phiLabel(phi).toLowerCase();
 }
 
 /** Parses "d0", "D3", "3", "7x", "d7x" into φ; undefined when it is not a φ name. */
-export function parsePublishedName(text: string): Phi | undefined {
+export function parsePublishedName(text: string): PhiValue | undefined {
   const match = /^d?([0-7]|7x)$/i.exec(text.trim());
   return match ? parsePhi(match[1].toLowerCase()) : undefined;
 }
@@ -85,7 +85,7 @@ export function catalogOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): Cat
 }
 
 /** The download entry for φ, after mirror and catalog overrides. */
-export function catalogEntry(phi: Phi, options: CatalogOptions = {}): CatalogEntry {
+export function catalogEntry(phi: PhiValue, options: CatalogOptions = {}): CatalogEntry {
   const name = publishedName(phi);
   const publishedFile = PUBLISHED_FILES[String(phi)];
   const base = options.baseUrl ?? PUBLISHED_BASE_URL;
@@ -102,4 +102,4 @@ export function catalogEntry(phi: Phi, options: CatalogOptions = {}): CatalogEnt
 }
 
 /** Every published φ, in order. */
-export const PUBLISHED_PHIS: readonly Phi[] = ALL_PHIS;
+export const PUBLISHED_PHIS: readonly PhiValue[] = PHI_VALUES;

@@ -4,13 +4,11 @@
 import {
   ANCHORS_PER_LOCATION,
   COCO_NUM_CLASSES,
-  cocoLabel,
   constructGraph,
   getConfig,
-  type Phi,
-  phiLabel,
   readOnnxInfo,
 } from "@vdet/effdet";
+import { cocoLabel, type PhiValue, phiLabel } from "@vdet/protocol";
 import { detectTensorFormat, readTensorFile, type StateDict, type TensorFileFormat } from "@vdet/tensorio";
 import { ModelConversionError, ModelInputError } from "./errors.ts";
 
@@ -18,7 +16,7 @@ export type SourceFormat = TensorFileFormat | "onnx";
 
 export interface ConvertedModel {
   model: Uint8Array;
-  phi: Phi;
+  phi: PhiValue;
   resolution: number;
   numClasses: number;
   parameters: number;
@@ -58,7 +56,7 @@ export function looksLikeOnnx(bytes: Uint8Array): boolean {
 /** Builds the deploy graph from a checkpoint's bytes or state dict; wraps every failure in a ModelConversionError. */
 export function convertCheckpoint(
   source: Uint8Array | StateDict,
-  options: { phi: Phi; sourceName: string; expectedClasses?: number },
+  options: { phi: PhiValue; sourceName: string; expectedClasses?: number },
 ): ConvertedModel {
   const { phi, sourceName } = options;
   let stateDict: StateDict;
@@ -111,7 +109,7 @@ export function convertCheckpoint(
 /** Checks that a ready ONNX file is a vdet deploy graph and reads what the manifest needs from it. */
 export function adoptOnnx(
   bytes: Uint8Array,
-  options: { phi: Phi; sourceName: string; expectedClasses?: number },
+  options: { phi: PhiValue; sourceName: string; expectedClasses?: number },
 ): ConvertedModel {
   const info = readOnnxInfo(bytes);
   const { phi, sourceName } = options;

@@ -4,7 +4,7 @@
 import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { basename, extname, resolve } from "node:path";
-import { type Phi, parsePhi } from "@vdet/effdet";
+import { type PhiValue, parsePhi } from "@vdet/protocol";
 import { detectTensorFormat } from "@vdet/tensorio";
 import { type CachedModel, checkModelName, ModelCache } from "./cache.ts";
 import { parsePublishedName } from "./catalog.ts";
@@ -13,7 +13,7 @@ import { ModelInputError } from "./errors.ts";
 import { deployModelEntry, MANIFEST_FORMAT, type ModelManifest, vdetVersion } from "./manifest.ts";
 
 export interface ImportOptions {
-  phi: Phi | string | number;
+  phi: PhiValue | string | number;
   /** Path of a labels file: one class name per line, in class order. */
   classesFile?: string;
   /** Cache name; default the file name without its extension. */

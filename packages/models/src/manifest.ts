@@ -2,7 +2,7 @@
 
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
-import type { Phi } from "@vdet/effdet";
+import { PHI_VALUES } from "@vdet/protocol";
 import { z } from "zod";
 
 export const MANIFEST_FILE = "manifest.json";
@@ -15,7 +15,7 @@ export const modelManifestSchema = z.object({
   format: z.literal(MANIFEST_FORMAT),
   name: z.string(),
   /** EfficientDet coefficient: 0…7 or "7x". */
-  phi: z.union([z.number().int().min(0).max(7), z.literal("7x")]).transform((v) => v as Phi),
+  phi: z.literal(PHI_VALUES),
   /** Model input resolution (square), pixels. */
   resolution: z.number().int().positive(),
   numClasses: z.number().int().positive(),

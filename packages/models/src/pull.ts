@@ -6,7 +6,7 @@ import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { mkdir, readFile, rm } from "node:fs/promises";
 import { basename, join, resolve } from "node:path";
-import type { Phi } from "@vdet/effdet";
+import type { PhiValue } from "@vdet/protocol";
 import type { Dispatcher } from "undici";
 import { type CachedModel, ModelCache } from "./cache.ts";
 import { type CatalogEntry, type CatalogOptions, catalogEntry, catalogOptionsFromEnv } from "./catalog.ts";
@@ -45,7 +45,7 @@ export interface PullResult {
   model: CachedModel;
 }
 
-export async function pullModel(phi: Phi, options: PullOptions = {}): Promise<PullResult> {
+export async function pullModel(phi: PhiValue, options: PullOptions = {}): Promise<PullResult> {
   const cache = options.cache ?? new ModelCache();
   const entry = catalogEntry(phi, options.catalog ?? catalogOptionsFromEnv());
   const alreadyCached = (): PullResult | undefined => {

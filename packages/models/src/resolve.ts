@@ -2,7 +2,7 @@
 // (`d0` after `vdet models pull d0`, or an imported model's name).
 
 import { existsSync } from "node:fs";
-import { type Phi, phiLabel } from "@vdet/effdet";
+import { type PhiValue, phiLabel } from "@vdet/protocol";
 import { type CachedModel, ModelCache } from "./cache.ts";
 import { parsePublishedName } from "./catalog.ts";
 import { ModelInputError, ModelNotFoundError } from "./errors.ts";
@@ -14,7 +14,7 @@ export type ModelReference =
 /** Resolves a file path or cached model name; `phi`, when given, must match a cached model's φ. */
 export function resolveModelReference(
   reference: string,
-  options: { phi?: Phi; cache?: ModelCache } = {},
+  options: { phi?: PhiValue; cache?: ModelCache } = {},
 ): ModelReference {
   if (existsSync(reference)) return { kind: "file", path: reference };
   const cache = options.cache ?? new ModelCache();

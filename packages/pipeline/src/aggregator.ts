@@ -5,6 +5,7 @@
 // resumes the job from it (aggregator-checkpoint.ts).
 
 import { isVdetError } from "@vdet/errors";
+import type { JobStore, ModelRegistry } from "@vdet/jobs";
 import { metrics } from "@vdet/metrics";
 import { vdetVersion } from "@vdet/models";
 import { type DetectionBatch, isTerminal, type JobEvent, type PhiValue } from "@vdet/protocol";
@@ -14,9 +15,7 @@ import type { AggregatorCheckpoints } from "./aggregator-checkpoint.ts";
 import { JobAggregation } from "./job-aggregation.ts";
 import type { JobOutputFactory } from "./job-output.ts";
 import { jobManifest, jobSummary } from "./job-report.ts";
-import type { JobStore } from "./job-store.ts";
 import { type StageLogger, silentLogger } from "./logger.ts";
-import type { ModelRegistry } from "./model-registry.ts";
 import { writePreview } from "./preview.ts";
 import type { Stage } from "./producer.ts";
 

@@ -1,17 +1,15 @@
-// @vdet/pipeline: the stages (producer, worker, aggregator), the job store and local mode.
+// @vdet/pipeline: the stages (producer, worker, aggregator) and local mode.
 export * from "./aggregator.ts";
 export * from "./aggregator-checkpoint.ts";
 export * from "./error-codes.ts";
 export * from "./frame-scheduler.ts";
 export * from "./input-limits.ts";
 export * from "./job-output.ts";
-export * from "./job-store.ts";
 export * from "./labels.ts";
 export * from "./letterbox.ts";
 export * from "./local-run.ts";
 export * from "./logger.ts";
 export * from "./model-metrics.ts";
-export * from "./model-registry.ts";
 export * from "./models.ts";
 export * from "./producer.ts";
 export * from "./profiling.ts";

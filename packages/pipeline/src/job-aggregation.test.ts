@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { type FrameDetectionsMessage, parseJobSpec } from "@vdet/protocol";
+import { MemoryJobStore } from "@vdet/jobs";
+import { type FrameDetectionsMessage, type JobRecord, parseJobSpec } from "@vdet/protocol";
 import type { AggregatorCheckpoint, CheckpointSave, TrackSummary } from "./aggregator-checkpoint.ts";
 import { JobAggregation } from "./job-aggregation.ts";
 import type { JobOutput } from "./job-output.ts";
-import { MemoryJobStore, type StoredJob } from "./job-store.ts";
 
 /** tracks.jsonl in memory, written in parts of `partLines` lines as a sink would. */
 class MemoryOutput implements JobOutput {
@@ -69,7 +69,7 @@ function frame(index: number): FrameDetectionsMessage {
   return { index, ptsMs: index * 200, phi: index < 15 ? 0 : 1, boxes, scores, classes };
 }
 
-async function job(): Promise<StoredJob> {
+async function job(): Promise<JobRecord> {
   const store = new MemoryJobStore();
   return (await store.create(parseJobSpec({ input: "clip.mp4", output: "out", sampling: { fps: 5 } }))).job;
 }

@@ -3,6 +3,7 @@
 // plain JSON and restores from it; the counts live in one plain object (`freshState`), so a new field is one edit.
 
 import { InvariantError } from "@vdet/errors";
+import { type DeploymentModels, labelOf } from "@vdet/jobs";
 import { metrics } from "@vdet/metrics";
 import { formatResultRow } from "@vdet/mot-eval";
 import {
@@ -12,15 +13,15 @@ import {
   type FrameDetectionsMessage,
   type FrameFailure,
   type JobEvent,
+  type JobRecord,
   type PhiValue,
   sampledFps,
+  type TracksLine,
 } from "@vdet/protocol";
 import type { TrackFrame } from "@vdet/render";
 import { Tracker } from "@vdet/tracker";
 import type { AggregatorCheckpoint, CheckpointSave, Outcome, TrackSummary } from "./aggregator-checkpoint.ts";
 import type { JobOutput } from "./job-output.ts";
-import type { StoredJob } from "./job-store.ts";
-import { type DeploymentModels, labelOf } from "./labels.ts";
 import { canReadAgain } from "./preview.ts";
 import { ReorderBuffer } from "./reorder-buffer.ts";
 
@@ -84,7 +85,7 @@ export class JobAggregation {
   private readonly dirtyTracks = new Set<number>();
 
   private constructor(
-    readonly job: StoredJob,
+    readonly job: JobRecord,
     readonly output: JobOutput,
     /** φ → model and labels, as published when the job's aggregation began. */
     readonly models: DeploymentModels,
@@ -96,7 +97,7 @@ export class JobAggregation {
   }
 
   /** A job's aggregation from its first frame. */
-  static start(job: StoredJob, output: JobOutput, models: DeploymentModels): JobAggregation {
+  static start(job: JobRecord, output: JobOutput, models: DeploymentModels): JobAggregation {
     // Class-aware: a COCO detector's person and bicycle boxes overlap and must not swap tracks.
     const tracker = new Tracker({ fps: sampledFps(job.spec.sampling, job.video?.fps), classAware: true });
     return new JobAggregation(job, output, models, tracker, new ReorderBuffer(), freshState());
@@ -104,7 +105,7 @@ export class JobAggregation {
 
   /** A job's aggregation as a checkpoint left it; `output` was opened at the checkpoint's write position. */
   static async restore(
-    job: StoredJob,
+    job: JobRecord,
     output: JobOutput,
     models: DeploymentModels,
     checkpoint: AggregatorCheckpoint,
@@ -241,17 +242,19 @@ export class JobAggregation {
     if (last && last.phi === phi && last.toFrame === frame.index - 1) last.toFrame = frame.index;
     else phiRanges.push({ fromFrame: frame.index, toFrame: frame.index, phi });
     const rows = detectionsToRows(detections, (classId) => labelOf(this.models, phi, classId));
-    return JSON.stringify({ frame: frame.index, ptsMs: frame.ptsMs, phi, detections: rows });
+    const line: TracksLine = { frame: frame.index, ptsMs: frame.ptsMs, phi, detections: rows };
+    return JSON.stringify(line);
   }
 }
 
 function failedFrameLine(failure: FrameFailure): string {
-  return JSON.stringify({
+  const line: TracksLine = {
     frame: failure.index,
     ptsMs: failure.ptsMs,
     error: failure.reason,
     detections: [],
-  });
+  };
+  return JSON.stringify(line);
 }
 
 /** A checkpoint's snapshot in this version's format. */

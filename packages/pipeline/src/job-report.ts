@@ -1,12 +1,17 @@
 // The report written when a job ends: summary.json (the tracks found) and manifest.json (what ran, on what, how
 // it went), both from the job's aggregation.
 
-import { phiLabel } from "@vdet/effdet";
-import type { PhiValue } from "@vdet/protocol";
+import { COCO_SOURCE, modelFor } from "@vdet/jobs";
+import {
+  type JobManifest,
+  type JobStateName,
+  type JobSummary,
+  type PhiValue,
+  phiLabel,
+} from "@vdet/protocol";
 import type { JobAggregation } from "./job-aggregation.ts";
-import { COCO_SOURCE, modelFor } from "./labels.ts";
 
-export function jobSummary(agg: JobAggregation) {
+export function jobSummary(agg: JobAggregation): JobSummary {
   // By id, so that an aggregator resumed from a checkpoint lists them as an uninterrupted one does.
   const tracks = [...agg.tracks.values()]
     .sort((a, b) => a.trackId - b.trackId)
@@ -26,7 +31,7 @@ export function jobSummary(agg: JobAggregation) {
 
 export interface ManifestContext {
   /** The job's final state. */
-  state: string;
+  state: JobStateName;
   /** The files written for the job. */
   files: string[];
   /** vdet's version (the root package.json's). */
@@ -35,7 +40,7 @@ export interface ManifestContext {
   modelDescription?: (phi: PhiValue) => string;
 }
 
-export function jobManifest(agg: JobAggregation, context: ManifestContext) {
+export function jobManifest(agg: JobAggregation, context: ManifestContext): JobManifest {
   const event = agg.state.finished!;
   const { phiRanges } = agg.state;
   const used = phiRanges.map((r) => modelFor(agg.models, r.phi));

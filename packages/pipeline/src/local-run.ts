@@ -3,16 +3,22 @@
 
 import { availableParallelism } from "node:os";
 import { VdetError } from "@vdet/errors";
-import { type JobSpecInput, PHI_VALUES, type PhiValue, parseJobSpec, phiRank } from "@vdet/protocol";
+import { MemoryJobStore, MemoryModelRegistry } from "@vdet/jobs";
+import {
+  type JobRecord,
+  type JobSpecInput,
+  PHI_VALUES,
+  type PhiValue,
+  parseJobSpec,
+  phiRank,
+} from "@vdet/protocol";
 import type { LatencyProfile } from "@vdet/scheduler";
 import { createMemoryTransport } from "@vdet/transport";
 import { startAggregator } from "./aggregator.ts";
 import { PIPELINE_ERRORS } from "./error-codes.ts";
-import { MemoryJobStore, type StoredJob } from "./job-store.ts";
 import { deploymentModels } from "./labels.ts";
 import type { StageLogger } from "./logger.ts";
 import { withModelMetrics } from "./model-metrics.ts";
-import { MemoryModelRegistry } from "./model-registry.ts";
 import { createModelProvider, type ModelSourceOptions } from "./models.ts";
 import { startProducer } from "./producer.ts";
 import { profileModels } from "./profiling.ts";
@@ -26,7 +32,7 @@ export interface LocalRunOptions extends ModelSourceOptions {
   framesPerChunk?: number;
   logger?: StageLogger;
   /** Called about every `progressIntervalMs` with the job's progress. */
-  onProgress?: (job: StoredJob) => void;
+  onProgress?: (job: JobRecord) => void;
   progressIntervalMs?: number;
   /** Build and load the model of every allowed φ before decoding starts (start-up reported apart). */
   preload?: boolean;
@@ -39,7 +45,7 @@ export interface LocalRunOptions extends ModelSourceOptions {
 }
 
 export interface LocalRunResult {
-  job: StoredJob;
+  job: JobRecord;
   output: string;
   batchSizes: Record<string, number[]>;
   /** Time spent loading models before the job started (with `preload`), ms. */

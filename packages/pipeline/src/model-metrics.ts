@@ -1,13 +1,14 @@
 // Inference metrics without touching the worker: a ModelProvider whose detectors time every model run and
 // report its φ, batch size and compute time (vdet_inference_seconds, vdet_batch_size, frames inferred, φ chosen).
 
-import { type Detector, type Phi, parsePhi } from "@vdet/effdet";
+import type { Detector } from "@vdet/effdet";
 import { metrics } from "@vdet/metrics";
+import { type PhiValue, parsePhi } from "@vdet/protocol";
 import type { ModelProvider } from "./models.ts";
 
 export function withModelMetrics(provider: ModelProvider): ModelProvider {
   const wrapped = new Map<Detector, Detector>();
-  const instrument = (phi: Phi, detector: Detector): Detector => {
+  const instrument = (phi: PhiValue, detector: Detector): Detector => {
     let timed = wrapped.get(detector);
     if (!timed) {
       const inner = detector;

@@ -4,9 +4,10 @@
 import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { ConfigError } from "@vdet/config";
-import { build, Detector, type Phi, parsePhi } from "@vdet/effdet";
+import { build, Detector } from "@vdet/effdet";
 import { VdetError } from "@vdet/errors";
 import { resolveModelReference } from "@vdet/models";
+import { type PhiValue, parsePhi } from "@vdet/protocol";
 import { createSimulatedRunner } from "@vdet/runtime";
 import { LatencyProfile, type ProfileTable } from "@vdet/scheduler";
 import { PIPELINE_ERRORS } from "./error-codes.ts";
@@ -23,18 +24,18 @@ export interface ModelSourceOptions {
 }
 
 export interface ModelProvider {
-  detector(phi: Phi): Promise<Detector>;
+  detector(phi: PhiValue): Promise<Detector>;
   /** Whether φ runs real (checkpoint) weights. */
-  hasWeights(phi: Phi): boolean;
+  hasWeights(phi: PhiValue): boolean;
   /** A hash of what φ runs (the model bytes), loading it if needed: part of the latency profile's cache key. */
-  modelHash(phi: Phi): Promise<string>;
+  modelHash(phi: PhiValue): Promise<string>;
   close(): Promise<void>;
 }
 
 /** A model file that cannot be read, parsed or loaded; names the φ, the file and the reason. */
 export class ModelLoadError extends VdetError {
   constructor(
-    readonly phi: Phi,
+    readonly phi: PhiValue,
     readonly path: string | undefined,
     reason: string,
     options?: { cause?: unknown },
@@ -53,8 +54,8 @@ export class ModelLoadError extends VdetError {
 export function createModelProvider(options: ModelSourceOptions = {}): ModelProvider {
   const detectors = new Map<string, Promise<Detector>>();
   const hashes = new Map<string, string>();
-  const weightsFor = (phi: Phi) => options.weights?.[String(phi)];
-  const load = async (phi: Phi): Promise<Detector> => {
+  const weightsFor = (phi: PhiValue) => options.weights?.[String(phi)];
+  const load = async (phi: PhiValue): Promise<Detector> => {
     const reference = weightsFor(phi);
     const fail = (error: unknown) =>
       new ModelLoadError(phi, reference, error instanceof Error ? error.message : String(error), {
@@ -86,7 +87,7 @@ export function createModelProvider(options: ModelSourceOptions = {}): ModelProv
       throw fail(error);
     }
   };
-  const detector = (phiValue: Phi): Promise<Detector> => {
+  const detector = (phiValue: PhiValue): Promise<Detector> => {
     const phi = parsePhi(phiValue);
     const key = String(phi);
     let loading = detectors.get(key);

@@ -5,10 +5,19 @@
 // the start and queues only the frames after the checkpoint (or fails the job when the input is a live stream).
 
 import { PRODUCER_DEFAULTS } from "@vdet/config";
-import { getConfig, parsePhi } from "@vdet/effdet";
+import { getConfig } from "@vdet/effdet";
 import { VdetError } from "@vdet/errors";
+import { type JobStore, jobClassIds, type ModelRegistry } from "@vdet/jobs";
 import { metrics } from "@vdet/metrics";
-import { type FrameChunk, type FrameRef, isTerminal, type JobEvent } from "@vdet/protocol";
+import {
+  type FrameChunk,
+  type FrameRef,
+  isTerminal,
+  type JobEvent,
+  type JobRecord,
+  parsePhi,
+  type VideoSummary,
+} from "@vdet/protocol";
 import type { Consumer, Transport } from "@vdet/transport";
 import {
   decodeFrames,
@@ -26,11 +35,8 @@ import {
   type InputLimits,
   limitInputBytes,
 } from "./input-limits.ts";
-import type { JobStore, StoredJob, VideoSummary } from "./job-store.ts";
-import { jobClassIds } from "./labels.ts";
 import { letterboxFor, padToSquare } from "./letterbox.ts";
 import { type StageLogger, silentLogger } from "./logger.ts";
-import type { ModelRegistry } from "./model-registry.ts";
 import { canReadAgain } from "./preview.ts";
 
 export interface ProducerConfig {
@@ -77,6 +83,19 @@ export function startProducer(config: ProducerConfig): Stage {
       }
       // Redelivered after the job ended (a producer crashed after its last step): nothing to do.
       if (isTerminal(job.state)) return;
+      if (job.cancelRequested) {
+        // Cancelled while queued (or before a redelivery): nothing more is decoded; the aggregator ends it.
+        const resume = await config.jobStore.producerCheckpoint(job.id);
+        log.info({ jobId, stage: "producer" }, "cancelled before decoding");
+        await endDecoding(job, config, {
+          frames: resume?.nextFrame ?? 0,
+          chunks: resume?.chunks ?? 0,
+          video: job.video,
+          error: null,
+          cancelled: true,
+        });
+        return;
+      }
       await produceJob(job, config, log);
     },
     { concurrency: config.concurrency ?? PRODUCER_DEFAULTS.concurrency },
@@ -84,7 +103,7 @@ export function startProducer(config: ProducerConfig): Stage {
   return { close: () => consumer.close() };
 }
 
-async function produceJob(job: StoredJob, config: ProducerConfig, log: StageLogger): Promise<void> {
+async function produceJob(job: JobRecord, config: ProducerConfig, log: StageLogger): Promise<void> {
   const { transport, jobStore } = config;
   const spec = job.spec;
   // A latency job's frames must not wait for chunk-mates: each frame is its own chunk (workers still batch them).
@@ -233,18 +252,39 @@ async function produceJob(job: StoredJob, config: ProducerConfig, log: StageLogg
       if (pending.length > 0 && info) await flush(letterboxFor(info.width, info.height, side));
     }
   }
-  await jobStore.setTotal(job.id, decoded);
-  const event: JobEvent = {
-    type: "decoded",
-    jobId: job.id,
-    totalFrames: decoded,
+  await endDecoding(job, config, {
+    frames: decoded,
     chunks,
     video: info ? videoSummary(info) : null,
     error,
     cancelled,
+  });
+  log.info({ ...fields, frames: decoded, chunks, cancelled }, "decoded");
+}
+
+/** Records the job's frame count and tells the aggregator that no more chunks will come. */
+async function endDecoding(
+  job: JobRecord,
+  { transport, jobStore }: ProducerConfig,
+  end: {
+    frames: number;
+    chunks: number;
+    video: VideoSummary | null;
+    error: string | null;
+    cancelled: boolean;
+  },
+): Promise<void> {
+  await jobStore.setTotal(job.id, end.frames);
+  const event: JobEvent = {
+    type: "decoded",
+    jobId: job.id,
+    totalFrames: end.frames,
+    chunks: end.chunks,
+    video: end.video,
+    error: end.error,
+    cancelled: end.cancelled,
   };
   await transport.events.add(event, { id: `${job.id}-decoded` });
-  log.info({ ...fields, frames: decoded, chunks, cancelled }, "decoded");
 }
 
 function videoSummary(info: VideoInfo): VideoSummary {

@@ -3,8 +3,8 @@
 // hardware, execution provider, threads, batch sizes), so a restarted worker on the same machine starts at once.
 
 import { ConfigError } from "@vdet/config";
-import { getConfig, type Phi, parsePhi } from "@vdet/effdet";
-import type { PhiValue } from "@vdet/protocol";
+import { getConfig } from "@vdet/effdet";
+import { type PhiValue, parsePhi } from "@vdet/protocol";
 import {
   describeHardware,
   LatencyProfile,
@@ -91,7 +91,7 @@ export async function profileModels(options: ProfileOptions): Promise<ProfileRes
 }
 
 /** A frame of the φ's input size with seeded noise (timings of a constant frame could flatter NMS). */
-function noiseFrame(phi: Phi) {
+function noiseFrame(phi: PhiValue) {
   const side = getConfig(phi).imageSize;
   const data = new Uint8Array(side * side * 3);
   let x = 0x9e3779b9;

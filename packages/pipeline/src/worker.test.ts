@@ -4,10 +4,10 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { Detector } from "@vdet/effdet";
+import { MemoryJobStore } from "@vdet/jobs";
 import { type DetectionBatch, type Detections, type FrameChunk, parseJobSpec } from "@vdet/protocol";
 import { LatencyProfile } from "@vdet/scheduler";
 import { createMemoryTransport } from "@vdet/transport";
-import { MemoryJobStore } from "./job-store.ts";
 import { createSimulatedModelProvider, type ModelProvider } from "./models.ts";
 import { startWorker } from "./worker.ts";
 

@@ -8,6 +8,7 @@ import { hostname } from "node:os";
 import { WORKER_DEFAULTS } from "@vdet/config";
 import type { PostprocessOptions } from "@vdet/effdet";
 import { VdetError } from "@vdet/errors";
+import type { JobStore } from "@vdet/jobs";
 import { metrics } from "@vdet/metrics";
 import {
   type DetectionBatch,
@@ -23,7 +24,6 @@ import { chooseArchivePhi, LatencyProfile, type PhiPolicyOptions } from "@vdet/s
 import { type Consumer, DEFAULT_ATTEMPTS, type Transport } from "@vdet/transport";
 import { PIPELINE_ERRORS } from "./error-codes.ts";
 import { type BatchRecord, FrameScheduler } from "./frame-scheduler.ts";
-import type { JobStore } from "./job-store.ts";
 import { boxesToSource } from "./letterbox.ts";
 import { type StageLogger, silentLogger } from "./logger.ts";
 import type { ModelProvider } from "./models.ts";

@@ -3,6 +3,7 @@
 // Plain typed-array helpers; objects per detection appear only at the JSON edges (the queue message, tracks.jsonl).
 
 import type { FrameDetectionsMessage } from "./messages.ts";
+import type { DetectionRow } from "./tracks-line.ts";
 
 /**
  * Boxes and scores: Float32Array as the model computes them; Float64Array where they were read back from JSON (a
@@ -93,16 +94,6 @@ export function detectionsFromMessage(message: DetectionArrays): Detections<Floa
     scores: Float64Array.from(message.scores),
     classIds: Int32Array.from(message.classes),
   };
-}
-
-/** One detection of a tracks.jsonl line. */
-export interface DetectionRow {
-  /** x1, y1, x2, y2 in source pixels. */
-  box: number[];
-  score: number;
-  class: number;
-  label: string;
-  trackId: number | null;
 }
 
 /** tracks.jsonl's detection objects; `label` names a class id. */

@@ -1,9 +1,10 @@
-// @vdet/protocol: job specs, job state and the messages between pipeline stages, validated with zod; the
-// shapes every stage shares (Detections, RgbImage).
+// @vdet/protocol: job specs, job records, the messages between pipeline stages and the job's result files
+// (tracks.jsonl lines, summary.json, manifest.json), validated with zod; the shapes every stage shares
+// (Detections, RgbImage).
+export * from "./coco-labels.ts";
 export {
   allocateDetections,
   type DetectionArrays,
-  type DetectionRow,
   type Detections,
   type DetectionValues,
   detectionCount,
@@ -16,10 +17,13 @@ export {
   selectDetections,
 } from "./detections.ts";
 export { PROTOCOL_ERRORS } from "./error-codes.ts";
+export * from "./job-manifest.ts";
 export * from "./job-spec.ts";
 export * from "./job-state.ts";
+export * from "./job-summary.ts";
 export * from "./messages.ts";
 export * from "./model-labels.ts";
 export * from "./phi.ts";
 export type { RgbImage } from "./rgb-image.ts";
 export { ASSUMED_SOURCE_FPS, sampledFps } from "./sampling.ts";
+export * from "./tracks-line.ts";

@@ -116,11 +116,14 @@ export class InvalidJobSpecError extends VdetError {
   }
 }
 
+/** A zod error's issues as `path: message` pairs (the path dotted, "" for the root). */
+export function issuesOf(error: z.ZodError): { path: string; message: string }[] {
+  return error.issues.map((issue) => ({ path: issue.path.map(String).join("."), message: issue.message }));
+}
+
 /** Validates a job spec; throws InvalidJobSpecError naming every bad field. */
 export function parseJobSpec(value: unknown): JobSpec {
   const result = jobSpecSchema.safeParse(value);
   if (result.success) return result.data;
-  throw new InvalidJobSpecError(
-    result.error.issues.map((issue) => ({ path: issue.path.map(String).join("."), message: issue.message })),
-  );
+  throw new InvalidJobSpecError(issuesOf(result.error));
 }

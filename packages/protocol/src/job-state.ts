@@ -1,63 +1,94 @@
-// Job state as the api reports it and the stages update it.
+// The job record as the api reports it and the stages update it: state, progress counters, errors, what the
+// producer learnt about the video. The job store holds it; the api and the cli read it.
 
 import { z } from "zod";
+import { jobSpecSchema } from "./job-spec.ts";
 
 export const JOB_STATES = ["queued", "running", "completed", "failed", "cancelled"] as const;
-export type JobStateName = (typeof JOB_STATES)[number];
+export const jobStateSchema = z.enum(JOB_STATES);
+export type JobStateName = z.infer<typeof jobStateSchema>;
 
-export function isTerminal(state: JobStateName): boolean {
-  return state === "completed" || state === "failed" || state === "cancelled";
+/** States a job never leaves; every other state is active (counted against the api's concurrent-job limit). */
+export const TERMINAL_STATES = [
+  "completed",
+  "failed",
+  "cancelled",
+] as const satisfies readonly JobStateName[];
+export type TerminalState = (typeof TERMINAL_STATES)[number];
+
+/** Whether a job in `state` has ended (takes any string: a state read from JSON is one too). */
+export function isTerminal(state: string): state is TerminalState {
+  return (TERMINAL_STATES as readonly string[]).includes(state);
 }
 
-export interface JobProgress {
-  /** Sampled frames decoded and queued by the producer. */
-  decoded: number;
-  /** Frames the workers ran through the model. */
-  inferred: number;
-  /** Frames written to the output. */
-  written: number;
-  /** Frames reported as failed (with a reason in errors). */
-  failed: number;
-  /** Frames of a latency job whose detections were ready after their deadline (enqueue time + budget). */
-  deadlineMisses: number;
-  /** Number of sampled frames, once decoding has finished. */
-  total: number | null;
-}
-
-export interface JobError {
-  atMs: number;
-  stage: string;
-  message: string;
-}
+export const jobProgressSchema = z
+  .object({
+    decoded: z.number().int().describe("sampled frames decoded and queued by the producer"),
+    inferred: z.number().int().describe("frames the workers ran through the model"),
+    written: z.number().int().describe("frames written to tracks.jsonl"),
+    failed: z.number().int().describe("frames reported as failed (with a reason in errors)"),
+    deadlineMisses: z
+      .number()
+      .int()
+      .describe(
+        "latency jobs: frames whose detections were ready after their deadline (enqueue time + budget)",
+      ),
+    total: z.number().int().nullable().describe("number of sampled frames, once decoding has finished"),
+  })
+  .strict();
+export type JobProgress = z.infer<typeof jobProgressSchema>;
 
 export const jobErrorSchema = z.object({ atMs: z.number(), stage: z.string(), message: z.string() }).strict();
+export type JobError = z.infer<typeof jobErrorSchema>;
 
-export interface JobRecord {
-  id: string;
-  state: JobStateName;
-  createdAtMs: number;
-  updatedAtMs: number;
-  progress: JobProgress;
-  errors: JobError[];
-  output: string;
-}
+/** What the producer learnt about the input. */
+export const videoSummarySchema = z
+  .object({
+    width: z.number().int(),
+    height: z.number().int(),
+    /** Source frames per second, when known. */
+    fps: z.number().nullable(),
+    durationMs: z.number().nullable(),
+    codec: z.string().nullable(),
+  })
+  .strict();
+export type VideoSummary = z.infer<typeof videoSummarySchema>;
+
+export const jobRecordSchema = z
+  .object({
+    id: z.string(),
+    spec: jobSpecSchema,
+    state: jobStateSchema,
+    createdAtMs: z.number(),
+    updatedAtMs: z.number(),
+    progress: jobProgressSchema,
+    errors: z.array(jobErrorSchema),
+    output: z.string(),
+    cancelRequested: z.boolean(),
+    video: videoSummarySchema.nullable(),
+  })
+  .strict();
+export type JobRecord = z.infer<typeof jobRecordSchema>;
 
 /** What GET /jobs/:id shows while a job's frames wait and no worker runs (scale to zero, a cold start). */
 export const WAITING_FOR_WORKER = "waiting for a worker";
 
-export interface JobWaiting {
-  reason: typeof WAITING_FOR_WORKER;
-  /**
-   * Frame chunks waiting in the frames queue (all jobs): `backlog.frames` of GET /backlog and CloudWatch's
-   * `FramesBacklog`, the metric on which KEDA or the ECS step policy starts a worker.
-   */
-  waitingChunks: number;
-  workers: number;
-}
+export const jobWaitingSchema = z
+  .object({
+    reason: z.literal(WAITING_FOR_WORKER),
+    /**
+     * Frame chunks waiting in the frames queue (all jobs): `backlog.frames` of GET /backlog and CloudWatch's
+     * `FramesBacklog`, the metric on which KEDA or the ECS step policy starts a worker.
+     */
+    waitingChunks: z.number().int().min(0).describe("backlog.frames of GET /backlog"),
+    workers: z.number().int().min(0),
+  })
+  .strict();
+export type JobWaiting = z.infer<typeof jobWaitingSchema>;
 
 /** The job waits for a worker: it is not finished, some of its frames are queued, and no worker is connected. */
 export function jobWaiting(
-  job: JobRecord,
+  job: Pick<JobRecord, "state" | "progress">,
   capacity: { workers: number; waitingChunks: number },
 ): JobWaiting | undefined {
   if (isTerminal(job.state) || capacity.workers > 0 || capacity.waitingChunks === 0) return undefined;

@@ -4,6 +4,7 @@
 import { VdetError } from "@vdet/errors";
 import { z } from "zod";
 import { PROTOCOL_ERRORS } from "./error-codes.ts";
+import { videoSummarySchema } from "./job-state.ts";
 import { phiRangeSchema, phiSchema } from "./phi.ts";
 
 export const jobIdSchema = z
@@ -108,16 +109,7 @@ export const jobEventSchema = z.discriminatedUnion("type", [
       jobId: jobIdSchema,
       totalFrames: z.number().int().min(0),
       chunks: z.number().int().min(0),
-      video: z
-        .object({
-          width: z.number().int(),
-          height: z.number().int(),
-          fps: z.number().nullable(),
-          durationMs: z.number().nullable(),
-          codec: z.string().nullable(),
-        })
-        .strict()
-        .nullable(),
+      video: videoSummarySchema.nullable(),
       /** Why decoding stopped early (unreadable input, limit), or null. Frames before it still count. */
       error: z.string().nullable(),
       /** Decoding stopped because the job was cancelled. */

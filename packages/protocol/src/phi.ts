@@ -1,6 +1,8 @@
-// φ (the EfficientDet scaling coefficient) as it appears in job specs and messages: 0…7 or "7x", ordered.
+// φ (the EfficientDet scaling coefficient) as it appears in job specs, messages and flags: 0…7 or "7x", ordered.
 
+import { VdetError } from "@vdet/errors";
 import { z } from "zod";
+import { PROTOCOL_ERRORS } from "./error-codes.ts";
 
 export const PHI_VALUES = [0, 1, 2, 3, 4, 5, 6, 7, "7x"] as const;
 export type PhiValue = (typeof PHI_VALUES)[number];
@@ -10,10 +12,38 @@ export function phiRank(phi: PhiValue): number {
   return PHI_VALUES.indexOf(phi);
 }
 
-export const phiSchema = z.union([z.number(), z.string()]).transform((value, ctx): PhiValue => {
+/** The model's name for φ: D0 … D7x. */
+export function phiLabel(phi: PhiValue): string {
+  return `D${phi}`;
+}
+
+export class UnknownPhiError extends VdetError {
+  constructor(value: unknown) {
+    super(
+      PROTOCOL_ERRORS.UNKNOWN_PHI,
+      `unknown EfficientDet coefficient φ=${String(value)}: use 0…7 or 7x (D0…D7, D7x)`,
+    );
+  }
+}
+
+/** "0".."7", "7x", "d3", "D7x" or a number as a φ; undefined for anything else. */
+function readPhi(value: unknown): PhiValue | undefined {
   const text = String(value).trim().toLowerCase().replace(/^d/, "");
   if (text === "7x") return "7x";
   if (/^[0-7]$/.test(text)) return Number(text) as PhiValue;
+  return undefined;
+}
+
+/** Parses "0".."7", "7x", "d3", "D7x" or a number into a φ; throws UnknownPhiError otherwise. */
+export function parsePhi(value: unknown): PhiValue {
+  const phi = readPhi(value);
+  if (phi === undefined) throw new UnknownPhiError(value);
+  return phi;
+}
+
+export const phiSchema = z.union([z.number(), z.string()]).transform((value, ctx): PhiValue => {
+  const phi = readPhi(value);
+  if (phi !== undefined) return phi;
   ctx.addIssue({ code: "custom", message: `unknown φ "${value}": use 0…7 or 7x` });
   return z.NEVER;
 });

@@ -1,16 +1,9 @@
-// tracks.jsonl as the renderer and the viewer read it: one line per sampled frame, in pts order.
+// tracks.jsonl as the renderer reads it: one line per sampled frame (the protocol's TracksLine), in pts order.
 
 import { defineErrorCodes, VdetError } from "@vdet/errors";
-import type { DetectionRow } from "@vdet/protocol";
+import { type TracksLine, tracksLineSchema } from "@vdet/protocol";
 
-export interface TrackFrame {
-  frame: number;
-  ptsMs: number;
-  phi?: number | string;
-  /** Set on a frame that failed; it has no detections. */
-  error?: string;
-  detections: DetectionRow[];
-}
+export type TrackFrame = TracksLine;
 
 export const RENDER_ERRORS = defineErrorCodes("render", {
   TRACKS_JSONL_INVALID: { retryable: false, description: "a tracks.jsonl line is not vdet's format" },
@@ -25,21 +18,26 @@ export class InvalidTracksError extends VdetError {
   }
 }
 
-/** Parses tracks.jsonl text; frames come back sorted by pts. */
+/** Parses tracks.jsonl text, validating each line; frames come back sorted by pts. */
 export function parseTracksJsonl(text: string): TrackFrame[] {
   const frames: TrackFrame[] = [];
   text.split("\n").forEach((line, i) => {
     if (line.trim() === "") return;
-    let value: TrackFrame;
+    let value: unknown;
     try {
       value = JSON.parse(line);
     } catch (error) {
       throw new InvalidTracksError(i + 1, (error as Error).message);
     }
-    if (typeof value.ptsMs !== "number" || !Array.isArray(value.detections)) {
-      throw new InvalidTracksError(i + 1, "no ptsMs or detections");
+    const parsed = tracksLineSchema.safeParse(value);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      throw new InvalidTracksError(
+        i + 1,
+        `${issue.path.map(String).join(".") || "(line)"}: ${issue.message}`,
+      );
     }
-    frames.push(value);
+    frames.push(parsed.data);
   });
   return frames.sort((a, b) => a.ptsMs - b.ptsMs);
 }

@@ -1,12 +1,8 @@
 // The aggregator role: orders, tracks and writes results to job outputs (sinks resolved by storage).
 
 import type { AggregatorRoleConfig } from "@vdet/config";
-import {
-  type JobOutputFactory,
-  openSinkOutput,
-  RedisAggregatorCheckpoints,
-  startAggregator,
-} from "@vdet/pipeline";
+import { RedisAggregatorCheckpoints } from "@vdet/jobs";
+import { type JobOutputFactory, openSinkOutput, startAggregator } from "@vdet/pipeline";
 import { StorageResolver } from "@vdet/storage";
 import type { Logger } from "pino";
 import { connect, type RunningRole } from "./connections.ts";

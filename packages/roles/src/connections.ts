@@ -3,7 +3,7 @@
 
 import { readFileSync } from "node:fs";
 import { ConfigError } from "@vdet/config";
-import { RedisJobStore, RedisModelRegistry } from "@vdet/pipeline";
+import { RedisJobStore, RedisModelRegistry } from "@vdet/jobs";
 import { checkRedis, createRedisTransport, redisOptionsFromUrl, type Transport } from "@vdet/transport";
 import { Redis } from "ioredis";
 import type { Logger } from "pino";

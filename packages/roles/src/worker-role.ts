@@ -3,7 +3,6 @@
 
 import { availableParallelism } from "node:os";
 import { ConfigError, type WorkerRoleConfig } from "@vdet/config";
-import { parsePhi } from "@vdet/effdet";
 import {
   createModelProvider,
   createSimulatedModelProvider,
@@ -14,6 +13,7 @@ import {
   startWorker,
   withModelMetrics,
 } from "@vdet/pipeline";
+import { parsePhi } from "@vdet/protocol";
 import { LatencyProfile, type ProfileTable, readProfileFile } from "@vdet/scheduler";
 import type { Logger } from "pino";
 import { connect, type RunningRole } from "./connections.ts";

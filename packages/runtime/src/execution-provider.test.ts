@@ -190,8 +190,8 @@ describe("provider install checks", () => {
     );
   });
 
-  test("this CPU build: cuda and tensorrt fail naming the missing library and the install flag", () => {
-    const install = describeOrtInstall();
+  test("this CPU build: cuda and tensorrt fail naming the missing library and the install flag", async () => {
+    const install = await describeOrtInstall();
     assert.ok(install.exists(join(install.bindingDir, "onnxruntime_binding.node")));
     assert.ok(install.backends.some((b) => b.name === "cpu"));
     assertExecutionProviderInstalled({ name: "cpu" }, install);
@@ -233,7 +233,7 @@ describe("provider install checks", () => {
     const dir = mkdtempSync(join(tmpdir(), "vdet-ort-"));
     try {
       for (const name of providerLibraries(CUDA, "linux")) writeFileSync(join(dir, name), "not a library");
-      const install: OrtInstall = { ...describeOrtInstall(), platform: "linux", bindingDir: dir };
+      const install: OrtInstall = { ...(await describeOrtInstall()), platform: "linux", bindingDir: dir };
       assertExecutionProviderInstalled(CUDA, install); // the files are there …
       const error = providerLoadError(CUDA, install, ortMessage); // … but do not load
       assert.deepEqual(error.libraries, providerLibraries(CUDA, "linux"));
@@ -245,9 +245,9 @@ describe("provider install checks", () => {
     }
   });
 
-  test("libraryLoadError reports the loader's reason, and nothing for a library that loads", () => {
+  test("libraryLoadError reports the loader's reason, and nothing for a library that loads", async () => {
     assert.match(libraryLoadError("/nonexistent/libfoo.so") ?? "", /cannot open shared object file/);
-    const { bindingDir } = describeOrtInstall();
+    const { bindingDir } = await describeOrtInstall();
     assert.equal(libraryLoadError(join(bindingDir, "libonnxruntime.so.1")), undefined);
   });
 });

@@ -17,7 +17,7 @@ function post(port: MessagePort, message: FromWorker, transfer: ArrayBuffer[] = 
 
 async function openSession(init: WorkerInit): Promise<InferenceSession> {
   const ep = init.executionProvider;
-  const install = ep.name === "cpu" ? undefined : describeOrtInstall();
+  const install = ep.name === "cpu" ? undefined : await describeOrtInstall();
   if (install) assertExecutionProviderInstalled(ep, install);
   const model = "path" in init.model ? init.model.path : init.model.bytes;
   try {

@@ -1,10 +1,11 @@
 // Facts about the installed onnxruntime-node that provider selection needs: where its binding lives, which
 // providers the binding reports, and why a provider library fails to load (the dynamic loader's own words).
+// onnxruntime-node (and its native library) is loaded only when asked, so that importing @vdet/runtime costs a
+// process that never creates a session (the api) nothing.
 
 import { existsSync, readdirSync } from "node:fs";
 import { createRequire } from "node:module";
 import { basename, dirname, join } from "node:path";
-import { listSupportedBackends } from "onnxruntime-node";
 import { ExecutionProviderUnavailableError, GPU_INSTALL_HINT, OnnxRuntimeMissingError } from "./errors.ts";
 import {
   type ExecutionProvider,
@@ -13,7 +14,8 @@ import {
   providerLibraries,
 } from "./execution-provider.ts";
 
-export function describeOrtInstall(): OrtInstall {
+export async function describeOrtInstall(): Promise<OrtInstall> {
+  const { listSupportedBackends } = await import("onnxruntime-node");
   return {
     platform: process.platform,
     bindingDir: findBindingDir(),

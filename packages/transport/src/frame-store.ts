@@ -1,6 +1,7 @@
 // Where frame pixels wait between producer and worker: binary values with a time to live, referenced by key
 // from the (small) queue messages.
 
+import type { DeploymentKeys } from "@vdet/jobs";
 import type { Redis } from "ioredis";
 
 export interface FrameStore {
@@ -44,12 +45,12 @@ export class MemoryFrameStore implements FrameStore {
 export class RedisFrameStore implements FrameStore {
   constructor(
     private readonly redis: Redis,
-    private readonly prefix: string,
+    private readonly keys: DeploymentKeys,
   ) {}
 
   async put(key: string, data: Uint8Array, ttlSeconds: number): Promise<void> {
     await this.redis.set(
-      this.prefix + key,
+      this.keys.frame(key),
       Buffer.from(data.buffer, data.byteOffset, data.byteLength),
       "EX",
       ttlSeconds,
@@ -57,12 +58,12 @@ export class RedisFrameStore implements FrameStore {
   }
 
   async get(key: string): Promise<Uint8Array | null> {
-    const value = await this.redis.getBuffer(this.prefix + key);
+    const value = await this.redis.getBuffer(this.keys.frame(key));
     return value ? new Uint8Array(value.buffer, value.byteOffset, value.byteLength) : null;
   }
 
   async delete(keys: readonly string[]): Promise<void> {
-    if (keys.length > 0) await this.redis.unlink(...keys.map((k) => this.prefix + k));
+    if (keys.length > 0) await this.redis.unlink(...keys.map((k) => this.keys.frame(k)));
   }
 
   async close(): Promise<void> {}

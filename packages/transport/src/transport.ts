@@ -1,7 +1,8 @@
 // The set of queues and the frame store that connect the stages. Two implementations with one shape:
 // Redis (BullMQ queues + binary frame keys with a TTL) for distributed runs, in-process for local mode and tests.
 
-import { COMMON_DEFAULTS, ConfigError } from "@vdet/config";
+import { ConfigError } from "@vdet/config";
+import { DEFAULT_PREFIX, DeploymentKeys } from "@vdet/jobs";
 import { detectionBatchSchema, frameChunkSchema, jobEventSchema, jobIdSchema } from "@vdet/protocol";
 import type { Queue, RedisOptions } from "bullmq";
 import { Redis } from "ioredis";
@@ -85,13 +86,13 @@ export function redisOptionsFromUrl(url: string, options: RedisTlsOptions = {}):
 }
 
 export function createRedisTransport(options: RedisTransportOptions): Transport {
-  const prefix = options.prefix ?? COMMON_DEFAULTS.prefix;
+  const keys = new DeploymentKeys(options.prefix ?? DEFAULT_PREFIX);
   const connection = redisOptionsFromUrl(options.url, { tlsCa: options.tlsCa });
   const redis = new Redis(connection);
   redis.on("error", (error) => options.onError?.(error));
   const queueOptions = {
     connection,
-    prefix,
+    prefix: keys.queuePrefix,
     lockDurationMs: options.lockDurationMs,
     stalledIntervalMs: options.stalledIntervalMs,
     onError: options.onError,
@@ -104,7 +105,7 @@ export function createRedisTransport(options: RedisTransportOptions): Transport 
   };
   return {
     ...queues,
-    frameStore: new RedisFrameStore(redis, `${prefix}:frame:`),
+    frameStore: new RedisFrameStore(redis, keys),
     kind: "redis",
     bullmqQueues: () => Object.values(queues).map((q) => q.bullmq),
     close: async () => {

@@ -15,6 +15,17 @@ export async function api(path, { as = "json" } = {}) {
   return response.json();
 }
 
+let meta = null;
+
+/** The job states (terminal ones marked) and φ names, as the api's protocol defines them (GET /meta, once). */
+export function loadMeta() {
+  meta ??= api("/meta").catch((error) => {
+    meta = null; // try again next time
+    throw error;
+  });
+  return meta;
+}
+
 export function showNotice(error) {
   const notice = document.getElementById("notice");
   notice.hidden = false;

@@ -1,22 +1,23 @@
 // φ per sampled frame as a step chart on a canvas (failed frames marked red).
 
-const PHI_ORDER = ["0", "1", "2", "3", "4", "5", "6", "7", "7x"];
-
-export function drawPhiChart(canvas, frames) {
+/** `phis`: every φ in order with its name, as GET /meta lists them. */
+export function drawPhiChart(canvas, frames, phis) {
+  const order = phis.map((p) => String(p.phi));
+  const label = (phi) => phis[order.indexOf(String(phi))]?.label ?? String(phi);
   const ctx = canvas.getContext("2d");
   const { width, height } = canvas;
   ctx.clearRect(0, 0, width, height);
   const used = [...new Set(frames.filter((f) => f.phi !== undefined).map((f) => String(f.phi)))].sort(
-    (a, b) => PHI_ORDER.indexOf(a) - PHI_ORDER.indexOf(b),
+    (a, b) => order.indexOf(a) - order.indexOf(b),
   );
   const levels =
-    used.length > 0 ? PHI_ORDER.slice(0, Math.max(...used.map((p) => PHI_ORDER.indexOf(p))) + 1) : ["0"];
+    used.length > 0 ? order.slice(0, Math.max(...used.map((p) => order.indexOf(p))) + 1) : order.slice(0, 1);
   const left = 34;
   const bottom = height - 18;
   const top = 8;
   const plotWidth = width - left - 8;
   const n = Math.max(1, frames.length);
-  const yOf = (phi) => bottom - ((PHI_ORDER.indexOf(String(phi)) + 0.5) / levels.length) * (bottom - top);
+  const yOf = (phi) => bottom - ((order.indexOf(String(phi)) + 0.5) / levels.length) * (bottom - top);
   ctx.strokeStyle = "#d1d5db";
   ctx.fillStyle = "#6b7280";
   ctx.font = "11px system-ui, sans-serif";
@@ -26,7 +27,7 @@ export function drawPhiChart(canvas, frames) {
     ctx.moveTo(left, y);
     ctx.lineTo(width - 8, y);
     ctx.stroke();
-    ctx.fillText(`D${level}`, 4, y + 4);
+    ctx.fillText(label(level), 4, y + 4);
   }
   ctx.fillText("frame 0", left, height - 4);
   ctx.fillText(String(frames.length - 1), width - 30, height - 4);
@@ -53,6 +54,7 @@ export function drawPhiChart(canvas, frames) {
   });
   ctx.stroke();
   const histogram = {};
-  for (const f of frames) if (f.phi !== undefined) histogram[`D${f.phi}`] = (histogram[`D${f.phi}`] ?? 0) + 1;
+  for (const f of frames)
+    if (f.phi !== undefined) histogram[label(f.phi)] = (histogram[label(f.phi)] ?? 0) + 1;
   return histogram;
 }

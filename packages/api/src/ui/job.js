@@ -1,6 +1,6 @@
 // One job: live progress (polls the job API), φ over time and deadline misses, per-class and per-track
 // summaries, and the viewer. Sets data-ready on <body> once a finished job's results are all shown.
-import { api, el, showNotice, trackColor } from "./api.js";
+import { api, el, loadMeta, showNotice, trackColor } from "./api.js";
 import { drawPhiChart } from "./charts.js";
 import { Viewer } from "./viewer.js";
 
@@ -11,7 +11,6 @@ $("#job-id").textContent = id;
 document.title = `vdet · ${id}`;
 
 const viewer = new Viewer($("#video"), $("#overlay"));
-const TERMINAL = new Set(["completed", "failed", "cancelled"]);
 const samples = [];
 let tracks = [];
 let tracksComplete = false;
@@ -32,7 +31,7 @@ function bar(name, value, total) {
   );
 }
 
-function showJob(job) {
+function showJob(job, terminal) {
   const state = $("#state");
   state.textContent = job.state;
   state.className = `state ${job.state}`;
@@ -49,7 +48,7 @@ function showJob(job) {
   const first = samples[0];
   const last = samples.at(-1);
   const rate = last.at > first.at ? ((last.done - first.done) * 1000) / (last.at - first.at) : 0;
-  $("#rates").textContent = TERMINAL.has(job.state)
+  $("#rates").textContent = terminal.has(job.state)
     ? `${p.written} frames written, ${p.failed} failed`
     : `${rate.toFixed(1)} frames/s${p.total !== null && rate > 0 ? `, about ${Math.ceil((p.total - last.done) / rate)} s left` : ""}`;
   $("#misses").textContent = String(p.deadlineMisses ?? 0);
@@ -82,7 +81,7 @@ function showJob(job) {
   }
 }
 
-async function loadTracks() {
+async function loadTracks(phis) {
   const { text, headers } = await api(`${base}/tracks`, { as: "text" });
   tracks = text
     .split("\n")
@@ -90,7 +89,7 @@ async function loadTracks() {
     .map((line) => JSON.parse(line));
   tracksComplete = headers.get("x-vdet-complete") === "true";
   viewer.setTracks(tracks);
-  const histogram = drawPhiChart($("#phi-chart"), tracks);
+  const histogram = drawPhiChart($("#phi-chart"), tracks, phis);
   $("#phi-legend").textContent =
     tracks.length === 0
       ? "no frames written yet"
@@ -158,16 +157,18 @@ function showSummaries(summary) {
 
 async function poll() {
   try {
+    const { jobStates, phis } = await loadMeta();
+    const terminal = new Set(jobStates.filter((s) => s.terminal).map((s) => s.state));
     const { job } = await api(base);
-    showJob(job);
-    if (TERMINAL.has(job.state)) {
-      await loadTracks();
+    showJob(job, terminal);
+    if (terminal.has(job.state)) {
+      await loadTracks(phis);
       const summary = await api(`${base}/summary`).catch(() => null);
       showSummaries(summary);
       document.body.dataset.ready = "true";
       return;
     }
-    if (!tracksComplete) await loadTracks().catch(() => undefined);
+    if (!tracksComplete) await loadTracks(phis).catch(() => undefined);
     showSummaries(null);
     setTimeout(poll, 1000);
   } catch (error) {

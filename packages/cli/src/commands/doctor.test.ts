@@ -66,7 +66,7 @@ test("a working machine: every check answers, Redis with its version, the CPU pr
 });
 
 test("a missing ffmpeg, an unreachable Redis and CUDA on a CPU-only onnxruntime each fail with what to do", async (t) => {
-  const install = describeOrtInstall();
+  const install = await describeOrtInstall();
   const cudaInstalled = providerLibraries({ name: "cuda", deviceId: 0 }, install.platform).every((lib) =>
     existsSync(join(install.bindingDir, lib)),
   );

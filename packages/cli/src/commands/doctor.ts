@@ -15,6 +15,7 @@ import {
   type ExecutionProvider,
   GPU_INSTALL_HINT,
   libraryLoadError,
+  type OrtInstall,
   ortVersion,
   parseExecutionProvider,
   providerLibraries,
@@ -96,10 +97,7 @@ interface ProviderState {
   missing?: string[];
 }
 
-function gpuProviderState(
-  ep: ExecutionProvider,
-  install: ReturnType<typeof describeOrtInstall>,
-): ProviderState {
+function gpuProviderState(ep: ExecutionProvider, install: OrtInstall): ProviderState {
   const provider = ep.name;
   if (!install.backends.some((b) => b.name === provider)) {
     return {
@@ -119,10 +117,10 @@ function gpuProviderState(
   return { provider, available: true };
 }
 
-function checkOnnxruntime(spec: string): DoctorCheck {
-  let install: ReturnType<typeof describeOrtInstall>;
+async function checkOnnxruntime(spec: string): Promise<DoctorCheck> {
+  let install: OrtInstall;
   try {
-    install = describeOrtInstall();
+    install = await describeOrtInstall();
   } catch (error) {
     return {
       name: "onnxruntime",

@@ -5,7 +5,7 @@
 import { createHash } from "node:crypto";
 import { readdirSync, statSync } from "node:fs";
 import { extname, join, resolve } from "node:path";
-import type { JobSpecInput, JobWaiting } from "@vdet/protocol";
+import { isTerminal, type JobRecord, type JobSpecInput, type JobWaiting } from "@vdet/protocol";
 import { createS3Client, listS3Videos, s3ConfigFromEnv, VIDEO_EXTENSIONS } from "@vdet/storage";
 import { type Command, InvalidArgumentError } from "commander";
 import { globSync } from "tinyglobby";
@@ -16,14 +16,6 @@ import { createProgress } from "../progress.ts";
 interface ClientOptions {
   api: string;
   token?: string;
-}
-
-interface JobView {
-  id: string;
-  state: string;
-  progress: { decoded: number; inferred: number; written: number; failed: number; total: number | null };
-  errors: { stage: string; message: string }[];
-  output: string;
 }
 
 async function call(
@@ -141,13 +133,13 @@ function specFor(input: string, output: string, o: SubmitOptions): JobSpecInput 
 }
 
 /** GET /jobs/:id: the job, and why it stands still when no worker runs. */
-type JobResponse = { job: JobView; waiting?: JobWaiting };
+type JobResponse = { job: JobRecord; waiting?: JobWaiting };
 
 function waitingLine(waiting: JobWaiting): string {
   return `${waiting.reason}: ${waiting.waitingChunks} frame chunk(s) queued, no worker connected (the autoscaler starts one on backlog.frames)`;
 }
 
-async function waitFor(client: ClientOptions, id: string): Promise<JobView> {
+async function waitFor(client: ClientOptions, id: string): Promise<JobRecord> {
   const progress = createProgress("frames");
   for (;;) {
     const { job, waiting } = (await call(client, "GET", `/jobs/${encodeURIComponent(id)}`)) as JobResponse;
@@ -157,7 +149,7 @@ async function waitFor(client: ClientOptions, id: string): Promise<JobView> {
       job.progress.total,
       `${waiting ? waiting.reason : job.state}, ${job.progress.decoded} decoded`,
     );
-    if (["completed", "failed", "cancelled"].includes(job.state)) {
+    if (isTerminal(job.state)) {
       progress.stop();
       return job;
     }
@@ -211,7 +203,7 @@ export function registerJobCommands(program: Command): void {
         for (const video of videos) {
           const output = many ? `${o.out.replace(/\/$/, "")}/${outputFolder(video)}` : o.out;
           const { job, created } = (await call(client, "POST", "/jobs", specFor(video, output, o))) as {
-            job: JobView;
+            job: JobRecord;
             created: boolean;
           };
           ids.push(job.id);

@@ -2,19 +2,10 @@
 
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { basename } from "node:path";
-import {
-  cocoIdsByName,
-  cocoLabel,
-  constructGraph,
-  Detector,
-  type ModelInfo,
-  parsePhi,
-  readOnnxInfo,
-  type Variant,
-} from "@vdet/effdet";
+import { constructGraph, Detector, type ModelInfo, readOnnxInfo, type Variant } from "@vdet/effdet";
 import { decodeImage } from "@vdet/image";
 import { type CachedModel, resolveModelReference } from "@vdet/models";
-import { type Detections, detectionCount } from "@vdet/protocol";
+import { cocoIdsByName, cocoLabel, type Detections, detectionCount, parsePhi } from "@vdet/protocol";
 import { type Command, InvalidArgumentError, Option } from "commander";
 import { integer, probability } from "../options.ts";
 

@@ -1,6 +1,5 @@
 // `vdet models pull|import|list|remove`: the local model cache (see docs/models.md).
 
-import { type Phi, phiLabel } from "@vdet/effdet";
 import {
   type CachedModel,
   importModel,
@@ -10,6 +9,7 @@ import {
   parsePublishedName,
   pullModel,
 } from "@vdet/models";
+import { type PhiValue, phiLabel } from "@vdet/protocol";
 import { type Command, InvalidArgumentError } from "commander";
 import { positiveNumber } from "../options.ts";
 import { createProgress, type Progress } from "../progress.ts";
@@ -77,7 +77,7 @@ function pullReporter(json: boolean): { onEvent(e: PullEvent): void; stop(): voi
   };
 }
 
-function parseNames(names: string[], all: boolean | undefined): Phi[] {
+function parseNames(names: string[], all: boolean | undefined): PhiValue[] {
   if (all && names.length > 0) throw new InvalidArgumentError("give model names or --all, not both");
   if (all) return [...PUBLISHED_PHIS];
   if (names.length === 0) throw new InvalidArgumentError("give model names (d0 … d7, d7x) or --all");

@@ -2,8 +2,7 @@
 // machine that will run the workers) and the inputs' load — live streams under a latency budget, or an archive to
 // finish by a time — how many workers of that kind each φ needs, and which φ results.
 
-import { parsePhi } from "@vdet/effdet";
-import type { PhiValue } from "@vdet/protocol";
+import { type PhiValue, parsePhi } from "@vdet/protocol";
 import { ConfigError, createLogger, loadConfig, prepareWorker, workerConfigSchema } from "@vdet/roles";
 import {
   LatencyProfile,

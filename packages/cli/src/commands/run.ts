@@ -1,10 +1,9 @@
 // `vdet run`: the whole pipeline in this process (in-process queues, no Redis), writing results to a directory.
 
 import { existsSync } from "node:fs";
-import { parsePhi } from "@vdet/effdet";
 import { resolveModelReference } from "@vdet/models";
 import { runLocal } from "@vdet/pipeline";
-import { type JobSpecInput, sampledFps } from "@vdet/protocol";
+import { type JobSpecInput, parsePhi, sampledFps } from "@vdet/protocol";
 import { type Command, InvalidArgumentError } from "commander";
 import { integer, positiveNumber, probability } from "../options.ts";
 import { createProgress } from "../progress.ts";

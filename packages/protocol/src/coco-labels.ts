@@ -1,7 +1,11 @@
 // COCO class names for the 90-logit tf_ models: class id k (1…90) is COCO category id k. Ten ids have no COCO 2017
 // annotations; a trained model never predicts them with confidence, and they are named "unused-<id>" here.
 
-import { UnknownClassError } from "./errors.ts";
+import { codedError } from "@vdet/errors";
+import { PROTOCOL_ERRORS } from "./error-codes.ts";
+
+/** A class name that is not in the label map. */
+export class UnknownClassError extends codedError(PROTOCOL_ERRORS.UNKNOWN_CLASS) {}
 
 const COCO_NAMES: readonly (string | null)[] = [
   "person", // 1
@@ -95,6 +99,9 @@ const COCO_NAMES: readonly (string | null)[] = [
   "hair drier", // 89
   "toothbrush", // 90
 ];
+
+/** Class ids of the 90-logit COCO models (1…90). */
+export const COCO_CLASS_COUNT = COCO_NAMES.length;
 
 /** Name of a 1-based COCO category id, e.g. 1 → "person"; ids without annotations give "unused-<id>". */
 export function cocoLabel(classId: number): string {

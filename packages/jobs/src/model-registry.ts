@@ -1,9 +1,12 @@
 // Where workers publish what each φ runs (weights and class names) for the other roles: a Redis hash per
-// deployment (`<prefix>:models`, φ → entry), in memory for local mode. Workers of one deployment run the same
+// deployment (keys.ts: `models`, φ → entry), in memory for local mode. Workers of one deployment run the same
 // weights configuration, so the last worker to start speaks for all; a restarted deployment overwrites it.
 
+import { VdetError } from "@vdet/errors";
 import { modelLabelsSchema } from "@vdet/protocol";
 import type { Redis } from "ioredis";
+import { JOBS_ERRORS } from "./error-codes.ts";
+import { DeploymentKeys } from "./keys.ts";
 import type { DeploymentModels } from "./labels.ts";
 
 export interface ModelRegistry {
@@ -30,9 +33,9 @@ export class RedisModelRegistry implements ModelRegistry {
 
   constructor(
     private readonly redis: Redis,
-    prefix: string,
+    keys: DeploymentKeys | string,
   ) {
-    this.key = `${prefix}:models`;
+    this.key = (typeof keys === "string" ? new DeploymentKeys(keys) : keys).models;
   }
 
   async publish(models: DeploymentModels): Promise<void> {
@@ -46,7 +49,8 @@ export class RedisModelRegistry implements ModelRegistry {
     for (const [phi, text] of Object.entries(raw)) {
       const parsed = modelLabelsSchema.safeParse(safeJson(text));
       if (!parsed.success) {
-        throw new Error(
+        throw new VdetError(
+          JOBS_ERRORS.MODEL_ENTRY_INVALID,
           `the model entry of φ ${phi} in Redis (${this.key}) is not valid (${parsed.error.issues[0]?.message}): ` +
             "restart a worker to publish it again",
         );

@@ -1,7 +1,8 @@
 // Job records: spec, state, progress counters and errors. In Redis for the distributed pipeline (one hash per
-// job, a sorted set for listing, SET NX for idempotency keys), in memory for local mode.
+// job, a sorted set for listing, a key per idempotency key; keys.ts names them), in memory for local mode.
 
 import { randomBytes } from "node:crypto";
+import { VdetError } from "@vdet/errors";
 import {
   isTerminal,
   type JobError,
@@ -9,24 +10,12 @@ import {
   type JobRecord,
   type JobSpec,
   type JobStateName,
+  TERMINAL_STATES,
+  type VideoSummary,
 } from "@vdet/protocol";
 import type { Redis } from "ioredis";
-
-/** What the producer learnt about the input. */
-export interface VideoSummary {
-  width: number;
-  height: number;
-  /** Source frames per second, when known. */
-  fps: number | null;
-  durationMs: number | null;
-  codec: string | null;
-}
-
-export interface StoredJob extends JobRecord {
-  spec: JobSpec;
-  cancelRequested: boolean;
-  video: VideoSummary | null;
-}
+import { JOBS_ERRORS } from "./error-codes.ts";
+import { DeploymentKeys } from "./keys.ts";
 
 export type ProgressField = Exclude<keyof JobProgress, "total">;
 
@@ -37,15 +26,42 @@ export interface ProducerCheckpoint {
 }
 
 export interface JobPage {
-  jobs: StoredJob[];
+  jobs: JobRecord[];
   /** Pass back as `after` to get the next page; null on the last page. */
   next: string | null;
 }
 
+export interface CreateOptions {
+  /**
+   * Refuse (ActiveJobLimitError) when this many jobs are queued or running; counted and created in one atomic
+   * step, so concurrent submissions cannot pass the limit together.
+   */
+  maxActive?: number;
+}
+
+/** A new job would pass the deployment's limit of jobs queued or running at once. */
+export class ActiveJobLimitError extends VdetError {
+  constructor(
+    readonly active: number,
+    readonly limit: number,
+  ) {
+    super(JOBS_ERRORS.ACTIVE_JOB_LIMIT, `${active} jobs are queued or running, the limit is ${limit}`);
+  }
+}
+
 export interface JobStore {
-  /** Creates a job, or returns the existing one for the same idempotency key (`created: false`). */
-  create(spec: JobSpec): Promise<{ job: StoredJob; created: boolean }>;
-  get(id: string): Promise<StoredJob | null>;
+  /**
+   * Creates a job, or returns the existing one for the same idempotency key (`created: false`). A new job is
+   * recorded as not yet queued until `markQueued`: if the creator stops in between, `needsQueueing` says so.
+   */
+  create(spec: JobSpec, options?: CreateOptions): Promise<{ job: JobRecord; created: boolean }>;
+  /** The job's message is on the jobs queue: it no longer needs queueing. */
+  markQueued(id: string): Promise<void>;
+  /** Whether a job was created and its message may never have reached the jobs queue. */
+  needsQueueing(id: string): Promise<boolean>;
+  /** Jobs created before `createdBeforeMs` whose message may never have reached the jobs queue. */
+  unqueued(createdBeforeMs: number): Promise<JobRecord[]>;
+  get(id: string): Promise<JobRecord | null>;
   list(options?: { limit?: number; after?: string }): Promise<JobPage>;
   /** Moves the job to `state` unless it is already terminal; returns whether it moved. */
   setState(id: string, state: JobStateName): Promise<boolean>;
@@ -77,15 +93,21 @@ function emptyProgress(): JobProgress {
 }
 
 export class MemoryJobStore implements JobStore {
-  private readonly jobs = new Map<string, StoredJob>();
+  private readonly jobs = new Map<string, JobRecord>();
   private readonly idempotency = new Map<string, string>();
   private readonly produced = new Map<string, ProducerCheckpoint>();
+  private readonly notQueued = new Set<string>();
 
-  async create(spec: JobSpec): Promise<{ job: StoredJob; created: boolean }> {
+  async create(spec: JobSpec, options: CreateOptions = {}): Promise<{ job: JobRecord; created: boolean }> {
     const existing = spec.idempotencyKey ? this.idempotency.get(spec.idempotencyKey) : undefined;
     if (existing) return { job: structuredClone(this.jobs.get(existing)!), created: false };
+    if (options.maxActive !== undefined) {
+      // Counted without an await: no other create runs in between.
+      const active = this.activeCount();
+      if (active >= options.maxActive) throw new ActiveJobLimitError(active, options.maxActive);
+    }
     const now = Date.now();
-    const job: StoredJob = {
+    const job: JobRecord = {
       id: newJobId(),
       spec,
       state: "queued",
@@ -98,11 +120,27 @@ export class MemoryJobStore implements JobStore {
       video: null,
     };
     this.jobs.set(job.id, job);
+    this.notQueued.add(job.id);
     if (spec.idempotencyKey) this.idempotency.set(spec.idempotencyKey, job.id);
     return { job: structuredClone(job), created: true };
   }
 
-  async get(id: string): Promise<StoredJob | null> {
+  async markQueued(id: string): Promise<void> {
+    this.notQueued.delete(id);
+  }
+
+  async needsQueueing(id: string): Promise<boolean> {
+    return this.notQueued.has(id);
+  }
+
+  async unqueued(createdBeforeMs: number): Promise<JobRecord[]> {
+    return [...this.notQueued]
+      .map((id) => this.jobs.get(id)!)
+      .filter((job) => job.createdAtMs < createdBeforeMs)
+      .map((job) => structuredClone(job));
+  }
+
+  async get(id: string): Promise<JobRecord | null> {
     const job = this.jobs.get(id);
     return job ? structuredClone(job) : null;
   }
@@ -117,7 +155,7 @@ export class MemoryJobStore implements JobStore {
     return { jobs: structuredClone(jobs), next: start + limit < all.length ? jobs.at(-1)!.id : null };
   }
 
-  private touch(id: string): StoredJob | undefined {
+  private touch(id: string): JobRecord | undefined {
     const job = this.jobs.get(id);
     if (job) job.updatedAtMs = Date.now();
     return job;
@@ -127,6 +165,7 @@ export class MemoryJobStore implements JobStore {
     const job = this.jobs.get(id);
     if (!job || isTerminal(job.state)) return false;
     this.touch(id)!.state = state;
+    if (isTerminal(state)) this.notQueued.delete(id);
     return true;
   }
 
@@ -171,66 +210,126 @@ export class MemoryJobStore implements JobStore {
   }
 
   async countActive(): Promise<number> {
+    return this.activeCount();
+  }
+
+  private activeCount(): number {
     return [...this.jobs.values()].filter((j) => !isTerminal(j.state)).length;
   }
 
   async close(): Promise<void> {}
 }
 
-/** Redis layout under `prefix`: job:<id> (hash), job:<id>:errors (list), jobs (zset by creation), idem:<key>,
- * active (set of jobs not yet in a terminal state). */
+/**
+ * Creates a job in one step: returns ["existing", id] for a claimed idempotency key, ["full", active] at the
+ * limit of active jobs, else writes the job (hash, listing, active and not-yet-queued sets, the key's claim).
+ * KEYS: job hash, jobs, active, unqueued[, idempotency key]. ARGV: id, now, max active (-1: none), hash fields…
+ */
+const CREATE_SCRIPT = `
+if KEYS[5] then
+  local existing = redis.call('GET', KEYS[5])
+  if existing then return {'existing', existing} end
+end
+local max = tonumber(ARGV[3])
+if max >= 0 then
+  local active = redis.call('SCARD', KEYS[3])
+  if active >= max then return {'full', tostring(active)} end
+end
+redis.call('HSET', KEYS[1], unpack(ARGV, 4))
+redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
+redis.call('SADD', KEYS[3], ARGV[1])
+redis.call('SADD', KEYS[4], ARGV[1])
+if KEYS[5] then redis.call('SET', KEYS[5], ARGV[1]) end
+return {'created', ARGV[1]}
+`;
+
+/**
+ * Moves a job to ARGV[1] unless it is in a terminal state; a job that ends leaves the active and not-yet-queued
+ * sets. KEYS: job hash, active, unqueued. ARGV: state, now, id, the terminal states…
+ */
+const SET_STATE_SCRIPT = `
+local s = redis.call('HGET', KEYS[1], 'state')
+if not s then return 0 end
+for i = 4, #ARGV do
+  if s == ARGV[i] then return 0 end
+end
+redis.call('HSET', KEYS[1], 'state', ARGV[1], 'updatedAtMs', ARGV[2])
+for i = 4, #ARGV do
+  if ARGV[1] == ARGV[i] then
+    redis.call('SREM', KEYS[2], ARGV[3])
+    redis.call('SREM', KEYS[3], ARGV[3])
+  end
+end
+return 1
+`;
+
+/** The job store of a deployment in Redis; keys.ts names its keys. */
 export class RedisJobStore implements JobStore {
+  private readonly keys: DeploymentKeys;
+
   constructor(
     private readonly redis: Redis,
-    private readonly prefix = "vdet",
-  ) {}
-
-  private key(...parts: string[]): string {
-    return [this.prefix, ...parts].join(":");
+    keys: DeploymentKeys | string = new DeploymentKeys(),
+  ) {
+    this.keys = typeof keys === "string" ? new DeploymentKeys(keys) : keys;
   }
 
-  async create(spec: JobSpec): Promise<{ job: StoredJob; created: boolean }> {
+  async create(spec: JobSpec, options: CreateOptions = {}): Promise<{ job: JobRecord; created: boolean }> {
     const id = newJobId();
-    if (spec.idempotencyKey) {
-      const claimed = await this.redis.set(this.key("idem", spec.idempotencyKey), id, "NX");
-      if (claimed === null) {
-        const existingId = await this.redis.get(this.key("idem", spec.idempotencyKey));
-        // The claim is written before the job; wait briefly for a concurrent creator to finish.
-        for (let i = 0; i < 50; i++) {
-          const existing = existingId ? await this.get(existingId) : null;
-          if (existing) return { job: existing, created: false };
-          await new Promise((r) => setTimeout(r, 20));
-        }
-        throw new Error(`idempotency key ${spec.idempotencyKey} is claimed by a job that never appeared`);
-      }
-    }
     const now = Date.now();
-    await this.redis
-      .multi()
-      .hset(this.key("job", id), {
-        spec: JSON.stringify(spec),
-        state: "queued",
-        createdAtMs: now,
-        updatedAtMs: now,
-        output: spec.output,
-        decoded: 0,
-        inferred: 0,
-        written: 0,
-        failed: 0,
-        deadlineMisses: 0,
-        total: "",
-        cancelRequested: 0,
-      })
-      .zadd(this.key("jobs"), now, id)
-      .sadd(this.key("active"), id)
-      .exec();
-    return { job: (await this.get(id))!, created: true };
+    const fields = {
+      spec: JSON.stringify(spec),
+      state: "queued",
+      createdAtMs: now,
+      updatedAtMs: now,
+      output: spec.output,
+      decoded: 0,
+      inferred: 0,
+      written: 0,
+      failed: 0,
+      deadlineMisses: 0,
+      total: "",
+      cancelRequested: 0,
+    };
+    const keys = [this.keys.job(id), this.keys.jobs, this.keys.active, this.keys.unqueued];
+    if (spec.idempotencyKey) keys.push(this.keys.idempotency(spec.idempotencyKey));
+    const [outcome, value] = (await this.redis.eval(
+      CREATE_SCRIPT,
+      keys.length,
+      ...keys,
+      id,
+      now,
+      options.maxActive ?? -1,
+      ...Object.entries(fields).flat(),
+    )) as [string, string];
+    if (outcome === "full") throw new ActiveJobLimitError(Number(value), options.maxActive!);
+    const job = await this.get(value);
+    if (!job)
+      throw new VdetError(
+        JOBS_ERRORS.JOB_RECORD_MISSING,
+        `job ${value} (idempotency key ${spec.idempotencyKey}) has no record in Redis`,
+      );
+    return { job, created: outcome === "created" };
   }
 
-  async get(id: string): Promise<StoredJob | null> {
+  async markQueued(id: string): Promise<void> {
+    await this.redis.srem(this.keys.unqueued, id);
+  }
+
+  async needsQueueing(id: string): Promise<boolean> {
+    return (await this.redis.sismember(this.keys.unqueued, id)) === 1;
+  }
+
+  async unqueued(createdBeforeMs: number): Promise<JobRecord[]> {
+    const ids = await this.redis.smembers(this.keys.unqueued);
+    const jobs = await Promise.all(ids.map((id) => this.get(id)));
+    return jobs.filter((job): job is JobRecord => job !== null && job.createdAtMs < createdBeforeMs);
+  }
+
+  async get(id: string): Promise<JobRecord | null> {
     const [hash, errors] = await Promise.all([
-      this.redis.hgetall(this.key("job", id)),
-      this.redis.lrange(this.key("job", id, "errors"), 0, MAX_ERRORS - 1),
+      this.redis.hgetall(this.keys.job(id)),
+      this.redis.lrange(this.keys.jobErrors(id), 0, MAX_ERRORS - 1),
     ]);
     if (!hash.spec) return null;
     return {
@@ -258,12 +357,12 @@ export class RedisJobStore implements JobStore {
     const limit = options.limit ?? 50;
     let start = 0;
     if (options.after) {
-      const rank = await this.redis.zrevrank(this.key("jobs"), options.after);
+      const rank = await this.redis.zrevrank(this.keys.jobs, options.after);
       start = rank === null ? 0 : rank + 1;
     }
-    const ids = await this.redis.zrevrange(this.key("jobs"), start, start + limit);
+    const ids = await this.redis.zrevrange(this.keys.jobs, start, start + limit);
     const jobs = (await Promise.all(ids.slice(0, limit).map((id) => this.get(id)))).filter(
-      (j): j is StoredJob => j !== null,
+      (j): j is JobRecord => j !== null,
     );
     return { jobs, next: ids.length > limit ? ids[limit - 1] : null };
   }
@@ -271,35 +370,31 @@ export class RedisJobStore implements JobStore {
   async setState(id: string, state: JobStateName): Promise<boolean> {
     // Atomic "unless terminal" transition.
     const moved = await this.redis.eval(
-      `local s = redis.call('HGET', KEYS[1], 'state')
-       if not s or s == 'completed' or s == 'failed' or s == 'cancelled' then return 0 end
-       redis.call('HSET', KEYS[1], 'state', ARGV[1], 'updatedAtMs', ARGV[2])
-       if ARGV[1] == 'completed' or ARGV[1] == 'failed' or ARGV[1] == 'cancelled' then
-         redis.call('SREM', KEYS[2], ARGV[3])
-       end
-       return 1`,
-      2,
-      this.key("job", id),
-      this.key("active"),
+      SET_STATE_SCRIPT,
+      3,
+      this.keys.job(id),
+      this.keys.active,
+      this.keys.unqueued,
       state,
       Date.now(),
       id,
+      ...TERMINAL_STATES,
     );
     return moved === 1;
   }
 
   async addProgress(id: string, delta: Partial<Record<ProgressField, number>>): Promise<void> {
     const multi = this.redis.multi();
-    for (const [field, n] of Object.entries(delta)) multi.hincrby(this.key("job", id), field, n);
-    multi.hset(this.key("job", id), "updatedAtMs", Date.now());
+    for (const [field, n] of Object.entries(delta)) multi.hincrby(this.keys.job(id), field, n);
+    multi.hset(this.keys.job(id), "updatedAtMs", Date.now());
     await multi.exec();
   }
 
   async commitChunk(id: string, frames: number, checkpoint: ProducerCheckpoint): Promise<void> {
     await this.redis
       .multi()
-      .hincrby(this.key("job", id), "decoded", frames)
-      .hset(this.key("job", id), {
+      .hincrby(this.keys.job(id), "decoded", frames)
+      .hset(this.keys.job(id), {
         producedChunks: checkpoint.chunks,
         producedNextFrame: checkpoint.nextFrame,
         updatedAtMs: Date.now(),
@@ -309,7 +404,7 @@ export class RedisJobStore implements JobStore {
 
   async producerCheckpoint(id: string): Promise<ProducerCheckpoint | null> {
     const [chunks, nextFrame] = await this.redis.hmget(
-      this.key("job", id),
+      this.keys.job(id),
       "producedChunks",
       "producedNextFrame",
     );
@@ -318,15 +413,15 @@ export class RedisJobStore implements JobStore {
   }
 
   async setTotal(id: string, total: number): Promise<void> {
-    await this.redis.hset(this.key("job", id), { total, updatedAtMs: Date.now() });
+    await this.redis.hset(this.keys.job(id), { total, updatedAtMs: Date.now() });
   }
 
   async setVideo(id: string, video: VideoSummary): Promise<void> {
-    await this.redis.hset(this.key("job", id), { video: JSON.stringify(video), updatedAtMs: Date.now() });
+    await this.redis.hset(this.keys.job(id), { video: JSON.stringify(video), updatedAtMs: Date.now() });
   }
 
   async addError(id: string, error: Omit<JobError, "atMs">): Promise<void> {
-    const key = this.key("job", id, "errors");
+    const key = this.keys.jobErrors(id);
     await this.redis
       .multi()
       .rpush(key, JSON.stringify({ atMs: Date.now(), ...error }))
@@ -337,12 +432,12 @@ export class RedisJobStore implements JobStore {
   async requestCancel(id: string): Promise<boolean> {
     const job = await this.get(id);
     if (!job || isTerminal(job.state)) return false;
-    await this.redis.hset(this.key("job", id), { cancelRequested: 1, updatedAtMs: Date.now() });
+    await this.redis.hset(this.keys.job(id), { cancelRequested: 1, updatedAtMs: Date.now() });
     return true;
   }
 
   async countActive(): Promise<number> {
-    return this.redis.scard(this.key("active"));
+    return this.redis.scard(this.keys.active);
   }
 
   async close(): Promise<void> {}

@@ -1,0 +1,38 @@
+// @vdet/jobs: what a deployment keeps in Redis (job records, published models, aggregator checkpoints) and the
+// one map of its Redis keys. Depends on @vdet/protocol and ioredis only, so the api can use it without the stages.
+export {
+  type AggregatorCheckpoints,
+  type CheckpointSave,
+  RedisAggregatorCheckpoints,
+  type StoredCheckpoint,
+  type StoredTrack,
+} from "./checkpoints.ts";
+export {
+  ActiveJobLimitError,
+  type CreateOptions,
+  type JobPage,
+  type JobStore,
+  MemoryJobStore,
+  newJobId,
+  type ProducerCheckpoint,
+  type ProgressField,
+  RedisJobStore,
+} from "./job-store.ts";
+export {
+  CHECKPOINT_PARTS,
+  type CheckpointPart,
+  DEFAULT_PREFIX,
+  DeploymentKeys,
+  deleteDeploymentKeys,
+  PREFIX_PATTERN,
+} from "./keys.ts";
+export {
+  ClassNameError,
+  COCO_SOURCE,
+  cocoModel,
+  type DeploymentModels,
+  jobClassIds,
+  labelOf,
+  modelFor,
+} from "./labels.ts";
+export { MemoryModelRegistry, type ModelRegistry, RedisModelRegistry } from "./model-registry.ts";

@@ -1,0 +1,101 @@
+// The job store, in memory and in Redis (with a plain and a hash-tagged prefix): one creation step that claims
+// the idempotency key and marks the job not yet queued, and the sets a job leaves when it ends.
+
+import assert from "node:assert/strict";
+import { randomUUID } from "node:crypto";
+import { after, describe, test } from "node:test";
+import { parseJobSpec } from "@vdet/protocol";
+import { Redis } from "ioredis";
+import { RedisAggregatorCheckpoints } from "./checkpoints.ts";
+import { type JobStore, MemoryJobStore, RedisJobStore } from "./job-store.ts";
+import { DeploymentKeys, deleteDeploymentKeys } from "./keys.ts";
+
+const redis = new Redis(process.env.VDET_REDIS_URL ?? "redis://127.0.0.1:6379", {
+  maxRetriesPerRequest: null,
+});
+const deployments: DeploymentKeys[] = [];
+after(async () => {
+  for (const keys of deployments) await deleteDeploymentKeys(redis, keys);
+  await redis.quit();
+});
+
+function keysFor(tagged: boolean): DeploymentKeys {
+  const name = `vdet-store-${randomUUID().slice(0, 8)}`;
+  const keys = new DeploymentKeys(tagged ? `{${name}}` : name);
+  deployments.push(keys);
+  return keys;
+}
+
+const stores: [string, () => JobStore][] = [
+  ["memory", () => new MemoryJobStore()],
+  ["redis", () => new RedisJobStore(redis, keysFor(false))],
+  ["redis, hash-tagged prefix", () => new RedisJobStore(redis, keysFor(true))],
+];
+
+for (const [name, make] of stores) {
+  describe(`job store (${name})`, () => {
+    test("create, idempotency, queueing marks and the end of a job", async () => {
+      const store = make();
+      const spec = parseJobSpec({ input: "s3://in/a.mp4", output: "s3://out/a/", idempotencyKey: "k:1" });
+      const first = await store.create(spec);
+      assert.equal(first.created, true);
+      assert.equal(first.job.state, "queued");
+      assert.deepEqual(first.job.spec, spec);
+      const again = await store.create(spec);
+      assert.deepEqual({ id: again.job.id, created: again.created }, { id: first.job.id, created: false });
+      assert.equal(await store.needsQueueing(first.job.id), true);
+      await store.markQueued(first.job.id);
+      assert.equal(await store.needsQueueing(first.job.id), false);
+
+      const other = await store.create(parseJobSpec({ input: "s3://in/b.mp4", output: "s3://out/b/" }));
+      assert.equal(await store.countActive(), 2);
+      assert.equal(await store.setState(other.job.id, "running"), true);
+      assert.equal(await store.setState(other.job.id, "cancelled"), true);
+      assert.equal(await store.setState(other.job.id, "running"), false, "a terminal state is final");
+      assert.equal(await store.countActive(), 1);
+      assert.equal(await store.needsQueueing(other.job.id), false, "an ended job needs no queueing");
+      const listed = (await store.list()).jobs.map((j) => j.id);
+      assert.deepEqual(listed.sort(), [first.job.id, other.job.id].sort());
+    });
+  });
+}
+
+test("aggregator checkpoints: saved, loaded, removed with every part", async () => {
+  const keys = keysFor(false);
+  const store = new RedisJobStore(redis, keys);
+  const { job } = await store.create(parseJobSpec({ input: "s3://in/a.mp4", output: "s3://out/a/" }));
+  const checkpoints = new RedisAggregatorCheckpoints<
+    { version: 1; next: number },
+    { trackId: number; n: number }
+  >(redis, keys);
+  assert.equal(await checkpoints.load(job.id), null);
+  await checkpoints.save(job.id, {
+    snapshot: { version: 1, next: 3 },
+    linesInPart: false,
+    newLines: ["a", "b"],
+    newMotLines: ["m"],
+    newPreviewLines: [],
+    tracks: [{ trackId: 7, n: 1 }],
+    progress: { written: 3, deadlineMisses: 1 },
+  });
+  await checkpoints.save(job.id, {
+    snapshot: { version: 1, next: 4 },
+    linesInPart: true,
+    newLines: ["c"],
+    newMotLines: [],
+    newPreviewLines: ["p"],
+    tracks: [{ trackId: 7, n: 2 }],
+    progress: { written: 4, deadlineMisses: 1 },
+  });
+  assert.deepEqual(await checkpoints.load(job.id), {
+    snapshot: { version: 1, next: 4 },
+    lines: ["c"],
+    motLines: ["m"],
+    previewLines: ["p"],
+    tracks: [{ trackId: 7, n: 2 }],
+  });
+  const progress = (await store.get(job.id))!.progress;
+  assert.deepEqual([progress.written, progress.deadlineMisses], [4, 1], "progress set with the checkpoint");
+  await checkpoints.remove(job.id);
+  assert.equal(await redis.exists(...keys.checkpointKeys(job.id)), 0);
+});

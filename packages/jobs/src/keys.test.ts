@@ -1,0 +1,73 @@
+// The key map: every key of a deployment under its prefix, the layout older deployments wrote kept as it was,
+// and clearing one deployment leaves the others alone.
+
+import assert from "node:assert/strict";
+import { randomUUID } from "node:crypto";
+import { after, test } from "node:test";
+import { Redis } from "ioredis";
+import { DeploymentKeys, deleteDeploymentKeys } from "./keys.ts";
+
+const redis = new Redis(process.env.VDET_REDIS_URL ?? "redis://127.0.0.1:6379", {
+  maxRetriesPerRequest: null,
+});
+after(() => redis.quit());
+
+function everyKey(keys: DeploymentKeys): string[] {
+  return [
+    keys.jobs,
+    keys.active,
+    keys.unqueued,
+    keys.models,
+    keys.idempotency("client:42"),
+    keys.job("j_1"),
+    keys.jobErrors("j_1"),
+    ...keys.checkpointKeys("j_1"),
+    keys.frame("j_1/0"),
+    keys.queue("frames", "wait"),
+  ];
+}
+
+test("the layout: every key under the prefix, as deployments have written them", () => {
+  const keys = new DeploymentKeys("vdet");
+  assert.deepEqual(everyKey(keys), [
+    "vdet:jobs",
+    "vdet:active",
+    "vdet:unqueued",
+    "vdet:models",
+    "vdet:idem:client:42",
+    "vdet:job:j_1",
+    "vdet:job:j_1:errors",
+    "vdet:agg:j_1",
+    "vdet:agg:j_1:lines",
+    "vdet:agg:j_1:mot",
+    "vdet:agg:j_1:preview",
+    "vdet:agg:j_1:tracks",
+    "vdet:frame:j_1/0",
+    "vdet:frames:wait",
+  ]);
+  assert.equal(keys.queuePrefix, "vdet");
+  assert.equal(new DeploymentKeys().prefix, "vdet");
+});
+
+test("a prefix in braces is a hash tag: every key of the deployment on one Redis Cluster slot", () => {
+  const keys = new DeploymentKeys("{vdet}");
+  for (const key of everyKey(keys)) assert.ok(key.startsWith("{vdet}:"), key);
+  for (const bad of ["", "a:b", "a*", "{a", "a}", "{a}b", "a b"]) {
+    assert.throws(() => new DeploymentKeys(bad), /invalid Redis key prefix/, bad);
+  }
+});
+
+test("clearing a deployment deletes its keys and no other deployment's", async () => {
+  const base = `vdet-keys-${randomUUID().slice(0, 8)}`;
+  const mine = new DeploymentKeys(base);
+  const other = new DeploymentKeys(`${base}-other`);
+  const tagged = new DeploymentKeys(`{${base}}`);
+  for (const keys of [mine, other, tagged]) {
+    for (const key of everyKey(keys)) await redis.set(key, "1");
+  }
+  assert.equal(await deleteDeploymentKeys(redis, mine), everyKey(mine).length);
+  assert.equal(await redis.exists(...everyKey(mine)), 0);
+  assert.equal(await redis.exists(...everyKey(other)), everyKey(other).length);
+  assert.equal(await deleteDeploymentKeys(redis, tagged), everyKey(tagged).length);
+  assert.equal(await deleteDeploymentKeys(redis, other), everyKey(other).length);
+});
