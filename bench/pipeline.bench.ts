@@ -24,9 +24,9 @@ import {
 import { parseJobSpec } from "@vdet/protocol";
 import { createRedisTransport, deleteKeysWithPrefix, redisOptionsFromUrl } from "@vdet/transport";
 import { decodeFrames } from "@vdet/video";
+import { makeTestClip } from "@vdet/video/testing";
 import { Redis } from "ioredis";
 import * as ort from "onnxruntime-node";
-import { makeTestClip } from "../test/support/clips.ts";
 
 const REDIS_URL = process.env.VDET_REDIS_URL ?? "redis://127.0.0.1:6379";
 const BATCH = 4;

@@ -16,8 +16,8 @@ import { RedisJobStore } from "@vdet/jobs";
 import { openJobOutput, startAggregator, startProducer } from "@vdet/pipeline";
 import { parseJobSpec } from "@vdet/protocol";
 import { createRedisTransport, deleteKeysWithPrefix, redisOptionsFromUrl } from "@vdet/transport";
+import { makeTestClip } from "@vdet/video/testing";
 import { Redis } from "ioredis";
-import { makeTestClip } from "../test/support/clips.ts";
 
 const REDIS_URL = process.env.VDET_REDIS_URL ?? "redis://127.0.0.1:6379";
 const arg = (name: string, fallback: string) => {

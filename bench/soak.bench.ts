@@ -18,8 +18,8 @@ import { parseArgs } from "node:util";
 import { RedisJobStore } from "@vdet/jobs";
 import { isTerminal, type JobSpecInput, parseJobSpec } from "@vdet/protocol";
 import { createRedisTransport, deleteKeysWithPrefix, redisOptionsFromUrl } from "@vdet/transport";
+import { makeTestClip } from "@vdet/video/testing";
 import { Redis } from "ioredis";
-import { makeTestClip } from "../test/support/clips.ts";
 
 const { values: args } = parseArgs({
   args: process.argv.slice(2).filter((a) => a !== "--"),

@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { decodeFrames, describeFfmpeg } from "@vdet/video";
+import { makeTestClip } from "@vdet/video/testing";
 
 const { values } = parseArgs({
   options: {
@@ -43,18 +44,13 @@ async function syntheticClip(): Promise<string> {
   const path = join(dir, "testsrc2-1080p30-10s.mp4");
   if (!existsSync(path)) {
     mkdirSync(dir, { recursive: true });
-    await run([
-      ...[
-        "-hide_banner",
-        "-loglevel",
-        "error",
-        "-y",
-        "-f",
-        "lavfi",
-        "-i",
-        "testsrc2=size=1920x1080:rate=30:duration=10",
-      ],
-      ...["-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", path],
+    await makeTestClip(path, 10, 30, 1920, 1080, [
+      "-c:v",
+      "libx264",
+      "-preset",
+      "veryfast",
+      "-pix_fmt",
+      "yuv420p",
     ]);
   }
   return path;

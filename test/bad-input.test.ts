@@ -33,12 +33,13 @@ import {
   QUEUE_NAMES,
   redisOptionsFromUrl,
 } from "@vdet/transport";
+import { makeTestClip } from "@vdet/video/testing";
 import type { FastifyInstance } from "fastify";
 import { Redis } from "ioredis";
 import { pino } from "pino";
 import { type BadInputFiles, makeBadInputs, noise } from "./support/bad-inputs.ts";
-import { makeTestClip, parseTracks } from "./support/clips.ts";
 import { OutcomeLog } from "./support/outcomes.ts";
+import { parseTracks } from "./support/tracks.ts";
 
 const REDIS_URL = process.env.VDET_REDIS_URL ?? "redis://127.0.0.1:6379";
 const prefix = `vdet-bad-${randomUUID().slice(0, 8)}`;

@@ -18,8 +18,8 @@ import {
   deleteKeysWithPrefix,
   redisOptionsFromUrl,
 } from "@vdet/transport";
+import { makeTestClip } from "@vdet/video/testing";
 import { Redis } from "ioredis";
-import { makeTestClip } from "./support/clips.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "vdet-metrics-"));
 after(() => rmSync(dir, { recursive: true, force: true }));

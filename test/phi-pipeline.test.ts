@@ -15,8 +15,9 @@ import { RedisJobStore } from "@vdet/jobs";
 import { openJobOutput, startAggregator, startProducer } from "@vdet/pipeline";
 import { type JobSpecInput, parseJobSpec } from "@vdet/protocol";
 import { createRedisTransport, deleteKeysWithPrefix, redisOptionsFromUrl } from "@vdet/transport";
+import { makeTestClip } from "@vdet/video/testing";
 import { Redis } from "ioredis";
-import { makeTestClip, parseTracks } from "./support/clips.ts";
+import { parseTracks } from "./support/tracks.ts";
 
 const REDIS_URL = process.env.VDET_REDIS_URL ?? "redis://127.0.0.1:6379";
 const prefix = `vdet-phi-${randomUUID().slice(0, 8)}`;

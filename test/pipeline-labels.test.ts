@@ -29,8 +29,9 @@ import {
   deleteKeysWithPrefix,
   redisOptionsFromUrl,
 } from "@vdet/transport";
+import { makeTestClip } from "@vdet/video/testing";
 import { Redis } from "ioredis";
-import { makeTestClip, parseTracks } from "./support/clips.ts";
+import { parseTracks } from "./support/tracks.ts";
 
 const LABELS = ["parcel", "envelope", "pallet"];
 const dir = mkdtempSync(join(tmpdir(), "vdet-labels-"));

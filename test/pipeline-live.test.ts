@@ -2,7 +2,6 @@
 // server serves it, and `vdet run` follows it, keeps up, and ends when the stream ends.
 
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import { createReadStream, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { access } from "node:fs/promises";
 import { createServer } from "node:http";
@@ -11,8 +10,8 @@ import { tmpdir } from "node:os";
 import { join, normalize } from "node:path";
 import { after, test } from "node:test";
 import { runLocal } from "@vdet/pipeline";
-import { ffmpegBinaries } from "@vdet/video";
-import { parseTracks } from "./support/clips.ts";
+import { startLiveLavfi, testPattern } from "@vdet/video/testing";
+import { parseTracks } from "./support/tracks.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "vdet-live-"));
 const server = createServer((request, response) => {
@@ -38,9 +37,7 @@ test("a growing HLS playlist is processed while it is written and the job ends w
   mkdirSync(join(dir, "live"));
   const playlist = join(dir, "live", "index.m3u8");
   const streamSeconds = 12;
-  const writer = execFile(ffmpegBinaries().ffmpegPath, [
-    ...["-hide_banner", "-nostdin", "-loglevel", "error", "-re", "-f", "lavfi"],
-    ...["-i", `testsrc2=size=320x240:rate=10:duration=${streamSeconds}`],
+  const writer = startLiveLavfi(testPattern(320, 240, 10, streamSeconds), [
     ...[
       "-c:v",
       "libx264",

@@ -7,7 +7,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import { runLocal } from "@vdet/pipeline";
-import { makeTestClip, parseTracks } from "./support/clips.ts";
+import { makeTestClip } from "@vdet/video/testing";
+import { parseTracks } from "./support/tracks.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "vdet-local-"));
 after(() => rmSync(dir, { recursive: true, force: true }));

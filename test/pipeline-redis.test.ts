@@ -14,8 +14,9 @@ import { buildServer } from "@vdet/api";
 import { RedisJobStore } from "@vdet/jobs";
 import { openJobOutput, runLocal, startAggregator, startProducer } from "@vdet/pipeline";
 import { createRedisTransport, deleteKeysWithPrefix, redisOptionsFromUrl } from "@vdet/transport";
+import { makeTestClip } from "@vdet/video/testing";
 import { Redis } from "ioredis";
-import { makeTestClip, parseTracks, type TrackLine } from "./support/clips.ts";
+import { parseTracks, type TrackLine } from "./support/tracks.ts";
 
 const REDIS_URL = process.env.VDET_REDIS_URL ?? "redis://127.0.0.1:6379";
 const prefix = `vdet-it-${randomUUID().slice(0, 8)}`;

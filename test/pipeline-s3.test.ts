@@ -26,9 +26,10 @@ import {
 } from "@vdet/roles";
 import { startTestS3, type TestS3 } from "@vdet/storage/testing";
 import { deleteKeysWithPrefix, redisOptionsFromUrl } from "@vdet/transport";
+import { makeTestClip } from "@vdet/video/testing";
 import { Redis } from "ioredis";
 import { pino } from "pino";
-import { makeTestClip, parseTracks } from "./support/clips.ts";
+import { parseTracks } from "./support/tracks.ts";
 
 const REDIS_URL = process.env.VDET_REDIS_URL ?? "redis://127.0.0.1:6379";
 const prefix = `vdet-s3-${randomUUID().slice(0, 8)}`;

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { after, test } from "node:test";
 import { runLocal } from "@vdet/pipeline";
 import { probeVideo } from "@vdet/video";
-import { makeTestClip } from "./support/clips.ts";
+import { makeTestClip } from "@vdet/video/testing";
 
 const dir = mkdtempSync(join(tmpdir(), "vdet-preview-"));
 after(() => rmSync(dir, { recursive: true, force: true }));

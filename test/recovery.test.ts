@@ -5,7 +5,7 @@
 // deterministic), so the outputs depend only on the frames.
 
 import assert from "node:assert/strict";
-import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
@@ -13,7 +13,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, beforeEach, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { promisify } from "node:util";
 import { DeploymentKeys, MemoryJobStore, RedisJobStore } from "@vdet/jobs";
 import { startProducer } from "@vdet/pipeline";
 import { isTerminal, type JobEvent, parseJobSpec } from "@vdet/protocol";
@@ -23,11 +22,11 @@ import {
   deleteKeysWithPrefix,
   redisOptionsFromUrl,
 } from "@vdet/transport";
-import { ffmpegBinaries } from "@vdet/video";
+import { makeLavfiClip, makeTestClip } from "@vdet/video/testing";
 import { Queue, QueueEvents } from "bullmq";
 import { Redis } from "ioredis";
-import { makeTestClip, parseTracks } from "./support/clips.ts";
 import { OutcomeLog } from "./support/outcomes.ts";
+import { parseTracks } from "./support/tracks.ts";
 
 const repoRoot = fileURLToPath(new URL("..", import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), "vdet-recovery-"));
@@ -189,11 +188,7 @@ async function makeMovingClip(path: string, seconds: number): Promise<string> {
     "[bg][a]overlay=x='5+t*12':y=20:shortest=1[t]",
     "[t][b]overlay=x='120-t*10':y=70:shortest=1",
   ].join(";");
-  await promisify(execFile)(ffmpegBinaries().ffmpegPath, [
-    ...["-hide_banner", "-nostdin", "-loglevel", "error", "-y", "-f", "lavfi", "-i", graph],
-    ...["-c:v", "libx264", "-pix_fmt", "yuv420p", path],
-  ]);
-  return path;
+  return makeLavfiClip(path, graph);
 }
 
 before(async () => {

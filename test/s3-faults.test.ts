@@ -33,9 +33,9 @@ import {
   type TestS3,
 } from "@vdet/storage/testing";
 import { deleteKeysWithPrefix, redisOptionsFromUrl } from "@vdet/transport";
+import { makeTestClip } from "@vdet/video/testing";
 import { Redis } from "ioredis";
 import { pino } from "pino";
-import { makeTestClip } from "./support/clips.ts";
 import { OutcomeLog } from "./support/outcomes.ts";
 
 const REDIS_URL = process.env.VDET_REDIS_URL ?? "redis://127.0.0.1:6379";

@@ -1,18 +1,9 @@
 // Bad input files made on the spot (nothing binary is committed): not-videos, broken videos, videos over the
 // limits, an unknown codec. Each is small and takes milliseconds to make with the ffmpeg the pipeline uses.
 
-import { execFile } from "node:child_process";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { promisify } from "node:util";
-import { ffmpegBinaries } from "@vdet/video";
-import { makeTestClip } from "./clips.ts";
-
-const run = promisify(execFile);
-
-async function ffmpeg(args: string[]): Promise<void> {
-  await run(ffmpegBinaries().ffmpegPath, ["-hide_banner", "-nostdin", "-loglevel", "error", "-y", ...args]);
-}
+import { H264, makeLavfiClip, makeTestClip, testPattern } from "@vdet/video/testing";
 
 /** Deterministic pseudo-random bytes (no magic number of any format). */
 export function noise(length: number, seed = 1): Buffer {
@@ -76,19 +67,13 @@ export async function makeBadInputs(dir: string, maxInputBytes: number): Promise
   const whole = p("whole.mp4");
   await Promise.all([
     makeTestClip(whole, 2, 10, 160, 120),
-    ffmpeg(["-f", "lavfi", "-i", "testsrc2=size=64x48", "-frames:v", "1", files.png]),
-    ffmpeg(["-f", "lavfi", "-i", "sine=duration=1", "-c:a", "aac", files.audioOnly]),
-    ffmpeg([
-      ...["-f", "lavfi", "-i", "testsrc2=size=64x48:rate=10:duration=0.5", "-c:v", "mpeg4"],
-      files.unknownCodec,
-    ]),
+    makeLavfiClip(files.png, testPattern(64, 48), ["-frames:v", "1"]),
+    makeLavfiClip(files.audioOnly, "sine=duration=1", ["-c:a", "aac"]),
+    makeTestClip(files.unknownCodec, 0.5, 10, 64, 48, ["-c:v", "mpeg4"]),
     makeTestClip(files.tooWide, 0.2, 10, 720, 480),
     makeTestClip(files.tooManyFrames, 4, 10, 64, 48),
     makeTestClip(files.tooLong, 12, 1, 64, 48),
-    ffmpeg([
-      ...["-f", "lavfi", "-i", "testsrc2=size=160x120:rate=10:duration=2"],
-      ...["-c:v", "libx264", "-pix_fmt", "yuv420p", "-movflags", "+faststart", files.faststart],
-    ]),
+    makeTestClip(files.faststart, 2, 10, 160, 120, [...H264, "-movflags", "+faststart"]),
   ]);
   const bytes = await readFile(whole);
   // The index (moov) of a plain MP4 is at the end: half the file has none.

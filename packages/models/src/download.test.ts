@@ -8,9 +8,13 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
+import {
+  type CheckpointServer,
+  startCheckpointServer,
+  startConnectProxy,
+} from "../testing/checkpoint-server.ts";
 import { download, proxyDispatcher } from "./download.ts";
 import { DownloadConnectionError } from "./errors.ts";
-import { type CheckpointServer, startCheckpointServer, startConnectProxy } from "./test-checkpoint-server.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "vdet-download-"));
 after(() => rmSync(dir, { recursive: true, force: true }));

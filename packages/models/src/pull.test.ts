@@ -11,6 +11,7 @@ import { after, before, describe, test } from "node:test";
 import { Detector } from "@vdet/effdet";
 import { decodeImage } from "@vdet/image";
 import { largeFixture } from "../../../test/support/fixtures.ts";
+import { type CheckpointServer, startCheckpointServer } from "../testing/checkpoint-server.ts";
 import { ModelCache } from "./cache.ts";
 import {
   ChecksumMismatchError,
@@ -21,7 +22,6 @@ import {
 } from "./errors.ts";
 import { MANIFEST_FILE } from "./manifest.ts";
 import { type PullOptions, pullModel } from "./pull.ts";
-import { type CheckpointServer, startCheckpointServer } from "./test-checkpoint-server.ts";
 
 const root = mkdtempSync(join(tmpdir(), "vdet-pull-"));
 after(() => rmSync(root, { recursive: true, force: true }));

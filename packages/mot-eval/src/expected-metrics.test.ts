@@ -7,8 +7,6 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { type TestContext, test } from "node:test";
 import type { MostlyTrackedRule } from "./clear-mot.ts";
-import { combineSequences, evaluatePrepared, evaluateSequence, type SequenceMetrics } from "./evaluate.ts";
-import { readMotFile } from "./mot-format.ts";
 import {
   accumulateEvents,
   type Expected,
@@ -16,7 +14,9 @@ import {
   motDataDir,
   type SyntheticCase,
   sequenceFromTrackEvalInputs,
-} from "./test-fixtures.ts";
+} from "../testing/fixtures.ts";
+import { combineSequences, evaluatePrepared, evaluateSequence, type SequenceMetrics } from "./evaluate.ts";
+import { readMotFile } from "./mot-format.ts";
 
 interface CaseDoc {
   id: string;

@@ -7,9 +7,9 @@
 
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { accumulateEvents, type SyntheticCase, sequenceFromTrackEvalInputs } from "../testing/fixtures.ts";
 import { ClearMotAccumulator } from "./clear-mot.ts";
 import { evaluatePrepared } from "./evaluate.ts";
-import { accumulateEvents, type SyntheticCase, sequenceFromTrackEvalInputs } from "./test-fixtures.ts";
 
 const PY_MOTMETRICS_CASES: Record<string, SyntheticCase> = {
   mota_motp: {

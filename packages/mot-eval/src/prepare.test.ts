@@ -2,10 +2,10 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
+import { haveFixtures, motDataDir } from "../testing/fixtures.ts";
 import { evaluateSequence, summarize } from "./evaluate.ts";
 import { parseMotText, readMotFile } from "./mot-format.ts";
 import { prepareSequence } from "./prepare.ts";
-import { haveFixtures, motDataDir } from "./test-fixtures.ts";
 
 test("MOT17: hypotheses on distractors are dropped, non-pedestrian gt is not scored", () => {
   // Frame 1: pedestrian (1), static person (7, distractor), car (3, ignored class), flag-0 pedestrian.

@@ -12,6 +12,7 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import type { RgbImage } from "@vdet/protocol";
 import { decodeFrames, ffmpegBinaries, probeVideo } from "@vdet/video";
+import { makeLavfiClip } from "@vdet/video/testing";
 import { trackColor } from "./annotate.ts";
 import { drawText, fillRect, strokeRect } from "./draw.ts";
 import { renderAnnotatedVideo } from "./render.ts";
@@ -45,11 +46,7 @@ test("drawing: rectangles are clipped, outlines leave the inside alone, text set
 
 test("render: every source frame, boxes held until the next sampled frame, gone when the tracks say so", async () => {
   const clip = join(dir, "grey.mp4");
-  await promisify(execFile)(ffmpegBinaries().ffmpegPath, [
-    ...["-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi"],
-    ...["-i", "color=c=0x808080:size=640x480:rate=10:duration=2", "-c:v", "libx264", "-pix_fmt", "yuv420p"],
-    clip,
-  ]);
+  await makeLavfiClip(clip, "color=c=0x808080:size=640x480:rate=10:duration=2");
   // Sampled at 5 fps: track 1 moves 40 px right per sampled frame; track 2 stands still for the first second.
   const box1 = (k: number) => [40 + 40 * k, 200, 160 + 40 * k, 400];
   const box2 = [400, 40, 600, 160];

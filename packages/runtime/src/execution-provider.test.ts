@@ -7,6 +7,7 @@ import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { env, InferenceSession } from "onnxruntime-node";
+import { addReluModel } from "../testing/tiny-models.ts";
 import {
   ExecutionProviderUnavailableError,
   InvalidExecutionProviderError,
@@ -28,7 +29,6 @@ import {
   libraryLoadError,
   providerLoadError,
 } from "./ort-install.ts";
-import { addReluModel } from "./tiny-models.ts";
 
 // The failing CUDA session below makes onnxruntime log the loader error on stderr; the test checks it instead.
 env.logLevel = "fatal";

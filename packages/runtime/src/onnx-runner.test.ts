@@ -7,10 +7,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { InferenceSession, Tensor } from "onnxruntime-node";
+import { addReluModel, boolOutputModel, identityModel } from "../testing/tiny-models.ts";
 import { InvalidTensorError, ModelRunError, RunnerClosedError, SessionLoadError } from "./errors.ts";
 import { createOnnxRunner } from "./onnx-runner.ts";
 import type { ModelRunner, TensorLike } from "./runner.ts";
-import { addReluModel, boolOutputModel, identityModel } from "./tiny-models.ts";
 
 const f32 = (dims: number[], values: number[]): TensorLike => ({
   type: "float32",

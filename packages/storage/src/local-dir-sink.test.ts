@@ -5,10 +5,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
+import { assertCreateOnly, sinkConformance } from "../testing/sink-conformance.ts";
 import { InvalidKeyError, ObjectConflictError } from "./errors.ts";
 import { TEMP_FILE_PREFIX } from "./keys.ts";
 import { LocalDirSink } from "./local-dir-sink.ts";
-import { assertCreateOnly, sinkConformance } from "./test-sink-conformance.ts";
 
 const scratch = await mkdtemp(join(tmpdir(), "vdet-local-sink-"));
 after(() => rm(scratch, { recursive: true, force: true }));
@@ -61,7 +61,7 @@ describe("LocalDirSink", () => {
         [
           "--import",
           "tsx",
-          fileURLToPath(new URL("./test-crash-writer.ts", import.meta.url)),
+          fileURLToPath(new URL("../testing/crash-writer.ts", import.meta.url)),
           directory,
           key,
         ],

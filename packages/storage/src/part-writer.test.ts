@@ -3,12 +3,12 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { startTestS3, type TestS3 } from "../testing/s3rver.ts";
 import { ObjectConflictError, PartsMissingError } from "./errors.ts";
 import { LocalDirSink } from "./local-dir-sink.ts";
 import { PartWriter } from "./part-writer.ts";
 import { S3Sink } from "./s3-sink.ts";
 import type { Sink } from "./sink.ts";
-import { startTestS3, type TestS3 } from "./test-s3rver.ts";
 
 /** One JSONL line per frame, ~60 bytes each. */
 const line = (frame: number) => `${JSON.stringify({ frame, ptsMs: frame * 200, phi: 0, detections: [] })}\n`;

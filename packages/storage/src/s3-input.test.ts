@@ -3,6 +3,8 @@ import { createHash, randomBytes } from "node:crypto";
 import type { Readable } from "node:stream";
 import { after, before, describe, test } from "node:test";
 import { PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import { type FaultPlan, type FaultProxy, startFaultProxy } from "../testing/fault-proxy.ts";
+import { startTestS3, type TestS3 } from "../testing/s3rver.ts";
 import {
   InvalidLocationError,
   ObjectChangedError,
@@ -11,8 +13,6 @@ import {
 } from "./errors.ts";
 import { openS3Input } from "./s3-object-stream.ts";
 import { listS3Videos, type S3Video } from "./s3-videos.ts";
-import { type FaultPlan, type FaultProxy, startFaultProxy } from "./test-fault-proxy.ts";
-import { startTestS3, type TestS3 } from "./test-s3rver.ts";
 
 let s3: TestS3;
 let direct: S3Client;

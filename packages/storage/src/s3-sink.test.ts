@@ -4,12 +4,12 @@ import { request } from "node:http";
 import { Readable } from "node:stream";
 import { after, before, describe, test } from "node:test";
 import { HeadObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import { type FaultPlan, type FaultProxy, startFaultProxy } from "../testing/fault-proxy.ts";
+import { S3RVER_CREDENTIALS, startTestS3, type TestS3 } from "../testing/s3rver.ts";
+import { assertCreateOnly, sinkConformance } from "../testing/sink-conformance.ts";
 import { ObjectNotFoundError, StorageRequestError } from "./errors.ts";
 import { createS3Client, s3ConfigFromEnv } from "./s3-config.ts";
 import { S3Sink } from "./s3-sink.ts";
-import { type FaultPlan, type FaultProxy, startFaultProxy } from "./test-fault-proxy.ts";
-import { S3RVER_CREDENTIALS, startTestS3, type TestS3 } from "./test-s3rver.ts";
-import { assertCreateOnly, sinkConformance } from "./test-sink-conformance.ts";
 
 let s3: TestS3;
 let direct: S3Client;

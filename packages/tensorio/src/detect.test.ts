@@ -5,9 +5,9 @@ import { join } from "node:path";
 import { describe, test } from "node:test";
 import { gzipSync } from "node:zlib";
 import { largeFixture, projectFixture } from "../../../test/support/fixtures.ts";
+import { f32Bytes, orderedDictOps, pickle, tensorOps, torchLegacy, torchZip } from "../testing/pickles.ts";
 import { detectTensorFormat, readTensorFile } from "./detect.ts";
 import { writeSafetensors } from "./safetensors.ts";
-import { f32Bytes, orderedDictOps, pickle, tensorOps, torchLegacy, torchZip } from "./test-pickles.ts";
 
 const sd = (legacy: boolean) =>
   pickle(orderedDictOps([["w", tensorOps({ key: "0", storageNumel: 2, shape: [2], legacy })]]));

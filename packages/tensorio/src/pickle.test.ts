@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
+import { op, pickle } from "../testing/pickles.ts";
 import { PickleInstance, PickleTuple, unpickle } from "./pickle.ts";
-import { op, pickle } from "./test-pickles.ts";
 import { findTorchGlobal } from "./torch-pickle.ts";
 
 const hex = (text: string): Uint8Array => Uint8Array.from(Buffer.from(text, "hex"));

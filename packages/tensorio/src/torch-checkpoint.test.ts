@@ -3,9 +3,6 @@ import { readFileSync } from "node:fs";
 import { describe, test } from "node:test";
 import { unzipSync, zipSync } from "fflate";
 import { largeFixture, loadD0StateDict, projectFixture } from "../../../test/support/fixtures.ts";
-import { float16Bits, toFloat32 } from "./convert.ts";
-import { readSafetensors } from "./safetensors.ts";
-import { type StateDict, tensorBytes } from "./tensor.ts";
 import {
   dictOps,
   f32Bytes,
@@ -17,7 +14,10 @@ import {
   tensorOps,
   torchLegacy,
   torchZip,
-} from "./test-pickles.ts";
+} from "../testing/pickles.ts";
+import { float16Bits, toFloat32 } from "./convert.ts";
+import { readSafetensors } from "./safetensors.ts";
+import { type StateDict, tensorBytes } from "./tensor.ts";
 import { readTorchCheckpoint } from "./torch-checkpoint.ts";
 
 const values = (dict: StateDict, name: string): number[] => Array.from(toFloat32(dict.get(name)!));

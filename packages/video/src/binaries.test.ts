@@ -8,9 +8,9 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
+import { makeNumberedClip, tempDir } from "../testing/clips.ts";
 import { bundledFallbackWarning, describeFfmpeg, resolveFfmpegBinaries } from "./binaries.ts";
 import { FfmpegMissingError } from "./errors.ts";
-import { makeNumberedClip, tempDir } from "./test-clips.ts";
 
 const execFileAsync = promisify(execFile);
 let dir: { path: string; remove: () => Promise<void> };

@@ -8,6 +8,16 @@ import { join } from "node:path";
 import { Readable } from "node:stream";
 import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
+import {
+  childFfmpegPids,
+  collect,
+  makeLavfiClip,
+  makeNumberedClip,
+  readFrameNumber,
+  tempDir,
+  waitForNoFfmpegChildren,
+  Y4mSource,
+} from "../testing/clips.ts";
 import { type DecodedFrame, decodeFrames } from "./decode.ts";
 import {
   NotAVideoError,
@@ -19,16 +29,6 @@ import {
   VideoStallError,
   VideoUnreachableError,
 } from "./errors.ts";
-import {
-  childFfmpegPids,
-  collect,
-  makeNumberedClip,
-  readFrameNumber,
-  runFfmpeg,
-  tempDir,
-  waitForNoFfmpegChildren,
-  Y4mSource,
-} from "./test-clips.ts";
 
 let dir: { path: string; remove: () => Promise<void> };
 let clip: string; // 160x90, 25 fps, 100 frames, H.264 in MP4 (index at the end)
@@ -220,7 +220,7 @@ describe("bad input", () => {
     const text = join(dir.path, "notes.txt");
     await writeFile(text, "this is not a video\n".repeat(50));
     const audio = join(dir.path, "audio.m4a");
-    await runFfmpeg(["-f", "lavfi", "-i", "sine=duration=1", "-c:a", "aac", audio]);
+    await makeLavfiClip(audio, "sine=duration=1", ["-c:a", "aac"]);
     // An AVI whose codec tag names no codec ffmpeg knows.
     const avi = join(dir.path, "unknown.avi");
     await makeNumberedClip(avi, { frames: 5, rate: 25, width: 64, height: 48, output: ["-c:v", "mpeg4"] });

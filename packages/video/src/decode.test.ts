@@ -5,8 +5,6 @@ import assert from "node:assert/strict";
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { decodeFrames } from "./decode.ts";
-import { VideoLimitError } from "./errors.ts";
 import {
   collect,
   makeNumberedClip,
@@ -15,7 +13,9 @@ import {
   tempDir,
   waitForNoFfmpegChildren,
   Y4mSource,
-} from "./test-clips.ts";
+} from "../testing/clips.ts";
+import { decodeFrames } from "./decode.ts";
+import { VideoLimitError } from "./errors.ts";
 
 const RATE = 25;
 const FRAMES = 100;

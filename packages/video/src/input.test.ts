@@ -6,9 +6,9 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { join, relative, resolve } from "node:path";
 import { Readable } from "node:stream";
 import { after, before, describe, test } from "node:test";
+import { tempDir } from "../testing/clips.ts";
 import { NotAVideoError, VideoInputRejectedError, VideoNotFoundError } from "./errors.ts";
 import { inputOptions, redactUrl, resolveInput, VIDEO_DEMUXERS } from "./input.ts";
-import { tempDir } from "./test-clips.ts";
 
 let dir: { path: string; remove: () => Promise<void> };
 before(async () => {

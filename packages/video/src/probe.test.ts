@@ -6,6 +6,15 @@ import { createReadStream } from "node:fs";
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import {
+  makeLavfiClip,
+  makeNumberedClip,
+  rotateMp4Quarter,
+  tempDir,
+  testPattern,
+  waitForNoFfmpegChildren,
+  Y4mSource,
+} from "../testing/clips.ts";
 import { decodeFrames } from "./decode.ts";
 import {
   NotAVideoError,
@@ -17,14 +26,6 @@ import {
   VideoStallError,
 } from "./errors.ts";
 import { probeVideo } from "./probe.ts";
-import {
-  makeNumberedClip,
-  rotateMp4Quarter,
-  runFfmpeg,
-  tempDir,
-  waitForNoFfmpegChildren,
-  Y4mSource,
-} from "./test-clips.ts";
 
 let dir: { path: string; remove: () => Promise<void> };
 const spec = { frames: 50, rate: 25, width: 160, height: 90 };
@@ -59,19 +60,11 @@ describe("values", () => {
 
   test("Matroska with audio first: the video stream is found, the frame count is unknown", async () => {
     const mkv = join(dir.path, "av.mkv");
-    await runFfmpeg([
-      ...[
-        "-f",
-        "lavfi",
-        "-i",
-        "sine=duration=2",
-        "-f",
-        "lavfi",
-        "-i",
-        "testsrc2=size=96x64:rate=30000/1001:duration=2",
-      ],
-      ...["-map", "0:a", "-map", "1:v", "-c:a", "libvorbis", ...x264, mkv],
-    ]);
+    await makeLavfiClip(
+      mkv,
+      ["sine=duration=2", testPattern(96, 64, "30000/1001", 2)],
+      ["-map", "0:a", "-map", "1:v", "-c:a", "libvorbis", ...x264],
+    );
     const info = await probeVideo(mkv);
     assert.equal(info.streamIndex, 1);
     assert.equal(info.hasAudio, true);
@@ -110,13 +103,16 @@ describe("failures", () => {
     const truncated = join(dir.path, "truncated.mp4");
     await writeFile(truncated, bytes.subarray(0, bytes.length >> 1));
     const audio = join(dir.path, "audio.m4a");
-    await runFfmpeg(["-f", "lavfi", "-i", "sine=duration=1", "-c:a", "aac", audio]);
+    await makeLavfiClip(audio, "sine=duration=1", ["-c:a", "aac"]);
     const coverArt = join(dir.path, "cover.mp3");
-    await runFfmpeg([
-      ...["-f", "lavfi", "-i", "sine=duration=1", "-f", "lavfi", "-i", "color=red:size=64x64:duration=0.04"],
-      ...["-map", "0:a", "-map", "1:v", "-c:a", "libmp3lame", "-c:v", "png", "-frames:v", "1"],
-      ...["-disposition:v", "attached_pic", "-id3v2_version", "3", coverArt],
-    ]);
+    await makeLavfiClip(
+      coverArt,
+      ["sine=duration=1", "color=red:size=64x64:duration=0.04"],
+      [
+        ...["-map", "0:a", "-map", "1:v", "-c:a", "libmp3lame", "-c:v", "png", "-frames:v", "1"],
+        ...["-disposition:v", "attached_pic", "-id3v2_version", "3"],
+      ],
+    );
     const avi = await makeNumberedClip(join(dir.path, "unknown.avi"), { ...spec, output: ["-c:v", "mpeg4"] });
     await writeFile(
       avi,

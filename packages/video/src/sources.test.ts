@@ -3,7 +3,6 @@
 // ffmpeg is still writing while it is decoded.
 
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import { createReadStream } from "node:fs";
 import { access, readFile, stat, writeFile } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
@@ -11,7 +10,15 @@ import type { AddressInfo } from "node:net";
 import { join, normalize } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import { ffmpegBinaries } from "./binaries.ts";
+import {
+  collect,
+  makeNumberedClip,
+  numberedFrames,
+  readFrameNumber,
+  startLiveLavfi,
+  tempDir,
+  waitForNoFfmpegChildren,
+} from "../testing/clips.ts";
 import {
   VideoInputRejectedError,
   VideoNotFoundError,
@@ -19,13 +26,6 @@ import {
   VideoUnreachableError,
 } from "./errors.ts";
 import { probeVideo } from "./probe.ts";
-import {
-  collect,
-  makeNumberedClip,
-  readFrameNumber,
-  tempDir,
-  waitForNoFfmpegChildren,
-} from "./test-clips.ts";
 
 let dir: { path: string; remove: () => Promise<void> };
 let server: Server;
@@ -181,12 +181,7 @@ describe("live HLS", () => {
     const playlist = join(live, "index.m3u8");
     await import("node:fs/promises").then((fs) => fs.mkdir(live));
     // 3 s of numbered frames, written in real time as 1-s segments; #EXT-X-ENDLIST only at the end.
-    const writer = execFile(ffmpegBinaries().ffmpegPath, [
-      ...["-hide_banner", "-nostdin", "-loglevel", "error", "-re", "-f", "lavfi"],
-      ...[
-        "-i",
-        "color=black:size=160x90:rate=25:duration=3,format=yuv420p,geq=lum='16+219*mod(floor(N/pow(2\\,floor(X*10/W)))\\,2)':cb=128:cr=128",
-      ],
+    const writer = startLiveLavfi(numberedFrames({ frames: 75, rate: 25, width: 160, height: 90 }), [
       ...["-c:v", "libx264", "-g", "25", "-f", "hls", "-hls_time", "1", "-hls_list_size", "0"],
       ...["-hls_playlist_type", "event", "-hls_segment_filename", join(live, "seg%03d.ts"), playlist],
     ]);

@@ -8,8 +8,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { fileURLToPath } from "node:url";
+import { type CheckpointServer, startCheckpointServer } from "@vdet/models/testing";
 import { largeFixture, projectFixture } from "../../../../test/support/fixtures.ts";
-import { type CheckpointServer, startCheckpointServer } from "../../../models/src/test-checkpoint-server.ts";
 
 const repoRoot = fileURLToPath(new URL("../../../..", import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), "vdet-models-cli-"));

@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { promisify } from "node:util";
-import { ffmpegBinaries } from "@vdet/video";
+import { makeTestClip } from "@vdet/video/testing";
 import { parseFinishBy } from "./plan.ts";
 
 const run = promisify(execFile);
@@ -33,19 +33,7 @@ const clip = join(dir, "clip.mp4");
 
 before(async () => {
   writeFileSync(profilePath, JSON.stringify(profile));
-  await run(ffmpegBinaries().ffmpegPath, [
-    ...[
-      "-hide_banner",
-      "-loglevel",
-      "error",
-      "-y",
-      "-f",
-      "lavfi",
-      "-i",
-      "testsrc2=size=64x48:rate=10:duration=20",
-    ],
-    ...["-c:v", "libx264", "-pix_fmt", "yuv420p", clip],
-  ]);
+  await makeTestClip(clip, 20, 10, 64, 48);
 });
 
 const vdet = (...args: string[]) => run(process.execPath, [bin, ...args], { env: { ...process.env } });

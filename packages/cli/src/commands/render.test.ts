@@ -2,13 +2,12 @@
 // out, the result as JSON; and the progress line's rate and ETA.
 
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
-import { promisify } from "node:util";
-import { ffmpegBinaries, probeVideo } from "@vdet/video";
+import { probeVideo } from "@vdet/video";
+import { makeTestClip } from "@vdet/video/testing";
 import { Command } from "commander";
 import { rateAndEta } from "../progress.ts";
 import { registerRenderCommand } from "./render.ts";
@@ -18,19 +17,7 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 
 test("vdet render --tracks DIR --video CLIP --out FILE --json", async () => {
   const clip = join(dir, "clip.mp4");
-  await promisify(execFile)(ffmpegBinaries().ffmpegPath, [
-    ...[
-      "-hide_banner",
-      "-loglevel",
-      "error",
-      "-y",
-      "-f",
-      "lavfi",
-      "-i",
-      "testsrc2=size=160x120:rate=10:duration=1",
-    ],
-    ...["-c:v", "libx264", "-pix_fmt", "yuv420p", clip],
-  ]);
+  await makeTestClip(clip, 1, 10, 160, 120);
   const line = (frame: number) =>
     JSON.stringify({
       frame,

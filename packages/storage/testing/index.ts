@@ -7,5 +7,5 @@ export {
   type FaultProxy,
   type ProxiedRequest,
   startFaultProxy,
-} from "./test-fault-proxy.ts";
-export { S3RVER_CREDENTIALS, startTestS3, type TestS3 } from "./test-s3rver.ts";
+} from "./fault-proxy.ts";
+export { S3RVER_CREDENTIALS, startTestS3, type TestS3 } from "./s3rver.ts";

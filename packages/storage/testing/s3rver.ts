@@ -1,4 +1,4 @@
-// Test support: a real S3-protocol server (s3rver, in a child process: see test-s3rver-process.ts) on a free
+// Test support: a real S3-protocol server (s3rver, in a child process: see s3rver-process.ts) on a free
 // port of 127.0.0.1 with its own temporary directory, clients for it made by createS3Client, and a fresh
 // bucket per test.
 
@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { CreateBucketCommand, type S3Client } from "@aws-sdk/client-s3";
-import { createS3Client, type S3Config } from "./s3-config.ts";
+import { createS3Client, type S3Config } from "../src/s3-config.ts";
 
 /** s3rver's built-in account. */
 export const S3RVER_CREDENTIALS = { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" };
@@ -34,7 +34,7 @@ export async function startTestS3(): Promise<TestS3> {
       "--openssl-legacy-provider",
       "--import",
       "tsx",
-      fileURLToPath(new URL("./test-s3rver-process.ts", import.meta.url)),
+      fileURLToPath(new URL("./s3rver-process.ts", import.meta.url)),
       directory,
     ],
     { stdio: ["pipe", "pipe", "inherit"] },

@@ -1,4 +1,4 @@
-// Test support, run as a child process by test-s3rver.ts: s3rver on a free port of 127.0.0.1 over the
+// Test support, run as a child process by s3rver.ts: s3rver on a free port of 127.0.0.1 over the
 // directory given as argument. It prints {"port":N} when ready and stops when its stdin closes. A separate
 // process because s3rver signs ListObjectsV2 continuation tokens with DES, which Node's OpenSSL 3 allows
 // only with --openssl-legacy-provider.

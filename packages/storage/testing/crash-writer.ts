@@ -1,7 +1,7 @@
 // Test support, run as a child process: starts writing `key` below `directory` through LocalDirSink and stops
 // half way (after printing "writing"), to be killed there with SIGKILL.
 
-import { LocalDirSink } from "./local-dir-sink.ts";
+import { LocalDirSink } from "../src/local-dir-sink.ts";
 
 const [directory, key] = process.argv.slice(2);
 const sink = await LocalDirSink.open(directory);

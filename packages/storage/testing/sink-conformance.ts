@@ -4,8 +4,8 @@
 import assert from "node:assert/strict";
 import { Readable } from "node:stream";
 import { test } from "node:test";
-import { InvalidKeyError, ObjectConflictError, ObjectNotFoundError } from "./errors.ts";
-import type { ObjectInfo, Sink } from "./sink.ts";
+import { InvalidKeyError, ObjectConflictError, ObjectNotFoundError } from "../src/errors.ts";
+import type { ObjectInfo, Sink } from "../src/sink.ts";
 
 async function collect(pages: AsyncIterable<ObjectInfo[]>): Promise<ObjectInfo[][]> {
   const all: ObjectInfo[][] = [];

@@ -6,9 +6,9 @@ import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { TestContext } from "node:test";
 import { fileURLToPath } from "node:url";
-import { ClearMotAccumulator } from "./clear-mot.ts";
-import { IdentityAccumulator } from "./identity.ts";
-import type { EvalSequence } from "./prepare.ts";
+import { ClearMotAccumulator } from "../src/clear-mot.ts";
+import { IdentityAccumulator } from "../src/identity.ts";
+import type { EvalSequence } from "../src/prepare.ts";
 
 const repoRoot = fileURLToPath(new URL("../../..", import.meta.url));
 

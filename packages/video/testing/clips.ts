@@ -1,15 +1,16 @@
-// Test support (not exported): clips made with ffmpeg's lavfi sources whose frames carry their own frame
-// number as ten black/white bands, a synthetic Y4M stream generator, and a look at ffmpeg child processes.
+// Test support (exported as "@vdet/video/testing"): the one place test clips are made — ffmpeg's lavfi sources
+// (its moving test pattern, or frames that carry their own frame number as ten black/white bands) written to
+// a file or streamed live — plus a synthetic Y4M stream generator and a look at ffmpeg child processes.
 
-import { execFile } from "node:child_process";
+import { type ChildProcess, execFile } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { promisify } from "node:util";
-import { ffmpegBinaries } from "./binaries.ts";
-import { type DecodedFrame, type DecodeOptions, decodeFrames } from "./decode.ts";
+import { ffmpegBinaries } from "../src/binaries.ts";
+import { type DecodedFrame, type DecodeOptions, decodeFrames } from "../src/decode.ts";
 
 const execFileAsync = promisify(execFile);
 export const FRAME_BITS = 10;
@@ -17,45 +18,87 @@ export const FRAME_BITS = 10;
 /** Luma: band k (of ten across the width) is white when bit k of the frame number is set. */
 const BANDS_GEQ = `geq=lum='16+219*mod(floor(N/pow(2\\,floor(X*${FRAME_BITS}/W)))\\,2)':cb=128:cr=128`;
 
+/** The default encoding of a test clip: H.264 in 4:2:0, which every decoder path reads. */
+export const H264 = ["-c:v", "libx264", "-pix_fmt", "yuv420p"];
+
 export async function tempDir(prefix: string): Promise<{ path: string; remove: () => Promise<void> }> {
   const path = await mkdtemp(join(tmpdir(), `vdet-video-${prefix}-`));
   return { path, remove: () => rm(path, { recursive: true, force: true }) };
 }
 
+const QUIET = ["-hide_banner", "-nostdin", "-loglevel", "error", "-y"];
+
 export async function runFfmpeg(args: string[]): Promise<void> {
-  await execFileAsync(ffmpegBinaries().ffmpegPath, [
-    "-hide_banner",
-    "-nostdin",
-    "-loglevel",
-    "error",
-    "-y",
-    ...args,
-  ]);
+  await execFileAsync(ffmpegBinaries().ffmpegPath, [...QUIET, ...args]);
 }
 
-export interface ClipSpec {
+/** ffmpeg's moving test pattern (testsrc2), `seconds` long (endless when omitted) at `rate` fps ("30000/1001" too). */
+export function testPattern(width: number, height: number, rate?: number | string, seconds?: number): string {
+  return [`testsrc2=size=${width}x${height}`, ...(rate === undefined ? [] : [`rate=${rate}`])]
+    .concat(seconds === undefined ? [] : [`duration=${seconds}`])
+    .join(":");
+}
+
+export interface NumberedFrames {
   frames: number;
   rate: number;
   width: number;
   height: number;
-  /** Extra output arguments (codec, muxer flags); default H.264 in MP4, nearly lossless. */
-  output?: string[];
   /** A setpts expression, for clips with gaps in time. */
   setpts?: string;
 }
 
-/** Writes a clip whose frame N shows N in bands; returns its path. */
-export async function makeNumberedClip(path: string, spec: ClipSpec): Promise<string> {
+/** A lavfi graph whose frame N shows N in bands (read back with readFrameNumber). */
+export function numberedFrames(spec: NumberedFrames): string {
   const duration = spec.frames / spec.rate;
-  const chain = [
+  return [
     `color=black:size=${spec.width}x${spec.height}:rate=${spec.rate}:duration=${duration}`,
     "format=yuv420p",
     BANDS_GEQ,
     ...(spec.setpts === undefined ? [] : [`setpts=${spec.setpts}`]),
   ].join(",");
-  const output = spec.output ?? ["-c:v", "libx264", "-crf", "12", "-pix_fmt", "yuv420p"];
-  await runFfmpeg(["-f", "lavfi", "-i", chain, "-vsync", "passthrough", ...output, path]);
+}
+
+/** Encodes one or more lavfi graphs (inputs in order) with the `output` arguments into `path`; returns it. */
+export async function makeLavfiClip(
+  path: string,
+  graphs: string | string[],
+  output: string[] = H264,
+): Promise<string> {
+  const inputs = (typeof graphs === "string" ? [graphs] : graphs).flatMap((g) => ["-f", "lavfi", "-i", g]);
+  await runFfmpeg([...inputs, ...output, path]);
   return path;
+}
+
+/** An H.264 MP4 of ffmpeg's moving test pattern: `seconds` long at `rate` fps, width×height. */
+export function makeTestClip(
+  path: string,
+  seconds: number,
+  rate = 10,
+  width = 320,
+  height = 240,
+  output: string[] = H264,
+): Promise<string> {
+  return makeLavfiClip(path, testPattern(width, height, rate, seconds), output);
+}
+
+export interface ClipSpec extends NumberedFrames {
+  /** Extra output arguments (codec, muxer flags); default H.264 in MP4, nearly lossless. */
+  output?: string[];
+}
+
+/** Writes a clip whose frame N shows N in bands; returns its path. */
+export function makeNumberedClip(path: string, spec: ClipSpec): Promise<string> {
+  const output = spec.output ?? ["-c:v", "libx264", "-crf", "12", "-pix_fmt", "yuv420p"];
+  return makeLavfiClip(path, numberedFrames(spec), ["-vsync", "passthrough", ...output]);
+}
+
+/**
+ * A live stream: ffmpeg reads the lavfi `graph` in real time (-re) and writes it with the `output` arguments
+ * (an HLS playlist, say) until the graph ends. The caller waits for or kills the returned process.
+ */
+export function startLiveLavfi(graph: string, output: string[]): ChildProcess {
+  return execFile(ffmpegBinaries().ffmpegPath, [...QUIET, "-re", "-f", "lavfi", "-i", graph, ...output]);
 }
 
 /** The frame number shown by a decoded RGB frame (bands across the width, or down the height if rotated). */
