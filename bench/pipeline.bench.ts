@@ -6,7 +6,6 @@
 // On a CPU-only machine every stage shares the same cores, so the bound is T(a) + T(b); efficiency = that bound
 // divided by the measured time. Model loading is excluded everywhere (preloaded). Last line: one JSON object.
 
-import { type ChildProcess, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { existsSync, mkdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -27,11 +26,11 @@ import { decodeFrames } from "@vdet/video";
 import { makeTestClip } from "@vdet/video/testing";
 import { Redis } from "ioredis";
 import * as ort from "onnxruntime-node";
+import { type RoleProcess, startRole, stopRoles } from "../test/support/roles.ts";
 
 const REDIS_URL = process.env.VDET_REDIS_URL ?? "redis://127.0.0.1:6379";
 const BATCH = 4;
 const FPS = 5;
-const repoRoot = join(import.meta.dirname, "..");
 const work = join(tmpdir(), "vdet-bench-pipeline");
 mkdirSync(work, { recursive: true });
 const clip = join(work, "clip-720p-20s.mp4");
@@ -94,35 +93,22 @@ async function redisRun(workerCount: number) {
   const redis = new Redis(redisOptionsFromUrl(REDIS_URL));
   const transport = createRedisTransport({ url: REDIS_URL, prefix });
   const jobStore = new RedisJobStore(redis, prefix);
-  const workers: ChildProcess[] = [];
+  const workers: RoleProcess[] = [];
   for (let i = 0; i < workerCount; i++) {
-    const child = spawn(
-      process.execPath,
-      [join(repoRoot, "bin/vdet.mjs"), "worker", "--prefix", prefix, "--max-batch", String(BATCH)],
-      {
+    workers.push(
+      startRole("worker", {
+        args: ["--prefix", prefix, "--max-batch", String(BATCH)],
         env: {
-          ...process.env,
           VDET_REDIS_URL: REDIS_URL,
           VDET_LOG_LEVEL: "info",
           VDET_SEED: "0",
           VDET_THREADS: String(Math.max(1, 2 / workerCount)),
         },
-        stdio: ["ignore", "pipe", "inherit"],
-      },
+      }),
     );
-    workers.push(child);
   }
   // Wait until every worker has loaded its model.
-  await Promise.all(
-    workers.map(
-      (w) =>
-        new Promise<void>((resolve) => {
-          w.stdout!.on("data", (chunk: Buffer) => {
-            if (chunk.toString().includes("worker ready")) resolve();
-          });
-        }),
-    ),
-  );
+  await Promise.all(workers.map((w) => w.waitFor("worker ready", 600_000)));
   let done: (state: string) => void = () => {};
   const finished = new Promise<string>((r) => (done = r));
   const producer = startProducer({ transport, jobStore, framesPerChunk: BATCH });
@@ -142,8 +128,7 @@ async function redisRun(workerCount: number) {
   const state = await finished;
   const ms = performance.now() - started;
   const final = await jobStore.get(job.id);
-  for (const w of workers) w.kill("SIGTERM");
-  await Promise.all(workers.map((w) => new Promise((r) => w.once("exit", r))));
+  await stopRoles(workers);
   await producer.close();
   await aggregator.close();
   await transport.close();

@@ -7,7 +7,7 @@
 // bytes per frame are INFO deltas over the same window; the Redis server is shared with whatever else runs here,
 // so those deltas are an upper bound. Last stdout line: one JSON object.
 
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
@@ -18,6 +18,7 @@ import { parseJobSpec } from "@vdet/protocol";
 import { createRedisTransport, deleteKeysWithPrefix, redisOptionsFromUrl } from "@vdet/transport";
 import { makeTestClip } from "@vdet/video/testing";
 import { Redis } from "ioredis";
+import { type RoleProcess, startRole, stopRoles } from "../test/support/roles.ts";
 
 const REDIS_URL = process.env.VDET_REDIS_URL ?? "redis://127.0.0.1:6379";
 const arg = (name: string, fallback: string) => {
@@ -37,7 +38,6 @@ const gpuBatchMs = Number(arg("gpu-batch-ms", "20"));
 if (!(windowS > 0) || !(latencyMs > 0) || !(jobsPerStep >= 1))
   throw new Error("bad --seconds/--latency-ms/--jobs");
 
-const repoRoot = join(import.meta.dirname, "..");
 const work = join(tmpdir(), "vdet-bench-scale");
 mkdirSync(work, { recursive: true });
 const log = (m: string) => process.stderr.write(`${m}\n`);
@@ -95,49 +95,26 @@ async function step(n: number) {
   const prefix = `vdet-scale-${randomUUID().slice(0, 8)}`;
   const transport = createRedisTransport({ url: REDIS_URL, prefix });
   const jobStore = new RedisJobStore(redis, prefix);
-  const workers: ChildProcess[] = [];
+  const workers: RoleProcess[] = [];
   for (let i = 0; i < n; i++) {
     workers.push(
-      spawn(
-        process.execPath,
-        [join(repoRoot, "bin/vdet.mjs"), "worker", "--prefix", prefix, "--max-batch", "1", "--preload", "0"],
-        {
-          env: {
-            ...process.env,
-            VDET_REDIS_URL: REDIS_URL,
-            VDET_LOG_LEVEL: "info",
-            VDET_SIMULATE_PROFILE: profilePath,
-          },
-          stdio: ["ignore", "pipe", "inherit"],
-        },
-      ),
+      startRole("worker", {
+        args: ["--prefix", prefix, "--max-batch", "1", "--preload", "0"],
+        env: { VDET_REDIS_URL: REDIS_URL, VDET_LOG_LEVEL: "info", VDET_SIMULATE_PROFILE: profilePath },
+      }),
     );
   }
   const spawnedAt = performance.now();
-  await Promise.all(
-    workers.map(
-      (w) =>
-        new Promise<void>((resolve, reject) => {
-          let ready = false;
-          w.stdout!.on("data", (chunk: Buffer) => {
-            if (!ready && chunk.toString().includes("worker ready")) {
-              ready = true;
-              resolve();
-            }
-          });
-          w.once("exit", (code) => reject(new Error(`worker exited (${code}) before it was ready`)));
-        }),
-    ),
-  );
+  await Promise.all(workers.map((w) => w.waitFor("worker ready", 600_000)));
   const startupS = (performance.now() - spawnedAt) / 1000;
   // Idle worker: CPU over 2 s with nothing to do, and RSS.
   // The same idle window gives Redis's background command rate (idle polling here and other clients of this
   // shared server), subtracted from the window's deltas for the net per-frame figure.
-  const idle0 = workers.map((w) => procStat(w.pid!));
+  const idle0 = workers.map((w) => procStat(w.child.pid!));
   const i0 = await redisStats();
   await sleep(2000);
   const i1 = await redisStats();
-  const idle1 = workers.map((w) => procStat(w.pid!));
+  const idle1 = workers.map((w) => procStat(w.child.pid!));
   const idleCallsPerS = (i1.calls - i0.calls) / 2;
   const idleCpuPct = (100 * idle1.reduce((s, p, i) => s + p.cpuS - idle0[i].cpuS, 0)) / n / 2;
   const idleRssMb = idle1.reduce((s, p) => s + p.rssMb, 0) / n;
@@ -175,13 +152,13 @@ async function step(n: number) {
 
   const w0 = await written();
   const s0 = await redisStats();
-  const p0 = workers.map((w) => procStat(w.pid!));
+  const p0 = workers.map((w) => procStat(w.child.pid!));
   const me0 = process.cpuUsage();
   const t0 = performance.now();
   await sleep(windowS * 1000);
   const w1 = await written();
   const s1 = await redisStats();
-  const p1 = workers.map((w) => procStat(w.pid!));
+  const p1 = workers.map((w) => procStat(w.child.pid!));
   const me1 = process.cpuUsage(me0);
   const elapsed = (performance.now() - t0) / 1000;
   const frames = w1 - w0;
@@ -207,13 +184,8 @@ async function step(n: number) {
 
   // Tear down: cancel jobs so the producer stops, stop workers, close stages (bounded: frames still queued).
   for (const id of ids) await jobStore.requestCancel(id);
-  for (const w of workers) w.kill("SIGTERM");
-  await Promise.all(
-    workers.map((w) =>
-      w.exitCode !== null ? null : Promise.race([new Promise((r) => w.once("exit", r)), sleep(15000)]),
-    ),
-  );
-  for (const w of workers) if (w.exitCode === null) w.kill("SIGKILL");
+  await Promise.race([stopRoles(workers), sleep(15000)]);
+  await stopRoles(workers, "SIGKILL");
   await Promise.race([Promise.all([producer.close(), aggregator.close()]), sleep(10000)]);
   await transport.close();
   await deleteKeysWithPrefix(redis, prefix);

@@ -8,18 +8,17 @@
 // Last stdout line: one JSON object with accepted, written, failed (and reasons), duplicated, lost, jobs, peak
 // RSS per role process, and Redis INFO memory at start, middle and end.
 
-import { type ChildProcess, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { RedisJobStore } from "@vdet/jobs";
 import { isTerminal, type JobSpecInput, parseJobSpec } from "@vdet/protocol";
 import { createRedisTransport, deleteKeysWithPrefix, redisOptionsFromUrl } from "@vdet/transport";
 import { makeTestClip } from "@vdet/video/testing";
 import { Redis } from "ioredis";
+import { type RoleProcess, startRole } from "../test/support/roles.ts";
 
 const { values: args } = parseArgs({
   args: process.argv.slice(2).filter((a) => a !== "--"),
@@ -42,7 +41,6 @@ const inFlight = Math.round(positive("jobs-in-flight", args["jobs-in-flight"]));
 
 const REDIS_URL = process.env.VDET_REDIS_URL ?? "redis://127.0.0.1:6379";
 const prefix = `vdet-soak-${randomUUID().slice(0, 8)}`;
-const repoRoot = fileURLToPath(new URL("..", import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), "vdet-soak-"));
 const log = (message: string) => console.error(`[soak ${new Date().toISOString().slice(11, 19)}] ${message}`);
 
@@ -62,7 +60,6 @@ const profilePath = join(dir, "profile.json");
 writeFileSync(profilePath, JSON.stringify(profile));
 
 const roleEnv = {
-  ...process.env,
   VDET_REDIS_URL: REDIS_URL,
   VDET_PREFIX: prefix,
   VDET_LOG_LEVEL: "warn",
@@ -71,31 +68,25 @@ const roleEnv = {
   VDET_ALLOW_DIRECTORY_OUTPUTS: "true",
 };
 
-interface RoleProcess {
+interface SoakRole {
   name: string;
-  child: ChildProcess;
+  proc: RoleProcess;
   peakRssKiB: number;
   starts: number;
-  exited: Promise<void>;
 }
-const roles = new Map<string, RoleProcess>();
+const roles = new Map<string, SoakRole>();
 let stopping = false;
 
-function startRole(name: string, role: string, extra: string[] = []): RoleProcess {
+function startSoakRole(name: string, role: string, extra: string[] = []): SoakRole {
   const previous = roles.get(name);
-  const child = spawn(process.execPath, [join(repoRoot, "bin/vdet.mjs"), role, ...extra], {
-    env: roleEnv,
-    stdio: ["ignore", "ignore", "pipe"],
-  });
-  child.stderr?.on("data", (chunk: Buffer) => process.stderr.write(`[${name}] ${chunk}`));
-  const entry: RoleProcess = {
+  const proc = startRole(role, { args: extra, env: roleEnv, echo: `[${name}] ` });
+  const entry: SoakRole = {
     name,
-    child,
+    proc,
     peakRssKiB: previous?.peakRssKiB ?? 0,
     starts: (previous?.starts ?? 0) + 1,
-    exited: new Promise((done) => child.once("exit", () => done())),
   };
-  child.once("exit", (code, signal) => {
+  proc.child.once("exit", (code, signal) => {
     if (!stopping && signal !== "SIGKILL")
       log(`${name} exited unexpectedly (code ${code}, signal ${signal})`);
   });
@@ -106,8 +97,8 @@ function startRole(name: string, role: string, extra: string[] = []): RoleProces
 /** Peak RSS (VmHWM) of every role process and its children, e.g. a producer's ffmpeg, kept across restarts. */
 function sampleRss(): void {
   for (const role of roles.values()) {
-    const pid = role.child.pid;
-    if (pid === undefined || role.child.exitCode !== null) continue;
+    const pid = role.proc.child.pid;
+    if (pid === undefined || role.proc.child.exitCode !== null) continue;
     try {
       const hwm = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
       if (hwm) role.peakRssKiB = Math.max(role.peakRssKiB, Number(hwm[1]));
@@ -153,10 +144,10 @@ async function main() {
     await makeTestClip(join(dir, "c.mp4"), 4, 25, 256, 192),
   ];
   const memory: Record<string, Record<string, number>> = { start: await redisMemory() };
-  startRole("producer", "producer", ["--frames-per-chunk", "4"]);
-  startRole("aggregator", "aggregator");
+  startSoakRole("producer", "producer", ["--frames-per-chunk", "4"]);
+  startSoakRole("aggregator", "aggregator");
   for (let i = 0; i < workerCount; i++)
-    startRole(`worker-${i}`, "worker", ["--max-batch", "4", "--preload", "0,1,2"]);
+    startSoakRole(`worker-${i}`, "worker", ["--max-batch", "4", "--preload", "0,1,2"]);
 
   const specs: { kind: string; spec: Omit<JobSpecInput, "input" | "output"> }[] = [
     { kind: "latency", spec: { sampling: { fps: 5 }, latencyBudgetMs: 2000, phi: { min: 0, max: 2 } } },
@@ -203,9 +194,9 @@ async function main() {
     if (Date.now() >= nextKill) {
       sampleRss();
       const victim = roles.get(`worker-${kills % workerCount}`)!;
-      victim.child.kill("SIGKILL");
-      await victim.exited;
-      startRole(victim.name, "worker", ["--max-batch", "4", "--preload", "0,1,2"]);
+      victim.proc.child.kill("SIGKILL");
+      await victim.proc.exited;
+      startSoakRole(victim.name, "worker", ["--max-batch", "4", "--preload", "0,1,2"]);
       kills++;
       nextKill += killEveryMs;
       log(`killed and restarted ${victim.name} (${kills} kills, ${submitted.length} jobs submitted)`);
@@ -300,12 +291,12 @@ async function main() {
 
 async function shutdown() {
   stopping = true;
-  for (const role of roles.values()) role.child.kill("SIGTERM");
+  for (const role of roles.values()) role.proc.child.kill("SIGTERM");
   await Promise.race([
-    Promise.all([...roles.values()].map((r) => r.exited)),
+    Promise.all([...roles.values()].map((r) => r.proc.exited)),
     new Promise((r) => setTimeout(r, 15_000)),
   ]);
-  for (const role of roles.values()) if (role.child.exitCode === null) role.child.kill("SIGKILL");
+  for (const role of roles.values()) if (role.proc.child.exitCode === null) role.proc.child.kill("SIGKILL");
   await transport.close();
   await deleteKeysWithPrefix(redis, prefix);
   await redis.quit();

@@ -4,24 +4,22 @@
 // in tracks.jsonl, manifest.json and the job's progress.
 
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { fileURLToPath } from "node:url";
 import { RedisJobStore } from "@vdet/jobs";
 import { openJobOutput, startAggregator, startProducer } from "@vdet/pipeline";
 import { type JobSpecInput, parseJobSpec } from "@vdet/protocol";
 import { createRedisTransport, deleteKeysWithPrefix, redisOptionsFromUrl } from "@vdet/transport";
 import { makeTestClip } from "@vdet/video/testing";
 import { Redis } from "ioredis";
+import { type RoleProcess, startRole } from "./support/roles.ts";
 import { parseTracks } from "./support/tracks.ts";
 
 const REDIS_URL = process.env.VDET_REDIS_URL ?? "redis://127.0.0.1:6379";
 const prefix = `vdet-phi-${randomUUID().slice(0, 8)}`;
-const repoRoot = fileURLToPath(new URL("..", import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), "vdet-phi-"));
 
 const redis = new Redis(redisOptionsFromUrl(REDIS_URL));
@@ -35,7 +33,7 @@ const aggregator = startAggregator({
   openOutput: (_id, location) => openJobOutput(location),
   onJobFinished: (id, state) => finished.set(id, state),
 });
-let worker: ChildProcess | undefined;
+let worker: RoleProcess | undefined;
 let clip = "";
 
 // A fast accelerator: D0 10 ms, D1 20 ms, D2 40 ms for one frame; batches of 2 and 4 cost 1.5× and 2.5×.
@@ -55,24 +53,15 @@ before(async () => {
   clip = await makeTestClip(join(dir, "clip.mp4"), 4, 10);
   const profilePath = join(dir, "profile.json");
   writeFileSync(profilePath, JSON.stringify(profile));
-  worker = spawn(
-    process.execPath,
-    [join(repoRoot, "bin/vdet.mjs"), "worker", "--prefix", prefix, "--max-batch", "4", "--preload", "0,1,2"],
-    {
-      env: {
-        ...process.env,
-        VDET_REDIS_URL: REDIS_URL,
-        VDET_LOG_LEVEL: "warn",
-        VDET_SIMULATE_PROFILE: profilePath,
-      },
-      stdio: ["ignore", "ignore", "inherit"],
-    },
-  );
+  worker = startRole("worker", {
+    args: ["--prefix", prefix, "--max-batch", "4", "--preload", "0,1,2"],
+    env: { VDET_REDIS_URL: REDIS_URL, VDET_LOG_LEVEL: "warn", VDET_SIMULATE_PROFILE: profilePath },
+    echo: "[worker] ",
+  });
 });
 
 after(async () => {
-  worker?.kill("SIGTERM");
-  await new Promise((r) => (worker?.exitCode !== null ? r(null) : worker.once("exit", r)));
+  await worker?.stop();
   await producer.close();
   await aggregator.close();
   await transport.close();

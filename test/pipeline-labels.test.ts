@@ -3,13 +3,11 @@
 // runs to Redis and the producer and aggregator read it there.
 
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { fileURLToPath } from "node:url";
 import { buildServer } from "@vdet/api";
 import { build, constructGraph, SeededWeights } from "@vdet/effdet";
 import {
@@ -31,13 +29,13 @@ import {
 } from "@vdet/transport";
 import { makeTestClip } from "@vdet/video/testing";
 import { Redis } from "ioredis";
+import { type RoleProcess, startRole } from "./support/roles.ts";
 import { parseTracks } from "./support/tracks.ts";
 
 const LABELS = ["parcel", "envelope", "pallet"];
 const dir = mkdtempSync(join(tmpdir(), "vdet-labels-"));
 // The model cache the pipeline resolves names in (this test file runs in its own process).
 process.env.VDET_HOME = join(dir, "home");
-const repoRoot = fileURLToPath(new URL("..", import.meta.url));
 let clip = "";
 
 before(async () => {
@@ -192,22 +190,17 @@ test("distributed: a vdet worker publishes its models; producer and aggregator n
     openOutput: (_id, location) => openJobOutput(location),
     onJobFinished: (id, state) => finished.get(id)?.(state),
   });
-  let worker: ChildProcess | undefined;
+  let worker: RoleProcess | undefined;
   try {
-    worker = spawn(process.execPath, [join(repoRoot, "bin/vdet.mjs"), "worker", "--prefix", prefix], {
-      env: {
-        ...process.env,
-        VDET_REDIS_URL: url,
-        VDET_WEIGHTS: "0=parcels",
-        VDET_PROFILE: "off",
-        VDET_LOG_LEVEL: "warn",
-      },
-      stdio: ["ignore", "inherit", "inherit"],
+    worker = startRole("worker", {
+      args: ["--prefix", prefix],
+      env: { VDET_REDIS_URL: url, VDET_WEIGHTS: "0=parcels", VDET_PROFILE: "off", VDET_LOG_LEVEL: "warn" },
+      echo: "[worker] ",
     });
     const deadline = Date.now() + 60_000;
     while ((await models.read())["0"]?.source !== "parcels") {
       assert.ok(Date.now() < deadline, "the worker published its models within a minute");
-      assert.equal(worker.exitCode, null, "the worker is running");
+      assert.ok(worker.running(), "the worker is running");
       await new Promise((r) => setTimeout(r, 100));
     }
     const published = await models.read();
@@ -231,11 +224,7 @@ test("distributed: a vdet worker publishes its models; producer and aggregator n
     const errors = (await jobStore.get(bad.job.id))!.errors;
     assert.match(errors[0].message, /unknown class "dog": the model parcels names its classes/);
   } finally {
-    if (worker && worker.exitCode === null) {
-      const exited = new Promise((r) => worker!.once("exit", r));
-      worker.kill("SIGTERM");
-      await exited;
-    }
+    await worker?.stop();
     await producer.close();
     await aggregator.close();
     await transport.close();

@@ -3,24 +3,22 @@
 // concurrent jobs with different settings, and equality with local mode for the same input and seed.
 
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { fileURLToPath } from "node:url";
 import { buildServer } from "@vdet/api";
 import { RedisJobStore } from "@vdet/jobs";
 import { openJobOutput, runLocal, startAggregator, startProducer } from "@vdet/pipeline";
 import { createRedisTransport, deleteKeysWithPrefix, redisOptionsFromUrl } from "@vdet/transport";
 import { makeTestClip } from "@vdet/video/testing";
 import { Redis } from "ioredis";
+import { type RoleProcess, startRole, stopRoles } from "./support/roles.ts";
 import { parseTracks, type TrackLine } from "./support/tracks.ts";
 
 const REDIS_URL = process.env.VDET_REDIS_URL ?? "redis://127.0.0.1:6379";
 const prefix = `vdet-it-${randomUUID().slice(0, 8)}`;
-const repoRoot = fileURLToPath(new URL("..", import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), "vdet-redis-"));
 const token = "integration-test-token-0123456789";
 
@@ -35,29 +33,24 @@ const aggregator = startAggregator({
   openOutput: (_id, location) => openJobOutput(location),
   onJobFinished: (id, state) => finished.set(id, state),
 });
-const workers: ChildProcess[] = [];
+const workers: RoleProcess[] = [];
 let clip = "";
 
 before(async () => {
   clip = await makeTestClip(join(dir, "clip.mp4"), 4, 10);
   for (let i = 0; i < 2; i++) {
-    const child = spawn(
-      process.execPath,
-      [join(repoRoot, "bin/vdet.mjs"), "worker", "--prefix", prefix, "--max-batch", "2"],
-      {
-        env: { ...process.env, VDET_REDIS_URL: REDIS_URL, VDET_LOG_LEVEL: "warn", VDET_SEED: "0" },
-        stdio: ["ignore", "inherit", "inherit"],
-      },
+    workers.push(
+      startRole("worker", {
+        args: ["--prefix", prefix, "--max-batch", "2"],
+        env: { VDET_REDIS_URL: REDIS_URL, VDET_LOG_LEVEL: "warn", VDET_SEED: "0" },
+        echo: `[worker ${i}] `,
+      }),
     );
-    workers.push(child);
   }
 });
 
 after(async () => {
-  for (const w of workers) w.kill("SIGTERM");
-  await Promise.all(
-    workers.map((w) => new Promise((r) => (w.exitCode !== null ? r(null) : w.once("exit", r)))),
-  );
+  await stopRoles(workers);
   await producer.close();
   await aggregator.close();
   await transport.close();

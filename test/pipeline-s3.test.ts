@@ -3,13 +3,11 @@
 // submission from an S3 prefix through the CLI, twice, to show it is idempotent.
 
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { fileURLToPath } from "node:url";
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { isTerminal } from "@vdet/protocol";
 import {
@@ -29,12 +27,12 @@ import { deleteKeysWithPrefix, redisOptionsFromUrl } from "@vdet/transport";
 import { makeTestClip } from "@vdet/video/testing";
 import { Redis } from "ioredis";
 import { pino } from "pino";
+import { runVdet } from "./support/roles.ts";
 import { parseTracks } from "./support/tracks.ts";
 
 const REDIS_URL = process.env.VDET_REDIS_URL ?? "redis://127.0.0.1:6379";
 const prefix = `vdet-s3-${randomUUID().slice(0, 8)}`;
 const token = "s3-integration-token-0123456789";
-const repoRoot = fileURLToPath(new URL("..", import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), "vdet-s3-"));
 const logger = pino({ level: "warn" });
 let s3server: TestS3;
@@ -145,27 +143,10 @@ test("one job from S3 to S3 through the API: complete, parseable outputs and no 
 
 test("vdet submit --archive on an S3 prefix: one job per video, and a re-run adds none", async () => {
   const run = () =>
-    new Promise<string>((resolve, reject) => {
-      execFile(
-        process.execPath,
-        [
-          join(repoRoot, "bin/vdet.mjs"),
-          "submit",
-          `s3://${bucket}/in/`,
-          "--archive",
-          "--out",
-          `s3://${bucket}/archive`,
-          "--fps",
-          "2",
-          "--api",
-          apiUrl,
-          "--token",
-          token,
-        ],
-        { env: process.env },
-        (error, stdout, stderr) => (error ? reject(new Error(stderr)) : resolve(stdout)),
-      );
-    });
+    runVdet([
+      ...["submit", `s3://${bucket}/in/`, "--archive", "--out", `s3://${bucket}/archive`],
+      ...["--fps", "2", "--api", apiUrl, "--token", token],
+    ]);
   const first = (await run()).trim().split("\n");
   assert.equal(first.length, 2);
   assert.ok(

@@ -12,7 +12,6 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, beforeEach, describe, test } from "node:test";
-import { fileURLToPath } from "node:url";
 import { DeploymentKeys, MemoryJobStore, RedisJobStore } from "@vdet/jobs";
 import { startProducer } from "@vdet/pipeline";
 import { isTerminal, type JobEvent, parseJobSpec } from "@vdet/protocol";
@@ -26,9 +25,9 @@ import { makeLavfiClip, makeTestClip } from "@vdet/video/testing";
 import { Queue, QueueEvents } from "bullmq";
 import { Redis } from "ioredis";
 import { OutcomeLog } from "./support/outcomes.ts";
+import { type RoleProcess, startRole, stopRoles } from "./support/roles.ts";
 import { parseTracks } from "./support/tracks.ts";
 
-const repoRoot = fileURLToPath(new URL("..", import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), "vdet-recovery-"));
 const outcomes = new OutcomeLog("recovery");
 const SHARED_REDIS = process.env.VDET_REDIS_URL ?? "redis://127.0.0.1:6379";
@@ -37,18 +36,15 @@ const LOCK_MS = 2000;
 let clip = "";
 let profile = "";
 
-interface Role {
-  name: string;
-  child: ChildProcess;
-  output: () => string;
-}
-
 /** Starts `vdet <role>` against `redisUrl`/`prefix`, with short lock and stall intervals. */
-function startRole(role: string, redisUrl: string, prefix: string, env: Record<string, string> = {}): Role {
-  let output = "";
-  const child = spawn(process.execPath, [join(repoRoot, "bin/vdet.mjs"), role], {
+function startRecoveryRole(
+  role: string,
+  redisUrl: string,
+  prefix: string,
+  env: Record<string, string> = {},
+): RoleProcess {
+  return startRole(role, {
     env: {
-      ...process.env,
       VDET_REDIS_URL: redisUrl,
       VDET_PREFIX: prefix,
       VDET_LOG_LEVEL: "info",
@@ -64,15 +60,7 @@ function startRole(role: string, redisUrl: string, prefix: string, env: Record<s
       VDET_TRACKS_PART_BYTES: "1500",
       ...env,
     },
-    stdio: ["ignore", "pipe", "pipe"],
   });
-  child.stdout!.on("data", (d: Buffer) => {
-    output += d.toString();
-  });
-  child.stderr!.on("data", (d: Buffer) => {
-    output += d.toString();
-  });
-  return { name: role, child, output: () => output };
 }
 
 async function until<T>(check: () => Promise<T | undefined | false>, what: string, timeoutMs = 60_000) {
@@ -84,26 +72,6 @@ async function until<T>(check: () => Promise<T | undefined | false>, what: strin
       throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 50));
   }
-}
-
-async function stop(roles: Role[], signal: NodeJS.Signals = "SIGTERM"): Promise<void> {
-  for (const r of roles) if (r.child.exitCode === null && r.child.signalCode === null) r.child.kill(signal);
-  await Promise.all(
-    roles.map(
-      (r) =>
-        new Promise((resolve) =>
-          r.child.exitCode !== null || r.child.signalCode !== null
-            ? resolve(null)
-            : r.child.once("exit", resolve),
-        ),
-    ),
-  );
-}
-
-/** SIGKILL, and wait until the process is gone. */
-async function kill9(role: Role): Promise<void> {
-  await stop([role], "SIGKILL");
-  assert.equal(role.child.signalCode, "SIGKILL", `${role.name} was killed`);
 }
 
 /** One deployment: a prefix (on the shared Redis or a private one), a job store and a submit function. */
@@ -205,15 +173,18 @@ after(() => {
 
 describe("SIGKILL of a role mid-job", () => {
   const d = deployment(SHARED_REDIS);
-  let producer: Role;
-  let aggregator: Role;
-  const workers: Role[] = [];
+  let producer: RoleProcess;
+  let aggregator: RoleProcess;
+  const workers: RoleProcess[] = [];
   let reference: JobFiles;
 
   before(async () => {
-    producer = startRole("producer", SHARED_REDIS, d.prefix);
-    aggregator = startRole("aggregator", SHARED_REDIS, d.prefix);
-    workers.push(startRole("worker", SHARED_REDIS, d.prefix), startRole("worker", SHARED_REDIS, d.prefix));
+    producer = startRecoveryRole("producer", SHARED_REDIS, d.prefix);
+    aggregator = startRecoveryRole("aggregator", SHARED_REDIS, d.prefix);
+    workers.push(
+      startRecoveryRole("worker", SHARED_REDIS, d.prefix),
+      startRecoveryRole("worker", SHARED_REDIS, d.prefix),
+    );
     const job = await d.submit("reference");
     assert.equal(await d.finished(job.id), "completed");
     reference = readOutput(job.out);
@@ -225,15 +196,15 @@ describe("SIGKILL of a role mid-job", () => {
 
   /** A test that failed after a kill leaves its role dead; the next test gets a full set again. */
   beforeEach(() => {
-    const dead = (r: Role) => r.child.exitCode !== null || r.child.signalCode !== null;
-    if (dead(producer)) producer = startRole("producer", SHARED_REDIS, d.prefix);
-    if (dead(aggregator)) aggregator = startRole("aggregator", SHARED_REDIS, d.prefix);
+    const dead = (r: RoleProcess) => !r.running();
+    if (dead(producer)) producer = startRecoveryRole("producer", SHARED_REDIS, d.prefix);
+    if (dead(aggregator)) aggregator = startRecoveryRole("aggregator", SHARED_REDIS, d.prefix);
     for (let i = 0; i < workers.length; i++)
-      if (dead(workers[i])) workers[i] = startRole("worker", SHARED_REDIS, d.prefix);
+      if (dead(workers[i])) workers[i] = startRecoveryRole("worker", SHARED_REDIS, d.prefix);
   });
 
   after(async () => {
-    await stop([producer, aggregator, ...workers]);
+    await stopRoles([producer, aggregator, ...workers]);
     await d.close();
   });
 
@@ -267,10 +238,10 @@ describe("SIGKILL of a role mid-job", () => {
         await new Promise((r) => setTimeout(r, 20));
         return undefined;
       }, "the victim to hold a chunk");
-      await kill9(victim);
+      await victim.kill9();
       const killedAtMs = Date.now();
       bystander.child.kill("SIGCONT");
-      workers.push(bystander, startRole("worker", SHARED_REDIS, d.prefix));
+      workers.push(bystander, startRecoveryRole("worker", SHARED_REDIS, d.prefix));
       assert.equal(await d.finished(job.id), "completed");
       // The stalled events come through their own stream; wait for them rather than race the job's end.
       await until(async () => stalled.size >= heldAtKill, `${heldAtKill} stalled events`, 10_000);
@@ -293,7 +264,7 @@ describe("SIGKILL of a role mid-job", () => {
     } finally {
       bystander.child.kill("SIGCONT");
       if (!workers.includes(bystander)) workers.push(bystander);
-      if (victim.child.signalCode === null && victim.child.exitCode === null) victim.child.kill("SIGCONT");
+      if (victim.running()) victim.child.kill("SIGCONT");
       if (!workers.includes(victim) && victim.child.signalCode !== "SIGKILL") workers.push(victim);
       await events.close();
     }
@@ -311,7 +282,7 @@ describe("SIGKILL of a role mid-job", () => {
         aggregator.child.kill("SIGSTOP");
         const written = (await d.progress(job.id)).written;
         const checkpoint = JSON.parse((await d.redis.get(d.keys.checkpoint(job.id))) ?? "null");
-        await kill9(aggregator);
+        await aggregator.kill9();
         assert.ok(checkpoint, "a checkpoint was saved");
         assert.ok(checkpoint.tracksPartsWritten >= 1, "tracks.jsonl parts were written before the kill");
         assert.equal(checkpoint.next, written, "the job's progress is the checkpoint's");
@@ -322,7 +293,7 @@ describe("SIGKILL of a role mid-job", () => {
         );
       };
       const restartAggregator = async (): Promise<void> => {
-        aggregator = startRole("aggregator", SHARED_REDIS, d.prefix);
+        aggregator = startRecoveryRole("aggregator", SHARED_REDIS, d.prefix);
         await until(async () => aggregator.output().includes("resumed from checkpoint"), "the resume");
       };
 
@@ -367,10 +338,10 @@ describe("SIGKILL of a role mid-job", () => {
   test("the producer killed mid-job: a new one resumes after the last queued chunk", async () => {
     const job = await d.submit("producer-kill");
     await until(async () => (await d.progress(job.id)).decoded >= 16, "16 frames queued");
-    await kill9(producer);
+    await producer.kill9();
     const decodedAtKill = (await d.progress(job.id)).decoded;
     assert.ok(decodedAtKill < FRAMES, "killed before decoding finished");
-    producer = startRole("producer", SHARED_REDIS, d.prefix);
+    producer = startRecoveryRole("producer", SHARED_REDIS, d.prefix);
     assert.equal(await d.finished(job.id), "completed");
     const files = readOutput(job.out);
     assertSameAsReference(files, reference);
@@ -479,15 +450,18 @@ describe("Redis restarted mid-job (append-only file)", () => {
     const url = `redis://127.0.0.1:${port}`;
     const d = deployment(url);
     const roles = [
-      startRole("producer", url, d.prefix),
-      startRole("aggregator", url, d.prefix),
-      startRole("worker", url, d.prefix),
+      startRecoveryRole("producer", url, d.prefix),
+      startRecoveryRole("aggregator", url, d.prefix),
+      startRecoveryRole("worker", url, d.prefix),
     ];
     try {
       const job = await d.submit("redis-restart");
       await until(async () => (await d.progress(job.id)).written >= 10, "10 frames written");
       const before = await d.progress(job.id);
-      await stop([{ name: "redis", child: server!, output: () => "" }], "SIGKILL");
+      const redis = server!;
+      const redisGone = new Promise((resolve) => redis.once("exit", resolve));
+      redis.kill("SIGKILL");
+      await redisGone;
       await new Promise((r) => setTimeout(r, 1000));
       await startRedis();
       assert.equal(await d.finished(job.id, 120_000), "completed");
@@ -504,7 +478,7 @@ describe("Redis restarted mid-job (append-only file)", () => {
         `killed with ${before.written}/${FRAMES} frames written, down 1 s; producer, worker and aggregator reconnected; job completed: ${files.manifest.frames.written} written once, 0 failed, ${files.manifest.frames.duplicatesDropped} duplicates dropped`,
       );
     } finally {
-      await stop(roles);
+      await stopRoles(roles);
       await d.close();
     }
   });

@@ -11,13 +11,12 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { checkRedis, createRedisTransport, RedisConnectionError } from "@vdet/transport";
 import { OutcomeLog } from "./support/outcomes.ts";
+import { startRole } from "./support/roles.ts";
 
 const run = promisify(execFile);
-const repoRoot = fileURLToPath(new URL("..", import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), "vdet-redis-sec-"));
 const password = `pw-${randomBytes(12).toString("hex")}`;
 const servers: ChildProcess[] = [];
@@ -169,30 +168,17 @@ describe("secrets never reach the logs", { concurrency: true }, () => {
   const awsSecret = `aws-${randomBytes(16).toString("hex")}`;
   const secrets = [token, password, awsSecret];
 
-  function startRole(
-    role: string,
-    env: Record<string, string>,
-  ): { child: ChildProcess; output: () => string } {
-    let output = "";
-    const child = spawn(process.execPath, [join(repoRoot, "bin/vdet.mjs"), role], {
+  /** A role with the secrets in its environment and its log captured, so a test can look for them. */
+  const startLoggingRole = (role: string, env: Record<string, string>) =>
+    startRole(role, {
       env: {
-        ...process.env,
         VDET_PREFIX: `sec-${randomBytes(4).toString("hex")}`,
         VDET_LOG_LEVEL: "info",
         AWS_ACCESS_KEY_ID: "AKIAEXAMPLE",
         AWS_SECRET_ACCESS_KEY: awsSecret,
         ...env,
       },
-      stdio: ["ignore", "pipe", "pipe"],
     });
-    child.stdout!.on("data", (d: Buffer) => {
-      output += d.toString();
-    });
-    child.stderr!.on("data", (d: Buffer) => {
-      output += d.toString();
-    });
-    return { child, output: () => output };
-  }
 
   async function until(check: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
     const started = Date.now();
@@ -203,7 +189,7 @@ describe("secrets never reach the logs", { concurrency: true }, () => {
   }
 
   test("the API logs its configuration with the token and the Redis password masked", async () => {
-    const { child, output } = startRole("api", {
+    const { child, output } = startLoggingRole("api", {
       VDET_API_TOKEN: token,
       VDET_REDIS_URL: `redis://:${password}@127.0.0.1:${port}`,
       VDET_API_HOST: "127.0.0.1",
@@ -225,7 +211,7 @@ describe("secrets never reach the logs", { concurrency: true }, () => {
 
   test("a producer with a wrong Redis password exits with a clear error and logs no password", async () => {
     const wrong = `wrong-${password}`;
-    const { child, output } = startRole("producer", {
+    const { child, output } = startLoggingRole("producer", {
       VDET_REDIS_URL: `redis://:${wrong}@127.0.0.1:${port}`,
     });
     await until(() => child.exitCode !== null, "the producer to exit");
@@ -239,7 +225,7 @@ describe("secrets never reach the logs", { concurrency: true }, () => {
   });
 
   test("--no-auth is refused on a non-loopback address", async () => {
-    const { child, output } = startRole("api", {
+    const { child, output } = startLoggingRole("api", {
       VDET_API_NO_AUTH: "1",
       VDET_API_HOST: "0.0.0.0",
       VDET_REDIS_URL: `redis://:${password}@127.0.0.1:${port}`,
