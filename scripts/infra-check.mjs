@@ -6,8 +6,10 @@ import { spawnSync } from "node:child_process";
 import { readdirSync } from "node:fs";
 import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
+import { checkImagesHoldNoTestCode } from "./image-test-code.mjs";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
+if (!checkImagesHoldNoTestCode(root)) process.exit(1);
 const files = readdirSync(join(root, "infra"), { recursive: true, withFileTypes: true })
   .filter((e) => e.isFile() && e.name.endsWith(".test.ts"))
   .map((e) => relative(root, join(e.parentPath ?? e.path, e.name)))
