@@ -4,24 +4,22 @@
 // the worker to the job's completion is reported as a diagnostic, not asserted.
 
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
-import { fileURLToPath } from "node:url";
 import { buildServer } from "@vdet/api";
 import { RedisJobStore } from "@vdet/jobs";
 import { openJobOutput, startAggregator, startProducer } from "@vdet/pipeline";
 import { isTerminal, WAITING_FOR_WORKER } from "@vdet/protocol";
 import { createRedisTransport, deleteKeysWithPrefix, redisOptionsFromUrl } from "@vdet/transport";
+import { makeTestClip } from "@vdet/video/testing";
 import { Redis } from "ioredis";
-import { makeTestClip } from "./support/clips.ts";
+import { type RoleProcess, startRole } from "./support/roles.ts";
 
 const REDIS_URL = process.env.VDET_REDIS_URL ?? "redis://127.0.0.1:6379";
 const prefix = `vdet-zero-${randomUUID().slice(0, 8)}`;
-const repoRoot = fileURLToPath(new URL("..", import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), "vdet-zero-"));
 const token = "scale-to-zero-test-token-0123456789";
 
@@ -34,13 +32,10 @@ const aggregator = startAggregator({
   jobStore,
   openOutput: (_id, location) => openJobOutput(location),
 });
-let worker: ChildProcess | undefined;
+let worker: RoleProcess | undefined;
 
 after(async () => {
-  if (worker && worker.exitCode === null) {
-    worker.kill("SIGTERM");
-    await new Promise((r) => worker!.once("exit", r));
-  }
+  await worker?.stop();
   await producer.close();
   await aggregator.close();
   await transport.close();
@@ -96,14 +91,11 @@ test("a job waits for a worker while none runs, and completes once one starts", 
   assert.equal(backlog.workers, 0);
 
   const startedAt = Date.now();
-  worker = spawn(
-    process.execPath,
-    [join(repoRoot, "bin/vdet.mjs"), "worker", "--prefix", prefix, "--max-batch", "2"],
-    {
-      env: { ...process.env, VDET_REDIS_URL: REDIS_URL, VDET_LOG_LEVEL: "warn", VDET_SEED: "0" },
-      stdio: ["ignore", "inherit", "inherit"],
-    },
-  );
+  worker = startRole("worker", {
+    args: ["--prefix", prefix, "--max-batch", "2"],
+    env: { VDET_REDIS_URL: REDIS_URL, VDET_LOG_LEVEL: "warn", VDET_SEED: "0" },
+    echo: "[worker] ",
+  });
   const done = await until("the job to complete", async () => {
     const body = await get(`/jobs/${id}`);
     return isTerminal(body.job.state) ? body : undefined;
