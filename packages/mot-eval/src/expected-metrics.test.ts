@@ -6,7 +6,6 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { type TestContext, test } from "node:test";
-import type { MostlyTrackedRule } from "./clear-mot.ts";
 import {
   accumulateEvents,
   type Expected,
@@ -15,6 +14,7 @@ import {
   type SyntheticCase,
   sequenceFromTrackEvalInputs,
 } from "../testing/fixtures.ts";
+import type { MostlyTrackedRule } from "./clear-mot.ts";
 import { combineSequences, evaluatePrepared, evaluateSequence, type SequenceMetrics } from "./evaluate.ts";
 import { readMotFile } from "./mot-format.ts";
 
