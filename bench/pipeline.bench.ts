@@ -10,6 +10,7 @@ import { randomUUID } from "node:crypto";
 import { existsSync, mkdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { type RoleProcess, startRole, stopRoles } from "@vdet/cli/testing";
 import { build } from "@vdet/effdet";
 import { RedisJobStore } from "@vdet/jobs";
 import {
@@ -26,7 +27,6 @@ import { decodeFrames } from "@vdet/video";
 import { makeTestClip } from "@vdet/video/testing";
 import { Redis } from "ioredis";
 import * as ort from "onnxruntime-node";
-import { type RoleProcess, startRole, stopRoles } from "../test/support/roles.ts";
 
 const REDIS_URL = process.env.VDET_REDIS_URL ?? "redis://127.0.0.1:6379";
 const BATCH = 4;

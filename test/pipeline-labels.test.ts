@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { buildServer } from "@vdet/api";
+import { type RoleProcess, startRole } from "@vdet/cli/testing";
 import { build, constructGraph, SeededWeights } from "@vdet/effdet";
 import {
   DeploymentKeys,
@@ -29,7 +30,6 @@ import {
 } from "@vdet/transport";
 import { makeTestClip } from "@vdet/video/testing";
 import { Redis } from "ioredis";
-import { type RoleProcess, startRole } from "./support/roles.ts";
 import { parseTracks } from "./support/tracks.ts";
 
 const LABELS = ["parcel", "envelope", "pallet"];

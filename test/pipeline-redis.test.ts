@@ -9,12 +9,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { buildServer } from "@vdet/api";
+import { type RoleProcess, startRole, stopRoles } from "@vdet/cli/testing";
 import { RedisJobStore } from "@vdet/jobs";
 import { openJobOutput, runLocal, startAggregator, startProducer } from "@vdet/pipeline";
 import { createRedisTransport, deleteKeysWithPrefix, redisOptionsFromUrl } from "@vdet/transport";
 import { makeTestClip } from "@vdet/video/testing";
 import { Redis } from "ioredis";
-import { type RoleProcess, startRole, stopRoles } from "./support/roles.ts";
 import { parseTracks, type TrackLine } from "./support/tracks.ts";
 
 const REDIS_URL = process.env.VDET_REDIS_URL ?? "redis://127.0.0.1:6379";

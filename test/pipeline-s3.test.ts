@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import { execVdet } from "@vdet/cli/testing";
 import { isTerminal } from "@vdet/protocol";
 import {
   aggregatorConfigSchema,
@@ -27,7 +28,6 @@ import { deleteKeysWithPrefix, redisOptionsFromUrl } from "@vdet/transport";
 import { makeTestClip } from "@vdet/video/testing";
 import { Redis } from "ioredis";
 import { pino } from "pino";
-import { runVdet } from "./support/roles.ts";
 import { parseTracks } from "./support/tracks.ts";
 
 const REDIS_URL = process.env.VDET_REDIS_URL ?? "redis://127.0.0.1:6379";
@@ -142,11 +142,13 @@ test("one job from S3 to S3 through the API: complete, parseable outputs and no 
 });
 
 test("vdet submit --archive on an S3 prefix: one job per video, and a re-run adds none", async () => {
-  const run = () =>
-    runVdet([
+  const run = async () => {
+    const { stdout } = await execVdet([
       ...["submit", `s3://${bucket}/in/`, "--archive", "--out", `s3://${bucket}/archive`],
       ...["--fps", "2", "--api", apiUrl, "--token", token],
     ]);
+    return stdout;
+  };
   const first = (await run()).trim().split("\n");
   assert.equal(first.length, 2);
   assert.ok(

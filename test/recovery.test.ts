@@ -12,6 +12,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, beforeEach, describe, test } from "node:test";
+import { type RoleProcess, startRole, stopRoles } from "@vdet/cli/testing";
 import { DeploymentKeys, MemoryJobStore, RedisJobStore } from "@vdet/jobs";
 import { startProducer } from "@vdet/pipeline";
 import { isTerminal, type JobEvent, parseJobSpec } from "@vdet/protocol";
@@ -25,7 +26,6 @@ import { makeLavfiClip, makeTestClip } from "@vdet/video/testing";
 import { Queue, QueueEvents } from "bullmq";
 import { Redis } from "ioredis";
 import { OutcomeLog } from "./support/outcomes.ts";
-import { type RoleProcess, startRole, stopRoles } from "./support/roles.ts";
 import { parseTracks } from "./support/tracks.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "vdet-recovery-"));

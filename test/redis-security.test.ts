@@ -12,9 +12,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { promisify } from "node:util";
+import { startRole } from "@vdet/cli/testing";
 import { checkRedis, createRedisTransport, RedisConnectionError } from "@vdet/transport";
 import { OutcomeLog } from "./support/outcomes.ts";
-import { startRole } from "./support/roles.ts";
 
 const run = promisify(execFile);
 const dir = mkdtempSync(join(tmpdir(), "vdet-redis-sec-"));

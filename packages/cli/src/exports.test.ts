@@ -2,18 +2,15 @@
 // frames, track ids, boxes, classes where the format carries them, and CVAT's outside flags at gaps and ends.
 
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
-import { promisify } from "node:util";
 import { parseMotText } from "@vdet/mot-eval";
 import type { TrackFrame } from "@vdet/render";
+import { execVdet } from "../testing/vdet.ts";
 import { loadTracks } from "./tracks-source.ts";
 
-const run = promisify(execFile);
-const bin = join(import.meta.dirname, "../../../bin/vdet.mjs");
 const dir = mkdtempSync(join(tmpdir(), "vdet-cli-export-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -83,7 +80,7 @@ writeFileSync(join(jobDir, "manifest.json"), JSON.stringify({ video: { ...size, 
 
 async function exportTo(format: string, ...extra: string[]): Promise<string> {
   const out = join(dir, `out-${format}-${extra.length}`);
-  await run(process.execPath, [bin, "export", jobDir, "--format", format, "--out", out, ...extra]);
+  await execVdet(["export", jobDir, "--format", format, "--out", out, ...extra]);
   return out;
 }
 
@@ -187,22 +184,12 @@ test("YOLO without a known video size fails with what to give", async () => {
       .join(""),
   );
   await assert.rejects(
-    run(process.execPath, [bin, "export", bare, "--format", "yolo", "--out", join(dir, "bare-out")]),
+    execVdet(["export", bare, "--format", "yolo", "--out", join(dir, "bare-out")]),
     /give --size WxH/,
   );
-  await run(process.execPath, [
-    bin,
-    "export",
-    bare,
-    "--format",
-    "yolo",
-    "--out",
-    join(dir, "bare-out"),
-    "--size",
-    "640x360",
-  ]);
+  await execVdet(["export", bare, "--format", "yolo", "--out", join(dir, "bare-out"), "--size", "640x360"]);
   await assert.rejects(
-    run(process.execPath, [bin, "export", bare, "--format", "xml", "--out", dir]),
+    execVdet(["export", bare, "--format", "xml", "--out", dir]),
     /--format must be one of/,
   );
 });

@@ -2,15 +2,12 @@
 // result file in, events.jsonl and analytics.json out; bad zones files fail with the shape and the problem.
 
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
-import { promisify } from "node:util";
+import { execVdet } from "../../testing/vdet.ts";
 
-const run = promisify(execFile);
-const bin = join(import.meta.dirname, "../../../../bin/vdet.mjs");
 const dir = mkdtempSync(join(tmpdir(), "vdet-cli-analyze-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -50,7 +47,7 @@ writeFileSync(
 );
 
 test("analyze a job folder: events.jsonl and analytics.json beside the tracks, a table on stdout", async () => {
-  const { stdout } = await run(process.execPath, [bin, "analyze", "--tracks", jobDir, "--zones", zonesPath]);
+  const { stdout } = await execVdet(["analyze", "--tracks", jobDir, "--zones", zonesPath]);
   assert.match(stdout, /zone lane\s+car\s+1\s+1\s+1\s+0\s+1/);
   assert.match(stdout, /line stop\s+car\s+1\s+0/);
   const events = readFileSync(join(jobDir, "events.jsonl"), "utf8")
@@ -83,8 +80,7 @@ test("analyze a MOT result file with --json and --out", async () => {
     JSON.stringify({ inertiaFrames: 1, lines: [{ name: "x150", from: [150, 0], to: [150, 500] }] }),
   );
   const out = join(dir, "mot-out");
-  const { stdout } = await run(process.execPath, [
-    bin,
+  const { stdout } = await execVdet([
     "analyze",
     "--tracks",
     mot,
@@ -129,7 +125,7 @@ test("a bad zones file fails with the shape and the problem", async () => {
     }),
   );
   await assert.rejects(
-    run(process.execPath, [bin, "analyze", "--tracks", jobDir, "--zones", bad]),
+    execVdet(["analyze", "--tracks", jobDir, "--zones", bad]),
     /zone "bow" is not a simple polygon/,
   );
   const normalized = join(dir, "norm.json");
@@ -140,7 +136,7 @@ test("a bad zones file fails with the shape and the problem", async () => {
   const bare = join(dir, "bare.jsonl");
   writeFileSync(bare, `${JSON.stringify(lines[0])}\n`);
   await assert.rejects(
-    run(process.execPath, [bin, "analyze", "--tracks", bare, "--zones", normalized]),
+    execVdet(["analyze", "--tracks", bare, "--zones", normalized]),
     /need the video's width and height \(give --size WxH/,
   );
 });

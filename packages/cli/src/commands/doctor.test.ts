@@ -2,7 +2,6 @@
 // unreachable Redis (a closed loopback port) and CUDA asked of a CPU-only onnxruntime, then the old npm fallback.
 
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -10,6 +9,7 @@ import { join } from "node:path";
 import { after, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { describeOrtInstall, providerLibraries } from "@vdet/runtime";
+import { runVdet } from "../../testing/vdet.ts";
 import { cpuFeatures, type DoctorCheck } from "./doctor.ts";
 
 const repoRoot = fileURLToPath(new URL("../../../..", import.meta.url));
@@ -20,14 +20,9 @@ function doctor(
   args: string[],
   env: NodeJS.ProcessEnv = {},
 ): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [join(repoRoot, "bin/vdet.mjs"), "doctor", ...args],
-      { cwd: repoRoot, env: { ...process.env, VDET_HOME: home, VDET_S3_ENDPOINT: "", ...env } },
-      (error, stdout, stderr) =>
-        resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
+  return runVdet(["doctor", ...args], {
+    cwd: repoRoot,
+    env: { VDET_HOME: home, VDET_S3_ENDPOINT: "", ...env },
   });
 }
 

@@ -2,15 +2,12 @@
 // (TrackEval, MOTChallenge devkit) and mostly tracked with --mt-rule py-motmetrics.
 
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
-import { promisify } from "node:util";
+import { execVdet } from "../../testing/vdet.ts";
 
-const run = promisify(execFile);
-const bin = join(import.meta.dirname, "../../../../bin/vdet.mjs");
 const dir = mkdtempSync(join(tmpdir(), "vdet-cli-mt-rule-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -21,16 +18,7 @@ test("--mt-rule trackeval (default) vs py-motmetrics at a tracked ratio of exact
   writeFileSync(gt, [1, 2, 3, 4, 5].map((f) => `${row(f)},1,-1,-1,-1\n`).join(""));
   writeFileSync(res, [1, 2, 3, 4].map((f) => `${row(f)},1,-1,-1,-1\n`).join(""));
   const counts = async (...extra: string[]) => {
-    const { stdout } = await run(process.execPath, [
-      bin,
-      "eval",
-      "--gt",
-      gt,
-      "--res",
-      res,
-      "--json",
-      ...extra,
-    ]);
+    const { stdout } = await execVdet(["eval", "--gt", gt, "--res", res, "--json", ...extra]);
     const s = JSON.parse(stdout).sequences[0];
     return [s.mt, s.pt, s.ml];
   };

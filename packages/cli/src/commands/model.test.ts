@@ -1,7 +1,6 @@
 // `vdet model build|info` and `vdet detect` as a user runs them: the real CLI in a child process.
 
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -9,23 +8,13 @@ import { after, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { readOnnxInfo } from "@vdet/effdet";
 import { largeFixture, projectFixture } from "../../../../test/support/fixtures.ts";
+import { runVdet } from "../../testing/vdet.ts";
 
 const repoRoot = fileURLToPath(new URL("../../../..", import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), "vdet-cli-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-function vdet(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [join(repoRoot, "bin/vdet.mjs"), ...args],
-      { cwd: repoRoot },
-      (error, stdout, stderr) => {
-        resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
-      },
-    );
-  });
-}
+const vdet = (...args: string[]) => runVdet(args, { cwd: repoRoot });
 
 test("model build writes an ONNX file that model info describes", async () => {
   const out = join(dir, "d0-raw.onnx");

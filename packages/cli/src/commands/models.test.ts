@@ -2,7 +2,6 @@
 // the real CLI in a child process, pulling from a local HTTP server (never the internet) into a temporary VDET_HOME.
 
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -10,6 +9,7 @@ import { after, before, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { type CheckpointServer, startCheckpointServer } from "@vdet/models/testing";
 import { largeFixture, projectFixture } from "../../../../test/support/fixtures.ts";
+import { runVdet } from "../../testing/vdet.ts";
 
 const repoRoot = fileURLToPath(new URL("../../../..", import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), "vdet-models-cli-"));
@@ -31,18 +31,7 @@ const env = {
   http_proxy: "",
 };
 
-function vdet(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [join(repoRoot, "bin/vdet.mjs"), ...args],
-      { cwd: repoRoot, env },
-      (error, stdout, stderr) => {
-        resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
-      },
-    );
-  });
-}
+const vdet = (...args: string[]) => runVdet(args, { cwd: repoRoot, env });
 
 test("pull d0, pull again (no-op), list, detect --model d0, run --weights d0", async (t) => {
   const checkpoint = largeFixture(t, "effdet/d0.weights.pth");

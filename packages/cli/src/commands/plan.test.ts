@@ -2,17 +2,14 @@
 // out; live and archive loads from probed clips; clear errors for wrong option combinations and bad profiles.
 
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { promisify } from "node:util";
 import { makeTestClip } from "@vdet/video/testing";
+import { execVdet } from "../../testing/vdet.ts";
 import { parseFinishBy } from "./plan.ts";
 
-const run = promisify(execFile);
-const bin = join(import.meta.dirname, "../../../../bin/vdet.mjs");
 const dir = mkdtempSync(join(tmpdir(), "vdet-cli-plan-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -36,7 +33,7 @@ before(async () => {
   await makeTestClip(clip, 20, 10, 64, 48);
 });
 
-const vdet = (...args: string[]) => run(process.execPath, [bin, ...args], { env: { ...process.env } });
+const vdet = (...args: string[]) => execVdet([...args], { env: { ...process.env } });
 
 describe("vdet plan", () => {
   test("live: 4 streams at 10 frames/s under a 200 ms budget", async () => {

@@ -1,11 +1,48 @@
-// The one way tests and benchmarks start vdet roles as processes (`bin/vdet.mjs <role>`): the child, its
-// output captured (and echoed, when asked), waiting for a line, stopping and killing. `runVdet` runs a one-shot
-// command (`vdet submit …`) to its end.
+// The one way tests and benchmarks run the `vdet` binary (bin/vdet.mjs) as a process: a command to its end
+// (`execVdet`, `runVdet`), or a long-running role (`startRole`): the child, its output captured (and echoed when
+// asked), waiting for a line, stopping and killing.
 
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 
-export const vdetBin = fileURLToPath(new URL("../../bin/vdet.mjs", import.meta.url));
+export const vdetBin = fileURLToPath(new URL("../../../bin/vdet.mjs", import.meta.url));
+
+export interface VdetCommandOptions {
+  cwd?: string;
+  /** Set over the parent's environment. */
+  env?: Record<string, string | undefined>;
+}
+
+/** Runs `vdet …args`; resolves with its output, rejects with execFile's error (stderr in its message) on failure. */
+export function execVdet(
+  args: string[],
+  options: VdetCommandOptions = {},
+): Promise<{ stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    execFile(
+      process.execPath,
+      [vdetBin, ...args],
+      { cwd: options.cwd, env: { ...process.env, ...options.env } },
+      (error, stdout, stderr) => (error ? reject(error) : resolve({ stdout, stderr })),
+    );
+  });
+}
+
+/** Runs `vdet …args` to its end and never rejects: its exit code and output. */
+export function runVdet(
+  args: string[],
+  options: VdetCommandOptions = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [vdetBin, ...args],
+      { cwd: options.cwd, env: { ...process.env, ...options.env } },
+      (error, stdout, stderr) =>
+        resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    );
+  });
+}
 
 export interface RoleOptions {
   /** Arguments after the role name (`--prefix`, `--max-batch`, …). */
@@ -97,16 +134,4 @@ export function startRole(role: string, options: RoleOptions = {}): RoleProcess 
 export async function stopRoles(roles: RoleProcess[], signal: NodeJS.Signals = "SIGTERM"): Promise<void> {
   for (const role of roles) if (role.running()) role.child.kill(signal);
   await Promise.all(roles.map((role) => role.exited));
-}
-
-/** Runs `vdet …args` to its end; resolves with its stdout, rejects with its stderr when it fails. */
-export function runVdet(args: string[], env: Record<string, string | undefined> = {}): Promise<string> {
-  return new Promise((resolve, reject) => {
-    execFile(
-      process.execPath,
-      [vdetBin, ...args],
-      { env: { ...process.env, ...env } },
-      (error, stdout, stderr) => (error ? reject(new Error(stderr)) : resolve(stdout)),
-    );
-  });
 }
