@@ -2,13 +2,14 @@
 // neither onnxruntime-node's JavaScript nor its native library may come in through an import, direct or not.
 
 import assert from "node:assert/strict";
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import { fileURLToPath } from "node:url";
+import { startRole } from "@vdet/cli/testing";
 import { deleteKeysWithPrefix, redisOptionsFromUrl } from "@vdet/transport";
 import { Redis } from "ioredis";
 
@@ -50,10 +51,8 @@ test("the api entry's module graph holds no onnxruntime-node (nor pipeline, effd
 
 test("a running api process has no onnxruntime library mapped", async () => {
   const prefix = `vdet-api-ort-${randomUUID().slice(0, 8)}`;
-  let output = "";
-  const child: ChildProcess = spawn(process.execPath, [join(repoRoot, "bin/vdet.mjs"), "api"], {
+  const api = startRole("api", {
     env: {
-      ...process.env,
       VDET_REDIS_URL: REDIS_URL,
       VDET_PREFIX: prefix,
       VDET_API_HOST: "127.0.0.1",
@@ -61,22 +60,16 @@ test("a running api process has no onnxruntime library mapped", async () => {
       VDET_API_NO_AUTH: "1",
       VDET_LOG_LEVEL: "info",
     },
-    stdio: ["ignore", "pipe", "pipe"],
   });
-  child.stdout!.on("data", (d: Buffer) => {
-    output += d.toString();
-  });
-  child.stderr!.on("data", (d: Buffer) => {
-    output += d.toString();
-  });
+  const { child, output } = api;
   const redis = new Redis(redisOptionsFromUrl(REDIS_URL));
   try {
     const started = Date.now();
     let url: string | undefined;
     while (url === undefined) {
-      if (child.exitCode !== null) assert.fail(`the api exited: ${output}`);
-      if (Date.now() - started > 60_000) assert.fail(`the api did not start: ${output}`);
-      url = /"url":"(http:\/\/[^"]+)"/.exec(output)?.[1];
+      if (!api.running()) assert.fail(`the api exited: ${output()}`);
+      if (Date.now() - started > 60_000) assert.fail(`the api did not start: ${output()}`);
+      url = /"url":"(http:\/\/[^"]+)"/.exec(output())?.[1];
       await new Promise((r) => setTimeout(r, 50));
     }
     // It answers HTTP, so it has loaded everything it serves with; then its memory map is what it is.
@@ -104,8 +97,7 @@ test("a running api process has no onnxruntime library mapped", async () => {
     );
     assert.equal(worker, "true", "a process that asks onnxruntime maps its library");
   } finally {
-    child.kill("SIGTERM");
-    await new Promise((resolve) => (child.exitCode !== null ? resolve(null) : child.once("exit", resolve)));
+    await api.stop();
     await deleteKeysWithPrefix(redis, prefix);
     redis.disconnect();
   }

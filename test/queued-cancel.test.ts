@@ -10,7 +10,7 @@ import { MemoryJobStore } from "@vdet/jobs";
 import { openJobOutput, startAggregator, startProducer } from "@vdet/pipeline";
 import { parseJobSpec } from "@vdet/protocol";
 import { createMemoryTransport } from "@vdet/transport";
-import { makeTestClip } from "./support/clips.ts";
+import { makeTestClip } from "@vdet/video/testing";
 
 const dir = mkdtempSync(join(tmpdir(), "vdet-queued-cancel-"));
 after(() => rmSync(dir, { recursive: true, force: true }));

@@ -18,8 +18,8 @@ import {
   tracksLineSchema,
 } from "@vdet/protocol";
 import { redisOptionsFromUrl } from "@vdet/transport";
+import { makeTestClip } from "@vdet/video/testing";
 import { Redis } from "ioredis";
-import { makeTestClip } from "./support/clips.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "vdet-schemas-"));
 const REDIS_URL = process.env.VDET_REDIS_URL ?? "redis://127.0.0.1:6379";
