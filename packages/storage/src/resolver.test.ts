@@ -6,8 +6,8 @@ import { Readable } from "node:stream";
 import { text } from "node:stream/consumers";
 import { after, before, describe, test } from "node:test";
 import { PutObjectCommand } from "@aws-sdk/client-s3";
+import { startTestS3, type TestS3 } from "../testing/s3rver.ts";
 import { StorageResolver } from "./resolver.ts";
-import { startTestS3, type TestS3 } from "./test-s3rver.ts";
 
 describe("StorageResolver: one entry from a location or input string to what reads or writes it", () => {
   let s3: TestS3;
