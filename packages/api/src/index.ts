@@ -1,6 +1,11 @@
 // @vdet/api: the HTTP API server.
 
-export * from "./auth.ts";
-export * from "./openapi.ts";
-export * from "./results-routes.ts";
-export * from "./server.ts";
+export { installAuth, SESSION_COOKIE, sessionValue } from "./auth.ts";
+export { jsonSchema, registerDocs } from "./openapi.ts";
+export {
+  type ResultsOptions,
+  registerResultsRoutes,
+  type VideoSource,
+  videoContentType,
+} from "./results-routes.ts";
+export { type ApiConfig, buildServer } from "./server.ts";

@@ -1,17 +1,43 @@
 // @vdet/pipeline: the stages (producer, worker, aggregator) and local mode.
-export * from "./aggregator.ts";
-export * from "./aggregator-checkpoint.ts";
-export * from "./error-codes.ts";
-export * from "./frame-scheduler.ts";
-export * from "./input-limits.ts";
-export * from "./job-output.ts";
-export * from "./labels.ts";
-export * from "./letterbox.ts";
-export * from "./local-run.ts";
-export * from "./logger.ts";
-export * from "./model-metrics.ts";
-export * from "./models.ts";
-export * from "./producer.ts";
-export * from "./profiling.ts";
-export * from "./sink-output.ts";
-export * from "./worker.ts";
+export { type AggregatorConfig, startAggregator } from "./aggregator.ts";
+export type {
+  AggregatorCheckpoint,
+  AggregatorCheckpoints,
+  AggregatorSnapshot,
+  CheckpointSave,
+  Outcome,
+  TrackSummary,
+} from "./aggregator-checkpoint.ts";
+export { PIPELINE_ERRORS } from "./error-codes.ts";
+export {
+  type BatchRecord,
+  FrameScheduler,
+  type FrameSchedulerOptions,
+  type ScheduledFrame,
+  type ScheduledResult,
+} from "./frame-scheduler.ts";
+export {
+  checkDecodedDuration,
+  checkInputSize,
+  checkProbedInput,
+  expectedSampledFrames,
+  type InputLimits,
+  limitInputBytes,
+} from "./input-limits.ts";
+export type { JobOutput, JobOutputFactory, JobOutputResume } from "./job-output.ts";
+export { deploymentModels, simulatedModels } from "./labels.ts";
+export { boxesToSource, letterboxFor, padToSquare } from "./letterbox.ts";
+export { type LocalRunOptions, type LocalRunResult, runLocal } from "./local-run.ts";
+export { type StageLogger, silentLogger } from "./logger.ts";
+export { withModelMetrics } from "./model-metrics.ts";
+export {
+  createModelProvider,
+  createSimulatedModelProvider,
+  ModelLoadError,
+  type ModelProvider,
+  type ModelSourceOptions,
+} from "./models.ts";
+export { type ProducerConfig, type Stage, startProducer } from "./producer.ts";
+export { type ProfileOptions, type ProfileResult, profileBatchSizes, profileModels } from "./profiling.ts";
+export { openJobOutput, openSinkOutput, type SinkOutputOptions } from "./sink-output.ts";
+export { startWorker, type WorkerConfig, type WorkerStage } from "./worker.ts";

@@ -1,7 +1,13 @@
 // @vdet/protocol: job specs, job records, the messages between pipeline stages and the job's result files
 // (tracks.jsonl lines, summary.json, manifest.json), validated with zod; the shapes every stage shares
 // (Detections, RgbImage).
-export * from "./coco-labels.ts";
+export {
+  COCO_CLASS_COUNT,
+  COCO_USED_IDS,
+  cocoIdsByName,
+  cocoLabel,
+  UnknownClassError,
+} from "./coco-labels.ts";
 export {
   allocateDetections,
   type DetectionArrays,
@@ -17,13 +23,74 @@ export {
   selectDetections,
 } from "./detections.ts";
 export { PROTOCOL_ERRORS } from "./error-codes.ts";
-export * from "./job-manifest.ts";
-export * from "./job-spec.ts";
-export * from "./job-state.ts";
-export * from "./job-summary.ts";
-export * from "./messages.ts";
-export * from "./model-labels.ts";
-export * from "./phi.ts";
+export { type JobManifest, jobManifestSchema } from "./job-manifest.ts";
+export {
+  InvalidJobSpecError,
+  inputSchema,
+  issuesOf,
+  type JobSpec,
+  type JobSpecInput,
+  jobSpecSchema,
+  outputSchema,
+  parseJobSpec,
+  type Sampling,
+  samplingSchema,
+  type Throughput,
+  throughputSchema,
+} from "./job-spec.ts";
+export {
+  isTerminal,
+  JOB_STATES,
+  type JobError,
+  type JobProgress,
+  type JobRecord,
+  type JobStateName,
+  type JobWaiting,
+  jobErrorSchema,
+  jobProgressSchema,
+  jobRecordSchema,
+  jobStateSchema,
+  jobWaiting,
+  jobWaitingSchema,
+  TERMINAL_STATES,
+  type TerminalState,
+  type VideoSummary,
+  videoSummarySchema,
+  WAITING_FOR_WORKER,
+} from "./job-state.ts";
+export { type JobSummary, jobSummarySchema, trackSummarySchema } from "./job-summary.ts";
+export {
+  type DetectionBatch,
+  type DetectionBatchInput,
+  detectionBatchSchema,
+  type FrameChunk,
+  type FrameDetectionsMessage,
+  type FrameFailure,
+  type FrameRef,
+  frameChunkSchema,
+  frameDetectionsSchema,
+  frameFailureSchema,
+  frameRefSchema,
+  type JobEvent,
+  jobEventSchema,
+  jobIdSchema,
+  type Letterbox,
+  letterboxSchema,
+  PoisonMessageError,
+  parseMessage,
+} from "./messages.ts";
+export { type ModelLabels, modelLabelsSchema } from "./model-labels.ts";
+export {
+  PHI_VALUES,
+  type PhiRange,
+  type PhiValue,
+  parsePhi,
+  phiLabel,
+  phiRangeSchema,
+  phiRank,
+  phiSchema,
+  UnknownPhiError,
+} from "./phi.ts";
 export type { RgbImage } from "./rgb-image.ts";
 export { ASSUMED_SOURCE_FPS, sampledFps } from "./sampling.ts";
-export * from "./tracks-line.ts";
+export { type DetectionRow, detectionRowSchema, type TracksLine, tracksLineSchema } from "./tracks-line.ts";

@@ -1,6 +1,12 @@
 // @vdet/render: annotated video — boxes, class names, track ids and trails drawn into every frame, encoded MP4.
-export * from "./annotate.ts";
-export * from "./draw.ts";
-export * from "./font.ts";
-export * from "./render.ts";
-export * from "./tracks.ts";
+export { Annotator, type AnnotatorOptions, drawDetections, labelFor, trackColor } from "./annotate.ts";
+export { drawLine, drawText, fillRect, type Rgb, strokeRect, textHeight, textWidth } from "./draw.ts";
+export { GLYPH_HEIGHT, GLYPH_WIDTH, glyph } from "./font.ts";
+export {
+  defaultCodec,
+  type RenderOptions,
+  type RenderResult,
+  renderAnnotatedVideo,
+  type VideoCodec,
+} from "./render.ts";
+export { InvalidTracksError, parseTracksJsonl, RENDER_ERRORS, type TrackFrame } from "./tracks.ts";

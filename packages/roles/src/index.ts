@@ -15,11 +15,18 @@ export {
 } from "@vdet/config";
 export { startAggregatorRole } from "./aggregator-role.ts";
 export { startApiRole } from "./api-role.ts";
-export * from "./backlog-metric.ts";
+export {
+  BACKLOG_PER_WORKER_METRIC,
+  type BacklogPublisherOptions,
+  type BacklogSample,
+  backlogMetricData,
+  sampleBacklog,
+  startBacklogPublisher,
+} from "./backlog-metric.ts";
 export { checkRoleRedis, type RunningRole } from "./connections.ts";
-export * from "./health.ts";
-export * from "./logging.ts";
+export { type HealthServer, type HealthTarget, startHealthServer } from "./health.ts";
+export { createLogger } from "./logging.ts";
 export { startProducerRole } from "./producer-role.ts";
 export { runUntilSignal } from "./run-until-signal.ts";
-export * from "./serve.ts";
+export { type RoleName, serveRole } from "./serve.ts";
 export { prepareWorker, startWorkerRole } from "./worker-role.ts";

@@ -1,6 +1,18 @@
 // @vdet/runtime: the ModelRunner interface and its onnxruntime implementation (sessions on worker threads),
 // execution-provider selection and the errors they raise.
-export * from "./errors.ts";
+export {
+  ExecutionProviderUnavailableError,
+  GPU_INSTALL_COMMAND,
+  GPU_INSTALL_HINT,
+  InvalidExecutionProviderError,
+  InvalidRunnerOptionError,
+  InvalidTensorError,
+  ModelRunError,
+  OnnxRuntimeMissingError,
+  RUNTIME_ERRORS,
+  RunnerClosedError,
+  SessionLoadError,
+} from "./errors.ts";
 export {
   assertExecutionProviderInstalled,
   type ExecutionProvider,

@@ -1,5 +1,36 @@
-export * from "./archive-policy.ts";
-export * from "./latency-profile.ts";
-export * from "./phi-policy.ts";
-export * from "./planner.ts";
-export * from "./profile-cache.ts";
+export {
+  type ArchiveChoice,
+  type ArchiveChoiceInput,
+  chooseArchivePhi,
+  requiredFramesPerSecond,
+  type ThroughputTarget,
+} from "./archive-policy.ts";
+export {
+  formatProfile,
+  LatencyProfile,
+  type LatencyProfileOptions,
+  type ProfileRow,
+  type ProfileTable,
+  profileTableSchema,
+  quantile,
+} from "./latency-profile.ts";
+export {
+  type BatchDecision,
+  type DecisionReason,
+  inRange,
+  type PendingFrame,
+  PhiPolicy,
+  type PhiPolicyOptions,
+} from "./phi-policy.ts";
+export { type Plan, type PlanInput, type PlanRow, planArchive, planLatency } from "./planner.ts";
+export {
+  describeHardware,
+  loadProfile,
+  ProfileFileError,
+  type ProfileKeyParts,
+  profileCacheDir,
+  profileKey,
+  readProfileFile,
+  SCHEDULER_ERRORS,
+  saveProfile,
+} from "./profile-cache.ts";

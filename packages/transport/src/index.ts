@@ -1,8 +1,28 @@
 // @vdet/transport: queues and frame storage between stages, over Redis (BullMQ) or in process.
-export * from "./bullmq-queue.ts";
-export * from "./frame-store.ts";
-export * from "./keys.ts";
-export * from "./memory-queue.ts";
-export * from "./redis-check.ts";
-export * from "./transport.ts";
-export * from "./work-queue.ts";
+export { BullQueue, type BullQueueOptions } from "./bullmq-queue.ts";
+export { type FrameStore, MemoryFrameStore, RedisFrameStore } from "./frame-store.ts";
+export { deleteKeysWithPrefix } from "./keys.ts";
+export { MemoryQueue } from "./memory-queue.ts";
+export { checkRedis, RedisConnectionError, redactRedisUrl } from "./redis-check.ts";
+export {
+  createMemoryTransport,
+  createRedisTransport,
+  jobRequestSchema,
+  QUEUE_NAMES,
+  type RedisTlsOptions,
+  type RedisTransportOptions,
+  redisOptionsFromUrl,
+  type Transport,
+} from "./transport.ts";
+export {
+  type AddOptions,
+  type ConsumeOptions,
+  type Consumer,
+  DEFAULT_ATTEMPTS,
+  type DeadLetter,
+  type DeliveryInfo,
+  type Handler,
+  type QueueCounts,
+  UnprocessableMessageError,
+  type WorkQueue,
+} from "./work-queue.ts";
