@@ -18,7 +18,9 @@ export function detectTensorFormat(bytes: Uint8Array): TensorFileFormat | undefi
 
 /** A hint for formats people often mistake for weights files. */
 function otherFormatHint(bytes: Uint8Array): string {
-  const ascii = new TextDecoder("latin1").decode(bytes.subarray(0, 512));
+  // Buffer's latin1 is ISO-8859-1 byte for byte; TextDecoder("latin1") is windows-1252 (0x89 → "‰") on Node 24.
+  const head = bytes.subarray(0, 512);
+  const ascii = Buffer.from(head.buffer, head.byteOffset, head.length).toString("latin1");
   if (bytes[0] === 0x1f && bytes[1] === 0x8b) return " (it is gzip-compressed: decompress it first)";
   if (ascii.startsWith("\x89HDF"))
     return " (it is an HDF5 file, e.g. Keras weights, which are not supported)";

@@ -102,7 +102,11 @@ const OPCODE_NAMES: Record<number, string> = {
 };
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
-const latin1 = new TextDecoder("latin1");
+/** Bytes as ISO-8859-1, one char per byte (TextDecoder's "latin1" is windows-1252 on Node 24). */
+const latin1 = {
+  decode: (bytes: Uint8Array): string =>
+    Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString("latin1"),
+};
 
 /** Python int from little-endian two's complement bytes: a number when it is a safe integer, a bigint otherwise. */
 function decodeLong(bytes: Uint8Array): number | bigint {
