@@ -200,28 +200,24 @@ export function resolveZones(file: ZonesFile, frameSize?: FrameSize): ResolvedZo
   };
 }
 
+/** Where each anchor lies on a box, across and down: 0 the left/top edge, 0.5 the centre, 1 the right/bottom edge. */
+const ANCHOR_AT: Record<Anchor, readonly [x: number, y: number]> = {
+  "bottom-center": [0.5, 1],
+  center: [0.5, 0.5],
+  "top-center": [0.5, 0],
+  "bottom-left": [0, 1],
+  "bottom-right": [1, 1],
+  "top-left": [0, 0],
+  "top-right": [1, 0],
+  "center-left": [0, 0.5],
+  "center-right": [1, 0.5],
+};
+
+/** `lo` at 0, `hi` at 1, else their midpoint. */
+const along = (lo: number, hi: number, at: number): number => (at === 0 ? lo : at === 1 ? hi : (lo + hi) / 2);
+
 /** The anchor of box x1, y1, x2, y2 (source pixels). */
 export function anchorPoint(x1: number, y1: number, x2: number, y2: number, anchor: Anchor): Point {
-  const cx = (x1 + x2) / 2;
-  const cy = (y1 + y2) / 2;
-  switch (anchor) {
-    case "bottom-center":
-      return [cx, y2];
-    case "center":
-      return [cx, cy];
-    case "top-center":
-      return [cx, y1];
-    case "bottom-left":
-      return [x1, y2];
-    case "bottom-right":
-      return [x2, y2];
-    case "top-left":
-      return [x1, y1];
-    case "top-right":
-      return [x2, y1];
-    case "center-left":
-      return [x1, cy];
-    case "center-right":
-      return [x2, cy];
-  }
+  const [x, y] = ANCHOR_AT[anchor];
+  return [along(x1, x2, x), along(y1, y2, y)];
 }

@@ -1,15 +1,7 @@
 // @vdet/config: every setting of every role and of the storage layer, read from VDET_* variables and flags
 // through one grammar, each default stated once. Depends on zod and @vdet/errors only, so libraries can use it.
-export {
-  AGGREGATOR_DEFAULTS,
-  API_DEFAULTS,
-  COMMON_DEFAULTS,
-  PREFIX_PATTERN,
-  PRODUCER_DEFAULTS,
-  QUEUE_DEFAULTS,
-  S3_DEFAULTS,
-  WORKER_DEFAULTS,
-} from "./defaults.ts";
+// Every default is public: the module holds nothing else.
+export * from "./defaults.ts";
 export { envBoolean, envEnum, envInt, envList, envPositiveInt } from "./grammar.ts";
 export { ConfigError, describeConfig, envNames, loadConfig } from "./load.ts";
 export { ENV_NAMES, SECRET_KEYS } from "./names.ts";

@@ -36,8 +36,12 @@ const common = {
   /** How often a role checks its queues for messages of crashed consumers (stalled), ms. */
   stalledIntervalMs: envInt(500, 3_600_000).default(QUEUE_DEFAULTS.stalledIntervalMs),
 };
-/** Port of the role's own GET /metrics server (producer, worker, aggregator); 0 or unset: none. */
-const metricsPort = { metricsPort: envInt(0, 65535).default(0) };
+/** The settings of a pipeline role (producer, worker, aggregator): the common ones and its own metrics port. */
+const pipelineRole = {
+  ...common,
+  /** Port of the role's own GET /metrics server; 0 or unset: none. */
+  metricsPort: envInt(0, 65535).default(0),
+};
 // S3 settings (VDET_S3_ENDPOINT, AWS_REGION, VDET_S3_FORCE_PATH_STYLE, …) are s3SettingsSchema's, read by
 // @vdet/storage when a role first touches S3; credentials come from the AWS SDK's default chain.
 
@@ -61,8 +65,7 @@ export const apiConfigSchema = z.object({
 
 const P = PRODUCER_DEFAULTS;
 export const producerConfigSchema = z.object({
-  ...common,
-  ...metricsPort,
+  ...pipelineRole,
   framesPerChunk: envInt(1, 256).default(P.framesPerChunk),
   maxFramesInFlight: envInt(1, 100_000).default(P.maxFramesInFlight),
   maxQueuedChunks: envInt(1, 1_000_000).default(P.maxQueuedChunks),
@@ -79,8 +82,7 @@ export const producerConfigSchema = z.object({
 
 const W = WORKER_DEFAULTS;
 export const workerConfigSchema = z.object({
-  ...common,
-  ...metricsPort,
+  ...pipelineRole,
   maxBatch: envInt(1, 64).default(W.maxBatch),
   maxDelayMs: envInt(0, 10_000).default(W.maxDelayMs),
   executionProvider: z.string().default(W.executionProvider),
@@ -122,8 +124,7 @@ export const workerConfigSchema = z.object({
 });
 
 export const aggregatorConfigSchema = z.object({
-  ...common,
-  ...metricsPort,
+  ...pipelineRole,
   /** tracks.jsonl is written (and checkpointed) in parts of about this size. */
   tracksPartBytes: envInt(1, 1024 * 1024 * 1024).default(AGGREGATOR_DEFAULTS.tracksPartBytes),
 });

@@ -23,51 +23,55 @@ export function buildBackbone(net: Net, input: Feature, plan: BackbonePlan): [Fe
   return [c3, c4, c5];
 }
 
-function depthwiseSeparable(net: Net, input: Feature, b: BlockPlan): Feature {
-  const p = `${P}.blocks.${b.stage}.${b.index}`;
-  let x = net.conv(input, {
+const blockPrefix = (b: BlockPlan) => `${P}.blocks.${b.stage}.${b.index}`;
+
+/** The depthwise k×k conv (batch norm `bn`, SiLU) and the squeeze-excite that every block has. */
+function depthwiseSqueezeExcite(
+  net: Net,
+  input: Feature,
+  b: BlockPlan,
+  channels: number,
+  bn: string,
+): Feature {
+  const p = blockPrefix(b);
+  const x = net.conv(input, {
     weightKey: `${p}.conv_dw.weight`,
-    outChannels: b.inChannels,
+    outChannels: channels,
     kernel: b.kernel,
     stride: b.stride,
     depthwise: true,
-    bnPrefix: `${p}.bn1`,
+    bnPrefix: `${p}.${bn}`,
     activation: "silu",
   });
-  x = net.squeezeExcite(x, `${p}.se`, b.seChannels);
-  x = net.conv(x, {
-    weightKey: `${p}.conv_pw.weight`,
+  return net.squeezeExcite(x, `${p}.se`, b.seChannels);
+}
+
+/** The block's last 1×1 conv to its output channels (batch norm, no activation), plus the skip when it has one. */
+function projectOut(net: Net, x: Feature, input: Feature, b: BlockPlan, conv: string, bn: string): Feature {
+  const p = blockPrefix(b);
+  const out = net.conv(x, {
+    weightKey: `${p}.${conv}.weight`,
     outChannels: b.outChannels,
     kernel: 1,
-    bnPrefix: `${p}.bn2`,
+    bnPrefix: `${p}.${bn}`,
   });
-  return b.residual ? net.add(x, input) : x;
+  return b.residual ? net.add(out, input) : out;
+}
+
+function depthwiseSeparable(net: Net, input: Feature, b: BlockPlan): Feature {
+  const x = depthwiseSqueezeExcite(net, input, b, b.inChannels, "bn1");
+  return projectOut(net, x, input, b, "conv_pw", "bn2");
 }
 
 function invertedResidual(net: Net, input: Feature, b: BlockPlan): Feature {
-  const p = `${P}.blocks.${b.stage}.${b.index}`;
-  let x = net.conv(input, {
+  const p = blockPrefix(b);
+  const expanded = net.conv(input, {
     weightKey: `${p}.conv_pw.weight`,
     outChannels: b.midChannels,
     kernel: 1,
     bnPrefix: `${p}.bn1`,
     activation: "silu",
   });
-  x = net.conv(x, {
-    weightKey: `${p}.conv_dw.weight`,
-    outChannels: b.midChannels,
-    kernel: b.kernel,
-    stride: b.stride,
-    depthwise: true,
-    bnPrefix: `${p}.bn2`,
-    activation: "silu",
-  });
-  x = net.squeezeExcite(x, `${p}.se`, b.seChannels);
-  x = net.conv(x, {
-    weightKey: `${p}.conv_pwl.weight`,
-    outChannels: b.outChannels,
-    kernel: 1,
-    bnPrefix: `${p}.bn3`,
-  });
-  return b.residual ? net.add(x, input) : x;
+  const x = depthwiseSqueezeExcite(net, expanded, b, b.midChannels, "bn2");
+  return projectOut(net, x, input, b, "conv_pwl", "bn3");
 }

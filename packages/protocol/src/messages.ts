@@ -36,10 +36,15 @@ export const letterboxSchema = z
   .strict();
 export type Letterbox = z.infer<typeof letterboxSchema>;
 
+/** Which chunk of which job a message is about: the fields a frame chunk and its detections share. */
+const chunkAddress = {
+  jobId: jobIdSchema,
+  chunk: z.number().int().min(0),
+};
+
 export const frameChunkSchema = z
   .object({
-    jobId: jobIdSchema,
-    chunk: z.number().int().min(0),
+    ...chunkAddress,
     frames: z.array(frameRefSchema).min(1).max(1024),
     /** Frames are square RGB24 images of this side. */
     size: z.number().int().min(32).max(4096),
@@ -87,8 +92,7 @@ export type FrameFailure = z.infer<typeof frameFailureSchema>;
 
 export const detectionBatchSchema = z
   .object({
-    jobId: jobIdSchema,
-    chunk: z.number().int().min(0),
+    ...chunkAddress,
     frames: z.array(frameDetectionsSchema),
     failed: z.array(frameFailureSchema).default([]),
     worker: z.string().max(200),

@@ -5,7 +5,7 @@ import { RedisAggregatorCheckpoints } from "@vdet/jobs";
 import { type JobOutputFactory, openSinkOutput, startAggregator } from "@vdet/pipeline";
 import { StorageResolver } from "@vdet/storage";
 import type { Logger } from "pino";
-import { connect, type RunningRole } from "./connections.ts";
+import { connect, type RunningRole, runningRole } from "./connections.ts";
 
 function outputs(storage: StorageResolver, tracksPartBytes: number): JobOutputFactory {
   return async (_jobId, location, resume) =>
@@ -25,14 +25,5 @@ export function startAggregatorRole(config: AggregatorRoleConfig, logger: Logger
     logger,
   });
   logger.info({ role: "aggregator" }, "aggregator started");
-  return {
-    ready: async () => {
-      await c.redis.ping();
-    },
-    close: async () => {
-      await stage.close();
-      await c.close();
-      storage.close();
-    },
-  };
+  return runningRole(c.redis, [stage, c, storage]);
 }

@@ -75,3 +75,15 @@ export interface RunningRole {
   /** Resolves while the role can work (Redis answers); served on /readyz by the health server. */
   ready?: () => Promise<void>;
 }
+
+/** A role whose parts are open: ready while Redis answers; `close` closes the parts in order (its stage first). */
+export function runningRole(redis: Redis, parts: ReadonlyArray<{ close(): unknown }>): RunningRole {
+  return {
+    ready: async () => {
+      await redis.ping();
+    },
+    close: async () => {
+      for (const part of parts) await part.close();
+    },
+  };
+}

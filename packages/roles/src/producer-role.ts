@@ -5,7 +5,7 @@ import { type Stage, startProducer } from "@vdet/pipeline";
 import { StorageResolver } from "@vdet/storage";
 import { ALL_INPUT_KINDS } from "@vdet/video";
 import type { Logger } from "pino";
-import { connect, type RunningRole } from "./connections.ts";
+import { connect, type RunningRole, runningRole } from "./connections.ts";
 
 export function startProducerRole(config: ProducerRoleConfig, logger: Logger): RunningRole {
   const c = connect(config, logger);
@@ -34,14 +34,5 @@ export function startProducerRole(config: ProducerRoleConfig, logger: Logger): R
     logger,
   });
   logger.info({ role: "producer" }, "producer started");
-  return {
-    ready: async () => {
-      await c.redis.ping();
-    },
-    close: async () => {
-      await stage.close();
-      await c.close();
-      storage.close();
-    },
-  };
+  return runningRole(c.redis, [stage, c, storage]);
 }

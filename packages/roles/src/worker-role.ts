@@ -16,7 +16,7 @@ import {
 import { parsePhi } from "@vdet/protocol";
 import { LatencyProfile, type ProfileTable, readProfileFile } from "@vdet/scheduler";
 import type { Logger } from "pino";
-import { connect, type RunningRole } from "./connections.ts";
+import { connect, type RunningRole, runningRole } from "./connections.ts";
 
 /** The worker's models (or the simulated ones) and its latency profile: loaded, measured or read from cache. */
 export async function prepareWorker(
@@ -108,14 +108,5 @@ export async function startWorkerRole(config: WorkerRoleConfig, logger: Logger):
     logger,
   });
   logger.info({ role: "worker" }, "worker ready");
-  return {
-    ready: async () => {
-      await c.redis.ping();
-    },
-    close: async () => {
-      await stage.close();
-      await models.close();
-      await c.close();
-    },
-  };
+  return runningRole(c.redis, [stage, models, c]);
 }

@@ -47,29 +47,25 @@ export async function startTestS3(): Promise<TestS3> {
     );
   });
   const endpoint = `http://127.0.0.1:${port}`;
-  const clients: S3Client[] = [];
-  const admin = createS3Client({
+  // What every client of this server shares; they differ in retries.
+  const connection = {
     endpoint,
     region: "us-east-1",
     forcePathStyle: true,
-    maxAttempts: 3,
     idleTimeoutMs: 10_000,
     connectionTimeoutMs: 2_000,
     credentials: S3RVER_CREDENTIALS,
-  });
+  };
+  const clients: S3Client[] = [];
+  const admin = createS3Client({ ...connection, maxAttempts: 3 });
   clients.push(admin);
   return {
     endpoint,
     port,
     client(overrides = {}) {
       const client = createS3Client({
-        endpoint,
-        region: "us-east-1",
-        forcePathStyle: true,
+        ...connection,
         maxAttempts: 6,
-        idleTimeoutMs: 10_000,
-        connectionTimeoutMs: 2_000,
-        credentials: S3RVER_CREDENTIALS,
         backoff: { baseDelayMs: 10, throttlingBaseDelayMs: 20, maxDelayMs: 200 },
         ...overrides,
       });

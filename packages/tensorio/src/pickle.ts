@@ -186,15 +186,24 @@ export function unpickle(
     if (!memo.has(index)) fail(pos, `memo entry ${index} is not defined`);
     return memo.get(index);
   };
-  // A copy: `bytes` may be a Node Buffer, whose slice() returns a view.
-  const copyBytes = (from: number, to: number): Uint8Array => new Uint8Array(bytes.subarray(from, to));
-  const text = (at: number, length: number): string => {
+  // Little-endian unsigned arguments: lengths, memo indices.
+  const uint8 = (): number => bytes[need(1)];
+  const uint32 = (): number => data.getUint32(need(4), true);
+  const uint64 = (): number => Number(data.getBigUint64(need(8), true));
+  // The next `length` bytes, as a copy (`bytes` may be a Node Buffer, whose slice() returns a view) or as text.
+  const readBytes = (length: number): Uint8Array => {
+    const at = need(length);
+    return new Uint8Array(bytes.subarray(at, pos));
+  };
+  const readUtf8 = (length: number): string => {
+    const at = need(length);
     try {
-      return utf8.decode(bytes.subarray(at, at + length));
+      return utf8.decode(bytes.subarray(at, pos));
     } catch {
       return fail(at, "string is not valid UTF-8");
     }
   };
+  const readLatin1 = (length: number): string => latin1.decode(bytes.subarray(need(length), pos));
   const setItems = (dict: unknown, items: unknown[]): void => {
     if (!(dict instanceof Map)) fail(pos, `cannot set items on a ${describePickleValue(dict)}`);
     if (items.length % 2 !== 0) fail(pos, "odd number of items for a dict");
@@ -257,14 +266,14 @@ export function unpickle(
         stack.push(data.getInt32(need(4), true));
         break;
       case 0x4b: // BININT1
-        stack.push(bytes[need(1)]);
+        stack.push(uint8());
         break;
       case 0x4d: // BININT2
         stack.push(data.getUint16(need(2), true));
         break;
       case 0x8a: {
         // LONG1
-        const length = bytes[need(1)];
+        const length = uint8();
         const from = need(length);
         stack.push(decodeLong(bytes.subarray(from, from + length)));
         break;
@@ -280,54 +289,30 @@ export function unpickle(
       case 0x47: // BINFLOAT (big-endian float64)
         stack.push(data.getFloat64(need(8), false));
         break;
-      case 0x58: {
-        // BINUNICODE
-        const length = data.getUint32(need(4), true);
-        stack.push(text(need(length), length));
+      case 0x58: // BINUNICODE
+        stack.push(readUtf8(uint32()));
         break;
-      }
-      case 0x8c: {
-        // SHORT_BINUNICODE
-        const length = bytes[need(1)];
-        stack.push(text(need(length), length));
+      case 0x8c: // SHORT_BINUNICODE
+        stack.push(readUtf8(uint8()));
         break;
-      }
-      case 0x8d: {
-        // BINUNICODE8
-        const length = Number(data.getBigUint64(need(8), true));
-        stack.push(text(need(length), length));
+      case 0x8d: // BINUNICODE8
+        stack.push(readUtf8(uint64()));
         break;
-      }
-      case 0x55: {
-        // SHORT_BINSTRING (Python 2 str): bytes read as latin-1, as Python 3 does with encoding="latin1"
-        const length = bytes[need(1)];
-        stack.push(latin1.decode(bytes.subarray(need(length), pos)));
+      case 0x55: // SHORT_BINSTRING (Python 2 str): bytes read as latin-1, as Python 3 does with encoding="latin1"
+        stack.push(readLatin1(uint8()));
         break;
-      }
-      case 0x54: {
-        // BINSTRING
-        const length = data.getInt32(need(4), true);
-        stack.push(latin1.decode(bytes.subarray(need(length), pos)));
+      case 0x54: // BINSTRING (a signed length: a negative one fails as truncated data)
+        stack.push(readLatin1(data.getInt32(need(4), true)));
         break;
-      }
-      case 0x43: {
-        // SHORT_BINBYTES
-        const length = bytes[need(1)];
-        stack.push(copyBytes(need(length), pos));
+      case 0x43: // SHORT_BINBYTES
+        stack.push(readBytes(uint8()));
         break;
-      }
-      case 0x42: {
-        // BINBYTES
-        const length = data.getUint32(need(4), true);
-        stack.push(copyBytes(need(length), pos));
+      case 0x42: // BINBYTES
+        stack.push(readBytes(uint32()));
         break;
-      }
-      case 0x8e: {
-        // BINBYTES8
-        const length = Number(data.getBigUint64(need(8), true));
-        stack.push(copyBytes(need(length), pos));
+      case 0x8e: // BINBYTES8
+        stack.push(readBytes(uint64()));
         break;
-      }
       case 0x7d: // EMPTY_DICT
         stack.push(new Map());
         break;
@@ -399,16 +384,16 @@ export function unpickle(
         break;
       }
       case 0x68: // BINGET
-        stack.push(memoGet(bytes[need(1)]));
+        stack.push(memoGet(uint8()));
         break;
       case 0x6a: // LONG_BINGET
-        stack.push(memoGet(data.getUint32(need(4), true)));
+        stack.push(memoGet(uint32()));
         break;
       case 0x71: // BINPUT
-        memo.set(bytes[need(1)], top());
+        memo.set(uint8(), top());
         break;
       case 0x72: // LONG_BINPUT
-        memo.set(data.getUint32(need(4), true), top());
+        memo.set(uint32(), top());
         break;
       case 0x94: // MEMOIZE
         memo.set(memo.size, top());

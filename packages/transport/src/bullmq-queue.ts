@@ -12,9 +12,11 @@ import {
   type AddOptions,
   type ConsumeOptions,
   type Consumer,
+  consumerConcurrency,
   DEFAULT_ATTEMPTS,
   type DeadLetter,
   type Handler,
+  messagePriority,
   type QueueCounts,
   type WorkQueue,
 } from "./work-queue.ts";
@@ -61,7 +63,7 @@ export class BullQueue<S extends z.ZodType> implements WorkQueue<z.output<S>> {
   async add(message: z.input<S> | z.output<S>, options: AddOptions = {}): Promise<void> {
     await this.queue.add(this.name, message, {
       jobId: options.id,
-      priority: options.priority ?? QUEUE_DEFAULTS.priority,
+      priority: messagePriority(options),
     });
   }
 
@@ -91,7 +93,7 @@ export class BullQueue<S extends z.ZodType> implements WorkQueue<z.output<S>> {
       {
         connection: this.options.connection,
         prefix: this.options.prefix,
-        concurrency: Math.max(1, options.concurrency ?? 1),
+        concurrency: consumerConcurrency(options),
         lockDuration: this.options.lockDurationMs ?? QUEUE_DEFAULTS.lockDurationMs,
         stalledInterval: this.options.stalledIntervalMs ?? QUEUE_DEFAULTS.stalledIntervalMs,
         maxStalledCount: 3,

@@ -8,9 +8,11 @@ import {
   type AddOptions,
   type ConsumeOptions,
   type Consumer,
+  consumerConcurrency,
   DEFAULT_ATTEMPTS,
   type DeadLetter,
   type Handler,
+  messagePriority,
   type QueueCounts,
   type WorkQueue,
 } from "./work-queue.ts";
@@ -53,7 +55,7 @@ export class MemoryQueue<S extends z.ZodType> implements WorkQueue<z.output<S>> 
     this.enqueue({
       id,
       data: message,
-      priority: options.priority ?? 5,
+      priority: messagePriority(options),
       seq: ++this.seq,
       attempt: 1,
       addedAtMs: Date.now(),
@@ -104,7 +106,7 @@ export class MemoryQueue<S extends z.ZodType> implements WorkQueue<z.output<S>> 
   consume(handler: Handler<z.output<S>>, options: ConsumeOptions = {}): Consumer {
     const sub: Subscriber = {
       handler: handler as Handler<unknown>,
-      concurrency: Math.max(1, options.concurrency ?? 1),
+      concurrency: consumerConcurrency(options),
       active: 0,
       closed: false,
       idle: new Set(),

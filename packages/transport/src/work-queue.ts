@@ -1,6 +1,7 @@
 // The queue interface between stages: at-least-once delivery of validated messages, with priorities,
 // de-duplication by message id, and a dead-letter list for messages that can never be processed.
 
+import { QUEUE_DEFAULTS } from "@vdet/config";
 import { codedError } from "@vdet/errors";
 import { TRANSPORT_ERRORS } from "./error-codes.ts";
 
@@ -21,9 +22,19 @@ export interface DeliveryInfo {
 
 export type Handler<T> = (message: T, delivery: DeliveryInfo) => Promise<void>;
 
+/** A message's priority as every queue reads `add`'s options. */
+export function messagePriority(options: AddOptions): number {
+  return options.priority ?? QUEUE_DEFAULTS.priority;
+}
+
 export interface ConsumeOptions {
   /** Messages handled at the same time by this consumer. */
   concurrency?: number;
+}
+
+/** A consumer's concurrency as every queue reads `consume`'s options: at least 1. */
+export function consumerConcurrency(options: ConsumeOptions): number {
+  return Math.max(1, options.concurrency ?? 1);
 }
 
 export interface Consumer {

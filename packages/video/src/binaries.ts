@@ -98,48 +98,51 @@ function fromEnv(variable: string, env: NodeJS.ProcessEnv): string | undefined {
   return value;
 }
 
+type Candidate = readonly [BinarySource, () => string | undefined];
+
+/** The first candidate that finds a path, tried in order (a later one only when those before found nothing). */
+function firstFound(
+  candidates: readonly Candidate[],
+  missing: string,
+): { path: string; source: BinarySource } {
+  for (const [source, find] of candidates) {
+    const path = find();
+    if (path !== undefined) return { path, source };
+  }
+  throw new FfmpegMissingError(missing);
+}
+
 /** Pure resolution from an environment; `ffmpegBinaries()` caches the answer for the process environment. */
 export function resolveFfmpegBinaries(env: NodeJS.ProcessEnv = process.env): FfmpegBinaries {
-  let ffmpegPath = fromEnv("VDET_FFMPEG", env);
-  let ffmpegSource: BinarySource = "env";
-  if (ffmpegPath === undefined) {
-    ffmpegPath = findOnPath("ffmpeg", env.PATH);
-    ffmpegSource = "system";
-  }
-  if (ffmpegPath === undefined) {
-    ffmpegPath = bundledPath("@ffmpeg-installer/ffmpeg");
-    ffmpegSource = "bundled";
-  }
-  if (ffmpegPath === undefined) {
-    throw new FfmpegMissingError(
-      "no ffmpeg found: install one (apt-get install ffmpeg), set VDET_FFMPEG, or run npm ci to get @ffmpeg-installer/ffmpeg",
-    );
-  }
-
-  let ffprobePath = fromEnv("VDET_FFPROBE", env);
-  let ffprobeSource: BinarySource = "env";
-  if (ffprobePath === undefined && ffmpegSource !== "bundled") {
-    // A custom or system ffmpeg usually has its own ffprobe beside it, of the same version.
-    const sibling = join(dirname(ffmpegPath), "ffprobe");
-    if (isExecutableFile(sibling)) {
-      ffprobePath = sibling;
-      ffprobeSource = ffmpegSource;
-    }
-  }
-  if (ffprobePath === undefined) {
-    ffprobePath = findOnPath("ffprobe", env.PATH);
-    ffprobeSource = "system";
-  }
-  if (ffprobePath === undefined) {
-    ffprobePath = bundledPath("@ffprobe-installer/ffprobe");
-    ffprobeSource = "bundled";
-  }
-  if (ffprobePath === undefined) {
-    throw new FfmpegMissingError(
-      "no ffprobe found: install one (apt-get install ffmpeg), set VDET_FFPROBE, or run npm ci to get @ffprobe-installer/ffprobe",
-    );
-  }
-  return { ffmpegPath, ffmpegSource, ffprobePath, ffprobeSource };
+  const ffmpeg = firstFound(
+    [
+      ["env", () => fromEnv("VDET_FFMPEG", env)],
+      ["system", () => findOnPath("ffmpeg", env.PATH)],
+      ["bundled", () => bundledPath("@ffmpeg-installer/ffmpeg")],
+    ],
+    "no ffmpeg found: install one (apt-get install ffmpeg), set VDET_FFMPEG, or run npm ci to get @ffmpeg-installer/ffmpeg",
+  );
+  // A custom or system ffmpeg usually has its own ffprobe beside it, of the same version.
+  const sibling = (): string | undefined => {
+    if (ffmpeg.source === "bundled") return undefined;
+    const path = join(dirname(ffmpeg.path), "ffprobe");
+    return isExecutableFile(path) ? path : undefined;
+  };
+  const ffprobe = firstFound(
+    [
+      ["env", () => fromEnv("VDET_FFPROBE", env)],
+      [ffmpeg.source, sibling],
+      ["system", () => findOnPath("ffprobe", env.PATH)],
+      ["bundled", () => bundledPath("@ffprobe-installer/ffprobe")],
+    ],
+    "no ffprobe found: install one (apt-get install ffmpeg), set VDET_FFPROBE, or run npm ci to get @ffprobe-installer/ffprobe",
+  );
+  return {
+    ffmpegPath: ffmpeg.path,
+    ffmpegSource: ffmpeg.source,
+    ffprobePath: ffprobe.path,
+    ffprobeSource: ffprobe.source,
+  };
 }
 
 let cachedBinaries: FfmpegBinaries | undefined;

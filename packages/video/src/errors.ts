@@ -57,79 +57,44 @@ export class VideoError extends VdetError {
   }
 }
 
-/** No usable ffmpeg/ffprobe binary. */
-export class FfmpegMissingError extends VideoError {
-  constructor(message: string, details?: VideoErrorDetails) {
-    super("FFMPEG_MISSING", message, details);
-  }
+/** A class for one code, whose errors take a message and details (as codedError does for VdetError). */
+function videoError(code: VideoErrorCode) {
+  return class extends VideoError {
+    constructor(message: string, details?: VideoErrorDetails) {
+      super(code, message, details);
+    }
+  };
 }
+
+/** No usable ffmpeg/ffprobe binary. */
+export class FfmpegMissingError extends videoError(VIDEO_ERRORS.FFMPEG_MISSING) {}
 
 /** The input was refused before ffmpeg ran (scheme or kind not allowed, bad options). */
-export class VideoInputRejectedError extends VideoError {
-  constructor(message: string, details?: VideoErrorDetails) {
-    super("INPUT_REJECTED", message, details);
-  }
-}
+export class VideoInputRejectedError extends videoError(VIDEO_ERRORS.INPUT_REJECTED) {}
 
 /** Missing local file, or a URL answering 404/410. */
-export class VideoNotFoundError extends VideoError {
-  constructor(message: string, details?: VideoErrorDetails) {
-    super("NOT_FOUND", message, details);
-  }
-}
+export class VideoNotFoundError extends videoError(VIDEO_ERRORS.NOT_FOUND) {}
 
 /** Network failure: refused, unresolvable, timed out, HTTP errors other than not-found, a failing input stream. */
-export class VideoUnreachableError extends VideoError {
-  constructor(message: string, details?: VideoErrorDetails) {
-    super("UNREACHABLE", message, details);
-  }
-}
+export class VideoUnreachableError extends videoError(VIDEO_ERRORS.UNREACHABLE) {}
 
 /** The bytes are not a video container ffmpeg accepts: empty, truncated, text, image, unknown format. */
-export class NotAVideoError extends VideoError {
-  constructor(message: string, details?: VideoErrorDetails) {
-    super("NOT_A_VIDEO", message, details);
-  }
-}
+export class NotAVideoError extends videoError(VIDEO_ERRORS.NOT_A_VIDEO) {}
 
 /** A valid container without a video stream (audio-only, cover art only). */
-export class NoVideoStreamError extends VideoError {
-  constructor(message: string, details?: VideoErrorDetails) {
-    super("NO_VIDEO_STREAM", message, details);
-  }
-}
+export class NoVideoStreamError extends videoError(VIDEO_ERRORS.NO_VIDEO_STREAM) {}
 
 /** A video stream whose codec the ffmpeg in use cannot decode. */
-export class UnsupportedCodecError extends VideoError {
-  constructor(message: string, details?: VideoErrorDetails) {
-    super("UNSUPPORTED_CODEC", message, details);
-  }
-}
+export class UnsupportedCodecError extends videoError(VIDEO_ERRORS.UNSUPPORTED_CODEC) {}
 
 /** A configured limit (resolution, sampled frame count) was exceeded. */
-export class VideoLimitError extends VideoError {
-  constructor(message: string, details?: VideoErrorDetails) {
-    super("LIMIT_EXCEEDED", message, details);
-  }
-}
+export class VideoLimitError extends videoError(VIDEO_ERRORS.LIMIT_EXCEEDED) {}
 
 /** ffmpeg made no progress for the stall timeout while the consumer was waiting. */
-export class VideoStallError extends VideoError {
-  constructor(message: string, details?: VideoErrorDetails) {
-    super("STALLED", message, details);
-  }
-}
+export class VideoStallError extends videoError(VIDEO_ERRORS.STALLED) {}
 
 /** The caller's AbortSignal fired; ffmpeg was killed. `cause` is the signal's reason. */
-export class VideoAbortedError extends VideoError {
-  constructor(message: string, details?: VideoErrorDetails) {
-    super("ABORTED", message, details);
-  }
-}
+export class VideoAbortedError extends videoError(VIDEO_ERRORS.ABORTED) {}
 
 /** ffmpeg failed for a reason none of the other classes describe. */
-export class VideoDecodeError extends VideoError {
-  constructor(message: string, details?: VideoErrorDetails) {
-    super("DECODE_FAILED", message, details);
-  }
-}
+export class VideoDecodeError extends videoError(VIDEO_ERRORS.DECODE_FAILED) {}
