@@ -9,7 +9,6 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join, normalize } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { setTimeout as sleep } from "node:timers/promises";
 import {
   collect,
   makeNumberedClip,
@@ -17,6 +16,7 @@ import {
   readFrameNumber,
   startLiveLavfi,
   tempDir,
+  waitForFile,
   waitForNoFfmpegChildren,
 } from "../testing/clips.ts";
 import {
@@ -187,17 +187,7 @@ describe("live HLS", () => {
     ]);
     const writerDone = new Promise((resolve) => writer.on("exit", resolve));
     try {
-      for (let waited = 0; ; waited += 50) {
-        if (
-          await access(playlist).then(
-            () => true,
-            () => false,
-          )
-        )
-          break;
-        assert.ok(waited < 10_000, "ffmpeg wrote no playlist");
-        await sleep(50);
-      }
+      await waitForFile(playlist, 10_000);
       assert.doesNotMatch(await readFile(playlist, "utf8"), /EXT-X-ENDLIST/, "the stream must still be live");
       const frames = await collect(`${base}/live/index.m3u8`, {
         sampling: { everyNth: 5 },
