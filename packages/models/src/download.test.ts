@@ -7,22 +7,14 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync 
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { after, before, test } from "node:test";
-import {
-  type CheckpointServer,
-  startCheckpointServer,
-  startConnectProxy,
-} from "../testing/checkpoint-server.ts";
+import { after, test } from "node:test";
+import { startConnectProxy, useCheckpointServer } from "../testing/checkpoint-server.ts";
 import { download, proxyDispatcher } from "./download.ts";
 import { DownloadConnectionError } from "./errors.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "vdet-download-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
-let server: CheckpointServer;
-before(async () => {
-  server = await startCheckpointServer();
-});
-after(() => server?.close());
+const server = useCheckpointServer();
 
 const sha256 = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex");
 const body = new Uint8Array(12 * 2 ** 20).map((_, i) => (i * 7919) % 251);
