@@ -10,6 +10,7 @@ import { build, Detector } from "@vdet/effdet";
 import { decodeImage } from "@vdet/image";
 import { readSafetensors, type StateDict, writeSafetensors } from "@vdet/tensorio";
 import { largeFixture } from "../../../test/support/fixtures.ts";
+import { writeLabelledOnnx } from "../testing/labelled-onnx.ts";
 import { ModelCache } from "./cache.ts";
 import { ModelConversionError, ModelInputError } from "./errors.ts";
 import { importModel } from "./import.ts";
@@ -125,10 +126,7 @@ describe("import", () => {
 
   test("a ready deploy ONNX file imports; a raw one and the published names are refused", async () => {
     const cache = new ModelCache(join(dir, "cache-d"));
-    const deploy = join(dir, "small.onnx");
-    writeFileSync(deploy, build({ phi: 0, seed: 1, imageSize: 128, numClasses: 4 }));
-    const labels = join(dir, "four-labels.txt");
-    writeFileSync(labels, "w\nx\ny\nz\n");
+    const { onnx: deploy, labels } = writeLabelledOnnx(dir, "small", 0, ["w", "x", "y", "z"]);
     const model = await importModel(deploy, { phi: 0, cache, classesFile: labels });
     assert.equal(model.manifest.source.format, "onnx");
     assert.equal(model.manifest.numClasses, 4);
