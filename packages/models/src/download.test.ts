@@ -3,17 +3,16 @@
 
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { after, test } from "node:test";
+import { test } from "node:test";
 import { startConnectProxy, useCheckpointServer } from "../testing/checkpoint-server.ts";
+import { useTempDir } from "../testing/temp-dir.ts";
 import { download, proxyDispatcher } from "./download.ts";
 import { DownloadConnectionError } from "./errors.ts";
 
-const dir = mkdtempSync(join(tmpdir(), "vdet-download-"));
-after(() => rmSync(dir, { recursive: true, force: true }));
+const dir = useTempDir("vdet-download-");
 const server = useCheckpointServer();
 
 const sha256 = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex");

@@ -2,22 +2,21 @@
 // and fp16-wrapped PyTorch formats, a ready deploy ONNX file, and the errors that protect the cache; then list.
 
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { after, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import { build, Detector } from "@vdet/effdet";
 import { decodeImage } from "@vdet/image";
 import { readSafetensors, type StateDict, writeSafetensors } from "@vdet/tensorio";
 import { largeFixture } from "../../../test/support/fixtures.ts";
 import { writeLabelledOnnx } from "../testing/labelled-onnx.ts";
+import { useTempDir } from "../testing/temp-dir.ts";
 import { ModelCache } from "./cache.ts";
 import { ModelConversionError, ModelInputError } from "./errors.ts";
 import { importModel } from "./import.ts";
 import { resolveModelReference } from "./resolve.ts";
 
-const dir = mkdtempSync(join(tmpdir(), "vdet-import-"));
-after(() => rmSync(dir, { recursive: true, force: true }));
+const dir = useTempDir("vdet-import-");
 
 /** The D0 fixture cut down to `k` classes: the class head keeps channels a·90 + j (j < k) for each anchor a. */
 function withClasses(d0: StateDict, k: number): StateDict {

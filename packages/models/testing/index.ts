@@ -10,3 +10,4 @@ export {
   useCheckpointServer,
 } from "./checkpoint-server.ts";
 export { writeLabelledOnnx } from "./labelled-onnx.ts";
+export { useTempDir } from "./temp-dir.ts";
