@@ -6,7 +6,7 @@ import { createReadStream } from "node:fs";
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Readable } from "node:stream";
-import { after, before, describe, test } from "node:test";
+import { before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { type BadInput, makeBadInputs } from "../testing/bad-inputs.ts";
 import {
@@ -14,7 +14,7 @@ import {
   collect,
   makeNumberedClip,
   readFrameNumber,
-  tempDir,
+  useTempDir,
   waitForNoFfmpegChildren,
   Y4mSource,
 } from "../testing/clips.ts";
@@ -27,13 +27,12 @@ import {
   VideoUnreachableError,
 } from "./errors.ts";
 
-let dir: { path: string; remove: () => Promise<void> };
+const dir = useTempDir("decode-flow");
 const spec = { frames: 100, rate: 25, width: 160, height: 90 };
 let clip: string; // spec, H.264 in MP4 (index at the end)
 let tsClip: string; // the same in MPEG-TS (streamable)
 
 before(async () => {
-  dir = await tempDir("decode-flow");
   [clip, tsClip] = await Promise.all([
     makeNumberedClip(join(dir.path, "clip.mp4"), spec),
     makeNumberedClip(join(dir.path, "clip.ts"), {
@@ -41,11 +40,6 @@ before(async () => {
       output: ["-c:v", "libx264", "-crf", "12", "-pix_fmt", "yuv420p", "-f", "mpegts"],
     }),
   ]);
-});
-
-after(async () => {
-  await waitForNoFfmpegChildren();
-  await dir.remove();
 });
 
 describe("flow control", () => {

@@ -5,14 +5,14 @@ import assert from "node:assert/strict";
 import { createReadStream } from "node:fs";
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { after, before, describe, test } from "node:test";
+import { before, describe, test } from "node:test";
 import { type BadInput, makeBadInputs } from "../testing/bad-inputs.ts";
 import {
   makeLavfiClip,
   makeNumberedClip,
   rotateMp4Quarter,
-  tempDir,
   testPattern,
+  useTempDir,
   waitForNoFfmpegChildren,
   Y4mSource,
 } from "../testing/clips.ts";
@@ -20,19 +20,13 @@ import { decodeFrames } from "./decode.ts";
 import { NoVideoStreamError, VideoAbortedError, VideoInputRejectedError, VideoStallError } from "./errors.ts";
 import { probeVideo } from "./probe.ts";
 
-let dir: { path: string; remove: () => Promise<void> };
+const dir = useTempDir("probe");
 const spec = { frames: 50, rate: 25, width: 160, height: 90 };
 const x264 = ["-c:v", "libx264", "-crf", "20", "-pix_fmt", "yuv420p"];
 let mp4: string;
 
 before(async () => {
-  dir = await tempDir("probe");
   mp4 = await makeNumberedClip(join(dir.path, "clip.mp4"), spec);
-});
-
-after(async () => {
-  await waitForNoFfmpegChildren();
-  await dir.remove();
 });
 
 describe("values", () => {

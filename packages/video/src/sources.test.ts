@@ -15,9 +15,8 @@ import {
   numberedFrames,
   readFrameNumber,
   startLiveLavfi,
-  tempDir,
+  useTempDir,
   waitForFile,
-  waitForNoFfmpegChildren,
 } from "../testing/clips.ts";
 import {
   VideoInputRejectedError,
@@ -27,7 +26,7 @@ import {
 } from "./errors.ts";
 import { probeVideo } from "./probe.ts";
 
-let dir: { path: string; remove: () => Promise<void> };
+const dir = useTempDir("sources");
 let server: Server;
 let base: string;
 const requests: string[] = [];
@@ -68,7 +67,6 @@ function serve(root: string): Server {
 }
 
 before(async () => {
-  dir = await tempDir("sources");
   await makeNumberedClip(join(dir.path, "clip.mp4"), { frames: 100, rate: 25, width: 160, height: 90 });
   await makeNumberedClip(join(dir.path, "clip.ts"), {
     frames: 100,
@@ -85,8 +83,6 @@ before(async () => {
 after(async () => {
   server.closeAllConnections();
   await new Promise((resolve) => server.close(resolve));
-  await waitForNoFfmpegChildren();
-  await dir.remove();
 });
 
 describe("http(s) URLs", () => {
