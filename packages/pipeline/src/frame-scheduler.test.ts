@@ -129,7 +129,7 @@ describe("frame scheduler with a sleeping runner", () => {
 
   test("the job's φ range is respected at both ends", async () => {
     // Eight frames 100 ms apart with this budget and φ range.
-    const inRange = (budgetMs: number, phiMin: number, phiMax: number) =>
+    const inRange = (budgetMs: number, phiMin: PhiValue, phiMax: PhiValue) =>
       stream(scheduler(), { frames: 8, intervalMs: 100, budgetMs, phiMin, phiMax });
     const roomy = await inRange(2000, 1, 2);
     assert.ok(
