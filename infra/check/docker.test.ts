@@ -9,56 +9,65 @@ import { test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { deleteKeysWithPrefix, redisOptionsFromUrl } from "@vdet/transport";
 import { Redis } from "ioredis";
-import { lintDockerfile, lintFfmpeg } from "./dockerfile-lint.ts";
+import { type LintProblem, lintDockerfile, lintFfmpeg } from "./dockerfile-lint.ts";
 
 const dockerDir = fileURLToPath(new URL("../docker/", import.meta.url));
 const repoRoot = fileURLToPath(new URL("../../", import.meta.url));
 const dockerfile = readFileSync(`${dockerDir}Dockerfile`, "utf8");
 
-test("the Dockerfile passes the lint rules for all three images", () => {
-  assert.deepEqual(lintDockerfile(dockerfile, ["app", "worker-cpu", "worker-cuda"]), []);
-});
-
-test("the lint rules catch root users, unpinned bases, missing health checks and shell-form CMD", () => {
-  const bad = [
-    "FROM node AS app",
-    "RUN apt-get install -y ffmpeg",
-    "CMD node main.js",
-    "FROM node:latest AS two",
-    "USER node",
-  ].join("\n");
-  const rules = lintDockerfile(bad, ["app", "two"])
-    .map((p) => p.rule)
-    .sort();
-  assert.deepEqual(rules, [
-    "apt-recommends",
-    "exec-form",
-    "healthcheck",
-    "healthcheck",
-    "non-root",
-    "pinned-base",
-    "pinned-base",
-  ]);
-});
-
-test("every image runs the distribution's ffmpeg, none the npm installers' 2018 builds", () => {
-  assert.deepEqual(lintFfmpeg(dockerfile, ["app", "worker-cpu", "worker-cuda"]), []);
-});
-
-test("the ffmpeg rules catch a missing apt ffmpeg, a missing VDET_FFMPEG and a kept npm-installer build", () => {
-  const bad = [
-    "FROM node:24.22.3-bookworm-slim AS deps",
-    "RUN npm ci --omit=dev",
-    "FROM node:24.22.3-bookworm-slim AS app",
-    "ENV VDET_FFPROBE=/usr/bin/ffprobe",
-    "RUN apt-get install -y --no-install-recommends ffmpegthumbnailer",
-    "FROM app AS worker",
-    "RUN apt-get install -y --no-install-recommends ffmpeg && rm -rf node_modules/@ffmpeg-installer/*-*",
-    "ENV VDET_FFMPEG=/usr/bin/ffmpeg",
-  ].join("\n");
-  const problems = lintFfmpeg(bad, ["app", "worker"]).map((p) => `${p.rule}@${p.line}`);
-  assert.deepEqual(problems.sort(), ["distro-ffmpeg@3", "ffmpeg-env@3", "npm-ffmpeg@1", "npm-ffmpeg@1"]);
-});
+// Each linter: the real Dockerfile passes it, and a bad one written for the purpose gets each expected problem.
+const linters = [
+  {
+    lint: lintDockerfile,
+    passes: "the Dockerfile passes the lint rules for all three images",
+    catches: "the lint rules catch root users, unpinned bases, missing health checks and shell-form CMD",
+    bad: [
+      "FROM node AS app",
+      "RUN apt-get install -y ffmpeg",
+      "CMD node main.js",
+      "FROM node:latest AS two",
+      "USER node",
+    ],
+    badStages: ["app", "two"],
+    show: (p: LintProblem) => p.rule,
+    expected: [
+      "apt-recommends",
+      "exec-form",
+      "healthcheck",
+      "healthcheck",
+      "non-root",
+      "pinned-base",
+      "pinned-base",
+    ],
+  },
+  {
+    lint: lintFfmpeg,
+    passes: "every image runs the distribution's ffmpeg, none the npm installers' 2018 builds",
+    catches:
+      "the ffmpeg rules catch a missing apt ffmpeg, a missing VDET_FFMPEG and a kept npm-installer build",
+    bad: [
+      "FROM node:24.22.3-bookworm-slim AS deps",
+      "RUN npm ci --omit=dev",
+      "FROM node:24.22.3-bookworm-slim AS app",
+      "ENV VDET_FFPROBE=/usr/bin/ffprobe",
+      "RUN apt-get install -y --no-install-recommends ffmpegthumbnailer",
+      "FROM app AS worker",
+      "RUN apt-get install -y --no-install-recommends ffmpeg && rm -rf node_modules/@ffmpeg-installer/*-*",
+      "ENV VDET_FFMPEG=/usr/bin/ffmpeg",
+    ],
+    badStages: ["app", "worker"],
+    show: (p: LintProblem) => `${p.rule}@${p.line}`,
+    expected: ["distro-ffmpeg@3", "ffmpeg-env@3", "npm-ffmpeg@1", "npm-ffmpeg@1"],
+  },
+];
+for (const { lint, passes, catches, bad, badStages, show, expected } of linters) {
+  test(passes, () => {
+    assert.deepEqual(lint(dockerfile, ["app", "worker-cpu", "worker-cuda"]), []);
+  });
+  test(catches, () => {
+    assert.deepEqual(lint(bad.join("\n"), badStages).map(show).sort(), expected);
+  });
+}
 
 test("the CUDA image installs onnxruntime-node's CUDA 12 build of the locked version", () => {
   assert.match(dockerfile, /ONNXRUNTIME_NODE_INSTALL=cuda12 npm ci /);

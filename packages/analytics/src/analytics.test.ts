@@ -37,16 +37,14 @@ function run(a: Analytics, path: ([number, number] | null)[], id = 1): Analytics
 
 // Horizontal line from (0, 50) to (100, 50): below it (y > 50) is its right side on screen, so moving down is "in".
 const gate: Line = { name: "gate", from: [0, 50], to: [100, 50] };
+/** Analytics that count the gate, a crossing needing `inertiaFrames` frames on the new side. */
+const gateCounter = (inertiaFrames: number) => new Analytics(config({ inertiaFrames, lines: [gate] }));
+/** A path along x = 50, one point a frame at these heights: it crosses the gate where it passes y = 50. */
+const column = (...ys: number[]): [number, number][] => ys.map((y) => [50, y]);
 
 test("a line crossed downwards counts in once, at the first frame on the new side", () => {
-  const a = new Analytics(config({ inertiaFrames: 2, lines: [gate] }));
-  const events = run(a, [
-    [50, 30],
-    [50, 40],
-    [50, 60],
-    [50, 70],
-    [50, 80],
-  ]);
+  const a = gateCounter(2);
+  const events = run(a, column(30, 40, 60, 70, 80));
   assert.deepEqual(events, [
     { type: "cross-in", line: "gate", trackId: 1, class: "car", classId: 3, frame: 2, ptsMs: 200 },
   ]);
@@ -55,27 +53,18 @@ test("a line crossed downwards counts in once, at the first frame on the new sid
 });
 
 test("a track that jitters across the line counts only once it stays for the inertia frames", () => {
-  const a = new Analytics(config({ inertiaFrames: 3, lines: [gate] }));
-  const jitter: [number, number][] = [
-    [50, 45],
-    [50, 55],
-    [50, 45],
-    [50, 55],
-    [50, 56],
-    [50, 44],
-    [50, 52],
-    [50, 53],
-  ];
+  const a = gateCounter(3);
+  const jitter = column(45, 55, 45, 55, 56, 44, 52, 53);
   assert.deepEqual(run(a, jitter), [], "never three frames in a row on the other side");
-  const a2 = new Analytics(config({ inertiaFrames: 3, lines: [gate] }));
-  const events = run(a2, [...jitter, [50, 54], [50, 44], [50, 56], [50, 57], [50, 58]]);
+  const a2 = gateCounter(3);
+  const events = run(a2, [...jitter, ...column(54, 44, 56, 57, 58)]);
   assert.deepEqual(
     events.map((e) => [e.type, e.frame]),
     [["cross-in", 6]],
     "counted at the start of the streak that lasted",
   );
   // With inertia 1 every sign change is a crossing, but each direction still counts once per track.
-  const a3 = new Analytics(config({ inertiaFrames: 1, lines: [gate] }));
+  const a3 = gateCounter(1);
   assert.deepEqual(
     run(a3, jitter).map((e) => e.type),
     ["cross-in", "cross-out"],
@@ -84,7 +73,7 @@ test("a track that jitters across the line counts only once it stays for the ine
 });
 
 test("crossing exactly through the line's end point counts; passing beyond it does not", () => {
-  const through = new Analytics(config({ inertiaFrames: 1, lines: [gate] }));
+  const through = gateCounter(1);
   assert.deepEqual(
     run(through, [
       [90, 40],
@@ -93,7 +82,7 @@ test("crossing exactly through the line's end point counts; passing beyond it do
     ["cross-in"],
     "the step (90,40)→(110,60) passes through (100,50)",
   );
-  const beyond = new Analytics(config({ inertiaFrames: 1, lines: [gate] }));
+  const beyond = gateCounter(1);
   assert.deepEqual(
     run(beyond, [
       [95, 40],
@@ -106,7 +95,7 @@ test("crossing exactly through the line's end point counts; passing beyond it do
 });
 
 test("a point exactly on the line neither counts nor breaks the step that crosses it", () => {
-  const a = new Analytics(config({ inertiaFrames: 2, lines: [gate] }));
+  const a = gateCounter(2);
   const events = run(a, [
     [50, 40],
     [50, 50],
@@ -119,7 +108,7 @@ test("a point exactly on the line neither counts nor breaks the step that crosse
     [["cross-in", 3]],
   );
   // A track that only ever sits on the line has no side.
-  const b = new Analytics(config({ inertiaFrames: 1, lines: [gate] }));
+  const b = gateCounter(1);
   assert.deepEqual(
     run(b, [
       [10, 50],
@@ -130,15 +119,9 @@ test("a point exactly on the line neither counts nor breaks the step that crosse
 });
 
 test("a crossing counts once per track and direction; other tracks count on their own", () => {
-  const a = new Analytics(config({ inertiaFrames: 1, lines: [gate] }));
-  const down: [number, number][] = [
-    [50, 40],
-    [50, 60],
-  ];
-  const up: [number, number][] = [
-    [50, 60],
-    [50, 40],
-  ];
+  const a = gateCounter(1);
+  const down = column(40, 60);
+  const up = column(60, 40);
   const path = [...down, ...up, ...down, ...up];
   const events: AnalyticsEvent[] = [];
   path.forEach((p, i) => {

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { BOW_TIE_ZONES } from "../testing/index.ts";
 import { anchorPoint, InvalidZonesError, parseZonesFile, resolveZones } from "./zones.ts";
 
 const line = { name: "gate", from: [0, 50], to: [100, 50] };
@@ -51,22 +52,7 @@ test("degenerate shapes are refused with the shape's name and what to do", () =>
     problems({ lines: [{ name: "l", from: [5, 5], to: [5, 5] }] }),
     /lines\.0\.to: .*zero-length line/,
   );
-  assert.match(
-    problems({
-      zones: [
-        {
-          name: "bow",
-          polygon: [
-            [0, 0],
-            [10, 10],
-            [10, 0],
-            [0, 10],
-          ],
-        },
-      ],
-    }),
-    /zone "bow" is not a simple polygon: .*self-intersecting/,
-  );
+  assert.match(problems(BOW_TIE_ZONES), /zone "bow" is not a simple polygon: .*self-intersecting/);
   assert.match(
     problems({
       zones: [

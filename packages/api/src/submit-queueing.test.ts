@@ -53,6 +53,15 @@ async function delivered(transport: Transport, ms: number): Promise<string[]> {
   return ids;
 }
 
+/** POST /jobs with the test token, as a client submits. */
+const postJob = (app: Awaited<ReturnType<typeof buildServer>>, payload: ReturnType<typeof spec>) =>
+  app.inject({
+    method: "POST",
+    url: "/jobs",
+    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+    payload,
+  });
+
 for (const kind of ["memory", "redis"] as const) {
   describe(`submitting (${kind} job store)`, () => {
     test("a retry with the same idempotency key queues a job created but never queued", async () => {
@@ -62,12 +71,7 @@ for (const kind of ["memory", "redis"] as const) {
         // The api stopped after the job was created and before its message was queued.
         const { job } = await jobStore.create(parseJobSpec(spec("retry-after-crash")));
         assert.equal(await jobStore.needsQueueing(job.id), true);
-        const retry = await app.inject({
-          method: "POST",
-          url: "/jobs",
-          headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-          payload: spec("retry-after-crash"),
-        });
+        const retry = await postJob(app, spec("retry-after-crash"));
         assert.equal(retry.statusCode, 200);
         assert.equal(retry.json().job.id, job.id);
         assert.equal(retry.json().created, false);
@@ -75,12 +79,7 @@ for (const kind of ["memory", "redis"] as const) {
         assert.deepEqual(await delivered(transport, 300), [job.id], "the producer gets the job");
 
         // Once queued, a further retry adds nothing.
-        const again = await app.inject({
-          method: "POST",
-          url: "/jobs",
-          headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-          payload: spec("retry-after-crash"),
-        });
+        const again = await postJob(app, spec("retry-after-crash"));
         assert.equal(again.statusCode, 200);
         assert.deepEqual(await delivered(transport, 300), [], "queued once");
       } finally {

@@ -3,26 +3,17 @@
 
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { after, before, test } from "node:test";
-import {
-  type CheckpointServer,
-  startCheckpointServer,
-  startConnectProxy,
-} from "../testing/checkpoint-server.ts";
+import { test } from "node:test";
+import { startConnectProxy, useCheckpointServer } from "../testing/checkpoint-server.ts";
+import { useTempDir } from "../testing/temp-dir.ts";
 import { download, proxyDispatcher } from "./download.ts";
 import { DownloadConnectionError } from "./errors.ts";
 
-const dir = mkdtempSync(join(tmpdir(), "vdet-download-"));
-after(() => rmSync(dir, { recursive: true, force: true }));
-let server: CheckpointServer;
-before(async () => {
-  server = await startCheckpointServer();
-});
-after(() => server?.close());
+const dir = useTempDir("vdet-download-");
+const server = useCheckpointServer();
 
 const sha256 = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex");
 const body = new Uint8Array(12 * 2 ** 20).map((_, i) => (i * 7919) % 251);

@@ -2,21 +2,21 @@
 // and fp16-wrapped PyTorch formats, a ready deploy ONNX file, and the errors that protect the cache; then list.
 
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { after, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import { build, Detector } from "@vdet/effdet";
 import { decodeImage } from "@vdet/image";
 import { readSafetensors, type StateDict, writeSafetensors } from "@vdet/tensorio";
 import { largeFixture } from "../../../test/support/fixtures.ts";
+import { writeLabelledOnnx } from "../testing/labelled-onnx.ts";
+import { useTempDir } from "../testing/temp-dir.ts";
 import { ModelCache } from "./cache.ts";
 import { ModelConversionError, ModelInputError } from "./errors.ts";
 import { importModel } from "./import.ts";
 import { resolveModelReference } from "./resolve.ts";
 
-const dir = mkdtempSync(join(tmpdir(), "vdet-import-"));
-after(() => rmSync(dir, { recursive: true, force: true }));
+const dir = useTempDir("vdet-import-");
 
 /** The D0 fixture cut down to `k` classes: the class head keeps channels a·90 + j (j < k) for each anchor a. */
 function withClasses(d0: StateDict, k: number): StateDict {
@@ -125,10 +125,7 @@ describe("import", () => {
 
   test("a ready deploy ONNX file imports; a raw one and the published names are refused", async () => {
     const cache = new ModelCache(join(dir, "cache-d"));
-    const deploy = join(dir, "small.onnx");
-    writeFileSync(deploy, build({ phi: 0, seed: 1, imageSize: 128, numClasses: 4 }));
-    const labels = join(dir, "four-labels.txt");
-    writeFileSync(labels, "w\nx\ny\nz\n");
+    const { onnx: deploy, labels } = writeLabelledOnnx(dir, "small", 0, ["w", "x", "y", "z"]);
     const model = await importModel(deploy, { phi: 0, cache, classesFile: labels });
     assert.equal(model.manifest.source.format, "onnx");
     assert.equal(model.manifest.numClasses, 4);

@@ -4,14 +4,15 @@
 
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { hostname, tmpdir } from "node:os";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { hostname } from "node:os";
 import { join, resolve } from "node:path";
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import { Detector } from "@vdet/effdet";
 import { decodeImage } from "@vdet/image";
 import { largeFixture } from "../../../test/support/fixtures.ts";
-import { type CheckpointServer, startCheckpointServer } from "../testing/checkpoint-server.ts";
+import { type CheckpointServer, useCheckpointServer } from "../testing/checkpoint-server.ts";
+import { useTempDir } from "../testing/temp-dir.ts";
 import { ModelCache } from "./cache.ts";
 import {
   ChecksumMismatchError,
@@ -23,13 +24,8 @@ import {
 import { MANIFEST_FILE } from "./manifest.ts";
 import { type PullOptions, pullModel } from "./pull.ts";
 
-const root = mkdtempSync(join(tmpdir(), "vdet-pull-"));
-after(() => rmSync(root, { recursive: true, force: true }));
-let server: CheckpointServer;
-before(async () => {
-  server = await startCheckpointServer();
-});
-after(() => server?.close());
+const root = useTempDir("vdet-pull-");
+const server = useCheckpointServer();
 
 const sha256 = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex");
 

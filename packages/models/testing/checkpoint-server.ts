@@ -4,6 +4,7 @@
 
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import { connect, type Socket } from "node:net";
+import { after, before } from "node:test";
 
 export type Behaviour =
   | { kind: "ok" }
@@ -29,6 +30,19 @@ export interface CheckpointServer {
   serve(path: string, body: Uint8Array, behaviour?: Behaviour): void;
   behave(path: string, behaviour: Behaviour): void;
   close(): Promise<void>;
+}
+
+/**
+ * Call at the top of a test file: starts one server before the file's tests and closes it after them. The handle
+ * is filled in by the `before` hook with the started server's fields, so use it inside tests only.
+ */
+export function useCheckpointServer(): CheckpointServer {
+  const handle = {} as CheckpointServer;
+  before(async () => {
+    Object.assign(handle, await startCheckpointServer());
+  });
+  after(() => handle.close?.());
+  return handle;
 }
 
 export async function startCheckpointServer(): Promise<CheckpointServer> {

@@ -45,6 +45,31 @@ class Checker {
     );
   }
 
+  /** Checks every key of `expected` against `actualOf(key)`, labelled `${prefix} ${key}`. */
+  checkAll(prefix: string, expected: Expected, actualOf: (key: string) => number): void {
+    for (const [key, value] of Object.entries(expected)) this.check(`${prefix} ${key}`, actualOf(key), value);
+  }
+
+  /** Checks the results of a TUD case: every expected sequence must have been evaluated. */
+  checkSequences(
+    doc: CaseDoc,
+    results: Map<string, SequenceMetrics>,
+    actualOf: (key: string, m: SequenceMetrics) => number,
+    prefix = "",
+  ): void {
+    for (const [seq, expected] of Object.entries(doc.expected ?? {})) {
+      const m = results.get(seq);
+      assert.ok(m, `sequence ${seq} evaluated`);
+      this.checkAll(`${prefix}${seq}`, expected, (key) => actualOf(key, m));
+    }
+  }
+
+  /** Fails when fewer than `minimum` values were checked (a case lost its expectations), else reports. */
+  finish(t: TestContext, minimum: number): void {
+    assert.ok(this.count >= minimum, `${this.count} values checked, expected at least ${minimum}`);
+    this.report(t);
+  }
+
   report(t: TestContext): void {
     t.diagnostic(
       `${this.count} values, max |Δ| = ${this.maxDeviation.toExponential(2)} (tolerance ${this.tolerance})`,
@@ -170,71 +195,63 @@ function caseById(cases: CaseDoc[], id: string): CaseDoc {
   return c;
 }
 
-test("py-motmetrics test_motchallenge_files: TUD-Campus, TUD-Stadtmitte, OVERALL", (t) => {
+/** The case `id` of expected-metrics.json, or undefined (test skipped) without the shared data. */
+function loadCase(t: TestContext, id: string): CaseDoc | undefined {
   const cases = loadCases(t);
-  if (!cases) return;
-  const doc = caseById(cases, "py-motmetrics/test_motchallenge_files");
+  return cases && caseById(cases, id);
+}
+
+test("py-motmetrics test_motchallenge_files: TUD-Campus, TUD-Stadtmitte, OVERALL", (t) => {
+  const doc = loadCase(t, "py-motmetrics/test_motchallenge_files");
+  if (!doc) return;
   if (!haveFixtures(t, ...Object.values(doc.data ?? {}).flatMap((d) => [d.gt, d.hyp]))) return;
   const results = evaluateTud(doc, "py-motmetrics");
   // Expected values are printed with 6 decimals; integers must match exactly.
   const checker = new Checker(1e-6);
-  for (const [seq, expected] of Object.entries(doc.expected ?? {})) {
-    const m = results.get(seq);
-    assert.ok(m, `sequence ${seq} evaluated`);
-    for (const [key, value] of Object.entries(expected))
-      checker.check(`${seq} ${key}`, pyMotmetricsValue(key, m), value);
-  }
-  assert.ok(checker.count >= 45);
-  checker.report(t);
+  checker.checkSequences(doc, results, pyMotmetricsValue);
+  checker.finish(t, 45);
 });
 
 test("py-motmetrics test_hota and TrackEval values computed on the TUD files", (t) => {
-  const cases = loadCases(t);
-  if (!cases) return;
   for (const id of ["py-motmetrics/test_hota", "trackeval-computed/TUD"]) {
-    const doc = caseById(cases, id);
+    const doc = loadCase(t, id);
+    if (!doc) return;
     if (!haveFixtures(t, ...Object.values(doc.data ?? {}).flatMap((d) => [d.gt, d.hyp]))) return;
     const results = evaluateTud(doc, "trackeval");
     const checker = new Checker(1e-9);
-    for (const [seq, expected] of Object.entries(doc.expected ?? {})) {
-      const m = results.get(seq);
-      assert.ok(m, `sequence ${seq} evaluated`);
-      for (const [key, value] of Object.entries(expected))
-        checker.check(`${id} ${seq} ${key}`, trackEvalValue(key, m), value);
-    }
-    assert.ok(checker.count >= 6);
-    checker.report(t);
+    checker.checkSequences(doc, results, trackEvalValue, `${id} `);
+    checker.finish(t, 6);
   }
 });
 
-test("py-motmetrics accumulator event sequences (MATCH/SWITCH/TRANSFER/ASCEND/MIGRATE, empty cases)", (t) => {
-  const cases = loadCases(t);
-  if (!cases) return;
-  const doc = caseById(cases, "py-motmetrics/accumulator-synthetic");
+/** Checks each hand-written case of `id` with `checkCase`; at least `minimum` values in all. */
+function checkSyntheticCases(
+  t: TestContext,
+  id: string,
+  minimum: number,
+  checkCase: (checker: Checker, name: string, c: SyntheticCase) => void,
+): void {
+  const doc = loadCase(t, id);
+  if (!doc) return;
   const checker = new Checker(1e-9);
-  for (const [name, c] of Object.entries(doc.cases ?? {})) {
+  for (const [name, c] of Object.entries(doc.cases ?? {})) checkCase(checker, name, c);
+  checker.finish(t, minimum);
+}
+
+test("py-motmetrics accumulator event sequences (MATCH/SWITCH/TRANSFER/ASCEND/MIGRATE, empty cases)", (t) => {
+  checkSyntheticCases(t, "py-motmetrics/accumulator-synthetic", 40, (checker, name, c) => {
     const m = accumulateEvents(c.frames ?? []);
-    for (const [key, value] of Object.entries(c.expected ?? {}))
-      checker.check(`${name} ${key}`, pyMotmetricsValue(key, m), value);
-  }
-  assert.ok(checker.count >= 40);
-  checker.report(t);
+    checker.checkAll(name, c.expected ?? {}, (key) => pyMotmetricsValue(key, m));
+  });
 });
 
 test("TrackEval test_metrics synthetic sequences: CLEAR, Identity, VACE and HOTA", (t) => {
-  const cases = loadCases(t);
-  if (!cases) return;
-  const doc = caseById(cases, "trackeval/test_metrics-synthetic");
-  const checker = new Checker(1e-9);
-  for (const [name, c] of Object.entries(doc.cases ?? {})) {
+  checkSyntheticCases(t, "trackeval/test_metrics-synthetic", 60, (checker, name, c) => {
     assert.ok(c.inputs, `${name} has inputs`);
     const m = evaluatePrepared(sequenceFromTrackEvalInputs(name, c.inputs));
     const groups = { ...(c.expected_from_test ?? {}), hota: c.computed_hota ?? {} };
     for (const [group, values] of Object.entries(groups)) {
-      for (const [key, value] of Object.entries(values))
-        checker.check(`${name} ${group} ${key}`, trackEvalValue(key, m), value);
+      checker.checkAll(`${name} ${group}`, values, (key) => trackEvalValue(key, m));
     }
-  }
-  assert.ok(checker.count >= 60);
-  checker.report(t);
+  });
 });

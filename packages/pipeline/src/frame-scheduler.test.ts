@@ -128,24 +128,15 @@ describe("frame scheduler with a sleeping runner", () => {
   });
 
   test("the job's φ range is respected at both ends", async () => {
-    const roomy = await stream(scheduler(), {
-      frames: 8,
-      intervalMs: 100,
-      budgetMs: 2000,
-      phiMin: 1,
-      phiMax: 2,
-    });
+    // Eight frames 100 ms apart with this budget and φ range.
+    const inRange = (budgetMs: number, phiMin: PhiValue, phiMax: PhiValue) =>
+      stream(scheduler(), { frames: 8, intervalMs: 100, budgetMs, phiMin, phiMax });
+    const roomy = await inRange(2000, 1, 2);
     assert.ok(
       phis(roomy).every((p) => p === 2),
       `a roomy budget runs the range's top, not D3: ${phis(roomy)}`,
     );
-    const tight = await stream(scheduler(), {
-      frames: 8,
-      intervalMs: 100,
-      budgetMs: 60,
-      phiMin: 2,
-      phiMax: 3,
-    });
+    const tight = await inRange(60, 2, 3);
     assert.ok(
       phis(tight).every((p) => p === 2),
       `a tight budget stays at the range's bottom: ${phis(tight)}`,

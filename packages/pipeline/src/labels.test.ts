@@ -2,13 +2,13 @@
 // errors for unknown names and for φ ranges whose models name their classes differently.
 
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
-import { build } from "@vdet/effdet";
 import { ClassNameError, jobClassIds, labelOf } from "@vdet/jobs";
 import { importModel, ModelCache } from "@vdet/models";
+import { writeLabelledOnnx } from "@vdet/models/testing";
 import { deploymentModels, simulatedModels } from "./labels.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "vdet-labels-unit-"));
@@ -17,10 +17,7 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 describe("labels", () => {
   test("a weights configuration: cached models name their classes, files and seeded weights use COCO", async () => {
     const cache = new ModelCache(join(dir, "cache"));
-    const onnx = join(dir, "tiny.onnx");
-    writeFileSync(onnx, build({ phi: 2, seed: 1, imageSize: 128, numClasses: 2 }));
-    const labels = join(dir, "labels.txt");
-    writeFileSync(labels, "cat\ndog\n");
+    const { onnx, labels } = writeLabelledOnnx(dir, "tiny", 2, ["cat", "dog"]);
     await importModel(onnx, { phi: 2, classesFile: labels, name: "pets", cache });
 
     const models = deploymentModels({ weights: { "0": onnx, "2": "pets", "3": "nowhere" }, seed: 5 }, cache);

@@ -53,45 +53,48 @@ function runInstallScript(
   };
 }
 
+/** One test per [name, env]: the install script run with env ends as `expected`. */
+function expectInstall(
+  expected: ReturnType<typeof runInstallScript>,
+  cases: [string, Record<string, string>][],
+) {
+  for (const [name, env] of cases) {
+    test(name, () => {
+      assert.deepEqual(runInstallScript(env), expected);
+    });
+  }
+}
+
 const linuxX64 = process.platform === "linux" && process.arch === "x64";
 
 describe("onnxruntime-node install script (no network)", {
   skip: !linuxX64 && "the CUDA download exists on linux/x64 only",
 }, () => {
-  test("ONNXRUNTIME_NODE_INSTALL=skip downloads nothing: the CPU build shipped in the package is used", () => {
-    assert.deepEqual(runInstallScript({ ONNXRUNTIME_NODE_INSTALL: "skip" }), {
-      status: 0,
-      download: undefined,
-    });
-  });
-
-  test("the .npmrc/CLI spelling (npm_config_onnxruntime_node_install=skip) is read the same way", () => {
-    assert.deepEqual(runInstallScript({ npm_config_onnxruntime_node_install: "skip" }), {
-      status: 0,
-      download: undefined,
-    });
-  });
+  expectInstall({ status: 0, download: undefined }, [
+    [
+      "ONNXRUNTIME_NODE_INSTALL=skip downloads nothing: the CPU build shipped in the package is used",
+      { ONNXRUNTIME_NODE_INSTALL: "skip" },
+    ],
+    [
+      "the .npmrc/CLI spelling (npm_config_onnxruntime_node_install=skip) is read the same way",
+      { npm_config_onnxruntime_node_install: "skip" },
+    ],
+  ]);
 
   describe("asking for CUDA fetches the provider libraries from NuGet", {
     skip: cudaInstalled && "CUDA provider already installed",
   }, () => {
-    test("ONNXRUNTIME_NODE_INSTALL=cuda12 (the README's GPU line, npm 10 and 11)", () => {
-      assert.deepEqual(runInstallScript({ ONNXRUNTIME_NODE_INSTALL: "cuda12" }), {
-        status: 42,
-        download: NUGET_INDEX,
-      });
-    });
-
-    test("npm ci --onnxruntime-node-install=cuda12 (npm passes the flag as npm_config_…)", () => {
-      assert.deepEqual(runInstallScript({ npm_config_onnxruntime_node_install: "cuda12" }), {
-        status: 42,
-        download: NUGET_INDEX,
-      });
-    });
-
-    test("no setting at all on linux/x64: the script's own default is to download CUDA 12 libraries", () => {
-      assert.deepEqual(runInstallScript({}), { status: 42, download: NUGET_INDEX });
-    });
+    expectInstall({ status: 42, download: NUGET_INDEX }, [
+      [
+        "ONNXRUNTIME_NODE_INSTALL=cuda12 (the README's GPU line, npm 10 and 11)",
+        { ONNXRUNTIME_NODE_INSTALL: "cuda12" },
+      ],
+      [
+        "npm ci --onnxruntime-node-install=cuda12 (npm passes the flag as npm_config_…)",
+        { npm_config_onnxruntime_node_install: "cuda12" },
+      ],
+      ["no setting at all on linux/x64: the script's own default is to download CUDA 12 libraries", {}],
+    ]);
   });
 
   // onnxruntime-node 1.30's parseInstallFlag returns nothing for a string value it does not know, so the value is

@@ -4,6 +4,23 @@ import { InvalidKeyError, InvalidLocationError } from "./errors.ts";
 import { validateKey, validatePrefix } from "./keys.ts";
 import { bucketNameProblem, formatLocation, parseLocation, parseS3ObjectUri } from "./location.ts";
 
+/** Asserts that `check(input)` throws a `type` whose message matches `reason`. */
+function assertRefused(
+  check: (input: string) => unknown,
+  input: string,
+  type: new (...args: never[]) => Error,
+  reason: RegExp,
+): void {
+  assert.throws(
+    () => check(input),
+    (error: unknown) => {
+      assert.ok(error instanceof type, input);
+      assert.match(error.message, reason, input);
+      return true;
+    },
+  );
+}
+
 describe("parseLocation", () => {
   test("s3:// URIs give bucket and a prefix of whole segments", () => {
     assert.deepEqual(parseLocation("s3://my-bucket"), { kind: "s3", bucket: "my-bucket", prefix: "" });
@@ -40,16 +57,7 @@ describe("parseLocation", () => {
       ["s3://xn--bucket", /xn--/],
       ["s3://bucket-s3alias", /-s3alias/],
     ];
-    for (const [uri, reason] of cases) {
-      assert.throws(
-        () => parseLocation(uri),
-        (error: unknown) => {
-          assert.ok(error instanceof InvalidLocationError, uri);
-          assert.match(error.message, reason, uri);
-          return true;
-        },
-      );
-    }
+    for (const [uri, reason] of cases) assertRefused(parseLocation, uri, InvalidLocationError, reason);
     assert.equal(bucketNameProblem("vdet-outputs.2024"), null);
   });
 
@@ -117,16 +125,7 @@ describe("keys", () => {
       [`a/.vdet-tmp-123`, /reserved/],
       ["x".repeat(1025), /longer than 1024/],
     ];
-    for (const [key, reason] of cases) {
-      assert.throws(
-        () => validateKey(key),
-        (error: unknown) => {
-          assert.ok(error instanceof InvalidKeyError, key);
-          assert.match(error.message, reason, key);
-          return true;
-        },
-      );
-    }
+    for (const [key, reason] of cases) assertRefused(validateKey, key, InvalidKeyError, reason);
   });
   test("prefixes may end in a partial name or a slash", () => {
     for (const prefix of ["", "tracks/", "tracks/part-", "a/b"]) assert.equal(validatePrefix(prefix), prefix);

@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
 import type { Readable } from "node:stream";
-import { after, before, describe, test } from "node:test";
-import { PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
-import { type FaultPlan, type FaultProxy, startFaultProxy } from "../testing/fault-proxy.ts";
-import { startTestS3, type TestS3 } from "../testing/s3rver.ts";
+import { describe, test } from "node:test";
+import { PutObjectCommand } from "@aws-sdk/client-s3";
+import { type FaultPlan, type FaultProxy, faultFirst } from "../testing/fault-proxy.ts";
+import { useTestS3 } from "../testing/s3-test-bed.ts";
 import {
   InvalidLocationError,
   ObjectChangedError,
@@ -14,17 +14,7 @@ import {
 import { openS3Input } from "./s3-object-stream.ts";
 import { listS3Videos, type S3Video } from "./s3-videos.ts";
 
-let s3: TestS3;
-let direct: S3Client;
-const proxies: FaultProxy[] = [];
-before(async () => {
-  s3 = await startTestS3();
-  direct = s3.client();
-});
-after(async () => {
-  for (const proxy of proxies) await proxy.close();
-  await s3.close();
-});
+const bed = useTestS3();
 
 const sha256 = (data: Uint8Array) => createHash("sha256").update(data).digest("hex");
 
@@ -36,15 +26,14 @@ async function readAll(stream: Readable): Promise<Buffer> {
 
 /** A bucket holding `body` at videos/clip.mp4, and a client whose requests pass the fault proxy. */
 async function videoBehindProxy(body: Uint8Array, plan: FaultPlan) {
-  const bucket = await s3.createBucket();
-  await direct.send(new PutObjectCommand({ Bucket: bucket, Key: "videos/clip.mp4", Body: body }));
-  const proxy = await startFaultProxy(s3.port, plan);
-  proxies.push(proxy);
+  const bucket = await bed.s3.createBucket();
+  await bed.direct.send(new PutObjectCommand({ Bucket: bucket, Key: "videos/clip.mp4", Body: body }));
+  const proxy = await bed.faultProxy(plan);
   return {
     uri: `s3://${bucket}/videos/clip.mp4`,
     bucket,
     proxy,
-    client: s3.client({ endpoint: proxy.endpoint }),
+    client: bed.s3.client({ endpoint: proxy.endpoint }),
   };
 }
 
@@ -59,10 +48,9 @@ describe("openS3Input", () => {
 
   test("a connection reset mid-body resumes with a Range request pinned to the ETag", async () => {
     const body = randomBytes(3 * 1024 * 1024);
-    const { uri, client, proxy } = await videoBehindProxy(body, (req) =>
-      req.method === "GET" && req.index === 0
-        ? { kind: "reset-response", afterBytes: 1024 * 1024 }
-        : undefined,
+    const { uri, client, proxy } = await videoBehindProxy(
+      body,
+      faultFirst("GET", { kind: "reset-response", afterBytes: 1024 * 1024 }),
     );
     assert.equal(sha256(await readAll(openS3Input(uri, client))), sha256(body));
     const [first, second, ...rest] = gets(proxy);
@@ -75,10 +63,9 @@ describe("openS3Input", () => {
 
   test("a body that stalls is dropped after the idle timeout and resumed", async () => {
     const body = randomBytes(2 * 1024 * 1024);
-    const { uri, client, proxy } = await videoBehindProxy(body, (req) =>
-      req.method === "GET" && req.index === 0
-        ? { kind: "stall-response", afterBytes: 512 * 1024 }
-        : undefined,
+    const { uri, client, proxy } = await videoBehindProxy(
+      body,
+      faultFirst("GET", { kind: "stall-response", afterBytes: 512 * 1024 }),
     );
     const started = performance.now();
     assert.equal(sha256(await readAll(openS3Input(uri, client, { idleTimeoutMs: 300 }))), sha256(body));
@@ -104,23 +91,22 @@ describe("openS3Input", () => {
   test("an object replaced between attempts fails with ObjectChangedError instead of mixing versions", async () => {
     const body = randomBytes(1024 * 1024);
     let replaced = false;
-    const { uri, bucket, client } = await videoBehindProxy(body, (req) =>
-      req.method === "GET" && req.index === 0
-        ? {
-            kind: "reset-response",
-            afterBytes: 256 * 1024,
-            onCut: async () => {
-              await direct.send(
-                new PutObjectCommand({
-                  Bucket: bucket,
-                  Key: "videos/clip.mp4",
-                  Body: randomBytes(1024 * 1024),
-                }),
-              );
-              replaced = true;
-            },
-          }
-        : undefined,
+    const { uri, bucket, client } = await videoBehindProxy(
+      body,
+      faultFirst("GET", {
+        kind: "reset-response",
+        afterBytes: 256 * 1024,
+        onCut: async () => {
+          await bed.direct.send(
+            new PutObjectCommand({
+              Bucket: bucket,
+              Key: "videos/clip.mp4",
+              Body: randomBytes(1024 * 1024),
+            }),
+          );
+          replaced = true;
+        },
+      }),
     );
     await assert.rejects(readAll(openS3Input(uri, client)), (error: unknown) => {
       assert.ok(error instanceof ObjectChangedError);
@@ -173,7 +159,7 @@ describe("openS3Input", () => {
 
 describe("listS3Videos", () => {
   test("pages through a prefix, keeping only video files, and resumes after a key", async () => {
-    const bucket = await s3.createBucket();
+    const bucket = await bed.s3.createBucket();
     const keys = [
       "archive/cam1/a.mp4",
       "archive/cam1/b.MOV",
@@ -188,10 +174,11 @@ describe("listS3Videos", () => {
       "archive/noextension",
       "other/i.mp4",
     ];
-    for (const key of keys) await direct.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: key }));
+    for (const key of keys)
+      await bed.direct.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: key }));
 
     const pages: S3Video[][] = [];
-    for await (const page of listS3Videos(`s3://${bucket}/archive/`, direct, { pageSize: 3 }))
+    for await (const page of listS3Videos(`s3://${bucket}/archive/`, bed.direct, { pageSize: 3 }))
       pages.push(page);
     const videos = pages.flat();
     assert.deepEqual(
@@ -205,7 +192,7 @@ describe("listS3Videos", () => {
     assert.equal(first?.sizeBytes, "archive/cam1/a.mp4".length);
 
     const resumed: string[] = [];
-    for await (const page of listS3Videos(`s3://${bucket}/archive`, direct, {
+    for await (const page of listS3Videos(`s3://${bucket}/archive`, bed.direct, {
       pageSize: 2,
       startAfter: "archive/cam1/c.mkv",
     })) {
@@ -218,7 +205,7 @@ describe("listS3Videos", () => {
       "archive/h.m4v",
     ]);
 
-    await assert.rejects(listS3Videos("/local/dir", direct).next(), /expected s3:\/\/bucket\/prefix/);
-    await assert.rejects(listS3Videos(`s3://${bucket}/`, direct, { pageSize: 0 }).next(), RangeError);
+    await assert.rejects(listS3Videos("/local/dir", bed.direct).next(), /expected s3:\/\/bucket\/prefix/);
+    await assert.rejects(listS3Videos(`s3://${bucket}/`, bed.direct, { pageSize: 0 }).next(), RangeError);
   });
 });

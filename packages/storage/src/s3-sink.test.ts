@@ -2,39 +2,29 @@ import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
 import { request } from "node:http";
 import { Readable } from "node:stream";
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import { HeadObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
-import { type FaultPlan, type FaultProxy, startFaultProxy } from "../testing/fault-proxy.ts";
-import { S3RVER_CREDENTIALS, startTestS3, type TestS3 } from "../testing/s3rver.ts";
+import { type FaultPlan, type FaultProxy, faultFirst } from "../testing/fault-proxy.ts";
+import { useTestS3 } from "../testing/s3-test-bed.ts";
+import { S3RVER_CREDENTIALS, type TestS3 } from "../testing/s3rver.ts";
 import { assertCreateOnly, sinkConformance } from "../testing/sink-conformance.ts";
 import { ObjectNotFoundError, StorageRequestError } from "./errors.ts";
 import { createS3Client, s3ConfigFromEnv } from "./s3-config.ts";
 import { S3Sink } from "./s3-sink.ts";
 
-let s3: TestS3;
-let direct: S3Client;
-const proxies: FaultProxy[] = [];
-before(async () => {
-  s3 = await startTestS3();
-  direct = s3.client();
-});
-after(async () => {
-  for (const proxy of proxies) await proxy.close();
-  await s3.close();
-});
+const bed = useTestS3();
 
 const PREFIX = "jobs/job-1/";
 
-async function newSink(client: S3Client = direct): Promise<S3Sink> {
-  return new S3Sink(client, { kind: "s3", bucket: await s3.createBucket(), prefix: PREFIX });
+async function newSink(client: S3Client = bed.direct): Promise<S3Sink> {
+  return new S3Sink(client, { kind: "s3", bucket: await bed.s3.createBucket(), prefix: PREFIX });
 }
 
 /** A sink whose requests pass through a fault-injecting proxy, and a direct view of the same bucket. */
 async function faultySink(plan: FaultPlan, clientOptions: Parameters<TestS3["client"]>[0] = {}) {
-  const proxy = await startFaultProxy(s3.port, plan);
-  proxies.push(proxy);
-  const sink = await newSink(s3.client({ endpoint: proxy.endpoint, ...clientOptions }));
-  const view = new S3Sink(direct, sink.location);
+  const proxy = await bed.faultProxy(plan);
+  const sink = await newSink(bed.s3.client({ endpoint: proxy.endpoint, ...clientOptions }));
+  const view = new S3Sink(bed.direct, sink.location);
   return { proxy, sink, view };
 }
 
@@ -45,7 +35,7 @@ const objectRequests = (proxy: FaultProxy, method: string) =>
 function existsUpstream(url: string): Promise<boolean> {
   const path = url.split("?")[0];
   return new Promise((resolve, reject) => {
-    request({ host: "127.0.0.1", port: s3.port, method: "HEAD", path }, (response) => {
+    request({ host: "127.0.0.1", port: bed.s3.port, method: "HEAD", path }, (response) => {
       response.resume();
       resolve(response.statusCode === 200);
     })
@@ -77,10 +67,10 @@ describe("S3Sink", () => {
   test("objects live under the location's prefix; others in the bucket are not listed", async () => {
     const sink = await newSink();
     await sink.put("summary.json", "{}", { contentType: "application/json" });
-    await direct.send(
+    await bed.direct.send(
       new PutObjectCommand({ Bucket: sink.location.bucket, Key: "jobs/job-10/x.json", Body: "x" }),
     );
-    const head = await direct.send(
+    const head = await bed.direct.send(
       new HeadObjectCommand({ Bucket: sink.location.bucket, Key: `${PREFIX}summary.json` }),
     );
     assert.equal(head.ContentType, "application/json");
@@ -162,18 +152,16 @@ describe("S3Sink", () => {
   test("a connection reset mid-body is retried and no partial object is visible meanwhile", async () => {
     const body = randomBytes(256 * 1024);
     let checked = false;
-    const { proxy, sink, view } = await faultySink((req) =>
-      req.method === "PUT" && req.index === 0
-        ? {
-            kind: "reset-request",
-            afterBytes: 100 * 1024,
-            onCut: async () => {
-              assert.equal(await view.exists("tracks/part-000001.jsonl"), false);
-              await assert.rejects(view.get("tracks/part-000001.jsonl"), ObjectNotFoundError);
-              checked = true;
-            },
-          }
-        : undefined,
+    const { proxy, sink, view } = await faultySink(
+      faultFirst("PUT", {
+        kind: "reset-request",
+        afterBytes: 100 * 1024,
+        onCut: async () => {
+          assert.equal(await view.exists("tracks/part-000001.jsonl"), false);
+          await assert.rejects(view.get("tracks/part-000001.jsonl"), ObjectNotFoundError);
+          checked = true;
+        },
+      }),
     );
     await sink.put("tracks/part-000001.jsonl", body);
     assert.ok(checked);
@@ -187,17 +175,15 @@ describe("S3Sink", () => {
   test("s3rver caveat: it shows a PUT body that is still arriving (S3 does not); the retry still completes it", async () => {
     const body = randomBytes(256 * 1024);
     let partialSize = -1;
-    const { sink, view } = await faultySink((req) =>
-      req.method === "PUT" && req.index === 0
-        ? {
-            kind: "reset-request",
-            afterBytes: 100 * 1024,
-            forwardPartial: true,
-            onCut: async () => {
-              partialSize = (await view.get("tracks/part-000001.jsonl")).byteLength;
-            },
-          }
-        : undefined,
+    const { sink, view } = await faultySink(
+      faultFirst("PUT", {
+        kind: "reset-request",
+        afterBytes: 100 * 1024,
+        forwardPartial: true,
+        onCut: async () => {
+          partialSize = (await view.get("tracks/part-000001.jsonl")).byteLength;
+        },
+      }),
     );
     await sink.put("tracks/part-000001.jsonl", body);
     // If this fails because nothing was visible, s3rver has become atomic and the caveat in docs/storage.md can go.
@@ -206,10 +192,9 @@ describe("S3Sink", () => {
   });
 
   test("a slow response past the request timeout is abandoned and retried", async () => {
-    const { proxy, sink } = await faultySink(
-      (req) => (req.method === "PUT" && req.index === 0 ? { kind: "delay", ms: 1500 } : undefined),
-      { idleTimeoutMs: 300 },
-    );
+    const { proxy, sink } = await faultySink(faultFirst("PUT", { kind: "delay", ms: 1500 }), {
+      idleTimeoutMs: 300,
+    });
     const started = performance.now();
     await sink.put("summary.json", "{}");
     assert.ok(performance.now() - started < 1400, "did not wait for the slow response");
@@ -275,14 +260,14 @@ describe("S3Sink", () => {
   });
 
   test("errors name the cause and the fix: missing bucket, bad credentials, unreachable endpoint", async () => {
-    const missing = new S3Sink(direct, { kind: "s3", bucket: "no-such-bucket-here", prefix: "" });
+    const missing = new S3Sink(bed.direct, { kind: "s3", bucket: "no-such-bucket-here", prefix: "" });
     await assert.rejects(missing.put("a.json", "{}"), /NoSuchBucket.*create the bucket or fix the location/);
 
-    const stranger = s3.client({ credentials: { accessKeyId: "NOT-A-KEY", secretAccessKey: "x" } });
+    const stranger = bed.s3.client({ credentials: { accessKeyId: "NOT-A-KEY", secretAccessKey: "x" } });
     const denied = new S3Sink(stranger, (await newSink()).location);
     await assert.rejects(denied.put("a.json", "{}"), /InvalidAccessKeyId.*check the AWS credentials/);
 
-    const nowhere = s3.client({ endpoint: "http://127.0.0.1:9", maxAttempts: 2 });
+    const nowhere = bed.s3.client({ endpoint: "http://127.0.0.1:9", maxAttempts: 2 });
     const unreachable = new S3Sink(nowhere, (await newSink()).location);
     await assert.rejects(unreachable.exists("a.json"), /after 2 attempt\(s\).*VDET_S3_ENDPOINT/);
   });
@@ -300,7 +285,7 @@ describe("S3Sink", () => {
     });
     process.env.AWS_ACCESS_KEY_ID = S3RVER_CREDENTIALS.accessKeyId;
     process.env.AWS_SECRET_ACCESS_KEY = S3RVER_CREDENTIALS.secretAccessKey;
-    const config = s3ConfigFromEnv({ VDET_S3_ENDPOINT: s3.endpoint });
+    const config = s3ConfigFromEnv({ VDET_S3_ENDPOINT: bed.s3.endpoint });
     assert.equal(config.credentials, undefined);
     const client = createS3Client(config);
     t.after(() => client.destroy());

@@ -41,6 +41,11 @@ export interface ProxiedRequest {
 
 export type FaultPlan = (request: ProxiedRequest) => Fault | undefined | Promise<Fault | undefined>;
 
+/** A plan that applies `fault` to the first request the proxy sees when its method is `method`, and passes the rest. */
+export function faultFirst(method: string, fault: Fault): FaultPlan {
+  return (request) => (request.method === method && request.index === 0 ? fault : undefined);
+}
+
 export interface FaultProxy {
   readonly endpoint: string;
   /** Every request seen, in arrival order, with the fault applied to it. */

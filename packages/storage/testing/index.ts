@@ -5,6 +5,7 @@ export {
   type Fault,
   type FaultPlan,
   type FaultProxy,
+  faultFirst,
   type ProxiedRequest,
   startFaultProxy,
 } from "./fault-proxy.ts";

@@ -9,6 +9,7 @@ import {
   type Op,
   op,
   orderedDictOps,
+  parameterOps,
   pickle,
   type TensorSpec,
   tensorOps,
@@ -165,17 +166,9 @@ describe("PyTorch checkpoints: hand-built cases", () => {
   });
 
   test("storage types map to dtypes; parameters unwrap to their tensor", () => {
-    const parameter: Op = [
-      ...op.global("torch._utils", "_rebuild_parameter"),
-      ...op.mark(),
-      ...tensorOps({ storageType: "HalfStorage", key: "h", storageNumel: 2, shape: [2] }),
-      ...op.false(),
-      ...op.global("collections", "OrderedDict"),
-      ...op.emptyTuple(),
-      ...op.reduce(),
-      ...op.tuple(),
-      ...op.reduce(),
-    ];
+    const parameter = parameterOps(
+      tensorOps({ storageType: "HalfStorage", key: "h", storageNumel: 2, shape: [2] }),
+    );
     const data = pickle(
       orderedDictOps([
         ["p", parameter],
@@ -210,78 +203,18 @@ describe("PyTorch checkpoints: hand-built cases", () => {
 
   test("wrapped checkpoints: model, then state_dict, then state_dict_ema, then model_ema", () => {
     const sd = (value: Op): Op => orderedDictOps([["w", value]]);
-    assert.deepEqual(
-      values(
-        load(
-          dictOps([
-            ["model", sd(tensorA)],
-            ["epoch", op.int(300)],
-          ]),
-        ),
-        "w",
-      ),
-      [0],
-    );
-    assert.deepEqual(
-      values(
-        load(
-          dictOps([
-            ["state_dict", sd(tensorA)],
-            ["state_dict_ema", sd(tensorB)],
-          ]),
-        ),
-        "w",
-      ),
-      [0],
-    );
-    assert.deepEqual(
-      values(
-        load(
-          dictOps([
-            ["state_dict_ema", sd(tensorB)],
-            ["model", sd(tensorA)],
-          ]),
-        ),
-        "w",
-      ),
-      [0],
-    );
-    assert.deepEqual(
-      values(
-        load(
-          dictOps([
-            ["state_dict", sd(tensorA)],
-            ["model", sd(tensorB)],
-          ]),
-        ),
-        "w",
-      ),
-      [1],
-    );
-    assert.deepEqual(
-      values(
-        load(
-          dictOps([
-            ["model_ema", sd(tensorB)],
-            ["state_dict_ema", sd(tensorA)],
-          ]),
-        ),
-        "w",
-      ),
-      [0],
-    );
-    assert.deepEqual(
-      values(
-        load(
-          dictOps([
-            ["model_ema", sd(tensorB)],
-            ["optimizer", dictOps([])],
-          ]),
-        ),
-        "w",
-      ),
-      [1],
-    );
+    // Each wrapper's keys, and the first element of "w" in the one that must be chosen (A starts at 0, B at 1).
+    const wrappers: [[string, Op], [string, Op], number][] = [
+      [["model", sd(tensorA)], ["epoch", op.int(300)], 0],
+      [["state_dict", sd(tensorA)], ["state_dict_ema", sd(tensorB)], 0],
+      [["state_dict_ema", sd(tensorB)], ["model", sd(tensorA)], 0],
+      [["state_dict", sd(tensorA)], ["model", sd(tensorB)], 1],
+      [["model_ema", sd(tensorB)], ["state_dict_ema", sd(tensorA)], 0],
+      [["model_ema", sd(tensorB)], ["optimizer", dictOps([])], 1],
+    ];
+    for (const [first, second, expected] of wrappers) {
+      assert.deepEqual(values(load(dictOps([first, second])), "w"), [expected], `${first[0]}, ${second[0]}`);
+    }
     assert.throws(
       () =>
         load(

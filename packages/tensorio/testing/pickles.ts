@@ -85,6 +85,13 @@ export function tensorOps(spec: TensorSpec): Op {
     ...op.int(spec.offset ?? 0),
     ...ints(spec.shape),
     ...ints(spec.stride ?? contiguousStride(spec.shape)),
+    ...rebuildEnd(),
+  ];
+}
+
+/** The last arguments of every `_rebuild_*` call, `False, OrderedDict()`, then the call itself. */
+function rebuildEnd(): Op {
+  return [
     ...op.false(),
     ...op.global("collections", "OrderedDict"),
     ...op.emptyTuple(),
@@ -92,6 +99,11 @@ export function tensorOps(spec: TensorSpec): Op {
     ...op.tuple(),
     ...op.reduce(),
   ];
+}
+
+/** `torch._utils._rebuild_parameter(<tensor>, False, OrderedDict())`: an nn.Parameter around a tensor. */
+export function parameterOps(tensor: Op): Op {
+  return [...op.global("torch._utils", "_rebuild_parameter"), ...op.mark(), ...tensor, ...rebuildEnd()];
 }
 
 /** An OrderedDict of name -> value ops. */

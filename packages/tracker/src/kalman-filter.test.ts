@@ -10,6 +10,15 @@ const close = (actual: number, expected: number, what: string, tol = 1e-9) =>
 
 const at = (cov: Float64Array, r: number, c: number) => cov[r * 8 + c];
 
+/** A filter's state initiated from the box x 100, y 200, aspect 0.5, height 80. */
+function initiated() {
+  const kf = new KalmanFilter();
+  const mean = new Float64Array(8);
+  const cov = new Float64Array(64);
+  kf.initiate([100, 200, 0.5, 80], mean, cov);
+  return { kf, mean, cov };
+}
+
 test("box ↔ measurement conversion", () => {
   const m = new Float64Array(4);
   boxToMeasurement([10, 20, 50, 100], 0, m);
@@ -20,10 +29,7 @@ test("box ↔ measurement conversion", () => {
 });
 
 test("initiate: mean = [z, 0], covariance from the box height (h = 80)", () => {
-  const kf = new KalmanFilter();
-  const mean = new Float64Array(8);
-  const cov = new Float64Array(64);
-  kf.initiate([100, 200, 0.5, 80], mean, cov);
+  const { mean, cov } = initiated();
   assert.deepEqual([...mean], [100, 200, 0.5, 80, 0, 0, 0, 0]);
   // position std 2·h/20 = 8 → 64; velocity std 10·h/160 = 5 → 25; aspect 1e-2 / 1e-5.
   const diag = [64, 64, 1e-4, 64, 25, 25, 1e-10, 25];
@@ -32,10 +38,7 @@ test("initiate: mean = [z, 0], covariance from the box height (h = 80)", () => {
 });
 
 test("predict: x += v, P = F P Fᵀ + Q (hand-computed)", () => {
-  const kf = new KalmanFilter();
-  const mean = new Float64Array(8);
-  const cov = new Float64Array(64);
-  kf.initiate([100, 200, 0.5, 80], mean, cov);
+  const { kf, mean, cov } = initiated();
   kf.predict(mean, cov);
   assert.deepEqual([...mean], [100, 200, 0.5, 80, 0, 0, 0, 0]);
   // x: P_xx = 64 + 25 + (80/20)² = 105; P_x,vx = 25; P_vx = 25 + (80/160)² = 25.25.
@@ -60,10 +63,7 @@ test("predict: x += v, P = F P Fᵀ + Q (hand-computed)", () => {
 });
 
 test("update: Kalman gain and posterior (hand-computed, coordinates decouple)", () => {
-  const kf = new KalmanFilter();
-  const mean = new Float64Array(8);
-  const cov = new Float64Array(64);
-  kf.initiate([100, 200, 0.5, 80], mean, cov);
+  const { kf, mean, cov } = initiated();
   kf.predict(mean, cov);
   kf.update(mean, cov, [110, 200, 0.5, 80]);
   // S_xx = 105 + (80/20)² = 121, K_x = 105/121, K_vx = 25/121, innovation 10.

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { mulberry32 } from "@vdet/effdet";
 import {
   AssignmentError,
   AssignmentSolver,
@@ -9,16 +10,10 @@ import {
   solveGated,
 } from "./matching.ts";
 
-/** Small deterministic PRNG (mulberry32) so failures reproduce. */
+/** Small deterministic PRNG in [0, 1) (effdet's mulberry32) so failures reproduce. */
 function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const next = mulberry32(seed);
+  return () => next() / 4294967296;
 }
 
 /** Minimum total cost over all assignments of min(rows, cols) pairs, by enumeration. */

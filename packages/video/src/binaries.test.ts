@@ -5,26 +5,21 @@ import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { chmod, mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { makeNumberedClip, tempDir } from "../testing/clips.ts";
+import { makeNumberedClip, useTempDir } from "../testing/clips.ts";
 import { bundledFallbackWarning, describeFfmpeg, resolveFfmpegBinaries } from "./binaries.ts";
 import { FfmpegMissingError } from "./errors.ts";
 
 const execFileAsync = promisify(execFile);
-let dir: { path: string; remove: () => Promise<void> };
+const dir = useTempDir("binaries");
 
 async function fakeBinary(path: string): Promise<string> {
   await writeFile(path, "#!/bin/sh\nexit 0\n");
   await chmod(path, 0o755);
   return path;
 }
-
-before(async () => {
-  dir = await tempDir("binaries");
-});
-after(() => dir.remove());
 
 describe("resolveFfmpegBinaries", () => {
   test("VDET_FFMPEG/VDET_FFPROBE win; a missing one is an error that says what to do", async () => {

@@ -6,37 +6,33 @@ import { createReadStream } from "node:fs";
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Readable } from "node:stream";
-import { after, before, describe, test } from "node:test";
+import { before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
+import { type BadInput, makeBadInputs } from "../testing/bad-inputs.ts";
 import {
   childFfmpegPids,
   collect,
-  makeLavfiClip,
   makeNumberedClip,
   readFrameNumber,
-  tempDir,
+  useTempDir,
   waitForNoFfmpegChildren,
   Y4mSource,
 } from "../testing/clips.ts";
 import { type DecodedFrame, decodeFrames } from "./decode.ts";
 import {
   NotAVideoError,
-  NoVideoStreamError,
-  UnsupportedCodecError,
   VideoAbortedError,
   VideoInputRejectedError,
-  VideoNotFoundError,
   VideoStallError,
   VideoUnreachableError,
 } from "./errors.ts";
 
-let dir: { path: string; remove: () => Promise<void> };
-let clip: string; // 160x90, 25 fps, 100 frames, H.264 in MP4 (index at the end)
+const dir = useTempDir("decode-flow");
+const spec = { frames: 100, rate: 25, width: 160, height: 90 };
+let clip: string; // spec, H.264 in MP4 (index at the end)
 let tsClip: string; // the same in MPEG-TS (streamable)
 
 before(async () => {
-  dir = await tempDir("decode-flow");
-  const spec = { frames: 100, rate: 25, width: 160, height: 90 };
   [clip, tsClip] = await Promise.all([
     makeNumberedClip(join(dir.path, "clip.mp4"), spec),
     makeNumberedClip(join(dir.path, "clip.ts"), {
@@ -44,11 +40,6 @@ before(async () => {
       output: ["-c:v", "libx264", "-crf", "12", "-pix_fmt", "yuv420p", "-f", "mpegts"],
     }),
   ]);
-});
-
-after(async () => {
-  await waitForNoFfmpegChildren();
-  await dir.remove();
 });
 
 describe("flow control", () => {
@@ -212,30 +203,16 @@ describe("inputs", () => {
 
 describe("bad input", () => {
   test("missing, empty, truncated, text, audio-only and undecodable inputs get their own errors", async () => {
-    const truncated = join(dir.path, "truncated.mp4");
-    const bytes = await readFile(clip);
-    await writeFile(truncated, bytes.subarray(0, Math.floor(bytes.length / 2)));
-    const empty = join(dir.path, "empty.mp4");
-    await writeFile(empty, "");
-    const text = join(dir.path, "notes.txt");
-    await writeFile(text, "this is not a video\n".repeat(50));
-    const audio = join(dir.path, "audio.m4a");
-    await makeLavfiClip(audio, "sine=duration=1", ["-c:a", "aac"]);
-    // An AVI whose codec tag names no codec ffmpeg knows.
-    const avi = join(dir.path, "unknown.avi");
-    await makeNumberedClip(avi, { frames: 5, rate: 25, width: 64, height: 48, output: ["-c:v", "mpeg4"] });
-    const aviBytes = await readFile(avi);
-    await writeFile(avi, Buffer.from(aviBytes.toString("latin1").replaceAll("FMP4", "ZZZZ"), "latin1"));
-
-    const cases: [string, new (...args: never[]) => Error, RegExp | undefined][] = [
-      [join(dir.path, "missing.mp4"), VideoNotFoundError, undefined],
-      [empty, NotAVideoError, undefined],
-      [truncated, NotAVideoError, /moov atom not found/],
-      [text, NotAVideoError, /Invalid data|"tty" is not an accepted video container/],
-      [audio, NoVideoStreamError, /matches no streams/],
-      [avi, UnsupportedCodecError, /Decoder \(codec none\) not found/],
+    const bad = await makeBadInputs(dir.path, clip);
+    const cases: [BadInput, RegExp | undefined][] = [
+      [bad.missing, undefined],
+      [bad.empty, undefined],
+      [bad.truncated, /moov atom not found/],
+      [bad.text, /Invalid data|"tty" is not an accepted video container/],
+      [bad.audio, /matches no streams/],
+      [bad.avi, /Decoder \(codec none\) not found/],
     ];
-    for (const [input, type, reason] of cases) {
+    for (const [{ path: input, error: type }, reason] of cases) {
       await assert.rejects(collect(input, { sampling: { everyNth: 1 } }), (error: unknown) => {
         assert.ok(error instanceof type, `${input}: got ${String(error)}`);
         if (reason !== undefined) {
@@ -250,10 +227,7 @@ describe("bad input", () => {
 
   test("an MP4 cut short after its index yields the frames before the cut, then NotAVideoError", async () => {
     const whole = await makeNumberedClip(join(dir.path, "faststart.mp4"), {
-      frames: 100,
-      rate: 25,
-      width: 160,
-      height: 90,
+      ...spec,
       output: ["-c:v", "libx264", "-crf", "12", "-pix_fmt", "yuv420p", "-movflags", "+faststart"],
     });
     const bytes = await readFile(whole);

@@ -4,14 +4,13 @@
 import assert from "node:assert/strict";
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { after, before, describe, test } from "node:test";
+import { before, describe, test } from "node:test";
 import {
   collect,
   makeNumberedClip,
   readFrameNumber,
   rotateMp4Quarter,
-  tempDir,
-  waitForNoFfmpegChildren,
+  useTempDir,
   Y4mSource,
 } from "../testing/clips.ts";
 import { decodeFrames } from "./decode.ts";
@@ -19,22 +18,16 @@ import { VideoLimitError } from "./errors.ts";
 
 const RATE = 25;
 const FRAMES = 100;
-let dir: { path: string; remove: () => Promise<void> };
+const dir = useTempDir("decode");
 let clip: string; // 160x90, 25 fps, 100 frames, H.264 in MP4
 let gapClip: string; // as clip, in Matroska, with one second of no frames after frame 49
 
 before(async () => {
-  dir = await tempDir("decode");
   const spec = { frames: FRAMES, rate: RATE, width: 160, height: 90 };
   [clip, gapClip] = await Promise.all([
     makeNumberedClip(join(dir.path, "clip.mp4"), spec),
     makeNumberedClip(join(dir.path, "gap.mkv"), { ...spec, setpts: "PTS+if(gte(N\\,50)\\,1/TB\\,0)" }),
   ]);
-});
-
-after(async () => {
-  await waitForNoFfmpegChildren();
-  await dir.remove();
 });
 
 describe("sampling", () => {

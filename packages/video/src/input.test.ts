@@ -5,16 +5,12 @@ import { once } from "node:events";
 import { mkdir, writeFile } from "node:fs/promises";
 import { join, relative, resolve } from "node:path";
 import { Readable } from "node:stream";
-import { after, before, describe, test } from "node:test";
-import { tempDir } from "../testing/clips.ts";
+import { describe, test } from "node:test";
+import { useTempDir } from "../testing/clips.ts";
 import { NotAVideoError, VideoInputRejectedError, VideoNotFoundError } from "./errors.ts";
 import { inputOptions, redactUrl, resolveInput, VIDEO_DEMUXERS } from "./input.ts";
 
-let dir: { path: string; remove: () => Promise<void> };
-before(async () => {
-  dir = await tempDir("input");
-});
-after(() => dir.remove());
+const dir = useTempDir("input");
 
 describe("resolveInput", () => {
   test("a relative path becomes absolute, so no part of it can be read as a protocol", async () => {

@@ -5,41 +5,28 @@ import assert from "node:assert/strict";
 import { createReadStream } from "node:fs";
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { after, before, describe, test } from "node:test";
+import { before, describe, test } from "node:test";
+import { type BadInput, makeBadInputs } from "../testing/bad-inputs.ts";
 import {
   makeLavfiClip,
   makeNumberedClip,
   rotateMp4Quarter,
-  tempDir,
   testPattern,
+  useTempDir,
   waitForNoFfmpegChildren,
   Y4mSource,
 } from "../testing/clips.ts";
 import { decodeFrames } from "./decode.ts";
-import {
-  NotAVideoError,
-  NoVideoStreamError,
-  UnsupportedCodecError,
-  VideoAbortedError,
-  VideoInputRejectedError,
-  VideoNotFoundError,
-  VideoStallError,
-} from "./errors.ts";
+import { NoVideoStreamError, VideoAbortedError, VideoInputRejectedError, VideoStallError } from "./errors.ts";
 import { probeVideo } from "./probe.ts";
 
-let dir: { path: string; remove: () => Promise<void> };
+const dir = useTempDir("probe");
 const spec = { frames: 50, rate: 25, width: 160, height: 90 };
 const x264 = ["-c:v", "libx264", "-crf", "20", "-pix_fmt", "yuv420p"];
 let mp4: string;
 
 before(async () => {
-  dir = await tempDir("probe");
   mp4 = await makeNumberedClip(join(dir.path, "clip.mp4"), spec);
-});
-
-after(async () => {
-  await waitForNoFfmpegChildren();
-  await dir.remove();
 });
 
 describe("values", () => {
@@ -95,15 +82,7 @@ describe("values", () => {
 
 describe("failures", () => {
   test("each kind of bad input has its own error", async () => {
-    const empty = join(dir.path, "empty.mp4");
-    await writeFile(empty, "");
-    const text = join(dir.path, "readme.md");
-    await writeFile(text, "# not a video\n".repeat(100));
-    const bytes = await readFile(mp4);
-    const truncated = join(dir.path, "truncated.mp4");
-    await writeFile(truncated, bytes.subarray(0, bytes.length >> 1));
-    const audio = join(dir.path, "audio.m4a");
-    await makeLavfiClip(audio, "sine=duration=1", ["-c:a", "aac"]);
+    const bad = await makeBadInputs(dir.path, mp4);
     const coverArt = join(dir.path, "cover.mp3");
     await makeLavfiClip(
       coverArt,
@@ -113,23 +92,18 @@ describe("failures", () => {
         ...["-disposition:v", "attached_pic", "-id3v2_version", "3"],
       ],
     );
-    const avi = await makeNumberedClip(join(dir.path, "unknown.avi"), { ...spec, output: ["-c:v", "mpeg4"] });
-    await writeFile(
-      avi,
-      Buffer.from((await readFile(avi)).toString("latin1").replaceAll("FMP4", "ZZZZ"), "latin1"),
-    );
 
-    const cases: [string, new (...args: never[]) => Error, RegExp][] = [
-      [join(dir.path, "missing.mp4"), VideoNotFoundError, /does not exist/],
-      [empty, NotAVideoError, /empty/],
-      [text, NotAVideoError, /not a readable video/],
-      [truncated, NotAVideoError, /moov atom not found/],
-      [audio, NoVideoStreamError, /no video stream/],
-      [coverArt, NoVideoStreamError, /no video stream/],
-      [avi, UnsupportedCodecError, /"unknown" \(tag ZZZZ\)/],
-      [`concat:${mp4}|${mp4}`, VideoInputRejectedError, /"concat:" is not allowed/],
+    const cases: [BadInput, RegExp][] = [
+      [bad.missing, /does not exist/],
+      [bad.empty, /empty/],
+      [bad.text, /not a readable video/],
+      [bad.truncated, /moov atom not found/],
+      [bad.audio, /no video stream/],
+      [{ path: coverArt, error: NoVideoStreamError }, /no video stream/],
+      [bad.avi, /"unknown" \(tag ZZZZ\)/],
+      [{ path: `concat:${mp4}|${mp4}`, error: VideoInputRejectedError }, /"concat:" is not allowed/],
     ];
-    for (const [input, type, message] of cases) {
+    for (const [{ path: input, error: type }, message] of cases) {
       await assert.rejects(probeVideo(input), (error: unknown) => {
         assert.ok(error instanceof type, `${input}: ${String(error)}`);
         assert.match((error as Error).message, message, input);

@@ -9,15 +9,14 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join, normalize } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { setTimeout as sleep } from "node:timers/promises";
 import {
   collect,
   makeNumberedClip,
   numberedFrames,
   readFrameNumber,
   startLiveLavfi,
-  tempDir,
-  waitForNoFfmpegChildren,
+  useTempDir,
+  waitForFile,
 } from "../testing/clips.ts";
 import {
   VideoInputRejectedError,
@@ -27,7 +26,7 @@ import {
 } from "./errors.ts";
 import { probeVideo } from "./probe.ts";
 
-let dir: { path: string; remove: () => Promise<void> };
+const dir = useTempDir("sources");
 let server: Server;
 let base: string;
 const requests: string[] = [];
@@ -68,7 +67,6 @@ function serve(root: string): Server {
 }
 
 before(async () => {
-  dir = await tempDir("sources");
   await makeNumberedClip(join(dir.path, "clip.mp4"), { frames: 100, rate: 25, width: 160, height: 90 });
   await makeNumberedClip(join(dir.path, "clip.ts"), {
     frames: 100,
@@ -85,8 +83,6 @@ before(async () => {
 after(async () => {
   server.closeAllConnections();
   await new Promise((resolve) => server.close(resolve));
-  await waitForNoFfmpegChildren();
-  await dir.remove();
 });
 
 describe("http(s) URLs", () => {
@@ -187,17 +183,7 @@ describe("live HLS", () => {
     ]);
     const writerDone = new Promise((resolve) => writer.on("exit", resolve));
     try {
-      for (let waited = 0; ; waited += 50) {
-        if (
-          await access(playlist).then(
-            () => true,
-            () => false,
-          )
-        )
-          break;
-        assert.ok(waited < 10_000, "ffmpeg wrote no playlist");
-        await sleep(50);
-      }
+      await waitForFile(playlist, 10_000);
       assert.doesNotMatch(await readFile(playlist, "utf8"), /EXT-X-ENDLIST/, "the stream must still be live");
       const frames = await collect(`${base}/live/index.m3u8`, {
         sampling: { everyNth: 5 },

@@ -3,11 +3,12 @@
 // a file or streamed live — plus a synthetic Y4M stream generator and a look at ffmpeg child processes.
 
 import { type ChildProcess, execFile } from "node:child_process";
-import { readdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
+import { after } from "node:test";
 import { promisify } from "node:util";
 import { ffmpegBinaries } from "../src/binaries.ts";
 import { type DecodedFrame, type DecodeOptions, decodeFrames } from "../src/decode.ts";
@@ -24,6 +25,19 @@ export const H264 = ["-c:v", "libx264", "-pix_fmt", "yuv420p"];
 export async function tempDir(prefix: string): Promise<{ path: string; remove: () => Promise<void> }> {
   const path = await mkdtemp(join(tmpdir(), `vdet-video-${prefix}-`));
   return { path, remove: () => rm(path, { recursive: true, force: true }) };
+}
+
+/**
+ * Call at the top of a test file: a temporary folder, made now and removed after the file's tests, once no ffmpeg
+ * child is left writing into it.
+ */
+export function useTempDir(prefix: string): { path: string } {
+  const path = mkdtempSync(join(tmpdir(), `vdet-video-${prefix}-`));
+  after(async () => {
+    await waitForNoFfmpegChildren();
+    await rm(path, { recursive: true, force: true });
+  });
+  return { path };
 }
 
 const QUIET = ["-hide_banner", "-nostdin", "-loglevel", "error", "-y"];
@@ -177,14 +191,38 @@ export function childFfmpegPids(): number[] {
   return pids;
 }
 
+/** Polls `done` every `intervalMs` until it holds; after `timeoutMs` throws an error that says `failure()`. */
+async function waitUntil(
+  done: () => boolean,
+  timeoutMs: number,
+  failure: () => string,
+  intervalMs: number,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!done()) {
+    if (Date.now() > deadline) throw new Error(failure());
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+}
+
 /** Waits until no ffmpeg child runs, or fails after `timeoutMs`. */
 export async function waitForNoFfmpegChildren(timeoutMs = 3000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (childFfmpegPids().length > 0) {
-    if (Date.now() > deadline)
-      throw new Error(`ffmpeg children still running: ${childFfmpegPids().join(", ")}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
+  await waitUntil(
+    () => childFfmpegPids().length === 0,
+    timeoutMs,
+    () => `ffmpeg children still running: ${childFfmpegPids().join(", ")}`,
+    20,
+  );
+}
+
+/** Waits until a file that ffmpeg writes as it runs (a live playlist) exists, or fails after `timeoutMs`. */
+export async function waitForFile(path: string, timeoutMs: number): Promise<void> {
+  await waitUntil(
+    () => existsSync(path),
+    timeoutMs,
+    () => `${path} was not written in ${timeoutMs} ms`,
+    50,
+  );
 }
 
 /** Rewrites the first track header's matrix of an MP4 to a 90° rotation (as phones record portrait video). */

@@ -11,4 +11,5 @@ export {
   runFfmpeg,
   startLiveLavfi,
   testPattern,
+  waitForFile,
 } from "./clips.ts";

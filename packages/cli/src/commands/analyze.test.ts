@@ -6,6 +6,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
+import { BOW_TIE_ZONES } from "@vdet/analytics/testing";
 import { execVdet } from "../../testing/vdet.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "vdet-cli-analyze-"));
@@ -108,22 +109,7 @@ test("analyze a MOT result file with --json and --out", async () => {
 
 test("a bad zones file fails with the shape and the problem", async () => {
   const bad = join(dir, "bad.json");
-  writeFileSync(
-    bad,
-    JSON.stringify({
-      zones: [
-        {
-          name: "bow",
-          polygon: [
-            [0, 0],
-            [10, 10],
-            [10, 0],
-            [0, 10],
-          ],
-        },
-      ],
-    }),
-  );
+  writeFileSync(bad, JSON.stringify(BOW_TIE_ZONES));
   await assert.rejects(
     execVdet(["analyze", "--tracks", jobDir, "--zones", bad]),
     /zone "bow" is not a simple polygon/,

@@ -5,20 +5,16 @@ import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { after, before, test } from "node:test";
+import { after, test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { type CheckpointServer, startCheckpointServer } from "@vdet/models/testing";
+import { useCheckpointServer } from "@vdet/models/testing";
 import { largeFixture, projectFixture } from "../../../../test/support/fixtures.ts";
 import { runVdet } from "../../testing/vdet.ts";
 
 const repoRoot = fileURLToPath(new URL("../../../..", import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), "vdet-models-cli-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
-let server: CheckpointServer;
-before(async () => {
-  server = await startCheckpointServer();
-});
-after(() => server?.close());
+const server = useCheckpointServer();
 
 const catalog = join(dir, "catalog.json");
 const env = {
