@@ -38,6 +38,7 @@ import type { FastifyInstance } from "fastify";
 import { Redis } from "ioredis";
 import { pino } from "pino";
 import { type BadInputFiles, makeBadInputs, noise } from "./support/bad-inputs.ts";
+import { buildLocalApi } from "./support/local-api.ts";
 import { OutcomeLog } from "./support/outcomes.ts";
 import { parseTracks } from "./support/tracks.ts";
 
@@ -918,12 +919,10 @@ describe("limits the API and the producer enforce on their own", () => {
   test("concurrent jobs: beyond maxActiveJobs a submission gets 429; a finished job frees its place", async () => {
     const memory = createMemoryTransport();
     const store = new MemoryJobStore();
-    const app = await buildServer({
+    const app = await buildLocalApi({
       transport: memory,
       jobStore: store,
       token,
-      allowFileInputs: true,
-      allowDirectoryOutputs: true,
       maxActiveJobs: 2,
     });
     try {

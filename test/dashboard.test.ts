@@ -11,7 +11,6 @@ import { join } from "node:path";
 import { after, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { buildServer } from "@vdet/api";
 import { MemoryJobStore } from "@vdet/jobs";
 import {
   createModelProvider,
@@ -26,6 +25,7 @@ import { createMemoryTransport } from "@vdet/transport";
 import { ffmpegBinaries } from "@vdet/video";
 import { chromium } from "playwright-core";
 import { projectFixture } from "./support/fixtures.ts";
+import { buildLocalApi } from "./support/local-api.ts";
 
 const CHROMIUM = process.env.VDET_CHROMIUM ?? "/usr/bin/chromium";
 const artifacts = fileURLToPath(new URL("./artifacts/", import.meta.url));
@@ -51,12 +51,10 @@ test("job page: live progress, φ chart, summaries, and the viewer drawing boxes
   });
   const worker = startWorker({ transport, jobStore, models, maxBatch: 4 });
   const producer = startProducer({ transport, jobStore, framesPerChunk: 2 });
-  const app = await buildServer({
+  const app = await buildLocalApi({
     transport,
     jobStore,
     token,
-    allowFileInputs: true,
-    allowDirectoryOutputs: true,
   });
   const url = await app.listen({ host: "127.0.0.1", port: 0 });
   const browser = await chromium.launch({

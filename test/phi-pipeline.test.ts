@@ -10,29 +10,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { type RoleProcess, startRole } from "@vdet/cli/testing";
-import { RedisJobStore } from "@vdet/jobs";
-import { openJobOutput, startAggregator, startProducer } from "@vdet/pipeline";
 import { type JobSpecInput, parseJobSpec } from "@vdet/protocol";
-import { createRedisTransport, deleteKeysWithPrefix, redisOptionsFromUrl } from "@vdet/transport";
 import { makeTestClip } from "@vdet/video/testing";
-import { Redis } from "ioredis";
+import { REDIS_URL, startRedisPipeline, waitFor } from "./support/redis-pipeline.ts";
 import { parseTracks } from "./support/tracks.ts";
 
-const REDIS_URL = process.env.VDET_REDIS_URL ?? "redis://127.0.0.1:6379";
-const prefix = `vdet-phi-${randomUUID().slice(0, 8)}`;
+const pipeline = startRedisPipeline({ prefix: `vdet-phi-${randomUUID().slice(0, 8)}`, framesPerChunk: 2 });
+const { prefix, transport, jobStore, finished } = pipeline;
 const dir = mkdtempSync(join(tmpdir(), "vdet-phi-"));
-
-const redis = new Redis(redisOptionsFromUrl(REDIS_URL));
-const transport = createRedisTransport({ url: REDIS_URL, prefix });
-const jobStore = new RedisJobStore(redis, prefix);
-const finished = new Map<string, string>();
-const producer = startProducer({ transport, jobStore, framesPerChunk: 2 });
-const aggregator = startAggregator({
-  transport,
-  jobStore,
-  openOutput: (_id, location) => openJobOutput(location),
-  onJobFinished: (id, state) => finished.set(id, state),
-});
 let worker: RoleProcess | undefined;
 let clip = "";
 
@@ -62,24 +47,16 @@ before(async () => {
 
 after(async () => {
   await worker?.stop();
-  await producer.close();
-  await aggregator.close();
-  await transport.close();
-  await deleteKeysWithPrefix(redis, prefix);
-  await redis.quit();
+  await pipeline.close();
   rmSync(dir, { recursive: true, force: true });
 });
 
 async function runJob(name: string, spec: Omit<JobSpecInput, "input" | "output">) {
   const { job } = await jobStore.create(parseJobSpec({ input: clip, output: join(dir, name), ...spec }));
   await transport.jobs.add({ jobId: job.id }, { id: job.id });
-  const started = Date.now();
-  while (!finished.has(job.id)) {
-    if (Date.now() - started > 60_000) throw new Error(`job ${name} did not finish`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  const state = await waitFor(`job ${name} to finish`, () => finished.get(job.id), 60_000, 50);
   return {
-    state: finished.get(job.id),
+    state,
     job: (await jobStore.get(job.id))!,
     lines: parseTracks(readFileSync(join(dir, name, "tracks.jsonl"), "utf8")),
     manifest: JSON.parse(readFileSync(join(dir, name, "manifest.json"), "utf8")),

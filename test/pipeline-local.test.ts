@@ -2,25 +2,23 @@
 // output files checked frame by frame.
 
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { after, test } from "node:test";
+import { test } from "node:test";
 import { runLocal } from "@vdet/pipeline";
 import { makeTestClip } from "@vdet/video/testing";
+import { runTestClip, testDir } from "./support/local-run.ts";
 import { parseTracks } from "./support/tracks.ts";
 
-const dir = mkdtempSync(join(tmpdir(), "vdet-local-"));
-after(() => rmSync(dir, { recursive: true, force: true }));
+const dir = testDir("local");
 
 test("vdet run: every sampled frame once, in order, with pts; all output files complete", async () => {
-  const clip = await makeTestClip(join(dir, "clip.mp4"), 3, 10);
-  const out = join(dir, "out");
-  const result = await runLocal({
-    spec: { input: clip, output: out, sampling: { fps: 4 }, scoreThreshold: 0 },
-    seed: 0,
-    maxBatch: 4,
-  });
+  const { out, result } = await runTestClip(
+    dir,
+    3,
+    { sampling: { fps: 4 }, scoreThreshold: 0 },
+    { maxBatch: 4 },
+  );
   assert.equal(result.job.state, "completed");
   const lines = parseTracks(readFileSync(join(out, "tracks.jsonl"), "utf8"));
   // 3 s of a 10 fps source sampled at 4 fps: the first source frame at or after each k/4 s, with its own pts.

@@ -1,0 +1,76 @@
+// The distributed pipeline's in-process half over the real Redis, as the end-to-end tests and benchmarks start it:
+// a Redis connection, the transport and job store under a unique key prefix, a producer and an aggregator that
+// writes each job's output where its spec says. `close()` stops them and deletes every key under the prefix.
+
+import type { ModelRegistry } from "@vdet/jobs";
+import { RedisJobStore } from "@vdet/jobs";
+import { openJobOutput, startAggregator, startProducer } from "@vdet/pipeline";
+import { createRedisTransport, deleteKeysWithPrefix, redisOptionsFromUrl } from "@vdet/transport";
+import { Redis } from "ioredis";
+
+export const REDIS_URL = process.env.VDET_REDIS_URL ?? "redis://127.0.0.1:6379";
+
+export interface RedisPipelineOptions {
+  /** The key prefix: unique per test file or run, so that files run in parallel safely. */
+  prefix: string;
+  /** A connection to use (and quit on close) instead of a new one, e.g. one a model registry reads through. */
+  redis?: Redis;
+  framesPerChunk?: number;
+  /** What the workers run per φ, when the producer and aggregator should read it (default: COCO). */
+  models?: ModelRegistry;
+  /** Called as each job finishes, besides recording its state in `finished`. */
+  onJobFinished?: (id: string, state: string) => void;
+}
+
+export function startRedisPipeline(options: RedisPipelineOptions) {
+  const { prefix, framesPerChunk, models } = options;
+  const redis = options.redis ?? new Redis(redisOptionsFromUrl(REDIS_URL));
+  const transport = createRedisTransport({ url: REDIS_URL, prefix });
+  const jobStore = new RedisJobStore(redis, prefix);
+  /** The final state of each job that finished, by id. */
+  const finished = new Map<string, string>();
+  const producer = startProducer({ transport, jobStore, models, framesPerChunk });
+  const aggregator = startAggregator({
+    transport,
+    jobStore,
+    models,
+    openOutput: (_id, location) => openJobOutput(location),
+    onJobFinished: (id, state) => {
+      finished.set(id, state);
+      options.onJobFinished?.(id, state);
+    },
+  });
+  return {
+    prefix,
+    redis,
+    transport,
+    jobStore,
+    finished,
+    producer,
+    aggregator,
+    /** Stops the producer and aggregator, deletes the prefix's keys and disconnects. Stop workers first. */
+    async close() {
+      await producer.close();
+      await aggregator.close();
+      await transport.close();
+      await deleteKeysWithPrefix(redis, prefix);
+      await redis.quit();
+    },
+  };
+}
+
+/** Polls `probe` until it returns a value, failing after `timeoutMs`. */
+export async function waitFor<T>(
+  what: string,
+  probe: () => T | undefined | Promise<T | undefined>,
+  timeoutMs = 120_000,
+  intervalMs = 100,
+): Promise<T> {
+  const started = Date.now();
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() - started > timeoutMs) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
