@@ -12,8 +12,9 @@ import { after, before, test } from "node:test";
 import { type RoleProcess, startRole } from "@vdet/cli/testing";
 import { type JobSpecInput, parseJobSpec } from "@vdet/protocol";
 import { makeTestClip } from "@vdet/video/testing";
-import { REDIS_URL, startRedisPipeline, waitFor } from "./support/redis-pipeline.ts";
+import { REDIS_URL, startRedisPipeline } from "./support/redis-pipeline.ts";
 import { parseTracks } from "./support/tracks.ts";
+import { waitFor } from "./support/wait.ts";
 
 const pipeline = startRedisPipeline({ prefix: `vdet-phi-${randomUUID().slice(0, 8)}`, framesPerChunk: 2 });
 const { prefix, transport, jobStore, finished } = pipeline;

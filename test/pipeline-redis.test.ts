@@ -13,8 +13,9 @@ import { type RoleProcess, startRole, stopRoles } from "@vdet/cli/testing";
 import { runLocal } from "@vdet/pipeline";
 import { makeTestClip } from "@vdet/video/testing";
 import { buildLocalApi } from "./support/local-api.ts";
-import { REDIS_URL, startRedisPipeline, waitFor } from "./support/redis-pipeline.ts";
+import { REDIS_URL, startRedisPipeline } from "./support/redis-pipeline.ts";
 import { parseTracks, type TrackLine } from "./support/tracks.ts";
+import { waitFor } from "./support/wait.ts";
 
 const pipeline = startRedisPipeline({ prefix: `vdet-it-${randomUUID().slice(0, 8)}`, framesPerChunk: 2 });
 const { prefix, transport, jobStore, finished } = pipeline;

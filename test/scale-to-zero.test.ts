@@ -13,7 +13,8 @@ import { type RoleProcess, startRole } from "@vdet/cli/testing";
 import { isTerminal, WAITING_FOR_WORKER } from "@vdet/protocol";
 import { makeTestClip } from "@vdet/video/testing";
 import { buildLocalApi } from "./support/local-api.ts";
-import { REDIS_URL, startRedisPipeline, waitFor } from "./support/redis-pipeline.ts";
+import { REDIS_URL, startRedisPipeline } from "./support/redis-pipeline.ts";
+import { waitFor } from "./support/wait.ts";
 
 const pipeline = startRedisPipeline({ prefix: `vdet-zero-${randomUUID().slice(0, 8)}`, framesPerChunk: 2 });
 const { prefix, transport, jobStore } = pipeline;
