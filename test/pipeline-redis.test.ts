@@ -9,11 +9,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { buildServer } from "@vdet/api";
-import { type RoleProcess, startRole, stopRoles } from "@vdet/cli/testing";
+import { type RoleProcess, stopRoles } from "@vdet/cli/testing";
 import { runLocal } from "@vdet/pipeline";
 import { makeTestClip } from "@vdet/video/testing";
 import { buildLocalApi } from "./support/local-api.ts";
-import { REDIS_URL, startRedisPipeline } from "./support/redis-pipeline.ts";
+import { startRedisPipeline, startWorkers } from "./support/redis-pipeline.ts";
 import { parseTracks, type TrackLine } from "./support/tracks.ts";
 import { waitFor } from "./support/wait.ts";
 
@@ -26,15 +26,13 @@ let clip = "";
 
 before(async () => {
   clip = await makeTestClip(join(dir, "clip.mp4"), 4, 10);
-  for (let i = 0; i < 2; i++) {
-    workers.push(
-      startRole("worker", {
-        args: ["--prefix", prefix, "--max-batch", "2"],
-        env: { VDET_REDIS_URL: REDIS_URL, VDET_LOG_LEVEL: "warn", VDET_SEED: "0" },
-        echo: `[worker ${i}] `,
-      }),
-    );
-  }
+  workers.push(
+    ...startWorkers(2, prefix, {
+      args: ["--max-batch", "2"],
+      env: { VDET_LOG_LEVEL: "warn", VDET_SEED: "0" },
+      echo: (i) => `[worker ${i}] `,
+    }),
+  );
 });
 
 after(async () => {

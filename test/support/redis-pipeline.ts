@@ -2,6 +2,7 @@
 // a Redis connection, the transport and job store under a unique key prefix, a producer and an aggregator that
 // writes each job's output where its spec says. `close()` stops them and deletes every key under the prefix.
 
+import { type RoleProcess, startRole } from "@vdet/cli/testing";
 import type { ModelRegistry } from "@vdet/jobs";
 import { RedisJobStore } from "@vdet/jobs";
 import { openJobOutput, startAggregator, startProducer } from "@vdet/pipeline";
@@ -57,4 +58,22 @@ export function startRedisPipeline(options: RedisPipelineOptions) {
       await redis.quit();
     },
   };
+}
+
+/**
+ * Starts `count` `vdet worker` processes on the real Redis under `prefix`, with extra CLI arguments and environment;
+ * with `echo`, each one's output is echoed with the prefix `echo(i)`.
+ */
+export function startWorkers(
+  count: number,
+  prefix: string,
+  options: { args?: string[]; env?: Record<string, string>; echo?: (i: number) => string },
+): RoleProcess[] {
+  return Array.from({ length: count }, (_, i) =>
+    startRole("worker", {
+      args: ["--prefix", prefix, ...(options.args ?? [])],
+      env: { VDET_REDIS_URL: REDIS_URL, ...options.env },
+      echo: options.echo?.(i),
+    }),
+  );
 }
