@@ -13,6 +13,7 @@ import { type RoleProcess, startRole } from "@vdet/cli/testing";
 import { type JobSpecInput, parseJobSpec } from "@vdet/protocol";
 import { makeTestClip } from "@vdet/video/testing";
 import { REDIS_URL, startRedisPipeline } from "./support/redis-pipeline.ts";
+import { simulatedProfile } from "./support/simulated-profile.ts";
 import { parseTracks } from "./support/tracks.ts";
 import { waitFor } from "./support/wait.ts";
 
@@ -23,17 +24,7 @@ let worker: RoleProcess | undefined;
 let clip = "";
 
 // A fast accelerator: D0 10 ms, D1 20 ms, D2 40 ms for one frame; batches of 2 and 4 cost 1.5× and 2.5×.
-const profile = {
-  version: 1,
-  key: "e2e-simulated",
-  measuredAt: "2026-11-28T00:00:00Z",
-  rows: [0, 1, 2].flatMap((phi) =>
-    [1, 2, 4].map((batch) => {
-      const ms = 10 * 2 ** phi * (batch === 1 ? 1 : batch === 2 ? 1.5 : 2.5);
-      return { phi, batch, p50Ms: ms, p90Ms: ms, samplesMs: [ms] };
-    }),
-  ),
-};
+const profile = simulatedProfile("e2e-simulated", 10);
 
 before(async () => {
   clip = await makeTestClip(join(dir, "clip.mp4"), 4, 10);

@@ -13,6 +13,7 @@ import {
   startWorker,
 } from "@vdet/pipeline";
 import { createMemoryTransport } from "@vdet/transport";
+import { closeInOrder } from "./close.ts";
 
 export interface MemoryPipelineOptions {
   /** Wraps the seeded model provider (e.g. to record model metrics). */
@@ -38,12 +39,6 @@ export function startMemoryPipeline(options: MemoryPipelineOptions = {}) {
   return {
     transport,
     jobStore,
-    async close() {
-      await producer.close();
-      await worker.close();
-      await aggregator.close();
-      await models.close();
-      await transport.close();
-    },
+    close: () => closeInOrder(producer, worker, aggregator, models, transport),
   };
 }

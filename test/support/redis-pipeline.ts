@@ -8,6 +8,7 @@ import { RedisJobStore } from "@vdet/jobs";
 import { openJobOutput, startAggregator, startProducer } from "@vdet/pipeline";
 import { createRedisTransport, deleteKeysWithPrefix, redisOptionsFromUrl } from "@vdet/transport";
 import { Redis } from "ioredis";
+import { closeInOrder } from "./close.ts";
 
 export const REDIS_URL = process.env.VDET_REDIS_URL ?? "redis://127.0.0.1:6379";
 
@@ -51,9 +52,7 @@ export function startRedisPipeline(options: RedisPipelineOptions) {
     aggregator,
     /** Stops the producer and aggregator, deletes the prefix's keys and disconnects. Stop workers first. */
     async close() {
-      await producer.close();
-      await aggregator.close();
-      await transport.close();
+      await closeInOrder(producer, aggregator, transport);
       await deleteKeysWithPrefix(redis, prefix);
       await redis.quit();
     },
