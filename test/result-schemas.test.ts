@@ -38,7 +38,6 @@ test("tracks.jsonl lines, summary.json, manifest.json and the job record match t
     { sampling: { fps: 4 }, scoreThreshold: 0 },
     { maxBatch: 4 },
   );
-  assert.equal(result.job.state, "completed");
   jobRecordSchema.parse(JSON.parse(JSON.stringify(result.job)));
   const lines = readFileSync(join(out, "tracks.jsonl"), "utf8").split("\n").filter(Boolean);
   assert.equal(lines.length, 8);
