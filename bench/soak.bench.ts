@@ -19,6 +19,7 @@ import { isTerminal, type JobSpecInput, parseJobSpec } from "@vdet/protocol";
 import { createRedisTransport, deleteKeysWithPrefix, redisOptionsFromUrl } from "@vdet/transport";
 import { makeTestClip } from "@vdet/video/testing";
 import { Redis } from "ioredis";
+import { REDIS_URL } from "../test/support/redis-pipeline.ts";
 import { simulatedProfile } from "../test/support/simulated-profile.ts";
 
 const { values: args } = parseArgs({
@@ -40,7 +41,6 @@ const workerCount = Math.round(positive("workers", args.workers));
 const killEveryMs = positive("kill-every", args["kill-every"]) * 1000;
 const inFlight = Math.round(positive("jobs-in-flight", args["jobs-in-flight"]));
 
-const REDIS_URL = process.env.VDET_REDIS_URL ?? "redis://127.0.0.1:6379";
 const prefix = `vdet-soak-${randomUUID().slice(0, 8)}`;
 const dir = mkdtempSync(join(tmpdir(), "vdet-soak-"));
 const log = (message: string) => console.error(`[soak ${new Date().toISOString().slice(11, 19)}] ${message}`);

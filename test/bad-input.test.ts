@@ -40,9 +40,9 @@ import { pino } from "pino";
 import { type BadInputFiles, makeBadInputs, noise } from "./support/bad-inputs.ts";
 import { buildLocalApi } from "./support/local-api.ts";
 import { OutcomeLog } from "./support/outcomes.ts";
+import { REDIS_URL } from "./support/redis-pipeline.ts";
 import { parseTracks } from "./support/tracks.ts";
 
-const REDIS_URL = process.env.VDET_REDIS_URL ?? "redis://127.0.0.1:6379";
 const prefix = `vdet-bad-${randomUUID().slice(0, 8)}`;
 const token = "bad-input-test-token-0123456789";
 const auth = { authorization: `Bearer ${token}` };

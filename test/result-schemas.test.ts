@@ -19,9 +19,9 @@ import {
 import { redisOptionsFromUrl } from "@vdet/transport";
 import { Redis } from "ioredis";
 import { runTestClip } from "./support/local-run.ts";
+import { REDIS_URL } from "./support/redis-pipeline.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "vdet-schemas-"));
-const REDIS_URL = process.env.VDET_REDIS_URL ?? "redis://127.0.0.1:6379";
 const redis = new Redis(redisOptionsFromUrl(REDIS_URL));
 const prefix = `vdet-test-schemas-${process.pid}-${Date.now()}`;
 after(async () => {
