@@ -228,6 +228,14 @@ describe("the API refuses bad requests with a status and a message naming the pr
     remote?: boolean;
   };
   const spec = (fields: object) => ({ input: "s3://videos/a.mp4", output: "OUT", ...fields });
+  /** Submissions refused alike: a 400 with `message` for each [case, spec fields] (on the S3-only server with `remote`). */
+  const refusedSpecs = (
+    category: string,
+    message: RegExp,
+    rows: [string, object][],
+    remote?: boolean,
+  ): [string, string, Request, number, RegExp][] =>
+    rows.map(([name, fields]) => [category, name, { remote, payload: spec(fields) }, 400, message]);
   // [category, case, request, status, message]
   const cases: [string, string, Request, number, RegExp][] = [
     // authentication
@@ -385,52 +393,29 @@ describe("the API refuses bad requests with a status and a message naming the pr
       /input: .*concat: or file: are not accepted/,
     ],
     // The other schemes tried: each refused the same way.
-    ...(
-      [
-        ["subfile: input", "subfile:,,start,0,end,0,,:/etc/passwd"],
-        ["file: URL input", "file:///etc/passwd"],
-        ["data: URL input", "data:video/mp4;base64,AAAAIGZ0eXA="],
-        ["pipe: input", "pipe:0"],
-        ["tcp:// input", "tcp://127.0.0.1:6379"],
-        ["ftp:// input", "ftp://example.org/a.mp4"],
-        ["gopher:// input", "gopher://127.0.0.1:6379/_FLUSHALL"],
-      ] as const
-    ).map(([name, input]): [string, string, Request, number, RegExp] => [
-      "protocol",
-      name,
-      { payload: spec({ input }) },
-      400,
-      /input: .*not accepted/,
+    ...refusedSpecs("protocol", /input: .*not accepted/, [
+      ["subfile: input", { input: "subfile:,,start,0,end,0,,:/etc/passwd" }],
+      ["file: URL input", { input: "file:///etc/passwd" }],
+      ["data: URL input", { input: "data:video/mp4;base64,AAAAIGZ0eXA=" }],
+      ["pipe: input", { input: "pipe:0" }],
+      ["tcp:// input", { input: "tcp://127.0.0.1:6379" }],
+      ["ftp:// input", { input: "ftp://example.org/a.mp4" }],
+      ["gopher:// input", { input: "gopher://127.0.0.1:6379/_FLUSHALL" }],
     ]),
-    [
+    ...refusedSpecs(
       "protocol",
-      "local path where only remote inputs are allowed",
-      { remote: true, payload: spec({ input: "/etc/passwd" }) },
-      400,
       /input: local file inputs are not accepted/,
-    ],
-    [
-      "protocol",
-      "relative path where only remote inputs are allowed",
-      { remote: true, payload: spec({ input: "videos/a.mp4" }) },
-      400,
-      /input: local file inputs are not accepted/,
-    ],
+      [
+        ["local path where only remote inputs are allowed", { input: "/etc/passwd" }],
+        ["relative path where only remote inputs are allowed", { input: "videos/a.mp4" }],
+      ],
+      true,
+    ),
     // outputs confined to the configured bucket and prefix, or directory
-    [
-      "output",
-      "'..' in a directory output",
-      { payload: spec({ output: `${"OUT"}/../../etc` }) },
-      400,
-      /output: output must not contain '\.\.'/,
-    ],
-    [
-      "output",
-      "'..' with backslashes",
-      { payload: spec({ output: "OUT\\..\\..\\etc" }) },
-      400,
-      /output: output must not contain '\.\.'/,
-    ],
+    ...refusedSpecs("output", /output: output must not contain '\.\.'/, [
+      ["'..' in a directory output", { output: `${"OUT"}/../../etc` }],
+      ["'..' with backslashes", { output: "OUT\\..\\..\\etc" }],
+    ]),
     [
       "output",
       "absolute directory outside the output root",
