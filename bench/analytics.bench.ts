@@ -5,8 +5,7 @@
 // zone (total person-seconds inside, and mean dwell per visit). Last stdout line: one JSON object.
 
 import { existsSync } from "node:fs";
-import { join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import {
   Analytics,
   type AnalyticsFrame,
@@ -24,10 +23,7 @@ import {
   type SequenceFolder,
 } from "@vdet/mot-eval";
 import { Tracker } from "@vdet/tracker";
-
-const repoRoot = fileURLToPath(new URL("..", import.meta.url));
-const dataDir = resolve(process.env.VDET_DATA_DIR ?? join(repoRoot, "..", "shared", "data"));
-const motDir = join(dataDir, "mot");
+import { motDir } from "../test/support/mot.ts";
 
 const SOURCES = ["vdet", "sort", "bytetrack", "ocsort"] as const;
 type Source = (typeof SOURCES)[number];

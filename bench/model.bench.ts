@@ -14,6 +14,7 @@ import { parseArgs } from "node:util";
 import { build, getConfig } from "@vdet/effdet";
 import { parsePhi } from "@vdet/protocol";
 import * as ort from "onnxruntime-node";
+import { noise } from "../test/support/bad-inputs.ts";
 
 const { values } = parseArgs({
   options: {
@@ -52,18 +53,6 @@ async function timeRuns(s: ort.InferenceSession, feeds: Record<string, ort.Tenso
   return median(times);
 }
 
-function randomBytes(n: number, seed: number): Uint8Array {
-  const out = new Uint8Array(n);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    out[i] = x & 0xff;
-  }
-  return out;
-}
-
 function log(message: string): void {
   process.stderr.write(`${message}\n`);
 }
@@ -77,7 +66,7 @@ for (const phiText of values.phis.split(",")) {
   const perImage: number[] = [];
   for (const batch of [1, 4]) {
     // 720p-shaped frames: the graph resizes them to the model resolution, as a worker's would.
-    const frames = new ort.Tensor("uint8", randomBytes(batch * 720 * 1280 * 3, 7), [batch, 720, 1280, 3]);
+    const frames = new ort.Tensor("uint8", noise(batch * 720 * 1280 * 3, 7), [batch, 720, 1280, 3]);
     perImage.push((await timeRuns(s, { frames })) / batch);
     log(`D${phi} deploy batch ${batch}: ${perImage.at(-1)!.toFixed(1)} ms/image`);
   }
@@ -104,7 +93,7 @@ if (existsSync(peerPath)) {
       : "seeded (fixture weights absent)",
   };
   for (const batch of [1, 4]) {
-    const input = Float32Array.from(randomBytes(batch * 3 * 512 * 512, 11), (v) => (v - 120) / 58);
+    const input = Float32Array.from(noise(batch * 3 * 512 * 512, 11), (v) => (v - 120) / 58);
     const tensor = new ort.Tensor("float32", input, [batch, 3, 512, 512]);
     // Alternate the two models so drift in machine load hits both equally.
     const oursTimes: number[] = [];

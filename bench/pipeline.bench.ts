@@ -10,25 +10,15 @@ import { randomUUID } from "node:crypto";
 import { existsSync, mkdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type RoleProcess, startRole, stopRoles } from "@vdet/cli/testing";
+import { stopRoles } from "@vdet/cli/testing";
 import { build } from "@vdet/effdet";
-import { RedisJobStore } from "@vdet/jobs";
-import {
-  letterboxFor,
-  openJobOutput,
-  padToSquare,
-  runLocal,
-  startAggregator,
-  startProducer,
-} from "@vdet/pipeline";
+import { letterboxFor, padToSquare, runLocal } from "@vdet/pipeline";
 import { parseJobSpec } from "@vdet/protocol";
-import { createRedisTransport, deleteKeysWithPrefix, redisOptionsFromUrl } from "@vdet/transport";
 import { decodeFrames } from "@vdet/video";
 import { makeTestClip } from "@vdet/video/testing";
-import { Redis } from "ioredis";
 import * as ort from "onnxruntime-node";
+import { startRedisPipeline, startWorkers } from "../test/support/redis-pipeline.ts";
 
-const REDIS_URL = process.env.VDET_REDIS_URL ?? "redis://127.0.0.1:6379";
 const BATCH = 4;
 const FPS = 5;
 const work = join(tmpdir(), "vdet-bench-pipeline");
@@ -89,37 +79,22 @@ log(
 
 // (d) Redis path with 1 and 2 worker processes.
 async function redisRun(workerCount: number) {
-  const prefix = `vdet-bench-${randomUUID().slice(0, 8)}`;
-  const redis = new Redis(redisOptionsFromUrl(REDIS_URL));
-  const transport = createRedisTransport({ url: REDIS_URL, prefix });
-  const jobStore = new RedisJobStore(redis, prefix);
-  const workers: RoleProcess[] = [];
-  for (let i = 0; i < workerCount; i++) {
-    workers.push(
-      startRole("worker", {
-        args: ["--prefix", prefix, "--max-batch", String(BATCH)],
-        env: {
-          VDET_REDIS_URL: REDIS_URL,
-          VDET_LOG_LEVEL: "info",
-          VDET_SEED: "0",
-          VDET_THREADS: String(Math.max(1, 2 / workerCount)),
-        },
-      }),
-    );
-  }
-  // Wait until every worker has loaded its model.
-  await Promise.all(workers.map((w) => w.waitFor("worker ready", 600_000)));
   let done: (state: string) => void = () => {};
   const finished = new Promise<string>((r) => (done = r));
-  const producer = startProducer({ transport, jobStore, framesPerChunk: BATCH });
-  const outDir = join(work, `redis-${workerCount}`);
-  rmSync(outDir, { recursive: true, force: true });
-  const aggregator = startAggregator({
-    transport,
-    jobStore,
-    openOutput: (_id, l) => openJobOutput(l),
+  const pipeline = startRedisPipeline({
+    prefix: `vdet-bench-${randomUUID().slice(0, 8)}`,
+    framesPerChunk: BATCH,
     onJobFinished: (_id, s) => done(s),
   });
+  const { prefix, transport, jobStore } = pipeline;
+  const workers = startWorkers(workerCount, prefix, {
+    args: ["--max-batch", String(BATCH)],
+    env: { VDET_LOG_LEVEL: "info", VDET_SEED: "0", VDET_THREADS: String(Math.max(1, 2 / workerCount)) },
+  });
+  // Wait until every worker has loaded its model.
+  await Promise.all(workers.map((w) => w.waitFor("worker ready", 600_000)));
+  const outDir = join(work, `redis-${workerCount}`);
+  rmSync(outDir, { recursive: true, force: true });
   const started = performance.now();
   const { job } = await jobStore.create(
     parseJobSpec({ input: clip, output: outDir, sampling: { fps: FPS } }),
@@ -129,11 +104,7 @@ async function redisRun(workerCount: number) {
   const ms = performance.now() - started;
   const final = await jobStore.get(job.id);
   await stopRoles(workers);
-  await producer.close();
-  await aggregator.close();
-  await transport.close();
-  await deleteKeysWithPrefix(redis, prefix);
-  await redis.quit();
+  await pipeline.close();
   log(`(d) redis, ${workerCount} worker(s): ${seconds(ms)} s, ${state}, ${final?.progress.written} frames`);
   return { ms, written: final?.progress.written ?? 0 };
 }

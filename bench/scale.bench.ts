@@ -12,15 +12,15 @@ import { randomUUID } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
-import { type RoleProcess, startRole, stopRoles } from "@vdet/cli/testing";
+import { stopRoles } from "@vdet/cli/testing";
 import { RedisJobStore } from "@vdet/jobs";
 import { openJobOutput, startAggregator, startProducer } from "@vdet/pipeline";
 import { parseJobSpec } from "@vdet/protocol";
 import { createRedisTransport, deleteKeysWithPrefix, redisOptionsFromUrl } from "@vdet/transport";
 import { makeTestClip } from "@vdet/video/testing";
 import { Redis } from "ioredis";
+import { REDIS_URL, startWorkers } from "../test/support/redis-pipeline.ts";
 
-const REDIS_URL = process.env.VDET_REDIS_URL ?? "redis://127.0.0.1:6379";
 const arg = (name: string, fallback: string) => {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 && process.argv[i + 1] ? process.argv[i + 1] : fallback;
@@ -95,15 +95,10 @@ async function step(n: number) {
   const prefix = `vdet-scale-${randomUUID().slice(0, 8)}`;
   const transport = createRedisTransport({ url: REDIS_URL, prefix });
   const jobStore = new RedisJobStore(redis, prefix);
-  const workers: RoleProcess[] = [];
-  for (let i = 0; i < n; i++) {
-    workers.push(
-      startRole("worker", {
-        args: ["--prefix", prefix, "--max-batch", "1", "--preload", "0"],
-        env: { VDET_REDIS_URL: REDIS_URL, VDET_LOG_LEVEL: "info", VDET_SIMULATE_PROFILE: profilePath },
-      }),
-    );
-  }
+  const workers = startWorkers(n, prefix, {
+    args: ["--max-batch", "1", "--preload", "0"],
+    env: { VDET_LOG_LEVEL: "info", VDET_SIMULATE_PROFILE: profilePath },
+  });
   const spawnedAt = performance.now();
   await Promise.all(workers.map((w) => w.waitFor("worker ready", 600_000)));
   const startupS = (performance.now() - spawnedAt) / 1000;

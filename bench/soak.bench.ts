@@ -19,6 +19,8 @@ import { isTerminal, type JobSpecInput, parseJobSpec } from "@vdet/protocol";
 import { createRedisTransport, deleteKeysWithPrefix, redisOptionsFromUrl } from "@vdet/transport";
 import { makeTestClip } from "@vdet/video/testing";
 import { Redis } from "ioredis";
+import { REDIS_URL } from "../test/support/redis-pipeline.ts";
+import { simulatedProfile } from "../test/support/simulated-profile.ts";
 
 const { values: args } = parseArgs({
   args: process.argv.slice(2).filter((a) => a !== "--"),
@@ -39,23 +41,12 @@ const workerCount = Math.round(positive("workers", args.workers));
 const killEveryMs = positive("kill-every", args["kill-every"]) * 1000;
 const inFlight = Math.round(positive("jobs-in-flight", args["jobs-in-flight"]));
 
-const REDIS_URL = process.env.VDET_REDIS_URL ?? "redis://127.0.0.1:6379";
 const prefix = `vdet-soak-${randomUUID().slice(0, 8)}`;
 const dir = mkdtempSync(join(tmpdir(), "vdet-soak-"));
 const log = (message: string) => console.error(`[soak ${new Date().toISOString().slice(11, 19)}] ${message}`);
 
 // A fast simulated accelerator: D0 8 ms … D2 32 ms a frame; batches of 2 and 4 cost 1.5× and 2.5×.
-const profile = {
-  version: 1,
-  key: "soak-simulated",
-  measuredAt: "2026-11-28T00:00:00Z",
-  rows: [0, 1, 2].flatMap((phi) =>
-    [1, 2, 4].map((batch) => {
-      const ms = 8 * 2 ** phi * (batch === 1 ? 1 : batch === 2 ? 1.5 : 2.5);
-      return { phi, batch, p50Ms: ms, p90Ms: ms, samplesMs: [ms] };
-    }),
-  ),
-};
+const profile = simulatedProfile("soak-simulated", 8);
 const profilePath = join(dir, "profile.json");
 writeFileSync(profilePath, JSON.stringify(profile));
 

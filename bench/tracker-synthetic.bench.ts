@@ -5,8 +5,7 @@
 // (both Kalman parameterisations) with the SORT baseline. Last stdout line: one JSON object.
 
 import { existsSync } from "node:fs";
-import { join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { mulberry32 } from "@vdet/effdet";
 import {
   combineSequences,
@@ -23,9 +22,7 @@ import {
   summarize,
 } from "@vdet/mot-eval";
 import { Tracker } from "@vdet/tracker";
-
-const repoRoot = fileURLToPath(new URL("..", import.meta.url));
-const motDir = join(resolve(process.env.VDET_DATA_DIR ?? join(repoRoot, "..", "shared", "data")), "mot");
+import { motDir } from "../test/support/mot.ts";
 
 const VARIANTS: Record<string, (fps: number) => Tracker> = {
   ours: (fps) => new Tracker({ fps }),

@@ -4,8 +4,7 @@
 // Last stdout line: one JSON object with the figures.
 
 import { existsSync } from "node:fs";
-import { join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import {
   combineSequences,
   detectionFramesFromRows,
@@ -20,10 +19,8 @@ import {
 } from "@vdet/mot-eval";
 import type { Detections } from "@vdet/protocol";
 import { Tracker } from "@vdet/tracker";
+import { motDir } from "../test/support/mot.ts";
 
-const repoRoot = fileURLToPath(new URL("..", import.meta.url));
-const dataDir = resolve(process.env.VDET_DATA_DIR ?? join(repoRoot, "..", "shared", "data"));
-const motDir = join(dataDir, "mot");
 /** Timed passes per sequence and tracker; the median pass gives frames/s. */
 const PASSES = Number(process.env.VDET_BENCH_PASSES ?? 7);
 

@@ -38,10 +38,11 @@ import type { FastifyInstance } from "fastify";
 import { Redis } from "ioredis";
 import { pino } from "pino";
 import { type BadInputFiles, makeBadInputs, noise } from "./support/bad-inputs.ts";
+import { buildLocalApi } from "./support/local-api.ts";
 import { OutcomeLog } from "./support/outcomes.ts";
+import { REDIS_URL } from "./support/redis-pipeline.ts";
 import { parseTracks } from "./support/tracks.ts";
 
-const REDIS_URL = process.env.VDET_REDIS_URL ?? "redis://127.0.0.1:6379";
 const prefix = `vdet-bad-${randomUUID().slice(0, 8)}`;
 const token = "bad-input-test-token-0123456789";
 const auth = { authorization: `Bearer ${token}` };
@@ -227,6 +228,14 @@ describe("the API refuses bad requests with a status and a message naming the pr
     remote?: boolean;
   };
   const spec = (fields: object) => ({ input: "s3://videos/a.mp4", output: "OUT", ...fields });
+  /** Submissions refused alike: a 400 with `message` for each [case, spec fields] (on the S3-only server with `remote`). */
+  const refusedSpecs = (
+    category: string,
+    message: RegExp,
+    rows: [string, object][],
+    remote?: boolean,
+  ): [string, string, Request, number, RegExp][] =>
+    rows.map(([name, fields]) => [category, name, { remote, payload: spec(fields) }, 400, message]);
   // [category, case, request, status, message]
   const cases: [string, string, Request, number, RegExp][] = [
     // authentication
@@ -383,78 +392,30 @@ describe("the API refuses bad requests with a status and a message naming the pr
       400,
       /input: .*concat: or file: are not accepted/,
     ],
-    [
+    // The other schemes tried: each refused the same way.
+    ...refusedSpecs("protocol", /input: .*not accepted/, [
+      ["subfile: input", { input: "subfile:,,start,0,end,0,,:/etc/passwd" }],
+      ["file: URL input", { input: "file:///etc/passwd" }],
+      ["data: URL input", { input: "data:video/mp4;base64,AAAAIGZ0eXA=" }],
+      ["pipe: input", { input: "pipe:0" }],
+      ["tcp:// input", { input: "tcp://127.0.0.1:6379" }],
+      ["ftp:// input", { input: "ftp://example.org/a.mp4" }],
+      ["gopher:// input", { input: "gopher://127.0.0.1:6379/_FLUSHALL" }],
+    ]),
+    ...refusedSpecs(
       "protocol",
-      "subfile: input",
-      { payload: spec({ input: "subfile:,,start,0,end,0,,:/etc/passwd" }) },
-      400,
-      /input: .*not accepted/,
-    ],
-    [
-      "protocol",
-      "file: URL input",
-      { payload: spec({ input: "file:///etc/passwd" }) },
-      400,
-      /input: .*not accepted/,
-    ],
-    [
-      "protocol",
-      "data: URL input",
-      { payload: spec({ input: "data:video/mp4;base64,AAAAIGZ0eXA=" }) },
-      400,
-      /input: .*not accepted/,
-    ],
-    ["protocol", "pipe: input", { payload: spec({ input: "pipe:0" }) }, 400, /input: .*not accepted/],
-    [
-      "protocol",
-      "tcp:// input",
-      { payload: spec({ input: "tcp://127.0.0.1:6379" }) },
-      400,
-      /input: .*not accepted/,
-    ],
-    [
-      "protocol",
-      "ftp:// input",
-      { payload: spec({ input: "ftp://example.org/a.mp4" }) },
-      400,
-      /input: .*not accepted/,
-    ],
-    [
-      "protocol",
-      "gopher:// input",
-      { payload: spec({ input: "gopher://127.0.0.1:6379/_FLUSHALL" }) },
-      400,
-      /input: .*not accepted/,
-    ],
-    [
-      "protocol",
-      "local path where only remote inputs are allowed",
-      { remote: true, payload: spec({ input: "/etc/passwd" }) },
-      400,
       /input: local file inputs are not accepted/,
-    ],
-    [
-      "protocol",
-      "relative path where only remote inputs are allowed",
-      { remote: true, payload: spec({ input: "videos/a.mp4" }) },
-      400,
-      /input: local file inputs are not accepted/,
-    ],
+      [
+        ["local path where only remote inputs are allowed", { input: "/etc/passwd" }],
+        ["relative path where only remote inputs are allowed", { input: "videos/a.mp4" }],
+      ],
+      true,
+    ),
     // outputs confined to the configured bucket and prefix, or directory
-    [
-      "output",
-      "'..' in a directory output",
-      { payload: spec({ output: `${"OUT"}/../../etc` }) },
-      400,
-      /output: output must not contain '\.\.'/,
-    ],
-    [
-      "output",
-      "'..' with backslashes",
-      { payload: spec({ output: "OUT\\..\\..\\etc" }) },
-      400,
-      /output: output must not contain '\.\.'/,
-    ],
+    ...refusedSpecs("output", /output: output must not contain '\.\.'/, [
+      ["'..' in a directory output", { output: `${"OUT"}/../../etc` }],
+      ["'..' with backslashes", { output: "OUT\\..\\..\\etc" }],
+    ]),
     [
       "output",
       "absolute directory outside the output root",
@@ -918,12 +879,10 @@ describe("limits the API and the producer enforce on their own", () => {
   test("concurrent jobs: beyond maxActiveJobs a submission gets 429; a finished job frees its place", async () => {
     const memory = createMemoryTransport();
     const store = new MemoryJobStore();
-    const app = await buildServer({
+    const app = await buildLocalApi({
       transport: memory,
       jobStore: store,
       token,
-      allowFileInputs: true,
-      allowDirectoryOutputs: true,
       maxActiveJobs: 2,
     });
     try {

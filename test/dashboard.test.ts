@@ -11,21 +11,13 @@ import { join } from "node:path";
 import { after, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { buildServer } from "@vdet/api";
-import { MemoryJobStore } from "@vdet/jobs";
-import {
-  createModelProvider,
-  openJobOutput,
-  startAggregator,
-  startProducer,
-  startWorker,
-  withModelMetrics,
-} from "@vdet/pipeline";
+import { withModelMetrics } from "@vdet/pipeline";
 import { parseTracksJsonl, renderAnnotatedVideo } from "@vdet/render";
-import { createMemoryTransport } from "@vdet/transport";
 import { ffmpegBinaries } from "@vdet/video";
 import { chromium } from "playwright-core";
 import { projectFixture } from "./support/fixtures.ts";
+import { buildLocalApi } from "./support/local-api.ts";
+import { startMemoryPipeline } from "./support/memory-pipeline.ts";
 
 const CHROMIUM = process.env.VDET_CHROMIUM ?? "/usr/bin/chromium";
 const artifacts = fileURLToPath(new URL("./artifacts/", import.meta.url));
@@ -41,22 +33,16 @@ test("job page: live progress, φ chart, summaries, and the viewer drawing boxes
     return;
   }
   mkdirSync(artifacts, { recursive: true });
-  const transport = createMemoryTransport();
-  const jobStore = new MemoryJobStore();
-  const models = withModelMetrics(createModelProvider({ seed: 0 }));
-  const aggregator = startAggregator({
-    transport,
-    jobStore,
-    openOutput: (_id, location) => openJobOutput(location),
+  const pipeline = startMemoryPipeline({
+    wrapModels: withModelMetrics,
+    maxBatch: 4,
+    producer: { framesPerChunk: 2 },
   });
-  const worker = startWorker({ transport, jobStore, models, maxBatch: 4 });
-  const producer = startProducer({ transport, jobStore, framesPerChunk: 2 });
-  const app = await buildServer({
+  const { transport, jobStore } = pipeline;
+  const app = await buildLocalApi({
     transport,
     jobStore,
     token,
-    allowFileInputs: true,
-    allowDirectoryOutputs: true,
   });
   const url = await app.listen({ host: "127.0.0.1", port: 0 });
   const browser = await chromium.launch({
@@ -151,10 +137,6 @@ test("job page: live progress, φ chart, summaries, and the viewer drawing boxes
   } finally {
     await browser.close();
     await app.close();
-    await producer.close();
-    await worker.close();
-    await aggregator.close();
-    await models.close();
-    await transport.close();
+    await pipeline.close();
   }
 });

@@ -10,44 +10,21 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { type RoleProcess, startRole } from "@vdet/cli/testing";
-import { RedisJobStore } from "@vdet/jobs";
-import { openJobOutput, startAggregator, startProducer } from "@vdet/pipeline";
 import { type JobSpecInput, parseJobSpec } from "@vdet/protocol";
-import { createRedisTransport, deleteKeysWithPrefix, redisOptionsFromUrl } from "@vdet/transport";
 import { makeTestClip } from "@vdet/video/testing";
-import { Redis } from "ioredis";
+import { REDIS_URL, startRedisPipeline } from "./support/redis-pipeline.ts";
+import { simulatedProfile } from "./support/simulated-profile.ts";
 import { parseTracks } from "./support/tracks.ts";
+import { waitFor } from "./support/wait.ts";
 
-const REDIS_URL = process.env.VDET_REDIS_URL ?? "redis://127.0.0.1:6379";
-const prefix = `vdet-phi-${randomUUID().slice(0, 8)}`;
+const pipeline = startRedisPipeline({ prefix: `vdet-phi-${randomUUID().slice(0, 8)}`, framesPerChunk: 2 });
+const { prefix, transport, jobStore, finished } = pipeline;
 const dir = mkdtempSync(join(tmpdir(), "vdet-phi-"));
-
-const redis = new Redis(redisOptionsFromUrl(REDIS_URL));
-const transport = createRedisTransport({ url: REDIS_URL, prefix });
-const jobStore = new RedisJobStore(redis, prefix);
-const finished = new Map<string, string>();
-const producer = startProducer({ transport, jobStore, framesPerChunk: 2 });
-const aggregator = startAggregator({
-  transport,
-  jobStore,
-  openOutput: (_id, location) => openJobOutput(location),
-  onJobFinished: (id, state) => finished.set(id, state),
-});
 let worker: RoleProcess | undefined;
 let clip = "";
 
 // A fast accelerator: D0 10 ms, D1 20 ms, D2 40 ms for one frame; batches of 2 and 4 cost 1.5× and 2.5×.
-const profile = {
-  version: 1,
-  key: "e2e-simulated",
-  measuredAt: "2026-11-28T00:00:00Z",
-  rows: [0, 1, 2].flatMap((phi) =>
-    [1, 2, 4].map((batch) => {
-      const ms = 10 * 2 ** phi * (batch === 1 ? 1 : batch === 2 ? 1.5 : 2.5);
-      return { phi, batch, p50Ms: ms, p90Ms: ms, samplesMs: [ms] };
-    }),
-  ),
-};
+const profile = simulatedProfile("e2e-simulated", 10);
 
 before(async () => {
   clip = await makeTestClip(join(dir, "clip.mp4"), 4, 10);
@@ -62,24 +39,16 @@ before(async () => {
 
 after(async () => {
   await worker?.stop();
-  await producer.close();
-  await aggregator.close();
-  await transport.close();
-  await deleteKeysWithPrefix(redis, prefix);
-  await redis.quit();
+  await pipeline.close();
   rmSync(dir, { recursive: true, force: true });
 });
 
 async function runJob(name: string, spec: Omit<JobSpecInput, "input" | "output">) {
   const { job } = await jobStore.create(parseJobSpec({ input: clip, output: join(dir, name), ...spec }));
   await transport.jobs.add({ jobId: job.id }, { id: job.id });
-  const started = Date.now();
-  while (!finished.has(job.id)) {
-    if (Date.now() - started > 60_000) throw new Error(`job ${name} did not finish`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  const state = await waitFor(`job ${name} to finish`, () => finished.get(job.id), 60_000, 50);
   return {
-    state: finished.get(job.id),
+    state,
     job: (await jobStore.get(job.id))!,
     lines: parseTracks(readFileSync(join(dir, name, "tracks.jsonl"), "utf8")),
     manifest: JSON.parse(readFileSync(join(dir, name, "manifest.json"), "utf8")),

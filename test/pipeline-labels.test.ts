@@ -8,28 +8,18 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { buildServer } from "@vdet/api";
 import { type RoleProcess, startRole } from "@vdet/cli/testing";
 import { build, constructGraph, SeededWeights } from "@vdet/effdet";
-import {
-  DeploymentKeys,
-  MemoryJobStore,
-  MemoryModelRegistry,
-  RedisJobStore,
-  RedisModelRegistry,
-} from "@vdet/jobs";
+import { DeploymentKeys, MemoryJobStore, MemoryModelRegistry, RedisModelRegistry } from "@vdet/jobs";
 import { importModel, ModelCache } from "@vdet/models";
-import { deploymentModels, openJobOutput, runLocal, startAggregator, startProducer } from "@vdet/pipeline";
+import { deploymentModels, runLocal } from "@vdet/pipeline";
 import { parseJobSpec } from "@vdet/protocol";
 import type { StateDict } from "@vdet/tensorio";
-import {
-  createMemoryTransport,
-  createRedisTransport,
-  deleteKeysWithPrefix,
-  redisOptionsFromUrl,
-} from "@vdet/transport";
+import { createMemoryTransport, redisOptionsFromUrl } from "@vdet/transport";
 import { makeTestClip } from "@vdet/video/testing";
 import { Redis } from "ioredis";
+import { buildLocalApi } from "./support/local-api.ts";
+import { REDIS_URL, startRedisPipeline } from "./support/redis-pipeline.ts";
 import { parseTracks } from "./support/tracks.ts";
 
 const LABELS = ["parcel", "envelope", "pallet"];
@@ -141,13 +131,11 @@ test("api: job classes are checked against the published labels of the job's φ 
   const models = new MemoryModelRegistry();
   await models.publish(deploymentModels({ weights: { "0": "parcels" } }));
   const token = "labels-test-token-0123456789";
-  const app = await buildServer({
+  const app = await buildLocalApi({
     transport: createMemoryTransport(),
     jobStore: new MemoryJobStore(),
     models,
     token,
-    allowFileInputs: true,
-    allowDirectoryOutputs: true,
   });
   try {
     const post = (payload: object) =>
@@ -175,26 +163,27 @@ test("api: job classes are checked against the published labels of the job's φ 
 });
 
 test("distributed: a vdet worker publishes its models; producer and aggregator name classes by them", async () => {
-  const url = process.env.VDET_REDIS_URL ?? "redis://127.0.0.1:6379";
   const prefix = `vdet-labels-${randomUUID().slice(0, 8)}`;
-  const redis = new Redis(redisOptionsFromUrl(url));
-  const transport = createRedisTransport({ url, prefix });
-  const jobStore = new RedisJobStore(redis, prefix);
+  const redis = new Redis(redisOptionsFromUrl(REDIS_URL));
   const models = new RedisModelRegistry(redis, prefix);
   const finished = new Map<string, (state: string) => void>();
-  const producer = startProducer({ transport, jobStore, models });
-  const aggregator = startAggregator({
-    transport,
-    jobStore,
+  const pipeline = startRedisPipeline({
+    prefix,
+    redis,
     models,
-    openOutput: (_id, location) => openJobOutput(location),
     onJobFinished: (id, state) => finished.get(id)?.(state),
   });
+  const { transport, jobStore } = pipeline;
   let worker: RoleProcess | undefined;
   try {
     worker = startRole("worker", {
       args: ["--prefix", prefix],
-      env: { VDET_REDIS_URL: url, VDET_WEIGHTS: "0=parcels", VDET_PROFILE: "off", VDET_LOG_LEVEL: "warn" },
+      env: {
+        VDET_REDIS_URL: REDIS_URL,
+        VDET_WEIGHTS: "0=parcels",
+        VDET_PROFILE: "off",
+        VDET_LOG_LEVEL: "warn",
+      },
       echo: "[worker] ",
     });
     const deadline = Date.now() + 60_000;
@@ -225,18 +214,13 @@ test("distributed: a vdet worker publishes its models; producer and aggregator n
     assert.match(errors[0].message, /unknown class "dog": the model parcels names its classes/);
   } finally {
     await worker?.stop();
-    await producer.close();
-    await aggregator.close();
-    await transport.close();
-    await deleteKeysWithPrefix(redis, prefix);
-    await redis.quit();
+    await pipeline.close();
   }
 });
 
 test("a damaged registry entry is an error that says how to repair it", async () => {
-  const url = process.env.VDET_REDIS_URL ?? "redis://127.0.0.1:6379";
   const prefix = `vdet-labels-${randomUUID().slice(0, 8)}`;
-  const redis = new Redis(redisOptionsFromUrl(url));
+  const redis = new Redis(redisOptionsFromUrl(REDIS_URL));
   try {
     await redis.hset(new DeploymentKeys(prefix).models, "0", "{not json");
     await assert.rejects(

@@ -12,6 +12,7 @@ import { after, test } from "node:test";
 import { runLocal } from "@vdet/pipeline";
 import { startLiveLavfi, testPattern } from "@vdet/video/testing";
 import { parseTracks } from "./support/tracks.ts";
+import { waitFor } from "./support/wait.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "vdet-live-"));
 const server = createServer((request, response) => {
@@ -65,17 +66,12 @@ test("a growing HLS playlist is processed while it is written and the job ends w
     }),
   );
   try {
-    for (let waited = 0; ; waited += 50) {
-      if (
-        await access(playlist).then(
-          () => true,
-          () => false,
-        )
-      )
-        break;
-      assert.ok(waited < 15_000, "ffmpeg wrote no playlist");
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    const playlistWritten = () =>
+      access(playlist).then(
+        () => true as const,
+        () => undefined,
+      );
+    await waitFor("ffmpeg to write the playlist", playlistWritten, 15_000, 50);
     assert.doesNotMatch(readFileSync(playlist, "utf8"), /EXT-X-ENDLIST/, "the stream must still be live");
     const out = join(dir, "out");
     const result = await runLocal({

@@ -2,26 +2,24 @@
 // output files checked frame by frame.
 
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { after, test } from "node:test";
+import { test } from "node:test";
 import { runLocal } from "@vdet/pipeline";
 import { makeTestClip } from "@vdet/video/testing";
+import { runTestClip, testDir } from "./support/local-run.ts";
+import { startMemoryPipeline } from "./support/memory-pipeline.ts";
 import { parseTracks } from "./support/tracks.ts";
 
-const dir = mkdtempSync(join(tmpdir(), "vdet-local-"));
-after(() => rmSync(dir, { recursive: true, force: true }));
+const dir = testDir("local");
 
 test("vdet run: every sampled frame once, in order, with pts; all output files complete", async () => {
-  const clip = await makeTestClip(join(dir, "clip.mp4"), 3, 10);
-  const out = join(dir, "out");
-  const result = await runLocal({
-    spec: { input: clip, output: out, sampling: { fps: 4 }, scoreThreshold: 0 },
-    seed: 0,
-    maxBatch: 4,
-  });
-  assert.equal(result.job.state, "completed");
+  const { out, result } = await runTestClip(
+    dir,
+    3,
+    { sampling: { fps: 4 }, scoreThreshold: 0 },
+    { maxBatch: 4 },
+  );
   const lines = parseTracks(readFileSync(join(out, "tracks.jsonl"), "utf8"));
   // 3 s of a 10 fps source sampled at 4 fps: the first source frame at or after each k/4 s, with its own pts.
   assert.equal(lines.length, 12);
@@ -66,33 +64,17 @@ test("an unreadable input fails the job with ffmpeg's reason", async () => {
 });
 
 test("fair share: a short job submitted after a long one finishes first", async () => {
-  const { createModelProvider, openJobOutput, startAggregator, startProducer, startWorker } = await import(
-    "@vdet/pipeline"
-  );
-  const { MemoryJobStore } = await import("@vdet/jobs");
-  const { createMemoryTransport } = await import("@vdet/transport");
   const { parseJobSpec } = await import("@vdet/protocol");
   const long = await makeTestClip(join(dir, "long.mp4"), 12, 10);
   const short = await makeTestClip(join(dir, "short.mp4"), 1, 10);
-  const transport = createMemoryTransport();
-  const jobStore = new MemoryJobStore();
-  const models = createModelProvider({ seed: 0 });
   const order: string[] = [];
-  const aggregator = startAggregator({
-    transport,
-    jobStore,
-    openOutput: (_id, location) => openJobOutput(location),
+  // A small in-flight bound per job: the long job can never hold more than 8 frames of the queue.
+  const pipeline = startMemoryPipeline({
+    maxBatch: 4,
+    producer: { framesPerChunk: 4, maxFramesInFlight: 8, concurrency: 2 },
     onJobFinished: (id) => order.push(id),
   });
-  const worker = startWorker({ transport, jobStore, models, maxBatch: 4 });
-  // A small in-flight bound per job: the long job can never hold more than 8 frames of the queue.
-  const producer = startProducer({
-    transport,
-    jobStore,
-    framesPerChunk: 4,
-    maxFramesInFlight: 8,
-    concurrency: 2,
-  });
+  const { transport, jobStore } = pipeline;
   try {
     const a = (
       await jobStore.create(
@@ -112,10 +94,6 @@ test("fair share: a short job submitted after a long one finishes first", async 
     assert.deepEqual(order, [b.id, a.id]);
     assert.equal((await jobStore.get(a.id))!.progress.written, 120);
   } finally {
-    await producer.close();
-    await worker.close();
-    await aggregator.close();
-    await models.close();
-    await transport.close();
+    await pipeline.close();
   }
 });

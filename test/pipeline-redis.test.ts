@@ -9,72 +9,47 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { buildServer } from "@vdet/api";
-import { type RoleProcess, startRole, stopRoles } from "@vdet/cli/testing";
-import { RedisJobStore } from "@vdet/jobs";
-import { openJobOutput, runLocal, startAggregator, startProducer } from "@vdet/pipeline";
-import { createRedisTransport, deleteKeysWithPrefix, redisOptionsFromUrl } from "@vdet/transport";
+import { type RoleProcess, stopRoles } from "@vdet/cli/testing";
+import { runLocal } from "@vdet/pipeline";
 import { makeTestClip } from "@vdet/video/testing";
-import { Redis } from "ioredis";
+import { buildLocalApi } from "./support/local-api.ts";
+import { startRedisPipeline, startWorkers } from "./support/redis-pipeline.ts";
 import { parseTracks, type TrackLine } from "./support/tracks.ts";
+import { waitFor } from "./support/wait.ts";
 
-const REDIS_URL = process.env.VDET_REDIS_URL ?? "redis://127.0.0.1:6379";
-const prefix = `vdet-it-${randomUUID().slice(0, 8)}`;
+const pipeline = startRedisPipeline({ prefix: `vdet-it-${randomUUID().slice(0, 8)}`, framesPerChunk: 2 });
+const { prefix, transport, jobStore, finished } = pipeline;
 const dir = mkdtempSync(join(tmpdir(), "vdet-redis-"));
 const token = "integration-test-token-0123456789";
-
-const redis = new Redis(redisOptionsFromUrl(REDIS_URL));
-const transport = createRedisTransport({ url: REDIS_URL, prefix });
-const jobStore = new RedisJobStore(redis, prefix);
-const finished = new Map<string, string>();
-const producer = startProducer({ transport, jobStore, framesPerChunk: 2 });
-const aggregator = startAggregator({
-  transport,
-  jobStore,
-  openOutput: (_id, location) => openJobOutput(location),
-  onJobFinished: (id, state) => finished.set(id, state),
-});
 const workers: RoleProcess[] = [];
 let clip = "";
 
 before(async () => {
   clip = await makeTestClip(join(dir, "clip.mp4"), 4, 10);
-  for (let i = 0; i < 2; i++) {
-    workers.push(
-      startRole("worker", {
-        args: ["--prefix", prefix, "--max-batch", "2"],
-        env: { VDET_REDIS_URL: REDIS_URL, VDET_LOG_LEVEL: "warn", VDET_SEED: "0" },
-        echo: `[worker ${i}] `,
-      }),
-    );
-  }
+  workers.push(
+    ...startWorkers(2, prefix, {
+      args: ["--max-batch", "2"],
+      env: { VDET_LOG_LEVEL: "warn", VDET_SEED: "0" },
+      echo: (i) => `[worker ${i}] `,
+    }),
+  );
 });
 
 after(async () => {
   await stopRoles(workers);
-  await producer.close();
-  await aggregator.close();
-  await transport.close();
-  await deleteKeysWithPrefix(redis, prefix);
-  await redis.quit();
+  await pipeline.close();
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function waitFinished(id: string, timeoutMs = 120_000): Promise<string> {
-  const started = Date.now();
-  while (!finished.has(id)) {
-    if (Date.now() - started > timeoutMs) throw new Error(`job ${id} did not finish`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return finished.get(id)!;
+function waitFinished(id: string): Promise<string> {
+  return waitFor(`job ${id} to finish`, () => finished.get(id));
 }
 
 test("two concurrent jobs with different settings through the API and two worker processes", async () => {
-  const app = await buildServer({
+  const app = await buildLocalApi({
     transport,
     jobStore,
     token,
-    allowFileInputs: true,
-    allowDirectoryOutputs: true,
   });
   const submit = async (body: object) => {
     const response = await app.inject({
@@ -209,12 +184,10 @@ test("bad job specs get a 400 naming the field; no token gets a 401", async () =
 
 test("cancel: decoding stops, queued frames drain, what is done is written, the job ends cancelled", async () => {
   const long = await makeTestClip(join(dir, "long.mp4"), 30, 10);
-  const app = await buildServer({
+  const app = await buildLocalApi({
     transport,
     jobStore,
     token: null,
-    allowFileInputs: true,
-    allowDirectoryOutputs: true,
   });
   const created = await app.inject({
     method: "POST",

@@ -11,26 +11,13 @@ import { after, before, test } from "node:test";
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { execVdet } from "@vdet/cli/testing";
 import { isTerminal } from "@vdet/protocol";
-import {
-  aggregatorConfigSchema,
-  apiConfigSchema,
-  loadConfig,
-  producerConfigSchema,
-  type RunningRole,
-  startAggregatorRole,
-  startApiRole,
-  startProducerRole,
-  startWorkerRole,
-  workerConfigSchema,
-} from "@vdet/roles";
+import type { RunningRole } from "@vdet/roles";
 import { startTestS3, type TestS3 } from "@vdet/storage/testing";
-import { deleteKeysWithPrefix, redisOptionsFromUrl } from "@vdet/transport";
 import { makeTestClip } from "@vdet/video/testing";
-import { Redis } from "ioredis";
 import { pino } from "pino";
+import { closeRoles, s3rverEnv, startRoles } from "./support/roles.ts";
 import { parseTracks } from "./support/tracks.ts";
 
-const REDIS_URL = process.env.VDET_REDIS_URL ?? "redis://127.0.0.1:6379";
 const prefix = `vdet-s3-${randomUUID().slice(0, 8)}`;
 const token = "s3-integration-token-0123456789";
 const dir = mkdtempSync(join(tmpdir(), "vdet-s3-"));
@@ -45,34 +32,16 @@ before(async () => {
   s3server = await startTestS3();
   s3 = s3server.client();
   bucket = await s3server.createBucket();
-  Object.assign(process.env, {
-    VDET_S3_ENDPOINT: s3server.endpoint,
-    VDET_S3_FORCE_PATH_STYLE: "true",
-    AWS_REGION: "us-east-1",
-    AWS_ACCESS_KEY_ID: "S3RVER",
-    AWS_SECRET_ACCESS_KEY: "S3RVER",
-  });
+  Object.assign(process.env, s3rverEnv(s3server.endpoint));
   const clip = await makeTestClip(join(dir, "clip.mp4"), 2, 10);
   for (const name of ["a.mp4", "b.mp4"]) {
     await s3.send(new PutObjectCommand({ Bucket: bucket, Key: `in/${name}`, Body: readFileSync(clip) }));
   }
-  const env = { VDET_REDIS_URL: REDIS_URL, VDET_PREFIX: prefix, VDET_LOG_LEVEL: "warn" };
-  const api = await startApiRole(
-    loadConfig(apiConfigSchema, env, { port: 0, host: "127.0.0.1", token }),
-    logger,
-  );
-  apiUrl = api.url;
-  roles.push(api);
-  roles.push(startProducerRole(loadConfig(producerConfigSchema, env), logger));
-  roles.push(await startWorkerRole(loadConfig(workerConfigSchema, env), logger));
-  roles.push(startAggregatorRole(loadConfig(aggregatorConfigSchema, env), logger));
+  apiUrl = await startRoles(roles, prefix, token, logger);
 });
 
 after(async () => {
-  for (const role of roles.reverse()) await role.close();
-  const redis = new Redis(redisOptionsFromUrl(REDIS_URL));
-  await deleteKeysWithPrefix(redis, prefix);
-  await redis.quit();
+  await closeRoles(roles, prefix);
   await s3server.close();
   rmSync(dir, { recursive: true, force: true });
 });

@@ -2,26 +2,20 @@
 // manifest.
 
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
 import { readFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { after, test } from "node:test";
-import { runLocal } from "@vdet/pipeline";
+import { test } from "node:test";
 import { probeVideo } from "@vdet/video";
-import { makeTestClip } from "@vdet/video/testing";
+import { runTestClip, testDir } from "./support/local-run.ts";
 
-const dir = mkdtempSync(join(tmpdir(), "vdet-preview-"));
-after(() => rmSync(dir, { recursive: true, force: true }));
+const dir = testDir("preview");
 
 test("preview: true writes preview.mp4 with every source frame, listed in the manifest", async () => {
-  const clip = await makeTestClip(join(dir, "clip.mp4"), 2, 10);
-  const out = join(dir, "out");
-  const result = await runLocal({
-    spec: { input: clip, output: out, sampling: { fps: 2 }, scoreThreshold: 0, preview: true },
-    seed: 0,
+  const { out, result } = await runTestClip(dir, 2, {
+    sampling: { fps: 2 },
+    scoreThreshold: 0,
+    preview: true,
   });
-  assert.equal(result.job.state, "completed");
   assert.deepEqual(result.job.errors, []);
   const manifest = JSON.parse(await readFile(join(out, "manifest.json"), "utf8"));
   assert.ok(manifest.files.includes("preview.mp4"));

@@ -15,6 +15,7 @@ import { promisify } from "node:util";
 import { startRole } from "@vdet/cli/testing";
 import { checkRedis, createRedisTransport, RedisConnectionError } from "@vdet/transport";
 import { OutcomeLog } from "./support/outcomes.ts";
+import { waitFor } from "./support/wait.ts";
 
 const run = promisify(execFile);
 const dir = mkdtempSync(join(tmpdir(), "vdet-redis-sec-"));
@@ -180,12 +181,15 @@ describe("secrets never reach the logs", { concurrency: true }, () => {
       },
     });
 
-  async function until(check: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
-    const started = Date.now();
-    while (!check()) {
-      if (Date.now() - started > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
+  const until = (check: () => boolean, what: string) => waitFor(what, () => check() || undefined, 20_000, 50);
+
+  /** Starts a role that must refuse to start: waits for it to exit, records its last line, checks the exit code. */
+  async function startRefused(role: string, env: Record<string, string>, outcome: [string, string]) {
+    const { child, output } = startLoggingRole(role, env);
+    await until(() => child.exitCode !== null, `the ${role} to exit`);
+    outcomes.add(outcome[0], outcome[1], output().trim().split("\n").at(-1) ?? "");
+    assert.notEqual(child.exitCode, 0);
+    return output();
   }
 
   test("the API logs its configuration with the token and the Redis password masked", async () => {
@@ -211,30 +215,26 @@ describe("secrets never reach the logs", { concurrency: true }, () => {
 
   test("a producer with a wrong Redis password exits with a clear error and logs no password", async () => {
     const wrong = `wrong-${password}`;
-    const { child, output } = startLoggingRole("producer", {
-      VDET_REDIS_URL: `redis://:${wrong}@127.0.0.1:${port}`,
-    });
-    await until(() => child.exitCode !== null, "the producer to exit");
-    outcomes.add("redis", "producer start with a wrong password", output().trim().split("\n").at(-1) ?? "");
-    assert.notEqual(child.exitCode, 0);
+    const output = await startRefused("producer", { VDET_REDIS_URL: `redis://:${wrong}@127.0.0.1:${port}` }, [
+      "redis",
+      "producer start with a wrong password",
+    ]);
     assert.match(
-      output(),
+      output,
       /vdet: Redis at redis:\/\/:\*\*\*@127\.0\.0\.1:\d+ refused the username or password/,
     );
-    for (const secret of [...secrets, wrong]) assert.ok(!output().includes(secret), "a secret was logged");
+    for (const secret of [...secrets, wrong]) assert.ok(!output.includes(secret), "a secret was logged");
   });
 
   test("--no-auth is refused on a non-loopback address", async () => {
-    const { child, output } = startLoggingRole("api", {
+    const env = {
       VDET_API_NO_AUTH: "1",
       VDET_API_HOST: "0.0.0.0",
       VDET_REDIS_URL: `redis://:${password}@127.0.0.1:${port}`,
-    });
-    await until(() => child.exitCode !== null, "the API to exit");
-    outcomes.add("auth", "--no-auth on 0.0.0.0", output().trim().split("\n").at(-1) ?? "");
-    assert.notEqual(child.exitCode, 0);
+    };
+    const output = await startRefused("api", env, ["auth", "--no-auth on 0.0.0.0"]);
     assert.match(
-      output(),
+      output,
       /--no-auth \(VDET_API_NO_AUTH\) is for local setups: it needs VDET_API_HOST=127\.0\.0\.1/,
     );
   });

@@ -7,7 +7,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import { RedisJobStore } from "@vdet/jobs";
-import { runLocal } from "@vdet/pipeline";
 import {
   JOB_STATES,
   jobManifestSchema,
@@ -18,11 +17,11 @@ import {
   tracksLineSchema,
 } from "@vdet/protocol";
 import { redisOptionsFromUrl } from "@vdet/transport";
-import { makeTestClip } from "@vdet/video/testing";
 import { Redis } from "ioredis";
+import { runTestClip } from "./support/local-run.ts";
+import { REDIS_URL } from "./support/redis-pipeline.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "vdet-schemas-"));
-const REDIS_URL = process.env.VDET_REDIS_URL ?? "redis://127.0.0.1:6379";
 const redis = new Redis(redisOptionsFromUrl(REDIS_URL));
 const prefix = `vdet-test-schemas-${process.pid}-${Date.now()}`;
 after(async () => {
@@ -33,14 +32,12 @@ after(async () => {
 });
 
 test("tracks.jsonl lines, summary.json, manifest.json and the job record match the protocol's schemas", async () => {
-  const clip = await makeTestClip(join(dir, "clip.mp4"), 2, 10);
-  const out = join(dir, "out");
-  const result = await runLocal({
-    spec: { input: clip, output: out, sampling: { fps: 4 }, scoreThreshold: 0 },
-    seed: 0,
-    maxBatch: 4,
-  });
-  assert.equal(result.job.state, "completed");
+  const { out, result } = await runTestClip(
+    dir,
+    2,
+    { sampling: { fps: 4 }, scoreThreshold: 0 },
+    { maxBatch: 4 },
+  );
   jobRecordSchema.parse(JSON.parse(JSON.stringify(result.job)));
   const lines = readFileSync(join(out, "tracks.jsonl"), "utf8").split("\n").filter(Boolean);
   assert.equal(lines.length, 8);

@@ -11,18 +11,7 @@ import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { isTerminal } from "@vdet/protocol";
-import {
-  aggregatorConfigSchema,
-  apiConfigSchema,
-  loadConfig,
-  producerConfigSchema,
-  type RunningRole,
-  startAggregatorRole,
-  startApiRole,
-  startProducerRole,
-  startWorkerRole,
-  workerConfigSchema,
-} from "@vdet/roles";
+import type { RunningRole } from "@vdet/roles";
 import {
   type Fault,
   type FaultPlan,
@@ -32,13 +21,11 @@ import {
   startTestS3,
   type TestS3,
 } from "@vdet/storage/testing";
-import { deleteKeysWithPrefix, redisOptionsFromUrl } from "@vdet/transport";
 import { makeTestClip } from "@vdet/video/testing";
-import { Redis } from "ioredis";
 import { pino } from "pino";
 import { OutcomeLog } from "./support/outcomes.ts";
+import { closeRoles, s3rverEnv, startRoles } from "./support/roles.ts";
 
-const REDIS_URL = process.env.VDET_REDIS_URL ?? "redis://127.0.0.1:6379";
 const prefix = `vdet-s3f-${randomUUID().slice(0, 8)}`;
 const token = "s3-faults-token-0123456789abcdef";
 const dir = mkdtempSync(join(tmpdir(), "vdet-s3f-"));
@@ -62,27 +49,13 @@ before(async () => {
   proxy = await startFaultProxy(s3server.port, (request) => plan(request));
   // The roles build their S3 clients from the environment: point them at the proxy, with short backoffs' worth
   // of attempts so that a persistent fault ends the job in seconds.
-  Object.assign(process.env, {
-    VDET_S3_ENDPOINT: proxy.endpoint,
-    VDET_S3_FORCE_PATH_STYLE: "true",
+  Object.assign(process.env, s3rverEnv(proxy.endpoint), {
     VDET_S3_MAX_ATTEMPTS: "4",
     VDET_S3_IDLE_TIMEOUT_MS: "3000",
-    AWS_REGION: "us-east-1",
-    AWS_ACCESS_KEY_ID: "S3RVER",
-    AWS_SECRET_ACCESS_KEY: "S3RVER",
   });
   const clip = await makeTestClip(join(dir, "clip.mp4"), 2, 10);
   await s3.send(new PutObjectCommand({ Bucket: bucket, Key: "in/clip.mp4", Body: readFileSync(clip) }));
-  const env = { VDET_REDIS_URL: REDIS_URL, VDET_PREFIX: prefix, VDET_LOG_LEVEL: "warn" };
-  const api = await startApiRole(
-    loadConfig(apiConfigSchema, env, { port: 0, host: "127.0.0.1", token }),
-    logger,
-  );
-  apiUrl = api.url;
-  roles.push(api);
-  roles.push(startProducerRole(loadConfig(producerConfigSchema, env), logger));
-  roles.push(await startWorkerRole(loadConfig(workerConfigSchema, env), logger));
-  roles.push(startAggregatorRole(loadConfig(aggregatorConfigSchema, env), logger));
+  apiUrl = await startRoles(roles, prefix, token, logger);
   const job = await runJob("baseline");
   assert.equal(job.state, "completed", JSON.stringify(job.errors));
   baseline = await outputs("baseline");
@@ -90,10 +63,7 @@ before(async () => {
 
 after(async () => {
   outcomes.flush();
-  for (const role of roles.reverse()) await role.close();
-  const redis = new Redis(redisOptionsFromUrl(REDIS_URL));
-  await deleteKeysWithPrefix(redis, prefix);
-  await redis.quit();
+  await closeRoles(roles, prefix);
   await proxy?.close();
   await s3server?.close();
   process.env = savedEnv;

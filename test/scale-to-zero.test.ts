@@ -9,59 +9,31 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
-import { buildServer } from "@vdet/api";
 import { type RoleProcess, startRole } from "@vdet/cli/testing";
-import { RedisJobStore } from "@vdet/jobs";
-import { openJobOutput, startAggregator, startProducer } from "@vdet/pipeline";
 import { isTerminal, WAITING_FOR_WORKER } from "@vdet/protocol";
-import { createRedisTransport, deleteKeysWithPrefix, redisOptionsFromUrl } from "@vdet/transport";
 import { makeTestClip } from "@vdet/video/testing";
-import { Redis } from "ioredis";
+import { buildLocalApi } from "./support/local-api.ts";
+import { REDIS_URL, startRedisPipeline } from "./support/redis-pipeline.ts";
+import { waitFor } from "./support/wait.ts";
 
-const REDIS_URL = process.env.VDET_REDIS_URL ?? "redis://127.0.0.1:6379";
-const prefix = `vdet-zero-${randomUUID().slice(0, 8)}`;
+const pipeline = startRedisPipeline({ prefix: `vdet-zero-${randomUUID().slice(0, 8)}`, framesPerChunk: 2 });
+const { prefix, transport, jobStore } = pipeline;
 const dir = mkdtempSync(join(tmpdir(), "vdet-zero-"));
 const token = "scale-to-zero-test-token-0123456789";
-
-const redis = new Redis(redisOptionsFromUrl(REDIS_URL));
-const transport = createRedisTransport({ url: REDIS_URL, prefix });
-const jobStore = new RedisJobStore(redis, prefix);
-const producer = startProducer({ transport, jobStore, framesPerChunk: 2 });
-const aggregator = startAggregator({
-  transport,
-  jobStore,
-  openOutput: (_id, location) => openJobOutput(location),
-});
 let worker: RoleProcess | undefined;
 
 after(async () => {
   await worker?.stop();
-  await producer.close();
-  await aggregator.close();
-  await transport.close();
-  await deleteKeysWithPrefix(redis, prefix);
-  await redis.quit();
+  await pipeline.close();
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 120_000): Promise<T> {
-  const started = Date.now();
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() - started > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
 test("a job waits for a worker while none runs, and completes once one starts", async (t) => {
   const clip = await makeTestClip(join(dir, "clip.mp4"), 2, 10);
-  const app = await buildServer({
+  const app = await buildLocalApi({
     transport,
     jobStore,
     token,
-    allowFileInputs: true,
-    allowDirectoryOutputs: true,
   });
   t.after(() => app.close());
   const get = async (url: string) => {
@@ -79,10 +51,15 @@ test("a job waits for a worker while none runs, and completes once one starts", 
   const id = submitted.json().job.id as string;
 
   // All 10 sampled frames decoded and queued, none inferred: the job stands still, and says why.
-  const waiting = await until("the job to wait for a worker", async () => {
-    const body = await get(`/jobs/${id}`);
-    return body.job.progress.decoded === 10 ? body : undefined;
-  });
+  const waiting = await waitFor(
+    "the job to wait for a worker",
+    async () => {
+      const body = await get(`/jobs/${id}`);
+      return body.job.progress.decoded === 10 ? body : undefined;
+    },
+    120_000,
+    200,
+  );
   assert.equal(waiting.job.progress.inferred, 0);
   assert.deepEqual(waiting.waiting, { reason: WAITING_FOR_WORKER, waitingChunks: 5, workers: 0 });
   // The number an autoscaler wakes a worker on is the same backlog.
@@ -96,10 +73,15 @@ test("a job waits for a worker while none runs, and completes once one starts", 
     env: { VDET_REDIS_URL: REDIS_URL, VDET_LOG_LEVEL: "warn", VDET_SEED: "0" },
     echo: "[worker] ",
   });
-  const done = await until("the job to complete", async () => {
-    const body = await get(`/jobs/${id}`);
-    return isTerminal(body.job.state) ? body : undefined;
-  });
+  const done = await waitFor(
+    "the job to complete",
+    async () => {
+      const body = await get(`/jobs/${id}`);
+      return isTerminal(body.job.state) ? body : undefined;
+    },
+    120_000,
+    200,
+  );
   t.diagnostic(`worker start to job completed: ${Date.now() - startedAt} ms`);
   assert.equal(done.job.state, "completed");
   assert.equal(done.job.progress.written, 10);
