@@ -20,6 +20,7 @@ import {
   QUEUE_NAMES,
   redisOptionsFromUrl,
 } from "@vdet/transport";
+import { testChunk } from "@vdet/transport/testing";
 import { Queue } from "bullmq";
 import { Redis } from "ioredis";
 import { Deployment } from "kubernetes-models/apps/v1";
@@ -228,18 +229,7 @@ describe("the backlog KEDA scales on", () => {
     await redis.quit();
   });
 
-  const chunk = (n: number, priority: number): FrameChunk => ({
-    jobId: "j_keda",
-    chunk: n,
-    frames: [{ index: n, ptsMs: n * 200, key: `frame:j_keda/${n}` }],
-    size: 512,
-    letterbox: { sourceWidth: 1280, sourceHeight: 720, contentWidth: 512, contentHeight: 288 },
-    phi: { min: 0, max: 0 },
-    mode: "archive",
-    scoreThreshold: 0.3,
-    priority,
-    enqueuedAtMs: Date.now(),
-  });
+  const chunk = (n: number, priority: number): FrameChunk => testChunk("j_keda", n, priority, "frame:");
 
   test("is the frames queue's wait list plus its prioritized set, read where the ScaledObject says", async () => {
     // Through vdet's transport (every message carries a priority) and straight through BullMQ without one,

@@ -4,8 +4,8 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { after, describe, test } from "node:test";
-import type { FrameChunk } from "@vdet/protocol";
 import { Redis } from "ioredis";
+import { testChunk } from "../testing/index.ts";
 import { deleteKeysWithPrefix } from "./keys.ts";
 import {
   createMemoryTransport,
@@ -17,20 +17,7 @@ import { UnprocessableMessageError } from "./work-queue.ts";
 
 const REDIS_URL = process.env.VDET_REDIS_URL ?? "redis://127.0.0.1:6379";
 
-function chunk(jobId: string, n: number, priority = 5): FrameChunk {
-  return {
-    jobId,
-    chunk: n,
-    frames: [{ index: n, ptsMs: n * 200, key: `${jobId}/${n}` }],
-    size: 512,
-    letterbox: { sourceWidth: 1280, sourceHeight: 720, contentWidth: 512, contentHeight: 288 },
-    phi: { min: 0, max: 0 },
-    mode: "archive",
-    scoreThreshold: 0.3,
-    priority,
-    enqueuedAtMs: Date.now(),
-  };
-}
+const chunk = testChunk;
 
 function waitFor(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
   const started = Date.now();
