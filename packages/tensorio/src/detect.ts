@@ -1,5 +1,6 @@
 // Picks the reader from the file's first bytes, never from its name: users rename checkpoints freely.
 
+import { decodeLatin1 } from "./latin1.ts";
 import { looksLikeSafetensors, readSafetensors } from "./safetensors.ts";
 import { type StateDict, TensorFileError } from "./tensor.ts";
 import { isLegacyTorch, readTorchCheckpoint } from "./torch-checkpoint.ts";
@@ -18,9 +19,7 @@ export function detectTensorFormat(bytes: Uint8Array): TensorFileFormat | undefi
 
 /** A hint for formats people often mistake for weights files. */
 function otherFormatHint(bytes: Uint8Array): string {
-  // Buffer's latin1 is ISO-8859-1 byte for byte; TextDecoder("latin1") is windows-1252 (0x89 → "‰") on Node 24.
-  const head = bytes.subarray(0, 512);
-  const ascii = Buffer.from(head.buffer, head.byteOffset, head.length).toString("latin1");
+  const ascii = decodeLatin1(bytes.subarray(0, 512));
   if (bytes[0] === 0x1f && bytes[1] === 0x8b) return " (it is gzip-compressed: decompress it first)";
   if (ascii.startsWith("\x89HDF"))
     return " (it is an HDF5 file, e.g. Keras weights, which are not supported)";

@@ -2,6 +2,7 @@
 // nothing else. Globals are resolved only through the caller's allow-list, and "calling" one runs the TypeScript
 // stand-in the allow-list provides: no Python object is ever constructed and no code named by the file runs.
 
+import { decodeLatin1 } from "./latin1.ts";
 import { TensorFileError } from "./tensor.ts";
 
 /** A Python tuple (lists are plain arrays, dicts are `Map`s, None is `null`, bytes are `Uint8Array`). */
@@ -102,11 +103,6 @@ const OPCODE_NAMES: Record<number, string> = {
 };
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
-/** Bytes as ISO-8859-1, one char per byte (TextDecoder's "latin1" is windows-1252 on Node 24). */
-const latin1 = {
-  decode: (bytes: Uint8Array): string =>
-    Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString("latin1"),
-};
 
 /** Python int from little-endian two's complement bytes: a number when it is a safe integer, a bigint otherwise. */
 function decodeLong(bytes: Uint8Array): number | bigint {
@@ -163,7 +159,7 @@ export function unpickle(
   const readLine = (): string => {
     const end = bytes.indexOf(0x0a, pos);
     if (end < 0) fail(pos, "unexpected end of data in a text line: the file is truncated");
-    const line = latin1.decode(bytes.subarray(pos, end));
+    const line = decodeLatin1(bytes.subarray(pos, end));
     pos = end + 1;
     return line;
   };
@@ -203,7 +199,7 @@ export function unpickle(
       return fail(at, "string is not valid UTF-8");
     }
   };
-  const readLatin1 = (length: number): string => latin1.decode(bytes.subarray(need(length), pos));
+  const readLatin1 = (length: number): string => decodeLatin1(bytes.subarray(need(length), pos));
   const setItems = (dict: unknown, items: unknown[]): void => {
     if (!(dict instanceof Map)) fail(pos, `cannot set items on a ${describePickleValue(dict)}`);
     if (items.length % 2 !== 0) fail(pos, "odd number of items for a dict");
