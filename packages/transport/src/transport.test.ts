@@ -17,8 +17,6 @@ import { UnprocessableMessageError } from "./work-queue.ts";
 
 const REDIS_URL = process.env.VDET_REDIS_URL ?? "redis://127.0.0.1:6379";
 
-const chunk = testChunk;
-
 function waitFor(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
   const started = Date.now();
   return new Promise((resolve, reject) => {
@@ -57,9 +55,9 @@ for (const [kind, make] of makers) {
       const t = make();
       try {
         const seen: number[] = [];
-        await t.frames.add(chunk("job-a", 0), { id: "job-a-0" });
-        await t.frames.add(chunk("job-a", 0), { id: "job-a-0" });
-        await t.frames.add(chunk("job-a", 1), { id: "job-a-1" });
+        await t.frames.add(testChunk("job-a", 0), { id: "job-a-0" });
+        await t.frames.add(testChunk("job-a", 0), { id: "job-a-0" });
+        await t.frames.add(testChunk("job-a", 1), { id: "job-a-1" });
         const consumer = t.frames.consume(async (m, d) => {
           assert.equal(d.attempt, 1);
           seen.push(m.chunk);
@@ -76,9 +74,9 @@ for (const [kind, make] of makers) {
     test("higher priority (lower number) first", async () => {
       const t = make();
       try {
-        await t.frames.add(chunk("slow", 0, 9), { priority: 9 });
-        await t.frames.add(chunk("slow", 1, 9), { priority: 9 });
-        await t.frames.add(chunk("urgent", 0, 1), { priority: 1 });
+        await t.frames.add(testChunk("slow", 0, 9), { priority: 9 });
+        await t.frames.add(testChunk("slow", 1, 9), { priority: 9 });
+        await t.frames.add(testChunk("urgent", 0, 1), { priority: 1 });
         const order: string[] = [];
         const consumer = t.frames.consume(async (m) => {
           order.push(`${m.jobId}-${m.chunk}`);
@@ -168,8 +166,8 @@ for (const [kind, make] of makers) {
     test("counts report waiting work", async () => {
       const t = make();
       try {
-        await t.frames.add(chunk("c", 0));
-        await t.frames.add(chunk("c", 1));
+        await t.frames.add(testChunk("c", 0));
+        await t.frames.add(testChunk("c", 1));
         const counts = await t.frames.counts();
         assert.equal(counts.waiting, 2);
         assert.equal(counts.active, 0);
