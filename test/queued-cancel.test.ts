@@ -11,24 +11,13 @@ import { openJobOutput, startAggregator, startProducer } from "@vdet/pipeline";
 import { parseJobSpec } from "@vdet/protocol";
 import { createMemoryTransport } from "@vdet/transport";
 import { makeTestClip } from "@vdet/video/testing";
+import { waitFor } from "./support/wait.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "vdet-queued-cancel-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-async function until<T>(
-  check: () => Promise<T | undefined | null>,
-  what: string,
-  timeoutMs = 20_000,
-): Promise<T> {
-  const started = Date.now();
-  for (;;) {
-    const value = await check();
-    if (value !== undefined && value !== null) return value;
-    if (Date.now() - started > timeoutMs)
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
+const until = <T>(check: () => Promise<T | undefined | null>, what: string, timeoutMs = 20_000) =>
+  waitFor(what, check, timeoutMs, 25);
 
 test("a job cancelled while queued produces no frames and ends cancelled", async () => {
   const clip = await makeTestClip(join(dir, "clip.mp4"), 2, 10);

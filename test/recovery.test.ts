@@ -27,6 +27,7 @@ import { Queue, QueueEvents } from "bullmq";
 import { Redis } from "ioredis";
 import { OutcomeLog } from "./support/outcomes.ts";
 import { parseTracks } from "./support/tracks.ts";
+import { waitFor } from "./support/wait.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "vdet-recovery-"));
 const outcomes = new OutcomeLog("recovery");
@@ -63,16 +64,9 @@ function startRecoveryRole(
   });
 }
 
-async function until<T>(check: () => Promise<T | undefined | false>, what: string, timeoutMs = 60_000) {
-  const started = Date.now();
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    if (Date.now() - started > timeoutMs)
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+/** Polls every 50 ms (the roles' lock and stall intervals are short). */
+const until = <T>(check: () => Promise<T | undefined | false>, what: string, timeoutMs = 60_000) =>
+  waitFor(what, check, timeoutMs, 50);
 
 /** One deployment: a prefix (on the shared Redis or a private one), a job store and a submit function. */
 function deployment(redisUrl: string) {

@@ -181,7 +181,7 @@ describe("secrets never reach the logs", { concurrency: true }, () => {
       },
     });
 
-  const until = (check: () => boolean, what: string) => waitFor(what, () => check() || undefined, 20_000, 50);
+  const until = (check: () => boolean, what: string) => waitFor(what, check, 20_000, 50);
 
   /** Starts a role that must refuse to start: waits for it to exit, records its last line, checks the exit code. */
   async function startRefused(role: string, env: Record<string, string>, outcome: [string, string]) {
