@@ -4,15 +4,22 @@
 //   ours is built from the fixture's D0 weights (the ones the peer was exported from; seeded weights when that file
 //   is absent). The two models alternate for --rounds rounds of ≥ 10 timed runs each; the ratio is the median of the
 //   per-round ratios, so drift in the machine's speed between rounds cancels out.
+// - int8 (QDQ, docs/model.md "int8") deploy graphs of the same φs at batch 1 and 4, calibrated on frames of the
+//   bundled car clip (default rules and method), timed in alternating rounds with their fp32 twin;
+// - ratioVsPeerInt8B4: our D0 int8 deploy graph (fixture weights) against the fp32 peer export at batch 4,
+//   alternating with the peer and with our fp32 D0 in the same rounds. The int8 graph takes uint8 frames and
+//   pre-processes in-graph, the peer takes the normalised 512×512 tensor: the int8 side does more work.
 // Median of ≥ 10 timed runs after warm-up; the last stdout line is one JSON object with every figure.
-// Options: --threads N (default 2), --runs N (default 10), --rounds N (default 7), --phis 0,1,2,3.
+// Options: --threads N (default 2), --runs N (default 10), --rounds N (default 7), --phis 0,1,2,3,
+// --int8-phis (default: --phis; "none" skips the int8 rows), --calibration-frames N (default 16).
 
 import { existsSync, readFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { build, getConfig } from "@vdet/effdet";
-import { parsePhi } from "@vdet/protocol";
+import { build, getConfig, quantize } from "@vdet/effdet";
+import { parsePhi, type RgbImage } from "@vdet/protocol";
+import { decodeFrames } from "@vdet/video";
 import * as ort from "onnxruntime-node";
 import { noise } from "../test/support/bad-inputs.ts";
 
@@ -22,6 +29,8 @@ const { values } = parseArgs({
     runs: { type: "string", default: "10" },
     phis: { type: "string", default: "0,1,2,3" },
     rounds: { type: "string", default: "7" },
+    "int8-phis": { type: "string" },
+    "calibration-frames": { type: "string", default: "16" },
   },
 });
 const threads = Number(values.threads);
@@ -53,11 +62,40 @@ async function timeRuns(s: ort.InferenceSession, feeds: Record<string, ort.Tenso
   return median(times);
 }
 
+/** The CPU features int8 speed depends on (Linux /proc/cpuinfo). */
+function cpuFlags(): string {
+  try {
+    const flags = new Set(readFileSync("/proc/cpuinfo", "utf8").match(/^flags\s*:(.*)$/m)?.[1].trim().split(/\s+/));
+    return ["avx2", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_int8"].filter((f) => flags.has(f)).join(" ") || "none of avx2/avx512/vnni/amx";
+  } catch {
+    return "unknown";
+  }
+}
+
 function log(message: string): void {
   process.stderr.write(`${message}\n`);
 }
 
 const round = (v: number) => Math.round(v * 10) / 10;
+const ratio3 = (v: number) => Math.round(v * 1000) / 1000;
+const range3 = (xs: number[]) => `${Math.min(...xs).toFixed(3)}–${Math.max(...xs).toFixed(3)}`;
+const calibrationClip = join(import.meta.dirname, "..", "test", "fixtures", "video", "car-detection.mp4");
+
+async function calibrationFrames(count: number): Promise<RgbImage[]> {
+  const frames: RgbImage[] = [];
+  for await (const frame of decodeFrames(calibrationClip, { sampling: { everyNth: 10 } })) {
+    frames.push(frame);
+    if (frames.length >= count) break;
+  }
+  return frames;
+}
+const calibration = await calibrationFrames(Number(values["calibration-frames"]));
+const clipFrames = (batch: number) => {
+  const { width, height } = calibration[0];
+  const data = new Uint8Array(batch * width * height * 3);
+  for (let b = 0; b < batch; b++) data.set(calibration[(calibration.length - 1 - b) % calibration.length].data, b * width * height * 3);
+  return new ort.Tensor("uint8", data, [batch, height, width, 3]);
+};
 const deploy: Record<string, { batch1MsPerImage: number; batch4MsPerImage: number; imageSize: number }> = {};
 for (const phiText of values.phis.split(",")) {
   const phi = parsePhi(phiText);
@@ -76,6 +114,42 @@ for (const phiText of values.phis.split(",")) {
     batch4MsPerImage: round(perImage[1]),
   };
   await s.release();
+}
+
+// int8 rows: each φ's int8 graph alternates with its fp32 twin (seeded weights, as the fp32 rows above).
+const int8Phis = (values["int8-phis"] ?? values.phis) === "none" ? [] : (values["int8-phis"] ?? values.phis).split(",");
+const int8: Record<string, Record<string, number | string>> = {};
+for (const phiText of int8Phis) {
+  const phi = parsePhi(phiText);
+  const fp32Bytes = build({ phi, seed: 1 });
+  const started = performance.now();
+  const q = await quantize(fp32Bytes, calibration, { intraOpThreads: threads });
+  const buildSeconds = (performance.now() - started) / 1000;
+  const [fp, q8] = [await session(fp32Bytes), await session(q.bytes)];
+  const row: Record<string, number | string> = {
+    imageSize: getConfig(phi).imageSize,
+    calibrationSeconds: round(buildSeconds),
+  };
+  for (const batch of [1, 4]) {
+    const frames = clipFrames(batch);
+    const fpTimes: number[] = [];
+    const qTimes: number[] = [];
+    for (let r = 0; r < Math.max(3, Math.ceil(rounds / 2)); r++) {
+      fpTimes.push((await timeRuns(fp, { frames })) / batch);
+      qTimes.push((await timeRuns(q8, { frames })) / batch);
+    }
+    const ratios = qTimes.map((v, i) => v / fpTimes[i]);
+    row[`batch${batch}MsPerImage`] = round(median(qTimes));
+    row[`fp32Batch${batch}MsPerImage`] = round(median(fpTimes));
+    row[`ratioVsFp32B${batch}`] = ratio3(median(ratios));
+    row[`ratioRangeVsFp32B${batch}`] = range3(ratios);
+    log(
+      `D${phi} int8 batch ${batch}: ${median(qTimes).toFixed(1)} ms/image, fp32 ${median(fpTimes).toFixed(1)}, per-round ratios ${ratios.map((x) => x.toFixed(3)).join(" ")}`,
+    );
+  }
+  int8[`D${phi}`] = row;
+  await fp.release();
+  await q8.release();
 }
 
 let peer: Record<string, number | string> | undefined;
@@ -112,6 +186,36 @@ if (existsSync(peerPath)) {
       `D0 raw batch ${batch}: ours ${median(oursTimes).toFixed(1)} ms, peer ${median(peerTimes).toFixed(1)} ms, per-round ratios ${ratios.map((x) => x.toFixed(3)).join(" ")}`,
     );
   }
+  if (sameWeights) {
+    // Our D0 int8 deploy graph (fixture weights, calibrated on the clip) against the peer, batch 4, alternating
+    // with the peer and our fp32 deploy graph. Both deploy graphs get the same 512×512 uint8 frames (no resize).
+    const d0 = build({ phi: 0, weights: new Uint8Array(readFileSync(peerWeightsPath)) });
+    const q = await quantize(d0, calibration, { intraOpThreads: threads });
+    const [int8Session, fp32Session] = [await session(q.bytes), await session(d0)];
+    const batch = 4;
+    const frames = new ort.Tensor("uint8", noise(batch * 512 * 512 * 3, 13), [batch, 512, 512, 3]);
+    const input = Float32Array.from(noise(batch * 3 * 512 * 512, 11), (v) => (v - 120) / 58);
+    const images = new ort.Tensor("float32", input, [batch, 3, 512, 512]);
+    const times = { int8: [] as number[], fp32: [] as number[], peer: [] as number[] };
+    for (let r = 0; r < rounds; r++) {
+      times.int8.push(await timeRuns(int8Session, { frames }));
+      times.peer.push(await timeRuns(theirs, { images }));
+      times.fp32.push(await timeRuns(fp32Session, { frames }));
+    }
+    const ratios = times.int8.map((v, i) => v / times.peer[i]);
+    const fpRatios = times.fp32.map((v, i) => v / times.peer[i]);
+    result.int8DeployB4Ms = round(median(times.int8));
+    result.fp32DeployB4Ms = round(median(times.fp32));
+    result.peerB4MsInt8Rounds = round(median(times.peer));
+    result.ratioVsPeerInt8B4 = ratio3(median(ratios));
+    result.ratioRangeInt8B4 = range3(ratios);
+    result.ratioVsPeerFp32DeployB4 = ratio3(median(fpRatios));
+    log(
+      `D0 int8 deploy batch 4: ${median(times.int8).toFixed(1)} ms, fp32 deploy ${median(times.fp32).toFixed(1)} ms, peer ${median(times.peer).toFixed(1)} ms; per-round int8/peer ${ratios.map((x) => x.toFixed(3)).join(" ")}`,
+    );
+    await int8Session.release();
+    await fp32Session.release();
+  }
   peer = result;
 } else {
   log(`peer model not found at ${peerPath}: set VDET_FIXTURES_DIR; skipping the peer comparison`);
@@ -128,8 +232,12 @@ console.log(
     peerRounds: rounds,
     deployInput: "uint8 720x1280 frames, resized in-graph",
     deploy,
+    int8Input: "uint8 432x768 frames of test/fixtures/video/car-detection.mp4; calibrated on the same clip",
+    int8,
     d0RawVsPeer: peer ?? null,
     ratioVsPeerB1: peer?.ratioVsPeerB1 ?? null,
     ratioVsPeerB4: peer?.ratioVsPeerB4 ?? null,
+    ratioVsPeerInt8B4: peer?.ratioVsPeerInt8B4 ?? null,
+    cpuFlags: cpuFlags(),
   }),
 );

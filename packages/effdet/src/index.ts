@@ -40,3 +40,18 @@ export { type CandidateBatch, type PostprocessOptions, postprocess } from "./pos
 export { FILL_COLOR, IMAGENET_MEAN, IMAGENET_STD } from "./preprocess.ts";
 export { fillUniform, fnv1a32, mulberry32 } from "./prng.ts";
 export { SeededWeights, StateDictWeights, type WeightSource, WeightsMismatchError } from "./weights.ts";
+export { type HeadDrift, type PairRun, runPair } from "./compare.ts";
+export {
+  CALIBRATION_METHODS,
+  type CalibrationMethod,
+  DEFAULT_CALIBRATION_FRAMES,
+  DEFAULT_CALIBRATION_METHOD,
+  DEFAULT_PERCENTILE,
+  DEFAULT_RULES,
+  DEFAULT_WEIGHT_BITS,
+  type QuantizedModel,
+  type QuantizeOptions,
+  type QuantizeReport,
+  type QuantizeRules,
+  quantize,
+} from "./quantize.ts";

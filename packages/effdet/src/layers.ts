@@ -142,8 +142,16 @@ export class Net {
 
   /** Nearest-neighbour upsampling to `size`, source index floor(dst · in / out) (PyTorch legacy nearest). */
   upsample(x: Feature, size: number): Feature {
-    const name = this.graph.node("Resize", [x.name, "", "", this.graph.int64s([size, size])], {
-      axes: attr.ints([2, 3]),
+    // Full NCHW sizes, not the `axes` attribute: onnxruntime's layout transformer (level "all", which moves the
+    // int8 graph to NHWC) mis-permutes a 2-element `sizes` given with `axes`.
+    const nc = this.graph.node("Slice", [
+      this.graph.node("Shape", [x.name]),
+      this.graph.int64s([0]),
+      this.graph.int64s([2]),
+      this.graph.int64s([0]),
+    ]);
+    const sizes = this.graph.node("Concat", [nc, this.graph.int64s([size, size])], { axis: attr.int(0) });
+    const name = this.graph.node("Resize", [x.name, "", "", sizes], {
       mode: attr.string("nearest"),
       coordinate_transformation_mode: attr.string("asymmetric"),
       nearest_mode: attr.string("floor"),

@@ -26,8 +26,11 @@ export function buildPreprocess(g: GraphBuilder, frames: string, target: number)
   const nchw = g.node("Transpose", [frames], { perm: attr.ints([0, 3, 1, 2]) });
   const asFloat = g.node("Cast", [nchw], { to: attr.int(1) });
   // Antialiased bilinear (what PIL does when shrinking), rounded back to integer levels as a uint8 image would be.
-  const scaled = g.node("Resize", [asFloat, "", "", resized], {
-    axes: attr.ints([2, 3]),
+  // Full NCHW sizes rather than the `axes` attribute: onnxruntime's layout transformer (optimisation level "all",
+  // which moves the int8 graph to NHWC) mis-permutes a 2-element `sizes` with `axes`.
+  const batch = g.node("Slice", [shape, g.int64s([0]), g.int64s([1]), g.int64s([0])]); // [N]
+  const fullSize = g.node("Concat", [batch, g.int64s([3]), resized], { axis: attr.int(0) }); // [N, 3, newH, newW]
+  const scaled = g.node("Resize", [asFloat, "", "", fullSize], {
     mode: attr.string("linear"),
     coordinate_transformation_mode: attr.string("half_pixel"),
     antialias: attr.int(1),

@@ -66,3 +66,11 @@ export {
 } from "./prepare.ts";
 export { formatSummaryTable } from "./table.ts";
 export { sumVaceCounts, type VaceCounts, type VaceMetrics, vaceCounts, vaceMetrics } from "./vace.ts";
+export {
+  type ApOptions,
+  type ApResult,
+  averagePrecision,
+  type ClassAp,
+  COCO_IOU_THRESHOLDS,
+  missShare,
+} from "./ap.ts";

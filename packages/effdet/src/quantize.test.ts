@@ -1,0 +1,80 @@
+// int8 QDQ builds of the D3@256 fixture: the graph builds, onnxruntime fuses every quantised conv into an int8
+// kernel (QLinearConv), it runs, and its drift against the fp32 twin is measured. See docs/model.md ("int8") for
+// why the fixture's weights cannot show detection agreement and what the D0 comparison shows instead.
+
+import assert from "node:assert/strict";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, test } from "node:test";
+import { decodeImage } from "@vdet/image";
+import * as ort from "onnxruntime-node";
+import onnxProto from "onnx-proto";
+import { loadD3StateDict, projectFixture } from "../../../test/support/fixtures.ts";
+import { build } from "./build.ts";
+import { runPair } from "./compare.ts";
+import { BuildOptionsError } from "./errors.ts";
+import { quantize } from "./quantize.ts";
+
+const { onnx } = onnxProto;
+
+function opCounts(bytes: Uint8Array): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const n of onnx.ModelProto.decode(bytes).graph?.node ?? [])
+    counts.set(n.opType!, (counts.get(n.opType!) ?? 0) + 1);
+  return counts;
+}
+
+describe("int8 QDQ build of D3@256 (fixture weights)", () => {
+  const fp32 = build({ phi: 3, weights: loadD3StateDict(), imageSize: 256 });
+  const image = decodeImage(readFileSync(projectFixture("effdet/d3-256.image0.png")));
+
+  test("builds, fuses every quantised conv into QLinearConv, runs, and reports its drift", async (t) => {
+    const { bytes, report } = await quantize(fp32, [image], { method: "minmax", intraOpThreads: 2 });
+    t.diagnostic(JSON.stringify(report));
+    // Every conv except the squeeze-excitation's (two per backbone block) is quantised.
+    const convs = opCounts(fp32).get("Conv")!;
+    assert.equal(report.quantizedConvs + report.floatConvs, convs);
+    assert.ok(report.quantizedConvs > convs * 0.8, `only ${report.quantizedConvs} of ${convs} convs quantised`);
+    const ops = opCounts(bytes);
+    assert.equal(ops.get("Conv"), convs, "the rewrite keeps every conv node");
+    assert.equal(report.clampedBiases, 0);
+    assert.equal(
+      onnx.ModelProto.decode(bytes).metadataProps?.find((p) => p.key === "vdet.precision")?.value,
+      "int8",
+    );
+    // What onnxruntime makes of it at the optimisation level workers use: int8 kernels, not float convs reading
+    // dequantised weights. The head's last convs (float output) and the SE convs stay float.
+    const dir = mkdtempSync(join(tmpdir(), "vdet-int8-"));
+    try {
+      const optimized = join(dir, "optimized.onnx");
+      await ort.InferenceSession.create(bytes, {
+        intraOpNumThreads: 2,
+        graphOptimizationLevel: "all",
+        optimizedModelFilePath: optimized,
+      });
+      const fused = opCounts(readFileSync(optimized));
+      const qlinear = fused.get("QLinearConv") ?? 0;
+      t.diagnostic(`optimised graph: ${qlinear} QLinearConv, ${fused.get("Conv") ?? 0} float Conv`);
+      // The head's predict convs (5 levels × 2 heads) keep float outputs, so they cannot become QLinearConv.
+      assert.equal(qlinear, report.quantizedConvs - 10);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    const pair = await runPair(fp32, bytes, [image], { intraOpThreads: 2 });
+    assert.equal(pair.frames, 1);
+    assert.ok(pair.drift && pair.drift.tensors === 10, "both graphs expose the ten head tensors");
+    t.diagnostic(`head drift ${JSON.stringify(pair.drift)}`);
+    assert.equal(pair.b[0].scores.length, pair.a[0].scores.length);
+  });
+
+  test("rejects what it cannot quantise", async () => {
+    await assert.rejects(quantize(fp32, []), BuildOptionsError);
+    await assert.rejects(
+      quantize(build({ phi: 0, seed: 1, variant: "raw", imageSize: 128 }), [image]),
+      /deploy model/,
+    );
+    // @ts-expect-error an unknown method
+    await assert.rejects(quantize(fp32, [image], { method: "entropy" }), /calibration method/);
+  });
+});
