@@ -42,6 +42,8 @@ function iou(a: ArrayLike<number>, ai: number, b: ArrayLike<number>, bi: number)
   const by1 = b[bi * 4 + 1];
   const bx2 = b[bi * 4 + 2];
   const by2 = b[bi * 4 + 3];
+  // Identical boxes match even when clipping made them degenerate (zero area, where IoU says nothing).
+  if (ax1 === bx1 && ay1 === by1 && ax2 === bx2 && ay2 === by2) return 1;
   const iw = Math.min(ax2, bx2) - Math.max(ax1, bx1);
   const ih = Math.min(ay2, by2) - Math.max(ay1, by1);
   if (iw <= 0 || ih <= 0) return 0;

@@ -8,6 +8,7 @@ import { type CachedModel, resolveModelReference } from "@vdet/models";
 import { cocoIdsByName, cocoLabel, type Detections, detectionCount, parsePhi } from "@vdet/protocol";
 import { type Command, InvalidArgumentError, Option } from "commander";
 import { integer, probability } from "../options.ts";
+import { addInt8BuildOptions, buildInt8, type Int8BuildOptions, registerModelCompare } from "./model-int8.ts";
 
 function phiOption(value: string): string {
   parsePhi(value);
@@ -87,11 +88,13 @@ function formatInfo(info: ModelInfo | ReturnType<typeof readOnnxInfo>): string {
 export function registerModelCommands(program: Command): void {
   const model = program.command("model").description("build and inspect EfficientDet-Dφ ONNX models");
 
-  addModelSourceOptions(
-    model
-      .command("build")
-      .description("build EfficientDet-Dφ as an ONNX model from the compound-scaling rules")
-      .requiredOption("--out <file.onnx>", "where to write the model"),
+  addInt8BuildOptions(
+    addModelSourceOptions(
+      model
+        .command("build")
+        .description("build EfficientDet-Dφ as an ONNX model from the compound-scaling rules")
+        .requiredOption("--out <file.onnx>", "where to write the model"),
+    ),
   )
     .addOption(
       new Option("--variant <variant>", "raw head outputs or deploy (uint8 frames in, candidates out)")
@@ -99,17 +102,37 @@ export function registerModelCommands(program: Command): void {
         .default("deploy"),
     )
     .option("--candidates <k>", "deploy: top-k candidates per image", integer("--candidates", 1, 5000))
-    .action((o: ModelSourceOptions & { out: string; variant: Variant; candidates?: number }) => {
-      const started = performance.now();
-      const graph = buildFromOptions(o, o.variant, { candidates: o.candidates });
-      const bytes = graph.toBytes();
-      writeFileSync(o.out, bytes);
-      const seconds = ((performance.now() - started) / 1000).toFixed(1);
-      process.stdout.write(
-        `wrote ${o.out}: ${graph.info.name} (${graph.info.variant}), ${graph.info.parameters.toLocaleString("en-US")} parameters, ` +
-          `${(bytes.length / 2 ** 20).toFixed(1)} MiB, ${seconds} s\n`,
-      );
-    });
+    .option("--threads <n>", "int8: calibration threads", integer("--threads", 1, 256))
+    .action(
+      async (
+        o: ModelSourceOptions &
+          Int8BuildOptions & { out: string; variant: Variant; candidates?: number; precision: string },
+      ) => {
+        const started = performance.now();
+        if (o.precision === "int8" && o.variant !== "deploy")
+          throw new InvalidArgumentError("--precision int8 builds the deploy variant only");
+        if (o.precision !== "int8" && o.calibrate)
+          throw new InvalidArgumentError("--calibrate needs --precision int8");
+        const graph = buildFromOptions(o, o.variant, { candidates: o.candidates });
+        let bytes = graph.toBytes();
+        let note = "";
+        if (o.precision === "int8") {
+          const int8 = await buildInt8(bytes, o, graph.info.weights);
+          bytes = int8.bytes;
+          const r = int8.report;
+          note =
+            `, int8 (${r.method}${r.percentile ? ` ${r.percentile}` : ""}, ${r.calibrationFrames} calibration frames, ` +
+            `${r.quantizedConvs} int8 convs, ${r.floatConvs} float; calibration sha256 ${int8.calibrationSha256.slice(0, 12)})`;
+        }
+        writeFileSync(o.out, bytes);
+        const seconds = ((performance.now() - started) / 1000).toFixed(1);
+        process.stdout.write(
+          `wrote ${o.out}: ${graph.info.name} (${graph.info.variant}), ${graph.info.parameters.toLocaleString("en-US")} parameters, ` +
+            `${(bytes.length / 2 ** 20).toFixed(1)} MiB${note}, ${seconds} s\n`,
+        );
+      },
+    );
+  registerModelCompare(model);
 
   addModelSourceOptions(
     model
