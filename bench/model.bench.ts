@@ -69,8 +69,17 @@ async function timeRuns(s: ort.InferenceSession, feeds: Record<string, ort.Tenso
 /** The CPU features int8 speed depends on (Linux /proc/cpuinfo). */
 function cpuFlags(): string {
   try {
-    const flags = new Set(readFileSync("/proc/cpuinfo", "utf8").match(/^flags\s*:(.*)$/m)?.[1].trim().split(/\s+/));
-    return ["avx2", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_int8"].filter((f) => flags.has(f)).join(" ") || "none of avx2/avx512/vnni/amx";
+    const flags = new Set(
+      readFileSync("/proc/cpuinfo", "utf8")
+        .match(/^flags\s*:(.*)$/m)?.[1]
+        .trim()
+        .split(/\s+/),
+    );
+    return (
+      ["avx2", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_int8"]
+        .filter((f) => flags.has(f))
+        .join(" ") || "none of avx2/avx512/vnni/amx"
+    );
   } catch {
     return "unknown";
   }
@@ -97,7 +106,8 @@ const calibration = await calibrationFrames(Number(values["calibration-frames"])
 const clipFrames = (batch: number) => {
   const { width, height } = calibration[0];
   const data = new Uint8Array(batch * width * height * 3);
-  for (let b = 0; b < batch; b++) data.set(calibration[(calibration.length - 1 - b) % calibration.length].data, b * width * height * 3);
+  for (let b = 0; b < batch; b++)
+    data.set(calibration[(calibration.length - 1 - b) % calibration.length].data, b * width * height * 3);
   return new ort.Tensor("uint8", data, [batch, height, width, 3]);
 };
 const deploy: Record<string, { batch1MsPerImage: number; batch4MsPerImage: number; imageSize: number }> = {};

@@ -73,7 +73,11 @@ export async function runPair(
       for (const runner of runners) {
         outs.push(
           await runner.run({
-            frames: { type: "uint8", dims: [1, frame.height, frame.width, 3], data: Uint8Array.from(frame.data) },
+            frames: {
+              type: "uint8",
+              dims: [1, frame.height, frame.width, 3],
+              data: Uint8Array.from(frame.data),
+            },
           }),
         );
       }
@@ -91,7 +95,8 @@ export async function runPair(
       for (const t of shared) {
         const x = outs[0][t].data as Float32Array;
         const y = outs[1][t].data as Float32Array;
-        if (x.length !== y.length) throw new InvariantError(`head tensor ${t} differs in size between models`);
+        if (x.length !== y.length)
+          throw new InvariantError(`head tensor ${t} differs in size between models`);
         const kind = t.startsWith("class") ? "class" : "box";
         for (let i = 0; i < x.length; i++) {
           const d = Math.abs(x[i] - y[i]);

@@ -17,6 +17,7 @@ export {
   OPSET,
   type Variant,
 } from "./build.ts";
+export { type HeadDrift, type PairRun, runPair } from "./compare.ts";
 export {
   ANCHORS_PER_LOCATION,
   ASPECT_RATIOS,
@@ -39,8 +40,6 @@ export { NotAnOnnxModelError, type OnnxFileInfo, readOnnxInfo, type TensorSpec }
 export { type CandidateBatch, type PostprocessOptions, postprocess } from "./postprocess.ts";
 export { FILL_COLOR, IMAGENET_MEAN, IMAGENET_STD } from "./preprocess.ts";
 export { fillUniform, fnv1a32, mulberry32 } from "./prng.ts";
-export { SeededWeights, StateDictWeights, type WeightSource, WeightsMismatchError } from "./weights.ts";
-export { type HeadDrift, type PairRun, runPair } from "./compare.ts";
 export {
   CALIBRATION_METHODS,
   type CalibrationMethod,
@@ -55,3 +54,4 @@ export {
   type QuantizeRules,
   quantize,
 } from "./quantize.ts";
+export { SeededWeights, StateDictWeights, type WeightSource, WeightsMismatchError } from "./weights.ts";

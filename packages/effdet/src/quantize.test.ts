@@ -8,8 +8,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { decodeImage } from "@vdet/image";
-import * as ort from "onnxruntime-node";
 import onnxProto from "onnx-proto";
+import * as ort from "onnxruntime-node";
 import { loadD3StateDict, projectFixture } from "../../../test/support/fixtures.ts";
 import { build } from "./build.ts";
 import { runPair } from "./compare.ts";
@@ -35,7 +35,10 @@ describe("int8 QDQ build of D3@256 (fixture weights)", () => {
     // Every conv except the squeeze-excitation's (two per backbone block) is quantised.
     const convs = opCounts(fp32).get("Conv")!;
     assert.equal(report.quantizedConvs + report.floatConvs, convs);
-    assert.ok(report.quantizedConvs > convs * 0.8, `only ${report.quantizedConvs} of ${convs} convs quantised`);
+    assert.ok(
+      report.quantizedConvs > convs * 0.8,
+      `only ${report.quantizedConvs} of ${convs} convs quantised`,
+    );
     const ops = opCounts(bytes);
     assert.equal(ops.get("Conv"), convs, "the rewrite keeps every conv node");
     assert.equal(report.clampedBiases, 0);

@@ -482,7 +482,8 @@ export async function quantize(
   if (frames.length === 0) throw new BuildOptionsError("calibration needs at least one frame");
   const rules = { ...DEFAULT_RULES, ...options.rules };
   const weightBits = options.weightBits ?? DEFAULT_WEIGHT_BITS;
-  if (weightBits !== 7 && weightBits !== 8) throw new BuildOptionsError(`weightBits must be 7 or 8, got ${weightBits}`);
+  if (weightBits !== 7 && weightBits !== 8)
+    throw new BuildOptionsError(`weightBits must be 7 or 8, got ${weightBits}`);
   const model = onnx.ModelProto.decode(fp32);
   const inputs = (model.graph?.input ?? []).map((i) => i.name);
   if (inputs.length !== 1 || inputs[0] !== "frames")

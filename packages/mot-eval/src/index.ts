@@ -1,5 +1,14 @@
 // @vdet/mot-eval: MOTChallenge file handling and metrics (CLEAR MOT, identity/IDF1, HOTA, VACE)
 // following py-motmetrics and TrackEval conventions.
+
+export {
+  type ApOptions,
+  type ApResult,
+  averagePrecision,
+  type ClassAp,
+  COCO_IOU_THRESHOLDS,
+  missShare,
+} from "./ap.ts";
 export {
   ClearMotAccumulator,
   type ClearMotCounts,
@@ -66,11 +75,3 @@ export {
 } from "./prepare.ts";
 export { formatSummaryTable } from "./table.ts";
 export { sumVaceCounts, type VaceCounts, type VaceMetrics, vaceCounts, vaceMetrics } from "./vace.ts";
-export {
-  type ApOptions,
-  type ApResult,
-  averagePrecision,
-  type ClassAp,
-  COCO_IOU_THRESHOLDS,
-  missShare,
-} from "./ap.ts";

@@ -40,21 +40,55 @@ test("model build --precision int8 calibrates on a clip; model compare reports a
   assert.equal(info.metadata["vdet.precision"], "int8");
   assert.match(info.metadata["vdet.calibration_sha256"], /^[0-9a-f]{64}$/);
 
-  const same = await vdet("model", "compare", fp32, fp32, "--video", clip, "--frames", "2", "--min-score", "0", "--json");
+  const same = await vdet(
+    "model",
+    "compare",
+    fp32,
+    fp32,
+    "--video",
+    clip,
+    "--frames",
+    "2",
+    "--min-score",
+    "0",
+    "--json",
+  );
   assert.equal(same.code, 0, same.stderr);
   const self = JSON.parse(same.stdout);
   assert.equal(self.frames, 2);
   assert.equal(self.ap50, 1, "a model agrees with itself");
   assert.equal(self.headDrift.classMaxAbs, 0);
 
-  const compared = await vdet("model", "compare", fp32, int8, "--video", clip, "--frames", "2", "--min-score", "0");
+  const compared = await vdet(
+    "model",
+    "compare",
+    fp32,
+    int8,
+    "--video",
+    clip,
+    "--frames",
+    "2",
+    "--min-score",
+    "0",
+  );
   assert.equal(compared.code, 0, compared.stderr);
   assert.match(compared.stdout, /AP@0\.5 +\d\.\d{3}/);
   assert.match(compared.stdout, /head drift +class logits max \d/);
 });
 
 test("model build --precision int8 without --calibrate names the missing option", async () => {
-  const r = await vdet("model", "build", "--phi", "0", "--seed", "1", "--precision", "int8", "--out", join(dir, "x.onnx"));
+  const r = await vdet(
+    "model",
+    "build",
+    "--phi",
+    "0",
+    "--seed",
+    "1",
+    "--precision",
+    "int8",
+    "--out",
+    join(dir, "x.onnx"),
+  );
   assert.notEqual(r.code, 0);
   assert.match(r.stderr, /--precision int8 needs --calibrate/);
 });

@@ -92,7 +92,8 @@ export function addInt8BuildOptions(command: Command): Command {
       "int8, percentile method: share of values (%) kept inside each range",
       (v) => {
         const n = Number(v);
-        if (!(n > 50 && n <= 100)) throw new InvalidArgumentError("--percentile must be above 50 and at most 100");
+        if (!(n > 50 && n <= 100))
+          throw new InvalidArgumentError("--percentile must be above 50 and at most 100");
         return n;
       },
       DEFAULT_PERCENTILE,
