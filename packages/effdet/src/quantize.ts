@@ -463,8 +463,8 @@ function rewrite(
 }
 
 /**
- * Quantises a vdet deploy (or raw) fp32 model to int8 QDQ, calibrated on `frames` (deploy: RGB frames of any
- * size, pre-processed by the graph itself; raw models are calibrated with `rawInputs` instead).
+ * Quantises a vdet deploy fp32 model to int8 QDQ, calibrated on `frames` (RGB frames of any size, pre-processed by
+ * the graph itself as in a worker). Raw-variant models are refused.
  */
 export async function quantize(
   fp32: Uint8Array,
