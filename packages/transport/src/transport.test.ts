@@ -7,12 +7,8 @@ import { after, describe, test } from "node:test";
 import { Redis } from "ioredis";
 import { testChunk } from "../testing/index.ts";
 import { deleteKeysWithPrefix } from "./keys.ts";
-import {
-  createMemoryTransport,
-  createRedisTransport,
-  redisOptionsFromUrl,
-  type Transport,
-} from "./transport.ts";
+import { redisOptionsFromUrl } from "./redis-connection.ts";
+import { createMemoryTransport, createRedisTransport, type Transport } from "./transport.ts";
 import { UnprocessableMessageError } from "./work-queue.ts";
 
 const REDIS_URL = process.env.VDET_REDIS_URL ?? "redis://127.0.0.1:6379";
