@@ -34,6 +34,7 @@ import { waitFor } from "./support/wait.ts";
 // A fresh cluster per run, so one fixed prefix: the queues' and the deployment's slots are the same every run.
 const PREFIX = "vdet";
 const PARTITIONS = 3;
+const SHARED_REDIS = process.env.VDET_REDIS_URL ?? "redis://127.0.0.1:6379";
 const token = "redis-cluster-test-token-0123456789";
 const dir = mkdtempSync(join(tmpdir(), "vdet-cluster-"));
 const roles: RunningRole[] = [];
@@ -78,6 +79,16 @@ test("the key map's tags: a job's keys on one slot, each queue partition on its 
   assert.throws(() => new DeploymentKeys("vdet", { partitions: 2 }), /need a Redis Cluster/);
   // A role's start-up check takes the cluster URL and refuses a plain Redis named as a cluster.
   await checkRedis(cluster!.url);
+  const shared = new URL(SHARED_REDIS);
+  await assert.rejects(
+    checkRedis(
+      `redis+cluster://${shared.password ? `:${shared.password}@` : ""}${shared.hostname}:${shared.port || 6379}`,
+      {
+        timeoutMs: 5000,
+      },
+    ),
+    /names a Redis Cluster, but .+:\d+ is a Redis without cluster support/,
+  );
 });
 
 test("a job runs end to end over a three-master Redis Cluster, its work spread over the shards", async (t) => {
