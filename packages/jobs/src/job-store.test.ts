@@ -1,5 +1,5 @@
-// The job store, in memory and in Redis (with a plain and a hash-tagged prefix): one creation step that claims
-// the idempotency key and marks the job not yet queued, and the sets a job leaves when it ends.
+// The job store, in memory and in Redis (a plain prefix, a braced one, and the Redis Cluster layout): one indexing
+// step that claims the idempotency key and marks the job not yet queued, and the sets a job leaves when it ends.
 
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";

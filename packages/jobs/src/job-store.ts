@@ -32,7 +32,7 @@ export interface JobPage {
 
 export interface CreateOptions {
   /**
-   * Refuse (ActiveJobLimitError) when this many jobs are queued or running; counted and created in one atomic
+   * Refuse (ActiveJobLimitError) when this many jobs are queued or running; counted and indexed in one atomic
    * step, so concurrent submissions cannot pass the limit together.
    */
   maxActive?: number;
