@@ -1,11 +1,15 @@
-// `npm run bench -- scale [--workers 1,2,4,8,16,32] [--seconds 20] [--latency-ms 1000] [--jobs 8]`
+// `npm run bench -- scale [--workers 1,2,4,8,16,32] [--seconds 20] [--latency-ms 1000] [--jobs 8]
+//   [--redis single|cluster] [--partitions 3]`
 // Scale-out evidence: N `vdet worker` processes with a simulated accelerator (VDET_SIMULATE_PROFILE: every batch
 // sleeps for the profile's median, so the CPU is not the limit) against the real Redis; the producer (ffmpeg
 // decode) and the aggregator (tracker + tracks.jsonl) run in this bench process. Each step gets its own key
 // prefix and enough jobs that the producer is not one serial decoder. Throughput counts only the steady-state
 // window (after every worker is ready and frames flow), as frames written by the aggregator. Redis commands and
 // bytes per frame are INFO deltas over the same window; the Redis server is shared with whatever else runs here,
-// so those deltas are an upper bound. Last stdout line: one JSON object.
+// so those deltas are an upper bound. `--redis cluster` runs the same steps against a local three-master Redis
+// Cluster (started and stopped here, bench/support/redis-shards.ts) with `--partitions` queue partitions, and adds
+// per row the per-shard deltas of INFO commandstats/stats/cpu (`shards`), to show the commands spread over the
+// shards. Last stdout line: one JSON object.
 
 import { execFileSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
@@ -16,10 +20,10 @@ import { stopRoles } from "@vdet/cli/testing";
 import { RedisJobStore } from "@vdet/jobs";
 import { openJobOutput, startAggregator, startProducer } from "@vdet/pipeline";
 import { parseJobSpec } from "@vdet/protocol";
-import { createRedisTransport, deleteKeysWithPrefix, redisOptionsFromUrl } from "@vdet/transport";
+import { createRedisTransport, deleteKeysWithPrefix } from "@vdet/transport";
 import { makeTestClip } from "@vdet/video/testing";
-import { Redis } from "ioredis";
 import { REDIS_URL, startWorkers } from "../test/support/redis-pipeline.ts";
+import { shardDeltas, startBenchRedis, totals } from "./support/redis-shards.ts";
 
 const arg = (name: string, fallback: string) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -32,6 +36,8 @@ if (workerCounts.some((n) => !Number.isInteger(n) || n < 1)) throw new Error("--
 const windowS = Number(arg("seconds", "20"));
 const latencyMs = Number(arg("latency-ms", "1000"));
 const jobsPerStep = Number(arg("jobs", "8"));
+const redisMode = arg("redis", "single");
+if (redisMode !== "single" && redisMode !== "cluster") throw new Error("--redis: single or cluster");
 // Assumed D0 speed of one GPU worker for the extrapolation: a batch of 8 512² frames in 20 ms (400 frames/s).
 const gpuBatch = 8;
 const gpuBatchMs = Number(arg("gpu-batch-ms", "20"));
@@ -62,21 +68,13 @@ writeFileSync(
   }),
 );
 
-const redis = new Redis(redisOptionsFromUrl(REDIS_URL));
+const benchRedis = await startBenchRedis(redisMode, REDIS_URL, Number(arg("partitions", "3")));
+const redis = benchRedis.client;
 
+/** Commands, bytes and CPU summed over the shards (one on the shared Redis), with each shard's sample. */
 async function redisStats() {
-  const cmd = await redis.info("commandstats");
-  let calls = 0;
-  for (const m of cmd.matchAll(/^cmdstat_[^:]+:calls=(\d+)/gm)) calls += Number(m[1]);
-  const stats = await redis.info("stats");
-  const num = (text: string, key: string) =>
-    Number(new RegExp(`^${key}:([\\d.]+)`, "m").exec(text)?.[1] ?? 0);
-  const cpu = await redis.info("cpu");
-  return {
-    calls,
-    bytes: num(stats, "total_net_input_bytes") + num(stats, "total_net_output_bytes"),
-    cpuS: num(cpu, "used_cpu_user") + num(cpu, "used_cpu_sys"),
-  };
+  const shards = await benchRedis.sample();
+  return { ...totals(shards), shards };
 }
 
 const TICK = 100; // Linux USER_HZ
@@ -93,11 +91,16 @@ function procStat(pid: number) {
 
 async function step(n: number) {
   const prefix = `vdet-scale-${randomUUID().slice(0, 8)}`;
-  const transport = createRedisTransport({ url: REDIS_URL, prefix });
-  const jobStore = new RedisJobStore(redis, prefix);
+  const transport = createRedisTransport({ url: benchRedis.url, prefix, partitions: benchRedis.partitions });
+  const jobStore = new RedisJobStore(redis, transport.keys);
   const workers = startWorkers(n, prefix, {
     args: ["--max-batch", "1", "--preload", "0"],
-    env: { VDET_LOG_LEVEL: "info", VDET_SIMULATE_PROFILE: profilePath },
+    env: {
+      VDET_LOG_LEVEL: "info",
+      VDET_SIMULATE_PROFILE: profilePath,
+      VDET_REDIS_URL: benchRedis.url,
+      VDET_QUEUE_PARTITIONS: String(benchRedis.partitions),
+    },
   });
   const spawnedAt = performance.now();
   await Promise.all(workers.map((w) => w.waitFor("worker ready", 600_000)));
@@ -174,6 +177,7 @@ async function step(n: number) {
     idleWorkerRssMb: r3(idleRssMb),
     startupS: r3(startupS),
     load1: r3(loadavg()[0]),
+    ...(benchRedis.mode === "cluster" ? { shards: shardDeltas(s0.shards, s1.shards, elapsed) } : {}),
   };
   log(JSON.stringify(row));
 
@@ -215,7 +219,7 @@ log(`load before: ${loadavg().map(r3).join(" ")}`);
 const rows: (Awaited<ReturnType<typeof step>> & { efficiency?: number })[] = [];
 for (const n of workerCounts) rows.push(await step(n));
 const ceiling = redisBenchmark();
-await redis.quit();
+await benchRedis.close();
 
 const base = rows.find((r) => r.workers === 1)?.fps ?? rows[0].fps / rows[0].workers;
 for (const r of rows) Object.assign(r, { efficiency: r3(r.fps / (r.workers * base)) });
@@ -230,6 +234,7 @@ const workersByBytes = ceiling ? (ceiling.frameMBPerS * 1e6) / (bytesPerFrame * 
 console.log(
   JSON.stringify({
     bench: "scale",
+    redis: benchRedis.mode === "cluster" ? { masters: 3, partitions: benchRedis.partitions } : "single",
     producerAggregator: "in the bench process",
     simulatedLatencyMsPerFrame: latencyMs,
     maxBatch: 1,

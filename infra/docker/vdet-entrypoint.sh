@@ -1,7 +1,8 @@
 #!/bin/sh
 # Starts one vdet role: `vdet-entrypoint.sh api|producer|worker|aggregator`.
 # Where a platform hands Redis over in parts (ECS secrets, Kubernetes Secrets), VDET_REDIS_HOST, VDET_REDIS_PORT,
-# VDET_REDIS_PASSWORD and VDET_REDIS_TLS=true make VDET_REDIS_URL; a VDET_REDIS_URL that is set wins.
+# VDET_REDIS_PASSWORD and VDET_REDIS_TLS=true make VDET_REDIS_URL (VDET_REDIS_CLUSTER=true: a Redis Cluster, whose
+# seed node or configuration endpoint VDET_REDIS_HOST names); a VDET_REDIS_URL that is set wins.
 set -eu
 
 role="${1:-${VDET_ROLE:-}}"
@@ -16,6 +17,7 @@ esac
 if [ -z "${VDET_REDIS_URL:-}" ] && [ -n "${VDET_REDIS_HOST:-}" ]; then
   scheme=redis
   if [ "${VDET_REDIS_TLS:-false}" = "true" ]; then scheme=rediss; fi
+  if [ "${VDET_REDIS_CLUSTER:-false}" = "true" ]; then scheme="${scheme}+cluster"; fi
   auth=""
   if [ -n "${VDET_REDIS_PASSWORD:-}" ]; then
     case "$VDET_REDIS_PASSWORD" in

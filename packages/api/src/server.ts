@@ -67,12 +67,20 @@ function queueDepths(transport: Transport) {
   return async () => {
     const bull = transport.bullmqQueues();
     if (bull.length > 0) {
-      return Promise.all(
+      // A partitioned queue (Redis Cluster) is several BullMQ queues of one name: reported as one, summed.
+      const all = await Promise.all(
         bull.map(async (q) => ({
           queue: q.name,
           counts: await q.getJobCounts("waiting", "prioritized", "active", "delayed", "failed"),
         })),
       );
+      const byName = new Map<string, Record<string, number>>();
+      for (const { queue, counts } of all) {
+        const sum = byName.get(queue) ?? {};
+        for (const [state, n] of Object.entries(counts)) sum[state] = (sum[state] ?? 0) + n;
+        byName.set(queue, sum);
+      }
+      return [...byName].map(([queue, counts]) => ({ queue, counts }));
     }
     return Promise.all(
       Object.values(QUEUE_NAMES).map(async (name) => ({

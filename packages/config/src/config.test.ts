@@ -108,4 +108,19 @@ describe("role configuration", () => {
     assert.equal(described.redisUrl, "redis://***@127.0.0.1:6379");
     assert.doesNotMatch(JSON.stringify(described), /secret|pass@/);
   });
+
+  test("a Redis Cluster URL and queue partitions are settings of every role; other schemes are refused", () => {
+    const config = loadConfig(workerConfigSchema, {
+      VDET_REDIS_URL: "redis+cluster://:pw@10.0.0.1:7000,10.0.0.2:7001",
+      VDET_QUEUE_PARTITIONS: "6",
+    });
+    assert.equal(config.queuePartitions, 6);
+    assert.equal(loadConfig(producerConfigSchema, {}).queuePartitions, QUEUE_DEFAULTS.partitions);
+    assert.equal(describeConfig(config).redisUrl, "redis+cluster://***@10.0.0.1:7000,10.0.0.2:7001");
+    assert.throws(
+      () => loadConfig(apiConfigSchema, { VDET_REDIS_URL: "memcached://127.0.0.1" }),
+      /redis\+cluster:\/\//,
+    );
+    assert.throws(() => loadConfig(apiConfigSchema, { VDET_QUEUE_PARTITIONS: "0" }), /VDET_QUEUE_PARTITIONS/);
+  });
 });

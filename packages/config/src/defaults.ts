@@ -18,7 +18,15 @@ export const QUEUE_DEFAULTS = {
   stalledIntervalMs: 30_000,
   /** BullMQ priority of a job message (1 is the highest). */
   priority: 5,
+  /**
+   * How many frame queues and results queues a deployment spreads its work over (each on its own Redis Cluster
+   * hash tag; every worker consumes them all). More than 1 needs the hash-tagged key layout of a Redis Cluster.
+   */
+  partitions: 1,
 } as const;
+
+/** A Redis URL: one server (redis://, rediss:// for TLS) or a Redis Cluster's seed nodes (redis+cluster://). */
+export const REDIS_URL_PATTERN = /^rediss?(?:\+cluster)?:\/\//;
 
 export const API_DEFAULTS = {
   host: "0.0.0.0",

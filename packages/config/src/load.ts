@@ -73,7 +73,7 @@ export function describeConfig(config: Record<string, unknown>): Record<string, 
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(config)) {
     if (SECRET_KEYS.has(key)) out[key] = value === undefined ? undefined : "***";
-    else if (typeof value === "string" && /^[a-z]+:\/\/[^/]*@/i.test(value))
+    else if (typeof value === "string" && /^[a-z][a-z0-9+.-]*:\/\/[^/]*@/i.test(value))
       out[key] = value.replace(/\/\/[^@/]*@/, "//***@");
     else out[key] = value;
   }

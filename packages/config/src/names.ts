@@ -3,6 +3,7 @@
 export const ENV_NAMES: Readonly<Record<string, string | readonly string[]>> = {
   redisUrl: "VDET_REDIS_URL",
   prefix: "VDET_PREFIX",
+  queuePartitions: "VDET_QUEUE_PARTITIONS",
   logLevel: "VDET_LOG_LEVEL",
   healthPort: "VDET_HEALTH_PORT",
   host: "VDET_API_HOST",

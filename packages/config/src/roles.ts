@@ -8,6 +8,7 @@ import {
   PREFIX_PATTERN,
   PRODUCER_DEFAULTS,
   QUEUE_DEFAULTS,
+  REDIS_URL_PATTERN,
   WORKER_DEFAULTS,
 } from "./defaults.ts";
 import { envBoolean, envEnum, envInt, envList } from "./grammar.ts";
@@ -15,7 +16,10 @@ import { envBoolean, envEnum, envInt, envList } from "./grammar.ts";
 const common = {
   redisUrl: z
     .string()
-    .regex(/^rediss?:\/\//, { error: "must be a redis:// or rediss:// URL" })
+    .regex(REDIS_URL_PATTERN, {
+      error:
+        "must be a redis:// or rediss:// URL, or redis+cluster://host:port,host:port,… for a Redis Cluster",
+    })
     .default(COMMON_DEFAULTS.redisUrl),
   prefix: z
     .string()
@@ -35,6 +39,11 @@ const common = {
   lockDurationMs: envInt(1000, 3_600_000).default(QUEUE_DEFAULTS.lockDurationMs),
   /** How often a role checks its queues for messages of crashed consumers (stalled), ms. */
   stalledIntervalMs: envInt(500, 3_600_000).default(QUEUE_DEFAULTS.stalledIntervalMs),
+  /**
+   * Frame and results queues the work is spread over (Redis Cluster: one hash tag each, so over the shards).
+   * Every role of a deployment must use the same number.
+   */
+  queuePartitions: envInt(1, 1024).default(QUEUE_DEFAULTS.partitions),
 };
 /** The settings of a pipeline role (producer, worker, aggregator): the common ones and its own metrics port. */
 const pipelineRole = {

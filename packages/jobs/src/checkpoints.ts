@@ -6,9 +6,8 @@
 // See docs/reliability-design.md.
 
 import { VdetError } from "@vdet/errors";
-import type { Redis } from "ioredis";
 import { JOBS_ERRORS } from "./error-codes.ts";
-import { DeploymentKeys } from "./keys.ts";
+import { DeploymentKeys, type RedisClient } from "./keys.ts";
 
 /** A track summary as stored: the aggregator's own record, keyed by its track id. */
 export interface StoredTrack {
@@ -57,7 +56,7 @@ export class RedisAggregatorCheckpoints<Snapshot, Track extends StoredTrack>
   private readonly keys: DeploymentKeys;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     keys: DeploymentKeys | string,
   ) {
     this.keys = typeof keys === "string" ? new DeploymentKeys(keys) : keys;

@@ -24,7 +24,9 @@ export {
   DEFAULT_PREFIX,
   DeploymentKeys,
   deleteDeploymentKeys,
+  type KeyLayoutOptions,
   PREFIX_PATTERN,
+  type RedisClient,
 } from "./keys.ts";
 export {
   ClassNameError,

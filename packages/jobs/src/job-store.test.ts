@@ -1,5 +1,5 @@
-// The job store, in memory and in Redis (with a plain and a hash-tagged prefix): one creation step that claims
-// the idempotency key and marks the job not yet queued, and the sets a job leaves when it ends.
+// The job store, in memory and in Redis (a plain prefix, a braced one, and the Redis Cluster layout): one indexing
+// step that claims the idempotency key and marks the job not yet queued, and the sets a job leaves when it ends.
 
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
@@ -19,17 +19,21 @@ after(async () => {
   await redis.quit();
 });
 
-function keysFor(tagged: boolean): DeploymentKeys {
+function keysFor(layout: "plain" | "braced" | "cluster"): DeploymentKeys {
   const name = `vdet-store-${randomUUID().slice(0, 8)}`;
-  const keys = new DeploymentKeys(tagged ? `{${name}}` : name);
+  const keys =
+    layout === "cluster"
+      ? new DeploymentKeys(name, { hashTags: true })
+      : new DeploymentKeys(layout === "braced" ? `{${name}}` : name);
   deployments.push(keys);
   return keys;
 }
 
 const stores: [string, () => JobStore][] = [
   ["memory", () => new MemoryJobStore()],
-  ["redis", () => new RedisJobStore(redis, keysFor(false))],
-  ["redis, hash-tagged prefix", () => new RedisJobStore(redis, keysFor(true))],
+  ["redis", () => new RedisJobStore(redis, keysFor("plain"))],
+  ["redis, hash-tagged prefix", () => new RedisJobStore(redis, keysFor("braced"))],
+  ["redis, Redis Cluster layout", () => new RedisJobStore(redis, keysFor("cluster"))],
 ];
 
 for (const [name, make] of stores) {
@@ -60,42 +64,65 @@ for (const [name, make] of stores) {
   });
 }
 
-test("aggregator checkpoints: saved, loaded, removed with every part", async () => {
-  const keys = keysFor(false);
+test("creation in two steps (the job's tag, then the deployment's) leaves no record behind when it refuses", async () => {
+  const keys = keysFor("cluster");
   const store = new RedisJobStore(redis, keys);
-  const { job } = await store.create(parseJobSpec({ input: "s3://in/a.mp4", output: "s3://out/a/" }));
-  const checkpoints = new RedisAggregatorCheckpoints<
-    { version: 1; next: number },
-    { trackId: number; n: number }
-  >(redis, keys);
-  assert.equal(await checkpoints.load(job.id), null);
-  await checkpoints.save(job.id, {
-    snapshot: { version: 1, next: 3 },
-    linesInPart: false,
-    newLines: ["a", "b"],
-    newMotLines: ["m"],
-    newPreviewLines: [],
-    tracks: [{ trackId: 7, n: 1 }],
-    progress: { written: 3, deadlineMisses: 1 },
-  });
-  await checkpoints.save(job.id, {
-    snapshot: { version: 1, next: 4 },
-    linesInPart: true,
-    newLines: ["c"],
-    newMotLines: [],
-    newPreviewLines: ["p"],
-    tracks: [{ trackId: 7, n: 2 }],
-    progress: { written: 4, deadlineMisses: 1 },
-  });
-  assert.deepEqual(await checkpoints.load(job.id), {
-    snapshot: { version: 1, next: 4 },
-    lines: ["c"],
-    motLines: ["m"],
-    previewLines: ["p"],
-    tracks: [{ trackId: 7, n: 2 }],
-  });
-  const progress = (await store.get(job.id))!.progress;
-  assert.deepEqual([progress.written, progress.deadlineMisses], [4, 1], "progress set with the checkpoint");
-  await checkpoints.remove(job.id);
-  assert.equal(await redis.exists(...keys.checkpointKeys(job.id)), 0);
+  const records = async () => {
+    const [, found] = await redis.scan("0", "MATCH", `{${keys.prefix}:job:*`, "COUNT", 10_000);
+    return found.length;
+  };
+  const spec = parseJobSpec({ input: "s3://in/a.mp4", output: "s3://out/a/", idempotencyKey: "k:2" });
+  const first = await store.create(spec, { maxActive: 1 });
+  assert.equal((await store.create(spec, { maxActive: 1 })).job.id, first.job.id);
+  await assert.rejects(
+    store.create(parseJobSpec({ input: "s3://in/b.mp4", output: "s3://out/b/" }), { maxActive: 1 }),
+    /1 jobs are queued or running, the limit is 1/,
+  );
+  assert.equal(await records(), 1, "the refused creations' records are removed");
+  // An ended job leaves the active set even when a first setState stopped before the set was updated.
+  await redis.hset(keys.job(first.job.id), "state", "completed");
+  assert.equal(await store.countActive(), 1);
+  assert.equal(await store.setState(first.job.id, "failed"), false);
+  assert.equal(await store.countActive(), 0);
 });
+
+for (const layout of ["plain", "cluster"] as const)
+  test(`aggregator checkpoints (${layout} layout): saved, loaded, removed with every part`, async () => {
+    const keys = keysFor(layout);
+    const store = new RedisJobStore(redis, keys);
+    const { job } = await store.create(parseJobSpec({ input: "s3://in/a.mp4", output: "s3://out/a/" }));
+    const checkpoints = new RedisAggregatorCheckpoints<
+      { version: 1; next: number },
+      { trackId: number; n: number }
+    >(redis, keys);
+    assert.equal(await checkpoints.load(job.id), null);
+    await checkpoints.save(job.id, {
+      snapshot: { version: 1, next: 3 },
+      linesInPart: false,
+      newLines: ["a", "b"],
+      newMotLines: ["m"],
+      newPreviewLines: [],
+      tracks: [{ trackId: 7, n: 1 }],
+      progress: { written: 3, deadlineMisses: 1 },
+    });
+    await checkpoints.save(job.id, {
+      snapshot: { version: 1, next: 4 },
+      linesInPart: true,
+      newLines: ["c"],
+      newMotLines: [],
+      newPreviewLines: ["p"],
+      tracks: [{ trackId: 7, n: 2 }],
+      progress: { written: 4, deadlineMisses: 1 },
+    });
+    assert.deepEqual(await checkpoints.load(job.id), {
+      snapshot: { version: 1, next: 4 },
+      lines: ["c"],
+      motLines: ["m"],
+      previewLines: ["p"],
+      tracks: [{ trackId: 7, n: 2 }],
+    });
+    const progress = (await store.get(job.id))!.progress;
+    assert.deepEqual([progress.written, progress.deadlineMisses], [4, 1], "progress set with the checkpoint");
+    await checkpoints.remove(job.id);
+    assert.equal(await redis.exists(...keys.checkpointKeys(job.id)), 0);
+  });

@@ -13,9 +13,8 @@ import {
   TERMINAL_STATES,
   type VideoSummary,
 } from "@vdet/protocol";
-import type { Redis } from "ioredis";
 import { JOBS_ERRORS } from "./error-codes.ts";
-import { DeploymentKeys } from "./keys.ts";
+import { DeploymentKeys, type RedisClient } from "./keys.ts";
 
 export type ProgressField = Exclude<keyof JobProgress, "total">;
 
@@ -33,7 +32,7 @@ export interface JobPage {
 
 export interface CreateOptions {
   /**
-   * Refuse (ActiveJobLimitError) when this many jobs are queued or running; counted and created in one atomic
+   * Refuse (ActiveJobLimitError) when this many jobs are queued or running; counted and indexed in one atomic
    * step, so concurrent submissions cannot pass the limit together.
    */
   maxActive?: number;
@@ -220,47 +219,46 @@ export class MemoryJobStore implements JobStore {
   async close(): Promise<void> {}
 }
 
+// A job's keys and the deployment's keys lie on two hash tags of a Redis Cluster (keys.ts), so no script touches
+// both: creating a job writes the job's hash first and then indexes it in one script on the deployment's keys (a
+// crash in between leaves a hash nothing points at, never an index entry without a record); ending a job moves its
+// state in a script on the job's hash, then takes it out of the deployment's sets (repeated, idempotently, by any
+// later setState of the ended job should a crash come in between).
+
 /**
- * Creates a job in one step: returns ["existing", id] for a claimed idempotency key, ["full", active] at the
- * limit of active jobs, else writes the job (hash, listing, active and not-yet-queued sets, the key's claim).
- * KEYS: job hash, jobs, active, unqueued[, idempotency key]. ARGV: id, now, max active (-1: none), hash fields…
+ * Indexes a job whose hash is written: returns ["existing", id] for a claimed idempotency key, ["full", active] at
+ * the limit of active jobs, else adds the job to the listing, the active and not-yet-queued sets and claims the key.
+ * KEYS: jobs, active, unqueued[, idempotency key] (the deployment's tag). ARGV: id, now, max active (-1: none).
  */
-const CREATE_SCRIPT = `
-if KEYS[5] then
-  local existing = redis.call('GET', KEYS[5])
+const INDEX_SCRIPT = `
+if KEYS[4] then
+  local existing = redis.call('GET', KEYS[4])
   if existing then return {'existing', existing} end
 end
 local max = tonumber(ARGV[3])
 if max >= 0 then
-  local active = redis.call('SCARD', KEYS[3])
+  local active = redis.call('SCARD', KEYS[2])
   if active >= max then return {'full', tostring(active)} end
 end
-redis.call('HSET', KEYS[1], unpack(ARGV, 4))
-redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
+redis.call('SADD', KEYS[2], ARGV[1])
 redis.call('SADD', KEYS[3], ARGV[1])
-redis.call('SADD', KEYS[4], ARGV[1])
-if KEYS[5] then redis.call('SET', KEYS[5], ARGV[1]) end
+if KEYS[4] then redis.call('SET', KEYS[4], ARGV[1]) end
 return {'created', ARGV[1]}
 `;
 
 /**
- * Moves a job to ARGV[1] unless it is in a terminal state; a job that ends leaves the active and not-yet-queued
- * sets. KEYS: job hash, active, unqueued. ARGV: state, now, id, the terminal states…
+ * Moves a job to ARGV[1] unless it is in a terminal state. KEYS: the job's hash. ARGV: state, now, the terminal
+ * states… Returns {moved (0/1), the state now (absent: no such job)}.
  */
 const SET_STATE_SCRIPT = `
 local s = redis.call('HGET', KEYS[1], 'state')
-if not s then return 0 end
-for i = 4, #ARGV do
-  if s == ARGV[i] then return 0 end
+if not s then return {0} end
+for i = 3, #ARGV do
+  if s == ARGV[i] then return {0, s} end
 end
 redis.call('HSET', KEYS[1], 'state', ARGV[1], 'updatedAtMs', ARGV[2])
-for i = 4, #ARGV do
-  if ARGV[1] == ARGV[i] then
-    redis.call('SREM', KEYS[2], ARGV[3])
-    redis.call('SREM', KEYS[3], ARGV[3])
-  end
-end
-return 1
+return {1, ARGV[1]}
 `;
 
 /** The job store of a deployment in Redis; keys.ts names its keys. */
@@ -268,7 +266,7 @@ export class RedisJobStore implements JobStore {
   private readonly keys: DeploymentKeys;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     keys: DeploymentKeys | string = new DeploymentKeys(),
   ) {
     this.keys = typeof keys === "string" ? new DeploymentKeys(keys) : keys;
@@ -291,17 +289,19 @@ export class RedisJobStore implements JobStore {
       total: "",
       cancelRequested: 0,
     };
-    const keys = [this.keys.job(id), this.keys.jobs, this.keys.active, this.keys.unqueued];
+    // The record first (the job's tag), then the index (the deployment's tag): see INDEX_SCRIPT.
+    await this.redis.hset(this.keys.job(id), fields);
+    const keys = [this.keys.jobs, this.keys.active, this.keys.unqueued];
     if (spec.idempotencyKey) keys.push(this.keys.idempotency(spec.idempotencyKey));
     const [outcome, value] = (await this.redis.eval(
-      CREATE_SCRIPT,
+      INDEX_SCRIPT,
       keys.length,
       ...keys,
       id,
       now,
       options.maxActive ?? -1,
-      ...Object.entries(fields).flat(),
     )) as [string, string];
+    if (outcome !== "created") await this.redis.unlink(this.keys.job(id));
     if (outcome === "full") throw new ActiveJobLimitError(Number(value), options.maxActive!);
     const job = await this.get(value);
     if (!job)
@@ -368,18 +368,18 @@ export class RedisJobStore implements JobStore {
   }
 
   async setState(id: string, state: JobStateName): Promise<boolean> {
-    // Atomic "unless terminal" transition.
-    const moved = await this.redis.eval(
+    // Atomic "unless terminal" transition of the job's hash; an ended job then leaves the deployment's sets.
+    const [moved, current] = (await this.redis.eval(
       SET_STATE_SCRIPT,
-      3,
+      1,
       this.keys.job(id),
-      this.keys.active,
-      this.keys.unqueued,
       state,
       Date.now(),
-      id,
       ...TERMINAL_STATES,
-    );
+    )) as [number, string | undefined];
+    if (current !== undefined && (TERMINAL_STATES as readonly string[]).includes(current)) {
+      await this.redis.multi().srem(this.keys.active, id).srem(this.keys.unqueued, id).exec();
+    }
     return moved === 1;
   }
 

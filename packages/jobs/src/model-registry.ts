@@ -4,9 +4,8 @@
 
 import { VdetError } from "@vdet/errors";
 import { modelLabelsSchema } from "@vdet/protocol";
-import type { Redis } from "ioredis";
 import { JOBS_ERRORS } from "./error-codes.ts";
-import { DeploymentKeys } from "./keys.ts";
+import { DeploymentKeys, type RedisClient } from "./keys.ts";
 import type { DeploymentModels } from "./labels.ts";
 
 export interface ModelRegistry {
@@ -32,7 +31,7 @@ export class RedisModelRegistry implements ModelRegistry {
   private readonly key: string;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     keys: DeploymentKeys | string,
   ) {
     this.key = (typeof keys === "string" ? new DeploymentKeys(keys) : keys).models;

@@ -21,7 +21,7 @@ export function startAggregatorRole(config: AggregatorRoleConfig, logger: Logger
     openOutput: outputs(storage, config.tracksPartBytes),
     openInput: async (input) => storage.openInput(input),
     models: c.models,
-    checkpoints: new RedisAggregatorCheckpoints(c.redis, config.prefix),
+    checkpoints: new RedisAggregatorCheckpoints(c.redis, c.transport.keys),
     logger,
   });
   logger.info({ role: "aggregator" }, "aggregator started");

@@ -3,9 +3,14 @@
 
 import { readFileSync } from "node:fs";
 import { ConfigError } from "@vdet/config";
-import { RedisJobStore, RedisModelRegistry } from "@vdet/jobs";
-import { checkRedis, createRedisTransport, redisOptionsFromUrl, type Transport } from "@vdet/transport";
-import { Redis } from "ioredis";
+import { type RedisClient, RedisJobStore, RedisModelRegistry } from "@vdet/jobs";
+import {
+  checkRedis,
+  connectRedis,
+  createRedisTransport,
+  parseRedisUrl,
+  type RedisTransport,
+} from "@vdet/transport";
 import type { Logger } from "pino";
 
 export interface Common {
@@ -14,6 +19,8 @@ export interface Common {
   redisTlsCaFile?: string;
   lockDurationMs?: number;
   stalledIntervalMs?: number;
+  /** Partitions of the frames and results queues (VDET_QUEUE_PARTITIONS; Redis Cluster only). */
+  queuePartitions?: number;
 }
 
 function tlsCa(config: Common): string | undefined {
@@ -36,8 +43,8 @@ export async function checkRoleRedis(config: Common): Promise<void> {
 }
 
 export interface Connections {
-  transport: Transport;
-  redis: Redis;
+  transport: RedisTransport;
+  redis: RedisClient;
   jobStore: RedisJobStore;
   /** What the workers run per φ (they publish it; the other roles read class names from it). */
   models: RedisModelRegistry;
@@ -54,15 +61,17 @@ export function connect(config: Common, logger: Logger): Connections {
     tlsCa: ca,
     lockDurationMs: config.lockDurationMs,
     stalledIntervalMs: config.stalledIntervalMs,
+    partitions: config.queuePartitions,
   });
-  const redis = new Redis(redisOptionsFromUrl(config.redisUrl, { tlsCa: ca }));
+  // The same key map as the transport's (hash-tagged on a Redis Cluster).
+  const redis = connectRedis(parseRedisUrl(config.redisUrl, { tlsCa: ca }));
   redis.on("error", onError);
-  const jobStore = new RedisJobStore(redis, config.prefix);
+  const jobStore = new RedisJobStore(redis, transport.keys);
   return {
     transport,
     redis,
     jobStore,
-    models: new RedisModelRegistry(redis, config.prefix),
+    models: new RedisModelRegistry(redis, transport.keys),
     close: async () => {
       await transport.close();
       await redis.quit();
@@ -77,7 +86,7 @@ export interface RunningRole {
 }
 
 /** A role whose parts are open: ready while Redis answers; `close` closes the parts in order (its stage first). */
-export function runningRole(redis: Redis, parts: ReadonlyArray<{ close(): unknown }>): RunningRole {
+export function runningRole(redis: RedisClient, parts: ReadonlyArray<{ close(): unknown }>): RunningRole {
   return {
     ready: async () => {
       await redis.ping();

@@ -6,8 +6,9 @@
 import { QUEUE_DEFAULTS } from "@vdet/config";
 import { isRetryable } from "@vdet/errors";
 import { parseMessage } from "@vdet/protocol";
-import { type ConnectionOptions, type Job, Queue, UnrecoverableError, Worker } from "bullmq";
+import { type Job, Queue, UnrecoverableError, Worker } from "bullmq";
 import type { z } from "zod";
+import { bullmqConnection, type RedisEndpoint } from "./redis-connection.ts";
 import {
   type AddOptions,
   type ConsumeOptions,
@@ -22,8 +23,9 @@ import {
 } from "./work-queue.ts";
 
 export interface BullQueueOptions {
-  connection: ConnectionOptions;
-  /** Key prefix of every queue key (separates deployments and tests). */
+  /** One Redis or a Redis Cluster (redis-connection.ts). */
+  endpoint: RedisEndpoint;
+  /** Key prefix of every queue key (separates deployments and tests; a hash tag on a Redis Cluster). */
   prefix: string;
   attempts?: number;
   /** How long a consumer owns a message before it counts as stalled (renewed while it runs). */
@@ -36,14 +38,16 @@ export interface BullQueueOptions {
 export class BullQueue<S extends z.ZodType> implements WorkQueue<z.output<S>> {
   private readonly queue: Queue;
   private readonly workers = new Set<Worker>();
+  private readonly connection: ReturnType<typeof bullmqConnection>;
 
   constructor(
     readonly name: string,
     private readonly schema: S,
     private readonly options: BullQueueOptions,
   ) {
+    this.connection = bullmqConnection(options.endpoint, (error) => this.reportError(error));
     this.queue = new Queue(name, {
-      connection: options.connection,
+      connection: this.connection.connection,
       prefix: options.prefix,
       defaultJobOptions: {
         attempts: options.attempts ?? DEFAULT_ATTEMPTS,
@@ -91,7 +95,7 @@ export class BullQueue<S extends z.ZodType> implements WorkQueue<z.output<S>> {
         }
       },
       {
-        connection: this.options.connection,
+        connection: this.connection.connection,
         prefix: this.options.prefix,
         concurrency: consumerConcurrency(options),
         lockDuration: this.options.lockDurationMs ?? QUEUE_DEFAULTS.lockDurationMs,
@@ -139,5 +143,6 @@ export class BullQueue<S extends z.ZodType> implements WorkQueue<z.output<S>> {
     await Promise.all([...this.workers].map((w) => w.close()));
     this.workers.clear();
     await this.queue.close();
+    await this.connection.release();
   }
 }

@@ -1,8 +1,7 @@
 // Where frame pixels wait between producer and worker: binary values with a time to live, referenced by key
 // from the (small) queue messages.
 
-import type { DeploymentKeys } from "@vdet/jobs";
-import type { Redis } from "ioredis";
+import type { DeploymentKeys, RedisClient } from "@vdet/jobs";
 
 export interface FrameStore {
   put(key: string, data: Uint8Array, ttlSeconds: number): Promise<void>;
@@ -44,7 +43,7 @@ export class MemoryFrameStore implements FrameStore {
 
 export class RedisFrameStore implements FrameStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: DeploymentKeys,
   ) {}
 
@@ -63,7 +62,11 @@ export class RedisFrameStore implements FrameStore {
   }
 
   async delete(keys: readonly string[]): Promise<void> {
-    if (keys.length > 0) await this.redis.unlink(...keys.map((k) => this.keys.frame(k)));
+    if (keys.length === 0) return;
+    // On a Redis Cluster each frame is its own hash tag (keys.ts), and one UNLINK may not span slots: one each,
+    // pipelined by ioredis per shard.
+    if (this.keys.hashTags) await Promise.all(keys.map((k) => this.redis.unlink(this.keys.frame(k))));
+    else await this.redis.unlink(...keys.map((k) => this.keys.frame(k)));
   }
 
   async close(): Promise<void> {}

@@ -3,15 +3,25 @@ export { BullQueue, type BullQueueOptions } from "./bullmq-queue.ts";
 export { type FrameStore, MemoryFrameStore, RedisFrameStore } from "./frame-store.ts";
 export { deleteKeysWithPrefix } from "./keys.ts";
 export { MemoryQueue } from "./memory-queue.ts";
+export { PartitionedQueue, partitionOf } from "./partitioned-queue.ts";
 export { checkRedis, RedisConnectionError, redactRedisUrl } from "./redis-check.ts";
+export {
+  bullmqConnection,
+  connectRedis,
+  deploymentKeysFor,
+  isClusterUrl,
+  parseRedisUrl,
+  type RedisEndpoint,
+  type RedisTlsOptions,
+  redisOptionsFromUrl,
+} from "./redis-connection.ts";
 export {
   createMemoryTransport,
   createRedisTransport,
   jobRequestSchema,
   QUEUE_NAMES,
-  type RedisTlsOptions,
+  type RedisTransport,
   type RedisTransportOptions,
-  redisOptionsFromUrl,
   type Transport,
 } from "./transport.ts";
 export {

@@ -3,14 +3,15 @@
 // what is wrong. One connection, no retries, and an error that names the cause and the setting to fix.
 
 import { codedError } from "@vdet/errors";
-import { Redis } from "ioredis";
+import { Redis, type RedisOptions } from "ioredis";
 import { TRANSPORT_ERRORS } from "./error-codes.ts";
-import { type RedisTlsOptions, redisOptionsFromUrl } from "./transport.ts";
+import { isClusterUrl, parseRedisUrl, type RedisTlsOptions } from "./redis-connection.ts";
 
 export class RedisConnectionError extends codedError(TRANSPORT_ERRORS.REDIS_CONNECTION) {}
 
 /** The URL without its password, for messages. */
 export function redactRedisUrl(url: string): string {
+  if (isClusterUrl(url)) return url.replace(/^([^:]+:\/\/[^:@/]*:)[^@/]*@/, "$1***@");
   try {
     const parsed = new URL(url);
     if (parsed.password !== "") parsed.password = "***";
@@ -48,9 +49,30 @@ export async function checkRedis(
   options: RedisTlsOptions & { timeoutMs?: number } = {},
 ): Promise<{ serverVersion: string }> {
   const timeoutMs = options.timeoutMs ?? 10_000;
-  const tls = url.startsWith("rediss:");
+  const tls = /^rediss/.test(url);
+  const endpoint = parseRedisUrl(url, options);
+  if (endpoint.kind === "single") return checkNode(endpoint.options, url, tls, timeoutMs, false);
+  // A cluster: one seed node that answers is enough (the others may be down); it must be a cluster node.
+  let failure: unknown;
+  for (const node of endpoint.nodes) {
+    try {
+      return await checkNode({ ...endpoint.options, ...node }, url, tls, timeoutMs, true);
+    } catch (error) {
+      failure = error;
+    }
+  }
+  throw failure;
+}
+
+async function checkNode(
+  options: RedisOptions,
+  url: string,
+  tls: boolean,
+  timeoutMs: number,
+  cluster: boolean,
+): Promise<{ serverVersion: string }> {
   const redis = new Redis({
-    ...redisOptionsFromUrl(url, options),
+    ...options,
     lazyConnect: true,
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,
@@ -71,11 +93,21 @@ export async function checkRedis(
         await redis.connect();
         await redis.ping();
         const info = await redis.info("server");
+        if (cluster) {
+          const enabled = /^cluster_enabled:1/m.test(await redis.info("cluster"));
+          if (!enabled) {
+            throw new RedisConnectionError(
+              `VDET_REDIS_URL names a Redis Cluster, but ${options.host}:${options.port} is a Redis without cluster ` +
+                "support: use redis:// for one Redis",
+            );
+          }
+        }
         return { serverVersion: /^redis_version:(\S+)/m.exec(info)?.[1] ?? "unknown" };
       })(),
       timeout,
     ]);
   } catch (error) {
+    if (error instanceof RedisConnectionError) throw error;
     // ioredis reports a failed AUTH or handshake as "Connection is closed"; the first error event says why.
     const cause = lastError ?? (error as Error);
     throw new RedisConnectionError(explain(cause, url, tls), { cause });

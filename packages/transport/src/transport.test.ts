@@ -4,15 +4,16 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { after, describe, test } from "node:test";
+import { DeploymentKeys, deleteDeploymentKeys } from "@vdet/jobs";
+import { frameChunkSchema } from "@vdet/protocol";
 import { Redis } from "ioredis";
 import { testChunk } from "../testing/index.ts";
+import { BullQueue } from "./bullmq-queue.ts";
 import { deleteKeysWithPrefix } from "./keys.ts";
-import {
-  createMemoryTransport,
-  createRedisTransport,
-  redisOptionsFromUrl,
-  type Transport,
-} from "./transport.ts";
+import { PartitionedQueue, partitionOf } from "./partitioned-queue.ts";
+import { redactRedisUrl } from "./redis-check.ts";
+import { deploymentKeysFor, isClusterUrl, parseRedisUrl, redisOptionsFromUrl } from "./redis-connection.ts";
+import { createMemoryTransport, createRedisTransport, type Transport } from "./transport.ts";
 import { UnprocessableMessageError } from "./work-queue.ts";
 
 const REDIS_URL = process.env.VDET_REDIS_URL ?? "redis://127.0.0.1:6379";
@@ -197,6 +198,72 @@ for (const [kind, make] of makers) {
     });
   });
 }
+
+test("Redis Cluster URLs: seed nodes, password, TLS; a malformed one is refused by name", () => {
+  const e = parseRedisUrl("rediss+cluster://:s%40cret@10.0.0.1:7000,cache-2.internal:7001,[::1]:7002", {
+    tlsCa: "PEM",
+  });
+  assert.equal(e.kind, "cluster");
+  assert.deepEqual(e.kind === "cluster" && e.nodes, [
+    { host: "10.0.0.1", port: 7000 },
+    { host: "cache-2.internal", port: 7001 },
+    { host: "::1", port: 7002 },
+  ]);
+  assert.equal(e.options.password, "s@cret");
+  assert.deepEqual(e.options.tls, { ca: "PEM" });
+  assert.equal(parseRedisUrl("redis+cluster://127.0.0.1:7000").options.tls, undefined);
+  assert.equal(parseRedisUrl("redis://127.0.0.1:6379").kind, "single");
+  assert.equal(isClusterUrl("redis+cluster://a:1"), true);
+  assert.throws(() => parseRedisUrl("redis+cluster://a:1,b"), /node "b" is not host:port/);
+  assert.throws(() => parseRedisUrl("redis+cluster://a:1/2"), /no database number/);
+  assert.equal(redactRedisUrl("redis+cluster://user:s3cret@a:1,b:2"), "redis+cluster://user:***@a:1,b:2");
+  // The key layout follows the endpoint: hash tags on a cluster, the plain layout on one Redis.
+  assert.equal(
+    deploymentKeysFor(e, "vdet", { partitions: 4 }).queuePrefix("frames", 3),
+    "{vdet:queue:frames:3}",
+  );
+  assert.equal(deploymentKeysFor(parseRedisUrl(REDIS_URL), "vdet").queuePrefix("frames", 0), "vdet");
+});
+
+test("a partitioned queue: a message's partition follows its key, consumers take every partition", async () => {
+  const base = `vdet-test-${randomUUID().slice(0, 8)}`;
+  const keys = new DeploymentKeys(base, { hashTags: true, partitions: 3 });
+  const endpoint = parseRedisUrl(REDIS_URL);
+  const parts = [0, 1, 2].map(
+    (p) => new BullQueue("frames", frameChunkSchema, { endpoint, prefix: keys.queuePrefix("frames", p) }),
+  );
+  const queue = new PartitionedQueue("frames", parts, (m) => `${m.jobId}:${m.chunk}`);
+  try {
+    const chunks = [...Array(12).keys()].map((n) => testChunk("job-p", n));
+    for (const c of chunks) {
+      await queue.add(c, { id: `job-p-${c.chunk}` });
+      await queue.add(c, { id: `job-p-${c.chunk}` }); // the same id, the same partition: de-duplicated
+    }
+    const byPartition = await Promise.all(parts.map(async (p) => (await p.counts()).waiting));
+    assert.deepEqual(
+      byPartition,
+      [0, 1, 2].map((p) => chunks.filter((c) => queue.partitionFor(c) === p).length),
+    );
+    assert.ok(byPartition.filter((n) => n > 0).length >= 2, `spread: ${byPartition}`);
+    assert.equal((await queue.counts()).waiting, 12);
+    assert.equal(partitionOf("job-p:0", 3), queue.partitionFor(chunks[0]));
+    const seen: number[] = [];
+    const consumer = queue.consume(async (m) => {
+      seen.push(m.chunk);
+    });
+    await waitFor(() => seen.length === 12);
+    await consumer.close();
+    assert.deepEqual(
+      seen.sort((a, b) => a - b),
+      [...Array(12).keys()],
+    );
+  } finally {
+    await queue.close();
+  }
+  const redis = new Redis(redisOptionsFromUrl(REDIS_URL));
+  await deleteDeploymentKeys(redis, keys);
+  await redis.quit();
+});
 
 test("Redis URLs: password, db, TLS", () => {
   const o = redisOptionsFromUrl("rediss://:s%40cret@cache.internal:6380/2");

@@ -1,15 +1,15 @@
 // The set of queues and the frame store that connect the stages. Two implementations with one shape:
 // Redis (BullMQ queues + binary frame keys with a TTL) for distributed runs, in-process for local mode and tests.
 
-import { ConfigError } from "@vdet/config";
-import { DEFAULT_PREFIX, DeploymentKeys } from "@vdet/jobs";
+import { DEFAULT_PREFIX, type DeploymentKeys, type RedisClient } from "@vdet/jobs";
 import { detectionBatchSchema, frameChunkSchema, jobEventSchema, jobIdSchema } from "@vdet/protocol";
-import type { Queue, RedisOptions } from "bullmq";
-import { Redis } from "ioredis";
+import type { Queue } from "bullmq";
 import { z } from "zod";
 import { BullQueue } from "./bullmq-queue.ts";
 import { type FrameStore, MemoryFrameStore, RedisFrameStore } from "./frame-store.ts";
 import { MemoryQueue } from "./memory-queue.ts";
+import { PartitionedQueue } from "./partitioned-queue.ts";
+import { connectRedis, deploymentKeysFor, parseRedisUrl } from "./redis-connection.ts";
 import type { WorkQueue } from "./work-queue.ts";
 
 export const jobRequestSchema = z.object({ jobId: jobIdSchema }).strict();
@@ -53,10 +53,15 @@ export function createMemoryTransport(): Transport {
 }
 
 export interface RedisTransportOptions {
-  /** redis://[:password@]host:port[/db] or rediss:// for TLS. */
+  /**
+   * redis://[:password@]host:port[/db], rediss:// for TLS, or redis+cluster://[:password@]host:port,host:port,…
+   * (rediss+cluster:// for TLS) for a Redis Cluster (redis-connection.ts).
+   */
   url: string;
   /** Key prefix separating deployments (and tests). */
   prefix?: string;
+  /** Partitions of the frames and results queues (Redis Cluster only; default 1). */
+  partitions?: number;
   lockDurationMs?: number;
   stalledIntervalMs?: number;
   onError?: (error: Error) => void;
@@ -64,50 +69,50 @@ export interface RedisTransportOptions {
   tlsCa?: string;
 }
 
-export interface RedisTlsOptions {
-  /** PEM CA certificate(s) to trust for rediss:// (default: the system's trusted CAs). */
-  tlsCa?: string;
+/** The Redis transport, with the key map it writes by and its own connection (for the frame store). */
+export interface RedisTransport extends Transport {
+  readonly kind: "redis";
+  readonly keys: DeploymentKeys;
+  readonly redis: RedisClient;
 }
 
-export function redisOptionsFromUrl(url: string, options: RedisTlsOptions = {}): RedisOptions {
-  const parsed = new URL(url);
-  if (parsed.protocol !== "redis:" && parsed.protocol !== "rediss:") {
-    throw new ConfigError(`Redis URL must start with redis:// or rediss://, got ${parsed.protocol}`);
-  }
-  return {
-    host: parsed.hostname || "127.0.0.1",
-    port: parsed.port ? Number(parsed.port) : 6379,
-    username: parsed.username ? decodeURIComponent(parsed.username) : undefined,
-    password: parsed.password ? decodeURIComponent(parsed.password) : undefined,
-    db: parsed.pathname.length > 1 ? Number(parsed.pathname.slice(1)) : 0,
-    tls: parsed.protocol === "rediss:" ? (options.tlsCa ? { ca: options.tlsCa } : {}) : undefined,
-    maxRetriesPerRequest: null,
-  };
-}
-
-export function createRedisTransport(options: RedisTransportOptions): Transport {
-  const keys = new DeploymentKeys(options.prefix ?? DEFAULT_PREFIX);
-  const connection = redisOptionsFromUrl(options.url, { tlsCa: options.tlsCa });
-  const redis = new Redis(connection);
+export function createRedisTransport(options: RedisTransportOptions): RedisTransport {
+  const endpoint = parseRedisUrl(options.url, { tlsCa: options.tlsCa });
+  const keys = deploymentKeysFor(endpoint, options.prefix ?? DEFAULT_PREFIX, {
+    partitions: options.partitions,
+  });
+  const redis = connectRedis(endpoint);
   redis.on("error", (error) => options.onError?.(error));
-  const queueOptions = {
-    connection,
-    prefix: keys.queuePrefix,
+  const queueOptions = (name: string, partition?: number) => ({
+    endpoint,
+    prefix: keys.queuePrefix(name, partition),
     lockDurationMs: options.lockDurationMs,
     stalledIntervalMs: options.stalledIntervalMs,
     onError: options.onError,
-  };
+  });
+  const partitioned = <S extends z.ZodType>(
+    name: string,
+    schema: S,
+    keyOf: (message: z.input<S> | z.output<S>) => string,
+  ) =>
+    new PartitionedQueue(
+      name,
+      Array.from({ length: keys.partitions }, (_, p) => new BullQueue(name, schema, queueOptions(name, p))),
+      keyOf,
+    );
   const queues = {
-    jobs: new BullQueue(QUEUE_NAMES.jobs, jobRequestSchema, queueOptions),
-    frames: new BullQueue(QUEUE_NAMES.frames, frameChunkSchema, queueOptions),
-    results: new BullQueue(QUEUE_NAMES.results, detectionBatchSchema, queueOptions),
-    events: new BullQueue(QUEUE_NAMES.events, jobEventSchema, queueOptions),
+    jobs: new BullQueue(QUEUE_NAMES.jobs, jobRequestSchema, queueOptions(QUEUE_NAMES.jobs)),
+    frames: partitioned(QUEUE_NAMES.frames, frameChunkSchema, (m) => `${m.jobId}:${m.chunk}`),
+    results: partitioned(QUEUE_NAMES.results, detectionBatchSchema, (m) => `${m.jobId}:${m.chunk}`),
+    events: new BullQueue(QUEUE_NAMES.events, jobEventSchema, queueOptions(QUEUE_NAMES.events)),
   };
   return {
     ...queues,
     frameStore: new RedisFrameStore(redis, keys),
     kind: "redis",
-    bullmqQueues: () => Object.values(queues).map((q) => q.bullmq),
+    keys,
+    redis,
+    bullmqQueues: () => Object.values(queues).flatMap((q) => q.bullmq),
     close: async () => {
       await Promise.all(Object.values(queues).map((q) => q.close()));
       await redis.quit();

@@ -17,3 +17,10 @@ export function testChunk(jobId: string, n: number, priority = 5, keyPrefix = ""
     enqueuedAtMs: Date.now(),
   };
 }
+
+export {
+  keysPerNode,
+  type LocalRedisCluster,
+  type RedisClusterNode,
+  startRedisCluster,
+} from "./redis-cluster.ts";
