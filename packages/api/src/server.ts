@@ -5,6 +5,7 @@
 import { isAbsolute } from "node:path";
 import { API_DEFAULTS } from "@vdet/config";
 import { errorStatusCode, isVdetError } from "@vdet/errors";
+import { InputNotAllowedError, InputPolicy } from "@vdet/input-policy";
 import { type ActiveJobLimitError, type JobStore, jobClassIds, type ModelRegistry } from "@vdet/jobs";
 import { METRICS_CONTENT_TYPE, metrics, metricsText, watchQueueDepths } from "@vdet/metrics";
 import {
@@ -34,6 +35,11 @@ export interface ApiConfig {
   token: string | null;
   /** Accept local file paths as inputs (local mode); otherwise only s3://, http(s):// and rtsp:// inputs. */
   allowFileInputs?: boolean;
+  /**
+   * What a job may read: input buckets, input roots, the address policy for network inputs (@vdet/input-policy).
+   * Default: the strict policy (no loopback, private or link-local addresses) with `allowFileInputs`.
+   */
+  inputPolicy?: InputPolicy;
   /** Accept local directories as outputs; otherwise only s3:// outputs. */
   allowDirectoryOutputs?: boolean;
   /** Only these S3 buckets may be written (empty: any). */
@@ -48,6 +54,12 @@ export interface ApiConfig {
   /** Readiness: resolves when the dependencies answer. */
   ready?: () => Promise<void>;
   bodyLimitBytes?: number;
+  /** Headers and body must arrive within this (Fastify requestTimeout); default API_DEFAULTS. */
+  requestTimeoutMs?: number;
+  /** A connection idle this long in both directions is closed (Fastify connectionTimeout). */
+  connectionTimeoutMs?: number;
+  /** An idle keep-alive connection is closed after this (Fastify keepAliveTimeout). */
+  keepAliveTimeoutMs?: number;
   logger?: boolean;
   /** Opens a job's output location for the results routes (S3 needs a client); default: directories only. */
   openOutput?: (location: string) => Promise<Sink>;
@@ -121,14 +133,17 @@ function outputProblem(output: string, config: ApiConfig): string | null {
   return null;
 }
 
-async function checkPolicy(spec: JobSpec, config: ApiConfig): Promise<{ path: string; message: string }[]> {
+async function checkPolicy(
+  spec: JobSpec,
+  config: ApiConfig,
+  inputPolicy: InputPolicy,
+): Promise<{ path: string; message: string }[]> {
   const issues: { path: string; message: string }[] = [];
-  const remote = /^(s3|https?|rtsps?):\/\//i.test(spec.input);
-  if (!remote && !config.allowFileInputs) {
-    issues.push({
-      path: "input",
-      message: "local file inputs are not accepted by this server: use s3://, http(s):// or rtsp://",
-    });
+  try {
+    await inputPolicy.checkInput(spec.input, { atSubmission: true });
+  } catch (error) {
+    if (!(error instanceof InputNotAllowedError)) throw error;
+    issues.push({ path: "input", message: error.message });
   }
   const output = outputProblem(spec.output, config);
   if (output !== null) issues.push({ path: "output", message: output });
@@ -165,8 +180,21 @@ function validationBody(error: RequestValidationError): { error: string; issues?
 export async function buildServer(config: ApiConfig): Promise<FastifyInstance> {
   for (const root of config.outputRoots ?? []) parseLocation(root); // a bad root is a configuration error
   const bodyLimit = config.bodyLimitBytes ?? API_DEFAULTS.bodyLimitBytes;
-  const app = Fastify({ logger: config.logger ?? false, bodyLimit });
+  const requestTimeout = config.requestTimeoutMs ?? API_DEFAULTS.requestTimeoutMs;
+  const app = Fastify({
+    logger: config.logger ?? false,
+    bodyLimit,
+    requestTimeout,
+    connectionTimeout: config.connectionTimeoutMs ?? API_DEFAULTS.connectionTimeoutMs,
+    keepAliveTimeout: config.keepAliveTimeoutMs ?? API_DEFAULTS.keepAliveTimeoutMs,
+    // Node checks request timeouts on this interval (30 s by default, longer than a short timeout).
+    http: {
+      connectionsCheckingInterval: Math.max(50, Math.min(30_000, Math.floor(requestTimeout / 4))),
+      headersTimeout: Math.min(requestTimeout, 60_000),
+    },
+  });
   const { jobStore, transport } = config;
+  const inputPolicy = config.inputPolicy ?? new InputPolicy({ allowFileInputs: config.allowFileInputs });
 
   installAuth(app, config.token);
 
@@ -239,7 +267,12 @@ export async function buildServer(config: ApiConfig): Promise<FastifyInstance> {
 
   registerUi(app);
   await registerQueueAdmin(app, transport.bullmqQueues());
-  registerResultsRoutes(app, { jobStore, openOutput: config.openOutput, openVideo: config.openVideo });
+  registerResultsRoutes(app, {
+    jobStore,
+    inputPolicy,
+    openOutput: config.openOutput,
+    openVideo: config.openVideo,
+  });
 
   /** Puts a created job's message on the jobs queue (under the job's id: a no-op when it is there already). */
   const queueJob = async (job: JobRecord): Promise<void> => {
@@ -277,7 +310,7 @@ export async function buildServer(config: ApiConfig): Promise<FastifyInstance> {
 
   app.post("/jobs", jobRoutes.create, async (request, reply) => {
     const spec = request.body as JobSpec;
-    const issues = await checkPolicy(spec, config);
+    const issues = await checkPolicy(spec, config, inputPolicy);
     if (issues.length > 0) {
       return reply.code(400).send({
         error: `invalid job spec: ${issues.map((i) => `${i.path}: ${i.message}`).join("; ")}`,

@@ -53,6 +53,20 @@ export function inputScheme(input: string): InputScheme | null {
   return null;
 }
 
+/** A resolver that gives no answer in this long counts as "does not resolve". */
+const LOOKUP_TIMEOUT_MS = 5000;
+
+function withTimeout<T>(promise: Promise<T>, ms: number, name: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(
+      () => reject(Object.assign(new Error(`no answer for ${name} within ${ms} ms`), { code: "ETIMEOUT" })),
+      ms,
+    );
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
 const systemLookup: Lookup = async (hostname) => dnsLookup(hostname, { all: true, verbatim: true });
 
 export class InputPolicy {
@@ -94,7 +108,7 @@ export class InputPolicy {
     const name = host.startsWith("[") ? host.slice(1, -1) : host;
     let answers: LookupAddress[];
     try {
-      answers = await this.lookupAll(name);
+      answers = await withTimeout(this.lookupAll(name), LOOKUP_TIMEOUT_MS, name);
     } catch (error) {
       throw new InputNotAllowedError(
         `input host ${name} does not resolve (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`,
@@ -162,10 +176,11 @@ export class InputPolicy {
   }
 
   /**
-   * Checks a job's input as submitted: its kind, bucket, path (real path inside the roots) or network host (every
-   * address, resolved now; it is resolved and checked again at each connection). Throws InputNotAllowedError.
+   * Checks a job's input: its kind, bucket, path (real path inside the roots) or network host (every address,
+   * resolved now; the proxy resolves and checks it again at each connection). Throws InputNotAllowedError.
+   * `atSubmission`: a name that does not resolve (yet) is accepted; it is checked when the producer connects.
    */
-  async checkInput(input: string): Promise<void> {
+  async checkInput(input: string, options: { atSubmission?: boolean } = {}): Promise<void> {
     const scheme = inputScheme(input);
     if (scheme === null)
       throw new InputNotAllowedError(`input scheme of "${input.slice(0, 40)}" is not allowed`);
@@ -184,6 +199,11 @@ export class InputPolicy {
       return;
     }
     if (url.hostname === "") throw new InputNotAllowedError("input URL has no host");
-    await this.resolve(url.hostname);
+    try {
+      await this.resolve(url.hostname);
+    } catch (error) {
+      const unresolved = (error as { cause?: unknown }).cause !== undefined;
+      if (!(options.atSubmission && unresolved && parseAddress(url.hostname) === null)) throw error;
+    }
   }
 }

@@ -3,6 +3,7 @@
 import { buildServer } from "@vdet/api";
 import { type ApiRoleConfig, ConfigError } from "@vdet/config";
 import { StorageResolver } from "@vdet/storage";
+import { inputPolicyFor } from "./input-policy.ts";
 import type { Logger } from "pino";
 import { startBacklogPublisher } from "./backlog-metric.ts";
 import { connect, type RunningRole } from "./connections.ts";
@@ -29,11 +30,15 @@ export async function startApiRole(
     models: c.models,
     token: config.noAuth ? null : config.token!,
     allowFileInputs: config.allowFileInputs,
+    inputPolicy: inputPolicyFor(config),
     allowDirectoryOutputs: config.allowDirectoryOutputs,
     allowedOutputBuckets: config.allowedOutputBuckets,
     outputRoots: config.outputRoots,
     maxActiveJobs: config.maxActiveJobs,
     bodyLimitBytes: config.bodyLimitBytes,
+    requestTimeoutMs: config.requestTimeoutMs,
+    connectionTimeoutMs: config.connectionTimeoutMs,
+    keepAliveTimeoutMs: config.keepAliveTimeoutMs,
     ready: async () => {
       await c.redis.ping();
     },
