@@ -13,8 +13,8 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { buildServer } from "@vdet/api";
-import { InputPolicy } from "@vdet/input-policy";
 import { build } from "@vdet/effdet";
+import { InputPolicy } from "@vdet/input-policy";
 import { MemoryJobStore, RedisJobStore } from "@vdet/jobs";
 import {
   createModelProvider,

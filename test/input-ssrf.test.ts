@@ -143,7 +143,7 @@ describe("ffmpeg through the input proxy", () => {
     assert.equal(info.width, 160);
     assert.equal((await probeVideo(`${goodBase}/redirect-good.mp4`, { network: network() })).width, 160);
     assert.equal(
-      (await probeVideo("http://good.test:" + new URL(goodBase).port + "/clip.mp4", { network: network() }))
+      (await probeVideo(`http://good.test:${new URL(goodBase).port}/clip.mp4`, { network: network() }))
         .height,
       120,
     );

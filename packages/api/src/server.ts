@@ -16,7 +16,13 @@ import {
   jobIdSchema,
   jobWaiting,
 } from "@vdet/protocol";
-import { formatLocation, parseLocation, type Sink, type StorageLocation } from "@vdet/storage";
+import {
+  directoryOutsideRoots,
+  formatLocation,
+  parseLocation,
+  type Sink,
+  type StorageLocation,
+} from "@vdet/storage";
 import { QUEUE_NAMES, type Transport } from "@vdet/transport";
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import { registerQueueAdmin } from "./admin.ts";
@@ -107,7 +113,7 @@ function isInside(inner: StorageLocation, outer: StorageLocation): boolean {
   return false;
 }
 
-function outputProblem(output: string, config: ApiConfig): string | null {
+async function outputProblem(output: string, config: ApiConfig): Promise<string | null> {
   let location: StorageLocation;
   try {
     location = parseLocation(output);
@@ -130,6 +136,12 @@ function outputProblem(output: string, config: ApiConfig): string | null {
   if (!roots.some((root) => isInside(location, parseLocation(root)))) {
     return `output ${formatLocation(location)} is outside the locations this server writes to (${roots.join(", ")})`;
   }
+  if (location.kind === "local") {
+    // The text lies inside a root; so must the real path (a symbolic link in it may lead elsewhere). The
+    // aggregator checks again when it opens the directory.
+    const directoryRoots = roots.filter((root) => parseLocation(root).kind === "local");
+    return directoryOutsideRoots(location.directory, directoryRoots);
+  }
   return null;
 }
 
@@ -145,7 +157,7 @@ async function checkPolicy(
     if (!(error instanceof InputNotAllowedError)) throw error;
     issues.push({ path: "input", message: error.message });
   }
-  const output = outputProblem(spec.output, config);
+  const output = await outputProblem(spec.output, config);
   if (output !== null) issues.push({ path: "output", message: output });
   if (spec.classes) {
     try {

@@ -147,6 +147,8 @@ export const aggregatorConfigSchema = z.object({
   ...pipelineRole,
   /** tracks.jsonl is written (and checkpointed) in parts of about this size. */
   tracksPartBytes: envInt(1, 1024 * 1024 * 1024).default(AGGREGATOR_DEFAULTS.tracksPartBytes),
+  /** The api's VDET_OUTPUT_ROOTS: directory outputs are opened only when their real path lies inside one. */
+  outputRoots: envList(),
 });
 
 export type ApiRoleConfig = z.output<typeof apiConfigSchema>;

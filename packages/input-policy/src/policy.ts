@@ -108,7 +108,13 @@ export class InputPolicy {
     const name = host.startsWith("[") ? host.slice(1, -1) : host;
     let answers: LookupAddress[];
     try {
-      answers = await withTimeout(this.lookupAll(name), LOOKUP_TIMEOUT_MS, name);
+      // RFC 6761: localhost and names below it are loopback, whatever a resolver says (or fails to say).
+      answers = /^(.+\.)?localhost\.?$/i.test(name)
+        ? [
+            { address: "127.0.0.1", family: 4 },
+            { address: "::1", family: 6 },
+          ]
+        : await withTimeout(this.lookupAll(name), LOOKUP_TIMEOUT_MS, name);
     } catch (error) {
       throw new InputNotAllowedError(
         `input host ${name} does not resolve (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`,

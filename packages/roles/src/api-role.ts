@@ -3,10 +3,10 @@
 import { buildServer } from "@vdet/api";
 import { type ApiRoleConfig, ConfigError } from "@vdet/config";
 import { StorageResolver } from "@vdet/storage";
-import { inputPolicyFor } from "./input-policy.ts";
 import type { Logger } from "pino";
 import { startBacklogPublisher } from "./backlog-metric.ts";
 import { connect, type RunningRole } from "./connections.ts";
+import { inputPolicyFor } from "./input-policy.ts";
 
 export async function startApiRole(
   config: ApiRoleConfig,
@@ -23,7 +23,7 @@ export async function startApiRole(
     );
   }
   const c = connect(config, logger);
-  const storage = new StorageResolver();
+  const storage = new StorageResolver({ outputRoots: config.outputRoots });
   const app = await buildServer({
     transport: c.transport,
     jobStore: c.jobStore,

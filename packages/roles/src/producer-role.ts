@@ -16,7 +16,9 @@ export async function startProducerRole(config: ProducerRoleConfig, logger: Logg
   const policy = inputPolicyFor(config);
   const proxy = await startInputProxy(policy);
   if (process.env.no_proxy !== undefined || process.env.NO_PROXY !== undefined) {
-    logger.warn("no_proxy is ignored by the producer: ffmpeg reaches every input through the input policy's proxy");
+    logger.warn(
+      "no_proxy is ignored by the producer: ffmpeg reaches every input through the input policy's proxy",
+    );
     delete process.env.no_proxy;
     delete process.env.NO_PROXY;
   }
