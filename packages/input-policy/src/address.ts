@@ -54,8 +54,6 @@ function embeddedIpv4(address: ipaddr.IPv6): ipaddr.IPv4 | null {
   const range = address.range();
   if (range === "ipv4Mapped" || range === "rfc6145" || range === "rfc6052") return v4(p[6], p[7]);
   if (range === "6to4") return v4(p[1], p[2]);
-  // IPv4-compatible (::a.b.c.d, deprecated but still routed by some stacks): the first 96 bits are zero.
-  if (p.slice(0, 6).every((x) => x === 0) && !(p[6] === 0 && p[7] <= 1)) return v4(p[6], p[7]);
   return null;
 }
 
@@ -97,6 +95,12 @@ export function addressProblem(address: IpAddress, allowed: readonly AllowedRang
     }
   }
   const range = address.range();
+  if (address.kind() === "ipv6" && (address as ipaddr.IPv6).parts.slice(0, 6).every((x) => x === 0)) {
+    // ::/96 besides :: and ::1: IPv4-compatible addresses (deprecated by RFC 4291), never a real input.
+    if (range !== "unspecified" && range !== "loopback") {
+      return `${address.toString()} is an IPv4-compatible IPv6 address (deprecated)`;
+    }
+  }
   if (range === "unicast") return null;
   return `${address.toString()} is a ${RANGE_WORDS[range] ?? range} address`;
 }
