@@ -11,8 +11,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { InputPolicy, type InputProxy, startInputProxy } from "@vdet/input-policy";
+import { isTerminal, parseJobSpec } from "@vdet/protocol";
 import { decodeFrames, probeVideo } from "@vdet/video";
 import { makeTestClip, runFfmpeg } from "@vdet/video/testing";
+import { startMemoryPipeline } from "./support/memory-pipeline.ts";
+import { waitFor } from "./support/wait.ts";
 
 const dir = { path: mkdtempSync(join(tmpdir(), "vdet-ssrf-")) };
 let good: Server;
@@ -213,5 +216,54 @@ describe("ffmpeg through the input proxy", () => {
       await assert.rejects(policy.checkInput(input), /not allowed/, input);
     }
     await policy.checkInput(`${goodBase}/clip.mp4`);
+  });
+});
+
+describe("the producer applies the policy to jobs that never passed the api", () => {
+  test("jobs put straight into the store fail naming the policy; the canary is never reached; a good job completes", async () => {
+    const pipeline = startMemoryPipeline({
+      producer: {
+        checkInput: (input) => policy.checkInput(input),
+        network: { httpProxy: proxy.url },
+        inputTimeoutMs: 10_000,
+      },
+    });
+    try {
+      const before = canaryHits;
+      const submit = async (input: string, name: string) => {
+        const { job } = await pipeline.jobStore.create(
+          parseJobSpec({ input, output: join(dir.path, "out", name), sampling: { fps: 5 } }),
+        );
+        await pipeline.transport.jobs.add({ jobId: job.id }, { id: job.id });
+        return job.id;
+      };
+      const ids = {
+        direct: await submit(`http://127.0.0.2:${canaryPort}/clip.mp4`, "direct"),
+        name: await submit(`http://canary.test:${canaryPort}/clip.mp4`, "name"),
+        redirect: await submit(`${goodBase}/redirect-canary.mp4`, "redirect"),
+        good: await submit(`${goodBase}/clip.mp4`, "good"),
+      };
+      const ended = async (id: string) =>
+        waitFor(
+          `job ${id} to end`,
+          async () => {
+            const job = await pipeline.jobStore.get(id);
+            return job && isTerminal(job.state) ? job : undefined;
+          },
+          60_000,
+        );
+      for (const key of ["direct", "name"] as const) {
+        const job = await ended(ids[key]);
+        assert.equal(job.state, "failed", key);
+        assert.match(job.errors.map((e) => e.message).join("; "), /is not allowed/, key);
+      }
+      const redirected = await ended(ids.redirect);
+      assert.equal(redirected.state, "failed");
+      const good = await ended(ids.good);
+      assert.equal(good.state, "completed", JSON.stringify(good.errors));
+      assert.equal(canaryHits, before, "the canary listener was reached");
+    } finally {
+      await pipeline.close();
+    }
   });
 });
