@@ -7,14 +7,16 @@ import { API_DEFAULTS } from "@vdet/config";
 import { errorStatusCode, isVdetError } from "@vdet/errors";
 import { InputNotAllowedError, InputPolicy } from "@vdet/input-policy";
 import { type ActiveJobLimitError, type JobStore, jobClassIds, type ModelRegistry } from "@vdet/jobs";
-import { METRICS_CONTENT_TYPE, metrics, metricsText, watchQueueDepths } from "@vdet/metrics";
+import { METRICS_CONTENT_TYPE, metrics, metricsText, watchLiveRoles, watchQueueDepths } from "@vdet/metrics";
 import {
   InvalidJobSpecError,
   isTerminal,
   type JobRecord,
   type JobSpec,
   jobIdSchema,
+  jobStalled,
   jobWaiting,
+  type RoleLiveness,
 } from "@vdet/protocol";
 import {
   directoryOutsideRoots,
@@ -71,6 +73,11 @@ export interface ApiConfig {
   openOutput?: (location: string) => Promise<Sink>;
   /** Opens a job's input for playback (/jobs/:id/video); default: local files. */
   openVideo?: (input: string) => Promise<VideoSource | null>;
+  /**
+   * Which roles are alive (their heartbeats, @vdet/jobs readRoleLiveness): GET /jobs/:id then says
+   * `stalled: …` when no process serves an unfinished job, and /metrics counts live roles by kind. Unset: neither.
+   */
+  roleLiveness?: () => Promise<RoleLiveness>;
   /** Report queue depths on /metrics (default true; a process with several servers reports them once). */
   queueMetrics?: boolean;
   /**
@@ -273,6 +280,11 @@ export async function buildServer(config: ApiConfig): Promise<FastifyInstance> {
     const unwatch = watchQueueDepths(queueDepths(transport));
     app.addHook("onClose", async () => unwatch());
   }
+  const roleLiveness = config.roleLiveness;
+  if (roleLiveness) {
+    const unwatch = watchLiveRoles(async () => (await roleLiveness()).live);
+    app.addHook("onClose", async () => unwatch());
+  }
   app.get("/metrics", zodRoute(routeSchemas.metrics), async (_request, reply) =>
     reply.type(METRICS_CONTENT_TYPE).send(await metricsText()),
   );
@@ -355,12 +367,14 @@ export async function buildServer(config: ApiConfig): Promise<FastifyInstance> {
     if (!job) return reply.code(404).send({ error: `no job ${request.params.id}` });
     if (isTerminal(job.state)) return { job };
     // With workers scaled to zero (or all gone), say so instead of showing a job that silently stands still.
-    const [frames, workers] = await Promise.all([
+    const [frames, workers, liveness] = await Promise.all([
       transport.frames.counts(),
       transport.frames.consumerCount(),
+      roleLiveness?.(),
     ]);
     const waiting = jobWaiting(job, { workers, waitingChunks: frames.waiting });
-    return waiting ? { job, waiting } : { job };
+    const stalled = liveness ? jobStalled(job, liveness, Date.now()) : undefined;
+    return { job, ...(waiting ? { waiting } : {}), ...(stalled ? { stalled } : {}) };
   });
 
   app.get<{ Querystring: { limit: number; after?: string } }>("/jobs", jobRoutes.list, async (request) => {

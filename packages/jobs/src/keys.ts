@@ -74,6 +74,21 @@ export class DeploymentKeys {
     return [this.checkpoint(jobId), ...CHECKPOINT_PARTS.map((part) => this.checkpoint(jobId, part))];
   }
 
+  /** A running role's heartbeat (JSON: role, id, job ids held), expiring unless renewed. */
+  heartbeat(role: string, id: string): string {
+    return this.key("hb", role, id);
+  }
+
+  /** A SCAN pattern matching every heartbeat key. */
+  get heartbeatPattern(): string {
+    return `${this.key("hb")}:*`;
+  }
+
+  /** Hash of role kind → when a role of that kind last sent a heartbeat (ms since epoch; never expires). */
+  get rolesLastSeen(): string {
+    return this.key("roles-last-seen");
+  }
+
   /** Where the pixels of one frame wait between producer and worker (`ref` is the frame's key in its chunk). */
   frame(ref: string): string {
     return this.key("frame", ref);

@@ -2,6 +2,7 @@
 
 import { buildServer } from "@vdet/api";
 import { type ApiRoleConfig, ConfigError } from "@vdet/config";
+import { readRoleLiveness } from "@vdet/jobs";
 import { StorageResolver } from "@vdet/storage";
 import type { Logger } from "pino";
 import { startBacklogPublisher } from "./backlog-metric.ts";
@@ -22,7 +23,7 @@ export async function startApiRole(
       `--no-auth (VDET_API_NO_AUTH) is for local setups: it needs VDET_API_HOST=127.0.0.1, not ${config.host}; set VDET_API_TOKEN to listen on other addresses`,
     );
   }
-  const c = connect(config, logger);
+  const c = connect(config, logger, { kind: "api" });
   const storage = new StorageResolver({ outputRoots: config.outputRoots });
   const app = await buildServer({
     transport: c.transport,
@@ -42,6 +43,7 @@ export async function startApiRole(
     ready: async () => {
       await c.redis.ping();
     },
+    roleLiveness: () => readRoleLiveness(c.redis, config.prefix),
     openOutput: (location) => storage.openSink(location),
     openVideo: (input) => storage.openObject(input),
   });

@@ -3,7 +3,8 @@
 
 import { readFileSync } from "node:fs";
 import { ConfigError } from "@vdet/config";
-import { RedisJobStore, RedisModelRegistry } from "@vdet/jobs";
+import { RedisJobStore, RedisModelRegistry, startHeartbeat } from "@vdet/jobs";
+import type { RoleKind } from "@vdet/protocol";
 import { checkRedis, createRedisTransport, redisOptionsFromUrl, type Transport } from "@vdet/transport";
 import { Redis } from "ioredis";
 import type { Logger } from "pino";
@@ -44,7 +45,15 @@ export interface Connections {
   close(): Promise<void>;
 }
 
-export function connect(config: Common, logger: Logger): Connections {
+/**
+ * The role's Redis connections; with `role`, the role also publishes its heartbeat (kind, id, the job ids
+ * `jobs` names) until closed, so `GET /jobs/:id` can say when no process serves a job.
+ */
+export function connect(
+  config: Common,
+  logger: Logger,
+  role?: { kind: RoleKind; jobs?: () => string[] },
+): Connections {
   const onError = (error: Error) => logger.warn({ err: error.message }, "redis connection problem");
   const ca = tlsCa(config);
   const transport = createRedisTransport({
@@ -58,12 +67,16 @@ export function connect(config: Common, logger: Logger): Connections {
   const redis = new Redis(redisOptionsFromUrl(config.redisUrl, { tlsCa: ca }));
   redis.on("error", onError);
   const jobStore = new RedisJobStore(redis, config.prefix);
+  const heartbeat = role
+    ? startHeartbeat(redis, config.prefix, { role: role.kind, jobs: role.jobs })
+    : undefined;
   return {
     transport,
     redis,
     jobStore,
     models: new RedisModelRegistry(redis, config.prefix),
     close: async () => {
+      await heartbeat?.close();
       await transport.close();
       await redis.quit();
     },

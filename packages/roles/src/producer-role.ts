@@ -22,7 +22,7 @@ export async function startProducerRole(config: ProducerRoleConfig, logger: Logg
     delete process.env.no_proxy;
     delete process.env.NO_PROXY;
   }
-  const c = connect(config, logger);
+  const c = connect(config, logger, { kind: "producer" });
   const storage = new StorageResolver();
   const stage: Stage = startProducer({
     transport: c.transport,
