@@ -345,7 +345,7 @@ describe("hole 7: secrets are masked the way ioredis parses URLs", () => {
 });
 
 describe("hole 8: request timeouts and the ?token= redirect", () => {
-  test("a slow request body is cut off at the request timeout", async (t) => {
+  test("a slow request body is cut off at the request timeout", { timeout: 20_000 }, async (t) => {
     const { app } = await api({ requestTimeoutMs: 300 });
     const url = new URL(await app.listen({ host: "127.0.0.1", port: 0 }));
     const started = Date.now();
