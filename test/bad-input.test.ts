@@ -14,6 +14,7 @@ import { after, before, describe, test } from "node:test";
 import { PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { buildServer } from "@vdet/api";
 import { build } from "@vdet/effdet";
+import { InputPolicy } from "@vdet/input-policy";
 import { MemoryJobStore, RedisJobStore } from "@vdet/jobs";
 import {
   createModelProvider,
@@ -119,11 +120,13 @@ before(async () => {
     allowDirectoryOutputs: true,
     outputRoots: [outRoot],
   });
-  // A deployment: remote inputs only, outputs only under s3://bucket/results/.
+  // A deployment: remote inputs only, outputs only under s3://bucket/results/. The test's HTTP server is on
+  // 127.0.0.1, the one address its input policy allows beyond global unicast.
   remoteApi = await buildServer({
     transport,
     jobStore,
     token,
+    inputPolicy: new InputPolicy({ allowAddresses: ["127.0.0.1/32"] }),
     allowedOutputBuckets: [bucket],
     outputRoots: [`s3://${bucket}/results/`],
   });

@@ -111,7 +111,7 @@ test("a job runs end to end over a three-master Redis Cluster, its work spread o
     logger,
   );
   roles.push(api);
-  roles.push(startProducerRole(loadConfig(producerConfigSchema, env), logger));
+  roles.push(await startProducerRole(loadConfig(producerConfigSchema, env), logger));
   roles.push(await startWorkerRole(loadConfig(workerConfigSchema, env), logger));
   roles.push(startAggregatorRole(loadConfig(aggregatorConfigSchema, env), logger));
   mark("roles started");

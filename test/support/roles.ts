@@ -41,7 +41,7 @@ export async function startRoles(roles: RunningRole[], prefix: string, token: st
     logger,
   );
   roles.push(api);
-  roles.push(startProducerRole(loadConfig(producerConfigSchema, env), logger));
+  roles.push(await startProducerRole(loadConfig(producerConfigSchema, env), logger));
   roles.push(await startWorkerRole(loadConfig(workerConfigSchema, env), logger));
   roles.push(startAggregatorRole(loadConfig(aggregatorConfigSchema, env), logger));
   return api.url;

@@ -29,9 +29,38 @@ function cookie(request: FastifyRequest, name: string): string | undefined {
   return undefined;
 }
 
-/** Adds the authentication hook; `token` null turns authentication off (explicit local mode). */
+/**
+ * Whether a Host header names this machine's loopback interface (`localhost`, 127.0.0.0/8, `[::1]`, with or
+ * without a port). Without authentication only those are served: a web page whose DNS name was rebound to
+ * 127.0.0.1 sends its own name as Host and is refused.
+ */
+export function isLoopbackHost(host: string | undefined): boolean {
+  if (host === undefined) return false;
+  const match = /^(\[[0-9a-fA-F:.]+\]|[^:[\]]+)(?::\d{1,5})?$/.exec(host.trim());
+  if (!match) return false;
+  const name = match[1].toLowerCase().replace(/\.$/, "");
+  if (name === "localhost" || name === "[::1]") return true;
+  return /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(name) && name.split(".").every((n) => Number(n) <= 255);
+}
+
+/** Where to send a browser after `?token=`: always a path on this server (never `//host/…` or a full URL). */
+export function sameOriginPath(path: string): string {
+  return `/${path.replace(/^[/\\]+/, "")}`;
+}
+
+/** Adds the authentication hook; `token` null turns authentication off (explicit local mode, loopback Hosts only). */
 export function installAuth(app: FastifyInstance, token: string | null): void {
-  if (token === null) return;
+  if (token === null) {
+    app.addHook("onRequest", async (request: FastifyRequest, reply: FastifyReply) => {
+      if (!isLoopbackHost(request.headers.host)) {
+        return reply.code(421).send({
+          error:
+            "without authentication (--no-auth) this server answers only requests for localhost, 127.0.0.1 or [::1]",
+        });
+      }
+    });
+    return;
+  }
   const session = sessionValue(token);
   app.addHook("onRequest", async (request: FastifyRequest, reply: FastifyReply) => {
     const [path, search = ""] = request.url.split("?", 2);
@@ -50,7 +79,7 @@ export function installAuth(app: FastifyInstance, token: string | null): void {
           "set-cookie",
           `${SESSION_COOKIE}=${session}; HttpOnly; SameSite=Strict; Path=/; Max-Age=${SESSION_MAX_AGE_S}${secure}`,
         )
-        .header("location", rest ? `${path}?${rest}` : path)
+        .header("location", rest ? `${sameOriginPath(path)}?${rest}` : sameOriginPath(path))
         .send();
     }
     if (PUBLIC.some((p) => p.test(path))) return;

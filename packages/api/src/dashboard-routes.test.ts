@@ -111,6 +111,11 @@ test("results: summary, tracks (parts while running), video with Range, 404s tha
     tracks: 0,
   });
 
+  // The input is served only once the producer probed it as a video.
+  const unprobed = await app.inject({ method: "GET", url: url("/video"), headers: auth });
+  assert.equal(unprobed.statusCode, 404);
+  assert.match(unprobed.json().error, /not been probed as a video/);
+  await jobStore.setVideo(job.id, { width: 32, height: 32, fps: 10, durationMs: 1000, codec: "h264" });
   const full = await app.inject({ method: "GET", url: url("/video"), headers: auth });
   assert.equal(full.statusCode, 200);
   assert.equal(full.headers["content-type"], "video/mp4");

@@ -4,6 +4,7 @@
 
 import { extname } from "node:path";
 import { Readable } from "node:stream";
+import { InputNotAllowedError, type InputPolicy, inputScheme } from "@vdet/input-policy";
 import type { JobStore } from "@vdet/jobs";
 import type { JobRecord } from "@vdet/protocol";
 import { openLocalObject, openSink, type Sink, STORAGE_ERRORS } from "@vdet/storage";
@@ -21,6 +22,8 @@ export interface VideoSource {
 
 export interface ResultsOptions {
   jobStore: JobStore;
+  /** The policy job inputs were admitted under: /jobs/:id/video serves an input only while it still passes. */
+  inputPolicy: InputPolicy;
   /** Opens a job's output location; default: local directories only (S3 needs a client, see the roles). */
   openOutput?: (location: string) => Promise<Sink>;
   /**
@@ -130,11 +133,29 @@ export function registerResultsRoutes(app: FastifyInstance, options: ResultsOpti
     return reply.header("x-vdet-complete", "false").send(Buffer.concat(parts));
   });
 
+  // Only an input the producer probed as a video (job.video is set then), of a job that has not failed, and only
+  // while the input policy still allows it: never an arbitrary file or object a job spec merely named.
   app.get<{ Params: { id: string } }>("/jobs/:id/video", route.video, async (request, reply) => {
     const job = await withJob(request, reply);
     if (!job) return reply;
-    if (/^https?:\/\//i.test(job.spec.input)) return reply.redirect(job.spec.input);
-    const video = await openVideo(job.spec.input);
+    if (job.video === null || job.state === "failed") {
+      return reply.code(404).send({
+        error:
+          job.state === "failed"
+            ? `job ${job.id} failed: its input is not served`
+            : `job ${job.id}'s input has not been probed as a video yet (${job.state})`,
+      });
+    }
+    let input = job.spec.input;
+    try {
+      await options.inputPolicy.checkInput(input);
+      if (inputScheme(input) === "file") input = (await options.inputPolicy.checkFile(input)) ?? input;
+    } catch (error) {
+      if (!(error instanceof InputNotAllowedError)) throw error;
+      return reply.code(403).send({ error: `this job's input is not served: ${error.message}` });
+    }
+    if (inputScheme(input) === "http") return reply.redirect(job.spec.input);
+    const video = await openVideo(input);
     if (!video) return reply.code(404).send({ error: "this job's input cannot be played back from the api" });
     return sendVideo(request, reply, video, job.spec.input);
   });

@@ -97,7 +97,16 @@ export const routeSchemas = {
     response: {
       200: json(
         "the job; `waiting` while its frames are queued and no worker runs",
-        z.object({ job: jobRecordSchema, waiting: jobWaitingSchema.optional() }),
+        z.object({
+          job: jobRecordSchema,
+          waiting: jobWaitingSchema.optional(),
+          stalled: z
+            .string()
+            .optional()
+            .describe(
+              "`stalled: no worker has taken frames for N s`, `no aggregator`: no process serves the job",
+            ),
+        }),
       ),
       404: notFound,
     },

@@ -5,17 +5,26 @@
 import { isAbsolute } from "node:path";
 import { API_DEFAULTS } from "@vdet/config";
 import { errorStatusCode, isVdetError } from "@vdet/errors";
+import { InputNotAllowedError, InputPolicy } from "@vdet/input-policy";
 import { type ActiveJobLimitError, type JobStore, jobClassIds, type ModelRegistry } from "@vdet/jobs";
-import { METRICS_CONTENT_TYPE, metrics, metricsText, watchQueueDepths } from "@vdet/metrics";
+import { METRICS_CONTENT_TYPE, metrics, metricsText, watchLiveRoles, watchQueueDepths } from "@vdet/metrics";
 import {
   InvalidJobSpecError,
   isTerminal,
   type JobRecord,
   type JobSpec,
   jobIdSchema,
+  jobStalled,
   jobWaiting,
+  type RoleLiveness,
 } from "@vdet/protocol";
-import { formatLocation, parseLocation, type Sink, type StorageLocation } from "@vdet/storage";
+import {
+  directoryOutsideRoots,
+  formatLocation,
+  parseLocation,
+  type Sink,
+  type StorageLocation,
+} from "@vdet/storage";
 import { QUEUE_NAMES, type Transport } from "@vdet/transport";
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import { registerQueueAdmin } from "./admin.ts";
@@ -34,6 +43,11 @@ export interface ApiConfig {
   token: string | null;
   /** Accept local file paths as inputs (local mode); otherwise only s3://, http(s):// and rtsp:// inputs. */
   allowFileInputs?: boolean;
+  /**
+   * What a job may read: input buckets, input roots, the address policy for network inputs (@vdet/input-policy).
+   * Default: the strict policy (no loopback, private or link-local addresses) with `allowFileInputs`.
+   */
+  inputPolicy?: InputPolicy;
   /** Accept local directories as outputs; otherwise only s3:// outputs. */
   allowDirectoryOutputs?: boolean;
   /** Only these S3 buckets may be written (empty: any). */
@@ -48,11 +62,22 @@ export interface ApiConfig {
   /** Readiness: resolves when the dependencies answer. */
   ready?: () => Promise<void>;
   bodyLimitBytes?: number;
+  /** Headers and body must arrive within this (Fastify requestTimeout); default API_DEFAULTS. */
+  requestTimeoutMs?: number;
+  /** A connection idle this long in both directions is closed (Fastify connectionTimeout). */
+  connectionTimeoutMs?: number;
+  /** An idle keep-alive connection is closed after this (Fastify keepAliveTimeout). */
+  keepAliveTimeoutMs?: number;
   logger?: boolean;
   /** Opens a job's output location for the results routes (S3 needs a client); default: directories only. */
   openOutput?: (location: string) => Promise<Sink>;
   /** Opens a job's input for playback (/jobs/:id/video); default: local files. */
   openVideo?: (input: string) => Promise<VideoSource | null>;
+  /**
+   * Which roles are alive (their heartbeats, @vdet/jobs readRoleLiveness): GET /jobs/:id then says
+   * `stalled: …` when no process serves an unfinished job, and /metrics counts live roles by kind. Unset: neither.
+   */
+  roleLiveness?: () => Promise<RoleLiveness>;
   /** Report queue depths on /metrics (default true; a process with several servers reports them once). */
   queueMetrics?: boolean;
   /**
@@ -103,7 +128,7 @@ function isInside(inner: StorageLocation, outer: StorageLocation): boolean {
   return false;
 }
 
-function outputProblem(output: string, config: ApiConfig): string | null {
+async function outputProblem(output: string, config: ApiConfig): Promise<string | null> {
   let location: StorageLocation;
   try {
     location = parseLocation(output);
@@ -126,19 +151,28 @@ function outputProblem(output: string, config: ApiConfig): string | null {
   if (!roots.some((root) => isInside(location, parseLocation(root)))) {
     return `output ${formatLocation(location)} is outside the locations this server writes to (${roots.join(", ")})`;
   }
+  if (location.kind === "local") {
+    // The text lies inside a root; so must the real path (a symbolic link in it may lead elsewhere). The
+    // aggregator checks again when it opens the directory.
+    const directoryRoots = roots.filter((root) => parseLocation(root).kind === "local");
+    return directoryOutsideRoots(location.directory, directoryRoots);
+  }
   return null;
 }
 
-async function checkPolicy(spec: JobSpec, config: ApiConfig): Promise<{ path: string; message: string }[]> {
+async function checkPolicy(
+  spec: JobSpec,
+  config: ApiConfig,
+  inputPolicy: InputPolicy,
+): Promise<{ path: string; message: string }[]> {
   const issues: { path: string; message: string }[] = [];
-  const remote = /^(s3|https?|rtsps?):\/\//i.test(spec.input);
-  if (!remote && !config.allowFileInputs) {
-    issues.push({
-      path: "input",
-      message: "local file inputs are not accepted by this server: use s3://, http(s):// or rtsp://",
-    });
+  try {
+    await inputPolicy.checkInput(spec.input, { atSubmission: true });
+  } catch (error) {
+    if (!(error instanceof InputNotAllowedError)) throw error;
+    issues.push({ path: "input", message: error.message });
   }
-  const output = outputProblem(spec.output, config);
+  const output = await outputProblem(spec.output, config);
   if (output !== null) issues.push({ path: "output", message: output });
   if (spec.classes) {
     try {
@@ -173,8 +207,21 @@ function validationBody(error: RequestValidationError): { error: string; issues?
 export async function buildServer(config: ApiConfig): Promise<FastifyInstance> {
   for (const root of config.outputRoots ?? []) parseLocation(root); // a bad root is a configuration error
   const bodyLimit = config.bodyLimitBytes ?? API_DEFAULTS.bodyLimitBytes;
-  const app = Fastify({ logger: config.logger ?? false, bodyLimit });
+  const requestTimeout = config.requestTimeoutMs ?? API_DEFAULTS.requestTimeoutMs;
+  const app = Fastify({
+    logger: config.logger ?? false,
+    bodyLimit,
+    requestTimeout,
+    connectionTimeout: config.connectionTimeoutMs ?? API_DEFAULTS.connectionTimeoutMs,
+    keepAliveTimeout: config.keepAliveTimeoutMs ?? API_DEFAULTS.keepAliveTimeoutMs,
+    // Node checks request timeouts on this interval (30 s by default, longer than a short timeout).
+    http: {
+      connectionsCheckingInterval: Math.max(50, Math.min(30_000, Math.floor(requestTimeout / 4))),
+      headersTimeout: Math.min(requestTimeout, 60_000),
+    },
+  });
   const { jobStore, transport } = config;
+  const inputPolicy = config.inputPolicy ?? new InputPolicy({ allowFileInputs: config.allowFileInputs });
 
   installAuth(app, config.token);
 
@@ -241,13 +288,23 @@ export async function buildServer(config: ApiConfig): Promise<FastifyInstance> {
     const unwatch = watchQueueDepths(queueDepths(transport));
     app.addHook("onClose", async () => unwatch());
   }
+  const roleLiveness = config.roleLiveness;
+  if (roleLiveness) {
+    const unwatch = watchLiveRoles(async () => (await roleLiveness()).live);
+    app.addHook("onClose", async () => unwatch());
+  }
   app.get("/metrics", zodRoute(routeSchemas.metrics), async (_request, reply) =>
     reply.type(METRICS_CONTENT_TYPE).send(await metricsText()),
   );
 
   registerUi(app);
   await registerQueueAdmin(app, transport.bullmqQueues());
-  registerResultsRoutes(app, { jobStore, openOutput: config.openOutput, openVideo: config.openVideo });
+  registerResultsRoutes(app, {
+    jobStore,
+    inputPolicy,
+    openOutput: config.openOutput,
+    openVideo: config.openVideo,
+  });
 
   /** Puts a created job's message on the jobs queue (under the job's id: a no-op when it is there already). */
   const queueJob = async (job: JobRecord): Promise<void> => {
@@ -285,7 +342,7 @@ export async function buildServer(config: ApiConfig): Promise<FastifyInstance> {
 
   app.post("/jobs", jobRoutes.create, async (request, reply) => {
     const spec = request.body as JobSpec;
-    const issues = await checkPolicy(spec, config);
+    const issues = await checkPolicy(spec, config, inputPolicy);
     if (issues.length > 0) {
       return reply.code(400).send({
         error: `invalid job spec: ${issues.map((i) => `${i.path}: ${i.message}`).join("; ")}`,
@@ -318,12 +375,14 @@ export async function buildServer(config: ApiConfig): Promise<FastifyInstance> {
     if (!job) return reply.code(404).send({ error: `no job ${request.params.id}` });
     if (isTerminal(job.state)) return { job };
     // With workers scaled to zero (or all gone), say so instead of showing a job that silently stands still.
-    const [frames, workers] = await Promise.all([
+    const [frames, workers, liveness] = await Promise.all([
       transport.frames.counts(),
       transport.frames.consumerCount(),
+      roleLiveness?.(),
     ]);
     const waiting = jobWaiting(job, { workers, waitingChunks: frames.waiting });
-    return waiting ? { job, waiting } : { job };
+    const stalled = liveness ? jobStalled(job, liveness, Date.now()) : undefined;
+    return { job, ...(waiting ? { waiting } : {}), ...(stalled ? { stalled } : {}) };
   });
 
   app.get<{ Querystring: { limit: number; after?: string } }>("/jobs", jobRoutes.list, async (request) => {

@@ -34,6 +34,12 @@ export const API_DEFAULTS = {
   maxActiveJobs: 10_000,
   bodyLimitBytes: 64 * 1024,
   metricsIntervalSeconds: 60,
+  /** A request (headers and body) must arrive within this; a slow body is cut off with 408. */
+  requestTimeoutMs: 30_000,
+  /** A connection with no traffic in either direction is closed after this. */
+  connectionTimeoutMs: 120_000,
+  /** An idle keep-alive connection is closed after this. */
+  keepAliveTimeoutMs: 5_000,
 } as const;
 
 export const PRODUCER_DEFAULTS = {

@@ -3,7 +3,7 @@
 // Every default is public: the module holds nothing else.
 export * from "./defaults.ts";
 export { envBoolean, envEnum, envInt, envList, envPositiveInt } from "./grammar.ts";
-export { ConfigError, describeConfig, envNames, loadConfig } from "./load.ts";
+export { ConfigError, describeConfig, envNames, loadConfig, maskUrlCredentials } from "./load.ts";
 export { ENV_NAMES, SECRET_KEYS } from "./names.ts";
 export {
   type AggregatorRoleConfig,

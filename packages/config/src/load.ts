@@ -68,13 +68,29 @@ export function loadConfig<S extends z.ZodObject>(
   throw new ConfigError(`invalid configuration: ${lines.join("; ")}`);
 }
 
+/**
+ * A URL with its credentials replaced by `***`, split the way ioredis splits a Redis URL (WHATWG URL: the
+ * credentials end at the last `@` of the authority, so a raw `@`, `:` or `%` in a password stays inside them).
+ * A URL that does not parse keeps nothing before its last `@`.
+ */
+export function maskUrlCredentials(url: string): string {
+  const scheme = /^([a-z][a-z0-9+.-]*:)\/\//i.exec(url);
+  if (scheme === null || !url.includes("@")) return url;
+  try {
+    const parsed = new URL(url);
+    if (parsed.username === "" && parsed.password === "") return url;
+    return `${parsed.protocol}//***@${parsed.host}${parsed.pathname === "/" && !url.endsWith("/") ? "" : parsed.pathname}${parsed.search}${parsed.hash}`;
+  } catch {
+    return `${scheme[0]}***@${url.slice(url.lastIndexOf("@") + 1)}`;
+  }
+}
+
 /** The configuration as one log-friendly object, secrets masked and credentials stripped from URLs. */
 export function describeConfig(config: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(config)) {
     if (SECRET_KEYS.has(key)) out[key] = value === undefined ? undefined : "***";
-    else if (typeof value === "string" && /^[a-z][a-z0-9+.-]*:\/\/[^/]*@/i.test(value))
-      out[key] = value.replace(/\/\/[^@/]*@/, "//***@");
+    else if (typeof value === "string") out[key] = maskUrlCredentials(value);
     else out[key] = value;
   }
   return out;

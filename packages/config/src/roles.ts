@@ -45,6 +45,21 @@ const common = {
    */
   queuePartitions: envInt(1, 1024).default(QUEUE_DEFAULTS.partitions),
 };
+/**
+ * What a job may read (@vdet/input-policy), for the api (at submission) and the producer (at every connection):
+ * input buckets, input roots for local files, and addresses beyond global unicast that network inputs may reach.
+ */
+const inputPolicy = {
+  /** s3:// inputs only from these buckets (empty: any bucket the credentials can read). */
+  inputBuckets: envList(),
+  /** Local inputs only inside these absolute directories, links resolved (empty: anywhere, with file inputs on). */
+  inputRoots: envList(),
+  /**
+   * Addresses or CIDR ranges network inputs may reach besides global unicast, e.g. `127.0.0.1/32` or
+   * `10.0.0.0/8` for a single-machine or private-network setup (empty: none).
+   */
+  inputAllowAddresses: envList(),
+};
 /** The settings of a pipeline role (producer, worker, aggregator): the common ones and its own metrics port. */
 const pipelineRole = {
   ...common,
@@ -63,6 +78,7 @@ export const apiConfigSchema = z.object({
   allowFileInputs: envBoolean.default(false),
   allowDirectoryOutputs: envBoolean.default(false),
   allowedOutputBuckets: envList(),
+  ...inputPolicy,
   /** CloudWatch namespace for the backlog-per-worker metric (unset: not published). */
   cloudwatchNamespace: z.string().min(1).max(255).optional(),
   metricsIntervalSeconds: envInt(5, 3600).default(API_DEFAULTS.metricsIntervalSeconds),
@@ -70,6 +86,9 @@ export const apiConfigSchema = z.object({
   outputRoots: envList(),
   maxActiveJobs: envInt(1, 10_000_000).default(API_DEFAULTS.maxActiveJobs),
   bodyLimitBytes: envInt(1024, 16 * 1024 * 1024).default(API_DEFAULTS.bodyLimitBytes),
+  requestTimeoutMs: envInt(100, 3_600_000).default(API_DEFAULTS.requestTimeoutMs),
+  connectionTimeoutMs: envInt(100, 3_600_000).default(API_DEFAULTS.connectionTimeoutMs),
+  keepAliveTimeoutMs: envInt(100, 3_600_000).default(API_DEFAULTS.keepAliveTimeoutMs),
 });
 
 const P = PRODUCER_DEFAULTS;
@@ -87,6 +106,7 @@ export const producerConfigSchema = z.object({
   maxInputBytes: envInt(1, 2 ** 50).default(P.maxInputBytes),
   inputTimeoutMs: envInt(100, 3_600_000).default(P.inputTimeoutMs),
   allowFileInputs: envBoolean.default(false),
+  ...inputPolicy,
 });
 
 const W = WORKER_DEFAULTS;
@@ -136,6 +156,8 @@ export const aggregatorConfigSchema = z.object({
   ...pipelineRole,
   /** tracks.jsonl is written (and checkpointed) in parts of about this size. */
   tracksPartBytes: envInt(1, 1024 * 1024 * 1024).default(AGGREGATOR_DEFAULTS.tracksPartBytes),
+  /** The api's VDET_OUTPUT_ROOTS: directory outputs are opened only when their real path lies inside one. */
+  outputRoots: envList(),
 });
 
 export type ApiRoleConfig = z.output<typeof apiConfigSchema>;

@@ -8,6 +8,14 @@ export {
   type StoredTrack,
 } from "./checkpoints.ts";
 export {
+  HEARTBEAT_DEFAULTS,
+  type Heartbeat,
+  type HeartbeatOptions,
+  readHeartbeats,
+  readRoleLiveness,
+  startHeartbeat,
+} from "./heartbeats.ts";
+export {
   ActiveJobLimitError,
   type CreateOptions,
   type JobPage,

@@ -121,6 +121,16 @@ export class DeploymentKeys {
     return [this.checkpoint(jobId), ...CHECKPOINT_PARTS.map((part) => this.checkpoint(jobId, part))];
   }
 
+  /** Hash of `<role>:<id>` → a running role's heartbeat (JSON: role, id, job ids held, when it expires). */
+  get heartbeats(): string {
+    return this.deployment("heartbeats");
+  }
+
+  /** Hash of role kind → when a role of that kind last sent a heartbeat (ms since epoch; never expires). */
+  get rolesLastSeen(): string {
+    return this.deployment("roles-last-seen");
+  }
+
   /** Where the pixels of one frame wait between producer and worker (`ref` is the frame's key in its chunk). */
   frame(ref: string): string {
     return this.hashTags ? `{${this.prefix}:frame:${ref}}` : `${this.prefix}:frame:${ref}`;

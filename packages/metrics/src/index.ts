@@ -1,4 +1,6 @@
 // @vdet/metrics: Prometheus metrics of every role (prom-client): metric objects, queue depths, /metrics server.
+
+export { type LiveRolesSource, liveRoles, watchLiveRoles } from "./live-roles.ts";
 export {
   batchSize,
   chunkSeconds,

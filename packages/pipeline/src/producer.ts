@@ -22,6 +22,7 @@ import type { Consumer, Transport } from "@vdet/transport";
 import {
   decodeFrames,
   type InputKind,
+  type NetworkOptions,
   probeVideo,
   redactUrl,
   type VideoInfo,
@@ -59,6 +60,13 @@ export interface ProducerConfig {
   limits?: InputLimits;
   /** A probe that gives no answer, or a decode that makes no progress, for this long fails the job (ms). */
   inputTimeoutMs?: number;
+  /**
+   * Checks a job's input before anything opens it (the roles pass @vdet/input-policy's InputPolicy.checkInput:
+   * buckets, real-path roots, addresses); a throw fails the job with its message. Default: no check.
+   */
+  checkInput?: (input: string) => Promise<void>;
+  /** How ffmpeg reaches http(s) inputs (the roles pass the input policy's proxy); default: directly. */
+  network?: NetworkOptions;
   /** Input kinds this producer reads (default: all); `["url", "hls", "rtsp", "stream"]` never opens local files. */
   allowedInputKinds?: readonly InputKind[];
   /** What the workers run per φ: a job's `classes` names become ids by its models' labels (default: COCO). */
@@ -180,6 +188,7 @@ async function produceJob(job: JobRecord, config: ProducerConfig, log: StageLogg
       log.warn({ ...fields, resumeFrom, chunks }, "resuming after a producer restart");
     }
     const kinds = config.allowedInputKinds;
+    await config.checkInput?.(spec.input);
     if (config.inputSizeBytes && limits.maxInputBytes !== undefined) {
       checkInputSize(await config.inputSizeBytes(spec.input), limits.maxInputBytes, display);
     }
@@ -187,6 +196,7 @@ async function produceJob(job: JobRecord, config: ProducerConfig, log: StageLogg
       signal: abort.signal,
       timeoutMs: config.inputTimeoutMs,
       allowedKinds: kinds,
+      network: config.network,
     });
     checkProbedInput(info, spec, limits, display);
     const letterbox = letterboxFor(info.width, info.height, side);
@@ -201,6 +211,7 @@ async function produceJob(job: JobRecord, config: ProducerConfig, log: StageLogg
       maxFrames: limits.maxFrames,
       stallTimeoutMs: config.inputTimeoutMs,
       allowedKinds: kinds,
+      network: config.network,
     });
     let seen = 0;
     for await (const frame of frames) {

@@ -95,3 +95,34 @@ export function jobWaiting(
   if (job.progress.decoded <= job.progress.inferred + job.progress.failed) return undefined;
   return { reason: WAITING_FOR_WORKER, waitingChunks: capacity.waitingChunks, workers: capacity.workers };
 }
+
+/** The long-running roles of a deployment; each publishes a heartbeat to Redis while it runs. */
+export const ROLE_KINDS = ["api", "producer", "worker", "aggregator"] as const;
+export type RoleKind = (typeof ROLE_KINDS)[number];
+
+/** Which roles are alive now (heartbeats not expired) and when each kind was last seen alive (ms since epoch). */
+export interface RoleLiveness {
+  live: Record<RoleKind, number>;
+  lastSeenMs: Partial<Record<RoleKind, number>>;
+}
+
+/**
+ * What GET /jobs/:id, `vdet status` and the job page say when no process serves an unfinished job:
+ * `stalled: no worker has taken frames for N s` (N since a worker was last alive, or since the job was created),
+ * `no aggregator`, `no producer` (a queued job), joined by "; ". Undefined when the job has ended or is served.
+ */
+export function jobStalled(
+  job: Pick<JobRecord, "state" | "createdAtMs">,
+  liveness: RoleLiveness,
+  nowMs: number,
+): string | undefined {
+  if (isTerminal(job.state)) return undefined;
+  const reasons: string[] = [];
+  if (job.state === "queued" && liveness.live.producer === 0) reasons.push("no producer");
+  if (liveness.live.worker === 0) {
+    const since = Math.max(liveness.lastSeenMs.worker ?? job.createdAtMs, job.createdAtMs);
+    reasons.push(`no worker has taken frames for ${Math.max(0, Math.round((nowMs - since) / 1000))} s`);
+  }
+  if (liveness.live.aggregator === 0) reasons.push("no aggregator");
+  return reasons.length === 0 ? undefined : `stalled: ${reasons.join("; ")}`;
+}

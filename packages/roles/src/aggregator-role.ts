@@ -13,8 +13,8 @@ function outputs(storage: StorageResolver, tracksPartBytes: number): JobOutputFa
 }
 
 export function startAggregatorRole(config: AggregatorRoleConfig, logger: Logger): RunningRole {
-  const c = connect(config, logger);
-  const storage = new StorageResolver();
+  const c = connect(config, logger, { kind: "aggregator" });
+  const storage = new StorageResolver({ outputRoots: config.outputRoots });
   const stage = startAggregator({
     transport: c.transport,
     jobStore: c.jobStore,

@@ -2,10 +2,12 @@
 
 import { buildServer } from "@vdet/api";
 import { type ApiRoleConfig, ConfigError } from "@vdet/config";
+import { readRoleLiveness } from "@vdet/jobs";
 import { StorageResolver } from "@vdet/storage";
 import type { Logger } from "pino";
 import { startBacklogPublisher } from "./backlog-metric.ts";
 import { connect, type RunningRole } from "./connections.ts";
+import { inputPolicyFor } from "./input-policy.ts";
 
 export async function startApiRole(
   config: ApiRoleConfig,
@@ -21,22 +23,27 @@ export async function startApiRole(
       `--no-auth (VDET_API_NO_AUTH) is for local setups: it needs VDET_API_HOST=127.0.0.1, not ${config.host}; set VDET_API_TOKEN to listen on other addresses`,
     );
   }
-  const c = connect(config, logger);
-  const storage = new StorageResolver();
+  const c = connect(config, logger, { kind: "api" });
+  const storage = new StorageResolver({ outputRoots: config.outputRoots });
   const app = await buildServer({
     transport: c.transport,
     jobStore: c.jobStore,
     models: c.models,
     token: config.noAuth ? null : config.token!,
     allowFileInputs: config.allowFileInputs,
+    inputPolicy: inputPolicyFor(config),
     allowDirectoryOutputs: config.allowDirectoryOutputs,
     allowedOutputBuckets: config.allowedOutputBuckets,
     outputRoots: config.outputRoots,
     maxActiveJobs: config.maxActiveJobs,
     bodyLimitBytes: config.bodyLimitBytes,
+    requestTimeoutMs: config.requestTimeoutMs,
+    connectionTimeoutMs: config.connectionTimeoutMs,
+    keepAliveTimeoutMs: config.keepAliveTimeoutMs,
     ready: async () => {
       await c.redis.ping();
     },
+    roleLiveness: () => readRoleLiveness(c.redis, c.transport.keys),
     openOutput: (location) => storage.openSink(location),
     openVideo: (input) => storage.openObject(input),
   });

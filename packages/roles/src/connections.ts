@@ -3,7 +3,8 @@
 
 import { readFileSync } from "node:fs";
 import { ConfigError } from "@vdet/config";
-import { type RedisClient, RedisJobStore, RedisModelRegistry } from "@vdet/jobs";
+import { type RedisClient, RedisJobStore, RedisModelRegistry, startHeartbeat } from "@vdet/jobs";
+import type { RoleKind } from "@vdet/protocol";
 import {
   checkRedis,
   connectRedis,
@@ -51,7 +52,15 @@ export interface Connections {
   close(): Promise<void>;
 }
 
-export function connect(config: Common, logger: Logger): Connections {
+/**
+ * The role's Redis connections; with `role`, the role also publishes its heartbeat (kind, id, the job ids
+ * `jobs` names) until closed, so `GET /jobs/:id` can say when no process serves a job.
+ */
+export function connect(
+  config: Common,
+  logger: Logger,
+  role?: { kind: RoleKind; jobs?: () => string[] },
+): Connections {
   const onError = (error: Error) => logger.warn({ err: error.message }, "redis connection problem");
   const ca = tlsCa(config);
   const transport = createRedisTransport({
@@ -67,12 +76,16 @@ export function connect(config: Common, logger: Logger): Connections {
   const redis = connectRedis(parseRedisUrl(config.redisUrl, { tlsCa: ca }));
   redis.on("error", onError);
   const jobStore = new RedisJobStore(redis, transport.keys);
+  const heartbeat = role
+    ? startHeartbeat(redis, transport.keys, { role: role.kind, jobs: role.jobs })
+    : undefined;
   return {
     transport,
     redis,
     jobStore,
     models: new RedisModelRegistry(redis, transport.keys),
     close: async () => {
+      await heartbeat?.close();
       await transport.close();
       await redis.quit();
     },

@@ -1,14 +1,28 @@
 // The producer role: decodes jobs' inputs (s3:// objects streamed by storage) into frame chunks.
 
 import type { ProducerRoleConfig } from "@vdet/config";
+import { startInputProxy } from "@vdet/input-policy";
 import { type Stage, startProducer } from "@vdet/pipeline";
 import { StorageResolver } from "@vdet/storage";
 import { ALL_INPUT_KINDS } from "@vdet/video";
 import type { Logger } from "pino";
 import { connect, type RunningRole, runningRole } from "./connections.ts";
+import { inputPolicyFor } from "./input-policy.ts";
 
-export function startProducerRole(config: ProducerRoleConfig, logger: Logger): RunningRole {
-  const c = connect(config, logger);
+export async function startProducerRole(config: ProducerRoleConfig, logger: Logger): Promise<RunningRole> {
+  // Every input is checked against the input policy before it is opened, and ffmpeg reaches http(s) inputs only
+  // through the policy's proxy, which checks and pins every connection, redirect and playlist segment. ffmpeg
+  // bypasses a proxy for hosts in no_proxy, so this process has none.
+  const policy = inputPolicyFor(config);
+  const proxy = await startInputProxy(policy);
+  if (process.env.no_proxy !== undefined || process.env.NO_PROXY !== undefined) {
+    logger.warn(
+      "no_proxy is ignored by the producer: ffmpeg reaches every input through the input policy's proxy",
+    );
+    delete process.env.no_proxy;
+    delete process.env.NO_PROXY;
+  }
+  const c = connect(config, logger, { kind: "producer" });
   const storage = new StorageResolver();
   const stage: Stage = startProducer({
     transport: c.transport,
@@ -28,11 +42,13 @@ export function startProducerRole(config: ProducerRoleConfig, logger: Logger): R
     inputTimeoutMs: config.inputTimeoutMs,
     // s3:// inputs arrive as streams; local paths only where the deployment allows them (one machine).
     allowedInputKinds: config.allowFileInputs ? ALL_INPUT_KINDS : ALL_INPUT_KINDS.filter((k) => k !== "file"),
+    checkInput: (input) => policy.checkInput(input),
+    network: { httpProxy: proxy.url },
     openInput: async (input) => storage.openInput(input),
     inputSizeBytes: (input) => storage.inputSizeBytes(input),
     models: c.models,
     logger,
   });
   logger.info({ role: "producer" }, "producer started");
-  return runningRole(c.redis, [stage, c, storage]);
+  return runningRole(c.redis, [stage, c, storage, proxy]);
 }

@@ -79,7 +79,7 @@ export async function startWorkerRole(config: WorkerRoleConfig, logger: Logger):
   const prepared = await prepareWorker(config, logger);
   // Inference metrics wrap the models after profiling, so profiling runs do not count as inferred frames.
   const models = withModelMetrics(prepared.models);
-  const c = connect(config, logger);
+  const c = connect(config, logger, { kind: "worker" });
   // Before taking work: the other roles name this worker's classes (and resolve job class filters) by it.
   const published = config.simulateProfile
     ? simulatedModels()

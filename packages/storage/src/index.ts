@@ -14,7 +14,7 @@ export {
   StorageRequestError,
 } from "./errors.ts";
 export { validateKey, validatePrefix } from "./keys.ts";
-export { LocalDirSink } from "./local-dir-sink.ts";
+export { directoryOutsideRoots, LocalDirSink } from "./local-dir-sink.ts";
 export {
   bucketNameProblem,
   formatLocation,

@@ -5,9 +5,9 @@
 import { randomBytes } from "node:crypto";
 import { constants, type Dirent } from "node:fs";
 import { link, lstat, mkdir, open, readdir, realpath, rename, rmdir, stat, unlink } from "node:fs/promises";
-import { dirname, join, sep } from "node:path";
+import { basename, dirname, join, resolve, sep } from "node:path";
 import { Readable } from "node:stream";
-import { InvalidKeyError, ObjectConflictError, ObjectNotFoundError } from "./errors.ts";
+import { InvalidKeyError, InvalidLocationError, ObjectConflictError, ObjectNotFoundError } from "./errors.ts";
 import { TEMP_FILE_PREFIX, validateKey, validatePrefix } from "./keys.ts";
 import {
   DEFAULT_PAGE_SIZE,
@@ -40,6 +40,43 @@ async function syncDirectory(directory: string): Promise<void> {
 
 const byUtf8 = (a: string, b: string): number => Buffer.compare(Buffer.from(a), Buffer.from(b));
 
+const within = (path: string, root: string): boolean =>
+  path === root || path.startsWith(root.endsWith(sep) ? root : root + sep);
+
+/** The real path `directory` has or would have: its deepest existing ancestor's real path, plus the rest. */
+async function realPathOf(directory: string): Promise<string> {
+  const rest: string[] = [];
+  let existing = resolve(directory);
+  for (;;) {
+    try {
+      return join(await realpath(existing), ...rest.reverse());
+    } catch (error) {
+      if (errorCode(error) !== "ENOENT" && errorCode(error) !== "ENOTDIR") throw error;
+      const parent = dirname(existing);
+      if (parent === existing) throw error;
+      rest.push(basename(existing));
+      existing = parent;
+    }
+  }
+}
+
+/**
+ * Why `directory` is not inside one of `roots` once symbolic links are resolved (both sides), or null: the text
+ * of a path can lie inside a root while a link in it leads elsewhere. Absolute directory roots only; an empty
+ * list is no restriction.
+ */
+export async function directoryOutsideRoots(
+  directory: string,
+  roots: readonly string[],
+): Promise<string | null> {
+  if (roots.length === 0) return null;
+  const real = await realPathOf(directory);
+  for (const root of roots) {
+    if (within(real, await realPathOf(root))) return null;
+  }
+  return `${directory} resolves to ${real} through a symbolic link, outside the directories this server writes to (${roots.join(", ")})`;
+}
+
 export class LocalDirSink implements Sink {
   readonly uri: string;
 
@@ -47,9 +84,20 @@ export class LocalDirSink implements Sink {
     this.uri = directory;
   }
 
-  /** Opens (creating when needed) the sink rooted at `directory`, an absolute path. */
-  static async open(directory: string): Promise<LocalDirSink> {
+  /**
+   * Opens (creating when needed) the sink rooted at `directory`, an absolute path. With `roots`, the directory's
+   * real path must lie inside a root's real path: checked before anything is created and again once it exists
+   * (a link planted in between is caught); every write then goes below that real path.
+   */
+  static async open(directory: string, options: { roots?: readonly string[] } = {}): Promise<LocalDirSink> {
+    const roots = options.roots ?? [];
+    const check = async () => {
+      const problem = await directoryOutsideRoots(directory, roots);
+      if (problem !== null) throw new InvalidLocationError(directory, problem);
+    };
+    await check();
     await mkdir(directory, { recursive: true });
+    await check();
     return new LocalDirSink(await realpath(directory));
   }
 

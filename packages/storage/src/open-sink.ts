@@ -13,11 +13,14 @@ export interface OpenSinkOptions {
   s3?: S3SinkOptions;
   /** Base for relative directory paths. */
   cwd?: string;
+  /** A directory output must lie inside one of these once links are resolved (VDET_OUTPUT_ROOTS' directories). */
+  directoryRoots?: readonly string[];
 }
 
 export async function openSink(uri: string, options: OpenSinkOptions = {}): Promise<Sink> {
   const location = parseLocation(uri, { cwd: options.cwd });
-  if (location.kind === "local") return LocalDirSink.open(location.directory);
+  if (location.kind === "local")
+    return LocalDirSink.open(location.directory, { roots: options.directoryRoots });
   if (!options.s3Client) {
     throw new InvalidLocationError(
       uri,

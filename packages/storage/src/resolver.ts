@@ -36,6 +36,11 @@ export async function openLocalObject(path: string): Promise<ObjectReader | null
 export interface StorageResolverOptions {
   /** The S3 client, or how to make it on first use; default: createS3Client(s3ConfigFromEnv()). */
   s3Client?: S3Client | (() => S3Client);
+  /**
+   * VDET_OUTPUT_ROOTS: a directory output must lie inside one of its directories once links are resolved (its
+   * s3:// roots are the api's business). Empty: no restriction.
+   */
+  outputRoots?: readonly string[];
 }
 
 export class StorageResolver {
@@ -43,8 +48,10 @@ export class StorageResolver {
   readonly #makeClient: (() => S3Client) | undefined;
   /** Whether the client was made here (and is destroyed by close()). */
   #owned = false;
+  readonly #directoryRoots: readonly string[];
 
   constructor(options: StorageResolverOptions = {}) {
+    this.#directoryRoots = (options.outputRoots ?? []).filter((root) => !isS3Uri(root));
     if (typeof options.s3Client === "function") this.#makeClient = options.s3Client;
     else if (options.s3Client) this.#client = options.s3Client;
     else this.#makeClient = () => createS3Client(s3ConfigFromEnv());
@@ -60,7 +67,10 @@ export class StorageResolver {
 
   /** The sink of an output location: `s3://bucket/prefix` or a directory. */
   openSink(location: string): Promise<Sink> {
-    return openSink(location, isS3Uri(location) ? { s3Client: this.#s3() } : {});
+    return openSink(
+      location,
+      isS3Uri(location) ? { s3Client: this.#s3() } : { directoryRoots: this.#directoryRoots },
+    );
   }
 
   /** What ffmpeg reads: an `s3://` object as a resumable stream, anything else as given. */

@@ -28,7 +28,14 @@ import {
   validateSampling,
   validateSize,
 } from "./filters.ts";
-import { type InputKind, inputOptions, type ResolvedInput, resolveInput, type VideoInput } from "./input.ts";
+import {
+  type InputKind,
+  inputOptions,
+  type NetworkOptions,
+  type ResolvedInput,
+  resolveInput,
+  type VideoInput,
+} from "./input.ts";
 
 export interface DecodeOptions {
   sampling: Sampling;
@@ -50,6 +57,8 @@ export interface DecodeOptions {
   allowedKinds?: readonly InputKind[];
   /** Decoder threads (ffmpeg `-threads`); default: ffmpeg's choice (one per core). */
   threads?: number;
+  /** How ffmpeg reaches http(s) inputs (a policy proxy); see NetworkOptions. */
+  network?: NetworkOptions;
 }
 
 /** A decoded frame: an RgbImage (owning its ArrayBuffer at offset 0, so it can be transferred) and where it was. */
@@ -151,7 +160,7 @@ class DecodeSession {
         "-loglevel",
         "level+info",
         // Socket timeout beyond the stall timeout: ffmpeg would take a timed-out read for the end of the input.
-        ...inputOptions(input, 2 * stallTimeoutMs),
+        ...inputOptions(input, 2 * stallTimeoutMs, options.network),
         ...threads,
       ])
       .videoFilters(buildFilterChain(options.sampling, options.size))

@@ -26,5 +26,12 @@ export {
   VideoUnreachableError,
 } from "./errors.ts";
 export type { OutputSize, Sampling } from "./filters.ts";
-export { ALL_INPUT_KINDS, type InputKind, redactUrl, VIDEO_DEMUXERS, type VideoInput } from "./input.ts";
+export {
+  ALL_INPUT_KINDS,
+  type InputKind,
+  type NetworkOptions,
+  redactUrl,
+  VIDEO_DEMUXERS,
+  type VideoInput,
+} from "./input.ts";
 export { type ProbeOptions, probeVideo, type Rational, type VideoInfo } from "./probe.ts";

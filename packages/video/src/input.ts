@@ -176,16 +176,33 @@ async function checkLocalFile(path: string, display: string): Promise<void> {
   }
 }
 
+/**
+ * How ffmpeg reaches the network for http(s) and HLS inputs. `httpProxy` (`http://127.0.0.1:port`): every
+ * request, redirect and playlist segment goes through this proxy (HTTPS as CONNECT), which decides what may be
+ * reached (@vdet/input-policy's proxy). Unset: ffmpeg connects directly.
+ */
+export interface NetworkOptions {
+  httpProxy?: string;
+}
+
 /** ffmpeg input options shared by probe and decode: whitelists, and a socket timeout for network inputs. */
-export function inputOptions(input: ResolvedInput, networkTimeoutMs: number): string[] {
+export function inputOptions(
+  input: ResolvedInput,
+  networkTimeoutMs: number,
+  network: NetworkOptions = {},
+): string[] {
+  const web = input.kind === "url" || input.kind === "hls";
+  const proxied = web && network.httpProxy !== undefined;
   const options = [
     "-protocol_whitelist",
-    input.protocolWhitelist,
+    // HTTPS through a proxy is ffmpeg's httpproxy protocol (CONNECT) under tls.
+    proxied ? `${input.protocolWhitelist},httpproxy` : input.protocolWhitelist,
     "-format_whitelist",
     VIDEO_DEMUXERS.join(","),
   ];
-  if (input.kind === "url" || input.kind === "hls") {
+  if (web) {
     options.push("-rw_timeout", String(Math.max(1, Math.round(networkTimeoutMs * 1000))));
   }
+  if (proxied) options.push("-http_proxy", network.httpProxy!);
   return options;
 }

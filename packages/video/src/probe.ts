@@ -14,7 +14,14 @@ import {
   VideoUnreachableError,
 } from "./errors.ts";
 import { classifyFailure, StderrDigest } from "./ffmpeg-log.ts";
-import { type InputKind, inputOptions, type ResolvedInput, resolveInput, type VideoInput } from "./input.ts";
+import {
+  type InputKind,
+  inputOptions,
+  type NetworkOptions,
+  type ResolvedInput,
+  resolveInput,
+  type VideoInput,
+} from "./input.ts";
 
 export interface Rational {
   num: number;
@@ -50,6 +57,8 @@ export interface ProbeOptions {
   /** Give up after this long; also the socket timeout ffprobe uses for URLs. Default 30 000. */
   timeoutMs?: number;
   allowedKinds?: readonly InputKind[];
+  /** How ffmpeg reaches http(s) inputs (a policy proxy); see NetworkOptions. */
+  network?: NetworkOptions;
 }
 
 const DEFAULT_TIMEOUT_MS = 30_000;
@@ -61,7 +70,7 @@ const DEFAULT_TIMEOUT_MS = 30_000;
 export async function probeVideo(input: VideoInput, options: ProbeOptions = {}): Promise<VideoInfo> {
   const resolved = await resolveInput(input, options.allowedKinds);
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-  const data = await runFfprobe(resolved, timeoutMs, options.signal);
+  const data = await runFfprobe(resolved, timeoutMs, options.signal, options.network);
   return describe(resolved, data, await decodableCodecs());
 }
 
@@ -69,6 +78,7 @@ function runFfprobe(
   input: ResolvedInput,
   timeoutMs: number,
   signal?: AbortSignal,
+  network?: NetworkOptions,
 ): Promise<ffmpeg.FfprobeData> {
   const binaries = ffmpegBinaries();
   // fluent-ffmpeg gives no handle on the ffprobe process. A stream goes through a PassThrough we can end, so
@@ -87,7 +97,7 @@ function runFfprobe(
     input.source.unpipe(feed);
     feed.end();
   };
-  const options = ["-hide_banner", "-loglevel", "level+warning", ...inputOptions(input, timeoutMs)];
+  const options = ["-hide_banner", "-loglevel", "level+warning", ...inputOptions(input, timeoutMs, network)];
 
   return new Promise<ffmpeg.FfprobeData>((resolve, reject) => {
     let done = false;

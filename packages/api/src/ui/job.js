@@ -31,10 +31,14 @@ function bar(name, value, total) {
   );
 }
 
-function showJob(job, terminal) {
+function showJob(job, terminal, stalled) {
   const state = $("#state");
   state.textContent = job.state;
   state.className = `state ${job.state}`;
+  // No process serves the job (heartbeats): say so instead of showing progress that silently stands still.
+  const stall = $("#stalled");
+  stall.textContent = stalled ?? "";
+  stall.hidden = !stalled;
   const p = job.progress;
   const total = p.total ?? Math.max(p.decoded, 1);
   $("#progress").replaceChildren(
@@ -159,8 +163,8 @@ async function poll() {
   try {
     const { jobStates, phis } = await loadMeta();
     const terminal = new Set(jobStates.filter((s) => s.terminal).map((s) => s.state));
-    const { job } = await api(base);
-    showJob(job, terminal);
+    const { job, stalled } = await api(base);
+    showJob(job, terminal, stalled);
     if (terminal.has(job.state)) {
       await loadTracks(phis);
       const summary = await api(`${base}/summary`).catch(() => null);

@@ -133,7 +133,7 @@ function specFor(input: string, output: string, o: SubmitOptions): JobSpecInput 
 }
 
 /** GET /jobs/:id: the job, and why it stands still when no worker runs. */
-type JobResponse = { job: JobRecord; waiting?: JobWaiting };
+type JobResponse = { job: JobRecord; waiting?: JobWaiting; stalled?: string };
 
 function waitingLine(waiting: JobWaiting): string {
   return `${waiting.reason}: ${waiting.waitingChunks} frame chunk(s) queued, no worker connected (the autoscaler starts one on backlog.frames)`;
@@ -142,12 +142,16 @@ function waitingLine(waiting: JobWaiting): string {
 async function waitFor(client: ClientOptions, id: string): Promise<JobRecord> {
   const progress = createProgress("frames");
   for (;;) {
-    const { job, waiting } = (await call(client, "GET", `/jobs/${encodeURIComponent(id)}`)) as JobResponse;
+    const { job, waiting, stalled } = (await call(
+      client,
+      "GET",
+      `/jobs/${encodeURIComponent(id)}`,
+    )) as JobResponse;
     const done = job.progress.written + job.progress.failed;
     progress.update(
       done,
       job.progress.total,
-      `${waiting ? waiting.reason : job.state}, ${job.progress.decoded} decoded`,
+      `${stalled ?? (waiting ? waiting.reason : job.state)}, ${job.progress.decoded} decoded`,
     );
     if (isTerminal(job.state)) {
       progress.stop();
@@ -244,7 +248,7 @@ export function registerJobCommands(program: Command): void {
   addClientOptions(program.command("status").description("show a job's state and progress").argument("<id>"))
     .option("--json", "machine-readable output")
     .action(async (id: string, o: { api?: string; token?: string; json?: boolean }) => {
-      const { job, waiting } = (await call(
+      const { job, waiting, stalled } = (await call(
         clientOptions(o),
         "GET",
         `/jobs/${encodeURIComponent(id)}`,
@@ -255,7 +259,7 @@ export function registerJobCommands(program: Command): void {
       }
       const p = job.progress;
       process.stdout.write(
-        `${job.id}: ${job.state}\n  decoded ${p.decoded}, inferred ${p.inferred}, written ${p.written}, failed ${p.failed}` +
+        `${job.id}: ${job.state}${stalled ? ` (${stalled})` : ""}\n  decoded ${p.decoded}, inferred ${p.inferred}, written ${p.written}, failed ${p.failed}` +
           `${p.total === null ? "" : ` of ${p.total}`}\n  output ${job.output}\n` +
           (waiting ? `  ${waitingLine(waiting)}\n` : "") +
           job.errors.map((e) => `  error (${e.stage}): ${e.message}\n`).join(""),
