@@ -92,6 +92,9 @@ export interface DecodedFrame extends RgbImage {
 }
 
 const DEFAULT_STALL_TIMEOUT_MS = 30_000;
+/** ffmpeg's lines when a hwaccel device cannot be created (ffmpeg 5–7: libcuda missing, no GPU). */
+const HWACCEL_DEVICE_FAILURE =
+  /Cannot load libcuda|Could not dynamically load CUDA|Device creation failed|No device available for decoder|Device setup failed/;
 /** Frames decoded ahead of the consumer before ffmpeg's stdout is paused. */
 const QUEUED_FRAMES = 2;
 /** Bytes of stdout kept while their showinfo line has not arrived yet (the two pipes are read independently). */
@@ -583,6 +586,19 @@ export class DecodeSession {
 
   private describeExit(error: Error & { inputStreamError?: unknown }): VideoError {
     if (error.inputStreamError !== undefined) return inputStreamError(error.inputStreamError, this.input);
+    const tail = this.digest.tailLines();
+    const deviceFailure = tail.find((line) => HWACCEL_DEVICE_FAILURE.test(line));
+    if (this.options.hwaccel !== undefined && deviceFailure !== undefined) {
+      // The build has the hwaccel, the machine has no usable device (no GPU, no driver library).
+      return new HwaccelUnavailableError(
+        `ffmpeg could not open a "${this.options.hwaccel}" device: this machine has no usable GPU or driver; decode on the CPU or fix the driver`,
+        {
+          input: this.input.display,
+          reason: deviceFailure.trim(),
+          stderrTail: tail.map(redactor(this.input)),
+        },
+      );
+    }
     const exitCode = Number(/exited with code (\d+)/.exec(error.message)?.[1] ?? Number.NaN);
     if (Number.isNaN(exitCode) && this.digest.tailLines().length === 0) {
       // fluent-ffmpeg failed before or while starting ffmpeg (binary missing, capability check).

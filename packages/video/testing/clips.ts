@@ -60,6 +60,8 @@ export interface NumberedFrames {
   height: number;
   /** A setpts expression, for clips with gaps in time. */
   setpts?: string;
+  /** Time base the setpts expression works in (settb before it), e.g. "1/1000" for sub-frame jitter. */
+  timeBase?: string;
 }
 
 /** A lavfi graph whose frame N shows N in bands (read back with readFrameNumber). */
@@ -69,6 +71,7 @@ export function numberedFrames(spec: NumberedFrames): string {
     `color=black:size=${spec.width}x${spec.height}:rate=${spec.rate}:duration=${duration}`,
     "format=yuv420p",
     BANDS_GEQ,
+    ...(spec.timeBase === undefined ? [] : [`settb=${spec.timeBase}`]),
     ...(spec.setpts === undefined ? [] : [`setpts=${spec.setpts}`]),
   ].join(",");
 }
