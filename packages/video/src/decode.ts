@@ -30,6 +30,7 @@ import {
   validateSampling,
   validateSize,
 } from "./filters.ts";
+import { type Gap, GapDetector } from "./gaps.ts";
 import { type InputKind, inputOptions, type ResolvedInput, resolveInput, type VideoInput } from "./input.ts";
 
 export interface DecodeOptions {
@@ -58,6 +59,11 @@ export interface DecodeOptions {
    * it. Unverified here (no GPU in CI).
    */
   hwaccel?: Hwaccel;
+  /**
+   * Called for every hole in the timeline: frames that should have come and did not (an HLS segment that 404s,
+   * arrives truncated or stalls; a timestamp jump). Decoding goes on; the caller records or fails.
+   */
+  onGap?: (gap: Gap) => void;
 }
 
 export const HWACCELS = ["cuda"] as const;
@@ -92,6 +98,8 @@ export interface DecodedFrame extends RgbImage {
 }
 
 const DEFAULT_STALL_TIMEOUT_MS = 30_000;
+/** The input summary line: "  Duration: 00:00:06.00, start: 1.480000, bitrate: ..." (N/A for live streams). */
+const DURATION = /^\s*Duration: (\d+):(\d+):(\d+(?:\.\d+)?),/;
 /** ffmpeg's lines when a hwaccel device cannot be created (ffmpeg 5–7: libcuda missing, no GPU). */
 const HWACCEL_DEVICE_FAILURE =
   /Cannot load libcuda|Could not dynamically load CUDA|Device creation failed|No device available for decoder|Device setup failed/;
@@ -142,6 +150,10 @@ export class DecodeSession {
   /** Window decodes: every planned frame has arrived (ffmpeg is stopped: the rest of the input is not needed). */
   private windowDone = false;
   private lastSourceIndex = -1;
+  private readonly gaps: GapDetector | undefined;
+  /** HLS: the playlist's total duration (ffmpeg's "Duration:" line), where the frames should end. */
+  private expectedEndSeconds: number | undefined;
+  private gapsEnded = false;
   private failure: Failure | undefined;
   private deferredLimit: VideoLimitError | undefined;
   private exitFailure: VideoError | undefined;
@@ -179,6 +191,14 @@ export class DecodeSession {
         callback();
       },
     });
+    // HLS: a segment read that waits half the stall timeout is given up (ffmpeg goes on with the next segment,
+    // and the hole is reported as a gap) before the whole decode counts as stalled. Other URLs: a timed-out read
+    // would look like the end of the input, so the socket timeout lies beyond the stall timeout.
+    const networkTimeoutMs = input.kind === "hls" ? stallTimeoutMs / 2 : 2 * stallTimeoutMs;
+    this.gaps =
+      options.onGap === undefined
+        ? undefined
+        : new GapDetector(options.onGap, input.kind === "hls" ? networkTimeoutMs : undefined);
     const threads = options.threads === undefined ? [] : ["-threads", String(options.threads)];
     const hwaccel = options.hwaccel === undefined ? [] : ["-hwaccel", options.hwaccel];
     // A window keeps the raw timestamps (-copyts) so its filters and checks use the index's pts; the seek lands
@@ -197,8 +217,7 @@ export class DecodeSession {
         "-nostats",
         "-loglevel",
         "level+info",
-        // Socket timeout beyond the stall timeout: ffmpeg would take a timed-out read for the end of the input.
-        ...inputOptions(input, 2 * stallTimeoutMs),
+        ...inputOptions(input, networkTimeoutMs),
         ...threads,
         ...hwaccel,
         ...seek,
@@ -317,6 +336,13 @@ export class DecodeSession {
   private onStderr(line: string): void {
     const parsed = parseLogLine(line);
     this.digest.add(line, parsed);
+    if (this.gaps !== undefined && parsed.level !== "info") this.gaps.log(parsed.message);
+    if (this.input.kind === "hls" && this.expectedEndSeconds === undefined) {
+      const duration = DURATION.exec(parsed.message);
+      if (duration !== null) {
+        this.expectedEndSeconds = Number(duration[1]) * 3600 + Number(duration[2]) * 60 + Number(duration[3]);
+      }
+    }
     const info = parseShowinfo(parsed.context, parsed.message);
     if (info === undefined || this.failure !== undefined) return;
     if (info.kind === "timeBase") {
@@ -350,6 +376,7 @@ export class DecodeSession {
       return;
     }
     if (this.plan !== undefined && frame.pts === this.plan.window.fromPts) this.windowBaseN ??= frame.n;
+    this.gaps?.frame(this.ptsSeconds(frame), Date.now());
     this.sourceFrames.push(frame);
   }
 
@@ -559,6 +586,9 @@ export class DecodeSession {
         ),
         false,
       );
+    } else if (!this.gapsEnded) {
+      this.gapsEnded = true;
+      this.gaps?.end(this.expectedEndSeconds);
     }
   }
 

@@ -35,6 +35,7 @@ export {
   SEGMENTABLE_KINDS,
   type VideoIndex,
 } from "./frame-index.ts";
+export { GAP_REASONS, type Gap, type GapReason } from "./gaps.ts";
 export { ALL_INPUT_KINDS, type InputKind, redactUrl, VIDEO_DEMUXERS, type VideoInput } from "./input.ts";
 export { type ProbeOptions, probeVideo, type Rational, type VideoInfo } from "./probe.ts";
 export {

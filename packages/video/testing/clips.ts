@@ -251,3 +251,35 @@ export async function collect(
   for await (const frame of decodeFrames(input, options)) frames.push(frame);
   return frames;
 }
+
+/**
+ * A numbered clip as an HLS VOD playlist (`index.m3u8`, segments `seg0.ts`…) in `dir`, cut every
+ * `segmentSeconds` (keyframes exactly there); returns the playlist's path.
+ */
+export function makeNumberedHls(
+  dir: string,
+  spec: NumberedFrames & { segmentSeconds: number },
+): Promise<string> {
+  const gop = String(Math.round(spec.segmentSeconds * spec.rate));
+  return makeNumberedClip(join(dir, "index.m3u8"), {
+    ...spec,
+    output: [
+      ...[
+        "-c:v",
+        "libx264",
+        "-crf",
+        "12",
+        "-pix_fmt",
+        "yuv420p",
+        "-g",
+        gop,
+        "-keyint_min",
+        gop,
+        "-sc_threshold",
+        "0",
+      ],
+      ...["-f", "hls", "-hls_time", String(spec.segmentSeconds), "-hls_playlist_type", "vod"],
+      ...["-hls_segment_filename", join(dir, "seg%d.ts")],
+    ],
+  });
+}
