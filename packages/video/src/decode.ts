@@ -75,6 +75,8 @@ export type Hwaccel = (typeof HWACCELS)[number];
  */
 export interface WindowPlan {
   window: SampleWindow;
+  /** Demuxer to force (-f) instead of probing. */
+  container?: "mpegts";
   /** Input seek (seconds from the input's start, ffmpeg -ss before -i); omitted: read from the start. */
   seekSeconds?: number;
   /** Sampled index of the window's first sampled frame. */
@@ -221,6 +223,7 @@ export class DecodeSession {
         ...threads,
         ...hwaccel,
         ...seek,
+        ...(plan?.container === undefined ? [] : ["-f", plan.container]),
       ])
       .videoFilters(buildFilterChain(options.sampling, options.size, plan?.window))
       .outputOptions([
