@@ -17,7 +17,15 @@ import {
   VideoStallError,
   VideoUnreachableError,
 } from "./errors.ts";
-import { classifyCutShort, classifyFailure, parseLogLine, redactor, StderrDigest } from "./ffmpeg-log.ts";
+import {
+  classifyCutShort,
+  classifyFailure,
+  PLAYLIST_LOST,
+  parseLogLine,
+  playlistLostError,
+  redactor,
+  StderrDigest,
+} from "./ffmpeg-log.ts";
 import {
   buildFilterChain,
   type FrameInfo,
@@ -156,6 +164,8 @@ export class DecodeSession {
   /** HLS: the playlist's total duration (ffmpeg's "Duration:" line), where the frames should end. */
   private expectedEndSeconds: number | undefined;
   private gapsEnded = false;
+  /** HLS: a live playlist reload failed; ffmpeg then ends the input as if it were complete. */
+  private playlistLost = false;
   private failure: Failure | undefined;
   private deferredLimit: VideoLimitError | undefined;
   private exitFailure: VideoError | undefined;
@@ -340,6 +350,7 @@ export class DecodeSession {
     const parsed = parseLogLine(line);
     this.digest.add(line, parsed);
     if (this.gaps !== undefined && parsed.level !== "info") this.gaps.log(parsed.message);
+    if (PLAYLIST_LOST.test(parsed.message)) this.playlistLost = true;
     if (this.input.kind === "hls" && this.expectedEndSeconds === undefined) {
       const duration = DURATION.exec(parsed.message);
       if (duration !== null) {
@@ -577,6 +588,8 @@ export class DecodeSession {
       this.fail(this.deferredLimit, false);
     } else if (cutShort !== undefined) {
       this.fail(cutShort, false);
+    } else if (this.playlistLost) {
+      this.fail(playlistLostError(this.digest, this.input), false);
     } else if (this.plan !== undefined && !this.windowDone) {
       this.failPlan(
         `it yielded ${this.producedCount} of ${this.plan.frameCount} sampled frames before ffmpeg ended`,

@@ -130,6 +130,10 @@ export function listPackets(
       clearInterval(timer);
       options.signal?.removeEventListener("abort", onAbort);
       if (child.exitCode === null) child.kill("SIGKILL");
+      if (typeof input.source !== "string") {
+        input.source.unpipe(child.stdin);
+        input.source.destroy(); // a factory's stream is ours: the rest of it is not needed
+      }
       if (error === undefined) resolve(list);
       else reject(error);
     };

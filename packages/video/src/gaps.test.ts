@@ -3,11 +3,12 @@
 // place in the timeline and its reason. A clean stream reports none.
 
 import assert from "node:assert/strict";
-import { mkdir } from "node:fs/promises";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { collect, makeNumberedHls, readFrameNumber, useTempDir } from "../testing/clips.ts";
 import { type FaultServer, startFaultServer } from "../testing/fault-server.ts";
+import { VideoUnreachableError } from "./errors.ts";
 import type { Gap } from "./gaps.ts";
 
 const dir = useTempDir("gaps");
@@ -23,6 +24,12 @@ before(async () => {
   await makeNumberedHls(join(dir.path, "clean"), spec);
   // Frames from 100 on are shown 1.2 s later than they should be: a hole in the source's own timestamps.
   await makeNumberedHls(join(dir.path, "jump"), { ...spec, setpts: "PTS+if(gte(N\\,100)\\,1.2/TB\\,0)" });
+  // The same segments as a live playlist (no end tag): ffmpeg keeps reloading it.
+  const vod = await readFile(join(dir.path, "clean", "index.m3u8"), "utf8");
+  await writeFile(
+    join(dir.path, "clean", "live.m3u8"),
+    vod.replace(/#EXT-X-(ENDLIST|PLAYLIST-TYPE).*\n/g, ""),
+  );
   server = await startFaultServer(dir.path);
 });
 
@@ -126,6 +133,21 @@ describe("HLS gaps", () => {
       );
       assertAccounted(frames, gaps, FRAMES);
     } finally {
+      server.faults.clear();
+    }
+  });
+
+  test("a live stream whose playlist stops answering fails instead of ending as if complete", async () => {
+    server.onRequest = (name) => {
+      if (name.startsWith("clean/seg")) server.faults.set("clean/live.m3u8", "404");
+    };
+    try {
+      await assert.rejects(
+        decodeWithGaps("clean/live.m3u8", 2000),
+        (e) => e instanceof VideoUnreachableError && /live playlist could not be reloaded/.test(e.message),
+      );
+    } finally {
+      server.onRequest = undefined;
       server.faults.clear();
     }
   });

@@ -17,7 +17,14 @@ import {
   VideoInputRejectedError,
   VideoStallError,
 } from "./errors.ts";
-import { classifyFailure, parseLogLine, redactor, StderrDigest } from "./ffmpeg-log.ts";
+import {
+  classifyFailure,
+  PLAYLIST_LOST,
+  parseLogLine,
+  playlistLostError,
+  redactor,
+  StderrDigest,
+} from "./ffmpeg-log.ts";
 import { Sampler, type Sampling, validateSampling } from "./filters.ts";
 import { listPackets, microsecondsToTicks, type PacketList } from "./frame-index.ts";
 import { type Gap, GapDetector } from "./gaps.ts";
@@ -91,6 +98,7 @@ class Recorder {
   private expectedEndSeconds: number | undefined;
   private sampler: Sampler | undefined;
   private sampledFrames = 0;
+  private playlistLost = false;
   private sequence = 0;
   private lastProgressAt = Date.now();
   private readonly timer: NodeJS.Timeout;
@@ -168,6 +176,7 @@ class Recorder {
         if (this.exitCode !== 0) {
           throw classifyFailure(this.digest, this.input, this.exitCode, "ffmpeg");
         }
+        if (this.playlistLost) throw playlistLostError(this.digest, this.input);
         this.gaps?.end(this.expectedEndSeconds);
         return undefined;
       }
@@ -200,6 +209,7 @@ class Recorder {
     const parsed = parseLogLine(line);
     this.digest.add(line, parsed);
     if (parsed.level !== "info") this.gaps?.log(parsed.message);
+    if (PLAYLIST_LOST.test(parsed.message)) this.playlistLost = true;
     if (this.startTimeUs !== undefined) return;
     const start = START.exec(parsed.message);
     if (start === null) return;

@@ -16,6 +16,8 @@ export interface FaultServer {
   faults: Map<string, Fault>;
   /** Paths requested, in order. */
   requests: string[];
+  /** Called with each request's file name before it is answered (a test can change `faults` here). */
+  onRequest: ((name: string) => void) | undefined;
   /** Drops held and open connections and stops listening. */
   close: () => Promise<void>;
 }
@@ -25,10 +27,12 @@ export async function startFaultServer(root: string): Promise<FaultServer> {
   const faults = new Map<string, Fault>();
   const requests: string[] = [];
   const held = new Set<ServerResponse>();
+  const state: FaultServer = { base: "", faults, requests, onRequest: undefined, close: async () => {} };
   const server = createServer(async (request, response) => {
     const path = new URL(request.url ?? "/", "http://127.0.0.1").pathname;
     requests.push(path);
     const name = normalize(path).replace(/^\/+/, "");
+    state.onRequest?.(name);
     const fault = faults.get(name);
     let body: Buffer;
     try {
@@ -54,10 +58,11 @@ export async function startFaultServer(root: string): Promise<FaultServer> {
     }
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const close = async () => {
+  state.close = async () => {
     for (const response of held) response.destroy();
     server.closeAllConnections();
     await new Promise((resolve) => server.close(resolve));
   };
-  return { base: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, faults, requests, close };
+  state.base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return state;
 }
