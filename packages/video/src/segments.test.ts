@@ -71,7 +71,9 @@ describe("the union of all segments is the sequential decode", () => {
         const what = `${name} ${JSON.stringify(sampling)}`;
         const sequential = await collect(clip.path, { sampling, ...(size ? { size } : {}) });
         assert.ok(sequential.length > 10, `${what}: ${sequential.length} frames`);
-        const plan = planSegments(index, { sampling, segmentSeconds: 1 });
+        // Cut by count into about five segments, so they start and end mid-GOP (asserted below).
+        const segmentFrames = Math.ceil(sequential.length / 5);
+        const plan = planSegments(index, { sampling, segmentFrames });
         assert.equal(plan.sampledFrames, sequential.length, `${what}: planned frame count`);
         assert.ok(plan.segments.length >= 3, `${what}: ${plan.segments.length} segments`);
         // Segments start mid-GOP (their seek lands before their first frame) and the last ends mid-GOP.
@@ -111,9 +113,16 @@ describe("planning", () => {
       [0, 7, 14, 21, 28, 35, 42, 49],
     );
     for (const s of byFrames.segments) assert.ok(JSON.stringify(s).length < 400, JSON.stringify(s));
-    const byTime = planSegments(index, { sampling: { everyNth: 1 } }); // 4 s clip, default 4 s segments
-    assert.equal(byTime.segments.length, 1);
-    assert.equal(byTime.segments[0]!.seekSeconds, undefined);
+    const whole = planSegments(index, { sampling: { everyNth: 1 } }); // 4 s clip, default 4 s segments
+    assert.equal(whole.segments.length, 1);
+    assert.equal(whole.segments[0]!.seekSeconds, undefined);
+    // GOPs of 12 frames (0.48 s): 1 s segments start on the keyframe after the first second, no lead-in.
+    const byTime = planSegments(index, { sampling: { everyNth: 1 }, segmentSeconds: 1 });
+    assert.deepEqual(
+      byTime.segments.map((s) => s.firstSourceIndex),
+      [0, 36, 72],
+    );
+    for (const s of byTime.segments) assert.equal(index.keyframe[s.firstSourceIndex], 1);
     assert.throws(
       () => planSegments(index, { sampling: { fps: 0 } }),
       (e) => e instanceof VideoInputRejectedError && /sampling\.fps/.test(e.message),

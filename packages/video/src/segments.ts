@@ -40,7 +40,11 @@ export interface SegmentDescriptor {
 
 export interface SegmentPlanOptions {
   sampling: Sampling;
-  /** Cut when a segment spans this many seconds of video (first to last sampled frame). Default 4. */
+  /**
+   * Target span of a segment (first to last sampled frame). Once reached, the next segment starts at the first
+   * sampled frame at or after a keyframe, so it decodes no lead-in; at twice the target it is cut regardless.
+   * Default 4.
+   */
   segmentSeconds?: number;
   /** Cut when a segment holds this many sampled frames. Default: no frame limit. */
   segmentFrames?: number;
@@ -72,12 +76,19 @@ export function planSegments(index: VideoIndex, options: SegmentPlanOptions): Se
   const segments: SegmentDescriptor[] = [];
   let open: SegmentDescriptor | undefined;
   let sampledFrames = 0;
+  /** A keyframe was shown since the last sampled frame: a segment starting here needs no lead-in. */
+  let atKeyframe = false;
   for (let i = 0; i < index.pts.length; i++) {
     const pts = index.pts[i]!;
+    if (index.keyframe[i] === 1) atKeyframe = true;
     const gridNext = sampler.gridNext;
     if (!sampler.take(pts - ptsOffset)) continue;
-    if (open !== undefined && (open.frameCount >= maxFrames || pts - open.fromPts >= spanTicks))
-      open = undefined;
+    if (open !== undefined) {
+      const span = pts - open.fromPts;
+      const full = open.frameCount >= maxFrames || span >= 2 * spanTicks || (span >= spanTicks && atKeyframe);
+      if (full) open = undefined;
+    }
+    atKeyframe = false;
     if (open === undefined) {
       open = {
         sequence: segments.length,
