@@ -21,6 +21,7 @@ import { makeTestClip, runFfmpeg } from "@vdet/video/testing";
 const { values } = parseArgs({
   options: {
     passes: { type: "string", default: "3" },
+    "skip-jpeg": { type: "boolean", default: false },
     fps: { type: "string", default: "5" },
     "segment-seconds": { type: "string", default: "4" },
   },
@@ -112,6 +113,21 @@ for (let pass = 0; pass < passes; pass++) {
     );
   }
 }
+// The same segments, two at a time (this machine's cores): what fan-out buys once the per-segment start is paid.
+let parallelMs = 0;
+{
+  const started = performance.now();
+  const queue = [...minutePlan.segments];
+  const lane = async () => {
+    for (let segment = queue.shift(); segment !== undefined; segment = queue.shift()) {
+      for await (const _ of decodeSegment(minuteClip, segment, { size })) {
+        // drain
+      }
+    }
+  };
+  await Promise.all([lane(), lane()]);
+  parallelMs = performance.now() - started;
+}
 const seekRow = {
   clip: "first 60 s of the same clip",
   sampling: { fps },
@@ -121,6 +137,9 @@ const seekRow = {
   sequentialMs: round(median(sequentialMs)),
   segmentsSerialMs: round(median(segmentedMs)),
   ratio: round(median(segmentedMs) / median(sequentialMs), 3),
+  /** What starting one segment costs beyond the frames it decodes (process, probe, seek). */
+  perSegmentOverheadMs: round((median(segmentedMs) - median(sequentialMs)) / minutePlan.segments.length),
+  segmentsTwoAtATimeMs: round(parallelMs),
 };
 console.log(`seek overhead: ${JSON.stringify(seekRow)}`);
 
@@ -135,10 +154,12 @@ async function realFrames(width: number, height: number): Promise<RgbImage[]> {
   return frames;
 }
 const jpegRows = [];
-for (const [width, height] of [
-  [512, 512],
-  [1280, 720],
-] as const) {
+for (const [width, height] of values["skip-jpeg"]
+  ? []
+  : ([
+      [512, 512],
+      [1280, 720],
+    ] as const)) {
   const frames = await realFrames(width, height);
   for (const quality of [75, 85]) {
     const encodeMs: number[] = [];

@@ -12,11 +12,14 @@ import { promisify } from "node:util";
 import {
   childFfmpegPids,
   collect,
+  H264,
   makeNumberedClip,
+  makeTestClip,
   readFrameNumber,
   useTempDir,
   waitForNoFfmpegChildren,
 } from "../testing/clips.ts";
+import { startFaultServer } from "../testing/fault-server.ts";
 import { describeFrame, listPackets, makeSegmentClips, type SegmentClip } from "../testing/segment-clips.ts";
 import { hasHwaccel, resolveFfmpegBinaries } from "./binaries.ts";
 import type { DecodedFrame } from "./decode.ts";
@@ -165,6 +168,31 @@ describe("decoding a segment", () => {
       fromFactory.map(describeFrame),
       sequential.slice(middle[0]!.firstIndex, middle[1]!.firstIndex + middle[1]!.frameCount),
     );
+  });
+
+  test("over HTTP with range requests: each segment seeks into the file", async () => {
+    const server = await startFaultServer(dir.path);
+    try {
+      // Big enough (about 1 MB) that ffmpeg seeks with new range requests instead of reading through.
+      const path = await makeTestClip(join(dir.path, "ranges.mp4"), 8, 25, 640, 360, [...H264, "-g", "25"]);
+      const url = `${server.base}/ranges.mp4`;
+      const sampling = { everyNth: 2 };
+      const index = await indexVideo(url);
+      const plan = planSegments(index, { sampling, segmentSeconds: 1 });
+      const sequential = (await collect(path, { sampling })).map(describeFrame);
+      const last = plan.segments.at(-1)!;
+      assert.ok(last.seekSeconds !== undefined && last.seekSeconds > 6, JSON.stringify(last));
+      const before = server.ranges.length;
+      const frames = await collectSegment(url, last);
+      assert.deepEqual(frames.map(describeFrame), sequential.slice(last.firstIndex));
+      const starts = server.ranges.slice(before).map((r) => Number(/^bytes=(\d+)-/.exec(r)?.[1] ?? 0));
+      assert.ok(
+        starts.some((s) => s > 0),
+        `range requests: ${server.ranges.slice(before).join(" | ")}`,
+      );
+    } finally {
+      await server.close();
+    }
   });
 
   test("a plan that does not fit the input fails instead of yielding other frames", async () => {

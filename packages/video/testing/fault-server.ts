@@ -1,6 +1,7 @@
 // Test support: a static file server on loopback with per-file faults, for HLS gap and recorder tests. Faults:
 // "404" answers not found; "truncate" declares the full length, sends half and drops the connection; "stall"
-// declares the full length, sends half and then nothing until the test ends.
+// declares the full length, sends half and then nothing until the test ends. Files without a fault honour
+// single byte ranges (`Range: bytes=a-b`), as S3 and CDNs do.
 
 import { readFile } from "node:fs/promises";
 import { createServer, type ServerResponse } from "node:http";
@@ -16,6 +17,8 @@ export interface FaultServer {
   faults: Map<string, Fault>;
   /** Paths requested, in order. */
   requests: string[];
+  /** The Range header of each request ("" when none), in order. */
+  ranges: string[];
   /** Called with each request's file name before it is answered (a test can change `faults` here). */
   onRequest: ((name: string) => void) | undefined;
   /** Drops held and open connections and stops listening. */
@@ -26,11 +29,20 @@ export interface FaultServer {
 export async function startFaultServer(root: string): Promise<FaultServer> {
   const faults = new Map<string, Fault>();
   const requests: string[] = [];
+  const ranges: string[] = [];
   const held = new Set<ServerResponse>();
-  const state: FaultServer = { base: "", faults, requests, onRequest: undefined, close: async () => {} };
+  const state: FaultServer = {
+    base: "",
+    faults,
+    requests,
+    ranges,
+    onRequest: undefined,
+    close: async () => {},
+  };
   const server = createServer(async (request, response) => {
     const path = new URL(request.url ?? "/", "http://127.0.0.1").pathname;
     requests.push(path);
+    ranges.push(request.headers.range ?? "");
     const name = normalize(path).replace(/^\/+/, "");
     state.onRequest?.(name);
     const fault = faults.get(name);
@@ -45,11 +57,23 @@ export async function startFaultServer(root: string): Promise<FaultServer> {
       response.writeHead(404).end();
       return;
     }
-    response.writeHead(200, { "content-length": body.length });
     if (fault === undefined) {
-      response.end(body);
+      const range = /^bytes=(\d+)-(\d*)$/.exec(request.headers.range ?? "");
+      const start = range ? Number(range[1]) : 0;
+      const end = range?.[2] ? Math.min(Number(range[2]), body.length - 1) : body.length - 1;
+      if (start >= body.length) {
+        response.writeHead(416, { "content-range": `bytes */${body.length}` }).end();
+        return;
+      }
+      response.writeHead(range ? 206 : 200, {
+        "accept-ranges": "bytes",
+        "content-length": end - start + 1,
+        ...(range ? { "content-range": `bytes ${start}-${end}/${body.length}` } : {}),
+      });
+      response.end(body.subarray(start, end + 1));
       return;
     }
+    response.writeHead(200, { "content-length": body.length });
     const half = body.subarray(0, body.length >> 1);
     if (fault === "truncate") response.write(half, () => response.destroy());
     else {
