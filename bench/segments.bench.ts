@@ -5,8 +5,9 @@
 //   segments decoded one after another (decodeSegment), same sampling and size; the ratio is the price of
 //   starting every segment at a keyframe. Also checks that both give the same frame count.
 // - JPEG frames: encodeJpeg / decodeImage on real frames (the car fixture scaled to 512×512 and 1280×720):
-//   bytes and CPU ms per frame at two qualities, against the raw RGB size.
-// Options: --passes N (3), --fps N (5), --segment-seconds N (4). Last stdout line: one JSON object.
+//   bytes and CPU ms (process.cpuUsage) per frame at two qualities, against the raw RGB size.
+// Options: --passes N (3), --fps N (5), --segment-seconds N (4), --only index,seek,jpeg (default: all).
+// Last stdout line: one JSON object.
 
 import { existsSync, mkdirSync, renameSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
@@ -21,7 +22,7 @@ import { makeTestClip, runFfmpeg } from "@vdet/video/testing";
 const { values } = parseArgs({
   options: {
     passes: { type: "string", default: "3" },
-    "skip-jpeg": { type: "boolean", default: false },
+    only: { type: "string", default: "index,seek,jpeg" },
     fps: { type: "string", default: "5" },
     "segment-seconds": { type: "string", default: "4" },
   },
@@ -29,11 +30,16 @@ const { values } = parseArgs({
 const passes = Number(values.passes);
 const fps = Number(values.fps);
 const segmentSeconds = Number(values["segment-seconds"]);
+const only = new Set(values.only.split(","));
 const root = fileURLToPath(new URL("..", import.meta.url));
 const cache = join(root, ".cache", "bench");
 const ffmpeg = await describeFfmpeg();
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 const round = (x: number, digits = 1) => Number(x.toFixed(digits));
+const cpuMs = (since: NodeJS.CpuUsage) => {
+  const used = process.cpuUsage(since);
+  return (used.user + used.system) / 1000;
+};
 
 async function cached(name: string, make: (path: string) => Promise<unknown>): Promise<string> {
   const path = join(cache, name);
@@ -66,82 +72,88 @@ const minuteClip = await cached("testsrc2-720p30-60s.mp4", (path) =>
 const load = { before: loadavg()[0]!, cores: cpus().length };
 
 // Index and plan the 10-minute clip.
-const indexMs: number[] = [];
-let index = await indexVideo(longClip);
-for (let pass = 0; pass < passes; pass++) {
-  const started = performance.now();
-  index = await indexVideo(longClip);
-  indexMs.push(performance.now() - started);
+let indexRow: Record<string, unknown> | undefined;
+if (only.has("index")) {
+  const indexMs: number[] = [];
+  let index = await indexVideo(longClip);
+  for (let pass = 0; pass < passes; pass++) {
+    const started = performance.now();
+    index = await indexVideo(longClip);
+    indexMs.push(performance.now() - started);
+  }
+  const planStarted = performance.now();
+  const plan = planSegments(index, { sampling: { fps }, segmentSeconds });
+  const planMs = performance.now() - planStarted;
+  const descriptorBytes = plan.segments.map((s) => Buffer.byteLength(JSON.stringify(s)));
+  indexRow = {
+    clip: "testsrc2 1280x720 30 fps 600 s H.264 (GOP 60)",
+    frames: index.pts.length,
+    keyframes: index.keyframePts.length,
+    indexMs: round(median(indexMs)),
+    planMs: round(planMs, 2),
+    segments: plan.segments.length,
+    sampledFrames: plan.sampledFrames,
+    descriptorBytesMean: round(descriptorBytes.reduce((a, b) => a + b, 0) / descriptorBytes.length),
+    descriptorBytesMax: Math.max(...descriptorBytes),
+  };
+  console.log(`index: ${JSON.stringify(indexRow)}`);
 }
-const planStarted = performance.now();
-const plan = planSegments(index, { sampling: { fps }, segmentSeconds });
-const planMs = performance.now() - planStarted;
-const descriptorBytes = plan.segments.map((s) => Buffer.byteLength(JSON.stringify(s)));
-const indexRow = {
-  clip: "testsrc2 1280x720 30 fps 600 s H.264 (GOP 60)",
-  frames: index.pts.length,
-  keyframes: index.keyframePts.length,
-  indexMs: round(median(indexMs)),
-  planMs: round(planMs, 2),
-  segments: plan.segments.length,
-  sampledFrames: plan.sampledFrames,
-  descriptorBytesMean: round(descriptorBytes.reduce((a, b) => a + b, 0) / descriptorBytes.length),
-  descriptorBytesMax: Math.max(...descriptorBytes),
-};
-console.log(`index: ${JSON.stringify(indexRow)}`);
 
 // Seek overhead on the first minute.
-const size = { maxSide: 512 };
-const minuteIndex = await indexVideo(minuteClip);
-const minutePlan = planSegments(minuteIndex, { sampling: { fps }, segmentSeconds });
-const sequentialMs: number[] = [];
-const segmentedMs: number[] = [];
-for (let pass = 0; pass < passes; pass++) {
-  let started = performance.now();
-  let frames = 0;
-  for await (const _ of decodeFrames(minuteClip, { sampling: { fps }, size })) frames += 1;
-  sequentialMs.push(performance.now() - started);
-  started = performance.now();
-  let segmentFrames = 0;
-  for (const segment of minutePlan.segments) {
-    for await (const _ of decodeSegment(minuteClip, segment, { size })) segmentFrames += 1;
-  }
-  segmentedMs.push(performance.now() - started);
-  if (frames !== segmentFrames || frames !== minutePlan.sampledFrames) {
-    throw new Error(
-      `sequential ${frames} frames, segments ${segmentFrames}, planned ${minutePlan.sampledFrames}`,
-    );
-  }
-}
-// The same segments, two at a time (this machine's cores): what fan-out buys once the per-segment start is paid.
-let parallelMs = 0;
-{
-  const started = performance.now();
-  const queue = [...minutePlan.segments];
-  const lane = async () => {
-    for (let segment = queue.shift(); segment !== undefined; segment = queue.shift()) {
-      for await (const _ of decodeSegment(minuteClip, segment, { size })) {
-        // drain
-      }
+let seekRow: Record<string, unknown> | undefined;
+if (only.has("seek")) {
+  const size = { maxSide: 512 };
+  const minuteIndex = await indexVideo(minuteClip);
+  const minutePlan = planSegments(minuteIndex, { sampling: { fps }, segmentSeconds });
+  const sequentialMs: number[] = [];
+  const segmentedMs: number[] = [];
+  for (let pass = 0; pass < passes; pass++) {
+    let started = performance.now();
+    let frames = 0;
+    for await (const _ of decodeFrames(minuteClip, { sampling: { fps }, size })) frames += 1;
+    sequentialMs.push(performance.now() - started);
+    started = performance.now();
+    let segmentFrames = 0;
+    for (const segment of minutePlan.segments) {
+      for await (const _ of decodeSegment(minuteClip, segment, { size })) segmentFrames += 1;
     }
+    segmentedMs.push(performance.now() - started);
+    if (frames !== segmentFrames || frames !== minutePlan.sampledFrames) {
+      throw new Error(
+        `sequential ${frames} frames, segments ${segmentFrames}, planned ${minutePlan.sampledFrames}`,
+      );
+    }
+  }
+  // The same segments, two at a time (this machine's cores): what fan-out buys once the per-segment start is paid.
+  let parallelMs = 0;
+  {
+    const started = performance.now();
+    const queue = [...minutePlan.segments];
+    const lane = async () => {
+      for (let segment = queue.shift(); segment !== undefined; segment = queue.shift()) {
+        for await (const _ of decodeSegment(minuteClip, segment, { size })) {
+          // drain
+        }
+      }
+    };
+    await Promise.all([lane(), lane()]);
+    parallelMs = performance.now() - started;
+  }
+  seekRow = {
+    clip: "first 60 s of the same clip",
+    sampling: { fps },
+    maxSide: size.maxSide,
+    segments: minutePlan.segments.length,
+    sampledFrames: minutePlan.sampledFrames,
+    sequentialMs: round(median(sequentialMs)),
+    segmentsSerialMs: round(median(segmentedMs)),
+    ratio: round(median(segmentedMs) / median(sequentialMs), 3),
+    /** What starting one segment costs beyond the frames it decodes (process, probe, seek). */
+    perSegmentOverheadMs: round((median(segmentedMs) - median(sequentialMs)) / minutePlan.segments.length),
+    segmentsTwoAtATimeMs: round(parallelMs),
   };
-  await Promise.all([lane(), lane()]);
-  parallelMs = performance.now() - started;
+  console.log(`seek overhead: ${JSON.stringify(seekRow)}`);
 }
-const seekRow = {
-  clip: "first 60 s of the same clip",
-  sampling: { fps },
-  maxSide: size.maxSide,
-  segments: minutePlan.segments.length,
-  sampledFrames: minutePlan.sampledFrames,
-  sequentialMs: round(median(sequentialMs)),
-  segmentsSerialMs: round(median(segmentedMs)),
-  ratio: round(median(segmentedMs) / median(sequentialMs), 3),
-  /** What starting one segment costs beyond the frames it decodes (process, probe, seek). */
-  perSegmentOverheadMs: round((median(segmentedMs) - median(sequentialMs)) / minutePlan.segments.length),
-  segmentsTwoAtATimeMs: round(parallelMs),
-};
-console.log(`seek overhead: ${JSON.stringify(seekRow)}`);
 
 // JPEG frames.
 async function realFrames(width: number, height: number): Promise<RgbImage[]> {
@@ -154,12 +166,11 @@ async function realFrames(width: number, height: number): Promise<RgbImage[]> {
   return frames;
 }
 const jpegRows = [];
-for (const [width, height] of values["skip-jpeg"]
-  ? []
-  : ([
-      [512, 512],
-      [1280, 720],
-    ] as const)) {
+const jpegSizes: [number, number][] = [
+  [512, 512],
+  [1280, 720],
+];
+for (const [width, height] of only.has("jpeg") ? jpegSizes : []) {
   const frames = await realFrames(width, height);
   for (const quality of [75, 85]) {
     const encodeMs: number[] = [];
@@ -167,12 +178,13 @@ for (const [width, height] of values["skip-jpeg"]
     const bytes: number[] = [];
     for (let pass = 0; pass < passes; pass++) {
       for (const frame of frames) {
-        let started = performance.now();
+        // CPU time of this process (user + system), not wall time: the machine is shared.
+        let started = process.cpuUsage();
         const jpeg = encodeJpeg(frame, quality);
-        encodeMs.push(performance.now() - started);
-        started = performance.now();
+        encodeMs.push(cpuMs(started));
+        started = process.cpuUsage();
         decodeImage(jpeg);
-        decodeMs.push(performance.now() - started);
+        decodeMs.push(cpuMs(started));
         bytes.push(jpeg.length);
       }
     }
@@ -181,8 +193,8 @@ for (const [width, height] of values["skip-jpeg"]
       quality,
       rawBytes: width * height * 3,
       jpegBytesMean: Math.round(bytes.reduce((a, b) => a + b, 0) / bytes.length),
-      encodeMsMedian: round(median(encodeMs), 2),
-      decodeMsMedian: round(median(decodeMs), 2),
+      encodeCpuMsMedian: round(median(encodeMs), 2),
+      decodeCpuMsMedian: round(median(decodeMs), 2),
     };
     console.log(`jpeg: ${JSON.stringify(row)}`);
     jpegRows.push(row);
