@@ -23,7 +23,7 @@ export interface AggregatorConfig {
   transport: Transport;
   jobStore: JobStore;
   openOutput: JobOutputFactory;
-  /** Describes the models for the manifest (φ → weights name), e.g. "seeded (seed 0)". */
+  /** Describes the models for the manifest (φ → weights name), e.g. "untrained (seeded, seed 0)". */
   modelDescription?: (phi: PhiValue) => string;
   /** What the workers run per φ, read when a job's first results arrive: class names (default: COCO). */
   models?: ModelRegistry;
@@ -283,6 +283,7 @@ async function writeJobPreview(
       agg.previewFrames,
       agg.output,
       config.openInput ?? (async (i) => i),
+      agg.job.spec.previewRange,
     );
     return true;
   } catch (error) {

@@ -23,6 +23,7 @@ export {
   selectDetections,
 } from "./detections.ts";
 export { PROTOCOL_ERRORS } from "./error-codes.ts";
+export { describeJobError, ERROR_SUBJECTS, errorSubject } from "./error-subject.ts";
 export { type JobManifest, jobManifestSchema } from "./job-manifest.ts";
 export {
   InvalidJobSpecError,
