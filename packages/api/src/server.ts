@@ -108,13 +108,14 @@ function outputProblem(output: string, config: ApiConfig): string | null {
       return `output bucket "${location.bucket}" is not one this server writes to`;
     }
   } else if (!config.allowDirectoryOutputs) {
-    return "this server writes only to s3:// outputs";
+    return "this server writes only to s3:// outputs (start the api with --allow-directory-outputs, VDET_ALLOW_DIRECTORY_OUTPUTS=1, to write to directories)";
   }
-  const roots = config.outputRoots ?? [];
-  if (roots.length === 0) return null;
+  // A relative directory would resolve against the aggregator's working directory, not the client's.
   if (location.kind === "local" && !isAbsolute(output)) {
     return "directory outputs must be absolute paths on this server";
   }
+  const roots = config.outputRoots ?? [];
+  if (roots.length === 0) return null;
   if (!roots.some((root) => isInside(location, parseLocation(root)))) {
     return `output ${formatLocation(location)} is outside the locations this server writes to (${roots.join(", ")})`;
   }
@@ -127,8 +128,13 @@ async function checkPolicy(spec: JobSpec, config: ApiConfig): Promise<{ path: st
   if (!remote && !config.allowFileInputs) {
     issues.push({
       path: "input",
-      message: "local file inputs are not accepted by this server: use s3://, http(s):// or rtsp://",
+      message:
+        "local file inputs are not accepted by this server: use s3://, http(s):// or rtsp://, or start the api " +
+        "with --allow-file-inputs (VDET_ALLOW_FILE_INPUTS=1)",
     });
+  } else if (!remote && !isAbsolute(spec.input)) {
+    // A relative path would resolve against the producer's working directory, not the client's.
+    issues.push({ path: "input", message: "local file inputs must be absolute paths on this server" });
   }
   const output = outputProblem(spec.output, config);
   if (output !== null) issues.push({ path: "output", message: output });

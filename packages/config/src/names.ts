@@ -35,6 +35,7 @@ export const ENV_NAMES: Readonly<Record<string, string | readonly string[]>> = {
   threads: "VDET_THREADS",
   weights: "VDET_WEIGHTS",
   seed: "VDET_SEED",
+  offline: "VDET_OFFLINE",
   preload: "VDET_PRELOAD",
   lockDurationMs: "VDET_LOCK_DURATION_MS",
   stalledIntervalMs: "VDET_STALLED_INTERVAL_MS",

@@ -107,6 +107,11 @@ export const workerConfigSchema = z.object({
       return out;
     }),
   seed: envInt(0, 2 ** 31).default(W.seed),
+  /**
+   * Never download models: a φ without weights uses the cached COCO model when there is one, else untrained
+   * seeded weights (said in the start-up warning); without it the COCO model is pulled on first use.
+   */
+  offline: envBoolean.default(false),
   /** φ whose models are built and loaded at start-up, e.g. "0,1" (empty: load on first use). */
   preload: envList(W.preload),
   lockDurationMs: envInt(1000, 3_600_000).default(W.lockDurationMs),

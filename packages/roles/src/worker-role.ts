@@ -3,6 +3,7 @@
 
 import { availableParallelism } from "node:os";
 import { ConfigError, type WorkerRoleConfig } from "@vdet/config";
+import { defaultWeights, SEEDED_WEIGHTS_LABEL } from "@vdet/models";
 import {
   createModelProvider,
   createSimulatedModelProvider,
@@ -28,6 +29,7 @@ export async function prepareWorker(
         throw new ConfigError(`VDET_SIMULATE_PROFILE: ${error.message}`);
       })
     : undefined;
+  if (!simulated) config.weights = await withDefaultWeights(config, logger);
   const models = simulated
     ? createSimulatedModelProvider(simulated)
     : createModelProvider({
@@ -73,6 +75,35 @@ export async function prepareWorker(
     await models.close();
     throw error;
   }
+}
+
+/**
+ * The weights per φ: those configured, plus the cached COCO model (pulled on first use unless offline) for each
+ * preloaded φ without any. A φ left without trained weights runs seeded ones, and the worker says so loudly.
+ */
+async function withDefaultWeights(config: WorkerRoleConfig, logger: Logger): Promise<Record<string, string>> {
+  const weights = { ...config.weights };
+  for (const phi of config.preload) {
+    const key = String(parsePhi(phi));
+    if (weights[key] !== undefined) continue;
+    const found = await defaultWeights(parsePhi(phi), {
+      offline: config.offline,
+      onEvent: (event) => {
+        if (event.type === "download")
+          logger.info({ role: "worker", model: event.name, url: event.url }, "pulling model");
+      },
+    });
+    if (found.kind === "trained") {
+      weights[key] = found.name;
+      logger.info({ role: "worker", phi: key, model: found.name, pulled: found.pulled }, "COCO model");
+    } else {
+      logger.warn(
+        { role: "worker", phi: key, weights: SEEDED_WEIGHTS_LABEL, reason: found.reason },
+        `weights for D${key}: ${SEEDED_WEIGHTS_LABEL}: this worker finds no objects; ${found.hint}`,
+      );
+    }
+  }
+  return weights;
 }
 
 export async function startWorkerRole(config: WorkerRoleConfig, logger: Logger): Promise<RunningRole> {

@@ -161,8 +161,7 @@ export function registerRunCommand(program: Command): void {
       const misses = job.progress.deadlineMisses;
       const exitCode = job.state !== "completed" ? 1 : o.failOnMiss && misses > 0 ? 2 : 0;
       const weightsText = weightsSummary(phis, weights);
-      const phiText =
-        o.budget !== undefined ? `φ ${phis[0]}…${phis.at(-1)} (budget)` : `φ ${phi}`;
+      const phiText = o.budget !== undefined ? `φ ${phis[0]}…${phis.at(-1)} (budget)` : `φ ${phi}`;
       if (o.json) {
         process.stdout.write(
           `${JSON.stringify({ job, output: result.output, seconds, framesPerSecond: frames / seconds, weights: weightsText })}\n`,
