@@ -76,7 +76,7 @@ test("offline: seeded weights said in the banner, the summary line, the files an
   assert.equal(manifest.models[0].weights, "untrained (seeded, seed 0)");
 });
 
-test("latency mode: misses in the summary line; --fail-on-miss exits 2", { timeout: 60_000 }, async () => {
+test("latency mode: misses in the summary line; --fail-on-miss exits 2", { timeout: 180_000 }, async () => {
   const clip = join(dir, "clip4.mp4");
   await makeTestClip(clip, 1, 4, 64, 48);
   // A 10 ms budget at D0 on a CPU: every frame misses it.
