@@ -53,6 +53,20 @@ describe("vdet plan", () => {
     assert.equal(plan.choice.phi, 1);
   });
 
+  test("live: a budget no φ keeps says why, without naming an option that was not given", async () => {
+    // A batch may take half the 10 ms budget: D0's one frame alone takes 10 ms.
+    const { stdout } = await vdet(
+      "plan",
+      clip,
+      ...["--budget", "10", "--fps", "10", "--profile", profilePath, "--max-batch", "2"],
+    );
+    assert.match(
+      stdout,
+      /→ no φ of the range fits: even one frame takes longer than a batch may within the budget/,
+    );
+    assert.doesNotMatch(stdout, /--max-workers/);
+  });
+
   test("archive: 20 s of video sampled at 10 frames/s (200 frames) by a time; --max-workers caps the choice", async () => {
     const args = [
       "--finish-by",
