@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { makeTestClip } from "@vdet/video/testing";
-import { execVdet } from "../../testing/vdet.ts";
+import { execVdet, runVdet } from "../../testing/vdet.ts";
 import { parseFinishBy } from "./plan.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "vdet-cli-plan-"));
