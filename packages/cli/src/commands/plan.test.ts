@@ -55,11 +55,12 @@ describe("vdet plan", () => {
 
   test("live: a budget no φ keeps says why, without naming an option that was not given", async () => {
     // A batch may take half the 10 ms budget: D0's one frame alone takes 10 ms.
-    const { stdout } = await vdet(
+    const { code, stdout } = await runVdet([
       "plan",
       clip,
       ...["--budget", "10", "--fps", "10", "--profile", profilePath, "--max-batch", "2"],
-    );
+    ]);
+    assert.equal(code, 1);
     assert.match(
       stdout,
       /→ no φ of the range fits: even one frame takes longer than a batch may within the budget/,
