@@ -16,6 +16,11 @@ export const QUEUE_DEFAULTS = {
   lockDurationMs: 60_000,
   /** How often a queue is checked for messages of crashed consumers. */
   stalledIntervalMs: 30_000,
+  /**
+   * How long a finished job message stays in the jobs queue (visible in bull-board, /admin/queues), seconds; at
+   * most 10 000 are kept. 0: removed at once.
+   */
+  keepFinishedJobsSeconds: 86_400,
   /** BullMQ priority of a job message (1 is the highest). */
   priority: 5,
 } as const;

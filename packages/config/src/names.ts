@@ -39,6 +39,7 @@ export const ENV_NAMES: Readonly<Record<string, string | readonly string[]>> = {
   preload: "VDET_PRELOAD",
   lockDurationMs: "VDET_LOCK_DURATION_MS",
   stalledIntervalMs: "VDET_STALLED_INTERVAL_MS",
+  keepFinishedJobsSeconds: "VDET_KEEP_FINISHED_JOBS_SECONDS",
   tracksPartBytes: "VDET_TRACKS_PART_BYTES",
   metricsPort: "VDET_METRICS_PORT",
   simulateProfile: "VDET_SIMULATE_PROFILE",

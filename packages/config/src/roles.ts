@@ -35,6 +35,8 @@ const common = {
   lockDurationMs: envInt(1000, 3_600_000).default(QUEUE_DEFAULTS.lockDurationMs),
   /** How often a role checks its queues for messages of crashed consumers (stalled), ms. */
   stalledIntervalMs: envInt(500, 3_600_000).default(QUEUE_DEFAULTS.stalledIntervalMs),
+  /** How long finished job messages stay visible in bull-board (the jobs queue), seconds; 0: removed at once. */
+  keepFinishedJobsSeconds: envInt(0, 30 * 86_400).default(QUEUE_DEFAULTS.keepFinishedJobsSeconds),
 };
 /** The settings of a pipeline role (producer, worker, aggregator): the common ones and its own metrics port. */
 const pipelineRole = {

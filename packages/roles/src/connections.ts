@@ -14,6 +14,7 @@ export interface Common {
   redisTlsCaFile?: string;
   lockDurationMs?: number;
   stalledIntervalMs?: number;
+  keepFinishedJobsSeconds?: number;
 }
 
 function tlsCa(config: Common): string | undefined {
@@ -54,6 +55,7 @@ export function connect(config: Common, logger: Logger): Connections {
     tlsCa: ca,
     lockDurationMs: config.lockDurationMs,
     stalledIntervalMs: config.stalledIntervalMs,
+    keepFinishedJobsSeconds: config.keepFinishedJobsSeconds,
   });
   const redis = new Redis(redisOptionsFromUrl(config.redisUrl, { tlsCa: ca }));
   redis.on("error", onError);

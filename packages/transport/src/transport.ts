@@ -60,6 +60,8 @@ export interface RedisTransportOptions {
   lockDurationMs?: number;
   stalledIntervalMs?: number;
   onError?: (error: Error) => void;
+  /** How long finished messages of the jobs queue stay visible (bull-board), seconds; default: removed at once. */
+  keepFinishedJobsSeconds?: number;
   /** PEM certificate(s) that sign the server's TLS certificate, for rediss:// with a private CA. */
   tlsCa?: string;
 }
@@ -98,7 +100,10 @@ export function createRedisTransport(options: RedisTransportOptions): Transport 
     onError: options.onError,
   };
   const queues = {
-    jobs: new BullQueue(QUEUE_NAMES.jobs, jobRequestSchema, queueOptions),
+    jobs: new BullQueue(QUEUE_NAMES.jobs, jobRequestSchema, {
+      ...queueOptions,
+      keepCompletedSeconds: options.keepFinishedJobsSeconds,
+    }),
     frames: new BullQueue(QUEUE_NAMES.frames, frameChunkSchema, queueOptions),
     results: new BullQueue(QUEUE_NAMES.results, detectionBatchSchema, queueOptions),
     events: new BullQueue(QUEUE_NAMES.events, jobEventSchema, queueOptions),
