@@ -58,6 +58,13 @@ export const WORKER_DEFAULTS = {
   /** Longer than the other roles': a batch of a large φ on a busy CPU can take many seconds. */
   lockDurationMs: 120_000,
   profile: "cached",
+  /** A cached latency profile older than this is measured again at start-up, hours. */
+  profileMaxAgeHours: 168,
+  /**
+   * When live batch times drift from the cached profile by more than this factor (either way), the cache is
+   * replaced by the live measurements, so the next worker does not start from a profile taken under other load.
+   */
+  profileDriftRatio: 1.5,
 } as const;
 
 export const AGGREGATOR_DEFAULTS = {

@@ -44,6 +44,8 @@ export const ENV_NAMES: Readonly<Record<string, string | readonly string[]>> = {
   metricsPort: "VDET_METRICS_PORT",
   simulateProfile: "VDET_SIMULATE_PROFILE",
   profile: "VDET_PROFILE",
+  profileMaxAgeHours: "VDET_PROFILE_MAX_AGE_HOURS",
+  profileDriftRatio: "VDET_PROFILE_DRIFT_RATIO",
   // S3 (credentials are the AWS SDK's default chain's business, never read here)
   s3Endpoint: "VDET_S3_ENDPOINT",
   s3Region: ["AWS_REGION", "AWS_DEFAULT_REGION"],

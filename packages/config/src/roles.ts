@@ -123,6 +123,13 @@ export const workerConfigSchema = z.object({
    * the cache), "off" starts without one (latency jobs run their smallest φ until it is measured live).
    */
   profile: envEnum(["cached", "fresh", "off"]).default(W.profile),
+  /** A cached profile older than this is measured again, hours. */
+  profileMaxAgeHours: envInt(1, 100_000).default(W.profileMaxAgeHours),
+  /** Live batch times this many times off the cached profile (either way) replace it; 0: never. */
+  profileDriftRatio: z.coerce
+    .number()
+    .refine((v) => v === 0 || v > 1, "must be 0 (off) or above 1")
+    .default(W.profileDriftRatio),
   /**
    * A latency profile (JSON, as `vdet worker --profile-only --json` prints) to simulate instead of running
    * models: each batch takes the profiled time and computes nothing. For policy tests and scale benchmarks.

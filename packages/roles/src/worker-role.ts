@@ -15,7 +15,14 @@ import {
   withModelMetrics,
 } from "@vdet/pipeline";
 import { parsePhi } from "@vdet/protocol";
-import { LatencyProfile, type ProfileTable, readProfileFile } from "@vdet/scheduler";
+import {
+  currentLoad,
+  LatencyProfile,
+  type ProfileTable,
+  profileDrift,
+  readProfileFile,
+  saveProfile,
+} from "@vdet/scheduler";
 import type { Logger } from "pino";
 import { connect, type RunningRole, runningRole } from "./connections.ts";
 
@@ -23,7 +30,12 @@ import { connect, type RunningRole, runningRole } from "./connections.ts";
 export async function prepareWorker(
   config: WorkerRoleConfig,
   logger: Logger,
-): Promise<{ models: ModelProvider; profile: LatencyProfile | undefined; table: ProfileTable | undefined }> {
+): Promise<{
+  models: ModelProvider;
+  profile: LatencyProfile | undefined;
+  table: ProfileTable | undefined;
+  cacheDir?: string | null;
+}> {
   const simulated = config.simulateProfile
     ? await readProfileFile(config.simulateProfile).catch((error: Error) => {
         throw new ConfigError(`VDET_SIMULATE_PROFILE: ${error.message}`);
@@ -58,6 +70,7 @@ export async function prepareWorker(
       executionProvider: config.executionProvider,
       threads: config.threads ?? availableParallelism(),
       refresh: config.profile === "fresh",
+      maxAgeMs: config.profileMaxAgeHours * 3_600_000,
       onProgress: (step) => logger.debug({ role: "worker", ...step }, "profiling"),
     });
     logger.info(
@@ -66,15 +79,57 @@ export async function prepareWorker(
         key: result.table.key,
         cached: result.cachedFrom !== undefined,
         ms: Math.round(performance.now() - started),
+        load: result.table.load,
+        ...(result.staleReason ? { remeasured: result.staleReason } : {}),
         rows: result.table.rows.map((r) => `D${r.phi}×${r.batch}: ${r.p90Ms} ms`),
       },
       result.cachedFrom ? "latency profile loaded from cache" : "latency profile measured",
     );
-    return { models, profile: result.profile, table: result.table };
+    return { models, profile: result.profile, table: result.table, cacheDir: result.cacheDir };
   } catch (error) {
     await models.close();
     throw error;
   }
+}
+
+/**
+ * Every half minute, compares the live batch times with the profile the worker started from; when they drift
+ * beyond VDET_PROFILE_DRIFT_RATIO (a profile measured while the machine was busy, or a machine that became
+ * busy), the cached profile is replaced by the live measurements, with the load now, so the next worker on this
+ * machine starts from current timings.
+ */
+function watchProfileDrift(
+  prepared: Awaited<ReturnType<typeof prepareWorker>>,
+  config: WorkerRoleConfig,
+  logger: Logger,
+): { close(): void } {
+  const { profile, cacheDir } = prepared;
+  let table = prepared.table;
+  if (!profile || !table || !cacheDir || config.simulateProfile || config.profileDriftRatio === 0)
+    return { close() {} };
+  let saving = false;
+  const check = async () => {
+    if (saving || !table) return;
+    const drift = profileDrift(table, profile, config.profileDriftRatio);
+    if (!drift) return;
+    saving = true;
+    try {
+      const replaced = profile.toTable(table.key, undefined, currentLoad());
+      await saveProfile(cacheDir, replaced);
+      logger.warn(
+        { role: "worker", ...drift, was: table.load, now: replaced.load },
+        `latency profile drifted (D${drift.phi}×${drift.batch}: ${drift.cachedMs} ms cached, ${drift.liveMs.toFixed(0)} ms now): cache replaced by the live measurements`,
+      );
+      table = replaced;
+    } catch (error) {
+      logger.warn({ role: "worker", err: (error as Error).message }, "latency profile not re-saved");
+    } finally {
+      saving = false;
+    }
+  };
+  const timer = setInterval(() => void check(), 30_000);
+  timer.unref();
+  return { close: () => clearInterval(timer) };
 }
 
 /**
@@ -139,5 +194,6 @@ export async function startWorkerRole(config: WorkerRoleConfig, logger: Logger):
     logger,
   });
   logger.info({ role: "worker" }, "worker ready");
-  return runningRole(c.redis, [stage, models, c]);
+  const drift = watchProfileDrift(prepared, config, logger);
+  return runningRole(c.redis, [drift, stage, models, c]);
 }
