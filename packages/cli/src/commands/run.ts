@@ -79,11 +79,7 @@ export function registerRunCommand(program: Command): void {
     .option("--max-frames <n>", "stop after this many sampled frames", integer("--max-frames", 1, 10_000_000))
     .option("--batch <n>", "largest inference batch", integer("--batch", 1, 64), 4)
     .option("--threads <n>", "inference threads (cpu)", integer("--threads", 1, 256))
-    .option(
-      "--ep <provider>",
-      "execution provider: cpu, cuda[:id], tensorrt[:id] (VDET_EP)",
-      process.env.VDET_EP ?? "cpu",
-    )
+    .option("--ep <provider>", "execution provider: cpu, cuda[:id], tensorrt[:id] (VDET_EP, default cpu)")
     .addOption(new Option("--execution-provider <provider>").hideHelp().conflicts("ep"))
     .option("--fail-on-miss", "latency mode: exit with status 2 when any frame missed its budget")
     .option("--json", "print the finished job as JSON on stdout (progress stays on stderr)")
@@ -93,7 +89,7 @@ export function registerRunCommand(program: Command): void {
     )
     .option("--whole-video", "with --preview: render the whole video, not only the processed time range")
     .action(async (input: string, o: RunOptions & { executionProvider?: string }) => {
-      if (o.executionProvider !== undefined) o.ep = o.executionProvider;
+      o.ep = o.executionProvider ?? o.ep ?? process.env.VDET_EP ?? "cpu";
       if (o.fps !== undefined && o.everyNth !== undefined)
         throw new InvalidArgumentError("give --fps or --every-nth, not both");
       if (o.phi !== undefined && o.budget !== undefined)
