@@ -291,17 +291,30 @@ async function writeJobPreview(
   };
   if (!agg.previewFrames)
     return fail("no preview.mp4: the input is a live stream, which cannot be read a second time");
+  // The job page shows `rendering` with this progress until the job ends (reported at most twice a second).
+  let reported = 0;
+  let pending = Promise.resolve();
+  const report = (done: number, total: number | null) => {
+    if (Date.now() - reported < 500) return;
+    reported = Date.now();
+    pending = pending.then(() => config.jobStore.setRendering(agg.job.id, { done, total })).catch(() => {});
+  };
   try {
+    await config.jobStore.setRendering(agg.job.id, { done: 0, total: null });
     await writePreview(
       agg.job.spec.input,
       agg.previewFrames,
       agg.output,
       config.openInput ?? (async (i) => i),
       agg.job.spec.previewRange,
+      report,
     );
     return true;
   } catch (error) {
     return fail(`preview.mp4 not written: ${(error as Error).message}`);
+  } finally {
+    await pending;
+    await config.jobStore.setRendering(agg.job.id, null);
   }
 }
 

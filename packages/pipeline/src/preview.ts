@@ -20,11 +20,18 @@ export async function writePreview(
   output: JobOutput,
   openInput: (input: string) => Promise<VideoInput>,
   range: RenderRange = "processed",
+  onProgress?: (done: number, total: number | null) => void,
 ): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), "vdet-preview-"));
   try {
     const file = join(dir, "preview.mp4");
-    await renderAnnotatedVideo({ tracks: frames, input: () => openInput(input), output: file, range });
+    await renderAnnotatedVideo({
+      tracks: frames,
+      input: () => openInput(input),
+      output: file,
+      range,
+      onProgress,
+    });
     await output.upload("preview.mp4", createReadStream(file), "video/mp4");
   } finally {
     await rm(dir, { recursive: true, force: true });
