@@ -33,6 +33,6 @@ export function startProducerRole(config: ProducerRoleConfig, logger: Logger): R
     models: c.models,
     logger,
   });
-  logger.info({ role: "producer" }, "producer started");
+  logger.info({}, "producer started");
   return runningRole(c.redis, [stage, c, storage]);
 }

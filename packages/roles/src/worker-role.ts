@@ -51,14 +51,14 @@ export async function prepareWorker(
         intraOpThreads: config.threads,
       });
   if (simulated) {
-    logger.warn({ role: "worker", profile: config.simulateProfile }, "simulated models: no inference is run");
+    logger.warn({ profile: config.simulateProfile }, "simulated models: no inference is run");
   }
   try {
     // Load models before taking work, so the first batch does not pay for it (and bad weights fail at start).
     for (const phi of config.preload) {
       const started = performance.now();
       await models.detector(parsePhi(phi));
-      logger.info({ role: "worker", phi, ms: Math.round(performance.now() - started) }, "model loaded");
+      logger.info({ phi, ms: Math.round(performance.now() - started) }, "model loaded");
     }
     if (simulated) return { models, profile: LatencyProfile.fromTable(simulated), table: simulated };
     if (config.profile === "off") return { models, profile: undefined, table: undefined };
@@ -71,11 +71,10 @@ export async function prepareWorker(
       threads: config.threads ?? availableParallelism(),
       refresh: config.profile === "fresh",
       maxAgeMs: config.profileMaxAgeHours * 3_600_000,
-      onProgress: (step) => logger.debug({ role: "worker", ...step }, "profiling"),
+      onProgress: (step) => logger.debug({ ...step }, "profiling"),
     });
     logger.info(
       {
-        role: "worker",
         key: result.table.key,
         cached: result.cachedFrom !== undefined,
         ms: Math.round(performance.now() - started),
@@ -117,12 +116,12 @@ function watchProfileDrift(
       const replaced = profile.toTable(table.key, undefined, currentLoad());
       await saveProfile(cacheDir, replaced);
       logger.warn(
-        { role: "worker", ...drift, was: table.load, now: replaced.load },
+        { ...drift, was: table.load, now: replaced.load },
         `latency profile drifted (D${drift.phi}×${drift.batch}: ${drift.cachedMs} ms cached, ${drift.liveMs.toFixed(0)} ms now): cache replaced by the live measurements`,
       );
       table = replaced;
     } catch (error) {
-      logger.warn({ role: "worker", err: (error as Error).message }, "latency profile not re-saved");
+      logger.warn({ err: (error as Error).message }, "latency profile not re-saved");
     } finally {
       saving = false;
     }
@@ -144,16 +143,15 @@ async function withDefaultWeights(config: WorkerRoleConfig, logger: Logger): Pro
     const found = await defaultWeights(parsePhi(phi), {
       offline: config.offline,
       onEvent: (event) => {
-        if (event.type === "download")
-          logger.info({ role: "worker", model: event.name, url: event.url }, "pulling model");
+        if (event.type === "download") logger.info({ model: event.name, url: event.url }, "pulling model");
       },
     });
     if (found.kind === "trained") {
       weights[key] = found.name;
-      logger.info({ role: "worker", phi: key, model: found.name, pulled: found.pulled }, "COCO model");
+      logger.info({ phi: key, model: found.name, pulled: found.pulled }, "COCO model");
     } else {
       logger.warn(
-        { role: "worker", phi: key, weights: SEEDED_WEIGHTS_LABEL, reason: found.reason },
+        { phi: key, weights: SEEDED_WEIGHTS_LABEL, reason: found.reason },
         `weights for D${key}: ${SEEDED_WEIGHTS_LABEL}: this worker finds no objects; ${found.hint}`,
       );
     }
@@ -179,7 +177,6 @@ export async function startWorkerRole(config: WorkerRoleConfig, logger: Logger):
   }
   logger.info(
     {
-      role: "worker",
       models: Object.fromEntries(Object.entries(published).map(([phi, m]) => [phi, m.source])),
     },
     "models published",
@@ -193,7 +190,7 @@ export async function startWorkerRole(config: WorkerRoleConfig, logger: Logger):
     profile: prepared.profile,
     logger,
   });
-  logger.info({ role: "worker" }, "worker ready");
+  logger.info({}, "worker ready");
   const drift = watchProfileDrift(prepared, config, logger);
   return runningRole(c.redis, [drift, stage, models, c]);
 }
