@@ -5,6 +5,7 @@
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { connect, createServer } from "node:net";
+import { ffmpegBinaries } from "@vdet/video";
 import { TEST_REDIS_URL } from "./redis-url.ts";
 
 export const INSTALL_HINTS = {
@@ -106,11 +107,15 @@ export async function ensureTestRedis(url = TEST_REDIS_URL): Promise<TestRedis> 
   };
 }
 
-/** ffmpeg as the video package finds it (VDET_FFMPEG, the system's, or the npm-bundled fallback). */
-export function checkFfmpeg(env: NodeJS.ProcessEnv = process.env): string | undefined {
-  const candidate = env.VDET_FFMPEG ?? "ffmpeg";
-  if (spawnSync(candidate, ["-version"], { stdio: "ignore" }).status === 0) return undefined;
-  return INSTALL_HINTS.ffmpeg;
+/** ffmpeg as the video package finds it (VDET_FFMPEG, the system's, or the npm-bundled fallback), if it runs. */
+export function checkFfmpeg(): string | undefined {
+  let path: string;
+  try {
+    path = ffmpegBinaries().ffmpegPath;
+  } catch {
+    return INSTALL_HINTS.ffmpeg;
+  }
+  return spawnSync(path, ["-version"], { stdio: "ignore" }).status === 0 ? undefined : INSTALL_HINTS.ffmpeg;
 }
 
 /** Chromium for the browser tests (VDET_CHROMIUM, default /usr/bin/chromium). */
