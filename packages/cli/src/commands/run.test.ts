@@ -15,7 +15,7 @@ const dir = mkdtempSync(join(tmpdir(), "vdet-cli-run-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
 const offline = { VDET_OFFLINE: "1", VDET_HOME: join(dir, "home") };
 
-test("vdet run --out EXISTING_FILE fails at once, naming the output", { timeout: 30_000 }, async () => {
+test("vdet run --out EXISTING_FILE fails at once, naming the output", { timeout: 60_000 }, async () => {
   const clip = join(dir, "clip.mp4");
   await makeTestClip(clip, 1, 4, 64, 48);
   const file = join(dir, "existing.txt");
@@ -29,7 +29,7 @@ test("vdet run --out EXISTING_FILE fails at once, naming the output", { timeout:
   assert.equal(readFileSync(file, "utf8"), "keep me\n", "the file is left alone");
 });
 
-test("vdet run on a missing input says so and creates no results folder", { timeout: 30_000 }, async () => {
+test("vdet run on a missing input says so and creates no results folder", { timeout: 60_000 }, async () => {
   const out = join(dir, "never");
   const { code, stdout, stderr } = await runVdet(["run", join(dir, "nope.mp4"), "--out", out], {
     env: offline,
@@ -42,7 +42,7 @@ test("vdet run on a missing input says so and creates no results folder", { time
 });
 
 test("the pipeline fails a job whose output is a file, at once, naming the output", {
-  timeout: 30_000,
+  timeout: 120_000,
 }, async () => {
   const clip = join(dir, "clip2.mp4");
   await makeTestClip(clip, 1, 4, 64, 48);
@@ -55,7 +55,7 @@ test("the pipeline fails a job whose output is a file, at once, naming the outpu
 });
 
 test("offline: seeded weights said in the banner, the summary line, the files and the manifest", {
-  timeout: 60_000,
+  timeout: 120_000,
 }, async () => {
   const clip = join(dir, "clip3.mp4");
   await makeTestClip(clip, 1, 4, 64, 48);
