@@ -20,6 +20,8 @@ const result = spawnSync(
   {
     cwd: root,
     stdio: "inherit",
+    // Benchmarks measure the seeded models they always have (comparable runs, nothing downloaded mid-run).
+    env: { ...process.env, VDET_OFFLINE: process.env.VDET_OFFLINE ?? "1" },
   },
 );
 process.exit(result.status ?? 1);

@@ -1,7 +1,10 @@
 // The dashboard in a real browser (Debian's chromium, driven by playwright-core): a job submitted through the
 // API runs through the pipeline stages while its page is open; the page shows live progress, then the finished
 // job's φ chart, class and track summaries, and the viewer plays the source with the boxes drawn over it.
-// Saves screenshots (and an annotated frame rendered from the same tracks) under test/artifacts/.
+// A failed job's page puts why first, in user terms, with no empty axis or "summaries are written when the job
+// ends"; a job rendering its preview shows the `rendering` state with its progress.
+// Saves screenshots (and an annotated frame rendered from the same tracks) under test/artifacts/; the README's come
+// from here (docs/images/job-page*.png).
 
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
@@ -11,8 +14,11 @@ import { join } from "node:path";
 import { after, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
+import { MemoryJobStore } from "@vdet/jobs";
 import { withModelMetrics } from "@vdet/pipeline";
+import { parseJobSpec } from "@vdet/protocol";
 import { parseTracksJsonl, renderAnnotatedVideo } from "@vdet/render";
+import { createMemoryTransport } from "@vdet/transport";
 import { ffmpegBinaries } from "@vdet/video";
 import { chromium } from "playwright-core";
 import { projectFixture } from "./support/fixtures.ts";
@@ -118,6 +124,13 @@ test("job page: live progress, φ chart, summaries, and the viewer drawing boxes
       return n;
     })()`)) as number;
     assert.ok(painted > 1000, `${painted} overlay pixels painted`);
+    // Which weights made the results, said on the page; no internal path in the facts.
+    assert.match((await page.textContent("#facts")) ?? "", /weights\s*untrained \(seeded, seed 0\)/);
+    assert.match((await page.textContent("#weights-note")) ?? "", /untrained \(seeded\) weights/);
+    assert.doesNotMatch(
+      (await page.textContent("#facts")) ?? "",
+      new RegExp(dir.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")),
+    );
     await page.screenshot({ path: join(artifacts, "job-page.png"), fullPage: true });
 
     // The job list links to the job.
@@ -128,7 +141,7 @@ test("job page: live progress, φ chart, summaries, and the viewer drawing boxes
 
     // The annotated video of the same tracks, and one frame of it as an image.
     const annotated = join(dir, "annotated.mp4");
-    const rendered = await renderAnnotatedVideo({ tracks, input: clip, output: annotated });
+    const rendered = await renderAnnotatedVideo({ tracks, input: clip, output: annotated, range: "video" });
     assert.ok(rendered.frames > 300);
     await promisify(execFile)(ffmpegBinaries().ffmpegPath, [
       ...["-hide_banner", "-loglevel", "error", "-y", "-ss", "2.6", "-i", annotated],
@@ -138,5 +151,92 @@ test("job page: live progress, φ chart, summaries, and the viewer drawing boxes
     await browser.close();
     await app.close();
     await pipeline.close();
+  }
+});
+
+test("job page: a failed job says why first; a job rendering its preview shows `rendering` with progress", async (t) => {
+  if (!existsSync(CHROMIUM)) {
+    const message = `chromium not found at ${CHROMIUM} (apt-get install chromium, or set VDET_CHROMIUM)`;
+    if (process.env.VDET_REQUIRE_FIXTURES === "1") assert.fail(`${message}; VDET_REQUIRE_FIXTURES=1`);
+    t.skip(message);
+    return;
+  }
+  mkdirSync(artifacts, { recursive: true });
+  // The states are set in the job store as the stages set them: a producer that could not open the input, and an
+  // aggregator rendering preview.mp4 after the last frame.
+  const jobStore = new MemoryJobStore();
+  const transport = createMemoryTransport();
+  const app = await buildLocalApi({ transport, jobStore, token });
+  const url = await app.listen({ host: "127.0.0.1", port: 0 });
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox"] });
+  try {
+    const failed = (
+      await jobStore.create(
+        parseJobSpec({ input: "/videos/cam1/missing.mp4", output: "/results/cam1", sampling: { fps: 2 } }),
+      )
+    ).job;
+    await jobStore.setState(failed.id, "running");
+    await jobStore.addError(failed.id, {
+      stage: "producer",
+      message: "video file does not exist; check the path [input: /videos/cam1/missing.mp4]",
+    });
+    await jobStore.setState(failed.id, "failed");
+
+    const rendering = (
+      await jobStore.create(
+        parseJobSpec({
+          input: "/videos/cam2/clip.mp4",
+          output: "/results/cam2",
+          sampling: { fps: 2 },
+          preview: true,
+        }),
+      )
+    ).job;
+    await jobStore.setState(rendering.id, "running");
+    await jobStore.setTotal(rendering.id, 16);
+    await jobStore.addProgress(rendering.id, { decoded: 16, inferred: 16, written: 16 });
+    await jobStore.setRendering(rendering.id, { done: 120, total: 255 });
+
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    const pageErrors: string[] = [];
+    page.on("pageerror", (error) => pageErrors.push(error.message));
+    await page.goto(`${url}/ui/jobs/${failed.id}?token=${token}`);
+    await page.waitForSelector("body[data-ready=true]", { timeout: 30_000 });
+    assert.equal(await page.textContent("#state"), "failed");
+    // Why, first: the errors card comes before the progress and charts, naming the input, not "producer".
+    assert.equal(await page.isVisible("#errors-card"), true);
+    const order = (await page.evaluate(`(() => {
+      const errors = document.querySelector("#errors-card");
+      const progress = document.querySelector("#progress");
+      return Boolean(errors.compareDocumentPosition(progress) & Node.DOCUMENT_POSITION_FOLLOWING);
+    })()`)) as boolean;
+    assert.equal(order, true, "the errors card is above the progress");
+    const errorText = (await page.textContent("#errors")) ?? "";
+    assert.match(errorText, /^input: video file does not exist/);
+    assert.doesNotMatch(errorText, /producer/);
+    assert.doesNotMatch((await page.textContent("#tracks-note")) ?? "", /written when the job ends/);
+    assert.match((await page.textContent("#tracks-note")) ?? "", /ended before writing one/);
+    assert.match((await page.textContent("#phi-legend")) ?? "", /no frames written yet/);
+    await page.screenshot({ path: join(artifacts, "job-page-failed.png") });
+
+    await page.goto(`${url}/ui/jobs/${rendering.id}`);
+    await page.waitForSelector('.bar[data-stage="rendering"]', { timeout: 30_000 });
+    assert.equal(await page.textContent("#state"), "rendering");
+    assert.equal(await page.textContent('.bar[data-stage="rendering"] .num'), "120 / 255");
+    assert.match(
+      (await page.textContent("#rates")) ?? "",
+      /^rendering preview\.mp4: 120 of 255 video frames$/,
+    );
+    assert.doesNotMatch((await page.textContent("#rates")) ?? "", /s left/);
+    await page.screenshot({ path: join(artifacts, "job-page-rendering.png") });
+    // When it ends, the page says so.
+    await jobStore.setRendering(rendering.id, null);
+    await jobStore.setState(rendering.id, "completed");
+    await page.waitForSelector("body[data-ready=true]", { timeout: 30_000 });
+    assert.equal(await page.textContent("#state"), "completed");
+    assert.deepEqual(pageErrors, []);
+  } finally {
+    await browser.close();
+    await app.close();
   }
 });

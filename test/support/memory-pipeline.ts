@@ -3,6 +3,7 @@
 // spec says. `close()` stops the stages, the models and the transport.
 
 import { MemoryJobStore } from "@vdet/jobs";
+import { seededWeightsDescription } from "@vdet/models";
 import {
   createModelProvider,
   type ModelProvider,
@@ -32,6 +33,8 @@ export function startMemoryPipeline(options: MemoryPipelineOptions = {}) {
     transport,
     jobStore,
     openOutput: (_id, location) => openJobOutput(location),
+    // What the worker below runs, for the manifest (and the job page): seeded, as a worker role says it.
+    modelDescription: () => seededWeightsDescription(0),
     onJobFinished: options.onJobFinished,
   });
   const worker = startWorker({ transport, jobStore, models, maxBatch: options.maxBatch });

@@ -9,8 +9,9 @@ import { openJobOutput, startAggregator, startProducer } from "@vdet/pipeline";
 import { createRedisTransport, deleteKeysWithPrefix, redisOptionsFromUrl } from "@vdet/transport";
 import { Redis } from "ioredis";
 import { closeInOrder } from "./close.ts";
+import { TEST_REDIS_URL } from "./redis-url.ts";
 
-export const REDIS_URL = process.env.VDET_REDIS_URL ?? "redis://127.0.0.1:6379";
+export const REDIS_URL = TEST_REDIS_URL;
 
 export interface RedisPipelineOptions {
   /** The key prefix: unique per test file or run, so that files run in parallel safely. */

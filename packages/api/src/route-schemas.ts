@@ -3,6 +3,7 @@
 
 import { defineErrorCodes, VdetError } from "@vdet/errors";
 import {
+  ERROR_SUBJECTS,
   issuesOf,
   isTerminal,
   JOB_STATES,
@@ -42,6 +43,8 @@ const notFound = json("no such job", errorBodySchema);
 export const metaSchema = z.object({
   jobStates: z.array(z.object({ state: z.enum(JOB_STATES), terminal: z.boolean() })),
   phis: z.array(z.object({ phi: z.literal(PHI_VALUES), label: z.string() })),
+  /** What each stage's errors are about, in the user's terms (input, model, output). */
+  errorSubjects: z.record(z.string(), z.string()),
 });
 export type Meta = z.infer<typeof metaSchema>;
 
@@ -222,4 +225,5 @@ export function zodRoute<S extends FastifySchema>(schema: S) {
 export const META: Meta = {
   jobStates: JOB_STATES.map((state) => ({ state, terminal: isTerminal(state) })),
   phis: PHI_VALUES.map((phi) => ({ phi, label: phiLabel(phi) })),
+  errorSubjects: { ...ERROR_SUBJECTS },
 };

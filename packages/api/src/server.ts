@@ -141,13 +141,14 @@ async function outputProblem(output: string, config: ApiConfig): Promise<string 
       return `output bucket "${location.bucket}" is not one this server writes to`;
     }
   } else if (!config.allowDirectoryOutputs) {
-    return "this server writes only to s3:// outputs";
+    return "this server writes only to s3:// outputs (start the api with --allow-directory-outputs, VDET_ALLOW_DIRECTORY_OUTPUTS=1, to write to directories)";
   }
-  const roots = config.outputRoots ?? [];
-  if (roots.length === 0) return null;
+  // A relative directory would resolve against the aggregator's working directory, not the client's.
   if (location.kind === "local" && !isAbsolute(output)) {
     return "directory outputs must be absolute paths on this server";
   }
+  const roots = config.outputRoots ?? [];
+  if (roots.length === 0) return null;
   if (!roots.some((root) => isInside(location, parseLocation(root)))) {
     return `output ${formatLocation(location)} is outside the locations this server writes to (${roots.join(", ")})`;
   }

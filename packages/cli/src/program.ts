@@ -14,11 +14,15 @@ import { registerTrackCommands } from "./commands/track.ts";
 
 export const VERSION = "0.1.0";
 
+/** The line after a usage error. */
+export const USAGE_HINT = "(add --help for usage; every command is described in docs/cli.md)";
+
 export function buildProgram(): Command {
   const program = new Command("vdet")
     .description("Find and track objects in video with EfficientDet-Dφ.")
     .version(VERSION)
-    .showHelpAfterError()
+    // A usage error prints the error and one hint line, not the whole help (which pushed the error off screen).
+    .showHelpAfterError(USAGE_HINT)
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
   registerModelCommands(program);
   registerModelsCommands(program);

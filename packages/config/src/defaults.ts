@@ -16,6 +16,11 @@ export const QUEUE_DEFAULTS = {
   lockDurationMs: 60_000,
   /** How often a queue is checked for messages of crashed consumers. */
   stalledIntervalMs: 30_000,
+  /**
+   * How long a finished job message stays in the jobs queue (visible in bull-board, /admin/queues), seconds; at
+   * most 10 000 are kept. 0: removed at once.
+   */
+  keepFinishedJobsSeconds: 86_400,
   /** BullMQ priority of a job message (1 is the highest). */
   priority: 5,
   /**
@@ -67,6 +72,13 @@ export const WORKER_DEFAULTS = {
   /** Longer than the other roles': a batch of a large φ on a busy CPU can take many seconds. */
   lockDurationMs: 120_000,
   profile: "cached",
+  /** A cached latency profile older than this is measured again at start-up, hours. */
+  profileMaxAgeHours: 168,
+  /**
+   * When live batch times drift from the cached profile by more than this factor (either way), the cache is
+   * replaced by the live measurements, so the next worker does not start from a profile taken under other load.
+   */
+  profileDriftRatio: 1.5,
 } as const;
 
 export const AGGREGATOR_DEFAULTS = {

@@ -44,6 +44,8 @@ const common = {
    * Every role of a deployment must use the same number.
    */
   queuePartitions: envInt(1, 1024).default(QUEUE_DEFAULTS.partitions),
+  /** How long finished job messages stay visible in bull-board (the jobs queue), seconds; 0: removed at once. */
+  keepFinishedJobsSeconds: envInt(0, 30 * 86_400).default(QUEUE_DEFAULTS.keepFinishedJobsSeconds),
 };
 /**
  * What a job may read (@vdet/input-policy), for the api (at submission) and the producer (at every connection):
@@ -136,6 +138,11 @@ export const workerConfigSchema = z.object({
       return out;
     }),
   seed: envInt(0, 2 ** 31).default(W.seed),
+  /**
+   * Never download models: a φ without weights uses the cached COCO model when there is one, else untrained
+   * seeded weights (said in the start-up warning); without it the COCO model is pulled on first use.
+   */
+  offline: envBoolean.default(false),
   /** φ whose models are built and loaded at start-up, e.g. "0,1" (empty: load on first use). */
   preload: envList(W.preload),
   lockDurationMs: envInt(1000, 3_600_000).default(W.lockDurationMs),
@@ -145,6 +152,13 @@ export const workerConfigSchema = z.object({
    * the cache), "off" starts without one (latency jobs run their smallest φ until it is measured live).
    */
   profile: envEnum(["cached", "fresh", "off"]).default(W.profile),
+  /** A cached profile older than this is measured again, hours. */
+  profileMaxAgeHours: envInt(1, 100_000).default(W.profileMaxAgeHours),
+  /** Live batch times this many times off the cached profile (either way) replace it; 0: never. */
+  profileDriftRatio: z.coerce
+    .number()
+    .refine((v) => v === 0 || v > 1, "must be 0 (off) or above 1")
+    .default(W.profileDriftRatio),
   /**
    * A latency profile (JSON, as `vdet worker --profile-only --json` prints) to simulate instead of running
    * models: each batch takes the profiled time and computes nothing. For policy tests and scale benchmarks.

@@ -150,11 +150,15 @@ export class InputPolicy {
   async checkFile(path: string): Promise<string | null> {
     if (!this.allowFileInputs) {
       throw new InputNotAllowedError(
-        "local file inputs are not accepted by this server: use s3://, http(s):// or rtsp://",
+        "local file inputs are not accepted by this server: use s3://, http(s):// or rtsp://, or start the api " +
+          "with --allow-file-inputs (VDET_ALLOW_FILE_INPUTS=1)",
       );
     }
-    if (!isAbsolute(path) && this.inputRoots.length > 0) {
-      throw new InputNotAllowedError(`local input "${path}" must be an absolute path on this server`);
+    if (!isAbsolute(path)) {
+      // A relative path would resolve against the reading process's working directory, not the client's.
+      throw new InputNotAllowedError(
+        `local file inputs must be absolute paths on this server (got "${path}")`,
+      );
     }
     let real: string;
     try {

@@ -8,6 +8,7 @@ import {
   type JobError,
   type JobProgress,
   type JobRecord,
+  type JobRendering,
   type JobSpec,
   type JobStateName,
   TERMINAL_STATES,
@@ -71,6 +72,8 @@ export interface JobStore {
   producerCheckpoint(id: string): Promise<ProducerCheckpoint | null>;
   setTotal(id: string, total: number): Promise<void>;
   setVideo(id: string, video: VideoSummary): Promise<void>;
+  /** Rendering progress of preview.mp4 (null: not rendering), shown as the job page's `rendering` state. */
+  setRendering(id: string, rendering: JobRendering | null): Promise<void>;
   addError(id: string, error: Omit<JobError, "atMs">): Promise<void>;
   /** Asks the stages to stop the job; returns false when the job does not exist or has already ended. */
   requestCancel(id: string): Promise<boolean>;
@@ -194,6 +197,11 @@ export class MemoryJobStore implements JobStore {
   async setVideo(id: string, video: VideoSummary): Promise<void> {
     const job = this.touch(id);
     if (job) job.video = { ...video };
+  }
+
+  async setRendering(id: string, rendering: JobRendering | null): Promise<void> {
+    const job = this.touch(id);
+    if (job) job.rendering = rendering === null ? null : { ...rendering };
   }
 
   async addError(id: string, error: Omit<JobError, "atMs">): Promise<void> {
@@ -350,6 +358,7 @@ export class RedisJobStore implements JobStore {
       errors: errors.map((e) => JSON.parse(e)),
       cancelRequested: hash.cancelRequested === "1",
       video: hash.video ? JSON.parse(hash.video) : null,
+      ...(hash.rendering ? { rendering: JSON.parse(hash.rendering) } : {}),
     };
   }
 
@@ -418,6 +427,13 @@ export class RedisJobStore implements JobStore {
 
   async setVideo(id: string, video: VideoSummary): Promise<void> {
     await this.redis.hset(this.keys.job(id), { video: JSON.stringify(video), updatedAtMs: Date.now() });
+  }
+
+  async setRendering(id: string, rendering: JobRendering | null): Promise<void> {
+    await this.redis.hset(this.keys.job(id), {
+      rendering: rendering === null ? "" : JSON.stringify(rendering),
+      updatedAtMs: Date.now(),
+    });
   }
 
   async addError(id: string, error: Omit<JobError, "atMs">): Promise<void> {

@@ -4,6 +4,7 @@
 import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { basename, extname, resolve } from "node:path";
+import { readOnnxInfo } from "@vdet/effdet";
 import { type PhiValue, parsePhi } from "@vdet/protocol";
 import { detectTensorFormat } from "@vdet/tensorio";
 import { type CachedModel, checkModelName, ModelCache } from "./cache.ts";
@@ -13,7 +14,8 @@ import { ModelInputError } from "./errors.ts";
 import { deployModelEntry, MANIFEST_FORMAT, type ModelManifest, vdetVersion } from "./manifest.ts";
 
 export interface ImportOptions {
-  phi: PhiValue | string | number;
+  /** The checkpoint's φ; may be left out for a deploy ONNX file that records it (vdet builds do). */
+  phi?: PhiValue | string | number;
   /** Path of a labels file: one class name per line, in class order. */
   classesFile?: string;
   /** Cache name; default the file name without its extension. */
@@ -32,7 +34,6 @@ function defaultName(file: string): string {
 
 export async function importModel(file: string, options: ImportOptions): Promise<CachedModel> {
   const cache = options.cache ?? new ModelCache();
-  const phi = parsePhi(options.phi);
   const name = checkModelName(options.name ?? defaultName(file));
   if (parsePublishedName(name) !== undefined) {
     throw new ModelInputError(
@@ -50,6 +51,12 @@ export async function importModel(file: string, options: ImportOptions): Promise
   const bytes = new Uint8Array(await readFile(file));
   const sourceName = basename(file);
   const isOnnx = detectTensorFormat(bytes) === undefined && looksLikeOnnx(bytes);
+  const recorded = isOnnx ? readOnnxInfo(bytes).phi : undefined;
+  if (options.phi === undefined && recorded === undefined)
+    throw new ModelInputError(
+      `${sourceName} does not record its φ (${isOnnx ? "an ONNX file not built by vdet" : "a checkpoint"}): pass --phi 0…7 or 7x`,
+    );
+  const phi = parsePhi(options.phi ?? (recorded as string));
   const converted = isOnnx
     ? adoptOnnx(bytes, { phi, sourceName, expectedClasses: labels?.length })
     : convertCheckpoint(bytes, { phi, sourceName, expectedClasses: labels?.length });

@@ -15,6 +15,15 @@ export {
   sha256PrefixFromName,
 } from "./catalog.ts";
 export { defaultLabels, inferNumClasses, parseLabels } from "./convert.ts";
+export {
+  type DefaultWeights,
+  type DefaultWeightsOptions,
+  defaultWeights,
+  offlineFromEnv,
+  SEEDED_WEIGHTS_LABEL,
+  seededWeightsDescription,
+  trainedWeightsHint,
+} from "./default-weights.ts";
 export { DEFAULT_STALL_TIMEOUT_MS, type DownloadProgress, download, proxyDispatcher } from "./download.ts";
 export {
   ChecksumMismatchError,

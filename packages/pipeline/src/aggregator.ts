@@ -23,7 +23,7 @@ export interface AggregatorConfig {
   transport: Transport;
   jobStore: JobStore;
   openOutput: JobOutputFactory;
-  /** Describes the models for the manifest (φ → weights name), e.g. "seeded (seed 0)". */
+  /** Describes the models for the manifest (φ → weights name), e.g. "untrained (seeded, seed 0)". */
   modelDescription?: (phi: PhiValue) => string;
   /** What the workers run per φ, read when a job's first results arrive: class names (default: COCO). */
   models?: ModelRegistry;
@@ -61,11 +61,25 @@ export function startAggregator(config: AggregatorConfig): Stage {
         // A message redelivered after its job was finished (by this aggregator or one before a crash).
         if (isTerminal(job.state)) return "ended" as const;
         const checkpoint = (await config.checkpoints?.load(jobId)) ?? null;
-        const output = await config.openOutput(
-          jobId,
-          job.output,
-          checkpoint ? { tracksPartsWritten: checkpoint.snapshot.tracksPartsWritten } : undefined,
-        );
+        let output: Awaited<ReturnType<JobOutputFactory>>;
+        try {
+          output = await config.openOutput(
+            jobId,
+            job.output,
+            checkpoint ? { tracksPartsWritten: checkpoint.snapshot.tracksPartsWritten } : undefined,
+          );
+        } catch (error) {
+          // An output that cannot be opened (a file where a folder must be, no permission) would fail the same
+          // way on every redelivery: the job fails at once, naming the output, instead of waiting forever.
+          if (!outputUnusable(error)) throw error;
+          const message = `cannot write to ${job.output}: ${outputReason(error)}`;
+          log.error({ jobId, stage: "aggregator", err: message }, "job failed");
+          await config.jobStore.addError(jobId, { stage: "aggregator", message });
+          await config.jobStore.setState(jobId, "failed");
+          metrics.jobFinished("failed");
+          config.onJobFinished?.(jobId, "failed");
+          return "ended" as const;
+        }
         const models = (await config.models?.read()) ?? {};
         if (!checkpoint) return JobAggregation.start(job, output, models);
         const agg = await JobAggregation.restore(job, output, models, checkpoint);
@@ -277,16 +291,30 @@ async function writeJobPreview(
   };
   if (!agg.previewFrames)
     return fail("no preview.mp4: the input is a live stream, which cannot be read a second time");
+  // The job page shows `rendering` with this progress until the job ends (reported at most twice a second).
+  let reported = 0;
+  let pending = Promise.resolve();
+  const report = (done: number, total: number | null) => {
+    if (Date.now() - reported < 500) return;
+    reported = Date.now();
+    pending = pending.then(() => config.jobStore.setRendering(agg.job.id, { done, total })).catch(() => {});
+  };
   try {
+    await config.jobStore.setRendering(agg.job.id, { done: 0, total: null });
     await writePreview(
       agg.job.spec.input,
       agg.previewFrames,
       agg.output,
       config.openInput ?? (async (i) => i),
+      agg.job.spec.previewRange,
+      report,
     );
     return true;
   } catch (error) {
     return fail(`preview.mp4 not written: ${(error as Error).message}`);
+  } finally {
+    await pending;
+    await config.jobStore.setRendering(agg.job.id, null);
   }
 }
 
@@ -309,4 +337,26 @@ function countDeadlineMisses(
     if (slackMs < 0) misses++;
   }
   agg.state.deadlineMisses += misses;
+}
+
+const UNUSABLE_OUTPUT_CODES: Record<string, string> = {
+  EEXIST: "it is a file, not a directory",
+  ENOTDIR: "a part of the path is a file, not a directory",
+  EACCES: "permission denied",
+  EPERM: "permission denied",
+  EROFS: "the file system is read-only",
+};
+
+/** An error opening a job's output that a retry cannot fix. */
+function outputUnusable(error: unknown): boolean {
+  if (isVdetError(error)) return !error.retryable;
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === "string" && code in UNUSABLE_OUTPUT_CODES;
+}
+
+function outputReason(error: unknown): string {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (!isVdetError(error) && typeof code === "string" && code in UNUSABLE_OUTPUT_CODES)
+    return UNUSABLE_OUTPUT_CODES[code];
+  return error instanceof Error ? error.message : String(error);
 }

@@ -36,7 +36,7 @@ export interface ManifestContext {
   files: string[];
   /** vdet's version (the root package.json's). */
   version: string;
-  /** Describes the models (φ → weights name), e.g. "seeded (seed 0)"; default: what the workers published. */
+  /** Describes the models (φ → weights name), e.g. "untrained (seeded, seed 0)"; default: what the workers published. */
   modelDescription?: (phi: PhiValue) => string;
 }
 

@@ -26,7 +26,7 @@ describe("labels", () => {
     assert.equal(models["0"].weights, onnx);
     assert.equal(models["0"].source, "COCO");
     assert.equal(models["0"].labels[0], "person");
-    assert.equal(models["1"].weights, "seeded (seed 5)");
+    assert.equal(models["1"].weights, "untrained (seeded, seed 5)");
     // A name that resolves to nothing: the worker fails that φ's frames when it loads it; COCO meanwhile.
     assert.equal(models["3"].source, "COCO");
 

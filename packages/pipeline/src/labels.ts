@@ -3,7 +3,13 @@
 // checkpoints, ONNX files and seeded weights use the COCO map.
 
 import { cocoModel, type DeploymentModels } from "@vdet/jobs";
-import { type ModelCache, ModelInputError, ModelNotFoundError, resolveModelReference } from "@vdet/models";
+import {
+  type ModelCache,
+  ModelInputError,
+  ModelNotFoundError,
+  resolveModelReference,
+  seededWeightsDescription,
+} from "@vdet/models";
 import { type ModelLabels, PHI_VALUES, type PhiValue } from "@vdet/protocol";
 import type { ModelSourceOptions } from "./models.ts";
 
@@ -14,7 +20,7 @@ export function deploymentModels(options: ModelSourceOptions, cache?: ModelCache
     const reference = options.weights?.[String(phi)];
     models[String(phi)] = reference
       ? referenceLabels(reference, phi, cache)
-      : cocoModel(`seeded (seed ${options.seed ?? 0})`);
+      : cocoModel(seededWeightsDescription(options.seed ?? 0));
   }
   return models;
 }

@@ -4,6 +4,7 @@
 import { availableParallelism } from "node:os";
 import { VdetError } from "@vdet/errors";
 import { MemoryJobStore, MemoryModelRegistry } from "@vdet/jobs";
+import { seededWeightsDescription } from "@vdet/models";
 import {
   type JobRecord,
   type JobSpecInput,
@@ -96,7 +97,9 @@ export async function runLocal(options: LocalRunOptions): Promise<LocalRunResult
       return out;
     },
     modelDescription: (phi) =>
-      models.hasWeights(phi) ? (options.weights?.[String(phi)] ?? "") : `seeded (seed ${options.seed ?? 0})`,
+      models.hasWeights(phi)
+        ? (options.weights?.[String(phi)] ?? "")
+        : seededWeightsDescription(options.seed ?? 0),
     models: registry,
     onJobFinished: () => aggregatorDone(),
   });

@@ -5,7 +5,7 @@ import { createReadStream } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { renderAnnotatedVideo, type TrackFrame } from "@vdet/render";
+import { type RenderRange, renderAnnotatedVideo, type TrackFrame } from "@vdet/render";
 import type { VideoInput } from "@vdet/video";
 import type { JobOutput } from "./job-output.ts";
 
@@ -19,11 +19,19 @@ export async function writePreview(
   frames: readonly TrackFrame[],
   output: JobOutput,
   openInput: (input: string) => Promise<VideoInput>,
+  range: RenderRange = "processed",
+  onProgress?: (done: number, total: number | null) => void,
 ): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), "vdet-preview-"));
   try {
     const file = join(dir, "preview.mp4");
-    await renderAnnotatedVideo({ tracks: frames, input: () => openInput(input), output: file });
+    await renderAnnotatedVideo({
+      tracks: frames,
+      input: () => openInput(input),
+      output: file,
+      range,
+      onProgress,
+    });
     await output.upload("preview.mp4", createReadStream(file), "video/mp4");
   } finally {
     await rm(dir, { recursive: true, force: true });

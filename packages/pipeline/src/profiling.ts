@@ -6,12 +6,14 @@ import { ConfigError } from "@vdet/config";
 import { getConfig } from "@vdet/effdet";
 import { type PhiValue, parsePhi } from "@vdet/protocol";
 import {
+  currentLoad,
   describeHardware,
   LatencyProfile,
   loadProfile,
   type ProfileTable,
   profileCacheDir,
   profileKey,
+  profileStaleReason,
   saveProfile,
 } from "@vdet/scheduler";
 import type { ModelProvider } from "./models.ts";
@@ -30,6 +32,8 @@ export interface ProfileOptions {
   cacheDir?: string | null;
   /** Measure even when a cached profile exists (and replace it). */
   refresh?: boolean;
+  /** A cached profile older than this is measured again (default: 7 days). */
+  maxAgeMs?: number;
   onProgress?: (step: { phi: PhiValue; batch: number; ms: number }) => void;
 }
 
@@ -38,6 +42,10 @@ export interface ProfileResult {
   table: ProfileTable;
   /** Where the cached profile was read from; undefined when it was measured now. */
   cachedFrom?: string;
+  /** Why a cached profile was measured again (too old), when it was. */
+  staleReason?: string;
+  /** The profile cache directory (null: none). */
+  cacheDir: string | null;
   savedTo?: string;
 }
 
@@ -63,10 +71,17 @@ export async function profileModels(options: ProfileOptions): Promise<ProfileRes
     batchSizes: batches,
   });
   const dir = options.cacheDir === undefined ? profileCacheDir() : options.cacheDir;
+  let staleReason: string | undefined;
   if (dir !== null && !options.refresh) {
     const cached = await loadProfile(dir, key);
-    if (cached) return { profile: LatencyProfile.fromTable(cached), table: cached, cachedFrom: dir };
+    staleReason = cached
+      ? profileStaleReason(cached, { maxAgeMs: options.maxAgeMs ?? 7 * 86_400_000 })
+      : undefined;
+    if (cached && staleReason === undefined)
+      return { profile: LatencyProfile.fromTable(cached), table: cached, cachedFrom: dir, cacheDir: dir };
   }
+  // The load the timings were taken under goes with them: a busy machine's profile says so.
+  const load = currentLoad();
   const profile = new LatencyProfile();
   const warmup = options.warmup ?? 2;
   const samples = options.samples ?? 5;
@@ -85,9 +100,9 @@ export async function profileModels(options: ProfileOptions): Promise<ProfileRes
       }
     }
   }
-  const table = profile.toTable(key);
+  const table = profile.toTable(key, undefined, load);
   const savedTo = dir === null ? undefined : await saveProfile(dir, table);
-  return { profile, table, savedTo };
+  return { profile, table, savedTo, staleReason, cacheDir: dir };
 }
 
 /** A frame of the φ's input size with seeded noise (timings of a constant frame could flatter NMS). */

@@ -23,6 +23,7 @@ export {
   selectDetections,
 } from "./detections.ts";
 export { PROTOCOL_ERRORS } from "./error-codes.ts";
+export { describeJobError, ERROR_SUBJECTS, errorSubject } from "./error-subject.ts";
 export { type JobManifest, jobManifestSchema } from "./job-manifest.ts";
 export {
   InvalidJobSpecError,
@@ -44,11 +45,13 @@ export {
   type JobError,
   type JobProgress,
   type JobRecord,
+  type JobRendering,
   type JobStateName,
   type JobWaiting,
   jobErrorSchema,
   jobProgressSchema,
   jobRecordSchema,
+  jobRenderingSchema,
   jobStalled,
   jobStateSchema,
   jobWaiting,

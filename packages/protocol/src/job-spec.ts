@@ -69,6 +69,8 @@ export const jobSpecSchema = z
     maxFrames: z.number().int().min(1).max(10_000_000).optional(),
     /** Also write preview.mp4 (the source with the tracks drawn on it); needs an input that can be read twice. */
     preview: z.boolean().optional(),
+    /** What preview.mp4 covers: the processed time range (default) or the whole source video. */
+    previewRange: z.enum(["processed", "video"]).optional(),
     /**
      * Archive jobs: a throughput target instead of a fixed φ — the workers run the largest φ of the range whose
      * throughput across the current workers keeps it (frames per second, or every frame done by an instant).

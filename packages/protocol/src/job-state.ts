@@ -54,6 +54,11 @@ export const videoSummarySchema = z
   .strict();
 export type VideoSummary = z.infer<typeof videoSummarySchema>;
 
+export const jobRenderingSchema = z
+  .object({ done: z.number().int().min(0), total: z.number().int().min(0).nullable() })
+  .strict();
+export type JobRendering = z.infer<typeof jobRenderingSchema>;
+
 export const jobRecordSchema = z
   .object({
     id: z.string(),
@@ -66,6 +71,8 @@ export const jobRecordSchema = z
     output: z.string(),
     cancelRequested: z.boolean(),
     video: videoSummarySchema.nullable(),
+    /** While preview.mp4 is rendered after the last frame was written: source frames done of about `total`. */
+    rendering: jobRenderingSchema.nullable().optional(),
   })
   .strict();
 export type JobRecord = z.infer<typeof jobRecordSchema>;

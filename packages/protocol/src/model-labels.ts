@@ -6,7 +6,7 @@ import { z } from "zod";
 
 export const modelLabelsSchema = z
   .object({
-    /** What runs: a cached model's name, a checkpoint or ONNX path, or "seeded (seed N)". */
+    /** What runs: a cached model's name, a checkpoint or ONNX path, or "untrained (seeded, seed N)". */
     weights: z.string().max(4096),
     /** Where the names come from: "COCO", or the cached model whose manifest lists them. */
     source: z.string().max(256),

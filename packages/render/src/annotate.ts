@@ -82,9 +82,18 @@ export interface AnnotatorOptions {
 
 /** A sampled frame as drawn: its detections (with track ids) and their labels. */
 interface ShownFrame {
+  ptsMs: number;
   frame: number;
   detections: Detections;
   labels: string[];
+}
+
+/** The usual gap between sampled frames (the median), ms; one second when fewer than two frames. */
+export function samplingIntervalMs(frames: readonly TrackFrame[]): number {
+  const gaps: number[] = [];
+  for (let i = 1; i < frames.length; i++) gaps.push(frames[i].ptsMs - frames[i - 1].ptsMs);
+  const positive = gaps.filter((g) => g > 0).sort((a, b) => a - b);
+  return positive.length === 0 ? 1000 : positive[Math.floor(positive.length / 2)];
 }
 
 /** Draws frames in pts order; keeps the trail state between calls. */
@@ -94,6 +103,8 @@ export class Annotator {
   private readonly trails = new Map<number, { points: [number, number][]; lastSeen: number }>();
   private readonly trailLength: number;
   private readonly minScore: number;
+  /** How long a sampled frame's boxes stay on screen when no later sampled frame replaces them, ms. */
+  readonly holdMs: number;
 
   constructor(
     private readonly frames: readonly TrackFrame[],
@@ -101,6 +112,13 @@ export class Annotator {
   ) {
     this.trailLength = options.trailLength ?? 12;
     this.minScore = options.minScore ?? 0;
+    this.holdMs = samplingIntervalMs(frames);
+  }
+
+  /** The end of the processed time range: the last sampled frame plus one sampling interval (ms). */
+  get processedEndMs(): number {
+    const last = this.frames.at(-1);
+    return last === undefined ? 0 : last.ptsMs + this.holdMs;
   }
 
   /** The sampled frame shown at `ptsMs` (advances; pts must not go backwards). */
@@ -109,12 +127,15 @@ export class Annotator {
     while (this.next < this.frames.length && this.frames[this.next].ptsMs <= ptsMs + 0.5) {
       const line = this.frames[this.next++];
       this.current = {
+        ptsMs: line.ptsMs,
         frame: line.frame,
         detections: detectionsFromRows(line.detections),
         labels: line.detections.map((d) => d.label),
       };
       this.updateTrails(this.current);
     }
+    // Boxes are current until the next sampled frame; after the last one, for one sampling interval, then gone.
+    if (this.current && ptsMs > this.current.ptsMs + this.holdMs + 0.5) return null;
     return this.current;
   }
 

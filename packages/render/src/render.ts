@@ -1,4 +1,5 @@
-// vdet render: the whole source video with the tracks drawn on it, encoded as MP4. Every source frame is
+// vdet render: the source video with the tracks drawn on it, encoded as MP4: by default only the processed time
+// range (up to one sampling interval after the last sampled frame), the whole video on request. Every source frame is
 // decoded (packages/video), annotated in place (annotate.ts) and piped as raw RGB into a second ffmpeg that
 // encodes it with libx264 when this ffmpeg has it, else MPEG-4 part 2.
 
@@ -11,6 +12,7 @@ import { Annotator, type AnnotatorOptions } from "./annotate.ts";
 import type { TrackFrame } from "./tracks.ts";
 
 export type VideoCodec = "libx264" | "mpeg4";
+export type RenderRange = "processed" | "video";
 
 export interface RenderOptions extends AnnotatorOptions {
   tracks: readonly TrackFrame[];
@@ -21,6 +23,8 @@ export interface RenderOptions extends AnnotatorOptions {
   output: string;
   /** Default: libx264 when available, else mpeg4. */
   codec?: VideoCodec;
+  /** "processed" (default): stop one sampling interval after the last sampled frame; "video": the whole source. */
+  range?: RenderRange;
   /** Called after each frame with frames done and the expected total (null when unknown). */
   onProgress?: (done: number, total: number | null) => void;
   signal?: AbortSignal;
@@ -54,9 +58,13 @@ export async function renderAnnotatedVideo(options: RenderOptions): Promise<Rend
   const info = await probeVideo(await open(), { signal: options.signal });
   const fps = info.fps && Number.isFinite(info.fps) && info.fps > 0 ? info.fps : 25;
   const codec = options.codec ?? (await defaultCodec());
-  const total =
-    info.frameCount ?? (info.durationSeconds === undefined ? null : Math.round(info.durationSeconds * fps));
   const annotator = new Annotator(options.tracks, options);
+  const wholeTotal =
+    info.frameCount ?? (info.durationSeconds === undefined ? null : Math.round(info.durationSeconds * fps));
+  const endMs = (options.range ?? "processed") === "processed" ? annotator.processedEndMs : Infinity;
+  const rangeTotal = Number.isFinite(endMs) ? Math.max(1, Math.ceil((endMs * fps) / 1000)) : null;
+  const total =
+    rangeTotal === null ? wholeTotal : wholeTotal === null ? rangeTotal : Math.min(wholeTotal, rangeTotal);
   const raw = new PassThrough({ highWaterMark: info.width * info.height * 3 * 2 });
   ffmpeg.setFfmpegPath(ffmpegBinaries().ffmpegPath);
   const encoded = new Promise<void>((resolve, reject) => {
@@ -89,6 +97,7 @@ export async function renderAnnotatedVideo(options: RenderOptions): Promise<Rend
       signal: options.signal,
     })) {
       const ptsMs = Number.isFinite(frame.ptsSeconds) ? frame.ptsSeconds * 1000 : (frames * 1000) / fps;
+      if (ptsMs >= endMs && frames > 0) break; // past the processed range: stop decoding
       annotator.draw(frame, ptsMs);
       if (!raw.write(frame.data)) {
         await new Promise<void>((resolve, reject) => {

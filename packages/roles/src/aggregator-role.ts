@@ -24,6 +24,6 @@ export function startAggregatorRole(config: AggregatorRoleConfig, logger: Logger
     checkpoints: new RedisAggregatorCheckpoints(c.redis, c.transport.keys),
     logger,
   });
-  logger.info({ role: "aggregator" }, "aggregator started");
+  logger.info({}, "aggregator started");
   return runningRole(c.redis, [stage, c, storage]);
 }

@@ -48,7 +48,7 @@ export async function startApiRole(
     openVideo: (input) => storage.openObject(input),
   });
   const url = await app.listen({ host: config.host, port: config.port });
-  logger.info({ role: "api", url }, "api listening");
+  logger.info({ url }, "api listening");
   const publisher = config.cloudwatchNamespace
     ? startBacklogPublisher({
         transport: c.transport,

@@ -22,6 +22,7 @@ export interface Common {
   stalledIntervalMs?: number;
   /** Partitions of the frames and results queues (VDET_QUEUE_PARTITIONS; Redis Cluster only). */
   queuePartitions?: number;
+  keepFinishedJobsSeconds?: number;
 }
 
 function tlsCa(config: Common): string | undefined {
@@ -71,6 +72,7 @@ export function connect(
     lockDurationMs: config.lockDurationMs,
     stalledIntervalMs: config.stalledIntervalMs,
     partitions: config.queuePartitions,
+    keepFinishedJobsSeconds: config.keepFinishedJobsSeconds,
   });
   // The same key map as the transport's (hash-tagged on a Redis Cluster).
   const redis = connectRedis(parseRedisUrl(config.redisUrl, { tlsCa: ca }));

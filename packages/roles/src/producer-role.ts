@@ -49,6 +49,6 @@ export async function startProducerRole(config: ProducerRoleConfig, logger: Logg
     models: c.models,
     logger,
   });
-  logger.info({ role: "producer" }, "producer started");
+  logger.info({}, "producer started");
   return runningRole(c.redis, [stage, c, storage, proxy]);
 }

@@ -3,6 +3,7 @@
 
 import { availableParallelism } from "node:os";
 import { ConfigError, type WorkerRoleConfig } from "@vdet/config";
+import { defaultWeights, SEEDED_WEIGHTS_LABEL } from "@vdet/models";
 import {
   createModelProvider,
   createSimulatedModelProvider,
@@ -14,7 +15,14 @@ import {
   withModelMetrics,
 } from "@vdet/pipeline";
 import { parsePhi } from "@vdet/protocol";
-import { LatencyProfile, type ProfileTable, readProfileFile } from "@vdet/scheduler";
+import {
+  currentLoad,
+  LatencyProfile,
+  type ProfileTable,
+  profileDrift,
+  readProfileFile,
+  saveProfile,
+} from "@vdet/scheduler";
 import type { Logger } from "pino";
 import { connect, type RunningRole, runningRole } from "./connections.ts";
 
@@ -22,12 +30,18 @@ import { connect, type RunningRole, runningRole } from "./connections.ts";
 export async function prepareWorker(
   config: WorkerRoleConfig,
   logger: Logger,
-): Promise<{ models: ModelProvider; profile: LatencyProfile | undefined; table: ProfileTable | undefined }> {
+): Promise<{
+  models: ModelProvider;
+  profile: LatencyProfile | undefined;
+  table: ProfileTable | undefined;
+  cacheDir?: string | null;
+}> {
   const simulated = config.simulateProfile
     ? await readProfileFile(config.simulateProfile).catch((error: Error) => {
         throw new ConfigError(`VDET_SIMULATE_PROFILE: ${error.message}`);
       })
     : undefined;
+  if (!simulated) config.weights = await withDefaultWeights(config, logger);
   const models = simulated
     ? createSimulatedModelProvider(simulated)
     : createModelProvider({
@@ -37,14 +51,14 @@ export async function prepareWorker(
         intraOpThreads: config.threads,
       });
   if (simulated) {
-    logger.warn({ role: "worker", profile: config.simulateProfile }, "simulated models: no inference is run");
+    logger.warn({ profile: config.simulateProfile }, "simulated models: no inference is run");
   }
   try {
     // Load models before taking work, so the first batch does not pay for it (and bad weights fail at start).
     for (const phi of config.preload) {
       const started = performance.now();
       await models.detector(parsePhi(phi));
-      logger.info({ role: "worker", phi, ms: Math.round(performance.now() - started) }, "model loaded");
+      logger.info({ phi, ms: Math.round(performance.now() - started) }, "model loaded");
     }
     if (simulated) return { models, profile: LatencyProfile.fromTable(simulated), table: simulated };
     if (config.profile === "off") return { models, profile: undefined, table: undefined };
@@ -56,23 +70,93 @@ export async function prepareWorker(
       executionProvider: config.executionProvider,
       threads: config.threads ?? availableParallelism(),
       refresh: config.profile === "fresh",
-      onProgress: (step) => logger.debug({ role: "worker", ...step }, "profiling"),
+      maxAgeMs: config.profileMaxAgeHours * 3_600_000,
+      onProgress: (step) => logger.debug({ ...step }, "profiling"),
     });
     logger.info(
       {
-        role: "worker",
         key: result.table.key,
         cached: result.cachedFrom !== undefined,
         ms: Math.round(performance.now() - started),
+        load: result.table.load,
+        ...(result.staleReason ? { remeasured: result.staleReason } : {}),
         rows: result.table.rows.map((r) => `D${r.phi}×${r.batch}: ${r.p90Ms} ms`),
       },
       result.cachedFrom ? "latency profile loaded from cache" : "latency profile measured",
     );
-    return { models, profile: result.profile, table: result.table };
+    return { models, profile: result.profile, table: result.table, cacheDir: result.cacheDir };
   } catch (error) {
     await models.close();
     throw error;
   }
+}
+
+/**
+ * Every half minute, compares the live batch times with the profile the worker started from; when they drift
+ * beyond VDET_PROFILE_DRIFT_RATIO (a profile measured while the machine was busy, or a machine that became
+ * busy), the cached profile is replaced by the live measurements, with the load now, so the next worker on this
+ * machine starts from current timings.
+ */
+function watchProfileDrift(
+  prepared: Awaited<ReturnType<typeof prepareWorker>>,
+  config: WorkerRoleConfig,
+  logger: Logger,
+): { close(): void } {
+  const { profile, cacheDir } = prepared;
+  let table = prepared.table;
+  if (!profile || !table || !cacheDir || config.simulateProfile || config.profileDriftRatio === 0)
+    return { close() {} };
+  let saving = false;
+  const check = async () => {
+    if (saving || !table) return;
+    const drift = profileDrift(table, profile, config.profileDriftRatio);
+    if (!drift) return;
+    saving = true;
+    try {
+      const replaced = profile.toTable(table.key, undefined, currentLoad());
+      await saveProfile(cacheDir, replaced);
+      logger.warn(
+        { ...drift, was: table.load, now: replaced.load },
+        `latency profile drifted (D${drift.phi}×${drift.batch}: ${drift.cachedMs} ms cached, ${drift.liveMs.toFixed(0)} ms now): cache replaced by the live measurements`,
+      );
+      table = replaced;
+    } catch (error) {
+      logger.warn({ err: (error as Error).message }, "latency profile not re-saved");
+    } finally {
+      saving = false;
+    }
+  };
+  const timer = setInterval(() => void check(), 30_000);
+  timer.unref();
+  return { close: () => clearInterval(timer) };
+}
+
+/**
+ * The weights per φ: those configured, plus the cached COCO model (pulled on first use unless offline) for each
+ * preloaded φ without any. A φ left without trained weights runs seeded ones, and the worker says so loudly.
+ */
+async function withDefaultWeights(config: WorkerRoleConfig, logger: Logger): Promise<Record<string, string>> {
+  const weights = { ...config.weights };
+  for (const phi of config.preload) {
+    const key = String(parsePhi(phi));
+    if (weights[key] !== undefined) continue;
+    const found = await defaultWeights(parsePhi(phi), {
+      offline: config.offline,
+      onEvent: (event) => {
+        if (event.type === "download") logger.info({ model: event.name, url: event.url }, "pulling model");
+      },
+    });
+    if (found.kind === "trained") {
+      weights[key] = found.name;
+      logger.info({ phi: key, model: found.name, pulled: found.pulled }, "COCO model");
+    } else {
+      logger.warn(
+        { phi: key, weights: SEEDED_WEIGHTS_LABEL, reason: found.reason },
+        `weights for D${key}: ${SEEDED_WEIGHTS_LABEL}: this worker finds no objects; ${found.hint}`,
+      );
+    }
+  }
+  return weights;
 }
 
 export async function startWorkerRole(config: WorkerRoleConfig, logger: Logger): Promise<RunningRole> {
@@ -93,7 +177,6 @@ export async function startWorkerRole(config: WorkerRoleConfig, logger: Logger):
   }
   logger.info(
     {
-      role: "worker",
       models: Object.fromEntries(Object.entries(published).map(([phi, m]) => [phi, m.source])),
     },
     "models published",
@@ -107,6 +190,7 @@ export async function startWorkerRole(config: WorkerRoleConfig, logger: Logger):
     profile: prepared.profile,
     logger,
   });
-  logger.info({ role: "worker" }, "worker ready");
-  return runningRole(c.redis, [stage, models, c]);
+  logger.info({}, "worker ready");
+  const drift = watchProfileDrift(prepared, config, logger);
+  return runningRole(c.redis, [drift, stage, models, c]);
 }

@@ -9,8 +9,10 @@ export {
   formatProfile,
   LatencyProfile,
   type LatencyProfileOptions,
+  type ProfileDrift,
   type ProfileRow,
   type ProfileTable,
+  profileDrift,
   profileTableSchema,
   quantile,
 } from "./latency-profile.ts";
@@ -24,12 +26,14 @@ export {
 } from "./phi-policy.ts";
 export { type Plan, type PlanInput, type PlanRow, planArchive, planLatency } from "./planner.ts";
 export {
+  currentLoad,
   describeHardware,
   loadProfile,
   ProfileFileError,
   type ProfileKeyParts,
   profileCacheDir,
   profileKey,
+  profileStaleReason,
   readProfileFile,
   SCHEDULER_ERRORS,
   saveProfile,

@@ -18,6 +18,15 @@ export const profileTableSchema = z
     /** What the measurements are valid for (model hash, hardware, execution provider, threads). */
     key: z.string().min(1),
     measuredAt: z.string(),
+    /** The load the machine was under while it was measured (absent in profiles from before it was recorded). */
+    load: z
+      .object({
+        /** 1-minute load average at the start of the measurement. */
+        loadAverage1m: z.number().min(0),
+        cpus: z.number().int().min(1),
+      })
+      .strict()
+      .optional(),
     rows: z.array(
       z
         .object({
@@ -60,6 +69,12 @@ export class LatencyProfile {
     list.push(ms);
     if (list.length > this.window) list.splice(0, list.length - this.window);
     this.samples.set(key, list);
+  }
+
+  /** The median of the kept samples for exactly (φ, batch), or undefined when there are none. */
+  median(phi: PhiValue, batch: number): number | undefined {
+    const list = this.samples.get(keyOf(phi, batch));
+    return list && list.length > 0 ? quantile(list, 0.5) : undefined;
   }
 
   /** φ with at least one measurement, ascending. */
@@ -119,7 +134,7 @@ export class LatencyProfile {
     return best;
   }
 
-  toTable(key: string, measuredAt = new Date().toISOString()): ProfileTable {
+  toTable(key: string, measuredAt = new Date().toISOString(), load?: ProfileTable["load"]): ProfileTable {
     const rows: ProfileRow[] = [...this.samples]
       .map(([k, samplesMs]) => ({
         ...parseKey(k),
@@ -128,8 +143,39 @@ export class LatencyProfile {
         samplesMs: samplesMs.map(round),
       }))
       .sort((a, b) => phiRank(a.phi) - phiRank(b.phi) || a.batch - b.batch);
-    return { version: 1, key, measuredAt, rows };
+    return { version: 1, key, measuredAt, ...(load ? { load } : {}), rows };
   }
+}
+
+/** Where live batch times differ most from a stored profile: the (φ, batch) with the largest ratio either way. */
+export interface ProfileDrift {
+  phi: PhiValue;
+  batch: number;
+  cachedMs: number;
+  liveMs: number;
+  /** liveMs / cachedMs. */
+  ratio: number;
+}
+
+/**
+ * The largest drift of `live`'s median from `table`'s p50 over the rows both have, when it exceeds `threshold`
+ * (a factor, either way: 1.5 flags 1.5× slower and 1.5× faster); undefined otherwise.
+ */
+export function profileDrift(
+  table: ProfileTable,
+  live: LatencyProfile,
+  threshold: number,
+): ProfileDrift | undefined {
+  let worst: ProfileDrift | undefined;
+  for (const row of table.rows) {
+    const liveMs = live.median(row.phi, row.batch);
+    if (liveMs === undefined || row.p50Ms <= 0) continue;
+    const ratio = liveMs / row.p50Ms;
+    const off = Math.max(ratio, 1 / ratio);
+    if (off > threshold && (!worst || off > Math.max(worst.ratio, 1 / worst.ratio)))
+      worst = { phi: row.phi, batch: row.batch, cachedMs: row.p50Ms, liveMs, ratio };
+  }
+  return worst;
 }
 
 /** Linear-interpolated quantile of unsorted samples (q in [0, 1]). */
@@ -143,7 +189,8 @@ export function quantile(values: readonly number[], q: number): number {
 
 /** The profile as a text table (φ × batch size), for `vdet worker --profile-only` and `vdet plan`. */
 export function formatProfile(table: ProfileTable): string {
-  const lines = [`profile ${table.key} (measured ${table.measuredAt})`];
+  const load = table.load ? `, load ${table.load.loadAverage1m.toFixed(2)} on ${table.load.cpus} CPUs` : "";
+  const lines = [`profile ${table.key} (measured ${table.measuredAt}${load})`];
   lines.push(["φ", "batch", "p50 ms", "p90 ms", "ms/frame", "frames/s"].map((c) => c.padStart(9)).join(""));
   for (const row of table.rows) {
     lines.push(

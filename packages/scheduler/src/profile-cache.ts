@@ -5,7 +5,7 @@
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
-import { cpus, homedir } from "node:os";
+import { availableParallelism, cpus, homedir, loadavg } from "node:os";
 import { join } from "node:path";
 import { codedError, defineErrorCodes } from "@vdet/errors";
 import { type ProfileTable, profileTableSchema } from "./latency-profile.ts";
@@ -53,6 +53,24 @@ export function describeHardware(executionProvider: string): string {
     );
   }
   return `${cpu} + ${gpu}`;
+}
+
+/** The machine's load now, recorded with a profile measured now. */
+export function currentLoad(): NonNullable<ProfileTable["load"]> {
+  return { loadAverage1m: Math.round(loadavg()[0] * 100) / 100, cpus: availableParallelism() };
+}
+
+/** Why a cached profile must be measured again (too old), or undefined when it can be used. */
+export function profileStaleReason(
+  table: ProfileTable,
+  options: { maxAgeMs: number; now?: number },
+): string | undefined {
+  const measured = Date.parse(table.measuredAt);
+  if (!Number.isFinite(measured)) return "its measurement time is unreadable";
+  const ageMs = (options.now ?? Date.now()) - measured;
+  if (ageMs > options.maxAgeMs)
+    return `measured ${(ageMs / 3_600_000).toFixed(0)} h ago, over the ${(options.maxAgeMs / 3_600_000).toFixed(0)} h limit`;
+  return undefined;
 }
 
 /** `$VDET_HOME/profiles`, else `$XDG_CACHE_HOME/vdet/profiles`, else `~/.cache/vdet/profiles`. */

@@ -31,6 +31,8 @@ export interface BullQueueOptions {
   /** How long a consumer owns a message before it counts as stalled (renewed while it runs). */
   lockDurationMs?: number;
   stalledIntervalMs?: number;
+  /** Keep completed messages this long (seconds, at most 10 000 of them) for admin views; default: remove at once. */
+  keepCompletedSeconds?: number;
   /** Connection and processing errors BullMQ reports outside a handler (it reconnects by itself). */
   onError?: (error: Error) => void;
 }
@@ -52,7 +54,9 @@ export class BullQueue<S extends z.ZodType> implements WorkQueue<z.output<S>> {
       defaultJobOptions: {
         attempts: options.attempts ?? DEFAULT_ATTEMPTS,
         backoff: { type: "exponential", delay: 250 },
-        removeOnComplete: true,
+        removeOnComplete: options.keepCompletedSeconds
+          ? { age: options.keepCompletedSeconds, count: 10_000 }
+          : true,
         removeOnFail: { count: 10_000 },
       },
     });

@@ -65,6 +65,8 @@ export interface RedisTransportOptions {
   lockDurationMs?: number;
   stalledIntervalMs?: number;
   onError?: (error: Error) => void;
+  /** How long finished messages of the jobs queue stay visible (bull-board), seconds; default: removed at once. */
+  keepFinishedJobsSeconds?: number;
   /** PEM certificate(s) that sign the server's TLS certificate, for rediss:// with a private CA. */
   tlsCa?: string;
 }
@@ -101,7 +103,10 @@ export function createRedisTransport(options: RedisTransportOptions): RedisTrans
       keyOf,
     );
   const queues = {
-    jobs: new BullQueue(QUEUE_NAMES.jobs, jobRequestSchema, queueOptions(QUEUE_NAMES.jobs)),
+    jobs: new BullQueue(QUEUE_NAMES.jobs, jobRequestSchema, {
+      ...queueOptions(QUEUE_NAMES.jobs),
+      keepCompletedSeconds: options.keepFinishedJobsSeconds,
+    }),
     frames: partitioned(QUEUE_NAMES.frames, frameChunkSchema, (m) => `${m.jobId}:${m.chunk}`),
     results: partitioned(QUEUE_NAMES.results, detectionBatchSchema, (m) => `${m.jobId}:${m.chunk}`),
     events: new BullQueue(QUEUE_NAMES.events, jobEventSchema, queueOptions(QUEUE_NAMES.events)),

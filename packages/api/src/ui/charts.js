@@ -29,8 +29,12 @@ export function drawPhiChart(canvas, frames, phis) {
     ctx.stroke();
     ctx.fillText(label(level), 4, y + 4);
   }
-  ctx.fillText("frame 0", left, height - 4);
-  ctx.fillText(String(frames.length - 1), width - 30, height - 4);
+  if (frames.length === 0) {
+    ctx.fillText("no frames written", left, height - 4);
+  } else {
+    ctx.fillText("frame 0", left, height - 4);
+    ctx.fillText(String(frames.length - 1), width - 30, height - 4);
+  }
   ctx.strokeStyle = "#2563eb";
   ctx.lineWidth = 2;
   ctx.beginPath();

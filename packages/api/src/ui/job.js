@@ -31,10 +31,21 @@ function bar(name, value, total) {
   );
 }
 
-function showJob(job, terminal, stalled) {
+/** A local path as its last two segments (the whole path in the tooltip); URLs as they are. */
+function shortLocation(location) {
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(location)) return location;
+  const parts = location.split("/").filter(Boolean);
+  const text = parts.length > 2 ? `…/${parts.slice(-2).join("/")}` : location;
+  return el("span", { title: location }, text);
+}
+
+function showJob(job, terminal, errorSubjects, stalled) {
+  // After the last frame, a job with a preview renders it: shown as its own state, with its progress.
+  const rendering = !terminal.has(job.state) && job.rendering ? job.rendering : null;
+  const shown = rendering ? "rendering" : job.state;
   const state = $("#state");
-  state.textContent = job.state;
-  state.className = `state ${job.state}`;
+  state.textContent = shown;
+  state.className = `state ${shown}`;
   // No process serves the job (heartbeats): say so instead of showing progress that silently stands still.
   const stall = $("#stalled");
   stall.textContent = stalled ?? "";
@@ -46,6 +57,7 @@ function showJob(job, terminal, stalled) {
     bar("inferred", p.inferred, total),
     bar("written", p.written, total),
     ...(p.failed > 0 ? [bar("failed", p.failed, total)] : []),
+    ...(rendering ? [bar("rendering", rendering.done, rendering.total ?? 0)] : []),
   );
   samples.push({ at: Date.now(), done: p.written + p.failed });
   while (samples.length > 10) samples.shift();
@@ -54,12 +66,14 @@ function showJob(job, terminal, stalled) {
   const rate = last.at > first.at ? ((last.done - first.done) * 1000) / (last.at - first.at) : 0;
   $("#rates").textContent = terminal.has(job.state)
     ? `${p.written} frames written, ${p.failed} failed`
-    : `${rate.toFixed(1)} frames/s${p.total !== null && rate > 0 ? `, about ${Math.ceil((p.total - last.done) / rate)} s left` : ""}`;
+    : rendering
+      ? `rendering preview.mp4: ${rendering.done}${rendering.total === null ? "" : ` of ${rendering.total}`} video frames`
+      : `${rate.toFixed(1)} frames/s${p.total !== null && rate > 0 && last.done < p.total ? `, about ${Math.ceil((p.total - last.done) / rate)} s left` : ""}`;
   $("#misses").textContent = String(p.deadlineMisses ?? 0);
   const spec = job.spec;
   const facts = [
-    ["input", spec.input],
-    ["output", job.output],
+    ["input", shortLocation(spec.input)],
+    ["output", shortLocation(job.output)],
     ["mode", spec.mode === "latency" ? `latency, ${spec.latencyBudgetMs} ms per frame` : "archive"],
     ["φ allowed", `D${spec.phi.min} … D${spec.phi.max}`],
     [
@@ -78,7 +92,9 @@ function showJob(job, terminal, stalled) {
   $("#facts").replaceChildren(...facts.flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, v)]));
   const errors = job.errors ?? [];
   $("#errors-card").hidden = errors.length === 0;
-  $("#errors").replaceChildren(...errors.map((e) => el("li", {}, `${e.stage}: ${e.message}`)));
+  $("#errors").replaceChildren(
+    ...errors.map((e) => el("li", {}, el("strong", {}, `${errorSubjects[e.stage] ?? e.stage}: `), e.message)),
+  );
   if (!videoSet && job.video) {
     videoSet = true;
     $("#video").src = `${base}/video`;
@@ -102,7 +118,7 @@ async function loadTracks(phis) {
           .join(", ");
 }
 
-function showSummaries(summary) {
+function showSummaries(summary, ended) {
   const perClass = new Map();
   const entry = (label) => {
     if (!perClass.has(label)) perClass.set(label, { tracks: 0, detections: 0, frames: 0 });
@@ -155,25 +171,43 @@ function showSummaries(summary) {
   );
   $("#tracks-note").textContent =
     summary === null
-      ? "Track summaries are written when the job ends."
+      ? ended
+        ? "No track summary: the job ended before writing one."
+        : "Track summaries are written when the job ends."
       : `${summary.tracks} tracks${list.length > 100 ? ", the 100 longest shown" : ""}.`;
+}
+
+/** Which weights made the results (from manifest.json), said plainly when they were untrained. */
+function showWeights(manifest) {
+  const weights = [...new Set((manifest?.models ?? []).map((m) => m.weights))];
+  if (weights.length === 0) return;
+  const facts = $("#facts");
+  facts.append(el("dt", {}, "weights"), el("dd", {}, weights.join(", ")));
+  if (weights.some((w) => w.startsWith("untrained"))) {
+    const note = $("#weights-note");
+    note.hidden = false;
+    note.textContent =
+      "These results come from untrained (seeded) weights: the pipeline ran, but the network finds no objects. " +
+      "Pull the COCO model on the workers (vdet models pull d0) for real detections.";
+  }
 }
 
 async function poll() {
   try {
-    const { jobStates, phis } = await loadMeta();
+    const { jobStates, phis, errorSubjects } = await loadMeta();
     const terminal = new Set(jobStates.filter((s) => s.terminal).map((s) => s.state));
     const { job, stalled } = await api(base);
-    showJob(job, terminal, stalled);
+    showJob(job, terminal, errorSubjects ?? {}, stalled);
     if (terminal.has(job.state)) {
-      await loadTracks(phis);
+      await loadTracks(phis).catch(() => undefined);
       const summary = await api(`${base}/summary`).catch(() => null);
-      showSummaries(summary);
+      showSummaries(summary, true);
+      showWeights(await api(`${base}/manifest`).catch(() => null));
       document.body.dataset.ready = "true";
       return;
     }
     if (!tracksComplete) await loadTracks(phis).catch(() => undefined);
-    showSummaries(null);
+    showSummaries(null, false);
     setTimeout(poll, 1000);
   } catch (error) {
     showNotice(error);

@@ -5,11 +5,18 @@
 import { createHash } from "node:crypto";
 import { readdirSync, statSync } from "node:fs";
 import { extname, join, resolve } from "node:path";
-import { isTerminal, type JobRecord, type JobSpecInput, type JobWaiting } from "@vdet/protocol";
+import {
+  describeJobError,
+  isTerminal,
+  type JobRecord,
+  type JobSpecInput,
+  type JobWaiting,
+} from "@vdet/protocol";
 import { createS3Client, listS3Videos, s3ConfigFromEnv, VIDEO_EXTENSIONS } from "@vdet/storage";
 import { type Command, InvalidArgumentError } from "commander";
 import { globSync } from "tinyglobby";
 import { ApiRequestError, NoVideosError } from "../errors.ts";
+import { absoluteLocation, checkLocalOutput } from "../local-paths.ts";
 import { integer, positiveNumber, probability } from "../options.ts";
 import { createProgress } from "../progress.ts";
 
@@ -40,6 +47,11 @@ async function call(
     );
   }
   const payload = (await response.json().catch(() => ({}))) as Record<string, unknown>;
+  if (response.status === 401)
+    throw new ApiRequestError(
+      `the api at ${client.api} refused the request (401): ${client.token ? "wrong token" : "no token given"}; ` +
+        "set VDET_API_TOKEN or pass --token with the token the api was started with",
+    );
   if (!response.ok)
     throw new ApiRequestError(
       `api answered ${response.status}: ${String(payload.error ?? response.statusText)}`,
@@ -106,6 +118,7 @@ interface SubmitOptions {
   preview?: boolean;
   targetFps?: number;
   finishBy?: string;
+  maxFrames?: number;
 }
 
 function specFor(input: string, output: string, o: SubmitOptions): JobSpecInput {
@@ -117,6 +130,7 @@ function specFor(input: string, output: string, o: SubmitOptions): JobSpecInput 
     classes: o.classes?.split(",").map((c) => c.trim()),
     priority: o.priority,
     preview: o.preview,
+    maxFrames: o.maxFrames,
     ...(o.budget !== undefined
       ? { latencyBudgetMs: o.budget, phi: { min: o.phi ?? 0, max: o.maxPhi ?? 3 } }
       : o.targetFps !== undefined || o.finishBy !== undefined
@@ -188,6 +202,11 @@ export function registerJobCommands(program: Command): void {
     .option("--score-threshold <p>", "minimum detection score", probability)
     .option("--classes <names>", "keep only these classes, e.g. person,car")
     .option("--priority <n>", "1 (first) … 10", integer("--priority", 1, 10))
+    .option(
+      "--max-frames <n>",
+      "stop after this many sampled frames (a quick test job)",
+      integer("--max-frames", 1, 10_000_000),
+    )
     .option("--idempotency-key <key>", "same key, same job (default: derived from input and settings)")
     .option("--wait", "wait for the job to finish, showing progress")
     .option("--preview", "also write preview.mp4 next to the results (not for live streams)")
@@ -202,6 +221,10 @@ export function registerJobCommands(program: Command): void {
       if (o.targetFps !== undefined && o.finishBy !== undefined)
         throw new InvalidArgumentError("give --target-fps or --finish-by, not both");
       const client = clientOptions(o);
+      // Local paths are made absolute here: the api, producer and aggregator run in directories of their own.
+      checkLocalOutput(o.out);
+      o.out = absoluteLocation(o.out);
+      const target = o.archive ? input : absoluteLocation(input);
       const ids: string[] = [];
       const submitAll = async (videos: readonly string[], many: boolean) => {
         for (const video of videos) {
@@ -229,17 +252,23 @@ export function registerJobCommands(program: Command): void {
         const videos = findVideos(input);
         await submitAll(videos, videos.length > 1);
       } else {
-        await submitAll([input], false);
+        await submitAll([target], false);
       }
       if (ids.length === 0) throw new NoVideosError(`no videos found in ${input}`);
       if (o.wait) {
         for (const id of ids) {
           const job = await waitFor(client, id);
           if (o.json) process.stdout.write(`${JSON.stringify({ job })}\n`);
-          else
+          else {
+            // Why first: the job's errors, in user terms, then the outcome.
+            for (const error of job.errors) process.stderr.write(`error: ${describeJobError(error)}\n`);
             process.stdout.write(
-              `${id} ${job.state}: ${job.progress.written} frames written, results in ${job.output}\n`,
+              `${id} ${job.state}: ${job.progress.written} frames written` +
+                (job.progress.written > 0 || job.state === "completed"
+                  ? `, results in ${job.output}\n`
+                  : "\n"),
             );
+          }
           if (job.state !== "completed") process.exitCode = 1;
         }
       }
@@ -262,7 +291,7 @@ export function registerJobCommands(program: Command): void {
         `${job.id}: ${job.state}${stalled ? ` (${stalled})` : ""}\n  decoded ${p.decoded}, inferred ${p.inferred}, written ${p.written}, failed ${p.failed}` +
           `${p.total === null ? "" : ` of ${p.total}`}\n  output ${job.output}\n` +
           (waiting ? `  ${waitingLine(waiting)}\n` : "") +
-          job.errors.map((e) => `  error (${e.stage}): ${e.message}\n`).join(""),
+          job.errors.map((e) => `  error: ${describeJobError(e)}\n`).join(""),
       );
     });
 

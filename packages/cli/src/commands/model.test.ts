@@ -54,6 +54,34 @@ test("detect refuses a file that is not an image, naming it", async () => {
   assert.match(stderr, /notes\.png is not a PNG or JPEG image/);
 });
 
+test("detect on a missing image names it; a usage error prints one hint line, not the whole help", async () => {
+  const missing = await vdet("detect", join(dir, "nope.jpg"));
+  assert.equal(missing.code, 1);
+  assert.equal(missing.stderr.trim(), `vdet: image ${join(dir, "nope.jpg")} does not exist`);
+  const usage = await vdet("detect", "--phii", "0", "x.jpg");
+  assert.equal(usage.code, 1);
+  const lines = usage.stderr.trim().split("\n");
+  assert.match(lines[0], /error: unknown option '--phii'/);
+  assert.ok(lines.length <= 3, usage.stderr);
+  assert.match(usage.stderr, /add --help for usage/);
+  assert.doesNotMatch(usage.stderr, /Options:/);
+});
+
+test("models import reads φ from a deploy ONNX built by vdet; a checkpoint without --phi is a clear error", async () => {
+  const home = join(dir, "import-home");
+  const onnx = join(dir, "d0-deploy.onnx");
+  const built = await vdet("model", "build", "--phi", "0", "--out", onnx);
+  assert.equal(built.code, 0, built.stderr);
+  const imported = await runVdet(["models", "import", onnx, "--name", "mine"], { env: { VDET_HOME: home } });
+  assert.equal(imported.code, 0, imported.stderr);
+  assert.match(imported.stdout, /imported mine: EfficientDet-D0/);
+  const checkpoint = join(dir, "weights.pth");
+  writeFileSync(checkpoint, "not really a checkpoint");
+  const refused = await runVdet(["models", "import", checkpoint], { env: { VDET_HOME: home } });
+  assert.equal(refused.code, 1);
+  assert.match(refused.stderr, /does not record its φ .*pass --phi/);
+});
+
 test("detect with a mismatched checkpoint names the tensor", async (t) => {
   const weights = largeFixture(t, "effdet/d0.weights.safetensors");
   if (!weights) return;

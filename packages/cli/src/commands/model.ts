@@ -4,10 +4,11 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { basename } from "node:path";
 import { constructGraph, Detector, type ModelInfo, readOnnxInfo, type Variant } from "@vdet/effdet";
 import { decodeImage } from "@vdet/image";
-import { type CachedModel, resolveModelReference } from "@vdet/models";
+import { type CachedModel, defaultWeights, resolveModelReference } from "@vdet/models";
 import { cocoIdsByName, cocoLabel, type Detections, detectionCount, parsePhi } from "@vdet/protocol";
 import { type Command, InvalidArgumentError, Option } from "commander";
 import { integer, probability } from "../options.ts";
+import { seededBanner } from "../weights.ts";
 import { addInt8BuildOptions, buildInt8, type Int8BuildOptions, registerModelCompare } from "./model-int8.ts";
 
 function phiOption(value: string): string {
@@ -156,7 +157,11 @@ export function registerModelCommands(program: Command): void {
   )
     .option(
       "--model <file.onnx|name>",
-      "a deploy-variant model file, or a cached model name such as d0 (instead of --phi)",
+      "a deploy-variant model file, or a cached model name such as d0 (default: the COCO model for --phi, 0 unless given, pulled on first use)",
+    )
+    .option(
+      "--offline",
+      "never download models: without a cached one, run untrained seeded weights (VDET_OFFLINE=1)",
     )
     .option("--score-threshold <p>", "minimum score to report", probability, 0.3)
     .option("--classes <names>", "only these classes, e.g. person,car")
@@ -173,17 +178,22 @@ export function registerModelCommands(program: Command): void {
           ep: string;
           threads?: number;
           json?: boolean;
+          offline?: boolean;
         },
       ) => {
         // Decode every image first: a bad file fails before any model work.
-        const frames = images.map((file) => ({ file, ...decodeImage(readFileSync(file), file) }));
-        const cached = cachedModel(o);
-        if (!o.model && !cached && o.phi === undefined)
-          throw new InvalidArgumentError("give --phi (and --weights) or --model");
-        if (!o.model && !cached && !o.weights && !o.json) {
-          process.stderr.write(
-            "note: no --weights given, using seeded random weights: detections are meaningless\n",
-          );
+        const frames = images.map((file) => {
+          if (!existsSync(file)) throw new InvalidArgumentError(`image ${file} does not exist`);
+          return { file, ...decodeImage(readFileSync(file), file) };
+        });
+        // Without a model or weights: the COCO model for --phi (default 0), pulled on first use unless offline.
+        let cached = cachedModel(o);
+        if (!o.model && !cached && !o.weights) {
+          const phi = parsePhi(o.phi ?? "0");
+          const found = await defaultWeights(phi, { offline: o.offline ? true : undefined });
+          if (found.kind === "trained") cached = found.model;
+          else if (!o.json) process.stderr.write(seededBanner([found]));
+          o.phi ??= String(phi);
         }
         const model = cached
           ? cached.modelPath

@@ -179,7 +179,10 @@ export function registerModelsCommands(program: Command): void {
       "convert your own checkpoint (any class count) or deploy ONNX file and store it in the cache",
     )
     .argument("<file>", "checkpoint (.pth in either PyTorch format, .safetensors, wrapped) or deploy .onnx")
-    .requiredOption("--phi <φ>", "EfficientDet coefficient of the checkpoint: 0…7 or 7x")
+    .option(
+      "--phi <φ>",
+      "EfficientDet coefficient of the checkpoint: 0…7 or 7x (read from a deploy .onnx built by vdet)",
+    )
     .option(
       "--classes <labels.txt>",
       "class names, one per line in class order (count must match the checkpoint)",
@@ -190,7 +193,7 @@ export function registerModelsCommands(program: Command): void {
     .action(
       async (
         file: string,
-        o: { phi: string; classes?: string; name?: string; force?: boolean; json?: boolean },
+        o: { phi?: string; classes?: string; name?: string; force?: boolean; json?: boolean },
       ) => {
         const started = performance.now();
         const model = await importModel(file, {

@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { makeTestClip } from "@vdet/video/testing";
-import { execVdet } from "../../testing/vdet.ts";
+import { execVdet, runVdet } from "../../testing/vdet.ts";
 import { parseFinishBy } from "./plan.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "vdet-cli-plan-"));
@@ -51,6 +51,21 @@ describe("vdet plan", () => {
     assert.equal(byPhi[1].workers, 2);
     assert.equal(byPhi[2].workers, null);
     assert.equal(plan.choice.phi, 1);
+  });
+
+  test("live: a budget no φ keeps says why, without naming an option that was not given", async () => {
+    // A batch may take half the 10 ms budget: D0's one frame alone takes 10 ms.
+    const { code, stdout } = await runVdet([
+      "plan",
+      clip,
+      ...["--budget", "10", "--fps", "10", "--profile", profilePath, "--max-batch", "2"],
+    ]);
+    assert.equal(code, 1);
+    assert.match(
+      stdout,
+      /→ no φ of the range fits: even one frame takes longer than a batch may within the budget/,
+    );
+    assert.doesNotMatch(stdout, /--max-workers/);
   });
 
   test("archive: 20 s of video sampled at 10 frames/s (200 frames) by a time; --max-workers caps the choice", async () => {

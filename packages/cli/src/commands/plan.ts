@@ -102,7 +102,7 @@ export function registerPlanCommand(program: Command): void {
         );
         return;
       }
-      process.stdout.write(`${formatPlan(plan, load, table.key)}\n`);
+      process.stdout.write(`${formatPlan(plan, load, table.key, o.maxWorkers)}\n`);
       if (!plan.choice) process.exitCode = 1;
     });
 }
@@ -146,7 +146,12 @@ async function inputLoad(input: string, fps: number): Promise<InputLoad> {
   return { input, framesPerSecond, frames };
 }
 
-function formatPlan(plan: Plan, load: Record<string, unknown>, key: string): string {
+function formatPlan(
+  plan: Plan,
+  load: Record<string, unknown>,
+  key: string,
+  maxWorkers: number | undefined,
+): string {
   const what =
     load.mode === "latency"
       ? `live: ${plan.requiredFps} frames/s, each due within ${load.budgetMs} ms`
@@ -172,7 +177,10 @@ function formatPlan(plan: Plan, load: Record<string, unknown>, key: string): str
   lines.push(
     plan.choice
       ? `→ D${plan.choice.phi} with ${plan.choice.workers} worker${plan.choice.workers === 1 ? "" : "s"} of this kind`
-      : "→ no φ of the range fits (within --max-workers): a faster machine, a larger budget or fewer inputs",
+      : `→ no φ of the range fits${maxWorkers === undefined ? "" : ` within ${maxWorkers} worker${maxWorkers === 1 ? "" : "s"}`}: ` +
+          (load.mode === "latency"
+            ? "even one frame takes longer than a batch may within the budget (see the notes); a faster machine or a larger --budget"
+            : `a faster machine, ${maxWorkers === undefined ? "" : "more workers, "}a later --finish-by or fewer inputs`),
   );
   return lines.join("\n");
 }

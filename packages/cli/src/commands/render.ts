@@ -3,7 +3,7 @@
 import { readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { parseTracksJsonl, renderAnnotatedVideo, type VideoCodec } from "@vdet/render";
-import { type Command, InvalidArgumentError } from "commander";
+import { type Command, InvalidArgumentError, Option } from "commander";
 import { integer, probability } from "../options.ts";
 import { createProgress } from "../progress.ts";
 
@@ -12,9 +12,11 @@ interface RenderOptions {
   video: string;
   out: string;
   trail: number;
-  minScore: number;
+  scoreThreshold: number;
+  minScore?: number;
   codec?: string;
   json?: boolean;
+  wholeVideo?: boolean;
 }
 
 export function registerRenderCommand(program: Command): void {
@@ -30,7 +32,9 @@ export function registerRenderCommand(program: Command): void {
       integer("--trail", 0, 1000),
       12,
     )
-    .option("--min-score <p>", "draw only detections at or above this score", probability, 0)
+    .option("--score-threshold <p>", "draw only detections at or above this score", probability, 0)
+    .addOption(new Option("--min-score <p>").hideHelp().argParser(probability))
+    .option("--whole-video", "render the whole video, not only the processed time range")
     .option("--codec <name>", "libx264 or mpeg4 (default: libx264 when ffmpeg has it)")
     .option("--json", "print the result as JSON")
     .action(async (o: RenderOptions) => {
@@ -45,7 +49,8 @@ export function registerRenderCommand(program: Command): void {
         input: o.video,
         output: o.out,
         trailLength: o.trail,
-        minScore: o.minScore,
+        minScore: o.minScore ?? o.scoreThreshold,
+        range: o.wholeVideo ? "video" : "processed",
         codec: o.codec as VideoCodec | undefined,
         onProgress: (done, total) => progress.update(done, total, "rendering"),
       });

@@ -10,7 +10,7 @@ import {
   workerConfigSchema,
 } from "@vdet/roles";
 import { formatProfile } from "@vdet/scheduler";
-import type { Command } from "commander";
+import { type Command, Option } from "commander";
 
 function addCommon(command: Command): Command {
   return command
@@ -54,10 +54,15 @@ export function registerRoleCommands(program: Command): void {
   )
     .option("--max-batch <n>", "largest batch (VDET_MAX_BATCH, default 4)")
     .option("--max-delay-ms <ms>", "longest wait to fill a batch (VDET_MAX_DELAY_MS, default 20)")
-    .option("--execution-provider <ep>", "cpu, cuda[:id], tensorrt[:id] (VDET_EP, default cpu)")
+    .option("--ep <provider>", "execution provider: cpu, cuda[:id], tensorrt[:id] (VDET_EP, default cpu)")
+    .addOption(new Option("--execution-provider <provider>").hideHelp().conflicts("ep"))
     .option("--threads <n>", "intra-op threads (VDET_THREADS)")
     .option("--weights <list>", 'checkpoints or cached models per φ, e.g. "0=/m/d0.pth,3=d3" (VDET_WEIGHTS)')
-    .option("--seed <n>", "seed of random weights for φ without a checkpoint (VDET_SEED)")
+    .option("--seed <n>", "seed of the untrained weights used where no trained ones can be had (VDET_SEED)")
+    .option(
+      "--offline",
+      "never download models: φ without a cached COCO model run untrained seeded weights (VDET_OFFLINE)",
+    )
     .option("--preload <list>", 'φ to load at start, e.g. "0,1" (VDET_PRELOAD, default 0)')
     .option(
       "--simulate-profile <file>",
@@ -70,6 +75,9 @@ export function registerRoleCommands(program: Command): void {
     .option("--profile-only", "measure (or load) the latency profile of the preloaded φ, print it and exit")
     .option("--json", "with --profile-only: print the profile as JSON (the format --simulate-profile reads)")
     .action(async (flags: Record<string, unknown>) => {
+      // One vocabulary: --ep everywhere (run, detect, worker); the config key is executionProvider.
+      if (flags.ep !== undefined) flags.executionProvider = flags.ep;
+      delete flags.ep;
       if (flags.profileOnly) {
         const { profileOnly: _, json, ...rest } = flags;
         await printWorkerProfile(rest, json === true);

@@ -3,10 +3,20 @@
 import { existsSync } from "node:fs";
 import { resolveModelReference } from "@vdet/models";
 import { runLocal } from "@vdet/pipeline";
-import { type JobSpecInput, parsePhi, sampledFps } from "@vdet/protocol";
-import { type Command, InvalidArgumentError } from "commander";
+import {
+  describeJobError,
+  type JobSpecInput,
+  PHI_VALUES,
+  type PhiValue,
+  parsePhi,
+  phiRank,
+  sampledFps,
+} from "@vdet/protocol";
+import { type Command, InvalidArgumentError, Option } from "commander";
+import { checkLocalInput, checkLocalOutput } from "../local-paths.ts";
 import { integer, positiveNumber, probability } from "../options.ts";
 import { createProgress } from "../progress.ts";
+import { describeOutputs, resolveWeights, seededBanner, weightsSummary } from "../weights.ts";
 
 interface RunOptions {
   out: string;
@@ -25,6 +35,9 @@ interface RunOptions {
   ep: string;
   json?: boolean;
   preview?: boolean;
+  wholeVideo?: boolean;
+  offline?: boolean;
+  failOnMiss?: boolean;
 }
 
 export function registerRunCommand(program: Command): void {
@@ -48,11 +61,16 @@ export function registerRunCommand(program: Command): void {
     .option("--max-phi <φ>", "largest φ the budget may use (default 3)")
     .option(
       "--weights <file|name>",
-      "checkpoint for the chosen φ (.pth, .safetensors or deploy .onnx), or a cached model name such as d0",
+      "checkpoint for the chosen φ (.pth, .safetensors or deploy .onnx), or a cached model name such as d0 " +
+        "(default: the COCO model for the φ, pulled on first use)",
+    )
+    .option(
+      "--offline",
+      "never download models: without a cached one, run untrained seeded weights (VDET_OFFLINE=1)",
     )
     .option(
       "--seed <n>",
-      "seed of the random weights used without --weights",
+      "seed of the untrained weights used when no trained ones can be had",
       integer("--seed", 0, 2 ** 31),
       0,
     )
@@ -61,10 +79,17 @@ export function registerRunCommand(program: Command): void {
     .option("--max-frames <n>", "stop after this many sampled frames", integer("--max-frames", 1, 10_000_000))
     .option("--batch <n>", "largest inference batch", integer("--batch", 1, 64), 4)
     .option("--threads <n>", "inference threads (cpu)", integer("--threads", 1, 256))
-    .option("--ep <provider>", "execution provider: cpu, cuda[:id], tensorrt[:id]", "cpu")
+    .option("--ep <provider>", "execution provider: cpu, cuda[:id], tensorrt[:id] (VDET_EP, default cpu)")
+    .addOption(new Option("--execution-provider <provider>").hideHelp().conflicts("ep"))
+    .option("--fail-on-miss", "latency mode: exit with status 2 when any frame missed its budget")
     .option("--json", "print the finished job as JSON on stdout (progress stays on stderr)")
-    .option("--preview", "also write preview.mp4: the video with the tracks drawn on it")
-    .action(async (input: string, o: RunOptions) => {
+    .option(
+      "--preview",
+      "also write preview.mp4: the processed part of the video with the tracks drawn on it",
+    )
+    .option("--whole-video", "with --preview: render the whole video, not only the processed time range")
+    .action(async (input: string, o: RunOptions & { executionProvider?: string }) => {
+      o.ep = o.executionProvider ?? o.ep ?? process.env.VDET_EP ?? "cpu";
       if (o.fps !== undefined && o.everyNth !== undefined)
         throw new InvalidArgumentError("give --fps or --every-nth, not both");
       if (o.phi !== undefined && o.budget !== undefined)
@@ -75,6 +100,12 @@ export function registerRunCommand(program: Command): void {
           ? resolveModelReference(o.weights).cached?.manifest.phi
           : undefined;
       const phi = o.phi === undefined ? (cachedPhi ?? 0) : parsePhi(o.phi);
+      const maxPhi = o.maxPhi === undefined ? 3 : parsePhi(o.maxPhi);
+      if (o.failOnMiss && o.budget === undefined)
+        throw new InvalidArgumentError("--fail-on-miss needs --budget (misses are counted in latency mode)");
+      // Nothing is created before the input and output are known to be usable.
+      checkLocalInput(input);
+      checkLocalOutput(o.out);
       const spec: JobSpecInput = {
         input,
         output: o.out,
@@ -83,23 +114,22 @@ export function registerRunCommand(program: Command): void {
         classes: o.classes?.split(",").map((c) => c.trim()),
         maxFrames: o.maxFrames,
         preview: o.preview,
+        ...(o.preview && o.wholeVideo ? { previewRange: "video" as const } : {}),
         ...(o.budget !== undefined
-          ? { latencyBudgetMs: o.budget, phi: { min: 0, max: o.maxPhi ?? 3 } }
+          ? { latencyBudgetMs: o.budget, phi: { min: 0, max: maxPhi } }
           : { phi: { min: phi, max: phi } }),
       };
-      if (!o.weights) {
-        process.stderr.write(
-          "note: no --weights given: seeded random weights, so the boxes are not meaningful\n",
-        );
-      }
+      const phis: PhiValue[] = o.budget !== undefined ? PHI_VALUES.slice(0, phiRank(maxPhi) + 1) : [phi];
+      const weights = o.weights
+        ? { chosen: { [String(o.budget !== undefined ? maxPhi : phi)]: o.weights }, seeded: [] }
+        : await resolveWeights(phis, { offline: o.offline, quiet: o.json === true });
+      if (weights.seeded.length > 0) process.stderr.write(seededBanner(weights.seeded));
       const progress = createProgress("frames");
       const started = performance.now();
       const result = await runLocal({
         spec,
         seed: o.seed,
-        weights: o.weights
-          ? { [String(o.budget !== undefined ? (o.maxPhi ?? 3) : phi)]: o.weights }
-          : undefined,
+        weights: weights.chosen,
         maxBatch: o.batch,
         executionProvider: o.ep,
         intraOpThreads: o.threads,
@@ -124,19 +154,27 @@ export function registerRunCommand(program: Command): void {
       const seconds = (performance.now() - started) / 1000;
       const { job } = result;
       const frames = job.progress.written;
+      const misses = job.progress.deadlineMisses;
+      const exitCode = job.state !== "completed" ? 1 : o.failOnMiss && misses > 0 ? 2 : 0;
+      const weightsText = weightsSummary(phis, weights);
+      const phiText = o.budget !== undefined ? `φ ${phis[0]}…${phis.at(-1)} (budget)` : `φ ${phi}`;
       if (o.json) {
         process.stdout.write(
-          `${JSON.stringify({ job, output: result.output, seconds, framesPerSecond: frames / seconds })}\n`,
+          `${JSON.stringify({ job, output: result.output, seconds, framesPerSecond: frames / seconds, weights: weightsText })}\n`,
         );
-        if (job.state !== "completed") process.exitCode = 1;
+        if (exitCode !== 0) process.exitCode = exitCode;
         return;
       }
+      // The reason first, then the summary: a failed run says why before anything else.
+      for (const error of job.errors) process.stderr.write(`error: ${describeJobError(error)}\n`);
       process.stdout.write(
-        `${job.state}: ${frames} frames written, ${job.progress.failed} failed, ${seconds.toFixed(1)} s ` +
-          `(${(frames / seconds).toFixed(1)} frames/s)\nresults in ${result.output}\n`,
+        `${job.state}: ${frames} frames written, ${job.progress.failed} failed` +
+          (o.budget !== undefined ? `, ${misses} missed the ${o.budget} ms budget` : "") +
+          `, ${seconds.toFixed(1)} s (${(frames / seconds).toFixed(1)} frames/s), ${phiText}, weights: ${weightsText}\n`,
       );
-      for (const error of job.errors) process.stderr.write(`error (${error.stage}): ${error.message}\n`);
-      if (job.state !== "completed") process.exitCode = 1;
+      if (frames > 0 || job.state === "completed")
+        process.stdout.write(describeOutputs(result.output, weights.seeded));
+      if (exitCode !== 0) process.exitCode = exitCode;
     });
 }
 

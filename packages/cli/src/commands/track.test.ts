@@ -132,3 +132,22 @@ test("a malformed det.txt is reported with file and line", async () => {
     rmSync(root, { recursive: true, force: true });
   }
 });
+
+test("folder form: folders without det/det.txt are named as skipped", async () => {
+  const root = mkdtempSync(join(tmpdir(), "vdet-track-"));
+  const errors: string[] = [];
+  const write = process.stderr.write;
+  try {
+    mkdirSync(join(root, "data", "SEQ-A", "det"), { recursive: true });
+    writeFileSync(join(root, "data", "SEQ-A", "det", "det.txt"), "1,-1,10,10,20,40,0.9,-1,-1,-1\n");
+    mkdirSync(join(root, "data", "SEQ-B", "gt"), { recursive: true });
+    mkdirSync(join(root, "data", "notes"));
+    process.stderr.write = ((chunk: string) => errors.push(String(chunk)) > 0) as typeof process.stderr.write;
+    const printed = await vdet("track", "--det", join(root, "data"), "--out", join(root, "res"));
+    assert.match(printed, /^SEQ-A: 1 frames/m);
+    assert.equal(errors.join(""), "skipped 2 folder(s) without det/det.txt: SEQ-B, notes\n");
+  } finally {
+    process.stderr.write = write;
+    rmSync(root, { recursive: true, force: true });
+  }
+});

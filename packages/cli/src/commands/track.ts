@@ -1,7 +1,7 @@
 // `vdet track` (MOTChallenge detections → tracker results) and `vdet eval` (CLEAR MOT, IDF1, HOTA of
 // results against ground truth), each for one file or a folder of sequences.
 
-import { existsSync, mkdirSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import {
   detectionFramesFromRows,
@@ -133,6 +133,16 @@ function runTrack(o: TrackCommandOptions): void {
       const run = trackFile(join(seq.dir, "det", "det.txt"), outPath, seq.seqInfo, o);
       process.stdout.write(`${describeRun(seq.name, run, outPath)}\n`);
     }
+    // Folders that are not sequences with detections are named, not passed over in silence.
+    const found = new Set(sequences.map((s) => s.name));
+    const skipped = readdirSync(o.det, { withFileTypes: true })
+      .filter((e) => e.isDirectory() && !found.has(e.name))
+      .map((e) => e.name)
+      .sort();
+    if (skipped.length > 0)
+      process.stderr.write(
+        `skipped ${skipped.length} folder(s) without det/det.txt: ${skipped.join(", ")}\n`,
+      );
     return;
   }
   if (!existsSync(o.det)) throw new MotFormatError(`--det ${o.det} does not exist`);
