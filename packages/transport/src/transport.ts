@@ -3,7 +3,13 @@
 
 import { ConfigError } from "@vdet/config";
 import { DEFAULT_PREFIX, DeploymentKeys } from "@vdet/jobs";
-import { detectionBatchSchema, frameChunkSchema, jobEventSchema, jobIdSchema } from "@vdet/protocol";
+import {
+  detectionBatchSchema,
+  frameChunkSchema,
+  jobEventSchema,
+  jobIdSchema,
+  segmentSchema,
+} from "@vdet/protocol";
 import type { Queue, RedisOptions } from "bullmq";
 import { Redis } from "ioredis";
 import { z } from "zod";
@@ -17,9 +23,11 @@ export const jobRequestSchema = z.object({ jobId: jobIdSchema }).strict();
 export interface Transport {
   /** api → producer: jobs to decode. */
   jobs: WorkQueue<z.output<typeof jobRequestSchema>>;
-  /** producer → workers: chunks of frames to run. */
+  /** producer → workers: chunks of stored frames to run (live inputs' low-latency path). */
   frames: WorkQueue<z.output<typeof frameChunkSchema>>;
-  /** workers → aggregator: detections per chunk. */
+  /** producer → workers: segments to decode and run (re-readable inputs, recorded live segments). */
+  segments: WorkQueue<z.output<typeof segmentSchema>>;
+  /** workers → aggregator: detections per chunk or segment, packed. */
   results: WorkQueue<z.output<typeof detectionBatchSchema>>;
   /** producer/api → aggregator: decode finished, job failed or cancelled. */
   events: WorkQueue<z.output<typeof jobEventSchema>>;
@@ -30,13 +38,20 @@ export interface Transport {
   close(): Promise<void>;
 }
 
-export const QUEUE_NAMES = { jobs: "jobs", frames: "frames", results: "results", events: "events" } as const;
+export const QUEUE_NAMES = {
+  jobs: "jobs",
+  frames: "frames",
+  segments: "segments",
+  results: "results",
+  events: "events",
+} as const;
 
 export function createMemoryTransport(): Transport {
   const frameStore = new MemoryFrameStore();
   const queues = {
     jobs: new MemoryQueue(QUEUE_NAMES.jobs, jobRequestSchema),
     frames: new MemoryQueue(QUEUE_NAMES.frames, frameChunkSchema),
+    segments: new MemoryQueue(QUEUE_NAMES.segments, segmentSchema),
     results: new MemoryQueue(QUEUE_NAMES.results, detectionBatchSchema),
     events: new MemoryQueue(QUEUE_NAMES.events, jobEventSchema),
   };
@@ -100,6 +115,7 @@ export function createRedisTransport(options: RedisTransportOptions): Transport 
   const queues = {
     jobs: new BullQueue(QUEUE_NAMES.jobs, jobRequestSchema, queueOptions),
     frames: new BullQueue(QUEUE_NAMES.frames, frameChunkSchema, queueOptions),
+    segments: new BullQueue(QUEUE_NAMES.segments, segmentSchema, queueOptions),
     results: new BullQueue(QUEUE_NAMES.results, detectionBatchSchema, queueOptions),
     events: new BullQueue(QUEUE_NAMES.events, jobEventSchema, queueOptions),
   };
