@@ -185,3 +185,25 @@ export function describeFfmpeg(): Promise<FfmpegDescription> {
   })();
   return cachedDescription;
 }
+
+let cachedHwaccels: Promise<ReadonlySet<string>> | undefined;
+
+/** Whether the decoding ffmpeg lists `name` under `ffmpeg -hwaccels` (a build property; no GPU is touched). */
+export async function hasHwaccel(name: string): Promise<boolean> {
+  cachedHwaccels ??= (async () => {
+    const { stdout } = await execFileAsync(ffmpegBinaries().ffmpegPath, ["-hide_banner", "-hwaccels"]);
+    return new Set(
+      stdout
+        .split("\n")
+        .slice(1) // "Hardware acceleration methods:"
+        .map((line) => line.trim())
+        .filter((line) => line !== ""),
+    );
+  })();
+  try {
+    return (await cachedHwaccels).has(name);
+  } catch (error) {
+    cachedHwaccels = undefined;
+    throw error;
+  }
+}

@@ -6,8 +6,9 @@
 import { Writable } from "node:stream";
 import type { RgbImage } from "@vdet/protocol";
 import ffmpeg from "fluent-ffmpeg";
-import { describeFfmpeg } from "./binaries.ts";
+import { describeFfmpeg, hasHwaccel } from "./binaries.ts";
 import {
+  HwaccelUnavailableError,
   VideoAbortedError,
   VideoDecodeError,
   type VideoError,
@@ -23,6 +24,7 @@ import {
   OUTPUT_INFO,
   type OutputSize,
   parseShowinfo,
+  type SampleWindow,
   type Sampling,
   SOURCE_INFO,
   validateSampling,
@@ -50,6 +52,33 @@ export interface DecodeOptions {
   allowedKinds?: readonly InputKind[];
   /** Decoder threads (ffmpeg `-threads`); default: ffmpeg's choice (one per core). */
   threads?: number;
+  /**
+   * Decode on the GPU: "cuda" is NVDEC (`-hwaccel cuda`); frames are copied back to memory before sampling, so
+   * the output is the same kind of RGB frame. Fails with HwaccelUnavailableError where the ffmpeg build lacks
+   * it. Unverified here (no GPU in CI).
+   */
+  hwaccel?: Hwaccel;
+}
+
+export const HWACCELS = ["cuda"] as const;
+export type Hwaccel = (typeof HWACCELS)[number];
+
+/**
+ * A decode of part of a re-readable input (a segment, see segments.ts): seek, count and sample only a window of
+ * frames, and check that what came out is what the plan says.
+ */
+export interface WindowPlan {
+  window: SampleWindow;
+  /** Input seek (seconds from the input's start, ffmpeg -ss before -i); omitted: read from the start. */
+  seekSeconds?: number;
+  /** Sampled index of the window's first sampled frame. */
+  firstIndex: number;
+  /** Sampled frames the window must yield. */
+  frameCount: number;
+  /** Source index of the window's last frame (at toPts). */
+  lastSourceIndex: number;
+  /** The stream time base the window's pts are in (checked against ffmpeg's). */
+  timeBase: { num: number; den: number };
 }
 
 /** A decoded frame: an RgbImage (owning its ArrayBuffer at offset 0, so it can be transferred) and where it was. */
@@ -88,7 +117,7 @@ export async function* decodeFrames(input: VideoInput, options: DecodeOptions): 
 
 type Failure = { error: VideoError; immediate: boolean };
 
-class DecodeSession {
+export class DecodeSession {
   private readonly ready: DecodedFrame[] = [];
   /** showinfo@src frames not yet matched to an output frame. */
   private readonly sourceFrames: FrameInfo[] = [];
@@ -105,6 +134,11 @@ class DecodeSession {
   private timeBase: { num: number; den: number } | undefined;
   private announcedCount = 0;
   private producedCount = 0;
+  /** Window decodes: showinfo@src's n of the frame at the window's fromPts, once it arrived. */
+  private windowBaseN: number | undefined;
+  /** Window decodes: every planned frame has arrived (ffmpeg is stopped: the rest of the input is not needed). */
+  private windowDone = false;
+  private lastSourceIndex = -1;
   private failure: Failure | undefined;
   private deferredLimit: VideoLimitError | undefined;
   private exitFailure: VideoError | undefined;
@@ -126,6 +160,7 @@ class DecodeSession {
     private readonly stallTimeoutMs: number,
     hasFpsMode: boolean,
     ffmpegPath: string,
+    private readonly plan: WindowPlan | undefined,
   ) {
     const sink = new Writable({
       // fluent-ffmpeg kills ffmpeg 20 ms after its output stream emits 'close', even when ffmpeg is about to
@@ -142,6 +177,15 @@ class DecodeSession {
       },
     });
     const threads = options.threads === undefined ? [] : ["-threads", String(options.threads)];
+    const hwaccel = options.hwaccel === undefined ? [] : ["-hwaccel", options.hwaccel];
+    // A window keeps the raw timestamps (-copyts) so its filters and checks use the index's pts; the seek lands
+    // on the keyframe at or before the planned seek point and nothing is trimmed (-noaccurate_seek).
+    const seek =
+      plan === undefined
+        ? []
+        : plan.seekSeconds === undefined || typeof input.source !== "string"
+          ? ["-copyts"]
+          : ["-copyts", "-noaccurate_seek", "-ss", plan.seekSeconds.toFixed(6)];
     this.command = ffmpeg({ source: input.source, stdoutLines: 20 })
       .setFfmpegPath(ffmpegPath)
       .inputOptions([
@@ -153,8 +197,10 @@ class DecodeSession {
         // Socket timeout beyond the stall timeout: ffmpeg would take a timed-out read for the end of the input.
         ...inputOptions(input, 2 * stallTimeoutMs),
         ...threads,
+        ...hwaccel,
+        ...seek,
       ])
-      .videoFilters(buildFilterChain(options.sampling, options.size))
+      .videoFilters(buildFilterChain(options.sampling, options.size, plan?.window))
       .outputOptions([
         "-map",
         "0:V:0",
@@ -197,15 +243,21 @@ class DecodeSession {
     this.command.run();
   }
 
-  static async start(input: VideoInput, options: DecodeOptions): Promise<DecodeSession> {
+  static async start(input: VideoInput, options: DecodeOptions, plan?: WindowPlan): Promise<DecodeSession> {
     const invalid = validateOptions(options);
     if (invalid !== undefined) throw new VideoInputRejectedError(`invalid decode options: ${invalid}`);
     if (options.signal?.aborted) throw abortedError(options.signal, undefined);
     const resolved = await resolveInput(input, options.allowedKinds);
     const ffmpegInfo = await describeFfmpeg();
+    if (options.hwaccel !== undefined && !(await hasHwaccel(options.hwaccel))) {
+      throw new HwaccelUnavailableError(
+        `this ffmpeg (${ffmpegInfo.ffmpegPath}) was built without the "${options.hwaccel}" hwaccel (see ffmpeg -hwaccels); install an ffmpeg with NVDEC support or decode on the CPU`,
+        { input: resolved.display },
+      );
+    }
     if (options.signal?.aborted) throw abortedError(options.signal, resolved);
     const stall = options.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS;
-    return new DecodeSession(resolved, options, stall, ffmpegInfo.hasFpsMode, ffmpegInfo.ffmpegPath);
+    return new DecodeSession(resolved, options, stall, ffmpegInfo.hasFpsMode, ffmpegInfo.ffmpegPath, plan);
   }
 
   /** The next frame, undefined at the end, or the failure once the frames before it are consumed. */
@@ -235,7 +287,7 @@ class DecodeSession {
   }
 
   private finished(): boolean {
-    return this.ffmpegExited && this.stdoutEnded && this.ready.length === 0;
+    return (this.windowDone || (this.ffmpegExited && this.stdoutEnded)) && this.ready.length === 0;
   }
 
   private kill(): void {
@@ -266,6 +318,12 @@ class DecodeSession {
     if (info === undefined || this.failure !== undefined) return;
     if (info.kind === "timeBase") {
       this.timeBase = { num: info.num, den: info.den };
+      const planned = this.plan?.timeBase;
+      if (planned !== undefined && planned.num * info.den !== planned.den * info.num) {
+        this.failPlan(
+          `ffmpeg filters in time base ${info.num}/${info.den}, the index has ${planned.num}/${planned.den}`,
+        );
+      }
       return;
     }
     this.lastProgressAt = Date.now();
@@ -288,6 +346,7 @@ class DecodeSession {
       );
       return;
     }
+    if (this.plan !== undefined && frame.pts === this.plan.window.fromPts) this.windowBaseN ??= frame.n;
     this.sourceFrames.push(frame);
   }
 
@@ -307,7 +366,8 @@ class DecodeSession {
       );
       return;
     }
-    const sourceIndex = this.sourceFrames[at]!.n;
+    const sourceIndex = this.sourceIndexOf(this.sourceFrames[at]!);
+    if (sourceIndex === undefined) return;
     this.sourceFrames.splice(0, at + 1);
     this.announcedCount += 1;
     const { maxFrames } = this.options;
@@ -325,8 +385,35 @@ class DecodeSession {
     this.pump();
   }
 
+  /** Source index of a decoded frame: showinfo's n, or in a window counted from the frame at fromPts. */
+  private sourceIndexOf(frame: FrameInfo): number | undefined {
+    if (this.plan === undefined) return frame.n;
+    const { window } = this.plan;
+    const inWindow = frame.pts !== null && frame.pts >= window.fromPts && frame.pts <= window.toPts;
+    if (this.windowBaseN === undefined || !inWindow) {
+      this.failPlan(
+        `frame at pts ${frame.pts} was sampled before the window's first frame (pts ${window.fromPts}) was decoded`,
+      );
+      return undefined;
+    }
+    return window.firstSourceIndex + frame.n - this.windowBaseN;
+  }
+
+  private failPlan(problem: string): void {
+    this.fail(
+      new VideoDecodeError(
+        `segment decode does not match its plan: ${problem}; the index is stale or the seek missed`,
+        {
+          input: this.input.display,
+          stderrTail: this.digest.tailLines().map(redactor(this.input)),
+        },
+      ),
+      false,
+    );
+  }
+
   private onStdout(chunk: Buffer, callback: () => void): void {
-    if (this.failure !== undefined || this.closed) {
+    if (this.failure !== undefined || this.closed || this.windowDone) {
       callback();
       return;
     }
@@ -385,7 +472,7 @@ class DecodeSession {
       const buffer = Buffer.allocUnsafeSlow(size);
       this.takeBytes(buffer);
       this.ready.push({
-        index: this.producedCount,
+        index: this.producedCount + (this.plan?.firstIndex ?? 0),
         sourceIndex,
         ptsSeconds: this.ptsSeconds(info),
         width: info.width,
@@ -393,13 +480,33 @@ class DecodeSession {
         data: new Uint8Array(buffer.buffer, buffer.byteOffset, size),
       });
       this.producedCount += 1;
+      this.lastSourceIndex = sourceIndex;
+      if (this.plan !== undefined && this.producedCount === this.plan.frameCount) {
+        this.completeWindow(info);
+        return;
+      }
     }
+  }
+
+  /** The window's last planned frame arrived: check it, then stop ffmpeg (it would decode to the end). */
+  private completeWindow(last: FrameInfo): void {
+    const plan = this.plan!;
+    if (last.pts !== plan.window.toPts || this.lastSourceIndex !== plan.lastSourceIndex) {
+      this.failPlan(
+        `its last sampled frame is source frame ${this.lastSourceIndex} at pts ${last.pts}, planned ${plan.lastSourceIndex} at pts ${plan.window.toPts}`,
+      );
+      return;
+    }
+    this.windowDone = true;
+    this.kill();
+    this.discardOutput();
   }
 
   private ptsSeconds(info: FrameInfo): number {
     if (info.pts === null) return Number.NaN;
-    if (this.timeBase === undefined) return info.ptsTime;
-    return (info.pts * this.timeBase.num) / this.timeBase.den;
+    const offset = this.plan?.window.ptsOffset ?? 0;
+    if (this.timeBase === undefined) return this.plan === undefined ? info.ptsTime : Number.NaN;
+    return ((info.pts - offset) * this.timeBase.num) / this.timeBase.den;
   }
 
   private takeBytes(target: Uint8Array): void {
@@ -429,6 +536,7 @@ class DecodeSession {
   /** ffmpeg has exited and stdout is drained: success, its failure, or output that does not add up. */
   private settle(): void {
     clearInterval(this.stallTimer);
+    if (this.windowDone) return;
     const cutShort = classifyCutShort(this.digest, this.input);
     if (this.exitFailure !== undefined) {
       this.fail(this.exitFailure, false);
@@ -436,6 +544,10 @@ class DecodeSession {
       this.fail(this.deferredLimit, false);
     } else if (cutShort !== undefined) {
       this.fail(cutShort, false);
+    } else if (this.plan !== undefined && !this.windowDone) {
+      this.failPlan(
+        `it yielded ${this.producedCount} of ${this.plan.frameCount} sampled frames before ffmpeg ended`,
+      );
     } else if (this.announced.length > 0 || this.pendingBytes > 0) {
       this.fail(
         new VideoDecodeError(
@@ -504,6 +616,9 @@ function validateOptions(options: DecodeOptions): string | undefined {
   }
   const problem = validateSampling(options.sampling) ?? (options.size && validateSize(options.size));
   if (problem) return problem;
+  if (options.hwaccel !== undefined && !HWACCELS.includes(options.hwaccel)) {
+    return `hwaccel must be one of ${HWACCELS.join(", ")}, got ${String(options.hwaccel)}`;
+  }
   for (const key of ["maxWidth", "maxHeight", "maxFrames", "stallTimeoutMs", "threads"] as const) {
     const value = options[key];
     if (value !== undefined && (!Number.isSafeInteger(value) || value < (key === "threads" ? 0 : 1))) {

@@ -23,6 +23,15 @@ export const VIDEO_ERRORS = defineErrorCodes("video", {
   },
   STALLED: { retryable: true, description: "ffmpeg made no progress for the stall timeout" },
   ABORTED: { retryable: false, description: "the caller cancelled the decode (AbortSignal)" },
+  NOT_INDEXABLE: {
+    retryable: false,
+    description:
+      "the input cannot be cut into segments frame-exactly (no timestamps, duplicate pts); decode it sequentially",
+  },
+  HWACCEL_UNAVAILABLE: {
+    retryable: false,
+    description: "a GPU decoder (hwaccel) was asked for and this ffmpeg build lacks it",
+  },
   DECODE_FAILED: { retryable: false, description: "ffmpeg failed for a reason no other code describes" },
 });
 
@@ -98,3 +107,9 @@ export class VideoAbortedError extends videoError(VIDEO_ERRORS.ABORTED) {}
 
 /** ffmpeg failed for a reason none of the other classes describe. */
 export class VideoDecodeError extends videoError(VIDEO_ERRORS.DECODE_FAILED) {}
+
+/** A GPU decoder (`hwaccel`) was asked for and the ffmpeg build in use lacks it (`ffmpeg -hwaccels`). */
+export class HwaccelUnavailableError extends videoError(VIDEO_ERRORS.HWACCEL_UNAVAILABLE) {}
+
+/** The input cannot be cut into segments frame-exactly (packets without pts, duplicate pts): decode it sequentially. */
+export class VideoNotIndexableError extends videoError(VIDEO_ERRORS.NOT_INDEXABLE) {}

@@ -47,10 +47,72 @@ export function validateSize(size: OutputSize): string | undefined {
 
 // A frame is kept when its time enters a new cell of the 1/fps grid: the first frame at or after each k/fps.
 // ld(0) holds the first grid index not yet served; the epsilon absorbs float error in pts*time_base*fps.
-function selectExpression(sampling: Sampling): string {
-  if ("everyNth" in sampling) return `not(mod(n\\,${sampling.everyNth}))`;
-  const gridIndex = `t*${sampling.fps}+1e-6`;
-  return `if(gte(${gridIndex}\\,ld(0))\\,st(0\\,floor(${gridIndex})+1)*0+1\\,0)`;
+// `Sampler` below is the same rule in TypeScript (the segment planner); change both together.
+function selectExpression(sampling: Sampling, window?: SampleWindow): string {
+  if ("everyNth" in sampling) {
+    const n = window === undefined || window.firstSourceIndex === 0 ? "n" : `n+${window.firstSourceIndex}`;
+    return `not(mod(${n}\\,${sampling.everyNth}))`;
+  }
+  if (window === undefined) {
+    const gridIndex = `t*${sampling.fps}+1e-6`;
+    return `if(gte(${gridIndex}\\,ld(0))\\,st(0\\,floor(${gridIndex})+1)*0+1\\,0)`;
+  }
+  // A window decodes with -copyts: raw pts, shifted here exactly as the sequential decode shifts them, so t is
+  // the same double; ld(0) counts from gridNext (ld starts at 0).
+  const t = `(pts-(${window.ptsOffset}))*TB`;
+  const gridIndex = `${t}*${sampling.fps}+1e-6`;
+  const base = window.gridNext;
+  return `if(gte(${gridIndex}\\,ld(0)+${base})\\,st(0\\,floor(${gridIndex})+1-${base})*0+1\\,0)`;
+}
+
+/**
+ * A run of frames inside a longer video that a decode starts in (a segment): only frames whose raw pts lie in
+ * [fromPts, toPts] are counted and sampled, continuing the sequential decode's sampler state.
+ */
+export interface SampleWindow {
+  /** Raw (unshifted) pts in the stream's time base; the decode runs with -copyts. */
+  fromPts: number;
+  toPts: number;
+  /** Source index (among all decoded frames of the video) of the frame at fromPts. */
+  firstSourceIndex: number;
+  /** fps sampling: the first grid cell not yet served when the frame at fromPts arrives (Sampler.gridNext). */
+  gridNext: number;
+  /** The sequential decode's start shift in time-base units: its pts are raw pts minus this. */
+  ptsOffset: number;
+}
+
+/**
+ * The sampling rule of the select filter above, in TypeScript, over frames in display order: feed every decoded
+ * frame's (shifted) pts, get whether the sequential decode keeps it. Same doubles, same operations, so the
+ * answer is the filter's bit for bit.
+ */
+export class Sampler {
+  /** Frames fed so far: the source index of the next frame. */
+  sourceIndex: number;
+  /** fps sampling: the first grid cell not yet served (the filter's ld(0)). */
+  gridNext: number;
+  private readonly secondsPerTick: number;
+
+  constructor(
+    readonly sampling: Sampling,
+    timeBase: { num: number; den: number },
+    state: { sourceIndex: number; gridNext: number } = { sourceIndex: 0, gridNext: 0 },
+  ) {
+    this.secondsPerTick = timeBase.num / timeBase.den; // av_q2d
+    this.sourceIndex = state.sourceIndex;
+    this.gridNext = state.gridNext;
+  }
+
+  /** Whether the next frame, at `pts` (time-base units, already shifted to the input's start), is sampled. */
+  take(pts: number): boolean {
+    const n = this.sourceIndex;
+    this.sourceIndex += 1;
+    if ("everyNth" in this.sampling) return n % this.sampling.everyNth === 0;
+    const gridIndex = pts * this.secondsPerTick * this.sampling.fps + 1e-6;
+    if (!(gridIndex >= this.gridNext)) return false;
+    this.gridNext = Math.floor(gridIndex) + 1;
+    return true;
+  }
 }
 
 function scaleFilter(size: OutputSize): string {
@@ -67,8 +129,21 @@ function scaleFilter(size: OutputSize): string {
 export const SOURCE_INFO = "src";
 export const OUTPUT_INFO = "out";
 
-export function buildFilterChain(sampling: Sampling, size: OutputSize | undefined): string {
-  const parts = [`showinfo@${SOURCE_INFO}=checksum=0`, `select=${selectExpression(sampling)}`];
+/**
+ * With a window, frames outside [fromPts, toPts] are dropped before showinfo@src, so its n counts the window's
+ * frames from firstSourceIndex.
+ */
+export function buildFilterChain(
+  sampling: Sampling,
+  size: OutputSize | undefined,
+  window?: SampleWindow,
+): string {
+  const range = window === undefined ? [] : [`select=between(pts\\,${window.fromPts}\\,${window.toPts})`];
+  const parts = [
+    ...range,
+    `showinfo@${SOURCE_INFO}=checksum=0`,
+    `select=${selectExpression(sampling, window)}`,
+  ];
   if (size !== undefined) parts.push(scaleFilter(size));
   parts.push("format=rgb24", `showinfo@${OUTPUT_INFO}=checksum=0`);
   return parts.join(",");

@@ -7,9 +7,10 @@ export {
   type FfmpegDescription,
   ffmpegBinaries,
 } from "./binaries.ts";
-export { type DecodedFrame, type DecodeOptions, decodeFrames } from "./decode.ts";
+export { type DecodedFrame, type DecodeOptions, decodeFrames, HWACCELS, type Hwaccel } from "./decode.ts";
 export {
   FfmpegMissingError,
+  HwaccelUnavailableError,
   NotAVideoError,
   NoVideoStreamError,
   UnsupportedCodecError,
@@ -22,9 +23,26 @@ export {
   VideoInputRejectedError,
   VideoLimitError,
   VideoNotFoundError,
+  VideoNotIndexableError,
   VideoStallError,
   VideoUnreachableError,
 } from "./errors.ts";
-export type { OutputSize, Sampling } from "./filters.ts";
+export { type OutputSize, Sampler, type Sampling } from "./filters.ts";
+export {
+  type IndexOptions,
+  indexVideo,
+  type ReReadableInput,
+  SEGMENTABLE_KINDS,
+  type VideoIndex,
+} from "./frame-index.ts";
 export { ALL_INPUT_KINDS, type InputKind, redactUrl, VIDEO_DEMUXERS, type VideoInput } from "./input.ts";
 export { type ProbeOptions, probeVideo, type Rational, type VideoInfo } from "./probe.ts";
+export {
+  DEFAULT_SEGMENT_SECONDS,
+  decodeSegment,
+  planSegments,
+  type SegmentDecodeOptions,
+  type SegmentDescriptor,
+  type SegmentPlan,
+  type SegmentPlanOptions,
+} from "./segments.ts";
