@@ -32,6 +32,8 @@ export const PRODUCER_DEFAULTS = {
   framesPerChunk: 4,
   /** Sampled frames per segment (re-readable inputs): fewer messages per frame against finer fan-out. */
   segmentFrames: 256,
+  /** Seconds of video per segment at most (whichever of the two limits comes first ends a segment). */
+  segmentSeconds: 10,
   /** Segments of one job queued and not yet reported before planning waits (a blocking pop, no polling). */
   maxSegmentsInFlight: 64,
   /** A partly filled chunk is sent after this long. */

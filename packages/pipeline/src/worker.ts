@@ -7,7 +7,7 @@
 import { hostname } from "node:os";
 import { WORKER_DEFAULTS } from "@vdet/config";
 import type { PostprocessOptions } from "@vdet/effdet";
-import { VdetError } from "@vdet/errors";
+import { isRetryable, VdetError } from "@vdet/errors";
 import type { JobStore } from "@vdet/jobs";
 import { metrics } from "@vdet/metrics";
 import {
@@ -21,14 +21,14 @@ import {
   sampledFps,
 } from "@vdet/protocol";
 import { chooseArchivePhi, LatencyProfile, type PhiPolicyOptions } from "@vdet/scheduler";
-import { type Consumer, DEFAULT_ATTEMPTS, type Transport, UnprocessableMessageError } from "@vdet/transport";
+import { type Consumer, DEFAULT_ATTEMPTS, type Transport } from "@vdet/transport";
 import { PIPELINE_ERRORS } from "./error-codes.ts";
 import { type BatchRecord, FrameScheduler } from "./frame-scheduler.ts";
 import { boxesToSource, padToSquare } from "./letterbox.ts";
 import { type StageLogger, silentLogger } from "./logger.ts";
 import type { ModelProvider } from "./models.ts";
 import type { Stage } from "./producer.ts";
-import { framePtsMs, type SegmentDecoder } from "./segments.ts";
+import { framePtsMs, type SegmentDecoderOptions, segmentDecoder } from "./segments.ts";
 
 export interface WorkerConfig {
   transport: Transport;
@@ -50,8 +50,8 @@ export interface WorkerConfig {
   archiveRefreshMs?: number;
   /** Segments in hand at once (each runs one decoder). */
   segmentConcurrency?: number;
-  /** Decodes a segment's sampled frames, scaled to `size` (segments.ts: segmentDecoder). */
-  decodeSegment?: SegmentDecoder;
+  /** How segments are read (their input, input kinds, stall timeout, NVDEC); default: inputs as given. */
+  segmentDecoding?: Omit<SegmentDecoderOptions, "frameStore">;
 }
 
 /** A chunk or a segment, as the frame queue and the report need it. */
@@ -102,6 +102,7 @@ export function startWorker(config: WorkerConfig): WorkerStage {
   const maxBatch = config.maxBatch ?? WORKER_DEFAULTS.maxBatch;
   const profile = config.profile ?? new LatencyProfile();
   const refreshMs = config.archiveRefreshMs ?? 5000;
+  const decodeSegment = segmentDecoder({ ...config.segmentDecoding, frameStore: config.transport.frameStore });
   const scheduler = new FrameScheduler({
     models: config.models,
     profile,
@@ -212,7 +213,8 @@ export function startWorker(config: WorkerConfig): WorkerStage {
     // unit back for another attempt while attempts remain; only the last attempt reports its frames as failed.
     const lastAttempt = attempt >= DEFAULT_ATTEMPTS;
     if (sourceError !== undefined) {
-      if (!lastAttempt) throw sourceError;
+      // A source that cannot be read (missing, refused, expired) fails its frames at once.
+      if (!lastAttempt && isRetryable(sourceError)) throw sourceError;
       const reason = `segment not decoded: ${sourceError instanceof Error ? sourceError.message : String(sourceError)}`;
       failed.push(...unit.missing(new Set([...done, ...failed, ...inferenceFailures].map((f) => f.index)), reason));
     }
@@ -275,11 +277,8 @@ export function startWorker(config: WorkerConfig): WorkerStage {
   /** A segment: decoded here, from the job's input or a recorded live segment, letterboxed for its φ range. */
   const handleSegment = async (segment: SegmentWork, attempt: number): Promise<void> => {
     const { letterbox, size } = segment;
-    const decodeSegment = config.decodeSegment;
-    if (!decodeSegment)
-      throw new UnprocessableMessageError("this worker has no segment decoder (startWorker's decodeSegment)");
     async function* frames(): AsyncGenerator<UnitFrame> {
-      for await (const frame of decodeSegment!(segment, {
+      for await (const frame of decodeSegment(segment, {
         width: letterbox.contentWidth,
         height: letterbox.contentHeight,
       })) {
