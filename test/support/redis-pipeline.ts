@@ -71,7 +71,8 @@ export function startWorkers(
   return Array.from({ length: count }, (_, i) =>
     startRole("worker", {
       args: ["--prefix", prefix, ...(options.args ?? [])],
-      env: { VDET_REDIS_URL: REDIS_URL, ...options.env },
+      // The tests' inputs are local files, which workers decode by themselves (segments).
+      env: { VDET_REDIS_URL: REDIS_URL, VDET_ALLOW_FILE_INPUTS: "1", ...options.env },
       echo: options.echo?.(i),
     }),
   );

@@ -26,6 +26,7 @@ export const ENV_NAMES: Readonly<Record<string, string | readonly string[]>> = {
   segmentFrames: "VDET_SEGMENT_FRAMES",
   maxSegmentsInFlight: "VDET_MAX_SEGMENTS_IN_FLIGHT",
   segmentConcurrency: "VDET_SEGMENT_CONCURRENCY",
+  hwaccel: "VDET_HWACCEL",
   maxQueuedChunks: "VDET_MAX_QUEUED_CHUNKS",
   frameTtlSeconds: "VDET_FRAME_TTL_SECONDS",
   concurrency: "VDET_PRODUCER_CONCURRENCY",

@@ -88,6 +88,12 @@ export const workerConfigSchema = z.object({
   maxBatch: envInt(1, 64).default(W.maxBatch),
   maxDelayMs: envInt(0, 10_000).default(W.maxDelayMs),
   segmentConcurrency: envInt(1, 64).default(W.segmentConcurrency),
+  /** Workers decode their segments: local paths only where every role shares one machine's files. */
+  allowFileInputs: envBoolean.default(false),
+  /** A segment decode that makes no progress for this long fails (and is retried), ms. */
+  inputTimeoutMs: envInt(100, 3_600_000).default(P.inputTimeoutMs),
+  /** Decode segments on the GPU: "cuda" (NVDEC; unverified here, fails clearly where ffmpeg lacks it). */
+  hwaccel: envEnum(["cuda"]).optional(),
   executionProvider: z.string().default(W.executionProvider),
   threads: envInt(1, 256).optional(),
   /** "0=/models/d0.pth,3=/models/d3.safetensors" */

@@ -15,6 +15,10 @@ export function startProducerRole(config: ProducerRoleConfig, logger: Logger): R
     jobStore: c.jobStore,
     framesPerChunk: config.framesPerChunk,
     maxFramesInFlight: config.maxFramesInFlight,
+    segmentFrames: config.segmentFrames,
+    maxSegmentsInFlight: config.maxSegmentsInFlight,
+    // Workers read re-readable inputs by themselves: s3:// objects through presigned URLs (HTTP ranges).
+    segmentInput: (input) => storage.readableUrl(input),
     maxQueuedChunks: config.maxQueuedChunks,
     frameTtlSeconds: config.frameTtlSeconds,
     concurrency: config.concurrency,

@@ -15,6 +15,8 @@ import {
 } from "@vdet/pipeline";
 import { parsePhi } from "@vdet/protocol";
 import { LatencyProfile, type ProfileTable, readProfileFile } from "@vdet/scheduler";
+import { StorageResolver } from "@vdet/storage";
+import { ALL_INPUT_KINDS } from "@vdet/video";
 import type { Logger } from "pino";
 import { connect, type RunningRole, runningRole } from "./connections.ts";
 
@@ -98,15 +100,24 @@ export async function startWorkerRole(config: WorkerRoleConfig, logger: Logger):
     },
     "models published",
   );
+  const storage = new StorageResolver();
   const stage = startWorker({
     transport: c.transport,
     jobStore: c.jobStore,
     models,
     maxBatch: config.maxBatch,
     maxDelayMs: config.maxDelayMs,
+    segmentConcurrency: config.segmentConcurrency,
+    segmentDecoding: {
+      // s3:// inputs through presigned URLs; local paths only where the deployment allows them (one machine).
+      segmentInput: (input) => storage.readableUrl(input),
+      allowedInputKinds: config.allowFileInputs ? ALL_INPUT_KINDS : ALL_INPUT_KINDS.filter((k) => k !== "file"),
+      stallTimeoutMs: config.inputTimeoutMs,
+      hwaccel: config.hwaccel,
+    },
     profile: prepared.profile,
     logger,
   });
   logger.info({ role: "worker" }, "worker ready");
-  return runningRole(c.redis, [stage, models, c]);
+  return runningRole(c.redis, [stage, models, c, storage]);
 }
