@@ -302,7 +302,10 @@ describe("SIGKILL of a role mid-job", () => {
       await killAggregator();
       await new Promise((r) => setTimeout(r, 500));
       await frames.pause();
-      await until(async () => (await d.transport.segments.counts()).active === 0, "the workers' segments done");
+      await until(
+        async () => (await d.transport.segments.counts()).active === 0,
+        "the workers' segments done",
+      );
       assert.ok((await d.progress(job.id)).inferred < FRAMES, "frames left for after the second kill");
       await restartAggregator();
       // Second kill: once the new aggregator has taken every result there was (the backlog of the first outage).

@@ -81,7 +81,11 @@ export interface JobStore {
    * Waits (a blocking pop, no polling) until the job has at most `maxUnits` units in flight, the job is
    * cancelled, or `timeoutMs` passed; returns the units in flight and whether a cancel was requested.
    */
-  waitForCapacity(id: string, maxUnits: number, timeoutMs: number): Promise<{ inFlight: number; cancelled: boolean }>;
+  waitForCapacity(
+    id: string,
+    maxUnits: number,
+    timeoutMs: number,
+  ): Promise<{ inFlight: number; cancelled: boolean }>;
   /** Removes the job's in-flight accounting (when it has ended). */
   clearInFlight(id: string): Promise<void>;
   /** The producer checkpoint of a job (null: nothing queued yet), for a producer resuming after a crash. */
@@ -202,9 +206,13 @@ export class MemoryJobStore implements JobStore {
     this.inFlight.set(id, (this.inFlight.get(id) ?? 0) + 1);
   }
 
-  async completeUnit(id: string, unit: number, delta: Partial<Record<ProgressField, number>>): Promise<boolean> {
-    let done = this.unitsDone.get(id);
-    if (!done) this.unitsDone.set(id, (done = new Set()));
+  async completeUnit(
+    id: string,
+    unit: number,
+    delta: Partial<Record<ProgressField, number>>,
+  ): Promise<boolean> {
+    const done = this.unitsDone.get(id) ?? new Set<number>();
+    this.unitsDone.set(id, done);
     if (done.has(unit)) return false;
     done.add(unit);
     await this.addProgress(id, delta);
@@ -225,8 +233,8 @@ export class MemoryJobStore implements JobStore {
     const now = state();
     if (now.inFlight <= maxUnits || now.cancelled) return now;
     await new Promise<void>((resolve) => {
-      let waiters = this.capacityWaiters.get(id);
-      if (!waiters) this.capacityWaiters.set(id, (waiters = new Set()));
+      const waiters = this.capacityWaiters.get(id) ?? new Set<() => void>();
+      this.capacityWaiters.set(id, waiters);
       const done = () => {
         clearTimeout(timer);
         waiters.delete(done);
@@ -491,7 +499,11 @@ export class RedisJobStore implements JobStore {
       .exec();
   }
 
-  async completeUnit(id: string, unit: number, delta: Partial<Record<ProgressField, number>>): Promise<boolean> {
+  async completeUnit(
+    id: string,
+    unit: number,
+    delta: Partial<Record<ProgressField, number>>,
+  ): Promise<boolean> {
     const counted = await this.redis.eval(
       COMPLETE_UNIT_SCRIPT,
       4,
@@ -536,7 +548,11 @@ export class RedisJobStore implements JobStore {
 
   async clearInFlight(id: string): Promise<void> {
     // A producer blocked on the tokens list is woken first.
-    await this.redis.multi().lpush(this.keys.inFlightTokens(id), "1").del(...this.keys.inFlightKeys(id)).exec();
+    await this.redis
+      .multi()
+      .lpush(this.keys.inFlightTokens(id), "1")
+      .del(...this.keys.inFlightKeys(id))
+      .exec();
   }
 
   async producerCheckpoint(id: string): Promise<ProducerCheckpoint | null> {

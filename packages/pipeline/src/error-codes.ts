@@ -17,11 +17,13 @@ export const PIPELINE_ERRORS = defineErrorCodes("pipeline", {
   },
   SEGMENT_EXPIRED: {
     retryable: false,
-    description: "a recorded live segment's bytes expired or are missing in the frame store before a worker read it",
+    description:
+      "a recorded live segment's bytes expired or are missing in the frame store before a worker read it",
   },
   SEGMENT_INPUT: {
     retryable: false,
-    description: "a worker was given a segment of an input it cannot read by itself (no object storage access)",
+    description:
+      "a worker was given a segment of an input it cannot read by itself (no object storage access)",
   },
   UNSUPPORTED_OUTPUT: { retryable: false, description: "the output location is not supported by this mode" },
 });

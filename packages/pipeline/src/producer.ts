@@ -17,12 +17,12 @@ import { metrics } from "@vdet/metrics";
 import {
   type FrameChunk,
   type FrameRef,
-  type JobSpec,
-  type SegmentWork,
   isTerminal,
   type JobEvent,
   type JobRecord,
+  type JobSpec,
   parsePhi,
+  type SegmentWork,
   type VideoSummary,
 } from "@vdet/protocol";
 import type { Consumer, Transport } from "@vdet/transport";
@@ -33,9 +33,9 @@ import {
   planSegments,
   probeVideo,
   redactUrl,
-  VideoInputRejectedError,
   type VideoInfo,
   type VideoInput,
+  VideoInputRejectedError,
   VideoNotIndexableError,
 } from "@vdet/video";
 import { PIPELINE_ERRORS } from "./error-codes.ts";
@@ -329,7 +329,10 @@ async function planJob(
   const side = getConfig(parsePhi(spec.phi.max)).imageSize;
   let index: Awaited<ReturnType<typeof indexVideo>>;
   try {
-    index = await indexVideo(readable, { timeoutMs: config.inputTimeoutMs, allowedKinds: config.allowedInputKinds });
+    index = await indexVideo(readable, {
+      timeoutMs: config.inputTimeoutMs,
+      allowedKinds: config.allowedInputKinds,
+    });
   } catch (error) {
     if (error instanceof VideoNotIndexableError || error instanceof VideoInputRejectedError) {
       log.info({ ...fields, reason: error.message }, "not segmented; decoding here");
@@ -352,43 +355,53 @@ async function planJob(
   if (lastPts !== undefined) checkDecodedDuration(lastPts / 1000, limits, context.display);
   const maxInFlight = config.maxSegmentsInFlight ?? PRODUCER_DEFAULTS.maxSegmentsInFlight;
   log.info(
-    { ...fields, width: info.width, height: info.height, fps: info.fps, frames: cap, segments: plan.segments.length },
+    {
+      ...fields,
+      width: info.width,
+      height: info.height,
+      fps: info.fps,
+      frames: cap,
+      segments: plan.segments.length,
+    },
     "planning segments",
   );
   let segments = context.segmentsBefore;
   let frames = context.resumeFrom;
   try {
-  for (const planned of plan.segments) {
-    if (planned.firstIndex >= cap) break;
-    const count = Math.min(planned.frameCount, cap - planned.firstIndex);
-    const end = planned.firstIndex + count;
-    if (end <= context.resumeFrom) continue; // queued before a producer restart
-    for (;;) {
-      const room = await config.jobStore.waitForCapacity(job.id, maxInFlight - 1, 30_000);
-      if (room.cancelled) return { frames, chunks: segments, video, error: null, cancelled: true };
-      if (room.inFlight < maxInFlight) break;
+    for (const planned of plan.segments) {
+      if (planned.firstIndex >= cap) break;
+      const count = Math.min(planned.frameCount, cap - planned.firstIndex);
+      const end = planned.firstIndex + count;
+      if (end <= context.resumeFrom) continue; // queued before a producer restart
+      for (;;) {
+        const room = await config.jobStore.waitForCapacity(job.id, maxInFlight - 1, 30_000);
+        if (room.cancelled) return { frames, chunks: segments, video, error: null, cancelled: true };
+        if (room.inFlight < maxInFlight) break;
+      }
+      const segment: SegmentWork = {
+        jobId: job.id,
+        segment: planned.sequence,
+        source: { kind: "input", input: spec.input },
+        firstIndex: planned.firstIndex,
+        frames: count,
+        startPtsMs: planned.startMs,
+        endPtsMs: planned.endMs,
+        plan: { ...planned },
+        size: side,
+        letterbox,
+        ...workFields(spec, context.classes),
+        enqueuedAtMs: Date.now(),
+      };
+      await config.transport.segments.add(segment, {
+        id: `${job.id}-s${planned.sequence}`,
+        priority: spec.priority,
+      });
+      // After the add, as with chunks: a crash in between queues the segment again under the same id.
+      await config.jobStore.commitChunk(job.id, count, { chunks: planned.sequence + 1, nextFrame: end });
+      metrics.framesQueued(count);
+      segments = planned.sequence + 1;
+      frames = end;
     }
-    const segment: SegmentWork = {
-      jobId: job.id,
-      segment: planned.sequence,
-      source: { kind: "input", input: spec.input },
-      firstIndex: planned.firstIndex,
-      frames: count,
-      startPtsMs: planned.startMs,
-      endPtsMs: planned.endMs,
-      plan: { ...planned },
-      size: side,
-      letterbox,
-      ...workFields(spec, context.classes),
-      enqueuedAtMs: Date.now(),
-    };
-    await config.transport.segments.add(segment, { id: `${job.id}-s${planned.sequence}`, priority: spec.priority });
-    // After the add, as with chunks: a crash in between queues the segment again under the same id.
-    await config.jobStore.commitChunk(job.id, count, { chunks: planned.sequence + 1, nextFrame: end });
-    metrics.framesQueued(count);
-    segments = planned.sequence + 1;
-    frames = end;
-  }
   } catch (error) {
     // The segments queued so far still count: the job ends with them and the error.
     const message = error instanceof Error ? error.message : String(error);

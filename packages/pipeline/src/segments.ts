@@ -30,7 +30,8 @@ export function framePtsMs(ptsSeconds: number): number {
 export type SegmentInputResolver = (input: string) => Promise<string | null>;
 
 /** Without object storage: s3:// inputs are not segmented (they stream through the producer); others as given. */
-export const defaultSegmentInput: SegmentInputResolver = async (input) => (/^s3:\/\//i.test(input) ? null : input);
+export const defaultSegmentInput: SegmentInputResolver = async (input) =>
+  /^s3:\/\//i.test(input) ? null : input;
 
 export interface SegmentDecoderOptions {
   frameStore: FrameStore;

@@ -102,7 +102,10 @@ export function startWorker(config: WorkerConfig): WorkerStage {
   const maxBatch = config.maxBatch ?? WORKER_DEFAULTS.maxBatch;
   const profile = config.profile ?? new LatencyProfile();
   const refreshMs = config.archiveRefreshMs ?? 5000;
-  const decodeSegment = segmentDecoder({ ...config.segmentDecoding, frameStore: config.transport.frameStore });
+  const decodeSegment = segmentDecoder({
+    ...config.segmentDecoding,
+    frameStore: config.transport.frameStore,
+  });
   const scheduler = new FrameScheduler({
     models: config.models,
     profile,
@@ -155,7 +158,11 @@ export function startWorker(config: WorkerConfig): WorkerStage {
    * earlier frames wait for a batch; at most `maxOutstanding` of its frames wait at once), then sends one message
    * with every frame's detections, packed, and reports the unit done.
    */
-  const runUnit = async (unit: WorkUnit, attempt: number, frames: AsyncIterable<UnitFrame>): Promise<void> => {
+  const runUnit = async (
+    unit: WorkUnit,
+    attempt: number,
+    frames: AsyncIterable<UnitFrame>,
+  ): Promise<void> => {
     const receivedMs = Date.now();
     const options: PostprocessOptions = {
       scoreThreshold: unit.scoreThreshold,
@@ -216,7 +223,9 @@ export function startWorker(config: WorkerConfig): WorkerStage {
       // A source that cannot be read (missing, refused, expired) fails its frames at once.
       if (!lastAttempt && isRetryable(sourceError)) throw sourceError;
       const reason = `segment not decoded: ${sourceError instanceof Error ? sourceError.message : String(sourceError)}`;
-      failed.push(...unit.missing(new Set([...done, ...failed, ...inferenceFailures].map((f) => f.index)), reason));
+      failed.push(
+        ...unit.missing(new Set([...done, ...failed, ...inferenceFailures].map((f) => f.index)), reason),
+      );
     }
     if (inferenceFailures.length > 0 && !lastAttempt)
       throw new VdetError(PIPELINE_ERRORS.INFERENCE_FAILED, inferenceFailures[0].reason);
@@ -239,7 +248,10 @@ export function startWorker(config: WorkerConfig): WorkerStage {
       computeMs: now - started,
     };
     await config.transport.results.add(batch, { id: unit.resultId, priority: unit.priority });
-    await config.jobStore.completeUnit(unit.jobId, unit.unit, { inferred: done.length, failed: failed.length });
+    await config.jobStore.completeUnit(unit.jobId, unit.unit, {
+      inferred: done.length,
+      failed: failed.length,
+    });
     if (failed.length > 0)
       log.warn({ jobId: unit.jobId, stage: "worker", failed: failed.length }, failed[0].reason);
   };

@@ -42,7 +42,11 @@ test("pack → unpack gives every frame back, boxes to 1/units px, scores to 4 d
     { index: 8, ptsMs: 266.667, phi: "7x" as const, detections: detections([], [], []) },
     { index: 9, ptsMs: 300, phi: 3 as const, detections: detections([-5, 2, 1400, 3], [1], [65535]) },
   ];
-  const packed = parseMessage(packedFramesSchema, "packed", JSON.parse(JSON.stringify(packFrames(frames, source))));
+  const packed = parseMessage(
+    packedFramesSchema,
+    "packed",
+    JSON.parse(JSON.stringify(packFrames(frames, source))),
+  );
   assert.equal(Buffer.from(packed.data, "base64").length, 3 * PACKED_DETECTION_BYTES);
   assert.ok(packed.data.length / 3 <= 24, "base64 characters per detection");
   const back = unpackFrames(packed);
@@ -55,7 +59,9 @@ test("pack → unpack gives every frame back, boxes to 1/units px, scores to 4 d
     ],
   );
   const units = boxUnitsFor(1280, 720);
-  frames[0].detections.xyxy.forEach((v, i) => assert.ok(Math.abs(back[0].boxes[i] - v) <= 0.5 / units, `box ${i}`));
+  for (const [i, v] of frames[0].detections.xyxy.entries())
+    assert.ok(Math.abs(back[0].boxes[i] - v) <= 0.5 / units, `box ${i}`);
+
   assert.deepEqual(back[0].scores, [0.9123, 0.5]);
   // The worker clips boxes to the source before packing; below 0 cannot be packed and becomes 0.
   assert.deepEqual(back[2].boxes, [0, 2, 1400, 3]);

@@ -50,7 +50,12 @@ export const packedFramesSchema = z
   .strict()
   .superRefine((p, ctx) => {
     const n = p.indices.length;
-    if (p.ptsMs.length !== n || p.phi.length !== n || p.counts.length !== n || (p.slackMs && p.slackMs.length !== n))
+    if (
+      p.ptsMs.length !== n ||
+      p.phi.length !== n ||
+      p.counts.length !== n ||
+      (p.slackMs && p.slackMs.length !== n)
+    )
       ctx.addIssue({ code: "custom", message: "indices, ptsMs, phi, counts and slackMs disagree in length" });
     const detections = p.counts.reduce((s, c) => s + c, 0);
     const bytes = Buffer.byteLength(p.data, "base64");

@@ -111,7 +111,9 @@ export async function startWorkerRole(config: WorkerRoleConfig, logger: Logger):
     segmentDecoding: {
       // s3:// inputs through presigned URLs; local paths only where the deployment allows them (one machine).
       segmentInput: (input) => storage.readableUrl(input),
-      allowedInputKinds: config.allowFileInputs ? ALL_INPUT_KINDS : ALL_INPUT_KINDS.filter((k) => k !== "file"),
+      allowedInputKinds: config.allowFileInputs
+        ? ALL_INPUT_KINDS
+        : ALL_INPUT_KINDS.filter((k) => k !== "file"),
       stallTimeoutMs: config.inputTimeoutMs,
       hwaccel: config.hwaccel,
     },

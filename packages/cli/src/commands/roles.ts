@@ -43,13 +43,18 @@ export function registerRoleCommands(program: Command): void {
     addCommon(
       program
         .command("producer")
-        .description("plan queued jobs into segments (re-readable inputs) or decode them into frame chunks (live)"),
+        .description(
+          "plan queued jobs into segments (re-readable inputs) or decode them into frame chunks (live)",
+        ),
     ),
   )
     .option("--frames-per-chunk <n>", "frames per queued chunk (VDET_FRAMES_PER_CHUNK, default 4)")
     .option("--max-frames-in-flight <n>", "pause decoding a job above this many queued frames (default 64)")
     .option("--segment-frames <n>", "sampled frames per segment (VDET_SEGMENT_FRAMES, default 256)")
-    .option("--max-segments-in-flight <n>", "pause planning a job above this many queued segments (default 64)")
+    .option(
+      "--max-segments-in-flight <n>",
+      "pause planning a job above this many queued segments (default 64)",
+    )
     .option("--concurrency <n>", "jobs decoded at once (VDET_PRODUCER_CONCURRENCY, default 2)")
     .action(async (flags: Record<string, unknown>) => {
       await serveRole("producer", flags);
