@@ -6,6 +6,14 @@
 // window (after every worker is ready and frames flow), as frames written by the aggregator. Redis commands and
 // bytes per frame are INFO deltas over the same window; the Redis server is shared with whatever else runs here,
 // so those deltas are an upper bound. Last stdout line: one JSON object.
+//
+// Two paths per worker count. `rows[i]` (the fields above) is the frame path: the producer decodes and sends raw
+// letterboxed pixels through Redis (what live inputs' low-latency path does). `rows[i].segments` is the segment
+// path (files, s3://): the producer plans segments, each worker decodes its own and sends packed detections
+// only; measured over whole jobs (submit → every job completed) with the simulated model at the GPU assumption
+// (8 frames per --gpu-batch-ms), `--segment-frames` sampled frames per segment. Command counts are
+// `INFO commandstats` sums: every command, those a Lua script runs included, plus the scripts themselves; the
+// projection uses that sum. `--paths frames,segments` picks the paths.
 
 import { execFileSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
@@ -15,7 +23,7 @@ import { join } from "node:path";
 import { stopRoles } from "@vdet/cli/testing";
 import { RedisJobStore } from "@vdet/jobs";
 import { openJobOutput, startAggregator, startProducer } from "@vdet/pipeline";
-import { parseJobSpec } from "@vdet/protocol";
+import { PACKED_DETECTION_BYTES, parseJobSpec } from "@vdet/protocol";
 import { createRedisTransport, deleteKeysWithPrefix, redisOptionsFromUrl } from "@vdet/transport";
 import { makeTestClip } from "@vdet/video/testing";
 import { Redis } from "ioredis";
@@ -32,6 +40,10 @@ if (workerCounts.some((n) => !Number.isInteger(n) || n < 1)) throw new Error("--
 const windowS = Number(arg("seconds", "20"));
 const latencyMs = Number(arg("latency-ms", "1000"));
 const jobsPerStep = Number(arg("jobs", "8"));
+const paths = arg("paths", "frames,segments").split(",");
+const segmentFrames = Number(arg("segment-frames", "1500"));
+const segmentJobs = Number(arg("segment-jobs", "4"));
+const segmentClipSeconds = Number(arg("segment-clip-seconds", "120"));
 // Assumed D0 speed of one GPU worker for the extrapolation: a batch of 8 512² frames in 20 ms (400 frames/s).
 const gpuBatch = 8;
 const gpuBatchMs = Number(arg("gpu-batch-ms", "20"));
@@ -117,6 +129,8 @@ async function step(n: number) {
   const producer = startProducer({
     transport,
     jobStore,
+    // The frame path: decoded here, raw pixels through Redis (the segment path is segmentStep's).
+    segments: false,
     framesPerChunk: 1,
     concurrency: jobsPerStep,
     maxFramesInFlight: Math.max(8, Math.ceil((4 * n) / jobsPerStep)),
@@ -188,6 +202,130 @@ async function step(n: number) {
   return row;
 }
 
+// The segment path (kept apart from the frame path's step above). A clip at 25 fps, every frame sampled; the
+// simulated model runs at the GPU assumption, so what limits throughput here is this machine's CPU (decode,
+// letterbox), not the model; the Redis figures are per sampled frame.
+const SEGMENT_FPS = 25;
+const segmentClip = join(work, `clip-160x120-${SEGMENT_FPS}fps-${segmentClipSeconds}s.mp4`);
+const segmentProfilePath = join(work, "profile-gpu.json");
+
+async function prepareSegmentPath() {
+  if (!existsSync(segmentClip)) await makeTestClip(segmentClip, segmentClipSeconds, SEGMENT_FPS, 160, 120);
+  writeFileSync(
+    segmentProfilePath,
+    JSON.stringify({
+      version: 1,
+      key: "scale-bench-gpu-assumption",
+      measuredAt: new Date().toISOString(),
+      rows: [1, 2, 4, 8].map((batch) => {
+        const ms = (gpuBatchMs * batch) / gpuBatch;
+        return { phi: 0, batch, p50Ms: ms, p90Ms: ms, samplesMs: [ms] };
+      }),
+    }),
+  );
+}
+
+/** Bytes per frame the packed detections take in Redis traffic: base64 in (worker) and out (aggregator). */
+function detectionBytesPerFrame(outRoot: string, ids: string[], dirs: string[]) {
+  let detections = 0;
+  let frames = 0;
+  for (const d of dirs) {
+    const text = readFileSync(join(outRoot, d, "tracks.jsonl"), "utf8");
+    for (const line of text.split("\n")) {
+      if (!line) continue;
+      frames++;
+      detections += (JSON.parse(line).detections ?? []).length;
+    }
+  }
+  const base64PerDetection = (PACKED_DETECTION_BYTES * 4) / 3;
+  return {
+    frames,
+    detectionsPerFrame: frames ? detections / frames : 0,
+    ids: ids.length,
+    base64PerDetection,
+  };
+}
+
+async function segmentStep(n: number) {
+  const prefix = `vdet-scale-seg-${randomUUID().slice(0, 8)}`;
+  const transport = createRedisTransport({ url: REDIS_URL, prefix });
+  const jobStore = new RedisJobStore(redis, prefix);
+  const workers = startWorkers(n, prefix, {
+    args: ["--max-batch", String(gpuBatch), "--preload", "0"],
+    env: { VDET_LOG_LEVEL: "info", VDET_SIMULATE_PROFILE: segmentProfilePath },
+  });
+  await Promise.all(workers.map((w) => w.waitFor("worker ready", 600_000)));
+  const i0 = await redisStats();
+  await sleep(2000);
+  const i1 = await redisStats();
+  const idleCallsPerS = (i1.calls - i0.calls) / 2;
+  const producer = startProducer({ transport, jobStore, segmentFrames, concurrency: segmentJobs });
+  const aggregator = startAggregator({ transport, jobStore, openOutput: (_id, l) => openJobOutput(l) });
+  const outRoot = join(work, prefix);
+  const ids: string[] = [];
+  const s0 = await redisStats();
+  const p0 = workers.map((w) => procStat(w.child.pid!));
+  const t0 = performance.now();
+  for (let j = 0; j < segmentJobs; j++) {
+    const { job } = await jobStore.create(
+      parseJobSpec({
+        input: segmentClip,
+        output: join(outRoot, `job${j}`),
+        sampling: { fps: SEGMENT_FPS },
+        phi: { min: 0, max: 0 },
+      }),
+    );
+    await transport.jobs.add({ jobId: job.id }, { id: job.id });
+    ids.push(job.id);
+  }
+  let frames = 0;
+  for (;;) {
+    const jobs = await Promise.all(ids.map((id) => jobStore.get(id)));
+    if (jobs.every((j) => j && ["completed", "failed", "cancelled"].includes(j.state))) {
+      frames = jobs.reduce((sum, j) => sum + (j?.progress.written ?? 0), 0);
+      break;
+    }
+    await sleep(500); // the bench's own progress check, not part of the pipeline
+  }
+  const elapsed = (performance.now() - t0) / 1000;
+  const s1 = await redisStats();
+  const p1 = workers.map((w) => procStat(w.child.pid!));
+  const det = detectionBytesPerFrame(
+    outRoot,
+    ids,
+    ids.map((_, j) => `job${j}`),
+  );
+  // The packed detections cross the network twice (worker → Redis, Redis → aggregator).
+  const detectionBytes = Math.round(2 * det.detectionsPerFrame * det.base64PerDetection);
+  const bytesPerFrame = frames ? Math.round((s1.bytes - s0.bytes) / frames) : null;
+  const row = {
+    workers: n,
+    jobs: segmentJobs,
+    frames,
+    seconds: r3(elapsed),
+    fps: r3(frames / elapsed),
+    segmentFrames,
+    redisCallsPerFrame: frames ? r3((s1.calls - s0.calls) / frames) : null,
+    redisCallsPerFrameNet: frames ? r3((s1.calls - s0.calls - idleCallsPerS * elapsed) / frames) : null,
+    redisIdleCallsPerS: r3(idleCallsPerS),
+    redisBytesPerFrame: bytesPerFrame,
+    detectionsPerFrame: r3(det.detectionsPerFrame),
+    detectionBytesPerFrame: detectionBytes,
+    redisBytesPerFrameBeyondDetections: bytesPerFrame === null ? null : bytesPerFrame - detectionBytes,
+    redisCpuPct: r3((100 * (s1.cpuS - s0.cpuS)) / elapsed),
+    workerCpuPct: r3((100 * p1.reduce((s, p, i) => s + p.cpuS - p0[i].cpuS, 0)) / n / elapsed),
+    load1: r3(loadavg()[0]),
+  };
+  log(`segments ${JSON.stringify(row)}`);
+  await Promise.race([stopRoles(workers), sleep(15000)]);
+  await stopRoles(workers, "SIGKILL");
+  await Promise.race([Promise.all([producer.close(), aggregator.close()]), sleep(10000)]);
+  await transport.close();
+  await deleteKeysWithPrefix(redis, prefix);
+  rmSync(outRoot, { recursive: true, force: true });
+  return row;
+}
+
 // Redis ceilings on this machine: small-command ops/s (pipelined 1 and 16) and 786 KB SET/GET throughput.
 function redisBenchmark() {
   const run = (args: string[]) =>
@@ -212,14 +350,23 @@ function redisBenchmark() {
 }
 
 log(`load before: ${loadavg().map(r3).join(" ")}`);
-const rows: (Awaited<ReturnType<typeof step>> & { efficiency?: number })[] = [];
-for (const n of workerCounts) rows.push(await step(n));
+type FrameRow = Awaited<ReturnType<typeof step>>;
+type SegmentRow = Awaited<ReturnType<typeof segmentStep>>;
+const rows: (Partial<FrameRow> & { workers: number; efficiency?: number; segments?: SegmentRow })[] = [];
+if (paths.includes("segments")) await prepareSegmentPath();
+for (const n of workerCounts) {
+  const row: (typeof rows)[number] = paths.includes("frames") ? await step(n) : { workers: n };
+  if (paths.includes("segments")) row.segments = await segmentStep(n);
+  rows.push(row);
+}
 const ceiling = redisBenchmark();
 await redis.quit();
 
-const base = rows.find((r) => r.workers === 1)?.fps ?? rows[0].fps / rows[0].workers;
-for (const r of rows) Object.assign(r, { efficiency: r3(r.fps / (r.workers * base)) });
-const last = rows[rows.length - 1];
+const frameRows = rows.filter((r): r is FrameRow & { efficiency?: number } => r.fps !== undefined);
+const base =
+  frameRows.find((r) => r.workers === 1)?.fps ?? (frameRows[0]?.fps ?? 0) / (frameRows[0]?.workers ?? 1);
+for (const r of frameRows) Object.assign(r, { efficiency: r3(r.fps / (r.workers * base)) });
+const last = frameRows[frameRows.length - 1] ?? { redisCallsPerFrameNet: null, redisBytesPerFrame: null };
 // Extrapolation: one GPU worker at D0 runs gpuBatch frames per gpuBatchMs; per frame it costs the measured Redis
 // commands and bytes (frames move in and detections out), so one Redis serves ceiling / (per-frame × fps) workers.
 const gpuFps = (gpuBatch * 1000) / gpuBatchMs;
@@ -227,6 +374,10 @@ const callsPerFrame = last.redisCallsPerFrameNet ?? Number.NaN;
 const bytesPerFrame = last.redisBytesPerFrame ?? Number.NaN;
 const workersByOps = ceiling ? ceiling.smallOpsPerS / (callsPerFrame * gpuFps) : null;
 const workersByBytes = ceiling ? (ceiling.frameMBPerS * 1e6) / (bytesPerFrame * gpuFps) : null;
+// The segment path's projection, from its largest step: per-frame commands (net) and bytes (detections included).
+const lastSegment = rows.filter((r) => r.segments).at(-1)?.segments;
+const segmentProjection = (value: number | null | undefined, ceilingValue: number | undefined) =>
+  value && ceilingValue ? r3(ceilingValue / (value * gpuFps)) : null;
 console.log(
   JSON.stringify({
     bench: "scale",
@@ -245,5 +396,23 @@ console.log(
       byOps: workersByOps === null ? null : r3(workersByOps),
       byBytes: workersByBytes === null ? null : r3(workersByBytes),
     },
+    segmentPath: lastSegment
+      ? {
+          clip: `testsrc2 160x120 ${SEGMENT_FPS} fps, ${segmentClipSeconds} s, every frame sampled, ${segmentJobs} jobs per step`,
+          segmentFrames,
+          commandCount: "INFO commandstats: scripts and the commands they run, all counted",
+          redisCallsPerFrameNet: lastSegment.redisCallsPerFrameNet,
+          redisBytesPerFrame: lastSegment.redisBytesPerFrame,
+          detectionBytesPerFrame: lastSegment.detectionBytesPerFrame,
+          redisBytesPerFrameBeyondDetections: lastSegment.redisBytesPerFrameBeyondDetections,
+          workersPerRedis: {
+            byOps: segmentProjection(lastSegment.redisCallsPerFrameNet, ceiling?.smallOpsPerS),
+            byBytes: segmentProjection(
+              lastSegment.redisBytesPerFrame,
+              ceiling ? ceiling.frameMBPerS * 1e6 : undefined,
+            ),
+          },
+        }
+      : null,
   }),
 );

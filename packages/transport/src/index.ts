@@ -13,6 +13,7 @@ export {
   type RedisTransportOptions,
   redisOptionsFromUrl,
   type Transport,
+  workerBacklog,
 } from "./transport.ts";
 export {
   type AddOptions,

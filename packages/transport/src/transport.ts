@@ -130,3 +130,16 @@ export function createRedisTransport(options: RedisTransportOptions): Transport 
     },
   };
 }
+
+/**
+ * Work waiting for the workers, as autoscalers read it: messages in the segments and frames queues (a segment or
+ * a chunk of frames each; "waiting" covers BullMQ's wait list and prioritized set), and the workers connected.
+ */
+export async function workerBacklog(transport: Transport): Promise<{ waiting: number; workers: number }> {
+  const [segments, frames, workers] = await Promise.all([
+    transport.segments.counts(),
+    transport.frames.counts(),
+    transport.segments.consumerCount(),
+  ]);
+  return { waiting: segments.waiting + frames.waiting, workers };
+}
