@@ -15,9 +15,10 @@
 // `INFO commandstats` sums: every command, those a Lua script runs included, plus the scripts themselves; the
 // projection uses that sum. `--paths frames,segments` picks the paths.
 
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { stopRoles } from "@vdet/cli/testing";
@@ -25,7 +26,7 @@ import { RedisJobStore } from "@vdet/jobs";
 import { openJobOutput, startAggregator, startProducer } from "@vdet/pipeline";
 import { PACKED_DETECTION_BYTES, parseJobSpec } from "@vdet/protocol";
 import { createRedisTransport, deleteKeysWithPrefix, redisOptionsFromUrl } from "@vdet/transport";
-import { makeTestClip } from "@vdet/video/testing";
+import { makeLavfiClip, makeTestClip } from "@vdet/video/testing";
 import { Redis } from "ioredis";
 import { REDIS_URL, startWorkers } from "../test/support/redis-pipeline.ts";
 
@@ -43,7 +44,7 @@ const jobsPerStep = Number(arg("jobs", "8"));
 const paths = arg("paths", "frames,segments").split(",");
 const segmentFrames = Number(arg("segment-frames", "1500"));
 const segmentJobs = Number(arg("segment-jobs", "4"));
-const segmentClipSeconds = Number(arg("segment-clip-seconds", "120"));
+const segmentClipSeconds = Number(arg("segment-clip-seconds", "60"));
 // Assumed D0 speed of one GPU worker for the extrapolation: a batch of 8 512² frames in 20 ms (400 frames/s).
 const gpuBatch = 8;
 const gpuBatchMs = Number(arg("gpu-batch-ms", "20"));
@@ -76,14 +77,14 @@ writeFileSync(
 
 const redis = new Redis(redisOptionsFromUrl(REDIS_URL));
 
-async function redisStats() {
-  const cmd = await redis.info("commandstats");
+async function redisStats(server: Redis = redis) {
+  const cmd = await server.info("commandstats");
   let calls = 0;
   for (const m of cmd.matchAll(/^cmdstat_[^:]+:calls=(\d+)/gm)) calls += Number(m[1]);
-  const stats = await redis.info("stats");
+  const stats = await server.info("stats");
   const num = (text: string, key: string) =>
     Number(new RegExp(`^${key}:([\\d.]+)`, "m").exec(text)?.[1] ?? 0);
-  const cpu = await redis.info("cpu");
+  const cpu = await server.info("cpu");
   return {
     calls,
     bytes: num(stats, "total_net_input_bytes") + num(stats, "total_net_output_bytes"),
@@ -202,15 +203,27 @@ async function step(n: number) {
   return row;
 }
 
-// The segment path (kept apart from the frame path's step above). A clip at 25 fps, every frame sampled; the
-// simulated model runs at the GPU assumption, so what limits throughput here is this machine's CPU (decode,
-// letterbox), not the model; the Redis figures are per sampled frame.
+// The segment path (kept apart from the frame path's step above). It runs against a redis-server of its own on a
+// free loopback port (no persistence), so its INFO deltas count this bench's traffic only, not that of other
+// processes sharing the machine's Redis. Two white boxes cross a dimmed testsrc2 at 25 fps, every frame sampled,
+// so the simulated model finds something to send; it runs at the GPU assumption, so what limits throughput here
+// is this machine's CPU (decode, letterbox), not the model; the Redis figures are per sampled frame. The bench
+// learns that jobs finished from the aggregator's callback: no polling adds commands.
 const SEGMENT_FPS = 25;
-const segmentClip = join(work, `clip-160x120-${SEGMENT_FPS}fps-${segmentClipSeconds}s.mp4`);
+const segmentClip = join(work, `boxes-160x120-${SEGMENT_FPS}fps-${segmentClipSeconds}s.mp4`);
 const segmentProfilePath = join(work, "profile-gpu.json");
 
 async function prepareSegmentPath() {
-  if (!existsSync(segmentClip)) await makeTestClip(segmentClip, segmentClipSeconds, SEGMENT_FPS, 160, 120);
+  if (!existsSync(segmentClip)) {
+    const graph = [
+      `testsrc2=s=160x120:r=${SEGMENT_FPS}:d=${segmentClipSeconds},lutyuv=y=val/4[bg]`,
+      `color=c=white:s=24x24:r=${SEGMENT_FPS}[a]`,
+      `color=c=white:s=20x30:r=${SEGMENT_FPS}[b]`,
+      "[bg][a]overlay=x='mod(5+t*30,140)':y=20:shortest=1[t]",
+      "[t][b]overlay=x='130-mod(t*25,120)':y=70:shortest=1",
+    ].join(";");
+    await makeLavfiClip(segmentClip, graph);
+  }
   writeFileSync(
     segmentProfilePath,
     JSON.stringify({
@@ -225,8 +238,33 @@ async function prepareSegmentPath() {
   );
 }
 
-/** Bytes per frame the packed detections take in Redis traffic: base64 in (worker) and out (aggregator). */
-function detectionBytesPerFrame(outRoot: string, ids: string[], dirs: string[]) {
+/** A redis-server of the bench's own on a free loopback port, without persistence. */
+async function startPrivateRedis(): Promise<{ url: string; stop: () => void }> {
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", resolve));
+  const port = (probe.address() as { port: number }).port;
+  await new Promise((resolve) => probe.close(resolve));
+  const child = spawn(
+    "redis-server",
+    ["--bind", "127.0.0.1", "--port", String(port), "--save", "", "--appendonly", "no"],
+    {
+      stdio: ["ignore", "pipe", "inherit"],
+    },
+  );
+  await new Promise<void>((resolve, reject) => {
+    let seen = "";
+    child.stdout!.on("data", (data: Buffer) => {
+      seen += data.toString();
+      if (seen.includes("Ready to accept connections")) resolve();
+    });
+    child.on("exit", (code) => reject(new Error(`redis-server exited with ${code}`)));
+  });
+  child.stdout!.resume();
+  return { url: `redis://127.0.0.1:${port}`, stop: () => child.kill("SIGKILL") };
+}
+
+/** Detections per frame in the written tracks.jsonl files. */
+function detectionsPerFrame(outRoot: string, dirs: string[]) {
   let detections = 0;
   let frames = 0;
   for (const d of dirs) {
@@ -237,35 +275,44 @@ function detectionBytesPerFrame(outRoot: string, ids: string[], dirs: string[]) 
       detections += (JSON.parse(line).detections ?? []).length;
     }
   }
-  const base64PerDetection = (PACKED_DETECTION_BYTES * 4) / 3;
-  return {
-    frames,
-    detectionsPerFrame: frames ? detections / frames : 0,
-    ids: ids.length,
-    base64PerDetection,
-  };
+  return frames ? detections / frames : 0;
 }
 
-async function segmentStep(n: number) {
+async function segmentStep(n: number, redisUrl: string, ownRedis: Redis) {
+  const stats = () => redisStats(ownRedis);
   const prefix = `vdet-scale-seg-${randomUUID().slice(0, 8)}`;
-  const transport = createRedisTransport({ url: REDIS_URL, prefix });
-  const jobStore = new RedisJobStore(redis, prefix);
+  const transport = createRedisTransport({ url: redisUrl, prefix });
+  const jobStore = new RedisJobStore(ownRedis, prefix);
   const workers = startWorkers(n, prefix, {
     args: ["--max-batch", String(gpuBatch), "--preload", "0"],
-    env: { VDET_LOG_LEVEL: "info", VDET_SIMULATE_PROFILE: segmentProfilePath },
+    env: { VDET_REDIS_URL: redisUrl, VDET_LOG_LEVEL: "info", VDET_SIMULATE_PROFILE: segmentProfilePath },
   });
   await Promise.all(workers.map((w) => w.waitFor("worker ready", 600_000)));
-  const i0 = await redisStats();
-  await sleep(2000);
-  const i1 = await redisStats();
-  const idleCallsPerS = (i1.calls - i0.calls) / 2;
+  const finished = new Set<string>();
+  let allDone: () => void = () => {};
+  const done = new Promise<void>((resolve) => {
+    allDone = resolve;
+  });
   const producer = startProducer({ transport, jobStore, segmentFrames, concurrency: segmentJobs });
-  const aggregator = startAggregator({ transport, jobStore, openOutput: (_id, l) => openJobOutput(l) });
+  const aggregator = startAggregator({
+    transport,
+    jobStore,
+    openOutput: (_id, l) => openJobOutput(l),
+    onJobFinished: (id) => {
+      finished.add(id);
+      if (finished.size === segmentJobs) allDone();
+    },
+  });
+  // The idle rate: every role connected and waiting (the workers' and stages' blocking reads, stall checks).
+  const i0 = await stats();
+  await sleep(5000);
+  const i1 = await stats();
+  const idleCallsPerS = (i1.calls - i0.calls) / 5;
   const outRoot = join(work, prefix);
-  const ids: string[] = [];
-  const s0 = await redisStats();
+  const s0 = await stats();
   const p0 = workers.map((w) => procStat(w.child.pid!));
   const t0 = performance.now();
+  const ids: string[] = [];
   for (let j = 0; j < segmentJobs; j++) {
     const { job } = await jobStore.create(
       parseJobSpec({
@@ -278,25 +325,18 @@ async function segmentStep(n: number) {
     await transport.jobs.add({ jobId: job.id }, { id: job.id });
     ids.push(job.id);
   }
-  let frames = 0;
-  for (;;) {
-    const jobs = await Promise.all(ids.map((id) => jobStore.get(id)));
-    if (jobs.every((j) => j && ["completed", "failed", "cancelled"].includes(j.state))) {
-      frames = jobs.reduce((sum, j) => sum + (j?.progress.written ?? 0), 0);
-      break;
-    }
-    await sleep(500); // the bench's own progress check, not part of the pipeline
-  }
+  await done;
   const elapsed = (performance.now() - t0) / 1000;
-  const s1 = await redisStats();
+  const s1 = await stats();
   const p1 = workers.map((w) => procStat(w.child.pid!));
-  const det = detectionBytesPerFrame(
+  let frames = 0;
+  for (const id of ids) frames += (await jobStore.get(id))?.progress.written ?? 0;
+  const perFrame = detectionsPerFrame(
     outRoot,
-    ids,
     ids.map((_, j) => `job${j}`),
   );
-  // The packed detections cross the network twice (worker → Redis, Redis → aggregator).
-  const detectionBytes = Math.round(2 * det.detectionsPerFrame * det.base64PerDetection);
+  // The packed detections cross the network twice (worker → Redis, Redis → aggregator), base64 each time.
+  const detectionBytes = Math.round((2 * perFrame * PACKED_DETECTION_BYTES * 4) / 3);
   const bytesPerFrame = frames ? Math.round((s1.bytes - s0.bytes) / frames) : null;
   const row = {
     workers: n,
@@ -309,7 +349,7 @@ async function segmentStep(n: number) {
     redisCallsPerFrameNet: frames ? r3((s1.calls - s0.calls - idleCallsPerS * elapsed) / frames) : null,
     redisIdleCallsPerS: r3(idleCallsPerS),
     redisBytesPerFrame: bytesPerFrame,
-    detectionsPerFrame: r3(det.detectionsPerFrame),
+    detectionsPerFrame: r3(perFrame),
     detectionBytesPerFrame: detectionBytes,
     redisBytesPerFrameBeyondDetections: bytesPerFrame === null ? null : bytesPerFrame - detectionBytes,
     redisCpuPct: r3((100 * (s1.cpuS - s0.cpuS)) / elapsed),
@@ -321,15 +361,17 @@ async function segmentStep(n: number) {
   await stopRoles(workers, "SIGKILL");
   await Promise.race([Promise.all([producer.close(), aggregator.close()]), sleep(10000)]);
   await transport.close();
-  await deleteKeysWithPrefix(redis, prefix);
+  await deleteKeysWithPrefix(ownRedis, prefix);
   rmSync(outRoot, { recursive: true, force: true });
   return row;
 }
 
 // Redis ceilings on this machine: small-command ops/s (pipelined 1 and 16) and 786 KB SET/GET throughput.
-function redisBenchmark() {
+function redisBenchmark(port = 6379) {
   const run = (args: string[]) =>
-    execFileSync("redis-benchmark", ["-h", "127.0.0.1", "-p", "6379", "-q", ...args], { encoding: "utf8" });
+    execFileSync("redis-benchmark", ["-h", "127.0.0.1", "-p", String(port), "-q", ...args], {
+      encoding: "utf8",
+    });
   const rate = (text: string, name: string) =>
     Number(new RegExp(`${name}: ([\\d.]+) requests per second`).exec(text)?.[1] ?? Number.NaN);
   try {
@@ -353,14 +395,19 @@ log(`load before: ${loadavg().map(r3).join(" ")}`);
 type FrameRow = Awaited<ReturnType<typeof step>>;
 type SegmentRow = Awaited<ReturnType<typeof segmentStep>>;
 const rows: (Partial<FrameRow> & { workers: number; efficiency?: number; segments?: SegmentRow })[] = [];
-if (paths.includes("segments")) await prepareSegmentPath();
+const own = paths.includes("segments") ? await startPrivateRedis() : null;
+const ownRedis = own ? new Redis(redisOptionsFromUrl(own.url)) : null;
+if (own) await prepareSegmentPath();
 for (const n of workerCounts) {
   const row: (typeof rows)[number] = paths.includes("frames") ? await step(n) : { workers: n };
-  if (paths.includes("segments")) row.segments = await segmentStep(n);
+  if (own && ownRedis) row.segments = await segmentStep(n, own.url, ownRedis);
   rows.push(row);
 }
-const ceiling = redisBenchmark();
+// The ceiling is measured on the bench's own server when there is one (nothing else talks to it).
+const ceiling = redisBenchmark(own ? Number(new URL(own.url).port) : 6379);
 await redis.quit();
+await ownRedis?.quit();
+own?.stop();
 
 const frameRows = rows.filter((r): r is FrameRow & { efficiency?: number } => r.fps !== undefined);
 const base =
@@ -398,7 +445,8 @@ console.log(
     },
     segmentPath: lastSegment
       ? {
-          clip: `testsrc2 160x120 ${SEGMENT_FPS} fps, ${segmentClipSeconds} s, every frame sampled, ${segmentJobs} jobs per step`,
+          clip: `two white boxes over a dimmed testsrc2, 160x120 ${SEGMENT_FPS} fps, ${segmentClipSeconds} s, every frame sampled, ${segmentJobs} jobs per step`,
+          redis: "a redis-server of the bench's own (its INFO deltas and redis-benchmark ceiling)",
           segmentFrames,
           commandCount: "INFO commandstats: scripts and the commands they run, all counted",
           redisCallsPerFrameNet: lastSegment.redisCallsPerFrameNet,
