@@ -188,22 +188,28 @@ export function describeFfmpeg(): Promise<FfmpegDescription> {
 
 let cachedHwaccels: Promise<ReadonlySet<string>> | undefined;
 
-/** Whether the decoding ffmpeg lists `name` under `ffmpeg -hwaccels` (a build property; no GPU is touched). */
-export async function hasHwaccel(name: string): Promise<boolean> {
-  cachedHwaccels ??= (async () => {
-    const { stdout } = await execFileAsync(ffmpegBinaries().ffmpegPath, ["-hide_banner", "-hwaccels"]);
-    return new Set(
-      stdout
-        .split("\n")
-        .slice(1) // "Hardware acceleration methods:"
-        .map((line) => line.trim())
-        .filter((line) => line !== ""),
-    );
-  })();
+/**
+ * Whether an ffmpeg (default: the decoding one) lists `name` under `ffmpeg -hwaccels`: a property of the build;
+ * no GPU is touched, so a build with cuda on a machine without one still says yes.
+ */
+export async function hasHwaccel(name: string, ffmpegPath?: string): Promise<boolean> {
+  if (ffmpegPath !== undefined) return (await listHwaccels(ffmpegPath)).has(name);
+  cachedHwaccels ??= listHwaccels(ffmpegBinaries().ffmpegPath);
   try {
     return (await cachedHwaccels).has(name);
   } catch (error) {
     cachedHwaccels = undefined;
     throw error;
   }
+}
+
+async function listHwaccels(ffmpegPath: string): Promise<ReadonlySet<string>> {
+  const { stdout } = await execFileAsync(ffmpegPath, ["-hide_banner", "-hwaccels"]);
+  return new Set(
+    stdout
+      .split("\n")
+      .slice(1) // "Hardware acceleration methods:"
+      .map((line) => line.trim())
+      .filter((line) => line !== ""),
+  );
 }

@@ -17,7 +17,15 @@ import {
   VideoStallError,
   VideoUnreachableError,
 } from "./errors.ts";
-import { classifyCutShort, classifyFailure, parseLogLine, redactor, StderrDigest } from "./ffmpeg-log.ts";
+import {
+  classifyCutShort,
+  classifyFailure,
+  PLAYLIST_LOST,
+  parseLogLine,
+  playlistLostError,
+  redactor,
+  StderrDigest,
+} from "./ffmpeg-log.ts";
 import {
   buildFilterChain,
   type FrameInfo,
@@ -30,6 +38,7 @@ import {
   validateSampling,
   validateSize,
 } from "./filters.ts";
+import { type Gap, GapDetector } from "./gaps.ts";
 import { type InputKind, inputOptions, type ResolvedInput, resolveInput, type VideoInput } from "./input.ts";
 
 export interface DecodeOptions {
@@ -58,6 +67,11 @@ export interface DecodeOptions {
    * it. Unverified here (no GPU in CI).
    */
   hwaccel?: Hwaccel;
+  /**
+   * Called for every hole in the timeline: frames that should have come and did not (an HLS segment that 404s,
+   * arrives truncated or stalls; a timestamp jump). Decoding goes on; the caller records or fails.
+   */
+  onGap?: (gap: Gap) => void;
 }
 
 export const HWACCELS = ["cuda"] as const;
@@ -69,6 +83,8 @@ export type Hwaccel = (typeof HWACCELS)[number];
  */
 export interface WindowPlan {
   window: SampleWindow;
+  /** Demuxer to force (-f) instead of probing. */
+  container?: "mpegts";
   /** Input seek (seconds from the input's start, ffmpeg -ss before -i); omitted: read from the start. */
   seekSeconds?: number;
   /** Sampled index of the window's first sampled frame. */
@@ -92,6 +108,11 @@ export interface DecodedFrame extends RgbImage {
 }
 
 const DEFAULT_STALL_TIMEOUT_MS = 30_000;
+/** The input summary line: "  Duration: 00:00:06.00, start: 1.480000, bitrate: ..." (N/A for live streams). */
+const DURATION = /^\s*Duration: (\d+):(\d+):(\d+(?:\.\d+)?),/;
+/** ffmpeg's lines when a hwaccel device cannot be created (ffmpeg 5–7: libcuda missing, no GPU). */
+const HWACCEL_DEVICE_FAILURE =
+  /Cannot load libcuda|Could not dynamically load CUDA|Device creation failed|No device available for decoder|Device setup failed/;
 /** Frames decoded ahead of the consumer before ffmpeg's stdout is paused. */
 const QUEUED_FRAMES = 2;
 /** Bytes of stdout kept while their showinfo line has not arrived yet (the two pipes are read independently). */
@@ -139,6 +160,12 @@ export class DecodeSession {
   /** Window decodes: every planned frame has arrived (ffmpeg is stopped: the rest of the input is not needed). */
   private windowDone = false;
   private lastSourceIndex = -1;
+  private readonly gaps: GapDetector | undefined;
+  /** HLS: the playlist's total duration (ffmpeg's "Duration:" line), where the frames should end. */
+  private expectedEndSeconds: number | undefined;
+  private gapsEnded = false;
+  /** HLS: a live playlist reload failed; ffmpeg then ends the input as if it were complete. */
+  private playlistLost = false;
   private failure: Failure | undefined;
   private deferredLimit: VideoLimitError | undefined;
   private exitFailure: VideoError | undefined;
@@ -176,6 +203,14 @@ export class DecodeSession {
         callback();
       },
     });
+    // HLS: a segment read that waits half the stall timeout is given up (ffmpeg goes on with the next segment,
+    // and the hole is reported as a gap) before the whole decode counts as stalled. Other URLs: a timed-out read
+    // would look like the end of the input, so the socket timeout lies beyond the stall timeout.
+    const networkTimeoutMs = input.kind === "hls" ? stallTimeoutMs / 2 : 2 * stallTimeoutMs;
+    this.gaps =
+      options.onGap === undefined
+        ? undefined
+        : new GapDetector(options.onGap, input.kind === "hls" ? networkTimeoutMs : undefined);
     const threads = options.threads === undefined ? [] : ["-threads", String(options.threads)];
     const hwaccel = options.hwaccel === undefined ? [] : ["-hwaccel", options.hwaccel];
     // A window keeps the raw timestamps (-copyts) so its filters and checks use the index's pts; the seek lands
@@ -194,11 +229,11 @@ export class DecodeSession {
         "-nostats",
         "-loglevel",
         "level+info",
-        // Socket timeout beyond the stall timeout: ffmpeg would take a timed-out read for the end of the input.
-        ...inputOptions(input, 2 * stallTimeoutMs),
+        ...inputOptions(input, networkTimeoutMs),
         ...threads,
         ...hwaccel,
         ...seek,
+        ...(plan?.container === undefined ? [] : ["-f", plan.container]),
       ])
       .videoFilters(buildFilterChain(options.sampling, options.size, plan?.window))
       .outputOptions([
@@ -314,6 +349,14 @@ export class DecodeSession {
   private onStderr(line: string): void {
     const parsed = parseLogLine(line);
     this.digest.add(line, parsed);
+    if (this.gaps !== undefined && parsed.level !== "info") this.gaps.log(parsed.message);
+    if (PLAYLIST_LOST.test(parsed.message)) this.playlistLost = true;
+    if (this.input.kind === "hls" && this.expectedEndSeconds === undefined) {
+      const duration = DURATION.exec(parsed.message);
+      if (duration !== null) {
+        this.expectedEndSeconds = Number(duration[1]) * 3600 + Number(duration[2]) * 60 + Number(duration[3]);
+      }
+    }
     const info = parseShowinfo(parsed.context, parsed.message);
     if (info === undefined || this.failure !== undefined) return;
     if (info.kind === "timeBase") {
@@ -347,6 +390,7 @@ export class DecodeSession {
       return;
     }
     if (this.plan !== undefined && frame.pts === this.plan.window.fromPts) this.windowBaseN ??= frame.n;
+    this.gaps?.frame(this.ptsSeconds(frame), Date.now());
     this.sourceFrames.push(frame);
   }
 
@@ -544,6 +588,8 @@ export class DecodeSession {
       this.fail(this.deferredLimit, false);
     } else if (cutShort !== undefined) {
       this.fail(cutShort, false);
+    } else if (this.playlistLost) {
+      this.fail(playlistLostError(this.digest, this.input), false);
     } else if (this.plan !== undefined && !this.windowDone) {
       this.failPlan(
         `it yielded ${this.producedCount} of ${this.plan.frameCount} sampled frames before ffmpeg ended`,
@@ -556,6 +602,9 @@ export class DecodeSession {
         ),
         false,
       );
+    } else if (!this.gapsEnded) {
+      this.gapsEnded = true;
+      this.gaps?.end(this.expectedEndSeconds);
     }
   }
 
@@ -583,6 +632,19 @@ export class DecodeSession {
 
   private describeExit(error: Error & { inputStreamError?: unknown }): VideoError {
     if (error.inputStreamError !== undefined) return inputStreamError(error.inputStreamError, this.input);
+    const tail = this.digest.tailLines();
+    const deviceFailure = tail.find((line) => HWACCEL_DEVICE_FAILURE.test(line));
+    if (this.options.hwaccel !== undefined && deviceFailure !== undefined) {
+      // The build has the hwaccel, the machine has no usable device (no GPU, no driver library).
+      return new HwaccelUnavailableError(
+        `ffmpeg could not open a "${this.options.hwaccel}" device: this machine has no usable GPU or driver; decode on the CPU or fix the driver`,
+        {
+          input: this.input.display,
+          reason: deviceFailure.trim(),
+          stderrTail: tail.map(redactor(this.input)),
+        },
+      );
+    }
     const exitCode = Number(/exited with code (\d+)/.exec(error.message)?.[1] ?? Number.NaN);
     if (Number.isNaN(exitCode) && this.digest.tailLines().length === 0) {
       // fluent-ffmpeg failed before or while starting ffmpeg (binary missing, capability check).

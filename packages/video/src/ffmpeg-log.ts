@@ -215,6 +215,23 @@ export function classifyCutShort(digest: StderrDigest, input: ResolvedInput): Vi
   return undefined;
 }
 
+/** ffmpeg's HLS demuxer lost a live playlist (reload failed) and will end the input as if it were complete. */
+export const PLAYLIST_LOST = /Failed to reload playlist/;
+
+/** The error for a live HLS input that ended because its playlist could no longer be reloaded. */
+export function playlistLostError(digest: StderrDigest, input: ResolvedInput): VideoUnreachableError {
+  const redact = redactor(input);
+  return new VideoUnreachableError(
+    "the live playlist could not be reloaded (the stream went away or stopped answering); the frames before were delivered, the stream did not end",
+    {
+      input: input.display,
+      reason: digest.reason(redact),
+      exitCode: 0,
+      stderrTail: digest.tailLines().map(redact),
+    },
+  );
+}
+
 export function redactor(input: ResolvedInput): (text: string) => string {
   const secret = input.secret;
   if (secret === undefined) return (text) => text;

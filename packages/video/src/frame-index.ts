@@ -78,7 +78,7 @@ export async function indexVideo(input: ReReadableInput, options: IndexOptions =
   return buildIndex(info, packets, resolved);
 }
 
-interface PacketList {
+export interface PacketList {
   timeBase: Rational | undefined;
   startTime: string | undefined;
   /** pts, dts, flags per packet, decode order (NaN for N/A). */
@@ -88,13 +88,21 @@ interface PacketList {
   discard: boolean[];
 }
 
-function listPackets(input: ResolvedInput, streamIndex: number, options: IndexOptions): Promise<PacketList> {
+/** The packets of one stream (decode order) with the stream's time base and the input's start time. */
+export function listPackets(
+  input: ResolvedInput,
+  streamIndex: number,
+  options: IndexOptions,
+  /** Force the demuxer (a short recorded MPEG-TS segment is too short for format probing). */
+  format?: string,
+): Promise<PacketList> {
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const args = [
     "-hide_banner",
     "-loglevel",
     "level+error",
     ...inputOptions(input, timeoutMs),
+    ...(format === undefined ? [] : ["-f", format]),
     "-select_streams",
     String(streamIndex),
     "-show_entries",
@@ -122,6 +130,10 @@ function listPackets(input: ResolvedInput, streamIndex: number, options: IndexOp
       clearInterval(timer);
       options.signal?.removeEventListener("abort", onAbort);
       if (child.exitCode === null) child.kill("SIGKILL");
+      if (typeof input.source !== "string") {
+        input.source.unpipe(child.stdin);
+        input.source.destroy(); // a factory's stream is ours: the rest of it is not needed
+      }
       if (error === undefined) resolve(list);
       else reject(error);
     };

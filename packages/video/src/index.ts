@@ -35,7 +35,9 @@ export {
   SEGMENTABLE_KINDS,
   type VideoIndex,
 } from "./frame-index.ts";
+export { GAP_REASONS, type Gap, type GapReason } from "./gaps.ts";
 export { ALL_INPUT_KINDS, type InputKind, redactUrl, VIDEO_DEMUXERS, type VideoInput } from "./input.ts";
+export { type RecordedSegment, type RecordOptions, recordLive } from "./live.ts";
 export { type ProbeOptions, probeVideo, type Rational, type VideoInfo } from "./probe.ts";
 export {
   DEFAULT_SEGMENT_SECONDS,

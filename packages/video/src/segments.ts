@@ -29,6 +29,8 @@ export interface SegmentDescriptor {
   toPts: number;
   /** Sampler state at the first frame (fps sampling: the first grid cell not yet served). */
   gridNext: number;
+  /** The demuxer to use instead of probing (recorded live segments: "mpegts"). */
+  container?: "mpegts";
   /** Seconds from the input's start to seek to (ffmpeg -ss); absent: decode from the start. */
   seekSeconds?: number;
   /** Sequential pts of the first and last sampled frame, milliseconds. */
@@ -152,6 +154,7 @@ export async function* decodeSegment(
       ptsOffset: segment.ptsOffset,
     },
     ...(segment.seekSeconds === undefined ? {} : { seekSeconds: segment.seekSeconds }),
+    ...(segment.container === undefined ? {} : { container: segment.container }),
     firstIndex: segment.firstIndex,
     frameCount: segment.frameCount,
     lastSourceIndex: segment.lastSourceIndex,

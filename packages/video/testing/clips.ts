@@ -60,6 +60,8 @@ export interface NumberedFrames {
   height: number;
   /** A setpts expression, for clips with gaps in time. */
   setpts?: string;
+  /** Time base the setpts expression works in (settb before it), e.g. "1/1000" for sub-frame jitter. */
+  timeBase?: string;
 }
 
 /** A lavfi graph whose frame N shows N in bands (read back with readFrameNumber). */
@@ -69,6 +71,7 @@ export function numberedFrames(spec: NumberedFrames): string {
     `color=black:size=${spec.width}x${spec.height}:rate=${spec.rate}:duration=${duration}`,
     "format=yuv420p",
     BANDS_GEQ,
+    ...(spec.timeBase === undefined ? [] : [`settb=${spec.timeBase}`]),
     ...(spec.setpts === undefined ? [] : [`setpts=${spec.setpts}`]),
   ].join(",");
 }
@@ -247,4 +250,36 @@ export async function collect(
   const frames: DecodedFrame[] = [];
   for await (const frame of decodeFrames(input, options)) frames.push(frame);
   return frames;
+}
+
+/**
+ * A numbered clip as an HLS VOD playlist (`index.m3u8`, segments `seg0.ts`…) in `dir`, cut every
+ * `segmentSeconds` (keyframes exactly there); returns the playlist's path.
+ */
+export function makeNumberedHls(
+  dir: string,
+  spec: NumberedFrames & { segmentSeconds: number },
+): Promise<string> {
+  const gop = String(Math.round(spec.segmentSeconds * spec.rate));
+  return makeNumberedClip(join(dir, "index.m3u8"), {
+    ...spec,
+    output: [
+      ...[
+        "-c:v",
+        "libx264",
+        "-crf",
+        "12",
+        "-pix_fmt",
+        "yuv420p",
+        "-g",
+        gop,
+        "-keyint_min",
+        gop,
+        "-sc_threshold",
+        "0",
+      ],
+      ...["-f", "hls", "-hls_time", String(spec.segmentSeconds), "-hls_playlist_type", "vod"],
+      ...["-hls_segment_filename", join(dir, "seg%d.ts")],
+    ],
+  });
 }
