@@ -80,13 +80,18 @@ const redis = new Redis(redisOptionsFromUrl(REDIS_URL));
 async function redisStats(server: Redis = redis) {
   const cmd = await server.info("commandstats");
   let calls = 0;
-  for (const m of cmd.matchAll(/^cmdstat_[^:]+:calls=(\d+)/gm)) calls += Number(m[1]);
+  const byCommand: Record<string, number> = {};
+  for (const m of cmd.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) {
+    calls += Number(m[2]);
+    byCommand[m[1]] = Number(m[2]);
+  }
   const stats = await server.info("stats");
   const num = (text: string, key: string) =>
     Number(new RegExp(`^${key}:([\\d.]+)`, "m").exec(text)?.[1] ?? 0);
   const cpu = await server.info("cpu");
   return {
     calls,
+    byCommand,
     bytes: num(stats, "total_net_input_bytes") + num(stats, "total_net_output_bytes"),
     cpuS: num(cpu, "used_cpu_user") + num(cpu, "used_cpu_sys"),
   };
@@ -308,6 +313,7 @@ async function segmentStep(n: number, redisUrl: string, ownRedis: Redis) {
   await sleep(5000);
   const i1 = await stats();
   const idleCallsPerS = (i1.calls - i0.calls) / 5;
+  const idleRate = (name: string) => ((i1.byCommand[name] ?? 0) - (i0.byCommand[name] ?? 0)) / 5;
   const outRoot = join(work, prefix);
   const s0 = await stats();
   const p0 = workers.map((w) => procStat(w.child.pid!));
@@ -338,6 +344,15 @@ async function segmentStep(n: number, redisUrl: string, ownRedis: Redis) {
   // The packed detections cross the network twice (worker → Redis, Redis → aggregator), base64 each time.
   const detectionBytes = Math.round((2 * perFrame * PACKED_DETECTION_BYTES * 4) / 3);
   const bytesPerFrame = frames ? Math.round((s1.bytes - s0.bytes) / frames) : null;
+  // Net of idle, per command: each command's count minus its idle rate over the run, never below 0 (a busy worker
+  // polls less than an idle one, so subtracting the idle total would go negative at this machine's frame rates).
+  let netCalls = 0;
+  const workCalls: Record<string, number> = {};
+  for (const [name, count] of Object.entries(s1.byCommand)) {
+    const net = Math.max(0, count - (s0.byCommand[name] ?? 0) - idleRate(name) * elapsed);
+    netCalls += net;
+    if (net > 0) workCalls[name] = Math.round(net);
+  }
   const row = {
     workers: n,
     jobs: segmentJobs,
@@ -346,8 +361,10 @@ async function segmentStep(n: number, redisUrl: string, ownRedis: Redis) {
     fps: r3(frames / elapsed),
     segmentFrames,
     redisCallsPerFrame: frames ? r3((s1.calls - s0.calls) / frames) : null,
-    redisCallsPerFrameNet: frames ? r3((s1.calls - s0.calls - idleCallsPerS * elapsed) / frames) : null,
+    redisCallsPerFrameNet: frames ? r3(netCalls / frames) : null,
     redisIdleCallsPerS: r3(idleCallsPerS),
+    /** The net calls by command over the run (Lua-run commands under their own names, scripts as evalsha). */
+    redisNetCallsByCommand: workCalls,
     redisBytesPerFrame: bytesPerFrame,
     detectionsPerFrame: r3(perFrame),
     detectionBytesPerFrame: detectionBytes,

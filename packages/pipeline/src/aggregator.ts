@@ -169,8 +169,18 @@ export function startAggregator(config: AggregatorConfig): Stage {
     }
     const event = agg.state.finished!;
     const current = await config.jobStore.get(agg.job.id);
+    const gapsFail = agg.job.spec.onGap === "fail" && (event.gaps ?? []).length > 0;
     const state =
-      event.cancelled || current?.cancelRequested ? "cancelled" : event.error ? "failed" : "completed";
+      event.cancelled || current?.cancelRequested
+        ? "cancelled"
+        : event.error || gapsFail
+          ? "failed"
+          : "completed";
+    if (gapsFail && state === "failed" && !agg.state.gapsReported) {
+      agg.state.gapsReported = true;
+      const message = `the input had ${(event.gaps ?? []).length} gap(s) and the job asked onGap: "fail"`;
+      await config.jobStore.addError(agg.job.id, { stage: "aggregator", message });
+    }
     const timed = async (operation: "put" | "finish", write: () => Promise<void>) => {
       const started = performance.now();
       await write();

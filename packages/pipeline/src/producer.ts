@@ -17,6 +17,7 @@ import { metrics } from "@vdet/metrics";
 import {
   type FrameChunk,
   type FrameRef,
+  type Gap,
   isTerminal,
   type JobEvent,
   type JobRecord,
@@ -152,6 +153,7 @@ async function produceJob(job: JobRecord, config: ProducerConfig, log: StageLogg
   let cancelled = false;
   let pending: FrameRef[] = [];
   let classes: number[] | undefined;
+  const gaps: Gap[] = [];
   const display = /^[A-Za-z][A-Za-z0-9+.-]+:/.test(spec.input) ? redactUrl(spec.input) : spec.input;
 
   const flush = async (letterbox: ReturnType<typeof letterboxFor>) => {
@@ -220,6 +222,17 @@ async function produceJob(job: JobRecord, config: ProducerConfig, log: StageLogg
       maxFrames: limits.maxFrames,
       stallTimeoutMs: config.inputTimeoutMs,
       allowedKinds: kinds,
+      onGap: (gap) => {
+        gaps.push(gap);
+        metrics.error("producer", "gap");
+        log.warn({ ...fields, ...gap }, "gap in the input");
+        void jobStore
+          .addError(job.id, {
+            stage: "producer",
+            message: `gap ${(gap.fromMs / 1000).toFixed(3)}–${(gap.toMs / 1000).toFixed(3)} s: ${gap.reason}${gap.detail ? ` (${gap.detail})` : ""}`,
+          })
+          .catch(() => {});
+      },
     });
     let seen = 0;
     for await (const frame of frames) {
@@ -277,6 +290,7 @@ async function produceJob(job: JobRecord, config: ProducerConfig, log: StageLogg
     video: info ? videoSummary(info) : null,
     error,
     cancelled,
+    gaps,
   });
   log.info({ ...fields, frames: decoded, chunks, cancelled }, "decoded");
 }
@@ -288,6 +302,8 @@ interface DecodingEnd {
   video: VideoSummary | null;
   error: string | null;
   cancelled: boolean;
+  /** Holes in the input the decoder reported. */
+  gaps?: Gap[];
 }
 
 /** The fields of a frame chunk or segment that come from the job's spec. */
@@ -428,6 +444,7 @@ async function endDecoding(
     video: end.video,
     error: end.error,
     cancelled: end.cancelled,
+    gaps: end.gaps ?? [],
   };
   await transport.events.add(event, { id: `${job.id}-decoded` });
 }

@@ -71,6 +71,8 @@ export {
   frameDetectionsSchema,
   frameFailureSchema,
   frameRefSchema,
+  type Gap,
+  gapSchema,
   type JobEvent,
   jobEventSchema,
   jobIdSchema,

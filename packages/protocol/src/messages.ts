@@ -161,6 +161,18 @@ export const detectionBatchSchema = z
 export type DetectionBatch = z.infer<typeof detectionBatchSchema>;
 export type DetectionBatchInput = z.input<typeof detectionBatchSchema>;
 
+/** A hole in the input's timeline that no frame came from (@vdet/video's Gap): where, and why. */
+export const gapSchema = z
+  .object({
+    fromMs: z.number(),
+    toMs: z.number(),
+    /** unreachable, truncated, stalled, timestamp-jump (@vdet/video's GAP_REASONS). */
+    reason: z.string().min(1).max(64),
+    detail: z.string().max(2000).optional(),
+  })
+  .strict();
+export type Gap = z.infer<typeof gapSchema>;
+
 /** Control events from the producer to the aggregator. */
 export const jobEventSchema = z.discriminatedUnion("type", [
   z
@@ -175,6 +187,8 @@ export const jobEventSchema = z.discriminatedUnion("type", [
       error: z.string().nullable(),
       /** Decoding stopped because the job was cancelled. */
       cancelled: z.boolean(),
+      /** Holes in the input the decoder reported (frames that never came). */
+      gaps: z.array(gapSchema).max(10_000).optional(),
     })
     .strict(),
 ]);
