@@ -53,7 +53,7 @@ const log = (m: string) => process.stderr.write(`${m}\n`);
 const r3 = (v: number) => Math.round(v * 1000) / 1000;
 const clip = join(work, `testsrc2-1280x720-30fps-${VIDEO_SECONDS}s.mp4`);
 if (!existsSync(clip)) {
-  log("making the 10-minute 1280×720 30 fps clip (once; cached) …");
+  log(`making the ${VIDEO_SECONDS}-s 1280×720 30 fps clip (once; cached) …`);
   const partial = `${clip}.part.mp4`;
   await runFfmpeg([
     ...["-f", "lavfi", "-i", `testsrc2=size=1280x720:rate=30:duration=${VIDEO_SECONDS}`],
