@@ -136,10 +136,12 @@ export function createRedisTransport(options: RedisTransportOptions): Transport 
  * a chunk of frames each; "waiting" covers BullMQ's wait list and prioritized set), and the workers connected.
  */
 export async function workerBacklog(transport: Transport): Promise<{ waiting: number; workers: number }> {
-  const [segments, frames, workers] = await Promise.all([
+  const [segments, frames, segmentConsumers, frameConsumers] = await Promise.all([
     transport.segments.counts(),
     transport.frames.counts(),
     transport.segments.consumerCount(),
+    transport.frames.consumerCount(),
   ]);
-  return { waiting: segments.waiting + frames.waiting, workers };
+  // Every worker consumes both queues: the larger count is the number of workers.
+  return { waiting: segments.waiting + frames.waiting, workers: Math.max(segmentConsumers, frameConsumers) };
 }
