@@ -289,7 +289,15 @@ export function startWorker(config: WorkerConfig): WorkerStage {
   /** A segment: decoded here, from the job's input or a recorded live segment, letterboxed for its φ range. */
   const handleSegment = async (segment: SegmentWork, attempt: number): Promise<void> => {
     const { letterbox, size } = segment;
+    // A cancelled job's queued segments are not decoded: their frames are reported as failed at once, so the job
+    // ends without running them (one job-store read per segment).
+    const cancelled = (await config.jobStore.get(segment.jobId))?.cancelRequested ?? true;
     async function* frames(): AsyncGenerator<UnitFrame> {
+      if (cancelled) {
+        for (let i = segment.firstIndex; i < segment.firstIndex + segment.frames; i++)
+          yield { index: i, ptsMs: segment.startPtsMs, failure: "not decoded: the job was cancelled" };
+        return;
+      }
       for await (const frame of decodeSegment(segment, {
         width: letterbox.contentWidth,
         height: letterbox.contentHeight,
