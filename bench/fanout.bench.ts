@@ -28,7 +28,7 @@ import { REDIS_URL, startWorkers } from "../test/support/redis-pipeline.ts";
 
 const arg = (name: string, fallback: string) => {
   const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1] : fallback;
+  return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1] : fallback;
 };
 const list = (name: string, fallback: string) =>
   arg(name, fallback)
