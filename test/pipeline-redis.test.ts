@@ -17,7 +17,12 @@ import { startRedisPipeline, startWorkers } from "./support/redis-pipeline.ts";
 import { parseTracks, type TrackLine } from "./support/tracks.ts";
 import { waitFor } from "./support/wait.ts";
 
-const pipeline = startRedisPipeline({ prefix: `vdet-it-${randomUUID().slice(0, 8)}`, framesPerChunk: 2 });
+// Segments of 4 frames: each job is several segments, so both workers take some, and a cancel finds some queued.
+const pipeline = startRedisPipeline({
+  prefix: `vdet-it-${randomUUID().slice(0, 8)}`,
+  framesPerChunk: 2,
+  segmentFrames: 4,
+});
 const { prefix, transport, jobStore, finished } = pipeline;
 const dir = mkdtempSync(join(tmpdir(), "vdet-redis-"));
 const token = "integration-test-token-0123456789";
