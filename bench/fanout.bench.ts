@@ -96,7 +96,8 @@ async function run({ kind, workers: n, fps, maxFrames }: Run) {
   const workers = startWorkers(n, prefix, {
     args: ["--max-batch", simulated ? String(gpuBatch) : "4", "--preload", "0"],
     env: {
-      VDET_LOG_LEVEL: "warn",
+      // "worker ready" is logged at info.
+      VDET_LOG_LEVEL: "info",
       ...(simulated ? { VDET_SIMULATE_PROFILE: profilePath } : { VDET_SEED: "0", VDET_PROFILE: "off" }),
       VDET_THREADS: String(Math.max(1, Math.floor(2 / n))),
     },
