@@ -3,6 +3,8 @@
 //   (b) bare onnxruntime inference on the same pre-decoded frames at the same batch size,
 //   (c) `vdet run` end to end (local mode),
 //   (d) the Redis path with 1 and 2 `vdet worker` processes (producer and aggregator in this process).
+// The clip is a file, so (c) and (d) run the segment path: the producer plans segments and the workers decode them
+// (in (c), the one in-process worker).
 // On a CPU-only machine every stage shares the same cores, so the bound is T(a) + T(b); efficiency = that bound
 // divided by the measured time. Model loading is excluded everywhere (preloaded). Last line: one JSON object.
 
@@ -118,6 +120,7 @@ console.log(
   JSON.stringify({
     bench: "pipeline",
     clip: "testsrc2 1280x720 30 fps, 20 s",
+    path: "segments (the producer plans, workers decode their own segments), local and Redis",
     sampledFps: FPS,
     frames: n,
     phi: 0,

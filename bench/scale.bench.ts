@@ -10,18 +10,28 @@
 // Cluster (started and stopped here, bench/support/redis-shards.ts) with `--partitions` queue partitions, and adds
 // per row the per-shard deltas of INFO commandstats/stats/cpu (`shards`), to show the commands spread over the
 // shards. Last stdout line: one JSON object.
+//
+// Two paths per worker count. `rows[i]` (the fields above) is the frame path: the producer decodes and sends raw
+// letterboxed pixels through Redis (what live inputs' low-latency path does). `rows[i].segments` is the segment
+// path (files, s3://): the producer plans segments, each worker decodes its own and sends packed detections
+// only; measured over whole jobs (submit → every job completed) with the simulated model at the GPU assumption
+// (8 frames per --gpu-batch-ms), `--segment-frames` sampled frames per segment. Command counts are
+// `INFO commandstats` sums: every command, those a Lua script runs included, plus the scripts themselves; the
+// projection uses that sum. `--paths frames,segments` picks the paths.
 
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { stopRoles } from "@vdet/cli/testing";
 import { RedisJobStore } from "@vdet/jobs";
 import { openJobOutput, startAggregator, startProducer } from "@vdet/pipeline";
-import { parseJobSpec } from "@vdet/protocol";
-import { createRedisTransport, deleteKeysWithPrefix } from "@vdet/transport";
-import { makeTestClip } from "@vdet/video/testing";
+import { PACKED_DETECTION_BYTES, parseJobSpec } from "@vdet/protocol";
+import { createRedisTransport, deleteKeysWithPrefix, redisOptionsFromUrl } from "@vdet/transport";
+import { makeLavfiClip, makeTestClip } from "@vdet/video/testing";
+import { Redis } from "ioredis";
 import { REDIS_URL, startWorkers } from "../test/support/redis-pipeline.ts";
 import { shardDeltas, startBenchRedis, totals } from "./support/redis-shards.ts";
 
@@ -38,6 +48,10 @@ const latencyMs = Number(arg("latency-ms", "1000"));
 const jobsPerStep = Number(arg("jobs", "8"));
 const redisMode = arg("redis", "single");
 if (redisMode !== "single" && redisMode !== "cluster") throw new Error("--redis: single or cluster");
+const paths = arg("paths", "frames,segments").split(",");
+const segmentFrames = Number(arg("segment-frames", "1500"));
+const segmentJobs = Number(arg("segment-jobs", "4"));
+const segmentClipSeconds = Number(arg("segment-clip-seconds", "60"));
 // Assumed D0 speed of one GPU worker for the extrapolation: a batch of 8 512² frames in 20 ms (400 frames/s).
 const gpuBatch = 8;
 const gpuBatchMs = Number(arg("gpu-batch-ms", "20"));
@@ -75,6 +89,27 @@ const redis = benchRedis.client;
 async function redisStats() {
   const shards = await benchRedis.sample();
   return { ...totals(shards), shards };
+}
+
+/** One server's INFO deltas source (the segment path's own redis-server). */
+async function serverStats(server: Redis) {
+  const cmd = await server.info("commandstats");
+  let calls = 0;
+  const byCommand: Record<string, number> = {};
+  for (const m of cmd.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) {
+    calls += Number(m[2]);
+    byCommand[m[1]] = Number(m[2]);
+  }
+  const stats = await server.info("stats");
+  const num = (text: string, key: string) =>
+    Number(new RegExp(`^${key}:([\\d.]+)`, "m").exec(text)?.[1] ?? 0);
+  const cpu = await server.info("cpu");
+  return {
+    calls,
+    byCommand,
+    bytes: num(stats, "total_net_input_bytes") + num(stats, "total_net_output_bytes"),
+    cpuS: num(cpu, "used_cpu_user") + num(cpu, "used_cpu_sys"),
+  };
 }
 
 const TICK = 100; // Linux USER_HZ
@@ -120,6 +155,8 @@ async function step(n: number) {
   const producer = startProducer({
     transport,
     jobStore,
+    // The frame path: decoded here, raw pixels through Redis (the segment path is segmentStep's).
+    segments: false,
     framesPerChunk: 1,
     concurrency: jobsPerStep,
     maxFramesInFlight: Math.max(8, Math.ceil((4 * n) / jobsPerStep)),
@@ -192,10 +229,187 @@ async function step(n: number) {
   return row;
 }
 
+// The segment path (kept apart from the frame path's step above). It runs against a redis-server of its own on a
+// free loopback port (no persistence), so its INFO deltas count this bench's traffic only, not that of other
+// processes sharing the machine's Redis. Two white boxes cross a dimmed testsrc2 at 25 fps, every frame sampled,
+// so the simulated model finds something to send; it runs at the GPU assumption, so what limits throughput here
+// is this machine's CPU (decode, letterbox), not the model; the Redis figures are per sampled frame. The bench
+// learns that jobs finished from the aggregator's callback: no polling adds commands.
+const SEGMENT_FPS = 25;
+const segmentClip = join(work, `boxes-160x120-${SEGMENT_FPS}fps-${segmentClipSeconds}s.mp4`);
+const segmentProfilePath = join(work, "profile-gpu.json");
+
+async function prepareSegmentPath() {
+  if (!existsSync(segmentClip)) {
+    const graph = [
+      `testsrc2=s=160x120:r=${SEGMENT_FPS}:d=${segmentClipSeconds},lutyuv=y=val/4[bg]`,
+      `color=c=white:s=24x24:r=${SEGMENT_FPS}[a]`,
+      `color=c=white:s=20x30:r=${SEGMENT_FPS}[b]`,
+      "[bg][a]overlay=x='mod(5+t*30,140)':y=20:shortest=1[t]",
+      "[t][b]overlay=x='130-mod(t*25,120)':y=70:shortest=1",
+    ].join(";");
+    await makeLavfiClip(segmentClip, graph);
+  }
+  writeFileSync(
+    segmentProfilePath,
+    JSON.stringify({
+      version: 1,
+      key: "scale-bench-gpu-assumption",
+      measuredAt: new Date().toISOString(),
+      rows: [1, 2, 4, 8].map((batch) => {
+        const ms = (gpuBatchMs * batch) / gpuBatch;
+        return { phi: 0, batch, p50Ms: ms, p90Ms: ms, samplesMs: [ms] };
+      }),
+    }),
+  );
+}
+
+/** A redis-server of the bench's own on a free loopback port, without persistence. */
+async function startPrivateRedis(): Promise<{ url: string; stop: () => void }> {
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", resolve));
+  const port = (probe.address() as { port: number }).port;
+  await new Promise((resolve) => probe.close(resolve));
+  const child = spawn(
+    "redis-server",
+    ["--bind", "127.0.0.1", "--port", String(port), "--save", "", "--appendonly", "no"],
+    {
+      stdio: ["ignore", "pipe", "inherit"],
+    },
+  );
+  await new Promise<void>((resolve, reject) => {
+    let seen = "";
+    child.stdout!.on("data", (data: Buffer) => {
+      seen += data.toString();
+      if (seen.includes("Ready to accept connections")) resolve();
+    });
+    child.on("exit", (code) => reject(new Error(`redis-server exited with ${code}`)));
+  });
+  child.stdout!.resume();
+  return { url: `redis://127.0.0.1:${port}`, stop: () => child.kill("SIGKILL") };
+}
+
+/** Detections per frame in the written tracks.jsonl files. */
+function detectionsPerFrame(outRoot: string, dirs: string[]) {
+  let detections = 0;
+  let frames = 0;
+  for (const d of dirs) {
+    const text = readFileSync(join(outRoot, d, "tracks.jsonl"), "utf8");
+    for (const line of text.split("\n")) {
+      if (!line) continue;
+      frames++;
+      detections += (JSON.parse(line).detections ?? []).length;
+    }
+  }
+  return frames ? detections / frames : 0;
+}
+
+async function segmentStep(n: number, redisUrl: string, ownRedis: Redis) {
+  const stats = () => serverStats(ownRedis);
+  const prefix = `vdet-scale-seg-${randomUUID().slice(0, 8)}`;
+  const transport = createRedisTransport({ url: redisUrl, prefix });
+  const jobStore = new RedisJobStore(ownRedis, prefix);
+  const workers = startWorkers(n, prefix, {
+    args: ["--max-batch", String(gpuBatch), "--preload", "0"],
+    env: { VDET_REDIS_URL: redisUrl, VDET_LOG_LEVEL: "info", VDET_SIMULATE_PROFILE: segmentProfilePath },
+  });
+  await Promise.all(workers.map((w) => w.waitFor("worker ready", 600_000)));
+  const finished = new Set<string>();
+  let allDone: () => void = () => {};
+  const done = new Promise<void>((resolve) => {
+    allDone = resolve;
+  });
+  const producer = startProducer({ transport, jobStore, segmentFrames, concurrency: segmentJobs });
+  const aggregator = startAggregator({
+    transport,
+    jobStore,
+    openOutput: (_id, l) => openJobOutput(l),
+    onJobFinished: (id) => {
+      finished.add(id);
+      if (finished.size === segmentJobs) allDone();
+    },
+  });
+  // The idle rate: every role connected and waiting (the workers' and stages' blocking reads, stall checks).
+  const i0 = await stats();
+  await sleep(5000);
+  const i1 = await stats();
+  const idleCallsPerS = (i1.calls - i0.calls) / 5;
+  const idleRate = (name: string) => ((i1.byCommand[name] ?? 0) - (i0.byCommand[name] ?? 0)) / 5;
+  const outRoot = join(work, prefix);
+  const s0 = await stats();
+  const p0 = workers.map((w) => procStat(w.child.pid!));
+  const t0 = performance.now();
+  const ids: string[] = [];
+  for (let j = 0; j < segmentJobs; j++) {
+    const { job } = await jobStore.create(
+      parseJobSpec({
+        input: segmentClip,
+        output: join(outRoot, `job${j}`),
+        sampling: { fps: SEGMENT_FPS },
+        phi: { min: 0, max: 0 },
+      }),
+    );
+    await transport.jobs.add({ jobId: job.id }, { id: job.id });
+    ids.push(job.id);
+  }
+  await done;
+  const elapsed = (performance.now() - t0) / 1000;
+  const s1 = await stats();
+  const p1 = workers.map((w) => procStat(w.child.pid!));
+  let frames = 0;
+  for (const id of ids) frames += (await jobStore.get(id))?.progress.written ?? 0;
+  const perFrame = detectionsPerFrame(
+    outRoot,
+    ids.map((_, j) => `job${j}`),
+  );
+  // The packed detections cross the network twice (worker → Redis, Redis → aggregator), base64 each time.
+  const detectionBytes = Math.round((2 * perFrame * PACKED_DETECTION_BYTES * 4) / 3);
+  const bytesPerFrame = frames ? Math.round((s1.bytes - s0.bytes) / frames) : null;
+  // Net of idle, per command: each command's count minus its idle rate over the run, never below 0 (a busy worker
+  // polls less than an idle one, so subtracting the idle total would go negative at this machine's frame rates).
+  let netCalls = 0;
+  const workCalls: Record<string, number> = {};
+  for (const [name, count] of Object.entries(s1.byCommand)) {
+    const net = Math.max(0, count - (s0.byCommand[name] ?? 0) - idleRate(name) * elapsed);
+    netCalls += net;
+    if (net > 0) workCalls[name] = Math.round(net);
+  }
+  const row = {
+    workers: n,
+    jobs: segmentJobs,
+    frames,
+    seconds: r3(elapsed),
+    fps: r3(frames / elapsed),
+    segmentFrames,
+    redisCallsPerFrame: frames ? r3((s1.calls - s0.calls) / frames) : null,
+    redisCallsPerFrameNet: frames ? r3(netCalls / frames) : null,
+    redisIdleCallsPerS: r3(idleCallsPerS),
+    /** The net calls by command over the run (Lua-run commands under their own names, scripts as evalsha). */
+    redisNetCallsByCommand: workCalls,
+    redisBytesPerFrame: bytesPerFrame,
+    detectionsPerFrame: r3(perFrame),
+    detectionBytesPerFrame: detectionBytes,
+    redisBytesPerFrameBeyondDetections: bytesPerFrame === null ? null : bytesPerFrame - detectionBytes,
+    redisCpuPct: r3((100 * (s1.cpuS - s0.cpuS)) / elapsed),
+    workerCpuPct: r3((100 * p1.reduce((s, p, i) => s + p.cpuS - p0[i].cpuS, 0)) / n / elapsed),
+    load1: r3(loadavg()[0]),
+  };
+  log(`segments ${JSON.stringify(row)}`);
+  await Promise.race([stopRoles(workers), sleep(15000)]);
+  await stopRoles(workers, "SIGKILL");
+  await Promise.race([Promise.all([producer.close(), aggregator.close()]), sleep(10000)]);
+  await transport.close();
+  await deleteKeysWithPrefix(ownRedis, prefix);
+  rmSync(outRoot, { recursive: true, force: true });
+  return row;
+}
+
 // Redis ceilings on this machine: small-command ops/s (pipelined 1 and 16) and 786 KB SET/GET throughput.
-function redisBenchmark() {
+function redisBenchmark(port = 6379) {
   const run = (args: string[]) =>
-    execFileSync("redis-benchmark", ["-h", "127.0.0.1", "-p", "6379", "-q", ...args], { encoding: "utf8" });
+    execFileSync("redis-benchmark", ["-h", "127.0.0.1", "-p", String(port), "-q", ...args], {
+      encoding: "utf8",
+    });
   const rate = (text: string, name: string) =>
     Number(new RegExp(`${name}: ([\\d.]+) requests per second`).exec(text)?.[1] ?? Number.NaN);
   try {
@@ -216,14 +430,28 @@ function redisBenchmark() {
 }
 
 log(`load before: ${loadavg().map(r3).join(" ")}`);
-const rows: (Awaited<ReturnType<typeof step>> & { efficiency?: number })[] = [];
-for (const n of workerCounts) rows.push(await step(n));
-const ceiling = redisBenchmark();
+type FrameRow = Awaited<ReturnType<typeof step>>;
+type SegmentRow = Awaited<ReturnType<typeof segmentStep>>;
+const rows: (Partial<FrameRow> & { workers: number; efficiency?: number; segments?: SegmentRow })[] = [];
+const own = paths.includes("segments") ? await startPrivateRedis() : null;
+const ownRedis = own ? new Redis(redisOptionsFromUrl(own.url)) : null;
+if (own) await prepareSegmentPath();
+for (const n of workerCounts) {
+  const row: (typeof rows)[number] = paths.includes("frames") ? await step(n) : { workers: n };
+  if (own && ownRedis) row.segments = await segmentStep(n, own.url, ownRedis);
+  rows.push(row);
+}
+// The ceiling is measured on the bench's own server when there is one (nothing else talks to it).
+const ceiling = redisBenchmark(own ? Number(new URL(own.url).port) : 6379);
 await benchRedis.close();
+await ownRedis?.quit();
+own?.stop();
 
-const base = rows.find((r) => r.workers === 1)?.fps ?? rows[0].fps / rows[0].workers;
-for (const r of rows) Object.assign(r, { efficiency: r3(r.fps / (r.workers * base)) });
-const last = rows[rows.length - 1];
+const frameRows = rows.filter((r): r is FrameRow & { efficiency?: number } => r.fps !== undefined);
+const base =
+  frameRows.find((r) => r.workers === 1)?.fps ?? (frameRows[0]?.fps ?? 0) / (frameRows[0]?.workers ?? 1);
+for (const r of frameRows) Object.assign(r, { efficiency: r3(r.fps / (r.workers * base)) });
+const last = frameRows[frameRows.length - 1] ?? { redisCallsPerFrameNet: null, redisBytesPerFrame: null };
 // Extrapolation: one GPU worker at D0 runs gpuBatch frames per gpuBatchMs; per frame it costs the measured Redis
 // commands and bytes (frames move in and detections out), so one Redis serves ceiling / (per-frame × fps) workers.
 const gpuFps = (gpuBatch * 1000) / gpuBatchMs;
@@ -231,6 +459,10 @@ const callsPerFrame = last.redisCallsPerFrameNet ?? Number.NaN;
 const bytesPerFrame = last.redisBytesPerFrame ?? Number.NaN;
 const workersByOps = ceiling ? ceiling.smallOpsPerS / (callsPerFrame * gpuFps) : null;
 const workersByBytes = ceiling ? (ceiling.frameMBPerS * 1e6) / (bytesPerFrame * gpuFps) : null;
+// The segment path's projection, from its largest step: per-frame commands (net) and bytes (detections included).
+const lastSegment = rows.filter((r) => r.segments).at(-1)?.segments;
+const segmentProjection = (value: number | null | undefined, ceilingValue: number | undefined) =>
+  value && ceilingValue ? r3(ceilingValue / (value * gpuFps)) : null;
 console.log(
   JSON.stringify({
     bench: "scale",
@@ -250,5 +482,24 @@ console.log(
       byOps: workersByOps === null ? null : r3(workersByOps),
       byBytes: workersByBytes === null ? null : r3(workersByBytes),
     },
+    segmentPath: lastSegment
+      ? {
+          clip: `two white boxes over a dimmed testsrc2, 160x120 ${SEGMENT_FPS} fps, ${segmentClipSeconds} s, every frame sampled, ${segmentJobs} jobs per step`,
+          redis: "a redis-server of the bench's own (its INFO deltas and redis-benchmark ceiling)",
+          segmentFrames,
+          commandCount: "INFO commandstats: scripts and the commands they run, all counted",
+          redisCallsPerFrameNet: lastSegment.redisCallsPerFrameNet,
+          redisBytesPerFrame: lastSegment.redisBytesPerFrame,
+          detectionBytesPerFrame: lastSegment.detectionBytesPerFrame,
+          redisBytesPerFrameBeyondDetections: lastSegment.redisBytesPerFrameBeyondDetections,
+          workersPerRedis: {
+            byOps: segmentProjection(lastSegment.redisCallsPerFrameNet, ceiling?.smallOpsPerS),
+            byBytes: segmentProjection(
+              lastSegment.redisBytesPerFrame,
+              ceiling ? ceiling.frameMBPerS * 1e6 : undefined,
+            ),
+          },
+        }
+      : null,
   }),
 );

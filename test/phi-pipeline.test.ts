@@ -32,7 +32,12 @@ before(async () => {
   writeFileSync(profilePath, JSON.stringify(profile));
   worker = startRole("worker", {
     args: ["--prefix", prefix, "--max-batch", "4", "--preload", "0,1,2"],
-    env: { VDET_REDIS_URL: REDIS_URL, VDET_LOG_LEVEL: "warn", VDET_SIMULATE_PROFILE: profilePath },
+    env: {
+      VDET_REDIS_URL: REDIS_URL,
+      VDET_LOG_LEVEL: "warn",
+      VDET_SIMULATE_PROFILE: profilePath,
+      VDET_ALLOW_FILE_INPUTS: "1",
+    },
     echo: "[worker] ",
   });
 });

@@ -183,6 +183,7 @@ test("distributed: a vdet worker publishes its models; producer and aggregator n
         VDET_WEIGHTS: "0=parcels",
         VDET_PROFILE: "off",
         VDET_LOG_LEVEL: "warn",
+        VDET_ALLOW_FILE_INPUTS: "1",
       },
       echo: "[worker] ",
     });

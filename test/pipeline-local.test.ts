@@ -68,10 +68,10 @@ test("fair share: a short job submitted after a long one finishes first", async 
   const long = await makeTestClip(join(dir, "long.mp4"), 12, 10);
   const short = await makeTestClip(join(dir, "short.mp4"), 1, 10);
   const order: string[] = [];
-  // A small in-flight bound per job: the long job can never hold more than 8 frames of the queue.
+  // A small in-flight bound per job: the long job can never hold more than 2 segments of 4 frames of the queue.
   const pipeline = startMemoryPipeline({
     maxBatch: 4,
-    producer: { framesPerChunk: 4, maxFramesInFlight: 8, concurrency: 2 },
+    producer: { segmentFrames: 4, maxSegmentsInFlight: 2, concurrency: 2 },
     onJobFinished: (id) => order.push(id),
   });
   const { transport, jobStore } = pipeline;

@@ -2,7 +2,9 @@
 // with SIGKILL mid-job (and kill and restart a redis-server of their own that keeps an append-only file). Each
 // faulted job must give the same tracks.jsonl, byte for byte, as the same job run without a fault, with every
 // sampled frame written exactly once. Workers simulate D0 from a latency profile (no inference: fast and
-// deterministic), so the outputs depend only on the frames.
+// deterministic), so the outputs depend only on the frames. The clip is a file, so the producer plans it into
+// segments of 2 frames and the workers decode their own segments: the unit a worker holds, and that comes back
+// after a kill, is a segment.
 
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
@@ -52,9 +54,9 @@ function startRecoveryRole(
       VDET_LOCK_DURATION_MS: String(LOCK_MS),
       VDET_STALLED_INTERVAL_MS: "1000",
       VDET_ALLOW_FILE_INPUTS: "1",
-      VDET_FRAMES_PER_CHUNK: "2",
-      // Backpressure keeps the producer mid-job while the workers run.
-      VDET_MAX_FRAMES_IN_FLIGHT: "8",
+      VDET_SEGMENT_FRAMES: "2",
+      // Backpressure keeps the producer mid-job while the workers run: at most 4 segments (8 frames) in flight.
+      VDET_MAX_SEGMENTS_IN_FLIGHT: "4",
       VDET_SIMULATE_PROFILE: profile,
       VDET_MAX_BATCH: "2",
       // Small parts: the aggregator crosses part boundaries and holds buffered lines when it is killed.
@@ -208,23 +210,23 @@ describe("SIGKILL of a role mid-job", () => {
     await d.close();
   });
 
-  test("a worker killed mid-batch: its chunks come back after the lock interval and are written once", async () => {
-    const events = new QueueEvents("frames", {
+  test("a worker killed mid-segment: its segments come back after the lock interval and are written once", async () => {
+    const events = new QueueEvents("segments", {
       connection: redisOptionsFromUrl(SHARED_REDIS),
       prefix: d.prefix,
     });
     await events.waitUntilReady();
     const stalled = new Set<string>();
     events.on("stalled", ({ jobId }) => stalled.add(jobId));
-    // Which worker holds a chunk at a given moment is a race; the test makes it certain instead. The other worker
-    // is frozen (SIGSTOP) while the queue is idle, so it holds nothing and takes nothing; the victim then runs the
-    // job alone. Each look at the queue is taken with the victim frozen too, so the chunks seen active are the
-    // victim's and stay in its hands until the SIGKILL.
+    // Which worker holds a segment at a given moment is a race; the test makes it certain instead. The other
+    // worker is frozen (SIGSTOP) while the queue is idle, so it holds nothing and takes nothing; the victim then
+    // runs the job alone. Each look at the queue is taken with the victim frozen too, so the segments seen active
+    // are the victim's and stay in its hands until the SIGKILL.
     const [victim, bystander] = workers.splice(0, 2);
     assert.equal(
-      (await d.transport.frames.counts()).active,
+      (await d.transport.segments.counts()).active,
       0,
-      "no chunk in any worker's hands before the job",
+      "no segment in any worker's hands before the job",
     );
     bystander.child.kill("SIGSTOP");
     try {
@@ -232,12 +234,12 @@ describe("SIGKILL of a role mid-job", () => {
       await until(async () => (await d.progress(job.id)).inferred >= 10, "10 frames inferred");
       const heldAtKill = await until(async () => {
         victim.child.kill("SIGSTOP");
-        const held = await d.transport.frames.counts();
+        const held = await d.transport.segments.counts();
         if (held.active > 0) return held.active;
         victim.child.kill("SIGCONT");
         await new Promise((r) => setTimeout(r, 20));
         return undefined;
-      }, "the victim to hold a chunk");
+      }, "the victim to hold a segment");
       await victim.kill9();
       const killedAtMs = Date.now();
       bystander.child.kill("SIGCONT");
@@ -250,14 +252,14 @@ describe("SIGKILL of a role mid-job", () => {
       assert.equal(
         stalled.size,
         heldAtKill,
-        "exactly the killed worker's chunks were redelivered as stalled",
+        "exactly the killed worker's segments were redelivered as stalled",
       );
       assert.equal(files.manifest.frames.written, FRAMES);
       await d.assertEveryFrameCounted(job.id, ["written", "decoded"]);
       outcomes.add(
         "crash",
-        "worker SIGKILL mid-batch",
-        `${heldAtKill} chunks in the killed worker's hands; all ${stalled.size} redelivered as stalled after the ${LOCK_MS} ms lock; job completed ${Date.now() - killedAtMs} ms after the kill: ${files.manifest.frames.written}/${FRAMES} frames written once, 0 failed, ${files.manifest.frames.duplicatesDropped} duplicates dropped; tracks.jsonl byte-identical to the uninterrupted run`,
+        "worker SIGKILL mid-segment",
+        `${heldAtKill} segments in the killed worker's hands; all ${stalled.size} redelivered as stalled after the ${LOCK_MS} ms lock; job completed ${Date.now() - killedAtMs} ms after the kill: ${files.manifest.frames.written}/${FRAMES} frames written once, 0 failed, ${files.manifest.frames.duplicatesDropped} duplicates dropped; tracks.jsonl byte-identical to the uninterrupted run`,
       );
     } finally {
       bystander.child.kill("SIGCONT");
@@ -269,10 +271,10 @@ describe("SIGKILL of a role mid-job", () => {
   });
 
   test("the aggregator killed twice mid-job: each new one resumes from the checkpoint, same lines and track ids", async () => {
-    // The frames queue is paused between the two kills, so the job cannot end before the second one: without it,
+    // The segments queue is paused between the two kills, so the job cannot end before the second one: without it,
     // the workers infer the rest of the job while no aggregator runs and a resumed aggregator can drain it all
     // between two looks. Each kill is made with the aggregator frozen (SIGSTOP), so what is read is what it left.
-    const frames = new Queue("frames", { connection: redisOptionsFromUrl(SHARED_REDIS), prefix: d.prefix });
+    const frames = new Queue("segments", { connection: redisOptionsFromUrl(SHARED_REDIS), prefix: d.prefix });
     try {
       const job = await d.submit("aggregator-kill");
       const kills: string[] = [];
@@ -300,7 +302,10 @@ describe("SIGKILL of a role mid-job", () => {
       await killAggregator();
       await new Promise((r) => setTimeout(r, 500));
       await frames.pause();
-      await until(async () => (await d.transport.frames.counts()).active === 0, "the workers' chunks done");
+      await until(
+        async () => (await d.transport.segments.counts()).active === 0,
+        "the workers' segments done",
+      );
       assert.ok((await d.progress(job.id)).inferred < FRAMES, "frames left for after the second kill");
       await restartAggregator();
       // Second kill: once the new aggregator has taken every result there was (the backlog of the first outage).
@@ -333,7 +338,7 @@ describe("SIGKILL of a role mid-job", () => {
     }
   });
 
-  test("the producer killed mid-job: a new one resumes after the last queued chunk", async () => {
+  test("the producer killed mid-job: a new one resumes after the last queued segment", async () => {
     const job = await d.submit("producer-kill");
     await until(async () => (await d.progress(job.id)).decoded >= 16, "16 frames queued");
     await producer.kill9();

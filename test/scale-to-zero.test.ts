@@ -50,7 +50,7 @@ test("a job waits for a worker while none runs, and completes once one starts", 
   assert.equal(submitted.statusCode, 201, submitted.body);
   const id = submitted.json().job.id as string;
 
-  // All 10 sampled frames decoded and queued, none inferred: the job stands still, and says why.
+  // All 10 sampled frames planned and queued (one segment), none inferred: the job stands still, and says why.
   const waiting = await waitFor(
     "the job to wait for a worker",
     async () => {
@@ -61,16 +61,16 @@ test("a job waits for a worker while none runs, and completes once one starts", 
     200,
   );
   assert.equal(waiting.job.progress.inferred, 0);
-  assert.deepEqual(waiting.waiting, { reason: WAITING_FOR_WORKER, waitingChunks: 5, workers: 0 });
+  assert.deepEqual(waiting.waiting, { reason: WAITING_FOR_WORKER, waitingChunks: 1, workers: 0 });
   // The number an autoscaler wakes a worker on is the same backlog.
   const backlog = await get("/backlog");
-  assert.equal(backlog.backlog.frames, 5);
+  assert.equal(backlog.backlog.frames, 1);
   assert.equal(backlog.workers, 0);
 
   const startedAt = Date.now();
   worker = startRole("worker", {
     args: ["--prefix", prefix, "--max-batch", "2"],
-    env: { VDET_REDIS_URL: REDIS_URL, VDET_LOG_LEVEL: "warn", VDET_SEED: "0" },
+    env: { VDET_REDIS_URL: REDIS_URL, VDET_LOG_LEVEL: "warn", VDET_SEED: "0", VDET_ALLOW_FILE_INPUTS: "1" },
     echo: "[worker] ",
   });
   const done = await waitFor(

@@ -194,7 +194,10 @@ describe("vdet CDK stack", () => {
         Resource: objectsOf(stack.outputBucket),
       },
     ]);
-    assert.deepEqual(statementsOf("worker"), [], "workers touch neither S3 nor AWS APIs");
+    // Workers decode their own segments of s3:// inputs: they read the input bucket, nothing else.
+    assert.deepEqual(statementsOf("worker"), [
+      { Action: "s3:GetObject", Effect: "Allow", Resource: objectsOf(stack.inputBucket) },
+    ]);
     const lambdaActions = statementsOf("submitOnUpload")
       .flatMap((s) => asList<string>(s.Action))
       .sort();

@@ -193,7 +193,8 @@ export class VdetStack extends Stack {
     };
     const producer = fargate("producer", 2048, 4096);
     const aggregator = fargate("aggregator", 1024, 2048);
-    // Least privilege on the buckets: the producer reads inputs, the aggregator writes (and re-reads) results.
+    // Least privilege on the buckets: the producer reads inputs (to index them), the aggregator writes (and
+    // re-reads) results; the workers' read of inputs is granted below.
     producer.taskDefinition.taskRole.addToPrincipalPolicy(
       new iam.PolicyStatement({
         actions: ["s3:GetObject"],
@@ -231,6 +232,13 @@ export class VdetStack extends Stack {
       gpuCount: 1,
       memoryReservationMiB: 8192,
     });
+    // Workers decode their own segments of s3:// inputs (presigned ranged GETs): they read the input bucket too.
+    workerTask.taskRole.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ["s3:GetObject"],
+        resources: [this.inputBucket.arnForObjects("*")],
+      }),
+    );
     const worker = new ecs.Ec2Service(this, "workerService", {
       cluster,
       taskDefinition: workerTask,

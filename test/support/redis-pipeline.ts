@@ -19,6 +19,8 @@ export interface RedisPipelineOptions {
   /** A connection to use (and quit on close) instead of a new one, e.g. one a model registry reads through. */
   redis?: Redis;
   framesPerChunk?: number;
+  /** Sampled frames per segment (files are planned into segments; default: the producer's). */
+  segmentFrames?: number;
   /** What the workers run per φ, when the producer and aggregator should read it (default: COCO). */
   models?: ModelRegistry;
   /** Called as each job finishes, besides recording its state in `finished`. */
@@ -26,13 +28,13 @@ export interface RedisPipelineOptions {
 }
 
 export function startRedisPipeline(options: RedisPipelineOptions) {
-  const { prefix, framesPerChunk, models } = options;
+  const { prefix, framesPerChunk, segmentFrames, models } = options;
   const redis = options.redis ?? new Redis(redisOptionsFromUrl(REDIS_URL));
   const transport = createRedisTransport({ url: REDIS_URL, prefix });
   const jobStore = new RedisJobStore(redis, prefix);
   /** The final state of each job that finished, by id. */
   const finished = new Map<string, string>();
-  const producer = startProducer({ transport, jobStore, models, framesPerChunk });
+  const producer = startProducer({ transport, jobStore, models, framesPerChunk, segmentFrames });
   const aggregator = startAggregator({
     transport,
     jobStore,
@@ -72,7 +74,8 @@ export function startWorkers(
   return Array.from({ length: count }, (_, i) =>
     startRole("worker", {
       args: ["--prefix", prefix, ...(options.args ?? [])],
-      env: { VDET_REDIS_URL: REDIS_URL, ...options.env },
+      // The tests' inputs are local files, which workers decode by themselves (segments).
+      env: { VDET_REDIS_URL: REDIS_URL, VDET_ALLOW_FILE_INPUTS: "1", ...options.env },
       echo: options.echo?.(i),
     }),
   );

@@ -168,7 +168,7 @@ test("bull-board lists the Redis transport's queues, behind the API's authentica
       await app.inject({ method: "GET", url: "/admin/queues/api/queues", headers: auth })
     ).json();
     const names = queues.queues.map((q: { name: string }) => q.name).sort();
-    assert.deepEqual(names, ["events", "frames", "jobs", "results"]);
+    assert.deepEqual(names, ["events", "frames", "jobs", "results", "segments"]);
     const jobs = queues.queues.find((q: { name: string }) => q.name === "jobs");
     assert.equal(jobs.counts.prioritized + jobs.counts.waiting, 1);
   } finally {

@@ -25,7 +25,7 @@ import {
   type Sink,
   type StorageLocation,
 } from "@vdet/storage";
-import { QUEUE_NAMES, type Transport } from "@vdet/transport";
+import { QUEUE_NAMES, type Transport, workerBacklog } from "@vdet/transport";
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import { registerQueueAdmin } from "./admin.ts";
 import { installAuth } from "./auth.ts";
@@ -270,19 +270,21 @@ export async function buildServer(config: ApiConfig): Promise<FastifyInstance> {
   });
 
   // Work waiting for each stage, for autoscalers (KEDA's metrics-api scaler reads `backlog.frames`). Counts are
-  // queue messages: a frames message is one chunk of frames. "waiting" covers BullMQ's wait list and its
-  // prioritized set (every vdet message carries a priority, so most waiting work is in the latter).
+  // queue messages: `frames` is the workers' backlog, segments plus chunks of frames (workerBacklog). "waiting"
+  // covers BullMQ's wait list and its prioritized set (every vdet message carries a priority, so most waiting
+  // work is in the latter).
   app.get("/backlog", async () => {
-    const [jobs, frames, results, workers] = await Promise.all([
+    const [jobs, segments, frames, results, work] = await Promise.all([
       transport.jobs.counts(),
+      transport.segments.counts(),
       transport.frames.counts(),
       transport.results.counts(),
-      transport.frames.consumerCount(),
+      workerBacklog(transport),
     ]);
     return {
-      backlog: { jobs: jobs.waiting, frames: frames.waiting, results: results.waiting },
-      queues: { jobs, frames, results },
-      workers,
+      backlog: { jobs: jobs.waiting, frames: work.waiting, results: results.waiting },
+      queues: { jobs, segments, frames, results },
+      workers: work.workers,
     };
   });
   if (config.queueMetrics !== false) {
@@ -376,12 +378,8 @@ export async function buildServer(config: ApiConfig): Promise<FastifyInstance> {
     if (!job) return reply.code(404).send({ error: `no job ${request.params.id}` });
     if (isTerminal(job.state)) return { job };
     // With workers scaled to zero (or all gone), say so instead of showing a job that silently stands still.
-    const [frames, workers, liveness] = await Promise.all([
-      transport.frames.counts(),
-      transport.frames.consumerCount(),
-      roleLiveness?.(),
-    ]);
-    const waiting = jobWaiting(job, { workers, waitingChunks: frames.waiting });
+    const [work, liveness] = await Promise.all([workerBacklog(transport), roleLiveness?.()]);
+    const waiting = jobWaiting(job, { workers: work.workers, waitingChunks: work.waiting });
     const stalled = liveness ? jobStalled(job, liveness, Date.now()) : undefined;
     return { job, ...(waiting ? { waiting } : {}), ...(stalled ? { stalled } : {}) };
   });

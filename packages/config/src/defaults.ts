@@ -49,6 +49,12 @@ export const API_DEFAULTS = {
 
 export const PRODUCER_DEFAULTS = {
   framesPerChunk: 4,
+  /** Sampled frames per segment (re-readable inputs): fewer messages per frame against finer fan-out. */
+  segmentFrames: 256,
+  /** Seconds of video per segment at most (whichever of the two limits comes first ends a segment). */
+  segmentSeconds: 10,
+  /** Segments of one job queued and not yet reported before planning waits (a blocking pop, no polling). */
+  maxSegmentsInFlight: 64,
   /** A partly filled chunk is sent after this long. */
   maxChunkDelayMs: 1000,
   maxFramesInFlight: 64,
@@ -65,6 +71,8 @@ export const PRODUCER_DEFAULTS = {
 
 export const WORKER_DEFAULTS = {
   maxBatch: 4,
+  /** Segments a worker decodes at once (each one ffmpeg): one feeds the model while the next seeks. */
+  segmentConcurrency: 2,
   maxDelayMs: 20,
   executionProvider: "cpu",
   seed: 0,

@@ -98,6 +98,8 @@ export const producerConfigSchema = z.object({
   ...pipelineRole,
   framesPerChunk: envInt(1, 256).default(P.framesPerChunk),
   maxFramesInFlight: envInt(1, 100_000).default(P.maxFramesInFlight),
+  segmentFrames: envInt(1, 100_000).default(P.segmentFrames),
+  maxSegmentsInFlight: envInt(1, 100_000).default(P.maxSegmentsInFlight),
   maxQueuedChunks: envInt(1, 1_000_000).default(P.maxQueuedChunks),
   frameTtlSeconds: envInt(10, 7 * 24 * 3600).default(P.frameTtlSeconds),
   concurrency: envInt(1, 64).default(P.concurrency),
@@ -116,6 +118,15 @@ export const workerConfigSchema = z.object({
   ...pipelineRole,
   maxBatch: envInt(1, 64).default(W.maxBatch),
   maxDelayMs: envInt(0, 10_000).default(W.maxDelayMs),
+  segmentConcurrency: envInt(1, 64).default(W.segmentConcurrency),
+  /** Workers decode their segments: local paths only where every role shares one machine's files. */
+  allowFileInputs: envBoolean.default(false),
+  /** Workers open the job's input themselves (segments): the same input policy as the api and producer. */
+  ...inputPolicy,
+  /** A segment decode that makes no progress for this long fails (and is retried), ms. */
+  inputTimeoutMs: envInt(100, 3_600_000).default(P.inputTimeoutMs),
+  /** Decode segments on the GPU: "cuda" (NVDEC; unverified here, fails clearly where ffmpeg lacks it). */
+  hwaccel: envEnum(["cuda"]).optional(),
   executionProvider: z.string().default(W.executionProvider),
   threads: envInt(1, 256).optional(),
   /** "0=/models/d0.pth,3=/models/d3.safetensors" */

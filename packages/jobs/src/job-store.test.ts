@@ -61,6 +61,38 @@ for (const [name, make] of stores) {
       const listed = (await store.list()).jobs.map((j) => j.id);
       assert.deepEqual(listed.sort(), [first.job.id, other.job.id].sort());
     });
+
+    test("units in flight: counted on commit, released once per unit, a blocked producer woken", async () => {
+      const store = make();
+      try {
+        const { job } = await store.create(parseJobSpec({ input: "a.mp4", output: "out" }));
+        for (let unit = 0; unit < 3; unit++)
+          await store.commitChunk(job.id, 10, { chunks: unit + 1, nextFrame: 10 * (unit + 1) });
+        assert.deepEqual(await store.waitForCapacity(job.id, 3, 10), { inFlight: 3, cancelled: false });
+        // Over the bound: the wait blocks until a worker reports a unit (no timer: the bound here is 60 s).
+        const waiting = store.waitForCapacity(job.id, 2, 60_000);
+        let woke = false;
+        void waiting.then(() => {
+          woke = true;
+        });
+        await new Promise((r) => setImmediate(r));
+        assert.equal(woke, false);
+        assert.equal(await store.completeUnit(job.id, 1, { inferred: 9, failed: 1 }), true);
+        assert.deepEqual(await waiting, { inFlight: 2, cancelled: false });
+        // A redelivered unit's second report changes nothing.
+        assert.equal(await store.completeUnit(job.id, 1, { inferred: 9, failed: 1 }), false);
+        const progress = (await store.get(job.id))!.progress;
+        assert.deepEqual([progress.decoded, progress.inferred, progress.failed], [30, 9, 1]);
+        // A cancel wakes a blocked producer too.
+        const blocked = store.waitForCapacity(job.id, 0, 60_000);
+        await store.requestCancel(job.id);
+        assert.deepEqual(await blocked, { inFlight: 2, cancelled: true });
+        await store.clearInFlight(job.id);
+        assert.equal((await store.waitForCapacity(job.id, 0, 10)).inFlight, 0);
+      } finally {
+        await store.close();
+      }
+    });
   });
 }
 

@@ -14,6 +14,7 @@ import {
   TERMINAL_STATES,
   type VideoSummary,
 } from "@vdet/protocol";
+import type { Cluster, Redis } from "ioredis";
 import { JOBS_ERRORS } from "./error-codes.ts";
 import { DeploymentKeys, type RedisClient } from "./keys.ts";
 
@@ -66,8 +67,28 @@ export interface JobStore {
   /** Moves the job to `state` unless it is already terminal; returns whether it moved. */
   setState(id: string, state: JobStateName): Promise<boolean>;
   addProgress(id: string, delta: Partial<Record<ProgressField, number>>): Promise<void>;
-  /** Records a queued chunk: adds its frames to `decoded` and moves the producer checkpoint, atomically. */
+  /**
+   * Records a queued work unit (chunk or segment): adds its frames to `decoded`, moves the producer checkpoint
+   * and counts the unit in flight, atomically.
+   */
   commitChunk(id: string, frames: number, checkpoint: ProducerCheckpoint): Promise<void>;
+  /**
+   * A worker reported unit `unit` (its results are on the results queue): adds its progress, takes it out of
+   * flight and wakes a producer waiting in `waitForCapacity`, atomically and once per unit (a redelivered unit's
+   * second report changes nothing); returns whether this report counted.
+   */
+  completeUnit(id: string, unit: number, delta: Partial<Record<ProgressField, number>>): Promise<boolean>;
+  /**
+   * Waits (a blocking pop, no polling) until the job has at most `maxUnits` units in flight, the job is
+   * cancelled, or `timeoutMs` passed; returns the units in flight and whether a cancel was requested.
+   */
+  waitForCapacity(
+    id: string,
+    maxUnits: number,
+    timeoutMs: number,
+  ): Promise<{ inFlight: number; cancelled: boolean }>;
+  /** Removes the job's in-flight accounting (when it has ended). */
+  clearInFlight(id: string): Promise<void>;
   /** The producer checkpoint of a job (null: nothing queued yet), for a producer resuming after a crash. */
   producerCheckpoint(id: string): Promise<ProducerCheckpoint | null>;
   setTotal(id: string, total: number): Promise<void>;
@@ -99,6 +120,9 @@ export class MemoryJobStore implements JobStore {
   private readonly idempotency = new Map<string, string>();
   private readonly produced = new Map<string, ProducerCheckpoint>();
   private readonly notQueued = new Set<string>();
+  private readonly inFlight = new Map<string, number>();
+  private readonly unitsDone = new Map<string, Set<number>>();
+  private readonly capacityWaiters = new Map<string, Set<() => void>>();
 
   async create(spec: JobSpec, options: CreateOptions = {}): Promise<{ job: JobRecord; created: boolean }> {
     const existing = spec.idempotencyKey ? this.idempotency.get(spec.idempotencyKey) : undefined;
@@ -182,6 +206,57 @@ export class MemoryJobStore implements JobStore {
     if (!job) return;
     job.progress.decoded += frames;
     this.produced.set(id, { ...checkpoint });
+    this.inFlight.set(id, (this.inFlight.get(id) ?? 0) + 1);
+  }
+
+  async completeUnit(
+    id: string,
+    unit: number,
+    delta: Partial<Record<ProgressField, number>>,
+  ): Promise<boolean> {
+    const done = this.unitsDone.get(id) ?? new Set<number>();
+    this.unitsDone.set(id, done);
+    if (done.has(unit)) return false;
+    done.add(unit);
+    await this.addProgress(id, delta);
+    this.inFlight.set(id, (this.inFlight.get(id) ?? 0) - 1);
+    this.wake(id);
+    return true;
+  }
+
+  async waitForCapacity(
+    id: string,
+    maxUnits: number,
+    timeoutMs: number,
+  ): Promise<{ inFlight: number; cancelled: boolean }> {
+    const state = () => ({
+      inFlight: this.inFlight.get(id) ?? 0,
+      cancelled: this.jobs.get(id)?.cancelRequested ?? true,
+    });
+    const now = state();
+    if (now.inFlight <= maxUnits || now.cancelled) return now;
+    await new Promise<void>((resolve) => {
+      const waiters = this.capacityWaiters.get(id) ?? new Set<() => void>();
+      this.capacityWaiters.set(id, waiters);
+      const done = () => {
+        clearTimeout(timer);
+        waiters.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, timeoutMs);
+      waiters.add(done);
+    });
+    return state();
+  }
+
+  async clearInFlight(id: string): Promise<void> {
+    this.inFlight.delete(id);
+    this.unitsDone.delete(id);
+    this.wake(id);
+  }
+
+  private wake(id: string): void {
+    for (const waiter of [...(this.capacityWaiters.get(id) ?? [])]) waiter();
   }
 
   async producerCheckpoint(id: string): Promise<ProducerCheckpoint | null> {
@@ -213,6 +288,7 @@ export class MemoryJobStore implements JobStore {
     const job = this.jobs.get(id);
     if (!job || isTerminal(job.state)) return false;
     this.touch(id)!.cancelRequested = true;
+    this.wake(id);
     return true;
   }
 
@@ -269,9 +345,35 @@ redis.call('HSET', KEYS[1], 'state', ARGV[1], 'updatedAtMs', ARGV[2])
 return {1, ARGV[1]}
 `;
 
+/**
+ * A worker's report of one unit, counted once: KEYS: job hash, in-flight counter, tokens, units done.
+ * ARGV: unit, now, then field/increment pairs. Returns 1 when counted, 0 for a unit already reported.
+ */
+const COMPLETE_UNIT_SCRIPT = `
+if redis.call('SADD', KEYS[4], ARGV[1]) == 0 then return 0 end
+for i = 3, #ARGV, 2 do
+  redis.call('HINCRBY', KEYS[1], ARGV[i], ARGV[i + 1])
+end
+redis.call('HSET', KEYS[1], 'updatedAtMs', ARGV[2])
+redis.call('DECR', KEYS[2])
+redis.call('LPUSH', KEYS[3], '1')
+redis.call('LTRIM', KEYS[3], 0, 0)
+return 1
+`;
+
+/** A new connection like `redis` (one Redis or a Cluster), for a blocking command that holds its connection. */
+function duplicateClient(redis: RedisClient): RedisClient {
+  return redis.isCluster ? (redis as Cluster).duplicate() : (redis as Redis).duplicate();
+}
+
+/** Blocking connections kept for waitForCapacity (a BLPOP holds its connection). */
+const MAX_IDLE_BLOCKING = 8;
+
 /** The job store of a deployment in Redis; keys.ts names its keys. */
 export class RedisJobStore implements JobStore {
   private readonly keys: DeploymentKeys;
+  private readonly blocking: RedisClient[] = [];
+  private readonly blockingInUse = new Set<RedisClient>();
 
   constructor(
     private readonly redis: RedisClient,
@@ -408,6 +510,63 @@ export class RedisJobStore implements JobStore {
         producedNextFrame: checkpoint.nextFrame,
         updatedAtMs: Date.now(),
       })
+      .incr(this.keys.inFlight(id))
+      .exec();
+  }
+
+  async completeUnit(
+    id: string,
+    unit: number,
+    delta: Partial<Record<ProgressField, number>>,
+  ): Promise<boolean> {
+    const counted = await this.redis.eval(
+      COMPLETE_UNIT_SCRIPT,
+      4,
+      this.keys.job(id),
+      this.keys.inFlight(id),
+      this.keys.inFlightTokens(id),
+      this.keys.unitsDone(id),
+      unit,
+      Date.now(),
+      ...Object.entries(delta).flat(),
+    );
+    return counted === 1;
+  }
+
+  async waitForCapacity(
+    id: string,
+    maxUnits: number,
+    timeoutMs: number,
+  ): Promise<{ inFlight: number; cancelled: boolean }> {
+    const read = async () => {
+      const [[, inFlight], [, cancelled]] = (await this.redis
+        .multi()
+        .get(this.keys.inFlight(id))
+        .hget(this.keys.job(id), "cancelRequested")
+        .exec()) as [[null, string | null], [null, string | null]];
+      return { inFlight: Number(inFlight ?? 0), cancelled: cancelled === "1" || cancelled === null };
+    };
+    const now = await read();
+    if (now.inFlight <= maxUnits || now.cancelled) return now;
+    const connection = this.blocking.pop() ?? duplicateClient(this.redis);
+    this.blockingInUse.add(connection);
+    try {
+      // A token pushed since the read above wakes this at once; one pushed before it only makes this read again.
+      await connection.blpop(this.keys.inFlightTokens(id), Math.max(0.01, timeoutMs / 1000));
+    } finally {
+      this.blockingInUse.delete(connection);
+      if (this.blocking.length < MAX_IDLE_BLOCKING) this.blocking.push(connection);
+      else connection.disconnect();
+    }
+    return read();
+  }
+
+  async clearInFlight(id: string): Promise<void> {
+    // A producer blocked on the tokens list is woken first.
+    await this.redis
+      .multi()
+      .lpush(this.keys.inFlightTokens(id), "1")
+      .del(...this.keys.inFlightKeys(id))
       .exec();
   }
 
@@ -448,7 +607,12 @@ export class RedisJobStore implements JobStore {
   async requestCancel(id: string): Promise<boolean> {
     const job = await this.get(id);
     if (!job || isTerminal(job.state)) return false;
-    await this.redis.hset(this.keys.job(id), { cancelRequested: 1, updatedAtMs: Date.now() });
+    await this.redis
+      .multi()
+      .hset(this.keys.job(id), { cancelRequested: 1, updatedAtMs: Date.now() })
+      .lpush(this.keys.inFlightTokens(id), "1")
+      .ltrim(this.keys.inFlightTokens(id), 0, 0)
+      .exec();
     return true;
   }
 
@@ -456,5 +620,7 @@ export class RedisJobStore implements JobStore {
     return this.redis.scard(this.keys.active);
   }
 
-  async close(): Promise<void> {}
+  async close(): Promise<void> {
+    for (const connection of [...this.blocking.splice(0), ...this.blockingInUse]) connection.disconnect();
+  }
 }

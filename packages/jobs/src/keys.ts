@@ -110,6 +110,26 @@ export class DeploymentKeys {
     return this.ofJob(jobId, ["errors"], ["job", jobId, "errors"]);
   }
 
+  /** Counter: the job's work units (segments or chunks) queued and not yet reported by a worker. */
+  inFlight(jobId: string): string {
+    return this.ofJob(jobId, ["inflight"], ["job", jobId, "inflight"]);
+  }
+
+  /** List the producer blocks on (BLPOP) while the job has too many units in flight: one token per report. */
+  inFlightTokens(jobId: string): string {
+    return this.ofJob(jobId, ["tokens"], ["job", jobId, "tokens"]);
+  }
+
+  /** Set of the job's units whose report was counted (a redelivered unit's report counts once). */
+  unitsDone(jobId: string): string {
+    return this.ofJob(jobId, ["done"], ["job", jobId, "done"]);
+  }
+
+  /** Every key of a job's in-flight accounting (removed when the job ends). */
+  inFlightKeys(jobId: string): string[] {
+    return [this.inFlight(jobId), this.inFlightTokens(jobId), this.unitsDone(jobId)];
+  }
+
   /** The aggregator's checkpoint of a job: the snapshot (JSON), or one of the parts kept beside it. */
   checkpoint(jobId: string, part?: CheckpointPart): string {
     const parts = part ? ["agg", part] : ["agg"];

@@ -8,7 +8,14 @@ import { isVdetError } from "@vdet/errors";
 import type { JobStore, ModelRegistry } from "@vdet/jobs";
 import { metrics } from "@vdet/metrics";
 import { vdetVersion } from "@vdet/models";
-import { type DetectionBatch, isTerminal, type JobEvent, type PhiValue } from "@vdet/protocol";
+import {
+  type DetectionBatch,
+  type FrameDetectionsMessage,
+  isTerminal,
+  type JobEvent,
+  type PhiValue,
+  unpackFrames,
+} from "@vdet/protocol";
 import type { Consumer, Transport } from "@vdet/transport";
 import type { VideoInput } from "@vdet/video";
 import type { AggregatorCheckpoints } from "./aggregator-checkpoint.ts";
@@ -176,8 +183,18 @@ export function startAggregator(config: AggregatorConfig): Stage {
     }
     const event = agg.state.finished!;
     const current = await config.jobStore.get(agg.job.id);
+    const gapsFail = agg.job.spec.onGap === "fail" && (event.gaps ?? []).length > 0;
     const state =
-      event.cancelled || current?.cancelRequested ? "cancelled" : event.error ? "failed" : "completed";
+      event.cancelled || current?.cancelRequested
+        ? "cancelled"
+        : event.error || gapsFail
+          ? "failed"
+          : "completed";
+    if (gapsFail && state === "failed" && !agg.state.gapsReported) {
+      agg.state.gapsReported = true;
+      const message = `the input had ${(event.gaps ?? []).length} gap(s) and the job asked onGap: "fail"`;
+      await config.jobStore.addError(agg.job.id, { stage: "aggregator", message });
+    }
     const timed = async (operation: "put" | "finish", write: () => Promise<void>) => {
       const started = performance.now();
       await write();
@@ -206,6 +223,7 @@ export function startAggregator(config: AggregatorConfig): Stage {
       "job finished",
     );
     await config.checkpoints?.remove(agg.job.id);
+    await config.jobStore.clearInFlight(agg.job.id);
     config.onJobFinished?.(agg.job.id, state);
     jobs.delete(agg.job.id);
   };
@@ -243,7 +261,9 @@ export function startAggregator(config: AggregatorConfig): Stage {
       if (agg.done) return;
       metrics.observeChunk(batch);
       // A redelivered frame's deadline was counted with its first delivery.
-      const fresh = batch.frames.filter((frame) => agg.reorder.accept(frame.index, { kind: "ok", frame }));
+      const fresh = unpackFrames(batch.packed).filter((frame) =>
+        agg.reorder.accept(frame.index, { kind: "ok", frame }),
+      );
       let accepted = fresh.length;
       for (const failure of batch.failed) {
         if (agg.reorder.accept(failure.index, { kind: "failed", failure })) accepted++;
@@ -326,7 +346,7 @@ async function writeJobPreview(
 function countDeadlineMisses(
   agg: JobAggregation,
   batch: DetectionBatch,
-  frames: DetectionBatch["frames"],
+  frames: FrameDetectionsMessage[],
 ): void {
   const budgetMs = agg.job.spec.latencyBudgetMs;
   if (agg.job.spec.mode !== "latency" || budgetMs === undefined) return;

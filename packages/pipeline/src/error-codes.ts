@@ -9,11 +9,21 @@ export const PIPELINE_ERRORS = defineErrorCodes("pipeline", {
   },
   INFERENCE_FAILED: {
     retryable: true,
-    description: "inference of a chunk failed; the chunk goes back to the queue while attempts remain",
+    description: "inference of a chunk or segment failed; it goes back to the queue while attempts remain",
   },
   INPUT_CHANGED: {
     retryable: false,
     description: "a restarted producer cannot resume: the input is live or now has fewer frames",
+  },
+  SEGMENT_EXPIRED: {
+    retryable: false,
+    description:
+      "a recorded live segment's bytes expired or are missing in the frame store before a worker read it",
+  },
+  SEGMENT_INPUT: {
+    retryable: false,
+    description:
+      "a worker was given a segment of an input it cannot read by itself (no object storage access)",
   },
   UNSUPPORTED_OUTPUT: { retryable: false, description: "the output location is not supported by this mode" },
 });

@@ -50,6 +50,8 @@ function freshState() {
     startedAtMs: Date.now(),
     /** tracks.jsonl is flushed and being joined; nothing more is appended. */
     finishing: false,
+    /** The job's onGap: "fail" error was recorded. */
+    gapsReported: false,
   };
 }
 

@@ -68,6 +68,7 @@ export function jobManifest(agg: JobAggregation, context: ManifestContext): JobM
     phiHistogram: { ...agg.state.phiHistogram },
     framesByWorker: { ...agg.state.framesByWorker },
     error: event.error,
+    gaps: event.gaps ?? [],
     timings: {
       aggregatorStartedAtMs: agg.state.startedAtMs,
       finishedAtMs: Date.now(),

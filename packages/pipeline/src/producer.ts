@@ -1,8 +1,13 @@
-// Producer stage: takes queued jobs, probes and decodes the input with ffmpeg, letterboxes each sampled frame
-// to the square resolution of the largest φ the job allows, stores the pixels (with a TTL) and queues small
-// chunk messages for the workers. Decoding pauses while the job has too many frames in flight. Each queued chunk
-// moves the job's producer checkpoint; a producer that gets the job again after a crash decodes the input from
-// the start and queues only the frames after the checkpoint (or fails the job when the input is a live stream).
+// Producer stage. Re-readable inputs (files, s3:// objects, http(s) files): a planner — it indexes the input
+// (@vdet/video indexVideo: stream info and every frame's pts and keyframe flag, demux only), cuts the sampled
+// frames into segments (planSegments) and queues one small descriptor per segment; workers decode their own
+// segments. It decodes nothing. While the job has `maxSegmentsInFlight` segments queued and not reported it waits
+// on a blocking pop (JobStore.waitForCapacity), never on a timer.
+// Other inputs (live streams, stdin, inputs that cannot be cut frame-exactly): it decodes with ffmpeg,
+// letterboxes each sampled frame to the square resolution of the largest φ the job allows, stores the pixels
+// (with a TTL) and queues chunks of frame references. Each queued unit moves the job's producer checkpoint; a
+// producer that gets the job again after a crash queues only the units after it (or fails the job when the
+// input is a live stream).
 
 import { PRODUCER_DEFAULTS } from "@vdet/config";
 import { getConfig } from "@vdet/effdet";
@@ -12,21 +17,28 @@ import { metrics } from "@vdet/metrics";
 import {
   type FrameChunk,
   type FrameRef,
+  type Gap,
   isTerminal,
   type JobEvent,
   type JobRecord,
+  type JobSpec,
   parsePhi,
+  type SegmentWork,
   type VideoSummary,
 } from "@vdet/protocol";
 import type { Consumer, Transport } from "@vdet/transport";
 import {
   decodeFrames,
   type InputKind,
+  indexVideo,
   type NetworkOptions,
+  planSegments,
   probeVideo,
   redactUrl,
   type VideoInfo,
   type VideoInput,
+  VideoInputRejectedError,
+  VideoNotIndexableError,
 } from "@vdet/video";
 import { PIPELINE_ERRORS } from "./error-codes.ts";
 import {
@@ -39,6 +51,7 @@ import {
 import { letterboxFor, padToSquare } from "./letterbox.ts";
 import { type StageLogger, silentLogger } from "./logger.ts";
 import { canReadAgain } from "./preview.ts";
+import { defaultSegmentInput, framePtsMs, type SegmentInputResolver } from "./segments.ts";
 
 export interface ProducerConfig {
   transport: Transport;
@@ -69,6 +82,18 @@ export interface ProducerConfig {
   network?: NetworkOptions;
   /** Input kinds this producer reads (default: all); `["url", "hls", "rtsp", "stream"]` never opens local files. */
   allowedInputKinds?: readonly InputKind[];
+  /**
+   * Where a worker reads a re-readable input by itself (a path, an http(s) URL; s3:// → a presigned URL), or
+   * null for inputs that are not segmented. Default: s3:// → null, anything else as given.
+   */
+  segmentInput?: SegmentInputResolver;
+  /** Segment the re-readable inputs (default true); false: every input is decoded here (frame chunks). */
+  segments?: boolean;
+  /** Sampled frames per segment, and seconds of video per segment: a segment ends at whichever comes first. */
+  segmentFrames?: number;
+  segmentSeconds?: number;
+  /** Planning of a job waits while this many of its segments are queued and not reported. */
+  maxSegmentsInFlight?: number;
   /** What the workers run per φ: a job's `classes` names become ids by its models' labels (default: COCO). */
   models?: ModelRegistry;
   logger?: StageLogger;
@@ -136,6 +161,8 @@ async function produceJob(job: JobRecord, config: ProducerConfig, log: StageLogg
   let cancelled = false;
   let pending: FrameRef[] = [];
   let classes: number[] | undefined;
+  const gaps: Gap[] = [];
+  const display = /^[A-Za-z][A-Za-z0-9+.-]+:/.test(spec.input) ? redactUrl(spec.input) : spec.input;
 
   const flush = async (letterbox: ReturnType<typeof letterboxFor>) => {
     if (pending.length === 0) return;
@@ -145,19 +172,8 @@ async function produceJob(job: JobRecord, config: ProducerConfig, log: StageLogg
       frames: pending,
       size: side,
       letterbox,
-      phi: spec.phi,
-      mode: spec.mode,
-      latencyBudgetMs: spec.latencyBudgetMs,
-      scoreThreshold: spec.scoreThreshold,
-      classes,
-      priority: spec.priority,
+      ...workFields(spec, classes),
       enqueuedAtMs: Date.now(),
-      target: spec.throughput
-        ? {
-            framesPerSecond: spec.throughput.framesPerSecond,
-            finishByMs: spec.throughput.finishBy ? Date.parse(spec.throughput.finishBy) : undefined,
-          }
-        : undefined,
     };
     await transport.frames.add(chunk, { id: `${job.id}-${chunks}`, priority: spec.priority });
     // After the add: a crash between the two queues this chunk again under the same id (a duplicate the
@@ -177,7 +193,6 @@ async function produceJob(job: JobRecord, config: ProducerConfig, log: StageLogg
     const limits = config.limits ?? {};
     const openRaw = config.openInput ?? (async (input: string) => input);
     const open = async (input: string) => limitInputBytes(await openRaw(input), limits.maxInputBytes);
-    const display = /^[A-Za-z][A-Za-z0-9+.-]+:/.test(spec.input) ? redactUrl(spec.input) : spec.input;
     if (resume) {
       if (!canReadAgain(spec.input)) {
         throw new VdetError(
@@ -191,6 +206,12 @@ async function produceJob(job: JobRecord, config: ProducerConfig, log: StageLogg
     await config.checkInput?.(spec.input);
     if (config.inputSizeBytes && limits.maxInputBytes !== undefined) {
       checkInputSize(await config.inputSizeBytes(spec.input), limits.maxInputBytes, display);
+    }
+    const planned = await planJob(job, config, log, { resumeFrom, segmentsBefore: chunks, classes, display });
+    if (planned) {
+      await endDecoding(job, config, planned);
+      log.info({ ...fields, frames: planned.frames, segments: planned.chunks }, "planned");
+      return;
     }
     info = await probeVideo(await open(spec.input), {
       signal: abort.signal,
@@ -212,6 +233,17 @@ async function produceJob(job: JobRecord, config: ProducerConfig, log: StageLogg
       stallTimeoutMs: config.inputTimeoutMs,
       allowedKinds: kinds,
       network: config.network,
+      onGap: (gap) => {
+        gaps.push(gap);
+        metrics.error("producer", "gap");
+        log.warn({ ...fields, ...gap }, "gap in the input");
+        void jobStore
+          .addError(job.id, {
+            stage: "producer",
+            message: `gap ${(gap.fromMs / 1000).toFixed(3)}–${(gap.toMs / 1000).toFixed(3)} s: ${gap.reason}${gap.detail ? ` (${gap.detail})` : ""}`,
+          })
+          .catch(() => {});
+      },
     });
     let seen = 0;
     for await (const frame of frames) {
@@ -221,7 +253,7 @@ async function produceJob(job: JobRecord, config: ProducerConfig, log: StageLogg
       checkDecodedDuration(frame.ptsSeconds, limits, display);
       const key = `${job.id}/${frame.index}`;
       await transport.frameStore.put(key, padToSquare(frame.data, frame.width, frame.height, side), ttl);
-      const ptsMs = Number.isFinite(frame.ptsSeconds) ? Math.round(frame.ptsSeconds * 1e6) / 1e3 : 0;
+      const ptsMs = framePtsMs(frame.ptsSeconds);
       if (pending.length === 0) firstPendingAtMs = Date.now();
       pending.push({ index: frame.index, ptsMs, key });
       decoded++;
@@ -269,21 +301,152 @@ async function produceJob(job: JobRecord, config: ProducerConfig, log: StageLogg
     video: info ? videoSummary(info) : null,
     error,
     cancelled,
+    gaps,
   });
   log.info({ ...fields, frames: decoded, chunks, cancelled }, "decoded");
+}
+
+/** How a planned job ended: what endDecoding records. */
+interface DecodingEnd {
+  frames: number;
+  chunks: number;
+  video: VideoSummary | null;
+  error: string | null;
+  cancelled: boolean;
+  /** Holes in the input the decoder reported. */
+  gaps?: Gap[];
+}
+
+/** The fields of a frame chunk or segment that come from the job's spec. */
+function workFields(spec: JobSpec, classes: number[] | undefined) {
+  return {
+    phi: spec.phi,
+    mode: spec.mode,
+    latencyBudgetMs: spec.latencyBudgetMs,
+    scoreThreshold: spec.scoreThreshold,
+    classes,
+    priority: spec.priority,
+    target: spec.throughput
+      ? {
+          framesPerSecond: spec.throughput.framesPerSecond,
+          finishByMs: spec.throughput.finishBy ? Date.parse(spec.throughput.finishBy) : undefined,
+        }
+      : undefined,
+  };
+}
+
+/**
+ * The planner: indexes a re-readable input, cuts its sampled frames into segments and queues their descriptors,
+ * waiting (blocking pop) while the job has too many in flight. Returns null when the input is not segmented
+ * (live, a stream, not indexable frame-exactly): the caller decodes it itself. Errors after planning began end
+ * the job's planning with the error (the segments already queued still count).
+ */
+async function planJob(
+  job: JobRecord,
+  config: ProducerConfig,
+  log: StageLogger,
+  context: { resumeFrom: number; segmentsBefore: number; classes: number[] | undefined; display: string },
+): Promise<DecodingEnd | null> {
+  if (config.segments === false || !canReadAgain(job.spec.input)) return null;
+  const readable = await (config.segmentInput ?? defaultSegmentInput)(job.spec.input);
+  if (readable === null) return null;
+  const { spec } = job;
+  const fields = { jobId: job.id, stage: "producer" };
+  const limits = config.limits ?? {};
+  const side = getConfig(parsePhi(spec.phi.max)).imageSize;
+  let index: Awaited<ReturnType<typeof indexVideo>>;
+  try {
+    index = await indexVideo(readable, {
+      timeoutMs: config.inputTimeoutMs,
+      allowedKinds: config.allowedInputKinds,
+      // The job's own http(s) inputs through the policy proxy; s3:// (presigned, the deployment's endpoint) direct.
+      network: /^s3:\/\//i.test(job.spec.input) ? undefined : config.network,
+    });
+  } catch (error) {
+    if (error instanceof VideoNotIndexableError || error instanceof VideoInputRejectedError) {
+      log.info({ ...fields, reason: error.message }, "not segmented; decoding here");
+      return null;
+    }
+    throw error;
+  }
+  const { info } = index;
+  checkProbedInput(info, spec, limits, context.display);
+  const video = videoSummary(info);
+  await config.jobStore.setVideo(job.id, video);
+  const letterbox = letterboxFor(info.width, info.height, side);
+  const plan = planSegments(index, {
+    sampling: spec.sampling,
+    segmentFrames: config.segmentFrames ?? PRODUCER_DEFAULTS.segmentFrames,
+    segmentSeconds: config.segmentSeconds ?? PRODUCER_DEFAULTS.segmentSeconds,
+  });
+  const cap = Math.min(spec.maxFrames ?? Number.POSITIVE_INFINITY, plan.sampledFrames);
+  const lastPts = plan.segments.at(-1)?.endMs;
+  if (lastPts !== undefined) checkDecodedDuration(lastPts / 1000, limits, context.display);
+  const maxInFlight = config.maxSegmentsInFlight ?? PRODUCER_DEFAULTS.maxSegmentsInFlight;
+  log.info(
+    {
+      ...fields,
+      width: info.width,
+      height: info.height,
+      fps: info.fps,
+      frames: cap,
+      segments: plan.segments.length,
+    },
+    "planning segments",
+  );
+  let segments = context.segmentsBefore;
+  let frames = context.resumeFrom;
+  try {
+    for (const planned of plan.segments) {
+      if (planned.firstIndex >= cap) break;
+      const count = Math.min(planned.frameCount, cap - planned.firstIndex);
+      const end = planned.firstIndex + count;
+      if (end <= context.resumeFrom) continue; // queued before a producer restart
+      for (;;) {
+        const room = await config.jobStore.waitForCapacity(job.id, maxInFlight - 1, 30_000);
+        if (room.cancelled) return { frames, chunks: segments, video, error: null, cancelled: true };
+        if (room.inFlight < maxInFlight) break;
+      }
+      const segment: SegmentWork = {
+        jobId: job.id,
+        segment: planned.sequence,
+        source: { kind: "input", input: spec.input },
+        firstIndex: planned.firstIndex,
+        frames: count,
+        startPtsMs: planned.startMs,
+        endPtsMs: planned.endMs,
+        plan: { ...planned },
+        size: side,
+        letterbox,
+        ...workFields(spec, context.classes),
+        enqueuedAtMs: Date.now(),
+      };
+      await config.transport.segments.add(segment, {
+        id: `${job.id}-s${planned.sequence}`,
+        priority: spec.priority,
+      });
+      // After the add, as with chunks: a crash in between queues the segment again under the same id.
+      await config.jobStore.commitChunk(job.id, count, { chunks: planned.sequence + 1, nextFrame: end });
+      metrics.framesQueued(count);
+      segments = planned.sequence + 1;
+      frames = end;
+    }
+  } catch (error) {
+    // The segments queued so far still count: the job ends with them and the error.
+    const message = error instanceof Error ? error.message : String(error);
+    metrics.error("producer", error instanceof Error ? error.name : "unknown");
+    log.error({ ...fields, err: message, frames }, "planning failed");
+    await config.jobStore.addError(job.id, { stage: "producer", message });
+    return { frames, chunks: segments, video, error: message, cancelled: false };
+  }
+  return { frames, chunks: segments, video, error: null, cancelled: false };
 }
 
 /** Records the job's frame count and tells the aggregator that no more chunks will come. */
 async function endDecoding(
   job: JobRecord,
   { transport, jobStore }: ProducerConfig,
-  end: {
-    frames: number;
-    chunks: number;
-    video: VideoSummary | null;
-    error: string | null;
-    cancelled: boolean;
-  },
+  end: DecodingEnd,
 ): Promise<void> {
   await jobStore.setTotal(job.id, end.frames);
   const event: JobEvent = {
@@ -294,6 +457,7 @@ async function endDecoding(
     video: end.video,
     error: end.error,
     cancelled: end.cancelled,
+    gaps: end.gaps ?? [],
   };
   await transport.events.add(event, { id: `${job.id}-decoded` });
 }

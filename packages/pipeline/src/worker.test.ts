@@ -5,7 +5,13 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { Detector } from "@vdet/effdet";
 import { MemoryJobStore } from "@vdet/jobs";
-import { type DetectionBatch, type Detections, type FrameChunk, parseJobSpec } from "@vdet/protocol";
+import {
+  type DetectionBatch,
+  type Detections,
+  type FrameChunk,
+  parseJobSpec,
+  unpackFrames,
+} from "@vdet/protocol";
 import { LatencyProfile } from "@vdet/scheduler";
 import { createMemoryTransport } from "@vdet/transport";
 import { createSimulatedModelProvider, type ModelProvider } from "./models.ts";
@@ -92,17 +98,17 @@ test("an inference error is retried, and the retry's detections are sent once, i
   assert.equal(calls, 3);
   assert.deepEqual(batch.failed, []);
   assert.deepEqual(
-    batch.frames.map((f) => f.index),
+    unpackFrames(batch.packed).map((f) => f.index),
     [0, 1],
   );
   // Frame pixels 10…110 in a 32-px frame holding a 64-px source: ×2, clipped to the source.
-  assert.deepEqual(batch.frames[0].boxes, [20, 40, 64, 64]);
+  assert.deepEqual(unpackFrames(batch.packed)[0].boxes, [20, 40, 64, 64]);
   assert.equal(job.progress.inferred, 2);
 });
 
 test("after the last attempt the frames are reported failed, with the reason", async () => {
   const { batch, job } = await runChunk(100);
-  assert.deepEqual(batch.frames, []);
+  assert.deepEqual(unpackFrames(batch.packed), []);
   assert.deepEqual(
     batch.failed.map((f) => [f.index, f.reason]),
     [
@@ -144,7 +150,7 @@ test("archive jobs with a throughput target run the largest φ whose profiled th
       profile: LatencyProfile.fromTable(table),
     });
     await models.close();
-    return batch.frames.map((f) => f.phi);
+    return unpackFrames(batch.packed).map((f) => f.phi);
   };
   // At 90 % utilisation one worker gives D1 45 frames/s, D2 11.25.
   assert.deepEqual(await phiFor({ framesPerSecond: 40 }), [1, 1]);

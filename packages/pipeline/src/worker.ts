@@ -7,27 +7,28 @@
 import { hostname } from "node:os";
 import { WORKER_DEFAULTS } from "@vdet/config";
 import type { PostprocessOptions } from "@vdet/effdet";
-import { VdetError } from "@vdet/errors";
+import { isRetryable, VdetError } from "@vdet/errors";
 import type { JobStore } from "@vdet/jobs";
 import { metrics } from "@vdet/metrics";
 import {
   type DetectionBatch,
-  type Detections,
-  detectionsToMessage,
   type FrameChunk,
-  type FrameDetectionsMessage,
+  type FrameDetectionsToPack,
   type FrameFailure,
   type PhiValue,
+  packFrames,
+  type SegmentWork,
   sampledFps,
 } from "@vdet/protocol";
 import { chooseArchivePhi, LatencyProfile, type PhiPolicyOptions } from "@vdet/scheduler";
 import { type Consumer, DEFAULT_ATTEMPTS, type Transport } from "@vdet/transport";
 import { PIPELINE_ERRORS } from "./error-codes.ts";
 import { type BatchRecord, FrameScheduler } from "./frame-scheduler.ts";
-import { boxesToSource } from "./letterbox.ts";
+import { boxesToSource, padToSquare } from "./letterbox.ts";
 import { type StageLogger, silentLogger } from "./logger.ts";
 import type { ModelProvider } from "./models.ts";
 import type { Stage } from "./producer.ts";
+import { framePtsMs, type SegmentDecoderOptions, segmentDecoder } from "./segments.ts";
 
 export interface WorkerConfig {
   transport: Transport;
@@ -47,7 +48,39 @@ export interface WorkerConfig {
   policy?: Omit<PhiPolicyOptions, "maxBatch">;
   /** How often archive jobs' φ choice and the live worker count are refreshed, ms. */
   archiveRefreshMs?: number;
+  /** Segments in hand at once (each runs one decoder). */
+  segmentConcurrency?: number;
+  /** How segments are read (their input, input kinds, stall timeout, NVDEC); default: inputs as given. */
+  segmentDecoding?: Omit<SegmentDecoderOptions, "frameStore">;
 }
+
+/** A chunk or a segment, as the frame queue and the report need it. */
+type WorkUnit = Pick<
+  SegmentWork,
+  | "jobId"
+  | "letterbox"
+  | "phi"
+  | "mode"
+  | "latencyBudgetMs"
+  | "scoreThreshold"
+  | "classes"
+  | "priority"
+  | "enqueuedAtMs"
+  | "target"
+  | "size"
+> & {
+  /** The chunk or segment number. */
+  unit: number;
+  /** The results message's id (de-duplicates a redelivered unit's report while it is queued). */
+  resultId: string;
+  /** The unit's frames not in `seen`, as failures with `reason`. */
+  missing(seen: Set<number>, reason: string): FrameFailure[];
+};
+
+/** A frame of a unit: its square pixels, or why it has none. */
+type UnitFrame =
+  | { index: number; ptsMs: number; data: Uint8Array }
+  | { index: number; ptsMs: number; failure: string };
 
 export interface WorkerStage extends Stage {
   /** Sizes of the batches run so far, per φ. */
@@ -69,6 +102,10 @@ export function startWorker(config: WorkerConfig): WorkerStage {
   const maxBatch = config.maxBatch ?? WORKER_DEFAULTS.maxBatch;
   const profile = config.profile ?? new LatencyProfile();
   const refreshMs = config.archiveRefreshMs ?? 5000;
+  const decodeSegment = segmentDecoder({
+    ...config.segmentDecoding,
+    frameStore: config.transport.frameStore,
+  });
   const scheduler = new FrameScheduler({
     models: config.models,
     profile,
@@ -81,13 +118,13 @@ export function startWorker(config: WorkerConfig): WorkerStage {
   // the frames left, and refreshed now and then (not per chunk: the worker count is a Redis round trip).
   const archiveChoices = new Map<string, ArchiveChoiceCache>();
   let workers = { count: 1, atMs: 0 };
-  const archivePhi = async (chunk: FrameChunk): Promise<PhiValue> => {
+  const archivePhi = async (chunk: WorkUnit): Promise<PhiValue> => {
     if (!chunk.target) return chunk.phi.max;
     const now = Date.now();
     const cached = archiveChoices.get(chunk.jobId);
     if (cached && now - cached.atMs < refreshMs) return cached.phi;
     if (now - workers.atMs >= refreshMs) {
-      workers = { count: Math.max(1, await config.transport.frames.consumerCount()), atMs: now };
+      workers = { count: Math.max(1, await config.transport.segments.consumerCount()), atMs: now };
     }
     let remainingFrames: number | undefined;
     if (chunk.target.finishByMs !== undefined) {
@@ -116,94 +153,192 @@ export function startWorker(config: WorkerConfig): WorkerStage {
     return choice.phi;
   };
 
-  const handle = async (chunk: FrameChunk, attempt: number): Promise<void> => {
+  /**
+   * Runs a work unit's frames through the frame queue as they arrive (the source may still be decoding while
+   * earlier frames wait for a batch; at most `maxOutstanding` of its frames wait at once), then sends one message
+   * with every frame's detections, packed, and reports the unit done.
+   */
+  const runUnit = async (
+    unit: WorkUnit,
+    attempt: number,
+    frames: AsyncIterable<UnitFrame>,
+  ): Promise<void> => {
     const receivedMs = Date.now();
     const options: PostprocessOptions = {
-      scoreThreshold: chunk.scoreThreshold,
-      classes: chunk.classes ? new Set(chunk.classes) : undefined,
+      scoreThreshold: unit.scoreThreshold,
+      classes: unit.classes ? new Set(unit.classes) : undefined,
     };
-    const latency = chunk.mode === "latency" && chunk.latencyBudgetMs !== undefined;
-    const deadlineMs = latency ? chunk.enqueuedAtMs + chunk.latencyBudgetMs! : Number.POSITIVE_INFINITY;
-    const phiForArchive = latency ? undefined : await archivePhi(chunk);
-    const frames: FrameDetectionsMessage[] = [];
+    const latency = unit.mode === "latency" && unit.latencyBudgetMs !== undefined;
+    const deadlineMs = latency ? unit.enqueuedAtMs + unit.latencyBudgetMs! : Number.POSITIVE_INFINITY;
+    const phiForArchive = latency ? undefined : await archivePhi(unit);
+    const done: FrameDetectionsToPack[] = [];
     const failed: FrameFailure[] = [];
     const inferenceFailures: FrameFailure[] = [];
     let computeStarted = Number.POSITIVE_INFINITY;
-    await Promise.all(
-      chunk.frames.map(async (ref) => {
-        const data = await config.transport.frameStore.get(ref.key);
-        if (!data) {
-          metrics.error("worker", "expired_frame");
-          failed.push({
-            index: ref.index,
-            ptsMs: ref.ptsMs,
-            reason: "frame pixels expired or missing in the frame store",
-          });
-          return;
-        }
-        if (data.length !== chunk.size * chunk.size * 3) {
-          metrics.error("worker", "bad_frame_size");
-          failed.push({
-            index: ref.index,
-            ptsMs: ref.ptsMs,
-            reason: `frame has ${data.length} bytes, not ${chunk.size}² RGB`,
-          });
-          return;
+    const outstanding = new Set<Promise<void>>();
+    const maxOutstanding = maxBatch * 2;
+    let sourceError: unknown;
+    try {
+      for await (const frame of frames) {
+        if ("failure" in frame) {
+          failed.push({ index: frame.index, ptsMs: frame.ptsMs, reason: frame.failure });
+          continue;
         }
         computeStarted = Math.min(computeStarted, Date.now());
-        try {
-          const result = await scheduler.submit({
-            group: chunk.jobId,
+        const { index, ptsMs } = frame;
+        const running = scheduler
+          .submit({
+            group: unit.jobId,
             deadlineMs,
-            budgetMs: chunk.latencyBudgetMs,
-            phiMin: chunk.phi.min,
-            phiMax: chunk.phi.max,
+            budgetMs: unit.latencyBudgetMs,
+            phiMin: unit.phi.min,
+            phiMax: unit.phi.max,
             archivePhi: phiForArchive,
-            frame: { width: chunk.size, height: chunk.size, data },
+            frame: { width: unit.size, height: unit.size, data: frame.data },
             options,
-          });
-          frames.push(toMessage(ref.index, ref.ptsMs, result.phi, result.detections, chunk, result.slackMs));
-        } catch (error) {
-          const reason = `inference failed: ${error instanceof Error ? error.message : String(error)}`;
-          inferenceFailures.push({ index: ref.index, ptsMs: ref.ptsMs, reason });
-        }
-      }),
-    );
-    // A failed inference may be transient (a runner restarting): give the chunk back for another attempt while
-    // attempts remain; only the last attempt reports its frames as failed.
-    if (inferenceFailures.length > 0 && attempt < DEFAULT_ATTEMPTS)
+          })
+          .then(
+            (result) => {
+              boxesToSource(result.detections.xyxy, unit.letterbox);
+              const slackMs = result.slackMs === undefined ? undefined : Math.round(result.slackMs);
+              done.push({ index, ptsMs, phi: result.phi, detections: result.detections, slackMs });
+            },
+            (error) => {
+              const reason = `inference failed: ${error instanceof Error ? error.message : String(error)}`;
+              inferenceFailures.push({ index, ptsMs, reason });
+            },
+          )
+          .finally(() => outstanding.delete(running));
+        outstanding.add(running);
+        if (outstanding.size >= maxOutstanding) await Promise.race(outstanding);
+      }
+    } catch (error) {
+      sourceError = error;
+    }
+    await Promise.all(outstanding);
+    // A failed inference may be transient (a runner restarting), and so may a failed read of the source: give the
+    // unit back for another attempt while attempts remain; only the last attempt reports its frames as failed.
+    const lastAttempt = attempt >= DEFAULT_ATTEMPTS;
+    if (sourceError !== undefined) {
+      // A source that cannot be read (missing, refused, expired) fails its frames at once.
+      if (!lastAttempt && isRetryable(sourceError)) throw sourceError;
+      const reason = `segment not decoded: ${sourceError instanceof Error ? sourceError.message : String(sourceError)}`;
+      failed.push(
+        ...unit.missing(new Set([...done, ...failed, ...inferenceFailures].map((f) => f.index)), reason),
+      );
+    }
+    if (inferenceFailures.length > 0 && !lastAttempt)
       throw new VdetError(PIPELINE_ERRORS.INFERENCE_FAILED, inferenceFailures[0].reason);
     failed.push(...inferenceFailures);
-    frames.sort((a, b) => a.index - b.index);
+    // Frames the unit should have had and the source did not give (an input that changed since it was planned).
+    const seen = new Set([...done, ...failed].map((f) => f.index));
+    failed.push(...unit.missing(seen, "the source gave fewer frames than planned (did the input change?)"));
+    done.sort((a, b) => a.index - b.index);
+    failed.sort((a, b) => a.index - b.index);
     const now = Date.now();
     const started = Math.min(computeStarted, now);
     const batch: DetectionBatch = {
-      jobId: chunk.jobId,
-      chunk: chunk.chunk,
-      frames,
+      jobId: unit.jobId,
+      chunk: unit.unit,
+      packed: packFrames(done, unit.letterbox),
       failed,
       worker: name,
       // From the producer's enqueue (the deadline's origin) to the first frame reaching the model queue.
-      queueMs: Math.max(0, started - Math.min(chunk.enqueuedAtMs, receivedMs)),
+      queueMs: Math.max(0, started - Math.min(unit.enqueuedAtMs, receivedMs)),
       computeMs: now - started,
     };
-    await config.transport.results.add(batch, {
-      id: `${chunk.jobId}-${chunk.chunk}`,
-      priority: chunk.priority,
+    await config.transport.results.add(batch, { id: unit.resultId, priority: unit.priority });
+    await config.jobStore.completeUnit(unit.jobId, unit.unit, {
+      inferred: done.length,
+      failed: failed.length,
     });
-    await config.jobStore.addProgress(chunk.jobId, { inferred: frames.length, failed: failed.length });
-    await config.transport.frameStore.delete(chunk.frames.map((f) => f.key));
     if (failed.length > 0)
-      log.warn({ jobId: chunk.jobId, stage: "worker", failed: failed.length }, failed[0].reason);
+      log.warn({ jobId: unit.jobId, stage: "worker", failed: failed.length }, failed[0].reason);
   };
 
-  const consumer: Consumer = config.transport.frames.consume(
-    (chunk, delivery) => handle(chunk, delivery.attempt),
-    {
+  /** A chunk: its frames' pixels from the frame store (fetched at once, run in order). */
+  const handleChunk = async (chunk: FrameChunk, attempt: number): Promise<void> => {
+    const fetched = chunk.frames.map((ref) => config.transport.frameStore.get(ref.key));
+    async function* frames(): AsyncGenerator<UnitFrame> {
+      for (const [i, ref] of chunk.frames.entries()) {
+        const data = await fetched[i];
+        if (!data) {
+          metrics.error("worker", "expired_frame");
+          yield { ...ref, failure: "frame pixels expired or missing in the frame store" };
+        } else if (data.length !== chunk.size * chunk.size * 3) {
+          metrics.error("worker", "bad_frame_size");
+          yield { ...ref, failure: `frame has ${data.length} bytes, not ${chunk.size}² RGB` };
+        } else yield { index: ref.index, ptsMs: ref.ptsMs, data };
+      }
+    }
+    const indices = chunk.frames.map((f) => f);
+    await runUnit(
+      {
+        ...chunk,
+        unit: chunk.chunk,
+        resultId: `${chunk.jobId}-${chunk.chunk}`,
+        missing: (seen, reason) =>
+          indices.filter((f) => !seen.has(f.index)).map((f) => ({ index: f.index, ptsMs: f.ptsMs, reason })),
+      },
+      attempt,
+      frames(),
+    );
+    await config.transport.frameStore.delete(chunk.frames.map((f) => f.key));
+  };
+
+  /** A segment: decoded here, from the job's input or a recorded live segment, letterboxed for its φ range. */
+  const handleSegment = async (segment: SegmentWork, attempt: number): Promise<void> => {
+    const { letterbox, size } = segment;
+    // A cancelled job's queued segments are not decoded: their frames are reported as failed at once, so the job
+    // ends without running them (one job-store read per segment).
+    const cancelled = (await config.jobStore.get(segment.jobId))?.cancelRequested ?? true;
+    async function* frames(): AsyncGenerator<UnitFrame> {
+      if (cancelled) {
+        for (let i = segment.firstIndex; i < segment.firstIndex + segment.frames; i++)
+          yield { index: i, ptsMs: segment.startPtsMs, failure: "not decoded: the job was cancelled" };
+        return;
+      }
+      for await (const frame of decodeSegment(segment, {
+        width: letterbox.contentWidth,
+        height: letterbox.contentHeight,
+      })) {
+        if (frame.index < segment.firstIndex || frame.index >= segment.firstIndex + segment.frames) continue;
+        metrics.framesDecoded();
+        yield {
+          index: frame.index,
+          ptsMs: framePtsMs(frame.ptsSeconds),
+          data: padToSquare(frame.data, frame.width, frame.height, size),
+        };
+      }
+    }
+    await runUnit(
+      {
+        ...segment,
+        unit: segment.segment,
+        resultId: `${segment.jobId}-s${segment.segment}`,
+        missing: (seen, reason) => {
+          const out: FrameFailure[] = [];
+          for (let i = segment.firstIndex; i < segment.firstIndex + segment.frames; i++)
+            if (!seen.has(i)) out.push({ index: i, ptsMs: segment.startPtsMs, reason });
+          return out;
+        },
+      },
+      attempt,
+      frames(),
+    );
+    if (segment.source.kind === "stored") await config.transport.frameStore.delete([segment.source.key]);
+  };
+
+  const consumers: Consumer[] = [
+    config.transport.frames.consume((chunk, delivery) => handleChunk(chunk, delivery.attempt), {
       // Enough chunks in hand to fill the next batch while one runs, and to see the deadlines that wait.
       concurrency: config.concurrency ?? maxBatch * 2,
-    },
-  );
+    }),
+    config.transport.segments.consume((segment, delivery) => handleSegment(segment, delivery.attempt), {
+      // Each segment in hand runs one decoder; two keep the model fed while one seeks.
+      concurrency: config.segmentConcurrency ?? WORKER_DEFAULTS.segmentConcurrency,
+    }),
+  ];
   log.info({ stage: "worker", name, maxBatch, profiled: profile.phis() }, "worker started");
 
   return {
@@ -218,7 +353,7 @@ export function startWorker(config: WorkerConfig): WorkerStage {
       return out;
     },
     close: async () => {
-      await consumer.close();
+      await Promise.all(consumers.map((c) => c.close()));
     },
   };
 }
@@ -229,18 +364,4 @@ function estimatedFrames(job: Awaited<ReturnType<JobStore["get"]>>): number | un
   if (!job || !durationMs) return undefined;
   const frames = Math.ceil((durationMs / 1000) * sampledFps(job.spec.sampling, job.video?.fps));
   return job.spec.maxFrames === undefined ? frames : Math.min(frames, job.spec.maxFrames);
-}
-
-function toMessage(
-  index: number,
-  ptsMs: number,
-  phi: PhiValue,
-  detections: Detections<Float32Array>,
-  chunk: FrameChunk,
-  slackMs: number | undefined,
-): FrameDetectionsMessage {
-  boxesToSource(detections.xyxy, chunk.letterbox);
-  const message: FrameDetectionsMessage = { index, ptsMs, phi, ...detectionsToMessage(detections) };
-  if (slackMs !== undefined) message.slackMs = Math.round(slackMs);
-  return message;
 }

@@ -78,6 +78,8 @@ export {
   frameDetectionsSchema,
   frameFailureSchema,
   frameRefSchema,
+  type Gap,
+  gapSchema,
   type JobEvent,
   jobEventSchema,
   jobIdSchema,
@@ -85,8 +87,22 @@ export {
   letterboxSchema,
   PoisonMessageError,
   parseMessage,
+  type SegmentSource,
+  type SegmentWork,
+  segmentSchema,
+  segmentSourceSchema,
 } from "./messages.ts";
 export { type ModelLabels, modelLabelsSchema } from "./model-labels.ts";
+export {
+  boxUnitsFor,
+  type FrameDetectionsToPack,
+  PACKED_DETECTION_BYTES,
+  type PackedFrames,
+  packedFramesSchema,
+  packFrames,
+  SCORE_UNITS,
+  unpackFrames,
+} from "./packed-detections.ts";
 export {
   PHI_VALUES,
   type PhiRange,

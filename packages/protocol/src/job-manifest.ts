@@ -4,7 +4,7 @@
 import { z } from "zod";
 import { jobSpecSchema } from "./job-spec.ts";
 import { jobStateSchema, videoSummarySchema } from "./job-state.ts";
-import { jobIdSchema } from "./messages.ts";
+import { gapSchema, jobIdSchema } from "./messages.ts";
 import { phiSchema } from "./phi.ts";
 
 export const jobManifestSchema = z
@@ -45,6 +45,8 @@ export const jobManifestSchema = z
     framesByWorker: z.record(z.string(), z.number().int()),
     /** Why decoding stopped early, or null. */
     error: z.string().nullable(),
+    /** Holes in the input no frame came from (time ranges of the source, ms, and why). */
+    gaps: z.array(gapSchema),
     timings: z
       .object({ aggregatorStartedAtMs: z.number(), finishedAtMs: z.number(), jobCreatedAtMs: z.number() })
       .strict(),

@@ -76,6 +76,11 @@ export const jobSpecSchema = z
      * throughput across the current workers keeps it (frames per second, or every frame done by an instant).
      */
     throughput: throughputSchema.optional(),
+    /**
+     * A hole in the input (a live segment that 404s, arrives truncated or stalls, a timestamp jump): "continue"
+     * (absent: the same) ends the job completed with the gaps listed in manifest.json; "fail" ends it failed.
+     */
+    onGap: z.enum(["continue", "fail"]).optional(),
   })
   .strict()
   .transform((spec, ctx) => {

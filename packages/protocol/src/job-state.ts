@@ -84,8 +84,8 @@ export const jobWaitingSchema = z
   .object({
     reason: z.literal(WAITING_FOR_WORKER),
     /**
-     * Frame chunks waiting in the frames queue (all jobs): `backlog.frames` of GET /backlog and CloudWatch's
-     * `FramesBacklog`, the metric on which KEDA or the ECS step policy starts a worker.
+     * Segments and frame chunks waiting for a worker (all jobs): `backlog.frames` of GET /backlog and
+     * CloudWatch's `FramesBacklog`, the metric on which KEDA or the ECS step policy starts a worker.
      */
     waitingChunks: z.number().int().min(0).describe("backlog.frames of GET /backlog"),
     workers: z.number().int().min(0),

@@ -5,6 +5,7 @@ import { VdetError } from "@vdet/errors";
 import { z } from "zod";
 import { PROTOCOL_ERRORS } from "./error-codes.ts";
 import { videoSummarySchema } from "./job-state.ts";
+import { packedFramesSchema } from "./packed-detections.ts";
 import { phiRangeSchema, phiSchema } from "./phi.ts";
 
 export const jobIdSchema = z
@@ -36,10 +37,34 @@ export const letterboxSchema = z
   .strict();
 export type Letterbox = z.infer<typeof letterboxSchema>;
 
-/** Which chunk of which job a message is about: the fields a frame chunk and its detections share. */
+/**
+ * Which work unit of which job a message is about: the fields a frame chunk and its detections share. A job's
+ * units are either chunks or segments, never both, so one number names them.
+ */
 const chunkAddress = {
   jobId: jobIdSchema,
   chunk: z.number().int().min(0),
+};
+
+/** What a worker needs to run a job's frames, whether they come as a chunk of stored frames or as a segment. */
+const workFields = {
+  letterbox: letterboxSchema,
+  phi: phiRangeSchema,
+  mode: z.enum(["latency", "archive"]),
+  latencyBudgetMs: z.number().int().positive().optional(),
+  scoreThreshold: z.number().min(0).max(1),
+  classes: z.array(z.number().int().positive()).optional(),
+  priority: z.number().int().min(1).max(10),
+  /**
+   * When the frames' clock started (epoch ms): a chunk's enqueue time, a recorded segment's capture time; a
+   * frame's deadline is this plus the latency budget.
+   */
+  enqueuedAtMs: z.number(),
+  /** Archive jobs with a throughput target: frames per second, or the epoch ms every frame is due by. */
+  target: z
+    .object({ framesPerSecond: z.number().positive().optional(), finishByMs: z.number().optional() })
+    .strict()
+    .optional(),
 };
 
 export const frameChunkSchema = z
@@ -48,23 +73,54 @@ export const frameChunkSchema = z
     frames: z.array(frameRefSchema).min(1).max(1024),
     /** Frames are square RGB24 images of this side. */
     size: z.number().int().min(32).max(4096),
-    letterbox: letterboxSchema,
-    phi: phiRangeSchema,
-    mode: z.enum(["latency", "archive"]),
-    latencyBudgetMs: z.number().int().positive().optional(),
-    scoreThreshold: z.number().min(0).max(1),
-    classes: z.array(z.number().int().positive()).optional(),
-    priority: z.number().int().min(1).max(10),
-    /** When the producer enqueued the chunk (epoch ms); a frame's deadline is this plus the latency budget. */
-    enqueuedAtMs: z.number(),
-    /** Archive jobs with a throughput target: frames per second, or the epoch ms every frame is due by. */
-    target: z
-      .object({ framesPerSecond: z.number().positive().optional(), finishByMs: z.number().optional() })
-      .strict()
-      .optional(),
+    ...workFields,
   })
   .strict();
 export type FrameChunk = z.infer<typeof frameChunkSchema>;
+
+/** Where a segment's video is read from: the job's own input, or a recorded live segment in the frame store. */
+export const segmentSourceSchema = z.discriminatedUnion("kind", [
+  z
+    .object({
+      kind: z.literal("input"),
+      /** The job's input as submitted (a path, an s3:// object, an http(s) URL); the worker resolves it. */
+      input: z.string().min(1).max(8192),
+    })
+    .strict(),
+  z
+    .object({
+      kind: z.literal("stored"),
+      /** Frame store key of the segment's bytes (a remuxed piece of the live stream). */
+      key: z.string().min(1).max(512),
+    })
+    .strict(),
+]);
+export type SegmentSource = z.infer<typeof segmentSourceSchema>;
+
+/**
+ * The unit of work for re-readable inputs and recorded live segments: a range of sampled frames the worker decodes
+ * itself. The plan (@vdet/video's segment planner) says where to seek and which frames it yields; it is small (a
+ * range and bounds, no per-frame lists) and opaque to everything but the decoder.
+ */
+export const segmentSchema = z
+  .object({
+    jobId: jobIdSchema,
+    segment: z.number().int().min(0),
+    source: segmentSourceSchema,
+    /** Sampled frames [firstIndex, firstIndex + frames) of the job. */
+    firstIndex: z.number().int().min(0),
+    frames: z.number().int().min(1),
+    /** ptsMs of the first and the last of those frames. */
+    startPtsMs: z.number().min(0),
+    endPtsMs: z.number().min(0),
+    /** The decoder's plan of the segment (seek point, sampler state): @vdet/video's SegmentPlan, as JSON. */
+    plan: z.record(z.string(), z.unknown()),
+    /** Frames are letterboxed into squares of this side (the largest φ's resolution). */
+    size: z.number().int().min(32).max(4096),
+    ...workFields,
+  })
+  .strict();
+export type SegmentWork = z.infer<typeof segmentSchema>;
 
 /** One frame's detections as they travel in a message (Detections, detections.ts, is their in-memory form). */
 export const frameDetectionsSchema = z
@@ -93,7 +149,8 @@ export type FrameFailure = z.infer<typeof frameFailureSchema>;
 export const detectionBatchSchema = z
   .object({
     ...chunkAddress,
-    frames: z.array(frameDetectionsSchema),
+    /** The frames' detections, packed (packed-detections.ts); unpack with unpackFrames. */
+    packed: packedFramesSchema,
     failed: z.array(frameFailureSchema).default([]),
     worker: z.string().max(200),
     /** Time the chunk waited in the queue and in the batcher, and the model's compute time, ms. */
@@ -103,6 +160,18 @@ export const detectionBatchSchema = z
   .strict();
 export type DetectionBatch = z.infer<typeof detectionBatchSchema>;
 export type DetectionBatchInput = z.input<typeof detectionBatchSchema>;
+
+/** A hole in the input's timeline that no frame came from (@vdet/video's Gap): where, and why. */
+export const gapSchema = z
+  .object({
+    fromMs: z.number(),
+    toMs: z.number(),
+    /** unreachable, truncated, stalled, timestamp-jump (@vdet/video's GAP_REASONS). */
+    reason: z.string().min(1).max(64),
+    detail: z.string().max(2000).optional(),
+  })
+  .strict();
+export type Gap = z.infer<typeof gapSchema>;
 
 /** Control events from the producer to the aggregator. */
 export const jobEventSchema = z.discriminatedUnion("type", [
@@ -118,6 +187,8 @@ export const jobEventSchema = z.discriminatedUnion("type", [
       error: z.string().nullable(),
       /** Decoding stopped because the job was cancelled. */
       cancelled: z.boolean(),
+      /** Holes in the input the decoder reported (frames that never came). */
+      gaps: z.array(gapSchema).max(10_000).optional(),
     })
     .strict(),
 ]);

@@ -1,31 +1,28 @@
 // Publishes the frame backlog per worker to CloudWatch, for autoscaling workers where no KEDA runs (AWS ECS: a
 // target-tracking policy on vdet/FramesBacklogPerWorker). The api runs it when VDET_CLOUDWATCH_NAMESPACE is set.
-// Backlog per worker = waiting frame chunks ÷ connected workers (at least 1, so an empty fleet still scales out).
+// Backlog per worker = waiting segments and frame chunks ÷ connected workers (at least 1, so an empty fleet still
+// scales out).
 
 import {
   CloudWatchClient,
   PutMetricDataCommand,
   type PutMetricDataCommandInput,
 } from "@aws-sdk/client-cloudwatch";
-import type { Transport } from "@vdet/transport";
+import { type Transport, workerBacklog } from "@vdet/transport";
 import type { Logger } from "pino";
 
 export const BACKLOG_PER_WORKER_METRIC = "FramesBacklogPerWorker";
 
 export interface BacklogSample {
-  /** Frame chunks waiting (BullMQ wait list + prioritized set). */
+  /** Segments and frame chunks waiting (BullMQ wait list + prioritized set): workerBacklog. */
   waitingChunks: number;
   workers: number;
   backlogPerWorker: number;
 }
 
 export async function sampleBacklog(transport: Transport): Promise<BacklogSample> {
-  const [counts, workers] = await Promise.all([transport.frames.counts(), transport.frames.consumerCount()]);
-  return {
-    waitingChunks: counts.waiting,
-    workers,
-    backlogPerWorker: counts.waiting / Math.max(1, workers),
-  };
+  const { waiting, workers } = await workerBacklog(transport);
+  return { waitingChunks: waiting, workers, backlogPerWorker: waiting / Math.max(1, workers) };
 }
 
 /** The PutMetricData request for one sample; `deployment` (the key prefix) is the metrics' only dimension. */

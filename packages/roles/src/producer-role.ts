@@ -29,6 +29,10 @@ export async function startProducerRole(config: ProducerRoleConfig, logger: Logg
     jobStore: c.jobStore,
     framesPerChunk: config.framesPerChunk,
     maxFramesInFlight: config.maxFramesInFlight,
+    segmentFrames: config.segmentFrames,
+    maxSegmentsInFlight: config.maxSegmentsInFlight,
+    // Workers read re-readable inputs by themselves: s3:// objects through presigned URLs (HTTP ranges).
+    segmentInput: (input) => storage.readableUrl(input),
     maxQueuedChunks: config.maxQueuedChunks,
     frameTtlSeconds: config.frameTtlSeconds,
     concurrency: config.concurrency,

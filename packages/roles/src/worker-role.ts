@@ -3,6 +3,7 @@
 
 import { availableParallelism } from "node:os";
 import { ConfigError, type WorkerRoleConfig } from "@vdet/config";
+import { startInputProxy } from "@vdet/input-policy";
 import { defaultWeights, SEEDED_WEIGHTS_LABEL } from "@vdet/models";
 import {
   createModelProvider,
@@ -23,8 +24,11 @@ import {
   readProfileFile,
   saveProfile,
 } from "@vdet/scheduler";
+import { StorageResolver } from "@vdet/storage";
+import { ALL_INPUT_KINDS } from "@vdet/video";
 import type { Logger } from "pino";
 import { connect, type RunningRole, runningRole } from "./connections.ts";
+import { inputPolicyFor } from "./input-policy.ts";
 
 /** The worker's models (or the simulated ones) and its latency profile: loaded, measured or read from cache. */
 export async function prepareWorker(
@@ -181,16 +185,35 @@ export async function startWorkerRole(config: WorkerRoleConfig, logger: Logger):
     },
     "models published",
   );
+  const storage = new StorageResolver();
+  // Workers open jobs' inputs themselves (segments): checked against the same input policy as at submission,
+  // http(s) inputs only through the policy's proxy (every connection, redirect and playlist segment checked).
+  const policy = inputPolicyFor(config);
+  const proxy = await startInputProxy(policy);
+  delete process.env.no_proxy;
+  delete process.env.NO_PROXY;
   const stage = startWorker({
     transport: c.transport,
     jobStore: c.jobStore,
     models,
     maxBatch: config.maxBatch,
     maxDelayMs: config.maxDelayMs,
+    segmentConcurrency: config.segmentConcurrency,
+    segmentDecoding: {
+      // s3:// inputs through presigned URLs; local paths only where the deployment allows them (one machine).
+      segmentInput: (input) => storage.readableUrl(input),
+      allowedInputKinds: config.allowFileInputs
+        ? ALL_INPUT_KINDS
+        : ALL_INPUT_KINDS.filter((k) => k !== "file"),
+      stallTimeoutMs: config.inputTimeoutMs,
+      hwaccel: config.hwaccel,
+      checkInput: (input) => policy.checkInput(input),
+      network: { httpProxy: proxy.url },
+    },
     profile: prepared.profile,
     logger,
   });
   logger.info({}, "worker ready");
   const drift = watchProfileDrift(prepared, config, logger);
-  return runningRole(c.redis, [drift, stage, models, c]);
+  return runningRole(c.redis, [drift, stage, models, c, storage, proxy]);
 }

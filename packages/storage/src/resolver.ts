@@ -5,7 +5,8 @@
 import { createReadStream } from "node:fs";
 import { stat } from "node:fs/promises";
 import type { Readable } from "node:stream";
-import { HeadObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import { GetObjectCommand, HeadObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
 import { isS3Uri, parseS3ObjectUri } from "./location.ts";
 import { openSink } from "./open-sink.ts";
 import { createS3Client, s3ConfigFromEnv } from "./s3-config.ts";
@@ -76,6 +77,18 @@ export class StorageResolver {
   /** What ffmpeg reads: an `s3://` object as a resumable stream, anything else as given. */
   openInput(input: string): string | Readable {
     return isS3Uri(input) ? openS3Input(input, this.#s3()) : input;
+  }
+
+  /**
+   * What a process that reads part of an input by itself (a worker decoding one segment, with HTTP ranges)
+   * opens: an `s3://` object as a presigned GET URL valid for `expiresInSeconds`, anything else as given.
+   */
+  async readableUrl(input: string, expiresInSeconds = 3600): Promise<string> {
+    if (!isS3Uri(input)) return input;
+    const { bucket, key } = parseS3ObjectUri(input);
+    return getSignedUrl(this.#s3(), new GetObjectCommand({ Bucket: bucket, Key: key }), {
+      expiresIn: expiresInSeconds,
+    });
   }
 
   /** The size of an `s3://` input, to check a limit before reading it; undefined for other inputs. */

@@ -23,6 +23,7 @@ export {
   type RedisTransport,
   type RedisTransportOptions,
   type Transport,
+  workerBacklog,
 } from "./transport.ts";
 export {
   type AddOptions,

@@ -2,7 +2,13 @@
 // Redis (BullMQ queues + binary frame keys with a TTL) for distributed runs, in-process for local mode and tests.
 
 import { DEFAULT_PREFIX, type DeploymentKeys, type RedisClient } from "@vdet/jobs";
-import { detectionBatchSchema, frameChunkSchema, jobEventSchema, jobIdSchema } from "@vdet/protocol";
+import {
+  detectionBatchSchema,
+  frameChunkSchema,
+  jobEventSchema,
+  jobIdSchema,
+  segmentSchema,
+} from "@vdet/protocol";
 import type { Queue } from "bullmq";
 import { z } from "zod";
 import { BullQueue } from "./bullmq-queue.ts";
@@ -17,9 +23,11 @@ export const jobRequestSchema = z.object({ jobId: jobIdSchema }).strict();
 export interface Transport {
   /** api → producer: jobs to decode. */
   jobs: WorkQueue<z.output<typeof jobRequestSchema>>;
-  /** producer → workers: chunks of frames to run. */
+  /** producer → workers: chunks of stored frames to run (live inputs' low-latency path). */
   frames: WorkQueue<z.output<typeof frameChunkSchema>>;
-  /** workers → aggregator: detections per chunk. */
+  /** producer → workers: segments to decode and run (re-readable inputs, recorded live segments). */
+  segments: WorkQueue<z.output<typeof segmentSchema>>;
+  /** workers → aggregator: detections per chunk or segment, packed. */
   results: WorkQueue<z.output<typeof detectionBatchSchema>>;
   /** producer/api → aggregator: decode finished, job failed or cancelled. */
   events: WorkQueue<z.output<typeof jobEventSchema>>;
@@ -30,13 +38,20 @@ export interface Transport {
   close(): Promise<void>;
 }
 
-export const QUEUE_NAMES = { jobs: "jobs", frames: "frames", results: "results", events: "events" } as const;
+export const QUEUE_NAMES = {
+  jobs: "jobs",
+  frames: "frames",
+  segments: "segments",
+  results: "results",
+  events: "events",
+} as const;
 
 export function createMemoryTransport(): Transport {
   const frameStore = new MemoryFrameStore();
   const queues = {
     jobs: new MemoryQueue(QUEUE_NAMES.jobs, jobRequestSchema),
     frames: new MemoryQueue(QUEUE_NAMES.frames, frameChunkSchema),
+    segments: new MemoryQueue(QUEUE_NAMES.segments, segmentSchema),
     results: new MemoryQueue(QUEUE_NAMES.results, detectionBatchSchema),
     events: new MemoryQueue(QUEUE_NAMES.events, jobEventSchema),
   };
@@ -108,6 +123,7 @@ export function createRedisTransport(options: RedisTransportOptions): RedisTrans
       keepCompletedSeconds: options.keepFinishedJobsSeconds,
     }),
     frames: partitioned(QUEUE_NAMES.frames, frameChunkSchema, (m) => `${m.jobId}:${m.chunk}`),
+    segments: partitioned(QUEUE_NAMES.segments, segmentSchema, (m) => `${m.jobId}:${m.segment}`),
     results: partitioned(QUEUE_NAMES.results, detectionBatchSchema, (m) => `${m.jobId}:${m.chunk}`),
     events: new BullQueue(QUEUE_NAMES.events, jobEventSchema, queueOptions(QUEUE_NAMES.events)),
   };
@@ -123,4 +139,19 @@ export function createRedisTransport(options: RedisTransportOptions): RedisTrans
       await redis.quit();
     },
   };
+}
+
+/**
+ * Work waiting for the workers, as autoscalers read it: messages in the segments and frames queues (a segment or
+ * a chunk of frames each; "waiting" covers BullMQ's wait list and prioritized set), and the workers connected.
+ */
+export async function workerBacklog(transport: Transport): Promise<{ waiting: number; workers: number }> {
+  const [segments, frames, segmentConsumers, frameConsumers] = await Promise.all([
+    transport.segments.counts(),
+    transport.frames.counts(),
+    transport.segments.consumerCount(),
+    transport.frames.consumerCount(),
+  ]);
+  // Every worker consumes both queues: the larger count is the number of workers.
+  return { waiting: segments.waiting + frames.waiting, workers: Math.max(segmentConsumers, frameConsumers) };
 }

@@ -150,7 +150,7 @@ function specFor(input: string, output: string, o: SubmitOptions): JobSpecInput 
 type JobResponse = { job: JobRecord; waiting?: JobWaiting; stalled?: string };
 
 function waitingLine(waiting: JobWaiting): string {
-  return `${waiting.reason}: ${waiting.waitingChunks} frame chunk(s) queued, no worker connected (the autoscaler starts one on backlog.frames)`;
+  return `${waiting.reason}: ${waiting.waitingChunks} segment(s) or frame chunk(s) queued, no worker connected (the autoscaler starts one on backlog.frames)`;
 }
 
 async function waitFor(client: ClientOptions, id: string): Promise<JobRecord> {

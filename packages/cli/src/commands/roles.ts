@@ -39,9 +39,22 @@ export function registerRoleCommands(program: Command): void {
       await serveRole("api", { ...flags, noAuth: flags.auth === false ? true : undefined });
     });
 
-  addMetricsPort(addCommon(program.command("producer").description("decode queued jobs into frame chunks")))
+  addMetricsPort(
+    addCommon(
+      program
+        .command("producer")
+        .description(
+          "plan queued jobs into segments (re-readable inputs) or decode them into frame chunks (live)",
+        ),
+    ),
+  )
     .option("--frames-per-chunk <n>", "frames per queued chunk (VDET_FRAMES_PER_CHUNK, default 4)")
     .option("--max-frames-in-flight <n>", "pause decoding a job above this many queued frames (default 64)")
+    .option("--segment-frames <n>", "sampled frames per segment (VDET_SEGMENT_FRAMES, default 256)")
+    .option(
+      "--max-segments-in-flight <n>",
+      "pause planning a job above this many queued segments (default 64)",
+    )
     .option("--concurrency <n>", "jobs decoded at once (VDET_PRODUCER_CONCURRENCY, default 2)")
     .action(async (flags: Record<string, unknown>) => {
       await serveRole("producer", flags);
@@ -53,6 +66,8 @@ export function registerRoleCommands(program: Command): void {
     ),
   )
     .option("--max-batch <n>", "largest batch (VDET_MAX_BATCH, default 4)")
+    .option("--segment-concurrency <n>", "segments decoded at once (VDET_SEGMENT_CONCURRENCY, default 2)")
+    .option("--allow-file-inputs", "decode segments of local file paths (VDET_ALLOW_FILE_INPUTS)")
     .option("--max-delay-ms <ms>", "longest wait to fill a batch (VDET_MAX_DELAY_MS, default 20)")
     .option("--ep <provider>", "execution provider: cpu, cuda[:id], tensorrt[:id] (VDET_EP, default cpu)")
     .addOption(new Option("--execution-provider <provider>").hideHelp().conflicts("ep"))
