@@ -293,6 +293,7 @@ export function startAggregator(config: AggregatorConfig): Stage {
       await Promise.all(consumers.map((c) => c.close()));
       await Promise.all(chains.values());
     },
+    jobs: () => [...jobs.keys()],
   };
 }
 

@@ -101,12 +101,15 @@ export interface ProducerConfig {
 
 export interface Stage {
   close(): Promise<void>;
+  /** The jobs this stage holds work of now (published in the role's heartbeat). */
+  jobs?(): string[];
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export function startProducer(config: ProducerConfig): Stage {
   const log = config.logger ?? silentLogger;
+  const held = new Map<string, number>();
   const consumer: Consumer = config.transport.jobs.consume(
     async ({ jobId }) => {
       const job = await config.jobStore.get(jobId);
@@ -129,11 +132,18 @@ export function startProducer(config: ProducerConfig): Stage {
         });
         return;
       }
-      await produceJob(job, config, log);
+      held.set(job.id, (held.get(job.id) ?? 0) + 1);
+      try {
+        await produceJob(job, config, log);
+      } finally {
+        const left = (held.get(job.id) ?? 1) - 1;
+        if (left > 0) held.set(job.id, left);
+        else held.delete(job.id);
+      }
     },
     { concurrency: config.concurrency ?? PRODUCER_DEFAULTS.concurrency },
   );
-  return { close: () => consumer.close() };
+  return { close: () => consumer.close(), jobs: () => [...held.keys()] };
 }
 
 async function produceJob(job: JobRecord, config: ProducerConfig, log: StageLogger): Promise<void> {

@@ -158,7 +158,22 @@ export function startWorker(config: WorkerConfig): WorkerStage {
    * earlier frames wait for a batch; at most `maxOutstanding` of its frames wait at once), then sends one message
    * with every frame's detections, packed, and reports the unit done.
    */
+  const held = new Map<string, number>();
   const runUnit = async (
+    unit: WorkUnit,
+    attempt: number,
+    frames: AsyncIterable<UnitFrame>,
+  ): Promise<void> => {
+    held.set(unit.jobId, (held.get(unit.jobId) ?? 0) + 1);
+    try {
+      await runHeldUnit(unit, attempt, frames);
+    } finally {
+      const left = (held.get(unit.jobId) ?? 1) - 1;
+      if (left > 0) held.set(unit.jobId, left);
+      else held.delete(unit.jobId);
+    }
+  };
+  const runHeldUnit = async (
     unit: WorkUnit,
     attempt: number,
     frames: AsyncIterable<UnitFrame>,
@@ -343,6 +358,7 @@ export function startWorker(config: WorkerConfig): WorkerStage {
 
   return {
     profile,
+    jobs: () => [...held.keys()],
     batches: () => scheduler.batches,
     batchSizes: () => {
       const out: Record<string, number[]> = {};

@@ -13,7 +13,9 @@ function outputs(storage: StorageResolver, tracksPartBytes: number): JobOutputFa
 }
 
 export function startAggregatorRole(config: AggregatorRoleConfig, logger: Logger): RunningRole {
-  const c = connect(config, logger, { kind: "aggregator" });
+  // The heartbeat names the jobs the stage holds work of (it starts before the stage: none yet).
+  let held: (() => string[]) | undefined;
+  const c = connect(config, logger, { kind: "aggregator", jobs: () => held?.() ?? [] });
   const storage = new StorageResolver({ outputRoots: config.outputRoots });
   const stage = startAggregator({
     transport: c.transport,
@@ -24,6 +26,7 @@ export function startAggregatorRole(config: AggregatorRoleConfig, logger: Logger
     checkpoints: new RedisAggregatorCheckpoints(c.redis, c.transport.keys),
     logger,
   });
+  held = () => stage.jobs?.() ?? [];
   logger.info({}, "aggregator started");
   return runningRole(c.redis, [stage, c, storage]);
 }

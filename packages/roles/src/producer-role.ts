@@ -22,7 +22,9 @@ export async function startProducerRole(config: ProducerRoleConfig, logger: Logg
     delete process.env.no_proxy;
     delete process.env.NO_PROXY;
   }
-  const c = connect(config, logger, { kind: "producer" });
+  // The heartbeat names the jobs the stage holds work of (it starts before the stage: none yet).
+  let held: (() => string[]) | undefined;
+  const c = connect(config, logger, { kind: "producer", jobs: () => held?.() ?? [] });
   const storage = new StorageResolver();
   const stage: Stage = startProducer({
     transport: c.transport,
@@ -53,6 +55,7 @@ export async function startProducerRole(config: ProducerRoleConfig, logger: Logg
     models: c.models,
     logger,
   });
+  held = () => stage.jobs?.() ?? [];
   logger.info({}, "producer started");
   return runningRole(c.redis, [stage, c, storage, proxy]);
 }

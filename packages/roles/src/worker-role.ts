@@ -167,7 +167,9 @@ export async function startWorkerRole(config: WorkerRoleConfig, logger: Logger):
   const prepared = await prepareWorker(config, logger);
   // Inference metrics wrap the models after profiling, so profiling runs do not count as inferred frames.
   const models = withModelMetrics(prepared.models);
-  const c = connect(config, logger, { kind: "worker" });
+  // The heartbeat names the jobs the stage holds work of (it starts before the stage: none yet).
+  let held: (() => string[]) | undefined;
+  const c = connect(config, logger, { kind: "worker", jobs: () => held?.() ?? [] });
   // Before taking work: the other roles name this worker's classes (and resolve job class filters) by it.
   const published = config.simulateProfile
     ? simulatedModels()
@@ -213,6 +215,7 @@ export async function startWorkerRole(config: WorkerRoleConfig, logger: Logger):
     profile: prepared.profile,
     logger,
   });
+  held = () => stage.jobs?.() ?? [];
   logger.info({}, "worker ready");
   const drift = watchProfileDrift(prepared, config, logger);
   return runningRole(c.redis, [drift, stage, models, c, storage, proxy]);

@@ -49,7 +49,7 @@ test("model build --precision int8 calibrates on a clip; model compare reports a
     clip,
     "--frames",
     "2",
-    "--min-score",
+    "--score-threshold",
     "0",
     "--json",
   );
@@ -68,7 +68,7 @@ test("model build --precision int8 calibrates on a clip; model compare reports a
     clip,
     "--frames",
     "2",
-    "--min-score",
+    "--score-threshold",
     "0",
   );
   assert.equal(compared.code, 0, compared.stderr);

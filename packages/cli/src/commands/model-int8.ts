@@ -134,7 +134,7 @@ export async function buildInt8(
 interface CompareOptions {
   video: string;
   frames: number;
-  minScore: number;
+  scoreThreshold: number;
   confident: number;
   threads?: number;
   json?: boolean;
@@ -154,7 +154,7 @@ export function registerModelCompare(model: Command): void {
     .requiredOption("--video <clip|dir>", "footage to compare on (a video, or a folder of PNG/JPEG images)")
     .option("--frames <n>", "frames spread over the clip", integer("--frames", 1, 100000), 50)
     .option(
-      "--min-score <p>",
+      "--score-threshold <p>",
       "A's detections with at least this score are the ground truth",
       probability,
       0.05,
@@ -165,13 +165,13 @@ export function registerModelCompare(model: Command): void {
     .action(async (a: string, b: string, o: CompareOptions) => {
       const frames = await loadFrames(o.video, o.frames);
       const pair = await runPair(readFileSync(a), readFileSync(b), frames, { intraOpThreads: o.threads });
-      const ap = averagePrecision(pair.a, pair.b, { minGroundTruthScore: o.minScore });
+      const ap = averagePrecision(pair.a, pair.b, { minGroundTruthScore: o.scoreThreshold });
       const miss = missShare(pair.a, pair.b, o.confident);
       const result = {
         a,
         b,
         frames: pair.frames,
-        groundTruthMinScore: o.minScore,
+        groundTruthMinScore: o.scoreThreshold,
         groundTruth: ap.groundTruth,
         ap50: ap.ap50,
         ap50to95: ap.ap50to95,
@@ -188,7 +188,7 @@ export function registerModelCompare(model: Command): void {
       }
       const lines = [
         `frames          ${pair.frames} of ${o.video}`,
-        `ground truth    ${ap.groundTruth} detections of A with score ≥ ${o.minScore} (${ap.classes} classes)`,
+        `ground truth    ${ap.groundTruth} detections of A with score ≥ ${o.scoreThreshold} (${ap.classes} classes)`,
         `AP@0.5          ${fixed(ap.ap50)}`,
         `AP@[.5:.95]     ${fixed(ap.ap50to95)}`,
         `missed          ${miss.missed} of ${miss.confident} confident detections of A (score ≥ ${o.confident}): ${fixed(miss.share * 100, 1)} %`,
