@@ -17,8 +17,7 @@ import {
 import { type JobManifest, type JobSpecInput, parseJobSpec } from "@vdet/protocol";
 import { createMemoryTransport } from "@vdet/transport";
 // Not yet exported by @vdet/video/testing (asked for in notes/seg-pipeline-REQUESTS.md): imported by path.
-import { makeNumberedHls, useTempDir } from "../packages/video/testing/clips.ts";
-import { type FaultServer, startFaultServer } from "../packages/video/testing/fault-server.ts";
+import { type FaultServer, makeNumberedHls, startFaultServer, useTempDir } from "@vdet/video/testing";
 import { closeInOrder } from "./support/close.ts";
 
 const dir = useTempDir("pipeline-gaps");
