@@ -56,6 +56,7 @@ export function startRedisPipeline(options: RedisPipelineOptions) {
     /** Stops the producer and aggregator, deletes the prefix's keys and disconnects. Stop workers first. */
     async close() {
       await closeInOrder(producer, aggregator, transport);
+      await jobStore.close();
       await deleteKeysWithPrefix(redis, prefix);
       await redis.quit();
     },

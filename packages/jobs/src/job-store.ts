@@ -366,6 +366,9 @@ function duplicateClient(redis: RedisClient): RedisClient {
   return redis.isCluster ? (redis as Cluster).duplicate() : (redis as Redis).duplicate();
 }
 
+/** Idle blocking connections are closed after this long, ms. */
+const IDLE_BLOCKING_MS = 2000;
+
 /** Blocking connections kept for waitForCapacity (a BLPOP holds its connection). */
 const MAX_IDLE_BLOCKING = 8;
 
@@ -555,7 +558,7 @@ export class RedisJobStore implements JobStore {
       await connection.blpop(this.keys.inFlightTokens(id), Math.max(0.01, timeoutMs / 1000));
     } finally {
       this.blockingInUse.delete(connection);
-      if (this.blocking.length < MAX_IDLE_BLOCKING) this.blocking.push(connection);
+      if (this.blocking.length < MAX_IDLE_BLOCKING) this.keepIdle(connection);
       else connection.disconnect();
     }
     return read();
@@ -618,6 +621,21 @@ export class RedisJobStore implements JobStore {
 
   async countActive(): Promise<number> {
     return this.redis.scard(this.keys.active);
+  }
+
+  /**
+   * Keeps a blocking connection for the next wait, and closes it once it has been idle for a while: waits come in
+   * bursts (a planner ahead of its workers), and an idle pool must not keep the process alive.
+   */
+  private keepIdle(connection: RedisClient): void {
+    this.blocking.push(connection);
+    const timer = setTimeout(() => {
+      const at = this.blocking.indexOf(connection);
+      if (at === -1) return; // taken again (its next release starts a new timer) or closed
+      this.blocking.splice(at, 1);
+      connection.disconnect();
+    }, IDLE_BLOCKING_MS);
+    timer.unref();
   }
 
   async close(): Promise<void> {

@@ -88,6 +88,7 @@ export function connect(
     models: new RedisModelRegistry(redis, transport.keys),
     close: async () => {
       await heartbeat?.close();
+      await jobStore.close();
       await transport.close();
       await redis.quit();
     },
