@@ -68,7 +68,11 @@ for (const [name, make] of stores) {
         const { job } = await store.create(parseJobSpec({ input: "a.mp4", output: "out" }));
         for (let unit = 0; unit < 3; unit++)
           await store.commitChunk(job.id, 10, { chunks: unit + 1, nextFrame: 10 * (unit + 1) });
+        // A unit queued again (a producer that lost its job message while it still ran, or restarted between
+        // queueing and committing) counts once, and the checkpoint never moves back.
+        await store.commitChunk(job.id, 10, { chunks: 2, nextFrame: 20 });
         assert.deepEqual(await store.waitForCapacity(job.id, 3, 10), { inFlight: 3, cancelled: false });
+        assert.deepEqual(await store.producerCheckpoint(job.id), { chunks: 3, nextFrame: 30 });
         // Over the bound: the wait blocks until a worker reports a unit (no timer: the bound here is 60 s).
         const waiting = store.waitForCapacity(job.id, 2, 60_000);
         let woke = false;

@@ -122,6 +122,7 @@ export class MemoryJobStore implements JobStore {
   private readonly notQueued = new Set<string>();
   private readonly inFlight = new Map<string, number>();
   private readonly unitsDone = new Map<string, Set<number>>();
+  private readonly unitsQueued = new Map<string, Set<number>>();
   private readonly capacityWaiters = new Map<string, Set<() => void>>();
 
   async create(spec: JobSpec, options: CreateOptions = {}): Promise<{ job: JobRecord; created: boolean }> {
@@ -204,9 +205,14 @@ export class MemoryJobStore implements JobStore {
   async commitChunk(id: string, frames: number, checkpoint: ProducerCheckpoint): Promise<void> {
     const job = this.touch(id);
     if (!job) return;
-    job.progress.decoded += frames;
-    this.produced.set(id, { ...checkpoint });
-    this.inFlight.set(id, (this.inFlight.get(id) ?? 0) + 1);
+    const queued = this.unitsQueued.get(id) ?? new Set<number>();
+    this.unitsQueued.set(id, queued);
+    if (!queued.has(checkpoint.chunks - 1)) {
+      queued.add(checkpoint.chunks - 1);
+      job.progress.decoded += frames;
+      this.inFlight.set(id, (this.inFlight.get(id) ?? 0) + 1);
+    }
+    if (checkpoint.chunks > (this.produced.get(id)?.chunks ?? 0)) this.produced.set(id, { ...checkpoint });
   }
 
   async completeUnit(
@@ -252,6 +258,7 @@ export class MemoryJobStore implements JobStore {
   async clearInFlight(id: string): Promise<void> {
     this.inFlight.delete(id);
     this.unitsDone.delete(id);
+    this.unitsQueued.delete(id);
     this.wake(id);
   }
 
@@ -349,6 +356,23 @@ return {1, ARGV[1]}
  * A worker's report of one unit, counted once: KEYS: job hash, in-flight counter, tokens, units done.
  * ARGV: unit, now, then field/increment pairs. Returns 1 when counted, 0 for a unit already reported.
  */
+// A unit (chunk or segment) queued: counted once however often it is queued (a producer that lost its job
+// message to a redelivery while it still ran, or one restarted between queueing and committing, queues it again
+// under the same message id), so the in-flight count that planning waits on cannot drift upwards. The checkpoint
+// only moves forward. KEYS: job hash, in-flight counter, queued-units set; ARGV: unit, frames, chunks, next frame, now.
+const COMMIT_UNIT_SCRIPT = `
+if redis.call('SADD', KEYS[3], ARGV[1]) == 1 then
+  redis.call('HINCRBY', KEYS[1], 'decoded', ARGV[2])
+  redis.call('INCR', KEYS[2])
+end
+local chunks = tonumber(redis.call('HGET', KEYS[1], 'producedChunks') or '0')
+if tonumber(ARGV[3]) > chunks then
+  redis.call('HSET', KEYS[1], 'producedChunks', ARGV[3], 'producedNextFrame', ARGV[4])
+end
+redis.call('HSET', KEYS[1], 'updatedAtMs', ARGV[5])
+return 1
+`;
+
 const COMPLETE_UNIT_SCRIPT = `
 if redis.call('SADD', KEYS[4], ARGV[1]) == 0 then return 0 end
 for i = 3, #ARGV, 2 do
@@ -505,16 +529,18 @@ export class RedisJobStore implements JobStore {
   }
 
   async commitChunk(id: string, frames: number, checkpoint: ProducerCheckpoint): Promise<void> {
-    await this.redis
-      .multi()
-      .hincrby(this.keys.job(id), "decoded", frames)
-      .hset(this.keys.job(id), {
-        producedChunks: checkpoint.chunks,
-        producedNextFrame: checkpoint.nextFrame,
-        updatedAtMs: Date.now(),
-      })
-      .incr(this.keys.inFlight(id))
-      .exec();
+    await this.redis.eval(
+      COMMIT_UNIT_SCRIPT,
+      3,
+      this.keys.job(id),
+      this.keys.inFlight(id),
+      this.keys.unitsQueued(id),
+      checkpoint.chunks - 1,
+      frames,
+      checkpoint.chunks,
+      checkpoint.nextFrame,
+      Date.now(),
+    );
   }
 
   async completeUnit(

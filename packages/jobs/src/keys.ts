@@ -125,9 +125,14 @@ export class DeploymentKeys {
     return this.ofJob(jobId, ["done"], ["job", jobId, "done"]);
   }
 
+  /** Set of the job's units whose queueing was counted (a unit queued again after a restart counts once). */
+  unitsQueued(jobId: string): string {
+    return this.ofJob(jobId, ["queued"], ["job", jobId, "queued"]);
+  }
+
   /** Every key of a job's in-flight accounting (removed when the job ends). */
   inFlightKeys(jobId: string): string[] {
-    return [this.inFlight(jobId), this.inFlightTokens(jobId), this.unitsDone(jobId)];
+    return [this.inFlight(jobId), this.inFlightTokens(jobId), this.unitsDone(jobId), this.unitsQueued(jobId)];
   }
 
   /** The aggregator's checkpoint of a job: the snapshot (JSON), or one of the parts kept beside it. */
