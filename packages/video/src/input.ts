@@ -203,6 +203,12 @@ export function inputOptions(
   if (web) {
     options.push("-rw_timeout", String(Math.max(1, Math.round(networkTimeoutMs * 1000))));
   }
+  if (input.kind === "url") {
+    // A file over HTTP whose body breaks off before its length (a reset connection) is read on from where it
+    // stopped with a range request, a few times, instead of ending the input early: workers read their segments
+    // this way (S3 through presigned URLs). Stalls still end at the caller's stall timeout; HTTP errors stay errors.
+    options.push("-reconnect", "1", "-reconnect_delay_max", "2");
+  }
   if (proxied) options.push("-http_proxy", network.httpProxy!);
   return options;
 }
