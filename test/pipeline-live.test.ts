@@ -37,7 +37,8 @@ test("a growing HLS playlist is processed while it is written and the job ends w
   const port = (server.address() as AddressInfo).port;
   mkdirSync(join(dir, "live"));
   const playlist = join(dir, "live", "index.m3u8");
-  const streamSeconds = 12;
+  // Long enough that a loaded CI machine (model preload and profiling first) still writes while it is live.
+  const streamSeconds = 20;
   const writer = startLiveLavfi(testPattern(320, 240, 10, streamSeconds), [
     ...[
       "-c:v",
