@@ -5,7 +5,8 @@ import pngjs from "pngjs";
 
 const RGB = 2; // PNG colour type
 
-export function encodePng(image: RgbImage): Uint8Array {
+/** Throws a RangeError unless `image` is a well-formed RGB24 image (positive integer size, 3 bytes a pixel). */
+export function checkEncodable(image: RgbImage): void {
   const { width, height, data } = image;
   if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1) {
     throw new RangeError(
@@ -17,6 +18,11 @@ export function encodePng(image: RgbImage): Uint8Array {
       `image data has ${data.length} bytes, ${width}×${height} RGB needs ${width * height * 3}`,
     );
   }
+}
+
+export function encodePng(image: RgbImage): Uint8Array {
+  checkEncodable(image);
+  const { width, height, data } = image;
   const png = new pngjs.PNG(); // no size given: it allocates no RGBA buffer we would throw away
   png.width = width;
   png.height = height;

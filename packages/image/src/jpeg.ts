@@ -4,23 +4,15 @@
 
 import type { RgbImage } from "@vdet/protocol";
 import jpeg from "jpeg-js";
+import { checkEncodable } from "./encode.ts";
 
 /** JPEG quality (1–100) of compressed frames unless a caller states another. */
 export const DEFAULT_JPEG_QUALITY = 85;
 
 /** Encodes an RGB frame as baseline JPEG (4:2:0) at `quality` (1–100). */
 export function encodeJpeg(image: RgbImage, quality: number = DEFAULT_JPEG_QUALITY): Uint8Array {
+  checkEncodable(image);
   const { width, height, data } = image;
-  if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1) {
-    throw new RangeError(
-      `cannot encode a ${width}×${height} image: width and height must be positive integers`,
-    );
-  }
-  if (data.length !== width * height * 3) {
-    throw new RangeError(
-      `image data has ${data.length} bytes, ${width}×${height} RGB needs ${width * height * 3}`,
-    );
-  }
   if (!Number.isInteger(quality) || quality < 1 || quality > 100) {
     throw new RangeError(`JPEG quality must be an integer in [1, 100], got ${quality}`);
   }
