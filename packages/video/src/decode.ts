@@ -133,7 +133,11 @@ const MAX_UNDESCRIBED_BYTES = 8 * 1024 * 1024;
  * delivered first.
  */
 export async function* decodeFrames(input: VideoInput, options: DecodeOptions): AsyncGenerator<DecodedFrame> {
-  const session = await DecodeSession.start(input, options);
+  yield* sessionFrames(await DecodeSession.start(input, options));
+}
+
+/** A started session's frames, one per pull; the session is closed (ffmpeg killed) however the loop ends. */
+export async function* sessionFrames(session: DecodeSession): AsyncGenerator<DecodedFrame> {
   try {
     for (;;) {
       const frame = await session.next();

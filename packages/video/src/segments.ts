@@ -4,7 +4,13 @@
 // yields exactly that run's frames: the same index, sourceIndex, ptsSeconds and pixels as decodeFrames.
 
 import { Readable } from "node:stream";
-import { type DecodedFrame, type DecodeOptions, DecodeSession, type WindowPlan } from "./decode.ts";
+import {
+  type DecodedFrame,
+  type DecodeOptions,
+  DecodeSession,
+  sessionFrames,
+  type WindowPlan,
+} from "./decode.ts";
 import { VideoInputRejectedError } from "./errors.ts";
 import { Sampler, type Sampling, validateSampling } from "./filters.ts";
 import type { ReReadableInput, VideoIndex } from "./frame-index.ts";
@@ -171,14 +177,5 @@ export async function* decodeSegment(
     lastSourceIndex: segment.lastSourceIndex,
     timeBase: segment.timeBase,
   };
-  const session = await DecodeSession.start(source, { ...options, sampling: segment.sampling }, plan);
-  try {
-    for (;;) {
-      const frame = await session.next();
-      if (frame === undefined) return;
-      yield frame;
-    }
-  } finally {
-    await session.close();
-  }
+  yield* sessionFrames(await DecodeSession.start(source, { ...options, sampling: segment.sampling }, plan));
 }
