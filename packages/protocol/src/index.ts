@@ -31,11 +31,14 @@ export {
   issuesOf,
   type JobSpec,
   type JobSpecInput,
+  jobSpecFields,
   jobSpecSchema,
   outputSchema,
   parseJobSpec,
   type Sampling,
+  type StreamOutput,
   samplingSchema,
+  streamOutputSchema,
   type Throughput,
   throughputSchema,
 } from "./job-spec.ts";
@@ -117,3 +120,25 @@ export {
 export type { RgbImage } from "./rgb-image.ts";
 export { ASSUMED_SOURCE_FPS, sampledFps } from "./sampling.ts";
 export { type DetectionRow, detectionRowSchema, type TracksLine, tracksLineSchema } from "./tracks-line.ts";
+export {
+  STREAM_DEFAULTS,
+  STREAM_MANIFEST,
+  type StreamPart,
+  type StreamPartsManifest,
+  type StreamSpecInput,
+  type StreamView,
+  streamInputSchema,
+  streamPartSchema,
+  streamPartsManifestSchema,
+  streamSpecSchema,
+  streamState,
+  streamView,
+  streamViewSchema,
+} from "./stream.ts";
+export {
+  STREAM_STATES,
+  type StreamState,
+  type StreamStats,
+  streamStateSchema,
+  streamStatsSchema,
+} from "./stream-state.ts";
