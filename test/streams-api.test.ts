@@ -12,6 +12,7 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join, normalize } from "node:path";
 import { after, before, test } from "node:test";
+import { execVdet, runVdet } from "@vdet/cli/testing";
 import { STREAM_MANIFEST, streamPartsManifestSchema } from "@vdet/protocol";
 import {
   aggregatorConfigSchema,
@@ -63,7 +64,10 @@ before(async () => {
     VDET_ALLOW_DIRECTORY_OUTPUTS: "1",
     VDET_OFFLINE: "1",
   };
-  const api = await startApiRole(loadConfig(apiConfigSchema, env, { port: 0, host: "127.0.0.1", token }), logger);
+  const api = await startApiRole(
+    loadConfig(apiConfigSchema, env, { port: 0, host: "127.0.0.1", token }),
+    logger,
+  );
   roles.push(api);
   roles.push(await startProducerRole(loadConfig(producerConfigSchema, env), logger));
   roles.push(await startWorkerRole(loadConfig(workerConfigSchema, env), logger));
@@ -129,7 +133,9 @@ test("a stream added through the API writes time-based parts and is removed clea
       async () => {
         const { body } = await api("GET", `/streams/${id}`);
         assert.notEqual(body.stream.state, "stopped", JSON.stringify(body.stream.job.errors));
-        return body.stream.state === "live" && body.parts.some((p: { complete: boolean }) => p.complete) && body;
+        return (
+          body.stream.state === "live" && body.parts.some((p: { complete: boolean }) => p.complete) && body
+        );
       },
       180_000,
       250,
@@ -152,10 +158,31 @@ test("a stream added through the API writes time-based parts and is removed clea
       listed.body.streams.map((s: { id: string }) => s.id),
       [id],
     );
+    // The CLI shows the same.
+    const client = ["--api", apiUrl, "--token", token];
+    const list = (await execVdet(["stream", "list", ...client])).stdout;
+    assert.match(
+      list,
+      new RegExp(`^${id}\\s+live\\s+in [\\d.]+/s\\s+out [\\d.]+/s\\s+hit .*φ 0\\s+test pattern$`, "m"),
+    );
+    const shown = (await execVdet(["stream", "show", id, ...client])).stdout;
+    assert.match(shown, /tracks\/\d{8}T\d{6}Z\.jsonl {2}\d+ lines {2}\d+ bytes/);
+    const refused = await runVdet([
+      "stream",
+      "add",
+      "/videos/a.mp4",
+      "--out",
+      output,
+      "--budget",
+      "500",
+      ...client,
+    ]);
+    assert.notEqual(refused.code, 0);
+    assert.match(refused.stderr, /invalid stream spec: input: a stream reads a live source/);
 
     // Removed while the source is still live: the stream stops and its output is final.
-    const removed = await api("DELETE", `/streams/${id}`);
-    assert.equal(removed.status, 202, JSON.stringify(removed.body));
+    const removed = await execVdet(["stream", "rm", id, ...client]);
+    assert.match(removed.stdout, /removal requested/);
     const stopped = await waitFor(
       "the stream to stop",
       async () => {
@@ -167,7 +194,9 @@ test("a stream added through the API writes time-based parts and is removed clea
     );
     assert.equal(stopped.stream.job.state, "cancelled", JSON.stringify(stopped.stream.job.errors));
     assert.equal(writer.exitCode, null, "the source was still live when the stream was removed");
-    const manifest = streamPartsManifestSchema.parse(JSON.parse(readFileSync(join(output, STREAM_MANIFEST), "utf8")));
+    const manifest = streamPartsManifestSchema.parse(
+      JSON.parse(readFileSync(join(output, STREAM_MANIFEST), "utf8")),
+    );
     assert.equal(manifest.complete, true);
     assert.ok(manifest.parts.length >= 2, `${manifest.parts.length} parts`);
     assert.deepEqual(

@@ -31,8 +31,8 @@ import { registerQueueAdmin } from "./admin.ts";
 import { installAuth } from "./auth.ts";
 import { registerDocs } from "./openapi.ts";
 import { registerResultsRoutes, type VideoSource } from "./results-routes.ts";
-import { registerStreamRoutes } from "./stream-routes.ts";
 import { META, RequestValidationError, routeSchemas, zodRoute } from "./route-schemas.ts";
+import { registerStreamRoutes } from "./stream-routes.ts";
 import { registerUi } from "./ui.ts";
 
 export interface ApiConfig {

@@ -84,7 +84,10 @@ test("a stream is created as a queued latency job, listed apart from jobs, shown
       phi: 1,
     });
     const measured = (await call("GET", `/streams/${stream.id}`)).body.stream;
-    assert.deepEqual([measured.fpsIn, measured.fpsOut, measured.deadlineHitRate, measured.phi], [2, 1.5, 0.75, 1]);
+    assert.deepEqual(
+      [measured.fpsIn, measured.fpsOut, measured.deadlineHitRate, measured.phi],
+      [2, 1.5, 0.75, 1],
+    );
     const removed = await call("DELETE", `/streams/${stream.id}`);
     assert.equal(removed.status, 202);
     assert.equal(removed.body.stream.job.cancelRequested, true);

@@ -12,7 +12,7 @@ import {
   streamPartsManifestSchema,
   streamView,
 } from "@vdet/protocol";
-import { openSink, STORAGE_ERRORS, type Sink } from "@vdet/storage";
+import { openSink, type Sink, STORAGE_ERRORS } from "@vdet/storage";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { routeSchemas, zodRoute } from "./route-schemas.ts";
 

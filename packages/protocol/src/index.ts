@@ -119,7 +119,6 @@ export {
 } from "./phi.ts";
 export type { RgbImage } from "./rgb-image.ts";
 export { ASSUMED_SOURCE_FPS, sampledFps } from "./sampling.ts";
-export { type DetectionRow, detectionRowSchema, type TracksLine, tracksLineSchema } from "./tracks-line.ts";
 export {
   STREAM_DEFAULTS,
   STREAM_MANIFEST,
@@ -142,3 +141,4 @@ export {
   streamStateSchema,
   streamStatsSchema,
 } from "./stream-state.ts";
+export { type DetectionRow, detectionRowSchema, type TracksLine, tracksLineSchema } from "./tracks-line.ts";
