@@ -1,7 +1,8 @@
 // A stream added and removed through the HTTP API while the roles run: api, producer, worker and aggregator on the
 // real Redis, a live HLS source (ffmpeg writing a growing playlist in real time) served on loopback. The stream
 // writes its tracks in time-based parts listed by a rolling manifest; removing it stops it cleanly, completes its
-// last part, and every frame read is in exactly one part. No role is started or stopped for the stream.
+// last part, and every frame read is in exactly one part, across an aggregator replaced mid-stream. No role is
+// started or stopped for the stream itself.
 
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
@@ -53,17 +54,19 @@ const server = createServer((request, response) => {
   });
 });
 
+// Loopback inputs are allowed as on a single machine; outputs go to directories.
+const env = {
+  VDET_REDIS_URL: REDIS_URL,
+  VDET_PREFIX: prefix,
+  VDET_LOG_LEVEL: "warn",
+  VDET_INPUT_ALLOW_ADDRESSES: "127.0.0.1/32",
+  VDET_ALLOW_DIRECTORY_OUTPUTS: "1",
+  VDET_OFFLINE: "1",
+};
+let aggregator: RunningRole;
+
 before(async () => {
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  // Loopback inputs are allowed as on a single machine; outputs go to directories.
-  const env = {
-    VDET_REDIS_URL: REDIS_URL,
-    VDET_PREFIX: prefix,
-    VDET_LOG_LEVEL: "warn",
-    VDET_INPUT_ALLOW_ADDRESSES: "127.0.0.1/32",
-    VDET_ALLOW_DIRECTORY_OUTPUTS: "1",
-    VDET_OFFLINE: "1",
-  };
   const api = await startApiRole(
     loadConfig(apiConfigSchema, env, { port: 0, host: "127.0.0.1", token }),
     logger,
@@ -71,7 +74,8 @@ before(async () => {
   roles.push(api);
   roles.push(await startProducerRole(loadConfig(producerConfigSchema, env), logger));
   roles.push(await startWorkerRole(loadConfig(workerConfigSchema, env), logger));
-  roles.push(startAggregatorRole(loadConfig(aggregatorConfigSchema, env), logger));
+  aggregator = startAggregatorRole(loadConfig(aggregatorConfigSchema, env), logger);
+  roles.push(aggregator);
   apiUrl = api.url;
 });
 
@@ -141,6 +145,22 @@ test("a stream added through the API writes time-based parts and is removed clea
       250,
     );
     assert.equal(live.stream.name, "test pattern");
+    // The aggregator is replaced mid-stream (as a rolling update does): the new one resumes the stream from its
+    // checkpoint, in the middle of a part, and goes on writing parts.
+    const aggregatorAt = roles.findIndex((role) => role === aggregator);
+    await aggregator.close();
+    aggregator = startAggregatorRole(loadConfig(aggregatorConfigSchema, env), logger);
+    roles[aggregatorAt] = aggregator;
+    const completeBefore = live.parts.filter((p: { complete: boolean }) => p.complete).length;
+    await waitFor(
+      "a part completed by the new aggregator",
+      async () => {
+        const { body } = await api("GET", `/streams/${id}`);
+        return body.parts.filter((p: { complete: boolean }) => p.complete).length > completeBefore + 1;
+      },
+      180_000,
+      250,
+    );
     // The aggregator's figures: measured once results flow (every 2 s).
     const measured = await waitFor(
       "the stream's frame rates",
@@ -217,6 +237,15 @@ test("a stream added through the API writes time-based parts and is removed clea
     assert.deepEqual(
       manifest.parts.map((p) => p.start),
       [...manifest.parts.map((p) => p.start)].sort(),
+    );
+    // GET /jobs/:id/tracks joins the parts in order.
+    const tracks = await fetch(new URL(`/jobs/${id}/tracks`, apiUrl), {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    assert.equal(tracks.headers.get("x-vdet-complete"), "true");
+    assert.deepEqual(
+      parseTracks(await tracks.text()).map((l) => l.frame),
+      frames,
     );
     const jobManifest = JSON.parse(readFileSync(join(output, "manifest.json"), "utf8"));
     assert.ok(jobManifest.files.includes(STREAM_MANIFEST), jobManifest.files.join(", "));
