@@ -13,6 +13,7 @@ import {
   type FrameDetectionsMessage,
   isTerminal,
   type JobEvent,
+  STREAM_DEFAULTS,
   type PhiValue,
   unpackFrames,
 } from "@vdet/protocol";
@@ -42,9 +43,6 @@ export interface AggregatorConfig {
   /** Where job state is checkpointed (Redis); without it a restarted aggregator cannot resume a job. */
   checkpoints?: AggregatorCheckpoints;
 }
-
-/** How often a stream's figures (frame rates, deadline hit rate, φ) are measured and stored, ms. */
-const STREAM_STATS_INTERVAL_MS = 2000;
 
 interface StreamSample {
   atMs: number;
@@ -147,12 +145,12 @@ export function startAggregator(config: AggregatorConfig): Stage {
 
   /** A stream's last measurement, per aggregation: what its figures are measured against. */
   const streamSamples = new WeakMap<JobAggregation, StreamSample>();
-  /** Streams: the figures GET /streams shows, measured every STREAM_STATS_INTERVAL_MS over the time since the last. */
+  /** Streams: the figures GET /streams shows, measured every statsIntervalMs over the time since the last. */
   const measureStream = async (agg: JobAggregation): Promise<void> => {
     if (!agg.job.spec.stream) return;
     const atMs = Date.now();
     const last = streamSamples.get(agg);
-    if (last && atMs - last.atMs < STREAM_STATS_INTERVAL_MS) return;
+    if (last && atMs - last.atMs < STREAM_DEFAULTS.statsIntervalMs) return;
     const decoded = (await config.jobStore.get(agg.job.id))?.progress.decoded ?? 0;
     const sample = { atMs, decoded, written: agg.state.written, misses: agg.state.deadlineMisses };
     streamSamples.set(agg, sample);

@@ -12,6 +12,10 @@ export const STREAM_DEFAULTS = {
   partMinutes: 10,
   /** The rolling manifest lists this many of the newest parts (older ones stay under tracks/). */
   manifestParts: 1000,
+  /** How often the aggregator measures a stream's figures, ms (while its results arrive). */
+  statsIntervalMs: 2000,
+  /** Figures older than this many intervals are not shown: no result has arrived since. */
+  statsStaleIntervals: 5,
 } as const;
 
 /** What a stream reads: a live source, never a file or an object (those are jobs, POST /jobs). */
@@ -75,11 +79,18 @@ export const streamViewSchema = z
   .strict();
 export type StreamView = z.infer<typeof streamViewSchema>;
 
-/** A stream's view from its job record (null for a job that is not a stream). */
-export function streamView(job: JobRecord): StreamView | null {
+/**
+ * A stream's view from its job record (null for a job that is not a stream). Figures are left out once the stream
+ * has stopped, and while they are stale (no result arrived for `statsStaleIntervals` measurements).
+ */
+export function streamView(job: JobRecord, nowMs = Date.now()): StreamView | null {
   const stream = job.spec.stream;
   if (!stream) return null;
-  const stats = isTerminal(job.state) ? undefined : (job.streamStats ?? undefined);
+  const staleBefore = nowMs - STREAM_DEFAULTS.statsIntervalMs * STREAM_DEFAULTS.statsStaleIntervals;
+  const stats =
+    isTerminal(job.state) || !job.streamStats || job.streamStats.atMs < staleBefore
+      ? undefined
+      : job.streamStats;
   return {
     id: job.id,
     name: stream.name ?? null,
