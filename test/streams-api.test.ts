@@ -147,7 +147,7 @@ test("a stream added through the API writes time-based parts and is removed clea
     assert.equal(live.stream.name, "test pattern");
     // The aggregator is replaced mid-stream (as a rolling update does): the new one resumes the stream from its
     // checkpoint, in the middle of a part, and goes on writing parts.
-    const aggregatorAt = roles.findIndex((role) => role === aggregator);
+    const aggregatorAt = roles.indexOf(aggregator);
     await aggregator.close();
     aggregator = startAggregatorRole(loadConfig(aggregatorConfigSchema, env), logger);
     roles[aggregatorAt] = aggregator;

@@ -13,8 +13,8 @@ import {
   type FrameDetectionsMessage,
   isTerminal,
   type JobEvent,
-  STREAM_DEFAULTS,
   type PhiValue,
+  STREAM_DEFAULTS,
   unpackFrames,
 } from "@vdet/protocol";
 import type { Consumer, Transport } from "@vdet/transport";
