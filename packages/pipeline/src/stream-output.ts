@@ -12,7 +12,7 @@
 // checkpoint reopens it as the open window, removes its pieces past the checkpoint and writes them again.
 
 import { STREAM_DEFAULTS, STREAM_MANIFEST, type StreamPart, type StreamPartsManifest } from "@vdet/protocol";
-import { ObjectNotFoundError, PartWriter, type Sink } from "@vdet/storage";
+import { PartWriter, type Sink, STORAGE_ERRORS } from "@vdet/storage";
 import type { JobOutput, TimePartsPosition, TimeWindowPosition } from "./job-output.ts";
 
 export interface StreamOutputOptions {
@@ -217,7 +217,8 @@ async function readManifest(sink: Sink): Promise<{ parts: StreamPart[]; unlisted
     ) as StreamPartsManifest;
     return { parts: body.parts.filter((p) => p.complete), unlisted: body.unlisted };
   } catch (error) {
-    if (error instanceof ObjectNotFoundError) return { parts: [], unlisted: 0 };
+    if ((error as { code?: unknown }).code === STORAGE_ERRORS.OBJECT_NOT_FOUND)
+      return { parts: [], unlisted: 0 };
     throw error;
   }
 }
