@@ -16,7 +16,7 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { MemoryJobStore } from "@vdet/jobs";
 import { withModelMetrics } from "@vdet/pipeline";
-import { parseJobSpec } from "@vdet/protocol";
+import { parseJobSpec, streamSpecSchema } from "@vdet/protocol";
 import { parseTracksJsonl, renderAnnotatedVideo } from "@vdet/render";
 import { createMemoryTransport } from "@vdet/transport";
 import { ffmpegBinaries } from "@vdet/video";
@@ -234,6 +234,64 @@ test("job page: a failed job says why first; a job rendering its preview shows `
     await jobStore.setState(rendering.id, "completed");
     await page.waitForSelector("body[data-ready=true]", { timeout: 30_000 });
     assert.equal(await page.textContent("#state"), "completed");
+    assert.deepEqual(pageErrors, []);
+  } finally {
+    await browser.close();
+    await app.close();
+  }
+});
+
+test("stream list: each stream's state, frame rates in and out, deadlines met and φ, updated as they change", async (t) => {
+  if (!existsSync(CHROMIUM)) {
+    const message = `chromium not found at ${CHROMIUM} (apt-get install chromium, or set VDET_CHROMIUM)`;
+    if (process.env.VDET_REQUIRE_FIXTURES === "1") assert.fail(`${message}; VDET_REQUIRE_FIXTURES=1`);
+    t.skip(message);
+    return;
+  }
+  // The figures are set in the job store as the aggregator sets them (test/streams-api.test.ts measures real ones).
+  const jobStore = new MemoryJobStore();
+  const transport = createMemoryTransport();
+  const app = await buildLocalApi({ transport, jobStore, token });
+  const url = await app.listen({ host: "127.0.0.1", port: 0 });
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox"] });
+  try {
+    const add = async (name: string, input: string) =>
+      (
+        await jobStore.create(
+          streamSpecSchema.parse({ input, output: `/results/${name}`, latencyBudgetMs: 400, name }),
+        )
+      ).job;
+    const door = await add("front door", "rtsp://127.0.0.1:8554/door");
+    const yard = await add("yard", "http://127.0.0.1:8080/yard/index.m3u8");
+    await jobStore.setState(door.id, "running");
+    await jobStore.addProgress(door.id, { decoded: 40 });
+    await jobStore.setStreamStats(door.id, {
+      atMs: Date.now(),
+      fpsIn: 5,
+      fpsOut: 4.5,
+      deadlineHitRate: 0.9,
+      phi: 1,
+    });
+
+    const page = await browser.newPage({ viewport: { width: 1280, height: 700 } });
+    const pageErrors: string[] = [];
+    page.on("pageerror", (error) => pageErrors.push(error.message));
+    await page.goto(`${url}/ui/?token=${token}`);
+    const row = (id: string, cell: string) => page.textContent(`tr[data-stream="${id}"] ${cell}`);
+    await page.waitForSelector(`tr[data-stream="${door.id}"]`, { timeout: 30_000 });
+    assert.equal(await row(door.id, ".state"), "live");
+    assert.equal(await row(door.id, ".fps-in"), "5.0");
+    assert.equal(await row(door.id, ".fps-out"), "4.5");
+    assert.equal(await row(door.id, ".hit-rate"), "90.0 %");
+    assert.equal(await row(door.id, ".phi"), "1");
+    assert.equal(await row(yard.id, ".state"), "connecting");
+    assert.equal(await row(yard.id, ".fps-in"), "–");
+    await page.screenshot({ path: join(artifacts, "streams-list.png") });
+    // Removed: the row says stopped once the job has ended (the list refreshes every 2 s).
+    await jobStore.requestCancel(door.id);
+    await jobStore.setState(door.id, "cancelled");
+    await page.waitForSelector(`tr[data-stream="${door.id}"] .state.stopped`, { timeout: 30_000 });
+    assert.equal(await row(door.id, ".fps-in"), "–");
     assert.deepEqual(pageErrors, []);
   } finally {
     await browser.close();

@@ -4,7 +4,7 @@
 
 import swagger from "@fastify/swagger";
 import swaggerUi from "@fastify/swagger-ui";
-import { jobRecordSchema, jobSpecSchema } from "@vdet/protocol";
+import { jobRecordSchema, jobSpecSchema, streamSpecSchema, streamViewSchema } from "@vdet/protocol";
 import type { FastifyInstance } from "fastify";
 import { z } from "zod";
 import { errorBodySchema } from "./route-schemas.ts";
@@ -13,6 +13,8 @@ import { errorBodySchema } from "./route-schemas.ts";
 const COMPONENTS = new Map<z.ZodType, string>([
   [jobSpecSchema, "JobSpec"],
   [jobRecordSchema, "Job"],
+  [streamSpecSchema, "StreamSpec"],
+  [streamViewSchema, "Stream"],
   [errorBodySchema, "Error"],
 ]);
 

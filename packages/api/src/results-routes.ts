@@ -6,7 +6,7 @@ import { extname } from "node:path";
 import { Readable } from "node:stream";
 import { InputNotAllowedError, type InputPolicy, inputScheme } from "@vdet/input-policy";
 import type { JobStore } from "@vdet/jobs";
-import type { JobRecord } from "@vdet/protocol";
+import { type JobRecord, STREAM_MANIFEST, streamPartsManifestSchema } from "@vdet/protocol";
 import { openLocalObject, openSink, type Sink, STORAGE_ERRORS } from "@vdet/storage";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { routeSchemas, zodRoute } from "./route-schemas.ts";
@@ -123,6 +123,24 @@ export function registerResultsRoutes(app: FastifyInstance, options: ResultsOpti
     if (!job) return reply;
     const sink = await openOutput(job.output);
     reply.type("application/x-ndjson");
+    // A stream's tracks are time-based parts listed by its rolling manifest (docs/live.md): joined in order, the
+    // pieces of a part still being written after the parts before it.
+    if (job.spec.stream) {
+      const listed = await getObject(job, STREAM_MANIFEST);
+      if (!listed) return reply.header("x-vdet-complete", "false").send("");
+      const manifest = streamPartsManifestSchema.parse(JSON.parse(Buffer.from(listed).toString("utf8")));
+      const chunks: Uint8Array[] = [];
+      for (const part of manifest.parts) {
+        if (part.complete) {
+          chunks.push(await sink.get(part.key));
+          continue;
+        }
+        for await (const page of sink.list(`${part.key.replace(/\.jsonl$/, "")}/part-`)) {
+          for (const object of page) chunks.push(await sink.get(object.key));
+        }
+      }
+      return reply.header("x-vdet-complete", String(manifest.complete)).send(Buffer.concat(chunks));
+    }
     const whole = await getObject(job, "tracks.jsonl");
     if (whole) return reply.header("x-vdet-complete", "true").send(Buffer.from(whole));
     // While the job runs, tracks.jsonl exists as numbered parts (see @vdet/storage PartWriter).

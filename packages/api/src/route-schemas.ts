@@ -15,6 +15,9 @@ import {
   jobWaitingSchema,
   PHI_VALUES,
   phiLabel,
+  streamPartSchema,
+  streamSpecSchema,
+  streamViewSchema,
 } from "@vdet/protocol";
 import type { FastifySchema, FastifySchemaCompiler } from "fastify";
 import { z } from "zod";
@@ -38,6 +41,9 @@ const media = (description: string, contentType: string, format?: "binary") => (
 const jobParams = z.object({ id: jobIdSchema.describe("a job id as returned by POST /jobs") });
 const jobBody = (description: string) => json(description, z.object({ job: jobRecordSchema }));
 const notFound = json("no such job", errorBodySchema);
+
+const streamParams = z.object({ id: jobIdSchema.describe("a stream id as returned by POST /streams") });
+const noStream = json("no such stream", errorBodySchema);
 
 /** What the dashboard shows from the protocol: the job states (terminal ones marked) and the φ names. */
 export const metaSchema = z.object({
@@ -121,6 +127,71 @@ export const routeSchemas = {
       202: jobBody("cancel requested"),
       404: notFound,
       409: json("the job has already ended", errorBodySchema),
+    },
+  },
+  createStream: {
+    summary: "Add a stream: a live source watched until it is removed (a latency job underneath)",
+    body: streamSpecSchema,
+    response: {
+      201: json("created", z.object({ stream: streamViewSchema, created: z.literal(true) })),
+      200: json(
+        "a stream with this idempotencyKey exists",
+        z.object({ stream: streamViewSchema, created: z.literal(false) }),
+      ),
+      400: json("invalid stream spec, naming each bad field", errorBodySchema),
+      401: json("missing or wrong token", errorBodySchema),
+      409: json("the idempotencyKey names a job that is not a stream", errorBodySchema),
+      415: json("the body is not JSON", errorBodySchema),
+      429: json("too many jobs and streams queued or running (VDET_MAX_ACTIVE_JOBS)", errorBodySchema),
+    },
+  },
+  listStreams: {
+    summary: "List streams, newest first, with their state, frame rates, deadline hit rate and φ",
+    querystring: z.object({
+      limit: z.coerce
+        .number({ error: limitMessage })
+        .int(limitMessage)
+        .min(LIST_LIMIT.min, limitMessage)
+        .max(LIST_LIMIT.max, limitMessage)
+        .default(LIST_LIMIT.default),
+      after: z.string().optional().describe("`next` of the previous page"),
+    }),
+    response: {
+      200: json(
+        "a page of streams",
+        z.object({
+          streams: z.array(streamViewSchema),
+          next: z.string().nullable().describe("null on the last page"),
+        }),
+      ),
+      400: json("a bad limit", errorBodySchema),
+    },
+  },
+  getStream: {
+    summary: "A stream, with the tracks.jsonl parts its rolling manifest lists",
+    params: streamParams,
+    response: {
+      200: json(
+        "the stream; `parts` from tracks.parts.json (empty before the first part is begun)",
+        z.object({
+          stream: streamViewSchema,
+          parts: z.array(streamPartSchema),
+          unlisted: z.number().int().describe("older parts the rolling manifest no longer lists"),
+        }),
+      ),
+      404: noStream,
+    },
+  },
+  removeStream: {
+    summary: "Remove a stream: decoding stops, the frames read are written and its last part is completed",
+    params: streamParams,
+    response: {
+      202: json(
+        "removal requested; the stream is `stopped` once its output is final",
+        z.object({ stream: streamViewSchema }),
+      ),
+      404: noStream,
+      409: json("the stream has already stopped", errorBodySchema),
     },
   },
   summary: {

@@ -32,6 +32,7 @@ import { installAuth } from "./auth.ts";
 import { registerDocs } from "./openapi.ts";
 import { registerResultsRoutes, type VideoSource } from "./results-routes.ts";
 import { META, RequestValidationError, routeSchemas, zodRoute } from "./route-schemas.ts";
+import { registerStreamRoutes } from "./stream-routes.ts";
 import { registerUi } from "./ui.ts";
 
 export interface ApiConfig {
@@ -194,14 +195,26 @@ async function requireJson(request: FastifyRequest, reply: FastifyReply): Promis
 }
 
 const BAD_JOB_ID = "job ids are letters, digits, _ and - (as returned by POST /jobs)";
+const BAD_STREAM_ID = "stream ids are letters, digits, _ and - (as returned by POST /streams)";
 
-/** The 400 body for a request that failed its route's schema: the only body is a job spec, the only param an id. */
-function validationBody(error: RequestValidationError): { error: string; issues?: typeof error.issues } {
+/**
+ * The 400 body for a request that failed its route's schema: the only bodies are a job spec and a stream spec, the
+ * only param an id.
+ */
+function validationBody(
+  error: RequestValidationError,
+  url: string | undefined,
+): { error: string; issues?: typeof error.issues } {
+  const stream = url?.startsWith("/streams") ?? false;
   if (error.part === "body") {
-    metrics.error("api", "invalid_job_spec");
-    return { error: new InvalidJobSpecError(error.issues).message, issues: error.issues };
+    metrics.error("api", stream ? "invalid_stream_spec" : "invalid_job_spec");
+    const message = new InvalidJobSpecError(error.issues).message;
+    return {
+      error: stream ? message.replace(/^invalid job spec/, "invalid stream spec") : message,
+      issues: error.issues,
+    };
   }
-  if (error.part === "params") return { error: BAD_JOB_ID };
+  if (error.part === "params") return { error: stream ? BAD_STREAM_ID : BAD_JOB_ID };
   return { error: error.message };
 }
 
@@ -227,8 +240,9 @@ export async function buildServer(config: ApiConfig): Promise<FastifyInstance> {
   installAuth(app, config.token);
 
   // Decided on each error's statusCode and code (ours and Fastify's alike), never on its class.
-  app.setErrorHandler(async (error: Error & { statusCode?: number; code?: string }, _request, reply) => {
-    if (error instanceof RequestValidationError) return reply.code(400).send(validationBody(error));
+  app.setErrorHandler(async (error: Error & { statusCode?: number; code?: string }, request, reply) => {
+    if (error instanceof RequestValidationError)
+      return reply.code(400).send(validationBody(error, request.routeOptions.url));
     // A 5xx of any kind is answered as a plain 500 "internal error".
     const status = Math.min(errorStatusCode(error), 500);
     if (status === 500) {
@@ -251,7 +265,9 @@ export async function buildServer(config: ApiConfig): Promise<FastifyInstance> {
   app.addHook("preHandler", async (request: FastifyRequest, reply: FastifyReply) => {
     const id = (request.params as { id?: string } | undefined)?.id;
     if (id !== undefined && !jobIdSchema.safeParse(id).success) {
-      await reply.code(400).send({ error: BAD_JOB_ID });
+      await reply
+        .code(400)
+        .send({ error: request.routeOptions.url?.startsWith("/streams") ? BAD_STREAM_ID : BAD_JOB_ID });
     }
   });
 
@@ -343,14 +359,19 @@ export async function buildServer(config: ApiConfig): Promise<FastifyInstance> {
     cancel: zodRoute(routeSchemas.cancelJob),
   };
 
-  app.post("/jobs", jobRoutes.create, async (request, reply) => {
-    const spec = request.body as JobSpec;
+  /** Creates and queues a job (POST /jobs, POST /streams): policy checks, the active-job limit, idempotency. */
+  const submit = async (
+    spec: JobSpec,
+    reply: FastifyReply,
+    what: "job" | "stream",
+  ): Promise<{ job: JobRecord; created: boolean } | null> => {
     const issues = await checkPolicy(spec, config, inputPolicy);
     if (issues.length > 0) {
-      return reply.code(400).send({
-        error: `invalid job spec: ${issues.map((i) => `${i.path}: ${i.message}`).join("; ")}`,
+      await reply.code(400).send({
+        error: `invalid ${what} spec: ${issues.map((i) => `${i.path}: ${i.message}`).join("; ")}`,
         issues,
       });
+      return null;
     }
     let submitted: Awaited<ReturnType<JobStore["create"]>>;
     try {
@@ -358,20 +379,30 @@ export async function buildServer(config: ApiConfig): Promise<FastifyInstance> {
       submitted = await jobStore.create(spec, { maxActive: config.maxActiveJobs });
     } catch (error) {
       if (!isVdetError(error) || error.statusCode !== 429) throw error;
-      return reply
+      await reply
         .code(429)
         .header("retry-after", "10")
         .send({
           error: `${(error as ActiveJobLimitError).active} jobs are queued or running, this server's limit (${(error as ActiveJobLimitError).limit}, VDET_MAX_ACTIVE_JOBS); submit again when some have finished`,
         });
+      return null;
     }
     const { job, created } = submitted;
     // A job stays marked until its message is on the queue: a retry with the same idempotency key queues a job
     // whose creator stopped before queueing it.
     if (created || (job.state === "queued" && (await jobStore.needsQueueing(job.id)))) await queueJob(job);
     if (created) metrics.jobSubmitted();
+    return { job, created };
+  };
+
+  app.post("/jobs", jobRoutes.create, async (request, reply) => {
+    const submitted = await submit(request.body as JobSpec, reply, "job");
+    if (!submitted) return reply;
+    const { job, created } = submitted;
     return reply.code(created ? 201 : 200).send({ job, created });
   });
+
+  registerStreamRoutes(app, { jobStore, openOutput: config.openOutput, submit, requireJson });
 
   app.get<{ Params: { id: string } }>("/jobs/:id", jobRoutes.get, async (request, reply) => {
     const job = await jobStore.get(request.params.id);

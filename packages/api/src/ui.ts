@@ -1,5 +1,5 @@
 // The dashboard's own pages: plain HTML, CSS and ES modules from ./ui, no build step and no framework.
-// /ui/ lists jobs, /ui/jobs/<id> shows one job; the pages read everything through the JSON API.
+// /ui/ lists streams and jobs, /ui/jobs/<id> shows one job (a stream's too); the pages read everything through the JSON API.
 
 import { readFile } from "node:fs/promises";
 import type { FastifyInstance } from "fastify";
@@ -9,6 +9,7 @@ const ASSETS: Record<string, string> = {
   "style.css": "text/css; charset=utf-8",
   "api.js": "text/javascript; charset=utf-8",
   "list.js": "text/javascript; charset=utf-8",
+  "streams.js": "text/javascript; charset=utf-8",
   "job.js": "text/javascript; charset=utf-8",
   "viewer.js": "text/javascript; charset=utf-8",
   "charts.js": "text/javascript; charset=utf-8",

@@ -10,6 +10,7 @@ import { registerPlanCommand } from "./commands/plan.ts";
 import { registerRenderCommand } from "./commands/render.ts";
 import { registerRoleCommands } from "./commands/roles.ts";
 import { registerRunCommand } from "./commands/run.ts";
+import { registerStreamCommands } from "./commands/streams.ts";
 import { registerTrackCommands } from "./commands/track.ts";
 
 export const VERSION = "0.1.0";
@@ -30,6 +31,7 @@ export function buildProgram(): Command {
   registerRunCommand(program);
   registerRoleCommands(program);
   registerJobCommands(program);
+  registerStreamCommands(program);
   registerRenderCommand(program);
   registerPlanCommand(program);
   registerDoctorCommand(program);

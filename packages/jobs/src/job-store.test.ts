@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { after, describe, test } from "node:test";
-import { parseJobSpec } from "@vdet/protocol";
+import { parseJobSpec, streamSpecSchema } from "@vdet/protocol";
 import { Redis } from "ioredis";
 import { RedisAggregatorCheckpoints } from "./checkpoints.ts";
 import { type JobStore, MemoryJobStore, RedisJobStore } from "./job-store.ts";
@@ -38,6 +38,47 @@ const stores: [string, () => JobStore][] = [
 
 for (const [name, make] of stores) {
   describe(`job store (${name})`, () => {
+    test("streams are listed apart from jobs, newest first, with their figures", async () => {
+      const store = make();
+      await store.create(parseJobSpec({ input: "s3://in/a.mp4", output: "s3://out/a/" }));
+      const ids: string[] = [];
+      for (const cam of [1, 2, 3]) {
+        const spec = streamSpecSchema.parse({
+          input: `rtsp://127.0.0.1:8554/cam${cam}`,
+          output: `s3://out/cam${cam}/`,
+          latencyBudgetMs: 400,
+          idempotencyKey: `cam:${cam}`,
+        });
+        ids.unshift((await store.create(spec)).job.id);
+        await new Promise((r) => setTimeout(r, 2)); // distinct creation times
+      }
+      const first = await store.listStreams({ limit: 2 });
+      assert.deepEqual(
+        first.jobs.map((j) => j.id),
+        ids.slice(0, 2),
+      );
+      const rest = await store.listStreams({ limit: 2, after: first.next! });
+      assert.deepEqual(
+        rest.jobs.map((j) => j.id),
+        ids.slice(2),
+      );
+      assert.equal(rest.next, null);
+      assert.equal((await store.list()).jobs.length, 4, "streams are jobs too");
+      const stats = { atMs: 1, fpsIn: 5, fpsOut: 4, deadlineHitRate: 0.5, phi: 0 as const };
+      await store.setStreamStats(ids[0], stats);
+      assert.deepEqual((await store.get(ids[0]))?.streamStats, stats);
+      // The idempotency key still claims its stream.
+      const again = await store.create(
+        streamSpecSchema.parse({
+          input: "rtsp://127.0.0.1:8554/cam1",
+          output: "s3://out/cam1/",
+          latencyBudgetMs: 400,
+          idempotencyKey: "cam:1",
+        }),
+      );
+      assert.deepEqual([again.job.id, again.created], [ids[2], false]);
+    });
+
     test("create, idempotency, queueing marks and the end of a job", async () => {
       const store = make();
       const spec = parseJobSpec({ input: "s3://in/a.mp4", output: "s3://out/a/", idempotencyKey: "k:1" });

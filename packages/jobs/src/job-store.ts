@@ -11,6 +11,7 @@ import {
   type JobRendering,
   type JobSpec,
   type JobStateName,
+  type StreamStats,
   TERMINAL_STATES,
   type VideoSummary,
 } from "@vdet/protocol";
@@ -64,6 +65,10 @@ export interface JobStore {
   unqueued(createdBeforeMs: number): Promise<JobRecord[]>;
   get(id: string): Promise<JobRecord | null>;
   list(options?: { limit?: number; after?: string }): Promise<JobPage>;
+  /** Jobs that are streams (spec.stream), newest first, paged like list(). */
+  listStreams(options?: { limit?: number; after?: string }): Promise<JobPage>;
+  /** A stream's recent figures (the aggregator's), shown by GET /streams. */
+  setStreamStats(id: string, stats: StreamStats): Promise<void>;
   /** Moves the job to `state` unless it is already terminal; returns whether it moved. */
   setState(id: string, state: JobStateName): Promise<boolean>;
   addProgress(id: string, delta: Partial<Record<ProgressField, number>>): Promise<void>;
@@ -173,9 +178,23 @@ export class MemoryJobStore implements JobStore {
   }
 
   async list(options: { limit?: number; after?: string } = {}): Promise<JobPage> {
-    const all = [...this.jobs.values()].sort(
-      (a, b) => b.createdAtMs - a.createdAtMs || (a.id < b.id ? -1 : 1),
+    return this.page([...this.jobs.values()], options);
+  }
+
+  async listStreams(options: { limit?: number; after?: string } = {}): Promise<JobPage> {
+    return this.page(
+      [...this.jobs.values()].filter((job) => job.spec.stream),
+      options,
     );
+  }
+
+  async setStreamStats(id: string, stats: StreamStats): Promise<void> {
+    const job = this.jobs.get(id);
+    if (job) job.streamStats = { ...stats };
+  }
+
+  private page(records: JobRecord[], options: { limit?: number; after?: string }): JobPage {
+    const all = records.sort((a, b) => b.createdAtMs - a.createdAtMs || (a.id < b.id ? -1 : 1));
     const start = options.after ? all.findIndex((j) => j.id === options.after) + 1 : 0;
     const limit = options.limit ?? 50;
     const jobs = all.slice(start, start + limit);
@@ -319,11 +338,13 @@ export class MemoryJobStore implements JobStore {
 /**
  * Indexes a job whose hash is written: returns ["existing", id] for a claimed idempotency key, ["full", active] at
  * the limit of active jobs, else adds the job to the listing, the active and not-yet-queued sets and claims the key.
- * KEYS: jobs, active, unqueued[, idempotency key] (the deployment's tag). ARGV: id, now, max active (-1: none).
+ * A stream is also added to the streams' listing.
+ * KEYS: jobs, active, unqueued, streams[, idempotency key] (the deployment's tag). ARGV: id, now, max active (-1:
+ * none), 1 for a stream.
  */
 const INDEX_SCRIPT = `
-if KEYS[4] then
-  local existing = redis.call('GET', KEYS[4])
+if KEYS[5] then
+  local existing = redis.call('GET', KEYS[5])
   if existing then return {'existing', existing} end
 end
 local max = tonumber(ARGV[3])
@@ -334,7 +355,8 @@ end
 redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
 redis.call('SADD', KEYS[2], ARGV[1])
 redis.call('SADD', KEYS[3], ARGV[1])
-if KEYS[4] then redis.call('SET', KEYS[4], ARGV[1]) end
+if ARGV[4] == '1' then redis.call('ZADD', KEYS[4], ARGV[2], ARGV[1]) end
+if KEYS[5] then redis.call('SET', KEYS[5], ARGV[1]) end
 return {'created', ARGV[1]}
 `;
 
@@ -428,7 +450,7 @@ export class RedisJobStore implements JobStore {
     };
     // The record first (the job's tag), then the index (the deployment's tag): see INDEX_SCRIPT.
     await this.redis.hset(this.keys.job(id), fields);
-    const keys = [this.keys.jobs, this.keys.active, this.keys.unqueued];
+    const keys = [this.keys.jobs, this.keys.active, this.keys.unqueued, this.keys.streams];
     if (spec.idempotencyKey) keys.push(this.keys.idempotency(spec.idempotencyKey));
     const [outcome, value] = (await this.redis.eval(
       INDEX_SCRIPT,
@@ -437,6 +459,7 @@ export class RedisJobStore implements JobStore {
       id,
       now,
       options.maxActive ?? -1,
+      spec.stream ? 1 : 0,
     )) as [string, string];
     if (outcome !== "created") await this.redis.unlink(this.keys.job(id));
     if (outcome === "full") throw new ActiveJobLimitError(Number(value), options.maxActive!);
@@ -488,17 +511,33 @@ export class RedisJobStore implements JobStore {
       cancelRequested: hash.cancelRequested === "1",
       video: hash.video ? JSON.parse(hash.video) : null,
       ...(hash.rendering ? { rendering: JSON.parse(hash.rendering) } : {}),
+      ...(hash.streamStats ? { streamStats: JSON.parse(hash.streamStats) } : {}),
     };
   }
 
   async list(options: { limit?: number; after?: string } = {}): Promise<JobPage> {
+    return this.page(this.keys.jobs, options);
+  }
+
+  async listStreams(options: { limit?: number; after?: string } = {}): Promise<JobPage> {
+    return this.page(this.keys.streams, options);
+  }
+
+  async setStreamStats(id: string, stats: StreamStats): Promise<void> {
+    // Only while the job's hash is there (a stats write racing the job's removal must not recreate it).
+    if ((await this.redis.exists(this.keys.job(id))) === 1) {
+      await this.redis.hset(this.keys.job(id), "streamStats", JSON.stringify(stats));
+    }
+  }
+
+  private async page(index: string, options: { limit?: number; after?: string }): Promise<JobPage> {
     const limit = options.limit ?? 50;
     let start = 0;
     if (options.after) {
-      const rank = await this.redis.zrevrank(this.keys.jobs, options.after);
+      const rank = await this.redis.zrevrank(index, options.after);
       start = rank === null ? 0 : rank + 1;
     }
-    const ids = await this.redis.zrevrange(this.keys.jobs, start, start + limit);
+    const ids = await this.redis.zrevrange(index, start, start + limit);
     const jobs = (await Promise.all(ids.slice(0, limit).map((id) => this.get(id)))).filter(
       (j): j is JobRecord => j !== null,
     );

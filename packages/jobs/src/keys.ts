@@ -80,6 +80,11 @@ export class DeploymentKeys {
     return this.deployment("jobs");
   }
 
+  /** Sorted set of the stream ids (their jobs' ids) by creation time (GET /streams). */
+  get streams(): string {
+    return this.deployment("streams");
+  }
+
   /** Set of the jobs not yet completed, failed or cancelled (the api's concurrent-job limit). */
   get active(): string {
     return this.deployment("active");

@@ -14,6 +14,7 @@ import {
   isTerminal,
   type JobEvent,
   type PhiValue,
+  STREAM_DEFAULTS,
   unpackFrames,
 } from "@vdet/protocol";
 import type { Consumer, Transport } from "@vdet/transport";
@@ -43,6 +44,13 @@ export interface AggregatorConfig {
   checkpoints?: AggregatorCheckpoints;
 }
 
+interface StreamSample {
+  atMs: number;
+  decoded: number;
+  written: number;
+  misses: number;
+}
+
 export function startAggregator(config: AggregatorConfig): Stage {
   const log = config.logger ?? silentLogger;
   const jobs = new Map<string, Promise<JobAggregation | "ended" | null>>();
@@ -70,10 +78,12 @@ export function startAggregator(config: AggregatorConfig): Stage {
         const checkpoint = (await config.checkpoints?.load(jobId)) ?? null;
         let output: Awaited<ReturnType<JobOutputFactory>>;
         try {
+          const { tracksPartsWritten, timeParts } = checkpoint?.snapshot ?? {};
           output = await config.openOutput(
             jobId,
             job.output,
-            checkpoint ? { tracksPartsWritten: checkpoint.snapshot.tracksPartsWritten } : undefined,
+            checkpoint ? { tracksPartsWritten: tracksPartsWritten ?? 0, timeParts } : undefined,
+            { stream: job.spec.stream },
           );
         } catch (error) {
           // An output that cannot be opened (a file where a folder must be, no permission) would fail the same
@@ -121,8 +131,10 @@ export function startAggregator(config: AggregatorConfig): Stage {
       const save = agg.checkpointSave();
       await config.checkpoints.save(agg.job.id, save);
       agg.checkpointSaved(save);
+      agg.output.committed?.();
       return;
     }
+    agg.output.committed?.();
     const progress = agg.progress();
     const written = progress.written - agg.progressReported.written;
     const deadlineMisses = progress.deadlineMisses - agg.progressReported.deadlineMisses;
@@ -131,10 +143,34 @@ export function startAggregator(config: AggregatorConfig): Stage {
     agg.progressReported = progress;
   };
 
+  /** A stream's last measurement, per aggregation: what its figures are measured against. */
+  const streamSamples = new WeakMap<JobAggregation, StreamSample>();
+  /** Streams: the figures GET /streams shows, measured every statsIntervalMs over the time since the last. */
+  const measureStream = async (agg: JobAggregation): Promise<void> => {
+    if (!agg.job.spec.stream) return;
+    const atMs = Date.now();
+    const last = streamSamples.get(agg);
+    if (last && atMs - last.atMs < STREAM_DEFAULTS.statsIntervalMs) return;
+    const decoded = (await config.jobStore.get(agg.job.id))?.progress.decoded ?? 0;
+    const sample = { atMs, decoded, written: agg.state.written, misses: agg.state.deadlineMisses };
+    streamSamples.set(agg, sample);
+    if (!last) return;
+    const seconds = (atMs - last.atMs) / 1000;
+    const written = sample.written - last.written;
+    await config.jobStore.setStreamStats(agg.job.id, {
+      atMs,
+      fpsIn: Math.max(0, sample.decoded - last.decoded) / seconds,
+      fpsOut: written / seconds,
+      deadlineHitRate: written > 0 ? Math.max(0, 1 - (sample.misses - last.misses) / written) : null,
+      phi: agg.state.phiRanges.at(-1)?.phi ?? null,
+    });
+  };
+
   /** Writes the frames that became contiguous, commits, and finishes the job once every frame is in. */
   const advance = async (agg: JobAggregation): Promise<void> => {
     await drain(agg);
     await commit(agg);
+    await measureStream(agg);
     const finished = agg.state.finished;
     if (finished && agg.reorder.next >= finished.totalFrames && !agg.done) await finish(agg);
   };
@@ -201,11 +237,15 @@ export function startAggregator(config: AggregatorConfig): Stage {
       metrics.sinkWrite(operation, performance.now() - started);
     };
     await timed("finish", () => agg.output.finish());
-    await timed("put", () => agg.output.put("tracks.mot.txt", agg.motLines.join(""), "text/plain"));
+    // A stream keeps no tracks.mot.txt (one object that would grow for as long as it runs).
+    if (!agg.job.spec.stream)
+      await timed("put", () => agg.output.put("tracks.mot.txt", agg.motLines.join(""), "text/plain"));
     await timed("put", () =>
       agg.output.put("summary.json", `${JSON.stringify(jobSummary(agg), null, 2)}\n`, "application/json"),
     );
-    const files = ["tracks.jsonl", "tracks.mot.txt", "summary.json", "manifest.json"];
+    const files = agg.job.spec.stream
+      ? [agg.output.tracksIndex ?? "tracks.jsonl", "summary.json", "manifest.json"]
+      : [agg.output.tracksIndex ?? "tracks.jsonl", "tracks.mot.txt", "summary.json", "manifest.json"];
     if (await writeJobPreview(agg, config, log)) files.push("preview.mp4");
     const manifest = jobManifest(agg, {
       state,

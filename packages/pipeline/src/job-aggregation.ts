@@ -112,7 +112,7 @@ export class JobAggregation {
     models: DeploymentModels,
     checkpoint: AggregatorCheckpoint,
   ): Promise<JobAggregation> {
-    const { version, next, pending, duplicates, tracker, tracksPartsWritten, ...state } = upgrade(
+    const { version, next, pending, duplicates, tracker, tracksPartsWritten, timeParts, ...state } = upgrade(
       checkpoint.snapshot,
       job.id,
     );
@@ -147,6 +147,8 @@ export class JobAggregation {
       tracker: this.tracker.serialize(),
       /** tracks.jsonl parts written; the lines after them are in the checkpoint's line list. */
       tracksPartsWritten: this.output.tracksPartsWritten,
+      /** Streams: the time-based parts' position (stream-output.ts). */
+      timeParts: this.output.timeParts,
     };
   }
 
@@ -218,7 +220,9 @@ export class JobAggregation {
       const i = t.detectionIndex;
       const score = detections.scores[i];
       trackIds[i] = t.trackId;
-      this.motLines.push(formatResultRow(frame.index + 1, t.trackId, detections.xyxy, i * 4, score));
+      // A stream keeps no MOT rows: they would grow for as long as it runs.
+      if (!this.job.spec.stream)
+        this.motLines.push(formatResultRow(frame.index + 1, t.trackId, detections.xyxy, i * 4, score));
       this.dirtyTracks.add(t.trackId);
       const summary = this.tracks.get(t.trackId);
       if (summary) {

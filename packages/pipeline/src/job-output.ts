@@ -2,6 +2,7 @@
 // at the end. Implementations live with the sinks (local directory, S3).
 
 import type { Readable } from "node:stream";
+import type { StreamOutput } from "@vdet/protocol";
 
 export interface JobOutput {
   /** Appends text (whole lines) to tracks.jsonl. */
@@ -22,15 +23,49 @@ export interface JobOutput {
   finish(): Promise<void>;
   /** Where the files are, for people (a directory path or an s3:// prefix). */
   readonly location: string;
+  /** The file that lists the tracks (manifest.json's `files`); default tracks.jsonl. */
+  readonly tracksIndex?: string;
+  /** Streams (stream-output.ts): the time-based parts' write position, checkpointed beside tracksPartsWritten. */
+  readonly timeParts?: TimePartsPosition;
+  /** A checkpoint holding the current write position was saved (or none is kept): closed parts may be joined. */
+  committed?(): void;
+}
+
+/** One time window of a stream's tracks.jsonl (stream-output.ts). */
+export interface TimeWindowPosition {
+  startMs: number;
+  /** Numbered pieces written. */
+  partsWritten: number;
+  /** Lines and bytes in the pieces written. */
+  lines: number;
+  sizeBytes: number;
+  /** When a line was last appended. */
+  lastAtMs: number;
+}
+
+export interface TimePartsPosition {
+  /** Pieces of the windows before the open one (tracksPartsWritten counts on from them). */
+  base: number;
+  /** The window lines are appended to; null before the first line. */
+  current: TimeWindowPosition | null;
+  /** Windows closed and not yet joined into their part. */
+  closing: TimeWindowPosition[];
 }
 
 /** Where a restarted aggregator resumes a job's output: the checkpointed write position. */
 export interface JobOutputResume {
   tracksPartsWritten: number;
+  timeParts?: TimePartsPosition;
+}
+
+/** How the job's output is laid out: a stream's tracks.jsonl in time-based parts (job spec `stream`). */
+export interface JobOutputLayout {
+  stream?: StreamOutput;
 }
 
 export type JobOutputFactory = (
   jobId: string,
   location: string,
   resume?: JobOutputResume,
+  layout?: JobOutputLayout,
 ) => Promise<JobOutput>;

@@ -3,16 +3,27 @@
 // other files are single atomic writes.
 
 import { type OpenSinkOptions, openSink, PartWriter, type Sink } from "@vdet/storage";
-import type { JobOutput, JobOutputResume } from "./job-output.ts";
+import type { JobOutput, JobOutputLayout, JobOutputResume } from "./job-output.ts";
+import { openStreamOutput } from "./stream-output.ts";
 
 export interface SinkOutputOptions {
   /** A restarted aggregator's checkpoint; parts written after it are removed and written again. */
   resume?: JobOutputResume;
   /** tracks.jsonl is written in parts of about this size (default 1 MiB). */
   tracksPartBytes?: number;
+  /** A stream's layout: tracks.jsonl in time-based parts (stream-output.ts). */
+  layout?: JobOutputLayout;
 }
 
 export async function openSinkOutput(sink: Sink, options: SinkOutputOptions = {}): Promise<JobOutput> {
+  const stream = options.layout?.stream;
+  if (stream) {
+    return openStreamOutput(sink, {
+      partMinutes: stream.partMinutes,
+      resume: options.resume?.timeParts,
+      pieceBytes: options.tracksPartBytes,
+    });
+  }
   const tracks = await PartWriter.open(sink, {
     key: "tracks.jsonl",
     contentType: "application/x-ndjson",

@@ -31,11 +31,14 @@ export {
   issuesOf,
   type JobSpec,
   type JobSpecInput,
+  jobSpecFields,
   jobSpecSchema,
   outputSchema,
   parseJobSpec,
   type Sampling,
+  type StreamOutput,
   samplingSchema,
+  streamOutputSchema,
   type Throughput,
   throughputSchema,
 } from "./job-spec.ts";
@@ -116,4 +119,26 @@ export {
 } from "./phi.ts";
 export type { RgbImage } from "./rgb-image.ts";
 export { ASSUMED_SOURCE_FPS, sampledFps } from "./sampling.ts";
+export {
+  STREAM_DEFAULTS,
+  STREAM_MANIFEST,
+  type StreamPart,
+  type StreamPartsManifest,
+  type StreamSpecInput,
+  type StreamView,
+  streamInputSchema,
+  streamPartSchema,
+  streamPartsManifestSchema,
+  streamSpecSchema,
+  streamState,
+  streamView,
+  streamViewSchema,
+} from "./stream.ts";
+export {
+  STREAM_STATES,
+  type StreamState,
+  type StreamStats,
+  streamStateSchema,
+  streamStatsSchema,
+} from "./stream-state.ts";
 export { type DetectionRow, detectionRowSchema, type TracksLine, tracksLineSchema } from "./tracks-line.ts";

@@ -49,7 +49,26 @@ export const throughputSchema = z
   });
 export type Throughput = z.infer<typeof throughputSchema>;
 
-export const jobSpecSchema = z
+/**
+ * A stream's output layout (set by POST /streams, derived in stream.ts): tracks.jsonl is written as one part per
+ * `partMinutes` of wall time, named by the part's start, plus a rolling manifest listing the parts, so that an
+ * output that runs for weeks never grows one object without bound.
+ */
+export const streamOutputSchema = z
+  .object({
+    /** A name for people (the dashboard, `vdet stream list`). */
+    name: z.string().trim().min(1).max(100).optional(),
+    /** Minutes of wall time per tracks.jsonl part (fractions allowed, at least 3 s). */
+    partMinutes: z
+      .number()
+      .min(0.05, "partMinutes must be at least 0.05 (3 s)")
+      .max(1440, "partMinutes must be at most 1440 (a day)"),
+  })
+  .strict();
+export type StreamOutput = z.infer<typeof streamOutputSchema>;
+
+/** A job spec's fields before the mode is settled (the one home of every field; the stream spec derives from it). */
+export const jobSpecFields = z
   .object({
     input: inputSchema,
     sampling: samplingSchema.default({ fps: 5 }),
@@ -81,33 +100,36 @@ export const jobSpecSchema = z
      * (absent: the same) ends the job completed with the gaps listed in manifest.json; "fail" ends it failed.
      */
     onGap: z.enum(["continue", "fail"]).optional(),
+    /** Set for a stream (POST /streams): its output is written in time-based parts. */
+    stream: streamOutputSchema.optional(),
   })
-  .strict()
-  .transform((spec, ctx) => {
-    const mode = spec.mode ?? (spec.latencyBudgetMs !== undefined ? "latency" : "archive");
-    if (mode === "latency" && spec.latencyBudgetMs === undefined) {
-      ctx.addIssue({
-        code: "custom",
-        path: ["latencyBudgetMs"],
-        message: "latencyBudgetMs is required in latency mode",
-      });
-    }
-    if (mode === "latency" && spec.throughput !== undefined) {
-      ctx.addIssue({
-        code: "custom",
-        path: ["throughput"],
-        message: "a throughput target is for archive mode; latency jobs have latencyBudgetMs",
-      });
-    }
-    if (mode === "archive" && spec.latencyBudgetMs !== undefined) {
-      ctx.addIssue({
-        code: "custom",
-        path: ["latencyBudgetMs"],
-        message: "archive mode takes no latencyBudgetMs",
-      });
-    }
-    return { ...spec, mode };
-  });
+  .strict();
+
+export const jobSpecSchema = jobSpecFields.transform((spec, ctx) => {
+  const mode = spec.mode ?? (spec.latencyBudgetMs !== undefined ? "latency" : "archive");
+  if (mode === "latency" && spec.latencyBudgetMs === undefined) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["latencyBudgetMs"],
+      message: "latencyBudgetMs is required in latency mode",
+    });
+  }
+  if (mode === "latency" && spec.throughput !== undefined) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["throughput"],
+      message: "a throughput target is for archive mode; latency jobs have latencyBudgetMs",
+    });
+  }
+  if (mode === "archive" && spec.latencyBudgetMs !== undefined) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["latencyBudgetMs"],
+      message: "archive mode takes no latencyBudgetMs",
+    });
+  }
+  return { ...spec, mode };
+});
 
 /** What a user writes (defaults optional). */
 export type JobSpecInput = z.input<typeof jobSpecSchema>;

@@ -3,6 +3,7 @@
 
 import { z } from "zod";
 import { jobSpecSchema } from "./job-spec.ts";
+import { streamStatsSchema } from "./stream-state.ts";
 
 export const JOB_STATES = ["queued", "running", "completed", "failed", "cancelled"] as const;
 export const jobStateSchema = z.enum(JOB_STATES);
@@ -73,6 +74,8 @@ export const jobRecordSchema = z
     video: videoSummarySchema.nullable(),
     /** While preview.mp4 is rendered after the last frame was written: source frames done of about `total`. */
     rendering: jobRenderingSchema.nullable().optional(),
+    /** Streams: the aggregator's recent figures (frame rates, deadline hit rate, φ). */
+    streamStats: streamStatsSchema.optional(),
   })
   .strict();
 export type JobRecord = z.infer<typeof jobRecordSchema>;

@@ -20,12 +20,12 @@ import { absoluteLocation, checkLocalOutput } from "../local-paths.ts";
 import { integer, positiveNumber, probability } from "../options.ts";
 import { createProgress } from "../progress.ts";
 
-interface ClientOptions {
+export interface ClientOptions {
   api: string;
   token?: string;
 }
 
-async function call(
+export async function call(
   client: ClientOptions,
   method: string,
   path: string,
@@ -59,14 +59,14 @@ async function call(
   return payload;
 }
 
-function clientOptions(o: { api?: string; token?: string }): ClientOptions {
+export function clientOptions(o: { api?: string; token?: string }): ClientOptions {
   return {
     api: o.api ?? process.env.VDET_API_URL ?? "http://127.0.0.1:8080",
     token: o.token ?? process.env.VDET_API_TOKEN,
   };
 }
 
-function addClientOptions(command: Command): Command {
+export function addClientOptions(command: Command): Command {
   return command
     .option("--api <url>", "api address (VDET_API_URL, default http://127.0.0.1:8080)")
     .option("--token <token>", "bearer token (VDET_API_TOKEN)");
