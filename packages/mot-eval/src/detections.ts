@@ -58,3 +58,43 @@ export function motRowsFromResults(results: readonly ResultRow[], source = "<res
   });
   return rows;
 }
+
+/**
+ * Keeps the rows of every `stride`-th frame (1, 1 + stride, 1 + 2·stride, …) and renumbers those
+ * frames 1, 2, 3 …: a sequence as a job sampling every stride-th frame sees it. Use the same
+ * stride for detections, ground truth and results.
+ */
+export function subsampleRows(rows: MotRows, stride: number): MotRows {
+  if (!Number.isInteger(stride) || stride < 1)
+    throw new RangeError(`stride must be a whole number ≥ 1, got ${stride}`);
+  const keep: number[] = [];
+  for (let r = 0; r < rows.count; r++) if ((rows.frame[r] - 1) % stride === 0) keep.push(r);
+  const n = keep.length;
+  const out: MotRows = {
+    ...rows,
+    source: stride === 1 ? rows.source : `${rows.source} (every ${stride}. frame)`,
+    count: n,
+    frame: new Int32Array(n),
+    id: new Int32Array(n),
+    box: new Float64Array(n * 4),
+    conf: new Float64Array(n),
+    classId: new Int32Array(n),
+    visibility: new Float64Array(n),
+    line: new Int32Array(n),
+  };
+  keep.forEach((r, k) => {
+    out.frame[k] = (rows.frame[r] - 1) / stride + 1;
+    out.id[k] = rows.id[r];
+    for (let c = 0; c < 4; c++) out.box[k * 4 + c] = rows.box[r * 4 + c];
+    out.conf[k] = rows.conf[r];
+    out.classId[k] = rows.classId[r];
+    out.visibility[k] = rows.visibility[r];
+    out.line[k] = rows.line[r];
+  });
+  return out;
+}
+
+/** Number of frames of a `numFrames`-frame sequence that {@link subsampleRows} keeps. */
+export function subsampledLength(numFrames: number, stride: number): number {
+  return Math.floor((numFrames - 1) / stride) + 1;
+}

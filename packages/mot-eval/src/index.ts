@@ -19,7 +19,12 @@ export {
   sumClearMotCounts,
   trajectoryClass,
 } from "./clear-mot.ts";
-export { detectionFramesFromRows, motRowsFromResults } from "./detections.ts";
+export {
+  detectionFramesFromRows,
+  motRowsFromResults,
+  subsampledLength,
+  subsampleRows,
+} from "./detections.ts";
 export {
   combineSequences,
   type EvaluateOptions,

@@ -33,3 +33,10 @@ export {
   type TrackerState,
   type TrackOutput,
 } from "./tracker.ts";
+export {
+  DEFAULT_REFINE_OPTIONS,
+  type RefinedRow,
+  type RefineOptions,
+  type RefineRow,
+  refineTracks,
+} from "./refine.ts";

@@ -1,0 +1,164 @@
+// Offline refinement of finished tracks (archive jobs, `--refine`): fill short gaps inside a track
+// by interpolation, then smooth every track over time with a Gaussian-weighted local-linear fit
+// (the idea of StrongSORT++'s GSI: linear interpolation, then Gaussian-process smoothing). Live
+// output cannot wait for it: a box can only be smoothed once the frames after it are known.
+
+import { TrackerOptionsError } from "./errors.ts";
+import { scaleFrames } from "./options.ts";
+
+/** One reported box of a track (frames counted in the stream's frames, x1, y1, x2, y2). */
+export interface RefineRow {
+  frame: number;
+  id: number;
+  box: ArrayLike<number>;
+  score: number;
+  classId?: number;
+}
+
+/** A refined row; `interpolated` marks boxes added inside a gap (no detection there). */
+export interface RefinedRow {
+  frame: number;
+  id: number;
+  box: [number, number, number, number];
+  score: number;
+  classId?: number;
+  interpolated: boolean;
+}
+
+export interface RefineOptions {
+  /** Frames per second of the rows' frame numbers (after any sampling). */
+  fps: number;
+  /** Gaps of at most this many missing frames (at 30 fps, scaled to `fps`) are filled. */
+  maxGapFrames: number;
+  /** Standard deviation of the Gaussian time weight, in frames at 30 fps (scaled to `fps`); 0: no smoothing. */
+  smoothingSigmaFrames: number;
+}
+
+export const DEFAULT_REFINE_OPTIONS: Readonly<RefineOptions> = Object.freeze({
+  fps: 30,
+  maxGapFrames: 20,
+  smoothingSigmaFrames: 3,
+});
+
+const REFERENCE_FPS = 30;
+
+function resolveRefineOptions(options: Partial<RefineOptions>): RefineOptions {
+  const o = { ...DEFAULT_REFINE_OPTIONS };
+  for (const [key, value] of Object.entries(options)) {
+    if (!(key in DEFAULT_REFINE_OPTIONS)) throw new TrackerOptionsError(`unknown refine option "${key}"`);
+    if (value !== undefined) (o as Record<string, number>)[key] = value as number;
+  }
+  if (!(o.fps > 0) || !Number.isFinite(o.fps))
+    throw new TrackerOptionsError(`refine option fps must be a positive number, got ${String(o.fps)}`);
+  for (const name of ["maxGapFrames", "smoothingSigmaFrames"] as const) {
+    const v = o[name];
+    if (typeof v !== "number" || !Number.isFinite(v) || v < 0)
+      throw new TrackerOptionsError(`refine option ${name} must be a number ≥ 0, got ${String(v)}`);
+  }
+  return o;
+}
+
+/**
+ * Refines tracker output offline: per track id, gaps of ≤ maxGapFrames missing frames are filled
+ * by linear interpolation, then each box coordinate is replaced by a Gaussian-weighted local-linear
+ * fit over the neighbouring frames (exact for constant velocity, so it does not lag at track ends).
+ * Returns rows sorted by frame, then id. Rows of one id must have distinct frames.
+ */
+export function refineTracks(rows: readonly RefineRow[], options: Partial<RefineOptions> = {}): RefinedRow[] {
+  const o = resolveRefineOptions(options);
+  const maxGap = o.maxGapFrames === 0 ? 0 : scaleFrames(Math.round(o.maxGapFrames), o.fps, REFERENCE_FPS);
+  const sigma = (o.smoothingSigmaFrames * o.fps) / REFERENCE_FPS;
+  const byId = new Map<number, RefineRow[]>();
+  for (const row of rows) {
+    if (!Number.isInteger(row.frame) || !Number.isInteger(row.id))
+      throw new TrackerOptionsError(
+        `refine rows need whole frame and id numbers, got ${row.frame}, ${row.id}`,
+      );
+    let list = byId.get(row.id);
+    if (!list) byId.set(row.id, (list = []));
+    list.push(row);
+  }
+  const out: RefinedRow[] = [];
+  for (const [id, list] of byId) {
+    list.sort((a, b) => a.frame - b.frame);
+    const dense: RefinedRow[] = [];
+    for (let k = 0; k < list.length; k++) {
+      const row = list[k];
+      if (k > 0 && row.frame === list[k - 1].frame)
+        throw new TrackerOptionsError(`track ${id} has two rows in frame ${row.frame}`);
+      const box: [number, number, number, number] = [row.box[0], row.box[1], row.box[2], row.box[3]];
+      if (k > 0) {
+        const prev = dense[dense.length - 1];
+        const gap = row.frame - prev.frame - 1;
+        if (gap > 0 && gap <= maxGap) {
+          for (let f = prev.frame + 1; f < row.frame; f++) {
+            const t = (f - prev.frame) / (row.frame - prev.frame);
+            const b: [number, number, number, number] = [0, 0, 0, 0];
+            for (let c = 0; c < 4; c++) b[c] = prev.box[c] + (box[c] - prev.box[c]) * t;
+            dense.push({
+              frame: f,
+              id,
+              box: b,
+              score: Math.min(prev.score, row.score),
+              ...(row.classId !== undefined ? { classId: row.classId } : {}),
+              interpolated: true,
+            });
+          }
+        }
+      }
+      dense.push({
+        frame: row.frame,
+        id,
+        box,
+        score: row.score,
+        ...(row.classId !== undefined ? { classId: row.classId } : {}),
+        interpolated: false,
+      });
+    }
+    out.push(...(sigma > 0 ? smooth(dense, sigma) : dense));
+  }
+  out.sort((a, b) => a.frame - b.frame || a.id - b.id);
+  return out;
+}
+
+/**
+ * Gaussian-weighted local-linear regression of each coordinate on the frame number, over the rows
+ * within 3σ (a track's rows are sorted by frame; gaps not filled stay gaps and weigh by distance).
+ */
+function smooth(rows: RefinedRow[], sigma: number): RefinedRow[] {
+  const reach = Math.ceil(3 * sigma);
+  const n = rows.length;
+  const result: RefinedRow[] = [];
+  let lo = 0;
+  let hi = 0;
+  for (let i = 0; i < n; i++) {
+    const t0 = rows[i].frame;
+    while (rows[lo].frame < t0 - reach) lo++;
+    while (hi + 1 < n && rows[hi + 1].frame <= t0 + reach) hi++;
+    let sw = 0;
+    let st = 0;
+    let stt = 0;
+    const sx = [0, 0, 0, 0];
+    const stx = [0, 0, 0, 0];
+    for (let j = lo; j <= hi; j++) {
+      const dt = rows[j].frame - t0;
+      const w = Math.exp((-dt * dt) / (2 * sigma * sigma));
+      sw += w;
+      st += w * dt;
+      stt += w * dt * dt;
+      for (let c = 0; c < 4; c++) {
+        sx[c] += w * rows[j].box[c];
+        stx[c] += w * dt * rows[j].box[c];
+      }
+    }
+    // Fit x = a + b·dt; the value at dt = 0 is a. A single point (or no spread) gives the weighted mean.
+    const det = sw * stt - st * st;
+    const box: [number, number, number, number] = [0, 0, 0, 0];
+    for (let c = 0; c < 4; c++) {
+      box[c] = det > 1e-9 * sw * sw ? (sx[c] * stt - st * stx[c]) / det : sx[c] / sw;
+    }
+    if (!(box[2] > box[0] && box[3] > box[1])) box.splice(0, 4, ...rows[i].box);
+    result.push({ ...rows[i], box });
+  }
+  return result;
+}
