@@ -1,7 +1,8 @@
 // Shared by the tracker benchmarks: the trackers compared, one pass of a tracker over a sequence's
 // frames as MOT result rows, and the offline refinement of such rows.
 
-import type { ResultRow } from "@vdet/mot-eval";
+import { mulberry32 } from "@vdet/effdet";
+import { type MotRows, parseMotText, type ResultRow } from "@vdet/mot-eval";
 import type { Detections } from "@vdet/protocol";
 import { refineTracks, Tracker } from "@vdet/tracker";
 
@@ -27,4 +28,46 @@ export function refineRows(rows: readonly ResultRow[], fps: number): ResultRow[]
     rows.map((r) => ({ frame: r.frame, id: r.id, box: r.box, score: r.conf })),
     { fps },
   ).map((r) => ({ frame: r.frame, id: r.id, box: r.box, conf: r.score }));
+}
+
+/** A seeded PRNG in [0, 1) so every run sees the same detections. */
+function prng(seed: number): () => number {
+  const next = mulberry32(seed);
+  return () => next() / 4294967296;
+}
+
+export function synthesiseDetections(
+  gt: MotRows,
+  frames: number,
+  width: number,
+  height: number,
+  seed: number,
+): MotRows {
+  const random = prng(seed);
+  const gauss = () => Math.sqrt(-2 * Math.log(random() + 1e-12)) * Math.cos(2 * Math.PI * random());
+  const lines: string[] = [];
+  for (let k = 0; k < gt.count; k++) {
+    if (gt.classId[k] !== 1 || gt.conf[k] === 0) continue;
+    const visibility = gt.visibility[k];
+    if (random() > 0.15 + 0.8 * visibility) continue;
+    const [x, y, w, h] = gt.box.subarray(k * 4, k * 4 + 4);
+    const jitter = 0.04 * h;
+    const x1 = x + 0.5 * jitter * gauss();
+    const y1 = y + jitter * gauss();
+    const x2 = x + w + 0.5 * jitter * gauss();
+    const y2 = y + h + jitter * gauss();
+    if (x2 - x1 < 2 || y2 - y1 < 2) continue;
+    const score = 0.3 + 0.7 * visibility * (0.6 + 0.4 * random());
+    lines.push(`${gt.frame[k]},-1,${x1},${y1},${x2 - x1},${y2 - y1},${score}`);
+  }
+  for (let f = 1; f <= frames; f++) {
+    const falsePositives = Math.floor(random() * 3);
+    for (let i = 0; i < falsePositives; i++) {
+      const w = 20 + random() * 80;
+      lines.push(
+        `${f},-1,${random() * (width - w)},${random() * (height - 2.5 * w)},${w},${2.5 * w},${0.3 + 0.5 * random()}`,
+      );
+    }
+  }
+  return parseMotText(lines.join("\n"), { kind: "det", source: "synthetic" });
 }

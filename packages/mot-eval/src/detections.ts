@@ -1,6 +1,7 @@
 // Conversions between MOTChallenge rows and the per-frame arrays a tracker consumes / produces.
 
 import { allocateDetections, type Detections } from "@vdet/protocol";
+import { type RefineOptions, refineTracks } from "@vdet/tracker";
 import type { MotRows, ResultRow } from "./mot-format.ts";
 
 /**
@@ -97,4 +98,18 @@ export function subsampleRows(rows: MotRows, stride: number): MotRows {
 /** Number of frames of a `numFrames`-frame sequence that {@link subsampleRows} keeps. */
 export function subsampledLength(numFrames: number, stride: number): number {
   return Math.floor((numFrames - 1) / stride) + 1;
+}
+
+/** Result rows after the tracker's offline refinement (gap filling, tracklet linking, smoothing). */
+export function refineMotRows(rows: MotRows, options: Partial<RefineOptions> = {}): MotRows {
+  const input = [];
+  for (let r = 0; r < rows.count; r++) {
+    const [x, y, w, h] = rows.box.subarray(r * 4, r * 4 + 4);
+    input.push({ frame: rows.frame[r], id: rows.id[r], box: [x, y, x + w, y + h], score: rows.conf[r] });
+  }
+  const refined = refineTracks(input, options);
+  return motRowsFromResults(
+    refined.map((r) => ({ frame: r.frame, id: r.id, box: r.box, conf: r.score })),
+    `${rows.source} (refined)`,
+  );
 }

@@ -22,6 +22,7 @@ export {
 export {
   detectionFramesFromRows,
   motRowsFromResults,
+  refineMotRows,
   subsampledLength,
   subsampleRows,
 } from "./detections.ts";

@@ -26,13 +26,6 @@ export {
   type TrackerOptions,
   TrackerOptionsError,
 } from "./options.ts";
-export { TrackerStateError, type TrackState } from "./track.ts";
-export {
-  DetectionInputError,
-  Tracker,
-  type TrackerState,
-  type TrackOutput,
-} from "./tracker.ts";
 export {
   DEFAULT_REFINE_OPTIONS,
   type RefinedRow,
@@ -40,3 +33,10 @@ export {
   type RefineRow,
   refineTracks,
 } from "./refine.ts";
+export { TrackerStateError, type TrackState } from "./track.ts";
+export {
+  DetectionInputError,
+  Tracker,
+  type TrackerState,
+  type TrackOutput,
+} from "./tracker.ts";

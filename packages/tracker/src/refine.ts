@@ -30,6 +30,14 @@ export interface RefineOptions {
   fps: number;
   /** Gaps of at most this many missing frames (at 30 fps, scaled to `fps`) are filled. */
   maxGapFrames: number;
+  /**
+   * Tracks that end and tracks that start at most this many frames later (at 30 fps, scaled to
+   * `fps`) are joined into one when the first track, continued at its last velocity, overlaps the
+   * second's first box by at least linkIou (best pairs first, each track joined once per end); 0: off.
+   */
+  maxLinkGapFrames: number;
+  /** Minimum IoU of the extrapolated end of one track with the start of the next to join them. */
+  linkIou: number;
   /** Standard deviation of the Gaussian time weight, in frames at 30 fps (scaled to `fps`); 0: no smoothing. */
   smoothingSigmaFrames: number;
 }
@@ -37,6 +45,8 @@ export interface RefineOptions {
 export const DEFAULT_REFINE_OPTIONS: Readonly<RefineOptions> = Object.freeze({
   fps: 30,
   maxGapFrames: 20,
+  maxLinkGapFrames: 60,
+  linkIou: 0.3,
   smoothingSigmaFrames: 3,
 });
 
@@ -50,7 +60,9 @@ function resolveRefineOptions(options: Partial<RefineOptions>): RefineOptions {
   }
   if (!(o.fps > 0) || !Number.isFinite(o.fps))
     throw new TrackerOptionsError(`refine option fps must be a positive number, got ${String(o.fps)}`);
-  for (const name of ["maxGapFrames", "smoothingSigmaFrames"] as const) {
+  if (!(o.linkIou >= 0 && o.linkIou <= 1))
+    throw new TrackerOptionsError(`refine option linkIou must be in [0, 1], got ${String(o.linkIou)}`);
+  for (const name of ["maxGapFrames", "maxLinkGapFrames", "smoothingSigmaFrames"] as const) {
     const v = o[name];
     if (typeof v !== "number" || !Number.isFinite(v) || v < 0)
       throw new TrackerOptionsError(`refine option ${name} must be a number ≥ 0, got ${String(v)}`);
@@ -68,19 +80,24 @@ export function refineTracks(rows: readonly RefineRow[], options: Partial<Refine
   const o = resolveRefineOptions(options);
   const maxGap = o.maxGapFrames === 0 ? 0 : scaleFrames(Math.round(o.maxGapFrames), o.fps, REFERENCE_FPS);
   const sigma = (o.smoothingSigmaFrames * o.fps) / REFERENCE_FPS;
-  const byId = new Map<number, RefineRow[]>();
+  const maxLinkGap =
+    o.maxLinkGapFrames === 0 ? 0 : scaleFrames(Math.round(o.maxLinkGapFrames), o.fps, REFERENCE_FPS);
+  let byId = new Map<number, RefineRow[]>();
   for (const row of rows) {
     if (!Number.isInteger(row.frame) || !Number.isInteger(row.id))
       throw new TrackerOptionsError(
         `refine rows need whole frame and id numbers, got ${row.frame}, ${row.id}`,
       );
-    let list = byId.get(row.id);
-    if (!list) byId.set(row.id, (list = []));
-    list.push(row);
+    const list = byId.get(row.id);
+    if (list) list.push(row);
+    else byId.set(row.id, [row]);
   }
+  for (const list of byId.values()) list.sort((a, b) => a.frame - b.frame);
+  if (maxLinkGap > 0) byId = linkTracklets(byId, maxLinkGap, o.linkIou);
+  // A joined gap is filled like a gap inside one track.
+  const fillGap = Math.max(maxGap, maxLinkGap);
   const out: RefinedRow[] = [];
   for (const [id, list] of byId) {
-    list.sort((a, b) => a.frame - b.frame);
     const dense: RefinedRow[] = [];
     for (let k = 0; k < list.length; k++) {
       const row = list[k];
@@ -90,7 +107,7 @@ export function refineTracks(rows: readonly RefineRow[], options: Partial<Refine
       if (k > 0) {
         const prev = dense[dense.length - 1];
         const gap = row.frame - prev.frame - 1;
-        if (gap > 0 && gap <= maxGap) {
+        if (gap > 0 && gap <= fillGap) {
           for (let f = prev.frame + 1; f < row.frame; f++) {
             const t = (f - prev.frame) / (row.frame - prev.frame);
             const b: [number, number, number, number] = [0, 0, 0, 0];
@@ -161,4 +178,79 @@ function smooth(rows: RefinedRow[], sigma: number): RefinedRow[] {
     result.push({ ...rows[i], box });
   }
   return result;
+}
+
+/** Velocity (per frame) of each box coordinate over the last `span` rows of a track (end-to-end slope). */
+function endVelocity(list: readonly RefineRow[], fromEnd: boolean, span: number): number[] {
+  const n = list.length;
+  const k = Math.min(span, n - 1);
+  if (k < 1) return [0, 0, 0, 0];
+  const a = fromEnd ? list[n - 1 - k] : list[0];
+  const b = fromEnd ? list[n - 1] : list[k];
+  const dt = b.frame - a.frame;
+  return [0, 1, 2, 3].map((c) => (b.box[c] - a.box[c]) / dt);
+}
+
+function iou(a: readonly number[], b: ArrayLike<number>): number {
+  const iw = Math.min(a[2], b[2]) - Math.max(a[0], b[0]);
+  const ih = Math.min(a[3], b[3]) - Math.max(a[1], b[1]);
+  if (iw <= 0 || ih <= 0) return 0;
+  const inter = iw * ih;
+  return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter);
+}
+
+/**
+ * Joins tracklets: a track ending at frame e and one starting at s (e < s ≤ e + maxGap + 1) are
+ * candidates when both, continued at their end velocities to the middle of the gap, overlap with
+ * IoU ≥ minIou; pairs are taken best first, each end and each start used once. The later track
+ * takes the earlier one's id (its rows are kept under the joined id, in frame order).
+ */
+function linkTracklets(
+  byId: Map<number, RefineRow[]>,
+  maxGap: number,
+  minIou: number,
+): Map<number, RefineRow[]> {
+  const ids = [...byId.keys()];
+  const pairs: { from: number; to: number; score: number }[] = [];
+  const SPAN = 5;
+  for (const a of ids) {
+    const la = byId.get(a) as RefineRow[];
+    const end = la[la.length - 1];
+    const va = endVelocity(la, true, SPAN);
+    for (const b of ids) {
+      if (a === b) continue;
+      const lb = byId.get(b) as RefineRow[];
+      const start = lb[0];
+      const gap = start.frame - end.frame - 1;
+      if (gap < 0 || gap > maxGap) continue;
+      if (la[0].classId !== undefined && start.classId !== undefined && la[0].classId !== start.classId)
+        continue;
+      const vb = endVelocity(lb, false, SPAN);
+      // Both continued to the middle of the gap (constant velocity), where they should meet.
+      const mid = (end.frame + start.frame) / 2;
+      const fa = [0, 1, 2, 3].map((c) => end.box[c] + va[c] * (mid - end.frame));
+      const fb = [0, 1, 2, 3].map((c) => start.box[c] + vb[c] * (mid - start.frame));
+      if (!(fa[2] > fa[0] && fa[3] > fa[1] && fb[2] > fb[0] && fb[3] > fb[1])) continue;
+      const score = iou(fa, fb);
+      if (score >= minIou) pairs.push({ from: a, to: b, score });
+    }
+  }
+  pairs.sort((p, q) => q.score - p.score || p.from - q.from || p.to - q.to);
+  const next = new Map<number, number>();
+  const prev = new Map<number, number>();
+  for (const p of pairs) {
+    if (next.has(p.from) || prev.has(p.to)) continue;
+    next.set(p.from, p.to);
+    prev.set(p.to, p.from);
+  }
+  const joined = new Map<number, RefineRow[]>();
+  for (const id of ids) {
+    if (prev.has(id)) continue; // a chain starts at a track nothing links into
+    const rows: RefineRow[] = [];
+    for (let k: number | undefined = id; k !== undefined; k = next.get(k)) {
+      for (const r of byId.get(k) as RefineRow[]) rows.push(r.id === id ? r : { ...r, id });
+    }
+    joined.set(id, rows);
+  }
+  return joined;
 }
