@@ -265,6 +265,9 @@ function main(): void {
         aheadOfByteTrack: ahead(["bytetrack"]),
         aheadOfOcSort: ahead(["ocsort"]),
         degradesLessThanSortWhenSampled: degradesLess,
+        aboveSortAtEveryStride: STRIDES.every((stride) =>
+          METRICS.every((k) => sampled[stride].vdet[k] > sampled[stride].sort[k]),
+        ),
         atLeast2000FramesPerSecond: vdet.framesPerSecond >= 2000,
       },
       sequences: perSequence,
