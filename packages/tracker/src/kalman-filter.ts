@@ -22,7 +22,7 @@ export interface BoxParameterisation {
   /** Diagonal of the measurement noise R at `mean`. */
   measurementVariance(mean: Float64Array, out: Float64Array): void;
   /** Adjusts the mean before a prediction; `lost`: the track had no detection in the last frame. */
-  beforePredict(mean: Float64Array, lost: boolean, dt: number): void;
+  beforePredict(mean: Float64Array, lost: boolean): void;
 }
 
 /** Position / velocity noise as fractions of the box height (ByteTrack: 1/20, 1/160). */
@@ -107,9 +107,9 @@ export const XYSR: BoxParameterisation = Object.freeze({
   measurementVariance(_mean: Float64Array, out: Float64Array) {
     setDiagonal(out, [1, 1, 10, 10]);
   },
-  beforePredict(mean: Float64Array, _lost: boolean, dt: number) {
+  beforePredict(mean: Float64Array) {
     // SORT: an area about to become non-positive stops shrinking.
-    if (dt * mean[6] + mean[2] <= 0) mean[6] = 0;
+    if (mean[6] + mean[2] <= 0) mean[6] = 0;
   },
 });
 
@@ -137,38 +137,40 @@ export class KalmanFilter {
   }
 
   /**
-   * One step of x' = F x, P' = F P Fᵀ + dt·Q with F = [[I, dt·I], [0, I]] (dt: the step in the
-   * filter's time unit). With P = [[A, B], [C, D]]: F P Fᵀ = [[A + dt (B + C) + dt² D, B + dt D], [C + dt D, D]].
+   * One step of x' = F x, P' = F P Fᵀ + Q with F = [[I, I], [0, I]]. Using the block structure,
+   * with P = [[A, B], [C, D]]: F P Fᵀ = [[A + B + C + D, B + D], [C + D, D]]. (For xysr the
+   * eighth state has zero mean and variance, so the same F leaves r without velocity.)
    */
-  predict(mean: Float64Array, cov: Float64Array, lost = false, dt = 1): void {
-    this.parameterisation.beforePredict(mean, lost, dt);
+  predict(mean: Float64Array, cov: Float64Array, lost = false): void {
+    this.parameterisation.beforePredict(mean, lost);
+    // Q is evaluated at the state before the step (as DeepSORT/ByteTrack do).
     this.parameterisation.processVariance(mean, this.variance);
-    for (let k = 0; k < 4; k++) mean[k] += dt * mean[k + 4];
+    for (let k = 0; k < 4; k++) mean[k] += mean[k + 4];
     for (let r = 0; r < 4; r++) {
       for (let c = 0; c < 4; c++) {
         const a = cov[r * 8 + c];
         const b = cov[r * 8 + c + 4];
         const cc = cov[(r + 4) * 8 + c];
         const d = cov[(r + 4) * 8 + c + 4];
-        cov[r * 8 + c] = a + dt * (b + cc) + dt * dt * d;
-        cov[r * 8 + c + 4] = b + dt * d;
-        cov[(r + 4) * 8 + c] = cc + dt * d;
+        cov[r * 8 + c] = a + b + cc + d;
+        cov[r * 8 + c + 4] = b + d;
+        cov[(r + 4) * 8 + c] = cc + d;
       }
     }
-    for (let k = 0; k < 8; k++) cov[k * 9] += dt * this.variance[k];
+    for (let k = 0; k < 8; k++) cov[k * 9] += this.variance[k];
   }
 
   /**
    * Measurement update with z in the parameterisation's form: S = H P Hᵀ + R, K = P Hᵀ S⁻¹,
    * x += K (z − H x), P −= K S Kᵀ (= K (P Hᵀ)ᵀ).
    */
-  update(mean: Float64Array, cov: Float64Array, measurement: ArrayLike<number>, noiseScale = 1): void {
+  update(mean: Float64Array, cov: Float64Array, measurement: ArrayLike<number>): void {
     const { s, sInv, gain, pht, innovation } = this;
     // H selects the first four state entries, so P Hᵀ is the first four columns of P.
     for (let r = 0; r < 8; r++) for (let c = 0; c < 4; c++) pht[r * 4 + c] = cov[r * 8 + c];
     for (let r = 0; r < 4; r++) for (let c = 0; c < 4; c++) s[r * 4 + c] = cov[r * 8 + c];
     this.parameterisation.measurementVariance(mean, this.variance);
-    for (let k = 0; k < 4; k++) s[k * 5] += noiseScale * this.variance[k];
+    for (let k = 0; k < 4; k++) s[k * 5] += this.variance[k];
     invertSymmetric4(s, sInv, this.choleskyScratch);
     for (let r = 0; r < 8; r++) {
       for (let c = 0; c < 4; c++) {

@@ -50,17 +50,6 @@ export interface TrackerOptions {
   outputBox: "filtered" | "detection";
   /** Kalman parameterisation: ByteTrack's x, y, aspect, height or SORT's x, y, area, ratio. */
   motionModel: "xyah" | "xysr";
-  /** EXPERIMENT: one filter step = one frame at referenceFps (dt = referenceFps / fps per update). */
-  stepInRealTime: boolean;
-  /** EXPERIMENT: measurement noise × (1 − score) (StrongSORT NSA). */
-  confidenceAwareNoise: boolean;
-  /** EXPERIMENT: buffered IoU in the first association (fraction of w, h per side; × (1 + lost) up to 3×). */
-  iouBuffer: number;
-  /** EXPERIMENT: forbid pairs whose heights differ by more than this ratio; 0: off. */
-  heightGate: number;
-  /** EXPERIMENT: OC-SORT observation-centric recovery stage. */
-  observationCentricRecovery: boolean;
-  recoveryMatchIou: number;
 }
 
 /** Options after validation, with ages converted to frames at the stream's rate. */
@@ -92,12 +81,6 @@ export const DEFAULT_TRACKER_OPTIONS: Readonly<TrackerOptions> = Object.freeze({
   observationCentricReupdate: true,
   outputBox: "filtered",
   motionModel: "xysr",
-  stepInRealTime: false,
-  confidenceAwareNoise: false,
-  iouBuffer: 0,
-  heightGate: 0,
-  observationCentricRecovery: false,
-  recoveryMatchIou: 0.3,
 });
 
 /**
@@ -123,12 +106,6 @@ export const SORT_BASELINE_OPTIONS: Readonly<Partial<TrackerOptions>> = Object.f
   observationCentricReupdate: false,
   outputBox: "filtered",
   motionModel: "xysr",
-  stepInRealTime: false,
-  confidenceAwareNoise: false,
-  iouBuffer: 0,
-  heightGate: 0,
-  observationCentricRecovery: false,
-  recoveryMatchIou: 0.3,
 });
 
 export { TrackerOptionsError };
@@ -175,9 +152,6 @@ export function resolveTrackerOptions(options: Partial<TrackerOptions> = {}): Re
     "matchIou",
     "lowScoreMatchIou",
     "tentativeMatchIou",
-    "heightGate",
-    "recoveryMatchIou",
-    "iouBuffer",
   ] as const)
     fraction(name);
   for (const name of ["maxLostFrames", "minHits", "tentativeMaxMisses", "warmupFrames"] as const) count(name);
@@ -188,9 +162,6 @@ export function resolveTrackerOptions(options: Partial<TrackerOptions> = {}): Re
     "classAware",
     "resetStreakOnMiss",
     "observationCentricReupdate",
-    "stepInRealTime",
-    "confidenceAwareNoise",
-    "observationCentricRecovery",
   ] as const)
     flag(name);
   if (merged.lowScoreThreshold > merged.highScoreThreshold) {

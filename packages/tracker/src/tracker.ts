@@ -49,8 +49,6 @@ class Scratch {
   f64 = new Float64Array(0);
   gated = new Float64Array(0);
   trackBoxes = new Float64Array(0);
-  bufferedTrackBoxes = new Float64Array(0);
-  bufferedDetBoxes = new Float64Array(0);
   colForRow = new Int32Array(0);
   rows = new Int32Array(0);
   cols = new Int32Array(0);
@@ -65,12 +63,7 @@ class Scratch {
       this.f64 = new Float64Array(pairs * 2);
       this.gated = new Float64Array(pairs * 2);
     }
-    if (this.trackBoxes.length < tracks * 4) {
-      this.trackBoxes = new Float64Array(tracks * 8);
-      this.bufferedTrackBoxes = new Float64Array(tracks * 8);
-    }
-    if (this.bufferedDetBoxes.length < detections * 4)
-      this.bufferedDetBoxes = new Float64Array(detections * 8);
+    if (this.trackBoxes.length < tracks * 4) this.trackBoxes = new Float64Array(tracks * 8);
     const n = Math.max(tracks, detections);
     if (this.colForRow.length < n) {
       this.colForRow = new Int32Array(n * 2);
@@ -94,7 +87,6 @@ export class Tracker {
   private readonly scratch = new Scratch();
   private readonly measurement = new Float64Array(4);
   private readonly virtualBox = new Float64Array(4);
-  private readonly dt: number;
   private tracks: Track[] = [];
   private frameIndex = 0;
   private nextId = 1;
@@ -102,7 +94,6 @@ export class Tracker {
   constructor(options: Partial<TrackerOptions> = {}) {
     this.options = Object.freeze(resolveTrackerOptions(options));
     this.kf = new KalmanFilter(this.options.motionModel === "xysr" ? XYSR : XYAH);
-    this.dt = this.options.stepInRealTime ? this.options.referenceFps / this.options.fps : 1;
     const { maxLostFramesAtFps: _a, minHitsAtFps: _b, tentativeMaxMissesAtFps: _c, ...user } = this.options;
     this.userOptions = user;
   }
@@ -131,7 +122,7 @@ export class Tracker {
     const model = this.kf.parameterisation;
     for (let t = 0; t < tracks.length; t++) {
       const track = tracks[t];
-      this.kf.predict(track.mean, track.cov, track.missed > 0, this.dt);
+      this.kf.predict(track.mean, track.cov, track.missed > 0);
       model.toBox(track.mean, s.trackBoxes, t * 4);
       track.detectionIndex = -1;
     }
@@ -153,7 +144,7 @@ export class Tracker {
     for (let t = 0; t < tracks.length; t++) {
       if (tracks[t].confirmed || !o.associateTentativeSeparately) s.rows[rowCount++] = t;
     }
-    this.associate(frame, rowCount, s.high, highCount, o.matchIou, o.fuseScore, o.iouBuffer);
+    this.associate(frame, rowCount, s.high, highCount, o.matchIou, o.fuseScore);
 
     // Stage 2: tracks that were tracked last frame and are still unmatched vs low detections.
     if (lowCount > 0) {
@@ -163,25 +154,14 @@ export class Tracker {
         if (s.trackMatched[t] || track.missed > 0) continue;
         if (track.confirmed || !o.associateTentativeSeparately) s.rows[rowCount++] = t;
       }
-      this.associate(frame, rowCount, s.low, lowCount, o.lowScoreMatchIou, false, 0);
-    }
-
-    if (o.observationCentricRecovery) {
-      rowCount = 0;
-      for (let t = 0; t < tracks.length; t++) {
-        const track = tracks[t];
-        if (s.trackMatched[t] || !(track.confirmed || !o.associateTentativeSeparately)) continue;
-        s.rows[rowCount++] = t;
-        for (let k = 0; k < 4; k++) s.trackBoxes[t * 4 + k] = track.lastObservation[k];
-      }
-      this.associate(frame, rowCount, s.high, highCount, o.recoveryMatchIou, false, 0);
+      this.associate(frame, rowCount, s.low, lowCount, o.lowScoreMatchIou, false);
     }
 
     // Stage 3 (ByteTrack): tentative tracks vs the high detections nobody took.
     if (o.associateTentativeSeparately) {
       rowCount = 0;
       for (let t = 0; t < tracks.length; t++) if (!tracks[t].confirmed) s.rows[rowCount++] = t;
-      this.associate(frame, rowCount, s.high, highCount, o.tentativeMatchIou, o.fuseScore, 0);
+      this.associate(frame, rowCount, s.high, highCount, o.tentativeMatchIou, o.fuseScore);
     }
 
     // Life cycle of unmatched tracks: count the miss, drop the ones too old.
@@ -254,7 +234,6 @@ export class Tracker {
     detCount: number,
     minIou: number,
     fuseScore: boolean,
-    buffer: number,
   ): void {
     const s = this.scratch;
     let colCount = 0;
@@ -265,31 +244,15 @@ export class Tracker {
     if (rowCount === 0 || colCount === 0) return;
     const { xyxy: boxes, scores, classIds: classes } = frame;
     const cost = s.f64;
-    if (buffer > 0) {
-      for (let r = 0; r < rowCount; r++) {
-        const t = s.rows[r];
-        expandBox(s.trackBoxes, t * 4, buffer * Math.min(1 + this.tracks[t].missed, 3), s.bufferedTrackBoxes);
-      }
-      for (let c = 0; c < colCount; c++) expandBox(boxes, s.cols[c] * 4, buffer, s.bufferedDetBoxes);
-      iouMatrix(s.bufferedTrackBoxes, s.rows, rowCount, s.bufferedDetBoxes, s.cols, colCount, cost);
-    } else {
-      iouMatrix(s.trackBoxes, s.rows, rowCount, boxes, s.cols, colCount, cost);
-    }
+    iouMatrix(s.trackBoxes, s.rows, rowCount, boxes, s.cols, colCount, cost);
     const classAware = this.options.classAware;
-    const minHeightRatio = 1 - this.options.heightGate;
     for (let r = 0; r < rowCount; r++) {
-      const t = s.rows[r];
-      const track = this.tracks[t];
-      const trackHeight = s.trackBoxes[t * 4 + 3] - s.trackBoxes[t * 4 + 1];
+      const track = this.tracks[s.rows[r]];
       for (let c = 0; c < colCount; c++) {
         const d = s.cols[c];
         let similarity = cost[r * colCount + c];
         if (fuseScore) similarity *= scores[d];
-        const detHeight = boxes[d * 4 + 3] - boxes[d * 4 + 1];
-        const forbidden =
-          (classAware && classes[d] !== track.classId) ||
-          (minHeightRatio < 1 &&
-            Math.min(trackHeight, detHeight) < minHeightRatio * Math.max(trackHeight, detHeight));
+        const forbidden = classAware && classes[d] !== track.classId;
         // Similarity below minIou is forbidden; compare in similarity space to avoid 1 - x rounding.
         cost[r * colCount + c] = forbidden || similarity < minIou ? Number.NaN : 1 - similarity;
       }
@@ -321,15 +284,14 @@ export class Tracker {
       for (let step = 1; step < gap; step++) {
         const f = step / gap;
         for (let k = 0; k < 4; k++) virtualBox[k] = last[k] + (frame.xyxy[d * 4 + k] - last[k]) * f;
-        this.kf.predict(track.mean, track.cov, false, this.dt);
+        this.kf.predict(track.mean, track.cov);
         model.toMeasurement(virtualBox, 0, m);
         this.kf.update(track.mean, track.cov, m);
       }
-      this.kf.predict(track.mean, track.cov, false, this.dt);
+      this.kf.predict(track.mean, track.cov);
     }
     model.toMeasurement(frame.xyxy, d * 4, m);
-    const noiseScale = o.confidenceAwareNoise ? Math.max(1 - frame.scores[d], 0.05) : 1;
-    this.kf.update(track.mean, track.cov, m, noiseScale);
+    this.kf.update(track.mean, track.cov, m);
     this.recordObservation(track, frame.xyxy, d);
     track.hitStreak++;
     track.missed = 0;
@@ -371,15 +333,6 @@ export class Tracker {
     }
     return out;
   }
-}
-
-function expandBox(boxes: ArrayLike<number>, offset: number, fraction: number, out: Float64Array): void {
-  const dw = fraction * (boxes[offset + 2] - boxes[offset]);
-  const dh = fraction * (boxes[offset + 3] - boxes[offset + 1]);
-  out[offset] = boxes[offset] - dw;
-  out[offset + 1] = boxes[offset + 1] - dh;
-  out[offset + 2] = boxes[offset + 2] + dw;
-  out[offset + 3] = boxes[offset + 3] + dh;
 }
 
 /** Checks the frame's array shapes and that all numbers are finite; returns the number of detections. */
