@@ -1,7 +1,9 @@
 // Ablation of tracker changes: each variant (default options plus one change) on the TUD sequences
 // (real detections and gt) at strides 1, 2, 3, 5, and on the synthetic MOT17 check (detections
 // synthesised from the gt as in tracker-synthetic) at strides 1, 3, 5. A change is kept only if it
-// helps on TUD combined and on the synthetic check (docs/tracker.md). Last stdout line: one JSON object.
+// helps on TUD combined and on the synthetic check (docs/tracker.md). Changes that were tried and
+// removed (real-time filter steps, NSA noise, buffered IoU, height gate, OC-SORT recovery) run at
+// commit 895b539 with VDET_ABLATION_EXPERIMENTS=1. Last stdout line: one JSON object.
 
 import { existsSync } from "node:fs";
 import { join } from "node:path";
@@ -40,16 +42,6 @@ const VARIANTS: Record<string, Variant> = {
   "no fuseScore": { tracker: { fuseScore: false } },
   "no ORU": { tracker: { observationCentricReupdate: false } },
   xyah: { tracker: { motionModel: "xyah" } },
-  ...(process.env.VDET_ABLATION_EXPERIMENTS === "1"
-    ? ({
-        "real-time step": { tracker: { stepInRealTime: true } },
-        "NSA noise": { tracker: { confidenceAwareNoise: true } },
-        "BIoU 0.1": { tracker: { iouBuffer: 0.1 } },
-        "BIoU 0.3": { tracker: { iouBuffer: 0.3 } },
-        "height gate 0.3": { tracker: { heightGate: 0.3 } },
-        "OC recovery": { tracker: { observationCentricRecovery: true } },
-      } as Record<string, Variant>)
-    : {}),
   refine: { refine: {} },
   "refine no link": { refine: { maxLinkGapFrames: 0 } },
   "refine link 20": { refine: { maxLinkGapFrames: 20 } },
