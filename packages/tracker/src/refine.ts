@@ -213,16 +213,27 @@ function linkTracklets(
   const ids = [...byId.keys()];
   const pairs: { from: number; to: number; score: number }[] = [];
   const SPAN = 5;
+  // Tracks by first frame, so each end only looks at the tracks starting within the gap window.
+  const byStart = [...ids].sort(
+    (p, q) => (byId.get(p) as RefineRow[])[0].frame - (byId.get(q) as RefineRow[])[0].frame || p - q,
+  );
+  const startFrame = (k: number) => (byId.get(byStart[k]) as RefineRow[])[0].frame;
   for (const a of ids) {
     const la = byId.get(a) as RefineRow[];
     const end = la[la.length - 1];
     const va = endVelocity(la, true, SPAN);
-    for (const b of ids) {
+    let lo = 0;
+    let hi = byStart.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (startFrame(mid) <= end.frame) lo = mid + 1;
+      else hi = mid;
+    }
+    for (let k = lo; k < byStart.length && startFrame(k) - end.frame - 1 <= maxGap; k++) {
+      const b = byStart[k];
       if (a === b) continue;
       const lb = byId.get(b) as RefineRow[];
       const start = lb[0];
-      const gap = start.frame - end.frame - 1;
-      if (gap < 0 || gap > maxGap) continue;
       if (la[0].classId !== undefined && start.classId !== undefined && la[0].classId !== start.classId)
         continue;
       const vb = endVelocity(lb, false, SPAN);
