@@ -144,7 +144,7 @@ export class Tracker {
     for (let t = 0; t < tracks.length; t++) {
       if (tracks[t].confirmed || !o.associateTentativeSeparately) s.rows[rowCount++] = t;
     }
-    this.associate(frame, rowCount, s.high, highCount, o.matchIou, o.fuseScore, true);
+    this.associate(frame, rowCount, s.high, highCount, o.matchIou, o.fuseScore);
 
     // Stage 2: tracks that were tracked last frame and are still unmatched vs low detections.
     if (lowCount > 0) {
@@ -232,11 +232,9 @@ export class Tracker {
     rowCount: number,
     detIndices: Int32Array,
     detCount: number,
-    minIouBase: number,
+    minIou: number,
     fuseScore: boolean,
-    stageOne = false,
   ): void {
-    let minIou = minIouBase;
     const s = this.scratch;
     let colCount = 0;
     for (let k = 0; k < detCount; k++) {
@@ -248,40 +246,18 @@ export class Tracker {
     const cost = s.f64;
     iouMatrix(s.trackBoxes, s.rows, rowCount, boxes, s.cols, colCount, cost);
     const classAware = this.options.classAware;
-    const o = this.options;
     for (let r = 0; r < rowCount; r++) {
       const track = this.tracks[s.rows[r]];
-      const stride = (globalThis as unknown as { __S: number }).__S ?? 1;
-      const buffer = EXP_BUF * (stride - 1);
-      const scale = Math.max(EXP_IOU_MIN, stride ** -EXP_IOU_P);
-      minIou = minIouBase * scale;
       for (let c = 0; c < colCount; c++) {
         const d = s.cols[c];
         let similarity = cost[r * colCount + c];
-        if (buffer > 0) similarity = bufferedIou(s.trackBoxes, s.rows[r] * 4, boxes, d * 4, Math.min(buffer, EXP_BUF_MAX));
-        let bonus = 0;
-        const hist = (track as unknown as { hist?: number[][] }).hist;
-        if (EXP_OCM > 0 && stageOne && hist && hist.length >= 2) {
-          const a = hist[0];
-          const b = hist[hist.length - 1];
-          const vx = b[0] - a[0];
-          const vy = b[1] - a[1];
-          const vn = Math.hypot(vx, vy);
-          const dx = (boxes[d * 4] + boxes[d * 4 + 2]) / 2 - b[0];
-          const dy = (boxes[d * 4 + 1] + boxes[d * 4 + 3]) / 2 - b[1];
-          const dn = Math.hypot(dx, dy);
-          if (vn > 1e-6 && dn > 1e-6) {
-            const cos = Math.max(-1, Math.min(1, (vx * dx + vy * dy) / (vn * dn)));
-            bonus = EXP_OCM * scores[d] * (Math.PI / 2 - Math.acos(cos)) / Math.PI;
-          }
-        }
         if (fuseScore) similarity *= scores[d];
         const forbidden = classAware && classes[d] !== track.classId;
         // Similarity below minIou is forbidden; compare in similarity space to avoid 1 - x rounding.
-        cost[r * colCount + c] = forbidden || similarity < minIou ? Number.NaN : 1 - similarity - bonus;
+        cost[r * colCount + c] = forbidden || similarity < minIou ? Number.NaN : 1 - similarity;
       }
     }
-    solveGated(this.solver, cost, rowCount, colCount, EXP_OCM > 0 && stageOne ? 1 + EXP_OCM : 1, s.gated, s.colForRow);
+    solveGated(this.solver, cost, rowCount, colCount, 1, s.gated, s.colForRow);
     for (let r = 0; r < rowCount; r++) {
       const c = s.colForRow[r];
       if (c < 0) continue;
@@ -332,10 +308,6 @@ export class Tracker {
     track.observedCov.set(track.cov);
     track.lastMatchFrame = this.frameIndex;
     track.detectionIndex = d;
-    const t = track as unknown as { hist?: number[][] };
-    t.hist ??= [];
-    t.hist.push([(boxes[d * 4] + boxes[d * 4 + 2]) / 2, (boxes[d * 4 + 1] + boxes[d * 4 + 3]) / 2, this.frameIndex]);
-    if (t.hist.length > EXP_OCM_DT + 1) t.hist.shift();
   }
 
   private confirm(track: Track): void {
@@ -361,27 +333,6 @@ export class Tracker {
     }
     return out;
   }
-}
-
-const EXP_BUF = Number(process.env.EXP_BUF ?? 0);
-const EXP_IOU_P = Number(process.env.EXP_IOU_P ?? 0);
-const EXP_IOU_MIN = Number(process.env.EXP_IOU_MIN ?? 0);
-const EXP_OCM = Number(process.env.EXP_OCM ?? 0);
-const EXP_OCM_DT = Number(process.env.EXP_OCM_DT ?? 3);
-const EXP_BUF_OFF = Number(process.env.EXP_BUF_OFF ?? 1);
-const EXP_BUF_MAX = Number(process.env.EXP_BUF_MAX ?? 1);
-function bufferedIou(a: ArrayLike<number>, ai: number, b: ArrayLike<number>, bi: number, buf: number): number {
-  const aw = (a[ai + 2] - a[ai]) * buf;
-  const ah = (a[ai + 3] - a[ai + 1]) * buf;
-  const bw = (b[bi + 2] - b[bi]) * buf;
-  const bh = (b[bi + 3] - b[bi + 1]) * buf;
-  const ax1 = a[ai] - aw, ay1 = a[ai + 1] - ah, ax2 = a[ai + 2] + aw, ay2 = a[ai + 3] + ah;
-  const bx1 = b[bi] - bw, by1 = b[bi + 1] - bh, bx2 = b[bi + 2] + bw, by2 = b[bi + 3] + bh;
-  const iw = Math.min(ax2, bx2) - Math.max(ax1, bx1);
-  const ih = Math.min(ay2, by2) - Math.max(ay1, by1);
-  if (iw <= 0 || ih <= 0) return 0;
-  const inter = iw * ih;
-  return inter / ((ax2 - ax1) * (ay2 - ay1) + (bx2 - bx1) * (by2 - by1) - inter);
 }
 
 /** Checks the frame's array shapes and that all numbers are finite; returns the number of detections. */
