@@ -22,7 +22,13 @@ import {
 } from "@vdet/mot-eval";
 import { Tracker } from "@vdet/tracker";
 import { motDir } from "../test/support/mot.ts";
-import { makeTracker, refineRows, synthesiseDetections, trackRows } from "./support/tracker-runs.ts";
+import {
+  makeTracker,
+  refineRows,
+  samplingDegradation,
+  synthesiseDetections,
+  trackRows,
+} from "./support/tracker-runs.ts";
 
 /** Every stride-th frame: 1 = all frames. */
 const STRIDES = [1, 2, 3, 5];
@@ -103,6 +109,10 @@ function main(): void {
       };
     }
   }
+  const { degradation, degradationRule, degradesLessAt, degradesLess } = samplingDegradation(
+    sampledCombined,
+    STRIDES,
+  );
   const combined: Record<string, Record<string, number>> = {};
   for (const [name, results] of Object.entries(evaluated)) {
     const c = combineSequences(results);
@@ -122,6 +132,10 @@ function main(): void {
       sequences: sequences.map((s) => s.name),
       combined,
       sampled: sampledCombined,
+      degradation,
+      degradationRule,
+      degradesLessAt,
+      goals: { degradesLessThanSortWhenSampled: degradesLess },
     }),
   );
 }

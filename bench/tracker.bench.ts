@@ -25,7 +25,13 @@ import {
 } from "@vdet/mot-eval";
 import type { Detections } from "@vdet/protocol";
 import { motDir } from "../test/support/mot.ts";
-import { makeTracker, refineRows, type TrackerVariant, trackRows } from "./support/tracker-runs.ts";
+import {
+  makeTracker,
+  refineRows,
+  samplingDegradation,
+  type TrackerVariant,
+  trackRows,
+} from "./support/tracker-runs.ts";
 
 /** Timed passes per sequence and tracker; the median pass gives frames/s. */
 const PASSES = Number(process.env.VDET_BENCH_PASSES ?? 7);
@@ -193,19 +199,10 @@ function main(): void {
       sampled[stride][v] = { hota: round(s.hota), idf1: round(s.idf1), mota: round(s.mota), idsw: s.idsw };
     }
   }
-  /** Loss against stride 1 (points of the metric, as a fraction), per stride, metric and tracker. */
-  const degradation: Record<string, Record<string, Record<Metric, number>>> = {};
-  let degradesLess = true;
-  for (const stride of STRIDES.slice(1)) {
-    degradation[stride] = {};
-    for (const v of VARIANTS) {
-      degradation[stride][v] = Object.fromEntries(
-        METRICS.map((k) => [k, round(sampled[1][v][k] - sampled[stride][v][k])]),
-      ) as Record<Metric, number>;
-    }
-    for (const k of METRICS)
-      if (degradation[stride].vdet[k] >= degradation[stride].sort[k]) degradesLess = false;
-  }
+  const { degradation, degradationRule, degradesLessAt, degradesLess } = samplingDegradation(
+    sampled,
+    STRIDES,
+  );
 
   // Human-readable tables.
   const gtNames = (evaluated.get("vdet@1") ?? []).map((m) => m.name);
@@ -259,6 +256,8 @@ function main(): void {
       combined,
       sampled,
       degradation,
+      degradationRule,
+      degradesLessAt,
       goals: {
         aheadOfAllReferences: ahead(["sort", "bytetrack", "ocsort"]),
         aheadOfSort: ahead(["sort"]),

@@ -71,3 +71,38 @@ export function synthesiseDetections(
   }
   return parseMotText(lines.join("\n"), { kind: "det", source: "synthetic" });
 }
+
+const SAMPLING_METRICS = ["hota", "idf1", "mota"] as const;
+type SamplingMetric = (typeof SAMPLING_METRICS)[number];
+
+/** How "vdet degrades less than SORT when sampled" is decided; printed in the benchmarks' JSON. */
+export const DEGRADATION_RULE =
+  "absolute loss per metric against the same tracker at stride 1 (combined HOTA, IDF1, MOTA as fractions: " +
+  "value at stride 1 minus value at stride s; negative = gain); true when vdet's loss < SORT's loss, " +
+  "strictly, for each of HOTA, IDF1 and MOTA at each sub-sampled stride";
+
+/**
+ * Loss of each tracker against its own stride-1 figures, per stride and metric, and whether vdet
+ * loses less than SORT by {@link DEGRADATION_RULE}. `sampled[stride][variant]` holds combined figures.
+ */
+export function samplingDegradation(
+  sampled: Record<string, Record<string, Record<string, number>>>,
+  strides: readonly number[],
+) {
+  const round = (v: number) => Number(v.toFixed(4));
+  const degradation: Record<string, Record<string, Record<SamplingMetric, number>>> = {};
+  const degradesLessAt: Record<string, Record<SamplingMetric, boolean>> = {};
+  for (const stride of strides.filter((s) => s !== 1)) {
+    degradation[stride] = {};
+    for (const v of ["vdet", "sort"]) {
+      degradation[stride][v] = Object.fromEntries(
+        SAMPLING_METRICS.map((k) => [k, round(sampled[1][v][k] - sampled[stride][v][k])]),
+      ) as Record<SamplingMetric, number>;
+    }
+    degradesLessAt[stride] = Object.fromEntries(
+      SAMPLING_METRICS.map((k) => [k, degradation[stride].vdet[k] < degradation[stride].sort[k]]),
+    ) as Record<SamplingMetric, boolean>;
+  }
+  const degradesLess = Object.values(degradesLessAt).every((m) => SAMPLING_METRICS.every((k) => m[k]));
+  return { degradation, degradationRule: DEGRADATION_RULE, degradesLessAt, degradesLess };
+}
