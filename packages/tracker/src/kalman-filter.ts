@@ -157,11 +157,7 @@ export class KalmanFilter {
         cov[(r + 4) * 8 + c] = cc + d;
       }
     }
-    const g = globalThis as unknown as { __S?: number; __FPS?: number };
-    const stride = process.env.EXP_FPSDT ? Math.max(Number(process.env.EXP_FPSDT_MIN ?? 0), 30 / (g.__FPS ?? 30)) : (g.__S ?? 1);
-    const qp = stride ** Number(process.env.EXP_QP ?? 0);
-    const qv = stride ** Number(process.env.EXP_QV ?? 0);
-    for (let k = 0; k < 8; k++) cov[k * 9] += this.variance[k] * (k < 4 ? qp : qv);
+    for (let k = 0; k < 8; k++) cov[k * 9] += this.variance[k];
   }
 
   /**
