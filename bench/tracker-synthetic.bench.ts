@@ -2,75 +2,42 @@
 // ground truth but no public detections, so detections are synthesised from the gt (seeded): each
 // pedestrian box is detected with probability 0.15 + 0.8 · visibility, its edges jittered by a few
 // percent of its height, scored by visibility; 0–2 false positives per frame. Compares our tracker
-// (both Kalman parameterisations) with the SORT baseline. Last stdout line: one JSON object.
+// (both Kalman parameterisations, and with the offline refinement) with the SORT baseline, and vdet with
+// SORT on the sequences sub-sampled to every 2nd, 3rd and 5th frame. Last stdout line: one JSON object.
 
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { mulberry32 } from "@vdet/effdet";
 import {
   combineSequences,
   detectionFramesFromRows,
   evaluateSequence,
   findSequences,
   formatSummaryTable,
-  type MotRows,
   motRowsFromResults,
-  parseMotText,
-  type ResultRow,
   readMotFile,
   type SequenceMetrics,
+  subsampledLength,
+  subsampleRows,
   summarize,
 } from "@vdet/mot-eval";
 import { Tracker } from "@vdet/tracker";
 import { motDir } from "../test/support/mot.ts";
+import {
+  makeTracker,
+  refineRows,
+  samplingDegradation,
+  synthesiseDetections,
+  trackRows,
+} from "./support/tracker-runs.ts";
+
+/** Every stride-th frame: 1 = all frames. */
+const STRIDES = [1, 2, 3, 5];
 
 const VARIANTS: Record<string, (fps: number) => Tracker> = {
   ours: (fps) => new Tracker({ fps }),
   "ours-xyah": (fps) => new Tracker({ fps, motionModel: "xyah" }),
   sort: (fps) => Tracker.sortBaseline({ fps }),
 };
-
-/** A seeded PRNG in [0, 1) so every run sees the same detections. */
-function prng(seed: number): () => number {
-  const next = mulberry32(seed);
-  return () => next() / 4294967296;
-}
-
-function synthesiseDetections(
-  gt: MotRows,
-  frames: number,
-  width: number,
-  height: number,
-  seed: number,
-): MotRows {
-  const random = prng(seed);
-  const gauss = () => Math.sqrt(-2 * Math.log(random() + 1e-12)) * Math.cos(2 * Math.PI * random());
-  const lines: string[] = [];
-  for (let k = 0; k < gt.count; k++) {
-    if (gt.classId[k] !== 1 || gt.conf[k] === 0) continue;
-    const visibility = gt.visibility[k];
-    if (random() > 0.15 + 0.8 * visibility) continue;
-    const [x, y, w, h] = gt.box.subarray(k * 4, k * 4 + 4);
-    const jitter = 0.04 * h;
-    const x1 = x + 0.5 * jitter * gauss();
-    const y1 = y + jitter * gauss();
-    const x2 = x + w + 0.5 * jitter * gauss();
-    const y2 = y + h + jitter * gauss();
-    if (x2 - x1 < 2 || y2 - y1 < 2) continue;
-    const score = 0.3 + 0.7 * visibility * (0.6 + 0.4 * random());
-    lines.push(`${gt.frame[k]},-1,${x1},${y1},${x2 - x1},${y2 - y1},${score}`);
-  }
-  for (let f = 1; f <= frames; f++) {
-    const falsePositives = Math.floor(random() * 3);
-    for (let i = 0; i < falsePositives; i++) {
-      const w = 20 + random() * 80;
-      lines.push(
-        `${f},-1,${random() * (width - w)},${random() * (height - 2.5 * w)},${w},${2.5 * w},${0.3 + 0.5 * random()}`,
-      );
-    }
-  }
-  return parseMotText(lines.join("\n"), { kind: "det", source: "synthetic" });
-}
 
 function main(): void {
   if (!existsSync(motDir)) {
@@ -86,6 +53,8 @@ function main(): void {
   const evaluated: Record<string, SequenceMetrics[]> = Object.fromEntries(
     Object.keys(VARIANTS).map((k) => [k, []]),
   );
+  const refinedRuns: SequenceMetrics[] = [];
+  const sampled: Record<string, SequenceMetrics[]> = {};
   sequences.forEach((seq, index) => {
     const gt = readMotFile(join(seq.dir, "gt", "gt.txt"), { kind: "gt" });
     const info = seq.seqInfo;
@@ -97,19 +66,53 @@ function main(): void {
       info.imHeight ?? 1080,
       1000 + index,
     );
+    const fps = info.frameRate ?? 30;
     const frames = detectionFramesFromRows(det, frameCount);
     for (const [name, make] of Object.entries(VARIANTS)) {
-      const tracker = make(info.frameRate ?? 30);
-      const rows: ResultRow[] = [];
-      frames.forEach((frame, f) => {
-        for (const t of tracker.update(frame))
-          rows.push({ frame: f + 1, id: t.trackId, box: t.box, conf: t.score });
-      });
+      const rows = trackRows(make(fps), frames);
       evaluated[name].push(
         evaluateSequence(gt, motRowsFromResults(rows), { name: seq.name, numTimesteps: frameCount }),
       );
+      if (name === "ours")
+        refinedRuns.push(
+          evaluateSequence(gt, motRowsFromResults(refineRows(rows, fps)), {
+            name: seq.name,
+            numTimesteps: frameCount,
+          }),
+        );
+    }
+    // The same detections and gt sub-sampled, as a job sampling every stride-th frame sees them.
+    for (const stride of STRIDES) {
+      const n = subsampledLength(frameCount, stride);
+      const sampledFrames = detectionFramesFromRows(subsampleRows(det, stride), n);
+      const sampledGt = subsampleRows(gt, stride);
+      for (const variant of ["vdet", "sort"] as const) {
+        const rows = trackRows(makeTracker(variant, fps / stride), sampledFrames);
+        const key = `${variant}@${stride}`;
+        sampled[key] ??= [];
+        sampled[key].push(
+          evaluateSequence(sampledGt, motRowsFromResults(rows), { name: seq.name, numTimesteps: n }),
+        );
+      }
     }
   });
+  evaluated["ours+refine"] = refinedRuns;
+  const sampledCombined: Record<string, Record<string, Record<string, number>>> = {};
+  for (const stride of STRIDES) {
+    sampledCombined[stride] = {};
+    for (const variant of ["vdet", "sort"]) {
+      const s = summarize(combineSequences(sampled[`${variant}@${stride}`]));
+      sampledCombined[stride][variant] = {
+        hota: Number(s.hota.toFixed(4)),
+        idf1: Number(s.idf1.toFixed(4)),
+        mota: Number(s.mota.toFixed(4)),
+      };
+    }
+  }
+  const { degradation, degradationRule, degradesLessAt, degradesLess } = samplingDegradation(
+    sampledCombined,
+    STRIDES,
+  );
   const combined: Record<string, Record<string, number>> = {};
   for (const [name, results] of Object.entries(evaluated)) {
     const c = combineSequences(results);
@@ -128,6 +131,11 @@ function main(): void {
       bench: "tracker-synthetic",
       sequences: sequences.map((s) => s.name),
       combined,
+      sampled: sampledCombined,
+      degradation,
+      degradationRule,
+      degradesLessAt,
+      goals: { degradesLessThanSortWhenSampled: degradesLess },
     }),
   );
 }

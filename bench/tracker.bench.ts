@@ -1,7 +1,10 @@
-// Tracker benchmark on the MOT15 sequences that ship detections: accuracy (MOTA, IDF1, HOTA) where
-// ground truth exists, id stability and tracker-only speed elsewhere, for our tracker and the SORT
-// baseline in the same run. Data: $VDET_DATA_DIR/mot (default ../shared/data next to the repo).
-// Last stdout line: one JSON object with the figures.
+// Tracker benchmark on the MOT15 sequences that ship detections. Where ground truth exists: accuracy
+// (HOTA, IDF1, MOTA) of vdet's tracker, the SORT configuration, and the outputs of the authors'
+// ByteTrack and OC-SORT code on the same detections (read from <data>/mot/reference); the same for
+// vdet and SORT on the sequences sub-sampled to every 2nd, 3rd and 5th frame (as a job sampling that
+// way sees them); vdet with the offline refinement (`--refine`), reported apart from the online
+// tracker. Everywhere: id stability and tracker-only speed. Data: $VDET_DATA_DIR/mot (default
+// ../shared/data next to the repo). Last stdout line: one JSON object with the figures.
 
 import { existsSync } from "node:fs";
 import { join } from "node:path";
@@ -11,38 +14,39 @@ import {
   evaluateSequence,
   findSequences,
   formatSummaryTable,
+  type MotRows,
   motRowsFromResults,
   type ResultRow,
   readMotFile,
   type SequenceMetrics,
+  subsampledLength,
+  subsampleRows,
   summarize,
 } from "@vdet/mot-eval";
 import type { Detections } from "@vdet/protocol";
-import { Tracker } from "@vdet/tracker";
 import { motDir } from "../test/support/mot.ts";
+import {
+  makeTracker,
+  refineRows,
+  samplingDegradation,
+  type TrackerVariant,
+  trackRows,
+} from "./support/tracker-runs.ts";
 
 /** Timed passes per sequence and tracker; the median pass gives frames/s. */
 const PASSES = Number(process.env.VDET_BENCH_PASSES ?? 7);
+const STRIDES = [1, 2, 3, 5];
+const REFERENCES = ["bytetrack", "ocsort"] as const;
+const METRICS = ["hota", "idf1", "mota"] as const;
+type Metric = (typeof METRICS)[number];
 
-type Variant = "ours" | "sort";
-const VARIANTS: Variant[] = ["ours", "sort"];
-
-function makeTracker(variant: Variant, fps: number): Tracker {
-  return variant === "ours" ? new Tracker({ fps }) : Tracker.sortBaseline({ fps });
-}
-
-function runOnce(variant: Variant, fps: number, frames: readonly Detections[]): ResultRow[] {
-  const tracker = makeTracker(variant, fps);
-  const rows: ResultRow[] = [];
-  for (let f = 0; f < frames.length; f++) {
-    for (const t of tracker.update(frames[f]))
-      rows.push({ frame: f + 1, id: t.trackId, box: t.box, conf: t.score });
-  }
-  return rows;
-}
+const VARIANTS: TrackerVariant[] = ["vdet", "sort"];
+/** Rows of the accuracy tables: the online trackers, the refined vdet output, the reference outputs. */
+const ENTRIES = ["vdet", "sort", ...REFERENCES, "vdet+refine"] as const;
+type Entry = (typeof ENTRIES)[number];
 
 /** Median wall time of a tracker-only pass (no parsing, no output formatting), in ms. */
-function timePasses(variant: Variant, fps: number, frames: readonly Detections[]): number {
+function timePasses(variant: TrackerVariant, fps: number, frames: readonly Detections[]): number {
   const times: number[] = [];
   for (let p = 0; p < PASSES; p++) {
     const tracker = makeTracker(variant, fps);
@@ -69,6 +73,19 @@ function idStability(rows: readonly ResultRow[], numFrames: number) {
 }
 
 const round = (v: number, digits = 4) => (Number.isFinite(v) ? Number(v.toFixed(digits)) : v);
+const pct = (v: number) => (100 * v).toFixed(1).padStart(6);
+
+function figures(m: SequenceMetrics) {
+  const s = summarize(m);
+  return {
+    hota: round(s.hota),
+    idf1: round(s.idf1),
+    mota: round(s.mota),
+    idsw: s.idsw,
+    fp: s.fp,
+    fn: s.fn,
+  };
+}
 
 function main(): void {
   if (!existsSync(motDir)) {
@@ -77,18 +94,26 @@ function main(): void {
     );
     process.exit(1);
   }
+  const referenceDir = join(motDir, "reference");
   const sequences = findSequences(motDir, join("det", "det.txt"));
   const perSequence: Record<string, unknown>[] = [];
-  const evaluated: Record<Variant, SequenceMetrics[]> = { ours: [], sort: [] };
-  const totals: Record<Variant, { frames: number; ms: number }> = {
-    ours: { frames: 0, ms: 0 },
+  /** Stride 1: every entry; strides > 1: vdet and sort. */
+  const evaluated = new Map<string, SequenceMetrics[]>();
+  const push = (key: string, m: SequenceMetrics) => {
+    const list = evaluated.get(key) ?? [];
+    list.push(m);
+    evaluated.set(key, list);
+  };
+  const totals: Record<TrackerVariant, { frames: number; ms: number }> = {
+    vdet: { frames: 0, ms: 0 },
     sort: { frames: 0, ms: 0 },
   };
 
   for (const seq of sequences) {
     const fps = seq.seqInfo.frameRate ?? 30;
     const det = readMotFile(join(seq.dir, "det", "det.txt"), { kind: "det" });
-    const frames = detectionFramesFromRows(det, seq.seqInfo.seqLength);
+    const length = seq.seqInfo.seqLength ?? Math.max(0, ...det.frame);
+    const frames = detectionFramesFromRows(det, length);
     const gtPath = join(seq.dir, "gt", "gt.txt");
     const gt = existsSync(gtPath) ? readMotFile(gtPath, { kind: "gt" }) : undefined;
     const entry: Record<string, unknown> = {
@@ -97,74 +122,152 @@ function main(): void {
       videoFps: fps,
       detections: det.count,
     };
+    const evaluate = (g: MotRows, rows: MotRows, numTimesteps: number) =>
+      evaluateSequence(g, rows, { name: seq.name, numTimesteps });
     for (const variant of VARIANTS) {
-      const rows = runOnce(variant, fps, frames); // also warms up the JIT
+      const rows = trackRows(makeTracker(variant, fps), frames); // also warms up the JIT
       const ms = timePasses(variant, fps, frames);
       totals[variant].frames += frames.length;
       totals[variant].ms += ms;
-      const figures: Record<string, unknown> = {
+      const result: Record<string, unknown> = {
         framesPerSecond: Math.round((frames.length / ms) * 1000),
         ...Object.fromEntries(
           Object.entries(idStability(rows, frames.length)).map(([k, v]) => [k, round(v, 2)]),
         ),
       };
       if (gt) {
-        const m = evaluateSequence(gt, motRowsFromResults(rows, `${seq.name} (tracker output)`), {
-          name: seq.name,
-          numTimesteps: seq.seqInfo.seqLength,
-        });
-        evaluated[variant].push(m);
-        const s = summarize(m);
-        Object.assign(figures, {
-          mota: round(s.mota),
-          idf1: round(s.idf1),
-          hota: round(s.hota),
-          idsw: s.idsw,
-          fp: s.fp,
-          fn: s.fn,
-        });
+        const m = evaluate(gt, motRowsFromResults(rows), length);
+        push(`${variant}@1`, m);
+        Object.assign(result, figures(m));
+        if (variant === "vdet") {
+          const refined = evaluate(gt, motRowsFromResults(refineRows(rows, fps)), length);
+          push("vdet+refine@1", refined);
+          entry["vdet+refine"] = figures(refined);
+        }
       }
-      entry[variant] = figures;
+      entry[variant] = result;
+    }
+    if (gt) {
+      for (const ref of REFERENCES) {
+        const path = join(referenceDir, ref, `${seq.name}.txt`);
+        if (!existsSync(path)) throw new Error(`reference output missing: ${path}`);
+        const m = evaluate(gt, readMotFile(path, { kind: "res" }), length);
+        push(`${ref}@1`, m);
+        entry[ref] = figures(m);
+      }
+      const strides: Record<string, unknown> = {};
+      for (const stride of STRIDES.slice(1)) {
+        const n = subsampledLength(length, stride);
+        const sampledGt = subsampleRows(gt, stride);
+        const sampledFrames = detectionFramesFromRows(subsampleRows(det, stride), n);
+        const atStride: Record<string, unknown> = {};
+        for (const variant of VARIANTS) {
+          const rows = trackRows(makeTracker(variant, fps / stride), sampledFrames);
+          const m = evaluate(sampledGt, motRowsFromResults(rows), n);
+          push(`${variant}@${stride}`, m);
+          atStride[variant] = figures(m);
+        }
+        strides[stride] = atStride;
+      }
+      entry.strides = strides;
     }
     perSequence.push(entry);
   }
 
-  const combined: Record<string, unknown> = {};
-  for (const variant of VARIANTS) {
-    const c = combineSequences(evaluated[variant]);
-    const s = summarize(c);
-    combined[variant] = {
-      sequencesWithGt: evaluated[variant].map((m) => m.name),
-      mota: round(s.mota),
-      idf1: round(s.idf1),
+  const combinedAt = (key: string) => summarize(combineSequences(evaluated.get(key) ?? []));
+  const combined: Record<string, Record<string, number | string[]>> = {};
+  for (const e of ENTRIES) {
+    const s = combinedAt(`${e}@1`);
+    combined[e] = {
+      sequencesWithGt: (evaluated.get(`${e}@1`) ?? []).map((m) => m.name),
       hota: round(s.hota),
+      idf1: round(s.idf1),
+      mota: round(s.mota),
       idsw: s.idsw,
-      framesPerSecond: Math.round((totals[variant].frames / totals[variant].ms) * 1000),
+      fp: s.fp,
+      fn: s.fn,
     };
-    console.log(`\n${variant === "ours" ? "vdet tracker (ByteTrack-style)" : "SORT baseline"}:`);
-    console.log(formatSummaryTable([...evaluated[variant], c].map(summarize)));
   }
-  const ours = combined.ours as { mota: number; idf1: number; framesPerSecond: number };
-  const sort = combined.sort as { mota: number; idf1: number };
+  for (const v of VARIANTS)
+    combined[v].framesPerSecond = Math.round((totals[v].frames / totals[v].ms) * 1000);
+
+  const sampled: Record<string, Record<string, Record<string, number>>> = {};
+  for (const stride of STRIDES) {
+    sampled[stride] = {};
+    for (const v of VARIANTS) {
+      const s = combinedAt(`${v}@${stride}`);
+      sampled[stride][v] = { hota: round(s.hota), idf1: round(s.idf1), mota: round(s.mota), idsw: s.idsw };
+    }
+  }
+  const { degradation, degradationRule, degradesLessAt, degradesLess } = samplingDegradation(
+    sampled,
+    STRIDES,
+  );
+
+  // Human-readable tables.
+  const gtNames = (evaluated.get("vdet@1") ?? []).map((m) => m.name);
+  console.log(
+    "\nHOTA / IDF1 / MOTA (%), stride 1; reference rows are the authors' code on the same detections:",
+  );
+  console.log(`${"tracker".padEnd(13)}${[...gtNames, "COMBINED"].map((n) => n.padStart(22)).join("")}`);
+  for (const e of ENTRIES) {
+    const cells = [...(evaluated.get(`${e}@1`) ?? []), combineSequences(evaluated.get(`${e}@1`) ?? [])].map(
+      (m) => {
+        const s = summarize(m);
+        return `${pct(s.hota)}${pct(s.idf1)}${pct(s.mota)}`.padStart(22);
+      },
+    );
+    console.log(`${e.padEnd(13)}${cells.join("")}`);
+  }
+  console.log("\nsampled frames, combined HOTA / IDF1 / MOTA (%):");
+  for (const stride of STRIDES) {
+    console.log(
+      `  every ${stride}. frame  ` +
+        VARIANTS.map(
+          (v) =>
+            `${v} ${pct(sampled[stride][v].hota)}${pct(sampled[stride][v].idf1)}${pct(sampled[stride][v].mota)}`,
+        ).join("    "),
+    );
+  }
+  console.log("\nvdet tracker (online):");
+  console.log(
+    formatSummaryTable(
+      [...(evaluated.get("vdet@1") ?? []), combineSequences(evaluated.get("vdet@1") ?? [])].map(summarize),
+    ),
+  );
   console.log("\nper sequence (frames/s tracker-only, ids):");
   for (const e of perSequence) {
-    const o = e.ours as Record<string, number>;
+    const o = e.vdet as Record<string, number>;
     const b = e.sort as Record<string, number>;
     console.log(
-      `  ${String(e.name).padEnd(16)} ours ${String(o.framesPerSecond).padStart(7)} fps ${String(o.ids).padStart(4)} ids` +
+      `  ${String(e.name).padEnd(16)} vdet ${String(o.framesPerSecond).padStart(7)} fps ${String(o.ids).padStart(4)} ids` +
         `   sort ${String(b.framesPerSecond).padStart(7)} fps ${String(b.ids).padStart(4)} ids`,
     );
   }
+
+  const vdet = combined.vdet as Record<Metric, number> & { framesPerSecond: number };
+  const ahead = (others: readonly Entry[]) =>
+    others.every((o) => METRICS.every((k) => vdet[k] > (combined[o] as Record<Metric, number>)[k]));
   console.log(
     JSON.stringify({
       bench: "tracker",
       dataDir: motDir,
       passes: PASSES,
       combined,
+      sampled,
+      degradation,
+      degradationRule,
+      degradesLessAt,
       goals: {
-        motaAboveSort: ours.mota > sort.mota,
-        idf1AboveSort: ours.idf1 > sort.idf1,
-        atLeast2000FramesPerSecond: ours.framesPerSecond >= 2000,
+        aheadOfAllReferences: ahead(["sort", "bytetrack", "ocsort"]),
+        aheadOfSort: ahead(["sort"]),
+        aheadOfByteTrack: ahead(["bytetrack"]),
+        aheadOfOcSort: ahead(["ocsort"]),
+        degradesLessThanSortWhenSampled: degradesLess,
+        aboveSortAtEveryStride: STRIDES.every((stride) =>
+          METRICS.every((k) => sampled[stride].vdet[k] > sampled[stride].sort[k]),
+        ),
+        atLeast2000FramesPerSecond: vdet.framesPerSecond >= 2000,
       },
       sequences: perSequence,
     }),

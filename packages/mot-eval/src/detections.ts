@@ -1,6 +1,7 @@
 // Conversions between MOTChallenge rows and the per-frame arrays a tracker consumes / produces.
 
 import { allocateDetections, type Detections } from "@vdet/protocol";
+import { type RefineOptions, refineTracks } from "@vdet/tracker";
 import type { MotRows, ResultRow } from "./mot-format.ts";
 
 /**
@@ -57,4 +58,58 @@ export function motRowsFromResults(results: readonly ResultRow[], source = "<res
     rows.line[k] = k + 1;
   });
   return rows;
+}
+
+/**
+ * Keeps the rows of every `stride`-th frame (1, 1 + stride, 1 + 2·stride, …) and renumbers those
+ * frames 1, 2, 3 …: a sequence as a job sampling every stride-th frame sees it. Use the same
+ * stride for detections, ground truth and results.
+ */
+export function subsampleRows(rows: MotRows, stride: number): MotRows {
+  if (!Number.isInteger(stride) || stride < 1)
+    throw new RangeError(`stride must be a whole number ≥ 1, got ${stride}`);
+  const keep: number[] = [];
+  for (let r = 0; r < rows.count; r++) if ((rows.frame[r] - 1) % stride === 0) keep.push(r);
+  const n = keep.length;
+  const out: MotRows = {
+    ...rows,
+    source: stride === 1 ? rows.source : `${rows.source} (every ${stride}. frame)`,
+    count: n,
+    frame: new Int32Array(n),
+    id: new Int32Array(n),
+    box: new Float64Array(n * 4),
+    conf: new Float64Array(n),
+    classId: new Int32Array(n),
+    visibility: new Float64Array(n),
+    line: new Int32Array(n),
+  };
+  keep.forEach((r, k) => {
+    out.frame[k] = (rows.frame[r] - 1) / stride + 1;
+    out.id[k] = rows.id[r];
+    for (let c = 0; c < 4; c++) out.box[k * 4 + c] = rows.box[r * 4 + c];
+    out.conf[k] = rows.conf[r];
+    out.classId[k] = rows.classId[r];
+    out.visibility[k] = rows.visibility[r];
+    out.line[k] = rows.line[r];
+  });
+  return out;
+}
+
+/** Number of frames of a `numFrames`-frame sequence that {@link subsampleRows} keeps. */
+export function subsampledLength(numFrames: number, stride: number): number {
+  return Math.floor((numFrames - 1) / stride) + 1;
+}
+
+/** Result rows after the tracker's offline refinement (gap filling, tracklet linking, smoothing). */
+export function refineMotRows(rows: MotRows, options: Partial<RefineOptions> = {}): MotRows {
+  const input = [];
+  for (let r = 0; r < rows.count; r++) {
+    const [x, y, w, h] = rows.box.subarray(r * 4, r * 4 + 4);
+    input.push({ frame: rows.frame[r], id: rows.id[r], box: [x, y, x + w, y + h], score: rows.conf[r] });
+  }
+  const refined = refineTracks(input, options);
+  return motRowsFromResults(
+    refined.map((r) => ({ frame: r.frame, id: r.id, box: r.box, conf: r.score })),
+    `${rows.source} (refined)`,
+  );
 }

@@ -3,6 +3,8 @@
 
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
+import type { RefineOptions } from "@vdet/tracker";
+import { refineMotRows } from "./detections.ts";
 import {
   combineSequences,
   type EvaluateOptions,
@@ -49,7 +51,12 @@ export interface FolderEvaluation {
 export function evaluateFolder(
   gtDir: string,
   resDir: string,
-  options: EvaluateOptions & { layout?: GtLayout; skipMissing?: boolean } = {},
+  options: EvaluateOptions & {
+    layout?: GtLayout;
+    skipMissing?: boolean;
+    /** Refine each result offline first (gap filling, linking, smoothing) at the sequence's frame rate. */
+    refine?: Partial<RefineOptions>;
+  } = {},
 ): FolderEvaluation {
   const all = findSequences(gtDir, join("gt", "gt.txt"));
   if (all.length === 0) throw new MotFormatError(`no <sequence>/gt/gt.txt found under ${gtDir}`);
@@ -69,7 +76,10 @@ export function evaluateFolder(
     throw new MotFormatError(`no result file in ${resDir} matches a sequence in ${gtDir}`);
   const results = sequences.map((seq) => {
     const gt = readMotFile(join(seq.dir, "gt", "gt.txt"), { kind: "gt", layout: options.layout });
-    const res = readMotFile(join(resDir, `${seq.name}.txt`), { kind: "res" });
+    const read = readMotFile(join(resDir, `${seq.name}.txt`), { kind: "res" });
+    const res = options.refine
+      ? refineMotRows(read, { fps: seq.seqInfo.frameRate ?? 30, ...options.refine })
+      : read;
     return evaluateSequence(gt, res, { ...options, name: seq.name, numTimesteps: seq.seqInfo.seqLength });
   });
   return { sequences: results, combined: combineSequences(results), skipped };

@@ -19,7 +19,13 @@ export {
   sumClearMotCounts,
   trajectoryClass,
 } from "./clear-mot.ts";
-export { detectionFramesFromRows, motRowsFromResults } from "./detections.ts";
+export {
+  detectionFramesFromRows,
+  motRowsFromResults,
+  refineMotRows,
+  subsampledLength,
+  subsampleRows,
+} from "./detections.ts";
 export {
   combineSequences,
   type EvaluateOptions,

@@ -26,6 +26,13 @@ export {
   type TrackerOptions,
   TrackerOptionsError,
 } from "./options.ts";
+export {
+  DEFAULT_REFINE_OPTIONS,
+  type RefinedRow,
+  type RefineOptions,
+  type RefineRow,
+  refineTracks,
+} from "./refine.ts";
 export { TrackerStateError, type TrackState } from "./track.ts";
 export {
   DetectionInputError,

@@ -16,6 +16,7 @@ import { type Command, InvalidArgumentError, Option } from "commander";
 import { checkLocalInput, checkLocalOutput } from "../local-paths.ts";
 import { integer, positiveNumber, probability } from "../options.ts";
 import { createProgress } from "../progress.ts";
+import { REFINED_MOT_FILE, refineJobOutput } from "../refine-output.ts";
 import { describeOutputs, resolveWeights, seededBanner, weightsSummary } from "../weights.ts";
 
 interface RunOptions {
@@ -38,6 +39,7 @@ interface RunOptions {
   wholeVideo?: boolean;
   offline?: boolean;
   failOnMiss?: boolean;
+  refine?: boolean;
 }
 
 export function registerRunCommand(program: Command): void {
@@ -88,6 +90,10 @@ export function registerRunCommand(program: Command): void {
       "also write preview.mp4: the processed part of the video with the tracks drawn on it",
     )
     .option("--whole-video", "with --preview: render the whole video, not only the processed time range")
+    .option(
+      "--refine",
+      "also write tracks.refined.mot.txt: the tracks after offline refinement (short gaps filled, tracklets joined, smoothed)",
+    )
     .action(async (input: string, o: RunOptions & { executionProvider?: string }) => {
       o.ep = o.executionProvider ?? o.ep ?? process.env.VDET_EP ?? "cpu";
       if (o.fps !== undefined && o.everyNth !== undefined)
@@ -153,6 +159,11 @@ export function registerRunCommand(program: Command): void {
       progress.stop();
       const seconds = (performance.now() - started) / 1000;
       const { job } = result;
+      // Offline refinement needs the whole job: only after it completed, at the job's sampled rate.
+      const refined =
+        o.refine && job.state === "completed"
+          ? refineJobOutput(result.output, sampledFps(spec.sampling ?? { fps: 5 }, job.video?.fps))
+          : undefined;
       const frames = job.progress.written;
       const misses = job.progress.deadlineMisses;
       const exitCode = job.state !== "completed" ? 1 : o.failOnMiss && misses > 0 ? 2 : 0;
@@ -160,7 +171,7 @@ export function registerRunCommand(program: Command): void {
       const phiText = o.budget !== undefined ? `φ ${phis[0]}…${phis.at(-1)} (budget)` : `φ ${phi}`;
       if (o.json) {
         process.stdout.write(
-          `${JSON.stringify({ job, output: result.output, seconds, framesPerSecond: frames / seconds, weights: weightsText })}\n`,
+          `${JSON.stringify({ job, output: result.output, seconds, framesPerSecond: frames / seconds, weights: weightsText, ...(refined ? { refined: refined.path } : {}) })}\n`,
         );
         if (exitCode !== 0) process.exitCode = exitCode;
         return;
@@ -174,6 +185,8 @@ export function registerRunCommand(program: Command): void {
       );
       if (frames > 0 || job.state === "completed")
         process.stdout.write(describeOutputs(result.output, weights.seeded));
+      if (refined)
+        process.stdout.write(`  ${REFINED_MOT_FILE}: ${refined.rows} rows after offline refinement\n`);
       if (exitCode !== 0) process.exitCode = exitCode;
     });
 }

@@ -16,11 +16,12 @@ import {
   type ResultRow,
   readMotFile,
   readSeqInfo,
+  refineMotRows,
   type SeqInfo,
   type SequenceMetrics,
   summarize,
 } from "@vdet/mot-eval";
-import { Tracker, type TrackerOptions } from "@vdet/tracker";
+import { refineTracks, Tracker, type TrackerOptions } from "@vdet/tracker";
 import { type Command, InvalidArgumentError, Option } from "commander";
 
 function positiveNumber(name: string) {
@@ -66,6 +67,7 @@ interface TrackCommandOptions {
   fuseScore: boolean;
   outputBox?: "filtered" | "detection";
   motionModel?: "xysr" | "xyah";
+  refine?: boolean;
 }
 
 /** Tracker options given on the command line (unset flags keep the preset's values). */
@@ -111,9 +113,18 @@ function trackFile(detPath: string, outPath: string, seqInfo: SeqInfo, o: TrackC
     }
   }
   const trackerSeconds = Number(process.hrtime.bigint() - start) / 1e9;
+  const output = o.refine ? refineResultRows(rows, fps) : rows;
   mkdirSync(dirname(resolve(outPath)), { recursive: true });
-  writeFileSync(outPath, formatResultRows(rows));
-  return { frames: frames.length, tracks: ids.size, rows: rows.length, trackerSeconds };
+  writeFileSync(outPath, formatResultRows(output));
+  return { frames: frames.length, tracks: ids.size, rows: output.length, trackerSeconds };
+}
+
+/** The offline refinement (gap filling, tracklet linking, smoothing) of a whole sequence's rows. */
+function refineResultRows(rows: readonly ResultRow[], fps: number): ResultRow[] {
+  return refineTracks(
+    rows.map((r) => ({ frame: r.frame, id: r.id, box: r.box, score: r.conf })),
+    { fps },
+  ).map((r) => ({ frame: r.frame, id: r.id, box: r.box, conf: r.score }));
 }
 
 function describeRun(name: string, run: TrackRun, outPath: string): string {
@@ -161,6 +172,8 @@ interface EvalCommandOptions {
   iou: number;
   skipMissing?: boolean;
   mtRule: MostlyTrackedRule;
+  refine?: boolean;
+  fps?: number;
 }
 
 function metricsJson(m: SequenceMetrics) {
@@ -190,6 +203,7 @@ function runEval(o: EvalCommandOptions): void {
       iouThreshold: o.iou,
       mostlyTrackedRule: o.mtRule,
       skipMissing: o.skipMissing,
+      ...(o.refine ? { refine: o.fps !== undefined ? { fps: o.fps } : {} } : {}),
     });
     if (result.skipped.length > 0)
       process.stderr.write(`no results for ${result.skipped.join(", ")}: skipped\n`);
@@ -199,7 +213,8 @@ function runEval(o: EvalCommandOptions): void {
     if (!existsSync(o.gt)) throw new MotFormatError(`--gt ${o.gt} does not exist`);
     const seqInfo = readSeqInfo(dirname(dirname(resolve(o.gt))));
     const gt = readMotFile(o.gt, { kind: "gt", layout: o.layout });
-    const res = readMotFile(o.res, { kind: "res" });
+    const read = readMotFile(o.res, { kind: "res" });
+    const res = o.refine ? refineMotRows(read, { fps: o.fps ?? seqInfo.frameRate ?? 30 }) : read;
     sequences = [
       evaluateSequence(gt, res, {
         name: seqInfo.name ?? o.gt,
@@ -281,6 +296,10 @@ export function registerTrackCommands(program: Command): void {
         "Kalman state: SORT's x,y,area,ratio or ByteTrack's x,y,aspect,height",
       ).choices(["xysr", "xyah"]),
     )
+    .option(
+      "--refine",
+      "offline refinement of the whole output: fill short gaps, join tracklets, smooth (see docs/tracker.md)",
+    )
     .action((options: TrackCommandOptions) => runTrack(options));
 
   program
@@ -312,6 +331,15 @@ export function registerTrackCommands(program: Command): void {
       )
         .choices(["trackeval", "py-motmetrics"])
         .default("trackeval"),
+    )
+    .option(
+      "--refine",
+      "evaluate the results after the tracker's offline refinement (gaps, tracklets, smoothing)",
+    )
+    .option(
+      "--fps <n>",
+      "with --refine: frame rate of the results (default: seqinfo.ini frameRate, else 30)",
+      positiveNumber("--fps"),
     )
     .action((options: EvalCommandOptions) => runEval(options));
 }
