@@ -1,6 +1,7 @@
 // Aggregator stage: takes each job's results as workers send them, puts them back in order (reorder-buffer.ts),
 // tracks them and appends tracks.jsonl as frames become contiguous (job-aggregation.ts), and writes tracks.mot.txt,
-// summary.json and manifest.json (job-report.ts) once every sampled frame is accounted for. With `checkpoints`, each
+// summary.json and manifest.json (job-report.ts) once every sampled frame is accounted for. A job with zones also
+// gets events.jsonl (appended like tracks.jsonl) and analytics.json (rewritten while it runs, final at the end). With `checkpoints`, each
 // job's state is saved before the message that changed it is acked, and an aggregator that starts after a crash
 // resumes the job from it (aggregator-checkpoint.ts).
 
@@ -43,6 +44,9 @@ export interface AggregatorConfig {
   checkpoints?: AggregatorCheckpoints;
 }
 
+/** How often a running job's analytics.json is rewritten, at most. */
+const ANALYTICS_WRITE_MS = 1000;
+
 export function startAggregator(config: AggregatorConfig): Stage {
   const log = config.logger ?? silentLogger;
   const jobs = new Map<string, Promise<JobAggregation | "ended" | null>>();
@@ -73,7 +77,13 @@ export function startAggregator(config: AggregatorConfig): Stage {
           output = await config.openOutput(
             jobId,
             job.output,
-            checkpoint ? { tracksPartsWritten: checkpoint.snapshot.tracksPartsWritten } : undefined,
+            checkpoint
+              ? {
+                  tracksPartsWritten: checkpoint.snapshot.tracksPartsWritten,
+                  eventsPartsWritten: checkpoint.snapshot.eventsPartsWritten ?? 0,
+                }
+              : undefined,
+            { events: job.spec.zones !== undefined },
           );
         } catch (error) {
           // An output that cannot be opened (a file where a folder must be, no permission) would fail the same
@@ -88,7 +98,14 @@ export function startAggregator(config: AggregatorConfig): Stage {
           return "ended" as const;
         }
         const models = (await config.models?.read()) ?? {};
-        if (!checkpoint) return JobAggregation.start(job, output, models);
+        if (!checkpoint) {
+          const agg = JobAggregation.start(job, output, models);
+          if (agg.analyticsProblem) {
+            log.warn({ jobId, stage: "aggregator", err: agg.analyticsProblem }, "no analytics");
+            await config.jobStore.addError(jobId, { stage: "aggregator", message: agg.analyticsProblem });
+          }
+          return agg;
+        }
         const agg = await JobAggregation.restore(job, output, models, checkpoint);
         log.info(
           {
@@ -135,6 +152,7 @@ export function startAggregator(config: AggregatorConfig): Stage {
   const advance = async (agg: JobAggregation): Promise<void> => {
     await drain(agg);
     await commit(agg);
+    await writeAnalytics(agg, false);
     const finished = agg.state.finished;
     if (finished && agg.reorder.next >= finished.totalFrames && !agg.done) await finish(agg);
   };
@@ -158,6 +176,22 @@ export function startAggregator(config: AggregatorConfig): Stage {
       metrics.framesWritten(written);
       metrics.framesFailed(failed);
     }
+  };
+
+  /**
+   * analytics.json: the counts so far, rewritten at most every ANALYTICS_WRITE_MS while the job runs (the job page
+   * reads it) and once more at the end. It is computed from the checkpointed state alone, so a resumed job writes
+   * the same file.
+   */
+  const writeAnalytics = async (agg: JobAggregation, final: boolean): Promise<void> => {
+    if (!agg.analytics || (!final && !agg.analyticsChanged)) return;
+    const now = performance.now();
+    if (!final && now - agg.analyticsWrittenAt < ANALYTICS_WRITE_MS) return;
+    agg.analyticsChanged = false;
+    agg.analyticsWrittenAt = now;
+    const body = `${JSON.stringify(agg.analytics.summary(), null, 2)}\n`;
+    await agg.output.put("analytics.json", body, "application/json");
+    metrics.sinkWrite("put", performance.now() - now);
   };
 
   /** Finishes the job; when a step fails, the redelivered message tries again (every step can be redone). */
@@ -206,6 +240,10 @@ export function startAggregator(config: AggregatorConfig): Stage {
       agg.output.put("summary.json", `${JSON.stringify(jobSummary(agg), null, 2)}\n`, "application/json"),
     );
     const files = ["tracks.jsonl", "tracks.mot.txt", "summary.json", "manifest.json"];
+    if (agg.analytics) {
+      await writeAnalytics(agg, true);
+      files.push("events.jsonl", "analytics.json");
+    }
     if (await writeJobPreview(agg, config, log)) files.push("preview.mp4");
     const manifest = jobManifest(agg, {
       state,

@@ -25,6 +25,14 @@ class MemoryOutput implements JobOutput {
     }
     return this.tracksPartsWritten;
   }
+  // This test's jobs have no zones: nothing is appended to events.jsonl.
+  readonly eventsPartsWritten = 0;
+  async appendEvents(): Promise<void> {
+    throw new Error("no events.jsonl in this test");
+  }
+  async flushEvents(): Promise<number> {
+    return 0;
+  }
   async put(): Promise<void> {}
   async upload(): Promise<void> {}
   async finish(): Promise<void> {}

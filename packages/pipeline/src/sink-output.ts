@@ -2,14 +2,17 @@
 // and is joined into one object when the job finishes, so a reader never sees a half-written tracks.jsonl; the
 // other files are single atomic writes.
 
+import { InvariantError } from "@vdet/errors";
 import { type OpenSinkOptions, openSink, PartWriter, type Sink } from "@vdet/storage";
-import type { JobOutput, JobOutputResume } from "./job-output.ts";
+import type { JobOutput, JobOutputFiles, JobOutputResume } from "./job-output.ts";
 
 export interface SinkOutputOptions {
   /** A restarted aggregator's checkpoint; parts written after it are removed and written again. */
   resume?: JobOutputResume;
   /** tracks.jsonl is written in parts of about this size (default 1 MiB). */
   tracksPartBytes?: number;
+  /** Which files besides tracks.jsonl are appended to (events.jsonl). */
+  files?: JobOutputFiles;
 }
 
 export async function openSinkOutput(sink: Sink, options: SinkOutputOptions = {}): Promise<JobOutput> {
@@ -19,9 +22,25 @@ export async function openSinkOutput(sink: Sink, options: SinkOutputOptions = {}
     partsWritten: options.resume?.tracksPartsWritten ?? 0,
     partSizeBytes: options.tracksPartBytes,
   });
+  const events = options.files?.events
+    ? await PartWriter.open(sink, {
+        key: "events.jsonl",
+        contentType: "application/x-ndjson",
+        partsWritten: options.resume?.eventsPartsWritten ?? 0,
+        partSizeBytes: options.tracksPartBytes,
+      })
+    : null;
+  const noEvents = (): never => {
+    throw new InvariantError(`${sink.uri}: events.jsonl appended to an output opened without events`);
+  };
   return {
     location: sink.uri,
     appendTracks: (text) => tracks.append(text),
+    appendEvents: async (text) => (events ?? noEvents()).append(text),
+    get eventsPartsWritten() {
+      return events?.partsWritten ?? 0;
+    },
+    flushEvents: async () => (events ? events.flush() : 0),
     get tracksPartsWritten() {
       return tracks.partsWritten;
     },
@@ -32,6 +51,7 @@ export async function openSinkOutput(sink: Sink, options: SinkOutputOptions = {}
     upload: (name, body, contentType) => sink.upload(name, body, { contentType }),
     finish: async () => {
       await tracks.finish();
+      await events?.finish();
     },
   };
 }

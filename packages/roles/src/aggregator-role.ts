@@ -8,8 +8,8 @@ import type { Logger } from "pino";
 import { connect, type RunningRole, runningRole } from "./connections.ts";
 
 function outputs(storage: StorageResolver, tracksPartBytes: number): JobOutputFactory {
-  return async (_jobId, location, resume) =>
-    openSinkOutput(await storage.openSink(location), { resume, tracksPartBytes });
+  return async (_jobId, location, resume, files) =>
+    openSinkOutput(await storage.openSink(location), { resume, tracksPartBytes, files });
 }
 
 export function startAggregatorRole(config: AggregatorRoleConfig, logger: Logger): RunningRole {

@@ -17,6 +17,7 @@ import { checkLocalInput, checkLocalOutput } from "../local-paths.ts";
 import { integer, positiveNumber, probability } from "../options.ts";
 import { createProgress } from "../progress.ts";
 import { describeOutputs, resolveWeights, seededBanner, weightsSummary } from "../weights.ts";
+import { readZonesFile } from "../zones-file.ts";
 
 interface RunOptions {
   out: string;
@@ -38,6 +39,7 @@ interface RunOptions {
   wholeVideo?: boolean;
   offline?: boolean;
   failOnMiss?: boolean;
+  zones?: string;
 }
 
 export function registerRunCommand(program: Command): void {
@@ -88,6 +90,10 @@ export function registerRunCommand(program: Command): void {
       "also write preview.mp4: the processed part of the video with the tracks drawn on it",
     )
     .option("--whole-video", "with --preview: render the whole video, not only the processed time range")
+    .option(
+      "--zones <file>",
+      "zones.json: zones and lines to count (writes events.jsonl and analytics.json; docs/analytics.md)",
+    )
     .action(async (input: string, o: RunOptions & { executionProvider?: string }) => {
       o.ep = o.executionProvider ?? o.ep ?? process.env.VDET_EP ?? "cpu";
       if (o.fps !== undefined && o.everyNth !== undefined)
@@ -106,6 +112,7 @@ export function registerRunCommand(program: Command): void {
       // Nothing is created before the input and output are known to be usable.
       checkLocalInput(input);
       checkLocalOutput(o.out);
+      const zones = o.zones !== undefined ? readZonesFile(o.zones) : undefined;
       const spec: JobSpecInput = {
         input,
         output: o.out,
@@ -114,6 +121,7 @@ export function registerRunCommand(program: Command): void {
         classes: o.classes?.split(",").map((c) => c.trim()),
         maxFrames: o.maxFrames,
         preview: o.preview,
+        zones,
         ...(o.preview && o.wholeVideo ? { previewRange: "video" as const } : {}),
         ...(o.budget !== undefined
           ? { latencyBudgetMs: o.budget, phi: { min: 0, max: maxPhi } }
