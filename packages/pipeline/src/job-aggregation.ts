@@ -3,7 +3,7 @@
 // and what the next checkpoint adds to the last. Like Tracker, it serializes to
 // plain JSON and restores from it; the counts live in one plain object (`freshState`), so a new field is one edit.
 
-import { Analytics, analyticsFrame, resolveZones } from "@vdet/analytics";
+import { Analytics, analyticsFrame, resolveZones, type TrackLineLike } from "@vdet/analytics";
 import { InvariantError } from "@vdet/errors";
 import { type DeploymentModels, labelOf } from "@vdet/jobs";
 import { metrics } from "@vdet/metrics";
@@ -236,7 +236,10 @@ export class JobAggregation {
   /** A frame's (or a failed frame's) tracks.jsonl line, after tracking its detections. */
   lineFor(outcome: Outcome): string {
     if (outcome.kind === "ok") return this.trackFrame(outcome.frame);
-    return failedFrameLine(outcome.failure);
+    const line = failedFrameLine(outcome.failure);
+    // A failed frame is a frame without detections to the analytics too, as `vdet analyze` reads tracks.jsonl.
+    this.analyze(line);
+    return JSON.stringify(line);
   }
 
   /**
@@ -311,23 +314,21 @@ export class JobAggregation {
     else phiRanges.push({ fromFrame: frame.index, toFrame: frame.index, phi });
     const rows = detectionsToRows(detections, (classId) => labelOf(this.models, phi, classId));
     const line: TracksLine = { frame: frame.index, ptsMs: frame.ptsMs, phi, detections: rows };
-    if (this.analytics) {
-      for (const event of this.analytics.update(analyticsFrame(line)))
-        this.newEvents.push(JSON.stringify(event));
-      this.analyticsChanged = true;
-    }
+    this.analyze(line);
     return JSON.stringify(line);
+  }
+
+  /** Feeds a frame to the zones and lines; its events go to events.jsonl with the frame's line. */
+  private analyze(line: TrackLineLike): void {
+    if (!this.analytics) return;
+    for (const event of this.analytics.update(analyticsFrame(line)))
+      this.newEvents.push(JSON.stringify(event));
+    this.analyticsChanged = true;
   }
 }
 
-function failedFrameLine(failure: FrameFailure): string {
-  const line: TracksLine = {
-    frame: failure.index,
-    ptsMs: failure.ptsMs,
-    error: failure.reason,
-    detections: [],
-  };
-  return JSON.stringify(line);
+function failedFrameLine(failure: FrameFailure): TracksLine {
+  return { frame: failure.index, ptsMs: failure.ptsMs, error: failure.reason, detections: [] };
 }
 
 /** A checkpoint's snapshot in this version's format. */

@@ -109,8 +109,8 @@ export class Annotator {
   private readonly trailLength: number;
   private readonly minScore: number;
   private readonly analytics: Analytics | null;
-  /** The zones' counts up to the sampled frame shown last. */
-  private counts: AnalyticsSummary | null = null;
+  /** With zones: their counts up to the sampled frame shown last (analytics.json as of then). */
+  counts: AnalyticsSummary | null = null;
   /** How long a sampled frame's boxes stay on screen when no later sampled frame replaces them, ms. */
   readonly holdMs: number;
 
@@ -172,8 +172,12 @@ export class Annotator {
   /** Draws the annotations for the frame at `ptsMs` into `image` (source pixel coordinates). */
   draw(image: RgbImage, ptsMs: number): void {
     const shown = this.advance(ptsMs);
+    if (shown) this.drawShown(image, shown);
+    // Zones last: their counts stay readable over the boxes.
     if (this.analytics) drawZones(image, this.analytics.config, this.counts);
-    if (!shown) return;
+  }
+
+  private drawShown(image: RgbImage, shown: ShownFrame): void {
     if (this.trailLength > 0) {
       const { thickness } = strokeFor(image);
       for (const [id, trail] of this.trails) {

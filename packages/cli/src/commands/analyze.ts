@@ -10,7 +10,7 @@ import {
   analyticsFrame,
   resolveZones,
 } from "@vdet/analytics";
-import { type Command, InvalidArgumentError } from "commander";
+import type { Command } from "commander";
 import { frameSize, integer, positiveNumber } from "../options.ts";
 import { loadTracks } from "../tracks-source.ts";
 import { readZonesFile } from "../zones-file.ts";
