@@ -63,7 +63,10 @@ export function drawShapes(ctx, shapes, counts, x, y) {
   for (const z of shapes.zones) {
     ctx.strokeStyle = ZONE_COLOR;
     ctx.beginPath();
-    z.polygon.forEach(([px, py], i) => (i === 0 ? ctx.moveTo(x(px), y(py)) : ctx.lineTo(x(px), y(py))));
+    z.polygon.forEach(([px, py], i) => {
+      if (i === 0) ctx.moveTo(x(px), y(py));
+      else ctx.lineTo(x(px), y(py));
+    });
     ctx.closePath();
     ctx.stroke();
     const c = counts.zone(z.name);
