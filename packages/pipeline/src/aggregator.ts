@@ -367,6 +367,7 @@ async function writeJobPreview(
       config.openInput ?? (async (i) => i),
       agg.job.spec.previewRange,
       report,
+      agg.analytics ? agg.job.spec.zones : undefined,
     );
     return true;
   } catch (error) {
