@@ -229,6 +229,12 @@ export function startAggregator(config: AggregatorConfig): Stage {
       const message = `the input had ${(event.gaps ?? []).length} gap(s) and the job asked onGap: "fail"`;
       await config.jobStore.addError(agg.job.id, { stage: "aggregator", message });
     }
+    const skipped = agg.state.analyticsSkippedFrames;
+    if (skipped > 0 && !agg.state.analyticsSkipReported) {
+      agg.state.analyticsSkipReported = true;
+      const message = `${skipped} frame(s) left out of events.jsonl and analytics.json: their timestamps went back`;
+      await config.jobStore.addError(agg.job.id, { stage: "aggregator", message });
+    }
     const timed = async (operation: "put" | "finish", write: () => Promise<void>) => {
       const started = performance.now();
       await write();

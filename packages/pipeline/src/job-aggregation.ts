@@ -3,7 +3,14 @@
 // and what the next checkpoint adds to the last. Like Tracker, it serializes to
 // plain JSON and restores from it; the counts live in one plain object (`freshState`), so a new field is one edit.
 
-import { Analytics, analyticsFrame, resolveZones, type TrackLineLike } from "@vdet/analytics";
+import {
+  Analytics,
+  type AnalyticsEvent,
+  AnalyticsStateError,
+  analyticsFrame,
+  resolveZones,
+  type TrackLineLike,
+} from "@vdet/analytics";
 import { InvariantError } from "@vdet/errors";
 import { type DeploymentModels, labelOf } from "@vdet/jobs";
 import { metrics } from "@vdet/metrics";
@@ -54,6 +61,10 @@ function freshState() {
     finishing: false,
     /** The job's onGap: "fail" error was recorded. */
     gapsReported: false,
+    /** Jobs with zones: frames left out of the analytics because their pts went back. */
+    analyticsSkippedFrames: 0,
+    /** … and the job error saying so was recorded. */
+    analyticsSkipReported: false,
   };
 }
 
@@ -321,8 +332,17 @@ export class JobAggregation {
   /** Feeds a frame to the zones and lines; its events go to events.jsonl with the frame's line. */
   private analyze(line: TrackLineLike): void {
     if (!this.analytics) return;
-    for (const event of this.analytics.update(analyticsFrame(line)))
-      this.newEvents.push(JSON.stringify(event));
+    let events: AnalyticsEvent[];
+    try {
+      events = this.analytics.update(analyticsFrame(line));
+    } catch (error) {
+      // A frame before the last one analysed (a stream whose timestamps went back) is left out of the analytics,
+      // counted; update() refuses it before changing anything.
+      if (!(error instanceof AnalyticsStateError)) throw error;
+      this.state.analyticsSkippedFrames++;
+      return;
+    }
+    for (const event of events) this.newEvents.push(JSON.stringify(event));
     this.analyticsChanged = true;
   }
 }
