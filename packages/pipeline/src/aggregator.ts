@@ -187,10 +187,10 @@ export function startAggregator(config: AggregatorConfig): Stage {
     if (!agg.analytics || (!final && !agg.analyticsChanged)) return;
     const now = performance.now();
     if (!final && now - agg.analyticsWrittenAt < ANALYTICS_WRITE_MS) return;
-    agg.analyticsChanged = false;
-    agg.analyticsWrittenAt = now;
     const body = `${JSON.stringify(agg.analytics.summary(), null, 2)}\n`;
     await agg.output.put("analytics.json", body, "application/json");
+    agg.analyticsChanged = false;
+    agg.analyticsWrittenAt = now;
     metrics.sinkWrite("put", performance.now() - now);
   };
 
