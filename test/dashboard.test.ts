@@ -4,16 +4,18 @@
 // A failed job's page puts why first, in user terms, with no empty axis or "summaries are written when the job
 // ends"; a job rendering its preview shows the `rendering` state with its progress.
 // Saves screenshots (and an annotated frame rendered from the same tracks) under test/artifacts/; the README's come
-// from here (docs/images/job-page*.png).
+// from here (docs/images/job-page*.png). A job with zones shows its counts, their per-minute series, and the viewer
+// draws the zones and lines with the counts as of the playback time.
 
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
+import { Analytics, analyticsFrame, resolveZones } from "@vdet/analytics";
 import { MemoryJobStore } from "@vdet/jobs";
 import { withModelMetrics } from "@vdet/pipeline";
 import { parseJobSpec, streamSpecSchema } from "@vdet/protocol";
@@ -292,6 +294,97 @@ test("stream list: each stream's state, frame rates in and out, deadlines met an
     await jobStore.setState(door.id, "cancelled");
     await page.waitForSelector(`tr[data-stream="${door.id}"] .state.stopped`, { timeout: 30_000 });
     assert.equal(await row(door.id, ".fps-in"), "–");
+    assert.deepEqual(pageErrors, []);
+  } finally {
+    await browser.close();
+    await app.close();
+  }
+});
+
+test("job page with zones: counts per zone / line and class, the per-minute series, and the viewer drawing the zones with the counts as of playback", async (t) => {
+  if (!existsSync(CHROMIUM)) {
+    const message = `chromium not found at ${CHROMIUM} (apt-get install chromium, or set VDET_CHROMIUM)`;
+    if (process.env.VDET_REQUIRE_FIXTURES === "1") assert.fail(`${message}; VDET_REQUIRE_FIXTURES=1`);
+    t.skip(message);
+    return;
+  }
+  mkdirSync(artifacts, { recursive: true });
+  // A finished job's output as the aggregator leaves it, from the docs' track of the white car (a brightness
+  // threshold, scripts/docs-car-track.mjs: the weights here are untrained) and the docs' zones file.
+  const clip = projectFixture("video/car-detection.mp4");
+  const zonesJson = JSON.parse(
+    readFileSync(new URL("../docs/car-detection.zones.json", import.meta.url), "utf8"),
+  );
+  const tracksText = readFileSync(new URL("../docs/car-detection.tracks.jsonl", import.meta.url), "utf8");
+  const out = join(dir, "zones-out");
+  mkdirSync(out, { recursive: true });
+  const spec = parseJobSpec({ input: clip, output: out, sampling: { fps: 5 }, zones: zonesJson });
+  const analytics = new Analytics(resolveZones(spec.zones!, { width: 768, height: 432 }));
+  const events = parseTracksJsonl(tracksText).flatMap((f) => analytics.update(analyticsFrame(f)));
+  writeFileSync(join(out, "tracks.jsonl"), tracksText);
+  writeFileSync(join(out, "events.jsonl"), events.map((e) => `${JSON.stringify(e)}\n`).join(""));
+  writeFileSync(join(out, "analytics.json"), `${JSON.stringify(analytics.summary(), null, 2)}\n`);
+  const jobStore = new MemoryJobStore();
+  const transport = createMemoryTransport();
+  const { job } = await jobStore.create(spec);
+  await jobStore.setVideo(job.id, { width: 768, height: 432, fps: 12.5, durationMs: 30_208, codec: "h264" });
+  await jobStore.setState(job.id, "running");
+  await jobStore.setTotal(job.id, 50);
+  await jobStore.addProgress(job.id, { decoded: 50, inferred: 50, written: 50 });
+  await jobStore.setState(job.id, "completed");
+  const app = await buildLocalApi({ transport, jobStore, token });
+  const url = await app.listen({ host: "127.0.0.1", port: 0 });
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox"] });
+  try {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 1300 } });
+    const pageErrors: string[] = [];
+    page.on("pageerror", (error) => pageErrors.push(error.message));
+    await page.goto(`${url}/ui/jobs/${job.id}?token=${token}`);
+    await page.waitForSelector("body[data-ready=true]", { timeout: 30_000 });
+    assert.equal(await page.isVisible("#zones-card"), true);
+    const rows = (await page.evaluate(
+      `[...document.querySelectorAll("#zone-counts tbody tr")].map((r) => [...r.cells].map((c) => c.textContent).join(" "))`,
+    )) as string[];
+    assert.deepEqual(rows, [
+      "zone bay all 1 1 0 1 1.6 s",
+      "zone bay car 1 1 0 1 1.6 s",
+      "line midline all 0 1   ",
+      "line midline car 0 1   ",
+    ]);
+    assert.match((await page.textContent("#zones-note")) ?? "", /^50 frames analysed, 3 events\.$/);
+    assert.match((await page.textContent("#series-legend")) ?? "", /zone bay .*line midline/);
+    // The series chart has bars: the in bar of zone bay and the out bars, in minute 0.
+    const barPixels = (await page.evaluate(`(() => {
+      const canvas = document.querySelector("#series-chart");
+      const data = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data;
+      let n = 0;
+      for (let i = 0; i < data.length; i += 4) if (data[i + 2] > 200 && data[i] < 80) n++;
+      return n;
+    })()`)) as number;
+    assert.ok(barPixels > 100, `${barPixels} blue bar pixels`);
+
+    // The viewer: zones and line over the video, with the counts as of the playback time.
+    await page.waitForFunction(`document.querySelector("#video").readyState >= 2`, null, { timeout: 30_000 });
+    const seek = (s: number) =>
+      page.evaluate(`new Promise((resolve) => {
+        const video = document.querySelector("#video");
+        video.addEventListener("seeked", () => requestAnimationFrame(() => resolve()), { once: true });
+        video.currentTime = ${s};
+      })`);
+    const zonesAt = async (s: number, expected: string) => {
+      await seek(s);
+      await page.waitForFunction(
+        `document.querySelector("#overlay").dataset.zones === ${JSON.stringify(expected)}`,
+        null,
+        {
+          timeout: 10_000,
+        },
+      );
+    };
+    await zonesAt(1, "bay in 0 out 0 now 0 | midline in 0 out 0");
+    await zonesAt(7.3, "bay in 1 out 0 now 1 | midline in 0 out 1");
+    await page.screenshot({ path: join(artifacts, "job-page-zones.png"), fullPage: true });
+    await zonesAt(8.5, "bay in 1 out 1 now 0 | midline in 0 out 1");
     assert.deepEqual(pageErrors, []);
   } finally {
     await browser.close();

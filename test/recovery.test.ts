@@ -1,7 +1,7 @@
 // Crash recovery, for real: the roles run as `vdet producer|worker|aggregator` processes and the tests kill them
 // with SIGKILL mid-job (and kill and restart a redis-server of their own that keeps an append-only file). Each
 // faulted job must give the same tracks.jsonl, byte for byte, as the same job run without a fault, with every
-// sampled frame written exactly once. Workers simulate D0 from a latency profile (no inference: fast and
+// sampled frame written exactly once; its jobs have a zone and a line, so events.jsonl and analytics.json too. Workers simulate D0 from a latency profile (no inference: fast and
 // deterministic), so the outputs depend only on the frames. The clip is a file, so the producer plans it into
 // segments of 2 frames and the workers decode their own segments: the unit a worker holds, and that comes back
 // after a kill, is a segment.
@@ -36,6 +36,25 @@ const outcomes = new OutcomeLog("recovery");
 const SHARED_REDIS = process.env.VDET_REDIS_URL ?? "redis://127.0.0.1:6379";
 const FRAMES = 60;
 const LOCK_MS = 2000;
+/**
+ * A zone the small box (a "person" to the simulated model) passes through and a line both boxes cross, in opposite
+ * directions (the clip is 160×120): events at frames 3, 13, 15 and 26, before and after the kills.
+ */
+const ZONES = {
+  inertiaFrames: 2,
+  zones: [
+    {
+      name: "middle",
+      polygon: [
+        [20, 0],
+        [45, 0],
+        [45, 60],
+        [20, 60],
+      ],
+    },
+  ],
+  lines: [{ name: "gate", from: [0, 22], to: [148, 120] }],
+};
 let clip = "";
 let profile = "";
 
@@ -85,7 +104,13 @@ function deployment(redisUrl: string) {
     jobStore,
     async submit(name: string): Promise<{ id: string; out: string }> {
       const out = join(dir, name);
-      const spec = parseJobSpec({ input: clip, output: out, sampling: { fps: 10 }, phi: { min: 0, max: 0 } });
+      const spec = parseJobSpec({
+        input: clip,
+        output: out,
+        sampling: { fps: 10 },
+        phi: { min: 0, max: 0 },
+        zones: ZONES,
+      });
       const { job } = await jobStore.create(spec);
       await transport.jobs.add({ jobId: job.id }, { id: job.id });
       return { id: job.id, out };
@@ -119,6 +144,8 @@ function deployment(redisUrl: string) {
 
 interface JobFiles {
   tracks: string;
+  events: string;
+  analytics: string;
   mot: string;
   summary: { trackList: unknown[] };
   manifest: {
@@ -130,6 +157,8 @@ interface JobFiles {
 function readOutput(out: string): JobFiles {
   return {
     tracks: readFileSync(join(out, "tracks.jsonl"), "utf8"),
+    events: readFileSync(join(out, "events.jsonl"), "utf8"),
+    analytics: readFileSync(join(out, "analytics.json"), "utf8"),
     mot: readFileSync(join(out, "tracks.mot.txt"), "utf8"),
     summary: JSON.parse(readFileSync(join(out, "summary.json"), "utf8")),
     manifest: JSON.parse(readFileSync(join(out, "manifest.json"), "utf8")),
@@ -146,6 +175,12 @@ function assertSameAsReference(files: JobFiles, reference: JobFiles): void {
   assert.equal(files.manifest.frames.failed, 0);
   assert.ok(files.tracks === reference.tracks, "tracks.jsonl is byte-identical to the uninterrupted run");
   assert.ok(files.mot === reference.mot, "tracks.mot.txt is byte-identical to the uninterrupted run");
+  assert.equal(files.events, reference.events, "events.jsonl is byte-identical to the uninterrupted run");
+  assert.equal(
+    files.analytics,
+    reference.analytics,
+    "analytics.json is byte-identical to the uninterrupted run",
+  );
   assert.deepEqual(files.summary.trackList, reference.summary.trackList);
 }
 
@@ -194,6 +229,15 @@ describe("SIGKILL of a role mid-job", () => {
     const tracked = parseTracks(reference.tracks).filter((l) => l.detections.some((x) => x.trackId !== null));
     assert.ok(tracked.length > FRAMES / 2, `tracked detections in ${tracked.length} frames`);
     assert.ok(reference.summary.trackList.length > 0);
+    // … and only if the zone and the line saw tracks come and go.
+    const types = new Set(
+      reference.events
+        .split("\n")
+        .filter(Boolean)
+        .map((l) => JSON.parse(l).type),
+    );
+    for (const type of ["enter", "exit", "cross-in", "cross-out"])
+      assert.ok(types.has(type), `a ${type} event in ${reference.events}`);
   });
 
   /** A test that failed after a kill leaves its role dead; the next test gets a full set again. */
@@ -285,11 +329,15 @@ describe("SIGKILL of a role mid-job", () => {
         await aggregator.kill9();
         assert.ok(checkpoint, "a checkpoint was saved");
         assert.ok(checkpoint.tracksPartsWritten >= 1, "tracks.jsonl parts were written before the kill");
+        assert.ok(
+          checkpoint.analytics?.frames > 0,
+          "the analytics state is checkpointed with the aggregator's",
+        );
         assert.equal(checkpoint.next, written, "the job's progress is the checkpoint's");
         assert.ok(written < FRAMES, "killed mid-job");
         const buffered = await d.redis.llen(d.keys.checkpoint(job.id, "lines"));
         kills.push(
-          `at ${written}/${FRAMES} written (${checkpoint.tracksPartsWritten} parts + ${buffered} buffered lines, ${checkpoint.pending.length} frames in the reorder buffer)`,
+          `at ${written}/${FRAMES} written (${checkpoint.tracksPartsWritten} parts + ${buffered} buffered lines, ${checkpoint.pending.length} frames in the reorder buffer, events.jsonl ${checkpoint.eventsPartsWritten} parts + ${checkpoint.eventsBuffered.length} buffered events)`,
         );
       };
       const restartAggregator = async (): Promise<void> => {
@@ -330,7 +378,7 @@ describe("SIGKILL of a role mid-job", () => {
       outcomes.add(
         "crash",
         "aggregator SIGKILL mid-job (twice), restarted",
-        `killed ${kills.join(" and ")}; each new aggregator resumed from the checkpoint: ${files.manifest.frames.written}/${FRAMES} written once, 0 failed, ${files.manifest.frames.duplicatesDropped} redelivered duplicates dropped; tracks.jsonl, tracks.mot.txt and track ids identical to the uninterrupted run`,
+        `killed ${kills.join(" and ")}; each new aggregator resumed from the checkpoint: ${files.manifest.frames.written}/${FRAMES} written once, 0 failed, ${files.manifest.frames.duplicatesDropped} redelivered duplicates dropped; tracks.jsonl, tracks.mot.txt, track ids, events.jsonl and analytics.json identical to the uninterrupted run`,
       );
     } finally {
       await frames.resume().catch(() => {});

@@ -178,3 +178,37 @@ test("bull-board lists the Redis transport's queues, behind the API's authentica
     await redis.quit();
   }
 });
+
+test("analytics and events of a job with zones: live while it runs, 404s that say why", async () => {
+  const { app, jobStore } = await server();
+  const auth = { authorization: `Bearer ${token}` };
+  const out = join(dir, "zones-out");
+  mkdirSync(join(out, "events"), { recursive: true });
+  const zones = { lines: [{ name: "gate", from: [0, 5], to: [10, 5] }] };
+  const { job } = await jobStore.create(parseJobSpec({ input: join(dir, "a.mp4"), output: out, zones }));
+  const get = (id: string, path: string) =>
+    app.inject({ method: "GET", url: `/jobs/${id}${path}`, headers: auth });
+
+  const none = await get(job.id, "/analytics");
+  assert.equal(none.statusCode, 404);
+  assert.match(none.json().error, /written once the first frames are in/);
+  // Running: events.jsonl is numbered parts, analytics.json the counts so far.
+  writeFileSync(join(out, "events", "part-000001.jsonl"), '{"type":"cross-in"}\n');
+  writeFileSync(join(out, "analytics.json"), '{"frames":3,"zones":[],"lines":[]}\n');
+  const partial = await get(job.id, "/events");
+  assert.equal(partial.body, '{"type":"cross-in"}\n');
+  assert.equal(partial.headers["x-vdet-complete"], "false");
+  assert.equal((await get(job.id, "/analytics")).json().frames, 3);
+  writeFileSync(join(out, "events.jsonl"), '{"type":"cross-in"}\n{"type":"cross-out"}\n');
+  const whole = await get(job.id, "/events");
+  assert.equal(whole.headers["x-vdet-complete"], "true");
+  assert.equal(whole.body.split("\n").length, 3);
+
+  const plain = (await jobStore.create(parseJobSpec({ input: join(dir, "b.mp4"), output: join(dir, "b") })))
+    .job;
+  for (const path of ["/events", "/analytics"]) {
+    const response = await get(plain.id, path);
+    assert.equal(response.statusCode, 404);
+    assert.match(response.json().error, /has no zones or lines/);
+  }
+});

@@ -85,6 +85,8 @@ export function registerResultsRoutes(app: FastifyInstance, options: ResultsOpti
     summary: zodRoute(routeSchemas.summary),
     manifest: zodRoute(routeSchemas.manifest),
     tracks: zodRoute(routeSchemas.tracks),
+    events: zodRoute(routeSchemas.events),
+    analytics: zodRoute(routeSchemas.analytics),
     video: zodRoute(routeSchemas.video),
     preview: zodRoute(routeSchemas.preview),
   };
@@ -118,14 +120,13 @@ export function registerResultsRoutes(app: FastifyInstance, options: ResultsOpti
     });
   }
 
-  app.get<{ Params: { id: string } }>("/jobs/:id/tracks", route.tracks, async (request, reply) => {
-    const job = await withJob(request, reply);
-    if (!job) return reply;
+  /** tracks.jsonl or events.jsonl: the whole file once the job ended, else the numbered parts written so far. */
+  const sendJsonl = async (job: JobRecord, name: "tracks" | "events", reply: FastifyReply) => {
     const sink = await openOutput(job.output);
     reply.type("application/x-ndjson");
     // A stream's tracks are time-based parts listed by its rolling manifest (docs/live.md): joined in order, the
     // pieces of a part still being written after the parts before it.
-    if (job.spec.stream) {
+    if (name === "tracks" && job.spec.stream) {
       const listed = await getObject(job, STREAM_MANIFEST);
       if (!listed) return reply.header("x-vdet-complete", "false").send("");
       const manifest = streamPartsManifestSchema.parse(JSON.parse(Buffer.from(listed).toString("utf8")));
@@ -141,14 +142,42 @@ export function registerResultsRoutes(app: FastifyInstance, options: ResultsOpti
       }
       return reply.header("x-vdet-complete", String(manifest.complete)).send(Buffer.concat(chunks));
     }
-    const whole = await getObject(job, "tracks.jsonl");
+    const whole = await getObject(job, `${name}.jsonl`);
     if (whole) return reply.header("x-vdet-complete", "true").send(Buffer.from(whole));
-    // While the job runs, tracks.jsonl exists as numbered parts (see @vdet/storage PartWriter).
+    // While the job runs, the file exists as numbered parts (see @vdet/storage PartWriter).
     const parts: Uint8Array[] = [];
-    for await (const page of sink.list("tracks/")) {
+    for await (const page of sink.list(`${name}/`)) {
       for (const object of page) if (object.key.endsWith(".jsonl")) parts.push(await sink.get(object.key));
     }
     return reply.header("x-vdet-complete", "false").send(Buffer.concat(parts));
+  };
+
+  app.get<{ Params: { id: string } }>("/jobs/:id/tracks", route.tracks, async (request, reply) => {
+    const job = await withJob(request, reply);
+    if (!job) return reply;
+    return sendJsonl(job, "tracks", reply);
+  });
+
+  const noZones = (job: JobRecord) => `job ${job.id} has no zones or lines (submit it with zones)`;
+
+  app.get<{ Params: { id: string } }>("/jobs/:id/events", route.events, async (request, reply) => {
+    const job = await withJob(request, reply);
+    if (!job) return reply;
+    if (!job.spec.zones) return reply.code(404).send({ error: noZones(job) });
+    return sendJsonl(job, "events", reply);
+  });
+
+  // analytics.json is rewritten while the job runs (about once a second while frames come in), final at the end.
+  app.get<{ Params: { id: string } }>("/jobs/:id/analytics", route.analytics, async (request, reply) => {
+    const job = await withJob(request, reply);
+    if (!job) return reply;
+    if (!job.spec.zones) return reply.code(404).send({ error: noZones(job) });
+    const body = await getObject(job, "analytics.json");
+    if (!body)
+      return reply
+        .code(404)
+        .send({ error: `analytics.json is written once the first frames are in (${job.state})` });
+    return reply.type("application/json").send(Buffer.from(body));
   });
 
   // Only an input the producer probed as a video (job.video is set then), of a job that has not failed, and only

@@ -221,6 +221,27 @@ export const routeSchemas = {
       404: notFound,
     },
   },
+  events: {
+    summary:
+      "events.jsonl of a job with zones: enter, exit, loiter, cross-in, cross-out (while it runs: the parts so far)",
+    params: jobParams,
+    response: {
+      200: media(
+        "NDJSON, one event per line (docs/analytics.md); header x-vdet-complete says whether the file is final",
+        "application/x-ndjson",
+      ),
+      404: json("no such job, or a job without zones", errorBodySchema),
+    },
+  },
+  analytics: {
+    summary:
+      "analytics.json of a job with zones: counts, occupancy, dwell, per-minute series (updated while it runs)",
+    params: jobParams,
+    response: {
+      200: media("analytics.json (docs/analytics.md)", "application/json"),
+      404: json("no such job, a job without zones, or none written yet", errorBodySchema),
+    },
+  },
   video: {
     summary: "The job's source video (Range requests supported; http(s) inputs redirect)",
     params: jobParams,

@@ -13,6 +13,7 @@ const ASSETS: Record<string, string> = {
   "job.js": "text/javascript; charset=utf-8",
   "viewer.js": "text/javascript; charset=utf-8",
   "charts.js": "text/javascript; charset=utf-8",
+  "zones.js": "text/javascript; charset=utf-8",
 };
 
 const page = (name: string) => readFile(new URL(name, UI_DIR));

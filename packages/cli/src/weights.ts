@@ -89,6 +89,12 @@ export function describeOutputs(dir: string, seeded: ChosenWeights["seeded"]): s
   }
   if (existsSync(join(dir, "manifest.json")))
     lines.push(`  manifest.json   ${size("manifest.json")}: what ran (φ, weights, timings)`);
+  if (existsSync(join(dir, "events.jsonl")))
+    lines.push(`  events.jsonl    ${size("events.jsonl")}: zone enter/exit and line crossing events`);
+  if (existsSync(join(dir, "analytics.json")))
+    lines.push(
+      `  analytics.json  ${size("analytics.json")}: counts, occupancy, dwell per zone / line and class`,
+    );
   if (existsSync(join(dir, "preview.mp4")))
     lines.push(
       `  preview.mp4     ${size("preview.mp4")}: the processed part of the video with the tracks drawn`,

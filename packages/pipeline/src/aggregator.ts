@@ -1,6 +1,7 @@
 // Aggregator stage: takes each job's results as workers send them, puts them back in order (reorder-buffer.ts),
 // tracks them and appends tracks.jsonl as frames become contiguous (job-aggregation.ts), and writes tracks.mot.txt,
-// summary.json and manifest.json (job-report.ts) once every sampled frame is accounted for. With `checkpoints`, each
+// summary.json and manifest.json (job-report.ts) once every sampled frame is accounted for. A job with zones also
+// gets events.jsonl (appended like tracks.jsonl) and analytics.json (rewritten while it runs, final at the end). With `checkpoints`, each
 // job's state is saved before the message that changed it is acked, and an aggregator that starts after a crash
 // resumes the job from it (aggregator-checkpoint.ts).
 
@@ -51,6 +52,9 @@ interface StreamSample {
   misses: number;
 }
 
+/** How often a running job's analytics.json is rewritten, at most. */
+const ANALYTICS_WRITE_MS = 1000;
+
 export function startAggregator(config: AggregatorConfig): Stage {
   const log = config.logger ?? silentLogger;
   const jobs = new Map<string, Promise<JobAggregation | "ended" | null>>();
@@ -82,8 +86,14 @@ export function startAggregator(config: AggregatorConfig): Stage {
           output = await config.openOutput(
             jobId,
             job.output,
-            checkpoint ? { tracksPartsWritten: tracksPartsWritten ?? 0, timeParts } : undefined,
-            { stream: job.spec.stream },
+            checkpoint
+              ? {
+                  tracksPartsWritten: tracksPartsWritten ?? 0,
+                  timeParts,
+                  eventsPartsWritten: checkpoint.snapshot.eventsPartsWritten ?? 0,
+                }
+              : undefined,
+            { stream: job.spec.stream, events: job.spec.zones !== undefined },
           );
         } catch (error) {
           // An output that cannot be opened (a file where a folder must be, no permission) would fail the same
@@ -98,7 +108,14 @@ export function startAggregator(config: AggregatorConfig): Stage {
           return "ended" as const;
         }
         const models = (await config.models?.read()) ?? {};
-        if (!checkpoint) return JobAggregation.start(job, output, models);
+        if (!checkpoint) {
+          const agg = JobAggregation.start(job, output, models);
+          if (agg.analyticsProblem) {
+            log.warn({ jobId, stage: "aggregator", err: agg.analyticsProblem }, "no analytics");
+            await config.jobStore.addError(jobId, { stage: "aggregator", message: agg.analyticsProblem });
+          }
+          return agg;
+        }
         const agg = await JobAggregation.restore(job, output, models, checkpoint);
         log.info(
           {
@@ -171,6 +188,7 @@ export function startAggregator(config: AggregatorConfig): Stage {
     await drain(agg);
     await commit(agg);
     await measureStream(agg);
+    await writeAnalytics(agg, false);
     const finished = agg.state.finished;
     if (finished && agg.reorder.next >= finished.totalFrames && !agg.done) await finish(agg);
   };
@@ -194,6 +212,22 @@ export function startAggregator(config: AggregatorConfig): Stage {
       metrics.framesWritten(written);
       metrics.framesFailed(failed);
     }
+  };
+
+  /**
+   * analytics.json: the counts so far, rewritten at most every ANALYTICS_WRITE_MS while the job runs (the job page
+   * reads it) and once more at the end. It is computed from the checkpointed state alone, so a resumed job writes
+   * the same file.
+   */
+  const writeAnalytics = async (agg: JobAggregation, final: boolean): Promise<void> => {
+    if (!agg.analytics || (!final && !agg.analyticsChanged)) return;
+    const now = performance.now();
+    if (!final && now - agg.analyticsWrittenAt < ANALYTICS_WRITE_MS) return;
+    const body = `${JSON.stringify(agg.analytics.summary(), null, 2)}\n`;
+    await agg.output.put("analytics.json", body, "application/json");
+    agg.analyticsChanged = false;
+    agg.analyticsWrittenAt = now;
+    metrics.sinkWrite("put", performance.now() - now);
   };
 
   /** Finishes the job; when a step fails, the redelivered message tries again (every step can be redone). */
@@ -231,6 +265,12 @@ export function startAggregator(config: AggregatorConfig): Stage {
       const message = `the input had ${(event.gaps ?? []).length} gap(s) and the job asked onGap: "fail"`;
       await config.jobStore.addError(agg.job.id, { stage: "aggregator", message });
     }
+    const skipped = agg.state.analyticsSkippedFrames;
+    if (skipped > 0 && !agg.state.analyticsSkipReported) {
+      agg.state.analyticsSkipReported = true;
+      const message = `${skipped} frame(s) left out of events.jsonl and analytics.json: their timestamps went back`;
+      await config.jobStore.addError(agg.job.id, { stage: "aggregator", message });
+    }
     const timed = async (operation: "put" | "finish", write: () => Promise<void>) => {
       const started = performance.now();
       await write();
@@ -246,6 +286,10 @@ export function startAggregator(config: AggregatorConfig): Stage {
     const files = agg.job.spec.stream
       ? [agg.output.tracksIndex ?? "tracks.jsonl", "summary.json", "manifest.json"]
       : [agg.output.tracksIndex ?? "tracks.jsonl", "tracks.mot.txt", "summary.json", "manifest.json"];
+    if (agg.analytics) {
+      await writeAnalytics(agg, true);
+      files.push("events.jsonl", "analytics.json");
+    }
     if (await writeJobPreview(agg, config, log)) files.push("preview.mp4");
     const manifest = jobManifest(agg, {
       state,
@@ -369,6 +413,7 @@ async function writeJobPreview(
       config.openInput ?? (async (i) => i),
       agg.job.spec.previewRange,
       report,
+      agg.analytics ? agg.job.spec.zones : undefined,
     );
     return true;
   } catch (error) {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { MemoryJobStore } from "@vdet/jobs";
-import { type FrameDetectionsMessage, type JobRecord, parseJobSpec } from "@vdet/protocol";
+import { type FrameDetectionsMessage, type JobRecord, type JobSpecInput, parseJobSpec } from "@vdet/protocol";
 import type { AggregatorCheckpoint, CheckpointSave, TrackSummary } from "./aggregator-checkpoint.ts";
 import { JobAggregation } from "./job-aggregation.ts";
 import type { JobOutput } from "./job-output.ts";
@@ -24,6 +24,22 @@ class MemoryOutput implements JobOutput {
       this.tracksPartsWritten++;
     }
     return this.tracksPartsWritten;
+  }
+  // events.jsonl (jobs with zones), in parts the same way.
+  events = "";
+  private eventsBuffered: string[] = [];
+  eventsPartsWritten = 0;
+  async appendEvents(text: string): Promise<void> {
+    this.eventsBuffered.push(...text.trimEnd().split("\n"));
+    if (this.eventsBuffered.length >= this.partLines) await this.flushEvents();
+  }
+  async flushEvents(): Promise<number> {
+    if (this.eventsBuffered.length > 0) {
+      this.events += `${this.eventsBuffered.join("\n")}\n`;
+      this.eventsBuffered = [];
+      this.eventsPartsWritten++;
+    }
+    return this.eventsPartsWritten;
   }
   async put(): Promise<void> {}
   async upload(): Promise<void> {}
@@ -69,9 +85,10 @@ function frame(index: number): FrameDetectionsMessage {
   return { index, ptsMs: index * 200, phi: index < 15 ? 0 : 1, boxes, scores, classes };
 }
 
-async function job(): Promise<JobRecord> {
+async function job(zones?: JobSpecInput["zones"]): Promise<JobRecord> {
   const store = new MemoryJobStore();
-  return (await store.create(parseJobSpec({ input: "clip.mp4", output: "out", sampling: { fps: 5 } }))).job;
+  return (await store.create(parseJobSpec({ input: "clip.mp4", output: "out", sampling: { fps: 5 }, zones })))
+    .job;
 }
 
 async function feed(agg: JobAggregation, indices: number[], checkpoint?: MemoryCheckpoint): Promise<void> {
@@ -153,4 +170,69 @@ test("a version-1 checkpoint (lists for the histogram and per-worker counts) res
     ),
     /aggregator checkpoint of job .* has unknown version 3/,
   );
+});
+
+test("a job with zones: events.jsonl and analytics.json continue from any checkpoint as if never stopped", async () => {
+  // Object 1's anchor (bottom centre) is at x = 35 + 5 i, object 2's at x = 340 + 3 i.
+  const theJob = await job({
+    inertiaFrames: 2,
+    zones: [
+      {
+        name: "pen",
+        polygon: [
+          [50, 0],
+          [100, 0],
+          [100, 200],
+          [50, 200],
+        ],
+      },
+    ],
+    lines: [
+      { name: "a", from: [80, 0], to: [80, 200] },
+      { name: "b", from: [370, 200], to: [370, 0] },
+    ],
+  });
+  const straight = JobAggregation.start(theJob, new MemoryOutput(3), {});
+  straight.state.startedAtMs = 0;
+  await feed(straight, order(0, FRAMES));
+  const straightOutput = straight.output as MemoryOutput;
+  await straightOutput.flushEvents();
+  const types = straightOutput.events
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l).type);
+  assert.deepEqual([...new Set(types)].sort(), ["cross-in", "cross-out", "enter", "exit"]);
+
+  // Cuts between pairs (`order` swaps within each pair), before, between and after the events (frames 3 … 14).
+  for (const cut of [2, 4, 10, 12, 14, 22]) {
+    const checkpoint = new MemoryCheckpoint();
+    const first = JobAggregation.start(theJob, new MemoryOutput(3), {});
+    first.state.startedAtMs = 0;
+    await feed(first, order(0, cut), checkpoint);
+    const saved = checkpoint.load();
+    assert.ok(saved.snapshot.analytics, "the analytics state is in the checkpoint");
+    // The resumed output holds the parts the crashed one had written; its buffered lines are lost.
+    const resumedOutput = new MemoryOutput(3);
+    resumedOutput.written = (first.output as MemoryOutput).written;
+    resumedOutput.tracksPartsWritten = saved.snapshot.tracksPartsWritten;
+    resumedOutput.events = (first.output as MemoryOutput).events;
+    resumedOutput.eventsPartsWritten = saved.snapshot.eventsPartsWritten;
+    const resumed = await JobAggregation.restore(theJob, resumedOutput, {}, saved);
+    await feed(resumed, order(cut, FRAMES));
+    await resumedOutput.flushEvents();
+    assert.equal(resumedOutput.events, straightOutput.events, `events.jsonl, cut at ${cut}`);
+    assert.deepEqual(
+      resumed.analytics?.summary(),
+      straight.analytics?.summary(),
+      `analytics.json, cut at ${cut}`,
+    );
+    assert.deepEqual(resumed.serialize(), straight.serialize());
+  }
+
+  // A frame whose pts went back is left out of the analytics, counted.
+  const before = straight.analytics?.summary();
+  straight.reorder.accept(FRAMES, { kind: "ok", frame: { ...frame(FRAMES), ptsMs: 0 } });
+  await straight.appendLines([...straight.reorder.release()].map((outcome) => straight.lineFor(outcome)));
+  assert.equal(straight.state.analyticsSkippedFrames, 1);
+  assert.deepEqual(straight.analytics?.summary(), before);
 });

@@ -1,7 +1,16 @@
 // One job's aggregation: the reorder buffer, the tracker, the tracks.jsonl and tracks.mot.txt lines, the counts and
-// φ history the report is made of, and what the next checkpoint adds to the last. Like Tracker, it serializes to
+// φ history the report is made of, the zone and line analytics (events.jsonl, analytics.json) of a job with zones,
+// and what the next checkpoint adds to the last. Like Tracker, it serializes to
 // plain JSON and restores from it; the counts live in one plain object (`freshState`), so a new field is one edit.
 
+import {
+  Analytics,
+  type AnalyticsEvent,
+  AnalyticsStateError,
+  analyticsFrame,
+  resolveZones,
+  type TrackLineLike,
+} from "@vdet/analytics";
 import { InvariantError } from "@vdet/errors";
 import { type DeploymentModels, labelOf } from "@vdet/jobs";
 import { metrics } from "@vdet/metrics";
@@ -52,6 +61,10 @@ function freshState() {
     finishing: false,
     /** The job's onGap: "fail" error was recorded. */
     gapsReported: false,
+    /** Jobs with zones: frames left out of the analytics because their pts went back. */
+    analyticsSkippedFrames: 0,
+    /** … and the job error saying so was recorded. */
+    analyticsSkipReported: false,
   };
 }
 
@@ -63,8 +76,13 @@ const SNAPSHOT_VERSION = 2;
 /** The part of a job's aggregation rewritten whole at each checkpoint (bounded by the frames in flight). */
 export type AggregatorSnapshot = ReturnType<JobAggregation["serialize"]>;
 
+type AnalyticsSnapshotOf = ReturnType<Analytics["serialize"]>;
+
 /** Version 1 kept the histogram and the per-worker counts as [key, value] lists. */
-type SnapshotV1 = Omit<AggregatorSnapshot, "version" | "phiHistogram" | "framesByWorker"> & {
+type SnapshotV1 = Omit<
+  AggregatorSnapshot,
+  "version" | "phiHistogram" | "framesByWorker" | "analytics" | "eventsPartsWritten" | "eventsBuffered"
+> & {
   version: 1;
   phiHistogram: [string, number][];
   framesByWorker: [string, number][];
@@ -79,6 +97,20 @@ export class JobAggregation {
   done = false;
   /** Without checkpoints: the progress already added to the job record. */
   progressReported = { written: 0, deadlineMisses: 0 };
+  /** The job's zones and lines (null without zones, or when they could not be resolved: `analyticsProblem`). */
+  readonly analytics: Analytics | null;
+  /** Why a job with zones has no analytics (normalized coordinates and no video size). */
+  readonly analyticsProblem: string | null = null;
+  /** Events of tracked frames not yet appended to events.jsonl. */
+  private newEvents: string[] = [];
+  /**
+   * events.jsonl lines appended after its last written part: only buffered by the output, so each checkpoint's
+   * snapshot keeps them (few: events.jsonl is flushed whenever tracks.jsonl writes a part).
+   */
+  private eventsBuffered: string[] = [];
+  /** Analytics changed since analytics.json was last written (at `analyticsWrittenAt`, performance.now()). */
+  analyticsChanged = false;
+  analyticsWrittenAt = Number.NEGATIVE_INFINITY;
   // What the next checkpoint adds to the last one.
   private unsavedLines: string[] = [];
   private linesInPart = false;
@@ -94,8 +126,18 @@ export class JobAggregation {
     readonly tracker: Tracker,
     readonly reorder: ReorderBuffer<Outcome>,
     readonly state: AggregationState,
+    analytics?: AnalyticsSnapshotOf,
   ) {
     this.previewFrames = job.spec.preview && canReadAgain(job.spec.input) ? [] : null;
+    let zones: ReturnType<typeof resolveZones> | null = null;
+    if (job.spec.zones) {
+      try {
+        zones = resolveZones(job.spec.zones, job.video ?? undefined);
+      } catch (error) {
+        this.analyticsProblem = `no events.jsonl or analytics.json: ${(error as Error).message}`;
+      }
+    }
+    this.analytics = zones ? (analytics ? Analytics.restore(zones, analytics) : new Analytics(zones)) : null;
   }
 
   /** A job's aggregation from its first frame. */
@@ -112,10 +154,19 @@ export class JobAggregation {
     models: DeploymentModels,
     checkpoint: AggregatorCheckpoint,
   ): Promise<JobAggregation> {
-    const { version, next, pending, duplicates, tracker, tracksPartsWritten, timeParts, ...state } = upgrade(
-      checkpoint.snapshot,
-      job.id,
-    );
+    const {
+      version,
+      next,
+      pending,
+      duplicates,
+      tracker,
+      tracksPartsWritten,
+      timeParts,
+      analytics,
+      eventsPartsWritten,
+      eventsBuffered,
+      ...state
+    } = upgrade(checkpoint.snapshot, job.id);
     const agg = new JobAggregation(
       job,
       output,
@@ -123,6 +174,7 @@ export class JobAggregation {
       Tracker.restore(tracker),
       ReorderBuffer.restore({ next, pending, duplicates }),
       { ...freshState(), ...state },
+      analytics ?? undefined,
     );
     for (const t of checkpoint.tracks) agg.tracks.set(t.trackId, t);
     agg.motLines.push(...checkpoint.motLines);
@@ -136,6 +188,8 @@ export class JobAggregation {
       await output.appendTracks(`${checkpoint.lines.join("\n")}\n`);
       agg.linesInPart = output.tracksPartsWritten !== partsBefore;
     }
+    // Likewise the events.jsonl lines after its last written part.
+    if (!state.finishing && eventsBuffered?.length) await agg.appendEvents(eventsBuffered);
     return agg;
   }
 
@@ -149,6 +203,10 @@ export class JobAggregation {
       tracksPartsWritten: this.output.tracksPartsWritten,
       /** Streams: the time-based parts' position (stream-output.ts). */
       timeParts: this.output.timeParts,
+      /** Jobs with zones: the analytics state, events.jsonl parts written and the event lines after them. */
+      analytics: this.analytics?.serialize() ?? null,
+      eventsPartsWritten: this.output.eventsPartsWritten,
+      eventsBuffered: this.eventsBuffered,
     };
   }
 
@@ -182,6 +240,8 @@ export class JobAggregation {
   /** From here on tracks.jsonl is only joined: a resumed aggregator must not buffer lines again. */
   async beginFinishing(): Promise<void> {
     await this.output.flushTracks();
+    if (this.analytics) await this.output.flushEvents();
+    this.eventsBuffered = [];
     this.unsavedLines = [];
     this.linesInPart = true;
     this.state.finishing = true;
@@ -190,7 +250,10 @@ export class JobAggregation {
   /** A frame's (or a failed frame's) tracks.jsonl line, after tracking its detections. */
   lineFor(outcome: Outcome): string {
     if (outcome.kind === "ok") return this.trackFrame(outcome.frame);
-    return failedFrameLine(outcome.failure);
+    const line = failedFrameLine(outcome.failure);
+    // A failed frame is a frame without detections to the analytics too, as `vdet analyze` reads tracks.jsonl.
+    this.analyze(line);
+    return JSON.stringify(line);
   }
 
   /**
@@ -200,12 +263,30 @@ export class JobAggregation {
   async appendLines(lines: string[]): Promise<void> {
     const partsBefore = this.output.tracksPartsWritten;
     await this.output.appendTracks(`${lines.join("\n")}\n`);
-    if (this.output.tracksPartsWritten !== partsBefore) {
+    const partWritten = this.output.tracksPartsWritten !== partsBefore;
+    if (partWritten) {
       this.unsavedLines = [];
       this.linesInPart = true;
     } else {
       this.unsavedLines.push(...lines);
     }
+    if (!this.analytics) return;
+    const events = this.newEvents;
+    this.newEvents = [];
+    if (events.length > 0) await this.appendEvents(events);
+    // events.jsonl is made durable with tracks.jsonl's parts: the checkpoint keeps few event lines.
+    if (partWritten && this.eventsBuffered.length > 0) {
+      await this.output.flushEvents();
+      this.eventsBuffered = [];
+    }
+  }
+
+  /** Appends lines to events.jsonl and notes those only buffered (as `appendLines` does for tracks.jsonl). */
+  private async appendEvents(lines: string[]): Promise<void> {
+    const partsBefore = this.output.eventsPartsWritten;
+    await this.output.appendEvents(`${lines.join("\n")}\n`);
+    if (this.output.eventsPartsWritten !== partsBefore) this.eventsBuffered = [];
+    else this.eventsBuffered.push(...lines);
   }
 
   /** Tracks a frame: its MOT rows, its tracks' summaries, the φ history; returns its tracks.jsonl line. */
@@ -249,18 +330,30 @@ export class JobAggregation {
     else phiRanges.push({ fromFrame: frame.index, toFrame: frame.index, phi });
     const rows = detectionsToRows(detections, (classId) => labelOf(this.models, phi, classId));
     const line: TracksLine = { frame: frame.index, ptsMs: frame.ptsMs, phi, detections: rows };
+    this.analyze(line);
     return JSON.stringify(line);
+  }
+
+  /** Feeds a frame to the zones and lines; its events go to events.jsonl with the frame's line. */
+  private analyze(line: TrackLineLike): void {
+    if (!this.analytics) return;
+    let events: AnalyticsEvent[];
+    try {
+      events = this.analytics.update(analyticsFrame(line));
+    } catch (error) {
+      // A frame before the last one analysed (a stream whose timestamps went back) is left out of the analytics,
+      // counted; update() refuses it before changing anything.
+      if (!(error instanceof AnalyticsStateError)) throw error;
+      this.state.analyticsSkippedFrames++;
+      return;
+    }
+    for (const event of events) this.newEvents.push(JSON.stringify(event));
+    this.analyticsChanged = true;
   }
 }
 
-function failedFrameLine(failure: FrameFailure): string {
-  const line: TracksLine = {
-    frame: failure.index,
-    ptsMs: failure.ptsMs,
-    error: failure.reason,
-    detections: [],
-  };
-  return JSON.stringify(line);
+function failedFrameLine(failure: FrameFailure): TracksLine {
+  return { frame: failure.index, ptsMs: failure.ptsMs, error: failure.reason, detections: [] };
 }
 
 /** A checkpoint's snapshot in this version's format. */
@@ -269,6 +362,9 @@ function upgrade(snapshot: AggregatorSnapshot | SnapshotV1, jobId: string): Aggr
   if (snapshot.version === 1) {
     return {
       ...snapshot,
+      analytics: null,
+      eventsPartsWritten: 0,
+      eventsBuffered: [],
       version: SNAPSHOT_VERSION,
       phiHistogram: Object.fromEntries(snapshot.phiHistogram),
       framesByWorker: Object.fromEntries(snapshot.framesByWorker),

@@ -1,5 +1,6 @@
-// Where one job's results go. tracks.jsonl grows in order while the job runs; the other files are written once
-// at the end. Implementations live with the sinks (local directory, S3).
+// Where one job's results go. tracks.jsonl (and events.jsonl, for a job with zones) grows in order while the job
+// runs; the other files are written whole (analytics.json again and again while the job runs, the rest once at the
+// end). Implementations live with the sinks (local directory, S3).
 
 import type { Readable } from "node:stream";
 import type { StreamOutput } from "@vdet/protocol";
@@ -15,11 +16,20 @@ export interface JobOutput {
   readonly tracksPartsWritten: number;
   /** Writes what tracks.jsonl has buffered as a part; returns tracksPartsWritten. */
   flushTracks(): Promise<number>;
+  /**
+   * Appends text (whole lines) to events.jsonl, in parts like tracks.jsonl; only on an output opened with
+   * `events: true` (a job with zones).
+   */
+  appendEvents(text: string): Promise<void>;
+  /** Parts of events.jsonl durably written so far (0 without events). */
+  readonly eventsPartsWritten: number;
+  /** Writes what events.jsonl has buffered as a part; returns eventsPartsWritten. */
+  flushEvents(): Promise<number>;
   /** Writes a whole file (manifest.json, summary.json, tracks.mot.txt) atomically. */
   put(name: string, body: string, contentType: string): Promise<void>;
   /** Writes a whole file from a stream of unknown length (preview.mp4), atomically. */
   upload(name: string, body: Readable, contentType: string): Promise<void>;
-  /** Makes tracks.jsonl complete and visible; called once, after the last append. */
+  /** Makes tracks.jsonl (and events.jsonl) complete and visible; called once, after the last append. */
   finish(): Promise<void>;
   /** Where the files are, for people (a directory path or an s3:// prefix). */
   readonly location: string;
@@ -56,11 +66,16 @@ export interface TimePartsPosition {
 export interface JobOutputResume {
   tracksPartsWritten: number;
   timeParts?: TimePartsPosition;
+  /** events.jsonl's checkpointed write position (0 when absent). */
+  eventsPartsWritten?: number;
 }
 
-/** How the job's output is laid out: a stream's tracks.jsonl in time-based parts (job spec `stream`). */
+/** How the job's output is laid out and what it writes besides tracks.jsonl. */
 export interface JobOutputLayout {
+  /** A stream's tracks.jsonl in time-based parts (job spec `stream`). */
   stream?: StreamOutput;
+  /** events.jsonl: the job has zones or lines. */
+  events?: boolean;
 }
 
 export type JobOutputFactory = (

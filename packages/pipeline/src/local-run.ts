@@ -91,8 +91,8 @@ export async function runLocal(options: LocalRunOptions): Promise<LocalRunResult
     transport,
     jobStore,
     logger: options.logger,
-    openOutput: async (_jobId, location) => {
-      const out = await openJobOutput(location);
+    openOutput: async (_jobId, location, _resume, layout) => {
+      const out = await openJobOutput(location, {}, { layout });
       outputLocation = out.location;
       return out;
     },

@@ -5,6 +5,7 @@ import { createReadStream } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { ZonesFileInput } from "@vdet/analytics";
 import { type RenderRange, renderAnnotatedVideo, type TrackFrame } from "@vdet/render";
 import type { VideoInput } from "@vdet/video";
 import type { JobOutput } from "./job-output.ts";
@@ -21,6 +22,8 @@ export async function writePreview(
   openInput: (input: string) => Promise<VideoInput>,
   range: RenderRange = "processed",
   onProgress?: (done: number, total: number | null) => void,
+  /** The job's zones and lines, drawn with their counts. */
+  zones?: ZonesFileInput,
 ): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), "vdet-preview-"));
   try {
@@ -31,6 +34,7 @@ export async function writePreview(
       output: file,
       range,
       onProgress,
+      zones,
     });
     await output.upload("preview.mp4", createReadStream(file), "video/mp4");
   } finally {

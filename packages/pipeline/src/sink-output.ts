@@ -2,6 +2,7 @@
 // and is joined into one object when the job finishes, so a reader never sees a half-written tracks.jsonl; the
 // other files are single atomic writes.
 
+import { InvariantError } from "@vdet/errors";
 import { type OpenSinkOptions, openSink, PartWriter, type Sink } from "@vdet/storage";
 import type { JobOutput, JobOutputLayout, JobOutputResume } from "./job-output.ts";
 import { openStreamOutput } from "./stream-output.ts";
@@ -11,17 +12,45 @@ export interface SinkOutputOptions {
   resume?: JobOutputResume;
   /** tracks.jsonl is written in parts of about this size (default 1 MiB). */
   tracksPartBytes?: number;
-  /** A stream's layout: tracks.jsonl in time-based parts (stream-output.ts). */
+  /** The layout: a stream's tracks.jsonl in time-based parts (stream-output.ts); events.jsonl for zones. */
   layout?: JobOutputLayout;
 }
 
 export async function openSinkOutput(sink: Sink, options: SinkOutputOptions = {}): Promise<JobOutput> {
+  const events = options.layout?.events
+    ? await PartWriter.open(sink, {
+        key: "events.jsonl",
+        contentType: "application/x-ndjson",
+        partsWritten: options.resume?.eventsPartsWritten ?? 0,
+        partSizeBytes: options.tracksPartBytes,
+      })
+    : null;
+  const noEvents = (): never => {
+    throw new InvariantError(`${sink.uri}: events.jsonl appended to an output opened without events`);
+  };
+  const eventMembers = {
+    appendEvents: async (text: string) => (events ?? noEvents()).append(text),
+    get eventsPartsWritten() {
+      return events?.partsWritten ?? 0;
+    },
+    flushEvents: async () => (events ? events.flush() : 0),
+  };
   const stream = options.layout?.stream;
   if (stream) {
-    return openStreamOutput(sink, {
+    // A stream's events.jsonl is one growing object beside the time-based tracks parts (docs/live.md).
+    const output = await openStreamOutput(sink, {
       partMinutes: stream.partMinutes,
       resume: options.resume?.timeParts,
       pieceBytes: options.tracksPartBytes,
+    });
+    return Object.defineProperties(output as JobOutput, {
+      ...Object.getOwnPropertyDescriptors(eventMembers),
+      finish: {
+        value: async () => {
+          await output.finish();
+          await events?.finish();
+        },
+      },
     });
   }
   const tracks = await PartWriter.open(sink, {
@@ -33,6 +62,11 @@ export async function openSinkOutput(sink: Sink, options: SinkOutputOptions = {}
   return {
     location: sink.uri,
     appendTracks: (text) => tracks.append(text),
+    appendEvents: async (text) => (events ?? noEvents()).append(text),
+    get eventsPartsWritten() {
+      return events?.partsWritten ?? 0;
+    },
+    flushEvents: async () => (events ? events.flush() : 0),
     get tracksPartsWritten() {
       return tracks.partsWritten;
     },
@@ -43,6 +77,7 @@ export async function openSinkOutput(sink: Sink, options: SinkOutputOptions = {}
     upload: (name, body, contentType) => sink.upload(name, body, { contentType }),
     finish: async () => {
       await tracks.finish();
+      await events?.finish();
     },
   };
 }

@@ -47,7 +47,13 @@ function countLines(text: string): number {
   return n;
 }
 
-export async function openStreamOutput(sink: Sink, options: StreamOutputOptions): Promise<JobOutput> {
+/** A stream's tracks output; events.jsonl, when the stream has zones, is added by openSinkOutput. */
+export type StreamTracksOutput = Omit<JobOutput, "appendEvents" | "eventsPartsWritten" | "flushEvents">;
+
+export async function openStreamOutput(
+  sink: Sink,
+  options: StreamOutputOptions,
+): Promise<StreamTracksOutput> {
   const windowMs = Math.round(options.partMinutes * 60_000);
   const now = options.now ?? Date.now;
   const position: TimePartsPosition = structuredClone(

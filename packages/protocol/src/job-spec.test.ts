@@ -89,3 +89,79 @@ test("messages that fail their schema are poison, with the field named", () => {
     (e: Error) => e instanceof PoisonMessageError && /invalid frame chunk message: chunk: /.test(e.message),
   );
 });
+
+test("zones and lines in the job spec: defaults filled in, every bad shape named at submission", () => {
+  const spec = parseJobSpec({
+    ...minimal,
+    zones: {
+      zones: [
+        {
+          name: "door",
+          polygon: [
+            [0, 0],
+            [10, 0],
+            [10, 10],
+          ],
+          classes: ["person"],
+        },
+      ],
+      lines: [{ name: "gate", from: [0, 5], to: [10, 5] }],
+    },
+  });
+  assert.equal(spec.zones?.anchor, "bottom-center");
+  assert.equal(spec.zones?.inertiaFrames, 3);
+  assert.equal(spec.zones?.coordinates, "pixels");
+  assert.equal(parseJobSpec(minimal).zones, undefined, "no zones: no analytics");
+  const refused = (zones: unknown) => {
+    try {
+      parseJobSpec({ ...minimal, zones });
+    } catch (error) {
+      assert.ok(error instanceof InvalidJobSpecError);
+      return error.message;
+    }
+    assert.fail("accepted");
+  };
+  assert.match(
+    refused({
+      zones: [
+        {
+          name: "bow",
+          polygon: [
+            [0, 0],
+            [10, 10],
+            [10, 0],
+            [0, 10],
+          ],
+        },
+      ],
+    }),
+    /zones\.zones\.0\.polygon: zone "bow" is not a simple polygon/,
+  );
+  assert.match(
+    refused({
+      zones: [
+        {
+          name: "ring",
+          polygon: [
+            [0, 0],
+            [9, 0],
+            [9, 9],
+          ],
+          holes: [
+            [
+              [1, 1],
+              [2, 1],
+              [2, 2],
+            ],
+          ],
+        },
+      ],
+    }),
+    /zones\.zones\.0\.holes: zone "ring": polygons with holes are not supported/,
+  );
+  assert.match(
+    refused({ lines: [{ name: "dot", from: [1, 1], to: [1, 1] }] }),
+    /zones\.lines\.0\.to: .*zero-length/,
+  );
+  assert.match(refused({}), /zones: the zones file defines no zone and no line/);
+});

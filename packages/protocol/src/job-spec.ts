@@ -1,6 +1,7 @@
 // The job spec a user submits (API body, CLI flags): what to read, how to sample, how much latency each frame may
 // take or "archive", which φ are allowed, what to keep, where to write. Validated here, at the edge.
 
+import { zonesFileSchema } from "@vdet/analytics";
 import { VdetError } from "@vdet/errors";
 import { z } from "zod";
 import { PROTOCOL_ERRORS } from "./error-codes.ts";
@@ -102,6 +103,11 @@ export const jobSpecFields = z
     onGap: z.enum(["continue", "fail"]).optional(),
     /** Set for a stream (POST /streams): its output is written in time-based parts. */
     stream: streamOutputSchema.optional(),
+    /**
+     * Zones and directed lines counted over the tracks (the zones.json format of @vdet/analytics, docs/analytics.md):
+     * the aggregator writes events.jsonl and analytics.json beside tracks.jsonl.
+     */
+    zones: zonesFileSchema.optional(),
   })
   .strict();
 

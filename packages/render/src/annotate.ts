@@ -1,9 +1,12 @@
 // What one output frame shows: the boxes of the latest sampled frame at or before its pts (held until the next
-// sampled frame), each in its track's colour with "label #id", and a short trail of the track's recent centres.
+// sampled frame), each in its track's colour with "label #id", and a short trail of the track's recent centres;
+// with zones, each zone and line with its counts up to that frame (zones.ts).
 
+import { Analytics, type AnalyticsSummary, analyticsFrame, type ResolvedZones } from "@vdet/analytics";
 import { type Detections, detectionCount, detectionsFromRows, NO_TRACK, type RgbImage } from "@vdet/protocol";
 import { drawLine, drawText, fillRect, type Rgb, strokeRect, textHeight, textWidth } from "./draw.ts";
 import type { TrackFrame } from "./tracks.ts";
+import { drawZones } from "./zones.ts";
 
 /** A stable, well-spread colour per track id (golden-ratio hues); untracked detections are grey. */
 export function trackColor(trackId: number | null): Rgb {
@@ -78,6 +81,8 @@ export interface AnnotatorOptions {
   trailLength?: number;
   /** Only detections at or above this score are drawn. */
   minScore?: number;
+  /** Zones and lines (source pixels) to draw with their live counts. */
+  zones?: ResolvedZones;
 }
 
 /** A sampled frame as drawn: its detections (with track ids) and their labels. */
@@ -103,6 +108,9 @@ export class Annotator {
   private readonly trails = new Map<number, { points: [number, number][]; lastSeen: number }>();
   private readonly trailLength: number;
   private readonly minScore: number;
+  private readonly analytics: Analytics | null;
+  /** With zones: their counts up to the sampled frame shown last (analytics.json as of then). */
+  counts: AnalyticsSummary | null = null;
   /** How long a sampled frame's boxes stay on screen when no later sampled frame replaces them, ms. */
   readonly holdMs: number;
 
@@ -113,6 +121,8 @@ export class Annotator {
     this.trailLength = options.trailLength ?? 12;
     this.minScore = options.minScore ?? 0;
     this.holdMs = samplingIntervalMs(frames);
+    this.analytics = options.zones ? new Analytics(options.zones) : null;
+    if (this.analytics) this.counts = this.analytics.summary();
   }
 
   /** The end of the processed time range: the last sampled frame plus one sampling interval (ms). */
@@ -133,6 +143,10 @@ export class Annotator {
         labels: line.detections.map((d) => d.label),
       };
       this.updateTrails(this.current);
+      if (this.analytics && line.error === undefined) {
+        this.analytics.update(analyticsFrame(line));
+        this.counts = this.analytics.summary();
+      }
     }
     // Boxes are current until the next sampled frame; after the last one, for one sampling interval, then gone.
     if (this.current && ptsMs > this.current.ptsMs + this.holdMs + 0.5) return null;
@@ -158,7 +172,12 @@ export class Annotator {
   /** Draws the annotations for the frame at `ptsMs` into `image` (source pixel coordinates). */
   draw(image: RgbImage, ptsMs: number): void {
     const shown = this.advance(ptsMs);
-    if (!shown) return;
+    if (shown) this.drawShown(image, shown);
+    // Zones last: their counts stay readable over the boxes.
+    if (this.analytics) drawZones(image, this.analytics.config, this.counts);
+  }
+
+  private drawShown(image: RgbImage, shown: ShownFrame): void {
     if (this.trailLength > 0) {
       const { thickness } = strokeFor(image);
       for (const [id, trail] of this.trails) {

@@ -1,4 +1,5 @@
-// @vdet/render: annotated video — boxes, class names, track ids and trails drawn into every frame, encoded MP4.
+// @vdet/render: annotated video — boxes, class names, track ids and trails (and zones and lines with their counts)
+// drawn into every frame, encoded MP4 (or one frame as a PNG).
 export {
   Annotator,
   type AnnotatorOptions,
@@ -18,3 +19,4 @@ export {
   type VideoCodec,
 } from "./render.ts";
 export { InvalidTracksError, parseTracksJsonl, RENDER_ERRORS, type TrackFrame } from "./tracks.ts";
+export { drawZones, LINE_COLOR, lineLabel, ZONE_COLOR, zoneLabel } from "./zones.ts";

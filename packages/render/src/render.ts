@@ -1,11 +1,16 @@
 // vdet render: the source video with the tracks drawn on it, encoded as MP4: by default only the processed time
 // range (up to one sampling interval after the last sampled frame), the whole video on request. Every source frame is
 // decoded (packages/video), annotated in place (annotate.ts) and piped as raw RGB into a second ffmpeg that
-// encodes it with libx264 when this ffmpeg has it, else MPEG-4 part 2.
+// encodes it with libx264 when this ffmpeg has it, else MPEG-4 part 2. With `stillAtMs`, one annotated frame as a
+// PNG instead (the frames before it are drawn too, so trails and zone counts are those of that moment).
 
 import { execFile } from "node:child_process";
+import { writeFile } from "node:fs/promises";
 import { PassThrough } from "node:stream";
 import { promisify } from "node:util";
+import { resolveZones, type ZonesFileInput, zonesFileSchema } from "@vdet/analytics";
+import { encodePng } from "@vdet/image";
+import type { RgbImage } from "@vdet/protocol";
 import { decodeFrames, ffmpegBinaries, probeVideo, type VideoInput } from "@vdet/video";
 import ffmpeg from "fluent-ffmpeg";
 import { Annotator, type AnnotatorOptions } from "./annotate.ts";
@@ -14,12 +19,16 @@ import type { TrackFrame } from "./tracks.ts";
 export type VideoCodec = "libx264" | "mpeg4";
 export type RenderRange = "processed" | "video";
 
-export interface RenderOptions extends AnnotatorOptions {
+export interface RenderOptions extends Omit<AnnotatorOptions, "zones"> {
+  /** Zones and lines (a zones.json; normalized coordinates are scaled by the video's size) drawn with live counts. */
+  zones?: ZonesFileInput;
+  /** Write only the frame shown at this time (ms; the first frame at or after it) as a PNG to `output`. */
+  stillAtMs?: number;
   tracks: readonly TrackFrame[];
   /** The source video (a path, URL or stream, as packages/video takes it), or a function opening it afresh
    * (it is read twice: probed, then decoded — a stream must be opened once per read). */
   input: VideoInput | (() => Promise<VideoInput>);
-  /** Output file (.mp4). */
+  /** Output file (.mp4, or .png with `stillAtMs`). */
   output: string;
   /** Default: libx264 when available, else mpeg4. */
   codec?: VideoCodec;
@@ -35,7 +44,7 @@ export interface RenderResult {
   width: number;
   height: number;
   fps: number;
-  codec: VideoCodec;
+  codec: VideoCodec | "png";
 }
 
 let encoders: Promise<string> | undefined;
@@ -57,8 +66,12 @@ export async function renderAnnotatedVideo(options: RenderOptions): Promise<Rend
   const open = async () => (typeof options.input === "function" ? options.input() : options.input);
   const info = await probeVideo(await open(), { signal: options.signal });
   const fps = info.fps && Number.isFinite(info.fps) && info.fps > 0 ? info.fps : 25;
+  const zones = options.zones
+    ? resolveZones(zonesFileSchema.parse(options.zones), { width: info.width, height: info.height })
+    : undefined;
+  const annotator = new Annotator(options.tracks, { ...options, zones });
+  if (options.stillAtMs !== undefined) return renderStill(options, open, annotator, info, fps);
   const codec = options.codec ?? (await defaultCodec());
-  const annotator = new Annotator(options.tracks, options);
   const wholeTotal =
     info.frameCount ?? (info.durationSeconds === undefined ? null : Math.round(info.durationSeconds * fps));
   const endMs = (options.range ?? "processed") === "processed" ? annotator.processedEndMs : Infinity;
@@ -113,4 +126,31 @@ export async function renderAnnotatedVideo(options: RenderOptions): Promise<Rend
   }
   await encoded;
   return { frames, width: info.width, height: info.height, fps, codec };
+}
+
+/** One annotated frame, the first at or after `stillAtMs` (the last one when the video ends before), as a PNG. */
+async function renderStill(
+  options: RenderOptions,
+  open: () => Promise<VideoInput>,
+  annotator: Annotator,
+  info: { width: number; height: number },
+  fps: number,
+): Promise<RenderResult> {
+  const atMs = options.stillAtMs ?? 0;
+  let frames = 0;
+  let last: RgbImage | null = null;
+  for await (const frame of decodeFrames(await open(), {
+    sampling: { everyNth: 1 },
+    signal: options.signal,
+  })) {
+    const ptsMs = Number.isFinite(frame.ptsSeconds) ? frame.ptsSeconds * 1000 : (frames * 1000) / fps;
+    annotator.draw(frame, ptsMs);
+    frames++;
+    last = frame;
+    options.onProgress?.(frames, null);
+    if (ptsMs >= atMs) break;
+  }
+  if (!last) throw new Error(`${options.output}: the video has no frames`);
+  await writeFile(options.output, encodePng(last));
+  return { frames: 1, width: info.width, height: info.height, fps, codec: "png" };
 }

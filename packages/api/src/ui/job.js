@@ -1,8 +1,9 @@
 // One job: live progress (polls the job API), φ over time and deadline misses, per-class and per-track
-// summaries, and the viewer. Sets data-ready on <body> once a finished job's results are all shown.
+// summaries, zone and line counts with their per-minute series (jobs with zones), and the viewer. Sets data-ready on <body> once a finished job's results are all shown.
 import { api, el, loadMeta, showNotice, trackColor } from "./api.js";
 import { drawPhiChart } from "./charts.js";
 import { Viewer } from "./viewer.js";
+import { countRows, drawSeries } from "./zones.js";
 
 const id = decodeURIComponent(location.pathname.split("/").pop());
 const base = `/jobs/${encodeURIComponent(id)}`;
@@ -118,6 +119,38 @@ async function loadTracks(phis) {
           .join(", ");
 }
 
+/** Jobs with zones: analytics.json (live while the job runs) and events.jsonl for the viewer's counts. */
+async function loadAnalytics(job, ended) {
+  if (!job.spec.zones) return;
+  $("#zones-card").hidden = false;
+  const [analytics, events] = await Promise.all([
+    api(`${base}/analytics`).catch(() => null),
+    api(`${base}/events`, { as: "text" })
+      .then(({ text }) =>
+        text
+          .split("\n")
+          .filter((line) => line.trim() !== "")
+          .map((line) => JSON.parse(line)),
+      )
+      .catch(() => []),
+  ]);
+  viewer.setZones(job.spec.zones, events);
+  if (!analytics) {
+    $("#zones-note").textContent = ended
+      ? "No analytics.json: the job ended before writing one."
+      : "Counts appear once the first frames are written.";
+    return;
+  }
+  $("#zone-counts tbody").replaceChildren(...countRows(analytics));
+  $("#zones-note").textContent =
+    `${analytics.frames} frames analysed${ended ? "" : " so far"}, ${events.length} events.`;
+  const legend = drawSeries($("#series-chart"), analytics);
+  $("#series-legend").replaceChildren(
+    ...legend.flatMap((s) => [el("span", { class: "swatch", style: `background:${s.color}` }), `${s.name} `]),
+    "(in solid, out pale)",
+  );
+}
+
 function showSummaries(summary, ended) {
   const perClass = new Map();
   const entry = (label) => {
@@ -200,6 +233,7 @@ async function poll() {
     showJob(job, terminal, errorSubjects ?? {}, stalled);
     if (terminal.has(job.state)) {
       await loadTracks(phis).catch(() => undefined);
+      await loadAnalytics(job, true).catch(() => undefined);
       const summary = await api(`${base}/summary`).catch(() => null);
       showSummaries(summary, true);
       showWeights(await api(`${base}/manifest`).catch(() => null));
@@ -207,6 +241,7 @@ async function poll() {
       return;
     }
     if (!tracksComplete) await loadTracks(phis).catch(() => undefined);
+    await loadAnalytics(job, false).catch(() => undefined);
     showSummaries(null, false);
     setTimeout(poll, 1000);
   } catch (error) {

@@ -1,7 +1,9 @@
 // Plays a video with the tracks drawn over it on a canvas, in step with playback: at time t the boxes of the
 // latest sampled frame at or before t (as in the annotated video), each in its track's colour with
-// "label #id", and a short trail of each track's recent centres.
+// "label #id", and a short trail of each track's recent centres; with zones, each zone and line with its counts
+// as of t (zones.js).
 import { trackColor } from "./api.js";
+import { countsAt, drawShapes, resolveShapes } from "./zones.js";
 
 export class Viewer {
   constructor(video, canvas) {
@@ -12,6 +14,8 @@ export class Viewer {
     this.minScore = 0;
     this.enabled = true;
     this.trailLength = 12;
+    this.zones = null;
+    this.events = [];
     const loop = () => {
       this.draw();
       if (video.requestVideoFrameCallback) video.requestVideoFrameCallback(loop);
@@ -25,6 +29,13 @@ export class Viewer {
 
   setTracks(frames) {
     this.frames = frames.filter((f) => typeof f.ptsMs === "number").sort((a, b) => a.ptsMs - b.ptsMs);
+    this.draw();
+  }
+
+  /** The job spec's zones and lines, and events.jsonl so far (their counts follow playback). */
+  setZones(zones, events) {
+    this.zones = zones;
+    this.events = events;
     this.draw();
   }
 
@@ -55,12 +66,12 @@ export class Viewer {
     ctx.clearRect(0, 0, width, height);
     let drawn = 0;
     const index = this.enabled && video.videoWidth ? this.frameAt(video.currentTime * 1000) : -1;
+    const scale = Math.min(width / video.videoWidth, height / video.videoHeight);
+    const dx = (width - video.videoWidth * scale) / 2;
+    const dy = (height - video.videoHeight * scale) / 2;
+    const x = (v) => dx + v * scale;
+    const y = (v) => dy + v * scale;
     if (index >= 0) {
-      const scale = Math.min(width / video.videoWidth, height / video.videoHeight);
-      const dx = (width - video.videoWidth * scale) / 2;
-      const dy = (height - video.videoHeight * scale) / 2;
-      const x = (v) => dx + v * scale;
-      const y = (v) => dy + v * scale;
       if (this.trails) {
         const paths = new Map();
         for (let i = Math.max(0, index - this.trailLength + 1); i <= index; i++) {
@@ -101,6 +112,15 @@ export class Viewer {
         drawn++;
       }
     }
+    // Zones last: their counts stay readable over the boxes.
+    let labels = [];
+    if (this.enabled && this.zones && video.videoWidth) {
+      ctx.font = "12px system-ui, sans-serif";
+      ctx.textBaseline = "top";
+      const shapes = resolveShapes(this.zones, video.videoWidth, video.videoHeight);
+      labels = drawShapes(ctx, shapes, countsAt(this.events, video.currentTime * 1000), x, y);
+    }
+    canvas.dataset.zones = labels.join(" | ");
     canvas.dataset.boxes = String(drawn);
     canvas.dataset.frame = String(index);
   }

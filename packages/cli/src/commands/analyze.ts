@@ -1,19 +1,19 @@
 // `vdet analyze`: zone and line analytics offline, on a job's tracks.jsonl or a MOTChallenge result file — writes
 // events.jsonl and analytics.json and prints counts, occupancy and dwell per zone / line and class.
 
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import {
   Analytics,
   type AnalyticsEvent,
   type AnalyticsSummary,
   analyticsFrame,
-  parseZonesFile,
   resolveZones,
 } from "@vdet/analytics";
-import { type Command, InvalidArgumentError } from "commander";
+import type { Command } from "commander";
 import { frameSize, integer, positiveNumber } from "../options.ts";
 import { loadTracks } from "../tracks-source.ts";
+import { readZonesFile } from "../zones-file.ts";
 
 interface AnalyzeOptions {
   tracks: string;
@@ -36,14 +36,9 @@ export function analyzeTracks(
   zonesPath: string,
   options: { size?: { width: number; height: number }; fps?: number; motClassId?: number } = {},
 ): AnalyzeResult & { source: ReturnType<typeof loadTracks> } {
-  let zonesJson: unknown;
-  try {
-    zonesJson = JSON.parse(readFileSync(zonesPath, "utf8"));
-  } catch (error) {
-    throw new InvalidArgumentError(`${zonesPath}: ${(error as Error).message}`);
-  }
+  const zones = readZonesFile(zonesPath);
   const source = loadTracks(tracksPath, { fps: options.fps, motClassId: options.motClassId });
-  const config = resolveZones(parseZonesFile(zonesJson, zonesPath), options.size ?? source.frameSize);
+  const config = resolveZones(zones, options.size ?? source.frameSize);
   const analytics = new Analytics(config);
   const events = source.frames.flatMap((f) => analytics.update(analyticsFrame(f)));
   return { source, events, summary: analytics.summary() };

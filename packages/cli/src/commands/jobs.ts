@@ -5,6 +5,7 @@
 import { createHash } from "node:crypto";
 import { readdirSync, statSync } from "node:fs";
 import { extname, join, resolve } from "node:path";
+import type { ZonesFile } from "@vdet/analytics";
 import {
   describeJobError,
   isTerminal,
@@ -19,6 +20,7 @@ import { ApiRequestError, NoVideosError } from "../errors.ts";
 import { absoluteLocation, checkLocalOutput } from "../local-paths.ts";
 import { integer, positiveNumber, probability } from "../options.ts";
 import { createProgress } from "../progress.ts";
+import { readZonesFile } from "../zones-file.ts";
 
 export interface ClientOptions {
   api: string;
@@ -119,9 +121,10 @@ interface SubmitOptions {
   targetFps?: number;
   finishBy?: string;
   maxFrames?: number;
+  zones?: string;
 }
 
-function specFor(input: string, output: string, o: SubmitOptions): JobSpecInput {
+function specFor(input: string, output: string, o: SubmitOptions, zones?: ZonesFile): JobSpecInput {
   const spec: JobSpecInput = {
     input,
     output,
@@ -131,6 +134,7 @@ function specFor(input: string, output: string, o: SubmitOptions): JobSpecInput 
     priority: o.priority,
     preview: o.preview,
     maxFrames: o.maxFrames,
+    zones,
     ...(o.budget !== undefined
       ? { latencyBudgetMs: o.budget, phi: { min: o.phi ?? 0, max: o.maxPhi ?? 3 } }
       : o.targetFps !== undefined || o.finishBy !== undefined
@@ -210,6 +214,10 @@ export function registerJobCommands(program: Command): void {
     .option("--idempotency-key <key>", "same key, same job (default: derived from input and settings)")
     .option("--wait", "wait for the job to finish, showing progress")
     .option("--preview", "also write preview.mp4 next to the results (not for live streams)")
+    .option(
+      "--zones <file>",
+      "zones.json: zones and lines to count (writes events.jsonl and analytics.json; docs/analytics.md)",
+    )
     .option("--json", "one JSON object per job on stdout (with --wait: the finished job)")
     .action(async (input: string, o: SubmitOptions) => {
       if (o.budget !== undefined && o.archive)
@@ -221,6 +229,8 @@ export function registerJobCommands(program: Command): void {
       if (o.targetFps !== undefined && o.finishBy !== undefined)
         throw new InvalidArgumentError("give --target-fps or --finish-by, not both");
       const client = clientOptions(o);
+      // Checked here, before any job is submitted; the api checks the same schema (the job spec embeds it).
+      const zones = o.zones !== undefined ? readZonesFile(o.zones) : undefined;
       // Local paths are made absolute here: the api, producer and aggregator run in directories of their own.
       checkLocalOutput(o.out);
       o.out = absoluteLocation(o.out);
@@ -229,7 +239,12 @@ export function registerJobCommands(program: Command): void {
       const submitAll = async (videos: readonly string[], many: boolean) => {
         for (const video of videos) {
           const output = many ? `${o.out.replace(/\/$/, "")}/${outputFolder(video)}` : o.out;
-          const { job, created } = (await call(client, "POST", "/jobs", specFor(video, output, o))) as {
+          const { job, created } = (await call(
+            client,
+            "POST",
+            "/jobs",
+            specFor(video, output, o, zones),
+          )) as {
             job: JobRecord;
             created: boolean;
           };

@@ -1,4 +1,5 @@
-// `vdet render`: the source video with a job's tracks drawn on it (boxes, class, track id, trails), as MP4.
+// `vdet render`: the source video with a job's tracks drawn on it (boxes, class, track id, trails, and with --zones
+// the zones and lines with their counts so far), as MP4, or one frame as a PNG (--out x.png --at seconds).
 
 import { readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
@@ -6,6 +7,7 @@ import { parseTracksJsonl, renderAnnotatedVideo, type VideoCodec } from "@vdet/r
 import { type Command, InvalidArgumentError, Option } from "commander";
 import { integer, probability } from "../options.ts";
 import { createProgress } from "../progress.ts";
+import { readZonesFile } from "../zones-file.ts";
 
 interface RenderOptions {
   tracks: string;
@@ -17,6 +19,8 @@ interface RenderOptions {
   codec?: string;
   json?: boolean;
   wholeVideo?: boolean;
+  zones?: string;
+  at?: number;
 }
 
 export function registerRenderCommand(program: Command): void {
@@ -25,7 +29,7 @@ export function registerRenderCommand(program: Command): void {
     .description("draw a job's tracks on its video: boxes, class names, track ids and trails, as an MP4")
     .requiredOption("--tracks <file>", "tracks.jsonl (or the job's results directory)")
     .requiredOption("--video <input>", "the job's source video (file or URL)")
-    .requiredOption("--out <file>", "annotated video to write (.mp4)")
+    .requiredOption("--out <file>", "annotated video to write (.mp4), or one frame (.png, with --at)")
     .option(
       "--trail <frames>",
       "sampled frames a track's trail reaches back (0: none)",
@@ -35,11 +39,21 @@ export function registerRenderCommand(program: Command): void {
     .option("--score-threshold <p>", "draw only detections at or above this score", probability, 0)
     .addOption(new Option("--min-score <p>").hideHelp().argParser(probability))
     .option("--whole-video", "render the whole video, not only the processed time range")
+    .option("--zones <file>", "zones.json: draw its zones and lines with their counts so far")
+    .option(
+      "--at <seconds>",
+      "with --out x.png: the time of the frame to write (counts and trails as of then; default 0)",
+      nonNegative,
+    )
     .option("--codec <name>", "libx264 or mpeg4 (default: libx264 when ffmpeg has it)")
     .option("--json", "print the result as JSON")
     .action(async (o: RenderOptions) => {
       if (o.codec !== undefined && o.codec !== "libx264" && o.codec !== "mpeg4")
         throw new InvalidArgumentError("--codec must be libx264 or mpeg4");
+      const still = o.out.toLowerCase().endsWith(".png");
+      if (o.at !== undefined && !still)
+        throw new InvalidArgumentError("--at writes one frame: give --out x.png");
+      const zones = o.zones !== undefined ? readZonesFile(o.zones) : undefined;
       const path = (await stat(o.tracks)).isDirectory() ? join(o.tracks, "tracks.jsonl") : o.tracks;
       const tracks = parseTracksJsonl(await readFile(path, "utf8"));
       const progress = createProgress("frames");
@@ -52,6 +66,8 @@ export function registerRenderCommand(program: Command): void {
         minScore: o.minScore ?? o.scoreThreshold,
         range: o.wholeVideo ? "video" : "processed",
         codec: o.codec as VideoCodec | undefined,
+        zones,
+        stillAtMs: still ? (o.at ?? 0) * 1000 : undefined,
         onProgress: (done, total) => progress.update(done, total, "rendering"),
       });
       progress.stop();
@@ -64,4 +80,11 @@ export function registerRenderCommand(program: Command): void {
         );
       }
     });
+}
+
+function nonNegative(value: string): number {
+  const n = Number(value);
+  if (value.trim() === "" || !Number.isFinite(n) || n < 0)
+    throw new InvalidArgumentError(`--at must be a number of seconds ≥ 0, got "${value}"`);
+  return n;
 }

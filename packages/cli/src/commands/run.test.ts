@@ -101,3 +101,43 @@ test("latency mode: misses in the summary line; --fail-on-miss exits 2", { timeo
   assert.ok(m, stdout);
   assert.ok(Number(m[1]) > 0);
 });
+
+test("vdet run --zones with a bad zones file fails before anything starts, naming every problem", {
+  timeout: 60_000,
+}, async () => {
+  const clip = join(dir, "zones-clip.mp4");
+  await makeTestClip(clip, 1, 4, 64, 48);
+  const zones = join(dir, "bad-zones.json");
+  writeFileSync(
+    zones,
+    JSON.stringify({
+      zones: [
+        {
+          name: "bow",
+          polygon: [
+            [0, 0],
+            [10, 10],
+            [10, 0],
+            [0, 10],
+          ],
+        },
+      ],
+      lines: [{ name: "dot", from: [1, 1], to: [1, 1] }],
+    }),
+  );
+  const out = join(dir, "zones-never");
+  const { code, stdout, stderr } = await runVdet(["run", clip, "--out", out, "--zones", zones], {
+    env: offline,
+  });
+  assert.equal(code, 1);
+  assert.equal(stdout, "");
+  assert.match(stderr, /bad-zones\.json is not a valid zones file/);
+  assert.match(stderr, /zones\.0\.polygon: zone "bow" is not a simple polygon/);
+  assert.match(stderr, /lines\.0\.to: a line's from and to must differ \(zero-length line\)/);
+  assert.equal(existsSync(out), false, "no results folder");
+  const missing = await runVdet(["run", clip, "--out", out, "--zones", join(dir, "nope.json")], {
+    env: offline,
+  });
+  assert.equal(missing.code, 1);
+  assert.match(missing.stderr, /--zones .*nope\.json: ENOENT/);
+});

@@ -18,6 +18,7 @@ import { integer, positiveNumber, probability } from "../options.ts";
 import { createProgress } from "../progress.ts";
 import { REFINED_MOT_FILE, refineJobOutput } from "../refine-output.ts";
 import { describeOutputs, resolveWeights, seededBanner, weightsSummary } from "../weights.ts";
+import { readZonesFile } from "../zones-file.ts";
 
 interface RunOptions {
   out: string;
@@ -40,6 +41,7 @@ interface RunOptions {
   offline?: boolean;
   failOnMiss?: boolean;
   refine?: boolean;
+  zones?: string;
 }
 
 export function registerRunCommand(program: Command): void {
@@ -94,6 +96,10 @@ export function registerRunCommand(program: Command): void {
       "--refine",
       "also write tracks.refined.mot.txt: the tracks after offline refinement (short gaps filled, tracklets joined, smoothed)",
     )
+    .option(
+      "--zones <file>",
+      "zones.json: zones and lines to count (writes events.jsonl and analytics.json; docs/analytics.md)",
+    )
     .action(async (input: string, o: RunOptions & { executionProvider?: string }) => {
       o.ep = o.executionProvider ?? o.ep ?? process.env.VDET_EP ?? "cpu";
       if (o.fps !== undefined && o.everyNth !== undefined)
@@ -112,6 +118,7 @@ export function registerRunCommand(program: Command): void {
       // Nothing is created before the input and output are known to be usable.
       checkLocalInput(input);
       checkLocalOutput(o.out);
+      const zones = o.zones !== undefined ? readZonesFile(o.zones) : undefined;
       const spec: JobSpecInput = {
         input,
         output: o.out,
@@ -120,6 +127,7 @@ export function registerRunCommand(program: Command): void {
         classes: o.classes?.split(",").map((c) => c.trim()),
         maxFrames: o.maxFrames,
         preview: o.preview,
+        zones,
         ...(o.preview && o.wholeVideo ? { previewRange: "video" as const } : {}),
         ...(o.budget !== undefined
           ? { latencyBudgetMs: o.budget, phi: { min: 0, max: maxPhi } }
