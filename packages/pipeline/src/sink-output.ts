@@ -43,11 +43,12 @@ export async function openSinkOutput(sink: Sink, options: SinkOutputOptions = {}
       resume: options.resume?.timeParts,
       pieceBytes: options.tracksPartBytes,
     });
+    const finishTracks = output.finish;
     return Object.defineProperties(output as JobOutput, {
       ...Object.getOwnPropertyDescriptors(eventMembers),
       finish: {
         value: async () => {
-          await output.finish();
+          await finishTracks();
           await events?.finish();
         },
       },
