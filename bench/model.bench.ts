@@ -17,8 +17,9 @@ import { existsSync, readFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { build, getConfig, quantize } from "@vdet/effdet";
+import { build, defaultWeightBits, getConfig, quantize } from "@vdet/effdet";
 import { parsePhi, type RgbImage } from "@vdet/protocol";
+import { cpuFeatures } from "@vdet/runtime";
 import { decodeFrames } from "@vdet/video";
 import * as ort from "onnxruntime-node";
 import { noise } from "../test/support/bad-inputs.ts";
@@ -64,25 +65,6 @@ async function timeRuns(s: ort.InferenceSession, feeds: Record<string, ort.Tenso
     times.push(performance.now() - t0);
   }
   return median(times);
-}
-
-/** The CPU features int8 speed depends on (Linux /proc/cpuinfo). */
-function cpuFlags(): string {
-  try {
-    const flags = new Set(
-      readFileSync("/proc/cpuinfo", "utf8")
-        .match(/^flags\s*:(.*)$/m)?.[1]
-        .trim()
-        .split(/\s+/),
-    );
-    return (
-      ["avx2", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_int8"]
-        .filter((f) => flags.has(f))
-        .join(" ") || "none of avx2/avx512/vnni/amx"
-    );
-  } catch {
-    return "unknown";
-  }
 }
 
 function log(message: string): void {
@@ -254,6 +236,7 @@ console.log(
     ratioVsPeerB1: peer?.ratioVsPeerB1 ?? null,
     ratioVsPeerB4: peer?.ratioVsPeerB4 ?? null,
     ratioVsPeerInt8B4: peer?.ratioVsPeerInt8B4 ?? null,
-    cpuFlags: cpuFlags(),
+    cpuFlags: cpuFeatures().flags.join(" ") || cpuFeatures().source,
+    int8WeightBits: defaultWeightBits(),
   }),
 );

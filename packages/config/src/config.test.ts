@@ -11,6 +11,8 @@ import {
   producerConfigSchema,
   QUEUE_DEFAULTS,
   WORKER_DEFAULTS,
+  weightPrecisions,
+  weightReferences,
   workerConfigSchema,
 } from "./index.ts";
 
@@ -122,5 +124,47 @@ describe("role configuration", () => {
       /redis\+cluster:\/\//,
     );
     assert.throws(() => loadConfig(apiConfigSchema, { VDET_QUEUE_PARTITIONS: "0" }), /VDET_QUEUE_PARTITIONS/);
+  });
+});
+
+describe("VDET_WEIGHTS grammar", () => {
+  test("φ=REFERENCE[@PRECISION] and φ=@PRECISION; VDET_PRECISION fills the rest", () => {
+    const config = loadConfig(workerConfigSchema, {
+      VDET_WEIGHTS: "0=/m/d0.pth, D1=d1@int8,3=@INT8,2=/m/odd@name.pth",
+      VDET_PRECISION: "int8",
+    });
+    assert.deepEqual(config.weights, {
+      "0": { reference: "/m/d0.pth" },
+      "1": { reference: "d1", precision: "int8" },
+      "3": { precision: "int8" },
+      // "@name.pth" is no precision word: part of the path.
+      "2": { reference: "/m/odd@name.pth" },
+    });
+    assert.deepEqual(weightReferences(config.weights), {
+      "0": "/m/d0.pth",
+      "1": "d1",
+      "2": "/m/odd@name.pth",
+    });
+    assert.deepEqual(weightPrecisions(config.weights, config.precision), {
+      "0": "int8",
+      "1": "int8",
+      "2": "int8",
+      "3": "int8",
+    });
+    assert.equal(loadConfig(workerConfigSchema, {}).precision, "fp32");
+    assert.deepEqual(
+      weightPrecisions(loadConfig(workerConfigSchema, { VDET_WEIGHTS: "0=d0,1=d1@fp32" }).weights, "int8"),
+      { "0": "int8", "1": "fp32" },
+    );
+  });
+
+  test("bad entries name the problem", () => {
+    const bad = (VDET_WEIGHTS: string, message: RegExp) =>
+      assert.throws(() => loadConfig(workerConfigSchema, { VDET_WEIGHTS }), message);
+    bad("0=d0@int4", /unknown precision "int4" \(use fp32 or int8\)/);
+    bad("0=@", /unknown precision ""/);
+    bad("9=d9", /weights entries look like 0=\/path\/d0.pth, 1=d1@int8 or 3=@int8, got "9=d9"/);
+    bad("0=a,0=b", /φ=0 is given twice/);
+    assert.throws(() => loadConfig(workerConfigSchema, { VDET_PRECISION: "int4" }), /VDET_PRECISION/);
   });
 });

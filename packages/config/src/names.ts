@@ -45,6 +45,7 @@ export const ENV_NAMES: Readonly<Record<string, string | readonly string[]>> = {
   executionProvider: "VDET_EP",
   threads: "VDET_THREADS",
   weights: "VDET_WEIGHTS",
+  precision: "VDET_PRECISION",
   seed: "VDET_SEED",
   offline: "VDET_OFFLINE",
   preload: "VDET_PRELOAD",

@@ -1,5 +1,6 @@
 // One zod schema per role, over the settings in names.ts. Types are inferred from them.
 
+import { DEFAULT_PRECISION, PRECISIONS } from "@vdet/protocol";
 import { z } from "zod";
 import {
   AGGREGATOR_DEFAULTS,
@@ -11,7 +12,7 @@ import {
   REDIS_URL_PATTERN,
   WORKER_DEFAULTS,
 } from "./defaults.ts";
-import { envBoolean, envEnum, envInt, envList } from "./grammar.ts";
+import { envBoolean, envEnum, envInt, envList, weightsList } from "./grammar.ts";
 
 const common = {
   redisUrl: z
@@ -129,25 +130,10 @@ export const workerConfigSchema = z.object({
   hwaccel: envEnum(["cuda"]).optional(),
   executionProvider: z.string().default(W.executionProvider),
   threads: envInt(1, 256).optional(),
-  /** "0=/models/d0.pth,3=/models/d3.safetensors" */
-  weights: z
-    .string()
-    .default("")
-    .transform((s, ctx) => {
-      const out: Record<string, string> = {};
-      for (const part of s.split(",").filter(Boolean)) {
-        const match = /^(d?(?:[0-7]|7x))=(.+)$/i.exec(part.trim());
-        if (!match) {
-          ctx.addIssue({
-            code: "custom",
-            message: `weights entries look like 0=/path/d0.pth, got "${part}"`,
-          });
-          continue;
-        }
-        out[match[1].toLowerCase().replace(/^d/, "")] = match[2];
-      }
-      return out;
-    }),
+  /** "0=/models/d0.pth,1=d1@int8,3=/models/d3.safetensors" (grammar.ts, weightsList). */
+  weights: weightsList,
+  /** The precision of every φ whose VDET_WEIGHTS entry names none: fp32, or int8 (a cached int8 build). */
+  precision: envEnum(PRECISIONS).default(DEFAULT_PRECISION),
   seed: envInt(0, 2 ** 31).default(W.seed),
   /**
    * Never download models: a φ without weights uses the cached COCO model when there is one, else untrained

@@ -36,7 +36,14 @@ export {
 } from "./config.ts";
 export { Detector } from "./detector.ts";
 export { BuildOptionsError, DetectorInputError, EFFDET_ERRORS } from "./errors.ts";
-export { NotAnOnnxModelError, type OnnxFileInfo, readOnnxInfo, type TensorSpec } from "./model-info.ts";
+export {
+  modelContentSha256,
+  NotAnOnnxModelError,
+  type OnnxFileInfo,
+  readOnnxInfo,
+  type TensorSpec,
+  withMetadata,
+} from "./model-info.ts";
 export { type CandidateBatch, type PostprocessOptions, postprocess } from "./postprocess.ts";
 export { FILL_COLOR, IMAGENET_MEAN, IMAGENET_STD } from "./preprocess.ts";
 export { fillUniform, fnv1a32, mulberry32 } from "./prng.ts";
@@ -47,7 +54,7 @@ export {
   DEFAULT_CALIBRATION_METHOD,
   DEFAULT_PERCENTILE,
   DEFAULT_RULES,
-  DEFAULT_WEIGHT_BITS,
+  defaultWeightBits,
   type QuantizedModel,
   type QuantizeOptions,
   type QuantizeReport,

@@ -1,6 +1,7 @@
 // Reads what a model file says about itself: vdet metadata (φ, variant, resolution, parameters) when we built it,
 // and for any ONNX file the inputs/outputs with shapes, node count and stored values.
 
+import { createHash } from "node:crypto";
 import { VdetError } from "@vdet/errors";
 import type { onnx as Proto } from "onnx-proto";
 import onnxProto from "onnx-proto";
@@ -87,4 +88,27 @@ export function readOnnxInfo(bytes: Uint8Array): OnnxFileInfo {
     numClasses: num("vdet.num_classes"),
     parameters: num("vdet.parameters"),
   };
+}
+
+/**
+ * sha256 of what a model computes: the ONNX file with its metadata and doc string cleared, so the same graph and
+ * weights hash alike however they were named when built (`vdet.weights` records the file name). The key an int8
+ * build is cached under and found by.
+ */
+export function modelContentSha256(bytes: Uint8Array): string {
+  const model = onnx.ModelProto.decode(bytes);
+  model.metadataProps = [];
+  model.docString = "";
+  if (model.graph) model.graph.docString = "";
+  return createHash("sha256").update(onnx.ModelProto.encode(model).finish()).digest("hex");
+}
+
+/** The model with `metadata` entries added (replacing those of the same key). */
+export function withMetadata(bytes: Uint8Array, metadata: Record<string, string>): Uint8Array {
+  const model = onnx.ModelProto.decode(bytes);
+  model.metadataProps = [
+    ...model.metadataProps.filter((p) => !(p.key! in metadata)),
+    ...Object.entries(metadata).map(([key, value]) => onnx.StringStringEntryProto.create({ key, value })),
+  ];
+  return onnx.ModelProto.encode(model).finish();
 }

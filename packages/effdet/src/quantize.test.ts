@@ -1,6 +1,16 @@
 // int8 QDQ builds of the D3@256 fixture: the graph builds, onnxruntime fuses every quantised conv into an int8
-// kernel (QLinearConv), it runs, and its drift against the fp32 twin is measured. See docs/model.md ("int8") for
-// why the fixture's weights cannot show detection agreement and what the D0 comparison shows instead.
+// kernel (QLinearConv), it runs, and its drift against the fp32 twin is measured.
+//
+// Why this test does not assert "the same detections as fp32" (docs/model.md, "int8"): the D3@256 fixture's
+// weights are untrained (seeded uniform, with random batch-norm statistics folded in), so every channel of every
+// activation has its own scale, and one uint8 scale per tensor cannot hold them. With the QDQ arithmetic itself
+// (graph optimisation disabled, no int8 kernel involved) the relative error is ~70 % at the end of the backbone,
+// and the class logits drift by up to ~7.5 — far more than any gap between fp32 scores (the fixture image's top
+// fp32 scores are 0.387, 0.289, 0.275, 0.274, 0.270: logit gaps ≤ 0.45), so no input makes equality meaningful.
+// Measured on an AMD EPYC with AVX-512 VNNI, where 8-bit weights no longer overflow (as they do on AVX2): 8-bit
+// weights leave the drift where 7-bit weights put it (max 7.7 vs 7.5, mean 0.95 vs 0.90), i.e. the failure is
+// the activation quantisation of these weights, not the kernel. What the test asserts instead: the build, the
+// fusion into int8 kernels, the weight width chosen for this CPU, a run, and the drift reported.
 
 import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -8,6 +18,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { decodeImage } from "@vdet/image";
+import { cpuFeatures, int8WeightBitsFor } from "@vdet/runtime";
 import onnxProto from "onnx-proto";
 import * as ort from "onnxruntime-node";
 import { loadD3StateDict, projectFixture } from "../../../test/support/fixtures.ts";
@@ -42,9 +53,16 @@ describe("int8 QDQ build of D3@256 (fixture weights)", () => {
     const ops = opCounts(bytes);
     assert.equal(ops.get("Conv"), convs, "the rewrite keeps every conv node");
     assert.equal(report.clampedBiases, 0);
+    // 8-bit weights where this CPU has VNNI/AMX, 7-bit otherwise; recorded in the model.
+    assert.equal(report.weightBits, int8WeightBitsFor(cpuFeatures()));
+    assert.match(report.weightBitsChosenBy, /^cpu: /);
     assert.equal(
       onnx.ModelProto.decode(bytes).metadataProps?.find((p) => p.key === "vdet.precision")?.value,
       "int8",
+    );
+    assert.equal(
+      onnx.ModelProto.decode(bytes).metadataProps?.find((p) => p.key === "vdet.int8_weight_bits")?.value,
+      String(report.weightBits),
     );
     // What onnxruntime makes of it at the optimisation level workers use: int8 kernels, not float convs reading
     // dequantised weights. The head's last convs (float output) and the SE convs stay float.

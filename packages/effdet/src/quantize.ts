@@ -11,7 +11,7 @@
 
 import { InvariantError } from "@vdet/errors";
 import type { RgbImage } from "@vdet/protocol";
-import { createOnnxRunner, type ModelRunner } from "@vdet/runtime";
+import { cpuFeatures, createOnnxRunner, int8WeightBitsFor, type ModelRunner } from "@vdet/runtime";
 import type { onnx as Proto } from "onnx-proto";
 import onnxProto from "onnx-proto";
 import { BuildOptionsError } from "./errors.ts";
@@ -25,7 +25,13 @@ export type CalibrationMethod = (typeof CALIBRATION_METHODS)[number];
 export const DEFAULT_CALIBRATION_METHOD: CalibrationMethod = "percentile";
 export const DEFAULT_PERCENTILE = 99.999;
 export const DEFAULT_CALIBRATION_FRAMES = 200;
-export const DEFAULT_WEIGHT_BITS: 7 | 8 = 7;
+/**
+ * The weight width when none is given: 8 bits where this CPU's int8 kernels accumulate in 32 bits (VNNI or AMX),
+ * 7 otherwise (docs/model.md, "Weight bits"). A model built with 8 bits must only run on such CPUs.
+ */
+export function defaultWeightBits(): 7 | 8 {
+  return int8WeightBitsFor(cpuFeatures());
+}
 
 /** What is quantised beyond the convolutions. Everything not listed stays float. */
 export interface QuantizeRules {
@@ -61,9 +67,10 @@ export interface QuantizeOptions {
   /** Threads of the calibration session. */
   intraOpThreads?: number;
   /**
-   * Bits of the int8 weights actually used: 7 (values −63…63, the default) or 8 (−127…127). x86 CPUs without
-   * VNNI multiply uint8 × int8 pairs with a saturating 16-bit add (vpmaddubsw); 8-bit weights overflow it and the
-   * model detects nothing (measured in docs/model.md). 8 is only safe where every CPU that runs it has VNNI.
+   * Bits of the int8 weights actually used: 7 (values −63…63) or 8 (−127…127); default `defaultWeightBits()`
+   * (8 on VNNI/AMX CPUs, 7 otherwise). x86 CPUs without VNNI multiply uint8 × int8 pairs with a saturating 16-bit
+   * add (vpmaddubsw); 8-bit weights overflow it and the model detects nothing (measured in docs/model.md).
+   * 8 is only safe where every CPU that runs the model has VNNI or AMX.
    */
   weightBits?: 7 | 8;
   /** Extra metadata written into the quantised model (e.g. the calibration set's hash). */
@@ -74,6 +81,8 @@ export interface QuantizeReport {
   method: CalibrationMethod;
   percentile?: number;
   weightBits: 7 | 8;
+  /** Why `weightBits` was chosen: "option", or "cpu: …" (the detected features). */
+  weightBitsChosenBy: string;
   rules: QuantizeRules;
   calibrationFrames: number;
   quantizedConvs: number;
@@ -481,7 +490,12 @@ export async function quantize(
     throw new BuildOptionsError(`percentile must be above 50 and at most 100, got ${percentile}`);
   if (frames.length === 0) throw new BuildOptionsError("calibration needs at least one frame");
   const rules = { ...DEFAULT_RULES, ...options.rules };
-  const weightBits = options.weightBits ?? DEFAULT_WEIGHT_BITS;
+  const features = cpuFeatures();
+  const weightBits = options.weightBits ?? int8WeightBitsFor(features);
+  const weightBitsChosenBy =
+    options.weightBits !== undefined
+      ? "option"
+      : `cpu: ${features.vnni || features.amxInt8 ? "VNNI/AMX" : "no VNNI/AMX"} (${features.flags.join(" ") || features.source})`;
   if (weightBits !== 7 && weightBits !== 8)
     throw new BuildOptionsError(`weightBits must be 7 or 8, got ${weightBits}`);
   const model = onnx.ModelProto.decode(fp32);
@@ -505,6 +519,7 @@ export async function quantize(
     method,
     ...(method === "percentile" ? { percentile } : {}),
     weightBits,
+    weightBitsChosenBy,
     rules,
     calibrationFrames: frames.length,
     quantizedConvs: 0,
@@ -518,9 +533,11 @@ export async function quantize(
       method,
       ...(method === "percentile" ? { percentile } : {}),
       weightBits,
+      weightBitsChosenBy,
       rules,
       calibrationFrames: frames.length,
     }),
+    "vdet.int8_weight_bits": String(weightBits),
     ...options.metadata,
   };
   const bytes = rewrite(model, plan, ranges, report, metadata, 2 ** (weightBits - 1) - 1);

@@ -39,6 +39,13 @@ export {
 } from "./errors.ts";
 export { type ImportOptions, importModel } from "./import.ts";
 export {
+  findInt8Build,
+  type Int8BuildKey,
+  int8BuildKey,
+  type StoreInt8Options,
+  storeInt8Build,
+} from "./int8-cache.ts";
+export {
   MANIFEST_FILE,
   MODEL_FILE,
   type ModelManifest,

@@ -24,7 +24,8 @@ export const modelManifestSchema = z.object({
   /** Trainable parameters of the reference model (BN running statistics excluded). */
   parameters: z.number().int().nonnegative(),
   source: z.object({
-    kind: z.enum(["published", "import"]),
+    /** quantized: an int8 build of another deploy model (see `quantization`). */
+    kind: z.enum(["published", "import", "quantized"]),
     /** Download URL (published; the local file's absolute path after `pull --from`) or the imported file's path. */
     location: z.string(),
     format: z.enum(["torch-zip", "torch-legacy", "safetensors", "onnx"]),
@@ -40,6 +41,20 @@ export const modelManifestSchema = z.object({
   }),
   createdAt: z.string(),
   vdetVersion: z.string(),
+  /** int8 builds (`vdet model build --precision int8`): what they were quantised from and how (their cache key). */
+  quantization: z
+    .object({
+      precision: z.literal("int8"),
+      /** sha256 of the fp32 deploy model it was quantised from. */
+      sourceModelSha256: sha256Hex,
+      /** sha256 of the calibration frames. */
+      calibrationSha256: sha256Hex,
+      /** Method, percentile, weight bits, rules: as recorded in the model's `vdet.quantization` metadata. */
+      settings: z.record(z.string(), z.unknown()),
+      /** Agreement with the fp32 model measured at build time (AP@0.5 of int8 against fp32), 0…1. */
+      agreement: z.number().min(0).max(1).optional(),
+    })
+    .optional(),
 });
 
 export type ModelManifest = z.infer<typeof modelManifestSchema>;

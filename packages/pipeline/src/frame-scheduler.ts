@@ -127,7 +127,7 @@ export class FrameScheduler {
         batch.map((w) => w.options),
       );
       const ms = performance.now() - started;
-      this.options.profile.observe(decision.phi, batch.length, ms);
+      this.options.profile.observe(decision.phi, batch.length, ms, decision.precision);
       const record: BatchRecord = {
         phi: decision.phi,
         size: batch.length,

@@ -35,6 +35,8 @@ export function withModelMetrics(provider: ModelProvider): ModelProvider {
       return instrument(phi, await provider.detector(phi));
     },
     hasWeights: (phi) => provider.hasWeights(phi),
+    precision: (phi) => provider.precision?.(phi) ?? "fp32",
+    agreement: async (phi) => provider.agreement?.(phi),
     modelHash: (phi) => provider.modelHash(phi),
     close: () => provider.close(),
   };

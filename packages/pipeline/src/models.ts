@@ -1,13 +1,15 @@
 // Where a worker gets its detector for a φ: built once per φ (deploy variant) from a checkpoint or seeded
-// weights, loaded into a model runner on a worker thread, kept for the life of the worker.
+// weights, loaded into a model runner on a worker thread, kept for the life of the worker. A φ configured as int8
+// (VDET_WEIGHTS `0=d0@int8`, or VDET_PRECISION=int8) runs the cached int8 build of that fp32 model
+// (`vdet model build --precision int8` stores it, keyed by the fp32 model's content hash).
 
 import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { ConfigError } from "@vdet/config";
-import { build, Detector } from "@vdet/effdet";
+import { build, Detector, modelContentSha256 } from "@vdet/effdet";
 import { VdetError } from "@vdet/errors";
-import { resolveModelReference } from "@vdet/models";
-import { type PhiValue, parsePhi } from "@vdet/protocol";
+import { findInt8Build, resolveModelReference } from "@vdet/models";
+import { type PhiValue, type Precision, parsePhi } from "@vdet/protocol";
 import { createSimulatedRunner } from "@vdet/runtime";
 import { LatencyProfile, type ProfileTable } from "@vdet/scheduler";
 import { PIPELINE_ERRORS } from "./error-codes.ts";
@@ -18,6 +20,10 @@ export interface ModelSourceOptions {
    * { "0": "/models/d0.pth", "3": "d3" }; φ without one use seeded weights.
    */
   weights?: Record<string, string>;
+  /** Precision per φ (absent: `precision`). */
+  precisions?: Record<string, Precision>;
+  /** The precision of φ not in `precisions` (default fp32). */
+  precision?: Precision;
   seed?: number;
   executionProvider?: string;
   intraOpThreads?: number;
@@ -27,6 +33,10 @@ export interface ModelProvider {
   detector(phi: PhiValue): Promise<Detector>;
   /** Whether φ runs real (checkpoint) weights. */
   hasWeights(phi: PhiValue): boolean;
+  /** The precision φ runs at (absent: fp32). */
+  precision?(phi: PhiValue): Precision;
+  /** int8: the agreement with fp32 recorded at build time (0…1), loading the model if needed; fp32: 1. */
+  agreement?(phi: PhiValue): Promise<number | undefined>;
   /** A hash of what φ runs (the model bytes), loading it if needed: part of the latency profile's cache key. */
   modelHash(phi: PhiValue): Promise<string>;
   close(): Promise<void>;
@@ -54,7 +64,10 @@ export class ModelLoadError extends VdetError {
 export function createModelProvider(options: ModelSourceOptions = {}): ModelProvider {
   const detectors = new Map<string, Promise<Detector>>();
   const hashes = new Map<string, string>();
+  const agreements = new Map<string, number | undefined>();
   const weightsFor = (phi: PhiValue) => options.weights?.[String(phi)];
+  const precisionOf = (phi: PhiValue): Precision =>
+    options.precisions?.[String(phi)] ?? options.precision ?? "fp32";
   const load = async (phi: PhiValue): Promise<Detector> => {
     const reference = weightsFor(phi);
     const fail = (error: unknown) =>
@@ -72,6 +85,21 @@ export function createModelProvider(options: ModelSourceOptions = {}): ModelProv
       model = isOnnx ? file! : build({ phi, weights: file, seed: file ? undefined : (options.seed ?? 0) });
     } catch (error) {
       throw fail(error);
+    }
+    if (precisionOf(phi) === "int8") {
+      const sourceSha = modelContentSha256(model);
+      const int8 = findInt8Build(sourceSha);
+      if (!int8)
+        throw fail(
+          new Error(
+            `no cached int8 build of this model (sha256 ${sourceSha.slice(0, 12)}): build one with \`vdet model build ` +
+              `--phi ${phi}${reference ? ` --weights ${reference}` : ` --seed ${options.seed ?? 0}`} --precision int8 ` +
+              "--calibrate FOOTAGE` (it is cached for workers), or run φ at fp32",
+          ),
+        );
+      model = new Uint8Array(await readFile(int8.modelPath));
+      agreements.set(String(phi), int8.manifest.quantization?.agreement);
+      isOnnx = true;
     }
     hashes.set(String(phi), createHash("sha256").update(model).digest("hex").slice(0, 16));
     const runnerOptions = {
@@ -102,6 +130,12 @@ export function createModelProvider(options: ModelSourceOptions = {}): ModelProv
   return {
     detector,
     hasWeights: (phi) => weightsFor(phi) !== undefined,
+    precision: (phi) => precisionOf(parsePhi(phi)),
+    async agreement(phi) {
+      if (precisionOf(parsePhi(phi)) === "fp32") return 1;
+      await detector(phi);
+      return agreements.get(String(parsePhi(phi)));
+    },
     async modelHash(phi) {
       await detector(phi);
       return hashes.get(String(parsePhi(phi)))!;
@@ -136,6 +170,8 @@ export function createSimulatedModelProvider(table: ProfileTable): ModelProvider
       return detector;
     },
     hasWeights: () => false,
+    precision: (phi) => profile.precisionOf(parsePhi(phi)),
+    agreement: async (phi) => profile.agreement({ phi, precision: profile.precisionOf(parsePhi(phi)) }),
     // The simulated "model" is the profile's timings for φ.
     modelHash: async (phi) =>
       createHash("sha256")

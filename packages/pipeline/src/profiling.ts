@@ -87,6 +87,11 @@ export async function profileModels(options: ProfileOptions): Promise<ProfileRes
   const samples = options.samples ?? 5;
   for (const phi of phis) {
     const detector = await options.models.detector(phi);
+    const precision = options.models.precision?.(phi) ?? "fp32";
+    if (precision !== "fp32") {
+      const agreement = await options.models.agreement?.(phi);
+      if (agreement !== undefined) profile.setAgreement({ phi, precision }, agreement);
+    }
     const frame = noiseFrame(phi);
     for (const batch of batches) {
       const frames = Array.from({ length: batch }, () => frame);
@@ -95,7 +100,7 @@ export async function profileModels(options: ProfileOptions): Promise<ProfileRes
         const started = performance.now();
         await detector.detect(frames);
         const ms = performance.now() - started;
-        profile.observe(phi, batch, ms);
+        profile.observe(phi, batch, ms, precision);
         options.onProgress?.({ phi, batch, ms });
       }
     }

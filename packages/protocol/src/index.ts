@@ -107,14 +107,21 @@ export {
   unpackFrames,
 } from "./packed-detections.ts";
 export {
+  choiceLabel,
+  DEFAULT_PRECISION,
+  type ModelChoice,
   PHI_VALUES,
   type PhiRange,
   type PhiValue,
+  PRECISIONS,
+  type Precision,
   parsePhi,
   phiLabel,
   phiRangeSchema,
   phiRank,
   phiSchema,
+  precisionSchema,
+  readPrecision,
   UnknownPhiError,
 } from "./phi.ts";
 export type { RgbImage } from "./rgb-image.ts";

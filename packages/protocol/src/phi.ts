@@ -53,3 +53,30 @@ export const phiRangeSchema = z
   .strict()
   .refine((r) => phiRank(r.min) <= phiRank(r.max), { message: "phi.min must not be above phi.max" });
 export type PhiRange = z.infer<typeof phiRangeSchema>;
+
+/**
+ * The numeric precision a model runs at: fp32 (the built graph) or int8 (its statically quantised QDQ build,
+ * docs/model.md "int8"). With φ it makes a worker's model choice.
+ */
+export const PRECISIONS = ["fp32", "int8"] as const;
+export type Precision = (typeof PRECISIONS)[number];
+export const DEFAULT_PRECISION: Precision = "fp32";
+
+/** One model a worker can run: φ at a precision. */
+export interface ModelChoice {
+  phi: PhiValue;
+  precision: Precision;
+}
+
+/** "D1" for fp32, "D1-int8" otherwise: how a choice is named in logs, metrics and tables. */
+export function choiceLabel(choice: ModelChoice): string {
+  return choice.precision === "fp32" ? phiLabel(choice.phi) : `${phiLabel(choice.phi)}-${choice.precision}`;
+}
+
+/** A precision from a flag or setting ("fp32", "INT8"); undefined for anything else. */
+export function readPrecision(value: unknown): Precision | undefined {
+  const text = String(value).trim().toLowerCase();
+  return (PRECISIONS as readonly string[]).includes(text) ? (text as Precision) : undefined;
+}
+
+export const precisionSchema = z.enum(PRECISIONS, { error: `is not one of ${PRECISIONS.join(", ")}` });

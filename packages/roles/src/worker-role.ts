@@ -2,7 +2,7 @@
 // runs, then infers frame chunks.
 
 import { availableParallelism } from "node:os";
-import { ConfigError, type WorkerRoleConfig } from "@vdet/config";
+import { ConfigError, type WorkerRoleConfig, weightPrecisions, weightReferences } from "@vdet/config";
 import { startInputProxy } from "@vdet/input-policy";
 import { defaultWeights, SEEDED_WEIGHTS_LABEL } from "@vdet/models";
 import {
@@ -15,7 +15,7 @@ import {
   startWorker,
   withModelMetrics,
 } from "@vdet/pipeline";
-import { parsePhi } from "@vdet/protocol";
+import { choiceLabel, parsePhi } from "@vdet/protocol";
 import {
   currentLoad,
   LatencyProfile,
@@ -45,11 +45,17 @@ export async function prepareWorker(
         throw new ConfigError(`VDET_SIMULATE_PROFILE: ${error.message}`);
       })
     : undefined;
-  if (!simulated) config.weights = await withDefaultWeights(config, logger);
+  if (!simulated) {
+    // Default (COCO) weights fill the φ without a reference; an entry's precision stays.
+    for (const [phi, reference] of Object.entries(await withDefaultWeights(config, logger)))
+      config.weights[phi] = { ...config.weights[phi], reference };
+  }
   const models = simulated
     ? createSimulatedModelProvider(simulated)
     : createModelProvider({
-        weights: config.weights,
+        weights: weightReferences(config.weights),
+        precisions: weightPrecisions(config.weights, config.precision),
+        precision: config.precision,
         seed: config.seed,
         executionProvider: config.executionProvider,
         intraOpThreads: config.threads,
@@ -62,7 +68,8 @@ export async function prepareWorker(
     for (const phi of config.preload) {
       const started = performance.now();
       await models.detector(parsePhi(phi));
-      logger.info({ phi, ms: Math.round(performance.now() - started) }, "model loaded");
+      const precision = models.precision?.(parsePhi(phi)) ?? "fp32";
+      logger.info({ phi, precision, ms: Math.round(performance.now() - started) }, "model loaded");
     }
     if (simulated) return { models, profile: LatencyProfile.fromTable(simulated), table: simulated };
     if (config.profile === "off") return { models, profile: undefined, table: undefined };
@@ -84,7 +91,9 @@ export async function prepareWorker(
         ms: Math.round(performance.now() - started),
         load: result.table.load,
         ...(result.staleReason ? { remeasured: result.staleReason } : {}),
-        rows: result.table.rows.map((r) => `D${r.phi}×${r.batch}: ${r.p90Ms} ms`),
+        rows: result.table.rows.map(
+          (r) => `${choiceLabel({ phi: r.phi, precision: r.precision ?? "fp32" })}×${r.batch}: ${r.p90Ms} ms`,
+        ),
       },
       result.cachedFrom ? "latency profile loaded from cache" : "latency profile measured",
     );
@@ -140,7 +149,7 @@ function watchProfileDrift(
  * preloaded φ without any. A φ left without trained weights runs seeded ones, and the worker says so loudly.
  */
 async function withDefaultWeights(config: WorkerRoleConfig, logger: Logger): Promise<Record<string, string>> {
-  const weights = { ...config.weights };
+  const weights = weightReferences(config.weights);
   for (const phi of config.preload) {
     const key = String(parsePhi(phi));
     if (weights[key] !== undefined) continue;
@@ -173,7 +182,7 @@ export async function startWorkerRole(config: WorkerRoleConfig, logger: Logger):
   // Before taking work: the other roles name this worker's classes (and resolve job class filters) by it.
   const published = config.simulateProfile
     ? simulatedModels()
-    : deploymentModels({ weights: config.weights, seed: config.seed });
+    : deploymentModels({ weights: weightReferences(config.weights), seed: config.seed });
   try {
     await c.models.publish(published);
   } catch (error) {

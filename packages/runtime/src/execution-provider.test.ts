@@ -114,6 +114,13 @@ describe("sessionOptionsFor", () => {
     assert.equal(sessionOptionsFor({ name: "cpu" }, { interOpThreads: 1 }).executionMode, undefined);
   });
 
+  test("intra-op spinning off is passed as onnxruntime's session config entry; on is its default", () => {
+    assert.deepEqual(sessionOptionsFor({ name: "cpu" }, { intraOpSpinning: false }).extra, {
+      session: { intra_op: { allow_spinning: "0" } },
+    });
+    assert.equal(sessionOptionsFor({ name: "cpu" }, { intraOpSpinning: true }).extra, undefined);
+  });
+
   test("cuda carries its device id", () => {
     assert.deepEqual(sessionOptionsFor(parseExecutionProvider("cuda:1")).executionProviders, [
       { name: "cuda", deviceId: 1 },

@@ -25,6 +25,11 @@ export interface SessionTuning {
   /** Threads running independent operators in parallel; > 1 switches to the parallel execution mode. */
   interOpThreads?: number;
   graphOptimization?: GraphOptimization;
+  /**
+   * Whether idle intra-op threads spin waiting for work (onnxruntime's default, true). Spinning buys latency on an
+   * idle machine and costs throughput where the cores are oversubscribed (docs/model.md, "int8": speed).
+   */
+  intraOpSpinning?: boolean;
 }
 
 const GRAPH_OPTIMIZATIONS: readonly GraphOptimization[] = ["all", "extended", "basic", "disabled"];
@@ -64,6 +69,7 @@ export function sessionOptionsFor(
     executionProviders: executionProviderList(ep),
     graphOptimizationLevel: tuning.graphOptimization ?? "all",
   };
+  if (tuning.intraOpSpinning === false) options.extra = { session: { intra_op: { allow_spinning: "0" } } };
   // Unset, onnxruntime counts physical cores, which on a 2-vCPU VM can be 1 and halve throughput; use every
   // core this process may run on instead (set intraOpThreads when several runners share a machine).
   options.intraOpNumThreads = threadCount("intraOpThreads", tuning.intraOpThreads ?? availableParallelism());

@@ -1,5 +1,7 @@
 // @vdet/runtime: the ModelRunner interface and its onnxruntime implementation (sessions on worker threads),
 // execution-provider selection and the errors they raise.
+
+export { type CpuFeatures, cpuFeatures, int8WeightBitsFor, parseCpuInfo } from "./cpu-features.ts";
 export {
   ExecutionProviderUnavailableError,
   GPU_INSTALL_COMMAND,

@@ -1,7 +1,18 @@
-// How long a batch of b frames takes at φ on this worker: measured at start-up, then kept current from live
-// runs as a moving percentile over the last samples, so a slower or busier machine corrects its own predictions.
+// How long a batch of b frames takes at φ (and precision) on this worker: measured at start-up, then kept current
+// from live runs as a moving percentile over the last samples, so a slower or busier machine corrects its own
+// predictions. The profile also knows what each (φ, precision) choice is worth (its utility): the published COCO
+// AP of φ, times the agreement of an int8 build with its fp32 twin measured when it was built.
 
-import { type PhiValue, phiRank, phiSchema } from "@vdet/protocol";
+import { getConfig } from "@vdet/effdet";
+import {
+  choiceLabel,
+  type ModelChoice,
+  type PhiValue,
+  type Precision,
+  phiRank,
+  phiSchema,
+  precisionSchema,
+} from "@vdet/protocol";
 import { z } from "zod";
 
 export interface LatencyProfileOptions {
@@ -31,6 +42,8 @@ export const profileTableSchema = z
       z
         .object({
           phi: phiSchema,
+          /** Absent: fp32 (profiles from before precision was a choice). */
+          precision: precisionSchema.optional(),
           batch: z.number().int().min(1),
           p50Ms: z.number().min(0),
           p90Ms: z.number().min(0),
@@ -38,6 +51,17 @@ export const profileTableSchema = z
         })
         .strict(),
     ),
+    /**
+     * Agreement (0…1) of the int8 choices with their fp32 twins, from the models' build metadata (`vdet model
+     * build --precision int8` measures it): their utility is the COCO AP of φ times this.
+     */
+    agreements: z
+      .array(
+        z
+          .object({ phi: phiSchema, precision: precisionSchema, agreement: z.number().min(0).max(1) })
+          .strict(),
+      )
+      .optional(),
   })
   .strict();
 export type ProfileTable = z.infer<typeof profileTableSchema>;
@@ -45,6 +69,7 @@ export type ProfileRow = ProfileTable["rows"][number];
 
 export class LatencyProfile {
   private readonly samples = new Map<string, number[]>();
+  private readonly agreements = new Map<string, number>();
   private readonly percentile: number;
   private readonly window: number;
 
@@ -57,38 +82,92 @@ export class LatencyProfile {
 
   static fromTable(table: ProfileTable, options?: LatencyProfileOptions): LatencyProfile {
     const profile = new LatencyProfile(options);
-    for (const row of table.rows) for (const ms of row.samplesMs) profile.observe(row.phi, row.batch, ms);
+    for (const row of table.rows)
+      for (const ms of row.samplesMs) profile.observe(row.phi, row.batch, ms, row.precision ?? "fp32");
+    for (const a of table.agreements ?? []) profile.setAgreement(a, a.agreement);
     return profile;
   }
 
-  /** Records one measured run of `batch` frames at φ. */
-  observe(phi: PhiValue, batch: number, ms: number): void {
+  /** Records one measured run of `batch` frames at φ (fp32 unless `precision` says otherwise). */
+  observe(phi: PhiValue, batch: number, ms: number, precision: Precision = "fp32"): void {
     if (!Number.isFinite(ms) || ms < 0) return;
-    const key = keyOf(phi, batch);
+    const key = keyOf(phi, batch, precision);
     const list = this.samples.get(key) ?? [];
     list.push(ms);
     if (list.length > this.window) list.splice(0, list.length - this.window);
     this.samples.set(key, list);
   }
 
-  /** The median of the kept samples for exactly (φ, batch), or undefined when there are none. */
-  median(phi: PhiValue, batch: number): number | undefined {
-    const list = this.samples.get(keyOf(phi, batch));
+  /** The median of the kept samples for exactly (φ, batch, precision), or undefined when there are none. */
+  median(phi: PhiValue, batch: number, precision?: Precision): number | undefined {
+    const list = this.samples.get(keyOf(phi, batch, precision ?? this.precisionOf(phi)));
     return list && list.length > 0 ? quantile(list, 0.5) : undefined;
   }
 
-  /** φ with at least one measurement, ascending. */
+  /** φ with at least one measurement (at any precision), ascending. */
   phis(): PhiValue[] {
     const set = new Set<PhiValue>();
     for (const key of this.samples.keys()) set.add(parseKey(key).phi);
     return [...set].sort((a, b) => phiRank(a) - phiRank(b));
   }
 
-  /** Measured batch sizes for φ, ascending. */
-  batchSizes(phi: PhiValue): number[] {
+  /**
+   * The measured (φ, precision) choices, by utility ascending (ties: the faster first). A worker's φ policy and
+   * `vdet plan` choose among these.
+   */
+  choices(): ModelChoice[] {
+    const seen = new Map<string, ModelChoice>();
+    for (const key of this.samples.keys()) {
+      const { phi, precision } = parseKey(key);
+      seen.set(`${phi}|${precision}`, { phi, precision });
+    }
+    return [...seen.values()].sort(
+      (a, b) =>
+        this.utility(a) - this.utility(b) ||
+        (this.predict(a.phi, 1, a.precision) ?? 0) - (this.predict(b.phi, 1, b.precision) ?? 0) ||
+        phiRank(a.phi) - phiRank(b.phi),
+    );
+  }
+
+  /**
+   * The precision a φ-only question means: fp32 when φ was measured at fp32, else its measured precision of
+   * highest utility (a worker that runs φ only as int8), else fp32.
+   */
+  precisionOf(phi: PhiValue): Precision {
+    let best: Precision | undefined;
+    for (const key of this.samples.keys()) {
+      const k = parseKey(key);
+      if (k.phi !== phi) continue;
+      if (k.precision === "fp32") return "fp32";
+      if (best === undefined || this.utility(k) > this.utility({ phi, precision: best })) best = k.precision;
+    }
+    return best ?? "fp32";
+  }
+
+  /** Records the agreement (0…1) of a choice with its fp32 twin (int8 builds: from their metadata). */
+  setAgreement(choice: ModelChoice, agreement: number): void {
+    if (!(agreement >= 0 && agreement <= 1))
+      throw new RangeError(`agreement must be in [0, 1], got ${agreement}`);
+    this.agreements.set(`${choice.phi}|${choice.precision}`, agreement);
+  }
+
+  /** fp32: 1; other precisions: the recorded agreement, 0 when none was recorded (never preferred over a measured one). */
+  agreement(choice: ModelChoice): number {
+    if (choice.precision === "fp32") return 1;
+    return this.agreements.get(`${choice.phi}|${choice.precision}`) ?? 0;
+  }
+
+  /** What a choice is worth: the published COCO AP of φ times its agreement with fp32. */
+  utility(choice: ModelChoice): number {
+    return getConfig(choice.phi).cocoAp * this.agreement(choice);
+  }
+
+  /** Measured batch sizes for φ (at `precision`, default `precisionOf(φ)`), ascending. */
+  batchSizes(phi: PhiValue, precision?: Precision): number[] {
+    const p = precision ?? this.precisionOf(phi);
     return [...this.samples.keys()]
       .map(parseKey)
-      .filter((k) => k.phi === phi)
+      .filter((k) => k.phi === phi && k.precision === p)
       .map((k) => k.batch)
       .sort((a, b) => a - b);
   }
@@ -98,11 +177,12 @@ export class LatencyProfile {
    * measured batch sizes the prediction is interpolated; above the largest it grows with the per-frame cost of
    * the largest (batching is never assumed to get cheaper than measured); below the smallest it is the smallest's.
    */
-  predict(phi: PhiValue, batch: number): number | undefined {
-    const sizes = this.batchSizes(phi);
+  predict(phi: PhiValue, batch: number, precision?: Precision): number | undefined {
+    const p = precision ?? this.precisionOf(phi);
+    const sizes = this.batchSizes(phi, p);
     if (sizes.length === 0) return undefined;
-    const at = (b: number) => quantile(this.samples.get(keyOf(phi, b))!, this.percentile);
-    const exact = this.samples.get(keyOf(phi, batch));
+    const at = (b: number) => quantile(this.samples.get(keyOf(phi, b, p))!, this.percentile);
+    const exact = this.samples.get(keyOf(phi, batch, p));
     if (exact) return quantile(exact, this.percentile);
     const first = sizes[0];
     const last = sizes[sizes.length - 1];
@@ -123,10 +203,11 @@ export class LatencyProfile {
     phi: PhiValue,
     maxBatch: number,
     maxBatchMs = Number.POSITIVE_INFINITY,
+    precision?: Precision,
   ): { batch: number; framesPerSecond: number; batchMs: number } | undefined {
     let best: { batch: number; framesPerSecond: number; batchMs: number } | undefined;
     for (let b = 1; b <= maxBatch; b++) {
-      const ms = this.predict(phi, b);
+      const ms = this.predict(phi, b, precision);
       if (ms === undefined || ms > maxBatchMs) continue;
       const framesPerSecond = (1000 * b) / Math.max(ms, 1e-3);
       if (!best || framesPerSecond > best.framesPerSecond) best = { batch: b, framesPerSecond, batchMs: ms };
@@ -136,20 +217,42 @@ export class LatencyProfile {
 
   toTable(key: string, measuredAt = new Date().toISOString(), load?: ProfileTable["load"]): ProfileTable {
     const rows: ProfileRow[] = [...this.samples]
-      .map(([k, samplesMs]) => ({
-        ...parseKey(k),
-        p50Ms: round(quantile(samplesMs, 0.5)),
-        p90Ms: round(quantile(samplesMs, 0.9)),
-        samplesMs: samplesMs.map(round),
-      }))
-      .sort((a, b) => phiRank(a.phi) - phiRank(b.phi) || a.batch - b.batch);
-    return { version: 1, key, measuredAt, ...(load ? { load } : {}), rows };
+      .map(([k, samplesMs]) => {
+        const { phi, precision, batch } = parseKey(k);
+        return {
+          phi,
+          ...(precision === "fp32" ? {} : { precision }),
+          batch,
+          p50Ms: round(quantile(samplesMs, 0.5)),
+          p90Ms: round(quantile(samplesMs, 0.9)),
+          samplesMs: samplesMs.map(round),
+        };
+      })
+      .sort(
+        (a, b) =>
+          phiRank(a.phi) - phiRank(b.phi) ||
+          (a.precision ?? "fp32").localeCompare(b.precision ?? "fp32") ||
+          a.batch - b.batch,
+      );
+    const agreements = [...this.agreements].map(([k, agreement]) => {
+      const [phi, precision] = k.split("|");
+      return { phi: parsePhiKey(phi), precision: precision as Precision, agreement };
+    });
+    return {
+      version: 1,
+      key,
+      measuredAt,
+      ...(load ? { load } : {}),
+      rows,
+      ...(agreements.length ? { agreements } : {}),
+    };
   }
 }
 
 /** Where live batch times differ most from a stored profile: the (φ, batch) with the largest ratio either way. */
 export interface ProfileDrift {
   phi: PhiValue;
+  precision?: Precision;
   batch: number;
   cachedMs: number;
   liveMs: number;
@@ -168,12 +271,19 @@ export function profileDrift(
 ): ProfileDrift | undefined {
   let worst: ProfileDrift | undefined;
   for (const row of table.rows) {
-    const liveMs = live.median(row.phi, row.batch);
+    const liveMs = live.median(row.phi, row.batch, row.precision ?? "fp32");
     if (liveMs === undefined || row.p50Ms <= 0) continue;
     const ratio = liveMs / row.p50Ms;
     const off = Math.max(ratio, 1 / ratio);
     if (off > threshold && (!worst || off > Math.max(worst.ratio, 1 / worst.ratio)))
-      worst = { phi: row.phi, batch: row.batch, cachedMs: row.p50Ms, liveMs, ratio };
+      worst = {
+        phi: row.phi,
+        ...(row.precision ? { precision: row.precision } : {}),
+        batch: row.batch,
+        cachedMs: row.p50Ms,
+        liveMs,
+        ratio,
+      };
   }
   return worst;
 }
@@ -191,11 +301,13 @@ export function quantile(values: readonly number[], q: number): number {
 export function formatProfile(table: ProfileTable): string {
   const load = table.load ? `, load ${table.load.loadAverage1m.toFixed(2)} on ${table.load.cpus} CPUs` : "";
   const lines = [`profile ${table.key} (measured ${table.measuredAt}${load})`];
-  lines.push(["φ", "batch", "p50 ms", "p90 ms", "ms/frame", "frames/s"].map((c) => c.padStart(9)).join(""));
+  lines.push(
+    ["model", "batch", "p50 ms", "p90 ms", "ms/frame", "frames/s"].map((c) => c.padStart(9)).join(""),
+  );
   for (const row of table.rows) {
     lines.push(
       [
-        `D${row.phi}`,
+        choiceLabel({ phi: row.phi, precision: row.precision ?? "fp32" }),
         String(row.batch),
         row.p50Ms.toFixed(1),
         row.p90Ms.toFixed(1),
@@ -206,12 +318,15 @@ export function formatProfile(table: ProfileTable): string {
         .join(""),
     );
   }
+  for (const a of table.agreements ?? [])
+    lines.push(`${choiceLabel(a)}: agreement with fp32 ${a.agreement.toFixed(3)} (from its build)`);
   return lines.join("\n");
 }
 
-const keyOf = (phi: PhiValue, batch: number) => `${phi}|${batch}`;
-function parseKey(key: string): { phi: PhiValue; batch: number } {
-  const [phi, batch] = key.split("|");
-  return { phi: phi === "7x" ? "7x" : (Number(phi) as PhiValue), batch: Number(batch) };
+const keyOf = (phi: PhiValue, batch: number, precision: Precision) => `${phi}|${precision}|${batch}`;
+const parsePhiKey = (phi: string): PhiValue => (phi === "7x" ? "7x" : (Number(phi) as PhiValue));
+function parseKey(key: string): { phi: PhiValue; precision: Precision; batch: number } {
+  const [phi, precision, batch] = key.split("|");
+  return { phi: parsePhiKey(phi), precision: precision as Precision, batch: Number(batch) };
 }
 const round = (v: number) => Math.round(v * 100) / 100;

@@ -72,6 +72,39 @@ describe("PhiPolicy", () => {
     assert.equal(new PhiPolicy(profile(), { maxBatch: 4 }).decide([frame(now, 170)], now).phi, 1);
   });
 
+  it("chooses among (φ, precision) pairs by utility: D1-int8 where D1-fp32 misses and D0-fp32 is worth less", () => {
+    // D1 also built as int8: about half D1-fp32's time. Utility: COCO AP × agreement with fp32 (from its build).
+    const withInt8 = (agreement?: number) => {
+      const p = profile();
+      [22, 33, 55].forEach((ms, i) => {
+        p.observe(1, [1, 2, 4][i], ms, "int8");
+      });
+      if (agreement !== undefined) p.setAgreement({ phi: 1, precision: "int8" }, agreement);
+      return p;
+    };
+    const now = 0;
+    const pick = (p: LatencyProfile, budgetMs: number) => {
+      const d = new PhiPolicy(p, { maxBatch: 4 }).decide([frame(now, budgetMs, budgetMs, [0, 1])], now);
+      return `D${d.phi}-${d.precision}`;
+    };
+    // Budget 100: a batch may take 50 ms, D1-fp32 (40 ms) fits and is worth most (40.2 against 38.2 for int8).
+    assert.equal(pick(withInt8(0.95), 100), "D1-fp32");
+    // Budget 60: 30 ms. D1-fp32 does not fit; D1-int8 (22 ms, 40.2 × 0.95 = 38.2) beats D0-fp32 (20 ms, 34.3).
+    assert.equal(pick(withInt8(0.95), 60), "D1-int8");
+    // The same deadline without the int8 build falls to D0-fp32.
+    assert.equal(pick(profile(), 60), "D0-fp32");
+    // An int8 build that agrees poorly (40.2 × 0.5 = 20.1 < 34.3), or whose agreement is unknown, is not preferred.
+    assert.equal(pick(withInt8(0.5), 60), "D0-fp32");
+    assert.equal(pick(withInt8(), 60), "D0-fp32");
+    // The choice, its utility and the agreement survive the profile's table (the cached profile, `vdet plan`).
+    const again = LatencyProfile.fromTable(withInt8(0.95).toTable("k"));
+    assert.equal(pick(again, 60), "D1-int8");
+    assert.deepEqual(
+      again.choices().map((c) => `${c.phi}-${c.precision}`),
+      ["0-fp32", "1-int8", "1-fp32", "2-fp32", "3-fp32"],
+    );
+  });
+
   it("batches every waiting frame when the batch still fits", () => {
     const now = 0;
     const pending = [frame(now, 900), frame(now, 950), frame(now, 980)];

@@ -1,10 +1,12 @@
-// The deadline policy: for each batch, the φ and batch size with the highest expected accuracy (COCO AP grows
-// with φ) whose predicted time fits the tightest slack in the batch and half the latency budget, leaves the
-// frames behind it able to make their deadlines, and keeps up with the arrival rate. φ steps down at once when it
-// must and up one step at a time after a run of batches with room to spare (hysteresis).
+// The deadline policy: for each batch, the model choice (φ and precision) and batch size with the highest
+// expected accuracy (its utility: COCO AP of φ, times an int8 build's agreement with fp32) whose predicted time
+// fits the tightest slack in the batch and half the latency budget, leaves the frames behind it able to make their
+// deadlines, and keeps up with the arrival rate. The choice steps down at once when it must and up one step at a
+// time after a run of batches with room to spare (hysteresis). "Smallest" below means the fastest choice of a
+// frame's φ range: what a frame falls back to.
 
 import { InvariantError } from "@vdet/errors";
-import { type PhiValue, phiRank } from "@vdet/protocol";
+import { type ModelChoice, type PhiValue, type Precision, phiRank } from "@vdet/protocol";
 import type { LatencyProfile } from "./latency-profile.ts";
 
 export interface PendingFrame {
@@ -35,6 +37,7 @@ export type DecisionReason =
 
 export interface BatchDecision {
   phi: PhiValue;
+  precision: Precision;
   /** Indices into the pending list, in run order (earliest deadline first). */
   frames: number[];
   predictedMs: number | undefined;
@@ -73,7 +76,7 @@ interface Fit {
 }
 
 interface GroupState {
-  phi: PhiValue;
+  choice: ModelChoice;
   upStreak: number;
   lastUsedMs: number;
 }
@@ -134,7 +137,12 @@ export class PhiPolicy {
 
   /** The φ a group (job) currently runs at, if it has run. */
   currentPhi(group: string): PhiValue | undefined {
-    return this.states.get(group)?.phi;
+    return this.states.get(group)?.choice.phi;
+  }
+
+  /** The (φ, precision) a group (job) currently runs at, if it has run. */
+  currentChoice(group: string): ModelChoice | undefined {
+    return this.states.get(group)?.choice;
   }
 
   /** Forgets a group's hysteresis state (its job ended). */
@@ -158,15 +166,14 @@ export class PhiPolicy {
     // other jobs' frames still drain after it — and until then those jobs run at their smallest φ (catching up
     // comes before accuracy). Late frames always run, and count as misses.
     // The profiled φ and each one's single-frame time, once per decision rather than once per waiting frame.
-    const profiled = this.profile.phis();
-    const aloneMs = new Map(profiled.map((phi) => [phi, this.profile.predict(phi, 1)!]));
+    const profiled = this.fastestFirst();
     const late: number[] = [];
     const live: number[] = [];
     for (const i of order) {
       const f = pending[i];
       if (!Number.isFinite(f.deadlineMs)) continue;
-      const phi = smallestIn(profiled, f);
-      (phi !== undefined && f.deadlineMs - nowMs < aloneMs.get(phi)! ? late : live).push(i);
+      const c = smallestIn(profiled, f);
+      (c !== undefined && f.deadlineMs - nowMs < this.predict(c, 1) ? late : live).push(i);
     }
     const rate = this.arrivalRate(nowMs);
     if (late.length === 0) return this.decideLive(live, pending, nowMs, rate, false);
@@ -187,7 +194,7 @@ export class PhiPolicy {
    * largest batch when there are none), or undefined when not even one frame is affordable now.
    */
   private catchUp(
-    phi: PhiValue,
+    choice: ModelChoice,
     blocked: number[],
     others: number[],
     pending: readonly PendingFrame[],
@@ -195,14 +202,14 @@ export class PhiPolicy {
     rate: number,
   ): BatchDecision | undefined {
     const first = pending[blocked[0]];
-    const frames = blocked.filter((i) => inRange(phi, pending[i]));
+    const frames = blocked.filter((i) => inRange(choice.phi, pending[i]));
     for (let b = Math.min(this.maxBatch, frames.length); b >= 1; b--) {
-      const endMs = nowMs + this.profile.predict(phi, b)!;
+      const endMs = nowMs + this.predict(choice, b);
       if (others.length > 0 && !this.drains(others, pending, nowMs, endMs, rate, others[0])) continue;
-      const { state } = this.stateFor(first.group, phi, nowMs);
-      state.phi = phi;
+      const { state } = this.stateFor(first.group, choice, nowMs);
+      state.choice = choice;
       state.upStreak = 0;
-      return this.decision(phi, frames.slice(0, b), pending, nowMs, "late");
+      return this.decision(choice, frames.slice(0, b), pending, nowMs, "late");
     }
     return undefined;
   }
@@ -216,43 +223,53 @@ export class PhiPolicy {
     smallestOnly: boolean,
   ): BatchDecision {
     const head = pending[live[0]];
-    const eligible = (phi: PhiValue) => live.filter((i) => inRange(phi, pending[i]));
-    const inHeadRange = this.profile.phis().filter((phi) => inRange(phi, head));
+    const eligible = (c: ModelChoice) => live.filter((i) => inRange(c.phi, pending[i]));
+    // Candidates by utility ascending: a later one is worth more.
+    const inHeadRange = this.profile.choices().filter((c) => inRange(c.phi, head));
     if (inHeadRange.length === 0) {
-      const frames = eligible(head.phiMin).slice(0, this.maxBatch);
-      return { phi: head.phiMin, frames, predictedMs: undefined, reason: "unprofiled", predictedMisses: 0 };
+      const frames = live.filter((i) => inRange(head.phiMin, pending[i])).slice(0, this.maxBatch);
+      return {
+        phi: head.phiMin,
+        precision: this.profile.precisionOf(head.phiMin),
+        frames,
+        predictedMs: undefined,
+        reason: "unprofiled",
+        predictedMisses: 0,
+      };
     }
-    const minPhi = inHeadRange[0];
-    const candidates = smallestOnly ? [minPhi] : inHeadRange;
-    const { state, fresh } = this.stateFor(head.group, minPhi, nowMs);
+    const minChoice = smallestIn(this.fastestFirst(), head)!;
+    const candidates = smallestOnly ? [minChoice] : inHeadRange;
+    const { state, fresh } = this.stateFor(head.group, minChoice, nowMs);
 
-    const fits = new Map<PhiValue, Fit>();
-    for (const phi of candidates) {
-      const fit = this.fit(phi, eligible(phi), live, pending, nowMs, rate);
-      if (fit) fits.set(phi, fit);
+    const fits = new Map<string, Fit>();
+    for (const c of candidates) {
+      const fit = this.fit(c, eligible(c), live, pending, nowMs, rate);
+      if (fit) fits.set(keyOf(c), fit);
     }
-    const feasible = candidates.filter((phi) => fits.has(phi));
+    const fitOf = (c: ModelChoice) => fits.get(keyOf(c));
+    const feasible = candidates.filter((c) => fitOf(c));
     if (feasible.length === 0 || smallestOnly) {
-      const frames = fits.get(minPhi)?.frames ?? this.squeeze(minPhi, eligible(minPhi), pending, nowMs);
-      state.phi = minPhi;
+      const frames = fitOf(minChoice)?.frames ?? this.squeeze(minChoice, eligible(minChoice), pending, nowMs);
+      state.choice = minChoice;
       state.upStreak = 0;
-      const reason = !fits.has(minPhi) ? "squeezed" : smallestOnly ? "catch-up" : "deadline";
-      return this.decision(minPhi, frames, pending, nowMs, reason);
+      const reason = !fitOf(minChoice) ? "squeezed" : smallestOnly ? "catch-up" : "deadline";
+      return this.decision(minChoice, frames, pending, nowMs, reason);
     }
 
     const best = feasible[feasible.length - 1];
-    let chosen: PhiValue;
-    if (fresh || phiRank(best) <= phiRank(state.phi)) {
-      // A job starts at the largest φ that fits; a smaller best φ is taken at once.
+    const rank = (c: ModelChoice) => inHeadRange.findIndex((x) => keyOf(x) === keyOf(c));
+    let chosen: ModelChoice;
+    if (fresh || rank(best) <= rank(state.choice)) {
+      // A job starts at the most valuable choice that fits; a less valuable best choice is taken at once.
       chosen = best;
       state.upStreak = 0;
-    } else if (!fits.has(state.phi)) {
-      chosen = highestAtMost(feasible, state.phi) ?? best;
+    } else if (!fitOf(state.choice)) {
+      chosen = feasible.filter((c) => rank(c) <= rank(state.choice)).at(-1) ?? best;
       state.upStreak = 0;
     } else {
-      chosen = state.phi;
-      const next = candidates[candidates.indexOf(state.phi) + 1];
-      const nextFit = next === undefined ? undefined : fits.get(next);
+      chosen = state.choice;
+      const next = candidates[rank(state.choice) + 1];
+      const nextFit = next === undefined ? undefined : fitOf(next);
       if (nextFit && nextFit.predictedMs <= this.stepUpMargin * nextFit.allowedMs) {
         state.upStreak += 1;
         if (state.upStreak >= this.stepUpAfter) {
@@ -263,15 +280,32 @@ export class PhiPolicy {
         state.upStreak = 0;
       }
     }
-    state.phi = chosen;
-    return this.decision(chosen, fits.get(chosen)!.frames, pending, nowMs, "deadline");
+    state.choice = chosen;
+    return this.decision(chosen, fitOf(chosen)!.frames, pending, nowMs, "deadline");
   }
 
-  private stateFor(group: string, initial: PhiValue, nowMs: number): { state: GroupState; fresh: boolean } {
+  /** Profiled choices, fastest single frame first (ties: less valuable first). */
+  private fastestFirst(): ModelChoice[] {
+    const byUtility = this.profile.choices();
+    return byUtility
+      .map((c, i) => ({ c, i, ms: this.predict(c, 1) }))
+      .sort((a, b) => a.ms - b.ms || a.i - b.i)
+      .map((x) => x.c);
+  }
+
+  private predict(c: ModelChoice, batch: number): number {
+    return this.profile.predict(c.phi, batch, c.precision)!;
+  }
+
+  private stateFor(
+    group: string,
+    initial: ModelChoice,
+    nowMs: number,
+  ): { state: GroupState; fresh: boolean } {
     let state = this.states.get(group);
     const fresh = state === undefined;
     if (!state) {
-      state = { phi: initial, upStreak: 0, lastUsedMs: nowMs };
+      state = { choice: initial, upStreak: 0, lastUsedMs: nowMs };
       this.states.set(group, state);
       if (this.states.size > 10_000) this.evictOldest();
     }
@@ -296,7 +330,7 @@ export class PhiPolicy {
    * backlog still drains.
    */
   private fit(
-    phi: PhiValue,
+    choice: ModelChoice,
     eligible: number[],
     latency: number[],
     pending: readonly PendingFrame[],
@@ -305,7 +339,7 @@ export class PhiPolicy {
   ): Fit | undefined {
     for (let b = Math.min(this.maxBatch, eligible.length); b >= 1; b--) {
       const frames = eligible.slice(0, b);
-      const predictedMs = this.profile.predict(phi, b)!;
+      const predictedMs = this.predict(choice, b);
       let slackMs = Number.POSITIVE_INFINITY;
       let budgetMs = Number.POSITIVE_INFINITY;
       for (const i of frames) {
@@ -340,17 +374,17 @@ export class PhiPolicy {
     arrivalsPerSecond: number,
     head: number,
   ): boolean {
-    const profiled = this.profile.phis();
+    const profiled = this.fastestFirst();
     const smallest = (f: PendingFrame) => smallestIn(profiled, f);
-    const queue: { deadlineMs: number; phi: PhiValue }[] = [];
+    const queue: { deadlineMs: number; choice: ModelChoice }[] = [];
     let budgetMs = pending[head].budgetMs ?? Number.POSITIVE_INFINITY;
     for (const i of rest) {
-      const phi = smallest(pending[i]);
-      if (phi === undefined || pending[i].deadlineMs - nowMs < this.profile.predict(phi, 1)!) continue;
-      queue.push({ deadlineMs: pending[i].deadlineMs, phi });
+      const choice = smallest(pending[i]);
+      if (choice === undefined || pending[i].deadlineMs - nowMs < this.predict(choice, 1)) continue;
+      queue.push({ deadlineMs: pending[i].deadlineMs, choice });
       budgetMs = Math.min(budgetMs, pending[i].budgetMs ?? Number.POSITIVE_INFINITY);
     }
-    const arrivalPhi = smallest(pending[head])!;
+    const arrivalChoice = smallest(pending[head])!;
     const gapMs = arrivalsPerSecond > 0 ? 1000 / arrivalsPerSecond : Number.POSITIVE_INFINITY;
     const lastArrival = this.arrivalsMs.at(-1) ?? nowMs;
     let nextArrival = Number.isFinite(budgetMs)
@@ -362,16 +396,17 @@ export class PhiPolicy {
     let t = startMs;
     for (let step = 0; step < 10_000; step++) {
       while (nextArrival <= t) {
-        queue.push({ deadlineMs: nextArrival + budgetMs, phi: arrivalPhi });
+        queue.push({ deadlineMs: nextArrival + budgetMs, choice: arrivalChoice });
         nextArrival += gapMs;
       }
       if (queue.length === 0) return true;
       // At a high arrival rate the queue is never quite empty; a backlog under one batch counts as cleared.
       if (t >= emptyBy) return queue.length <= this.maxBatch;
       const chunk = queue.splice(0, this.maxBatch);
-      let phi = chunk[0].phi;
-      for (const f of chunk) if (phiRank(f.phi) > phiRank(phi)) phi = f.phi;
-      t += this.profile.predict(phi, chunk.length)!;
+      // A mixed chunk runs at its slowest member's choice.
+      let slowest = chunk[0].choice;
+      for (const f of chunk) if (this.predict(f.choice, 1) > this.predict(slowest, 1)) slowest = f.choice;
+      t += this.predict(slowest, chunk.length);
       if (chunk.some((f) => f.deadlineMs - marginMs < t)) return false;
     }
     return false;
@@ -379,7 +414,7 @@ export class PhiPolicy {
 
   /** Smallest φ with as many frames as the tightest slack allows (at least one). */
   private squeeze(
-    phi: PhiValue,
+    choice: ModelChoice,
     eligible: number[],
     pending: readonly PendingFrame[],
     nowMs: number,
@@ -387,7 +422,7 @@ export class PhiPolicy {
     for (let b = Math.min(this.maxBatch, eligible.length); b > 1; b--) {
       const frames = eligible.slice(0, b);
       const slackMs = Math.min(...frames.map((i) => pending[i].deadlineMs - nowMs));
-      if (this.profile.predict(phi, b)! <= slackMs) return frames;
+      if (this.predict(choice, b) <= slackMs) return frames;
     }
     return eligible.slice(0, 1);
   }
@@ -398,41 +433,40 @@ export class PhiPolicy {
     const frames = order
       .filter((i) => !Number.isFinite(pending[i].deadlineMs) && phiOf(pending[i]) === phi)
       .slice(0, this.maxBatch);
+    // Archive frames run at φ's most valuable profiled precision.
+    const precision = this.profile.precisionOf(phi);
     return {
       phi,
+      precision,
       frames,
-      predictedMs: this.profile.predict(phi, frames.length),
+      predictedMs: this.profile.predict(phi, frames.length, precision),
       reason: "archive",
       predictedMisses: 0,
     };
   }
 
   private decision(
-    phi: PhiValue,
+    choice: ModelChoice,
     frames: number[],
     pending: readonly PendingFrame[],
     nowMs: number,
     reason: DecisionReason,
   ): BatchDecision {
-    const predictedMs = this.profile.predict(phi, frames.length);
+    const predictedMs = this.profile.predict(choice.phi, frames.length, choice.precision);
     const doneMs = nowMs + (predictedMs ?? 0);
     const predictedMisses = frames.filter((i) => pending[i].deadlineMs < doneMs).length;
-    return { phi, frames, predictedMs, reason, predictedMisses };
+    return { phi: choice.phi, precision: choice.precision, frames, predictedMs, reason, predictedMisses };
   }
 }
 
-/** The smallest φ of `profiled` (ascending) in a frame's range. */
-function smallestIn(profiled: readonly PhiValue[], frame: PendingFrame): PhiValue | undefined {
-  return profiled.find((phi) => inRange(phi, frame));
+const keyOf = (c: ModelChoice) => `${c.phi}|${c.precision}`;
+
+/** The first choice of `profiled` (fastest first) in a frame's range. */
+function smallestIn(profiled: readonly ModelChoice[], frame: PendingFrame): ModelChoice | undefined {
+  return profiled.find((c) => inRange(c.phi, frame));
 }
 
 export function inRange(phi: PhiValue, range: { phiMin: PhiValue; phiMax: PhiValue }): boolean {
   const r = phiRank(phi);
   return r >= phiRank(range.phiMin) && r <= phiRank(range.phiMax);
-}
-
-function highestAtMost(sorted: PhiValue[], limit: PhiValue): PhiValue | undefined {
-  let found: PhiValue | undefined;
-  for (const phi of sorted) if (phiRank(phi) <= phiRank(limit)) found = phi;
-  return found;
 }

@@ -1,14 +1,20 @@
 // Capacity planning from a latency profile: for a live load (frames per second under a latency budget) or an
-// archive (frames to finish in a time), how many workers of the profiled kind each φ needs, and which φ results.
+// archive (frames to finish in a time), how many workers of the profiled kind each (φ, precision) choice needs,
+// and which choice results: the most valuable (COCO AP of φ times an int8 build's agreement with fp32) that fits.
 
 import { getConfig } from "@vdet/effdet";
-import type { PhiValue } from "@vdet/protocol";
+import type { PhiValue, Precision } from "@vdet/protocol";
 import type { LatencyProfile } from "./latency-profile.ts";
 import { inRange } from "./phi-policy.ts";
 
 export interface PlanRow {
   phi: PhiValue;
+  precision: Precision;
   cocoAp: number;
+  /** Agreement with fp32 (1 for fp32; an int8 build's, from its metadata). */
+  agreement: number;
+  /** What the choice is worth: cocoAp × agreement. Rows are in this order, ascending. */
+  utility: number;
   /** Batch size that gives the best throughput within the batch-time limit; null when none fits. */
   batch: number | null;
   batchMs: number | null;
@@ -21,7 +27,7 @@ export interface PlanRow {
 export interface Plan {
   requiredFps: number;
   rows: PlanRow[];
-  /** The most accurate φ that fits (within `maxWorkers` when given), and its worker count. */
+  /** The most valuable choice that fits (within `maxWorkers` when given), and its worker count. */
   choice: PlanRow | null;
 }
 
@@ -48,16 +54,19 @@ export function planArchive(input: PlanInput & { frames: number; seconds: number
 
 function plan(input: PlanInput, requiredFps: number, maxBatchMs: number, utilization: number): Plan {
   const rows: PlanRow[] = input.profile
-    .phis()
-    .filter((phi) => inRange(phi, input))
-    .map((phi) => {
+    .choices()
+    .filter((c) => inRange(c.phi, input))
+    .map(({ phi, precision }) => {
       const cocoAp = getConfig(phi).cocoAp;
-      const best = input.profile.throughput(phi, input.maxBatch, maxBatchMs);
+      const agreement = input.profile.agreement({ phi, precision });
+      const value = { cocoAp, agreement, utility: round(cocoAp * agreement) };
+      const best = input.profile.throughput(phi, input.maxBatch, maxBatchMs, precision);
       if (!best) {
-        const oneMs = input.profile.predict(phi, 1)!;
+        const oneMs = input.profile.predict(phi, 1, precision)!;
         return {
           phi,
-          cocoAp,
+          precision,
+          ...value,
           batch: null,
           batchMs: null,
           perWorkerFps: null,
@@ -68,7 +77,8 @@ function plan(input: PlanInput, requiredFps: number, maxBatchMs: number, utiliza
       const workers = Math.max(1, Math.ceil(requiredFps / (best.framesPerSecond * utilization)));
       return {
         phi,
-        cocoAp,
+        precision,
+        ...value,
         batch: best.batch,
         batchMs: round(best.batchMs),
         perWorkerFps: round(best.framesPerSecond),

@@ -9,14 +9,17 @@ import {
   type CalibrationMethod,
   DEFAULT_CALIBRATION_METHOD,
   DEFAULT_PERCENTILE,
-  DEFAULT_WEIGHT_BITS,
+  modelContentSha256,
   type QuantizeReport,
   quantize,
+  readOnnxInfo,
   runPair,
+  withMetadata,
 } from "@vdet/effdet";
 import { decodeImage } from "@vdet/image";
+import { type CachedModel, defaultLabels, storeInt8Build } from "@vdet/models";
 import { averagePrecision, missShare } from "@vdet/mot-eval";
-import { cocoLabel, type RgbImage } from "@vdet/protocol";
+import { cocoLabel, parsePhi, type RgbImage } from "@vdet/protocol";
 import { decodeFrames, probeVideo } from "@vdet/video";
 import { type Command, InvalidArgumentError, Option } from "commander";
 import { integer, probability } from "../options.ts";
@@ -64,9 +67,14 @@ export interface Int8BuildOptions {
   calibrationFrames: number;
   calibrationMethod: CalibrationMethod;
   percentile: number;
-  weightBits: number;
+  weightBits: 7 | 8 | "auto";
   threads?: number;
+  /** Store the build in the model cache (where workers with `φ=…@int8` find it); default true. */
+  cache?: boolean;
 }
+
+/** Frames the build-time agreement is measured on (at most; the first of the calibration frames). */
+export const AGREEMENT_FRAMES = 16;
 
 export function addInt8BuildOptions(command: Command): Command {
   return command
@@ -98,6 +106,7 @@ export function addInt8BuildOptions(command: Command): Command {
       },
       DEFAULT_PERCENTILE,
     )
+    .option("--no-cache", "int8: do not store the build in the model cache (workers find cached builds)")
     .option(
       "--weight-bits <b>",
       "int8: 7 (safe on every x86 CPU) or 8 (only where every CPU that runs the model has VNNI)",
@@ -105,31 +114,96 @@ export function addInt8BuildOptions(command: Command): Command {
         if (v !== "7" && v !== "8") throw new InvalidArgumentError("--weight-bits must be 7 or 8");
         return Number(v);
       },
-      DEFAULT_WEIGHT_BITS,
     );
 }
 
-/** Quantises deploy-model bytes as the build options say; returns the int8 bytes and what was done. */
+export interface Int8Agreement {
+  /** AP@0.5 of the int8 detections with the fp32 ones (score ≥ 0.05) as ground truth: the utility factor. */
+  ap50: number;
+  ap50to95: number;
+  /** Share of fp32's confident (score ≥ 0.5) detections the int8 model misses. */
+  missShare: number;
+  frames: number;
+  /** Which frames it was measured on. */
+  on: string;
+}
+
+/**
+ * Quantises deploy-model bytes as the build options say, measures the int8 model's agreement with fp32 on the
+ * first calibration frames (recorded as `vdet.agreement`: the φ policy's utility factor for this build), and
+ * stores it in the model cache unless `cache` is false. Returns the int8 bytes and what was done.
+ */
 export async function buildInt8(
   fp32: Uint8Array,
   o: Int8BuildOptions,
   sourceName: string,
-): Promise<{ bytes: Uint8Array; report: QuantizeReport; calibrationSha256: string }> {
+): Promise<{
+  bytes: Uint8Array;
+  report: QuantizeReport;
+  calibrationSha256: string;
+  agreement: Int8Agreement;
+  cached?: CachedModel;
+}> {
   if (!o.calibrate) throw new InvalidArgumentError("--precision int8 needs --calibrate <video|dir>");
   const frames = await loadFrames(o.calibrate, o.calibrationFrames);
   const calibrationSha256 = calibrationHash(frames);
-  const { bytes, report } = await quantize(fp32, frames, {
+  const options = {
     method: o.calibrationMethod,
     percentile: o.percentile,
-    weightBits: o.weightBits as 7 | 8,
+    ...(o.weightBits === "auto" ? {} : { weightBits: o.weightBits }),
     intraOpThreads: o.threads,
-    metadata: {
-      "vdet.calibration_sha256": calibrationSha256,
-      "vdet.quantized_from": sourceName,
-    },
+  };
+  const first = await quantize(fp32, frames, options);
+  // Agreement on calibration frames: in-sample (the frames set the ranges), so an upper bound of what other
+  // footage shows; `vdet model compare` on other footage is the check a user should make.
+  const sample = frames.slice(0, AGREEMENT_FRAMES);
+  const pair = await runPair(fp32, first.bytes, sample, { intraOpThreads: o.threads });
+  const ap = averagePrecision(pair.a, pair.b, { minGroundTruthScore: 0.05 });
+  const miss = missShare(pair.a, pair.b, 0.5);
+  const agreement: Int8Agreement = {
+    // No ground truth at all (fp32 finds nothing above 0.05): nothing to disagree on.
+    ap50: Number.isNaN(ap.ap50) ? 1 : round4(ap.ap50),
+    ap50to95: Number.isNaN(ap.ap50to95) ? 1 : round4(ap.ap50to95),
+    missShare: Number.isNaN(miss.share) ? 0 : round4(miss.share),
+    frames: pair.frames,
+    on: `the first ${pair.frames} calibration frames`,
+  };
+  const sourceModelSha256 = modelContentSha256(fp32);
+  const quantization = JSON.parse(readOnnxInfo(first.bytes).metadata["vdet.quantization"] ?? "{}") as Record<
+    string,
+    unknown
+  >;
+  const { report } = first;
+  const bytes = withMetadata(first.bytes, {
+    "vdet.calibration_sha256": calibrationSha256,
+    "vdet.quantized_from": sourceName,
+    "vdet.source_model_sha256": sourceModelSha256,
+    "vdet.agreement": JSON.stringify(agreement),
   });
-  return { bytes, report, calibrationSha256 };
+  let cached: CachedModel | undefined;
+  if (o.cache !== false) {
+    const info = readOnnxInfo(fp32);
+    const phi = parsePhi(info.phi ?? "0");
+    const numClasses = info.numClasses ?? 90;
+    cached = await storeInt8Build({
+      phi,
+      baseName: `d${phi}`,
+      model: bytes,
+      resolution: info.imageSize ?? 0,
+      numClasses,
+      labels: defaultLabels(numClasses),
+      parameters: info.parameters ?? 0,
+      sourceLocation: sourceName,
+      sourceModelSha256,
+      calibrationSha256,
+      settings: quantization,
+      agreement: agreement.ap50,
+    });
+  }
+  return { bytes, report, calibrationSha256, agreement, ...(cached ? { cached } : {}) };
 }
+
+const round4 = (v: number) => Math.round(v * 10_000) / 10_000;
 
 interface CompareOptions {
   video: string;

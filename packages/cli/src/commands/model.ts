@@ -123,7 +123,10 @@ export function registerModelCommands(program: Command): void {
           const r = int8.report;
           note =
             `, int8 (${r.method}${r.percentile ? ` ${r.percentile}` : ""}, ${r.calibrationFrames} calibration frames, ` +
-            `${r.quantizedConvs} int8 convs, ${r.floatConvs} float; calibration sha256 ${int8.calibrationSha256.slice(0, 12)})`;
+            `${r.weightBits}-bit weights (${r.weightBitsChosenBy}), ${r.quantizedConvs} int8 convs, ${r.floatConvs} float; ` +
+            `calibration sha256 ${int8.calibrationSha256.slice(0, 12)}; agreement with fp32 AP@0.5 ` +
+            `${int8.agreement.ap50.toFixed(3)} on ${int8.agreement.on}` +
+            `${int8.cached ? `; cached as ${int8.cached.name}` : ""})`;
         }
         writeFileSync(o.out, bytes);
         const seconds = ((performance.now() - started) / 1000).toFixed(1);

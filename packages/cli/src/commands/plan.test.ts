@@ -53,6 +53,38 @@ describe("vdet plan", () => {
     assert.equal(plan.choice.phi, 1);
   });
 
+  test("live: (φ, precision) choices: D1-int8 keeps a load that D1-fp32 cannot, and the plan prints precision", async () => {
+    // D1-int8 at half D1's time (20 ms a frame, 30 ms a pair), agreement 0.9 with fp32: utility 40.2 × 0.9 = 36.2,
+    // above D0's 34.3. A batch may take 25 ms of the 50 ms budget: D1 fp32 (40 ms) does not fit, D1-int8 does.
+    const withInt8 = {
+      ...profile,
+      rows: [
+        ...profile.rows,
+        ...[1, 2].map((batch) => {
+          const ms = batch === 1 ? 20 : 30;
+          return { phi: 1, precision: "int8", batch, p50Ms: ms, p90Ms: ms, samplesMs: [ms] };
+        }),
+      ],
+      agreements: [{ phi: 1, precision: "int8", agreement: 0.9 }],
+    };
+    const path = join(dir, "profile-int8.json");
+    writeFileSync(path, JSON.stringify(withInt8));
+    const args = [clip, "--budget", "50", "--fps", "10", "--profile", path, "--max-batch", "2"];
+    const plan = JSON.parse((await vdet("plan", ...args, "--json")).stdout);
+    assert.deepEqual(
+      plan.rows.map((r: { phi: number; precision: string }) => `${r.phi}-${r.precision}`),
+      ["0-fp32", "1-int8", "1-fp32", "2-fp32"],
+      "rows by utility",
+    );
+    assert.equal(plan.choice.phi, 1);
+    assert.equal(plan.choice.precision, "int8");
+    assert.equal(plan.choice.agreement, 0.9);
+    const { stdout } = await vdet("plan", ...args);
+    assert.match(stdout, /\bprecision\b/);
+    assert.match(stdout, /D1\s+int8\s+40\.2\s+0\.900\s+36\.2/);
+    assert.match(stdout, /→ D1-int8 with 1 worker of this kind/);
+  });
+
   test("live: a budget no φ keeps says why, without naming an option that was not given", async () => {
     // A batch may take half the 10 ms budget: D0's one frame alone takes 10 ms.
     const { code, stdout } = await runVdet([

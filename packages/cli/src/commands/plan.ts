@@ -2,7 +2,7 @@
 // machine that will run the workers) and the inputs' load — live streams under a latency budget, or an archive to
 // finish by a time — how many workers of that kind each φ needs, and which φ results.
 
-import { type PhiValue, parsePhi } from "@vdet/protocol";
+import { choiceLabel, type PhiValue, parsePhi } from "@vdet/protocol";
 import { ConfigError, createLogger, loadConfig, prepareWorker, workerConfigSchema } from "@vdet/roles";
 import {
   LatencyProfile,
@@ -158,13 +158,18 @@ function formatPlan(
       : `archive: ${load.frames} frames by ${load.finishBy} (${plan.requiredFps} frames/s)`;
   const lines = [`${what}; profile ${key}`];
   lines.push(
-    ["φ", "COCO AP", "batch", "batch ms", "fps/worker", "workers"].map((c) => c.padStart(11)).join(""),
+    ["model", "precision", "COCO AP", "agreement", "utility", "batch", "batch ms", "fps/worker", "workers"]
+      .map((c) => c.padStart(11))
+      .join(""),
   );
   for (const row of plan.rows) {
     lines.push(
       [
         `D${row.phi}`,
+        row.precision,
         row.cocoAp.toFixed(1),
+        row.agreement.toFixed(3),
+        row.utility.toFixed(1),
         row.batch === null ? "-" : String(row.batch),
         row.batchMs === null ? "-" : row.batchMs.toFixed(1),
         row.perWorkerFps === null ? "-" : row.perWorkerFps.toFixed(1),
@@ -176,7 +181,7 @@ function formatPlan(
   }
   lines.push(
     plan.choice
-      ? `→ D${plan.choice.phi} with ${plan.choice.workers} worker${plan.choice.workers === 1 ? "" : "s"} of this kind`
+      ? `→ ${choiceLabel(plan.choice)} with ${plan.choice.workers} worker${plan.choice.workers === 1 ? "" : "s"} of this kind`
       : `→ no φ of the range fits${maxWorkers === undefined ? "" : ` within ${maxWorkers} worker${maxWorkers === 1 ? "" : "s"}`}: ` +
           (load.mode === "latency"
             ? "even one frame takes longer than a batch may within the budget (see the notes); a faster machine or a larger --budget"

@@ -72,7 +72,14 @@ export function registerRoleCommands(program: Command): void {
     .option("--ep <provider>", "execution provider: cpu, cuda[:id], tensorrt[:id] (VDET_EP, default cpu)")
     .addOption(new Option("--execution-provider <provider>").hideHelp().conflicts("ep"))
     .option("--threads <n>", "intra-op threads (VDET_THREADS)")
-    .option("--weights <list>", 'checkpoints or cached models per φ, e.g. "0=/m/d0.pth,3=d3" (VDET_WEIGHTS)')
+    .option(
+      "--weights <list>",
+      'checkpoints or cached models per φ, each with an optional @precision, e.g. "0=/m/d0.pth,1=d1@int8,3=@int8" (VDET_WEIGHTS)',
+    )
+    .option(
+      "--precision <p>",
+      "fp32, or int8 (the cached int8 build of each φ's model) where a --weights entry names none (VDET_PRECISION, default fp32)",
+    )
     .option("--seed <n>", "seed of the untrained weights used where no trained ones can be had (VDET_SEED)")
     .option(
       "--offline",

@@ -4,10 +4,13 @@ import { existsSync } from "node:fs";
 import { resolveModelReference } from "@vdet/models";
 import { runLocal } from "@vdet/pipeline";
 import {
+  DEFAULT_PRECISION,
   describeJobError,
   type JobSpecInput,
   PHI_VALUES,
   type PhiValue,
+  PRECISIONS,
+  type Precision,
   parsePhi,
   phiRank,
   sampledFps,
@@ -28,6 +31,7 @@ interface RunOptions {
   budget?: number;
   maxPhi?: string;
   weights?: string;
+  precision: Precision;
   seed: number;
   scoreThreshold: number;
   classes?: string;
@@ -67,6 +71,14 @@ export function registerRunCommand(program: Command): void {
       "--weights <file|name>",
       "checkpoint for the chosen φ (.pth, .safetensors or deploy .onnx), or a cached model name such as d0 " +
         "(default: the COCO model for the φ, pulled on first use)",
+    )
+    .addOption(
+      new Option(
+        "--precision <p>",
+        "fp32, or int8: the cached int8 build of the model (made by `vdet model build --precision int8 --calibrate`)",
+      )
+        .choices([...PRECISIONS])
+        .default(DEFAULT_PRECISION),
     )
     .option(
       "--offline",
@@ -144,6 +156,7 @@ export function registerRunCommand(program: Command): void {
         spec,
         seed: o.seed,
         weights: weights.chosen,
+        precision: o.precision,
         maxBatch: o.batch,
         executionProvider: o.ep,
         intraOpThreads: o.threads,
