@@ -13,6 +13,7 @@ import {
   jobSpecSchema,
   jobSummarySchema,
   jobWaitingSchema,
+  notificationDeliverySchema,
   PHI_VALUES,
   phiLabel,
 } from "@vdet/protocol";
@@ -121,6 +122,17 @@ export const routeSchemas = {
       202: jobBody("cancel requested"),
       404: notFound,
       409: json("the job has already ended", errorBodySchema),
+    },
+  },
+  notifications: {
+    summary: "The job's notification deliveries (job-spec notify): every attempt, oldest first",
+    params: jobParams,
+    response: {
+      200: json(
+        "the delivery log (the last 200 attempts)",
+        z.object({ deliveries: z.array(notificationDeliverySchema) }),
+      ),
+      404: notFound,
     },
   },
   summary: {

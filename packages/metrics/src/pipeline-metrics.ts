@@ -17,7 +17,8 @@ export const framesTotal = new Counter({
 });
 
 // Every stage's series exists from the start (at 0), so rates and sums work before the first frame.
-for (const stage of ["decoded", "queued", "inferred", "written", "failed", "skipped"]) framesTotal.inc({ stage }, 0);
+for (const stage of ["decoded", "queued", "inferred", "written", "failed", "skipped"])
+  framesTotal.inc({ stage }, 0);
 
 export const batchSize = new Histogram({
   name: "vdet_batch_size",

@@ -237,7 +237,7 @@ async function overloadStream(
 
 describe("overload", () => {
   // D0 runs 4 frames in 44 ms here: at most ≈ 91 frames/s. The stream comes at 200 frames/s (2.2×).
-  const capacity = 4 / (20 * (1 + 0.4 * 3)) * 1000;
+  const capacity = (4 / (20 * (1 + 0.4 * 3))) * 1000;
 
   test('"drop": frames that can no longer make it are skipped, oldest first; processed frames meet their deadlines', async () => {
     const s = scheduler();
@@ -246,7 +246,8 @@ describe("overload", () => {
     const skipped = out.filter((o) => "skipped" in o.outcome);
     assert.ok(skipped.length > 0, "nothing was skipped at 2.2× capacity");
     assert.equal(s.skipped, skipped.length);
-    for (const o of skipped) assert.match((o.outcome as SkippedFrame).skipped, /^overload: .* ms left .*D0 needs/);
+    for (const o of skipped)
+      assert.match((o.outcome as SkippedFrame).skipped, /^overload: .* ms left .*D0 needs/);
     // Never the newest: the stream's last frame is run.
     assert.ok(!("skipped" in out.at(-1)!.outcome), "the newest frame was skipped");
     assert.ok(

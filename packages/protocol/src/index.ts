@@ -102,6 +102,15 @@ export {
 } from "./messages.ts";
 export { type ModelLabels, modelLabelsSchema } from "./model-labels.ts";
 export {
+  jobEndNotificationId,
+  NOTIFICATION_TYPES,
+  type Notification,
+  type NotificationDelivery,
+  type NotificationType,
+  notificationDeliverySchema,
+  notificationSchema,
+} from "./notification.ts";
+export {
   boxUnitsFor,
   type FrameDetectionsToPack,
   PACKED_DETECTION_BYTES,
