@@ -6,6 +6,7 @@ export {
   Notifier,
   type NotifierLogger,
   type NotifierOptions,
+  notifyJobEnds,
   streamNotification,
 } from "./notifier.ts";
 export { DELIVERY_HEADER, EVENT_HEADER, SIGNATURE_HEADER, signBody, verifySignature } from "./signature.ts";

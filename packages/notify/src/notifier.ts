@@ -216,6 +216,23 @@ export class Notifier {
   }
 }
 
+/**
+ * The aggregator's onJobFinished for a notifier: reads the ended job and sends its end to its notify targets (if it
+ * names any), without holding the aggregator up.
+ */
+export function notifyJobEnds(
+  notifier: Notifier,
+  jobs: { get(id: string): Promise<JobRecord | null | undefined> },
+  logger?: NotifierLogger,
+): (jobId: string, state: string) => void {
+  return (jobId, state) => {
+    jobs.get(jobId).then(
+      (job) => (job ? notifier.jobEnded(job, state) : undefined),
+      (error) => logger?.warn({ jobId, err: (error as Error).message }, "job not read for its notification"),
+    );
+  };
+}
+
 /** The URL without its query and fragment (they may carry tokens: not logged). */
 function stripQuery(url: string): string {
   try {

@@ -3,7 +3,7 @@
 
 import type { AggregatorRoleConfig } from "@vdet/config";
 import { RedisAggregatorCheckpoints, RedisNotificationStore } from "@vdet/jobs";
-import { Notifier } from "@vdet/notify";
+import { Notifier, notifyJobEnds } from "@vdet/notify";
 import { type JobOutputFactory, openSinkOutput, startAggregator } from "@vdet/pipeline";
 import { StorageResolver } from "@vdet/storage";
 import type { Logger } from "pino";
@@ -45,12 +45,7 @@ export function startAggregatorRole(config: AggregatorRoleConfig, logger: Logger
     models: c.models,
     checkpoints: new RedisAggregatorCheckpoints(c.redis, c.transport.keys),
     logger,
-    onJobFinished: (jobId, state) => {
-      void c.jobStore.get(jobId).then(
-        (job) => job && notifier.jobEnded(job, state),
-        (error) => logger.warn({ jobId, err: (error as Error).message }, "job not read for its notification"),
-      );
-    },
+    onJobFinished: notifyJobEnds(notifier, c.jobStore, logger),
   });
   held = () => stage.jobs?.() ?? [];
   logger.info({}, "aggregator started");
