@@ -47,14 +47,14 @@ const { values } = parseArgs({
 });
 const fps = Number(values.fps);
 const frameCount = Number(values.frames);
-const budgets = values.budgets.split(",").map(Number);
+const budgets = values.budgets.split(",").filter(Boolean).map(Number);
 const phiMax = parsePhi(values["phi-max"]);
 const maxBatch = Number(values["max-batch"]);
 const threads = Number(values.threads);
 const hogs = Number(values.hog);
 const overloadFactor = Number(values["overload-factor"]);
 const overloadSeconds = Number(values["overload-seconds"]);
-const overloadBudget = Number(values["overload-budget"] ?? Math.max(...budgets));
+const overloadBudget = Number(values["overload-budget"] ?? Math.max(1500, ...budgets));
 const phis: PhiValue[] = [0, 1, 2, 3, 4, 5, 6, 7].filter((p) => p <= Number(phiMax)) as PhiValue[];
 const clip = join(import.meta.dirname, "..", "test", "fixtures", "video", "car-detection.mp4");
 
@@ -246,11 +246,12 @@ for (const budgetMs of budgets) {
 
 // Overload: a live stream at overloadFactor × D0's capacity as measured now (hogs running).
 noteLoad();
-const capacityFps = await d0Capacity(table, frames);
-const arrivalFps = overloadFactor * capacityFps;
+// Measured before and after the two runs (the load on a shared machine drifts): their mean.
+const capacityBefore = await d0Capacity(table, frames);
+const arrivalFps = overloadFactor * capacityBefore;
 const overloadCount = Math.max(20, Math.round(arrivalFps * overloadSeconds));
 log(
-  `overload: D0 capacity ${capacityFps.toFixed(2)} frames/s; streaming ${overloadCount} frames at ${arrivalFps.toFixed(2)} frames/s, budget ${overloadBudget} ms`,
+  `overload: D0 capacity ${capacityBefore.toFixed(2)} frames/s; streaming ${overloadCount} frames at ${arrivalFps.toFixed(2)} frames/s, budget ${overloadBudget} ms`,
 );
 noteLoad();
 const dropped = await stream(table, frames, overloadCount, arrivalFps, overloadBudget, [0, phiMax], "drop");
@@ -260,10 +261,15 @@ const queued = ran(
   await stream(table, frames, overloadCount, arrivalFps, overloadBudget, [0, phiMax], "queue"),
 );
 noteLoad();
+const capacityAfter = await d0Capacity(table, frames);
+const capacityFps = (capacityBefore + capacityAfter) / 2;
+for (const d of droppedRan.filter((r) => (r.result.slackMs ?? 0) < 0))
+  log(`  drop: missed by ${-Math.round(d.result.slackMs!)} ms at D${d.result.phi} (${d.result.reason})`);
 const overload = {
   factor: overloadFactor,
   budgetMs: overloadBudget,
   capacityFps: round(capacityFps, 3),
+  capacityFpsBeforeAfter: [round(capacityBefore, 3), round(capacityAfter, 3)],
   arrivalFps: round(arrivalFps, 3),
   frames: overloadCount,
   drop: {

@@ -4,7 +4,8 @@
 // into the profile, so predictions follow the machine as it is now.
 //
 // Overload ("drop" frames): before each decision, a waiting frame whose deadline can no longer be met even alone at
-// its smallest φ (the profile's prediction plus the policy's spare share of the budget) is skipped — earliest
+// its smallest φ (the profile's prediction, scaled by the worst overrun of the last 20 batches, plus the policy's
+// spare share of the budget) is skipped — earliest
 // deadline (oldest) first, never its job's newest frame — and a batch of such frames is trimmed (its newest frames
 // back to the queue) until each of them is predicted to make its deadline. "queue" frames always run, late or not.
 
@@ -78,6 +79,8 @@ export class FrameScheduler {
   skipped = 0;
   private readonly queue: Waiting[] = [];
   private seq = 0;
+  /** Measured ÷ predicted time of the last batches: how far the machine overran its profile lately. */
+  private readonly overruns: number[] = [];
   private running = false;
   private timer: NodeJS.Timeout | null = null;
   private readonly now: () => number;
@@ -111,10 +114,14 @@ export class FrameScheduler {
     if (at === undefined) return undefined;
     const predicted = profile.predict(at, batch);
     if (predicted === undefined) return undefined;
+    // The profile's prediction is a percentile of recent runs; on a machine whose load swings (other work, a CPU
+    // hog) a batch can take longer than any of them. A frame kept must make it even then: the prediction is
+    // scaled by the worst recent overrun (at least 1, at most 4).
+    const overrun = Math.min(4, Math.max(1, ...this.overruns));
     const spareMs = Number.isFinite(w.budgetMs ?? Number.POSITIVE_INFINITY)
       ? this.policy.drainMargin * w.budgetMs!
       : 0;
-    return { ms: predicted + spareMs, phi: at };
+    return { ms: predicted * overrun + spareMs, phi: at };
   }
 
   private skip(w: Waiting, reason: string): void {
@@ -211,6 +218,11 @@ export class FrameScheduler {
         batch.map((w) => w.options),
       );
       const ms = performance.now() - started;
+      const predictedMs = this.options.profile.predict(decision.phi, batch.length);
+      if (predictedMs !== undefined && predictedMs > 0) {
+        this.overruns.push(ms / predictedMs);
+        if (this.overruns.length > 20) this.overruns.shift();
+      }
       this.options.profile.observe(decision.phi, batch.length, ms);
       const record: BatchRecord = {
         phi: decision.phi,
