@@ -182,12 +182,28 @@ test("an SNS topic gets the event through @aws-sdk/client-sns (query protocol Pu
     },
   });
   const arn = "arn:aws:sns:eu-west-1:123456789012:vdet-jobs.fifo";
-  const gap = streamNotification("cam-1", "stream.gap.started", "1765083600000", { reason: "stalled" });
-  await notifier.send({ snsTopicArn: arn }, gap);
+  // As the live-ingestion side sends a stream's events.
+  await notifier.streamEvent(
+    { snsTopicArn: arn, tag: "north" },
+    "cam-1",
+    "stream.gap.started",
+    "1765083600000",
+    {
+      reason: "stalled",
+    },
+  );
+  const gap = streamNotification(
+    "cam-1",
+    "stream.gap.started",
+    "1765083600000",
+    { reason: "stalled" },
+    { tag: "north" },
+  );
   assert.equal(sns.received.length, 2);
   const form = new URLSearchParams(sns.received[1].body);
   assert.equal(form.get("TopicArn"), arn);
-  assert.deepEqual(JSON.parse(form.get("Message")!), gap);
+  assert.deepEqual({ ...JSON.parse(form.get("Message")!), at: gap.at }, gap);
+  assert.equal(gap.id, "stream:cam-1:gap.started:1765083600000");
   assert.equal(form.get("MessageAttributes.entry.1.Name"), "type");
   assert.equal(form.get("MessageAttributes.entry.1.Value.StringValue"), "stream.gap.started");
   assert.equal(form.get("MessageGroupId"), "stream-cam-1");

@@ -101,6 +101,22 @@ export class Notifier {
     return this.send(target, jobEndNotification(job, state));
   }
 
+  /**
+   * A stream event — its state changed (`stream.state`, key: the new state and when), its source went away or came
+   * back (`stream.gap.started` / `stream.gap.ended`, key: the gap's start) — sent to the stream's notify targets.
+   * The live-ingestion side calls this; the same key gives the same idempotency id when it is sent again.
+   */
+  streamEvent(
+    target: NotifyTarget | undefined,
+    streamId: string,
+    type: Extract<NotificationType, `stream.${string}`>,
+    key: string,
+    data: Record<string, unknown>,
+  ): Promise<void> {
+    if (!target) return Promise.resolve();
+    return this.send(target, streamNotification(streamId, type, key, data, { tag: target.tag }));
+  }
+
   /** Stops retrying (what is not settled stays in the outbox for the next start) and waits for attempts under way. */
   async close(): Promise<void> {
     this.closed = true;
