@@ -11,7 +11,8 @@
 // in full batches, frames/s) and streams at `--overload-factor` (default 2.5) × that rate for `--overload-seconds`
 // (default 15), budget `--overload-budget` (default the largest budget), φ D0…Dmax, once with overload "drop" and
 // once with "queue". Reported: for drop, the hit rate of the frames processed, the share of frames processed and
-// the share the capacity allows (capacity / arrival rate); for queue, the hit rate of all frames.
+// the share the capacity allows (capacity / arrival rate) and the runner's busy share; for queue, the hit rate of
+// all frames. `--budgets ""` runs the overload case alone.
 // The last stdout line is one JSON object.
 
 import { type ChildProcess, spawn } from "node:child_process";
@@ -98,6 +99,9 @@ async function warmUp(frames: RgbImage[]): Promise<void> {
   }
 }
 
+/** The runner's busy share in the last stream(). */
+let lastBusyShare = 0;
+
 interface StreamOutcome {
   outcome: ScheduledResult | SkippedFrame;
   latencyMs: number;
@@ -144,7 +148,11 @@ async function stream(
         .then((outcome) => ({ outcome, latencyMs: Date.now() - arrived })),
     );
   }
-  return Promise.all(pending);
+  const done = await Promise.all(pending);
+  // The runner's busy share from the first arrival to the last result (1: never idle while frames waited or came).
+  const busyMs = scheduler.batches.reduce((sum, b) => sum + b.ms, 0);
+  lastBusyShare = round(busyMs / (performance.now() - started), 3);
+  return done;
 }
 
 const ran = (o: StreamOutcome[]) =>
@@ -256,6 +264,7 @@ log(
 noteLoad();
 const dropped = await stream(table, frames, overloadCount, arrivalFps, overloadBudget, [0, phiMax], "drop");
 const droppedRan = ran(dropped);
+const dropBusyShare = lastBusyShare;
 noteLoad();
 const queued = ran(
   await stream(table, frames, overloadCount, arrivalFps, overloadBudget, [0, phiMax], "queue"),
@@ -277,6 +286,7 @@ const overload = {
     processedShare: round(droppedRan.length / overloadCount, 4),
     capacityShare: round(capacityFps / arrivalFps, 4),
     skipped: overloadCount - droppedRan.length,
+    runnerBusyShare: dropBusyShare,
     p90LatencyMs: droppedRan.map((d) => d.latencyMs).sort((a, b) => a - b)[
       Math.floor(droppedRan.length * 0.9)
     ],
