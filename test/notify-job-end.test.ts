@@ -80,13 +80,22 @@ test("a job's end is sent to its webhook, signed, and the api lists the delivery
     assert.equal(body.tag, "nightly");
     assert.deepEqual(body.subject, { kind: "job", id: job.id });
 
-    const res = await app.inject({
-      method: "GET",
-      url: `/jobs/${job.id}/notifications`,
-      headers: { authorization: `Bearer ${token}` },
-    });
-    assert.equal(res.statusCode, 200);
-    const { deliveries } = res.json();
+    // The receiver has the second attempt; the notifier logs it once the response is in: wait for the entry.
+    const deliveries = await waitFor(
+      "the second attempt in the delivery log",
+      async () => {
+        const res = await app.inject({
+          method: "GET",
+          url: `/jobs/${job.id}/notifications`,
+          headers: { authorization: `Bearer ${token}` },
+        });
+        assert.equal(res.statusCode, 200);
+        const log = res.json().deliveries;
+        return log.length >= 2 ? log : undefined;
+      },
+      30_000,
+      25,
+    );
     assert.deepEqual(
       deliveries.map((d: { attempt: number; ok: boolean; status: number }) => [d.attempt, d.ok, d.status]),
       [
