@@ -13,6 +13,7 @@ import {
   jobSpecSchema,
   jobSummarySchema,
   jobWaitingSchema,
+  notificationDeliverySchema,
   PHI_VALUES,
   phiLabel,
   streamPartSchema,
@@ -192,6 +193,17 @@ export const routeSchemas = {
       ),
       404: noStream,
       409: json("the stream has already stopped", errorBodySchema),
+    },
+  },
+  notifications: {
+    summary: "The job's notification deliveries (job-spec notify): every attempt, oldest first",
+    params: jobParams,
+    response: {
+      200: json(
+        "the delivery log (the last 200 attempts)",
+        z.object({ deliveries: z.array(notificationDeliverySchema) }),
+      ),
+      404: notFound,
     },
   },
   summary: {

@@ -6,7 +6,13 @@ import { isAbsolute } from "node:path";
 import { API_DEFAULTS } from "@vdet/config";
 import { errorStatusCode, isVdetError } from "@vdet/errors";
 import { InputNotAllowedError, InputPolicy } from "@vdet/input-policy";
-import { type ActiveJobLimitError, type JobStore, jobClassIds, type ModelRegistry } from "@vdet/jobs";
+import {
+  type ActiveJobLimitError,
+  type JobStore,
+  jobClassIds,
+  type ModelRegistry,
+  type NotificationStore,
+} from "@vdet/jobs";
 import { METRICS_CONTENT_TYPE, metrics, metricsText, watchLiveRoles, watchQueueDepths } from "@vdet/metrics";
 import {
   InvalidJobSpecError,
@@ -79,6 +85,8 @@ export interface ApiConfig {
    * `stalled: …` when no process serves an unfinished job, and /metrics counts live roles by kind. Unset: neither.
    */
   roleLiveness?: () => Promise<RoleLiveness>;
+  /** The notification delivery logs (GET /jobs/:id/notifications); unset: that route answers an empty log. */
+  notifications?: NotificationStore;
   /** Report queue depths on /metrics (default true; a process with several servers reports them once). */
   queueMetrics?: boolean;
   /**
@@ -173,6 +181,15 @@ async function checkPolicy(
   } catch (error) {
     if (!(error instanceof InputNotAllowedError)) throw error;
     issues.push({ path: "input", message: error.message });
+  }
+  // A webhook goes through the same address policy as inputs (checked again by the notifier when it sends).
+  if (spec.notify?.webhook !== undefined) {
+    try {
+      await inputPolicy.checkInput(spec.notify.webhook, { atSubmission: true });
+    } catch (error) {
+      if (!(error instanceof InputNotAllowedError)) throw error;
+      issues.push({ path: "notify.webhook", message: error.message.replace(/^input/, "webhook") });
+    }
   }
   const output = await outputProblem(spec.output, config);
   if (output !== null) issues.push({ path: "output", message: output });
@@ -357,6 +374,7 @@ export async function buildServer(config: ApiConfig): Promise<FastifyInstance> {
     list: zodRoute(routeSchemas.listJobs),
     get: zodRoute(routeSchemas.getJob),
     cancel: zodRoute(routeSchemas.cancelJob),
+    notifications: zodRoute(routeSchemas.notifications),
   };
 
   /** Creates and queues a job (POST /jobs, POST /streams): policy checks, the active-job limit, idempotency. */
@@ -419,6 +437,17 @@ export async function buildServer(config: ApiConfig): Promise<FastifyInstance> {
     const page = await jobStore.list({ limit: request.query.limit, after: request.query.after });
     return { jobs: page.jobs, next: page.next };
   });
+
+  app.get<{ Params: { id: string } }>(
+    "/jobs/:id/notifications",
+    jobRoutes.notifications,
+    async (request, reply) => {
+      const job = await jobStore.get(request.params.id);
+      if (!job) return reply.code(404).send({ error: `no job ${request.params.id}` });
+      const deliveries = (await config.notifications?.deliveries({ kind: "job", id: job.id })) ?? [];
+      return { deliveries };
+    },
+  );
 
   app.delete<{ Params: { id: string } }>("/jobs/:id", jobRoutes.cancel, async (request, reply) => {
     const job = await jobStore.get(request.params.id);

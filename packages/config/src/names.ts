@@ -24,6 +24,8 @@ export const ENV_NAMES: Readonly<Record<string, string | readonly string[]>> = {
   inputBuckets: "VDET_INPUT_BUCKETS",
   inputRoots: "VDET_INPUT_ROOTS",
   inputAllowAddresses: "VDET_INPUT_ALLOW_ADDRESSES",
+  notifySecret: "VDET_NOTIFY_SECRET",
+  snsEndpoint: "VDET_SNS_ENDPOINT",
   redisTlsCaFile: "VDET_REDIS_TLS_CA_FILE",
   maxDurationSeconds: "VDET_MAX_DURATION_SECONDS",
   maxInputBytes: "VDET_MAX_INPUT_BYTES",
@@ -67,4 +69,4 @@ export const ENV_NAMES: Readonly<Record<string, string | readonly string[]>> = {
 };
 
 /** Settings printed as "***". */
-export const SECRET_KEYS: ReadonlySet<string> = new Set(["token"]);
+export const SECRET_KEYS: ReadonlySet<string> = new Set(["token", "notifySecret"]);

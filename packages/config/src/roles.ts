@@ -169,6 +169,15 @@ export const aggregatorConfigSchema = z.object({
   tracksPartBytes: envInt(1, 1024 * 1024 * 1024).default(AGGREGATOR_DEFAULTS.tracksPartBytes),
   /** The api's VDET_OUTPUT_ROOTS: directory outputs are opened only when their real path lies inside one. */
   outputRoots: envList(),
+  /** Notifications (job-spec notify): webhooks reach only what network inputs may (VDET_INPUT_ALLOW_ADDRESSES). */
+  inputAllowAddresses: envList(),
+  /** The deployment's webhook signing secret (HMAC-SHA256, X-Vdet-Signature); unset: webhooks are not sent. */
+  notifySecret: z
+    .string()
+    .min(16, { error: "the notification secret must be at least 16 characters" })
+    .optional(),
+  /** SNS endpoint for notifications (a local stand-in); unset: AWS's, by the topic ARN's region. */
+  snsEndpoint: z.url({ protocol: /^https?$/, error: "must be an http(s):// URL" }).optional(),
 });
 
 export type ApiRoleConfig = z.output<typeof apiConfigSchema>;

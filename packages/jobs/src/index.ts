@@ -46,3 +46,11 @@ export {
   modelFor,
 } from "./labels.ts";
 export { MemoryModelRegistry, type ModelRegistry, RedisModelRegistry } from "./model-registry.ts";
+export {
+  MAX_DELIVERIES,
+  MemoryNotificationStore,
+  type NotificationStore,
+  type NotificationSubject,
+  type OutboxEntry,
+  RedisNotificationStore,
+} from "./notifications.ts";

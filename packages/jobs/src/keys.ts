@@ -115,6 +115,17 @@ export class DeploymentKeys {
     return this.ofJob(jobId, ["errors"], ["job", jobId, "errors"]);
   }
 
+  /** List: the delivery log of a job's (or stream's) notifications, newest last, capped. */
+  notifications(subject: { kind: "job" | "stream"; id: string }): string {
+    if (subject.kind === "job") return this.ofJob(subject.id, ["notify"], ["job", subject.id, "notify"]);
+    return this.deployment("stream", subject.id, "notify");
+  }
+
+  /** Hash: notifications not yet delivered or given up (event id → target and event), re-sent after a restart. */
+  get notificationOutbox(): string {
+    return this.deployment("notify", "outbox");
+  }
+
   /** Counter: the job's work units (segments or chunks) queued and not yet reported by a worker. */
   inFlight(jobId: string): string {
     return this.ofJob(jobId, ["inflight"], ["job", jobId, "inflight"]);

@@ -8,16 +8,17 @@ import { registry } from "./registry.ts";
 const registers = [registry];
 const seconds = (ms: number) => ms / 1000;
 
-/** Frames through each stage: decoded, queued (producer), inferred (model runs), written, failed (aggregator). */
+/** Frames through each stage: decoded, queued (producer), inferred (model runs), written, failed, skipped (aggregator). */
 export const framesTotal = new Counter({
   name: "vdet_frames_total",
-  help: "Sampled frames that passed a pipeline stage (decoded, queued, inferred, written, failed)",
+  help: "Sampled frames that passed a pipeline stage (decoded, queued, inferred, written, failed, skipped)",
   labelNames: ["stage"] as const,
   registers,
 });
 
 // Every stage's series exists from the start (at 0), so rates and sums work before the first frame.
-for (const stage of ["decoded", "queued", "inferred", "written", "failed"]) framesTotal.inc({ stage }, 0);
+for (const stage of ["decoded", "queued", "inferred", "written", "failed", "skipped"])
+  framesTotal.inc({ stage }, 0);
 
 export const batchSize = new Histogram({
   name: "vdet_batch_size",
@@ -117,6 +118,8 @@ export const metrics = {
   framesInferred: (n: number) => framesTotal.inc({ stage: "inferred" }, n),
   framesWritten: (n: number) => framesTotal.inc({ stage: "written" }, n),
   framesFailed: (n: number) => framesTotal.inc({ stage: "failed" }, n),
+  /** Frames the overload policy skipped before inference (written to tracks.jsonl as skipped). */
+  framesSkipped: (n: number) => framesTotal.inc({ stage: "skipped" }, n),
 
   /** One model run: its φ, batch size and compute time. Counts the batch's frames as inferred. */
   observeBatch({

@@ -197,9 +197,11 @@ export function startAggregator(config: AggregatorConfig): Stage {
     const lines: string[] = [];
     let written = 0;
     let failed = 0;
+    let skipped = 0;
     for (const outcome of agg.reorder.release()) {
       lines.push(agg.lineFor(outcome));
       if (outcome.kind === "ok") written++;
+      else if (outcome.failure.skipped) skipped++;
       else failed++;
     }
     if (lines.length > 0) {
@@ -209,8 +211,10 @@ export function startAggregator(config: AggregatorConfig): Stage {
       metrics.sinkWrite("append", performance.now() - started);
       agg.state.written += written;
       agg.state.failed += failed;
+      agg.state.skipped += skipped;
       metrics.framesWritten(written);
       metrics.framesFailed(failed);
+      metrics.framesSkipped(skipped);
     }
   };
 

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { after, describe, test } from "node:test";
 import type { PhiValue } from "@vdet/protocol";
 import { LatencyProfile, type ProfileTable } from "@vdet/scheduler";
-import { FrameScheduler, type ScheduledResult } from "./frame-scheduler.ts";
+import { FrameScheduler, type ScheduledResult, type SkippedFrame } from "./frame-scheduler.ts";
 import { createSimulatedModelProvider } from "./models.ts";
 
 // A fast accelerator: batch time grows sub-linearly with the batch, doubles per φ step.
@@ -198,5 +198,73 @@ describe("frame scheduler with a sleeping runner", () => {
     const firstLive = s.batches.findIndex((b) => b.reason !== "archive");
     assert.ok(firstLive >= 0 && firstLive <= 1, `live batch at position ${firstLive}`);
     assert.equal(hits(live), 1);
+  });
+});
+
+/**
+ * A live stream at `rate` frames/s on a fixed clock (the frames due by now are submitted at each tick, so a busy
+ * event loop delays arrivals but never thins them), each due `budgetMs` after it arrives.
+ */
+async function overloadStream(
+  s: FrameScheduler,
+  o: { frames: number; rate: number; budgetMs: number; overload: "drop" | "queue" },
+) {
+  const results: Promise<{ outcome: ScheduledResult | SkippedFrame; seq: number }>[] = [];
+  const started = Date.now();
+  for (let i = 0; i < o.frames; ) {
+    const due = Math.min(o.frames, Math.floor(((Date.now() - started) * o.rate) / 1000) + 1);
+    for (; i < due; i++) {
+      const seq = i;
+      results.push(
+        s
+          .submit({
+            group: "live",
+            deadlineMs: Date.now() + o.budgetMs,
+            budgetMs: o.budgetMs,
+            phiMin: 0,
+            phiMax: 3,
+            frame,
+            options: {},
+            overload: o.overload,
+          })
+          .then((outcome) => ({ outcome, seq })),
+      );
+    }
+    if (i < o.frames) await new Promise((r) => setTimeout(r, 10));
+  }
+  return Promise.all(results);
+}
+
+describe("overload", () => {
+  // D0 runs 4 frames in 44 ms here: at most ≈ 91 frames/s. The stream comes at 200 frames/s (2.2×).
+  const capacity = (4 / (20 * (1 + 0.4 * 3))) * 1000;
+
+  test('"drop": frames that can no longer make it are skipped, oldest first; processed frames meet their deadlines', async () => {
+    const s = scheduler();
+    const out = await overloadStream(s, { frames: 300, rate: 200, budgetMs: 1000, overload: "drop" });
+    const processed = out.flatMap((o) => ("skipped" in o.outcome ? [] : [o.outcome]));
+    const skipped = out.filter((o) => "skipped" in o.outcome);
+    assert.ok(skipped.length > 0, "nothing was skipped at 2.2× capacity");
+    assert.equal(s.skipped, skipped.length);
+    for (const o of skipped)
+      assert.match((o.outcome as SkippedFrame).skipped, /^overload: .* ms left .*D0 needs/);
+    // Never the newest: the stream's last frame is run.
+    assert.ok(!("skipped" in out.at(-1)!.outcome), "the newest frame was skipped");
+    assert.ok(
+      hits(processed) >= 0.99,
+      `processed hit rate ${hits(processed)}: ${processed.map((r) => Math.round(r.slackMs!))}`,
+    );
+    // Shedding keeps the runner busy at D0 rather than idle: it processes about what the machine can.
+    const share = processed.length / out.length;
+    assert.ok(share >= (0.5 * capacity) / 200, `processed share ${share} (capacity share ${capacity / 200})`);
+  });
+
+  test('"queue": every frame runs, however late (the backlog grows past the budget)', async () => {
+    const s = scheduler();
+    const out = await overloadStream(s, { frames: 300, rate: 200, budgetMs: 1000, overload: "queue" });
+    assert.equal(s.skipped, 0);
+    const processed = out.map((o) => o.outcome as ScheduledResult);
+    assert.ok(processed.every((r) => r.detections !== undefined));
+    assert.ok(hits(processed) < 0.9, `hit rate ${hits(processed)}: the stream should have outrun the runner`);
   });
 });

@@ -2,13 +2,20 @@
 // the runner is free the φ policy picks the next batch — its φ and frames (earliest deadline first) — from what
 // waits. One batch runs at a time, as on one accelerator, so the profile's timings hold. Every run's time goes back
 // into the profile, so predictions follow the machine as it is now.
+//
+// Overload ("drop" frames): before each decision, a waiting frame whose deadline can no longer be met even alone at
+// its smallest φ (the profile's prediction, scaled by the worst overrun of the last 20 batches, plus the policy's
+// spare share of the budget) is skipped — earliest
+// deadline (oldest) first, never its job's newest frame — and a batch of such frames is trimmed (its newest frames
+// back to the queue) until each of them is predicted to make its deadline. "queue" frames always run, late or not.
 
 import type { PostprocessOptions } from "@vdet/effdet";
 import { metrics } from "@vdet/metrics";
-import type { Detections, PhiValue, RgbImage } from "@vdet/protocol";
+import type { Detections, OverloadPolicy, PhiValue, RgbImage } from "@vdet/protocol";
 import {
   type BatchDecision,
   type DecisionReason,
+  inRange,
   type LatencyProfile,
   type PendingFrame,
   PhiPolicy,
@@ -19,6 +26,13 @@ import type { ModelProvider } from "./models.ts";
 export interface ScheduledFrame extends PendingFrame {
   frame: RgbImage;
   options: PostprocessOptions;
+  /** Latency frames: skip the frame once its deadline is out of reach ("drop"), or run it late (default "queue"). */
+  overload?: OverloadPolicy;
+}
+
+/** A "drop" frame the scheduler skipped before inference: it could no longer make its deadline. */
+export interface SkippedFrame {
+  skipped: string;
 }
 
 export interface ScheduledResult {
@@ -51,7 +65,9 @@ export interface FrameSchedulerOptions {
 
 interface Waiting extends ScheduledFrame {
   arrivedAtMs: number;
-  resolve: (result: ScheduledResult) => void;
+  /** Submission order (the newest frame of a job is never skipped). */
+  seq: number;
+  resolve: (result: ScheduledResult | SkippedFrame) => void;
   reject: (error: unknown) => void;
 }
 
@@ -59,7 +75,12 @@ export class FrameScheduler {
   readonly policy: PhiPolicy;
   /** The batches run so far (bounded: the last 10 000). */
   readonly batches: BatchRecord[] = [];
+  /** Frames skipped by the overload policy so far. */
+  skipped = 0;
   private readonly queue: Waiting[] = [];
+  private seq = 0;
+  /** Measured ÷ predicted time of the last batches: how far the machine overran its profile lately. */
+  private readonly overruns: number[] = [];
   private running = false;
   private timer: NodeJS.Timeout | null = null;
   private readonly now: () => number;
@@ -74,13 +95,67 @@ export class FrameScheduler {
     return this.queue.length;
   }
 
-  submit(frame: ScheduledFrame): Promise<ScheduledResult> {
+  /** Queues a frame; a "drop" frame may come back skipped instead of run. */
+  submit(frame: ScheduledFrame & { overload?: "queue" }): Promise<ScheduledResult>;
+  submit(frame: ScheduledFrame): Promise<ScheduledResult | SkippedFrame>;
+  submit(frame: ScheduledFrame): Promise<ScheduledResult | SkippedFrame> {
     return new Promise((resolve, reject) => {
       const now = this.now();
       if (Number.isFinite(frame.deadlineMs)) this.policy.noteArrival(now);
-      this.queue.push({ ...frame, arrivedAtMs: now, resolve, reject });
+      this.queue.push({ ...frame, arrivedAtMs: now, seq: this.seq++, resolve, reject });
       this.schedule();
     });
+  }
+
+  /** What a frame needs to be run alone at its smallest profiled φ and still make its deadline, ms (undefined: unprofiled). */
+  private neededMs(w: Waiting, batch = 1, phi?: PhiValue): { ms: number; phi: PhiValue } | undefined {
+    const profile = this.options.profile;
+    const at = phi ?? profile.phis().find((p) => inRange(p, w));
+    if (at === undefined) return undefined;
+    const predicted = profile.predict(at, batch);
+    if (predicted === undefined) return undefined;
+    // The profile's prediction is a percentile of recent runs; on a machine whose load swings (other work, a CPU
+    // hog) a batch can take longer than any of them. A frame kept must make it even then: the prediction is
+    // scaled by the worst recent overrun (at least 1, at most 4).
+    const overrun = Math.min(4, Math.max(1, ...this.overruns));
+    const spareMs = Number.isFinite(w.budgetMs ?? Number.POSITIVE_INFINITY)
+      ? this.policy.drainMargin * w.budgetMs!
+      : 0;
+    return { ms: predicted * overrun + spareMs, phi: at };
+  }
+
+  private skip(w: Waiting, reason: string): void {
+    this.skipped++;
+    w.resolve({ skipped: reason });
+  }
+
+  /** Skips the "drop" frames that can no longer make their deadline, earliest deadline first, never a job's newest. */
+  private shed(now: number): void {
+    const newest = new Map<string, number>();
+    let dropping = false;
+    for (const w of this.queue) {
+      if (w.overload !== "drop" || !Number.isFinite(w.deadlineMs)) continue;
+      dropping = true;
+      newest.set(w.group, Math.max(newest.get(w.group) ?? -1, w.seq));
+    }
+    if (!dropping) return;
+    const kept: Waiting[] = [];
+    const order = [...this.queue].sort((a, b) => a.deadlineMs - b.deadlineMs || a.seq - b.seq);
+    const skipped = new Set<Waiting>();
+    for (const w of order) {
+      if (w.overload !== "drop" || !Number.isFinite(w.deadlineMs) || newest.get(w.group) === w.seq) continue;
+      const need = this.neededMs(w);
+      const slackMs = w.deadlineMs - now;
+      if (need === undefined || slackMs >= need.ms) continue;
+      skipped.add(w);
+      this.skip(
+        w,
+        `overload: ${Math.round(slackMs)} ms left to the deadline, D${need.phi} needs ${Math.round(need.ms)} ms`,
+      );
+    }
+    if (skipped.size === 0) return;
+    for (const w of this.queue) if (!skipped.has(w)) kept.push(w);
+    this.queue.splice(0, this.queue.length, ...kept);
   }
 
   private schedule(): void {
@@ -111,11 +186,27 @@ export class FrameScheduler {
     this.running = true;
     let batch: Waiting[] = [];
     try {
+      this.shed(this.now());
+      if (this.queue.length === 0) return;
       const decision: BatchDecision = this.policy.decide(this.queue, this.now());
       metrics.phiDecision(decision.reason);
       const chosen = new Set(decision.frames);
       batch = decision.frames.map((i) => this.queue[i]);
       const rest = this.queue.filter((_, i) => !chosen.has(i));
+      // "drop" frames run only in a batch they can finish in time: its newest frames go back to the queue while
+      // one of them would miss (a batch of one that still would is a frame the next shed skips, or a job's newest).
+      const tooSlow = () => {
+        const now = this.now();
+        return batch.some(
+          (w) =>
+            w.overload === "drop" &&
+            Number.isFinite(w.deadlineMs) &&
+            w.deadlineMs - now < (this.neededMs(w, batch.length, decision.phi)?.ms ?? 0),
+        );
+      };
+      while (batch.length > 1 && tooSlow()) rest.push(batch.pop()!);
+      if (batch.length < decision.frames.length)
+        decision.predictedMs = this.options.profile.predict(decision.phi, batch.length, decision.precision);
       this.queue.splice(0, this.queue.length, ...rest);
       const tightest = Math.min(...batch.map((w) => w.deadlineMs)) - this.now();
       if (Number.isFinite(tightest)) metrics.slack(tightest, "batch");
@@ -127,6 +218,11 @@ export class FrameScheduler {
         batch.map((w) => w.options),
       );
       const ms = performance.now() - started;
+      const predictedMs = this.options.profile.predict(decision.phi, batch.length, decision.precision);
+      if (predictedMs !== undefined && predictedMs > 0) {
+        this.overruns.push(ms / predictedMs);
+        if (this.overruns.length > 20) this.overruns.shift();
+      }
       this.options.profile.observe(decision.phi, batch.length, ms, decision.precision);
       const record: BatchRecord = {
         phi: decision.phi,

@@ -15,6 +15,7 @@ export {
   type FrameSchedulerOptions,
   type ScheduledFrame,
   type ScheduledResult,
+  type SkippedFrame,
 } from "./frame-scheduler.ts";
 export {
   checkDecodedDuration,

@@ -236,3 +236,40 @@ test("a job with zones: events.jsonl and analytics.json continue from any checkp
   assert.equal(straight.state.analyticsSkippedFrames, 1);
   assert.deepEqual(straight.analytics?.summary(), before);
 });
+
+test("skipped frames are written as skipped lines, and the tracker steps over them in real time", async () => {
+  const agg = JobAggregation.start(await job(), new MemoryOutput(1), {});
+  // One car moving 20 px per frame (5 frames/s); frames 10…14 skipped by the overload policy.
+  const car = (index: number): FrameDetectionsMessage => ({
+    index,
+    ptsMs: index * 200,
+    phi: 0,
+    boxes: [100 + index * 20, 50, 150 + index * 20, 90],
+    scores: [0.9],
+    classes: [3],
+  });
+  for (let index = 0; index < 25; index++) {
+    const reason = "overload: -20 ms left to the deadline, D0 needs 180 ms";
+    agg.reorder.accept(
+      index,
+      index >= 10 && index < 15
+        ? { kind: "failed", failure: { index, ptsMs: index * 200, reason, skipped: true } }
+        : { kind: "ok", frame: car(index) },
+    );
+  }
+  await agg.appendLines([...agg.reorder.release()].map((outcome) => agg.lineFor(outcome)));
+  const lines = (agg.output as MemoryOutput).written
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l));
+  assert.equal(lines.length, 25);
+  assert.deepEqual(lines[12], {
+    frame: 12,
+    ptsMs: 2400,
+    skipped: "overload: -20 ms left to the deadline, D0 needs 180 ms",
+    detections: [],
+  });
+  // The car moved 120 px during the gap: a motion model stepping once per written frame would have lost it.
+  const ids = new Set(lines.flatMap((l) => l.detections.map((d: { trackId: number | null }) => d.trackId)));
+  assert.deepEqual([...ids], [1]);
+});

@@ -50,6 +50,8 @@ function freshState() {
     finished: null as DecodedEvent | null,
     written: 0,
     failed: 0,
+    /** Frames the overload policy skipped (written as skipped lines, not counted in `failed`). */
+    skipped: 0,
     deadlineMisses: 0,
     /** φ (as a string) → frames run at it. */
     phiHistogram: {} as Record<string, number>,
@@ -293,7 +295,8 @@ export class JobAggregation {
   private trackFrame(frame: FrameDetectionsMessage): string {
     const detections = detectionsFromMessage(frame);
     const trackStarted = performance.now();
-    const tracked = this.tracker.update(detections);
+    // Real time between frames (skipped frames, a gap): the tracker's motion model steps by ptsMs, not by calls.
+    const tracked = this.tracker.update(detections, { ptsMs: frame.ptsMs });
     metrics.trackerUpdate(performance.now() - trackStarted);
     const phi = frame.phi;
     const trackIds = new Int32Array(detectionCount(detections));
@@ -353,7 +356,9 @@ export class JobAggregation {
 }
 
 function failedFrameLine(failure: FrameFailure): TracksLine {
-  return { frame: failure.index, ptsMs: failure.ptsMs, error: failure.reason, detections: [] };
+  return failure.skipped
+    ? { frame: failure.index, ptsMs: failure.ptsMs, skipped: failure.reason, detections: [] }
+    : { frame: failure.index, ptsMs: failure.ptsMs, error: failure.reason, detections: [] };
 }
 
 /** A checkpoint's snapshot in this version's format. */

@@ -54,6 +54,7 @@ export function jobManifest(agg: JobAggregation, context: ManifestContext): JobM
       sampled: event.totalFrames,
       written: agg.state.written,
       failed: agg.state.failed,
+      skipped: agg.state.skipped,
       duplicatesDropped: agg.reorder.duplicates,
     },
     deadline: { budgetMs: agg.job.spec.latencyBudgetMs ?? null, misses: agg.state.deadlineMisses },

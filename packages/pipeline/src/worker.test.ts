@@ -158,3 +158,45 @@ test("archive jobs with a throughput target run the largest φ whose profiled th
   // Beyond even D0: the smallest φ.
   assert.deepEqual(await phiFor({ framesPerSecond: 1000 }), [0, 0]);
 });
+
+test('overload "drop": a latency chunk past its deadline is skipped but for its newest frame; "queue" runs it all', async () => {
+  const table = {
+    version: 1 as const,
+    key: "overload",
+    measuredAt: "2026-11-28T00:00:00Z",
+    rows: [1, 2].map((batch) => ({ phi: 0 as const, batch, p50Ms: 10, p90Ms: 10, samplesMs: [10] })),
+  };
+  const run = async (overload: "drop" | "queue") => {
+    const models = createSimulatedModelProvider(table);
+    const { batch, job } = await runOneChunk({
+      models,
+      chunk: {
+        mode: "latency",
+        latencyBudgetMs: 100,
+        // Enqueued 5 s ago: every frame's deadline has passed before the worker sees it.
+        enqueuedAtMs: Date.now() - 5000,
+        overload,
+        letterbox: { sourceWidth: 32, sourceHeight: 32, contentWidth: 32, contentHeight: 32 },
+      },
+      profile: LatencyProfile.fromTable(table),
+    });
+    await models.close();
+    return { batch, job };
+  };
+  const dropped = await run("drop");
+  assert.deepEqual(
+    unpackFrames(dropped.batch.packed).map((f) => f.index),
+    [1],
+  );
+  assert.equal(dropped.batch.failed.length, 1);
+  assert.equal(dropped.batch.failed[0].index, 0);
+  assert.equal(dropped.batch.failed[0].skipped, true);
+  assert.match(dropped.batch.failed[0].reason, /^overload: -\d+ ms left to the deadline, D0 needs \d+ ms$/);
+
+  const queued = await run("queue");
+  assert.deepEqual(
+    unpackFrames(queued.batch.packed).map((f) => f.index),
+    [0, 1],
+  );
+  assert.deepEqual(queued.batch.failed, []);
+});

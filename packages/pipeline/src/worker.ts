@@ -66,6 +66,7 @@ type WorkUnit = Pick<
   | "classes"
   | "priority"
   | "enqueuedAtMs"
+  | "overload"
   | "target"
   | "size"
 > & {
@@ -189,6 +190,7 @@ export function startWorker(config: WorkerConfig): WorkerStage {
     const done: FrameDetectionsToPack[] = [];
     const failed: FrameFailure[] = [];
     const inferenceFailures: FrameFailure[] = [];
+    const skipped: FrameFailure[] = [];
     let computeStarted = Number.POSITIVE_INFINITY;
     const outstanding = new Set<Promise<void>>();
     const maxOutstanding = maxBatch * 2;
@@ -211,9 +213,14 @@ export function startWorker(config: WorkerConfig): WorkerStage {
             archivePhi: phiForArchive,
             frame: { width: unit.size, height: unit.size, data: frame.data },
             options,
+            overload: latency ? unit.overload : undefined,
           })
           .then(
             (result) => {
+              if ("skipped" in result) {
+                skipped.push({ index, ptsMs, reason: result.skipped, skipped: true });
+                return;
+              }
               boxesToSource(result.detections.xyxy, unit.letterbox);
               const slackMs = result.slackMs === undefined ? undefined : Math.round(result.slackMs);
               done.push({ index, ptsMs, phi: result.phi, detections: result.detections, slackMs });
@@ -239,12 +246,16 @@ export function startWorker(config: WorkerConfig): WorkerStage {
       if (!lastAttempt && isRetryable(sourceError)) throw sourceError;
       const reason = `segment not decoded: ${sourceError instanceof Error ? sourceError.message : String(sourceError)}`;
       failed.push(
-        ...unit.missing(new Set([...done, ...failed, ...inferenceFailures].map((f) => f.index)), reason),
+        ...unit.missing(
+          new Set([...done, ...failed, ...inferenceFailures, ...skipped].map((f) => f.index)),
+          reason,
+        ),
       );
     }
     if (inferenceFailures.length > 0 && !lastAttempt)
       throw new VdetError(PIPELINE_ERRORS.INFERENCE_FAILED, inferenceFailures[0].reason);
-    failed.push(...inferenceFailures);
+    // Skipped frames are reported with the failed ones (flagged `skipped`): one list of frames without detections.
+    failed.push(...inferenceFailures, ...skipped);
     // Frames the unit should have had and the source did not give (an input that changed since it was planned).
     const seen = new Set([...done, ...failed].map((f) => f.index));
     failed.push(...unit.missing(seen, "the source gave fewer frames than planned (did the input change?)"));
@@ -267,8 +278,11 @@ export function startWorker(config: WorkerConfig): WorkerStage {
       inferred: done.length,
       failed: failed.length,
     });
-    if (failed.length > 0)
-      log.warn({ jobId: unit.jobId, stage: "worker", failed: failed.length }, failed[0].reason);
+    const failures = failed.filter((f) => !f.skipped);
+    if (failures.length > 0)
+      log.warn({ jobId: unit.jobId, stage: "worker", failed: failures.length }, failures[0].reason);
+    if (skipped.length > 0)
+      log.info({ jobId: unit.jobId, stage: "worker", skipped: skipped.length }, skipped[0].reason);
   };
 
   /** A chunk: its frames' pixels from the frame store (fetched at once, run in order). */

@@ -28,16 +28,24 @@ export { type JobManifest, jobManifestSchema } from "./job-manifest.ts";
 export {
   InvalidJobSpecError,
   inputSchema,
+  isLiveInput,
   issuesOf,
   type JobSpec,
   type JobSpecInput,
   jobSpecFields,
   jobSpecSchema,
+  type NotifyTarget,
+  notifySchema,
+  type OverloadPolicy,
   outputSchema,
+  overloadDefault,
+  overloadOf,
+  overloadSchema,
   parseJobSpec,
   type Sampling,
   type StreamOutput,
   samplingSchema,
+  snsTopicArnSchema,
   streamOutputSchema,
   type Throughput,
   throughputSchema,
@@ -96,6 +104,15 @@ export {
   segmentSourceSchema,
 } from "./messages.ts";
 export { type ModelLabels, modelLabelsSchema } from "./model-labels.ts";
+export {
+  jobEndNotificationId,
+  NOTIFICATION_TYPES,
+  type Notification,
+  type NotificationDelivery,
+  type NotificationType,
+  notificationDeliverySchema,
+  notificationSchema,
+} from "./notification.ts";
 export {
   boxUnitsFor,
   type FrameDetectionsToPack,

@@ -20,6 +20,8 @@ export const jobManifestSchema = z
         sampled: z.number().int().min(0),
         written: z.number().int().min(0),
         failed: z.number().int().min(0),
+        /** Skipped before inference by the overload policy ("drop"): their deadline could no longer be met. */
+        skipped: z.number().int().min(0),
         duplicatesDropped: z.number().int().min(0),
       })
       .strict(),

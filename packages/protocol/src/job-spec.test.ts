@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { InvalidJobSpecError, parseJobSpec } from "./job-spec.ts";
+import { InvalidJobSpecError, overloadOf, parseJobSpec } from "./job-spec.ts";
 import { frameChunkSchema, PoisonMessageError, parseMessage } from "./messages.ts";
 
 const minimal = { input: "clips/a.mp4", output: "out/a" };
@@ -164,4 +164,24 @@ test("zones and lines in the job spec: defaults filled in, every bad shape named
     /zones\.lines\.0\.to: .*zero-length/,
   );
   assert.match(refused({}), /zones: the zones file defines no zone and no line/);
+});
+
+test("overload: drop by default for live inputs, queue for files; notify needs a target and a valid ARN", () => {
+  const spec = (input: string, more: object = {}) =>
+    parseJobSpec({ input, output: "out", latencyBudgetMs: 400, ...more });
+  assert.equal(overloadOf(spec("rtsp://cam.example/live")), "drop");
+  assert.equal(overloadOf(spec("https://cdn.example/live/index.m3u8?token=1")), "drop");
+  assert.equal(overloadOf(spec("https://cdn.example/clip.mp4")), "queue");
+  assert.equal(overloadOf(spec("/videos/clip.mp4")), "queue");
+  assert.equal(overloadOf(spec("rtsp://cam.example/live", { overload: "queue" })), "queue");
+  assert.throws(() => spec("a.mp4", { overload: "shed" }), /overload/);
+  assert.throws(() => spec("a.mp4", { notify: {} }), /notify needs a webhook, an snsTopicArn, or both/);
+  assert.throws(() => spec("a.mp4", { notify: { snsTopicArn: "arn:aws:s3:::bucket" } }), /SNS topic ARN/);
+  assert.throws(() => spec("a.mp4", { notify: { webhook: "ftp://x/y" } }), /http\(s\):\/\/ URL/);
+  assert.deepEqual(
+    spec("a.mp4", { notify: { snsTopicArn: "arn:aws:sns:eu-west-1:123456789012:jobs.fifo" } }).notify,
+    {
+      snsTopicArn: "arn:aws:sns:eu-west-1:123456789012:jobs.fifo",
+    },
+  );
 });

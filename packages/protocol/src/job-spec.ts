@@ -38,6 +38,62 @@ export const outputSchema = z
     "output must be s3://bucket/prefix or a directory",
   );
 
+/** What a latency job does with frames the machine cannot finish in time (job-spec `overload`). */
+export const overloadSchema = z.enum(["drop", "queue"]);
+export type OverloadPolicy = z.infer<typeof overloadSchema>;
+
+/** A live input (rtsp(s)://, an HLS playlist): frames keep coming whether or not the workers keep up. */
+export function isLiveInput(input: string): boolean {
+  if (/^rtsps?:/i.test(input)) return true;
+  if (!/^https?:/i.test(input)) return false;
+  try {
+    return /\.m3u8$/i.test(new URL(input).pathname);
+  } catch {
+    return false;
+  }
+}
+
+/** The overload policy of a job that names none: live inputs drop late frames, files queue them. */
+export function overloadDefault(input: string): OverloadPolicy {
+  return isLiveInput(input) ? "drop" : "queue";
+}
+
+/** A job's overload policy: the one it names, else its input's default. */
+export function overloadOf(spec: { input: string; overload?: OverloadPolicy }): OverloadPolicy {
+  return spec.overload ?? overloadDefault(spec.input);
+}
+
+/** An SNS topic ARN (standard or FIFO), e.g. arn:aws:sns:eu-west-1:123456789012:vdet-jobs. */
+export const snsTopicArnSchema = z
+  .string()
+  .regex(
+    /^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?$/,
+    "snsTopicArn must be an SNS topic ARN (arn:aws:sns:region:account:topic)",
+  );
+
+/** Where a job's (or stream's) events go: a webhook (POST, HMAC-signed), an SNS topic, or both. */
+export const notifySchema = z
+  .object({
+    /** https:// (http:// only to loopback in tests); checked against the deployment's address policy. */
+    webhook: z
+      .string()
+      .max(2048)
+      .refine((s) => /^https?:\/\//i.test(s) && URL.canParse(s), "webhook must be an http(s):// URL")
+      .optional(),
+    snsTopicArn: snsTopicArnSchema.optional(),
+    /** Copied into every notification (AWS Rekognition's JobTag), e.g. to route it. */
+    tag: z
+      .string()
+      .max(256)
+      .regex(/^[A-Za-z0-9._:@/-]*$/, "tag may use letters, digits and . _ : @ / -")
+      .optional(),
+  })
+  .strict()
+  .refine((n) => n.webhook !== undefined || n.snsTopicArn !== undefined, {
+    message: "notify needs a webhook, an snsTopicArn, or both",
+  });
+export type NotifyTarget = z.infer<typeof notifySchema>;
+
 export const throughputSchema = z
   .object({
     framesPerSecond: z.number().positive().max(1_000_000).optional(),
@@ -108,6 +164,14 @@ export const jobSpecFields = z
      * the aggregator writes events.jsonl and analytics.json beside tracks.jsonl.
      */
     zones: zonesFileSchema.optional(),
+    /**
+     * Latency jobs when the machine cannot keep up: "drop" skips a frame whose deadline can no longer be met even
+     * at the smallest φ (oldest first, never the newest; recorded in tracks.jsonl as skipped), "queue" runs every
+     * frame however late. Default: "drop" for live inputs (rtsp, HLS), "queue" otherwise (see overloadDefault).
+     */
+    overload: overloadSchema.optional(),
+    /** Where to tell when the job ends (a webhook, an SNS topic, or both); the format is in docs/live.md. */
+    notify: notifySchema.optional(),
   })
   .strict();
 

@@ -27,7 +27,10 @@ export const jobProgressSchema = z
     decoded: z.number().int().describe("sampled frames decoded and queued by the producer"),
     inferred: z.number().int().describe("frames the workers ran through the model"),
     written: z.number().int().describe("frames written to tracks.jsonl"),
-    failed: z.number().int().describe("frames reported as failed (with a reason in errors)"),
+    failed: z
+      .number()
+      .int()
+      .describe("frames reported as failed (with a reason in errors) or skipped by the overload policy"),
     deadlineMisses: z
       .number()
       .int()

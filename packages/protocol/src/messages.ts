@@ -4,6 +4,7 @@
 import { VdetError } from "@vdet/errors";
 import { z } from "zod";
 import { PROTOCOL_ERRORS } from "./error-codes.ts";
+import { overloadSchema } from "./job-spec.ts";
 import { videoSummarySchema } from "./job-state.ts";
 import { packedFramesSchema } from "./packed-detections.ts";
 import { phiRangeSchema, phiSchema } from "./phi.ts";
@@ -60,6 +61,8 @@ const workFields = {
    * frame's deadline is this plus the latency budget.
    */
   enqueuedAtMs: z.number(),
+  /** Latency jobs: skip frames that can no longer make their deadline ("drop"), or run them late (absent: "queue"). */
+  overload: overloadSchema.optional(),
   /** Archive jobs with a throughput target: frames per second, or the epoch ms every frame is due by. */
   target: z
     .object({ framesPerSecond: z.number().positive().optional(), finishByMs: z.number().optional() })
@@ -142,7 +145,13 @@ export const frameDetectionsSchema = z
 export type FrameDetectionsMessage = z.infer<typeof frameDetectionsSchema>;
 
 export const frameFailureSchema = z
-  .object({ index: z.number().int().min(0), ptsMs: z.number().min(0), reason: z.string().min(1).max(2000) })
+  .object({
+    index: z.number().int().min(0),
+    ptsMs: z.number().min(0),
+    reason: z.string().min(1).max(2000),
+    /** Not a failure: the overload policy ("drop") skipped the frame before inference; `reason` says why. */
+    skipped: z.literal(true).optional(),
+  })
   .strict();
 export type FrameFailure = z.infer<typeof frameFailureSchema>;
 

@@ -27,6 +27,8 @@ export const tracksLineSchema = z
     phi: phiSchema.optional(),
     /** Set on a frame that failed; it has no detections. */
     error: z.string().optional(),
+    /** Set on a frame the overload policy skipped before inference (why); it has no detections. */
+    skipped: z.string().optional(),
     detections: z.array(detectionRowSchema),
   })
   .strict();

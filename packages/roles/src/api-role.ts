@@ -2,7 +2,7 @@
 
 import { buildServer } from "@vdet/api";
 import { type ApiRoleConfig, ConfigError } from "@vdet/config";
-import { readRoleLiveness } from "@vdet/jobs";
+import { RedisNotificationStore, readRoleLiveness } from "@vdet/jobs";
 import { StorageResolver } from "@vdet/storage";
 import type { Logger } from "pino";
 import { startBacklogPublisher } from "./backlog-metric.ts";
@@ -44,6 +44,7 @@ export async function startApiRole(
       await c.redis.ping();
     },
     roleLiveness: () => readRoleLiveness(c.redis, c.transport.keys),
+    notifications: new RedisNotificationStore(c.redis, c.transport.keys),
     openOutput: (location) => storage.openSink(location),
     openVideo: (input) => storage.openObject(input),
   });

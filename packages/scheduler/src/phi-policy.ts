@@ -88,7 +88,8 @@ export class PhiPolicy {
   private readonly stepUpAfter: number;
   private readonly stepUpMargin: number;
   private readonly backlogShare: number;
-  private readonly drainMargin: number;
+  /** Share of the budget kept spare for timing noise (PhiPolicyOptions.drainMargin); the overload shedder uses it too. */
+  readonly drainMargin: number;
   private readonly arrivalWindowMs: number;
   private readonly minArrivalSpanMs: number;
   /** When the current run of arrivals began (the first after a pause longer than the window). */

@@ -36,6 +36,7 @@ export {
 export { TrackerStateError, type TrackState } from "./track.ts";
 export {
   DetectionInputError,
+  type FrameTime,
   Tracker,
   type TrackerState,
   type TrackOutput,

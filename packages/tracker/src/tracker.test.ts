@@ -289,3 +289,32 @@ test("invalid input and options are rejected with messages that name the problem
     [1],
   );
 });
+
+test("with ptsMs, frames missing in between count as time: the filter predicts across them, tracks age by them", () => {
+  // 10 frames/s; a box moving 15 px per frame; frames 10…15 never reach the tracker (skipped upstream).
+  const box = (f: number) => frameOf([{ box: at(100 + 15 * f, 50), object: "a" }]);
+  const timed = new Tracker({ fps: 10 });
+  const counted = new Tracker({ fps: 10 });
+  const timedIds = new Set<number>();
+  const countedIds = new Set<number>();
+  for (let f = 0; f < 25; f++) {
+    if (f >= 10 && f < 16) continue;
+    for (const o of timed.update(box(f), { ptsMs: f * 100 })) timedIds.add(o.trackId);
+    for (const o of counted.update(box(f))) countedIds.add(o.trackId);
+  }
+  // 90 px in one call: a per-call step loses the 40-px-wide box; real time keeps it.
+  assert.deepEqual([...timedIds], [1]);
+  assert.ok(countedIds.size > 1, `per-call stepping kept one track: ${[...countedIds]}`);
+
+  // A track unseen for longer than it is kept is gone after one call that spans that time.
+  const ager = new Tracker({ fps: 10 });
+  for (let f = 0; f < 5; f++) ager.update(box(f), { ptsMs: f * 100 });
+  const limit = ager.options.maxLostFramesAtFps;
+  const empty = frameOf([]);
+  ager.update(empty, { ptsMs: 400 + (limit + 1) * 100 });
+  const state = ager.serialize();
+  assert.equal(state.tracks.length, 0);
+  assert.equal(state.lastPtsMs, 400 + (limit + 1) * 100);
+  // The time base survives a checkpoint.
+  assert.equal(Tracker.restore(JSON.parse(JSON.stringify(state))).serialize().lastPtsMs, state.lastPtsMs);
+});

@@ -40,6 +40,17 @@ export interface TrackerState {
   frameIndex: number;
   nextId: number;
   tracks: TrackState[];
+  /** The last frame's presentation time, ms, when frames came with one (absent: frames counted by calls). */
+  lastPtsMs?: number;
+}
+
+/** Per-frame input besides the detections. */
+export interface FrameTime {
+  /**
+   * The frame's presentation time, ms. With it, the time since the previous frame (at the tracker's fps) sets how
+   * many frame steps the motion model predicts and tracks age: frames skipped or lost in between count as time.
+   */
+  ptsMs?: number;
 }
 
 export { DetectionInputError };
@@ -90,6 +101,7 @@ export class Tracker {
   private tracks: Track[] = [];
   private frameIndex = 0;
   private nextId = 1;
+  private lastPtsMs: number | undefined;
 
   constructor(options: Partial<TrackerOptions> = {}) {
     this.options = Object.freeze(resolveTrackerOptions(options));
@@ -110,10 +122,12 @@ export class Tracker {
   }
 
   /** Processes the next frame (frames must come in order) and returns the tracks reported for it. */
-  update(frame: Detections): TrackOutput[] {
+  update(frame: Detections, time: FrameTime = {}): TrackOutput[] {
     const count = validateFrame(frame);
     const o = this.options;
-    const frameNo = ++this.frameIndex;
+    const steps = this.stepsTo(time.ptsMs);
+    this.frameIndex += steps;
+    const frameNo = this.frameIndex;
     const { xyxy: boxes, scores, classIds: classes } = frame;
     const s = this.scratch;
     const tracks = this.tracks;
@@ -122,7 +136,8 @@ export class Tracker {
     const model = this.kf.parameterisation;
     for (let t = 0; t < tracks.length; t++) {
       const track = tracks[t];
-      this.kf.predict(track.mean, track.cov, track.missed > 0);
+      // One prediction per frame step; after the first, the track had no detection (the frames in between).
+      for (let k = 0; k < steps; k++) this.kf.predict(track.mean, track.cov, track.missed > 0 || k > 0);
       model.toBox(track.mean, s.trackBoxes, t * 4);
       track.detectionIndex = -1;
     }
@@ -169,7 +184,7 @@ export class Tracker {
     for (let t = 0; t < tracks.length; t++) {
       const track = tracks[t];
       if (!s.trackMatched[t]) {
-        track.missed++;
+        track.missed += steps;
         if (o.resetStreakOnMiss) track.hitStreak = 0;
         const limit = track.confirmed ? o.maxLostFramesAtFps : o.tentativeMaxMissesAtFps;
         if (track.missed > limit) continue;
@@ -202,7 +217,21 @@ export class Tracker {
       frameIndex: this.frameIndex,
       nextId: this.nextId,
       tracks: this.tracks.map(trackToState),
+      ...(this.lastPtsMs === undefined ? {} : { lastPtsMs: this.lastPtsMs }),
     };
+  }
+
+  /**
+   * Frame steps since the previous frame: from the presentation times at the tracker's fps (at least 1; bounded
+   * by the longest a track is kept, beyond which more steps change nothing), else 1.
+   */
+  private stepsTo(ptsMs: number | undefined): number {
+    if (ptsMs === undefined || !Number.isFinite(ptsMs)) return 1;
+    const last = this.lastPtsMs;
+    this.lastPtsMs = ptsMs;
+    if (last === undefined) return 1;
+    const steps = Math.round(((ptsMs - last) * this.options.fps) / 1000);
+    return Math.min(Math.max(1, steps), this.options.maxLostFramesAtFps + 2);
   }
 
   static restore(state: TrackerState): Tracker {
@@ -218,6 +247,8 @@ export class Tracker {
     const tracker = new Tracker(state.options);
     tracker.frameIndex = state.frameIndex;
     tracker.nextId = state.nextId;
+    if (typeof state.lastPtsMs === "number" && Number.isFinite(state.lastPtsMs))
+      tracker.lastPtsMs = state.lastPtsMs;
     tracker.tracks = state.tracks.map((t, i) => trackFromState(t, `tracks[${i}]`));
     return tracker;
   }

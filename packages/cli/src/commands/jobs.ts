@@ -122,6 +122,16 @@ interface SubmitOptions {
   finishBy?: string;
   maxFrames?: number;
   zones?: string;
+  overload?: "drop" | "queue";
+  notifyWebhook?: string;
+  notifySns?: string;
+  notifyTag?: string;
+}
+
+function overloadPolicy(value: string): "drop" | "queue" {
+  if (value !== "drop" && value !== "queue")
+    throw new InvalidArgumentError(`--overload must be drop or queue, not "${value}"`);
+  return value;
 }
 
 function specFor(input: string, output: string, o: SubmitOptions, zones?: ZonesFile): JobSpecInput {
@@ -135,6 +145,10 @@ function specFor(input: string, output: string, o: SubmitOptions, zones?: ZonesF
     preview: o.preview,
     maxFrames: o.maxFrames,
     zones,
+    overload: o.overload,
+    ...(o.notifyWebhook !== undefined || o.notifySns !== undefined
+      ? { notify: { webhook: o.notifyWebhook, snsTopicArn: o.notifySns, tag: o.notifyTag } }
+      : {}),
     ...(o.budget !== undefined
       ? { latencyBudgetMs: o.budget, phi: { min: o.phi ?? 0, max: o.maxPhi ?? 3 } }
       : o.targetFps !== undefined || o.finishBy !== undefined
@@ -193,6 +207,14 @@ export function registerJobCommands(program: Command): void {
       ),
   )
     .option("--budget <ms>", "latency budget per frame (latency mode)", integer("--budget", 10, 3_600_000))
+    .option(
+      "--overload <policy>",
+      "with --budget: drop (skip frames that can no longer make their deadline) or queue (run them late); default drop for live inputs, queue for files",
+      overloadPolicy,
+    )
+    .option("--notify-webhook <url>", "POST the job's end to this https:// URL (signed; docs/live.md)")
+    .option("--notify-sns <arn>", "publish the job's end to this SNS topic")
+    .option("--notify-tag <tag>", "copied into the notifications")
     .option("--archive", "throughput first, no deadline; a directory or glob submits every video in it")
     .option("--phi <φ>", "φ (archive) or smallest φ (with --budget)")
     .option("--max-phi <φ>", "largest φ with --budget (default 3); with a throughput target, the archive's")

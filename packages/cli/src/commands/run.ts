@@ -46,6 +46,7 @@ interface RunOptions {
   failOnMiss?: boolean;
   refine?: boolean;
   zones?: string;
+  overload?: "drop" | "queue";
 }
 
 export function registerRunCommand(program: Command): void {
@@ -97,6 +98,15 @@ export function registerRunCommand(program: Command): void {
     .option("--threads <n>", "inference threads (cpu)", integer("--threads", 1, 256))
     .option("--ep <provider>", "execution provider: cpu, cuda[:id], tensorrt[:id] (VDET_EP, default cpu)")
     .addOption(new Option("--execution-provider <provider>").hideHelp().conflicts("ep"))
+    .option(
+      "--overload <policy>",
+      "with --budget: drop (skip frames that can no longer make their deadline) or queue (run them late); default drop for live inputs, queue for files",
+      (value: string) => {
+        if (value !== "drop" && value !== "queue")
+          throw new InvalidArgumentError(`--overload must be drop or queue, not "${value}"`);
+        return value;
+      },
+    )
     .option("--fail-on-miss", "latency mode: exit with status 2 when any frame missed its budget")
     .option("--json", "print the finished job as JSON on stdout (progress stays on stderr)")
     .option(
@@ -141,6 +151,7 @@ export function registerRunCommand(program: Command): void {
         preview: o.preview,
         zones,
         ...(o.preview && o.wholeVideo ? { previewRange: "video" as const } : {}),
+        overload: o.overload,
         ...(o.budget !== undefined
           ? { latencyBudgetMs: o.budget, phi: { min: 0, max: maxPhi } }
           : { phi: { min: phi, max: phi } }),
