@@ -22,6 +22,7 @@ import type { TrackFrame } from "@vdet/render";
 import { Tracker } from "@vdet/tracker";
 import type { AggregatorCheckpoint, CheckpointSave, Outcome, TrackSummary } from "./aggregator-checkpoint.ts";
 import type { JobOutput } from "./job-output.ts";
+import { reconnectPolicy } from "./live-policy.ts";
 import { canReadAgain } from "./preview.ts";
 import { ReorderBuffer } from "./reorder-buffer.ts";
 
@@ -52,6 +53,10 @@ function freshState() {
     finishing: false,
     /** The job's onGap: "fail" error was recorded. */
     gapsReported: false,
+    /** ptsMs of the last frame tracked (live inputs: a longer hole than reconnect.keepTracksGapMs restarts tracks). */
+    lastPtsMs: null as number | null,
+    /** Times the tracks were restarted after a long hole in a live input. */
+    trackRestarts: 0,
   };
 }
 
@@ -91,12 +96,18 @@ export class JobAggregation {
     readonly output: JobOutput,
     /** φ → model and labels, as published when the job's aggregation began. */
     readonly models: DeploymentModels,
-    readonly tracker: Tracker,
+    public tracker: Tracker,
     readonly reorder: ReorderBuffer<Outcome>,
     readonly state: AggregationState,
   ) {
     this.previewFrames = job.spec.preview && canReadAgain(job.spec.input) ? [] : null;
+    this.keepTracksGapMs = canReadAgain(job.spec.input)
+      ? undefined
+      : reconnectPolicy(job.spec.reconnect).keepTracksGapMs;
   }
+
+  /** Live inputs: the longest hole between two frames that the tracks go on across; undefined for files. */
+  private readonly keepTracksGapMs: number | undefined;
 
   /** A job's aggregation from its first frame. */
   static start(job: JobRecord, output: JobOutput, models: DeploymentModels): JobAggregation {
@@ -209,6 +220,18 @@ export class JobAggregation {
   /** Tracks a frame: its MOT rows, its tracks' summaries, the φ history; returns its tracks.jsonl line. */
   private trackFrame(frame: FrameDetectionsMessage): string {
     const detections = detectionsFromMessage(frame);
+    const lastPtsMs = this.state.lastPtsMs ?? null;
+    if (
+      this.keepTracksGapMs !== undefined &&
+      lastPtsMs !== null &&
+      frame.ptsMs - lastPtsMs > this.keepTracksGapMs
+    ) {
+      // A long hole in a live stream (a reconnect): what was there may have moved anywhere; new tracks start,
+      // with new ids (the id counter goes on).
+      this.tracker = Tracker.restore({ ...this.tracker.serialize(), tracks: [] });
+      this.state.trackRestarts = (this.state.trackRestarts ?? 0) + 1;
+    }
+    this.state.lastPtsMs = frame.ptsMs;
     const trackStarted = performance.now();
     const tracked = this.tracker.update(detections);
     metrics.trackerUpdate(performance.now() - trackStarted);

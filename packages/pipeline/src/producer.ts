@@ -9,7 +9,7 @@
 // producer that gets the job again after a crash queues only the units after it (or fails the job when the
 // input is a live stream).
 
-import { PRODUCER_DEFAULTS } from "@vdet/config";
+import { LIVE_DEFAULTS, PRODUCER_DEFAULTS } from "@vdet/config";
 import { getConfig } from "@vdet/effdet";
 import { VdetError } from "@vdet/errors";
 import { type JobStore, jobClassIds, type ModelRegistry } from "@vdet/jobs";
@@ -22,9 +22,9 @@ import {
   type JobEvent,
   type JobRecord,
   type JobSpec,
+  type LiveTransport,
   parsePhi,
   type SegmentWork,
-  type VideoSummary,
 } from "@vdet/protocol";
 import type { Consumer, Transport } from "@vdet/transport";
 import {
@@ -49,12 +49,16 @@ import {
   limitInputBytes,
 } from "./input-limits.ts";
 import { letterboxFor, padToSquare } from "./letterbox.ts";
+import { type LiveRecordingConfig, recordLiveJob } from "./live-recording.ts";
 import { type StageLogger, silentLogger } from "./logger.ts";
 import { canReadAgain } from "./preview.ts";
 import { defaultSegmentInput, framePtsMs, type SegmentInputResolver } from "./segments.ts";
+import { type DecodingEnd, videoSummary, workFields } from "./work-fields.ts";
 
-export interface ProducerConfig {
+export interface ProducerConfig extends LiveRecordingConfig {
   transport: Transport;
+  /** How live inputs' frames reach the workers when a job's spec does not say (default: by its latency budget). */
+  liveTransport?: LiveTransport;
   jobStore: JobStore;
   /** Turns a job's input string into something ffmpeg reads (s3:// → a stream); default: as given. */
   openInput?: (input: string) => Promise<VideoInput>;
@@ -223,6 +227,12 @@ async function produceJob(job: JobRecord, config: ProducerConfig, log: StageLogg
       log.info({ ...fields, frames: planned.frames, segments: planned.chunks }, "planned");
       return;
     }
+    if (!canReadAgain(spec.input) && liveTransportOf(spec, config) === "segments") {
+      const recorded = await recordLiveJob(config, { job, classes, side, display, log });
+      await endDecoding(job, config, recorded);
+      log.info({ ...fields, frames: recorded.frames, segments: recorded.chunks }, "recorded");
+      return;
+    }
     info = await probeVideo(await open(spec.input), {
       signal: abort.signal,
       timeoutMs: config.inputTimeoutMs,
@@ -316,33 +326,19 @@ async function produceJob(job: JobRecord, config: ProducerConfig, log: StageLogg
   log.info({ ...fields, frames: decoded, chunks, cancelled }, "decoded");
 }
 
-/** How a planned job ended: what endDecoding records. */
-interface DecodingEnd {
-  frames: number;
-  chunks: number;
-  video: VideoSummary | null;
-  error: string | null;
-  cancelled: boolean;
-  /** Holes in the input the decoder reported. */
-  gaps?: Gap[];
-}
-
-/** The fields of a frame chunk or segment that come from the job's spec. */
-function workFields(spec: JobSpec, classes: number[] | undefined) {
-  return {
-    phi: spec.phi,
-    mode: spec.mode,
-    latencyBudgetMs: spec.latencyBudgetMs,
-    scoreThreshold: spec.scoreThreshold,
-    classes,
-    priority: spec.priority,
-    target: spec.throughput
-      ? {
-          framesPerSecond: spec.throughput.framesPerSecond,
-          finishByMs: spec.throughput.finishBy ? Date.parse(spec.throughput.finishBy) : undefined,
-        }
-      : undefined,
-  };
+/**
+ * How a live job's frames reach the workers: as the spec says, else recorded segments when the latency budget
+ * leaves room for one (at least twice a segment's length: the wait for the segment, then its decode and
+ * inference), else JPEG frames (the low-latency path).
+ */
+export function liveTransportOf(
+  spec: JobSpec,
+  config: Pick<ProducerConfig, "liveSegmentSeconds" | "liveTransport">,
+): LiveTransport {
+  if (spec.liveTransport !== undefined) return spec.liveTransport;
+  if (config.liveTransport !== undefined) return config.liveTransport;
+  const segmentMs = 1000 * (config.liveSegmentSeconds ?? LIVE_DEFAULTS.segmentSeconds);
+  return spec.mode === "latency" && spec.latencyBudgetMs! < 2 * segmentMs ? "jpeg" : "segments";
 }
 
 /**
@@ -470,16 +466,6 @@ async function endDecoding(
     gaps: end.gaps ?? [],
   };
   await transport.events.add(event, { id: `${job.id}-decoded` });
-}
-
-function videoSummary(info: VideoInfo): VideoSummary {
-  return {
-    width: info.width,
-    height: info.height,
-    fps: info.fps ?? null,
-    durationMs: info.durationSeconds === undefined ? null : Math.round(info.durationSeconds * 1000),
-    codec: info.codec,
-  };
 }
 
 /**

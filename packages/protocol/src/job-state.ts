@@ -59,6 +59,29 @@ export const jobRenderingSchema = z
   .strict();
 export type JobRendering = z.infer<typeof jobRenderingSchema>;
 
+/**
+ * A live input's connection (HLS, RTSP), as the producer reports it: `connecting` (opening the source, first
+ * time), `live` (segments or frames arriving), `reconnecting` (the source dropped, stalled or ended unexpectedly;
+ * waiting out the backoff or opening it again), `stopped` (the job no longer reads it: ended, gave up, cancelled).
+ */
+export const LIVE_CONNECTION_STATES = ["connecting", "live", "reconnecting", "stopped"] as const;
+export type LiveConnectionState = (typeof LIVE_CONNECTION_STATES)[number];
+
+export const jobConnectionSchema = z
+  .object({
+    state: z.enum(LIVE_CONNECTION_STATES),
+    /** When the connection entered `state`, epoch ms. */
+    sinceMs: z.number(),
+    /** Reconnects so far (successful or not). */
+    reconnects: z.number().int().min(0),
+    /** Holes in the stream so far (reconnects and holes inside a connection). */
+    gaps: z.number().int().min(0),
+    /** Why the last connection ended, while reconnecting or stopped. */
+    reason: z.string().max(2000).optional(),
+  })
+  .strict();
+export type JobConnection = z.infer<typeof jobConnectionSchema>;
+
 export const jobRecordSchema = z
   .object({
     id: z.string(),
@@ -73,6 +96,8 @@ export const jobRecordSchema = z
     video: videoSummarySchema.nullable(),
     /** While preview.mp4 is rendered after the last frame was written: source frames done of about `total`. */
     rendering: jobRenderingSchema.nullable().optional(),
+    /** Live inputs: the stream's connection state (LIVE_CONNECTION_STATES); absent for files. */
+    connection: jobConnectionSchema.optional(),
   })
   .strict();
 export type JobRecord = z.infer<typeof jobRecordSchema>;

@@ -166,9 +166,15 @@ export const gapSchema = z
   .object({
     fromMs: z.number(),
     toMs: z.number(),
-    /** unreachable, truncated, stalled, timestamp-jump (@vdet/video's GAP_REASONS). */
+    /**
+     * unreachable, truncated, stalled, timestamp-jump (@vdet/video's GAP_REASONS); for a reconnect of a live
+     * input, `reconnect: ` and why the connection ended (dropped, stalled, ended).
+     */
     reason: z.string().min(1).max(64),
     detail: z.string().max(2000).optional(),
+    /** Live inputs: wall-clock start and end of the hole (epoch ms), when the producer knows them (reconnects). */
+    startedAtMs: z.number().optional(),
+    endedAtMs: z.number().optional(),
   })
   .strict();
 export type Gap = z.infer<typeof gapSchema>;
