@@ -12,10 +12,12 @@
 import { LIVE_DEFAULTS, PRODUCER_DEFAULTS } from "@vdet/config";
 import { getConfig } from "@vdet/effdet";
 import { VdetError } from "@vdet/errors";
+import { encodeJpeg } from "@vdet/image";
 import { type JobStore, jobClassIds, type ModelRegistry } from "@vdet/jobs";
 import { metrics } from "@vdet/metrics";
 import {
   type FrameChunk,
+  type FrameEncoding,
   type FrameRef,
   type Gap,
   isTerminal,
@@ -59,6 +61,8 @@ export interface ProducerConfig extends LiveRecordingConfig {
   transport: Transport;
   /** How live inputs' frames reach the workers when a job's spec does not say (default: by its latency budget). */
   liveTransport?: LiveTransport;
+  /** JPEG quality of the low-latency path's frames (default LIVE_DEFAULTS.jpegQuality). */
+  jpegQuality?: number;
   jobStore: JobStore;
   /** Turns a job's input string into something ffmpeg reads (s3:// → a stream); default: as given. */
   openInput?: (input: string) => Promise<VideoInput>;
@@ -177,6 +181,11 @@ async function produceJob(job: JobRecord, config: ProducerConfig, log: StageLogg
   let classes: number[] | undefined;
   const gaps: Gap[] = [];
   const display = /^[A-Za-z][A-Za-z0-9+.-]+:/.test(spec.input) ? redactUrl(spec.input) : spec.input;
+  // Live inputs on the low-latency path send JPEG frames unless raw pixels were asked for; other inputs that are
+  // decoded here (stdin, inputs not cut into segments) send raw pixels.
+  const encoding: FrameEncoding =
+    !canReadAgain(spec.input) && liveTransportOf(spec, config) === "jpeg" ? "jpeg" : "raw";
+  const jpegQuality = config.jpegQuality ?? LIVE_DEFAULTS.jpegQuality;
 
   const flush = async (letterbox: ReturnType<typeof letterboxFor>) => {
     if (pending.length === 0) return;
@@ -185,6 +194,7 @@ async function produceJob(job: JobRecord, config: ProducerConfig, log: StageLogg
       chunk: chunks,
       frames: pending,
       size: side,
+      ...(encoding === "jpeg" ? { encoding } : {}),
       letterbox,
       ...workFields(spec, classes),
       enqueuedAtMs: Date.now(),
@@ -272,7 +282,11 @@ async function produceJob(job: JobRecord, config: ProducerConfig, log: StageLogg
       if (spec.maxFrames !== undefined && decoded >= spec.maxFrames) break; // reached before the restart
       checkDecodedDuration(frame.ptsSeconds, limits, display);
       const key = `${job.id}/${frame.index}`;
-      await transport.frameStore.put(key, padToSquare(frame.data, frame.width, frame.height, side), ttl);
+      const stored =
+        encoding === "jpeg"
+          ? encodeJpeg({ width: frame.width, height: frame.height, data: frame.data }, jpegQuality)
+          : padToSquare(frame.data, frame.width, frame.height, side);
+      await transport.frameStore.put(key, stored, ttl);
       const ptsMs = framePtsMs(frame.ptsSeconds);
       if (pending.length === 0) firstPendingAtMs = Date.now();
       pending.push({ index: frame.index, ptsMs, key });
@@ -286,7 +300,7 @@ async function produceJob(job: JobRecord, config: ProducerConfig, log: StageLogg
         const state = await waitForCapacity(
           job.id,
           jobStore,
-          maxInFlight,
+          Math.max(1, Math.ceil(maxInFlight / framesPerChunk)),
           transport,
           config.maxQueuedChunks ?? PRODUCER_DEFAULTS.maxQueuedChunks,
         );
@@ -469,21 +483,24 @@ async function endDecoding(
 }
 
 /**
- * Waits while the job has more than `max` frames decoded but not yet inferred (fair share: a long job cannot fill
- * the queue) or the frame queue as a whole holds more than `maxChunks` chunks (Redis memory); reports a cancel.
+ * Waits while the job has more than `maxUnits` chunks queued and not yet reported (fair share: a long job cannot
+ * fill the queue) — a blocking pop on the job's in-flight tokens (JobStore.waitForCapacity), no polling — and,
+ * when the frame queue as a whole holds more than `maxChunks` chunks (Redis memory, other jobs' chunks), until one
+ * of this job's chunks is reported (or for a second when it has none in flight). Reports a cancel.
  */
 async function waitForCapacity(
   jobId: string,
   store: JobStore,
-  max: number,
+  maxUnits: number,
   transport: Transport,
   maxChunks: number,
 ): Promise<"ok" | "cancelled"> {
   for (;;) {
-    const job = await store.get(jobId);
-    if (!job || job.cancelRequested) return "cancelled";
-    const inFlight = job.progress.decoded - job.progress.inferred - job.progress.failed;
-    if (inFlight <= max && (await transport.frames.counts()).waiting <= maxChunks) return "ok";
-    await sleep(25);
+    const room = await store.waitForCapacity(jobId, maxUnits, 30_000);
+    if (room.cancelled) return "cancelled";
+    if (room.inFlight > maxUnits) continue;
+    if ((await transport.frames.counts()).waiting <= maxChunks) return "ok";
+    if (room.inFlight > 0) await store.waitForCapacity(jobId, room.inFlight - 1, 1000);
+    else await sleep(1000);
   }
 }

@@ -67,12 +67,21 @@ const workFields = {
     .optional(),
 };
 
+/**
+ * How a chunk's frames are stored: `raw`, square RGB24 images of the chunk's size (letterboxed); `jpeg`, the
+ * letterbox content (contentWidth × contentHeight) as JPEG, which the worker decodes and letterboxes.
+ */
+export const FRAME_ENCODINGS = ["raw", "jpeg"] as const;
+export type FrameEncoding = (typeof FRAME_ENCODINGS)[number];
+
 export const frameChunkSchema = z
   .object({
     ...chunkAddress,
     frames: z.array(frameRefSchema).min(1).max(1024),
-    /** Frames are square RGB24 images of this side. */
+    /** Frames are square RGB24 images of this side (once decoded, for `jpeg`). */
     size: z.number().int().min(32).max(4096),
+    /** Absent: raw. */
+    encoding: z.enum(FRAME_ENCODINGS).optional(),
     ...workFields,
   })
   .strict();
