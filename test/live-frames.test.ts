@@ -55,7 +55,21 @@ const table = {
   rows: [1, 2, 4].map((batch) => ({ phi: 0 as const, batch, p50Ms: 1, p90Ms: 1, samplesMs: [1] })),
 };
 
+/** Every line says when its frame was captured (the producer's arrival clock), within the job's run. */
+function assertCaptured(
+  lines: { capturedAt?: string; captureClock?: string }[],
+  fromMs: number,
+  toMs: number,
+) {
+  for (const line of lines) {
+    assert.equal(line.captureClock, "arrival");
+    const at = Date.parse(line.capturedAt ?? "");
+    assert.ok(at >= fromMs - 5000 && at <= toMs, `capturedAt ${line.capturedAt}`);
+  }
+}
+
 async function runJob(name: string, spec: Partial<JobSpecInput>) {
+  const startedAtMs = Date.now();
   const transport = createMemoryTransport();
   const stored = new Map<string, Uint8Array>();
   const put = transport.frameStore.put.bind(transport.frameStore);
@@ -86,6 +100,7 @@ async function runJob(name: string, spec: Partial<JobSpecInput>) {
     const state = await done;
     const manifest: JobManifest = JSON.parse(await readFile(join(output, "manifest.json"), "utf8"));
     const lines = parseTracks(await readFile(join(output, "tracks.jsonl"), "utf8"));
+    assertCaptured(lines, startedAtMs, Date.now());
     return { state, manifest, lines, stored };
   } finally {
     await closeInOrder(producer, worker, aggregator, models, transport);

@@ -78,6 +78,7 @@ const table = {
 };
 
 test("recorded live segments: a stream whose origin restarts reconnects with the gap recorded; the other is untouched", async () => {
+  const testStartedAtMs = Date.now();
   const pipeline = startRedisPipeline({ prefix, producer: { inputTimeoutMs: 6000 } });
   const models = createSimulatedModelProvider(table);
   const worker = startWorker({
@@ -199,6 +200,13 @@ test("recorded live segments: a stream whose origin restarts reconnects with the
     );
     for (let i = 1; i < linesB.length; i++) assert.equal(linesB[i].ptsMs - linesB[i - 1].ptsMs, 1000);
     assert.equal((await pipeline.jobStore.get(idB))?.connection?.reconnects, 0);
+
+    // Each frame line says when it was captured: the arrival clock, within the test's run.
+    for (const line of [...linesA, ...linesB]) {
+      assert.equal(line.captureClock, "arrival");
+      const at = Date.parse(line.capturedAt ?? "");
+      assert.ok(at >= testStartedAtMs - 5000 && at <= Date.now(), `capturedAt ${line.capturedAt}`);
+    }
 
     // Every recorded segment was taken out of the frame store once its frames were reported.
     assert.deepEqual(await pipeline.redis.keys(`${prefix}:frame:*`), []);

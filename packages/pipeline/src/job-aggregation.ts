@@ -7,6 +7,8 @@ import { type DeploymentModels, labelOf } from "@vdet/jobs";
 import { metrics } from "@vdet/metrics";
 import { formatResultRow } from "@vdet/mot-eval";
 import {
+  type Capture,
+  capturedAtMs,
   detectionCount,
   detectionsFromMessage,
   detectionsToRows,
@@ -198,7 +200,7 @@ export class JobAggregation {
 
   /** A frame's (or a failed frame's) tracks.jsonl line, after tracking its detections. */
   lineFor(outcome: Outcome): string {
-    if (outcome.kind === "ok") return this.trackFrame(outcome.frame);
+    if (outcome.kind === "ok") return this.trackFrame(outcome.frame, outcome.capture);
     return failedFrameLine(outcome.failure);
   }
 
@@ -218,7 +220,7 @@ export class JobAggregation {
   }
 
   /** Tracks a frame: its MOT rows, its tracks' summaries, the φ history; returns its tracks.jsonl line. */
-  private trackFrame(frame: FrameDetectionsMessage): string {
+  private trackFrame(frame: FrameDetectionsMessage, capture: Capture | undefined): string {
     const detections = detectionsFromMessage(frame);
     const lastPtsMs = this.state.lastPtsMs ?? null;
     if (
@@ -267,7 +269,18 @@ export class JobAggregation {
     if (last && last.phi === phi && last.toFrame === frame.index - 1) last.toFrame = frame.index;
     else phiRanges.push({ fromFrame: frame.index, toFrame: frame.index, phi });
     const rows = detectionsToRows(detections, (classId) => labelOf(this.models, phi, classId));
-    const line: TracksLine = { frame: frame.index, ptsMs: frame.ptsMs, phi, detections: rows };
+    const line: TracksLine = {
+      frame: frame.index,
+      ptsMs: frame.ptsMs,
+      ...(capture === undefined
+        ? {}
+        : {
+            capturedAt: new Date(capturedAtMs(capture, frame.ptsMs)).toISOString(),
+            captureClock: capture.clock,
+          }),
+      phi,
+      detections: rows,
+    };
     return JSON.stringify(line);
   }
 }

@@ -219,6 +219,11 @@ export async function recordLiveJob(
             // Latency starts at capture: the segment's first frame was captured about its duration before the
             // segment was complete.
             enqueuedAtMs: segment.arrivedAtMs - segment.durationMs,
+            capture: {
+              atMs: segment.arrivedAtMs - segment.durationMs,
+              ptsMs: segment.startPtsMs,
+              clock: "arrival",
+            },
           };
           await transport.segments.add(work, { id: `${job.id}-s${unit}`, priority: spec.priority });
           await jobStore.commitChunk(job.id, count, {

@@ -183,8 +183,9 @@ async function produceJob(job: JobRecord, config: ProducerConfig, log: StageLogg
   const display = /^[A-Za-z][A-Za-z0-9+.-]+:/.test(spec.input) ? redactUrl(spec.input) : spec.input;
   // Live inputs on the low-latency path send JPEG frames unless raw pixels were asked for; other inputs that are
   // decoded here (stdin, inputs not cut into segments) send raw pixels.
-  const encoding: FrameEncoding =
-    !canReadAgain(spec.input) && liveTransportOf(spec, config) === "jpeg" ? "jpeg" : "raw";
+  const live = !canReadAgain(spec.input);
+  const encoding: FrameEncoding = live && liveTransportOf(spec, config) === "jpeg" ? "jpeg" : "raw";
+  let pendingCapturedAtMs = 0;
   const jpegQuality = config.jpegQuality ?? LIVE_DEFAULTS.jpegQuality;
 
   const flush = async (letterbox: ReturnType<typeof letterboxFor>) => {
@@ -197,6 +198,9 @@ async function produceJob(job: JobRecord, config: ProducerConfig, log: StageLogg
       ...(encoding === "jpeg" ? { encoding } : {}),
       letterbox,
       ...workFields(spec, classes),
+      ...(live
+        ? { capture: { atMs: pendingCapturedAtMs, ptsMs: pending[0].ptsMs, clock: "arrival" as const } }
+        : {}),
       enqueuedAtMs: Date.now(),
     };
     await transport.frames.add(chunk, { id: `${job.id}-${chunks}`, priority: spec.priority });
@@ -288,7 +292,11 @@ async function produceJob(job: JobRecord, config: ProducerConfig, log: StageLogg
           : padToSquare(frame.data, frame.width, frame.height, side);
       await transport.frameStore.put(key, stored, ttl);
       const ptsMs = framePtsMs(frame.ptsSeconds);
-      if (pending.length === 0) firstPendingAtMs = Date.now();
+      if (pending.length === 0) {
+        firstPendingAtMs = Date.now();
+        // The frame just came out of the decoder: its arrival is its capture time (the clock the chunk carries).
+        pendingCapturedAtMs = firstPendingAtMs;
+      }
       pending.push({ index: frame.index, ptsMs, key });
       decoded++;
       metrics.framesDecoded();

@@ -69,6 +69,7 @@ type WorkUnit = Pick<
   | "enqueuedAtMs"
   | "target"
   | "size"
+  | "capture"
 > & {
   /** The chunk or segment number. */
   unit: number;
@@ -259,6 +260,7 @@ export function startWorker(config: WorkerConfig): WorkerStage {
       packed: packFrames(done, unit.letterbox),
       failed,
       worker: name,
+      ...(unit.capture === undefined ? {} : { capture: unit.capture }),
       // From the producer's enqueue (the deadline's origin) to the first frame reaching the model queue.
       queueMs: Math.max(0, started - Math.min(unit.enqueuedAtMs, receivedMs)),
       computeMs: now - started,

@@ -75,6 +75,11 @@ export {
 } from "./job-state.ts";
 export { type JobSummary, jobSummarySchema, trackSummarySchema } from "./job-summary.ts";
 export {
+  CAPTURE_CLOCKS,
+  type Capture,
+  type CaptureClock,
+  capturedAtMs,
+  captureSchema,
   type DetectionBatch,
   type DetectionBatchInput,
   detectionBatchSchema,

@@ -46,8 +46,32 @@ const chunkAddress = {
   chunk: z.number().int().min(0),
 };
 
+/**
+ * Where a live frame's wall-clock capture time comes from: `arrival`, the time the producer received it (a
+ * recorded segment: when the segment was complete, less its duration; a decoded frame: when it came out of the
+ * decoder). The source's own clock (HLS EXT-X-PROGRAM-DATE-TIME, RTCP sender reports) is not read yet.
+ */
+export const CAPTURE_CLOCKS = ["arrival"] as const;
+export type CaptureClock = (typeof CAPTURE_CLOCKS)[number];
+
+/**
+ * Live inputs: the frame at `ptsMs` was captured at `atMs` (epoch ms) by `clock`; the unit's other frames at
+ * atMs + (their ptsMs − ptsMs).
+ */
+export const captureSchema = z
+  .object({ atMs: z.number(), ptsMs: z.number(), clock: z.enum(CAPTURE_CLOCKS) })
+  .strict();
+export type Capture = z.infer<typeof captureSchema>;
+
+/** A frame's capture time by its unit's capture anchor, epoch ms. */
+export function capturedAtMs(capture: Capture, ptsMs: number): number {
+  return Math.round(capture.atMs + (ptsMs - capture.ptsMs));
+}
+
 /** What a worker needs to run a job's frames, whether they come as a chunk of stored frames or as a segment. */
 const workFields = {
+  /** Live inputs: when the unit's frames were captured (the worker passes it on with the detections). */
+  capture: captureSchema.optional(),
   letterbox: letterboxSchema,
   phi: phiRangeSchema,
   mode: z.enum(["latency", "archive"]),
@@ -162,6 +186,8 @@ export const detectionBatchSchema = z
     packed: packedFramesSchema,
     failed: z.array(frameFailureSchema).default([]),
     worker: z.string().max(200),
+    /** Live inputs: the unit's capture anchor, as the producer gave it. */
+    capture: captureSchema.optional(),
     /** Time the chunk waited in the queue and in the batcher, and the model's compute time, ms. */
     queueMs: z.number().min(0),
     computeMs: z.number().min(0),
