@@ -51,6 +51,7 @@ import {
   limitInputBytes,
 } from "./input-limits.ts";
 import { letterboxFor, padToSquare } from "./letterbox.ts";
+import { chooseLiveTransport } from "./live-policy.ts";
 import { type LiveRecordingConfig, recordLiveJob } from "./live-recording.ts";
 import { type StageLogger, silentLogger } from "./logger.ts";
 import { canReadAgain } from "./preview.ts";
@@ -348,19 +349,16 @@ async function produceJob(job: JobRecord, config: ProducerConfig, log: StageLogg
   log.info({ ...fields, frames: decoded, chunks, cancelled }, "decoded");
 }
 
-/**
- * How a live job's frames reach the workers: as the spec says, else recorded segments when the latency budget
- * leaves room for one (at least twice a segment's length: the wait for the segment, then its decode and
- * inference), else JPEG frames (the low-latency path).
- */
+/** How a live job's frames reach the workers: its spec, else this producer's setting, else by its budget. */
 export function liveTransportOf(
   spec: JobSpec,
   config: Pick<ProducerConfig, "liveSegmentSeconds" | "liveTransport">,
 ): LiveTransport {
-  if (spec.liveTransport !== undefined) return spec.liveTransport;
-  if (config.liveTransport !== undefined) return config.liveTransport;
-  const segmentMs = 1000 * (config.liveSegmentSeconds ?? LIVE_DEFAULTS.segmentSeconds);
-  return spec.mode === "latency" && spec.latencyBudgetMs! < 2 * segmentMs ? "jpeg" : "segments";
+  return chooseLiveTransport({
+    requested: spec.liveTransport ?? config.liveTransport,
+    latencyBudgetMs: spec.mode === "latency" ? spec.latencyBudgetMs : undefined,
+    segmentSeconds: config.liveSegmentSeconds,
+  });
 }
 
 /**
