@@ -78,7 +78,7 @@ export const LIVE_DEFAULTS = {
   /** Recorded segments of one job queued and not yet reported before recording waits (blocking pop). */
   maxSegmentsInFlight: 16,
   /** Low-latency path: JPEG quality of the frames sent to the workers (1–100). */
-  jpegQuality: 90,
+  jpegQuality: 85,
   reconnect: {
     initialDelayMs: 500,
     maxDelayMs: 30_000,
