@@ -459,8 +459,8 @@ async function jpegCost() {
   for await (const frame of decodeFrames(segmentClip, {
     sampling: { fps: 5 },
     size: { width: 512, height: 384 },
-    maxFrames: 50,
   })) {
+    if (sizes.length === 50) break;
     const t = performance.now();
     sizes.push(
       encodeJpeg({ width: frame.width, height: frame.height, data: frame.data }, LIVE_DEFAULTS.jpegQuality)
@@ -491,7 +491,7 @@ async function liveStep(
   const jobStore = new RedisJobStore(ownRedis, prefix);
   const workers = startWorkers(n, prefix, {
     args: ["--max-batch", String(gpuBatch), "--preload", "0"],
-    env: { VDET_REDIS_URL: redisUrl, VDET_LOG_LEVEL: "warn", VDET_SIMULATE_PROFILE: segmentProfilePath },
+    env: { VDET_REDIS_URL: redisUrl, VDET_LOG_LEVEL: "info", VDET_SIMULATE_PROFILE: segmentProfilePath },
   });
   await Promise.all(workers.map((w) => w.waitFor("worker ready", 600_000)));
   const finished = new Set<string>();

@@ -4,7 +4,9 @@
 // loaded CPU). Origin A is stopped mid-stream (its HTTP server closed, its encoder killed) and started again with a
 // new encoder: the job reconnects with backoff, records the hole as a gap (stream time, wall-clock times, reason),
 // goes through the connection states connecting → live → reconnecting → live → stopped, and has frames before and
-// after. Stream B, on the same producer at the same time, is untouched: no gap, every frame, exact steps.
+// after. A second job on A's stream takes the low-latency path (JPEG frames decoded by the producer) and
+// reconnects the same way. Stream B, on the same producer at the same time, is untouched: no gap, every frame,
+// exact steps.
 
 import assert from "node:assert/strict";
 import type { ChildProcess } from "node:child_process";
@@ -79,7 +81,7 @@ const table = {
 
 test("recorded live segments: a stream whose origin restarts reconnects with the gap recorded; the other is untouched", async () => {
   const testStartedAtMs = Date.now();
-  const pipeline = startRedisPipeline({ prefix, producer: { inputTimeoutMs: 6000 } });
+  const pipeline = startRedisPipeline({ prefix, producer: { inputTimeoutMs: 6000, concurrency: 3 } });
   const models = createSimulatedModelProvider(table);
   const worker = startWorker({
     transport: pipeline.transport,
@@ -100,11 +102,12 @@ test("recorded live segments: a stream whose origin restarts reconnects with the
     a.root = a1.dir;
     b.root = bEnc.dir;
     await waitFor("the playlists", () => existsSync(a1.playlist) && existsSync(bEnc.playlist), 20_000, 50);
-    const submit = async (origin: Origin, name: string) => {
+    const submit = async (origin: Origin, name: string, more: { latencyBudgetMs?: number } = {}) => {
       const spec = parseJobSpec({
         input: `http://127.0.0.1:${origin.port}/index.m3u8`,
         output: join(dir, `out-${name}`),
         sampling: { fps: 1 },
+        ...more,
         reconnect: { initialDelayMs: 200, maxDelayMs: 1000, jitter: 0.5, giveUpAfterMs: 60_000 },
       });
       const { job } = await pipeline.jobStore.create(spec);
@@ -113,6 +116,8 @@ test("recorded live segments: a stream whose origin restarts reconnects with the
     };
     const idA = await submit(a, "a");
     const idB = await submit(b, "b");
+    // The same stream on the low-latency path (a 1 s budget: JPEG frames decoded by the producer) reconnects too.
+    const idF = await submit(a, "a-frames", { latencyBudgetMs: 1000 });
     const statesA: LiveConnectionState[] = [];
     const watch = setInterval(() => {
       void pipeline.jobStore.get(idA).then((job) => {
@@ -125,8 +130,8 @@ test("recorded live segments: a stream whose origin restarts reconnects with the
       await waitFor(
         "A's frames before the outage",
         async () => {
-          const job = await pipeline.jobStore.get(idA);
-          return (job?.progress.inferred ?? 0) >= 3;
+          const [job, frames] = [await pipeline.jobStore.get(idA), await pipeline.jobStore.get(idF)];
+          return (job?.progress.inferred ?? 0) >= 3 && (frames?.progress.inferred ?? 0) >= 3;
         },
         60_000,
       );
@@ -135,7 +140,9 @@ test("recorded live segments: a stream whose origin restarts reconnects with the
       await a1.done;
       await waitFor(
         "A to notice the outage",
-        async () => (await pipeline.jobStore.get(idA))?.connection?.state === "reconnecting",
+        async () =>
+          (await pipeline.jobStore.get(idA))?.connection?.state === "reconnecting" &&
+          (await pipeline.jobStore.get(idF))?.connection?.state === "reconnecting",
         30_000,
       );
       // The origin comes back with a restarted encoder (a new stream, its timestamps from zero).
@@ -145,8 +152,8 @@ test("recorded live segments: a stream whose origin restarts reconnects with the
       await waitFor("the restarted playlist", () => existsSync(a2.playlist), 20_000, 50);
       await a.start();
       await waitFor(
-        "both jobs to finish",
-        () => pipeline.finished.get(idA) && pipeline.finished.get(idB),
+        "the jobs to finish",
+        () => pipeline.finished.get(idA) && pipeline.finished.get(idB) && pipeline.finished.get(idF),
         120_000,
       );
     } finally {
@@ -163,27 +170,39 @@ test("recorded live segments: a stream whose origin restarts reconnects with the
       JSON.stringify((await pipeline.jobStore.get(idB))?.errors),
     );
 
-    // A: frames before and after the outage, one reconnect gap between them, states in order.
-    const recordA = (await pipeline.jobStore.get(idA))!;
-    const manifestA: JobManifest = JSON.parse(readFileSync(join(dir, "out-a", "manifest.json"), "utf8"));
-    const linesA = parseTracks(readFileSync(join(dir, "out-a", "tracks.jsonl"), "utf8"));
-    assert.deepEqual(
-      linesA.map((l) => l.frame),
-      [...Array(linesA.length).keys()],
-    );
-    for (let i = 1; i < linesA.length; i++) assert.ok(linesA[i].ptsMs > linesA[i - 1].ptsMs);
-    const reconnects = manifestA.gaps.filter((g) => g.startedAtMs !== undefined);
-    assert.equal(reconnects.length, 1, JSON.stringify(manifestA.gaps));
-    const [gap] = reconnects;
-    assert.ok(gap.reason === "dropped" || gap.reason === "stalled", gap.reason);
-    assert.ok(gap.toMs > gap.fromMs && gap.endedAtMs! > gap.startedAtMs!, JSON.stringify(gap));
-    const before = linesA.filter((l) => l.ptsMs < gap.fromMs);
-    const afterGap = linesA.filter((l) => l.ptsMs >= gap.toMs);
-    assert.ok(before.length >= 3, `${before.length} frames before the gap`);
-    assert.ok(afterGap.length >= 3, `${afterGap.length} frames after the gap`);
-    assert.equal(before.length + afterGap.length, linesA.length);
-    assert.equal(recordA.connection?.state, "stopped");
-    assert.ok(recordA.connection!.reconnects >= 1);
+    // A (both paths): frames before and after the outage, one reconnect gap between them.
+    const reconnected = async (id: string, name: string) => {
+      assert.equal(
+        pipeline.finished.get(id),
+        "completed",
+        JSON.stringify((await pipeline.jobStore.get(id))?.errors),
+      );
+      const record = (await pipeline.jobStore.get(id))!;
+      const manifest: JobManifest = JSON.parse(
+        readFileSync(join(dir, `out-${name}`, "manifest.json"), "utf8"),
+      );
+      const lines = parseTracks(readFileSync(join(dir, `out-${name}`, "tracks.jsonl"), "utf8"));
+      assert.deepEqual(
+        lines.map((l) => l.frame),
+        [...Array(lines.length).keys()],
+      );
+      for (let i = 1; i < lines.length; i++) assert.ok(lines[i].ptsMs > lines[i - 1].ptsMs);
+      const reconnects = manifest.gaps.filter((g) => g.startedAtMs !== undefined);
+      assert.equal(reconnects.length, 1, `${name}: ${JSON.stringify(manifest.gaps)}`);
+      const [gap] = reconnects;
+      assert.ok(gap.reason === "dropped" || gap.reason === "stalled", gap.reason);
+      assert.ok(gap.toMs > gap.fromMs && gap.endedAtMs! > gap.startedAtMs!, JSON.stringify(gap));
+      const before = lines.filter((l) => l.ptsMs < gap.fromMs);
+      const afterGap = lines.filter((l) => l.ptsMs >= gap.toMs);
+      assert.ok(before.length >= 3, `${name}: ${before.length} frames before the gap`);
+      assert.ok(afterGap.length >= 3, `${name}: ${afterGap.length} frames after the gap`);
+      assert.equal(before.length + afterGap.length, lines.length);
+      assert.equal(record.connection?.state, "stopped");
+      assert.ok(record.connection!.reconnects >= 1);
+      return lines;
+    };
+    const linesF = await reconnected(idF, "a-frames");
+    const linesA = await reconnected(idA, "a");
     const order = ["connecting", "live", "reconnecting", "live", "stopped"];
     let at = 0;
     for (const state of statesA) if (state === order[at]) at++;
@@ -202,7 +221,7 @@ test("recorded live segments: a stream whose origin restarts reconnects with the
     assert.equal((await pipeline.jobStore.get(idB))?.connection?.reconnects, 0);
 
     // Each frame line says when it was captured: the arrival clock, within the test's run.
-    for (const line of [...linesA, ...linesB]) {
+    for (const line of [...linesA, ...linesB, ...linesF]) {
       assert.equal(line.captureClock, "arrival");
       const at = Date.parse(line.capturedAt ?? "");
       assert.ok(at >= testStartedAtMs - 5000 && at <= Date.now(), `capturedAt ${line.capturedAt}`);

@@ -13,29 +13,17 @@ import { Readable } from "node:stream";
 import { LIVE_DEFAULTS } from "@vdet/config";
 import type { JobStore } from "@vdet/jobs";
 import { metrics } from "@vdet/metrics";
-import type {
-  Gap,
-  JobConnection,
-  JobRecord,
-  LiveConnectionState,
-  SegmentWork,
-  VideoSummary,
-} from "@vdet/protocol";
+import type { JobRecord, SegmentWork, VideoSummary } from "@vdet/protocol";
 import type { Transport } from "@vdet/transport";
 import {
   type InputKind,
   type NetworkOptions,
-  NotAVideoError,
   probeVideo,
   type RecordTimeline,
   recordLive,
-  VideoDecodeError,
-  VideoNotFoundError,
-  VideoStallError,
-  VideoUnreachableError,
 } from "@vdet/video";
 import { letterboxFor } from "./letterbox.ts";
-import { backoffMs, reconnectPolicy } from "./live-policy.ts";
+import { LiveConnection } from "./live-connection.ts";
 import type { StageLogger } from "./logger.ts";
 import { type DecodingEnd, videoSummary, workFields } from "./work-fields.ts";
 
@@ -63,23 +51,6 @@ export interface LiveRecordingContext {
   log: StageLogger;
 }
 
-/**
- * Why a connection ended, for the gap and the metrics; undefined when the error is not one a reconnect can help
- * (a rejected input, an unsupported codec, a limit): the job ends with it.
- */
-function lostReason(error: unknown): "dropped" | "stalled" | undefined {
-  if (error instanceof VideoStallError) return "stalled";
-  if (
-    error instanceof VideoUnreachableError ||
-    error instanceof VideoNotFoundError ||
-    error instanceof VideoDecodeError ||
-    error instanceof NotAVideoError
-  ) {
-    return "dropped";
-  }
-  return undefined;
-}
-
 /** Records a live job until its stream ends, it gives up reconnecting, reaches maxFrames, or is cancelled. */
 export async function recordLiveJob(
   config: LiveRecordingConfig,
@@ -89,54 +60,24 @@ export async function recordLiveJob(
   const { spec } = job;
   const { transport, jobStore } = config;
   const fields = { jobId: job.id, stage: "producer" };
-  const policy = reconnectPolicy(spec.reconnect);
   const segmentSeconds = config.liveSegmentSeconds ?? LIVE_DEFAULTS.segmentSeconds;
   const ttl = config.liveSegmentTtlSeconds ?? LIVE_DEFAULTS.segmentTtlSeconds;
   const maxInFlight = config.maxLiveSegmentsInFlight ?? LIVE_DEFAULTS.maxSegmentsInFlight;
-  const hls = /\.m3u8(\?|$)/i.test(spec.input);
   const cap = spec.maxFrames ?? Number.POSITIVE_INFINITY;
   const abort = new AbortController();
 
-  const gaps: Gap[] = [];
   let video: VideoSummary | null = null;
   let units = 0;
   let frames = 0;
   let error: string | null = null;
   let cancelled = false;
-  let connection: JobConnection = { state: "connecting", sinceMs: Date.now(), reconnects: 0, gaps: 0 };
-  metrics.liveConnection(undefined, "connecting");
-  const setConnection = async (state: LiveConnectionState, reason?: string) => {
-    metrics.liveConnection(connection.state, state);
-    connection = {
-      ...connection,
-      state,
-      sinceMs: Date.now(),
-      ...(reason === undefined ? { reason: undefined } : { reason }),
-    };
-    if (reason === undefined) delete connection.reason;
-    await jobStore.setConnection(job.id, connection);
-  };
-  const addGap = (gap: Gap) => {
-    gaps.push(gap);
-    connection.gaps += 1;
-    metrics.error("producer", "gap");
-    log.warn({ ...fields, ...gap }, "gap in the input");
-    void jobStore
-      .addError(job.id, {
-        stage: "producer",
-        message: `gap ${(gap.fromMs / 1000).toFixed(3)}–${(gap.toMs / 1000).toFixed(3)} s: ${gap.reason}${gap.detail ? ` (${gap.detail})` : ""}`,
-      })
-      .catch(() => {});
-  };
-  await jobStore.setConnection(job.id, connection);
+  const live = new LiveConnection(job, jobStore, log);
+  await live.start();
 
   /** Where the next connection's timeline continues; undefined until a frame was recorded. */
   let next: RecordTimeline | undefined;
   /** When the last segment arrived, epoch ms. */
   let lastArrivedAtMs = 0;
-  /** Since when the source has been gone (undefined: connected), and why. */
-  let lost: { atMs: number; reason: "dropped" | "stalled" | "ended"; detail: string } | undefined;
-  let attempt = 0;
 
   try {
     for (;;) {
@@ -159,7 +100,7 @@ export async function recordLiveJob(
           network: config.network,
           // A reconnect joins an HLS stream at its newest segment: at most one segment repeats what was recorded.
           ...(timeline === undefined ? {} : { timeline, liveStartIndex: -1 }),
-          onGap: addGap,
+          onGap: (gap) => live.addGap(gap),
         })) {
           recorded += 1;
           lastArrivedAtMs = segment.arrivedAtMs;
@@ -170,22 +111,7 @@ export async function recordLiveJob(
             });
             video = videoSummary(info);
             await jobStore.setVideo(job.id, video);
-            if (lost !== undefined && next !== undefined) {
-              const gap: Gap = {
-                fromMs: next.startMs,
-                toMs: Math.max(next.startMs, segment.startPtsMs),
-                reason: lost.reason,
-                detail: lost.detail,
-                startedAtMs: lost.atMs,
-                endedAtMs: connectedAtMs,
-              };
-              addGap(gap);
-              metrics.liveReconnect(lost.reason, gap.toMs - gap.fromMs);
-              log.info({ ...fields, gapMs: gap.toMs - gap.fromMs, attempt }, "reconnected");
-            }
-            lost = undefined;
-            attempt = 0;
-            await setConnection("live");
+            await live.connected(next?.startMs, segment.startPtsMs, connectedAtMs);
           }
           next = segment.next;
           const descriptor = segment.descriptor;
@@ -244,40 +170,9 @@ export async function recordLiveJob(
         cancelled = true;
         break;
       }
-      // An HLS playlist that ends (EXT-X-ENDLIST) ends the stream; an RTSP stream never ends by itself.
-      if (failure === undefined && hls) break;
-      const reason = failure === undefined ? "ended" : lostReason(failure);
-      // The first connection's failure is the input's problem (a wrong URL, a refused address): no reconnect.
-      if (reason === undefined || next === undefined) {
-        if (failure !== undefined) throw failure;
-        break;
-      }
-      const detail =
-        failure === undefined
-          ? "the stream ended"
-          : failure instanceof Error
-            ? failure.message
-            : String(failure);
-      lost ??= { atMs: lastArrivedAtMs || Date.now(), reason, detail };
-      const goneMs = Date.now() - lost.atMs;
-      if (policy.giveUpAfterMs > 0 && goneMs >= policy.giveUpAfterMs) {
-        addGap({
-          fromMs: next.startMs,
-          toMs: next.startMs + goneMs,
-          reason: lost.reason,
-          detail: `gave up reconnecting after ${Math.round(goneMs / 1000)} s: ${lost.detail}`,
-          startedAtMs: lost.atMs,
-          endedAtMs: Date.now(),
-        });
-        error = `the live input was gone for ${Math.round(goneMs / 1000)} s (reconnect.giveUpAfterMs ${policy.giveUpAfterMs}): ${lost.detail}`;
-        break;
-      }
-      const waitMs = backoffMs(policy, attempt);
-      attempt += 1;
-      connection.reconnects += 1;
-      await setConnection("reconnecting", `${reason}: ${detail}`);
-      log.warn({ ...fields, reason, detail, attempt, waitMs }, "live input lost; reconnecting");
-      await new Promise((resolve) => setTimeout(resolve, waitMs));
+      const then = await live.ended(failure, next?.startMs, lastArrivedAtMs);
+      if (then === "stop") break;
+      if (then !== "reconnect") throw then.error;
     }
   } catch (err) {
     error = err instanceof Error ? err.message : String(err);
@@ -286,7 +181,7 @@ export async function recordLiveJob(
     await jobStore.addError(job.id, { stage: "producer", message: error });
   } finally {
     abort.abort();
-    await setConnection("stopped", error ?? undefined).catch(() => {});
+    await live.stop(error ?? undefined);
   }
-  return { frames, chunks: units, video, error, cancelled, gaps };
+  return { frames, chunks: units, video, error, cancelled, gaps: live.gaps };
 }

@@ -51,6 +51,7 @@ import {
   limitInputBytes,
 } from "./input-limits.ts";
 import { letterboxFor, padToSquare } from "./letterbox.ts";
+import { LiveConnection, reconnectingFrames } from "./live-connection.ts";
 import { chooseLiveTransport } from "./live-policy.ts";
 import { type LiveRecordingConfig, recordLiveJob } from "./live-recording.ts";
 import { type StageLogger, silentLogger } from "./logger.ts";
@@ -187,6 +188,7 @@ async function produceJob(job: JobRecord, config: ProducerConfig, log: StageLogg
   const live = !canReadAgain(spec.input);
   const encoding: FrameEncoding = live && liveTransportOf(spec, config) === "jpeg" ? "jpeg" : "raw";
   let pendingCapturedAtMs = 0;
+  let liveConnection: LiveConnection | undefined;
   const jpegQuality = config.jpegQuality ?? LIVE_DEFAULTS.jpegQuality;
 
   const flush = async (letterbox: ReturnType<typeof letterboxFor>) => {
@@ -258,28 +260,43 @@ async function produceJob(job: JobRecord, config: ProducerConfig, log: StageLogg
     const letterbox = letterboxFor(info.width, info.height, side);
     await jobStore.setVideo(job.id, videoSummary(info));
     log.info({ ...fields, width: info.width, height: info.height, fps: info.fps, side }, "decoding");
-    const frames = decodeFrames(await open(spec.input), {
-      sampling: spec.sampling,
-      size: { width: letterbox.contentWidth, height: letterbox.contentHeight },
-      signal: abort.signal,
-      maxWidth: limits.maxWidth,
-      maxHeight: limits.maxHeight,
-      maxFrames: limits.maxFrames,
-      stallTimeoutMs: config.inputTimeoutMs,
-      allowedKinds: kinds,
-      network: config.network,
-      onGap: (gap) => {
-        gaps.push(gap);
-        metrics.error("producer", "gap");
-        log.warn({ ...fields, ...gap }, "gap in the input");
-        void jobStore
-          .addError(job.id, {
-            stage: "producer",
-            message: `gap ${(gap.fromMs / 1000).toFixed(3)}–${(gap.toMs / 1000).toFixed(3)} s: ${gap.reason}${gap.detail ? ` (${gap.detail})` : ""}`,
-          })
-          .catch(() => {});
-      },
-    });
+    const recordGap = (gap: Gap) => {
+      gaps.push(gap);
+      metrics.error("producer", "gap");
+      log.warn({ ...fields, ...gap }, "gap in the input");
+      void jobStore
+        .addError(job.id, {
+          stage: "producer",
+          message: `gap ${(gap.fromMs / 1000).toFixed(3)}–${(gap.toMs / 1000).toFixed(3)} s: ${gap.reason}${gap.detail ? ` (${gap.detail})` : ""}`,
+        })
+        .catch(() => {});
+    };
+    const decode = async (onGap: (gap: Gap) => void) =>
+      decodeFrames(await open(spec.input), {
+        sampling: spec.sampling,
+        size: { width: letterbox.contentWidth, height: letterbox.contentHeight },
+        signal: abort.signal,
+        maxWidth: limits.maxWidth,
+        maxHeight: limits.maxHeight,
+        maxFrames: limits.maxFrames,
+        stallTimeoutMs: config.inputTimeoutMs,
+        allowedKinds: kinds,
+        network: config.network,
+        onGap,
+      });
+    // A live input reconnects when it drops (its gaps then live in liveConnection); others decode once.
+    if (live) {
+      liveConnection = new LiveConnection(job, jobStore, log);
+      await liveConnection.start();
+    }
+    const frames =
+      liveConnection === undefined
+        ? await decode(recordGap)
+        : reconnectingFrames(
+            liveConnection,
+            decode,
+            async () => (await jobStore.get(job.id))?.cancelRequested ?? true,
+          );
     let seen = 0;
     for await (const frame of frames) {
       seen = frame.index + 1;
@@ -338,13 +355,14 @@ async function produceJob(job: JobRecord, config: ProducerConfig, log: StageLogg
       if (pending.length > 0 && info) await flush(letterboxFor(info.width, info.height, side));
     }
   }
+  await liveConnection?.stop(error ?? undefined);
   await endDecoding(job, config, {
     frames: decoded,
     chunks,
     video: info ? videoSummary(info) : null,
     error,
     cancelled,
-    gaps,
+    gaps: liveConnection?.gaps ?? gaps,
   });
   log.info({ ...fields, frames: decoded, chunks, cancelled }, "decoded");
 }
