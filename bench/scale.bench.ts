@@ -417,7 +417,7 @@ async function segmentStep(n: number, redisUrl: string, ownRedis: Redis) {
 // Redis accounting as the segment path; plus the JPEG encode cost per frame measured here on decoded frames.
 
 const LIVE_JOBS = Number(arg("live-jobs", "2"));
-const liveDir = join(work, "live-hls");
+const liveDir = join(work, `live-hls-${segmentClipSeconds}s`);
 
 async function prepareLivePath(): Promise<{ url: string; close: () => Promise<void> }> {
   if (!existsSync(join(liveDir, "index.m3u8"))) {
