@@ -17,19 +17,24 @@
 // only; measured over whole jobs (submit → every job completed) with the simulated model at the GPU assumption
 // (8 frames per --gpu-batch-ms), `--segment-frames` sampled frames per segment. Command counts are
 // `INFO commandstats` sums: every command, those a Lua script runs included, plus the scripts themselves; the
-// projection uses that sum. `--paths frames,segments` picks the paths.
+// projection uses that sum. `--paths frames,segments` picks the paths; `live` adds the live inputs' two paths
+// (recorded segments, low-latency JPEG frames; section "Live paths" below) as `livePaths` in the JSON.
 
 import { execFileSync, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer as createHttpServer } from "node:http";
 import { createServer } from "node:net";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { stopRoles } from "@vdet/cli/testing";
+import { LIVE_DEFAULTS } from "@vdet/config";
+import { encodeJpeg } from "@vdet/image";
 import { RedisJobStore } from "@vdet/jobs";
 import { openJobOutput, startAggregator, startProducer } from "@vdet/pipeline";
 import { PACKED_DETECTION_BYTES, parseJobSpec } from "@vdet/protocol";
 import { createRedisTransport, deleteKeysWithPrefix, redisOptionsFromUrl } from "@vdet/transport";
+import { decodeFrames } from "@vdet/video";
 import { makeLavfiClip, makeTestClip } from "@vdet/video/testing";
 import { Redis } from "ioredis";
 import { REDIS_URL, startWorkers } from "../test/support/redis-pipeline.ts";
@@ -404,6 +409,164 @@ async function segmentStep(n: number, redisUrl: string, ownRedis: Redis) {
   return row;
 }
 
+// ---- Live paths (issue 16's live inputs): `--paths live` ---------------------------------------------------------
+// A VOD HLS playlist of the segment path's clip (1 s segments, served over loopback) read as a live input, so the
+// producer records it (recordLive) as fast as ffmpeg reads it: `liveSegments` sends the recorded segments (their
+// bytes in the frame store, descriptors on the segment queue; archive mode), `liveFrames` the low-latency path
+// (a 1000 ms budget: decoded frames as JPEG at LIVE_DEFAULTS.jpegQuality). Same workers, simulated model and
+// Redis accounting as the segment path; plus the JPEG encode cost per frame measured here on decoded frames.
+
+const LIVE_JOBS = Number(arg("live-jobs", "2"));
+const liveDir = join(work, `live-hls-${segmentClipSeconds}s`);
+
+async function prepareLivePath(): Promise<{ url: string; close: () => Promise<void> }> {
+  if (!existsSync(join(liveDir, "index.m3u8"))) {
+    mkdirSync(liveDir, { recursive: true });
+    execFileSync("ffmpeg", [
+      ...["-hide_banner", "-loglevel", "error", "-y", "-i", segmentClip],
+      ...[
+        "-c:v",
+        "libx264",
+        "-g",
+        String(SEGMENT_FPS),
+        "-keyint_min",
+        String(SEGMENT_FPS),
+        "-sc_threshold",
+        "0",
+      ],
+      ...["-f", "hls", "-hls_time", "1", "-hls_playlist_type", "vod"],
+      ...["-hls_segment_filename", join(liveDir, "seg%d.ts"), join(liveDir, "index.m3u8")],
+    ]);
+  }
+  const server = createHttpServer((request, response) => {
+    const name = new URL(request.url ?? "/", "http://x").pathname.slice(1);
+    const path = join(liveDir, name);
+    if (!/^[\w.]+$/.test(name) || !existsSync(path)) return response.writeHead(404).end();
+    response.writeHead(200).end(readFileSync(path));
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const port = (server.address() as { port: number }).port;
+  return {
+    url: `http://127.0.0.1:${port}/index.m3u8`,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+/** JPEG bytes and encode time per frame for the clip's frames letterboxed for D0 (512 × 384 content). */
+async function jpegCost() {
+  const sizes: number[] = [];
+  let ms = 0;
+  for await (const frame of decodeFrames(segmentClip, {
+    sampling: { fps: 5 },
+    size: { width: 512, height: 384 },
+  })) {
+    if (sizes.length === 50) break;
+    const t = performance.now();
+    sizes.push(
+      encodeJpeg({ width: frame.width, height: frame.height, data: frame.data }, LIVE_DEFAULTS.jpegQuality)
+        .length,
+    );
+    ms += performance.now() - t;
+  }
+  sizes.sort((a, b) => a - b);
+  return {
+    quality: LIVE_DEFAULTS.jpegQuality,
+    frames: sizes.length,
+    medianBytes: sizes[sizes.length >> 1],
+    rawBytes: 512 * 512 * 3,
+    encodeMsPerFrame: r3(ms / sizes.length),
+  };
+}
+
+async function liveStep(
+  n: number,
+  kind: "segments" | "frames",
+  input: string,
+  redisUrl: string,
+  ownRedis: Redis,
+) {
+  const stats = () => serverStats(ownRedis);
+  const prefix = `vdet-scale-live-${randomUUID().slice(0, 8)}`;
+  const transport = createRedisTransport({ url: redisUrl, prefix });
+  const jobStore = new RedisJobStore(ownRedis, prefix);
+  const workers = startWorkers(n, prefix, {
+    args: ["--max-batch", String(gpuBatch), "--preload", "0"],
+    env: { VDET_REDIS_URL: redisUrl, VDET_LOG_LEVEL: "info", VDET_SIMULATE_PROFILE: segmentProfilePath },
+  });
+  await Promise.all(workers.map((w) => w.waitFor("worker ready", 600_000)));
+  const finished = new Set<string>();
+  let allDone: () => void = () => {};
+  const done = new Promise<void>((resolve) => {
+    allDone = resolve;
+  });
+  const producer = startProducer({ transport, jobStore, concurrency: LIVE_JOBS });
+  const aggregator = startAggregator({
+    transport,
+    jobStore,
+    openOutput: (_id, l) => openJobOutput(l),
+    onJobFinished: (id) => {
+      finished.add(id);
+      if (finished.size === LIVE_JOBS) allDone();
+    },
+  });
+  const i0 = await stats();
+  await sleep(5000);
+  const i1 = await stats();
+  const idleRate = (name: string) => ((i1.byCommand[name] ?? 0) - (i0.byCommand[name] ?? 0)) / 5;
+  const outRoot = join(work, prefix);
+  const s0 = await stats();
+  const t0 = performance.now();
+  const ids: string[] = [];
+  for (let j = 0; j < LIVE_JOBS; j++) {
+    const { job } = await jobStore.create(
+      parseJobSpec({
+        input,
+        output: join(outRoot, `job${j}`),
+        sampling: { fps: SEGMENT_FPS },
+        ...(kind === "frames" ? { latencyBudgetMs: 1000 } : {}),
+      }),
+    );
+    await transport.jobs.add({ jobId: job.id }, { id: job.id });
+    ids.push(job.id);
+  }
+  await done;
+  const elapsed = (performance.now() - t0) / 1000;
+  const s1 = await stats();
+  let frames = 0;
+  for (const id of ids) frames += (await jobStore.get(id))?.progress.written ?? 0;
+  const perFrame = detectionsPerFrame(
+    outRoot,
+    ids.map((_, j) => `job${j}`),
+  );
+  const detectionBytes = Math.round((2 * perFrame * PACKED_DETECTION_BYTES * 4) / 3);
+  const bytesPerFrame = frames ? Math.round((s1.bytes - s0.bytes) / frames) : null;
+  let netCalls = 0;
+  for (const [name, count] of Object.entries(s1.byCommand))
+    netCalls += Math.max(0, count - (s0.byCommand[name] ?? 0) - idleRate(name) * elapsed);
+  const row = {
+    path: kind === "segments" ? "live recorded segments" : "live low-latency JPEG frames",
+    workers: n,
+    jobs: LIVE_JOBS,
+    frames,
+    seconds: r3(elapsed),
+    fps: r3(frames / elapsed),
+    redisCallsPerFrame: frames ? r3((s1.calls - s0.calls) / frames) : null,
+    redisCallsPerFrameNet: frames ? r3(netCalls / frames) : null,
+    redisBytesPerFrame: bytesPerFrame,
+    detectionBytesPerFrame: detectionBytes,
+    redisBytesPerFrameBeyondDetections: bytesPerFrame === null ? null : bytesPerFrame - detectionBytes,
+    load1: r3(loadavg()[0]),
+  };
+  log(`live ${JSON.stringify(row)}`);
+  await Promise.race([stopRoles(workers), sleep(15000)]);
+  await stopRoles(workers, "SIGKILL");
+  await Promise.race([Promise.all([producer.close(), aggregator.close()]), sleep(10000)]);
+  await transport.close();
+  await deleteKeysWithPrefix(ownRedis, prefix);
+  rmSync(outRoot, { recursive: true, force: true });
+  return row;
+}
+
 // Redis ceilings on this machine: small-command ops/s (pipelined 1 and 16) and 786 KB SET/GET throughput.
 function redisBenchmark(port = 6379) {
   const run = (args: string[]) =>
@@ -433,14 +596,22 @@ log(`load before: ${loadavg().map(r3).join(" ")}`);
 type FrameRow = Awaited<ReturnType<typeof step>>;
 type SegmentRow = Awaited<ReturnType<typeof segmentStep>>;
 const rows: (Partial<FrameRow> & { workers: number; efficiency?: number; segments?: SegmentRow })[] = [];
-const own = paths.includes("segments") ? await startPrivateRedis() : null;
+const own = paths.includes("segments") || paths.includes("live") ? await startPrivateRedis() : null;
 const ownRedis = own ? new Redis(redisOptionsFromUrl(own.url)) : null;
 if (own) await prepareSegmentPath();
+const liveOrigin = paths.includes("live") ? await prepareLivePath() : null;
+const liveRows: Awaited<ReturnType<typeof liveStep>>[] = [];
 for (const n of workerCounts) {
   const row: (typeof rows)[number] = paths.includes("frames") ? await step(n) : { workers: n };
-  if (own && ownRedis) row.segments = await segmentStep(n, own.url, ownRedis);
+  if (own && ownRedis && paths.includes("segments")) row.segments = await segmentStep(n, own.url, ownRedis);
+  if (own && ownRedis && liveOrigin) {
+    liveRows.push(await liveStep(n, "segments", liveOrigin.url, own.url, ownRedis));
+    liveRows.push(await liveStep(n, "frames", liveOrigin.url, own.url, ownRedis));
+  }
   rows.push(row);
 }
+await liveOrigin?.close();
+const liveJpeg = liveOrigin ? await jpegCost() : null;
 // The ceiling is measured on the bench's own server when there is one (nothing else talks to it).
 const ceiling = redisBenchmark(own ? Number(new URL(own.url).port) : 6379);
 await benchRedis.close();
@@ -499,6 +670,16 @@ console.log(
               ceiling ? ceiling.frameMBPerS * 1e6 : undefined,
             ),
           },
+        }
+      : null,
+    livePaths: liveOrigin
+      ? {
+          clip: `the segment path's clip as a VOD HLS playlist (1 s segments) read as a live input, every frame sampled, ${LIVE_JOBS} jobs per step`,
+          redis: "the bench's own redis-server, as the segment path",
+          commandCount:
+            "INFO commandstats: scripts and the commands they run, all counted; net of the idle rate",
+          rows: liveRows,
+          jpeg: liveJpeg,
         }
       : null,
   }),

@@ -5,7 +5,7 @@
 import { type RoleProcess, startRole } from "@vdet/cli/testing";
 import type { ModelRegistry } from "@vdet/jobs";
 import { RedisJobStore } from "@vdet/jobs";
-import { openJobOutput, startAggregator, startProducer } from "@vdet/pipeline";
+import { openJobOutput, type ProducerConfig, startAggregator, startProducer } from "@vdet/pipeline";
 import { createRedisTransport, deleteKeysWithPrefix, redisOptionsFromUrl } from "@vdet/transport";
 import { Redis } from "ioredis";
 import { closeInOrder } from "./close.ts";
@@ -23,6 +23,8 @@ export interface RedisPipelineOptions {
   segmentFrames?: number;
   /** What the workers run per φ, when the producer and aggregator should read it (default: COCO). */
   models?: ModelRegistry;
+  /** More producer settings (a live test's input timeout). */
+  producer?: Omit<ProducerConfig, "transport" | "jobStore">;
   /** Called as each job finishes, besides recording its state in `finished`. */
   onJobFinished?: (id: string, state: string) => void;
 }
@@ -34,7 +36,14 @@ export function startRedisPipeline(options: RedisPipelineOptions) {
   const jobStore = new RedisJobStore(redis, prefix);
   /** The final state of each job that finished, by id. */
   const finished = new Map<string, string>();
-  const producer = startProducer({ transport, jobStore, models, framesPerChunk, segmentFrames });
+  const producer = startProducer({
+    transport,
+    jobStore,
+    models,
+    framesPerChunk,
+    segmentFrames,
+    ...options.producer,
+  });
   const aggregator = startAggregator({
     transport,
     jobStore,

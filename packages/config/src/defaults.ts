@@ -69,6 +69,27 @@ export const PRODUCER_DEFAULTS = {
   inputTimeoutMs: 30_000,
 } as const;
 
+/** Live inputs (HLS, RTSP): recording, the low-latency frame path, reconnecting. */
+export const LIVE_DEFAULTS = {
+  /** Recorded segments are cut at the first keyframe after this many seconds (one GOP when GOPs are longer). */
+  segmentSeconds: 1,
+  /** A recorded segment waits in the frame store this long for a worker, seconds. */
+  segmentTtlSeconds: 600,
+  /** Recorded segments of one job queued and not yet reported before recording waits (blocking pop). */
+  maxSegmentsInFlight: 16,
+  /** Low-latency path: JPEG quality of the frames sent to the workers (1–100). */
+  jpegQuality: 85,
+  reconnect: {
+    initialDelayMs: 500,
+    maxDelayMs: 30_000,
+    factor: 2,
+    jitter: 0.3,
+    /** 10 minutes without the source ends the job. */
+    giveUpAfterMs: 600_000,
+    keepTracksGapMs: 5_000,
+  },
+} as const;
+
 export const WORKER_DEFAULTS = {
   maxBatch: 4,
   /** Segments a worker decodes at once (each one ffmpeg): one feeds the model while the next seeks. */

@@ -5,6 +5,7 @@ import { randomBytes } from "node:crypto";
 import { VdetError } from "@vdet/errors";
 import {
   isTerminal,
+  type JobConnection,
   type JobError,
   type JobProgress,
   type JobRecord,
@@ -100,6 +101,8 @@ export interface JobStore {
   setVideo(id: string, video: VideoSummary): Promise<void>;
   /** Rendering progress of preview.mp4 (null: not rendering), shown as the job page's `rendering` state. */
   setRendering(id: string, rendering: JobRendering | null): Promise<void>;
+  /** A live input's connection state (the job page's and the streams API's `connection`). */
+  setConnection(id: string, connection: JobConnection): Promise<void>;
   addError(id: string, error: Omit<JobError, "atMs">): Promise<void>;
   /** Asks the stages to stop the job; returns false when the job does not exist or has already ended. */
   requestCancel(id: string): Promise<boolean>;
@@ -303,6 +306,11 @@ export class MemoryJobStore implements JobStore {
   async setRendering(id: string, rendering: JobRendering | null): Promise<void> {
     const job = this.touch(id);
     if (job) job.rendering = rendering === null ? null : { ...rendering };
+  }
+
+  async setConnection(id: string, connection: JobConnection): Promise<void> {
+    const job = this.touch(id);
+    if (job) job.connection = { ...connection };
   }
 
   async addError(id: string, error: Omit<JobError, "atMs">): Promise<void> {
@@ -512,6 +520,7 @@ export class RedisJobStore implements JobStore {
       video: hash.video ? JSON.parse(hash.video) : null,
       ...(hash.rendering ? { rendering: JSON.parse(hash.rendering) } : {}),
       ...(hash.streamStats ? { streamStats: JSON.parse(hash.streamStats) } : {}),
+      ...(hash.connection ? { connection: JSON.parse(hash.connection) } : {}),
     };
   }
 
@@ -659,6 +668,13 @@ export class RedisJobStore implements JobStore {
   async setRendering(id: string, rendering: JobRendering | null): Promise<void> {
     await this.redis.hset(this.keys.job(id), {
       rendering: rendering === null ? "" : JSON.stringify(rendering),
+      updatedAtMs: Date.now(),
+    });
+  }
+
+  async setConnection(id: string, connection: JobConnection): Promise<void> {
+    await this.redis.hset(this.keys.job(id), {
+      connection: JSON.stringify(connection),
       updatedAtMs: Date.now(),
     });
   }

@@ -107,6 +107,26 @@ export const phiDecisionsTotal = new Counter({
   registers,
 });
 
+export const liveReconnectsTotal = new Counter({
+  name: "vdet_live_reconnects_total",
+  help: "Reconnects of live inputs (HLS, RTSP), by why the connection ended: dropped, stalled, ended",
+  labelNames: ["reason"] as const,
+  registers,
+});
+
+export const liveGapSeconds = new Counter({
+  name: "vdet_live_gap_seconds_total",
+  help: "Stream time of live inputs lost to reconnects (gaps between one connection's last frame and the next one's first)",
+  registers,
+});
+
+export const liveConnections = new Gauge({
+  name: "vdet_live_connections",
+  help: "Live inputs read by this producer, by connection state (connecting, live, reconnecting)",
+  labelNames: ["state"] as const,
+  registers,
+});
+
 /** Turns a φ ("0"…"7", "7x", or a number) into a label value. */
 const phiLabel = (phi: number | string) => String(phi);
 const phiNumber = (phi: number | string) => (String(phi) === "7x" ? 8 : Number(phi));
@@ -169,6 +189,17 @@ export const metrics = {
 
   /** An error: `kind` is a short stable name (error class, "inference", "expired_frame", …). */
   error: (stage: string, kind: string) => errorsTotal.inc({ stage, kind }),
+
+  /** A live input's connection moved from one state to another (undefined: it starts or ends). */
+  liveConnection(from: string | undefined, to: string | undefined) {
+    if (from !== undefined && from !== "stopped") liveConnections.dec({ state: from });
+    if (to !== undefined && to !== "stopped") liveConnections.inc({ state: to });
+  },
+  /** A live input reconnected after losing `gapMs` of stream time. */
+  liveReconnect(reason: string, gapMs: number) {
+    liveReconnectsTotal.inc({ reason });
+    liveGapSeconds.inc(seconds(Math.max(0, gapMs)));
+  },
 
   jobSubmitted: () => jobsTotal.inc({ event: "submitted" }),
   jobFinished: (state: string) => jobsTotal.inc({ event: state }),

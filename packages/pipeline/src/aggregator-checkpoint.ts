@@ -8,14 +8,14 @@ import type {
   CheckpointSave as StoredCheckpointSave,
   AggregatorCheckpoints as StoredCheckpoints,
 } from "@vdet/jobs";
-import type { FrameDetectionsMessage, FrameFailure } from "@vdet/protocol";
+import type { Capture, FrameDetectionsMessage, FrameFailure } from "@vdet/protocol";
 import type { AggregatorSnapshot } from "./job-aggregation.ts";
 
 export type { AggregatorSnapshot };
 
 /** A frame as the reorder buffer holds it: its detections as received, or why it failed. */
 export type Outcome =
-  | { kind: "ok"; frame: FrameDetectionsMessage }
+  | { kind: "ok"; frame: FrameDetectionsMessage; capture?: Capture }
   | { kind: "failed"; failure: FrameFailure };
 
 export interface TrackSummary {

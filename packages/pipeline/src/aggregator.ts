@@ -350,7 +350,10 @@ export function startAggregator(config: AggregatorConfig): Stage {
       metrics.observeChunk(batch);
       // A redelivered frame's deadline was counted with its first delivery.
       const fresh = unpackFrames(batch.packed).filter((frame) =>
-        agg.reorder.accept(frame.index, { kind: "ok", frame }),
+        agg.reorder.accept(
+          frame.index,
+          batch.capture === undefined ? { kind: "ok", frame } : { kind: "ok", frame, capture: batch.capture },
+        ),
       );
       let accepted = fresh.length;
       for (const failure of batch.failed) {

@@ -28,6 +28,14 @@ export {
 export type { JobOutput, JobOutputFactory, JobOutputResume } from "./job-output.ts";
 export { deploymentModels, simulatedModels } from "./labels.ts";
 export { boxesToSource, letterboxFor, padToSquare } from "./letterbox.ts";
+export {
+  backoffMs,
+  captureWaitMs,
+  chooseLiveTransport,
+  isLiveInput,
+  type ReconnectPolicy,
+  reconnectPolicy,
+} from "./live-policy.ts";
 export { type LocalRunOptions, type LocalRunResult, runLocal } from "./local-run.ts";
 export { type StageLogger, silentLogger } from "./logger.ts";
 export { withModelMetrics } from "./model-metrics.ts";

@@ -273,3 +273,63 @@ test("skipped frames are written as skipped lines, and the tracker steps over th
   const ids = new Set(lines.flatMap((l) => l.detections.map((d: { trackId: number | null }) => d.trackId)));
   assert.deepEqual([...ids], [1]);
 });
+
+test("live inputs: a hole longer than reconnect.keepTracksGapMs starts new tracks; a shorter one keeps them", async () => {
+  const store = new MemoryJobStore();
+  const live = async (keepTracksGapMs: number) =>
+    (
+      await store.create(
+        parseJobSpec({
+          input: "http://127.0.0.1:1/live/index.m3u8",
+          output: "out",
+          sampling: { fps: 5 },
+          reconnect: { keepTracksGapMs },
+        }),
+      )
+    ).job;
+  /** Frames 0–9, then a 3 s hole in the stream (a reconnect), then frames 10–19; returns each line's track ids. */
+  const run = async (theJob: JobRecord) => {
+    const agg = JobAggregation.start(theJob, new MemoryOutput(100), {});
+    const lines: string[] = [];
+    for (let index = 0; index < 20; index++) {
+      const f = { ...frame(index), ptsMs: index * 200 + (index >= 10 ? 3000 : 0) };
+      agg.reorder.accept(index, { kind: "ok", frame: f });
+      for (const outcome of agg.reorder.release()) lines.push(agg.lineFor(outcome));
+    }
+    const ids = lines.map((l) => JSON.parse(l).detections.map((d: { trackId: number | null }) => d.trackId));
+    return { ids, restarts: agg.state.trackRestarts };
+  };
+  const kept = await run(await live(5000));
+  assert.equal(kept.restarts, 0);
+  const before = new Set(
+    kept.ids
+      .slice(0, 10)
+      .flat()
+      .filter((id) => id !== null),
+  );
+  assert.ok(
+    kept.ids
+      .slice(10)
+      .flat()
+      .some((id) => before.has(id)),
+    "tracks go on across a short hole",
+  );
+
+  const restarted = await run(await live(1000));
+  assert.equal(restarted.restarts, 1);
+  const first = new Set(
+    restarted.ids
+      .slice(0, 10)
+      .flat()
+      .filter((id) => id !== null),
+  );
+  const later = restarted.ids
+    .slice(10)
+    .flat()
+    .filter((id) => id !== null);
+  assert.ok(later.length > 0, "new tracks after the hole");
+  assert.ok(
+    later.every((id) => !first.has(id)),
+    "no track id from before the hole after it",
+  );
+});

@@ -16,6 +16,8 @@ import { type DeploymentModels, labelOf } from "@vdet/jobs";
 import { metrics } from "@vdet/metrics";
 import { formatResultRow } from "@vdet/mot-eval";
 import {
+  type Capture,
+  capturedAtMs,
   detectionCount,
   detectionsFromMessage,
   detectionsToRows,
@@ -31,6 +33,7 @@ import type { TrackFrame } from "@vdet/render";
 import { Tracker } from "@vdet/tracker";
 import type { AggregatorCheckpoint, CheckpointSave, Outcome, TrackSummary } from "./aggregator-checkpoint.ts";
 import type { JobOutput } from "./job-output.ts";
+import { reconnectPolicy } from "./live-policy.ts";
 import { canReadAgain } from "./preview.ts";
 import { ReorderBuffer } from "./reorder-buffer.ts";
 
@@ -67,6 +70,10 @@ function freshState() {
     analyticsSkippedFrames: 0,
     /** … and the job error saying so was recorded. */
     analyticsSkipReported: false,
+    /** ptsMs of the last frame tracked (live inputs: a longer hole than reconnect.keepTracksGapMs restarts tracks). */
+    lastPtsMs: null as number | null,
+    /** Times the tracks were restarted after a long hole in a live input. */
+    trackRestarts: 0,
   };
 }
 
@@ -125,7 +132,7 @@ export class JobAggregation {
     readonly output: JobOutput,
     /** φ → model and labels, as published when the job's aggregation began. */
     readonly models: DeploymentModels,
-    readonly tracker: Tracker,
+    public tracker: Tracker,
     readonly reorder: ReorderBuffer<Outcome>,
     readonly state: AggregationState,
     analytics?: AnalyticsSnapshotOf,
@@ -140,7 +147,13 @@ export class JobAggregation {
       }
     }
     this.analytics = zones ? (analytics ? Analytics.restore(zones, analytics) : new Analytics(zones)) : null;
+    this.keepTracksGapMs = canReadAgain(job.spec.input)
+      ? undefined
+      : reconnectPolicy(job.spec.reconnect).keepTracksGapMs;
   }
+
+  /** Live inputs: the longest hole between two frames that the tracks go on across; undefined for files. */
+  private readonly keepTracksGapMs: number | undefined;
 
   /** A job's aggregation from its first frame. */
   static start(job: JobRecord, output: JobOutput, models: DeploymentModels): JobAggregation {
@@ -251,7 +264,7 @@ export class JobAggregation {
 
   /** A frame's (or a failed frame's) tracks.jsonl line, after tracking its detections. */
   lineFor(outcome: Outcome): string {
-    if (outcome.kind === "ok") return this.trackFrame(outcome.frame);
+    if (outcome.kind === "ok") return this.trackFrame(outcome.frame, outcome.capture);
     const line = failedFrameLine(outcome.failure);
     // A failed frame is a frame without detections to the analytics too, as `vdet analyze` reads tracks.jsonl.
     this.analyze(line);
@@ -292,8 +305,20 @@ export class JobAggregation {
   }
 
   /** Tracks a frame: its MOT rows, its tracks' summaries, the φ history; returns its tracks.jsonl line. */
-  private trackFrame(frame: FrameDetectionsMessage): string {
+  private trackFrame(frame: FrameDetectionsMessage, capture: Capture | undefined): string {
     const detections = detectionsFromMessage(frame);
+    const lastPtsMs = this.state.lastPtsMs ?? null;
+    if (
+      this.keepTracksGapMs !== undefined &&
+      lastPtsMs !== null &&
+      frame.ptsMs - lastPtsMs > this.keepTracksGapMs
+    ) {
+      // A long hole in a live stream (a reconnect): what was there may have moved anywhere; new tracks start,
+      // with new ids (the id counter goes on).
+      this.tracker = Tracker.restore({ ...this.tracker.serialize(), tracks: [] });
+      this.state.trackRestarts = (this.state.trackRestarts ?? 0) + 1;
+    }
+    this.state.lastPtsMs = frame.ptsMs;
     const trackStarted = performance.now();
     // Real time between frames (skipped frames, a gap): the tracker's motion model steps by ptsMs, not by calls.
     const tracked = this.tracker.update(detections, { ptsMs: frame.ptsMs });
@@ -332,7 +357,18 @@ export class JobAggregation {
     if (last && last.phi === phi && last.toFrame === frame.index - 1) last.toFrame = frame.index;
     else phiRanges.push({ fromFrame: frame.index, toFrame: frame.index, phi });
     const rows = detectionsToRows(detections, (classId) => labelOf(this.models, phi, classId));
-    const line: TracksLine = { frame: frame.index, ptsMs: frame.ptsMs, phi, detections: rows };
+    const line: TracksLine = {
+      frame: frame.index,
+      ptsMs: frame.ptsMs,
+      ...(capture === undefined
+        ? {}
+        : {
+            capturedAt: new Date(capturedAtMs(capture, frame.ptsMs)).toISOString(),
+            captureClock: capture.clock,
+          }),
+      phi,
+      detections: rows,
+    };
     this.analyze(line);
     return JSON.stringify(line);
   }

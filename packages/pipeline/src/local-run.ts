@@ -120,6 +120,9 @@ export async function runLocal(options: LocalRunOptions): Promise<LocalRunResult
     framesPerChunk: options.framesPerChunk,
     models: registry,
     logger: options.logger,
+    // One process, frames in memory: decoding a live input once here beats recording it and starting one
+    // decoder per segment, and compressing frames would only cost CPU (a job's spec may still choose).
+    liveTransport: "raw",
   });
   const { job } = await jobStore.create(spec);
   const progressTimer = options.onProgress

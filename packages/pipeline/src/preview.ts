@@ -9,10 +9,11 @@ import type { ZonesFileInput } from "@vdet/analytics";
 import { type RenderRange, renderAnnotatedVideo, type TrackFrame } from "@vdet/render";
 import type { VideoInput } from "@vdet/video";
 import type { JobOutput } from "./job-output.ts";
+import { isLiveInput } from "./live-policy.ts";
 
 /** Inputs that can be read again after the job: files, s3:// objects and http(s) files, not live streams. */
 export function canReadAgain(input: string): boolean {
-  return !/^rtsps?:\/\//i.test(input) && !/\.m3u8(\?|$)/i.test(input);
+  return !isLiveInput(input);
 }
 
 export async function writePreview(

@@ -9,23 +9,24 @@
 // producer that gets the job again after a crash queues only the units after it (or fails the job when the
 // input is a live stream).
 
-import { PRODUCER_DEFAULTS } from "@vdet/config";
+import { LIVE_DEFAULTS, PRODUCER_DEFAULTS } from "@vdet/config";
 import { getConfig } from "@vdet/effdet";
 import { VdetError } from "@vdet/errors";
+import { encodeJpeg } from "@vdet/image";
 import { type JobStore, jobClassIds, type ModelRegistry } from "@vdet/jobs";
 import { metrics } from "@vdet/metrics";
 import {
   type FrameChunk,
+  type FrameEncoding,
   type FrameRef,
   type Gap,
   isTerminal,
   type JobEvent,
   type JobRecord,
   type JobSpec,
-  overloadOf,
+  type LiveTransport,
   parsePhi,
   type SegmentWork,
-  type VideoSummary,
 } from "@vdet/protocol";
 import type { Consumer, Transport } from "@vdet/transport";
 import {
@@ -50,12 +51,20 @@ import {
   limitInputBytes,
 } from "./input-limits.ts";
 import { letterboxFor, padToSquare } from "./letterbox.ts";
+import { LiveConnection, reconnectingFrames } from "./live-connection.ts";
+import { chooseLiveTransport } from "./live-policy.ts";
+import { type LiveRecordingConfig, recordLiveJob } from "./live-recording.ts";
 import { type StageLogger, silentLogger } from "./logger.ts";
 import { canReadAgain } from "./preview.ts";
 import { defaultSegmentInput, framePtsMs, type SegmentInputResolver } from "./segments.ts";
+import { type DecodingEnd, videoSummary, workFields } from "./work-fields.ts";
 
-export interface ProducerConfig {
+export interface ProducerConfig extends LiveRecordingConfig {
   transport: Transport;
+  /** How live inputs' frames reach the workers when a job's spec does not say (default: by its latency budget). */
+  liveTransport?: LiveTransport;
+  /** JPEG quality of the low-latency path's frames (default LIVE_DEFAULTS.jpegQuality). */
+  jpegQuality?: number;
   jobStore: JobStore;
   /** Turns a job's input string into something ffmpeg reads (s3:// → a stream); default: as given. */
   openInput?: (input: string) => Promise<VideoInput>;
@@ -174,6 +183,13 @@ async function produceJob(job: JobRecord, config: ProducerConfig, log: StageLogg
   let classes: number[] | undefined;
   const gaps: Gap[] = [];
   const display = /^[A-Za-z][A-Za-z0-9+.-]+:/.test(spec.input) ? redactUrl(spec.input) : spec.input;
+  // Live inputs on the low-latency path send JPEG frames unless raw pixels were asked for; other inputs that are
+  // decoded here (stdin, inputs not cut into segments) send raw pixels.
+  const live = !canReadAgain(spec.input);
+  const encoding: FrameEncoding = live && liveTransportOf(spec, config) === "jpeg" ? "jpeg" : "raw";
+  let pendingCapturedAtMs = 0;
+  let liveConnection: LiveConnection | undefined;
+  const jpegQuality = config.jpegQuality ?? LIVE_DEFAULTS.jpegQuality;
 
   const flush = async (letterbox: ReturnType<typeof letterboxFor>) => {
     if (pending.length === 0) return;
@@ -182,8 +198,12 @@ async function produceJob(job: JobRecord, config: ProducerConfig, log: StageLogg
       chunk: chunks,
       frames: pending,
       size: side,
+      ...(encoding === "jpeg" ? { encoding } : {}),
       letterbox,
       ...workFields(spec, classes),
+      ...(live
+        ? { capture: { atMs: pendingCapturedAtMs, ptsMs: pending[0].ptsMs, clock: "arrival" as const } }
+        : {}),
       enqueuedAtMs: Date.now(),
     };
     await transport.frames.add(chunk, { id: `${job.id}-${chunks}`, priority: spec.priority });
@@ -224,6 +244,12 @@ async function produceJob(job: JobRecord, config: ProducerConfig, log: StageLogg
       log.info({ ...fields, frames: planned.frames, segments: planned.chunks }, "planned");
       return;
     }
+    if (!canReadAgain(spec.input) && liveTransportOf(spec, config) === "segments") {
+      const recorded = await recordLiveJob(config, { job, classes, side, display, log });
+      await endDecoding(job, config, recorded);
+      log.info({ ...fields, frames: recorded.frames, segments: recorded.chunks }, "recorded");
+      return;
+    }
     info = await probeVideo(await open(spec.input), {
       signal: abort.signal,
       timeoutMs: config.inputTimeoutMs,
@@ -234,28 +260,43 @@ async function produceJob(job: JobRecord, config: ProducerConfig, log: StageLogg
     const letterbox = letterboxFor(info.width, info.height, side);
     await jobStore.setVideo(job.id, videoSummary(info));
     log.info({ ...fields, width: info.width, height: info.height, fps: info.fps, side }, "decoding");
-    const frames = decodeFrames(await open(spec.input), {
-      sampling: spec.sampling,
-      size: { width: letterbox.contentWidth, height: letterbox.contentHeight },
-      signal: abort.signal,
-      maxWidth: limits.maxWidth,
-      maxHeight: limits.maxHeight,
-      maxFrames: limits.maxFrames,
-      stallTimeoutMs: config.inputTimeoutMs,
-      allowedKinds: kinds,
-      network: config.network,
-      onGap: (gap) => {
-        gaps.push(gap);
-        metrics.error("producer", "gap");
-        log.warn({ ...fields, ...gap }, "gap in the input");
-        void jobStore
-          .addError(job.id, {
-            stage: "producer",
-            message: `gap ${(gap.fromMs / 1000).toFixed(3)}–${(gap.toMs / 1000).toFixed(3)} s: ${gap.reason}${gap.detail ? ` (${gap.detail})` : ""}`,
-          })
-          .catch(() => {});
-      },
-    });
+    const recordGap = (gap: Gap) => {
+      gaps.push(gap);
+      metrics.error("producer", "gap");
+      log.warn({ ...fields, ...gap }, "gap in the input");
+      void jobStore
+        .addError(job.id, {
+          stage: "producer",
+          message: `gap ${(gap.fromMs / 1000).toFixed(3)}–${(gap.toMs / 1000).toFixed(3)} s: ${gap.reason}${gap.detail ? ` (${gap.detail})` : ""}`,
+        })
+        .catch(() => {});
+    };
+    const decode = async (onGap: (gap: Gap) => void) =>
+      decodeFrames(await open(spec.input), {
+        sampling: spec.sampling,
+        size: { width: letterbox.contentWidth, height: letterbox.contentHeight },
+        signal: abort.signal,
+        maxWidth: limits.maxWidth,
+        maxHeight: limits.maxHeight,
+        maxFrames: limits.maxFrames,
+        stallTimeoutMs: config.inputTimeoutMs,
+        allowedKinds: kinds,
+        network: config.network,
+        onGap,
+      });
+    // A live input reconnects when it drops (its gaps then live in liveConnection); others decode once.
+    if (live) {
+      liveConnection = new LiveConnection(job, jobStore, log);
+      await liveConnection.start();
+    }
+    const frames =
+      liveConnection === undefined
+        ? await decode(recordGap)
+        : reconnectingFrames(
+            liveConnection,
+            decode,
+            async () => (await jobStore.get(job.id))?.cancelRequested ?? true,
+          );
     let seen = 0;
     for await (const frame of frames) {
       seen = frame.index + 1;
@@ -263,9 +304,17 @@ async function produceJob(job: JobRecord, config: ProducerConfig, log: StageLogg
       if (spec.maxFrames !== undefined && decoded >= spec.maxFrames) break; // reached before the restart
       checkDecodedDuration(frame.ptsSeconds, limits, display);
       const key = `${job.id}/${frame.index}`;
-      await transport.frameStore.put(key, padToSquare(frame.data, frame.width, frame.height, side), ttl);
+      const stored =
+        encoding === "jpeg"
+          ? encodeJpeg({ width: frame.width, height: frame.height, data: frame.data }, jpegQuality)
+          : padToSquare(frame.data, frame.width, frame.height, side);
+      await transport.frameStore.put(key, stored, ttl);
       const ptsMs = framePtsMs(frame.ptsSeconds);
-      if (pending.length === 0) firstPendingAtMs = Date.now();
+      if (pending.length === 0) {
+        firstPendingAtMs = Date.now();
+        // The frame just came out of the decoder: its arrival is its capture time (the clock the chunk carries).
+        pendingCapturedAtMs = firstPendingAtMs;
+      }
       pending.push({ index: frame.index, ptsMs, key });
       decoded++;
       metrics.framesDecoded();
@@ -277,7 +326,7 @@ async function produceJob(job: JobRecord, config: ProducerConfig, log: StageLogg
         const state = await waitForCapacity(
           job.id,
           jobStore,
-          maxInFlight,
+          Math.max(1, Math.ceil(maxInFlight / framesPerChunk)),
           transport,
           config.maxQueuedChunks ?? PRODUCER_DEFAULTS.maxQueuedChunks,
         );
@@ -306,45 +355,28 @@ async function produceJob(job: JobRecord, config: ProducerConfig, log: StageLogg
       if (pending.length > 0 && info) await flush(letterboxFor(info.width, info.height, side));
     }
   }
+  await liveConnection?.stop(error ?? undefined);
   await endDecoding(job, config, {
     frames: decoded,
     chunks,
     video: info ? videoSummary(info) : null,
     error,
     cancelled,
-    gaps,
+    gaps: liveConnection?.gaps ?? gaps,
   });
   log.info({ ...fields, frames: decoded, chunks, cancelled }, "decoded");
 }
 
-/** How a planned job ended: what endDecoding records. */
-interface DecodingEnd {
-  frames: number;
-  chunks: number;
-  video: VideoSummary | null;
-  error: string | null;
-  cancelled: boolean;
-  /** Holes in the input the decoder reported. */
-  gaps?: Gap[];
-}
-
-/** The fields of a frame chunk or segment that come from the job's spec. */
-function workFields(spec: JobSpec, classes: number[] | undefined) {
-  return {
-    phi: spec.phi,
-    mode: spec.mode,
-    latencyBudgetMs: spec.latencyBudgetMs,
-    overload: spec.mode === "latency" ? overloadOf(spec) : undefined,
-    scoreThreshold: spec.scoreThreshold,
-    classes,
-    priority: spec.priority,
-    target: spec.throughput
-      ? {
-          framesPerSecond: spec.throughput.framesPerSecond,
-          finishByMs: spec.throughput.finishBy ? Date.parse(spec.throughput.finishBy) : undefined,
-        }
-      : undefined,
-  };
+/** How a live job's frames reach the workers: its spec, else this producer's setting, else by its budget. */
+export function liveTransportOf(
+  spec: JobSpec,
+  config: Pick<ProducerConfig, "liveSegmentSeconds" | "liveTransport">,
+): LiveTransport {
+  return chooseLiveTransport({
+    requested: spec.liveTransport ?? config.liveTransport,
+    latencyBudgetMs: spec.mode === "latency" ? spec.latencyBudgetMs : undefined,
+    segmentSeconds: config.liveSegmentSeconds,
+  });
 }
 
 /**
@@ -474,32 +506,25 @@ async function endDecoding(
   await transport.events.add(event, { id: `${job.id}-decoded` });
 }
 
-function videoSummary(info: VideoInfo): VideoSummary {
-  return {
-    width: info.width,
-    height: info.height,
-    fps: info.fps ?? null,
-    durationMs: info.durationSeconds === undefined ? null : Math.round(info.durationSeconds * 1000),
-    codec: info.codec,
-  };
-}
-
 /**
- * Waits while the job has more than `max` frames decoded but not yet inferred (fair share: a long job cannot fill
- * the queue) or the frame queue as a whole holds more than `maxChunks` chunks (Redis memory); reports a cancel.
+ * Waits while the job has more than `maxUnits` chunks queued and not yet reported (fair share: a long job cannot
+ * fill the queue) — a blocking pop on the job's in-flight tokens (JobStore.waitForCapacity), no polling — and,
+ * when the frame queue as a whole holds more than `maxChunks` chunks (Redis memory, other jobs' chunks), until one
+ * of this job's chunks is reported (or for a second when it has none in flight). Reports a cancel.
  */
 async function waitForCapacity(
   jobId: string,
   store: JobStore,
-  max: number,
+  maxUnits: number,
   transport: Transport,
   maxChunks: number,
 ): Promise<"ok" | "cancelled"> {
   for (;;) {
-    const job = await store.get(jobId);
-    if (!job || job.cancelRequested) return "cancelled";
-    const inFlight = job.progress.decoded - job.progress.inferred - job.progress.failed;
-    if (inFlight <= max && (await transport.frames.counts()).waiting <= maxChunks) return "ok";
-    await sleep(25);
+    const room = await store.waitForCapacity(jobId, maxUnits, 30_000);
+    if (room.cancelled) return "cancelled";
+    if (room.inFlight > maxUnits) continue;
+    if ((await transport.frames.counts()).waiting <= maxChunks) return "ok";
+    if (room.inFlight > 0) await store.waitForCapacity(jobId, room.inFlight - 1, 1000);
+    else await sleep(1000);
   }
 }

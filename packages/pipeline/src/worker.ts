@@ -8,6 +8,7 @@ import { hostname } from "node:os";
 import { WORKER_DEFAULTS } from "@vdet/config";
 import type { PostprocessOptions } from "@vdet/effdet";
 import { isRetryable, VdetError } from "@vdet/errors";
+import { decodeImage } from "@vdet/image";
 import type { JobStore } from "@vdet/jobs";
 import { metrics } from "@vdet/metrics";
 import {
@@ -69,6 +70,7 @@ type WorkUnit = Pick<
   | "overload"
   | "target"
   | "size"
+  | "capture"
 > & {
   /** The chunk or segment number. */
   unit: number;
@@ -269,6 +271,7 @@ export function startWorker(config: WorkerConfig): WorkerStage {
       packed: packFrames(done, unit.letterbox),
       failed,
       worker: name,
+      ...(unit.capture === undefined ? {} : { capture: unit.capture }),
       // From the producer's enqueue (the deadline's origin) to the first frame reaching the model queue.
       queueMs: Math.max(0, started - Math.min(unit.enqueuedAtMs, receivedMs)),
       computeMs: now - started,
@@ -294,6 +297,12 @@ export function startWorker(config: WorkerConfig): WorkerStage {
         if (!data) {
           metrics.error("worker", "expired_frame");
           yield { ...ref, failure: "frame pixels expired or missing in the frame store" };
+        } else if (chunk.encoding === "jpeg") {
+          const decoded = decodeStoredJpeg(data, chunk);
+          if (typeof decoded === "string") {
+            metrics.error("worker", "bad_frame");
+            yield { ...ref, failure: decoded };
+          } else yield { index: ref.index, ptsMs: ref.ptsMs, data: decoded };
         } else if (data.length !== chunk.size * chunk.size * 3) {
           metrics.error("worker", "bad_frame_size");
           yield { ...ref, failure: `frame has ${data.length} bytes, not ${chunk.size}² RGB` };
@@ -394,4 +403,22 @@ function estimatedFrames(job: Awaited<ReturnType<JobStore["get"]>>): number | un
   if (!job || !durationMs) return undefined;
   const frames = Math.ceil((durationMs / 1000) * sampledFps(job.spec.sampling, job.video?.fps));
   return job.spec.maxFrames === undefined ? frames : Math.min(frames, job.spec.maxFrames);
+}
+
+/**
+ * A JPEG frame of a chunk (the low-latency live path): decoded and letterboxed into the chunk's square; a string
+ * says why it cannot be.
+ */
+function decodeStoredJpeg(bytes: Uint8Array, chunk: FrameChunk): Uint8Array | string {
+  let image: { width: number; height: number; data: Uint8Array };
+  try {
+    image = decodeImage(bytes, "stored frame");
+  } catch (error) {
+    return `frame JPEG could not be decoded: ${error instanceof Error ? error.message : String(error)}`;
+  }
+  const { contentWidth, contentHeight } = chunk.letterbox;
+  if (image.width !== contentWidth || image.height !== contentHeight) {
+    return `frame JPEG is ${image.width}×${image.height}, not the letterbox content ${contentWidth}×${contentHeight}`;
+  }
+  return padToSquare(image.data, image.width, image.height, chunk.size);
 }

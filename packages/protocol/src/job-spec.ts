@@ -107,6 +107,43 @@ export const throughputSchema = z
 export type Throughput = z.infer<typeof throughputSchema>;
 
 /**
+ * Live inputs (HLS, RTSP): how the producer reconnects when the source drops, stalls or ends unexpectedly. Each
+ * absent field takes @vdet/config's LIVE_DEFAULTS.reconnect.
+ */
+export const reconnectSchema = z
+  .object({
+    /** Wait before the first reconnect, ms; each failed attempt multiplies it by `factor`, up to `maxDelayMs`. */
+    initialDelayMs: z.number().int().min(0).max(600_000).optional(),
+    maxDelayMs: z.number().int().min(0).max(3_600_000).optional(),
+    factor: z.number().min(1).max(10).optional(),
+    /** Each wait is drawn uniformly from [delay × (1 − jitter), delay]. */
+    jitter: z.number().min(0).max(1).optional(),
+    /** The job stops reconnecting (and ends, gap recorded) after the source has been gone this long, ms; 0: never. */
+    giveUpAfterMs: z
+      .number()
+      .int()
+      .min(0)
+      .max(30 * 24 * 3_600_000)
+      .optional(),
+    /** A gap up to this long keeps the tracks going across it; a longer one starts new tracks, ms. */
+    keepTracksGapMs: z.number().int().min(0).max(3_600_000).optional(),
+  })
+  .strict()
+  .refine((r) => r.maxDelayMs === undefined || (r.initialDelayMs ?? 0) <= r.maxDelayMs, {
+    message: "initialDelayMs must not exceed maxDelayMs",
+  });
+export type ReconnectSpec = z.infer<typeof reconnectSchema>;
+
+/**
+ * How a live input's frames travel from the producer to the workers: `segments` (recorded ≈1 s pieces of the
+ * stream, decoded by the workers; the default when the latency budget allows a segment's wait), `jpeg` (decoded
+ * frames, JPEG-compressed: the low-latency path, the default for budgets shorter than a segment) or `raw` (decoded
+ * frames as raw pixels: only on request).
+ */
+export const LIVE_TRANSPORTS = ["segments", "jpeg", "raw"] as const;
+export type LiveTransport = (typeof LIVE_TRANSPORTS)[number];
+
+/**
  * A stream's output layout (set by POST /streams, derived in stream.ts): tracks.jsonl is written as one part per
  * `partMinutes` of wall time, named by the part's start, plus a rolling manifest listing the parts, so that an
  * output that runs for weeks never grows one object without bound.
@@ -172,6 +209,10 @@ export const jobSpecFields = z
     overload: overloadSchema.optional(),
     /** Where to tell when the job ends (a webhook, an SNS topic, or both); the format is in docs/live.md. */
     notify: notifySchema.optional(),
+    /** Live inputs: reconnect policy (absent: the defaults). */
+    reconnect: reconnectSchema.optional(),
+    /** Live inputs: how frames reach the workers (LIVE_TRANSPORTS); absent: chosen by the latency budget. */
+    liveTransport: z.enum(LIVE_TRANSPORTS).optional(),
   })
   .strict();
 

@@ -3,7 +3,7 @@
 
 import { z } from "zod";
 import { jobSpecSchema } from "./job-spec.ts";
-import { streamStatsSchema } from "./stream-state.ts";
+import { streamStateSchema, streamStatsSchema } from "./stream-state.ts";
 
 export const JOB_STATES = ["queued", "running", "completed", "failed", "cancelled"] as const;
 export const jobStateSchema = z.enum(JOB_STATES);
@@ -63,6 +63,22 @@ export const jobRenderingSchema = z
   .strict();
 export type JobRendering = z.infer<typeof jobRenderingSchema>;
 
+/** A live input's connection (HLS, RTSP), as the producer reports it (states: STREAM_STATES, stream-state.ts). */
+export const jobConnectionSchema = z
+  .object({
+    state: streamStateSchema,
+    /** When the connection entered `state`, epoch ms. */
+    sinceMs: z.number(),
+    /** Reconnects so far (successful or not). */
+    reconnects: z.number().int().min(0),
+    /** Holes in the stream so far (reconnects and holes inside a connection). */
+    gaps: z.number().int().min(0),
+    /** Why the last connection ended, while reconnecting or stopped. */
+    reason: z.string().max(2000).optional(),
+  })
+  .strict();
+export type JobConnection = z.infer<typeof jobConnectionSchema>;
+
 export const jobRecordSchema = z
   .object({
     id: z.string(),
@@ -79,6 +95,8 @@ export const jobRecordSchema = z
     rendering: jobRenderingSchema.nullable().optional(),
     /** Streams: the aggregator's recent figures (frame rates, deadline hit rate, φ). */
     streamStats: streamStatsSchema.optional(),
+    /** Live inputs: the stream's connection state (STREAM_STATES); absent for files. */
+    connection: jobConnectionSchema.optional(),
   })
   .strict();
 export type JobRecord = z.infer<typeof jobRecordSchema>;

@@ -47,8 +47,32 @@ const chunkAddress = {
   chunk: z.number().int().min(0),
 };
 
+/**
+ * Where a live frame's wall-clock capture time comes from: `arrival`, the time the producer received it (a
+ * recorded segment: when the segment was complete, less its duration; a decoded frame: when it came out of the
+ * decoder). The source's own clock (HLS EXT-X-PROGRAM-DATE-TIME, RTCP sender reports) is not read yet.
+ */
+export const CAPTURE_CLOCKS = ["arrival"] as const;
+export type CaptureClock = (typeof CAPTURE_CLOCKS)[number];
+
+/**
+ * Live inputs: the frame at `ptsMs` was captured at `atMs` (epoch ms) by `clock`; the unit's other frames at
+ * atMs + (their ptsMs − ptsMs).
+ */
+export const captureSchema = z
+  .object({ atMs: z.number(), ptsMs: z.number(), clock: z.enum(CAPTURE_CLOCKS) })
+  .strict();
+export type Capture = z.infer<typeof captureSchema>;
+
+/** A frame's capture time by its unit's capture anchor, epoch ms. */
+export function capturedAtMs(capture: Capture, ptsMs: number): number {
+  return Math.round(capture.atMs + (ptsMs - capture.ptsMs));
+}
+
 /** What a worker needs to run a job's frames, whether they come as a chunk of stored frames or as a segment. */
 const workFields = {
+  /** Live inputs: when the unit's frames were captured (the worker passes it on with the detections). */
+  capture: captureSchema.optional(),
   letterbox: letterboxSchema,
   phi: phiRangeSchema,
   mode: z.enum(["latency", "archive"]),
@@ -70,12 +94,21 @@ const workFields = {
     .optional(),
 };
 
+/**
+ * How a chunk's frames are stored: `raw`, square RGB24 images of the chunk's size (letterboxed); `jpeg`, the
+ * letterbox content (contentWidth × contentHeight) as JPEG, which the worker decodes and letterboxes.
+ */
+export const FRAME_ENCODINGS = ["raw", "jpeg"] as const;
+export type FrameEncoding = (typeof FRAME_ENCODINGS)[number];
+
 export const frameChunkSchema = z
   .object({
     ...chunkAddress,
     frames: z.array(frameRefSchema).min(1).max(1024),
-    /** Frames are square RGB24 images of this side. */
+    /** Frames are square RGB24 images of this side (once decoded, for `jpeg`). */
     size: z.number().int().min(32).max(4096),
+    /** Absent: raw. */
+    encoding: z.enum(FRAME_ENCODINGS).optional(),
     ...workFields,
   })
   .strict();
@@ -162,6 +195,8 @@ export const detectionBatchSchema = z
     packed: packedFramesSchema,
     failed: z.array(frameFailureSchema).default([]),
     worker: z.string().max(200),
+    /** Live inputs: the unit's capture anchor, as the producer gave it. */
+    capture: captureSchema.optional(),
     /** Time the chunk waited in the queue and in the batcher, and the model's compute time, ms. */
     queueMs: z.number().min(0),
     computeMs: z.number().min(0),
@@ -175,9 +210,15 @@ export const gapSchema = z
   .object({
     fromMs: z.number(),
     toMs: z.number(),
-    /** unreachable, truncated, stalled, timestamp-jump (@vdet/video's GAP_REASONS). */
+    /**
+     * unreachable, truncated, stalled, timestamp-jump (@vdet/video's GAP_REASONS); for a reconnect of a live
+     * input, `reconnect: ` and why the connection ended (dropped, stalled, ended).
+     */
     reason: z.string().min(1).max(64),
     detail: z.string().max(2000).optional(),
+    /** Live inputs: wall-clock start and end of the hole (epoch ms), when the producer knows them (reconnects). */
+    startedAtMs: z.number().optional(),
+    endedAtMs: z.number().optional(),
   })
   .strict();
 export type Gap = z.infer<typeof gapSchema>;

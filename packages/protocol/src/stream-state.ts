@@ -5,8 +5,10 @@ import { z } from "zod";
 import { phiSchema } from "./phi.ts";
 
 /**
- * connecting: created, no frame decoded yet; live: frames arrive; reconnecting: the source dropped and is being
- * opened again; stopped: removed (DELETE /streams/:id), failed or ended, its output finalised.
+ * A live input's connection, as the producer reports it on the job record (`connection`) and the streams API shows
+ * it: `connecting` (opening the source, first time), `live` (segments or frames arriving), `reconnecting` (the
+ * source dropped, stalled or ended unexpectedly; waiting out the backoff or opening it again), `stopped` (the job no
+ * longer reads it: removed with DELETE /streams/:id, ended, gave up, failed; its output finalised).
  */
 export const STREAM_STATES = ["connecting", "live", "reconnecting", "stopped"] as const;
 export const streamStateSchema = z.enum(STREAM_STATES);

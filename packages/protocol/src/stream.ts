@@ -51,9 +51,13 @@ export const streamSpecSchema = jobSpecFields
 /** What a user writes to POST /streams. */
 export type StreamSpecInput = z.input<typeof streamSpecSchema>;
 
-/** A stream's state from its job: the producer's count of decoded frames says whether frames arrive. */
+/**
+ * A stream's state from its job: the producer's connection state where it reported one (reconnecting included),
+ * else the count of decoded frames says whether frames arrive.
+ */
 export function streamState(job: JobRecord): StreamState {
   if (isTerminal(job.state)) return "stopped";
+  if (job.connection) return job.connection.state;
   if (job.state === "queued" || job.progress.decoded === 0) return "connecting";
   return "live";
 }

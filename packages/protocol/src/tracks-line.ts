@@ -2,6 +2,7 @@
 // failed). The aggregator writes them in frame order; the renderer, the dashboard and scripts read them.
 
 import { z } from "zod";
+import { CAPTURE_CLOCKS } from "./messages.ts";
 import { phiSchema } from "./phi.ts";
 
 /** One detection of a tracks.jsonl line. */
@@ -23,6 +24,10 @@ export const tracksLineSchema = z
     /** Index of the sampled frame within the job. */
     frame: z.number().int().min(0),
     ptsMs: z.number(),
+    /** Live inputs: the frame's wall-clock capture time (ISO 8601, UTC, ms), by `captureClock`. */
+    capturedAt: z.string().optional(),
+    /** Where capturedAt comes from (CAPTURE_CLOCKS): `arrival`, when the producer received the frame. */
+    captureClock: z.enum(CAPTURE_CLOCKS).optional(),
     /** The φ that ran on the frame (absent on a failed frame). */
     phi: phiSchema.optional(),
     /** Set on a frame that failed; it has no detections. */

@@ -44,7 +44,7 @@ export {
   VIDEO_DEMUXERS,
   type VideoInput,
 } from "./input.ts";
-export { type RecordedSegment, type RecordOptions, recordLive } from "./live.ts";
+export { type RecordedSegment, type RecordOptions, type RecordTimeline, recordLive } from "./live.ts";
 export { type ProbeOptions, probeVideo, type Rational, type VideoInfo } from "./probe.ts";
 export {
   DEFAULT_SEGMENT_SECONDS,

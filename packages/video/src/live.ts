@@ -35,6 +35,7 @@ import {
   type ResolvedInput,
   resolveInput,
 } from "./input.ts";
+import type { Rational } from "./probe.ts";
 import type { SegmentDescriptor } from "./segments.ts";
 
 export interface RecordOptions {
@@ -50,7 +51,38 @@ export interface RecordOptions {
   onGap?: (gap: Gap) => void;
   /** How ffmpeg reaches http(s) inputs (a policy proxy); see NetworkOptions. */
   network?: NetworkOptions;
+  /**
+   * Where this recording continues an earlier one (a reconnect): its first sampled frame gets index
+   * `firstIndex` and sequential time `startMs`, and the sampler goes on from `gridNext`. Absent: a fresh timeline
+   * from the input's start (index 0, the source's own start time).
+   */
+  timeline?: RecordTimeline;
+  /** HLS: which playlist segment to start at (ffmpeg's -live_start_index; -1: the newest). Default ffmpeg's (-3). */
+  liveStartIndex?: number;
 }
+
+/** Where a recording's timeline continues (RecordedSegment.next says where the next one would). */
+export interface RecordTimeline {
+  firstIndex: number;
+  startMs: number;
+  gridNext: number;
+  /**
+   * The last recording's raw timestamps. When the new connection's timestamps carry on from them (the same
+   * stream re-joined: an HLS origin that came back, a camera whose clock ran on), the timeline keeps the source's
+   * own time, frames already recorded (at or before `lastPts`) are skipped, and `startMs` is not used; otherwise
+   * (the stream restarted) the new connection's first frame is put at `startMs`.
+   */
+  continuity?: {
+    timeBase: Rational;
+    ptsOffset: number;
+    lastPts: number;
+    /** How far before `lastPts` a re-joined stream may start (twice the longest segment recorded), seconds. */
+    overlapSeconds: number;
+  };
+}
+
+/** A re-joined stream continues the last one when its first frame is at most this long after the last one. */
+const CONTINUITY_AFTER_SECONDS = 3600;
 
 export interface RecordedSegment {
   /** 0-based, consecutive. */
@@ -62,6 +94,10 @@ export interface RecordedSegment {
   durationMs: number;
   /** The segment's sampled frames, for decodeSegment(bytes, descriptor); undefined when none is sampled. */
   descriptor: SegmentDescriptor | undefined;
+  /** When the segment's file was complete (epoch ms): its last frame arrived just before. */
+  arrivedAtMs: number;
+  /** Where a recording continuing after this segment (a reconnect) starts its timeline, with no time lost. */
+  next: RecordTimeline;
 }
 
 const DEFAULT_STALL_TIMEOUT_MS = 30_000;
@@ -105,7 +141,12 @@ class Recorder {
   private startTimeUs: number | undefined;
   private expectedEndSeconds: number | undefined;
   private sampler: Sampler | undefined;
-  private sampledFrames = 0;
+  private sampledFrames: number;
+  /** The shift from raw pts to sequential time, fixed by the first segment. */
+  private ptsOffset: number | undefined;
+  /** Re-joined stream: frames at or before this raw pts were recorded by the last connection. */
+  private skipThrough = Number.NEGATIVE_INFINITY;
+  private longestSegmentMs: number;
   private playlistLost = false;
   private sequence = 0;
   private lastProgressAt = Date.now();
@@ -119,6 +160,8 @@ class Recorder {
     segmentSeconds: number,
     private readonly options: RecordOptions,
   ) {
+    this.sampledFrames = options.timeline?.firstIndex ?? 0;
+    this.longestSegmentMs = (options.timeline?.continuity?.overlapSeconds ?? 0) * 500;
     const stallTimeoutMs = options.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS;
     const networkTimeoutMs = input.kind === "hls" ? stallTimeoutMs / 2 : 2 * stallTimeoutMs;
     this.gaps =
@@ -129,6 +172,9 @@ class Recorder {
       ...["-hide_banner", "-nostdin", "-nostats", "-loglevel", "level+info"],
       ...inputOptions(input, networkTimeoutMs, options.network),
       // Keep the source's timestamps: the descriptors shift them exactly as a sequential decode does.
+      ...(input.kind === "hls" && options.liveStartIndex !== undefined
+        ? ["-live_start_index", String(options.liveStartIndex)]
+        : []),
       ...["-copyts", "-i", input.source as string],
       ...["-map", "0:V:0", "-c", "copy", "-f", "segment", "-segment_time", String(segmentSeconds)],
       ...["-segment_format", "mpegts", "-segment_format_options", "mpegts_copyts=1"],
@@ -256,11 +302,42 @@ class Recorder {
         },
       );
     }
-    const ptsOffset = microsecondsToTicks(this.startTimeUs, timeBase);
-    const frames = packets.pts
+    const all = packets.pts
       .filter((pts, i) => !packets.discard[i] && Number.isFinite(pts))
       .sort((a, b) => a - b);
-    this.sampler ??= new Sampler(this.options.sampling, timeBase);
+    const timeline = this.options.timeline;
+    if (this.ptsOffset === undefined && (timeline === undefined || all.length > 0)) {
+      const c = timeline?.continuity;
+      const first = all[0]!;
+      const seconds = (ticks: number) => (ticks * timeBase.num) / timeBase.den;
+      if (
+        c !== undefined &&
+        c.timeBase.num === timeBase.num &&
+        c.timeBase.den === timeBase.den &&
+        seconds(first - c.lastPts) >= -c.overlapSeconds &&
+        seconds(first - c.lastPts) <= CONTINUITY_AFTER_SECONDS
+      ) {
+        // The same stream re-joined: its own timestamps go on; what was recorded already is skipped.
+        this.ptsOffset = c.ptsOffset;
+        this.skipThrough = c.lastPts;
+      } else {
+        // A continued timeline puts this connection's first frame at timeline.startMs; a fresh one starts where
+        // the sequential decode does (the input's start time).
+        this.ptsOffset =
+          timeline === undefined
+            ? microsecondsToTicks(this.startTimeUs, timeBase)
+            : first - microsecondsToTicks(Math.round(timeline.startMs * 1000), timeBase);
+      }
+    }
+    if (this.ptsOffset === undefined) return undefined; // nothing to anchor a continued timeline on yet
+    const frames = all.filter((pts) => pts > this.skipThrough);
+    // A segment that only repeats what the last connection recorded: nothing new in it.
+    if (frames.length === 0) return undefined;
+    const ptsOffset = this.ptsOffset;
+    this.sampler ??= new Sampler(this.options.sampling, timeBase, {
+      sourceIndex: 0,
+      gridNext: timeline?.gridNext ?? 0,
+    });
     const sampler = this.sampler;
     let descriptor: SegmentDescriptor | undefined;
     const now = Date.now();
@@ -293,20 +370,38 @@ class Recorder {
       this.sampledFrames += 1;
     }
     const first = frames[0];
+    const last = frames.at(-1);
+    const startPtsMs =
+      first === undefined ? Number(start) * 1000 : ((first - ptsOffset) * timeBase.num * 1000) / timeBase.den;
+    const lastMs =
+      last === undefined ? startPtsMs : ((last - ptsOffset) * timeBase.num * 1000) / timeBase.den;
+    // One frame interval past the last frame: the mean step of this segment (or the step of 25 fps).
+    const stepMs = frames.length > 1 ? (lastMs - startPtsMs) / (frames.length - 1) : 40;
     const segment: RecordedSegment = {
       sequence: this.sequence,
       bytes,
-      startPtsMs:
-        first === undefined
-          ? Number(start) * 1000
-          : ((first - ptsOffset) * timeBase.num * 1000) / timeBase.den,
+      startPtsMs,
       // The list's first start is 0 whatever the stream's start; the first frame's raw time is the truth.
       durationMs:
         (Number(end) -
           Math.max(Number(start), first === undefined ? 0 : (first * timeBase.num) / timeBase.den)) *
         1000,
       descriptor,
+      arrivedAtMs: now,
+      next: {
+        firstIndex: this.sampledFrames,
+        startMs: lastMs + stepMs,
+        gridNext: sampler.gridNext,
+        continuity: {
+          timeBase,
+          ptsOffset,
+          lastPts: last!,
+          overlapSeconds: (2 * this.longestSegmentMs) / 1000,
+        },
+      },
     };
+    this.longestSegmentMs = Math.max(this.longestSegmentMs, segment.durationMs);
+    segment.next.continuity!.overlapSeconds = (2 * this.longestSegmentMs) / 1000;
     this.sequence += 1;
     return segment;
   }

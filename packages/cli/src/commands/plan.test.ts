@@ -2,11 +2,11 @@
 // out; live and archive loads from probed clips; clear errors for wrong option combinations and bad profiles.
 
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { makeTestClip } from "@vdet/video/testing";
+import { makeNumberedHls, makeTestClip } from "@vdet/video/testing";
 import { execVdet, runVdet } from "../../testing/vdet.ts";
 import { parseFinishBy } from "./plan.ts";
 
@@ -83,6 +83,33 @@ describe("vdet plan", () => {
     assert.match(stdout, /\bprecision\b/);
     assert.match(stdout, /D1\s+int8\s+40\.2\s+0\.900\s+36\.2/);
     assert.match(stdout, /→ D1-int8 with 1 worker of this kind/);
+  });
+
+  test("live streams: the recorded segment's wait comes off the budget; a short budget (frame path) has none", async () => {
+    const hls = join(dir, "hls");
+    mkdirSync(hls);
+    const playlist = await makeNumberedHls(hls, {
+      frames: 40,
+      rate: 10,
+      width: 64,
+      height: 48,
+      segmentSeconds: 1,
+    });
+    const plan = async (budget: string) =>
+      JSON.parse(
+        (
+          await vdet(
+            "plan",
+            playlist,
+            ...["--budget", budget, "--fps", "10", "--profile", profilePath, "--json"],
+          )
+        ).stdout,
+      );
+    const segments = await plan("2500");
+    assert.equal(segments.load.captureWaitMs, 1000);
+    assert.equal(segments.load.budgetMs, 2500);
+    const frames = await plan("1500");
+    assert.equal(frames.load.captureWaitMs, 0);
   });
 
   test("live: a budget no φ keeps says why, without naming an option that was not given", async () => {

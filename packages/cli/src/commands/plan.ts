@@ -2,6 +2,7 @@
 // machine that will run the workers) and the inputs' load — live streams under a latency budget, or an archive to
 // finish by a time — how many workers of that kind each φ needs, and which φ results.
 
+import { captureWaitMs, chooseLiveTransport, isLiveInput } from "@vdet/pipeline";
 import { choiceLabel, type PhiValue, parsePhi } from "@vdet/protocol";
 import { ConfigError, createLogger, loadConfig, prepareWorker, workerConfigSchema } from "@vdet/roles";
 import {
@@ -78,8 +79,20 @@ export function registerPlanCommand(program: Command): void {
       const base = { profile, phiMin, phiMax, maxBatch: o.maxBatch, maxWorkers: o.maxWorkers };
       if (o.budget !== undefined) {
         const framesPerSecond = loads.reduce((sum, l) => sum + l.framesPerSecond, 0);
-        plan = planLatency({ ...base, framesPerSecond, budgetMs: o.budget });
-        load = { mode: "latency", budgetMs: o.budget, framesPerSecond };
+        // Live inputs on the recorded-segment path: a frame's deadline counts from capture, and it waits for its
+        // segment first; only the rest of the budget is the workers'.
+        const waitMs = Math.max(
+          0,
+          ...inputs
+            .filter(isLiveInput)
+            .map(() => captureWaitMs(chooseLiveTransport({ latencyBudgetMs: o.budget }))),
+        );
+        if (waitMs >= o.budget)
+          throw new InvalidArgumentError(
+            `--budget ${o.budget} ms leaves nothing after the live inputs' ${waitMs} ms capture wait`,
+          );
+        plan = planLatency({ ...base, framesPerSecond, budgetMs: o.budget - waitMs });
+        load = { mode: "latency", budgetMs: o.budget, captureWaitMs: waitMs, framesPerSecond };
       } else {
         const unknown = loads.filter((l) => l.frames === null).map((l) => l.input);
         if (unknown.length > 0)
@@ -154,7 +167,7 @@ function formatPlan(
 ): string {
   const what =
     load.mode === "latency"
-      ? `live: ${plan.requiredFps} frames/s, each due within ${load.budgetMs} ms`
+      ? `live: ${plan.requiredFps} frames/s, each due within ${load.budgetMs} ms${load.captureWaitMs ? ` of capture (${load.captureWaitMs} ms of it waiting for the recorded segment)` : ""}`
       : `archive: ${load.frames} frames by ${load.finishBy} (${plan.requiredFps} frames/s)`;
   const lines = [`${what}; profile ${key}`];
   lines.push(
