@@ -49,10 +49,21 @@ export const API_DEFAULTS = {
 
 export const PRODUCER_DEFAULTS = {
   framesPerChunk: 4,
-  /** Sampled frames per segment (re-readable inputs): fewer messages per frame against finer fan-out. */
+  /**
+   * Sampled frames per segment of a latency job (re-readable inputs): fewer messages per frame against finer
+   * fan-out and an earlier first result.
+   */
   segmentFrames: 256,
   /** Seconds of video per segment at most (whichever of the two limits comes first ends a segment). */
   segmentSeconds: 10,
+  /**
+   * The same two limits for archive jobs (no latency budget): a segment costs Redis about 60 commands whatever
+   * its length (its BullMQ message, the in-flight accounting, its results), so archive segments are larger —
+   * ≈ 0.06 commands per sampled frame at 1024 frames, and a 10-minute video still spreads over 10+ workers.
+   * VDET_SEGMENT_FRAMES, when set, applies to both kinds of job.
+   */
+  archiveSegmentFrames: 1024,
+  archiveSegmentSeconds: 60,
   /** Segments of one job queued and not yet reported before planning waits (a blocking pop, no polling). */
   maxSegmentsInFlight: 64,
   /** A partly filled chunk is sent after this long. */
