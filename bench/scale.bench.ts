@@ -404,7 +404,7 @@ async function segmentStep(n: number, redisUrl: string, ownRedis: Redis | null) 
     frames,
     seconds: r3(elapsed),
     fps: r3(frames / elapsed),
-    /** Sampled frames per segment: given, or the producer's archive default (1024 frames or 60 s). */
+    /** Sampled frames per segment: given, or the producer's archive default (2048 frames or 120 s). */
     segmentFrames: segmentFrames ?? "archive default",
     redisCallsPerFrame: frames ? r3((s1.calls - s0.calls) / frames) : null,
     redisCallsPerFrameNet: frames ? r3(netCalls / frames) : null,

@@ -52,7 +52,7 @@ export function registerRoleCommands(program: Command): void {
     .option("--max-frames-in-flight <n>", "pause decoding a job above this many queued frames (default 64)")
     .option(
       "--segment-frames <n>",
-      "sampled frames per segment (VDET_SEGMENT_FRAMES; default 1024 for archive jobs, 256 for latency jobs)",
+      "sampled frames per segment (VDET_SEGMENT_FRAMES; default 2048 for archive jobs, 256 for latency jobs)",
     )
     .option(
       "--max-segments-in-flight <n>",
