@@ -490,6 +490,17 @@ const workersByOps = ceiling ? ceiling.smallOpsPerS / (callsPerFrame * gpuFps) :
 const workersByBytes = ceiling ? (ceiling.frameMBPerS * 1e6) / (bytesPerFrame * gpuFps) : null;
 // The segment path's projection, from its largest step: per-frame commands (net) and bytes (detections included).
 const lastSegment = rows.filter((r) => r.segments).at(-1)?.segments;
+// What an idle worker adds (its queues' blocking reads, stall checks, heartbeats): the slope of the idle rate over
+// the segment steps' worker counts. A fleet of W workers costs W × (per-frame commands × frame rate + this).
+const segmentRows = rows.flatMap((r) => (r.segments ? [r.segments] : []));
+const idlePerWorker =
+  segmentRows.length >= 2
+    ? Math.max(
+        0,
+        (segmentRows.at(-1)!.redisIdleCallsPerS - segmentRows[0].redisIdleCallsPerS) /
+          (segmentRows.at(-1)!.workers - segmentRows[0].workers),
+      )
+    : null;
 const segmentProjection = (value: number | null | undefined, ceilingValue: number | undefined) =>
   value && ceilingValue ? r3(ceilingValue / (value * gpuFps)) : null;
 console.log(
@@ -520,11 +531,17 @@ console.log(
           projection:
             "byOps: redis-benchmark's small-command rate / (redisCallsPerFrameNet, every command Lua runs counted, × the GPU frame rate); byBytes: the 786 KB SET/GET rate in bytes / (redisBytesPerFrame, detections included, × the GPU frame rate)",
           redisCallsPerFrameNet: lastSegment.redisCallsPerFrameNet,
+          redisIdleCallsPerWorkerPerS: idlePerWorker === null ? null : r3(idlePerWorker),
           redisBytesPerFrame: lastSegment.redisBytesPerFrame,
           detectionBytesPerFrame: lastSegment.detectionBytesPerFrame,
           redisBytesPerFrameBeyondDetections: lastSegment.redisBytesPerFrameBeyondDetections,
           workersPerRedis: {
             byOps: segmentProjection(lastSegment.redisCallsPerFrameNet, ceiling?.smallOpsPerS),
+            /** byOps with each worker's idle command rate added to its work (needs two or more steps). */
+            byOpsWithIdle:
+              ceiling && idlePerWorker !== null && lastSegment.redisCallsPerFrameNet !== null
+                ? r3(ceiling.smallOpsPerS / (lastSegment.redisCallsPerFrameNet * gpuFps + idlePerWorker))
+                : null,
             byBytes: segmentProjection(
               lastSegment.redisBytesPerFrame,
               ceiling ? ceiling.frameMBPerS * 1e6 : undefined,
