@@ -525,7 +525,10 @@ console.log(
     segmentPath: lastSegment
       ? {
           clip: `two white boxes over a dimmed testsrc2, 160x120 ${SEGMENT_FPS} fps, ${segmentClipSeconds} s, every frame sampled, ${segmentJobs} jobs per step`,
-          redis: "a redis-server of the bench's own (its INFO deltas and redis-benchmark ceiling)",
+          redis:
+            benchRedis.mode === "cluster"
+              ? "the bench's own three-master cluster (INFO deltas summed over the shards, per shard in the rows); the ceiling is redis-benchmark on one server (the shared one)"
+              : "a redis-server of the bench's own (its INFO deltas and redis-benchmark ceiling)",
           segmentFrames: lastSegment.segmentFrames,
           commandCount: "INFO commandstats: scripts and the commands they run, all counted",
           projection:
