@@ -86,6 +86,9 @@ async function redisRun(workerCount: number) {
   const pipeline = startRedisPipeline({
     prefix: `vdet-bench-${randomUUID().slice(0, 8)}`,
     framesPerChunk: BATCH,
+    // 10-s segments (50 frames at 5 fps, two for the clip), so both workers of the 2-worker run get one: the
+    // archive default (2048 frames or 120 s) would make the 20-s clip one segment.
+    segmentFrames: 50,
     onJobFinished: (_id, s) => done(s),
   });
   const { prefix, transport, jobStore } = pipeline;

@@ -54,9 +54,13 @@ const jobsPerStep = Number(arg("jobs", "8"));
 const redisMode = arg("redis", "single");
 if (redisMode !== "single" && redisMode !== "cluster") throw new Error("--redis: single or cluster");
 const paths = arg("paths", "frames,segments").split(",");
-const segmentFrames = Number(arg("segment-frames", "1500"));
-const segmentJobs = Number(arg("segment-jobs", "4"));
-const segmentClipSeconds = Number(arg("segment-clip-seconds", "60"));
+// Unset: the producer's defaults (archive jobs: PRODUCER_DEFAULTS.archiveSegmentFrames/archiveSegmentSeconds).
+const segmentFramesArg = arg("segment-frames", "");
+const segmentFrames = segmentFramesArg ? Number(segmentFramesArg) : undefined;
+const segmentJobs = Number(arg("segment-jobs", "2"));
+// Archive videos are long: per-job costs (the jobs and events messages, the job record) are spread over 6000
+// sampled frames a job by default, as a 4-minute video at 25 fps sampled whole.
+const segmentClipSeconds = Number(arg("segment-clip-seconds", "240"));
 // Assumed D0 speed of one GPU worker for the extrapolation: a batch of 8 512² frames in 20 ms (400 frames/s).
 const gpuBatch = 8;
 const gpuBatchMs = Number(arg("gpu-batch-ms", "20"));
@@ -309,14 +313,33 @@ function detectionsPerFrame(outRoot: string, dirs: string[]) {
   return frames ? detections / frames : 0;
 }
 
-async function segmentStep(n: number, redisUrl: string, ownRedis: Redis) {
-  const stats = () => serverStats(ownRedis);
+/** INFO deltas of the cluster the bench started, summed, with each shard's sample (the segment path on it). */
+async function clusterStats() {
+  const shards = await benchRedis.sample();
+  const byCommand: Record<string, number> = {};
+  for (const s of shards)
+    for (const [name, calls] of s.commands) byCommand[name] = (byCommand[name] ?? 0) + calls;
+  return { ...totals(shards), byCommand, shards };
+}
+
+async function segmentStep(n: number, redisUrl: string, ownRedis: Redis | null) {
+  // On a cluster: the bench's own cluster (nothing else talks to it), queues partitioned over its shards.
+  const onCluster = ownRedis === null;
+  const stats = async (): Promise<Awaited<ReturnType<typeof clusterStats>>> =>
+    onCluster ? clusterStats() : { ...(await serverStats(ownRedis)), shards: [] };
   const prefix = `vdet-scale-seg-${randomUUID().slice(0, 8)}`;
-  const transport = createRedisTransport({ url: redisUrl, prefix });
-  const jobStore = new RedisJobStore(ownRedis, prefix);
+  const partitions = onCluster ? benchRedis.partitions : 1;
+  const transport = createRedisTransport({ url: redisUrl, prefix, partitions });
+  const client = ownRedis ?? redis;
+  const jobStore = new RedisJobStore(client, transport.keys);
   const workers = startWorkers(n, prefix, {
     args: ["--max-batch", String(gpuBatch), "--preload", "0"],
-    env: { VDET_REDIS_URL: redisUrl, VDET_LOG_LEVEL: "info", VDET_SIMULATE_PROFILE: segmentProfilePath },
+    env: {
+      VDET_REDIS_URL: redisUrl,
+      VDET_LOG_LEVEL: "info",
+      VDET_SIMULATE_PROFILE: segmentProfilePath,
+      VDET_QUEUE_PARTITIONS: String(partitions),
+    },
   });
   await Promise.all(workers.map((w) => w.waitFor("worker ready", 600_000)));
   const finished = new Set<string>();
@@ -369,6 +392,7 @@ async function segmentStep(n: number, redisUrl: string, ownRedis: Redis) {
   );
   // The packed detections cross the network twice (worker → Redis, Redis → aggregator), base64 each time.
   const detectionBytes = Math.round((2 * perFrame * PACKED_DETECTION_BYTES * 4) / 3);
+
   const bytesPerFrame = frames ? Math.round((s1.bytes - s0.bytes) / frames) : null;
   // Net of idle, per command: each command's count minus its idle rate over the run, never below 0 (a busy worker
   // polls less than an idle one, so subtracting the idle total would go negative at this machine's frame rates).
@@ -385,7 +409,8 @@ async function segmentStep(n: number, redisUrl: string, ownRedis: Redis) {
     frames,
     seconds: r3(elapsed),
     fps: r3(frames / elapsed),
-    segmentFrames,
+    /** Sampled frames per segment: given, or the producer's archive default (2048 frames or 120 s). */
+    segmentFrames: segmentFrames ?? "archive default",
     redisCallsPerFrame: frames ? r3((s1.calls - s0.calls) / frames) : null,
     redisCallsPerFrameNet: frames ? r3(netCalls / frames) : null,
     redisIdleCallsPerS: r3(idleCallsPerS),
@@ -398,13 +423,14 @@ async function segmentStep(n: number, redisUrl: string, ownRedis: Redis) {
     redisCpuPct: r3((100 * (s1.cpuS - s0.cpuS)) / elapsed),
     workerCpuPct: r3((100 * p1.reduce((s, p, i) => s + p.cpuS - p0[i].cpuS, 0)) / n / elapsed),
     load1: r3(loadavg()[0]),
+    ...(onCluster ? { partitions, shards: shardDeltas(s0.shards, s1.shards, elapsed) } : {}),
   };
   log(`segments ${JSON.stringify(row)}`);
   await Promise.race([stopRoles(workers), sleep(15000)]);
   await stopRoles(workers, "SIGKILL");
   await Promise.race([Promise.all([producer.close(), aggregator.close()]), sleep(10000)]);
   await transport.close();
-  await deleteKeysWithPrefix(ownRedis, prefix);
+  await deleteKeysWithPrefix(client, prefix);
   rmSync(outRoot, { recursive: true, force: true });
   return row;
 }
@@ -596,14 +622,18 @@ log(`load before: ${loadavg().map(r3).join(" ")}`);
 type FrameRow = Awaited<ReturnType<typeof step>>;
 type SegmentRow = Awaited<ReturnType<typeof segmentStep>>;
 const rows: (Partial<FrameRow> & { workers: number; efficiency?: number; segments?: SegmentRow })[] = [];
-const own = paths.includes("segments") || paths.includes("live") ? await startPrivateRedis() : null;
+// The segment path on one Redis: a redis-server of its own; on a cluster: the cluster the bench started. The live
+// paths run on a redis-server of their own too.
+const segmentsOnOwn = paths.includes("segments") && benchRedis.mode === "single";
+const own = segmentsOnOwn || paths.includes("live") ? await startPrivateRedis() : null;
 const ownRedis = own ? new Redis(redisOptionsFromUrl(own.url)) : null;
-if (own) await prepareSegmentPath();
+if (paths.includes("segments") || paths.includes("live")) await prepareSegmentPath();
 const liveOrigin = paths.includes("live") ? await prepareLivePath() : null;
 const liveRows: Awaited<ReturnType<typeof liveStep>>[] = [];
 for (const n of workerCounts) {
   const row: (typeof rows)[number] = paths.includes("frames") ? await step(n) : { workers: n };
-  if (own && ownRedis && paths.includes("segments")) row.segments = await segmentStep(n, own.url, ownRedis);
+  if (segmentsOnOwn && own && ownRedis) row.segments = await segmentStep(n, own.url, ownRedis);
+  else if (paths.includes("segments")) row.segments = await segmentStep(n, benchRedis.url, null);
   if (own && ownRedis && liveOrigin) {
     liveRows.push(await liveStep(n, "segments", liveOrigin.url, own.url, ownRedis));
     liveRows.push(await liveStep(n, "frames", liveOrigin.url, own.url, ownRedis));
@@ -632,6 +662,17 @@ const workersByOps = ceiling ? ceiling.smallOpsPerS / (callsPerFrame * gpuFps) :
 const workersByBytes = ceiling ? (ceiling.frameMBPerS * 1e6) / (bytesPerFrame * gpuFps) : null;
 // The segment path's projection, from its largest step: per-frame commands (net) and bytes (detections included).
 const lastSegment = rows.filter((r) => r.segments).at(-1)?.segments;
+// What an idle worker adds (its queues' blocking reads, stall checks, heartbeats): the slope of the idle rate over
+// the segment steps' worker counts. A fleet of W workers costs W × (per-frame commands × frame rate + this).
+const segmentRows = rows.flatMap((r) => (r.segments ? [r.segments] : []));
+const idlePerWorker =
+  segmentRows.length >= 2
+    ? Math.max(
+        0,
+        (segmentRows.at(-1)!.redisIdleCallsPerS - segmentRows[0].redisIdleCallsPerS) /
+          (segmentRows.at(-1)!.workers - segmentRows[0].workers),
+      )
+    : null;
 const segmentProjection = (value: number | null | undefined, ceilingValue: number | undefined) =>
   value && ceilingValue ? r3(ceilingValue / (value * gpuFps)) : null;
 console.log(
@@ -656,15 +697,26 @@ console.log(
     segmentPath: lastSegment
       ? {
           clip: `two white boxes over a dimmed testsrc2, 160x120 ${SEGMENT_FPS} fps, ${segmentClipSeconds} s, every frame sampled, ${segmentJobs} jobs per step`,
-          redis: "a redis-server of the bench's own (its INFO deltas and redis-benchmark ceiling)",
-          segmentFrames,
+          redis:
+            benchRedis.mode === "cluster"
+              ? "the bench's own three-master cluster (INFO deltas summed over the shards, per shard in the rows); the ceiling is redis-benchmark on one server (the shared one)"
+              : "a redis-server of the bench's own (its INFO deltas and redis-benchmark ceiling)",
+          segmentFrames: lastSegment.segmentFrames,
           commandCount: "INFO commandstats: scripts and the commands they run, all counted",
+          projection:
+            "byOps: redis-benchmark's small-command rate / (redisCallsPerFrameNet, every command Lua runs counted, × the GPU frame rate); byBytes: the 786 KB SET/GET rate in bytes / (redisBytesPerFrame, detections included, × the GPU frame rate)",
           redisCallsPerFrameNet: lastSegment.redisCallsPerFrameNet,
+          redisIdleCallsPerWorkerPerS: idlePerWorker === null ? null : r3(idlePerWorker),
           redisBytesPerFrame: lastSegment.redisBytesPerFrame,
           detectionBytesPerFrame: lastSegment.detectionBytesPerFrame,
           redisBytesPerFrameBeyondDetections: lastSegment.redisBytesPerFrameBeyondDetections,
           workersPerRedis: {
             byOps: segmentProjection(lastSegment.redisCallsPerFrameNet, ceiling?.smallOpsPerS),
+            /** byOps with each worker's idle command rate added to its work (needs two or more steps). */
+            byOpsWithIdle:
+              ceiling && idlePerWorker !== null && lastSegment.redisCallsPerFrameNet !== null
+                ? r3(ceiling.smallOpsPerS / (lastSegment.redisCallsPerFrameNet * gpuFps + idlePerWorker))
+                : null,
             byBytes: segmentProjection(
               lastSegment.redisBytesPerFrame,
               ceiling ? ceiling.frameMBPerS * 1e6 : undefined,

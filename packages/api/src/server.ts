@@ -114,6 +114,10 @@ function queueDepths(transport: Transport) {
         for (const [state, n] of Object.entries(counts)) sum[state] = (sum[state] ?? 0) + n;
         byName.set(queue, sum);
       }
+      // Queues that are streams (results, events) count themselves.
+      for (const name of Object.values(QUEUE_NAMES)) {
+        if (!byName.has(name)) byName.set(name, { ...(await transport[name].counts()) });
+      }
       return [...byName].map(([queue, counts]) => ({ queue, counts }));
     }
     return Promise.all(

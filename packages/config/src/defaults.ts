@@ -49,10 +49,21 @@ export const API_DEFAULTS = {
 
 export const PRODUCER_DEFAULTS = {
   framesPerChunk: 4,
-  /** Sampled frames per segment (re-readable inputs): fewer messages per frame against finer fan-out. */
+  /**
+   * Sampled frames per segment of a latency job (re-readable inputs): fewer messages per frame against finer
+   * fan-out and an earlier first result.
+   */
   segmentFrames: 256,
   /** Seconds of video per segment at most (whichever of the two limits comes first ends a segment). */
   segmentSeconds: 10,
+  /**
+   * The same two limits for archive jobs (no latency budget). A segment costs Redis about 45 commands whatever its
+   * length (its BullMQ message's life cycle ≈ 36, the in-flight accounting, its results on a stream), so archive
+   * segments are large: ≈ 0.03 commands per sampled frame at 2048 frames. Fan-out stays: a 24-hour video is
+   * hundreds of segments, a 10-minute one 5 to 9. VDET_SEGMENT_FRAMES, when set, applies to both kinds of job.
+   */
+  archiveSegmentFrames: 2048,
+  archiveSegmentSeconds: 120,
   /** Segments of one job queued and not yet reported before planning waits (a blocking pop, no polling). */
   maxSegmentsInFlight: 64,
   /** A partly filled chunk is sent after this long. */

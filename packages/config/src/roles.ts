@@ -99,7 +99,8 @@ export const producerConfigSchema = z.object({
   ...pipelineRole,
   framesPerChunk: envInt(1, 256).default(P.framesPerChunk),
   maxFramesInFlight: envInt(1, 100_000).default(P.maxFramesInFlight),
-  segmentFrames: envInt(1, 100_000).default(P.segmentFrames),
+  /** Unset: the defaults per kind of job (PRODUCER_DEFAULTS segmentFrames, archiveSegmentFrames). */
+  segmentFrames: envInt(1, 100_000).optional(),
   maxSegmentsInFlight: envInt(1, 100_000).default(P.maxSegmentsInFlight),
   maxQueuedChunks: envInt(1, 1_000_000).default(P.maxQueuedChunks),
   frameTtlSeconds: envInt(10, 7 * 24 * 3600).default(P.frameTtlSeconds),

@@ -17,6 +17,7 @@ export {
 } from "./heartbeats.ts";
 export {
   ActiveJobLimitError,
+  type Capacity,
   type CreateOptions,
   type JobPage,
   type JobStore,

@@ -107,11 +107,20 @@ for (const [name, make] of stores) {
       const store = make();
       try {
         const { job } = await store.create(parseJobSpec({ input: "a.mp4", output: "out" }));
+        // Each commit says what a capacity check would read right after it (the planner reads nothing else).
+        const after: unknown[] = [];
         for (let unit = 0; unit < 3; unit++)
-          await store.commitChunk(job.id, 10, { chunks: unit + 1, nextFrame: 10 * (unit + 1) });
+          after.push(await store.commitChunk(job.id, 10, { chunks: unit + 1, nextFrame: 10 * (unit + 1) }));
+        assert.deepEqual(
+          after,
+          [1, 2, 3].map((inFlight) => ({ inFlight, cancelled: false })),
+        );
         // A unit queued again (a producer that lost its job message while it still ran, or restarted between
         // queueing and committing) counts once, and the checkpoint never moves back.
-        await store.commitChunk(job.id, 10, { chunks: 2, nextFrame: 20 });
+        assert.deepEqual(await store.commitChunk(job.id, 10, { chunks: 2, nextFrame: 20 }), {
+          inFlight: 3,
+          cancelled: false,
+        });
         assert.deepEqual(await store.waitForCapacity(job.id, 3, 10), { inFlight: 3, cancelled: false });
         assert.deepEqual(await store.producerCheckpoint(job.id), { chunks: 3, nextFrame: 30 });
         // Over the bound: the wait blocks until a worker reports a unit (no timer: the bound here is 60 s).
@@ -132,6 +141,10 @@ for (const [name, make] of stores) {
         const blocked = store.waitForCapacity(job.id, 0, 60_000);
         await store.requestCancel(job.id);
         assert.deepEqual(await blocked, { inFlight: 2, cancelled: true });
+        assert.deepEqual(await store.commitChunk(job.id, 10, { chunks: 4, nextFrame: 40 }), {
+          inFlight: 3,
+          cancelled: true,
+        });
         await store.clearInFlight(job.id);
         assert.equal((await store.waitForCapacity(job.id, 0, 10)).inFlight, 0);
       } finally {

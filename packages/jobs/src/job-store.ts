@@ -28,6 +28,12 @@ export interface ProducerCheckpoint {
   nextFrame: number;
 }
 
+/** A job's units in flight and whether planning should stop (cancel requested, or the job is gone). */
+export interface Capacity {
+  inFlight: number;
+  cancelled: boolean;
+}
+
 export interface JobPage {
   jobs: JobRecord[];
   /** Pass back as `after` to get the next page; null on the last page. */
@@ -75,9 +81,10 @@ export interface JobStore {
   addProgress(id: string, delta: Partial<Record<ProgressField, number>>): Promise<void>;
   /**
    * Records a queued work unit (chunk or segment): adds its frames to `decoded`, moves the producer checkpoint
-   * and counts the unit in flight, atomically.
+   * and counts the unit in flight, atomically. Returns what `waitForCapacity` would read right after (the units in
+   * flight, whether the job was cancelled or is gone), so that a planner waits only when the commit says it must.
    */
-  commitChunk(id: string, frames: number, checkpoint: ProducerCheckpoint): Promise<void>;
+  commitChunk(id: string, frames: number, checkpoint: ProducerCheckpoint): Promise<Capacity>;
   /**
    * A worker reported unit `unit` (its results are on the results queue): adds its progress, takes it out of
    * flight and wakes a producer waiting in `waitForCapacity`, atomically and once per unit (a redelivered unit's
@@ -88,11 +95,7 @@ export interface JobStore {
    * Waits (a blocking pop, no polling) until the job has at most `maxUnits` units in flight, the job is
    * cancelled, or `timeoutMs` passed; returns the units in flight and whether a cancel was requested.
    */
-  waitForCapacity(
-    id: string,
-    maxUnits: number,
-    timeoutMs: number,
-  ): Promise<{ inFlight: number; cancelled: boolean }>;
+  waitForCapacity(id: string, maxUnits: number, timeoutMs: number): Promise<Capacity>;
   /** Removes the job's in-flight accounting (when it has ended). */
   clearInFlight(id: string): Promise<void>;
   /** The producer checkpoint of a job (null: nothing queued yet), for a producer resuming after a crash. */
@@ -224,9 +227,9 @@ export class MemoryJobStore implements JobStore {
     for (const [field, n] of Object.entries(delta) as [ProgressField, number][]) job.progress[field] += n;
   }
 
-  async commitChunk(id: string, frames: number, checkpoint: ProducerCheckpoint): Promise<void> {
+  async commitChunk(id: string, frames: number, checkpoint: ProducerCheckpoint): Promise<Capacity> {
     const job = this.touch(id);
-    if (!job) return;
+    if (!job) return { inFlight: 0, cancelled: true };
     const queued = this.unitsQueued.get(id) ?? new Set<number>();
     this.unitsQueued.set(id, queued);
     if (!queued.has(checkpoint.chunks - 1)) {
@@ -235,6 +238,7 @@ export class MemoryJobStore implements JobStore {
       this.inFlight.set(id, (this.inFlight.get(id) ?? 0) + 1);
     }
     if (checkpoint.chunks > (this.produced.get(id)?.chunks ?? 0)) this.produced.set(id, { ...checkpoint });
+    return { inFlight: this.inFlight.get(id) ?? 0, cancelled: job.cancelRequested };
   }
 
   async completeUnit(
@@ -390,6 +394,7 @@ return {1, ARGV[1]}
 // message to a redelivery while it still ran, or one restarted between queueing and committing, queues it again
 // under the same message id), so the in-flight count that planning waits on cannot drift upwards. The checkpoint
 // only moves forward. KEYS: job hash, in-flight counter, queued-units set; ARGV: unit, frames, chunks, next frame, now.
+// Returns the units in flight and the job's cancelRequested field (what a planner would otherwise read again).
 const COMMIT_UNIT_SCRIPT = `
 if redis.call('SADD', KEYS[3], ARGV[1]) == 1 then
   redis.call('HINCRBY', KEYS[1], 'decoded', ARGV[2])
@@ -400,7 +405,8 @@ if tonumber(ARGV[3]) > chunks then
   redis.call('HSET', KEYS[1], 'producedChunks', ARGV[3], 'producedNextFrame', ARGV[4])
 end
 redis.call('HSET', KEYS[1], 'updatedAtMs', ARGV[5])
-return 1
+return {tonumber(redis.call('GET', KEYS[2]) or '0'), redis.call('HGET', KEYS[1], 'cancelRequested') or '',
+  redis.call('HEXISTS', KEYS[1], 'spec')}
 `;
 
 const COMPLETE_UNIT_SCRIPT = `
@@ -576,8 +582,8 @@ export class RedisJobStore implements JobStore {
     await multi.exec();
   }
 
-  async commitChunk(id: string, frames: number, checkpoint: ProducerCheckpoint): Promise<void> {
-    await this.redis.eval(
+  async commitChunk(id: string, frames: number, checkpoint: ProducerCheckpoint): Promise<Capacity> {
+    const [inFlight, cancelled, exists] = (await this.redis.eval(
       COMMIT_UNIT_SCRIPT,
       3,
       this.keys.job(id),
@@ -588,7 +594,9 @@ export class RedisJobStore implements JobStore {
       checkpoint.chunks,
       checkpoint.nextFrame,
       Date.now(),
-    );
+    )) as [number, string, number];
+    // A job whose record is gone reads as cancelled, as in waitForCapacity.
+    return { inFlight, cancelled: cancelled === "1" || exists === 0 };
   }
 
   async completeUnit(

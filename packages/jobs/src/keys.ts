@@ -200,6 +200,14 @@ export class DeploymentKeys {
     return `${this.queuePrefix(name, partition)}:${name}:${part}`;
   }
 
+  /**
+   * The stream of a stream queue (transport's StreamQueue: results, events), on the same tag as a BullMQ queue of
+   * that name and partition would be; its dead letters are at `<key>:dead`.
+   */
+  queueStream(name: string, partition?: number): string {
+    return this.queue(name, "stream", partition);
+  }
+
   /** A SCAN pattern matching every key of the deployment (each shard's, on a Redis Cluster). */
   get pattern(): string {
     // Tagged keys start with `{vdet}:` or `{vdet:`; `{` and `}` are not special in Redis' glob, `[…]` is.

@@ -13,7 +13,7 @@ import { LIVE_DEFAULTS, PRODUCER_DEFAULTS } from "@vdet/config";
 import { getConfig } from "@vdet/effdet";
 import { VdetError } from "@vdet/errors";
 import { encodeJpeg } from "@vdet/image";
-import { type JobStore, jobClassIds, type ModelRegistry } from "@vdet/jobs";
+import { type Capacity, type JobStore, jobClassIds, type ModelRegistry } from "@vdet/jobs";
 import { metrics } from "@vdet/metrics";
 import {
   type FrameChunk,
@@ -99,7 +99,11 @@ export interface ProducerConfig extends LiveRecordingConfig {
   segmentInput?: SegmentInputResolver;
   /** Segment the re-readable inputs (default true); false: every input is decoded here (frame chunks). */
   segments?: boolean;
-  /** Sampled frames per segment, and seconds of video per segment: a segment ends at whichever comes first. */
+  /**
+   * Sampled frames per segment, and seconds of video per segment: a segment ends at whichever comes first. Given,
+   * they apply to every job; by default latency jobs get PRODUCER_DEFAULTS.segmentFrames/segmentSeconds and archive
+   * jobs the larger archiveSegmentFrames/archiveSegmentSeconds (fewer Redis commands per frame).
+   */
   segmentFrames?: number;
   segmentSeconds?: number;
   /** Planning of a job waits while this many of its segments are queued and not reported. */
@@ -418,10 +422,15 @@ async function planJob(
   const video = videoSummary(info);
   await config.jobStore.setVideo(job.id, video);
   const letterbox = letterboxFor(info.width, info.height, side);
+  const archive = spec.mode !== "latency";
   const plan = planSegments(index, {
     sampling: spec.sampling,
-    segmentFrames: config.segmentFrames ?? PRODUCER_DEFAULTS.segmentFrames,
-    segmentSeconds: config.segmentSeconds ?? PRODUCER_DEFAULTS.segmentSeconds,
+    segmentFrames:
+      config.segmentFrames ??
+      (archive ? PRODUCER_DEFAULTS.archiveSegmentFrames : PRODUCER_DEFAULTS.segmentFrames),
+    segmentSeconds:
+      config.segmentSeconds ??
+      (archive ? PRODUCER_DEFAULTS.archiveSegmentSeconds : PRODUCER_DEFAULTS.segmentSeconds),
   });
   const cap = Math.min(spec.maxFrames ?? Number.POSITIVE_INFINITY, plan.sampledFrames);
   const lastPts = plan.segments.at(-1)?.endMs;
@@ -440,17 +449,19 @@ async function planJob(
   );
   let segments = context.segmentsBefore;
   let frames = context.resumeFrom;
+  let room: Capacity | null = null;
   try {
     for (const planned of plan.segments) {
       if (planned.firstIndex >= cap) break;
       const count = Math.min(planned.frameCount, cap - planned.firstIndex);
       const end = planned.firstIndex + count;
       if (end <= context.resumeFrom) continue; // queued before a producer restart
-      for (;;) {
-        const room = await config.jobStore.waitForCapacity(job.id, maxInFlight - 1, 30_000);
-        if (room.cancelled) return { frames, chunks: segments, video, error: null, cancelled: true };
-        if (room.inFlight < maxInFlight) break;
+      // The last commit said how many are in flight (and whether the job was cancelled): a blocking wait only
+      // when the job is at its limit (and once at the start, before this run committed anything).
+      while (room === null || (room.inFlight >= maxInFlight && !room.cancelled)) {
+        room = await config.jobStore.waitForCapacity(job.id, maxInFlight - 1, 30_000);
       }
+      if (room.cancelled) return { frames, chunks: segments, video, error: null, cancelled: true };
       const segment: SegmentWork = {
         jobId: job.id,
         segment: planned.sequence,
@@ -470,7 +481,10 @@ async function planJob(
         priority: spec.priority,
       });
       // After the add, as with chunks: a crash in between queues the segment again under the same id.
-      await config.jobStore.commitChunk(job.id, count, { chunks: planned.sequence + 1, nextFrame: end });
+      room = await config.jobStore.commitChunk(job.id, count, {
+        chunks: planned.sequence + 1,
+        nextFrame: end,
+      });
       metrics.framesQueued(count);
       segments = planned.sequence + 1;
       frames = end;

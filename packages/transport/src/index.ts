@@ -15,6 +15,7 @@ export {
   type RedisTlsOptions,
   redisOptionsFromUrl,
 } from "./redis-connection.ts";
+export { StreamQueue, type StreamQueueOptions } from "./stream-queue.ts";
 export {
   createMemoryTransport,
   createRedisTransport,

@@ -1,11 +1,12 @@
-// One queue spread over several (partitions), for a Redis Cluster: each partition is a BullMQ queue on its own
-// hash tag (keys.ts), so the work's commands and bytes spread over the shards. A message goes to the partition its
+// One queue spread over several (partitions), for a Redis Cluster: each partition is a queue (BullMQ, or a stream)
+// on its own hash tag (keys.ts), so the work's commands and bytes spread over the shards. A message goes to the partition its
 // key hashes to (the same message id always to the same partition, so de-duplication by id still holds); a
 // consumer takes messages from every partition. Priorities order messages within a partition, not across them.
 
 import type { Queue } from "bullmq";
 import type { z } from "zod";
-import type { BullQueue } from "./bullmq-queue.ts";
+import { BullQueue } from "./bullmq-queue.ts";
+import type { StreamQueue } from "./stream-queue.ts";
 import type {
   AddOptions,
   ConsumeOptions,
@@ -30,16 +31,16 @@ export function partitionOf(key: string, partitions: number): number {
 export class PartitionedQueue<S extends z.ZodType> implements WorkQueue<z.output<S>> {
   constructor(
     readonly name: string,
-    private readonly partitions: readonly BullQueue<S>[],
+    private readonly partitions: readonly (BullQueue<S> | StreamQueue<S>)[],
     /** The key a message is partitioned by (e.g. job and chunk), so that its id always lands on one partition. */
     private readonly keyOf: (message: z.input<S> | z.output<S>) => string,
   ) {
     if (partitions.length === 0) throw new RangeError(`queue ${name} needs at least one partition`);
   }
 
-  /** The BullMQ queues underneath, partition 0 first. */
+  /** The BullMQ queues underneath, partition 0 first (none for stream partitions). */
   get bullmq(): Queue[] {
-    return this.partitions.map((p) => p.bullmq);
+    return this.partitions.flatMap((p) => (p instanceof BullQueue ? [p.bullmq] : []));
   }
 
   /** The partition a message goes to. */

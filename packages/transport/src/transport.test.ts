@@ -13,6 +13,7 @@ import { deleteKeysWithPrefix } from "./keys.ts";
 import { PartitionedQueue, partitionOf } from "./partitioned-queue.ts";
 import { redactRedisUrl } from "./redis-check.ts";
 import { deploymentKeysFor, isClusterUrl, parseRedisUrl, redisOptionsFromUrl } from "./redis-connection.ts";
+import { StreamQueue } from "./stream-queue.ts";
 import { createMemoryTransport, createRedisTransport, type Transport } from "./transport.ts";
 import { UnprocessableMessageError } from "./work-queue.ts";
 
@@ -273,4 +274,79 @@ test("Redis URLs: password, db, TLS", () => {
   assert.equal(o.db, 2);
   assert.deepEqual(o.tls, {});
   assert.throws(() => redisOptionsFromUrl("http://x"), /must start with redis:\/\//);
+});
+
+describe("stream queue (results, events)", () => {
+  const endpoint = parseRedisUrl(REDIS_URL);
+  const make = (lockDurationMs: number) => {
+    const prefix = `vdet-test-${randomUUID().slice(0, 8)}`;
+    prefixes.push(prefix);
+    const key = new DeploymentKeys(prefix).queueStream("frames");
+    return new StreamQueue("frames", frameChunkSchema, {
+      endpoint,
+      key,
+      lockDurationMs,
+      stalledIntervalMs: 200,
+      blockMs: 200,
+    });
+  };
+
+  test("a crashed consumer's message comes to another after the lock duration, as attempt 2", async () => {
+    const queue = make(400);
+    const raw = new Redis(redisOptionsFromUrl(REDIS_URL));
+    try {
+      await queue.add(testChunk("job-s", 0), { id: "job-s-0" });
+      // A consumer that takes the message and dies (no ack, no renewal).
+      await raw.xgroup("CREATE", queue.key, "consumers", "0", "MKSTREAM");
+      const taken = (await raw.xreadgroup(
+        "GROUP",
+        "consumers",
+        "dead",
+        "COUNT",
+        1,
+        "STREAMS",
+        queue.key,
+        ">",
+      )) as unknown[] | null;
+      assert.ok(taken, "the dead consumer took it");
+      assert.equal((await queue.counts()).active, 1);
+      const got: { chunk: number; attempt: number; id: string; atMs: number }[] = [];
+      const startedMs = Date.now();
+      const consumer = queue.consume(async (m, d) => {
+        got.push({ chunk: m.chunk, attempt: d.attempt, id: d.id, atMs: Date.now() - startedMs });
+      });
+      await waitFor(() => got.length === 1, 10_000);
+      await consumer.close();
+      assert.equal(got[0].attempt, 2);
+      assert.equal(got[0].id, "job-s-0");
+      assert.ok(got[0].atMs >= 350, `not before the lock ran out (${got[0].atMs} ms)`);
+      const counts = await queue.counts();
+      assert.equal(counts.active + counts.waiting, 0, "acked and deleted");
+    } finally {
+      raw.disconnect();
+      await queue.close();
+    }
+  });
+
+  test("a handler that runs past the lock duration keeps its message (renewed): handled once", async () => {
+    const queue = make(300);
+    try {
+      await queue.add(testChunk("job-r", 0));
+      let calls = 0;
+      const first = queue.consume(async () => {
+        calls++;
+        await new Promise((r) => setTimeout(r, 1200));
+      });
+      const second = queue.consume(async () => {
+        calls++;
+      });
+      await waitFor(() => calls >= 1);
+      await new Promise((r) => setTimeout(r, 1500));
+      await Promise.all([first.close(), second.close()]);
+      assert.equal(calls, 1);
+      assert.deepEqual(await queue.counts(), { waiting: 0, active: 0, delayed: 0, failed: 0 });
+    } finally {
+      await queue.close();
+    }
+  });
 });

@@ -16,6 +16,7 @@ import { type FrameStore, MemoryFrameStore, RedisFrameStore } from "./frame-stor
 import { MemoryQueue } from "./memory-queue.ts";
 import { PartitionedQueue } from "./partitioned-queue.ts";
 import { connectRedis, deploymentKeysFor, parseRedisUrl } from "./redis-connection.ts";
+import { StreamQueue } from "./stream-queue.ts";
 import type { WorkQueue } from "./work-queue.ts";
 
 export const jobRequestSchema = z.object({ jobId: jobIdSchema }).strict();
@@ -33,7 +34,10 @@ export interface Transport {
   events: WorkQueue<z.output<typeof jobEventSchema>>;
   frameStore: FrameStore;
   readonly kind: "redis" | "memory";
-  /** The BullMQ queues underneath (Redis transport; empty in memory), for bull-board and queue metrics. */
+  /**
+   * The BullMQ queues underneath (Redis transport: jobs, frames, segments; empty in memory), for bull-board and
+   * queue metrics. Results and events are streams (stream-queue.ts): their counts come from the queues themselves.
+   */
   bullmqQueues(): Queue[];
   close(): Promise<void>;
 }
@@ -107,14 +111,28 @@ export function createRedisTransport(options: RedisTransportOptions): RedisTrans
     stalledIntervalMs: options.stalledIntervalMs,
     onError: options.onError,
   });
+  // Work for the workers (priorities, long handlers, BullMQ's stalled events) on BullMQ; what the aggregator reads
+  // (small, FIFO, handled in milliseconds) on streams (stream-queue.ts): a few commands a message, not ~36.
+  const streamOptions = (name: string, partition?: number) => ({
+    endpoint,
+    key: keys.queueStream(name, partition),
+    lockDurationMs: options.lockDurationMs,
+    stalledIntervalMs: options.stalledIntervalMs,
+    onError: options.onError,
+  });
   const partitioned = <S extends z.ZodType>(
     name: string,
     schema: S,
     keyOf: (message: z.input<S> | z.output<S>) => string,
+    kind: "bullmq" | "stream" = "bullmq",
   ) =>
     new PartitionedQueue(
       name,
-      Array.from({ length: keys.partitions }, (_, p) => new BullQueue(name, schema, queueOptions(name, p))),
+      Array.from({ length: keys.partitions }, (_, p) =>
+        kind === "stream"
+          ? new StreamQueue(name, schema, streamOptions(name, p))
+          : new BullQueue(name, schema, queueOptions(name, p)),
+      ),
       keyOf,
     );
   const queues = {
@@ -124,8 +142,8 @@ export function createRedisTransport(options: RedisTransportOptions): RedisTrans
     }),
     frames: partitioned(QUEUE_NAMES.frames, frameChunkSchema, (m) => `${m.jobId}:${m.chunk}`),
     segments: partitioned(QUEUE_NAMES.segments, segmentSchema, (m) => `${m.jobId}:${m.segment}`),
-    results: partitioned(QUEUE_NAMES.results, detectionBatchSchema, (m) => `${m.jobId}:${m.chunk}`),
-    events: new BullQueue(QUEUE_NAMES.events, jobEventSchema, queueOptions(QUEUE_NAMES.events)),
+    results: partitioned(QUEUE_NAMES.results, detectionBatchSchema, (m) => `${m.jobId}:${m.chunk}`, "stream"),
+    events: new StreamQueue(QUEUE_NAMES.events, jobEventSchema, streamOptions(QUEUE_NAMES.events)),
   };
   return {
     ...queues,
@@ -133,7 +151,7 @@ export function createRedisTransport(options: RedisTransportOptions): RedisTrans
     kind: "redis",
     keys,
     redis,
-    bullmqQueues: () => Object.values(queues).flatMap((q) => q.bullmq),
+    bullmqQueues: () => [queues.jobs.bullmq, ...queues.frames.bullmq, ...queues.segments.bullmq],
     close: async () => {
       await Promise.all(Object.values(queues).map((q) => q.close()));
       await redis.quit();

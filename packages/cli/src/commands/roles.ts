@@ -50,7 +50,10 @@ export function registerRoleCommands(program: Command): void {
   )
     .option("--frames-per-chunk <n>", "frames per queued chunk (VDET_FRAMES_PER_CHUNK, default 4)")
     .option("--max-frames-in-flight <n>", "pause decoding a job above this many queued frames (default 64)")
-    .option("--segment-frames <n>", "sampled frames per segment (VDET_SEGMENT_FRAMES, default 256)")
+    .option(
+      "--segment-frames <n>",
+      "sampled frames per segment (VDET_SEGMENT_FRAMES; default 2048 for archive jobs, 256 for latency jobs)",
+    )
     .option(
       "--max-segments-in-flight <n>",
       "pause planning a job above this many queued segments (default 64)",
