@@ -94,7 +94,14 @@ async function runJob(name: string, spec: Partial<JobSpecInput>) {
   try {
     const output = join(dir.path, name);
     const { job } = await jobStore.create(
-      parseJobSpec({ input: `${server.base}/hls/index.m3u8`, output, sampling: { fps: 5 }, ...spec }),
+      // These tests are about how frames travel; a loaded machine must not shed any (overload is tested in frame-scheduler).
+      parseJobSpec({
+        input: `${server.base}/hls/index.m3u8`,
+        output,
+        sampling: { fps: 5 },
+        overload: "queue",
+        ...spec,
+      }),
     );
     await transport.jobs.add({ jobId: job.id }, { id: job.id });
     const state = await done;

@@ -16,7 +16,7 @@ export type { AggregatorSnapshot };
 /** A frame as the reorder buffer holds it: its detections as received, or why it failed. */
 export type Outcome =
   | { kind: "ok"; frame: FrameDetectionsMessage; capture?: Capture }
-  | { kind: "failed"; failure: FrameFailure };
+  | { kind: "failed"; failure: FrameFailure; capture?: Capture };
 
 export interface TrackSummary {
   trackId: number;

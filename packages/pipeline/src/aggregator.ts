@@ -20,7 +20,7 @@ import {
 } from "@vdet/protocol";
 import type { Consumer, Transport } from "@vdet/transport";
 import type { VideoInput } from "@vdet/video";
-import type { AggregatorCheckpoints } from "./aggregator-checkpoint.ts";
+import type { AggregatorCheckpoints, Outcome } from "./aggregator-checkpoint.ts";
 import { JobAggregation } from "./job-aggregation.ts";
 import type { JobOutputFactory } from "./job-output.ts";
 import { jobManifest, jobSummary } from "./job-report.ts";
@@ -357,7 +357,11 @@ export function startAggregator(config: AggregatorConfig): Stage {
       );
       let accepted = fresh.length;
       for (const failure of batch.failed) {
-        if (agg.reorder.accept(failure.index, { kind: "failed", failure })) accepted++;
+        const outcome: Outcome =
+          batch.capture === undefined
+            ? { kind: "failed", failure }
+            : { kind: "failed", failure, capture: batch.capture };
+        if (agg.reorder.accept(failure.index, outcome)) accepted++;
       }
       countDeadlineMisses(agg, batch, fresh);
       const { framesByWorker } = agg.state;

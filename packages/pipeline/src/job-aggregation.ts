@@ -265,7 +265,7 @@ export class JobAggregation {
   /** A frame's (or a failed frame's) tracks.jsonl line, after tracking its detections. */
   lineFor(outcome: Outcome): string {
     if (outcome.kind === "ok") return this.trackFrame(outcome.frame, outcome.capture);
-    const line = failedFrameLine(outcome.failure);
+    const line = failedFrameLine(outcome.failure, outcome.capture);
     // A failed frame is a frame without detections to the analytics too, as `vdet analyze` reads tracks.jsonl.
     this.analyze(line);
     return JSON.stringify(line);
@@ -360,12 +360,7 @@ export class JobAggregation {
     const line: TracksLine = {
       frame: frame.index,
       ptsMs: frame.ptsMs,
-      ...(capture === undefined
-        ? {}
-        : {
-            capturedAt: new Date(capturedAtMs(capture, frame.ptsMs)).toISOString(),
-            captureClock: capture.clock,
-          }),
+      ...captureFields(capture, frame.ptsMs),
       phi,
       detections: rows,
     };
@@ -391,10 +386,24 @@ export class JobAggregation {
   }
 }
 
-function failedFrameLine(failure: FrameFailure): TracksLine {
-  return failure.skipped
-    ? { frame: failure.index, ptsMs: failure.ptsMs, skipped: failure.reason, detections: [] }
-    : { frame: failure.index, ptsMs: failure.ptsMs, error: failure.reason, detections: [] };
+/** A failed or skipped frame's line; live inputs' lines carry the capture time as frames with detections do. */
+function failedFrameLine(failure: FrameFailure, capture: Capture | undefined): TracksLine {
+  return {
+    frame: failure.index,
+    ptsMs: failure.ptsMs,
+    ...captureFields(capture, failure.ptsMs),
+    ...(failure.skipped ? { skipped: failure.reason } : { error: failure.reason }),
+    detections: [],
+  };
+}
+
+function captureFields(
+  capture: Capture | undefined,
+  ptsMs: number,
+): Pick<TracksLine, "capturedAt" | "captureClock"> {
+  return capture === undefined
+    ? {}
+    : { capturedAt: new Date(capturedAtMs(capture, ptsMs)).toISOString(), captureClock: capture.clock };
 }
 
 /** A checkpoint's snapshot in this version's format. */

@@ -52,12 +52,13 @@ export const streamSpecSchema = jobSpecFields
 export type StreamSpecInput = z.input<typeof streamSpecSchema>;
 
 /**
- * A stream's state from its job: the producer's connection state where it reported one (reconnecting included),
- * else the count of decoded frames says whether frames arrive.
+ * A stream's state from its job: stopped once the job has ended; else the producer's connection state where it
+ * reported one (reconnecting included); else the count of decoded frames says whether frames arrive.
  */
 export function streamState(job: JobRecord): StreamState {
   if (isTerminal(job.state)) return "stopped";
-  if (job.connection) return job.connection.state;
+  // The producer's `stopped` comes before the output is final: a stream is stopped once its job has ended.
+  if (job.connection && job.connection.state !== "stopped") return job.connection.state;
   if (job.state === "queued" || job.progress.decoded === 0) return "connecting";
   return "live";
 }
