@@ -1,16 +1,15 @@
 // The offline refinement as a job-spec option (`refine`), through the distributed path over the real Redis: an
 // archive job's aggregator writes tracks.refined.mot.txt before manifest.json and lists it there; latency jobs and
-// streams that ask for it are refused at submission. Workers simulate D0 (VDET_SIMULATE_PROFILE: they find the
-// clip's bright box), so the job has a track, and the box hides for a few frames so that the refinement has a gap
-// to fill.
-
+// streams that ask for it are refused at submission; `vdet submit --refine` sets the field. Workers simulate D0
+// (VDET_SIMULATE_PROFILE: they find the clip's bright box), so the job has a track, and the box hides for a few
+// frames so that the refinement has a gap to fill.
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { type RoleProcess, stopRoles } from "@vdet/cli/testing";
+import { type RoleProcess, runVdet, stopRoles } from "@vdet/cli/testing";
 import { REFINED_MOT_FILE, refineJobTracks } from "@vdet/pipeline";
 import { makeLavfiClip } from "@vdet/video/testing";
 import { buildLocalApi } from "./support/local-api.ts";
@@ -120,6 +119,34 @@ test("refine is refused at submission for a latency job and for a stream, naming
     });
     assert.equal(stream.statusCode, 400, stream.body);
     assert.match(stream.json().error, /refine is for archive jobs/);
+  } finally {
+    await app.close();
+  }
+});
+
+test("vdet submit --refine sets the spec's refine; with --budget the api refuses it, naming refine", async () => {
+  const app = await buildLocalApi({ transport, jobStore, token });
+  const url = await app.listen({ host: "127.0.0.1", port: 0 });
+  try {
+    const env = { VDET_API_URL: url, VDET_API_TOKEN: token };
+    const out = join(dir, "submitted");
+    const archive = await runVdet(["submit", clip, "--out", out, "--max-frames", "3", "--refine", "--json"], {
+      env,
+    });
+    assert.equal(archive.code, 0, archive.stderr);
+    const { job } = JSON.parse(archive.stdout);
+    assert.equal(job.spec.refine, true);
+    assert.equal(await waitFor(`job ${job.id} to finish`, () => finished.get(job.id), 120_000), "completed");
+    const manifest = JSON.parse(readFileSync(join(out, "manifest.json"), "utf8"));
+    assert.ok(manifest.files.includes(REFINED_MOT_FILE), JSON.stringify(manifest.files));
+    const live = await runVdet(
+      ["submit", clip, "--out", join(dir, "submitted-live"), "--budget", "500", "--refine"],
+      {
+        env,
+      },
+    );
+    assert.equal(live.code, 1, live.stderr);
+    assert.match(live.stderr, /refine: refine is for archive jobs/);
   } finally {
     await app.close();
   }
