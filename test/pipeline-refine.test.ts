@@ -3,6 +3,7 @@
 // streams that ask for it are refused at submission; `vdet submit --refine` sets the field. Workers simulate D0
 // (VDET_SIMULATE_PROFILE: they find the clip's bright box), so the job has a track, and the box hides for a few
 // frames so that the refinement has a gap to fill.
+
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
