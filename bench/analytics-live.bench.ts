@@ -1,7 +1,9 @@
 // What zones add to the aggregator, per frame and per checkpoint: a synthetic scene (30 objects walking across a
 // 1280×720 frame at 5 fps, 30 minutes) tracked by vdet's tracker (the baseline, the work the aggregator already does
 // per frame), then the same tracked frames through @vdet/analytics with 3 zones and 3 lines: update() per frame,
-// and serialize() (saved with every checkpoint) at the end. Medians of 5 runs; the last line is one JSON object.
+// and serialize() (saved with every checkpoint) at the end, with the aggregator's forgetting of the tracks the tracker
+// dropped every 50 frames (job-aggregation.ts) and, for comparison, without it (the state's size only).
+// Medians of 5 runs; the last line is one JSON object.
 //   npm run bench -- analytics-live [--minutes 30]
 
 import { loadavg } from "node:os";
@@ -102,24 +104,50 @@ function main(): void {
   const trackerMs: number[] = [];
   const analyticsMs: number[] = [];
   const serializeMs: number[] = [];
+  const withoutMs: number[] = [];
   let snapshotBytes = 0;
+  let snapshotBytesWithoutForgetting = 0;
+  /** As the aggregator: every FORGET_FRAMES frames analysed, forget the tracks the tracker has dropped. */
+  const FORGET_FRAMES = 50;
   let events = 0;
   for (let run = 0; run < 5; run++) {
     const tracker = new Tracker({ fps: FPS, classAware: true });
     const tracked: AnalyticsFrame[] = [];
+    const liveAt = new Map<number, Set<number>>();
     let started = performance.now();
     detections.forEach((d, frame) => {
       const out = tracker.update(d);
       const trackIds = new Array<number | null>(OBJECTS).fill(null);
       for (const t of out) trackIds[t.detectionIndex] = t.trackId;
       tracked.push({ frame, ptsMs: (frame * 1000) / FPS, boxes: d.xyxy, classes: d.classIds, trackIds });
+      if ((frame + 1) % FORGET_FRAMES === 0) liveAt.set(frame, new Set(tracker.liveTrackIds()));
     });
     trackerMs.push(performance.now() - started);
-    const analytics = new Analytics(zones);
-    started = performance.now();
-    events = 0;
-    for (const f of tracked) events += analytics.update(f).length;
-    analyticsMs.push(performance.now() - started);
+    /** The analytics over the tracked frames, forgetting ended tracks or not; the time taken goes to `into`. */
+    const analyze = (forget: boolean, into: number[]) => {
+      const a = new Analytics(zones);
+      const t0 = performance.now();
+      let n = 0;
+      for (const f of tracked) {
+        n += a.update(f).length;
+        const live = forget ? liveAt.get(f.frame) : undefined;
+        if (live) a.forgetEnded((id) => !live.has(id));
+      }
+      into.push(performance.now() - t0);
+      return { a, n };
+    };
+    // Alternate which goes first, so that neither always runs on a warmer JIT.
+    const [first, second] = run % 2 === 0 ? [true, false] : [false, true];
+    const results = new Map([
+      [first, analyze(first, first ? analyticsMs : withoutMs)],
+      [second, analyze(second, second ? analyticsMs : withoutMs)],
+    ]);
+    const analytics = results.get(true)!.a;
+    const without = results.get(false)!.a;
+    events = results.get(true)!.n;
+    snapshotBytesWithoutForgetting = JSON.stringify(without.serialize()).length;
+    if (JSON.stringify(without.summary()) !== JSON.stringify(analytics.summary()))
+      throw new Error("forgetting ended tracks changed analytics.json");
     started = performance.now();
     const snapshot = JSON.stringify(analytics.serialize());
     serializeMs.push(performance.now() - started);
@@ -137,7 +165,9 @@ function main(): void {
       trackerUsPerFrame: perFrameUs(median(trackerMs)),
       analyticsUsPerFrame: perFrameUs(median(analyticsMs)),
       analyticsOverTracker: Number((median(analyticsMs) / median(trackerMs)).toFixed(3)),
+      analyticsWithoutForgettingUsPerFrame: perFrameUs(median(withoutMs)),
       checkpointAnalyticsBytes: snapshotBytes,
+      checkpointAnalyticsBytesWithoutForgetting: snapshotBytesWithoutForgetting,
       checkpointAnalyticsSerializeMs: Number(median(serializeMs).toFixed(2)),
       loadAverage: loadavg().map((l) => Number(l.toFixed(2))),
     }),

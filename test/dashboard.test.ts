@@ -5,7 +5,9 @@
 // ends"; a job rendering its preview shows the `rendering` state with its progress.
 // Saves screenshots (and an annotated frame rendered from the same tracks) under test/artifacts/; the README's come
 // from here (docs/images/job-page*.png). A job with zones shows its counts, their per-minute series, and the viewer
-// draws the zones and lines with the counts as of the playback time.
+// draws the zones and lines with the counts as of the playback time; with VDET_DOCS_IMAGES=1 that test also writes
+// docs/images/job-page-zones.png (the viewer and the counts, palettized by ffmpeg to keep it small):
+// `VDET_DOCS_IMAGES=1 npm test -- test/dashboard --test-name-pattern="with zones"`.
 
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
@@ -22,7 +24,7 @@ import { parseJobSpec, streamSpecSchema } from "@vdet/protocol";
 import { parseTracksJsonl, renderAnnotatedVideo } from "@vdet/render";
 import { createMemoryTransport } from "@vdet/transport";
 import { ffmpegBinaries } from "@vdet/video";
-import { chromium } from "playwright-core";
+import { chromium, type Page } from "playwright-core";
 import { projectFixture } from "./support/fixtures.ts";
 import { buildLocalApi } from "./support/local-api.ts";
 import { startMemoryPipeline } from "./support/memory-pipeline.ts";
@@ -327,6 +329,7 @@ test("job page with zones: counts per zone / line and class, the per-minute seri
   const jobStore = new MemoryJobStore();
   const transport = createMemoryTransport();
   const { job } = await jobStore.create(spec);
+  writeFileSync(join(out, "summary.json"), `${JSON.stringify(summaryOf(job.id, tracksText), null, 2)}\n`);
   await jobStore.setVideo(job.id, { width: 768, height: 432, fps: 12.5, durationMs: 30_208, codec: "h264" });
   await jobStore.setState(job.id, "running");
   await jobStore.setTotal(job.id, 50);
@@ -384,6 +387,7 @@ test("job page with zones: counts per zone / line and class, the per-minute seri
     await zonesAt(1, "bay in 0 out 0 now 0 | midline in 0 out 0");
     await zonesAt(7.3, "bay in 1 out 0 now 1 | midline in 0 out 1");
     await page.screenshot({ path: join(artifacts, "job-page-zones.png"), fullPage: true });
+    if (process.env.VDET_DOCS_IMAGES === "1") await writeDocsImage(page, "job-page-zones.png");
     await zonesAt(8.5, "bay in 1 out 1 now 0 | midline in 0 out 1");
     assert.deepEqual(pageErrors, []);
   } finally {
@@ -391,3 +395,64 @@ test("job page with zones: counts per zone / line and class, the per-minute seri
     await app.close();
   }
 });
+
+/** summary.json of a tracks.jsonl, as the aggregator writes it (job-report.ts's jobSummary). */
+function summaryOf(jobId: string, tracksText: string) {
+  const tracks = new Map<
+    number,
+    {
+      trackId: number;
+      class: number;
+      label: string;
+      firstFrame: number;
+      lastFrame: number;
+      length: number;
+      scoreSum: number;
+    }
+  >();
+  for (const frame of parseTracksJsonl(tracksText))
+    for (const d of frame.detections) {
+      if (d.trackId === null) continue;
+      const t = tracks.get(d.trackId);
+      if (t) {
+        t.lastFrame = frame.frame;
+        t.length++;
+        t.scoreSum += d.score;
+      } else
+        tracks.set(d.trackId, {
+          trackId: d.trackId,
+          class: d.class,
+          label: d.label ?? String(d.class),
+          firstFrame: frame.frame,
+          lastFrame: frame.frame,
+          length: 1,
+          scoreSum: d.score,
+        });
+    }
+  const trackList = [...tracks.values()].map(({ scoreSum, ...t }) => ({
+    ...t,
+    meanScore: Math.round((scoreSum / t.length) * 1e4) / 1e4,
+  }));
+  const tracksPerClass: Record<string, number> = {};
+  for (const t of trackList) tracksPerClass[t.label] = (tracksPerClass[t.label] ?? 0) + 1;
+  return { jobId, tracks: trackList.length, tracksPerClass, trackList };
+}
+
+/**
+ * docs/images/<name>: the job page from its viewer to the zones' counts, at the page's size, palettized to 128
+ * colours by ffmpeg (a screenshot with a video frame in it is otherwise ≈ 200 KB).
+ */
+async function writeDocsImage(page: Page, name: string): Promise<void> {
+  const clip = (await page.evaluate(`(() => {
+    const top = document.querySelector("#video").closest("section").getBoundingClientRect();
+    const bottom = document.querySelector("#zones-card").getBoundingClientRect();
+    return { x: 0, y: top.top + window.scrollY - 8, width: document.documentElement.clientWidth, height: bottom.bottom - top.top + 16 };
+  })()`)) as { x: number; y: number; width: number; height: number };
+  const raw = join(dir, `raw-${name}`);
+  await page.screenshot({ path: raw, clip, fullPage: true });
+  await promisify(execFile)(ffmpegBinaries().ffmpegPath, [
+    ...["-hide_banner", "-loglevel", "error", "-y", "-i", raw],
+    ...["-vf", "split[a][b];[a]palettegen=max_colors=128:stats_mode=full[p];[b][p]paletteuse=dither=none"],
+    fileURLToPath(new URL(`../docs/images/${name}`, import.meta.url)),
+  ]);
+}

@@ -57,7 +57,13 @@ test("vdet run: every sampled frame once, in order, with pts; all output files c
   });
   const manifest = JSON.parse(readFileSync(join(out, "manifest.json"), "utf8"));
   assert.equal(manifest.state, "completed");
-  assert.deepEqual(manifest.frames, { sampled: 12, written: 12, failed: 0, duplicatesDropped: 0 });
+  assert.deepEqual(manifest.frames, {
+    sampled: 12,
+    written: 12,
+    failed: 0,
+    skipped: 0,
+    duplicatesDropped: 0,
+  });
   assert.deepEqual(manifest.phiHistogram, { "0": 12 });
   assert.equal(manifest.video.width, 320);
   const summary = JSON.parse(readFileSync(join(out, "summary.json"), "utf8"));

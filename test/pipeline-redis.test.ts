@@ -101,7 +101,13 @@ test("two concurrent jobs with different settings through the API and two worker
   assert.ok(linesB.every((l) => l.detections.every((d) => d.score >= 0.0005)));
 
   const manifestA = JSON.parse(readFileSync(join(dir, "a", "manifest.json"), "utf8"));
-  assert.deepEqual(manifestA.frames, { sampled: 20, written: 20, failed: 0, duplicatesDropped: 0 });
+  assert.deepEqual(manifestA.frames, {
+    sampled: 20,
+    written: 20,
+    failed: 0,
+    skipped: 0,
+    duplicatesDropped: 0,
+  });
   const manifestB = JSON.parse(readFileSync(join(dir, "b", "manifest.json"), "utf8"));
   const byWorker = { ...manifestA.framesByWorker };
   for (const [w, n] of Object.entries(manifestB.framesByWorker as Record<string, number>))

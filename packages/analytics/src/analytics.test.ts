@@ -372,3 +372,49 @@ test("serialize is a copy, and restore refuses a state saved with other zones", 
     /unknown analytics state version/,
   );
 });
+
+test("forgetEnded drops the once-per-track memory only of tracks not followed and said to have ended", () => {
+  // Down through the gate (in), back up (out), gone for 3 s (> lostAfterMs: no longer followed), down again.
+  const path: ([number, number] | null)[] = [
+    ...column(30, 40, 60, 70, 40, 30),
+    ...Array.from({ length: 30 }, () => null),
+    ...column(30, 40, 60, 70),
+  ];
+  const feed = (forget: ((id: number) => boolean) | null) => {
+    const a = gateCounter(1);
+    const events = run(a, path.slice(0, 31));
+    if (forget) a.forgetEnded(forget);
+    events.push(
+      ...path.slice(31).flatMap((p, k) => a.update(frame(31 + k, p ? [{ id: 1, x: p[0], y: p[1] }] : []))),
+    );
+    return { a, events };
+  };
+  const plain = feed(null);
+  assert.deepEqual(plain.a.summary().lines[0].total, { in: 1, out: 1 }, "once per track and direction");
+  // Track 1 is still alive in the tracker (it comes back): nothing is dropped, nothing changes.
+  const kept = feed(() => false);
+  assert.deepEqual(kept.events, plain.events);
+  assert.deepEqual(kept.a.summary(), plain.a.summary());
+  // Said to have ended (wrongly here: it comes back), it is forgotten, and counted in a second time: the memory
+  // dropped is what counts a track once.
+  assert.deepEqual(feed(() => true).a.summary().lines[0].total, { in: 2, out: 1 });
+  // Said to have ended, it is forgotten: the memory that kept it from counting twice is what was dropped.
+  const dropped = gateCounter(1);
+  run(dropped, path.slice(0, 31));
+  assert.equal(
+    dropped.forgetEnded(() => true),
+    2,
+  );
+  assert.equal(
+    dropped.forgetEnded(() => true),
+    0,
+  );
+  assert.deepEqual(dropped.serialize().lines[0].countedIn, []);
+  // A track still followed (seen within lostAfterMs) keeps its memory whatever `ended` says.
+  const followed = gateCounter(1);
+  run(followed, path.slice(0, 6));
+  assert.equal(
+    followed.forgetEnded(() => true),
+    0,
+  );
+});

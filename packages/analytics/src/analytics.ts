@@ -131,6 +131,30 @@ export class Analytics {
     });
   }
 
+  /** Frames fed so far. */
+  get frames(): number {
+    return this.state.frames;
+  }
+
+  /**
+   * Drops the once-per-track memory (counted in / counted out) of tracks that have ended: ids not followed any more
+   * (not seen for lostAfterMs, so already out of every zone) for which `ended(id)` says they will never be fed again
+   * (a tracker has dropped them; its ids are never reused). Their contributions stay in the counts, dwell lists and
+   * series, so every later event and summary is exactly what it would have been; only the state (checkpointed)
+   * stops growing with every track ever seen. Returns how many entries were dropped.
+   */
+  forgetEnded(ended: (trackId: number) => boolean): number {
+    let dropped = 0;
+    for (const rt of [...this.zoneRuntime, ...this.lineRuntime] as Runtime<unknown>[])
+      for (const counted of [rt.countedIn, rt.countedOut])
+        for (const id of counted)
+          if (!rt.tracks.has(id) && ended(id)) {
+            counted.delete(id);
+            dropped++;
+          }
+    return dropped;
+  }
+
   /** Feeds one frame (in pts order) and returns the events it caused, in a fixed order. */
   update(frame: AnalyticsFrame): AnalyticsEvent[] {
     const s = this.state;

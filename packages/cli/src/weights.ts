@@ -4,6 +4,7 @@
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { type DefaultWeights, defaultWeights, publishedName, SEEDED_WEIGHTS_LABEL } from "@vdet/models";
+import { REFINED_MOT_FILE } from "@vdet/pipeline";
 import type { PhiValue } from "@vdet/protocol";
 
 export interface ChosenWeights {
@@ -83,6 +84,10 @@ export function describeOutputs(dir: string, seeded: ChosenWeights["seeded"]): s
   }
   if (existsSync(join(dir, "tracks.mot.txt")))
     lines.push(`  tracks.mot.txt  ${size("tracks.mot.txt")}: MOTChallenge rows`);
+  if (existsSync(join(dir, REFINED_MOT_FILE)))
+    lines.push(
+      `  ${REFINED_MOT_FILE}  ${size(REFINED_MOT_FILE)}: MOTChallenge rows after the offline refinement`,
+    );
   if (existsSync(join(dir, "summary.json"))) {
     const summary = JSON.parse(readFileSync(join(dir, "summary.json"), "utf8")) as { tracks: number };
     lines.push(`  summary.json    ${size("summary.json")}: ${summary.tracks} tracks`);

@@ -1,6 +1,7 @@
 // Aggregator stage: takes each job's results as workers send them, puts them back in order (reorder-buffer.ts),
 // tracks them and appends tracks.jsonl as frames become contiguous (job-aggregation.ts), and writes tracks.mot.txt,
-// summary.json and manifest.json (job-report.ts) once every sampled frame is accounted for. A job with zones also
+// summary.json and manifest.json (job-report.ts) once every sampled frame is accounted for (an archive job with
+// `refine` also tracks.refined.mot.txt, job-refine.ts, before the manifest). A job with zones also
 // gets events.jsonl (appended like tracks.jsonl) and analytics.json (rewritten while it runs, final at the end). With `checkpoints`, each
 // job's state is saved before the message that changed it is acked, and an aggregator that starts after a crash
 // resumes the job from it (aggregator-checkpoint.ts).
@@ -16,6 +17,7 @@ import {
   type JobEvent,
   type PhiValue,
   STREAM_DEFAULTS,
+  sampledFps,
   unpackFrames,
 } from "@vdet/protocol";
 import type { Consumer, Transport } from "@vdet/transport";
@@ -23,6 +25,7 @@ import type { VideoInput } from "@vdet/video";
 import type { AggregatorCheckpoints, Outcome } from "./aggregator-checkpoint.ts";
 import { JobAggregation } from "./job-aggregation.ts";
 import type { JobOutputFactory } from "./job-output.ts";
+import { REFINED_MOT_FILE, refineJobTracks } from "./job-refine.ts";
 import { jobManifest, jobSummary } from "./job-report.ts";
 import { type StageLogger, silentLogger } from "./logger.ts";
 import { writePreview } from "./preview.ts";
@@ -293,6 +296,24 @@ export function startAggregator(config: AggregatorConfig): Stage {
     if (agg.analytics) {
       await writeAnalytics(agg, true);
       files.push("events.jsonl", "analytics.json");
+    }
+    // The offline refinement, from the job's MOT rows at its sampled rate (a cancelled job is left as it stopped).
+    if (agg.job.spec.refine && !agg.job.spec.stream && state !== "cancelled") {
+      const refineStarted = performance.now();
+      const classOf = new Map([...agg.tracks.values()].map((t) => [t.trackId, t.classId]));
+      const fps = sampledFps(agg.job.spec.sampling, event.video?.fps ?? agg.job.video?.fps);
+      const refined = refineJobTracks(agg.motLines.join(""), classOf, fps);
+      log.info(
+        {
+          jobId: agg.job.id,
+          stage: "aggregator",
+          rows: refined.rows,
+          ms: Math.round(performance.now() - refineStarted),
+        },
+        "tracks refined",
+      );
+      await timed("put", () => agg.output.put(REFINED_MOT_FILE, refined.text, "text/plain"));
+      files.push(REFINED_MOT_FILE);
     }
     if (await writeJobPreview(agg, config, log)) files.push("preview.mp4");
     const manifest = jobManifest(agg, {

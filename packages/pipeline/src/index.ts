@@ -26,6 +26,7 @@ export {
   limitInputBytes,
 } from "./input-limits.ts";
 export type { JobOutput, JobOutputFactory, JobOutputResume } from "./job-output.ts";
+export { REFINED_MOT_FILE, refineJobTracks } from "./job-refine.ts";
 export { deploymentModels, simulatedModels } from "./labels.ts";
 export { boxesToSource, letterboxFor, padToSquare } from "./letterbox.ts";
 export {

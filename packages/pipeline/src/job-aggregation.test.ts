@@ -1,9 +1,10 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { Analytics, type AnalyticsSnapshot, analyticsFrame, resolveZones } from "@vdet/analytics";
 import { MemoryJobStore } from "@vdet/jobs";
 import { type FrameDetectionsMessage, type JobRecord, type JobSpecInput, parseJobSpec } from "@vdet/protocol";
 import type { AggregatorCheckpoint, CheckpointSave, TrackSummary } from "./aggregator-checkpoint.ts";
-import { JobAggregation } from "./job-aggregation.ts";
+import { ANALYTICS_FORGET_FRAMES, JobAggregation } from "./job-aggregation.ts";
 import type { JobOutput } from "./job-output.ts";
 
 /** tracks.jsonl in memory, written in parts of `partLines` lines as a sink would. */
@@ -91,10 +92,15 @@ async function job(zones?: JobSpecInput["zones"]): Promise<JobRecord> {
     .job;
 }
 
-async function feed(agg: JobAggregation, indices: number[], checkpoint?: MemoryCheckpoint): Promise<void> {
+async function feed(
+  agg: JobAggregation,
+  indices: number[],
+  checkpoint?: MemoryCheckpoint,
+  make: (index: number) => FrameDetectionsMessage = frame,
+): Promise<void> {
   for (const index of indices) {
-    agg.reorder.accept(index, { kind: "ok", frame: frame(index) });
-    agg.reorder.accept(index, { kind: "ok", frame: frame(index) }); // a redelivery
+    agg.reorder.accept(index, { kind: "ok", frame: make(index) });
+    agg.reorder.accept(index, { kind: "ok", frame: make(index) }); // a redelivery
     const lines = [...agg.reorder.release()].map((outcome) => agg.lineFor(outcome));
     if (lines.length > 0) await agg.appendLines(lines);
     agg.state.framesByWorker.w1 = (agg.state.framesByWorker.w1 ?? 0) + 1;
@@ -235,6 +241,94 @@ test("a job with zones: events.jsonl and analytics.json continue from any checkp
   await straight.appendLines([...straight.reorder.release()].map((outcome) => straight.lineFor(outcome)));
   assert.equal(straight.state.analyticsSkippedFrames, 1);
   assert.deepEqual(straight.analytics?.summary(), before);
+});
+
+test("a long job with zones: the analytics forget the tracks the tracker dropped, with events.jsonl and analytics.json unchanged, from any checkpoint", async () => {
+  // One object every 12 frames, each seen for 10 frames, its anchor (bottom centre) moving from x = 40 to 94: it
+  // enters zone "pen" and crosses line "a", then is gone for good (the tracker drops it, the analytics lose it).
+  const frames = 3 * ANALYTICS_FORGET_FRAMES + 10;
+  const objects = (index: number): FrameDetectionsMessage => {
+    const j = index % 12;
+    const boxes = j < 10 ? [30 + 6 * j, 20, 50 + 6 * j, 120] : [];
+    return {
+      index,
+      ptsMs: index * 200,
+      phi: 0,
+      boxes,
+      scores: boxes.length ? [0.9] : [],
+      classes: boxes.length ? [1] : [],
+    };
+  };
+  const zones = {
+    inertiaFrames: 1,
+    zones: [
+      {
+        name: "pen",
+        polygon: [
+          [50, 0],
+          [85, 0],
+          [85, 200],
+          [50, 200],
+        ] as [number, number][],
+      },
+    ],
+    lines: [{ name: "a", from: [70, 0] as [number, number], to: [70, 200] as [number, number] }],
+  };
+  const theJob = await job(zones);
+  const straight = JobAggregation.start(theJob, new MemoryOutput(3), {});
+  straight.state.startedAtMs = 0;
+  await feed(straight, order(0, frames), undefined, objects);
+  const straightOutput = straight.output as MemoryOutput;
+  await straightOutput.flushTracks();
+  await straightOutput.flushEvents();
+
+  // The same as the analytics over the written tracks.jsonl without forgetting anything (as `vdet analyze` runs).
+  const offline = new Analytics(resolveZones(parseJobSpec({ input: "a", output: "o", zones }).zones!));
+  const offlineEvents = straightOutput.written
+    .trim()
+    .split("\n")
+    .flatMap((l) => offline.update(analyticsFrame(JSON.parse(l))));
+  assert.equal(straightOutput.events, offlineEvents.map((e) => `${JSON.stringify(e)}\n`).join(""));
+  assert.deepEqual(straight.analytics?.summary(), offline.summary());
+  const counted = straight.analytics!.summary().zones[0].classes;
+  const entered = Object.values(counted).reduce((n, c) => n + c.in, 0);
+  assert.ok(entered >= 12, `${entered} tracks entered the zone`);
+  // … while the state keeps only the tracks not yet dropped.
+  const kept = (s: AnalyticsSnapshot) =>
+    [...s.zones, ...s.lines].reduce((n, r) => n + r.countedIn.length + r.countedOut.length, 0);
+  const all = kept(offline.serialize());
+  const pruned = kept(straight.analytics!.serialize());
+  assert.ok(pruned <= 8 && all >= 36, `once-per-track entries: ${pruned} kept, ${all} without forgetting`);
+
+  // Even cuts (`order` swaps within pairs), on both sides of each forgetting.
+  for (const cut of [
+    8,
+    ANALYTICS_FORGET_FRAMES - 2,
+    ANALYTICS_FORGET_FRAMES + 2,
+    2 * ANALYTICS_FORGET_FRAMES,
+    frames - 4,
+  ]) {
+    const checkpoint = new MemoryCheckpoint();
+    const first = JobAggregation.start(theJob, new MemoryOutput(3), {});
+    first.state.startedAtMs = 0;
+    await feed(first, order(0, cut), checkpoint, objects);
+    const saved = checkpoint.load();
+    const resumedOutput = new MemoryOutput(3);
+    resumedOutput.written = (first.output as MemoryOutput).written;
+    resumedOutput.tracksPartsWritten = saved.snapshot.tracksPartsWritten;
+    resumedOutput.events = (first.output as MemoryOutput).events;
+    resumedOutput.eventsPartsWritten = saved.snapshot.eventsPartsWritten;
+    const resumed = await JobAggregation.restore(theJob, resumedOutput, {}, saved);
+    await feed(resumed, order(cut, frames), undefined, objects);
+    await resumedOutput.flushEvents();
+    assert.equal(resumedOutput.events, straightOutput.events, `events.jsonl, cut at ${cut}`);
+    assert.deepEqual(
+      resumed.analytics?.summary(),
+      straight.analytics?.summary(),
+      `analytics.json, cut at ${cut}`,
+    );
+    assert.deepEqual(resumed.serialize(), straight.serialize());
+  }
 });
 
 test("skipped frames are written as skipped lines, and the tracker steps over them in real time", async () => {

@@ -39,6 +39,9 @@ import { ReorderBuffer } from "./reorder-buffer.ts";
 
 export type DecodedEvent = Extract<JobEvent, { type: "decoded" }>;
 
+/** How often (in frames analysed) a job's analytics forget the tracks the tracker has dropped. */
+export const ANALYTICS_FORGET_FRAMES = 50;
+
 /** Consecutive frames run at one φ. */
 export interface PhiRange {
   fromFrame: number;
@@ -383,6 +386,13 @@ export class JobAggregation {
     }
     for (const event of events) this.newEvents.push(JSON.stringify(event));
     this.analyticsChanged = true;
+    // Every ANALYTICS_FORGET_FRAMES frames (counted by the analytics, so a resumed job prunes where an uninterrupted
+    // one does), the analytics forget the tracks the tracker has dropped: the state stays the size of the tracks
+    // alive, not of every track seen, and events.jsonl and analytics.json stay exactly the same.
+    if (this.analytics.frames % ANALYTICS_FORGET_FRAMES === 0) {
+      const live = new Set(this.tracker.liveTrackIds());
+      this.analytics.forgetEnded((id) => !live.has(id));
+    }
   }
 }
 

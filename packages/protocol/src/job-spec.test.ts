@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { InvalidJobSpecError, overloadOf, parseJobSpec } from "./job-spec.ts";
 import { frameChunkSchema, PoisonMessageError, parseMessage } from "./messages.ts";
+import { streamSpecSchema } from "./stream.ts";
 
 const minimal = { input: "clips/a.mp4", output: "out/a" };
 
@@ -20,6 +21,25 @@ describe("job spec", () => {
     assert.equal(spec.mode, "latency");
     assert.deepEqual(spec.phi, { min: 1, max: "7x" });
     assert.deepEqual(parseJobSpec({ ...minimal, phi: { min: 3, max: "3" } }).phi, { min: 3, max: 3 });
+  });
+
+  test("refine is an archive option; a latency job may say refine: false", () => {
+    assert.equal(parseJobSpec({ ...minimal, refine: true }).refine, true);
+    assert.equal(parseJobSpec({ ...minimal, latencyBudgetMs: 200, refine: false }).refine, false);
+  });
+
+  test("a stream with refine is refused, naming the field", () => {
+    const result = streamSpecSchema.safeParse({
+      input: "rtsp://127.0.0.1/cam",
+      output: "out/cam",
+      latencyBudgetMs: 400,
+      refine: true,
+    });
+    assert.equal(result.success, false);
+    assert.deepEqual(
+      result.error?.issues.map((i) => [i.path.join("."), /archive jobs/.test(i.message)]),
+      [["refine", true]],
+    );
   });
 
   test("remote inputs and S3 outputs", () => {
@@ -60,6 +80,12 @@ describe("job spec", () => {
       { ...minimal, throughput: { framesPerSecond: 10, finishBy: "2026-12-01T00:00:00Z" } },
       /throughput: give framesPerSecond or finishBy, not both or neither/,
     ],
+    [
+      "refine on a latency job",
+      { ...minimal, latencyBudgetMs: 200, refine: true },
+      /refine: refine is for archive jobs/,
+    ],
+    ["refine as a string", { ...minimal, refine: "yes" }, /refine/],
     ["finishBy without an offset", { ...minimal, throughput: { finishBy: "2026-12-01 00:00" } }, /finishBy/],
     ["zero target fps", { ...minimal, throughput: { framesPerSecond: 0 } }, /framesPerSecond/],
     [

@@ -194,6 +194,12 @@ export const jobSpecFields = z
      * (absent: the same) ends the job completed with the gaps listed in manifest.json; "fail" ends it failed.
      */
     onGap: z.enum(["continue", "fail"]).optional(),
+    /**
+     * Archive jobs: when the job ends, also write tracks.refined.mot.txt, the tracks after the offline refinement
+     * (@vdet/tracker refineTracks: short gaps filled, tracklets joined, smoothed; docs/tracker.md). Refused for
+     * latency jobs and streams: live output cannot wait for frames that come after it.
+     */
+    refine: z.boolean().optional(),
     /** Set for a stream (POST /streams): its output is written in time-based parts. */
     stream: streamOutputSchema.optional(),
     /**
@@ -230,6 +236,14 @@ export const jobSpecSchema = jobSpecFields.transform((spec, ctx) => {
       code: "custom",
       path: ["throughput"],
       message: "a throughput target is for archive mode; latency jobs have latencyBudgetMs",
+    });
+  }
+  if (mode === "latency" && spec.refine) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["refine"],
+      message:
+        "refine is for archive jobs: the offline refinement needs the frames after each box, and live output cannot wait for them",
     });
   }
   if (mode === "archive" && spec.latencyBudgetMs !== undefined) {

@@ -318,3 +318,19 @@ test("with ptsMs, frames missing in between count as time: the filter predicts a
   // The time base survives a checkpoint.
   assert.equal(Tracker.restore(JSON.parse(JSON.stringify(state))).serialize().lastPtsMs, state.lastPtsMs);
 });
+
+test("liveTrackIds: the confirmed tracks kept, lost ones included, until the tracker drops them", () => {
+  const tracker = new Tracker({ fps: 30 });
+  const walk = (f: number): Det[] => [{ box: at(100 + 4 * f, 50), object: "a" }];
+  const { idsByObject } = run(tracker, range(0, 9).map(walk));
+  const [id] = [...idsByObject.get("a")!];
+  assert.deepEqual(tracker.liveTrackIds(), [id]);
+  // Gone: lost (still kept, it may come back) for maxLostFrames, then dropped for good.
+  tracker.update(frameOf([]));
+  assert.deepEqual(tracker.liveTrackIds(), [id]);
+  for (let f = 0; f < tracker.options.maxLostFrames + 1; f++) tracker.update(frameOf([]));
+  assert.deepEqual(tracker.liveTrackIds(), []);
+  // A tentative track (not yet reported) has no id to list.
+  tracker.update(frameOf([{ box: at(500, 50), object: "b" }]));
+  assert.deepEqual(tracker.liveTrackIds(), []);
+});

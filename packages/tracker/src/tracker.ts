@@ -121,6 +121,16 @@ export class Tracker {
     return this.frameIndex;
   }
 
+  /**
+   * Ids of the confirmed tracks still kept (active or lost): only these can be reported again. Ids are never
+   * reused, so an id reported before and not in this list never comes back.
+   */
+  liveTrackIds(): number[] {
+    const ids: number[] = [];
+    for (const t of this.tracks) if (t.id > 0) ids.push(t.id);
+    return ids;
+  }
+
   /** Processes the next frame (frames must come in order) and returns the tracks reported for it. */
   update(frame: Detections, time: FrameTime = {}): TrackOutput[] {
     const count = validateFrame(frame);

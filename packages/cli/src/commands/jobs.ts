@@ -122,6 +122,7 @@ interface SubmitOptions {
   finishBy?: string;
   maxFrames?: number;
   zones?: string;
+  refine?: boolean;
   overload?: "drop" | "queue";
   notifyWebhook?: string;
   notifySns?: string;
@@ -145,6 +146,7 @@ function specFor(input: string, output: string, o: SubmitOptions, zones?: ZonesF
     preview: o.preview,
     maxFrames: o.maxFrames,
     zones,
+    refine: o.refine,
     overload: o.overload,
     ...(o.notifyWebhook !== undefined || o.notifySns !== undefined
       ? { notify: { webhook: o.notifyWebhook, snsTopicArn: o.notifySns, tag: o.notifyTag } }
@@ -239,6 +241,10 @@ export function registerJobCommands(program: Command): void {
     .option(
       "--zones <file>",
       "zones.json: zones and lines to count (writes events.jsonl and analytics.json; docs/analytics.md)",
+    )
+    .option(
+      "--refine",
+      "archive jobs: also write tracks.refined.mot.txt, the tracks after offline refinement (gaps filled, tracklets joined, smoothed)",
     )
     .option("--json", "one JSON object per job on stdout (with --wait: the finished job)")
     .action(async (input: string, o: SubmitOptions) => {

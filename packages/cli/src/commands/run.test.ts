@@ -54,15 +54,18 @@ test("the pipeline fails a job whose output is a file, at once, naming the outpu
   assert.match(job.errors[0]?.message ?? "", /cannot write to .*a-file: it is a file, not a directory/);
 });
 
-test("offline: seeded weights said in the banner, the summary line, the files and the manifest", {
+test("offline (with --refine): seeded weights said in the banner, the summary line, the files and the manifest", {
   timeout: 120_000,
 }, async () => {
   const clip = join(dir, "clip3.mp4");
   await makeTestClip(clip, 1, 4, 64, 48);
   const out = join(dir, "offline-out");
-  const { code, stdout, stderr } = await runVdet(["run", clip, "--out", out, "--every-nth", "1"], {
-    env: offline,
-  });
+  const { code, stdout, stderr } = await runVdet(
+    ["run", clip, "--out", out, "--every-nth", "1", "--refine"],
+    {
+      env: offline,
+    },
+  );
   assert.equal(code, 0, stderr);
   assert.match(stderr, /weights: untrained \(seeded\) for d0: offline/);
   assert.match(stderr, /For real detections: run `vdet models pull d0`/);
@@ -74,6 +77,25 @@ test("offline: seeded weights said in the banner, the summary line, the files an
   );
   const manifest = JSON.parse(readFileSync(join(out, "manifest.json"), "utf8"));
   assert.equal(manifest.models[0].weights, "untrained (seeded, seed 0)");
+  // --refine sets the job spec's `refine`: the aggregator wrote and listed the refined tracks, as for a job
+  // submitted to a deployment (test/pipeline-refine.test.ts).
+  assert.equal(manifest.spec.refine, true);
+  assert.ok(manifest.files.includes("tracks.refined.mot.txt"), JSON.stringify(manifest.files));
+  assert.match(stdout, /tracks\.refined\.mot\.txt .*: MOTChallenge rows after the offline refinement/);
+});
+
+test("vdet run --refine with --budget is refused before anything runs, naming refine", {
+  timeout: 60_000,
+}, async () => {
+  const clip = join(dir, "clip5.mp4");
+  await makeTestClip(clip, 1, 4, 64, 48);
+  const out = join(dir, "refine-latency-out");
+  const { code, stderr } = await runVdet(["run", clip, "--out", out, "--budget", "100", "--refine"], {
+    env: offline,
+  });
+  assert.notEqual(code, 0);
+  assert.match(stderr, /refine: refine is for archive jobs/);
+  assert.equal(existsSync(join(out, "manifest.json")), false);
 });
 
 test("latency mode: misses in the summary line; --fail-on-miss exits 2", { timeout: 180_000 }, async () => {

@@ -1,8 +1,9 @@
 // `vdet run`: the whole pipeline in this process (in-process queues, no Redis), writing results to a directory.
 
 import { existsSync } from "node:fs";
+import { join } from "node:path";
 import { resolveModelReference } from "@vdet/models";
-import { runLocal } from "@vdet/pipeline";
+import { REFINED_MOT_FILE, runLocal } from "@vdet/pipeline";
 import {
   DEFAULT_PRECISION,
   describeJobError,
@@ -19,7 +20,6 @@ import { type Command, InvalidArgumentError, Option } from "commander";
 import { checkLocalInput, checkLocalOutput } from "../local-paths.ts";
 import { integer, positiveNumber, probability } from "../options.ts";
 import { createProgress } from "../progress.ts";
-import { REFINED_MOT_FILE, refineJobOutput } from "../refine-output.ts";
 import { describeOutputs, resolveWeights, seededBanner, weightsSummary } from "../weights.ts";
 import { readZonesFile } from "../zones-file.ts";
 
@@ -150,6 +150,7 @@ export function registerRunCommand(program: Command): void {
         maxFrames: o.maxFrames,
         preview: o.preview,
         zones,
+        refine: o.refine,
         ...(o.preview && o.wholeVideo ? { previewRange: "video" as const } : {}),
         overload: o.overload,
         ...(o.budget !== undefined
@@ -191,11 +192,8 @@ export function registerRunCommand(program: Command): void {
       progress.stop();
       const seconds = (performance.now() - started) / 1000;
       const { job } = result;
-      // Offline refinement needs the whole job: only after it completed, at the job's sampled rate.
-      const refined =
-        o.refine && job.state === "completed"
-          ? refineJobOutput(result.output, sampledFps(spec.sampling ?? { fps: 5 }, job.video?.fps))
-          : undefined;
+      // The aggregator wrote the refinement (spec `refine`) before the manifest, as for a submitted job.
+      const refined = join(result.output, REFINED_MOT_FILE);
       const frames = job.progress.written;
       const misses = job.progress.deadlineMisses;
       const exitCode = job.state !== "completed" ? 1 : o.failOnMiss && misses > 0 ? 2 : 0;
@@ -203,7 +201,7 @@ export function registerRunCommand(program: Command): void {
       const phiText = o.budget !== undefined ? `φ ${phis[0]}…${phis.at(-1)} (budget)` : `φ ${phi}`;
       if (o.json) {
         process.stdout.write(
-          `${JSON.stringify({ job, output: result.output, seconds, framesPerSecond: frames / seconds, weights: weightsText, ...(refined ? { refined: refined.path } : {}) })}\n`,
+          `${JSON.stringify({ job, output: result.output, seconds, framesPerSecond: frames / seconds, weights: weightsText, ...(existsSync(refined) ? { refined } : {}) })}\n`,
         );
         if (exitCode !== 0) process.exitCode = exitCode;
         return;
@@ -217,8 +215,6 @@ export function registerRunCommand(program: Command): void {
       );
       if (frames > 0 || job.state === "completed")
         process.stdout.write(describeOutputs(result.output, weights.seeded));
-      if (refined)
-        process.stdout.write(`  ${REFINED_MOT_FILE}: ${refined.rows} rows after offline refinement\n`);
       if (exitCode !== 0) process.exitCode = exitCode;
     });
 }
