@@ -28,6 +28,7 @@ export {
 export type { JobOutput, JobOutputFactory, JobOutputResume } from "./job-output.ts";
 export { deploymentModels, simulatedModels } from "./labels.ts";
 export { boxesToSource, letterboxFor, padToSquare } from "./letterbox.ts";
+export type { StreamEventSink } from "./live-connection.ts";
 export {
   backoffMs,
   captureWaitMs,
