@@ -2,8 +2,8 @@
 // Runs every *.test.ts under packages/, services/ and test/ with node's test runner (through tsx).
 // Arguments filter the files by substring: `npm test -- effdet tracker`.
 // Sets up what the selected tests need first (test/support/test-services.ts): Redis at the test address, or a
-// throwaway redis-server on a port of its own for this run (stopped after); ffmpeg and Chromium checked. A missing
-// tool stops the run at once with one line on how to install it. Tests run offline (VDET_OFFLINE=1 unless set):
+// throwaway redis-server on a port of its own for this run (stopped after); ffmpeg, Chromium and the Perl RTSP
+// server checked. A missing tool stops the run at once with one line on how to install it. Tests run offline (VDET_OFFLINE=1 unless set):
 // nothing pulls models from the internet; the pull tests use a local checkpoint server.
 import { spawn } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
@@ -36,17 +36,20 @@ if (files.length === 0) {
   process.exit(1);
 }
 
-// What the selected tests use, from their text: Redis, ffmpeg (video clips), Chromium (browser tests).
+// What the selected tests use, from their text: Redis, ffmpeg (video clips), Chromium (browser tests), the Perl
+// RTSP server (RTSP tests).
 const texts = files.map((f) => readFileSync(join(root, f), "utf8"));
 const uses = (pattern) => texts.some((t) => pattern.test(t));
 const needsRedis = uses(/redis|startRole|support\/roles|scale-to-zero/i);
 const needsFfmpeg = uses(/ffmpeg|makeTestClip|makeLavfiClip|\.mp4|decodeFrames|probeVideo/);
 const needsChromium = uses(/playwright-core/);
+const needsRtspServer = uses(/support\/rtsp-server/);
 
 const services = await tsImport("../test/support/test-services.ts", import.meta.url);
 const problems = [
   needsFfmpeg ? services.checkFfmpeg() : undefined,
   needsChromium ? services.checkChromium() : undefined,
+  needsRtspServer ? services.checkRtspServer() : undefined,
 ].filter(Boolean);
 let redis;
 if (needsRedis) {

@@ -6,19 +6,24 @@
 // goes through the connection states connecting → live → reconnecting → live → stopped, and has frames before and
 // after. A second job on A's stream takes the low-latency path (JPEG frames decoded by the producer) and
 // reconnects the same way. Stream B, on the same producer at the same time, is untouched: no gap, every frame,
-// exact steps.
+// exact steps. Job A names a notify webhook (a receiver on loopback, allowed explicitly by the notifier's address
+// policy): it receives signed stream.state events for every state change and the outage's stream.gap.started and
+// stream.gap.ended, the ended one carrying the gap the manifest records.
 
 import assert from "node:assert/strict";
 import type { ChildProcess } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { createReadStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { createServer, type Server } from "node:http";
+import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join, normalize } from "node:path";
 import { after, test } from "node:test";
+import { InputPolicy } from "@vdet/input-policy";
+import { MemoryNotificationStore } from "@vdet/jobs";
+import { Notifier, SIGNATURE_HEADER, verifySignature } from "@vdet/notify";
 import { createSimulatedModelProvider, startWorker } from "@vdet/pipeline";
-import { type JobManifest, parseJobSpec, type StreamState } from "@vdet/protocol";
+import { type JobManifest, type Notification, parseJobSpec, type StreamState } from "@vdet/protocol";
 import { startLiveLavfi, testPattern } from "@vdet/video/testing";
 import { startRedisPipeline } from "./support/redis-pipeline.ts";
 import { parseTracks } from "./support/tracks.ts";
@@ -72,6 +77,8 @@ function startEncoder(
   return { dir: out, playlist, process, done };
 }
 
+const SECRET = "live-ingest-notify-secret-0123456789";
+
 const table = {
   version: 1 as const,
   key: "live-ingest",
@@ -81,7 +88,28 @@ const table = {
 
 test("recorded live segments: a stream whose origin restarts reconnects with the gap recorded; the other is untouched", async () => {
   const testStartedAtMs = Date.now();
-  const pipeline = startRedisPipeline({ prefix, producer: { inputTimeoutMs: 6000, concurrency: 3 } });
+  // A webhook receiver on loopback for A's stream events.
+  const received: { headers: IncomingHttpHeaders; body: string }[] = [];
+  const hook = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (c) => chunks.push(c));
+    req.on("end", () => {
+      received.push({ headers: req.headers, body: Buffer.concat(chunks).toString("utf8") });
+      res.writeHead(200).end();
+    });
+  });
+  await new Promise<void>((resolve) => hook.listen(0, "127.0.0.1", resolve));
+  const webhook = `http://127.0.0.1:${(hook.address() as AddressInfo).port}/vdet`;
+  const notifier = new Notifier({
+    store: new MemoryNotificationStore(),
+    policy: new InputPolicy({ allowFileInputs: false, allowAddresses: ["127.0.0.1/32"] }),
+    secret: SECRET,
+    baseDelayMs: 10,
+  });
+  const pipeline = startRedisPipeline({
+    prefix,
+    producer: { inputTimeoutMs: 6000, concurrency: 3, streamEvents: notifier },
+  });
   const models = createSimulatedModelProvider(table);
   const worker = startWorker({
     transport: pipeline.transport,
@@ -102,7 +130,11 @@ test("recorded live segments: a stream whose origin restarts reconnects with the
     a.root = a1.dir;
     b.root = bEnc.dir;
     await waitFor("the playlists", () => existsSync(a1.playlist) && existsSync(bEnc.playlist), 20_000, 50);
-    const submit = async (origin: Origin, name: string, more: { latencyBudgetMs?: number } = {}) => {
+    const submit = async (
+      origin: Origin,
+      name: string,
+      more: { latencyBudgetMs?: number; notify?: { webhook: string; tag: string } } = {},
+    ) => {
       const spec = parseJobSpec({
         input: `http://127.0.0.1:${origin.port}/index.m3u8`,
         output: join(dir, `out-${name}`),
@@ -114,7 +146,7 @@ test("recorded live segments: a stream whose origin restarts reconnects with the
       await pipeline.transport.jobs.add({ jobId: job.id }, { id: job.id });
       return job.id;
     };
-    const idA = await submit(a, "a");
+    const idA = await submit(a, "a", { notify: { webhook, tag: "cam-a" } });
     const idB = await submit(b, "b");
     // The same stream on the low-latency path (a 1 s budget: JPEG frames decoded by the producer) reconnects too.
     const idF = await submit(a, "a-frames", { latencyBudgetMs: 1000 });
@@ -227,6 +259,48 @@ test("recorded live segments: a stream whose origin restarts reconnects with the
       assert.ok(at >= testStartedAtMs - 5000 && at <= Date.now(), `capturedAt ${line.capturedAt}`);
     }
 
+    // A's webhook: signed stream events for each state change and for the outage (delivered asynchronously).
+    const events = await waitFor(
+      "A's stream events",
+      () => {
+        const parsed = received.map((r) => JSON.parse(r.body) as Notification);
+        return parsed.some((e) => e.type === "stream.state" && e.data.state === "stopped") &&
+          parsed.some((e) => e.type === "stream.gap.ended")
+          ? parsed
+          : undefined;
+      },
+      30_000,
+      50,
+    );
+    for (const r of received) {
+      assert.ok(verifySignature(SECRET, r.body, r.headers[SIGNATURE_HEADER] as string), r.body);
+    }
+    for (const event of events) {
+      assert.deepEqual(event.subject, { kind: "stream", id: idA });
+      assert.equal(event.tag, "cam-a");
+      assert.ok(event.id.startsWith(`stream:${idA}:`), event.id);
+    }
+    assert.equal(new Set(events.map((e) => e.id)).size, events.length, "one delivery per event");
+    const states = events
+      .filter((e) => e.type === "stream.state")
+      .sort((x, y) => (x.data.sinceMs as number) - (y.data.sinceMs as number))
+      .map((e) => `${e.data.previous}→${e.data.state}`);
+    assert.deepEqual(states, ["connecting→live", "live→reconnecting", "reconnecting→live", "live→stopped"]);
+    const started = events.filter((e) => e.type === "stream.gap.started");
+    const ended = events.filter((e) => e.type === "stream.gap.ended");
+    assert.equal(started.length, 1, JSON.stringify(started));
+    assert.equal(ended.length, 1, JSON.stringify(ended));
+    assert.equal(started[0].id.split(":").at(-1), ended[0].id.split(":").at(-1), "the same gap's key");
+    const manifestA: JobManifest = JSON.parse(readFileSync(join(dir, "out-a", "manifest.json"), "utf8"));
+    const [gapA] = manifestA.gaps.filter((g) => g.startedAtMs !== undefined);
+    assert.deepEqual(
+      { ...ended[0].data },
+      { ...gapA, lostFrames: true },
+      "the ended event carries the manifest's gap",
+    );
+    assert.equal(started[0].data.startedAtMs, gapA.startedAtMs);
+    assert.equal(started[0].data.reason, gapA.reason);
+
     // Every recorded segment was taken out of the frame store once its frames were reported.
     assert.deepEqual(await pipeline.redis.keys(`${prefix}:frame:*`), []);
   } finally {
@@ -236,5 +310,7 @@ test("recorded live segments: a stream whose origin restarts reconnects with the
     await worker.close();
     await models.close();
     await pipeline.close();
+    await notifier.close();
+    await new Promise<void>((resolve) => hook.close(() => resolve()));
   }
 });

@@ -1,6 +1,6 @@
 // What the test suite needs from the machine, checked before it runs (scripts/test.mjs): Redis at the test
-// address (a throwaway redis-server is started when nothing answers there), ffmpeg and Chromium where the selected
-// tests use them. A missing tool stops the run at once with one line on how to install it.
+// address (a throwaway redis-server is started when nothing answers there), ffmpeg, Chromium and the Perl RTSP
+// server where the selected tests use them. A missing tool stops the run at once with one line on how to install it.
 
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
@@ -13,6 +13,8 @@ export const INSTALL_HINTS = {
     "redis-server not found: install it (Debian/Ubuntu: sudo apt-get install redis-server; macOS: brew install redis) or set VDET_REDIS_URL to a running Redis",
   ffmpeg:
     "ffmpeg not found: install it (Debian/Ubuntu: sudo apt-get install ffmpeg; macOS: brew install ffmpeg) or set VDET_FFMPEG/VDET_FFPROBE",
+  "rtsp-server":
+    "the Perl RTSP server (RTSP::Server) not found: install it (Debian/Ubuntu: sudo apt-get install librtsp-server-perl)",
   chromium:
     "chromium not found: install it (Debian/Ubuntu: sudo apt-get install chromium; macOS: brew install --cask chromium) or set VDET_CHROMIUM",
 } as const;
@@ -121,4 +123,11 @@ export function checkFfmpeg(): string | undefined {
 /** Chromium for the browser tests (VDET_CHROMIUM, default /usr/bin/chromium). */
 export function checkChromium(env: NodeJS.ProcessEnv = process.env): string | undefined {
   return existsSync(env.VDET_CHROMIUM ?? "/usr/bin/chromium") ? undefined : INSTALL_HINTS.chromium;
+}
+
+/** The Perl RTSP server the RTSP tests run (test/support/rtsp-server.ts): perl with RTSP::Server. */
+export function checkRtspServer(): string | undefined {
+  return spawnSync("perl", ["-MRTSP::Server", "-e", "1"], { stdio: "ignore" }).status === 0
+    ? undefined
+    : INSTALL_HINTS["rtsp-server"];
 }

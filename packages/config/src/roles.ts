@@ -63,6 +63,19 @@ const inputPolicy = {
    */
   inputAllowAddresses: envList(),
 };
+/**
+ * Notification delivery (job-spec notify), the same in every role that sends: the aggregator (job ends) and the
+ * producer (stream state changes and gaps).
+ */
+const notifySettings = {
+  /** The deployment's webhook signing secret (HMAC-SHA256, X-Vdet-Signature); unset: webhooks are not sent. */
+  notifySecret: z
+    .string()
+    .min(16, { error: "the notification secret must be at least 16 characters" })
+    .optional(),
+  /** SNS endpoint for notifications (a local stand-in); unset: AWS's, by the topic ARN's region. */
+  snsEndpoint: z.url({ protocol: /^https?$/, error: "must be an http(s):// URL" }).optional(),
+};
 /** The settings of a pipeline role (producer, worker, aggregator): the common ones and its own metrics port. */
 const pipelineRole = {
   ...common,
@@ -113,6 +126,8 @@ export const producerConfigSchema = z.object({
   inputTimeoutMs: envInt(100, 3_600_000).default(P.inputTimeoutMs),
   allowFileInputs: envBoolean.default(false),
   ...inputPolicy,
+  /** Live jobs' stream events (state changes, gaps) go to their notify targets as the aggregator sends job ends. */
+  ...notifySettings,
 });
 
 const W = WORKER_DEFAULTS;
@@ -172,13 +187,7 @@ export const aggregatorConfigSchema = z.object({
   outputRoots: envList(),
   /** Notifications (job-spec notify): webhooks reach only what network inputs may (VDET_INPUT_ALLOW_ADDRESSES). */
   inputAllowAddresses: envList(),
-  /** The deployment's webhook signing secret (HMAC-SHA256, X-Vdet-Signature); unset: webhooks are not sent. */
-  notifySecret: z
-    .string()
-    .min(16, { error: "the notification secret must be at least 16 characters" })
-    .optional(),
-  /** SNS endpoint for notifications (a local stand-in); unset: AWS's, by the topic ARN's region. */
-  snsEndpoint: z.url({ protocol: /^https?$/, error: "must be an http(s):// URL" }).optional(),
+  ...notifySettings,
 });
 
 export type ApiRoleConfig = z.output<typeof apiConfigSchema>;

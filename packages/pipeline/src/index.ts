@@ -29,6 +29,7 @@ export type { JobOutput, JobOutputFactory, JobOutputResume } from "./job-output.
 export { REFINED_MOT_FILE, refineJobTracks } from "./job-refine.ts";
 export { deploymentModels, simulatedModels } from "./labels.ts";
 export { boxesToSource, letterboxFor, padToSquare } from "./letterbox.ts";
+export type { StreamEventSink } from "./live-connection.ts";
 export {
   backoffMs,
   captureWaitMs,

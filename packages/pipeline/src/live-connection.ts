@@ -1,11 +1,19 @@
 // One live job's connection to its source, whichever path carries its frames (recorded segments, decoded frames):
 // the connection state on the job record (STREAM_STATES), the gaps (holes inside a connection and the
 // time lost to a reconnect), and the decision after a connection ends — stop, reconnect after a capped
-// exponential backoff with jitter, or give up — by the job's reconnect policy.
+// exponential backoff with jitter, or give up — by the job's reconnect policy. When the job's spec names `notify`,
+// its state changes and the source's outages are sent as stream events (stream.state, stream.gap.started/ended).
 
 import type { JobStore } from "@vdet/jobs";
 import { metrics } from "@vdet/metrics";
-import type { Gap, JobConnection, JobRecord, StreamState } from "@vdet/protocol";
+import type {
+  Gap,
+  JobConnection,
+  JobRecord,
+  NotificationType,
+  NotifyTarget,
+  StreamState,
+} from "@vdet/protocol";
 import {
   type DecodedFrame,
   NotAVideoError,
@@ -18,6 +26,20 @@ import { backoffMs, type ReconnectPolicy, reconnectPolicy } from "./live-policy.
 import type { StageLogger } from "./logger.ts";
 
 type LostReason = "dropped" | "stalled" | "ended";
+
+/**
+ * Where a live job's stream events go (the producer role passes @vdet/notify's Notifier): `key` makes the event's
+ * idempotency id. Never throws; the connection does not wait for delivery.
+ */
+export interface StreamEventSink {
+  streamEvent(
+    target: NotifyTarget | undefined,
+    streamId: string,
+    type: Extract<NotificationType, `stream.${string}`>,
+    key: string,
+    data: Record<string, unknown>,
+  ): Promise<void>;
+}
 
 /**
  * Why a connection ended, for the gap and the metrics; undefined when the error is not one a reconnect can help
@@ -51,6 +73,7 @@ export class LiveConnection {
     private readonly job: JobRecord,
     private readonly jobStore: JobStore,
     private readonly log: StageLogger,
+    private readonly events?: StreamEventSink,
   ) {
     this.policy = reconnectPolicy(job.spec.reconnect);
     this.fields = { jobId: job.id, stage: "producer" };
@@ -87,16 +110,16 @@ export class LiveConnection {
     if (lost !== undefined && expectedMs !== undefined) {
       const toMs = Math.max(expectedMs, firstMs);
       metrics.liveReconnect(lost.reason, toMs - expectedMs);
-      if (toMs - expectedMs >= 1) {
-        this.addGap({
-          fromMs: expectedMs,
-          toMs,
-          reason: lost.reason,
-          detail: lost.detail,
-          startedAtMs: lost.atMs,
-          endedAtMs: connectedAtMs,
-        });
-      }
+      const gap: Gap = {
+        fromMs: expectedMs,
+        toMs,
+        reason: lost.reason,
+        detail: lost.detail,
+        startedAtMs: lost.atMs,
+        endedAtMs: connectedAtMs,
+      };
+      if (toMs - expectedMs >= 1) this.addGap(gap);
+      this.notify("stream.gap.ended", String(lost.atMs), { ...gap, lostFrames: toMs - expectedMs >= 1 });
       this.log.info({ ...this.fields, gapMs: toMs - expectedMs, attempt: this.attempt }, "reconnected");
     }
     this.lost = undefined;
@@ -127,17 +150,27 @@ export class LiveConnection {
         : failure instanceof Error
           ? failure.message
           : String(failure);
-    this.lost ??= { atMs: lastAtMs || Date.now(), reason, detail };
+    if (this.lost === undefined) {
+      this.lost = { atMs: lastAtMs || Date.now(), reason, detail };
+      this.notify("stream.gap.started", String(this.lost.atMs), {
+        fromMs: expectedMs,
+        reason,
+        detail,
+        startedAtMs: this.lost.atMs,
+      });
+    }
     const goneMs = Date.now() - this.lost.atMs;
     if (this.policy.giveUpAfterMs > 0 && goneMs >= this.policy.giveUpAfterMs) {
-      this.addGap({
+      const gap: Gap = {
         fromMs: expectedMs,
         toMs: expectedMs + goneMs,
         reason: this.lost.reason,
         detail: `gave up reconnecting after ${Math.round(goneMs / 1000)} s: ${this.lost.detail}`,
         startedAtMs: this.lost.atMs,
         endedAtMs: Date.now(),
-      });
+      };
+      this.addGap(gap);
+      this.notify("stream.gap.ended", String(this.lost.atMs), { ...gap, lostFrames: true, gaveUp: true });
       return {
         error: new Error(
           `the live input was gone for ${Math.round(goneMs / 1000)} s (reconnect.giveUpAfterMs ${this.policy.giveUpAfterMs}): ${this.lost.detail}`,
@@ -162,10 +195,36 @@ export class LiveConnection {
   }
 
   private async setState(state: StreamState, reason?: string): Promise<void> {
-    metrics.liveConnection(this.connection.state, state);
+    const previous = this.connection.state;
+    metrics.liveConnection(previous, state);
     const { reason: _old, ...rest } = this.connection;
     this.connection = { ...rest, state, sinceMs: Date.now(), ...(reason === undefined ? {} : { reason }) };
     await this.jobStore.setConnection(this.job.id, this.connection);
+    // A failed attempt while reconnecting updates the record, not the state: no event.
+    if (state !== previous) {
+      const { sinceMs, reconnects, gaps } = this.connection;
+      this.notify("stream.state", `${state}:${sinceMs}`, {
+        state,
+        previous,
+        sinceMs,
+        reconnects,
+        gaps,
+        ...(reason === undefined ? {} : { reason }),
+      });
+    }
+  }
+
+  /** Sends a stream event to the job's notify targets (if it names any), without waiting for its delivery. */
+  private notify(
+    type: Extract<NotificationType, `stream.${string}`>,
+    key: string,
+    data: Record<string, unknown>,
+  ): void {
+    const target = this.job.spec.notify;
+    if (this.events === undefined || target === undefined) return;
+    void this.events.streamEvent(target, this.job.id, type, key, data).catch((error: unknown) => {
+      this.log.warn({ ...this.fields, err: (error as Error).message }, "stream event not sent");
+    });
   }
 }
 

@@ -23,7 +23,7 @@ import {
   recordLive,
 } from "@vdet/video";
 import { letterboxFor } from "./letterbox.ts";
-import { LiveConnection } from "./live-connection.ts";
+import { LiveConnection, type StreamEventSink } from "./live-connection.ts";
 import type { StageLogger } from "./logger.ts";
 import { type DecodingEnd, videoSummary, workFields } from "./work-fields.ts";
 
@@ -40,6 +40,8 @@ export interface LiveRecordingConfig {
   liveSegmentTtlSeconds?: number;
   /** Recording of a job waits while this many of its segments are queued and not reported. */
   maxLiveSegmentsInFlight?: number;
+  /** Where live jobs with `notify` send their stream events (the producer role passes its Notifier); default: none. */
+  streamEvents?: StreamEventSink;
 }
 
 export interface LiveRecordingContext {
@@ -71,7 +73,7 @@ export async function recordLiveJob(
   let frames = 0;
   let error: string | null = null;
   let cancelled = false;
-  const live = new LiveConnection(job, jobStore, log);
+  const live = new LiveConnection(job, jobStore, log, config.streamEvents);
   await live.start();
 
   /** Where the next connection's timeline continues; undefined until a frame was recorded. */

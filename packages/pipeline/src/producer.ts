@@ -290,7 +290,7 @@ async function produceJob(job: JobRecord, config: ProducerConfig, log: StageLogg
       });
     // A live input reconnects when it drops (its gaps then live in liveConnection); others decode once.
     if (live) {
-      liveConnection = new LiveConnection(job, jobStore, log);
+      liveConnection = new LiveConnection(job, jobStore, log, config.streamEvents);
       await liveConnection.start();
     }
     const frames =

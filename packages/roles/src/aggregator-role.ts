@@ -2,13 +2,13 @@
 // job's notify targets when it ends (@vdet/notify; webhooks through the same address policy as inputs).
 
 import type { AggregatorRoleConfig } from "@vdet/config";
-import { RedisAggregatorCheckpoints, RedisNotificationStore } from "@vdet/jobs";
-import { Notifier, notifyJobEnds } from "@vdet/notify";
+import { RedisAggregatorCheckpoints } from "@vdet/jobs";
+import { notifyJobEnds } from "@vdet/notify";
 import { type JobOutputFactory, openSinkOutput, startAggregator } from "@vdet/pipeline";
 import { StorageResolver } from "@vdet/storage";
 import type { Logger } from "pino";
 import { connect, type RunningRole, runningRole } from "./connections.ts";
-import { inputPolicyFor } from "./input-policy.ts";
+import { roleNotifier } from "./notifier.ts";
 
 function outputs(storage: StorageResolver, tracksPartBytes: number): JobOutputFactory {
   return async (_jobId, location, resume, layout) =>
@@ -20,18 +20,7 @@ export function startAggregatorRole(config: AggregatorRoleConfig, logger: Logger
   let held: (() => string[]) | undefined;
   const c = connect(config, logger, { kind: "aggregator", jobs: () => held?.() ?? [] });
   const storage = new StorageResolver({ outputRoots: config.outputRoots });
-  const notifier = new Notifier({
-    store: new RedisNotificationStore(c.redis, c.transport.keys),
-    policy: inputPolicyFor({
-      allowFileInputs: false,
-      inputBuckets: [],
-      inputRoots: [],
-      inputAllowAddresses: config.inputAllowAddresses,
-    }),
-    secret: config.notifySecret,
-    snsEndpoint: config.snsEndpoint,
-    logger: logger.child({ stage: "notify" }),
-  });
+  const notifier = roleNotifier(config, c.redis, c.transport.keys, logger);
   // What a stopped aggregator had not delivered yet (at-least-once).
   notifier.resume().then(
     (n) => n > 0 && logger.info({ pending: n }, "re-sending undelivered notifications"),

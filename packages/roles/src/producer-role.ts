@@ -1,4 +1,5 @@
-// The producer role: decodes jobs' inputs (s3:// objects streamed by storage) into frame chunks.
+// The producer role: decodes jobs' inputs (s3:// objects streamed by storage) into frame chunks, records live
+// inputs, and sends live jobs' stream events to their notify targets (@vdet/notify, as the aggregator role does).
 
 import type { ProducerRoleConfig } from "@vdet/config";
 import { startInputProxy } from "@vdet/input-policy";
@@ -8,6 +9,7 @@ import { ALL_INPUT_KINDS } from "@vdet/video";
 import type { Logger } from "pino";
 import { connect, type RunningRole, runningRole } from "./connections.ts";
 import { inputPolicyFor } from "./input-policy.ts";
+import { roleNotifier } from "./notifier.ts";
 
 export async function startProducerRole(config: ProducerRoleConfig, logger: Logger): Promise<RunningRole> {
   // Every input is checked against the input policy before it is opened, and ffmpeg reaches http(s) inputs only
@@ -26,6 +28,9 @@ export async function startProducerRole(config: ProducerRoleConfig, logger: Logg
   let held: (() => string[]) | undefined;
   const c = connect(config, logger, { kind: "producer", jobs: () => held?.() ?? [] });
   const storage = new StorageResolver();
+  // Live jobs' stream events (state changes, gaps), sent as the aggregator sends job ends. An undelivered event
+  // left in the outbox is re-sent by the next aggregator that starts.
+  const notifier = roleNotifier(config, c.redis, c.transport.keys, logger);
   const stage: Stage = startProducer({
     transport: c.transport,
     jobStore: c.jobStore,
@@ -53,9 +58,10 @@ export async function startProducerRole(config: ProducerRoleConfig, logger: Logg
     openInput: async (input) => storage.openInput(input),
     inputSizeBytes: (input) => storage.inputSizeBytes(input),
     models: c.models,
+    streamEvents: notifier,
     logger,
   });
   held = () => stage.jobs?.() ?? [];
   logger.info({}, "producer started");
-  return runningRole(c.redis, [stage, c, storage, proxy]);
+  return runningRole(c.redis, [stage, notifier, c, storage, proxy]);
 }

@@ -392,16 +392,24 @@ class Recorder {
         firstIndex: this.sampledFrames,
         startMs: lastMs + stepMs,
         gridNext: sampler.gridNext,
-        continuity: {
-          timeBase,
-          ptsOffset,
-          lastPts: last!,
-          overlapSeconds: (2 * this.longestSegmentMs) / 1000,
-        },
+        // RTSP: ffmpeg counts each session's timestamps from its first RTP packet, so a new session starts again
+        // near zero whether or not the camera's clock ran on. Its timestamps never continue the last session's:
+        // taken for a re-join, a session after a short first one would have its first seconds skipped and the
+        // time lost hidden. A reconnected RTSP source is always placed after the old timeline by the time lost.
+        ...(this.input.kind === "rtsp"
+          ? {}
+          : {
+              continuity: {
+                timeBase,
+                ptsOffset,
+                lastPts: last!,
+                overlapSeconds: (2 * this.longestSegmentMs) / 1000,
+              },
+            }),
       },
     };
     this.longestSegmentMs = Math.max(this.longestSegmentMs, segment.durationMs);
-    segment.next.continuity!.overlapSeconds = (2 * this.longestSegmentMs) / 1000;
+    if (segment.next.continuity) segment.next.continuity.overlapSeconds = (2 * this.longestSegmentMs) / 1000;
     this.sequence += 1;
     return segment;
   }
