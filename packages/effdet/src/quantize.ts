@@ -158,6 +158,8 @@ function planQuantization(graph: Proto.IGraphProto, rules: QuantizeRules): Plan 
   const convs = new Set<Node>();
   const others = new Set<Node>();
   const sameAs = new Map<string, string>();
+  // The stem: the first conv, reading the pre-processing's output.
+  const stemConv = nodes.find((n) => n.opType === "Conv" && inits.has(n.input![1]));
   for (const n of nodes) {
     if (n.opType === "Conv") {
       if (!inits.has(n.input![1])) continue;
@@ -225,12 +227,9 @@ function planQuantization(graph: Proto.IGraphProto, rules: QuantizeRules): Plan 
         fusedSilus.set(n, sig);
     }
   }
-  // The stem input: the float pre-processing's output (not itself produced by a quantised node).
+  // The stem input: the float pre-processing's output.
   const barriers = new Set<string>();
-  if (rules.stemBarrier) {
-    const stem = nodes.find((n) => convs.has(n));
-    if (stem && !(producer.get(stem.input![0])?.opType === "Conv")) barriers.add(stem.input![0]);
-  }
+  if (rules.stemBarrier && stemConv && convs.has(stemConv)) barriers.add(stemConv.input![0]);
   return { convs, others, sameAs, tensors, fusedSilus, barriers };
 }
 
