@@ -36,6 +36,22 @@ function opCounts(bytes: Uint8Array): Map<string, number> {
   return counts;
 }
 
+/** Op counts of the graph onnxruntime runs (optimisation level "all", as workers load models). */
+async function optimizedOps(bytes: Uint8Array): Promise<Map<string, number>> {
+  const dir = mkdtempSync(join(tmpdir(), "vdet-int8-"));
+  try {
+    const optimized = join(dir, "optimized.onnx");
+    await ort.InferenceSession.create(bytes, {
+      intraOpNumThreads: 2,
+      graphOptimizationLevel: "all",
+      optimizedModelFilePath: optimized,
+    });
+    return opCounts(readFileSync(optimized));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 describe("int8 QDQ build of D3@256 (fixture weights)", () => {
   const fp32 = build({ phi: 3, weights: loadD3StateDict(), imageSize: 256 });
   const image = decodeImage(readFileSync(projectFixture("effdet/d3-256.image0.png")));
@@ -43,7 +59,7 @@ describe("int8 QDQ build of D3@256 (fixture weights)", () => {
   test("builds, fuses every quantised conv into QLinearConv, runs, and reports its drift", async (t) => {
     const { bytes, report } = await quantize(fp32, [image], { method: "minmax", intraOpThreads: 2 });
     t.diagnostic(JSON.stringify(report));
-    // Every conv except the squeeze-excitation's (two per backbone block) is quantised.
+    // Every conv except the squeeze-excitation's (two per backbone block) and the heads' last (float outputs).
     const convs = opCounts(fp32).get("Conv")!;
     assert.equal(report.quantizedConvs + report.floatConvs, convs);
     assert.ok(
@@ -65,28 +81,34 @@ describe("int8 QDQ build of D3@256 (fixture weights)", () => {
       String(report.weightBits),
     );
     // What onnxruntime makes of it at the optimisation level workers use: int8 kernels, not float convs reading
-    // dequantised weights. The head's last convs (float output) and the SE convs stay float.
-    const dir = mkdtempSync(join(tmpdir(), "vdet-int8-"));
-    try {
-      const optimized = join(dir, "optimized.onnx");
-      await ort.InferenceSession.create(bytes, {
-        intraOpNumThreads: 2,
-        graphOptimizationLevel: "all",
-        optimizedModelFilePath: optimized,
-      });
-      const fused = opCounts(readFileSync(optimized));
-      const qlinear = fused.get("QLinearConv") ?? 0;
-      t.diagnostic(`optimised graph: ${qlinear} QLinearConv, ${fused.get("Conv") ?? 0} float Conv`);
-      // The head's predict convs (5 levels × 2 heads) keep float outputs, so they cannot become QLinearConv.
-      assert.equal(qlinear, report.quantizedConvs - 10);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    // dequantised weights. The head's last convs (float output, float weights) and the SE convs stay float.
+    const fused = await optimizedOps(bytes);
+    const qlinear = fused.get("QLinearConv") ?? 0;
+    t.diagnostic(`optimised graph: ${qlinear} QLinearConv, ${fused.get("Conv") ?? 0} float Conv`);
+    assert.equal(qlinear, report.quantizedConvs);
+    // Float SiLUs are one QuickGelu each (so the DQ before it has one consumer and onnxruntime does not duplicate
+    // it); each replaces a Sigmoid and a Mul of the fp32 graph.
+    const silus = ops.get("QuickGelu") ?? 0;
+    assert.ok(silus > 0, "float SiLUs are written as QuickGelu");
+    assert.equal(ops.get("Sigmoid"), opCounts(fp32).get("Sigmoid")! - silus);
     const pair = await runPair(fp32, bytes, [image], { intraOpThreads: 2 });
     assert.equal(pair.frames, 1);
     assert.ok(pair.drift && pair.drift.tensors === 10, "both graphs expose the ten head tensors");
     t.diagnostic(`head drift ${JSON.stringify(pair.drift)}`);
     assert.equal(pair.b[0].scores.length, pair.a[0].scores.length);
+  });
+
+  test("the silu rule (QLinearSigmoid · QLinearMul) leaves the squeeze-excitation float", async () => {
+    // The SE's own SiLU and gate are not quantised: were they, a float-weight SE conv would sit between a DQ and a Q
+    // and onnxruntime would quantise it itself (WeightBiasQuantization), one extra QLinearConv per SE block.
+    const { bytes, report } = await quantize(fp32, [image], {
+      method: "minmax",
+      intraOpThreads: 2,
+      rules: { silu: true },
+    });
+    const fused = await optimizedOps(bytes);
+    assert.equal(fused.get("QLinearConv"), report.quantizedConvs);
+    assert.ok((fused.get("QLinearSigmoid") ?? 0) > 0 && (fused.get("QLinearMul") ?? 0) > 0);
   });
 
   test("rejects what it cannot quantise", async () => {

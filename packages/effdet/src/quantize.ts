@@ -47,6 +47,16 @@ export interface QuantizeRules {
   headOutputs: boolean;
   /** Depthwise convs run on int8 (per-tensor activations: the channels with small ranges lose most). */
   depthwise: boolean;
+  /**
+   * Float SiLUs (`x·sigmoid(x)`, when `silu` is off) become one com.microsoft `QuickGelu` (alpha 1) node, so the
+   * DequantizeLinear before them has one consumer: onnxruntime otherwise duplicates it (one per consumer) and can
+   * no longer fuse Sigmoid·Mul itself.
+   */
+  fusedSilu: boolean;
+  /** The last conv of each head keeps int8 weights (dequantised at every run) though its output is float. */
+  headWeights: boolean;
+  /** A no-op uint8 Reshape between the stem input's Q and DQ, so the float pre-processing stays NCHW. */
+  stemBarrier: boolean;
 }
 
 /** The measured default (docs/model.md): convolutions and resampling in int8, everything else float. */
@@ -57,6 +67,9 @@ export const DEFAULT_RULES: QuantizeRules = {
   squeezeExcite: false,
   headOutputs: false,
   depthwise: true,
+  fusedSilu: true,
+  headWeights: false,
+  stemBarrier: true,
 };
 
 export interface QuantizeOptions {
@@ -113,6 +126,10 @@ interface Plan {
   sameAs: Map<string, string>;
   /** Activation tensors that get a Q→DQ pair, in graph order. */
   tensors: string[];
+  /** Float SiLUs written as one QuickGelu node: the Mul → its Sigmoid (dropped). */
+  fusedSilus: Map<Node, Node>;
+  /** Quantised tensors whose Q and DQ get a no-op Reshape between them (the stem input). */
+  barriers: Set<string>;
 }
 
 function initializerMap(graph: Proto.IGraphProto): Map<string, Proto.ITensorProto> {
@@ -141,10 +158,13 @@ function planQuantization(graph: Proto.IGraphProto, rules: QuantizeRules): Plan 
   const convs = new Set<Node>();
   const others = new Set<Node>();
   const sameAs = new Map<string, string>();
+  // The stem: the first conv, reading the pre-processing's output.
+  const stemConv = nodes.find((n) => n.opType === "Conv" && inits.has(n.input![1]));
   for (const n of nodes) {
     if (n.opType === "Conv") {
       if (!inits.has(n.input![1])) continue;
       if (isSe(n) && !rules.squeezeExcite) continue;
+      if (isHeadOutput(n) && !rules.headOutputs && !rules.headWeights) continue;
       if (!rules.depthwise && groupOf(n) > 1) continue;
       convs.add(n);
     }
@@ -156,15 +176,22 @@ function planQuantization(graph: Proto.IGraphProto, rules: QuantizeRules): Plan 
     quantized.add(n.input![0]);
     if (convOutputs.has(outName(n))) quantized.add(outName(n));
   }
+  // SiLUs x·sigmoid(x) outside the squeeze-excitation (x a conv output or a fusion sum): the Mul → its Sigmoid.
+  // The SE's own SiLU (on its reduce conv) and its gate stay with the SE rule: quantising them would put a float-weight
+  // SE conv between a DQ and a Q, which onnxruntime then quantises by itself (WeightBiasQuantization).
+  const silus = new Map<Node, Node>();
+  for (const n of nodes) {
+    if (n.opType !== "Mul" || n.input?.length !== 2) continue;
+    const [x, g] = n.input;
+    const sig = producer.get(g);
+    const source = producer.get(x);
+    if (sig?.opType === "Sigmoid" && sig.input![0] === x && !(source && isSe(source))) silus.set(n, sig);
+  }
   for (const n of nodes) {
     const ins = (n.input ?? []).filter((i) => i !== "");
-    if (rules.silu && n.opType === "Sigmoid" && !isSe(n)) {
-      // SiLU: x·sigmoid(x); x is a conv output or a fusion sum.
+    if (rules.silu && silus.has(n)) {
       others.add(n);
-    } else if (rules.silu && n.opType === "Mul" && ins.length === 2 && !isSe(n)) {
-      const [a, b] = ins.map((i) => producer.get(i));
-      if (b?.opType === "Sigmoid" && b.input![0] === ins[0]) others.add(n);
-      else if (a?.opType === "Sigmoid" && a.input![0] === ins[1]) others.add(n);
+      others.add(silus.get(n)!);
     } else if (rules.residualAdd && n.opType === "Add" && ins.every(isActivation)) {
       if (ins.every((i) => producer.get(i)?.opType === "Conv" || quantized.has(i))) others.add(n);
     } else if (rules.squeezeExcite && n.opType === "Mul" && ins.length === 2) {
@@ -188,7 +215,22 @@ function planQuantization(graph: Proto.IGraphProto, rules: QuantizeRules): Plan 
   const tensors = nodes.flatMap((n) => (n.output ?? []).filter((o) => quantized.has(o)));
   // The graph input can be quantised too (raw variant: the stem conv reads it).
   for (const i of graph.input ?? []) if (quantized.has(i.name!)) tensors.unshift(i.name!);
-  return { convs, others, sameAs, tensors };
+  const fusedSilus = new Map<Node, Node>();
+  if (rules.fusedSilu) {
+    const consumers = new Map<string, number>();
+    for (const n of nodes) for (const i of n.input ?? []) consumers.set(i, (consumers.get(i) ?? 0) + 1);
+    for (const n of nodes) {
+      if (n.opType !== "Mul" || others.has(n) || n.input?.length !== 2) continue;
+      const [x, g] = n.input;
+      const sig = producer.get(g);
+      if (sig?.opType === "Sigmoid" && sig.input![0] === x && !others.has(sig) && consumers.get(g) === 1)
+        fusedSilus.set(n, sig);
+    }
+  }
+  // The stem input: the float pre-processing's output.
+  const barriers = new Set<string>();
+  if (rules.stemBarrier && stemConv && convs.has(stemConv)) barriers.add(stemConv.input![0]);
+  return { convs, others, sameAs, tensors, fusedSilus, barriers };
 }
 
 function groupOf(n: Node): number {
@@ -307,19 +349,21 @@ function uint8Params(r: Range): { scale: number; zeroPoint: number } {
 
 function tensor(
   name: string,
-  type: "float32" | "uint8" | "int8" | "int32",
+  type: "float32" | "uint8" | "int8" | "int32" | "int64",
   dims: number[],
   values: ArrayLike<number>,
 ): Proto.ITensorProto {
-  const code = { float32: 1, uint8: 2, int8: 3, int32: 6 }[type];
+  const code = { float32: 1, uint8: 2, int8: 3, int32: 6, int64: 7 }[type];
   const array =
-    type === "float32"
-      ? Float32Array.from(values)
-      : type === "uint8"
-        ? Uint8Array.from(values)
-        : type === "int8"
-          ? Int8Array.from(values)
-          : Int32Array.from(values);
+    type === "int64"
+      ? BigInt64Array.from(values, (v) => BigInt(v))
+      : type === "float32"
+        ? Float32Array.from(values)
+        : type === "uint8"
+          ? Uint8Array.from(values)
+          : type === "int8"
+            ? Int8Array.from(values)
+            : Int32Array.from(values);
   return {
     name,
     dims,
@@ -361,10 +405,16 @@ function rewrite(
     const q = `${t}_quantized`;
     const dq = `${t}_dequantized`;
     dqName.set(t, dq);
+    const barrier = plan.barriers.has(t);
+    const held = barrier ? `${t}_held` : q;
     qdqAfter.set(t, [
       { opType: "QuantizeLinear", input: [t, s, z], output: [q], name: `${t}_QuantizeLinear` },
-      { opType: "DequantizeLinear", input: [q, s, z], output: [dq], name: `${t}_DequantizeLinear` },
+      ...(barrier
+        ? [{ opType: "Reshape", input: [q, `${t}_same_shape`], output: [held], name: `${t}_Barrier` }]
+        : []),
+      { opType: "DequantizeLinear", input: [held, s, z], output: [dq], name: `${t}_DequantizeLinear` },
     ]);
+    if (barrier) newInits.push(tensor(`${t}_same_shape`, "int64", [4], [0, 0, 0, 0]));
   }
   // Weights and biases of the quantised convs, per (initializer, input scale) since biases depend on the input.
   const weightCache = new Map<string, { w: string; scales: Float32Array }>();
@@ -434,7 +484,23 @@ function rewrite(
   };
 
   const rewired = (graph.input ?? []).flatMap((i) => qdqAfter.get(i.name!) ?? []);
+  const droppedSigmoids = new Set(plan.fusedSilus.values());
   for (const n of graph.node ?? []) {
+    if (droppedSigmoids.has(n)) continue;
+    const sigmoid = plan.fusedSilus.get(n);
+    if (sigmoid) {
+      const x = dqName.get(sigmoid.input![0]) ?? sigmoid.input![0];
+      rewired.push({
+        opType: "QuickGelu",
+        domain: "com.microsoft",
+        input: [x],
+        output: n.output,
+        name: `${n.name ?? n.output![0]}_silu`,
+        attribute: [{ name: "alpha", type: onnx.AttributeProto.AttributeType.FLOAT, f: 1 }],
+      });
+      for (const o of n.output ?? []) rewired.push(...(qdqAfter.get(o) ?? []));
+      continue;
+    }
     const inputs = (n.input ?? []).map((i) => dqName.get(i) ?? i);
     if (plan.convs.has(n)) {
       const x = n.input![0];
@@ -451,8 +517,12 @@ function rewrite(
   const untouched = (graph.initializer ?? []).filter(
     (t) => !weightCache.has(t.name!) && ![...biasCache.keys()].some((k) => k.startsWith(`${t.name}@`)),
   );
+  const opsetImport = [...(model.opsetImport ?? [])];
+  if (plan.fusedSilus.size > 0 && !opsetImport.some((o) => o.domain === "com.microsoft"))
+    opsetImport.push({ domain: "com.microsoft", version: 1 });
   const copy = onnx.ModelProto.create({
     ...model,
+    opsetImport,
     metadataProps: [
       ...(model.metadataProps ?? []).filter((p) => !(p.key! in metadata)),
       ...Object.entries(metadata).map(([key, value]) => ({ key, value })),
