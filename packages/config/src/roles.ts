@@ -104,6 +104,17 @@ export const producerConfigSchema = z.object({
   maxSegmentsInFlight: envInt(1, 100_000).default(P.maxSegmentsInFlight),
   maxQueuedChunks: envInt(1, 1_000_000).default(P.maxQueuedChunks),
   frameTtlSeconds: envInt(10, 7 * 24 * 3600).default(P.frameTtlSeconds),
+  /**
+   * Where recorded live segments wait for a worker: s3://bucket/prefix (unset: the frame store in Redis). Workers
+   * read them through presigned URLs and delete them once decoded; the producer deletes what ended jobs left and
+   * anything older than LIVE_DEFAULTS.segmentTtlSeconds.
+   */
+  liveSegmentStore: z
+    .string()
+    .regex(/^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/.*)?$/, {
+      error: "must be s3://bucket or s3://bucket/prefix",
+    })
+    .optional(),
   concurrency: envInt(1, 64).default(P.concurrency),
   maxWidth: envInt(16, 16384).default(P.maxWidth),
   maxHeight: envInt(16, 16384).default(P.maxHeight),

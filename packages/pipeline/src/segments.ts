@@ -52,6 +52,11 @@ export interface SegmentDecoderOptions {
    * redirect). Not used for s3:// inputs, which are read from the deployment's own S3 endpoint (presigned URLs).
    */
   network?: NetworkOptions;
+  /**
+   * Deletes a recorded segment from the segment store once its frames are reported (the roles pass
+   * StorageResolver.deleteObject). Unset: left for the producer's sweep.
+   */
+  deleteObject?: (uri: string) => Promise<void>;
 }
 
 /** A worker's segment decoder: reads the job's input (or the stored segment) and decodes the planned frames. */
@@ -68,6 +73,15 @@ export function segmentDecoder(options: SegmentDecoderOptions): SegmentDecoder {
           `recorded segment ${segment.segment} of job ${segment.jobId} expired or is missing in the frame store`,
         );
       input = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    } else if (segment.source.kind === "object") {
+      // The deployment's own segment store (no input policy: no job names it), read as s3:// inputs are.
+      const readable = await resolve(segment.source.uri);
+      if (readable === null)
+        throw new VdetError(
+          PIPELINE_ERRORS.SEGMENT_INPUT,
+          `recorded segment ${segment.segment} of job ${segment.jobId} is in object storage (${segment.source.uri}), which this worker cannot read: give it S3 settings`,
+        );
+      input = readable;
     } else {
       await options.checkInput?.(segment.source.input);
       const readable = await resolve(segment.source.input);

@@ -2,8 +2,8 @@
 
 import type { ProducerRoleConfig } from "@vdet/config";
 import { startInputProxy } from "@vdet/input-policy";
-import { type Stage, startProducer } from "@vdet/pipeline";
-import { StorageResolver } from "@vdet/storage";
+import { type Stage, startProducer, startSegmentSweeper } from "@vdet/pipeline";
+import { S3SegmentStore, StorageResolver } from "@vdet/storage";
 import { ALL_INPUT_KINDS } from "@vdet/video";
 import type { Logger } from "pino";
 import { connect, type RunningRole, runningRole } from "./connections.ts";
@@ -26,7 +26,15 @@ export async function startProducerRole(config: ProducerRoleConfig, logger: Logg
   let held: (() => string[]) | undefined;
   const c = connect(config, logger, { kind: "producer", jobs: () => held?.() ?? [] });
   const storage = new StorageResolver();
+  // Recorded live segments in S3 (Redis then carries only descriptors), swept of what ended jobs left behind.
+  const segmentStore = config.liveSegmentStore
+    ? new S3SegmentStore(config.liveSegmentStore, storage.s3Client())
+    : undefined;
+  const sweeper = segmentStore
+    ? startSegmentSweeper({ store: segmentStore, jobStore: c.jobStore, log: logger })
+    : undefined;
   const stage: Stage = startProducer({
+    liveSegmentStore: segmentStore,
     transport: c.transport,
     jobStore: c.jobStore,
     framesPerChunk: config.framesPerChunk,
@@ -57,5 +65,6 @@ export async function startProducerRole(config: ProducerRoleConfig, logger: Logg
   });
   held = () => stage.jobs?.() ?? [];
   logger.info({}, "producer started");
-  return runningRole(c.redis, [stage, c, storage, proxy]);
+  if (segmentStore) logger.info({ store: segmentStore.location }, "recorded live segments go to S3");
+  return runningRole(c.redis, [stage, ...(sweeper ? [sweeper] : []), c, storage, proxy]);
 }

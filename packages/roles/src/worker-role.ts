@@ -220,6 +220,8 @@ export async function startWorkerRole(config: WorkerRoleConfig, logger: Logger):
       hwaccel: config.hwaccel,
       checkInput: (input) => policy.checkInput(input),
       network: { httpProxy: proxy.url },
+      // Recorded live segments in the S3 segment store are deleted once decoded and reported.
+      deleteObject: (uri) => storage.deleteObject(uri),
     },
     profile: prepared.profile,
     logger,
