@@ -1,7 +1,7 @@
 // Soak: mixed latency and archive jobs through the real role processes (producer, N workers, aggregator over
 // Redis), with a worker SIGKILLed and restarted every --kill-every seconds. The inputs are files, so the unit of
-// work is a segment that the worker decodes itself: each kill waits (up to --mid-segment-wait seconds) until the
-// victim is decoding one (an ffmpeg child process of the worker), so that it dies mid-segment; the segment is
+// work is a segment that the worker decodes itself: each kill waits (up to --mid-segment-wait seconds) until a
+// worker is decoding one (an ffmpeg child process of the worker) and kills that one, so that it dies mid-segment; the segment is
 // redelivered, and the frames it had not reported come from the next worker while the aggregator drops nothing
 // twice. `killsMidSegment` counts those kills. Workers simulate the models from a
 // latency profile (VDET_SIMULATE_PROFILE), so the host's CPU is not what is measured. At the end every job's
@@ -131,14 +131,22 @@ function decodingSegment(pid: number): boolean {
   return false;
 }
 
-async function untilDecodingSegment(pid: number | undefined): Promise<boolean> {
-  if (pid === undefined) return false;
+/**
+ * The worker to kill: the first (from `preferred` on, round-robin) found decoding a segment within
+ * --mid-segment-wait, else `preferred`; and whether it was mid-segment.
+ */
+async function pickVictim(preferred: number): Promise<{ index: number; midSegment: boolean }> {
   const until = Date.now() + midSegmentWaitMs;
   while (Date.now() < until) {
-    if (decodingSegment(pid)) return true;
+    for (let k = 0; k < workerCount; k++) {
+      const index = (preferred + k) % workerCount;
+      const child = roles.get(`worker-${index}`)?.proc.child;
+      if (child?.pid !== undefined && child.exitCode === null && decodingSegment(child.pid))
+        return { index, midSegment: true };
+    }
     await new Promise((r) => setTimeout(r, 20));
   }
-  return false;
+  return { index: preferred, midSegment: false };
 }
 
 const redis = new Redis(redisOptionsFromUrl(REDIS_URL));
@@ -227,8 +235,9 @@ async function main() {
     while (running.size < inFlight) await submit();
     if (Date.now() >= nextKill) {
       sampleRss();
-      const victim = roles.get(`worker-${kills % workerCount}`)!;
-      if (await untilDecodingSegment(victim.proc.child.pid)) killsMidSegment++;
+      const picked = await pickVictim(kills % workerCount);
+      const victim = roles.get(`worker-${picked.index}`)!;
+      if (picked.midSegment) killsMidSegment++;
       victim.proc.child.kill("SIGKILL");
       await victim.proc.exited;
       startSoakRole(victim.name, "worker", ["--max-batch", "4", "--preload", "0,1,2"]);
