@@ -224,7 +224,13 @@ function assertComplete(output: string, frames: number): void {
   );
   assert.ok(lines.every((l) => l.error === undefined));
   const manifest = JSON.parse(readFileSync(join(output, "manifest.json"), "utf8"));
-  assert.deepEqual(manifest.frames, { sampled: frames, written: frames, failed: 0, duplicatesDropped: 0 });
+  assert.deepEqual(manifest.frames, {
+    sampled: frames,
+    written: frames,
+    failed: 0,
+    skipped: 0,
+    duplicatesDropped: 0,
+  });
 }
 
 describe("the API refuses bad requests with a status and a message naming the problem", () => {
