@@ -529,7 +529,9 @@ async function liveStep(
       VDET_REDIS_URL: redisUrl,
       VDET_LOG_LEVEL: "info",
       VDET_SIMULATE_PROFILE: segmentProfilePath,
-      ...(s3 ? s3rverEnv(s3.server.endpoint) : {}),
+      ...(s3
+        ? { ...s3rverEnv(s3.server.endpoint), VDET_LIVE_SEGMENT_STORE: `s3://${s3.bucket}/${prefix}` }
+        : {}),
     },
   });
   const segmentStore = s3 ? new S3SegmentStore(`s3://${s3.bucket}/${prefix}`, s3.server.client()) : undefined;

@@ -1,8 +1,8 @@
 // Recorded live segments in the S3 segment store (VDET_LIVE_SEGMENT_STORE): the producer, worker and aggregator
 // roles over the real Redis, an s3rver behind a recording proxy (so the test sees every S3 request), and a local
 // HLS origin. The producer records the stream into ≈1 s segments and PUTs each into s3://bucket/live/<job>/;
-// Redis carries only the descriptors (no frame-store key is ever written); the worker (real ffmpeg, simulated
-// model) reads each segment through a presigned URL and deletes it once reported. Every sampled frame is in
+// Redis carries only the descriptors (no frame-store key is ever written); the worker (the same setting; real
+// ffmpeg, simulated model) reads each segment through a presigned URL and deletes it once reported. Every sampled frame is in
 // tracks.jsonl exactly once, and no segment object is left. Then the producer's sweep: segments of an ended job
 // and of an unknown job are deleted, a running job's young ones kept, old ones expired.
 
@@ -92,7 +92,12 @@ before(async () => {
   );
   roles.push(
     await startWorkerRole(
-      loadConfig(workerConfigSchema, { ...env, VDET_SIMULATE_PROFILE: profilePath, VDET_PRELOAD: "0" }),
+      loadConfig(workerConfigSchema, {
+        ...env,
+        VDET_LIVE_SEGMENT_STORE: `s3://${bucket}/live`,
+        VDET_SIMULATE_PROFILE: profilePath,
+        VDET_PRELOAD: "0",
+      }),
       logger,
     ),
   );
@@ -197,7 +202,9 @@ test("the producer's sweep deletes ended and unknown jobs' segments and expired 
     // With a time to live of 0 the running job's segment has expired too.
     assert.deepEqual(await store.sweep(async () => true, -1), { ended: 0, expired: 1, kept: 0 });
     assert.deepEqual(await keysUnder("sweep/"), []);
+    // A queue message cannot make a worker read or delete an object outside the store.
     await assert.rejects(store.delete(`s3://${bucket}/elsewhere/x.ts`), /not in the segment store/);
+    await assert.rejects(store.readableUrl(`s3://other-bucket/sweep/x.ts`), /not in the segment store/);
   } finally {
     await sweeper.close();
   }

@@ -53,10 +53,14 @@ export interface SegmentDecoderOptions {
    */
   network?: NetworkOptions;
   /**
-   * Deletes a recorded segment from the segment store once its frames are reported (the roles pass
-   * StorageResolver.deleteObject). Unset: left for the producer's sweep.
+   * The S3 segment store of recorded live segments (@vdet/storage's S3SegmentStore, VDET_LIVE_SEGMENT_STORE): a
+   * segment is read through a presigned URL and deleted once its frames are reported; a URI outside the store is
+   * refused. Unset: such segments fail with a message naming the setting.
    */
-  deleteObject?: (uri: string) => Promise<void>;
+  segmentStore?: {
+    readableUrl(uri: string): Promise<string>;
+    delete(uri: string): Promise<void>;
+  };
 }
 
 /** A worker's segment decoder: reads the job's input (or the stored segment) and decodes the planned frames. */
@@ -74,14 +78,13 @@ export function segmentDecoder(options: SegmentDecoderOptions): SegmentDecoder {
         );
       input = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     } else if (segment.source.kind === "object") {
-      // The deployment's own segment store (no input policy: no job names it), read as s3:// inputs are.
-      const readable = await resolve(segment.source.uri);
-      if (readable === null)
+      // The deployment's own segment store (no input policy: no job names it), read through a presigned URL.
+      if (!options.segmentStore)
         throw new VdetError(
           PIPELINE_ERRORS.SEGMENT_INPUT,
-          `recorded segment ${segment.segment} of job ${segment.jobId} is in object storage (${segment.source.uri}), which this worker cannot read: give it S3 settings`,
+          `recorded segment ${segment.segment} of job ${segment.jobId} is in the S3 segment store (${segment.source.uri}), and this worker has none: set VDET_LIVE_SEGMENT_STORE on the workers as on the producer`,
         );
-      input = readable;
+      input = await options.segmentStore.readableUrl(segment.source.uri);
     } else {
       await options.checkInput?.(segment.source.input);
       const readable = await resolve(segment.source.input);

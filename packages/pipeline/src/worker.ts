@@ -368,7 +368,7 @@ export function startWorker(config: WorkerConfig): WorkerStage {
     else if (segment.source.kind === "object") {
       const uri = segment.source.uri;
       // Reported already: a failed delete leaves the object for the producer's sweep, not the segment to redo.
-      await config.segmentDecoding?.deleteObject?.(uri).catch((error: unknown) => {
+      await config.segmentDecoding?.segmentStore?.delete(uri).catch((error: unknown) => {
         log.warn(
           {
             jobId: segment.jobId,

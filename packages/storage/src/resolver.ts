@@ -5,12 +5,11 @@
 import { createReadStream } from "node:fs";
 import { stat } from "node:fs/promises";
 import type { Readable } from "node:stream";
-import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import { GetObjectCommand, HeadObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
 import { isS3Uri, parseS3ObjectUri } from "./location.ts";
 import { openSink } from "./open-sink.ts";
 import { createS3Client, s3ConfigFromEnv } from "./s3-config.ts";
-import { wrapS3Error } from "./s3-errors.ts";
 import { openS3Input, openS3Range, s3ObjectSize } from "./s3-object-stream.ts";
 import type { Sink } from "./sink.ts";
 
@@ -92,17 +91,7 @@ export class StorageResolver {
     });
   }
 
-  /** Deletes one `s3://` object (a recorded live segment a worker has decoded); a missing one is no error. */
-  async deleteObject(uri: string): Promise<void> {
-    const { bucket, key } = parseS3ObjectUri(uri);
-    try {
-      await this.#s3().send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
-    } catch (error) {
-      throw wrapS3Error("DeleteObject", uri, error);
-    }
-  }
-
-  /** The S3 client (made on first use), for the segment store of the same deployment. */
+  /** The S3 client (made on first use), for the segment store of the same deployment (S3SegmentStore). */
   s3Client(): S3Client {
     return this.#s3();
   }

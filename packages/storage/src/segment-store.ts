@@ -1,17 +1,21 @@
 // The segment store on S3 (VDET_LIVE_SEGMENT_STORE=s3://bucket/prefix): where recorded live segments wait for a
 // worker when Redis should carry only their descriptors. One object per segment, `<prefix><jobId>/<name>`; a
-// worker reads it as it reads an s3:// input (presigned URL) and deletes it once its frames are reported. What is
+// worker reads it as it reads an s3:// input (presigned URL) and deletes it once its frames are reported; both
+// refuse a URI outside the store's bucket and prefix (a queue message cannot make a worker read or delete other
+// objects). What is
 // left behind (a job that failed or was cancelled, a worker that died between report and delete) is removed by
 // `sweep`: every object of an ended job, and every object older than the time to live. A bucket lifecycle rule
 // on the prefix (docs/live.md) is the backstop where the deployment can set one.
 
 import {
   DeleteObjectCommand,
+  GetObjectCommand,
   ListObjectsV2Command,
   type ListObjectsV2CommandOutput,
   PutObjectCommand,
   type S3Client,
 } from "@aws-sdk/client-s3";
+import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
 import { InvalidLocationError } from "./errors.ts";
 import { parseLocation, parseS3ObjectUri } from "./location.ts";
 import { wrapS3Error } from "./s3-errors.ts";
@@ -59,12 +63,26 @@ export class S3SegmentStore {
     return uri;
   }
 
-  /** Deletes a segment this store wrote (a URI outside its bucket and prefix is refused, not deleted). */
-  async delete(uri: string): Promise<void> {
+  /** The bucket and key of a segment of this store; a URI outside its bucket and prefix is refused. */
+  #own(uri: string): { bucket: string; key: string } {
     const { bucket, key } = parseS3ObjectUri(uri);
     if (bucket !== this.bucket || !key.startsWith(this.prefix)) {
       throw new InvalidLocationError(uri, `not in the segment store ${this.location}`);
     }
+    return { bucket, key };
+  }
+
+  /** What ffmpeg reads for a segment of this store: a presigned GET URL valid for `expiresInSeconds`. */
+  async readableUrl(uri: string, expiresInSeconds = 3600): Promise<string> {
+    const { bucket, key } = this.#own(uri);
+    return getSignedUrl(this.client, new GetObjectCommand({ Bucket: bucket, Key: key }), {
+      expiresIn: expiresInSeconds,
+    });
+  }
+
+  /** Deletes a segment this store wrote (a URI outside its bucket and prefix is refused, not deleted). */
+  async delete(uri: string): Promise<void> {
+    const { bucket, key } = this.#own(uri);
     try {
       await this.client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
     } catch (error) {
