@@ -19,6 +19,8 @@
 // `INFO commandstats` sums: every command, those a Lua script runs included, plus the scripts themselves; the
 // projection uses that sum. `--paths frames,segments` picks the paths; `live` adds the live inputs' two paths
 // (recorded segments, low-latency JPEG frames; section "Live paths" below) as `livePaths` in the JSON.
+// `--live-store redis,s3` picks where the recorded segments wait (default both): the Redis frame store, or the S3
+// segment store (VDET_LIVE_SEGMENT_STORE) on a local s3rver, Redis then carrying only descriptors.
 
 import { execFileSync, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
@@ -33,11 +35,14 @@ import { encodeJpeg } from "@vdet/image";
 import { RedisJobStore } from "@vdet/jobs";
 import { openJobOutput, startAggregator, startProducer } from "@vdet/pipeline";
 import { PACKED_DETECTION_BYTES, parseJobSpec } from "@vdet/protocol";
+import { S3SegmentStore } from "@vdet/storage";
+import { startTestS3, type TestS3 } from "@vdet/storage/testing";
 import { createRedisTransport, deleteKeysWithPrefix, redisOptionsFromUrl } from "@vdet/transport";
 import { decodeFrames } from "@vdet/video";
 import { makeLavfiClip, makeTestClip } from "@vdet/video/testing";
 import { Redis } from "ioredis";
 import { REDIS_URL, startWorkers } from "../test/support/redis-pipeline.ts";
+import { s3rverEnv } from "../test/support/roles.ts";
 import { shardDeltas, startBenchRedis, totals } from "./support/redis-shards.ts";
 
 const arg = (name: string, fallback: string) => {
@@ -443,6 +448,8 @@ async function segmentStep(n: number, redisUrl: string, ownRedis: Redis | null) 
 // Redis accounting as the segment path; plus the JPEG encode cost per frame measured here on decoded frames.
 
 const LIVE_JOBS = Number(arg("live-jobs", "2"));
+const liveStores = arg("live-store", "redis,s3").split(",");
+if (liveStores.some((s) => s !== "redis" && s !== "s3")) throw new Error("--live-store: redis, s3 or both");
 const liveDir = join(work, `live-hls-${segmentClipSeconds}s`);
 
 async function prepareLivePath(): Promise<{ url: string; close: () => Promise<void> }> {
@@ -510,6 +517,7 @@ async function liveStep(
   input: string,
   redisUrl: string,
   ownRedis: Redis,
+  s3?: { server: TestS3; bucket: string },
 ) {
   const stats = () => serverStats(ownRedis);
   const prefix = `vdet-scale-live-${randomUUID().slice(0, 8)}`;
@@ -517,15 +525,30 @@ async function liveStep(
   const jobStore = new RedisJobStore(ownRedis, prefix);
   const workers = startWorkers(n, prefix, {
     args: ["--max-batch", String(gpuBatch), "--preload", "0"],
-    env: { VDET_REDIS_URL: redisUrl, VDET_LOG_LEVEL: "info", VDET_SIMULATE_PROFILE: segmentProfilePath },
+    env: {
+      VDET_REDIS_URL: redisUrl,
+      VDET_LOG_LEVEL: "info",
+      VDET_SIMULATE_PROFILE: segmentProfilePath,
+      ...(s3
+        ? { ...s3rverEnv(s3.server.endpoint), VDET_LIVE_SEGMENT_STORE: `s3://${s3.bucket}/${prefix}` }
+        : {}),
+    },
   });
+  const segmentStore = s3 ? new S3SegmentStore(`s3://${s3.bucket}/${prefix}`, s3.server.client()) : undefined;
+  let segmentBytes = 0;
+  const liveSegmentStore = segmentStore && {
+    put: (jobId: string, name: string, bytes: Uint8Array) => {
+      segmentBytes += bytes.byteLength;
+      return segmentStore.put(jobId, name, bytes);
+    },
+  };
   await Promise.all(workers.map((w) => w.waitFor("worker ready", 600_000)));
   const finished = new Set<string>();
   let allDone: () => void = () => {};
   const done = new Promise<void>((resolve) => {
     allDone = resolve;
   });
-  const producer = startProducer({ transport, jobStore, concurrency: LIVE_JOBS });
+  const producer = startProducer({ transport, jobStore, concurrency: LIVE_JOBS, liveSegmentStore });
   const aggregator = startAggregator({
     transport,
     jobStore,
@@ -571,6 +594,7 @@ async function liveStep(
     netCalls += Math.max(0, count - (s0.byCommand[name] ?? 0) - idleRate(name) * elapsed);
   const row = {
     path: kind === "segments" ? "live recorded segments" : "live low-latency JPEG frames",
+    ...(kind === "segments" ? { store: s3 ? "s3" : "redis" } : {}),
     workers: n,
     jobs: LIVE_JOBS,
     frames,
@@ -581,6 +605,13 @@ async function liveStep(
     redisBytesPerFrame: bytesPerFrame,
     detectionBytesPerFrame: detectionBytes,
     redisBytesPerFrameBeyondDetections: bytesPerFrame === null ? null : bytesPerFrame - detectionBytes,
+    // S3 store: the segment bytes that went to S3 instead of Redis, and the objects left once the workers are done.
+    ...(segmentStore
+      ? {
+          s3SegmentBytesPerFrame: frames ? Math.round(segmentBytes / frames) : null,
+          s3ObjectsLeft: await waitForEmpty(segmentStore),
+        }
+      : {}),
     load1: r3(loadavg()[0]),
   };
   log(`live ${JSON.stringify(row)}`);
@@ -591,6 +622,15 @@ async function liveStep(
   await deleteKeysWithPrefix(ownRedis, prefix);
   rmSync(outRoot, { recursive: true, force: true });
   return row;
+}
+
+/** The store's objects once the workers' deletes (just after their reports) are through: 0, or what was left. */
+async function waitForEmpty(store: S3SegmentStore): Promise<number> {
+  for (let i = 0; i < 100; i++) {
+    if ((await store.list()).length === 0) return 0;
+    await sleep(100);
+  }
+  return (await store.list()).length;
 }
 
 // Redis ceilings on this machine: small-command ops/s (pipelined 1 and 16) and 786 KB SET/GET throughput.
@@ -629,18 +669,23 @@ const own = segmentsOnOwn || paths.includes("live") ? await startPrivateRedis() 
 const ownRedis = own ? new Redis(redisOptionsFromUrl(own.url)) : null;
 if (paths.includes("segments") || paths.includes("live")) await prepareSegmentPath();
 const liveOrigin = paths.includes("live") ? await prepareLivePath() : null;
+const liveS3Server = liveOrigin && liveStores.includes("s3") ? await startTestS3() : null;
+const liveS3 = liveS3Server ? { server: liveS3Server, bucket: await liveS3Server.createBucket() } : undefined;
 const liveRows: Awaited<ReturnType<typeof liveStep>>[] = [];
 for (const n of workerCounts) {
   const row: (typeof rows)[number] = paths.includes("frames") ? await step(n) : { workers: n };
   if (segmentsOnOwn && own && ownRedis) row.segments = await segmentStep(n, own.url, ownRedis);
   else if (paths.includes("segments")) row.segments = await segmentStep(n, benchRedis.url, null);
   if (own && ownRedis && liveOrigin) {
-    liveRows.push(await liveStep(n, "segments", liveOrigin.url, own.url, ownRedis));
+    if (liveStores.includes("redis"))
+      liveRows.push(await liveStep(n, "segments", liveOrigin.url, own.url, ownRedis));
+    if (liveS3) liveRows.push(await liveStep(n, "segments", liveOrigin.url, own.url, ownRedis, liveS3));
     liveRows.push(await liveStep(n, "frames", liveOrigin.url, own.url, ownRedis));
   }
   rows.push(row);
 }
 await liveOrigin?.close();
+await liveS3Server?.close();
 const liveJpeg = liveOrigin ? await jpegCost() : null;
 // The ceiling is measured on the bench's own server when there is one (nothing else talks to it).
 const ceiling = redisBenchmark(own ? Number(new URL(own.url).port) : 6379);
@@ -728,6 +773,7 @@ console.log(
       ? {
           clip: `the segment path's clip as a VOD HLS playlist (1 s segments) read as a live input, every frame sampled, ${LIVE_JOBS} jobs per step`,
           redis: "the bench's own redis-server, as the segment path",
+          stores: `recorded segments in: ${liveStores.join(", ")} (s3: a local s3rver; Redis carries descriptors only)`,
           commandCount:
             "INFO commandstats: scripts and the commands they run, all counted; net of the idle rate",
           rows: liveRows,

@@ -1,15 +1,20 @@
 // Soak: mixed latency and archive jobs through the real role processes (producer, N workers, aggregator over
-// Redis), with a worker SIGKILLed and restarted every --kill-every seconds. Workers simulate the models from a
+// Redis), with a worker SIGKILLed and restarted every --kill-every seconds. The inputs are files, so the unit of
+// work is a segment that the worker decodes itself: each kill waits (up to --mid-segment-wait seconds) until a
+// worker is decoding one (an ffmpeg child process of the worker) and kills that one, so that it dies mid-segment; the segment is
+// redelivered, and the frames it had not reported come from the next worker while the aggregator drops nothing
+// twice. `killsMidSegment` counts those kills. Workers simulate the models from a
 // latency profile (VDET_SIMULATE_PROFILE), so the host's CPU is not what is measured. At the end every job's
 // tracks.jsonl is read back: each sampled frame must appear exactly once (duplicated and lost must be 0).
 //
 //   npm run bench -- soak -- --minutes 10 [--workers 3] [--kill-every 20] [--jobs-in-flight 4]
+//     [--mid-segment-wait 5]
 //
 // Last stdout line: one JSON object with accepted, written, failed (and reasons), duplicated, lost, jobs, peak
 // RSS per role process, and Redis INFO memory at start, middle and end.
 
 import { randomUUID } from "node:crypto";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -29,6 +34,7 @@ const { values: args } = parseArgs({
     workers: { type: "string", default: "3" },
     "kill-every": { type: "string", default: "20" },
     "jobs-in-flight": { type: "string", default: "4" },
+    "mid-segment-wait": { type: "string", default: "5" },
   },
 });
 const positive = (name: string, value: string): number => {
@@ -40,6 +46,7 @@ const minutes = positive("minutes", args.minutes);
 const workerCount = Math.round(positive("workers", args.workers));
 const killEveryMs = positive("kill-every", args["kill-every"]) * 1000;
 const inFlight = Math.round(positive("jobs-in-flight", args["jobs-in-flight"]));
+const midSegmentWaitMs = positive("mid-segment-wait", args["mid-segment-wait"]) * 1000;
 
 const prefix = `vdet-soak-${randomUUID().slice(0, 8)}`;
 const dir = mkdtempSync(join(tmpdir(), "vdet-soak-"));
@@ -99,6 +106,49 @@ function sampleRss(): void {
   }
 }
 
+/** Whether `pid` has an ffmpeg among its descendants: a worker with one is decoding a segment. */
+function decodingSegment(pid: number): boolean {
+  const children = new Map<number, { ppid: number; comm: string }>();
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      // "pid (comm) state ppid …"; comm may hold spaces, so split after the last ")".
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      const close = stat.lastIndexOf(")");
+      const comm = stat.slice(stat.indexOf("(") + 1, close);
+      const ppid = Number(stat.slice(close + 2).split(" ")[1]);
+      children.set(Number(entry), { ppid, comm });
+    } catch {
+      // exited while listed
+    }
+  }
+  const isDescendant = (p: number): boolean => {
+    for (let at = children.get(p), depth = 0; at && depth < 8; at = children.get(at.ppid), depth++)
+      if (at.ppid === pid) return true;
+    return false;
+  };
+  for (const [p, info] of children) if (info.comm === "ffmpeg" && isDescendant(p)) return true;
+  return false;
+}
+
+/**
+ * The worker to kill: the first (from `preferred` on, round-robin) found decoding a segment within
+ * --mid-segment-wait, else `preferred`; and whether it was mid-segment.
+ */
+async function pickVictim(preferred: number): Promise<{ index: number; midSegment: boolean }> {
+  const until = Date.now() + midSegmentWaitMs;
+  while (Date.now() < until) {
+    for (let k = 0; k < workerCount; k++) {
+      const index = (preferred + k) % workerCount;
+      const child = roles.get(`worker-${index}`)?.proc.child;
+      if (child?.pid !== undefined && child.exitCode === null && decodingSegment(child.pid))
+        return { index, midSegment: true };
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return { index: preferred, midSegment: false };
+}
+
 const redis = new Redis(redisOptionsFromUrl(REDIS_URL));
 async function redisMemory(): Promise<Record<string, number>> {
   const info = await redis.info("memory");
@@ -155,6 +205,7 @@ async function main() {
   const startedAt = Date.now();
   const endAt = startedAt + minutes * 60_000;
   let kills = 0;
+  let killsMidSegment = 0;
   let nextKill = startedAt + killEveryMs;
   let middleTaken = false;
 
@@ -184,13 +235,17 @@ async function main() {
     while (running.size < inFlight) await submit();
     if (Date.now() >= nextKill) {
       sampleRss();
-      const victim = roles.get(`worker-${kills % workerCount}`)!;
+      const picked = await pickVictim(kills % workerCount);
+      const victim = roles.get(`worker-${picked.index}`)!;
+      if (picked.midSegment) killsMidSegment++;
       victim.proc.child.kill("SIGKILL");
       await victim.proc.exited;
       startSoakRole(victim.name, "worker", ["--max-batch", "4", "--preload", "0,1,2"]);
       kills++;
       nextKill += killEveryMs;
-      log(`killed and restarted ${victim.name} (${kills} kills, ${submitted.length} jobs submitted)`);
+      log(
+        `killed and restarted ${victim.name} (${kills} kills, ${killsMidSegment} mid-segment, ${submitted.length} jobs submitted)`,
+      );
     }
     if (!middleTaken && Date.now() >= startedAt + (endAt - startedAt) / 2) {
       memory.middle = await redisMemory();
@@ -263,6 +318,7 @@ async function main() {
     elapsedS: Math.round((Date.now() - startedAt) / 1000),
     workers: workerCount,
     workerKills: kills,
+    killsMidSegment,
     jobs: submitted.length,
     jobStates,
     accepted,

@@ -99,6 +99,21 @@ describe("role configuration", () => {
     );
   });
 
+  test("the live segment store is an s3:// bucket and prefix, or unset", () => {
+    assert.equal(loadConfig(producerConfigSchema, {}).liveSegmentStore, undefined);
+    assert.equal(
+      loadConfig(producerConfigSchema, { VDET_LIVE_SEGMENT_STORE: "s3://my-bucket/live-segments" })
+        .liveSegmentStore,
+      "s3://my-bucket/live-segments",
+    );
+    for (const bad of ["/var/segments", "http://host/bucket", "s3://Bad_Bucket/x", "s3://"])
+      assert.throws(
+        () => loadConfig(producerConfigSchema, { VDET_LIVE_SEGMENT_STORE: bad }),
+        /VDET_LIVE_SEGMENT_STORE=.* must be s3:\/\/bucket or s3:\/\/bucket\/prefix/,
+        bad,
+      );
+  });
+
   test("describeConfig masks secrets and URL credentials", () => {
     const described = describeConfig(
       loadConfig(apiConfigSchema, {

@@ -38,6 +38,7 @@ export const ENV_NAMES: Readonly<Record<string, string | readonly string[]>> = {
   hwaccel: "VDET_HWACCEL",
   maxQueuedChunks: "VDET_MAX_QUEUED_CHUNKS",
   frameTtlSeconds: "VDET_FRAME_TTL_SECONDS",
+  liveSegmentStore: "VDET_LIVE_SEGMENT_STORE",
   concurrency: "VDET_PRODUCER_CONCURRENCY",
   maxWidth: "VDET_MAX_WIDTH",
   maxHeight: "VDET_MAX_HEIGHT",

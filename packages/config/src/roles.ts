@@ -107,6 +107,21 @@ export const apiConfigSchema = z.object({
   keepAliveTimeoutMs: envInt(100, 3_600_000).default(API_DEFAULTS.keepAliveTimeoutMs),
 });
 
+/**
+ * Where recorded live segments wait for a worker: s3://bucket/prefix (unset: the frame store in Redis). The producer
+ * writes them there and deletes what ended jobs left and anything older than LIVE_DEFAULTS.segmentTtlSeconds;
+ * workers (the same setting) read them through presigned URLs and delete them once decoded, and refuse a segment
+ * outside it.
+ */
+const liveSegments = {
+  liveSegmentStore: z
+    .string()
+    .regex(/^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/.*)?$/, {
+      error: "must be s3://bucket or s3://bucket/prefix",
+    })
+    .optional(),
+};
+
 const P = PRODUCER_DEFAULTS;
 export const producerConfigSchema = z.object({
   ...pipelineRole,
@@ -117,6 +132,7 @@ export const producerConfigSchema = z.object({
   maxSegmentsInFlight: envInt(1, 100_000).default(P.maxSegmentsInFlight),
   maxQueuedChunks: envInt(1, 1_000_000).default(P.maxQueuedChunks),
   frameTtlSeconds: envInt(10, 7 * 24 * 3600).default(P.frameTtlSeconds),
+  ...liveSegments,
   concurrency: envInt(1, 64).default(P.concurrency),
   maxWidth: envInt(16, 16384).default(P.maxWidth),
   maxHeight: envInt(16, 16384).default(P.maxHeight),
@@ -142,6 +158,7 @@ export const workerConfigSchema = z.object({
   ...inputPolicy,
   /** A segment decode that makes no progress for this long fails (and is retried), ms. */
   inputTimeoutMs: envInt(100, 3_600_000).default(P.inputTimeoutMs),
+  ...liveSegments,
   /** Decode segments on the GPU: "cuda" (NVDEC; unverified here, fails clearly where ffmpeg lacks it). */
   hwaccel: envEnum(["cuda"]).optional(),
   executionProvider: z.string().default(W.executionProvider),

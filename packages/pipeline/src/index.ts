@@ -38,6 +38,11 @@ export {
   type ReconnectPolicy,
   reconnectPolicy,
 } from "./live-policy.ts";
+export {
+  type RecordedSegmentStore,
+  type SweepableSegmentStore,
+  startSegmentSweeper,
+} from "./live-recording.ts";
 export { type LocalRunOptions, type LocalRunResult, runLocal } from "./local-run.ts";
 export { type StageLogger, silentLogger } from "./logger.ts";
 export { withModelMetrics } from "./model-metrics.ts";

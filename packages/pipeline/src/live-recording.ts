@@ -1,6 +1,7 @@
 // The producer's path for live inputs (HLS, RTSP) whose frames travel as recorded segments: @vdet/video's
 // recordLive remuxes the stream (-c copy, ≈1 s or one GOP per segment), each segment's bytes go to the frame store
-// with a TTL and a small descriptor to the segment queue; workers decode it as they decode a file's segment.
+// with a TTL (or, configured, to the S3 segment store: RecordedSegmentStore) and a small descriptor to the segment
+// queue; workers decode it as they decode a file's segment.
 // Latency starts at capture: a segment's clock (enqueuedAtMs) is when its first frame was captured, so its
 // frames' deadline includes the wait for the segment to be complete.
 // When the source drops, stalls or ends unexpectedly, the recorder reconnects with capped exponential backoff and
@@ -13,7 +14,7 @@ import { Readable } from "node:stream";
 import { LIVE_DEFAULTS } from "@vdet/config";
 import type { JobStore } from "@vdet/jobs";
 import { metrics } from "@vdet/metrics";
-import type { JobRecord, SegmentWork, VideoSummary } from "@vdet/protocol";
+import { isTerminal, type JobRecord, type SegmentWork, type VideoSummary } from "@vdet/protocol";
 import type { Transport } from "@vdet/transport";
 import {
   type InputKind,
@@ -26,6 +27,15 @@ import { letterboxFor } from "./letterbox.ts";
 import { LiveConnection, type StreamEventSink } from "./live-connection.ts";
 import type { StageLogger } from "./logger.ts";
 import { type DecodingEnd, videoSummary, workFields } from "./work-fields.ts";
+
+/**
+ * Where recorded segments wait for a worker when not in the frame store (@vdet/storage's S3SegmentStore,
+ * VDET_LIVE_SEGMENT_STORE): Redis then carries only the descriptors.
+ */
+export interface RecordedSegmentStore {
+  /** Stores a segment's bytes; returns its s3:// URI, which the descriptor carries. */
+  put(jobId: string, name: string, bytes: Uint8Array): Promise<string>;
+}
 
 /** What the live recorder needs of the producer's configuration. */
 export interface LiveRecordingConfig {
@@ -42,6 +52,8 @@ export interface LiveRecordingConfig {
   maxLiveSegmentsInFlight?: number;
   /** Where live jobs with `notify` send their stream events (the producer role passes its Notifier); default: none. */
   streamEvents?: StreamEventSink;
+  /** Recorded segments go here (S3) instead of the frame store (Redis, with liveSegmentTtlSeconds). */
+  liveSegmentStore?: RecordedSegmentStore;
 }
 
 export interface LiveRecordingContext {
@@ -130,12 +142,19 @@ export async function recordLiveJob(
           }
           if (cancelled) break;
           const unit = units;
-          const key = `${job.id}/live-${unit}`;
-          await transport.frameStore.put(key, segment.bytes, ttl);
+          let source: SegmentWork["source"];
+          if (config.liveSegmentStore) {
+            const uri = await config.liveSegmentStore.put(job.id, `live-${unit}.ts`, segment.bytes);
+            source = { kind: "object", uri };
+          } else {
+            const key = `${job.id}/live-${unit}`;
+            await transport.frameStore.put(key, segment.bytes, ttl);
+            source = { kind: "stored", key };
+          }
           const work: SegmentWork = {
             jobId: job.id,
             segment: unit,
-            source: { kind: "stored", key },
+            source,
             firstIndex: descriptor.firstIndex,
             frames: count,
             startPtsMs: descriptor.startMs,
@@ -186,4 +205,57 @@ export async function recordLiveJob(
     await live.stop(error ?? undefined);
   }
   return { frames, chunks: units, video, error, cancelled, gaps: live.gaps };
+}
+
+/** A segment store that can remove what ended jobs left behind and what outlived its time to live. */
+export interface SweepableSegmentStore {
+  sweep(
+    running: (jobId: string) => Promise<boolean>,
+    ttlSeconds: number,
+  ): Promise<{ ended: number; expired: number; kept: number }>;
+}
+
+/**
+ * The producer's clean-up of the S3 segment store (S3 lifecycle rules expire objects only daily, and cannot be
+ * set everywhere): every `intervalMs`, the segments of ended (or unknown) jobs and any older than the live
+ * segment TTL are deleted. `sweep()` runs one pass now.
+ */
+export function startSegmentSweeper(options: {
+  store: SweepableSegmentStore;
+  jobStore: JobStore;
+  ttlSeconds?: number;
+  intervalMs?: number;
+  log?: StageLogger;
+}): { sweep(): Promise<{ ended: number; expired: number; kept: number }>; close(): Promise<void> } {
+  const ttl = options.ttlSeconds ?? LIVE_DEFAULTS.segmentTtlSeconds;
+  const running = async (jobId: string) => {
+    const job = await options.jobStore.get(jobId);
+    return job !== null && !isTerminal(job.state);
+  };
+  let pass: Promise<unknown> = Promise.resolve();
+  const sweep = async () => {
+    const result = await options.store.sweep(running, ttl);
+    if (result.ended + result.expired > 0)
+      options.log?.info({ stage: "producer", ...result }, "segment store swept");
+    return result;
+  };
+  const timer = setInterval(
+    () => {
+      pass = sweep().catch((error: unknown) =>
+        options.log?.warn(
+          { stage: "producer", err: error instanceof Error ? error.message : String(error) },
+          "segment store sweep failed; the next one tries again",
+        ),
+      );
+    },
+    options.intervalMs ?? Math.min(60_000, (ttl * 1000) / 2),
+  );
+  timer.unref();
+  return {
+    sweep,
+    close: async () => {
+      clearInterval(timer);
+      await pass;
+    },
+  };
 }

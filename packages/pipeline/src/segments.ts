@@ -52,6 +52,15 @@ export interface SegmentDecoderOptions {
    * redirect). Not used for s3:// inputs, which are read from the deployment's own S3 endpoint (presigned URLs).
    */
   network?: NetworkOptions;
+  /**
+   * The S3 segment store of recorded live segments (@vdet/storage's S3SegmentStore, VDET_LIVE_SEGMENT_STORE): a
+   * segment is read through a presigned URL and deleted once its frames are reported; a URI outside the store is
+   * refused. Unset: such segments fail with a message naming the setting.
+   */
+  segmentStore?: {
+    readableUrl(uri: string): Promise<string>;
+    delete(uri: string): Promise<void>;
+  };
 }
 
 /** A worker's segment decoder: reads the job's input (or the stored segment) and decodes the planned frames. */
@@ -68,6 +77,14 @@ export function segmentDecoder(options: SegmentDecoderOptions): SegmentDecoder {
           `recorded segment ${segment.segment} of job ${segment.jobId} expired or is missing in the frame store`,
         );
       input = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    } else if (segment.source.kind === "object") {
+      // The deployment's own segment store (no input policy: no job names it), read through a presigned URL.
+      if (!options.segmentStore)
+        throw new VdetError(
+          PIPELINE_ERRORS.SEGMENT_INPUT,
+          `recorded segment ${segment.segment} of job ${segment.jobId} is in the S3 segment store (${segment.source.uri}), and this worker has none: set VDET_LIVE_SEGMENT_STORE on the workers as on the producer`,
+        );
+      input = await options.segmentStore.readableUrl(segment.source.uri);
     } else {
       await options.checkInput?.(segment.source.input);
       const readable = await resolve(segment.source.input);

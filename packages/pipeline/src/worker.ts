@@ -365,6 +365,21 @@ export function startWorker(config: WorkerConfig): WorkerStage {
       frames(),
     );
     if (segment.source.kind === "stored") await config.transport.frameStore.delete([segment.source.key]);
+    else if (segment.source.kind === "object") {
+      const uri = segment.source.uri;
+      // Reported already: a failed delete leaves the object for the producer's sweep, not the segment to redo.
+      await config.segmentDecoding?.segmentStore?.delete(uri).catch((error: unknown) => {
+        log.warn(
+          {
+            jobId: segment.jobId,
+            stage: "worker",
+            uri,
+            err: error instanceof Error ? error.message : String(error),
+          },
+          "recorded segment not deleted; the producer's sweep removes it",
+        );
+      });
+    }
   };
 
   const consumers: Consumer[] = [

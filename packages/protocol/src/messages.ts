@@ -114,7 +114,10 @@ export const frameChunkSchema = z
   .strict();
 export type FrameChunk = z.infer<typeof frameChunkSchema>;
 
-/** Where a segment's video is read from: the job's own input, or a recorded live segment in the frame store. */
+/**
+ * Where a segment's video is read from: the job's own input, or a recorded live segment in the frame store (Redis)
+ * or in the segment store (S3).
+ */
 export const segmentSourceSchema = z.discriminatedUnion("kind", [
   z
     .object({
@@ -128,6 +131,19 @@ export const segmentSourceSchema = z.discriminatedUnion("kind", [
       kind: z.literal("stored"),
       /** Frame store key of the segment's bytes (a remuxed piece of the live stream). */
       key: z.string().min(1).max(512),
+    })
+    .strict(),
+  z
+    .object({
+      kind: z.literal("object"),
+      /**
+       * A recorded live segment in the deployment's segment store (VDET_LIVE_SEGMENT_STORE, s3://bucket/prefix/…):
+       * the worker reads it as it reads an s3:// input and deletes it once its frames are reported.
+       */
+      uri: z
+        .string()
+        .regex(/^s3:\/\/[^/]+\/.+/, { error: "must be an s3://bucket/key URI" })
+        .max(2048),
     })
     .strict(),
 ]);

@@ -3,8 +3,8 @@
 
 import type { ProducerRoleConfig } from "@vdet/config";
 import { startInputProxy } from "@vdet/input-policy";
-import { type Stage, startProducer } from "@vdet/pipeline";
-import { StorageResolver } from "@vdet/storage";
+import { type Stage, startProducer, startSegmentSweeper } from "@vdet/pipeline";
+import { S3SegmentStore, StorageResolver } from "@vdet/storage";
 import { ALL_INPUT_KINDS } from "@vdet/video";
 import type { Logger } from "pino";
 import { connect, type RunningRole, runningRole } from "./connections.ts";
@@ -31,7 +31,15 @@ export async function startProducerRole(config: ProducerRoleConfig, logger: Logg
   // Live jobs' stream events (state changes, gaps), sent as the aggregator sends job ends. An undelivered event
   // left in the outbox is re-sent by the next aggregator that starts.
   const notifier = roleNotifier(config, c.redis, c.transport.keys, logger);
+  // Recorded live segments in S3 (Redis then carries only descriptors), swept of what ended jobs left behind.
+  const segmentStore = config.liveSegmentStore
+    ? new S3SegmentStore(config.liveSegmentStore, storage.s3Client())
+    : undefined;
+  const sweeper = segmentStore
+    ? startSegmentSweeper({ store: segmentStore, jobStore: c.jobStore, log: logger })
+    : undefined;
   const stage: Stage = startProducer({
+    liveSegmentStore: segmentStore,
     transport: c.transport,
     jobStore: c.jobStore,
     framesPerChunk: config.framesPerChunk,
@@ -63,5 +71,6 @@ export async function startProducerRole(config: ProducerRoleConfig, logger: Logg
   });
   held = () => stage.jobs?.() ?? [];
   logger.info({}, "producer started");
-  return runningRole(c.redis, [stage, notifier, c, storage, proxy]);
+  if (segmentStore) logger.info({ store: segmentStore.location }, "recorded live segments go to S3");
+  return runningRole(c.redis, [stage, notifier, ...(sweeper ? [sweeper] : []), c, storage, proxy]);
 }

@@ -24,7 +24,7 @@ import {
   readProfileFile,
   saveProfile,
 } from "@vdet/scheduler";
-import { StorageResolver } from "@vdet/storage";
+import { S3SegmentStore, StorageResolver } from "@vdet/storage";
 import { ALL_INPUT_KINDS } from "@vdet/video";
 import type { Logger } from "pino";
 import { connect, type RunningRole, runningRole } from "./connections.ts";
@@ -220,6 +220,10 @@ export async function startWorkerRole(config: WorkerRoleConfig, logger: Logger):
       hwaccel: config.hwaccel,
       checkInput: (input) => policy.checkInput(input),
       network: { httpProxy: proxy.url },
+      // Recorded live segments in the S3 segment store: read presigned, deleted once decoded and reported.
+      segmentStore: config.liveSegmentStore
+        ? new S3SegmentStore(config.liveSegmentStore, storage.s3Client())
+        : undefined,
     },
     profile: prepared.profile,
     logger,

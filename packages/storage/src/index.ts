@@ -38,5 +38,6 @@ export { createS3Client, describeS3Config, type S3Config, s3ConfigFromEnv } from
 export { type ObjectStreamOptions, openS3Input, openS3Range, s3ObjectSize } from "./s3-object-stream.ts";
 export { S3Sink, type S3SinkOptions } from "./s3-sink.ts";
 export { type ListVideosOptions, listS3Videos, type S3Video } from "./s3-videos.ts";
+export { S3SegmentStore, type SweepResult } from "./segment-store.ts";
 export type { ListOptions, ObjectInfo, PutOptions, PutResult, Sink, UploadOptions } from "./sink.ts";
 export { VIDEO_EXTENSIONS } from "./video-extensions.ts";

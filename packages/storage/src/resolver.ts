@@ -91,6 +91,11 @@ export class StorageResolver {
     });
   }
 
+  /** The S3 client (made on first use), for the segment store of the same deployment (S3SegmentStore). */
+  s3Client(): S3Client {
+    return this.#s3();
+  }
+
   /** The size of an `s3://` input, to check a limit before reading it; undefined for other inputs. */
   async inputSizeBytes(input: string): Promise<number | undefined> {
     return isS3Uri(input) ? s3ObjectSize(input, this.#s3()) : undefined;
