@@ -60,6 +60,11 @@ export interface FrameSchedulerOptions {
   policy?: Omit<PhiPolicyOptions, "maxBatch">;
   /** Epoch ms (deadlines are epoch ms); injectable for tests. */
   now?: () => number;
+  /**
+   * Monotonic ms that batch times are measured on (default performance.now); a test on a virtual clock injects it
+   * with `now`, so the profile learns the simulated runner's time rather than the host's timer lateness.
+   */
+  elapsed?: () => number;
   onBatch?: (batch: BatchRecord) => void;
 }
 
@@ -84,11 +89,13 @@ export class FrameScheduler {
   private running = false;
   private timer: NodeJS.Timeout | null = null;
   private readonly now: () => number;
+  private readonly elapsed: () => number;
 
   constructor(private readonly options: FrameSchedulerOptions) {
     if (!(options.maxBatch >= 1)) throw new RangeError("maxBatch must be at least 1");
     this.policy = new PhiPolicy(options.profile, { ...options.policy, maxBatch: options.maxBatch });
     this.now = options.now ?? Date.now;
+    this.elapsed = options.elapsed ?? (() => performance.now());
   }
 
   get waiting(): number {
@@ -212,12 +219,12 @@ export class FrameScheduler {
       if (Number.isFinite(tightest)) metrics.slack(tightest, "batch");
       // Loading a model (first use of a φ) is not inference time: it stays out of the profile.
       const detector = await this.options.models.detector(decision.phi);
-      const started = performance.now();
+      const started = this.elapsed();
       const detections = await detector.detect(
         batch.map((w) => w.frame),
         batch.map((w) => w.options),
       );
-      const ms = performance.now() - started;
+      const ms = this.elapsed() - started;
       const predictedMs = this.options.profile.predict(decision.phi, batch.length, decision.precision);
       if (predictedMs !== undefined && predictedMs > 0) {
         this.overruns.push(ms / predictedMs);

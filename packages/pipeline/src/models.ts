@@ -153,7 +153,12 @@ export function createModelProvider(options: ModelSourceOptions = {}): ModelProv
  * a stand-in accelerator for policy tests and scale benchmarks (VDET_SIMULATE_PROFILE for the worker role).
  * φ missing from the profile fail to load, as a model that cannot run would.
  */
-export function createSimulatedModelProvider(table: ProfileTable): ModelProvider {
+export function createSimulatedModelProvider(
+  table: ProfileTable,
+  options: {
+    /** The runners' clock (default performance.now): a test's virtual clock. */ now?: () => number;
+  } = {},
+): ModelProvider {
   const profile = LatencyProfile.fromTable(table, { percentile: 0.5, window: Number.MAX_SAFE_INTEGER });
   const detectors = new Map<string, Detector>();
   return {
@@ -164,7 +169,9 @@ export function createSimulatedModelProvider(table: ProfileTable): ModelProvider
         if (profile.predict(phi, 1) === undefined) {
           throw new ConfigError(`the simulated profile ${table.key} has no D${phi} rows: cannot run D${phi}`);
         }
-        detector = Detector.fromRunner(createSimulatedRunner({ latencyMs: (b) => profile.predict(phi, b)! }));
+        detector = Detector.fromRunner(
+          createSimulatedRunner({ latencyMs: (b) => profile.predict(phi, b)!, now: options.now }),
+        );
         detectors.set(String(phi), detector);
       }
       return detector;

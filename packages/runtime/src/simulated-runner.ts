@@ -15,6 +15,8 @@ export interface SimulatedRunnerOptions {
   latencyMs: (batch: number) => number;
   /** Candidates per frame in the outputs (the deploy graph's top-k). */
   candidates?: number;
+  /** Monotonic ms the run's time is counted on (default performance.now); a test on a virtual clock injects it. */
+  now?: () => number;
 }
 
 export const SIMULATED_INPUT = "frames";
@@ -24,6 +26,7 @@ export function createSimulatedRunner(options: SimulatedRunnerOptions): ModelRun
   if (!(candidates >= 1)) throw new RangeError("candidates must be at least 1");
   let tail: Promise<unknown> = Promise.resolve();
   let closed = false;
+  const now = options.now ?? (() => performance.now());
 
   const runOnce = async (feeds: Record<string, TensorLike>): Promise<Record<string, TensorLike>> => {
     const input = feeds[SIMULATED_INPUT];
@@ -37,7 +40,7 @@ export function createSimulatedRunner(options: SimulatedRunnerOptions): ModelRun
     const ms = options.latencyMs(n);
     if (!Number.isFinite(ms) || ms < 0)
       throw new ModelRunError(`simulated model: no latency for a batch of ${n}`);
-    const started = performance.now();
+    const started = now();
     const boxes = new Float32Array(n * candidates * 4);
     const scores = new Float32Array(n * candidates);
     const classes = new Int32Array(n * candidates).fill(1);
@@ -49,7 +52,7 @@ export function createSimulatedRunner(options: SimulatedRunnerOptions): ModelRun
         classes[b * candidates + i] = region.classId;
       });
     }
-    const left = ms - (performance.now() - started);
+    const left = ms - (now() - started);
     if (left > 0) await new Promise((resolve) => setTimeout(resolve, left));
     return {
       boxes: { type: "float32", dims: [n, candidates, 4], data: boxes },

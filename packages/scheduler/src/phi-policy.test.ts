@@ -182,6 +182,22 @@ describe("PhiPolicy", () => {
     assert.equal(squeezed.predictedMisses, 0);
   });
 
+  it("falls back to the smaller φ even when load made its recent runs slower than a larger φ's", () => {
+    // A busy machine: D1's recent runs were slowed (a CPU hog, a late timer) past D2's older measurements. At the
+    // same precision a larger φ is never really faster: the fallback stays the range's smallest φ.
+    const p = profile();
+    for (let i = 0; i < 32; i++) p.observe(1, 1, 120);
+    const now = 0;
+    const d = new PhiPolicy(p, { maxBatch: 4 }).decide(
+      [frame(now, 10, 10, [1, 2]), frame(now, 10, 10, [1, 2])],
+      now,
+    );
+    assert.equal(d.phi, 1);
+    assert.equal(d.reason, "late");
+    const squeezed = new PhiPolicy(p, { maxBatch: 4 }).decide([frame(now, 130, 130, [1, 2])], now);
+    assert.equal(squeezed.phi, 1);
+  });
+
   it("lets one job's late frames wait while another job's frames need the runner, then catches them up", () => {
     const now = 0;
     const late = Array.from({ length: 4 }, () => ({ ...frame(now, 10), group: "behind" }));

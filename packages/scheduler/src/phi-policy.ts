@@ -285,11 +285,22 @@ export class PhiPolicy {
     return this.decision(chosen, fitOf(chosen)!.frames, pending, nowMs, "deadline");
   }
 
-  /** Profiled choices, fastest single frame first (ties: less valuable first). */
+  /**
+   * Profiled choices, fastest single frame first (ties: less valuable first). At one precision a larger φ is never
+   * faster than a smaller one (the network only grows): a choice counts as at least as slow as every smaller φ of
+   * its precision, so runs slowed by load (a busy host, a late timer) cannot make a larger φ the fallback.
+   */
   private fastestFirst(): ModelChoice[] {
     const byUtility = this.profile.choices();
+    const floorMs = (c: ModelChoice) => {
+      let ms = this.predict(c, 1);
+      for (const o of byUtility)
+        if (o.precision === c.precision && phiRank(o.phi) < phiRank(c.phi))
+          ms = Math.max(ms, this.predict(o, 1));
+      return ms;
+    };
     return byUtility
-      .map((c, i) => ({ c, i, ms: this.predict(c, 1) }))
+      .map((c, i) => ({ c, i, ms: floorMs(c) }))
       .sort((a, b) => a.ms - b.ms || a.i - b.i)
       .map((x) => x.c);
   }
