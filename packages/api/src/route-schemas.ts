@@ -59,6 +59,17 @@ export type Meta = z.infer<typeof metaSchema>;
 const LIST_LIMIT = { min: 1, max: 500, default: 50 } as const;
 const limitMessage = `limit must be an integer from ${LIST_LIMIT.min} to ${LIST_LIMIT.max}`;
 
+/** The query of a paged list (GET /jobs, GET /streams): a page size and the previous page's `next`. */
+const pageQuerySchema = z.object({
+  limit: z.coerce
+    .number({ error: limitMessage })
+    .int(limitMessage)
+    .min(LIST_LIMIT.min, limitMessage)
+    .max(LIST_LIMIT.max, limitMessage)
+    .default(LIST_LIMIT.default),
+  after: z.string().optional().describe("`next` of the previous page"),
+});
+
 /** Route schemas by route. `summary` marks a route as documented; routes without one are left out of the docs. */
 export const routeSchemas = {
   createJob: {
@@ -81,15 +92,7 @@ export const routeSchemas = {
   },
   listJobs: {
     summary: "List jobs, newest first",
-    querystring: z.object({
-      limit: z.coerce
-        .number({ error: limitMessage })
-        .int(limitMessage)
-        .min(LIST_LIMIT.min, limitMessage)
-        .max(LIST_LIMIT.max, limitMessage)
-        .default(LIST_LIMIT.default),
-      after: z.string().optional().describe("`next` of the previous page"),
-    }),
+    querystring: pageQuerySchema,
     response: {
       200: json(
         "a page of jobs",
@@ -148,15 +151,7 @@ export const routeSchemas = {
   },
   listStreams: {
     summary: "List streams, newest first, with their state, frame rates, deadline hit rate and φ",
-    querystring: z.object({
-      limit: z.coerce
-        .number({ error: limitMessage })
-        .int(limitMessage)
-        .min(LIST_LIMIT.min, limitMessage)
-        .max(LIST_LIMIT.max, limitMessage)
-        .default(LIST_LIMIT.default),
-      after: z.string().optional().describe("`next` of the previous page"),
-    }),
+    querystring: pageQuerySchema,
     response: {
       200: json(
         "a page of streams",
