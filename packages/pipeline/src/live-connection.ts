@@ -24,6 +24,7 @@ import {
 } from "@vdet/video";
 import { backoffMs, type ReconnectPolicy, reconnectPolicy } from "./live-policy.ts";
 import type { StageLogger } from "./logger.ts";
+import { framePtsMs } from "./segments.ts";
 
 type LostReason = "dropped" | "stalled" | "ended";
 
@@ -256,9 +257,10 @@ export async function* reconnectingFrames(
         if (first) {
           first = false;
           if (expected !== undefined) shift = expected + (connectedAtMs - lastAtMs) / 1000 - frame.ptsSeconds;
+          // In the frame lines' own ms (framePtsMs), so the gap's bounds compare exactly with the lines' ptsMs.
           await live.connected(
-            expected === undefined ? undefined : 1000 * expected,
-            1000 * (frame.ptsSeconds + shift),
+            expected === undefined ? undefined : framePtsMs(expected),
+            framePtsMs(frame.ptsSeconds + shift),
             connectedAtMs,
           );
         }

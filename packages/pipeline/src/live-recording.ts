@@ -26,6 +26,7 @@ import {
 import { letterboxFor } from "./letterbox.ts";
 import { LiveConnection, type StreamEventSink } from "./live-connection.ts";
 import type { StageLogger } from "./logger.ts";
+import { framePtsMs } from "./segments.ts";
 import { type DecodingEnd, videoSummary, workFields } from "./work-fields.ts";
 
 /**
@@ -125,7 +126,12 @@ export async function recordLiveJob(
             });
             video = videoSummary(info);
             await jobStore.setVideo(job.id, video);
-            await live.connected(next?.startMs, segment.startPtsMs, connectedAtMs);
+            // In the frame lines' own ms (framePtsMs), so the gap's bounds compare exactly with the lines' ptsMs.
+            await live.connected(
+              next === undefined ? undefined : framePtsMs(next.startMs / 1000),
+              framePtsMs(segment.startPtsMs / 1000),
+              connectedAtMs,
+            );
           }
           next = segment.next;
           const descriptor = segment.descriptor;
