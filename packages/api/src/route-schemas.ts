@@ -191,14 +191,27 @@ export const routeSchemas = {
     },
   },
   notifications: {
-    summary: "The job's notification deliveries (job-spec notify): every attempt, oldest first",
+    summary:
+      "The job's notification deliveries (job-spec notify): every attempt, oldest first; a live job's stream events too",
     params: jobParams,
     response: {
       200: json(
-        "the delivery log (the last 200 attempts)",
+        "the delivery log (the last 200 attempts of each kind: job events, stream events)",
         z.object({ deliveries: z.array(notificationDeliverySchema) }),
       ),
       404: notFound,
+    },
+  },
+  streamNotifications: {
+    summary:
+      "The stream's notification deliveries (notify): stream.state, stream.gap.* and the job.* event at its end, oldest first",
+    params: streamParams,
+    response: {
+      200: json(
+        "the delivery log (the last 200 attempts of each kind: job events, stream events)",
+        z.object({ deliveries: z.array(notificationDeliverySchema) }),
+      ),
+      404: noStream,
     },
   },
   summary: {

@@ -10,6 +10,7 @@ import {
   type ActiveJobLimitError,
   type JobStore,
   jobClassIds,
+  jobDeliveries,
   type ModelRegistry,
   type NotificationStore,
 } from "@vdet/jobs";
@@ -424,7 +425,13 @@ export async function buildServer(config: ApiConfig): Promise<FastifyInstance> {
     return reply.code(created ? 201 : 200).send({ job, created });
   });
 
-  registerStreamRoutes(app, { jobStore, openOutput: config.openOutput, submit, requireJson });
+  registerStreamRoutes(app, {
+    jobStore,
+    openOutput: config.openOutput,
+    notifications: config.notifications,
+    submit,
+    requireJson,
+  });
 
   app.get<{ Params: { id: string } }>("/jobs/:id", jobRoutes.get, async (request, reply) => {
     const job = await jobStore.get(request.params.id);
@@ -448,8 +455,7 @@ export async function buildServer(config: ApiConfig): Promise<FastifyInstance> {
     async (request, reply) => {
       const job = await jobStore.get(request.params.id);
       if (!job) return reply.code(404).send({ error: `no job ${request.params.id}` });
-      const deliveries = (await config.notifications?.deliveries({ kind: "job", id: job.id })) ?? [];
-      return { deliveries };
+      return { deliveries: config.notifications ? await jobDeliveries(config.notifications, job.id) : [] };
     },
   );
 

@@ -8,7 +8,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import { InputPolicy } from "@vdet/input-policy";
-import { MemoryJobStore } from "@vdet/jobs";
+import { MemoryJobStore, MemoryNotificationStore } from "@vdet/jobs";
+import type { NotificationDelivery } from "@vdet/protocol";
 import { createMemoryTransport } from "@vdet/transport";
 import { buildServer } from "./server.ts";
 
@@ -22,9 +23,11 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 async function server() {
   const jobStore = new MemoryJobStore();
   const transport = createMemoryTransport();
+  const notifications = new MemoryNotificationStore();
   const app = await buildServer({
     transport,
     jobStore,
+    notifications,
     token,
     inputPolicy: new InputPolicy({ allowAddresses: ["127.0.0.1/32"] }),
     allowDirectoryOutputs: true,
@@ -39,7 +42,7 @@ async function server() {
     });
     return { status: response.statusCode, body: response.json() };
   };
-  return { app, jobStore, transport, call };
+  return { app, jobStore, transport, notifications, call };
 }
 
 test("a stream is created as a queued latency job, listed apart from jobs, shown and removed", async () => {
@@ -127,6 +130,63 @@ test("bad stream specs are refused, naming each bad field", async () => {
     const lan = await call("POST", "/streams", { ...base, input: "rtsp://10.1.2.3/cam" });
     assert.equal(lan.status, 400);
     assert.match(lan.body.error, /^invalid stream spec: input: /);
+  } finally {
+    await app.close();
+  }
+});
+
+test("a stream's notification deliveries: its stream events and its job event, oldest first; 404 for a file job", async () => {
+  const { app, notifications, call } = await server();
+  try {
+    const created = await call("POST", "/streams", {
+      input: camera,
+      output: join(dir, "cams", "notified"),
+      latencyBudgetMs: 500,
+      notify: { webhook: "http://127.0.0.1:9/hook" },
+    });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    const id: string = created.body.stream.id;
+    const attempt = (type: NotificationDelivery["type"], eventId: string, atMs: number, ok: boolean) => ({
+      eventId,
+      type,
+      channel: "webhook" as const,
+      target: "http://127.0.0.1:9/hook",
+      attempt: 1,
+      atMs,
+      ok,
+      final: true,
+      ...(ok ? { status: 200 } : { error: "connect ECONNREFUSED" }),
+    });
+    // Logged as the roles log them: stream events under {kind: "stream"}, the job's end under {kind: "job"}.
+    await notifications.appendDelivery(
+      { kind: "stream", id },
+      attempt("stream.state", `stream:${id}:state:live:1000`, 1000, true),
+    );
+    await notifications.appendDelivery(
+      { kind: "job", id },
+      attempt("job.cancelled", `job:${id}:cancelled`, 3000, false),
+    );
+    await notifications.appendDelivery(
+      { kind: "stream", id },
+      attempt("stream.state", `stream:${id}:state:stopped:2000`, 2000, true),
+    );
+    const expected = ["stream.state@1000", "stream.state@2000", "job.cancelled@3000"];
+    for (const url of [`/streams/${id}/notifications`, `/jobs/${id}/notifications`]) {
+      const res = await call("GET", url);
+      assert.equal(res.status, 200, JSON.stringify(res.body));
+      assert.deepEqual(
+        res.body.deliveries.map((d: { type: string; atMs: number }) => `${d.type}@${d.atMs}`),
+        expected,
+        url,
+      );
+    }
+
+    const job = await call("POST", "/jobs", { input: camera, output: join(dir, "cams", "job") });
+    assert.equal(job.status, 201, JSON.stringify(job.body));
+    const notStream = await call("GET", `/streams/${job.body.job.id}/notifications`);
+    assert.equal(notStream.status, 404);
+    assert.match(notStream.body.error, /no stream/);
+    assert.equal((await call("GET", "/streams/job_nosuchjob/notifications")).status, 404);
   } finally {
     await app.close();
   }

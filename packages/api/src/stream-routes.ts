@@ -1,9 +1,10 @@
-// Streams as a resource: POST /streams, GET /streams, GET /streams/:id, DELETE /streams/:id. A stream is a latency
+// Streams as a resource: POST /streams, GET /streams, GET /streams/:id, DELETE /streams/:id,
+// GET /streams/:id/notifications. A stream is a latency
 // job underneath (its spec carries `stream`), created and queued like any job, served by the roles already running:
 // adding or removing one restarts nothing. Removing one is cancelling its job: the producer stops reading, the
 // aggregator writes what was read and completes the last part.
 
-import type { JobStore } from "@vdet/jobs";
+import { type JobStore, jobDeliveries, type NotificationStore } from "@vdet/jobs";
 import {
   type JobRecord,
   type JobSpec,
@@ -20,6 +21,8 @@ export interface StreamRoutesOptions {
   jobStore: JobStore;
   /** Opens a stream's output to read its rolling manifest; default: local directories only. */
   openOutput?: (location: string) => Promise<Sink>;
+  /** The notification delivery logs (GET /streams/:id/notifications); unset: that route answers an empty log. */
+  notifications?: NotificationStore;
   /** Creates and queues a job (the server's, shared with POST /jobs); null when it has answered already. */
   submit(
     spec: JobSpec,
@@ -38,6 +41,7 @@ export function registerStreamRoutes(app: FastifyInstance, options: StreamRoutes
     list: zodRoute(routeSchemas.listStreams),
     get: zodRoute(routeSchemas.getStream),
     remove: zodRoute(routeSchemas.removeStream),
+    notifications: zodRoute(routeSchemas.streamNotifications),
   };
 
   /** The stream with this id, or a 404 (also for a job that is not a stream). */
@@ -87,6 +91,16 @@ export function registerStreamRoutes(app: FastifyInstance, options: StreamRoutes
     if (!job) return reply;
     return { stream: streamView(job)!, ...(await partsOf(job)) };
   });
+
+  app.get<{ Params: { id: string } }>(
+    "/streams/:id/notifications",
+    route.notifications,
+    async (request, reply) => {
+      const job = await withStream(request.params.id, reply);
+      if (!job) return reply;
+      return { deliveries: options.notifications ? await jobDeliveries(options.notifications, job.id) : [] };
+    },
+  );
 
   app.delete<{ Params: { id: string } }>("/streams/:id", route.remove, async (request, reply) => {
     const job = await withStream(request.params.id, reply);

@@ -48,6 +48,7 @@ export {
 } from "./labels.ts";
 export { MemoryModelRegistry, type ModelRegistry, RedisModelRegistry } from "./model-registry.ts";
 export {
+  jobDeliveries,
   MAX_DELIVERIES,
   MemoryNotificationStore,
   type NotificationStore,

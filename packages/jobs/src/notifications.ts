@@ -1,6 +1,6 @@
 // Where a deployment keeps its notifications (job-spec `notify`, @vdet/notify delivers them): the outbox of events
 // not yet delivered (re-sent after a restart: at-least-once) and each job's or stream's delivery log, which the api
-// shows at GET /jobs/:id/notifications.
+// shows at GET /jobs/:id/notifications and GET /streams/:id/notifications (jobDeliveries).
 
 import {
   type Notification,
@@ -90,4 +90,21 @@ export class RedisNotificationStore implements NotificationStore {
       return parsed.success ? [parsed.data] : [];
     });
   }
+}
+
+/**
+ * Every delivery about one job, oldest first: its job events (job.completed/failed/cancelled) and, for a live job
+ * (a stream or a one-off live input), its stream events (stream.state, stream.gap.*), which carry the subject
+ * `{kind: "stream"}` under the same id.
+ */
+export async function jobDeliveries(
+  store: NotificationStore,
+  jobId: string,
+): Promise<NotificationDelivery[]> {
+  const [job, stream] = await Promise.all([
+    store.deliveries({ kind: "job", id: jobId }),
+    store.deliveries({ kind: "stream", id: jobId }),
+  ]);
+  // A stable sort: attempts logged at the same millisecond keep their log order.
+  return [...job, ...stream].sort((a, b) => a.atMs - b.atMs);
 }

@@ -2,7 +2,7 @@
 // source (rtsp(s):// or an http(s):// HLS playlist) watched until it is removed, its tracks written in time-based
 // parts (docs/live.md).
 
-import type { StreamPart, StreamSpecInput, StreamView } from "@vdet/protocol";
+import type { NotificationDelivery, StreamPart, StreamSpecInput, StreamView } from "@vdet/protocol";
 import type { Command } from "commander";
 import { absoluteLocation, checkLocalOutput } from "../local-paths.ts";
 import { integer, positiveNumber, probability } from "../options.ts";
@@ -128,8 +128,13 @@ export function registerStreamCommands(program: Command): void {
         parts: StreamPart[];
         unlisted: number;
       };
+      const { deliveries } = (await call(
+        clientOptions(o),
+        "GET",
+        `/streams/${encodeURIComponent(id)}/notifications`,
+      )) as { deliveries: NotificationDelivery[] };
       if (o.json) {
-        process.stdout.write(`${JSON.stringify(body, null, 2)}\n`);
+        process.stdout.write(`${JSON.stringify({ ...body, deliveries }, null, 2)}\n`);
         return;
       }
       const s = body.stream;
@@ -143,7 +148,16 @@ export function registerStreamCommands(program: Command): void {
                 `  ${p.key}  ${p.lines} lines  ${p.complete ? `${p.sizeBytes} bytes` : "being written"}\n`,
             )
             .join("") +
-          s.job.errors.map((e) => `  error: ${e.message}\n`).join(""),
+          s.job.errors.map((e) => `  error: ${e.message}\n`).join("") +
+          // The last notification attempts (GET /streams/:id/notifications has them all).
+          deliveries
+            .slice(-5)
+            .map(
+              (d) =>
+                `  notify ${new Date(d.atMs).toISOString()} ${d.type} → ${d.channel} ${d.target} ` +
+                `attempt ${d.attempt}: ${d.ok ? "delivered" : "failed"}${d.status !== undefined ? ` (${d.status})` : ""}${d.error ? ` ${d.error}` : ""}\n`,
+            )
+            .join(""),
       );
     });
 
