@@ -408,6 +408,8 @@ export class DecodeSession {
   }
 
   private onOutputFrame(frame: FrameInfo): void {
+    // The window's sentinel (buildFilterChain): it only pushes the window's last frame out of ffmpeg.
+    if (this.plan !== undefined && frame.pts !== null && frame.pts > this.plan.window.toPts) return;
     // select passes frames through unchanged, so the output frame's pts identifies its source frame.
     const at = this.sourceFrames.findIndex((s) => s.pts === frame.pts);
     if (at < 0) {

@@ -130,20 +130,24 @@ export const SOURCE_INFO = "src";
 export const OUTPUT_INFO = "out";
 
 /**
- * With a window, frames outside [fromPts, toPts] are dropped before showinfo@src, so its n counts the window's
- * frames from firstSourceIndex.
+ * With a window, frames before fromPts are dropped before showinfo@src, so its n counts the window's frames from
+ * firstSourceIndex; frames after toPts are not sampled (but for one sentinel, see below).
  */
 export function buildFilterChain(
   sampling: Sampling,
   size: OutputSize | undefined,
   window?: SampleWindow,
 ): string {
-  const range = window === undefined ? [] : [`select=between(pts\\,${window.fromPts}\\,${window.toPts})`];
-  const parts = [
-    ...range,
-    `showinfo@${SOURCE_INFO}=checksum=0`,
-    `select=${selectExpression(sampling, window)}`,
-  ];
+  const range = window === undefined ? [] : [`select=gte(pts\\,${window.fromPts})`];
+  // After the window's last frame, the first frame decoded is let through as a sentinel (ld(1) marks it sent):
+  // ffmpeg writes an output frame only once the next one reaches the output (or at the end of the input), so
+  // without it the window's last frame would wait for ffmpeg to decode the rest of the input. The decode session
+  // ignores the sentinel and stops ffmpeg once the window's last frame is in.
+  const select =
+    window === undefined
+      ? selectExpression(sampling)
+      : `if(gt(pts\\,${window.toPts})\\,if(ld(1)\\,0\\,st(1\\,1))\\,${selectExpression(sampling, window)})`;
+  const parts = [...range, `showinfo@${SOURCE_INFO}=checksum=0`, `select=${select}`];
   if (size !== undefined) parts.push(scaleFilter(size));
   parts.push("format=rgb24", `showinfo@${OUTPUT_INFO}=checksum=0`);
   return parts.join(",");

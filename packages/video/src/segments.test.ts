@@ -7,6 +7,7 @@ import { execFile } from "node:child_process";
 import { createReadStream, existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
+import { PassThrough } from "node:stream";
 import { before, describe, test } from "node:test";
 import { promisify } from "node:util";
 import {
@@ -193,6 +194,45 @@ describe("decoding a segment", () => {
     } finally {
       await server.close();
     }
+  });
+
+  test("a segment's last frame arrives without ffmpeg reading the rest of the input", async () => {
+    // ffmpeg writes an output frame only once the next one reaches its output (or at the end of the input). A
+    // segment's last frame must not wait for that: the input here is the clip's first part from a stream that
+    // then stays open, sending nothing more. Without the window's sentinel frame, the last frame never came and
+    // the decode ended in VideoStallError (a file decoded to its end first: a 10-minute video cost each segment
+    // up to a whole decode of the rest).
+    const path = await makeTestClip(join(dir.path, "open-ended.ts"), 20, 25, 160, 120, [
+      ...H264,
+      "-g",
+      "25",
+      "-bf",
+      "2",
+      "-f",
+      "mpegts",
+    ]);
+    const bytes = await readFile(path);
+    const index = await indexVideo(path);
+    const sampling = { fps: 5 };
+    const plan = planSegments(index, { sampling, segmentSeconds: 1 });
+    const sequential = (await collect(path, { sampling })).map(describeFrame);
+    const segment = plan.segments[1]!;
+    assert.ok(segment.endMs < 3000, JSON.stringify(segment));
+    // About 10 of the 20 seconds: the window (up to 3 s), the frames after it and enough for ffmpeg's probe (5 s),
+    // never the end of the input.
+    const prefix = bytes.subarray(0, Math.floor(bytes.length * 0.5));
+    const openEnded = () => {
+      const stream = new PassThrough();
+      stream.write(prefix);
+      return stream;
+    };
+    const frames: DecodedFrame[] = [];
+    for await (const frame of decodeSegment(openEnded, segment, { stallTimeoutMs: 5000 })) frames.push(frame);
+    assert.deepEqual(
+      frames.map(describeFrame),
+      sequential.slice(segment.firstIndex, segment.firstIndex + segment.frameCount),
+    );
+    await waitForNoFfmpegChildren();
   });
 
   test("a plan that does not fit the input fails instead of yielding other frames", async () => {
