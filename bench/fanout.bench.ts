@@ -1,5 +1,6 @@
 // `npm run bench -- fanout [--real-workers 1,2] [--sim-workers 1,4,16] [--real-fps 1] [--sim-fps 5]
-//                            [--frames N] [--max-seconds S] [--segment-frames 64] [--video-seconds 600]`
+//                            [--frames N] [--max-seconds S] [--segment-frames 64] [--video-seconds 600]
+//                            [--decode-threads N] [--segment-concurrency N]`
 // One long video, many workers: a 10-minute 1280×720 30 fps testsrc2 clip (made once with ffmpeg, cached in the
 // bench's cache dir) as one archive job over the real Redis. The producer plans segments (decodes nothing); each
 // worker decodes its own segments. Runs:
@@ -9,13 +10,15 @@
 //     the scale bench (8 frames per 20 ms), at --sim-fps (default 5), the whole video;
 //   - sequential: the same simulated job with 4 workers, decoded by the producer alone (one decoder, frame
 //     chunks of raw pixels through Redis) — the design the segments replace.
-// Wall time is from submit to the job's completion; speed-up is against the same kind's 1-worker run. The
+// --decode-threads / --segment-concurrency set the workers' VDET_DECODE_THREADS / VDET_SEGMENT_CONCURRENCY (default:
+// ffmpeg's thread count, 2 segments at a time): with 1 / 1 each worker decodes on one core, which shows how decoding
+// spreads over worker processes on a machine with few cores. Wall time is from submit to the job's completion; speed-up is against the same kind's 1-worker run. The
 // machine has 2 cores shared by every process (and other users): the speed-up here is bound by decode CPU, not by
 // the design. Last stdout line: one JSON object.
 
 import { randomUUID } from "node:crypto";
 import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
-import { loadavg, tmpdir } from "node:os";
+import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { stopRoles } from "@vdet/cli/testing";
 import { RedisJobStore } from "@vdet/jobs";
@@ -43,6 +46,10 @@ const scopeFrames = process.argv.includes("--frames") ? Number(arg("frames", "0"
 const maxSeconds = process.argv.includes("--max-seconds") ? Number(arg("max-seconds", "0")) : undefined;
 const segmentFrames = Number(arg("segment-frames", "64"));
 const sequential = !process.argv.includes("--no-sequential");
+const decodeThreads = process.argv.includes("--decode-threads") ? arg("decode-threads", "") : undefined;
+const segmentConcurrency = process.argv.includes("--segment-concurrency")
+  ? arg("segment-concurrency", "")
+  : undefined;
 // The video's length: 600 s (the issue's 10 minutes) unless scoped down (a loaded 2-core machine takes longer to
 // encode the 10-minute clip than a session has); the JSON says which was used.
 const VIDEO_SECONDS = Number(arg("video-seconds", "600"));
@@ -100,6 +107,8 @@ async function run({ kind, workers: n, fps, maxFrames }: Run) {
       VDET_LOG_LEVEL: "info",
       ...(simulated ? { VDET_SIMULATE_PROFILE: profilePath } : { VDET_SEED: "0", VDET_PROFILE: "off" }),
       VDET_THREADS: String(Math.max(1, Math.floor(2 / n))),
+      ...(decodeThreads === undefined ? {} : { VDET_DECODE_THREADS: decodeThreads }),
+      ...(segmentConcurrency === undefined ? {} : { VDET_SEGMENT_CONCURRENCY: segmentConcurrency }),
     },
   });
   await Promise.all(workers.map((w) => w.waitFor(/worker ready/, 600_000)));
@@ -164,6 +173,10 @@ console.log(
     clip: `testsrc2 1280x720 30 fps, ${VIDEO_SECONDS} s${VIDEO_SECONDS === 600 ? "" : " (scoped down by --video-seconds from the 600 s the issue names)"}, libx264 ultrafast, GOP 60`,
     mode: "archive, one job, φ 0",
     segmentFrames,
+    decoders: {
+      threadsPerDecoder: decodeThreads === undefined ? "ffmpeg's choice" : Number(decodeThreads),
+      segmentsPerWorker: segmentConcurrency === undefined ? "worker default (2)" : Number(segmentConcurrency),
+    },
     scope: {
       real:
         realFrames === undefined
@@ -179,6 +192,6 @@ console.log(
       const seg = rows.find((r) => r.kind === "simulated" && r.workers === 4);
       return seq && seg ? r3(seq.seconds / seg.seconds) : null;
     })(),
-    machine: "2 cores shared by every process of the run and by other sessions' work (load1 per row)",
+    machine: `${cpus().length} cores (${cpus()[0]?.model.trim()}) shared by every process of the run and by any other work (load1 per row)`,
   }),
 );

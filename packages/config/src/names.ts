@@ -36,6 +36,7 @@ export const ENV_NAMES: Readonly<Record<string, string | readonly string[]>> = {
   maxSegmentsInFlight: "VDET_MAX_SEGMENTS_IN_FLIGHT",
   segmentConcurrency: "VDET_SEGMENT_CONCURRENCY",
   hwaccel: "VDET_HWACCEL",
+  decodeThreads: "VDET_DECODE_THREADS",
   maxQueuedChunks: "VDET_MAX_QUEUED_CHUNKS",
   frameTtlSeconds: "VDET_FRAME_TTL_SECONDS",
   liveSegmentStore: "VDET_LIVE_SEGMENT_STORE",

@@ -161,6 +161,8 @@ export const workerConfigSchema = z.object({
   ...liveSegments,
   /** Decode segments on the GPU: "cuda" (NVDEC; unverified here, fails clearly where ffmpeg lacks it). */
   hwaccel: envEnum(["cuda"]).optional(),
+  /** ffmpeg threads per segment decoder (-threads); unset: ffmpeg's choice, about one per core. */
+  decodeThreads: envInt(1, 64).optional(),
   executionProvider: z.string().default(W.executionProvider),
   threads: envInt(1, 256).optional(),
   /** "0=/models/d0.pth,1=d1@int8,3=/models/d3.safetensors" (grammar.ts, weightsList). */

@@ -43,6 +43,11 @@ export interface SegmentDecoderOptions {
   /** Decode on the GPU (NVDEC); fails clearly where ffmpeg lacks it. */
   hwaccel?: Hwaccel;
   /**
+   * ffmpeg threads per decode (-threads); default: ffmpeg's choice, about one per core. Several workers or
+   * segments per machine each start their own decoder: 1 keeps their threads from contending for the cores.
+   */
+  threads?: number;
+  /**
    * Checks the job's input before this worker opens it (the roles pass @vdet/input-policy's checkInput: buckets,
    * real-path roots, addresses); a throw fails the segment with its message. Default: no check.
    */
@@ -101,6 +106,7 @@ export function segmentDecoder(options: SegmentDecoderOptions): SegmentDecoder {
       stallTimeoutMs: options.stallTimeoutMs,
       allowedKinds: options.allowedInputKinds,
       hwaccel: options.hwaccel,
+      threads: options.threads,
       network,
     });
   };

@@ -218,6 +218,7 @@ export async function startWorkerRole(config: WorkerRoleConfig, logger: Logger):
         : ALL_INPUT_KINDS.filter((k) => k !== "file"),
       stallTimeoutMs: config.inputTimeoutMs,
       hwaccel: config.hwaccel,
+      threads: config.decodeThreads,
       checkInput: (input) => policy.checkInput(input),
       network: { httpProxy: proxy.url },
       // Recorded live segments in the S3 segment store: read presigned, deleted once decoded and reported.
