@@ -101,6 +101,13 @@ async function warmUp(frames: RgbImage[]): Promise<void> {
 
 /** The runner's busy share in the last stream(). */
 let lastBusyShare = 0;
+/** The sizes of the batches the last stream() ran. */
+let lastBatchSizes: number[] = [];
+const countBy = (keys: string[]) => {
+  const counts: Record<string, number> = {};
+  for (const k of keys) counts[k] = (counts[k] ?? 0) + 1;
+  return counts;
+};
 
 interface StreamOutcome {
   outcome: ScheduledResult | SkippedFrame;
@@ -152,6 +159,7 @@ async function stream(
   // The runner's busy share from the first arrival to the last result (1: never idle while frames waited or came).
   const busyMs = scheduler.batches.reduce((sum, b) => sum + b.ms, 0);
   lastBusyShare = round(busyMs / (performance.now() - started), 3);
+  lastBatchSizes = scheduler.batches.map((b) => b.size);
   return done;
 }
 
@@ -254,7 +262,7 @@ for (const budgetMs of budgets) {
 
 // Overload: a live stream at overloadFactor × D0's capacity as measured now (hogs running).
 noteLoad();
-// Measured before and after the two runs (the load on a shared machine drifts): their mean.
+// Measured right before and right after the drop run (the load on a shared machine drifts): their mean.
 const capacityBefore = await d0Capacity(table, frames);
 const arrivalFps = overloadFactor * capacityBefore;
 const overloadCount = Math.max(20, Math.round(arrivalFps * overloadSeconds));
@@ -265,13 +273,16 @@ noteLoad();
 const dropped = await stream(table, frames, overloadCount, arrivalFps, overloadBudget, [0, phiMax], "drop");
 const droppedRan = ran(dropped);
 const dropBusyShare = lastBusyShare;
+const dropBatchSizes = lastBatchSizes;
+// Capacity right after the drop run too (the load drifts): the drop run is judged against the mean of the two
+// measurements that bracket it, not against one taken after the queue run as well.
+const capacityAfter = await d0Capacity(table, frames);
+const capacityFps = (capacityBefore + capacityAfter) / 2;
 noteLoad();
 const queued = ran(
   await stream(table, frames, overloadCount, arrivalFps, overloadBudget, [0, phiMax], "queue"),
 );
 noteLoad();
-const capacityAfter = await d0Capacity(table, frames);
-const capacityFps = (capacityBefore + capacityAfter) / 2;
 for (const d of droppedRan.filter((r) => (r.result.slackMs ?? 0) < 0))
   log(`  drop: missed by ${-Math.round(d.result.slackMs!)} ms at D${d.result.phi} (${d.result.reason})`);
 const overload = {
@@ -287,6 +298,8 @@ const overload = {
     capacityShare: round(capacityFps / arrivalFps, 4),
     skipped: overloadCount - droppedRan.length,
     runnerBusyShare: dropBusyShare,
+    phiCounts: countBy(droppedRan.map((d) => `D${d.result.phi}`)),
+    batchSizes: countBy(dropBatchSizes.map(String)),
     p90LatencyMs: droppedRan.map((d) => d.latencyMs).sort((a, b) => a - b)[
       Math.floor(droppedRan.length * 0.9)
     ],
