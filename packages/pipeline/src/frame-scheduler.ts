@@ -155,6 +155,7 @@ export class FrameScheduler {
       const slackMs = w.deadlineMs - now;
       if (need === undefined || slackMs >= need.ms) continue;
       skipped.add(w);
+      this.policy.noteShed(w.group, now);
       this.skip(
         w,
         `overload: ${Math.round(slackMs)} ms left to the deadline, D${need.phi} needs ${Math.round(need.ms)} ms`,
@@ -212,7 +213,18 @@ export class FrameScheduler {
         );
       };
       while (batch.length > 1 && tooSlow()) rest.push(batch.pop()!);
-      if (batch.length < decision.frames.length)
+      // One "drop" frame that would miss at the chosen φ runs at its smallest φ instead, where that makes it.
+      let rechosen = false;
+      if (batch.length === 1 && batch[0].overload === "drop" && tooSlow()) {
+        const need = this.neededMs(batch[0]);
+        if (need !== undefined && need.phi !== decision.phi && batch[0].deadlineMs - this.now() >= need.ms) {
+          decision.phi = need.phi;
+          decision.precision = this.options.profile.precisionOf(need.phi);
+          decision.reason = "deadline";
+          rechosen = true;
+        }
+      }
+      if (batch.length < decision.frames.length || rechosen)
         decision.predictedMs = this.options.profile.predict(decision.phi, batch.length, decision.precision);
       this.queue.splice(0, this.queue.length, ...rest);
       const tightest = Math.min(...batch.map((w) => w.deadlineMs)) - this.now();

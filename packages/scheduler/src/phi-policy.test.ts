@@ -72,6 +72,28 @@ describe("PhiPolicy", () => {
     assert.equal(new PhiPolicy(profile(), { maxBatch: 4 }).decide([frame(now, 170)], now).phi, 1);
   });
 
+  it("runs a job at its smallest φ while the overload shedder drops its frames, and only that job", () => {
+    const now = 1_000_000;
+    const policy = new PhiPolicy(profile(), { maxBatch: 4, arrivalWindowMs: 2000 });
+    const other = { ...frame(now, 1000), group: "other" };
+    // D3 fits a lone frame with a roomy budget…
+    assert.equal(policy.decide([frame(now, 1000)], now).phi, 3);
+    // …but once a frame of the job was shed, each larger φ would cost more frames: D0 until the window passes.
+    policy.noteShed("job", now);
+    const shedding = policy.decide([frame(now + 10, 1000)], now + 10);
+    assert.equal(shedding.phi, 0);
+    assert.equal(shedding.reason, "catch-up");
+    assert.equal(policy.decide([other], now + 10).phi, 3, "another job is not affected");
+    assert.equal(policy.decide([frame(now + 1900, 1000)], now + 1900).phi, 0);
+    // After the window the job steps up again, one φ at a time as usual (hysteresis).
+    const after = Array.from({ length: 8 }, (_, i) => {
+      const t = now + 2100 + i * 10;
+      return policy.decide([frame(t, 1000)], t).phi;
+    });
+    assert.equal(after[0], 0);
+    assert.ok(after.at(-1)! > 0, `after the window: ${after.join(" ")}`);
+  });
+
   it("chooses among (φ, precision) pairs by utility: D1-int8 where D1-fp32 misses and D0-fp32 is worth less", () => {
     // D1 also built as int8: about half D1-fp32's time. Utility: COCO AP × agreement with fp32 (from its build).
     const withInt8 = (agreement?: number) => {

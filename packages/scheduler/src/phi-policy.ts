@@ -83,6 +83,8 @@ interface GroupState {
 
 export class PhiPolicy {
   private readonly states = new Map<string, GroupState>();
+  /** When the overload shedder last skipped a frame of each group (noteShed). */
+  private readonly shedAtMs = new Map<string, number>();
   private readonly arrivalsMs: number[] = [];
   private readonly maxBatch: number;
   private readonly stepUpAfter: number;
@@ -107,6 +109,15 @@ export class PhiPolicy {
     this.arrivalWindowMs = options.arrivalWindowMs ?? 2000;
     this.minArrivalSpanMs = Math.min(options.minArrivalSpanMs ?? 500, this.arrivalWindowMs);
     if (!(this.maxBatch >= 1)) throw new RangeError("maxBatch must be at least 1");
+  }
+
+  /**
+   * Notes that the overload shedder skipped a frame of `group` (overload "drop"): the frames arrive faster than
+   * they can run. For the next `arrivalWindowMs` the group runs at its smallest φ — a larger φ would only cost
+   * more frames.
+   */
+  noteShed(group: string, nowMs: number): void {
+    this.shedAtMs.set(group, nowMs);
   }
 
   /** Notes that a latency frame arrived (for the arrival-rate estimate). */
@@ -149,6 +160,7 @@ export class PhiPolicy {
   /** Forgets a group's hysteresis state (its job ended). */
   forget(group: string): void {
     this.states.delete(group);
+    this.shedAtMs.delete(group);
   }
 
   /** Chooses the next batch from the pending frames (at least one). */
@@ -177,7 +189,11 @@ export class PhiPolicy {
       (c !== undefined && f.deadlineMs - nowMs < this.predict(c, 1) ? late : live).push(i);
     }
     const rate = this.arrivalRate(nowMs);
-    if (late.length === 0) return this.decideLive(live, pending, nowMs, rate, false);
+    if (late.length === 0) {
+      const shedAt = live.length > 0 ? this.shedAtMs.get(pending[live[0]].group) : undefined;
+      const shedding = shedAt !== undefined && nowMs - shedAt < this.arrivalWindowMs;
+      return this.decideLive(live, pending, nowMs, rate, shedding);
+    }
     const behind = new Set(late.map((i) => pending[i].group));
     const blocked = order.filter(
       (i) => Number.isFinite(pending[i].deadlineMs) && behind.has(pending[i].group),
