@@ -91,7 +91,7 @@ describe("PhiPolicy", () => {
       return policy.decide([frame(t, 1000)], t).phi;
     });
     assert.equal(after[0], 0);
-    assert.ok(after.at(-1)! > 0, `after the window: ${after.join(" ")}`);
+    assert.ok(Number(after.at(-1)) > 0, `after the window: ${after.join(" ")}`);
   });
 
   it("chooses among (φ, precision) pairs by utility: D1-int8 where D1-fp32 misses and D0-fp32 is worth less", () => {
