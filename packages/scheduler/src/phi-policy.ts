@@ -120,6 +120,12 @@ export class PhiPolicy {
     this.shedAtMs.set(group, nowMs);
   }
 
+  /** Whether a frame of `group` was shed within the last `arrivalWindowMs` (noteShed). */
+  isShedding(group: string, nowMs: number): boolean {
+    const shedAt = this.shedAtMs.get(group);
+    return shedAt !== undefined && nowMs - shedAt < this.arrivalWindowMs;
+  }
+
   /** Notes that a latency frame arrived (for the arrival-rate estimate). */
   noteArrival(nowMs: number): void {
     const last = this.arrivalsMs.at(-1);
@@ -190,8 +196,7 @@ export class PhiPolicy {
     }
     const rate = this.arrivalRate(nowMs);
     if (late.length === 0) {
-      const shedAt = live.length > 0 ? this.shedAtMs.get(pending[live[0]].group) : undefined;
-      const shedding = shedAt !== undefined && nowMs - shedAt < this.arrivalWindowMs;
+      const shedding = live.length > 0 && this.isShedding(pending[live[0]].group, nowMs);
       return this.decideLive(live, pending, nowMs, rate, shedding);
     }
     const behind = new Set(late.map((i) => pending[i].group));
