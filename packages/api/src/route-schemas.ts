@@ -45,6 +45,11 @@ const notFound = json("no such job", errorBodySchema);
 
 const streamParams = z.object({ id: jobIdSchema.describe("a stream id as returned by POST /streams") });
 const noStream = json("no such stream", errorBodySchema);
+/** GET /jobs/:id/notifications and GET /streams/:id/notifications answer the same log (jobDeliveries). */
+const deliveryLog = json(
+  "the delivery log (the last 200 attempts of each kind: job events, stream events)",
+  z.object({ deliveries: z.array(notificationDeliverySchema) }),
+);
 
 /** What the dashboard shows from the protocol: the job states (terminal ones marked) and the φ names. */
 export const metaSchema = z.object({
@@ -195,10 +200,7 @@ export const routeSchemas = {
       "The job's notification deliveries (job-spec notify): every attempt, oldest first; a live job's stream events too",
     params: jobParams,
     response: {
-      200: json(
-        "the delivery log (the last 200 attempts of each kind: job events, stream events)",
-        z.object({ deliveries: z.array(notificationDeliverySchema) }),
-      ),
+      200: deliveryLog,
       404: notFound,
     },
   },
@@ -207,10 +209,7 @@ export const routeSchemas = {
       "The stream's notification deliveries (notify): stream.state, stream.gap.* and the job.* event at its end, oldest first",
     params: streamParams,
     response: {
-      200: json(
-        "the delivery log (the last 200 attempts of each kind: job events, stream events)",
-        z.object({ deliveries: z.array(notificationDeliverySchema) }),
-      ),
+      200: deliveryLog,
       404: noStream,
     },
   },

@@ -455,7 +455,7 @@ export async function buildServer(config: ApiConfig): Promise<FastifyInstance> {
     async (request, reply) => {
       const job = await jobStore.get(request.params.id);
       if (!job) return reply.code(404).send({ error: `no job ${request.params.id}` });
-      return { deliveries: config.notifications ? await jobDeliveries(config.notifications, job.id) : [] };
+      return { deliveries: await jobDeliveries(config.notifications, job.id) };
     },
   );
 

@@ -98,7 +98,7 @@ export function registerStreamRoutes(app: FastifyInstance, options: StreamRoutes
     async (request, reply) => {
       const job = await withStream(request.params.id, reply);
       if (!job) return reply;
-      return { deliveries: options.notifications ? await jobDeliveries(options.notifications, job.id) : [] };
+      return { deliveries: await jobDeliveries(options.notifications, job.id) };
     },
   );
 

@@ -95,12 +95,13 @@ export class RedisNotificationStore implements NotificationStore {
 /**
  * Every delivery about one job, oldest first: its job events (job.completed/failed/cancelled) and, for a live job
  * (a stream or a one-off live input), its stream events (stream.state, stream.gap.*), which carry the subject
- * `{kind: "stream"}` under the same id.
+ * `{kind: "stream"}` under the same id. Without a store (a deployment that keeps none), an empty log.
  */
 export async function jobDeliveries(
-  store: NotificationStore,
+  store: NotificationStore | undefined,
   jobId: string,
 ): Promise<NotificationDelivery[]> {
+  if (store === undefined) return [];
   const [job, stream] = await Promise.all([
     store.deliveries({ kind: "job", id: jobId }),
     store.deliveries({ kind: "stream", id: jobId }),
