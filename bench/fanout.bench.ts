@@ -12,9 +12,9 @@
 //     chunks of raw pixels through Redis) — the design the segments replace.
 // --decode-threads / --segment-concurrency set the workers' VDET_DECODE_THREADS / VDET_SEGMENT_CONCURRENCY (default:
 // ffmpeg's thread count, 2 segments at a time): with 1 / 1 each worker decodes on one core, which shows how decoding
-// spreads over worker processes on a machine with few cores. Wall time is from submit to the job's completion; speed-up is against the same kind's 1-worker run. The
-// machine has 2 cores shared by every process (and other users): the speed-up here is bound by decode CPU, not by
-// the design. Last stdout line: one JSON object.
+// spreads over worker processes on a machine with few cores. Wall time is from submit to the job's completion;
+// speed-up is against the same kind's 1-worker run. The machine has 2 cores shared by every process (and other
+// users): the speed-up here is bound by decode CPU, not by the design. Last stdout line: one JSON object.
 
 import { randomUUID } from "node:crypto";
 import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";

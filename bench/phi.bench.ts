@@ -176,8 +176,7 @@ async function runStream(
 ): Promise<RunFigures> {
   const done = ran(await stream(table, frames, frames.length, fps, budgetMs, range, "queue"));
   const latencies = done.map((d) => d.latencyMs).sort((a, b) => a - b);
-  const phiCounts: Record<string, number> = {};
-  for (const d of done) phiCounts[`D${d.result.phi}`] = (phiCounts[`D${d.result.phi}`] ?? 0) + 1;
+  const phiCounts = countBy(done.map((d) => `D${d.result.phi}`));
   return {
     hitRate: hitRate(done),
     misses: done.filter((d) => (d.result.slackMs ?? 0) < 0).length,
