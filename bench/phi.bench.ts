@@ -11,8 +11,9 @@
 // in full batches, frames/s) and streams at `--overload-factor` (default 2.5) × that rate for `--overload-seconds`
 // (default 15), budget `--overload-budget` (default the largest budget), φ D0…Dmax, once with overload "drop" and
 // once with "queue". Reported: for drop, the hit rate of the frames processed, the share of frames processed and
-// the share the capacity allows (capacity / arrival rate) and the runner's busy share; for queue, the hit rate of
-// all frames. `--budgets ""` runs the overload case alone.
+// the share the capacity allows (capacity × the stream's span, first arrival to last result, ÷ its frames; also
+// capacity ÷ arrival rate, which leaves out the drain after the last arrival) and the runner's busy share; for
+// queue, the hit rate of all frames. `--budgets ""` runs the overload case alone.
 // The last stdout line is one JSON object.
 
 import { type ChildProcess, spawn } from "node:child_process";
@@ -101,6 +102,8 @@ async function warmUp(frames: RgbImage[]): Promise<void> {
 
 /** The runner's busy share in the last stream(). */
 let lastBusyShare = 0;
+/** The last stream()'s span, first arrival to last result, s: the time the machine had for its frames. */
+let lastSpanS = 0;
 /** The sizes of the batches the last stream() ran. */
 let lastBatchSizes: number[] = [];
 const countBy = (keys: string[]) => {
@@ -158,7 +161,9 @@ async function stream(
   const done = await Promise.all(pending);
   // The runner's busy share from the first arrival to the last result (1: never idle while frames waited or came).
   const busyMs = scheduler.batches.reduce((sum, b) => sum + b.ms, 0);
-  lastBusyShare = round(busyMs / (performance.now() - started), 3);
+  const spanMs = performance.now() - started;
+  lastBusyShare = round(busyMs / spanMs, 3);
+  lastSpanS = spanMs / 1000;
   lastBatchSizes = scheduler.batches.map((b) => b.size);
   return done;
 }
@@ -272,6 +277,7 @@ noteLoad();
 const dropped = await stream(table, frames, overloadCount, arrivalFps, overloadBudget, [0, phiMax], "drop");
 const droppedRan = ran(dropped);
 const dropBusyShare = lastBusyShare;
+const dropSpanS = lastSpanS;
 const dropBatchSizes = lastBatchSizes;
 // Capacity right after the drop run too (the load drifts): the drop run is judged against the mean of the two
 // measurements that bracket it, not against one taken after the queue run as well.
@@ -294,7 +300,12 @@ const overload = {
   drop: {
     processedHitRate: hitRate(droppedRan),
     processedShare: round(droppedRan.length / overloadCount, 4),
-    capacityShare: round(capacityFps / arrivalFps, 4),
+    // What the capacity allows of the stream's frames in the time the machine had for them: from the first
+    // arrival to the last result, which includes the drain after the last arrival (up to a budget), as the
+    // processed share does. Capacity ÷ arrival rate leaves the drain out: `arrivalCapacityShare`.
+    capacityShare: round(Math.min(1, (capacityFps * dropSpanS) / overloadCount), 4),
+    arrivalCapacityShare: round(capacityFps / arrivalFps, 4),
+    spanS: round(dropSpanS, 2),
     skipped: overloadCount - droppedRan.length,
     runnerBusyShare: dropBusyShare,
     phiCounts: countBy(droppedRan.map((d) => `D${d.result.phi}`)),

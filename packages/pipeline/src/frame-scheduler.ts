@@ -5,9 +5,10 @@
 //
 // Overload ("drop" frames): before each decision, a waiting frame whose deadline can no longer be met even alone at
 // its smallest φ (the profile's prediction, scaled by the worst overrun of the last 20 batches, plus the policy's
-// spare share of the budget) is skipped — earliest
-// deadline (oldest) first, never its job's newest frame — and a batch of such frames is trimmed (its newest frames
-// back to the queue) until each of them is predicted to make its deadline. "queue" frames always run, late or not.
+// spare share of the budget) is skipped — earliest deadline (oldest) first, never its job's newest frame. While its
+// job sheds (a frame of it was skipped lately), "alone" becomes the batch the policy then runs, sized for
+// throughput as far as the waiting frames fill it. A batch of such frames is trimmed (its newest frames back to the
+// queue) until each of them is predicted to make its deadline. "queue" frames always run, late or not.
 
 import type { PostprocessOptions } from "@vdet/effdet";
 import { metrics } from "@vdet/metrics";
@@ -149,16 +150,29 @@ export class FrameScheduler {
     const kept: Waiting[] = [];
     const order = [...this.queue].sort((a, b) => a.deadlineMs - b.deadlineMs || a.seq - b.seq);
     const skipped = new Set<Waiting>();
+    // Latency frames from each one on (earliest deadline first): those a batch with it would take.
+    let behind = order.filter((w) => Number.isFinite(w.deadlineMs)).length;
     for (const w of order) {
-      if (w.overload !== "drop" || !Number.isFinite(w.deadlineMs) || newest.get(w.group) === w.seq) continue;
-      const need = this.neededMs(w);
+      if (!Number.isFinite(w.deadlineMs)) continue;
+      const from = behind--;
+      if (w.overload !== "drop" || newest.get(w.group) === w.seq) continue;
+      // While its job sheds (a sustained overload, not a passing burst), a frame must make its deadline in the
+      // batch the policy then runs (sized for throughput, as far as the backlog fills it): one late frame at a time
+      // would run the machine below its throughput, and frames behind it would be shed for that. Otherwise alone,
+      // as a burst drains.
+      const smallest = this.options.profile.phis().find((p) => inRange(p, w));
+      const batch =
+        smallest !== undefined && this.policy.isShedding(w.group, now)
+          ? this.policy.throughputBatch(smallest, from)
+          : 1;
+      const need = this.neededMs(w, batch);
       const slackMs = w.deadlineMs - now;
       if (need === undefined || slackMs >= need.ms) continue;
       skipped.add(w);
       this.policy.noteShed(w.group, now);
       this.skip(
         w,
-        `overload: ${Math.round(slackMs)} ms left to the deadline, D${need.phi} needs ${Math.round(need.ms)} ms`,
+        `overload: ${Math.round(slackMs)} ms left to the deadline, D${need.phi} needs ${Math.round(need.ms)} ms${batch > 1 ? ` in a batch of ${batch}` : ""}`,
       );
     }
     if (skipped.size === 0) return;

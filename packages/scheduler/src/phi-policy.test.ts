@@ -94,6 +94,32 @@ describe("PhiPolicy", () => {
     assert.ok(Number(after.at(-1)) > 0, `after the window: ${after.join(" ")}`);
   });
 
+  it("while a job sheds, its batches are sized for throughput, not bounded by half the budget", () => {
+    const now = 1_000_000;
+    // D0 runs 4 frames in 50 ms (12.5 ms each), 3 in 40 ms, 1 in 20 ms. The budget is 90 ms: half of it (45 ms)
+    // bounds a batch to three frames. Six frames wait, just arrived.
+    const waiting = Array.from({ length: 6 }, () => frame(now, 90, 90, [0, 0]));
+    const policy = new PhiPolicy(profile(), { maxBatch: 4 });
+    assert.equal(policy.decide(waiting, now).frames.length, 3, "not shedding: half the budget bounds the batch");
+    policy.noteShed("job", now);
+    const shedding = policy.decide(waiting, now);
+    // The backlog cannot drain: the batch that runs the most frames per ms and still makes every deadline (50 ms
+    // plus 10 % of the budget spare ≤ 90 ms).
+    assert.equal(shedding.frames.length, 4);
+    assert.equal(shedding.phi, 0);
+    // Deadlines still bound it: with 55 ms left, four frames (50 + 9 spare) would miss, three (40 + 9) make it.
+    assert.equal(policy.decide(Array.from({ length: 6 }, () => frame(now, 55, 90, [0, 0])), now).frames.length, 3);
+    // The shedder judges the frames it keeps by the same batch size, as far as the backlog fills it.
+    assert.equal(policy.throughputBatch(0, 6), 4);
+    assert.equal(policy.throughputBatch(0, 3), 3);
+    assert.equal(policy.throughputBatch(0, 1), 1);
+    // Where a larger batch is no cheaper per frame, it is not chosen: D0 × 4 at 100 ms is 25 ms a frame.
+    const flat = profile();
+    for (let i = 0; i < 40; i++) flat.observe(0, 4, 100);
+    for (let i = 0; i < 40; i++) flat.observe(0, 2, 60);
+    assert.equal(new PhiPolicy(flat, { maxBatch: 4 }).throughputBatch(0, 6), 1);
+  });
+
   it("chooses among (φ, precision) pairs by utility: D1-int8 where D1-fp32 misses and D0-fp32 is worth less", () => {
     // D1 also built as int8: about half D1-fp32's time. Utility: COCO AP × agreement with fp32 (from its build).
     const withInt8 = (agreement?: number) => {
