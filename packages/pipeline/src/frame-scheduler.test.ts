@@ -310,7 +310,10 @@ describe("overload", () => {
         `processed share ${share.toFixed(3)}, capacity share ${capacityShare.toFixed(3)}; batch sizes ${s.batches.map((b) => b.size).join("")}`,
       );
       const full = s.batches.filter((b) => b.size === 4).length / s.batches.length;
-      assert.ok(full >= 0.9, `${(full * 100).toFixed(0)} % of batches full: ${s.batches.map((b) => b.size).join("")}`);
+      assert.ok(
+        full >= 0.9,
+        `${(full * 100).toFixed(0)} % of batches full: ${s.batches.map((b) => b.size).join("")}`,
+      );
     }));
 
   test('"queue": every frame runs, however late (the backlog grows past the budget)', (t) =>

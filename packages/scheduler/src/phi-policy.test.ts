@@ -100,7 +100,11 @@ describe("PhiPolicy", () => {
     // bounds a batch to three frames. Six frames wait, just arrived.
     const waiting = Array.from({ length: 6 }, () => frame(now, 90, 90, [0, 0]));
     const policy = new PhiPolicy(profile(), { maxBatch: 4 });
-    assert.equal(policy.decide(waiting, now).frames.length, 3, "not shedding: half the budget bounds the batch");
+    assert.equal(
+      policy.decide(waiting, now).frames.length,
+      3,
+      "not shedding: half the budget bounds the batch",
+    );
     policy.noteShed("job", now);
     const shedding = policy.decide(waiting, now);
     // The backlog cannot drain: the batch that runs the most frames per ms and still makes every deadline (50 ms
@@ -108,7 +112,13 @@ describe("PhiPolicy", () => {
     assert.equal(shedding.frames.length, 4);
     assert.equal(shedding.phi, 0);
     // Deadlines still bound it: with 55 ms left, four frames (50 + 9 spare) would miss, three (40 + 9) make it.
-    assert.equal(policy.decide(Array.from({ length: 6 }, () => frame(now, 55, 90, [0, 0])), now).frames.length, 3);
+    assert.equal(
+      policy.decide(
+        Array.from({ length: 6 }, () => frame(now, 55, 90, [0, 0])),
+        now,
+      ).frames.length,
+      3,
+    );
     // The shedder judges the frames it keeps by the same batch size, as far as the backlog fills it.
     assert.equal(policy.throughputBatch(0, 6), 4);
     assert.equal(policy.throughputBatch(0, 3), 3);
