@@ -316,6 +316,56 @@ describe("overload", () => {
       );
     }));
 
+  test('"drop": a slowdown the profile has absorbed is not counted twice', (t) =>
+    virtual(t, async () => {
+      // The worker's profile says D0 takes 20 ms for one frame; the machine now takes twice that (a second job, a
+      // CPU hog): the runner sleeps the slow table's times.
+      const slow = createSimulatedModelProvider(
+        {
+          ...TABLE,
+          rows: TABLE.rows.map((r) => ({
+            ...r,
+            p50Ms: 2 * r.p50Ms,
+            p90Ms: 2 * r.p90Ms,
+            samplesMs: [2 * r.p50Ms],
+          })),
+        },
+        { now: clock },
+      );
+      t.after(() => slow.close());
+      const s = new FrameScheduler({
+        models: slow,
+        profile: LatencyProfile.fromTable(TABLE),
+        maxBatch: 4,
+        maxDelayMs: 2,
+        now: clock,
+        elapsed: clock,
+      });
+      const submit = (slackMs: number) =>
+        s.submit({
+          group: "live",
+          deadlineMs: Date.now() + slackMs,
+          budgetMs: 100,
+          phiMin: 0,
+          phiMax: 0,
+          frame,
+          options: {},
+          overload: "drop",
+        });
+      // Three lone frames: the first overruns its prediction twice over, and the profile learns the new speed.
+      for (let i = 0; i < 3; i++) await submit(100);
+      assert.ok(s.policy.currentPhi("live") === 0);
+      // A frame 30 ms into its 100 ms budget: 40 ms for the run plus 10 ms spare make it. Counting the first
+      // overrun on top of the prediction that has absorbed it (80 + 10 ms) would skip it.
+      const [older, newest] = await Promise.all([submit(70), submit(100)]);
+      assert.ok(!("skipped" in older), `skipped: ${"skipped" in older ? older.skipped : ""}`);
+      assert.ok(!("skipped" in newest));
+      assert.ok(
+        (older as ScheduledResult).slackMs! >= 0,
+        `late by ${-(older as ScheduledResult).slackMs!} ms`,
+      );
+    }));
+
   test('"queue": every frame runs, however late (the backlog grows past the budget)', (t) =>
     virtual(t, async () => {
       const s = scheduler();

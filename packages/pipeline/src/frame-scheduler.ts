@@ -85,8 +85,13 @@ export class FrameScheduler {
   skipped = 0;
   private readonly queue: Waiting[] = [];
   private seq = 0;
-  /** Measured ÷ predicted time of the last batches: how far the machine overran its profile lately. */
-  private readonly overruns: number[] = [];
+  /**
+   * The last 20 batches' measured and predicted times, with the profile's predictions when each ran (overrun):
+   * how far the machine overran its profile lately.
+   */
+  private readonly recent: { ms: number; predictedMs: number; then: ReadonlyMap<string, number> }[] = [];
+  /** overrun() by (φ, precision, batch), until the next batch changes the profile. */
+  private readonly overrunMemo = new Map<string, number>();
   private running = false;
   private timer: NodeJS.Timeout | null = null;
   private readonly now: () => number;
@@ -122,14 +127,45 @@ export class FrameScheduler {
     if (at === undefined) return undefined;
     const predicted = profile.predict(at, batch);
     if (predicted === undefined) return undefined;
-    // The profile's prediction is a percentile of recent runs; on a machine whose load swings (other work, a CPU
-    // hog) a batch can take longer than any of them. A frame kept must make it even then: the prediction is
-    // scaled by the worst recent overrun (at least 1, at most 4).
-    const overrun = Math.min(4, Math.max(1, ...this.overruns));
     const spareMs = Number.isFinite(w.budgetMs ?? Number.POSITIVE_INFINITY)
       ? this.policy.drainMargin * w.budgetMs!
       : 0;
-    return { ms: predicted * overrun + spareMs, phi: at };
+    return { ms: predicted * this.overrun(at, batch) + spareMs, phi: at };
+  }
+
+  /**
+   * What a prediction at (φ, batch) is scaled by: the profile's prediction is a percentile of recent runs, and on a
+   * machine whose load swings (other work, a CPU hog) a batch can take longer than any of them. A frame kept must
+   * make it even then: the worst overrun of the last 20 batches (measured ÷ predicted), less what this prediction
+   * has grown since each of them ran — the profile has absorbed that much of the slowdown already, and counting it
+   * twice would shed frames the machine can run. At least 1, at most 4.
+   */
+  private overrun(phi: PhiValue, batch: number): number {
+    const key = `${phi}|${batch}`;
+    const memo = this.overrunMemo.get(key);
+    if (memo !== undefined) return memo;
+    let worst = 1;
+    for (const r of this.recent)
+      worst = Math.max(worst, r.ms / r.predictedMs / this.options.profile.growthSince(r.then, phi, batch));
+    const overrun = Math.min(4, worst);
+    this.overrunMemo.set(key, overrun);
+    return overrun;
+  }
+
+  /**
+   * The batch a shedding job's frame must make its deadline in: the size with the best throughput at its smallest
+   * φ, counting each size's recent overrun, within half its budget (the frames arriving meanwhile make the next
+   * batch) and the `available` frames from it on; 1 when none fits.
+   */
+  private shedBatch(w: Waiting, available: number): number {
+    const profile = this.options.profile;
+    const phi = profile.phis().find((p) => inRange(p, w));
+    if (phi === undefined) return 1;
+    const best = profile.throughput(phi, Math.min(this.options.maxBatch, available), {
+      maxBatchMs: (w.budgetMs ?? Number.POSITIVE_INFINITY) / 2,
+      adjust: (batch, ms) => ms * this.overrun(phi, batch),
+    });
+    return best?.batch ?? 1;
   }
 
   private skip(w: Waiting, reason: string): void {
@@ -160,11 +196,7 @@ export class FrameScheduler {
       // batch the policy then runs (sized for throughput, as far as the backlog fills it): one late frame at a time
       // would run the machine below its throughput, and frames behind it would be shed for that. Otherwise alone,
       // as a burst drains.
-      const smallest = this.options.profile.phis().find((p) => inRange(p, w));
-      const batch =
-        smallest !== undefined && this.policy.isShedding(w.group, now)
-          ? this.policy.throughputBatch(smallest, from)
-          : 1;
+      const batch = this.policy.isShedding(w.group, now) ? this.shedBatch(w, from) : 1;
       const need = this.neededMs(w, batch);
       const slackMs = w.deadlineMs - now;
       if (need === undefined || slackMs >= need.ms) continue;
@@ -253,10 +285,11 @@ export class FrameScheduler {
       const ms = this.elapsed() - started;
       const predictedMs = this.options.profile.predict(decision.phi, batch.length, decision.precision);
       if (predictedMs !== undefined && predictedMs > 0) {
-        this.overruns.push(ms / predictedMs);
-        if (this.overruns.length > 20) this.overruns.shift();
+        this.recent.push({ ms, predictedMs, then: this.options.profile.snapshot() });
+        if (this.recent.length > 20) this.recent.shift();
       }
       this.options.profile.observe(decision.phi, batch.length, ms, decision.precision);
+      this.overrunMemo.clear();
       const record: BatchRecord = {
         phi: decision.phi,
         size: batch.length,

@@ -162,6 +162,36 @@ export class LatencyProfile {
     return getConfig(choice.phi).cocoAp * this.agreement(choice);
   }
 
+  /**
+   * The prediction of every measured (φ, precision, batch) now: kept beside a run's measured time, it tells later
+   * how far each prediction has moved since (growthSince).
+   */
+  snapshot(): ReadonlyMap<string, number> {
+    const snapshot = new Map<string, number>();
+    for (const [key, list] of this.samples) snapshot.set(key, quantile(list, this.percentile));
+    return snapshot;
+  }
+
+  /**
+   * How far the prediction for `batch` frames at φ has grown since `snapshot` (1: not at all), judged on the
+   * measured batch size nearest to `batch` (the larger on a tie); 1 where the snapshot has no such row.
+   */
+  growthSince(
+    snapshot: ReadonlyMap<string, number>,
+    phi: PhiValue,
+    batch: number,
+    precision?: Precision,
+  ): number {
+    const p = precision ?? this.precisionOf(phi);
+    const sizes = this.batchSizes(phi, p);
+    if (sizes.length === 0) return 1;
+    let nearest = sizes[0];
+    for (const b of sizes) if (Math.abs(b - batch) <= Math.abs(nearest - batch)) nearest = b;
+    const then = snapshot.get(keyOf(phi, nearest, p));
+    const now = this.predict(phi, nearest, p);
+    return then === undefined || now === undefined || then <= 0 ? 1 : now / then;
+  }
+
   /** Measured batch sizes for φ (at `precision`, default `precisionOf(φ)`), ascending. */
   batchSizes(phi: PhiValue, precision?: Precision): number[] {
     const p = precision ?? this.precisionOf(phi);
@@ -197,17 +227,23 @@ export class LatencyProfile {
 
   /**
    * The best sustained rate at φ, frames per second, over batch sizes up to `maxBatch` whose predicted time stays
-   * within `maxBatchMs` (a latency budget's share); undefined when no batch size fits.
+   * within `maxBatchMs` (a latency budget's share); undefined when no batch size fits. `adjust` turns each
+   * prediction into the time to count on (a worker's recent overruns).
    */
   throughput(
     phi: PhiValue,
     maxBatch: number,
-    maxBatchMs = Number.POSITIVE_INFINITY,
-    precision?: Precision,
+    options: {
+      maxBatchMs?: number;
+      precision?: Precision;
+      adjust?: (batch: number, predictedMs: number) => number;
+    } = {},
   ): { batch: number; framesPerSecond: number; batchMs: number } | undefined {
+    const maxBatchMs = options.maxBatchMs ?? Number.POSITIVE_INFINITY;
     let best: { batch: number; framesPerSecond: number; batchMs: number } | undefined;
     for (let b = 1; b <= maxBatch; b++) {
-      const ms = this.predict(phi, b, precision);
+      const predicted = this.predict(phi, b, options.precision);
+      const ms = predicted === undefined ? undefined : (options.adjust?.(b, predicted) ?? predicted);
       if (ms === undefined || ms > maxBatchMs) continue;
       const framesPerSecond = (1000 * b) / Math.max(ms, 1e-3);
       if (!best || framesPerSecond > best.framesPerSecond) best = { batch: b, framesPerSecond, batchMs: ms };

@@ -51,6 +51,34 @@ describe("LatencyProfile", () => {
     assert.equal(p.predict(0, 1), 50);
   });
 
+  it("finds the batch size with the best throughput, counting an adjustment to each prediction", () => {
+    const p = profile();
+    // D0: 20 / 30 / 40 (interpolated) / 50 ms for 1…4 frames.
+    assert.equal(p.throughput(0, 4)?.batch, 4);
+    assert.equal(p.throughput(0, 4, { maxBatchMs: 45 })?.batch, 3);
+    assert.equal(p.throughput(0, 4, { maxBatchMs: 10 }), undefined);
+    // A worker that saw batches of four overrun twice over counts 100 ms for them: three frames are now best.
+    const adjusted = p.throughput(0, 4, { adjust: (b, ms) => (b === 4 ? 2 * ms : ms) });
+    assert.deepEqual([adjusted?.batch, adjusted?.batchMs], [3, 40]);
+  });
+
+  it("tells how far a prediction has grown since a snapshot, per batch size", () => {
+    const p = new LatencyProfile({ window: 10, percentile: 0.9 });
+    for (let i = 0; i < 10; i++) {
+      p.observe(0, 1, 20);
+      p.observe(0, 4, 50);
+    }
+    const then = p.snapshot();
+    // The machine slows down twice over; only batches of one run again.
+    for (let i = 0; i < 10; i++) p.observe(0, 1, 40);
+    assert.equal(p.growthSince(then, 0, 1), 2);
+    assert.equal(p.growthSince(then, 0, 4), 1, "batches of four were not measured since");
+    // Sizes between measured ones follow the nearest (the larger on a tie).
+    assert.equal(p.growthSince(then, 0, 2), 2);
+    assert.equal(p.growthSince(then, 0, 3), 1);
+    assert.equal(p.growthSince(new Map(), 0, 1), 1, "no row in the snapshot: no growth known");
+  });
+
   it("round-trips through its table", () => {
     const table = profile().toTable("k");
     const again = LatencyProfile.fromTable(table);
@@ -94,40 +122,25 @@ describe("PhiPolicy", () => {
     assert.ok(Number(after.at(-1)) > 0, `after the window: ${after.join(" ")}`);
   });
 
-  it("while a job sheds, its batches are sized for throughput, not bounded by half the budget", () => {
+  it("while a job sheds, its batches are sized for throughput within its slack and half its budget", () => {
     const now = 1_000_000;
-    // D0 runs 4 frames in 50 ms (12.5 ms each), 3 in 40 ms, 1 in 20 ms. The budget is 90 ms: half of it (45 ms)
-    // bounds a batch to three frames. Six frames wait, just arrived.
-    const waiting = Array.from({ length: 6 }, () => frame(now, 90, 90, [0, 0]));
-    const policy = new PhiPolicy(profile(), { maxBatch: 4 });
-    assert.equal(
-      policy.decide(waiting, now).frames.length,
-      3,
-      "not shedding: half the budget bounds the batch",
-    );
-    policy.noteShed("job", now);
-    const shedding = policy.decide(waiting, now);
-    // The backlog cannot drain: the batch that runs the most frames per ms and still makes every deadline (50 ms
-    // plus 10 % of the budget spare ≤ 90 ms).
-    assert.equal(shedding.frames.length, 4);
-    assert.equal(shedding.phi, 0);
-    // Deadlines still bound it: with 55 ms left, four frames (50 + 9 spare) would miss, three (40 + 9) make it.
-    assert.equal(
-      policy.decide(
-        Array.from({ length: 6 }, () => frame(now, 55, 90, [0, 0])),
-        now,
-      ).frames.length,
-      3,
-    );
-    // The shedder judges the frames it keeps by the same batch size, as far as the backlog fills it.
-    assert.equal(policy.throughputBatch(0, 6), 4);
-    assert.equal(policy.throughputBatch(0, 3), 3);
-    assert.equal(policy.throughputBatch(0, 1), 1);
-    // Where a larger batch is no cheaper per frame, it is not chosen: D0 × 4 at 100 ms is 25 ms a frame.
+    const shedding = (p: LatencyProfile, slackMs: number, budgetMs: number) => {
+      const policy = new PhiPolicy(p, { maxBatch: 4 });
+      policy.noteShed("job", now);
+      const waiting = Array.from({ length: 6 }, () => frame(now, slackMs, budgetMs, [0, 0]));
+      return policy.decide(waiting, now);
+    };
+    // D0 runs 4 frames in 50 ms (12.5 ms each), 3 in 40, 2 in 30, 1 in 20: the more, the cheaper per frame.
+    const d = shedding(profile(), 200, 200);
+    assert.deepEqual([d.phi, d.frames.length, d.reason], [0, 4, "catch-up"]);
+    // Half the budget (90 ms: 45) bounds it: the frames arriving meanwhile make the next batch.
+    assert.equal(shedding(profile(), 90, 90).frames.length, 3);
+    // The head's slack less 10 % of the budget spare bounds it: 45 − 9 = 36 ms fits two frames (30 ms).
+    assert.equal(shedding(profile(), 45, 90).frames.length, 2);
+    // Not the largest batch that squeezes in: where four frames cost more per frame than two, two run.
     const flat = profile();
     for (let i = 0; i < 40; i++) flat.observe(0, 4, 100);
-    for (let i = 0; i < 40; i++) flat.observe(0, 2, 60);
-    assert.equal(new PhiPolicy(flat, { maxBatch: 4 }).throughputBatch(0, 6), 1);
+    assert.equal(shedding(flat, 400, 400).frames.length, 2);
   });
 
   it("chooses among (φ, precision) pairs by utility: D1-int8 where D1-fp32 misses and D0-fp32 is worth less", () => {

@@ -66,11 +66,6 @@ export interface PhiPolicyOptions {
    * within a few ms are a backlog to clear, not a rate of hundreds per second.
    */
   minArrivalSpanMs?: number;
-  /**
-   * While a group sheds frames, its batches are sized for throughput: the size with the most frames per predicted
-   * ms, or a larger one within this share of it (fuller batches where the difference is noise). Default 0.05.
-   */
-  throughputTolerance?: number;
 }
 
 interface Fit {
@@ -99,7 +94,6 @@ export class PhiPolicy {
   readonly drainMargin: number;
   private readonly arrivalWindowMs: number;
   private readonly minArrivalSpanMs: number;
-  private readonly throughputTolerance: number;
   /** When the current run of arrivals began (the first after a pause longer than the window). */
   private streamStartMs = 0;
 
@@ -114,7 +108,6 @@ export class PhiPolicy {
     this.drainMargin = options.drainMargin ?? 0.1;
     this.arrivalWindowMs = options.arrivalWindowMs ?? 2000;
     this.minArrivalSpanMs = Math.min(options.minArrivalSpanMs ?? 500, this.arrivalWindowMs);
-    this.throughputTolerance = options.throughputTolerance ?? 0.05;
     if (!(this.maxBatch >= 1)) throw new RangeError("maxBatch must be at least 1");
   }
 
@@ -131,25 +124,6 @@ export class PhiPolicy {
   isShedding(group: string, nowMs: number): boolean {
     const shedAt = this.shedAtMs.get(group);
     return shedAt !== undefined && nowMs - shedAt < this.arrivalWindowMs;
-  }
-
-  /**
-   * The batch size, at most `available` (and maxBatch), that runs the most frames per ms at φ (its most valuable
-   * profiled precision): what a shedding group's batches are sized to (throughputTolerance), so the shedder keeps
-   * the frames that can make their deadlines in such a batch. 1 when φ is unprofiled.
-   */
-  throughputBatch(phi: PhiValue, available: number): number {
-    const choice = { phi, precision: this.profile.precisionOf(phi) };
-    if (this.profile.predict(phi, 1, choice.precision) === undefined) return 1;
-    const sizes = Array.from({ length: Math.max(1, Math.min(this.maxBatch, available)) }, (_, i) => i + 1);
-    return this.bestThroughput(choice, sizes);
-  }
-
-  /** Of `sizes` (ascending, non-empty), the one with the most frames per predicted ms; larger ones win near-ties. */
-  private bestThroughput(choice: ModelChoice, sizes: number[]): number {
-    const rate = (b: number) => b / Math.max(1e-9, this.predict(choice, b));
-    const best = Math.max(...sizes.map(rate));
-    return sizes.filter((b) => rate(b) >= (1 - this.throughputTolerance) * best).at(-1)!;
   }
 
   /** Notes that a latency frame arrived (for the arrival-rate estimate). */
@@ -265,8 +239,8 @@ export class PhiPolicy {
   /**
    * The batch for the frames that can still make their deadlines (earliest first); `smallestOnly` while catching up.
    * While the head's group sheds (`shedding`), the smallest φ runs batches sized for throughput instead: the
-   * backlog cannot drain (that is why frames are shed), so the half-budget and drain rules, which keep a backlog
-   * from building, would only shrink the batches and waste the machine.
+   * backlog cannot drain (that is why frames are shed), so rule 3 (the backlog drains), which keeps a backlog from
+   * building, would only shrink the batches and waste the machine.
    */
   private decideLive(
     live: number[],
@@ -491,8 +465,9 @@ export class PhiPolicy {
   }
 
   /**
-   * A shedding group's batch at `choice`: of the sizes whose frames (earliest deadlines first) all make their
-   * deadlines with the spare share of the budget, the one with the best throughput; undefined when none does.
+   * A shedding group's batch at `choice`: the size with the best predicted throughput (LatencyProfile.throughput)
+   * whose time fits the head frame's slack less the spare share of its budget, and half that budget (rule 2: the
+   * frames arriving meanwhile make the next batch); undefined when not even one frame fits.
    */
   private throughputFrames(
     choice: ModelChoice,
@@ -500,18 +475,14 @@ export class PhiPolicy {
     pending: readonly PendingFrame[],
     nowMs: number,
   ): number[] | undefined {
-    const sizes: number[] = [];
-    let slackMs = Number.POSITIVE_INFINITY;
-    let budgetMs = Number.POSITIVE_INFINITY;
-    for (let b = 1; b <= Math.min(this.maxBatch, eligible.length); b++) {
-      const f = pending[eligible[b - 1]];
-      slackMs = Math.min(slackMs, f.deadlineMs - nowMs);
-      budgetMs = Math.min(budgetMs, f.budgetMs ?? Number.POSITIVE_INFINITY);
-      const spareMs = Number.isFinite(budgetMs) ? this.drainMargin * budgetMs : 0;
-      if (this.predict(choice, b) <= slackMs - spareMs) sizes.push(b);
-    }
-    if (sizes.length === 0) return undefined;
-    return eligible.slice(0, this.bestThroughput(choice, sizes));
+    const head = pending[eligible[0]];
+    const budgetMs = head.budgetMs ?? Number.POSITIVE_INFINITY;
+    const spareMs = Number.isFinite(budgetMs) ? this.drainMargin * budgetMs : 0;
+    const best = this.profile.throughput(choice.phi, Math.min(this.maxBatch, eligible.length), {
+      maxBatchMs: Math.min(head.deadlineMs - nowMs - spareMs, budgetMs / 2),
+      precision: choice.precision,
+    });
+    return best && eligible.slice(0, best.batch);
   }
 
   /** Smallest φ with as many frames as the tightest slack allows (at least one). */

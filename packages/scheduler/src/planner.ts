@@ -60,7 +60,7 @@ function plan(input: PlanInput, requiredFps: number, maxBatchMs: number, utiliza
       const cocoAp = getConfig(phi).cocoAp;
       const agreement = input.profile.agreement({ phi, precision });
       const value = { cocoAp, agreement, utility: round(cocoAp * agreement) };
-      const best = input.profile.throughput(phi, input.maxBatch, maxBatchMs, precision);
+      const best = input.profile.throughput(phi, input.maxBatch, { maxBatchMs, precision });
       if (!best) {
         const oneMs = input.profile.predict(phi, 1, precision)!;
         return {
