@@ -4,7 +4,7 @@
 // into the profile, so predictions follow the machine as it is now.
 //
 // Overload ("drop" frames): before each decision, a waiting frame whose deadline can no longer be met even alone at
-// its smallest φ (the profile's prediction, scaled by the worst overrun of the last 20 batches, plus the policy's
+// its smallest φ (the profile's prediction, scaled by the worst overrun of the last OVERRUN_BATCHES (50) batches, plus the policy's
 // spare share of the budget) is skipped — earliest deadline (oldest) first, never its job's newest frame. While its
 // job sheds (a frame of it was skipped lately), "alone" becomes the batch the policy then runs, sized for
 // throughput as far as the waiting frames fill it. A batch of such frames is trimmed (its newest frames back to the
@@ -23,6 +23,12 @@ import {
   type PhiPolicyOptions,
 } from "@vdet/scheduler";
 import type { ModelProvider } from "./models.ts";
+
+/**
+ * How many recent batches the overrun is taken over. The worst of them guards the frames kept against load spikes:
+ * with 20, a 15-s overload under a CPU hog (docs/benchmarks.md) ran 1–2 of ≈ 70 frames late, by 14–177 ms.
+ */
+const OVERRUN_BATCHES = 50;
 
 export interface ScheduledFrame extends PendingFrame {
   frame: RgbImage;
@@ -86,10 +92,14 @@ export class FrameScheduler {
   private readonly queue: Waiting[] = [];
   private seq = 0;
   /**
-   * The last 20 batches' measured and predicted times, with the profile's predictions when each ran (overrun):
+   * The last OVERRUN_BATCHES batches' measured and predicted times, with the profile's predictions when each ran (overrun):
    * how far the machine overran its profile lately.
    */
-  private readonly recent: { ms: number; predictedMs: number; then: ReadonlyMap<string, number> }[] = [];
+  private readonly recent: {
+    ms: number;
+    predictedMs: number;
+    predictionsThen: ReadonlyMap<string, number>;
+  }[] = [];
   /** overrun() by (φ, precision, batch), until the next batch changes the profile. */
   private readonly overrunMemo = new Map<string, number>();
   private running = false;
@@ -136,7 +146,7 @@ export class FrameScheduler {
   /**
    * What a prediction at (φ, batch) is scaled by: the profile's prediction is a percentile of recent runs, and on a
    * machine whose load swings (other work, a CPU hog) a batch can take longer than any of them. A frame kept must
-   * make it even then: the worst overrun of the last 20 batches (measured ÷ predicted), less what this prediction
+   * make it even then: the worst overrun of the last OVERRUN_BATCHES (measured ÷ predicted), less what this prediction
    * has grown since each of them ran — the profile has absorbed that much of the slowdown already, and counting it
    * twice would shed frames the machine can run. At least 1, at most 4.
    */
@@ -146,7 +156,10 @@ export class FrameScheduler {
     if (memo !== undefined) return memo;
     let worst = 1;
     for (const r of this.recent)
-      worst = Math.max(worst, r.ms / r.predictedMs / this.options.profile.growthSince(r.then, phi, batch));
+      worst = Math.max(
+        worst,
+        r.ms / r.predictedMs / this.options.profile.growthSince(r.predictionsThen, phi, batch),
+      );
     const overrun = Math.min(4, worst);
     this.overrunMemo.set(key, overrun);
     return overrun;
@@ -154,15 +167,16 @@ export class FrameScheduler {
 
   /**
    * The batch a shedding job's frame must make its deadline in: the size with the best throughput at its smallest
-   * φ, counting each size's recent overrun, within half its budget (the frames arriving meanwhile make the next
-   * batch) and the `available` frames from it on; 1 when none fits.
+   * φ, counting each size's recent overrun, of at most the `available` frames from it on and its budget; 1 when
+   * none fits. Not bounded by half the budget as the policy's batches otherwise are: frames arrive faster than they
+   * can run, so fresh ones to fill the next batch are always there (the older ones are what is shed).
    */
   private shedBatch(w: Waiting, available: number): number {
     const profile = this.options.profile;
     const phi = profile.phis().find((p) => inRange(p, w));
     if (phi === undefined) return 1;
     const best = profile.throughput(phi, Math.min(this.options.maxBatch, available), {
-      maxBatchMs: (w.budgetMs ?? Number.POSITIVE_INFINITY) / 2,
+      maxBatchMs: w.budgetMs ?? Number.POSITIVE_INFINITY,
       adjust: (batch, ms) => ms * this.overrun(phi, batch),
     });
     return best?.batch ?? 1;
@@ -285,8 +299,8 @@ export class FrameScheduler {
       const ms = this.elapsed() - started;
       const predictedMs = this.options.profile.predict(decision.phi, batch.length, decision.precision);
       if (predictedMs !== undefined && predictedMs > 0) {
-        this.recent.push({ ms, predictedMs, then: this.options.profile.snapshot() });
-        if (this.recent.length > 20) this.recent.shift();
+        this.recent.push({ ms, predictedMs, predictionsThen: this.options.profile.snapshot() });
+        if (this.recent.length > OVERRUN_BATCHES) this.recent.shift();
       }
       this.options.profile.observe(decision.phi, batch.length, ms, decision.precision);
       this.overrunMemo.clear();

@@ -122,7 +122,7 @@ describe("PhiPolicy", () => {
     assert.ok(Number(after.at(-1)) > 0, `after the window: ${after.join(" ")}`);
   });
 
-  it("while a job sheds, its batches are sized for throughput within its slack and half its budget", () => {
+  it("while a job sheds, its batches are sized for throughput within its slack, not half its budget", () => {
     const now = 1_000_000;
     const shedding = (p: LatencyProfile, slackMs: number, budgetMs: number) => {
       const policy = new PhiPolicy(p, { maxBatch: 4 });
@@ -133,8 +133,16 @@ describe("PhiPolicy", () => {
     // D0 runs 4 frames in 50 ms (12.5 ms each), 3 in 40, 2 in 30, 1 in 20: the more, the cheaper per frame.
     const d = shedding(profile(), 200, 200);
     assert.deepEqual([d.phi, d.frames.length, d.reason], [0, 4, "catch-up"]);
-    // Half the budget (90 ms: 45) bounds it: the frames arriving meanwhile make the next batch.
-    assert.equal(shedding(profile(), 90, 90).frames.length, 3);
+    // Half the budget (90 ms: 45) does not bound it (it bounds a job that is not shedding: three frames, 40 ms).
+    assert.equal(shedding(profile(), 90, 90).frames.length, 4);
+    const calm = new PhiPolicy(profile(), { maxBatch: 4 });
+    assert.equal(
+      calm.decide(
+        Array.from({ length: 6 }, () => frame(now, 90, 90, [0, 0])),
+        now,
+      ).frames.length,
+      3,
+    );
     // The head's slack less 10 % of the budget spare bounds it: 45 − 9 = 36 ms fits two frames (30 ms).
     assert.equal(shedding(profile(), 45, 90).frames.length, 2);
     // Not the largest batch that squeezes in: where four frames cost more per frame than two, two run.

@@ -239,8 +239,8 @@ export class PhiPolicy {
   /**
    * The batch for the frames that can still make their deadlines (earliest first); `smallestOnly` while catching up.
    * While the head's group sheds (`shedding`), the smallest φ runs batches sized for throughput instead: the
-   * backlog cannot drain (that is why frames are shed), so rule 3 (the backlog drains), which keeps a backlog from
-   * building, would only shrink the batches and waste the machine.
+   * backlog cannot drain (that is why frames are shed), so rules 2 and 3 (half the budget, the backlog drains), which
+   * keep a backlog from building, would only shrink the batches and waste the machine.
    */
   private decideLive(
     live: number[],
@@ -466,8 +466,9 @@ export class PhiPolicy {
 
   /**
    * A shedding group's batch at `choice`: the size with the best predicted throughput (LatencyProfile.throughput)
-   * whose time fits the head frame's slack less the spare share of its budget, and half that budget (rule 2: the
-   * frames arriving meanwhile make the next batch); undefined when not even one frame fits.
+   * whose time fits the head frame's slack less the spare share of its budget; undefined when not even one frame
+   * fits. Not bounded by half the budget (rule 2): the frames come faster than they can run, so fresh ones to fill
+   * the next batch are always there, and the shedder skips the older ones.
    */
   private throughputFrames(
     choice: ModelChoice,
@@ -479,7 +480,7 @@ export class PhiPolicy {
     const budgetMs = head.budgetMs ?? Number.POSITIVE_INFINITY;
     const spareMs = Number.isFinite(budgetMs) ? this.drainMargin * budgetMs : 0;
     const best = this.profile.throughput(choice.phi, Math.min(this.maxBatch, eligible.length), {
-      maxBatchMs: Math.min(head.deadlineMs - nowMs - spareMs, budgetMs / 2),
+      maxBatchMs: head.deadlineMs - nowMs - spareMs,
       precision: choice.precision,
     });
     return best && eligible.slice(0, best.batch);
