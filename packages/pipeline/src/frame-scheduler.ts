@@ -4,8 +4,8 @@
 // into the profile, so predictions follow the machine as it is now.
 //
 // Overload ("drop" frames): before each decision, a waiting frame whose deadline can no longer be met even alone at
-// its smallest φ (the profile's prediction, scaled by the worst overrun of the last OVERRUN_BATCHES (50) batches, plus the policy's
-// spare share of the budget) is skipped — earliest deadline (oldest) first, never its job's newest frame. While its
+// its smallest φ (the profile's prediction, scaled by the worst recent overrun, plus the policy's spare share of the
+// budget) is skipped — earliest deadline (oldest) first, never its job's newest frame. While its
 // job sheds (a frame of it was skipped lately), "alone" becomes the batch the policy then runs, sized for
 // throughput as far as the waiting frames fill it. A batch of such frames is trimmed (its newest frames back to the
 // queue) until each of them is predicted to make its deadline. "queue" frames always run, late or not.
@@ -92,15 +92,15 @@ export class FrameScheduler {
   private readonly queue: Waiting[] = [];
   private seq = 0;
   /**
-   * The last OVERRUN_BATCHES batches' measured and predicted times, with the profile's predictions when each ran (overrun):
-   * how far the machine overran its profile lately.
+   * The last OVERRUN_BATCHES batches' measured and predicted times, with the profile's predictions when each ran:
+   * how far the machine overran its profile lately (overrun()).
    */
   private readonly recent: {
     ms: number;
     predictedMs: number;
     predictionsThen: ReadonlyMap<string, number>;
   }[] = [];
-  /** overrun() by (φ, precision, batch), until the next batch changes the profile. */
+  /** overrun() by (φ, batch), until the next batch changes the profile. */
   private readonly overrunMemo = new Map<string, number>();
   private running = false;
   private timer: NodeJS.Timeout | null = null;
@@ -146,9 +146,9 @@ export class FrameScheduler {
   /**
    * What a prediction at (φ, batch) is scaled by: the profile's prediction is a percentile of recent runs, and on a
    * machine whose load swings (other work, a CPU hog) a batch can take longer than any of them. A frame kept must
-   * make it even then: the worst overrun of the last OVERRUN_BATCHES (measured ÷ predicted), less what this prediction
-   * has grown since each of them ran — the profile has absorbed that much of the slowdown already, and counting it
-   * twice would shed frames the machine can run. At least 1, at most 4.
+   * make it even then: the worst overrun of the last OVERRUN_BATCHES batches (measured ÷ predicted), less what this
+   * prediction has grown since each of them ran — the profile has absorbed that much of the slowdown already, and
+   * counting it twice would shed frames the machine can run. At least 1, at most 4.
    */
   private overrun(phi: PhiValue, batch: number): number {
     const key = `${phi}|${batch}`;
