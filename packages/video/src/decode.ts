@@ -172,6 +172,8 @@ export class DecodeSession {
   private windowBaseN: number | undefined;
   /** Window decodes: every planned frame has arrived (ffmpeg is stopped: the rest of the input is not needed). */
   private windowDone = false;
+  /** A piped input was ended early: the window's frames are all decoded (endPipedInput). */
+  private inputEnded = false;
   private lastSourceIndex = -1;
   private readonly gaps: GapDetector | undefined;
   /** HLS: the playlist's total duration (ffmpeg's "Duration:" line), where the frames should end. */
@@ -403,8 +405,27 @@ export class DecodeSession {
       return;
     }
     if (this.plan !== undefined && frame.pts === this.plan.window.fromPts) this.windowBaseN ??= frame.n;
+    if (this.plan !== undefined && frame.pts !== null && frame.pts > this.plan.window.toPts)
+      this.endPipedInput();
     this.gaps?.frame(this.ptsSeconds(frame), Date.now());
     this.sourceFrames.push(frame);
+  }
+
+  /**
+   * A window's input that vdet pipes into ffmpeg (a stream, not a path or URL ffmpeg reads) ends once a frame after
+   * the window is decoded: every frame of the window is then decoded, and the end of input makes ffmpeg flush
+   * them out. The window's sentinel (buildFilterChain) usually does that already, but not always: a stream that
+   * stops sending (the rest not yet there, or a source that stays open) left the window's last frame inside
+   * ffmpeg now and then, until the decode stalled.
+   */
+  private endPipedInput(): void {
+    if (this.inputEnded || typeof this.input.source === "string") return;
+    this.inputEnded = true;
+    const stdin = (this.command as unknown as { ffmpegProc?: { stdin?: NodeJS.WritableStream } }).ffmpegProc
+      ?.stdin;
+    if (stdin === undefined) return;
+    this.input.source.unpipe(stdin);
+    stdin.end();
   }
 
   private onOutputFrame(frame: FrameInfo): void {
