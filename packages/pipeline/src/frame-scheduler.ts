@@ -171,11 +171,8 @@ export class FrameScheduler {
    * none fits. Not bounded by half the budget as the policy's batches otherwise are: frames arrive faster than they
    * can run, so fresh ones to fill the next batch are always there (the older ones are what is shed).
    */
-  private shedBatch(w: Waiting, available: number): number {
-    const profile = this.options.profile;
-    const phi = profile.phis().find((p) => inRange(p, w));
-    if (phi === undefined) return 1;
-    const best = profile.throughput(phi, Math.min(this.options.maxBatch, available), {
+  private shedBatch(w: Waiting, phi: PhiValue, available: number): number {
+    const best = this.options.profile.throughput(phi, Math.min(this.options.maxBatch, available), {
       maxBatchMs: w.budgetMs ?? Number.POSITIVE_INFINITY,
       adjust: (batch, ms) => ms * this.overrun(phi, batch),
     });
@@ -200,18 +197,22 @@ export class FrameScheduler {
     const kept: Waiting[] = [];
     const order = [...this.queue].sort((a, b) => a.deadlineMs - b.deadlineMs || a.seq - b.seq);
     const skipped = new Set<Waiting>();
+    // Each frame's smallest profiled φ, from one list (not re-derived from the profile's samples per frame).
+    const profiled = this.options.profile.phis();
     // Latency frames from each one on (earliest deadline first): those a batch with it would take.
     let behind = order.filter((w) => Number.isFinite(w.deadlineMs)).length;
     for (const w of order) {
       if (!Number.isFinite(w.deadlineMs)) continue;
       const from = behind--;
       if (w.overload !== "drop" || newest.get(w.group) === w.seq) continue;
+      const phi = profiled.find((p) => inRange(p, w));
+      if (phi === undefined) continue; // unprofiled: no prediction to skip it by
       // While its job sheds (a sustained overload, not a passing burst), a frame must make its deadline in the
       // batch the policy then runs (sized for throughput, as far as the backlog fills it): one late frame at a time
       // would run the machine below its throughput, and frames behind it would be shed for that. Otherwise alone,
       // as a burst drains.
-      const batch = this.policy.isShedding(w.group, now) ? this.shedBatch(w, from) : 1;
-      const need = this.neededMs(w, batch);
+      const batch = this.policy.isShedding(w.group, now) ? this.shedBatch(w, phi, from) : 1;
+      const need = this.neededMs(w, batch, phi);
       const slackMs = w.deadlineMs - now;
       if (need === undefined || slackMs >= need.ms) continue;
       skipped.add(w);

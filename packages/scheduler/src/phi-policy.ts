@@ -270,10 +270,11 @@ export class PhiPolicy {
       const { state } = this.stateFor(head.group, minChoice, nowMs);
       state.choice = minChoice;
       state.upStreak = 0;
-      const frames = this.throughputFrames(minChoice, eligible(minChoice), pending, nowMs);
+      const candidates = eligible(minChoice);
+      const frames = this.throughputFrames(minChoice, candidates, pending, nowMs);
       return this.decision(
         minChoice,
-        frames ?? this.squeeze(minChoice, eligible(minChoice), pending, nowMs),
+        frames ?? this.squeeze(minChoice, candidates, pending, nowMs),
         pending,
         nowMs,
         frames ? "catch-up" : "squeezed",

@@ -172,8 +172,6 @@ export class DecodeSession {
   private windowBaseN: number | undefined;
   /** Window decodes: every planned frame has arrived (ffmpeg is stopped: the rest of the input is not needed). */
   private windowDone = false;
-  /** A piped input was ended early: the window's frames are all decoded (endPipedInput). */
-  private inputEnded = false;
   private lastSourceIndex = -1;
   private readonly gaps: GapDetector | undefined;
   /** HLS: the playlist's total duration (ffmpeg's "Duration:" line), where the frames should end. */
@@ -405,8 +403,7 @@ export class DecodeSession {
       return;
     }
     if (this.plan !== undefined && frame.pts === this.plan.window.fromPts) this.windowBaseN ??= frame.n;
-    if (this.plan !== undefined && frame.pts !== null && frame.pts > this.plan.window.toPts)
-      this.endPipedInput();
+    if (this.afterWindow(frame)) this.endPipedInput();
     this.gaps?.frame(this.ptsSeconds(frame), Date.now());
     this.sourceFrames.push(frame);
   }
@@ -419,18 +416,21 @@ export class DecodeSession {
    * ffmpeg now and then, until the decode stalled.
    */
   private endPipedInput(): void {
-    if (this.inputEnded || typeof this.input.source === "string") return;
-    this.inputEnded = true;
-    const stdin = (this.command as unknown as { ffmpegProc?: { stdin?: NodeJS.WritableStream } }).ffmpegProc
-      ?.stdin;
-    if (stdin === undefined) return;
+    if (typeof this.input.source === "string") return;
+    const stdin = (this.command as unknown as { ffmpegProc?: { stdin?: Writable } }).ffmpegProc?.stdin;
+    if (stdin === undefined || stdin.writableEnded) return;
     this.input.source.unpipe(stdin);
     stdin.end();
   }
 
+  /** A window's frame past its last planned one: the sentinel at the output, the input's end at the source. */
+  private afterWindow(frame: FrameInfo): boolean {
+    return this.plan !== undefined && frame.pts !== null && frame.pts > this.plan.window.toPts;
+  }
+
   private onOutputFrame(frame: FrameInfo): void {
     // The window's sentinel (buildFilterChain): it only pushes the window's last frame out of ffmpeg.
-    if (this.plan !== undefined && frame.pts !== null && frame.pts > this.plan.window.toPts) return;
+    if (this.afterWindow(frame)) return;
     // select passes frames through unchanged, so the output frame's pts identifies its source frame.
     const at = this.sourceFrames.findIndex((s) => s.pts === frame.pts);
     if (at < 0) {
