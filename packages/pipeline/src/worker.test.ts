@@ -44,6 +44,8 @@ interface ChunkRun {
   /** Overrides of the chunk (φ range, throughput target, letterbox). */
   chunk?: Partial<FrameChunk>;
   profile?: LatencyProfile;
+  /** The worker's wait for a fuller batch (default 1 ms). */
+  maxDelayMs?: number;
 }
 
 /** One two-frame archive chunk of 32-px frames through a worker on the in-process transport. */
@@ -77,7 +79,7 @@ async function runOneChunk(run: ChunkRun) {
     jobStore,
     models: run.models,
     maxBatch: 2,
-    maxDelayMs: 1,
+    maxDelayMs: run.maxDelayMs ?? 1,
     profile: run.profile,
   });
   await transport.frames.add(chunk);
@@ -179,6 +181,10 @@ test('overload "drop": a latency chunk past its deadline is skipped but for its 
         letterbox: { sourceWidth: 32, sourceHeight: 32, contentWidth: 32, contentHeight: 32 },
       },
       profile: LatencyProfile.fromTable(table),
+      // Both frames must be waiting when the shedder looks: a frame alone is its job's newest and always runs.
+      // The frames reach the queue one at a time (each read from the frame store); with a 1-ms wait, a loaded
+      // machine could run frame 0 alone before frame 1 arrived. The second frame fills the batch (2) at once.
+      maxDelayMs: 10_000,
     });
     await models.close();
     return { batch, job };
