@@ -1,6 +1,8 @@
 // How long a batch of b frames takes at φ (and precision) on this worker: measured at start-up, then kept current
 // from live runs as a moving percentile over the last samples, so a slower or busier machine corrects its own
-// predictions. The profile also knows what each (φ, precision) choice is worth (its utility): the published COCO
+// predictions. A row not run lately follows the rows that were: when they have moved (the machine got busier or
+// quieter), its prediction moves with them, and its first new run replaces its old level (see loadShift). The
+// profile also knows what each (φ, precision) choice is worth (its utility): the published COCO
 // AP of φ, times the agreement of an int8 build with its fp32 twin measured when it was built.
 
 import { getConfig } from "@vdet/effdet";
@@ -20,6 +22,13 @@ export interface LatencyProfileOptions {
   percentile?: number;
   /** Samples kept per (φ, batch size). */
   window?: number;
+  /**
+   * A row is run lately while it was observed within the last `recentRuns` runs of any row (default 8); the others
+   * follow the load shift of those (loadShift).
+   */
+  recentRuns?: number;
+  /** A row not run lately is stale once the rows run lately have moved by this factor either way (default 1.25). */
+  staleShift?: number;
 }
 
 /** A profile as stored and printed: one row per (φ, batch size). */
@@ -72,30 +81,119 @@ export class LatencyProfile {
   private readonly agreements = new Map<string, number>();
   private readonly percentile: number;
   private readonly window: number;
+  private readonly recentRuns: number;
+  private readonly staleShift: number;
+  /** Runs observed so far (every row); a row's `seenAt` is this count at its last run. */
+  private runs = 0;
+  /**
+   * Per row: when it last ran, and every row's own prediction then (`context`): how far the rows run lately have
+   * moved since is this row's load shift.
+   */
+  private readonly seen = new Map<string, { seenAt: number; context: ReadonlyMap<string, number> }>();
+  /** own() and loadShift() by row key, until the next observation. */
+  private readonly ownMemo = new Map<string, number>();
+  private readonly shiftMemo = new Map<string, number>();
 
   constructor(options: LatencyProfileOptions = {}) {
     this.percentile = options.percentile ?? 0.9;
     this.window = options.window ?? 32;
+    this.recentRuns = options.recentRuns ?? 8;
+    this.staleShift = options.staleShift ?? 1.25;
     if (!(this.percentile > 0 && this.percentile <= 1)) throw new RangeError("percentile must be in (0, 1]");
     if (!(this.window >= 1)) throw new RangeError("window must be at least 1");
+    if (!(this.recentRuns >= 1)) throw new RangeError("recentRuns must be at least 1");
+    if (!(this.staleShift > 1)) throw new RangeError("staleShift must be above 1");
   }
 
+  /** A profile from a stored table: every row counts as run just now, none moved since. */
   static fromTable(table: ProfileTable, options?: LatencyProfileOptions): LatencyProfile {
     const profile = new LatencyProfile(options);
-    for (const row of table.rows)
-      for (const ms of row.samplesMs) profile.observe(row.phi, row.batch, ms, row.precision ?? "fp32");
+    for (const row of table.rows) {
+      const samples = row.samplesMs.filter((ms) => Number.isFinite(ms) && ms >= 0);
+      if (samples.length > 0)
+        profile.samples.set(keyOf(row.phi, row.batch, row.precision ?? "fp32"), samples.slice(-profile.window));
+    }
+    const context = profile.ownPredictions();
+    for (const key of profile.samples.keys()) profile.seen.set(key, { seenAt: 0, context });
     for (const a of table.agreements ?? []) profile.setAgreement(a, a.agreement);
     return profile;
   }
 
-  /** Records one measured run of `batch` frames at φ (fp32 unless `precision` says otherwise). */
+  /**
+   * Records one measured run of `batch` frames at φ (fp32 unless `precision` says otherwise). A stale row
+   * (isStale: the rows run lately have moved since it last ran) keeps the shape of its old samples but moves them
+   * to this run's level: they describe a machine that is gone, and one new sample among many old ones would not
+   * move a percentile for a whole window.
+   */
   observe(phi: PhiValue, batch: number, ms: number, precision: Precision = "fp32"): void {
     if (!Number.isFinite(ms) || ms < 0) return;
     const key = keyOf(phi, batch, precision);
-    const list = this.samples.get(key) ?? [];
+    let list = this.samples.get(key) ?? [];
+    if (list.length > 0 && this.isStale(phi, batch, precision)) {
+      const level = quantile(list, 0.5);
+      if (level > 0) list = list.map((s) => (s * ms) / level);
+    }
     list.push(ms);
     if (list.length > this.window) list.splice(0, list.length - this.window);
     this.samples.set(key, list);
+    this.ownMemo.clear();
+    this.shiftMemo.clear();
+    this.runs++;
+    this.seen.set(key, { seenAt: this.runs, context: this.ownPredictions() });
+  }
+
+  /** Every row's own prediction (its samples' percentile, no load shift). */
+  private ownPredictions(): Map<string, number> {
+    const own = new Map<string, number>();
+    for (const key of this.samples.keys()) own.set(key, this.own(key));
+    return own;
+  }
+
+  private own(key: string): number {
+    let v = this.ownMemo.get(key);
+    if (v === undefined) {
+      v = quantile(this.samples.get(key)!, this.percentile);
+      this.ownMemo.set(key, v);
+    }
+    return v;
+  }
+
+  private ranLately(key: string): boolean {
+    const seen = this.seen.get(key);
+    return seen !== undefined && this.runs - seen.seenAt < this.recentRuns;
+  }
+
+  /**
+   * How far the machine has moved since (φ, batch) last ran, as a factor on its prediction: the median, over the
+   * rows run lately (any φ and precision), of their prediction now ÷ their prediction when this row last ran. 1 for
+   * a row run lately itself, an unmeasured row, or when no row run lately was measured then. A batch of another
+   * size or φ slows down with the machine as this one does, near enough to predict with until it runs again.
+   */
+  loadShift(phi: PhiValue, batch: number, precision?: Precision): number {
+    const key = keyOf(phi, batch, precision ?? this.precisionOf(phi));
+    const memo = this.shiftMemo.get(key);
+    if (memo !== undefined) return memo;
+    let shift = 1;
+    const seen = this.seen.get(key);
+    if (seen && !this.ranLately(key)) {
+      const ratios: number[] = [];
+      for (const [other, then] of seen.context)
+        if (other !== key && then > 0 && this.samples.has(other) && this.ranLately(other))
+          ratios.push(this.own(other) / then);
+      if (ratios.length > 0) shift = quantile(ratios, 0.5);
+    }
+    this.shiftMemo.set(key, shift);
+    return shift;
+  }
+
+  /**
+   * Whether (φ, batch)'s own samples describe a machine that has moved on: it has not run lately, and the rows that
+   * have moved by `staleShift` or more (either way) since it last ran. Its prediction then rests on loadShift alone;
+   * a shedding job runs it again when it can (PhiPolicy), to learn what it costs now.
+   */
+  isStale(phi: PhiValue, batch: number, precision?: Precision): boolean {
+    const shift = this.loadShift(phi, batch, precision);
+    return Math.abs(Math.log(shift)) >= Math.log(this.staleShift) - 1e-12;
   }
 
   /** The median of the kept samples for exactly (φ, batch, precision), or undefined when there are none. */
@@ -168,8 +266,14 @@ export class LatencyProfile {
    */
   snapshot(): ReadonlyMap<string, number> {
     const snapshot = new Map<string, number>();
-    for (const [key, list] of this.samples) snapshot.set(key, quantile(list, this.percentile));
+    for (const key of this.samples.keys()) snapshot.set(key, this.rowPrediction(key));
     return snapshot;
+  }
+
+  /** A measured row's prediction: its own percentile, moved by its load shift. */
+  private rowPrediction(key: string): number {
+    const { phi, precision, batch } = parseKey(key);
+    return this.own(key) * this.loadShift(phi, batch, precision);
   }
 
   /**
@@ -203,7 +307,8 @@ export class LatencyProfile {
   }
 
   /**
-   * Predicted time for a batch of `batch` frames at φ, ms, or undefined when φ was never measured. Between
+   * Predicted time for a batch of `batch` frames at φ, ms, or undefined when φ was never measured (each measured row
+   * moved by its loadShift). Between
    * measured batch sizes the prediction is interpolated; above the largest it grows with the per-frame cost of
    * the largest (batching is never assumed to get cheaper than measured); below the smallest it is the smallest's.
    */
@@ -211,9 +316,8 @@ export class LatencyProfile {
     const p = precision ?? this.precisionOf(phi);
     const sizes = this.batchSizes(phi, p);
     if (sizes.length === 0) return undefined;
-    const at = (b: number) => quantile(this.samples.get(keyOf(phi, b, p))!, this.percentile);
-    const exact = this.samples.get(keyOf(phi, batch, p));
-    if (exact) return quantile(exact, this.percentile);
+    const at = (b: number) => this.rowPrediction(keyOf(phi, b, p));
+    if (this.samples.has(keyOf(phi, batch, p))) return at(batch);
     const first = sizes[0];
     const last = sizes[sizes.length - 1];
     if (batch < first) return at(first);

@@ -72,11 +72,51 @@ describe("LatencyProfile", () => {
     // The machine slows down twice over; only batches of one run again.
     for (let i = 0; i < 10; i++) p.observe(0, 1, 40);
     assert.equal(p.growthSince(then, 0, 1), 2);
-    assert.equal(p.growthSince(then, 0, 4), 1, "batches of four were not measured since");
+    // Batches of four did not run since: their prediction moved with the machine (loadShift), twice over too.
+    assert.equal(p.growthSince(then, 0, 4), 2);
     // Sizes between measured ones follow the nearest (the larger on a tie).
     assert.equal(p.growthSince(then, 0, 2), 2);
-    assert.equal(p.growthSince(then, 0, 3), 1);
     assert.equal(p.growthSince(new Map(), 0, 1), 1, "no row in the snapshot: no growth known");
+  });
+
+  it("moves the rows not run lately with the rows that ran, and re-levels a stale row on its next run", () => {
+    // A profile measured together (as a stored or start-up profile is): D0 at 1, 2 and 4 frames, D1 at 1.
+    const table = new LatencyProfile();
+    for (const [phi, b, ms] of [
+      [0, 1, 20],
+      [0, 2, 36],
+      [0, 4, 60],
+      [1, 1, 40],
+    ] as const)
+      for (let i = 0; i < 10; i++) table.observe(phi, b, ms);
+    const p = LatencyProfile.fromTable(table.toTable("k"));
+    for (const [phi, b] of [[0, 1], [0, 2], [0, 4], [1, 1]] as const) {
+      assert.equal(p.loadShift(phi, b), 1, "nothing has moved yet");
+      assert.equal(p.isStale(phi, b), false);
+    }
+    // The machine gets three times slower and only single frames at D0 run (a shedding job).
+    for (let i = 0; i < 12; i++) p.observe(0, 1, 60);
+    assert.equal(p.predict(0, 1), 60);
+    assert.equal(p.loadShift(0, 4), 3);
+    assert.equal(p.predict(0, 4), 180, "batches of four move with the machine, not stay at 60 ms");
+    assert.equal(p.predict(1, 1), 120, "so does another φ");
+    assert.equal(p.predict(0, 3), 144, "interpolated between the moved rows");
+    assert.ok(p.isStale(0, 4) && p.isStale(0, 2) && p.isStale(1, 1));
+    assert.equal(p.isStale(0, 1), false, "a row run lately is never stale");
+    // Under this load a batch of four is cheaper per frame than the shift says: its first run re-levels the row
+    // (the old samples move to the new run's level) instead of being one sample among ten old ones.
+    p.observe(0, 4, 120);
+    assert.equal(p.predict(0, 4), 120);
+    assert.equal(p.isStale(0, 4), false);
+    // A small move is no staleness: 20 % slower.
+    const q = LatencyProfile.fromTable(table.toTable("k"));
+    for (let i = 0; i < 12; i++) q.observe(0, 1, 24);
+    assert.ok(Math.abs(q.predict(0, 4)! - 72) < 1e-9);
+    assert.equal(q.isStale(0, 4), false);
+    q.observe(0, 4, 100);
+    assert.equal(q.predict(0, 4), 60, "not stale: the run joins its ten old samples, which still set the p90");
+    assert.throws(() => new LatencyProfile({ staleShift: 1 }), /staleShift/);
+    assert.throws(() => new LatencyProfile({ recentRuns: 0 }), /recentRuns/);
   });
 
   it("round-trips through its table", () => {
@@ -149,6 +189,48 @@ describe("PhiPolicy", () => {
     const flat = profile();
     for (let i = 0; i < 40; i++) flat.observe(0, 4, 100);
     assert.equal(shedding(flat, 400, 400).frames.length, 2);
+  });
+
+  it("while a job sheds, a batch size the machine has moved away from runs again, with the newest frames", () => {
+    const now = 1_000_000;
+    const measured = new LatencyProfile();
+    for (const [b, ms] of [
+      [1, 20],
+      [2, 36],
+      [4, 60],
+    ] as const)
+      for (let i = 0; i < 10; i++) measured.observe(0, b, ms);
+    const p = LatencyProfile.fromTable(measured.toTable("k"));
+    // Three times slower, and only single frames ran: batches of two and four are stale (predicted 108 and 180 ms).
+    for (let i = 0; i < 12; i++) p.observe(0, 1, 60);
+    const policy = new PhiPolicy(p, { maxBatch: 4 });
+    policy.noteShed("job", now);
+    // Budget 1000 (100 spare); the oldest frames are near their deadlines, the newest fresh.
+    const waiting = [150, 300, 500, 700, 850, 950].map((slack) => frame(now, slack, 1000, [0, 0]));
+    const d = policy.decide(waiting, now);
+    assert.deepEqual([d.phi, d.frames, d.reason], [0, [2, 3, 4, 5], "explore"]);
+    assert.equal(d.predictedMs, 180);
+    // It ran in 120 ms, cheaper per frame than the shift said: the row is current again; two frames still stale.
+    p.observe(0, 4, 120);
+    const next = policy.decide(waiting, now);
+    assert.deepEqual([next.frames, next.reason], [[4, 5], "explore"]);
+    p.observe(0, 2, 80);
+    // Nothing stale: throughput-sized batches from the head, now four frames (30 ms each against 40 and 60).
+    const settled = policy.decide(
+      [700, 800, 850, 900, 950].map((slack) => frame(now, slack, 1000, [0, 0])),
+      now,
+    );
+    assert.deepEqual([settled.frames, settled.reason], [[0, 1, 2, 3], "catch-up"]);
+    // A stale size runs only where it fits the newest frames' slack less the spare share: here it does not.
+    const tight = LatencyProfile.fromTable(measured.toTable("k"));
+    for (let i = 0; i < 12; i++) tight.observe(0, 1, 60);
+    const tightPolicy = new PhiPolicy(tight, { maxBatch: 4 });
+    tightPolicy.noteShed("job", now);
+    const late = tightPolicy.decide(
+      [150, 180, 200, 205].map((slack) => frame(now, slack, 1000, [0, 0])),
+      now,
+    );
+    assert.notEqual(late.reason, "explore");
   });
 
   it("chooses among (φ, precision) pairs by utility: D1-int8 where D1-fp32 misses and D0-fp32 is worth less", () => {

@@ -33,6 +33,11 @@ export type DecisionReason =
   | "squeezed"
   /** No φ of the job's range has been profiled: its smallest φ, unpredicted. */
   | "unprofiled"
+  /**
+   * A shedding job's newest frames in a batch size whose measurements the machine has moved away from
+   * (LatencyProfile.isStale), run to learn what it costs now.
+   */
+  | "explore"
   | "archive";
 
 export interface BatchDecision {
@@ -271,6 +276,8 @@ export class PhiPolicy {
       state.choice = minChoice;
       state.upStreak = 0;
       const candidates = eligible(minChoice);
+      const explore = this.exploreFrames(minChoice, candidates, pending, nowMs);
+      if (explore) return this.decision(minChoice, explore, pending, nowMs, "explore");
       const frames = this.throughputFrames(minChoice, candidates, pending, nowMs);
       return this.decision(
         minChoice,
@@ -485,6 +492,40 @@ export class PhiPolicy {
       precision: choice.precision,
     });
     return best && eligible.slice(0, best.batch);
+  }
+
+  /**
+   * A shedding group's batch in a stale size (LatencyProfile.isStale: the rows run lately have moved since it last
+   * ran, e.g. under a CPU hog one frame at a time slows down more than a batch of four does). Throughput-sized
+   * batches would never run such a size again, however cheap per frame it has become, so it runs once now, with the
+   * newest frames (the older ones are the ones shed) and only where its prediction (moved with the load) fits their
+   * slack less the spare share; the stale size with the best predicted throughput. Undefined when none is stale or
+   * fits.
+   */
+  private exploreFrames(
+    choice: ModelChoice,
+    eligible: number[],
+    pending: readonly PendingFrame[],
+    nowMs: number,
+  ): number[] | undefined {
+    let best: { frames: number[]; perMs: number } | undefined;
+    for (const b of this.profile.batchSizes(choice.phi, choice.precision)) {
+      if (b > this.maxBatch || b > eligible.length) continue;
+      if (!this.profile.isStale(choice.phi, b, choice.precision)) continue;
+      const frames = eligible.slice(-b);
+      const slackMs = Math.min(
+        ...frames.map((i) => {
+          const budgetMs = pending[i].budgetMs ?? Number.POSITIVE_INFINITY;
+          const spareMs = Number.isFinite(budgetMs) ? this.drainMargin * budgetMs : 0;
+          return pending[i].deadlineMs - nowMs - spareMs;
+        }),
+      );
+      const ms = this.profile.predict(choice.phi, b, choice.precision);
+      if (ms === undefined || ms > slackMs) continue;
+      const perMs = b / Math.max(ms, 1e-3);
+      if (!best || perMs > best.perMs) best = { frames, perMs };
+    }
+    return best?.frames;
   }
 
   /** Smallest φ with as many frames as the tightest slack allows (at least one). */
