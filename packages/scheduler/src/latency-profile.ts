@@ -111,7 +111,10 @@ export class LatencyProfile {
     for (const row of table.rows) {
       const samples = row.samplesMs.filter((ms) => Number.isFinite(ms) && ms >= 0);
       if (samples.length > 0)
-        profile.samples.set(keyOf(row.phi, row.batch, row.precision ?? "fp32"), samples.slice(-profile.window));
+        profile.samples.set(
+          keyOf(row.phi, row.batch, row.precision ?? "fp32"),
+          samples.slice(-profile.window),
+        );
     }
     const context = profile.ownPredictions();
     for (const key of profile.samples.keys()) profile.seen.set(key, { seenAt: 0, context });

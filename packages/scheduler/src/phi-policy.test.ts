@@ -90,7 +90,12 @@ describe("LatencyProfile", () => {
     ] as const)
       for (let i = 0; i < 10; i++) table.observe(phi, b, ms);
     const p = LatencyProfile.fromTable(table.toTable("k"));
-    for (const [phi, b] of [[0, 1], [0, 2], [0, 4], [1, 1]] as const) {
+    for (const [phi, b] of [
+      [0, 1],
+      [0, 2],
+      [0, 4],
+      [1, 1],
+    ] as const) {
       assert.equal(p.loadShift(phi, b), 1, "nothing has moved yet");
       assert.equal(p.isStale(phi, b), false);
     }
@@ -114,7 +119,11 @@ describe("LatencyProfile", () => {
     assert.ok(Math.abs(q.predict(0, 4)! - 72) < 1e-9);
     assert.equal(q.isStale(0, 4), false);
     q.observe(0, 4, 100);
-    assert.equal(q.predict(0, 4), 60, "not stale: the run joins its ten old samples, which still set the p90");
+    assert.equal(
+      q.predict(0, 4),
+      60,
+      "not stale: the run joins its ten old samples, which still set the p90",
+    );
     assert.throws(() => new LatencyProfile({ staleShift: 1 }), /staleShift/);
     assert.throws(() => new LatencyProfile({ recentRuns: 0 }), /recentRuns/);
   });
