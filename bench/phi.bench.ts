@@ -106,6 +106,10 @@ let lastBusyShare = 0;
 let lastSpanS = 0;
 /** The sizes of the batches the last stream() ran. */
 let lastBatchSizes: number[] = [];
+/** The last stream()'s batches: median ms per frame by batch size (what each size cost under the load then). */
+let lastMsPerFrame: Record<string, number> = {};
+/** The last stream()'s batches by the policy's reason (e.g. "explore": a stale batch size run again). */
+let lastReasons: Record<string, number> = {};
 const countBy = (keys: string[]) => {
   const counts: Record<string, number> = {};
   for (const k of keys) counts[k] = (counts[k] ?? 0) + 1;
@@ -165,6 +169,12 @@ async function stream(
   lastBusyShare = round(busyMs / spanMs, 3);
   lastSpanS = spanMs / 1000;
   lastBatchSizes = scheduler.batches.map((b) => b.size);
+  lastReasons = countBy(scheduler.batches.map((b) => b.reason));
+  const perFrame = new Map<number, number[]>();
+  for (const b of scheduler.batches) perFrame.set(b.size, [...(perFrame.get(b.size) ?? []), b.ms / b.size]);
+  lastMsPerFrame = Object.fromEntries(
+    [...perFrame].map(([size, ms]) => [String(size), round(ms.sort((x, y) => x - y)[ms.length >> 1], 1)]),
+  );
   return done;
 }
 
@@ -279,6 +289,8 @@ const droppedRan = ran(dropped);
 const dropBusyShare = lastBusyShare;
 const dropSpanS = lastSpanS;
 const dropBatchSizes = lastBatchSizes;
+const dropMsPerFrame = lastMsPerFrame;
+const dropReasons = lastReasons;
 // Capacity right after the drop run too (the load drifts): the drop run is judged against the mean of the two
 // measurements that bracket it, not against one taken after the queue run as well.
 const capacityAfter = await d0Capacity(table, frames);
@@ -310,6 +322,8 @@ const overload = {
     runnerBusyShare: dropBusyShare,
     phiCounts: countBy(droppedRan.map((d) => `D${d.result.phi}`)),
     batchSizes: countBy(dropBatchSizes.map(String)),
+    msPerFrameByBatch: dropMsPerFrame,
+    batchReasons: dropReasons,
     p90LatencyMs: droppedRan.map((d) => d.latencyMs).sort((a, b) => a - b)[
       Math.floor(droppedRan.length * 0.9)
     ],

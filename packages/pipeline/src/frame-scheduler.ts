@@ -167,7 +167,8 @@ export class FrameScheduler {
 
   /**
    * The batch a shedding job's frame must make its deadline in: the size with the best throughput at its smallest
-   * φ, counting each size's recent overrun, of at most the `available` frames from it on and its budget; 1 when
+   * φ (by median times: the overrun guards deadlines, it is no cost), among those whose prediction scaled by their
+   * recent overrun fits its budget, of at most the `available` frames from it on; 1 when
    * none fits. Not bounded by half the budget as the policy's batches otherwise are: frames arrive faster than they
    * can run, so fresh ones to fill the next batch are always there (the older ones are what is shed).
    */
@@ -175,6 +176,7 @@ export class FrameScheduler {
     const best = this.options.profile.throughput(phi, Math.min(this.options.maxBatch, available), {
       maxBatchMs: w.budgetMs ?? Number.POSITIVE_INFINITY,
       adjust: (batch, ms) => ms * this.overrun(phi, batch),
+      rankBy: "typical",
     });
     return best?.batch ?? 1;
   }

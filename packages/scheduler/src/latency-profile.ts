@@ -152,11 +152,13 @@ export class LatencyProfile {
     return own;
   }
 
-  private own(key: string): number {
-    let v = this.ownMemo.get(key);
+  /** A row's own samples at quantile `q` (default: the profile's percentile), no load shift. */
+  private own(key: string, q = this.percentile): number {
+    const memoKey = `${key}@${q}`;
+    let v = this.ownMemo.get(memoKey);
     if (v === undefined) {
-      v = quantile(this.samples.get(key)!, this.percentile);
-      this.ownMemo.set(key, v);
+      v = quantile(this.samples.get(key)!, q);
+      this.ownMemo.set(memoKey, v);
     }
     return v;
   }
@@ -273,10 +275,10 @@ export class LatencyProfile {
     return snapshot;
   }
 
-  /** A measured row's prediction: its own percentile, moved by its load shift. */
-  private rowPrediction(key: string): number {
+  /** A measured row's prediction: its own percentile (or quantile `q`), moved by its load shift. */
+  private rowPrediction(key: string, q = this.percentile): number {
     const { phi, precision, batch } = parseKey(key);
-    return this.own(key) * this.loadShift(phi, batch, precision);
+    return this.own(key, q) * this.loadShift(phi, batch, precision);
   }
 
   /**
@@ -316,10 +318,27 @@ export class LatencyProfile {
    * the largest (batching is never assumed to get cheaper than measured); below the smallest it is the smallest's.
    */
   predict(phi: PhiValue, batch: number, precision?: Precision): number | undefined {
+    return this.predictAt(phi, batch, precision, this.percentile);
+  }
+
+  /**
+   * The median time of a batch of `batch` frames at φ, ms (as predict, at the median): what such batches cost on
+   * average, which is what a sustained rate depends on. predict's percentile is the time to count on for a deadline.
+   */
+  typical(phi: PhiValue, batch: number, precision?: Precision): number | undefined {
+    return this.predictAt(phi, batch, precision, 0.5);
+  }
+
+  private predictAt(
+    phi: PhiValue,
+    batch: number,
+    precision: Precision | undefined,
+    q: number,
+  ): number | undefined {
     const p = precision ?? this.precisionOf(phi);
     const sizes = this.batchSizes(phi, p);
     if (sizes.length === 0) return undefined;
-    const at = (b: number) => this.rowPrediction(keyOf(phi, b, p));
+    const at = (b: number) => this.rowPrediction(keyOf(phi, b, p), q);
     if (this.samples.has(keyOf(phi, batch, p))) return at(batch);
     const first = sizes[0];
     const last = sizes[sizes.length - 1];
@@ -335,7 +354,9 @@ export class LatencyProfile {
   /**
    * The best sustained rate at φ, frames per second, over batch sizes up to `maxBatch` whose predicted time stays
    * within `maxBatchMs` (a latency budget's share); undefined when no batch size fits. `adjust` turns each
-   * prediction into the time to count on (a worker's recent overruns).
+   * prediction into the time to count on (a worker's recent overruns). `rankBy: "typical"` ranks the sizes that fit
+   * by their median time (typical) instead: the rate a stream of such batches sustains, where the percentile and
+   * the adjustment are guards for a deadline, and would favour whichever size has the narrower tail.
    */
   throughput(
     phi: PhiValue,
@@ -344,6 +365,7 @@ export class LatencyProfile {
       maxBatchMs?: number;
       precision?: Precision;
       adjust?: (batch: number, predictedMs: number) => number;
+      rankBy?: "predicted" | "typical";
     } = {},
   ): { batch: number; framesPerSecond: number; batchMs: number } | undefined {
     const maxBatchMs = options.maxBatchMs ?? Number.POSITIVE_INFINITY;
@@ -352,7 +374,8 @@ export class LatencyProfile {
       const predicted = this.predict(phi, b, options.precision);
       const ms = predicted === undefined ? undefined : (options.adjust?.(b, predicted) ?? predicted);
       if (ms === undefined || ms > maxBatchMs) continue;
-      const framesPerSecond = (1000 * b) / Math.max(ms, 1e-3);
+      const rankMs = options.rankBy === "typical" ? (this.typical(phi, b, options.precision) ?? ms) : ms;
+      const framesPerSecond = (1000 * b) / Math.max(rankMs, 1e-3);
       if (!best || framesPerSecond > best.framesPerSecond) best = { batch: b, framesPerSecond, batchMs: ms };
     }
     return best;

@@ -60,6 +60,19 @@ describe("LatencyProfile", () => {
     // A worker that saw batches of four overrun twice over counts 100 ms for them: three frames are now best.
     const adjusted = p.throughput(0, 4, { adjust: (b, ms) => (b === 4 ? 2 * ms : ms) });
     assert.deepEqual([adjusted?.batch, adjusted?.batchMs], [3, 40]);
+    // Ranked by median times, the guards only bound what fits: a size with a long tail but the cheapest typical
+    // frame wins (two frames: median 40 ms, p90 100 ms; four: 100 ms every time).
+    const tails = new LatencyProfile();
+    for (const ms of [40, 40, 40, 40, 40, 40, 40, 40, 100, 100]) tails.observe(0, 2, ms);
+    for (let i = 0; i < 10; i++) tails.observe(0, 4, 100);
+    assert.equal(tails.throughput(0, 4)?.batch, 4);
+    const typical = tails.throughput(0, 4, { rankBy: "typical" });
+    assert.deepEqual([typical?.batch, typical?.batchMs, typical?.framesPerSecond], [2, 100, 50]);
+    assert.equal(
+      tails.throughput(0, 4, { rankBy: "typical", maxBatchMs: 90 }),
+      undefined,
+      "p90s bound the fit",
+    );
   });
 
   it("tells how far a prediction has grown since a snapshot, per batch size", () => {

@@ -473,8 +473,9 @@ export class PhiPolicy {
   }
 
   /**
-   * A shedding group's batch at `choice`: the size with the best predicted throughput (LatencyProfile.throughput)
-   * whose time fits the head frame's slack less the spare share of its budget; undefined when not even one frame
+   * A shedding group's batch at `choice`: the size with the best throughput by median times (LatencyProfile.throughput,
+   * rankBy "typical") among those whose predicted time fits the head frame's slack less the spare share of its
+   * budget; undefined when not even one frame
    * fits. Not bounded by half the budget (rule 2): the frames come faster than they can run, so fresh ones to fill
    * the next batch are always there, and the shedder skips the older ones.
    */
@@ -490,6 +491,7 @@ export class PhiPolicy {
     const best = this.profile.throughput(choice.phi, Math.min(this.maxBatch, eligible.length), {
       maxBatchMs: head.deadlineMs - nowMs - spareMs,
       precision: choice.precision,
+      rankBy: "typical",
     });
     return best && eligible.slice(0, best.batch);
   }
