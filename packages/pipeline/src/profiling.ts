@@ -108,7 +108,13 @@ export async function profileModels(options: ProfileOptions): Promise<ProfileRes
   const table = profile.toTable(key, undefined, load);
   const savedTo = dir === null ? undefined : await saveProfile(dir, table);
   // From the table, as a cached profile is: every row measured together, none yet left behind by the others.
-  return { profile: LatencyProfile.fromTable(table), table, savedTo, staleReason, cacheDir: dir };
+  return {
+    profile: LatencyProfile.fromTable(table, { measuredNow: true }),
+    table,
+    savedTo,
+    staleReason,
+    cacheDir: dir,
+  };
 }
 
 /** A frame of the φ's input size with seeded noise (timings of a constant frame could flatter NMS). */

@@ -71,7 +71,13 @@ export async function prepareWorker(
       const precision = models.precision?.(parsePhi(phi)) ?? "fp32";
       logger.info({ phi, precision, ms: Math.round(performance.now() - started) }, "model loaded");
     }
-    if (simulated) return { models, profile: LatencyProfile.fromTable(simulated), table: simulated };
+    // The simulated runner takes the table's times: they hold from the start.
+    if (simulated)
+      return {
+        models,
+        profile: LatencyProfile.fromTable(simulated, { measuredNow: true }),
+        table: simulated,
+      };
     if (config.profile === "off") return { models, profile: undefined, table: undefined };
     const started = performance.now();
     const result = await profileModels({

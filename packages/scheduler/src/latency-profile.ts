@@ -29,6 +29,11 @@ export interface LatencyProfileOptions {
   recentRuns?: number;
   /** A row not run lately is stale once the rows run lately have moved by this factor either way (default 1.25). */
   staleShift?: number;
+  /**
+   * fromTable: the table was measured just now on this machine (a worker's start-up profiling), so its timings are
+   * known to hold (`confirmed`) before any run. A table from a cache or another time is not.
+   */
+  measuredNow?: boolean;
 }
 
 /** A profile as stored and printed: one row per (φ, batch size). */
@@ -85,6 +90,7 @@ export class LatencyProfile {
   private readonly staleShift: number;
   /** Runs observed so far (every row); a row's `seenAt` is this count at its last run. */
   private runs = 0;
+  private measuredNow = false;
   /**
    * Per row: when it last ran, and every row's own prediction then (`context`): how far the rows run lately have
    * moved since is this row's load shift.
@@ -118,6 +124,7 @@ export class LatencyProfile {
     }
     const context = profile.ownPredictions();
     for (const key of profile.samples.keys()) profile.seen.set(key, { seenAt: 0, context });
+    profile.measuredNow = options?.measuredNow ?? false;
     for (const a of table.agreements ?? []) profile.setAgreement(a, a.agreement);
     return profile;
   }
@@ -143,6 +150,15 @@ export class LatencyProfile {
     this.shiftMemo.clear();
     this.runs++;
     this.seen.set(key, { seenAt: this.runs, context: this.ownPredictions() });
+  }
+
+  /**
+   * Whether its timings are known to hold on the machine as it is now: measured just now (fromTable with
+   * `measuredNow`), or a run observed since it was made or loaded. A cached table's are not, until a run: the machine
+   * may have become busier since.
+   */
+  get confirmed(): boolean {
+    return this.measuredNow || this.runs > 0;
   }
 
   /** Every row's own prediction (its samples' percentile, no load shift). */

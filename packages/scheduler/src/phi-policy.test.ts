@@ -255,6 +255,35 @@ describe("PhiPolicy", () => {
     assert.notEqual(late.reason, "explore");
   });
 
+  it("a job on a profile not yet confirmed by a run starts at its smallest φ, then steps up", () => {
+    const now = 1_000_000;
+    const cached = profile().toTable("k");
+    // Budget 1000: D3 (160 ms) fits. A profile measured just now is trusted at once.
+    assert.equal(
+      new PhiPolicy(LatencyProfile.fromTable(cached, { measuredNow: true }), { maxBatch: 4 }).decide(
+        [frame(now, 1000)],
+        now,
+      ).phi,
+      3,
+    );
+    // A cached one is not: the machine may be busier than when it was measured. The job starts at D0 …
+    const p = LatencyProfile.fromTable(cached);
+    assert.equal(p.confirmed, false);
+    const policy = new PhiPolicy(p, { maxBatch: 4 });
+    const first = policy.decide([frame(now, 1000)], now);
+    assert.deepEqual([first.phi, first.reason], [0, "deadline"]);
+    // … and, as its runs confirm the profile, steps up one φ at a time (three batches per step).
+    p.observe(0, 1, 20);
+    assert.equal(p.confirmed, true);
+    const phis = Array.from({ length: 10 }, (_, i) => {
+      const t = now + 100 * (i + 1);
+      const d = policy.decide([frame(t, 1000)], t);
+      p.observe(d.phi, 1, TIMES[Number(d.phi)][0]);
+      return d.phi;
+    });
+    assert.deepEqual(phis, [0, 0, 1, 1, 1, 2, 2, 2, 3, 3]);
+  });
+
   it("chooses among (φ, precision) pairs by utility: D1-int8 where D1-fp32 misses and D0-fp32 is worth less", () => {
     // D1 also built as int8: about half D1-fp32's time. Utility: COCO AP × agreement with fp32 (from its build).
     const withInt8 = (agreement?: number) => {
@@ -280,7 +309,7 @@ describe("PhiPolicy", () => {
     assert.equal(pick(withInt8(0.5), 60), "D0-fp32");
     assert.equal(pick(withInt8(), 60), "D0-fp32");
     // The choice, its utility and the agreement survive the profile's table (the cached profile, `vdet plan`).
-    const again = LatencyProfile.fromTable(withInt8(0.95).toTable("k"));
+    const again = LatencyProfile.fromTable(withInt8(0.95).toTable("k"), { measuredNow: true });
     assert.equal(pick(again, 60), "D1-int8");
     assert.deepEqual(
       again.choices().map((c) => `${c.phi}-${c.precision}`),

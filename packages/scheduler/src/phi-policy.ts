@@ -308,7 +308,14 @@ export class PhiPolicy {
     const best = feasible[feasible.length - 1];
     const rank = (c: ModelChoice) => inHeadRange.findIndex((x) => keyOf(x) === keyOf(c));
     let chosen: ModelChoice;
-    if (fresh || rank(best) <= rank(state.choice)) {
+    if (fresh && !this.profile.confirmed) {
+      // Nothing has run since the profile was loaded: the machine may be busier than it was when measured (a
+      // larger φ taken on those timings can cost several times its prediction, and at a rate the smallest φ only
+      // just keeps up with, its backlog never drains). The first job starts at its least valuable choice that fits
+      // and steps up as runs confirm the profile (or move it: LatencyProfile.loadShift).
+      chosen = feasible[0];
+      state.upStreak = 0;
+    } else if (fresh || rank(best) <= rank(state.choice)) {
       // A job starts at the most valuable choice that fits; a less valuable best choice is taken at once.
       chosen = best;
       state.upStreak = 0;
