@@ -114,6 +114,22 @@ describe("role configuration", () => {
       );
   });
 
+  test("intra-op spinning: unset (onnxruntime's default), on or off; anything else names the variable", () => {
+    assert.equal(loadConfig(workerConfigSchema, {}).intraOpSpinning, undefined);
+    assert.equal(loadConfig(workerConfigSchema, { VDET_INTRA_OP_SPINNING: "off" }).intraOpSpinning, false);
+    assert.equal(loadConfig(workerConfigSchema, { VDET_INTRA_OP_SPINNING: "on" }).intraOpSpinning, true);
+    // A flag overrides the variable (vdet worker --intra-op-spinning off).
+    assert.equal(
+      loadConfig(workerConfigSchema, { VDET_INTRA_OP_SPINNING: "on" }, { intraOpSpinning: "off" })
+        .intraOpSpinning,
+      false,
+    );
+    assert.throws(
+      () => loadConfig(workerConfigSchema, { VDET_INTRA_OP_SPINNING: "sometimes" }),
+      /VDET_INTRA_OP_SPINNING.*not a boolean/,
+    );
+  });
+
   test("describeConfig masks secrets and URL credentials", () => {
     const described = describeConfig(
       loadConfig(apiConfigSchema, {

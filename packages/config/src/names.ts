@@ -48,6 +48,7 @@ export const ENV_NAMES: Readonly<Record<string, string | readonly string[]>> = {
   maxDelayMs: "VDET_MAX_DELAY_MS",
   executionProvider: "VDET_EP",
   threads: "VDET_THREADS",
+  intraOpSpinning: "VDET_INTRA_OP_SPINNING",
   weights: "VDET_WEIGHTS",
   precision: "VDET_PRECISION",
   seed: "VDET_SEED",

@@ -165,6 +165,12 @@ export const workerConfigSchema = z.object({
   decodeThreads: envInt(1, 64).optional(),
   executionProvider: z.string().default(W.executionProvider),
   threads: envInt(1, 256).optional(),
+  /**
+   * onnxruntime's intra-op threads spin while they wait for work (unset: on, onnxruntime's default). Off on a CPU
+   * that other work keeps busy: under one CPU hog on 2 vCPUs D0 ran 1.5–1.6× faster with it off, and 4–27 % slower
+   * with it off on the quiet machine (docs/model.md, "Intra-op spinning").
+   */
+  intraOpSpinning: envBoolean.optional(),
   /** "0=/models/d0.pth,1=d1@int8,3=/models/d3.safetensors" (grammar.ts, weightsList). */
   weights: weightsList,
   /** The precision of every φ whose VDET_WEIGHTS entry names none: fp32, or int8 (a cached int8 build). */

@@ -78,6 +78,7 @@ export async function runLocal(options: LocalRunOptions): Promise<LocalRunResult
       maxBatch: options.maxBatch ?? 4,
       executionProvider: options.executionProvider ?? "cpu",
       threads: options.intraOpThreads ?? availableParallelism(),
+      intraOpSpinning: options.intraOpSpinning,
       onProgress: options.onProfileStep,
     });
     profile = result.profile;

@@ -27,6 +27,8 @@ export interface ModelSourceOptions {
   seed?: number;
   executionProvider?: string;
   intraOpThreads?: number;
+  /** onnxruntime's intra-op spinning (undefined: its default, on). */
+  intraOpSpinning?: boolean;
 }
 
 export interface ModelProvider {
@@ -105,6 +107,7 @@ export function createModelProvider(options: ModelSourceOptions = {}): ModelProv
     const runnerOptions = {
       executionProvider: options.executionProvider ?? "cpu",
       intraOpThreads: options.intraOpThreads,
+      intraOpSpinning: options.intraOpSpinning,
     };
     // A model we built loads unless the execution provider fails (its own error says what to install); a
     // given ONNX file may also be corrupt.

@@ -71,7 +71,7 @@ test("measures each φ × batch size, caches it, and reads the cache on the next
   await models.close();
 });
 
-test("other models, threads or batch sizes make another key", async () => {
+test("other models, threads, spinning or batch sizes make another key", async () => {
   const base = { phis: [0], executionProvider: "cpu", cacheDir: dir, warmup: 0, samples: 1 } as const;
   const a = await profileModels({
     ...base,
@@ -85,11 +85,22 @@ test("other models, threads or batch sizes make another key", async () => {
     { models: createSimulatedModelProvider(sim(2)), maxBatch: 2, threads: 2 },
     { models: createSimulatedModelProvider(sim(1)), maxBatch: 4, threads: 2 },
     { models: createSimulatedModelProvider(sim(1)), maxBatch: 2, threads: 1 },
+    { models: createSimulatedModelProvider(sim(1)), maxBatch: 2, threads: 2, intraOpSpinning: false },
   ]) {
     keys.add((await profileModels({ ...base, phis: [0], ...variant })).table.key);
   }
-  assert.equal(keys.size, 4);
-  assert.ok(readdirSync(dir).length >= 4);
+  assert.equal(keys.size, 5);
+  assert.ok(readdirSync(dir).length >= 5);
+  // Spinning on is onnxruntime's default: the same key as unset, so existing cached profiles stay valid.
+  const on = await profileModels({
+    ...base,
+    models: createSimulatedModelProvider(sim(1)),
+    maxBatch: 2,
+    threads: 2,
+    intraOpSpinning: true,
+  });
+  assert.equal(on.table.key, a.table.key);
+  assert.equal(on.cachedFrom, dir);
 });
 
 test("a φ the models cannot run fails the profiling, naming it", async () => {

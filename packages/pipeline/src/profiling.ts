@@ -25,6 +25,8 @@ export interface ProfileOptions {
   maxBatch: number;
   executionProvider: string;
   threads: number;
+  /** onnxruntime's intra-op spinning as the models run (undefined: on): part of the cache key. */
+  intraOpSpinning?: boolean;
   /** Untimed runs per (φ, batch size) first. */
   warmup?: number;
   samples?: number;
@@ -68,6 +70,7 @@ export async function profileModels(options: ProfileOptions): Promise<ProfileRes
     hardware: describeHardware(options.executionProvider.split(":")[0]),
     executionProvider: options.executionProvider,
     threads: options.threads,
+    ...(options.intraOpSpinning === false ? { intraOpSpinning: false } : {}),
     batchSizes: batches,
   });
   const dir = options.cacheDir === undefined ? profileCacheDir() : options.cacheDir;

@@ -59,6 +59,7 @@ export async function prepareWorker(
         seed: config.seed,
         executionProvider: config.executionProvider,
         intraOpThreads: config.threads,
+        intraOpSpinning: config.intraOpSpinning,
       });
   if (simulated) {
     logger.warn({ profile: config.simulateProfile }, "simulated models: no inference is run");
@@ -86,6 +87,7 @@ export async function prepareWorker(
       maxBatch: config.maxBatch,
       executionProvider: config.executionProvider,
       threads: config.threads ?? availableParallelism(),
+      intraOpSpinning: config.intraOpSpinning,
       refresh: config.profile === "fresh",
       maxAgeMs: config.profileMaxAgeHours * 3_600_000,
       onProgress: (step) => logger.debug({ ...step }, "profiling"),

@@ -16,6 +16,8 @@ export interface ProfileKeyParts {
   hardware: string;
   executionProvider: string;
   threads: number;
+  /** false: intra-op spinning off (timings differ); absent or true: onnxruntime's default, on. */
+  intraOpSpinning?: boolean;
   batchSizes: number[];
 }
 
@@ -25,10 +27,12 @@ export function profileKey(parts: ProfileKeyParts): string {
     hardware: parts.hardware,
     ep: parts.executionProvider,
     threads: parts.threads,
+    // Only when off, so the keys of profiles taken with the default stay as they were.
+    ...(parts.intraOpSpinning === false ? { spinning: false } : {}),
     batches: [...parts.batchSizes].sort((a, b) => a - b),
   });
   const digest = createHash("sha256").update(canonical).digest("hex").slice(0, 16);
-  return `${parts.executionProvider}-t${parts.threads}-${digest}`;
+  return `${parts.executionProvider}-t${parts.threads}${parts.intraOpSpinning === false ? "-nospin" : ""}-${digest}`;
 }
 
 /** CPU model and count, plus the GPU name for GPU execution providers (from nvidia-smi when present). */

@@ -76,6 +76,10 @@ export function registerRoleCommands(program: Command): void {
     .addOption(new Option("--execution-provider <provider>").hideHelp().conflicts("ep"))
     .option("--threads <n>", "intra-op threads (VDET_THREADS)")
     .option(
+      "--intra-op-spinning <on|off>",
+      "onnxruntime's intra-op threads spin while waiting (VDET_INTRA_OP_SPINNING, default on; off where other work keeps the CPUs busy)",
+    )
+    .option(
       "--weights <list>",
       'checkpoints or cached models per φ, each with an optional @precision, e.g. "0=/m/d0.pth,1=d1@int8,3=@int8" (VDET_WEIGHTS)',
     )

@@ -38,6 +38,7 @@ interface RunOptions {
   maxFrames?: number;
   batch: number;
   threads?: number;
+  intraOpSpinning?: "on" | "off";
   ep: string;
   json?: boolean;
   preview?: boolean;
@@ -96,6 +97,12 @@ export function registerRunCommand(program: Command): void {
     .option("--max-frames <n>", "stop after this many sampled frames", integer("--max-frames", 1, 10_000_000))
     .option("--batch <n>", "largest inference batch", integer("--batch", 1, 64), 4)
     .option("--threads <n>", "inference threads (cpu)", integer("--threads", 1, 256))
+    .addOption(
+      new Option(
+        "--intra-op-spinning <on|off>",
+        "onnxruntime's intra-op threads spin while waiting (default on; off where other work keeps the CPUs busy)",
+      ).choices(["on", "off"]),
+    )
     .option("--ep <provider>", "execution provider: cpu, cuda[:id], tensorrt[:id] (VDET_EP, default cpu)")
     .addOption(new Option("--execution-provider <provider>").hideHelp().conflicts("ep"))
     .option(
@@ -172,6 +179,7 @@ export function registerRunCommand(program: Command): void {
         maxBatch: o.batch,
         executionProvider: o.ep,
         intraOpThreads: o.threads,
+        intraOpSpinning: o.intraOpSpinning === undefined ? undefined : o.intraOpSpinning === "on",
         // With a budget, the policy chooses among the allowed φ from this machine's measured latencies.
         profileLatency: o.budget !== undefined,
         onProfileStep: (step) => {
