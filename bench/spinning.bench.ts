@@ -1,5 +1,5 @@
 // `npm run bench -- spinning`: onnxruntime's intra-op spinning on vs off (VDET_INTRA_OP_SPINNING), D0 (seeded
-// weights, deploy graph, 512² uint8 frames) at batch sizes 1…4, on a quiet machine and under CPU hogs the bench
+// weights, deploy graph, the profiler's 512² noise frame) at batch sizes 1…4, on a quiet machine and under CPU hogs the bench
 // starts itself (busy-loop processes, as the phi bench's). Both sessions are loaded once, with the session options
 // workers use (`sessionOptionsFor`); within each turn every (setting, batch) runs once, so load drift hits all
 // alike. Reported per load: the median ms per frame of each, and off ÷ on per batch size (below 1: off is faster).
@@ -9,7 +9,8 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { availableParallelism, cpus, loadavg } from "node:os";
 import { parseArgs } from "node:util";
-import { build } from "@vdet/effdet";
+import { build, getConfig } from "@vdet/effdet";
+import { noiseFrame } from "@vdet/pipeline";
 import { sessionOptionsFor } from "@vdet/runtime";
 import * as ort from "onnxruntime-node";
 
@@ -33,15 +34,11 @@ const open = (spinning: boolean) =>
     sessionOptionsFor({ name: "cpu" }, { intraOpThreads: threads, intraOpSpinning: spinning }),
   );
 const sessions = { on: await open(true), off: await open(false) };
-const side = 512;
-const pixels = new Uint8Array(batches.at(-1)! * side * side * 3);
-let x = 0x9e3779b9;
-for (let i = 0; i < pixels.length; i++) {
-  x ^= x << 13;
-  x ^= x >>> 17;
-  x ^= x << 5;
-  pixels[i] = x & 0xff;
-}
+// The frame the worker's start-up profiling times (seeded noise), once per batch slot.
+const side = getConfig(0).imageSize;
+const frame = noiseFrame(0).data;
+const pixels = new Uint8Array(batches.at(-1)! * frame.length);
+for (let b = 0; b < batches.at(-1)!; b++) pixels.set(frame, b * frame.length);
 async function timeRun(session: ort.InferenceSession, batch: number): Promise<number> {
   const input = new ort.Tensor("uint8", pixels.subarray(0, batch * side * side * 3), [batch, side, side, 3]);
   const started = performance.now();

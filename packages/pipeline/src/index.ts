@@ -54,6 +54,12 @@ export {
   type ModelSourceOptions,
 } from "./models.ts";
 export { type ProducerConfig, type Stage, startProducer } from "./producer.ts";
-export { type ProfileOptions, type ProfileResult, profileBatchSizes, profileModels } from "./profiling.ts";
+export {
+  noiseFrame,
+  type ProfileOptions,
+  type ProfileResult,
+  profileBatchSizes,
+  profileModels,
+} from "./profiling.ts";
 export { openJobOutput, openSinkOutput, type SinkOutputOptions } from "./sink-output.ts";
 export { startWorker, type WorkerConfig, type WorkerStage } from "./worker.ts";

@@ -121,7 +121,7 @@ export async function profileModels(options: ProfileOptions): Promise<ProfileRes
 }
 
 /** A frame of the φ's input size with seeded noise (timings of a constant frame could flatter NMS). */
-function noiseFrame(phi: PhiValue) {
+export function noiseFrame(phi: PhiValue) {
   const side = getConfig(phi).imageSize;
   const data = new Uint8Array(side * side * 3);
   let x = 0x9e3779b9;
