@@ -1,13 +1,15 @@
 // A worker's frame queue in front of its one model runner: frames of every chunk and job wait here, and each time
 // the runner is free the φ policy picks the next batch — its φ and frames (earliest deadline first) — from what
 // waits. One batch runs at a time, as on one accelerator, so the profile's timings hold. Every run's time goes back
-// into the profile, so predictions follow the machine as it is now.
+// into the profile, so predictions follow the machine as it is now (and the batch sizes and φ not run lately move
+// with the ones that were: LatencyProfile.loadShift).
 //
 // Overload ("drop" frames): before each decision, a waiting frame whose deadline can no longer be met even alone at
 // its smallest φ (the profile's prediction, scaled by the worst recent overrun, plus the policy's spare share of the
 // budget) is skipped — earliest deadline (oldest) first, never its job's newest frame. While its
 // job sheds (a frame of it was skipped lately), "alone" becomes the batch the policy then runs, sized for
-// throughput as far as the waiting frames fill it. A batch of such frames is trimmed (its newest frames back to the
+// throughput as far as the waiting frames fill it (now and then a batch size the load has left behind runs again
+// with the newest frames: the policy's "explore"). A batch of such frames is trimmed (its newest frames back to the
 // queue) until each of them is predicted to make its deadline. "queue" frames always run, late or not.
 
 import type { PostprocessOptions } from "@vdet/effdet";
