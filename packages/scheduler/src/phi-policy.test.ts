@@ -284,6 +284,21 @@ describe("PhiPolicy", () => {
     assert.deepEqual(phis, [0, 0, 1, 1, 1, 2, 2, 2, 3, 3]);
   });
 
+  it("runs a larger φ only while the smallest would be busy at most 80 % of the time at the arrival rate", () => {
+    const now = 1_000_000;
+    // D0 runs 80 frames/s at its best (4 in 50 ms). Arrivals over the last 2 s at `fps`, then one fresh frame.
+    const phiAt = (fps: number, maxUtilization?: number) => {
+      const policy = new PhiPolicy(profile(), { maxBatch: 4, maxUtilization });
+      for (let t = now - 2000; t < now; t += 1000 / fps) policy.noteArrival(t);
+      return policy.decide([frame(now, 1000)], now).phi;
+    };
+    assert.ok(Number(phiAt(30)) > 0, "busy 38 %: a larger φ");
+    // At 70 frames/s D0 is busy 88 % of the time: D2's batch would still pass the drain check (its backlog falls
+    // under one batch in time), but a queue that full never settles.
+    assert.equal(phiAt(70), 0);
+    assert.ok(Number(phiAt(70, 0.9)) > 0, "allowed up to 90 %: a larger φ again");
+  });
+
   it("chooses among (φ, precision) pairs by utility: D1-int8 where D1-fp32 misses and D0-fp32 is worth less", () => {
     // D1 also built as int8: about half D1-fp32's time. Utility: COCO AP × agreement with fp32 (from its build).
     const withInt8 = (agreement?: number) => {

@@ -64,6 +64,12 @@ export interface PhiPolicyOptions {
   backlogShare?: number;
   /** Share of the budget the frames left behind must have to spare in that check (timing noise). */
   drainMargin?: number;
+  /**
+   * A choice other than the fastest runs only while the fastest would be busy at most this share of the time at the
+   * recent arrival rate (its median throughput at the largest batch; default 0.8). Near 1 a queue's wait grows
+   * without bound, and the drain check, which counts a backlog under one batch as cleared, cannot see it.
+   */
+  maxUtilization?: number;
   /** The arrival rate counts the arrivals of this last stretch, ms (a past burst stops weighing on φ). */
   arrivalWindowMs?: number;
   /**
@@ -95,6 +101,7 @@ export class PhiPolicy {
   private readonly stepUpAfter: number;
   private readonly stepUpMargin: number;
   private readonly backlogShare: number;
+  private readonly maxUtilization: number;
   /** Share of the budget kept spare for timing noise (PhiPolicyOptions.drainMargin); the overload shedder uses it too. */
   readonly drainMargin: number;
   private readonly arrivalWindowMs: number;
@@ -110,6 +117,7 @@ export class PhiPolicy {
     this.stepUpAfter = options.stepUpAfter ?? 3;
     this.stepUpMargin = options.stepUpMargin ?? 0.8;
     this.backlogShare = options.backlogShare ?? 0.5;
+    this.maxUtilization = options.maxUtilization ?? 0.8;
     this.drainMargin = options.drainMargin ?? 0.1;
     this.arrivalWindowMs = options.arrivalWindowMs ?? 2000;
     this.minArrivalSpanMs = Math.min(options.minArrivalSpanMs ?? 500, this.arrivalWindowMs);
@@ -404,6 +412,16 @@ export class PhiPolicy {
     nowMs: number,
     arrivalsPerSecond: number,
   ): Fit | undefined {
+    if (eligible.length === 0) return undefined;
+    // Rule 4: a choice above the fastest only while the fastest keeps up with room to spare.
+    const fastest = smallestIn(this.fastestFirst(), pending[eligible[0]]);
+    if (fastest && keyOf(fastest) !== keyOf(choice) && arrivalsPerSecond > 0) {
+      const rate = this.profile.throughput(fastest.phi, this.maxBatch, {
+        precision: fastest.precision,
+        rankBy: "typical",
+      });
+      if (rate && arrivalsPerSecond > this.maxUtilization * rate.framesPerSecond) return undefined;
+    }
     for (let b = Math.min(this.maxBatch, eligible.length); b >= 1; b--) {
       const frames = eligible.slice(0, b);
       const predictedMs = this.predict(choice, b);
