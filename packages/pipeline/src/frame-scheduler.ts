@@ -111,7 +111,12 @@ export class FrameScheduler {
 
   constructor(private readonly options: FrameSchedulerOptions) {
     if (!(options.maxBatch >= 1)) throw new RangeError("maxBatch must be at least 1");
-    this.policy = new PhiPolicy(options.profile, { ...options.policy, maxBatch: options.maxBatch });
+    this.policy = new PhiPolicy(options.profile, {
+      ...options.policy,
+      maxBatch: options.maxBatch,
+      // The policy's explorations must pass the same test the batch is trimmed by below (tooSlow).
+      adjust: (phi, batch, ms) => ms * this.overrun(phi, batch),
+    });
     this.now = options.now ?? Date.now;
     this.elapsed = options.elapsed ?? (() => performance.now());
   }

@@ -232,6 +232,11 @@ describe("PhiPolicy", () => {
     const d = policy.decide(waiting, now);
     assert.deepEqual([d.phi, d.frames, d.reason], [0, [2, 3, 4, 5], "explore"]);
     assert.equal(d.predictedMs, 180);
+    // With the worker's overruns counted (three times over), four frames no longer surely fit their slack (540 ms
+    // against 400): the frame scheduler would trim them to a size that is not stale. Two do (324 against 750).
+    const cautious = new PhiPolicy(p, { maxBatch: 4, adjust: (_phi, _batch, ms) => 3 * ms });
+    cautious.noteShed("job", now);
+    assert.deepEqual(cautious.decide(waiting, now).frames, [4, 5]);
     // It ran in 120 ms, cheaper per frame than the shift said: the row is current again; two frames still stale.
     p.observe(0, 4, 120);
     const next = policy.decide(waiting, now);

@@ -70,6 +70,12 @@ export interface PhiPolicyOptions {
    * without bound, and the drain check, which counts a backlog under one batch as cleared, cannot see it.
    */
   maxUtilization?: number;
+  /**
+   * The time to count on for a batch of `batch` frames at φ predicted at `ms` (a worker's recent overruns: the frame
+   * scheduler passes its own). Used where a batch must surely make its deadlines: a stale size's exploration,
+   * which the frame scheduler would otherwise trim to a size that is not stale (and the size would stay unexplored).
+   */
+  adjust?: (phi: PhiValue, batch: number, ms: number) => number;
   /** The arrival rate counts the arrivals of this last stretch, ms (a past burst stops weighing on φ). */
   arrivalWindowMs?: number;
   /**
@@ -102,6 +108,7 @@ export class PhiPolicy {
   private readonly stepUpMargin: number;
   private readonly backlogShare: number;
   private readonly maxUtilization: number;
+  private readonly adjust: (phi: PhiValue, batch: number, ms: number) => number;
   /** Share of the budget kept spare for timing noise (PhiPolicyOptions.drainMargin); the overload shedder uses it too. */
   readonly drainMargin: number;
   private readonly arrivalWindowMs: number;
@@ -118,6 +125,7 @@ export class PhiPolicy {
     this.stepUpMargin = options.stepUpMargin ?? 0.8;
     this.backlogShare = options.backlogShare ?? 0.5;
     this.maxUtilization = options.maxUtilization ?? 0.8;
+    this.adjust = options.adjust ?? ((_phi, _batch, ms) => ms);
     this.drainMargin = options.drainMargin ?? 0.1;
     this.arrivalWindowMs = options.arrivalWindowMs ?? 2000;
     this.minArrivalSpanMs = Math.min(options.minArrivalSpanMs ?? 500, this.arrivalWindowMs);
@@ -525,9 +533,9 @@ export class PhiPolicy {
    * A shedding group's batch in a stale size (LatencyProfile.isStale: the rows run lately have moved since it last
    * ran, e.g. under a CPU hog one frame at a time slows down more than a batch of four does). Throughput-sized
    * batches would never run such a size again, however cheap per frame it has become, so it runs once now, with the
-   * newest frames (the older ones are the ones shed) and only where its prediction (moved with the load) fits their
-   * slack less the spare share; the stale size with the best predicted throughput. Undefined when none is stale or
-   * fits.
+   * newest frames (the older ones are the ones shed) and only where its prediction (moved with the load, and
+   * adjusted by the worker's overruns as the frame scheduler trims batches) fits their slack less the spare share;
+   * the stale size with the best predicted throughput. Undefined when none is stale or fits.
    */
   private exploreFrames(
     choice: ModelChoice,
@@ -547,7 +555,8 @@ export class PhiPolicy {
           return pending[i].deadlineMs - nowMs - spareMs;
         }),
       );
-      const ms = this.profile.predict(choice.phi, b, choice.precision);
+      const predicted = this.profile.predict(choice.phi, b, choice.precision);
+      const ms = predicted === undefined ? undefined : this.adjust(choice.phi, b, predicted);
       if (ms === undefined || ms > slackMs) continue;
       const perMs = b / Math.max(ms, 1e-3);
       if (!best || perMs > best.perMs) best = { frames, perMs };
