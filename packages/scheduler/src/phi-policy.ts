@@ -306,8 +306,18 @@ export class PhiPolicy {
     const candidates = smallestOnly ? [minChoice] : inHeadRange;
     const { state, fresh } = this.stateFor(head.group, minChoice, nowMs);
 
+    // Rule 4: a choice above the fastest only while the fastest keeps up with room to spare (once per decision).
+    const fastestRate =
+      rate > 0
+        ? this.profile.throughput(minChoice.phi, this.maxBatch, {
+            precision: minChoice.precision,
+            rankBy: "typical",
+          })
+        : undefined;
+    const fastestBusy = fastestRate !== undefined && rate > this.maxUtilization * fastestRate.framesPerSecond;
     const fits = new Map<string, Fit>();
     for (const c of candidates) {
+      if (fastestBusy && keyOf(c) !== keyOf(minChoice)) continue;
       const fit = this.fit(c, eligible(c), live, pending, nowMs, rate);
       if (fit) fits.set(keyOf(c), fit);
     }
@@ -420,16 +430,6 @@ export class PhiPolicy {
     nowMs: number,
     arrivalsPerSecond: number,
   ): Fit | undefined {
-    if (eligible.length === 0) return undefined;
-    // Rule 4: a choice above the fastest only while the fastest keeps up with room to spare.
-    const fastest = smallestIn(this.fastestFirst(), pending[eligible[0]]);
-    if (fastest && keyOf(fastest) !== keyOf(choice) && arrivalsPerSecond > 0) {
-      const rate = this.profile.throughput(fastest.phi, this.maxBatch, {
-        precision: fastest.precision,
-        rankBy: "typical",
-      });
-      if (rate && arrivalsPerSecond > this.maxUtilization * rate.framesPerSecond) return undefined;
-    }
     for (let b = Math.min(this.maxBatch, eligible.length); b >= 1; b--) {
       const frames = eligible.slice(0, b);
       const predictedMs = this.predict(choice, b);
