@@ -57,11 +57,6 @@ export interface QuantizeRules {
   headWeights: boolean;
   /** A no-op uint8 Reshape between the stem input's Q and DQ, so the float pre-processing stays NCHW. */
   stemBarrier: boolean;
-  /**
-   * A SiLU whose input and output are both quantised runs as a 256-entry uint8 lookup table (Cast to int32, then
-   * Gather from the table computed from the two tensors' scales and zero points) instead of DQ → QuickGelu → Q.
-   */
-  lutSilu: boolean;
 }
 
 /** The measured default (docs/model.md): convolutions and resampling in int8, everything else float. */
@@ -75,7 +70,6 @@ export const DEFAULT_RULES: QuantizeRules = {
   fusedSilu: true,
   headWeights: false,
   stemBarrier: true,
-  lutSilu: false,
 };
 
 export interface QuantizeOptions {
@@ -136,8 +130,6 @@ interface Plan {
   fusedSilus: Map<Node, Node>;
   /** Quantised tensors whose Q and DQ get a no-op Reshape between them (the stem input). */
   barriers: Set<string>;
-  /** Fused SiLUs with both ends quantised run as a uint8 lookup table. */
-  lutSilu: boolean;
 }
 
 function initializerMap(graph: Proto.IGraphProto): Map<string, Proto.ITensorProto> {
@@ -238,17 +230,11 @@ function planQuantization(graph: Proto.IGraphProto, rules: QuantizeRules): Plan 
   // The stem input: the float pre-processing's output.
   const barriers = new Set<string>();
   if (rules.stemBarrier && stemConv && convs.has(stemConv)) barriers.add(stemConv.input![0]);
-  return { convs, others, sameAs, tensors, fusedSilus, barriers, lutSilu: rules.lutSilu };
+  return { convs, others, sameAs, tensors, fusedSilus, barriers };
 }
 
 function groupOf(n: Node): number {
   return Number(n.attribute?.find((a) => a.name === "group")?.i ?? 1);
-}
-
-/** ONNX QuantizeLinear's rounding: half to even. */
-function roundHalfEven(v: number): number {
-  const r = Math.round(v);
-  return Math.abs(v % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
 }
 
 function isNearest(n: Node): boolean {
@@ -497,49 +483,11 @@ function rewrite(
     return cached;
   };
 
-  // SiLUs run as a uint8 table: both ends quantised and the input read by nothing else (its DQ is then dropped).
-  const consumers = new Map<string, number>();
-  for (const n of graph.node ?? []) for (const i of n.input ?? []) consumers.set(i, (consumers.get(i) ?? 0) + 1);
-  const quantizedTensors = new Set(plan.tensors);
-  const lut = new Set<Node>();
-  const noDq = new Set<string>();
-  if (plan.lutSilu) {
-    for (const [mul, sig] of plan.fusedSilus) {
-      const x = sig.input![0];
-      if (quantizedTensors.has(x) && quantizedTensors.has(mul.output![0]) && consumers.get(x) === 2 && !plan.barriers.has(x)) {
-        lut.add(mul);
-        noDq.add(x);
-      }
-    }
-  }
-  for (const x of noDq) qdqAfter.set(x, qdqAfter.get(x)!.filter((q) => q.opType === "QuantizeLinear"));
   const rewired = (graph.input ?? []).flatMap((i) => qdqAfter.get(i.name!) ?? []);
   const droppedSigmoids = new Set(plan.fusedSilus.values());
   for (const n of graph.node ?? []) {
     if (droppedSigmoids.has(n)) continue;
     const sigmoid = plan.fusedSilus.get(n);
-    const y = n.output![0];
-    if (sigmoid && lut.has(n)) {
-      // uint8 x → table[x] = Q_y(silu(DQ_x(x))) → uint8 y, read by y's DequantizeLinear.
-      const x = sigmoid.input![0];
-      const px = paramsOf(x);
-      const py = paramsOf(y);
-      const table = new Uint8Array(256);
-      for (let u = 0; u < 256; u++) {
-        const v = (u - px.zeroPoint) * px.scale;
-        const silu = v / (1 + Math.exp(-v));
-        table[u] = Math.max(0, Math.min(255, roundHalfEven(silu / py.scale) + py.zeroPoint));
-      }
-      newInits.push(tensor(`${y}_silu_table`, "uint8", [256], table));
-      rewired.push(
-        { opType: "Cast", input: [`${x}_quantized`], output: [`${x}_index`], name: `${y}_SiluIndex`,
-          attribute: [{ name: "to", type: onnx.AttributeProto.AttributeType.INT, i: DATA_TYPE.int32 }] },
-        { opType: "Gather", input: [`${y}_silu_table`, `${x}_index`], output: [`${y}_quantized`], name: `${y}_SiluTable`,
-          attribute: [{ name: "axis", type: onnx.AttributeProto.AttributeType.INT, i: 0 }] },
-      );
-      rewired.push(...(qdqAfter.get(y) ?? []).filter((q) => q.opType !== "QuantizeLinear"));
-      continue;
-    }
     if (sigmoid) {
       const x = dqName.get(sigmoid.input![0]) ?? sigmoid.input![0];
       rewired.push({
