@@ -55,6 +55,7 @@ export {
   DEFAULT_PERCENTILE,
   DEFAULT_RULES,
   defaultWeightBits,
+  exposeTensors,
   type QuantizedModel,
   type QuantizeOptions,
   type QuantizeReport,
