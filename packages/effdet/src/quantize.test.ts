@@ -63,7 +63,7 @@ describe("int8 QDQ build of D3@256 (fixture weights)", () => {
   test("builds, fuses every quantised conv into QLinearConv, runs, and reports its drift", async (t) => {
     const { bytes, report } = await quantize(fp32, [image], { method: "minmax", intraOpThreads: 2 });
     t.diagnostic(JSON.stringify(report));
-    // Every conv except the squeeze-excitation's (two per backbone block) and the heads' last (float outputs).
+    // Every conv except the heads' last (float outputs).
     const convs = opCounts(fp32).get("Conv")!;
     assert.equal(report.quantizedConvs + report.floatConvs, convs);
     assert.ok(
@@ -85,16 +85,17 @@ describe("int8 QDQ build of D3@256 (fixture weights)", () => {
       String(report.weightBits),
     );
     // What onnxruntime makes of it at the optimisation level workers use: int8 kernels, not float convs reading
-    // dequantised weights. The head's last convs (float output, float weights) and the SE convs stay float.
+    // dequantised weights. Only the head's last convs (float output, float weights) stay float.
     const fused = await optimizedOps(bytes);
     const qlinear = fused.get("QLinearConv") ?? 0;
     t.diagnostic(`optimised graph: ${qlinear} QLinearConv, ${fused.get("Conv") ?? 0} float Conv`);
     assert.equal(qlinear, report.quantizedConvs);
-    // Float SiLUs are one QuickGelu each (so the DQ before it has one consumer and onnxruntime does not duplicate
-    // it); each replaces a Sigmoid and a Mul of the fp32 graph.
-    const silus = ops.get("QuickGelu") ?? 0;
-    assert.ok(silus > 0, "float SiLUs are written as QuickGelu");
-    assert.equal(ops.get("Sigmoid"), opCounts(fp32).get("Sigmoid")! - silus);
+    // SiLUs and the squeeze-excitation's gates run on uint8: onnxruntime fuses every Sigmoid and Mul between Q/DQ
+    // pairs into QLinearSigmoid and QLinearMul, so no float Sigmoid or SiLU is left in the optimised graph.
+    assert.equal(ops.get("QuickGelu") ?? 0, 0);
+    assert.ok((fused.get("QLinearSigmoid") ?? 0) > 0 && (fused.get("QLinearMul") ?? 0) > 0);
+    assert.equal(fused.get("Sigmoid") ?? 0, 1, "only the score sigmoid after top-k stays float");
+    assert.equal(fused.get("QuickGelu") ?? 0, 0);
     const pair = await runPair(fp32, bytes, [image], { intraOpThreads: 2 });
     assert.equal(pair.frames, 1);
     assert.ok(pair.drift && pair.drift.tensors === 10, "both graphs expose the ten head tensors");
@@ -102,17 +103,31 @@ describe("int8 QDQ build of D3@256 (fixture weights)", () => {
     assert.equal(pair.b[0].scores.length, pair.a[0].scores.length);
   });
 
-  test("the silu rule (QLinearSigmoid · QLinearMul) leaves the squeeze-excitation float", async () => {
-    // The SE's own SiLU and gate are not quantised: were they, a float-weight SE conv would sit between a DQ and a Q
-    // and onnxruntime would quantise it itself (WeightBiasQuantization), one extra QLinearConv per SE block.
+  test("the silu rule without the squeeze-excitation rule leaves the squeeze-excitation float", async () => {
+    // The SE's own SiLU and gate are not quantised then: were they, a float-weight SE conv would sit between a DQ
+    // and a Q and onnxruntime would quantise it itself (WeightBiasQuantization), one extra QLinearConv per SE block.
     const { bytes, report } = await quantize(fp32, [image], {
       method: "minmax",
       intraOpThreads: 2,
-      rules: { silu: true },
+      rules: { silu: true, squeezeExcite: false },
     });
     const fused = await optimizedOps(bytes);
     assert.equal(fused.get("QLinearConv"), report.quantizedConvs);
     assert.ok((fused.get("QLinearSigmoid") ?? 0) > 0 && (fused.get("QLinearMul") ?? 0) > 0);
+  });
+
+  test("float SiLUs (silu rule off) are one QuickGelu each", async () => {
+    // One QuickGelu node per float SiLU, so the DQ before it has one consumer (onnxruntime would otherwise give
+    // each consumer its own copy); each replaces a Sigmoid and a Mul of the fp32 graph.
+    const { bytes } = await quantize(fp32, [image], {
+      method: "minmax",
+      intraOpThreads: 2,
+      rules: { silu: false, squeezeExcite: false },
+    });
+    const ops = opCounts(bytes);
+    const silus = ops.get("QuickGelu") ?? 0;
+    assert.ok(silus > 0, "float SiLUs are written as QuickGelu");
+    assert.equal(ops.get("Sigmoid"), opCounts(fp32).get("Sigmoid")! - silus);
   });
 
   test("rejects what it cannot quantise", async () => {

@@ -59,12 +59,15 @@ export interface QuantizeRules {
   stemBarrier: boolean;
 }
 
-/** The measured default (docs/model.md): convolutions and resampling in int8, everything else float. */
+/**
+ * The measured default (docs/model.md): convolutions, resampling, SiLU and the squeeze-excitation in int8; the
+ * heads' last convs, the BiFPN fusion and the decoding float.
+ */
 export const DEFAULT_RULES: QuantizeRules = {
-  silu: false,
+  silu: true,
   residualAdd: false,
   resample: true,
-  squeezeExcite: false,
+  squeezeExcite: true,
   headOutputs: false,
   depthwise: true,
   fusedSilu: true,
