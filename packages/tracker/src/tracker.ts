@@ -90,10 +90,6 @@ class Scratch {
   }
 }
 
-const EXP_YOUNG_BUF = Number(process.env.EXP_YOUNG_BUF ?? 0);
-const EXP_YOUNG_HITS = Number(process.env.EXP_YOUNG_HITS ?? 1);
-const EXP_YOUNG_VERT = Number(process.env.EXP_YOUNG_VERT ?? 1);
-
 export class Tracker {
   readonly options: ResolvedTrackerOptions;
   private readonly userOptions: TrackerOptions;
@@ -153,16 +149,6 @@ export class Tracker {
       // One prediction per frame step; after the first, the track had no detection (the frames in between).
       for (let k = 0; k < steps; k++) this.kf.predict(track.mean, track.cov, track.missed > 0 || k > 0);
       model.toBox(track.mean, s.trackBoxes, t * 4);
-      if (EXP_YOUNG_BUF > 0 && track.hitStreak < EXP_YOUNG_HITS) {
-        const seconds = (this.frameIndex - track.lastMatchFrame) / this.options.fps;
-        const b = EXP_YOUNG_BUF * seconds * 30;
-        const w = s.trackBoxes[t * 4 + 2] - s.trackBoxes[t * 4];
-        const h = s.trackBoxes[t * 4 + 3] - s.trackBoxes[t * 4 + 1];
-        s.trackBoxes[t * 4] -= b * w;
-        s.trackBoxes[t * 4 + 2] += b * w;
-        s.trackBoxes[t * 4 + 1] -= b * h * EXP_YOUNG_VERT;
-        s.trackBoxes[t * 4 + 3] += b * h * EXP_YOUNG_VERT;
-      }
       track.detectionIndex = -1;
     }
     s.trackMatched.fill(0, 0, tracks.length);
