@@ -7,6 +7,9 @@
 // batch-normed conv output then has mean 0 and standard deviation 1 per channel, as training leaves them). If the
 // int8 error came from badly scaled activations, re-estimation would remove it; if the network itself amplifies
 // small perturbations (untrained random filters), the one-grey-level nudge grows with depth as well.
+// Exposing a conv's output keeps onnxruntime from fusing that conv into QLinearConv, so the per-layer int8 figures
+// are the QDQ arithmetic (quantised activations and weights, float accumulation), not the int8 kernel's rounding;
+// the head drift comes from the graph as workers run it (only the float head outputs exposed).
 // Accuracy only: nothing here depends on the machine's load. The last stdout line is one JSON object.
 
 import { readFileSync } from "node:fs";
