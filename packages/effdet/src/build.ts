@@ -110,8 +110,10 @@ export function constructGraph(options: BuildOptions): BuiltGraph {
 
   const backbone = buildBackbone(net, input, planBackbone(config.backbone));
   const fpn = buildBifpn(net, config, backbone);
-  const classMaps = buildHead(net, config, fpn, "class");
-  const boxMaps = buildHead(net, config, fpn, "box");
+  // The deploy graph flattens the head maps channels-last, so its heads write them that way (docs/model.md).
+  const headLayout = variant === "raw" ? "nchw" : "nhwc";
+  const classMaps = buildHead(net, config, fpn, "class", headLayout);
+  const boxMaps = buildHead(net, config, fpn, "box", headLayout);
   source.finish();
 
   const sizes = levelSizes(config, imageSize);

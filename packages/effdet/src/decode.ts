@@ -20,14 +20,13 @@ export interface Decoded {
   classes: string; // int32 [N, k] class id, 1-based
 }
 
+/** Channels-last head maps `[N, H, W, anchors · perLocation]` → `[N, A, perLocation]` over all levels. */
 function flatten(g: GraphBuilder, maps: Feature[], perLocation: number): string {
-  const parts = maps.map((m) => {
-    const nhwc = g.node("Transpose", [m.name], { perm: attr.ints([0, 2, 3, 1]) });
-    return g.node("Reshape", [nhwc, g.int64s([0, -1, perLocation])]);
-  });
+  const parts = maps.map((m) => g.node("Reshape", [m.name, g.int64s([0, -1, perLocation])]));
   return g.node("Concat", parts, { axis: attr.int(1) });
 }
 
+/** `classMaps` and `boxMaps` are channels-last (`buildHead` with layout "nhwc"). */
 export function buildDecode(
   g: GraphBuilder,
   classMaps: Feature[],

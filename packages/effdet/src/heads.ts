@@ -6,8 +6,17 @@ import type { Feature, Net } from "./layers.ts";
 
 export type HeadKind = "class" | "box";
 
-/** Runs one head over every level; returns the raw prediction maps (NCHW, reference channel layout). */
-export function buildHead(net: Net, config: EffDetConfig, features: Feature[], kind: HeadKind): Feature[] {
+/**
+ * Runs one head over every level; returns the prediction maps, NCHW in the reference channel layout, or with
+ * `layout: "nhwc"` channels-last `[N, H, W, channels]` (the deploy graph, which flattens them that way).
+ */
+export function buildHead(
+  net: Net,
+  config: EffDetConfig,
+  features: Feature[],
+  kind: HeadKind,
+  layout: "nchw" | "nhwc" = "nchw",
+): Feature[] {
   const p = kind === "class" ? "class_net" : "box_net";
   const width = config.fpnChannels;
   const outChannels = ANCHORS_PER_LOCATION * (kind === "class" ? config.numClasses : 4);
@@ -35,11 +44,11 @@ export function buildHead(net: Net, config: EffDetConfig, features: Feature[], k
       kernel: 3,
       depthwise: true,
     });
-    return net.conv(x, {
+    const predict = {
       weightKey: `${p}.predict.conv_pw.weight`,
       biasKey: `${p}.predict.conv_pw.bias`,
       outChannels,
-      kernel: 1,
-    });
+    };
+    return layout === "nhwc" ? net.pointwiseChannelsLast(x, predict) : net.conv(x, { ...predict, kernel: 1 });
   });
 }

@@ -93,6 +93,33 @@ export class Net {
     return { name: out, channels: spec.outChannels, size: Math.ceil(x.size / stride) };
   }
 
+  /**
+   * A 1×1 conv (weight `[out, in, 1, 1]`, bias) written as a MatMul over channels: reads NCHW, writes channels-last
+   * `[N, H, W, out]`. The deploy graph's last head layer, whose output is flattened channels-last anyway: as a Conv,
+   * onnxruntime ran it in its blocked NCHWc layout and then reordered the whole map (810 channels per location for
+   * the class head) to channels-last; transposing the input instead moves `in` (64–384) channels per location.
+   */
+  pointwiseChannelsLast(
+    x: Feature,
+    spec: { weightKey: string; biasKey: string; outChannels: number },
+  ): Feature {
+    const key = `${spec.weightKey}#channels-last`;
+    let weight = this.shared.get(key);
+    if (!weight) {
+      const source = this.tensor(spec.weightKey, [spec.outChannels, x.channels, 1, 1]);
+      weight = this.graph.weight(spec.weightKey, {
+        shape: [x.channels, spec.outChannels],
+        materialize: () => transpose2d(source.materialize(), spec.outChannels, x.channels),
+      });
+      this.shared.set(key, weight);
+    }
+    const nhwc = this.graph.node("Transpose", [x.name], { perm: attr.ints([0, 2, 3, 1]) });
+    const product = this.graph.node("MatMul", [nhwc, weight]);
+    const bias = this.sharedWeight(spec.biasKey, [spec.outChannels]);
+    const name = this.graph.node("Add", [product, bias], {}, spec.weightKey.replace(/\.weight$/, ""));
+    return { name, channels: spec.outChannels, size: x.size };
+  }
+
   batchNorm(prefix: string, channels: number): BatchNorm {
     return batchNorm((key, shape) => this.tensor(key, shape), prefix, channels);
   }
@@ -162,4 +189,11 @@ export class Net {
   add(a: Feature, b: Feature): Feature {
     return { ...a, name: this.graph.node("Add", [a.name, b.name]) };
   }
+}
+
+/** `[rows, cols]` → `[cols, rows]`. */
+function transpose2d(values: Float32Array, rows: number, cols: number): Float32Array {
+  const out = new Float32Array(values.length);
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = values[r * cols + c];
+  return out;
 }

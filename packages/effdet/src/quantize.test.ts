@@ -63,7 +63,7 @@ describe("int8 QDQ build of D3@256 (fixture weights)", () => {
   test("builds, fuses every quantised conv into QLinearConv, runs, and reports its drift", async (t) => {
     const { bytes, report } = await quantize(fp32, [image], { method: "minmax", intraOpThreads: 2 });
     t.diagnostic(JSON.stringify(report));
-    // Every conv except the heads' last (float outputs).
+    // Every conv: the heads' last layer, float, is a MatMul in deploy graphs (Net.pointwiseChannelsLast).
     const convs = opCounts(fp32).get("Conv")!;
     assert.equal(report.quantizedConvs + report.floatConvs, convs);
     assert.ok(
@@ -85,11 +85,13 @@ describe("int8 QDQ build of D3@256 (fixture weights)", () => {
       String(report.weightBits),
     );
     // What onnxruntime makes of it at the optimisation level workers use: int8 kernels, not float convs reading
-    // dequantised weights. Only the head's last convs (float output, float weights) stay float.
+    // dequantised weights. No float conv is left.
     const fused = await optimizedOps(bytes);
     const qlinear = fused.get("QLinearConv") ?? 0;
     t.diagnostic(`optimised graph: ${qlinear} QLinearConv, ${fused.get("Conv") ?? 0} float Conv`);
     assert.equal(qlinear, report.quantizedConvs);
+    assert.equal(report.floatConvs, 0);
+    assert.equal(fused.get("Conv") ?? 0, 0);
     // SiLUs and the squeeze-excitation's gates run on uint8: onnxruntime fuses every Sigmoid and Mul between Q/DQ
     // pairs into QLinearSigmoid and QLinearMul, so no float Sigmoid or SiLU is left in the optimised graph.
     assert.equal(ops.get("QuickGelu") ?? 0, 0);

@@ -43,7 +43,10 @@ export interface QuantizeRules {
   resample: boolean;
   /** The squeeze-excitation's 1×1 convs on the pooled vector and its gating Mul. */
   squeezeExcite: boolean;
-  /** The last conv of each head (class logits, box regressions) writes uint8 instead of float. */
+  /**
+   * The last conv of each head (class logits, box regressions) writes uint8 instead of float. Only deploy graphs
+   * built before session 11 have such a conv; since then that layer is a float MatMul (`pointwiseChannelsLast`).
+   */
   headOutputs: boolean;
   /** Depthwise convs run on int8 (per-tensor activations: the channels with small ranges lose most). */
   depthwise: boolean;
@@ -53,7 +56,7 @@ export interface QuantizeRules {
    * no longer fuse Sigmoid·Mul itself.
    */
   fusedSilu: boolean;
-  /** The last conv of each head keeps int8 weights (dequantised at every run) though its output is float. */
+  /** The last conv of each head keeps int8 weights (dequantised at every run) though its output is float (as above, older deploy graphs only). */
   headWeights: boolean;
   /** A no-op uint8 Reshape between the stem input's Q and DQ, so the float pre-processing stays NCHW. */
   stemBarrier: boolean;
