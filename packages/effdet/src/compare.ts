@@ -29,7 +29,10 @@ export interface PairRun {
   frames: number;
   a: Detections<Float32Array>[];
   b: Detections<Float32Array>[];
-  /** Null when the models share no head tensor names (not both built by vdet). */
+  /**
+   * Null when the models share no head tensor names (not both built by vdet), or lay them out differently (deploy
+   * graphs built before session 11 against later ones).
+   */
   drift: HeadDrift | null;
 }
 
@@ -67,6 +70,7 @@ export async function runPair(
   ];
   const result: PairRun = { frames: 0, a: [], b: [], drift: null };
   const drift = { n: { class: 0, box: 0 }, sum: { class: 0, box: 0 }, max: { class: 0, box: 0 } };
+  let layoutsDiffer = false;
   try {
     for await (const frame of frames) {
       const outs = [];
@@ -97,6 +101,12 @@ export async function runPair(
         const y = outs[1][t].data as Float32Array;
         if (x.length !== y.length)
           throw new InvariantError(`head tensor ${t} differs in size between models`);
+        // Deploy graphs built before session 11 end their heads in an NCHW Conv, later ones channels-last: the
+        // same values in another order, so such a pair has no comparable head tensors.
+        if (outs[0][t].dims.join() !== outs[1][t].dims.join()) {
+          layoutsDiffer = true;
+          continue;
+        }
         const kind = t.startsWith("class") ? "class" : "box";
         for (let i = 0; i < x.length; i++) {
           const d = Math.abs(x[i] - y[i]);
@@ -110,7 +120,7 @@ export async function runPair(
   } finally {
     await Promise.all(runners.map((r) => r.close()));
   }
-  if (shared.length) {
+  if (shared.length && !layoutsDiffer) {
     result.drift = {
       tensors: shared.length,
       classMaxAbs: drift.max.class,
