@@ -64,7 +64,7 @@ export interface QuantizeRules {
 
 /**
  * The measured default (docs/model.md): convolutions, resampling, SiLU and the squeeze-excitation in int8; the
- * heads' last convs, the BiFPN fusion and the decoding float.
+ * heads' last layer, the BiFPN fusion and the decoding float.
  */
 export const DEFAULT_RULES: QuantizeRules = {
   silu: true,
