@@ -13,7 +13,7 @@
 // Accuracy only: nothing here depends on the machine's load. The last stdout line is one JSON object.
 
 import { readFileSync } from "node:fs";
-import { build, exposeTensors, quantize, runPair } from "@vdet/effdet";
+import { build, exposeTensors, frameFeed, quantize, runPair } from "@vdet/effdet";
 import { decodeImage } from "@vdet/image";
 import type { RgbImage } from "@vdet/protocol";
 import { createOnnxRunner } from "@vdet/runtime";
@@ -27,14 +27,6 @@ const EPS = 1e-3;
 const IMAGE_SIZE = 256;
 const image = decodeImage(readFileSync(projectFixture("effdet/d3-256.image0.png")));
 const log = (line: string) => process.stderr.write(`${line}\n`);
-
-const feed = (frame: RgbImage) => ({
-  frames: {
-    type: "uint8" as const,
-    dims: [1, frame.height, frame.width, 3],
-    data: Uint8Array.from(frame.data),
-  },
-});
 
 /** Batch-normed conv outputs in graph order (their bias is the folded one): the batch norm's prefix, channels. */
 function batchNormedConvs(
@@ -60,7 +52,7 @@ async function outputs(
     intraOpThreads: 2,
   });
   try {
-    const out = await runner.run(feed(frame));
+    const out = await runner.run(frameFeed(frame));
     return Object.fromEntries(names.map((n) => [n, out[n].data as Float32Array]));
   } finally {
     await runner.close();

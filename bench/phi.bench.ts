@@ -16,7 +16,6 @@
 // queue, the hit rate of all frames. `--budgets ""` runs the overload case alone.
 // The last stdout line is one JSON object.
 
-import { type ChildProcess, spawn } from "node:child_process";
 import { availableParallelism, cpus, loadavg } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -32,6 +31,7 @@ import {
 import { type PhiValue, parsePhi, type RgbImage } from "@vdet/protocol";
 import { LatencyProfile, type ProfileTable } from "@vdet/scheduler";
 import { decodeFrames } from "@vdet/video";
+import { startHogs } from "./support/hogs.ts";
 
 const { values } = parseArgs({
   options: {
@@ -227,11 +227,6 @@ async function d0Capacity(table: ProfileTable, frames: RgbImage[]): Promise<numb
     ),
   );
   return (count * 1000) / (performance.now() - started);
-}
-
-/** CPU hogs: child processes spinning a busy loop, so the runs see a machine that other work keeps busy. */
-function startHogs(n: number): ChildProcess[] {
-  return Array.from({ length: n }, () => spawn(process.execPath, ["-e", "for (;;) {}"], { stdio: "ignore" }));
 }
 
 const round = (v: number, digits: number) => Math.round(v * 10 ** digits) / 10 ** digits;

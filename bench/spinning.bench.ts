@@ -6,13 +6,13 @@
 // Options: --threads N (default: every core), --turns N (default 8), --hogs 0,1 (hog counts to run).
 // The last stdout line is one JSON object.
 
-import { type ChildProcess, spawn } from "node:child_process";
 import { availableParallelism, cpus, loadavg } from "node:os";
 import { parseArgs } from "node:util";
 import { build, getConfig } from "@vdet/effdet";
 import { noiseFrame } from "@vdet/pipeline";
 import { sessionOptionsFor } from "@vdet/runtime";
 import * as ort from "onnxruntime-node";
+import { startHogs } from "./support/hogs.ts";
 
 const { values } = parseArgs({
   options: {
@@ -54,9 +54,7 @@ for (const s of Object.values(sessions))
 
 const loads = [];
 for (const hogs of hogCounts) {
-  const hogProcesses: ChildProcess[] = Array.from({ length: hogs }, () =>
-    spawn(process.execPath, ["-e", "for (;;) {}"], { stdio: "ignore" }),
-  );
+  const hogProcesses = startHogs(hogs);
   try {
     await new Promise((r) => setTimeout(r, 500));
     const samples: Record<string, number[]> = {};

@@ -56,6 +56,7 @@ export {
   DEFAULT_RULES,
   defaultWeightBits,
   exposeTensors,
+  frameFeed,
   type QuantizedModel,
   type QuantizeOptions,
   type QuantizeReport,

@@ -299,7 +299,8 @@ class Histogram {
   }
 }
 
-function frameFeed(frame: RgbImage) {
+/** The deploy graph's feed for one RGB frame (its own size: the graph resizes), a copy of its pixels. */
+export function frameFeed(frame: RgbImage) {
   if (frame.data.length !== frame.width * frame.height * 3)
     throw new BuildOptionsError(`calibration frame ${frame.width}×${frame.height} does not hold RGB bytes`);
   return {

@@ -306,9 +306,10 @@ export class PhiPolicy {
     const candidates = smallestOnly ? [minChoice] : inHeadRange;
     const { state, fresh } = this.stateFor(head.group, minChoice, nowMs);
 
-    // Rule 4: a choice above the fastest only while the fastest keeps up with room to spare (once per decision).
+    // Rule 4: a choice above the fastest only while the fastest keeps up with room to spare (once per decision,
+    // and only where there is a choice above it).
     const fastestRate =
-      rate > 0
+      rate > 0 && candidates.length > 1
         ? this.profile.throughput(minChoice.phi, this.maxBatch, {
             precision: minChoice.precision,
             rankBy: "typical",
