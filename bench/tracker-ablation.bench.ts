@@ -41,6 +41,7 @@ const VARIANTS: Record<string, Variant> = {
   "tentMiss 1": { tracker: { tentativeMaxMisses: 1 } },
   "no fuseScore": { tracker: { fuseScore: false } },
   "no ORU": { tracker: { observationCentricReupdate: false } },
+  "no camera motion": { tracker: { cameraMotion: false } },
   xyah: { tracker: { motionModel: "xyah" } },
   refine: { refine: {} },
   "refine no link": { refine: { maxLinkGapFrames: 0 } },

@@ -1,6 +1,12 @@
 // @vdet/tracker: ByteTrack-class multi-object tracking (Kalman filter, two-stage IoU association,
 // SORT baseline preset) and the assignment solver shared with the evaluator.
 export {
+  CAMERA_MOTION,
+  type CameraShift,
+  type CameraShiftInput,
+  estimateCameraShift,
+} from "./camera-motion.ts";
+export {
   type BoxParameterisation,
   boxToMeasurement,
   invertSymmetric4,

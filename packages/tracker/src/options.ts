@@ -46,6 +46,11 @@ export interface TrackerOptions {
    * over the gap with observations interpolated between the last and the new detection.
    */
   observationCentricReupdate: boolean;
+  /**
+   * Camera-motion compensation from the detections: before association, shift every prediction by
+   * the image translation the established tracks agree on (see camera-motion.ts).
+   */
+  cameraMotion: boolean;
   /** Box reported for a matched track: the filtered state or the matched detection. */
   outputBox: "filtered" | "detection";
   /** Kalman parameterisation: ByteTrack's x, y, aspect, height or SORT's x, y, area, ratio. */
@@ -79,6 +84,7 @@ export const DEFAULT_TRACKER_OPTIONS: Readonly<TrackerOptions> = Object.freeze({
   warmupFrames: 1,
   resetStreakOnMiss: false,
   observationCentricReupdate: true,
+  cameraMotion: true,
   outputBox: "filtered",
   motionModel: "xysr",
 });
@@ -104,6 +110,7 @@ export const SORT_BASELINE_OPTIONS: Readonly<Partial<TrackerOptions>> = Object.f
   warmupFrames: 3,
   resetStreakOnMiss: true,
   observationCentricReupdate: false,
+  cameraMotion: false,
   outputBox: "filtered",
   motionModel: "xysr",
 });
@@ -162,6 +169,7 @@ export function resolveTrackerOptions(options: Partial<TrackerOptions> = {}): Re
     "classAware",
     "resetStreakOnMiss",
     "observationCentricReupdate",
+    "cameraMotion",
   ] as const)
     flag(name);
   if (merged.lowScoreThreshold > merged.highScoreThreshold) {

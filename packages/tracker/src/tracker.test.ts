@@ -181,6 +181,61 @@ test("observation-centric re-update corrects the velocity after an occlusion wit
   }
 });
 
+test("camera motion: a stop-and-go pan keeps every identity; without compensation the tracks break", () => {
+  // Six people 150 px apart walking slowly; the camera stands, pans 50 px a frame, stands, pans back.
+  const pan = (k: number) => (k < 10 ? 0 : k < 20 ? 50 * (k - 9) : k < 30 ? 500 : 500 - 50 * (k - 29));
+  const scene = range(0, 39).map((k) =>
+    range(0, 5).map((i) => ({
+      box: at(100 + 150 * i + (i % 2 ? 1 : -1) * k - pan(k), 200 + 2 * i),
+      object: `p${i}`,
+    })),
+  );
+  const compensated = new Tracker({ fps: 10 });
+  const { idsByObject, reportedFrames } = run(compensated, scene);
+  for (let i = 0; i < 6; i++) {
+    assert.equal(idsByObject.get(`p${i}`)?.size, 1, `p${i} keeps one id`);
+    assert.equal(reportedFrames.get(`p${i}`)?.length, 40, `p${i} reported in every frame`);
+  }
+  const plain = run(new Tracker({ fps: 10, cameraMotion: false }), scene);
+  const broken = range(0, 5).filter(
+    (i) =>
+      (plain.idsByObject.get(`p${i}`)?.size ?? 0) > 1 ||
+      (plain.reportedFrames.get(`p${i}`)?.length ?? 0) < 40,
+  );
+  assert.equal(broken.length, 6, "without compensation every track breaks at the pan");
+});
+
+test("camera motion: no shift on a still camera while a group starts and stops walking", () => {
+  // Three people stand; three walk together 20 px a frame, stop, walk again: when they start or stop,
+  // they agree on a displacement their predictions did not foresee, but the standing ones agree on none.
+  const walked = (k: number) => (k < 10 ? 20 * k : k < 20 ? 200 : 200 + 20 * (k - 19));
+  const scene = range(0, 29).map((k) => [
+    ...range(0, 2).map((i) => ({ box: at(100 + 200 * i, 100), object: `still${i}` })),
+    ...range(0, 2).map((i) => ({ box: at(100 + 200 * i + walked(k), 400), object: `walk${i}` })),
+  ]);
+  const tracker = new Tracker({ fps: 10 });
+  const ids = new Map<string, Set<number>>();
+  for (const dets of scene) {
+    for (const o of tracker.update(frameOf(dets))) {
+      const object = dets[o.detectionIndex].object;
+      ids.set(object, (ids.get(object) ?? new Set()).add(o.trackId));
+    }
+    assert.equal(tracker.cameraShift, undefined, "no camera shift applied");
+  }
+  assert.equal(ids.size, 6);
+  for (const [object, set] of ids) assert.equal(set.size, 1, object);
+});
+
+test("a checkpoint written before camera-motion compensation restores without it", () => {
+  const t = new Tracker();
+  t.update(frameOf([{ box: at(0, 0), object: "a" }]));
+  const state = JSON.parse(JSON.stringify(t.serialize()));
+  assert.equal(state.options.cameraMotion, true);
+  delete state.options.cameraMotion;
+  assert.equal(Tracker.restore(state).options.cameraMotion, false);
+  assert.equal(Tracker.restore(t.serialize()).options.cameraMotion, true);
+});
+
 test("SORT baseline: min hits 3 after the warm-up, streak reset after a miss, max age 1", () => {
   const scene: Det[][] = range(0, 29).map(() => []);
   for (let k = 5; k < 30; k++) if (k !== 15) scene[k].push({ box: at(100 + 3 * k, 50), object: "a" });

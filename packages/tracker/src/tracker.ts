@@ -4,6 +4,7 @@
 // One instance per video stream; ids start at 1 per instance; state can be checkpointed as JSON.
 
 import type { Detections } from "@vdet/protocol";
+import { CAMERA_MOTION, type CameraShift, CameraShiftScratch, estimateCameraShift } from "./camera-motion.ts";
 import { DetectionInputError } from "./errors.ts";
 import { KalmanFilter, XYAH, XYSR } from "./kalman-filter.ts";
 import { AssignmentSolver, iouMatrix, solveGated } from "./matching.ts";
@@ -98,6 +99,9 @@ export class Tracker {
   private readonly scratch = new Scratch();
   private readonly measurement = new Float64Array(4);
   private readonly virtualBox = new Float64Array(4);
+  private readonly cameraScratch = new CameraShiftScratch();
+  /** The camera shift applied in the last update (undefined: none). */
+  private lastCameraShift: CameraShift | undefined;
   private tracks: Track[] = [];
   private frameIndex = 0;
   private nextId = 1;
@@ -114,6 +118,11 @@ export class Tracker {
   static sortBaseline(options: Partial<TrackerOptions> = {}): Tracker {
     const given = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
     return new Tracker({ ...SORT_BASELINE_OPTIONS, ...given });
+  }
+
+  /** The camera shift (pixels) applied to the predictions in the last update, if any (`cameraMotion`). */
+  get cameraShift(): Readonly<CameraShift> | undefined {
+    return this.lastCameraShift;
   }
 
   /** Number of frames processed so far. */
@@ -163,6 +172,8 @@ export class Tracker {
       if (score >= o.highScoreThreshold) s.high[highCount++] = d;
       else if (score >= o.lowScoreThreshold) s.low[lowCount++] = d;
     }
+
+    if (o.cameraMotion) this.compensateCameraMotion(frame, highCount);
 
     // Stage 1: confirmed tracks (tracked and lost), or all tracks in SORT mode, vs high detections.
     let rowCount = 0;
@@ -254,13 +265,55 @@ export class Tracker {
     if (!Number.isInteger(state.nextId) || state.nextId < 1)
       throw new TrackerStateError("checkpoint nextId must be a whole number ≥ 1");
     if (!Array.isArray(state.tracks)) throw new TrackerStateError("checkpoint tracks must be an array");
-    const tracker = new Tracker(state.options);
+    // Checkpoints written before camera-motion compensation existed continue without it.
+    const options: Partial<TrackerOptions> | undefined = state.options;
+    const tracker = new Tracker(
+      options && typeof options === "object" && options.cameraMotion === undefined
+        ? { ...options, cameraMotion: false }
+        : options,
+    );
     tracker.frameIndex = state.frameIndex;
     tracker.nextId = state.nextId;
     if (typeof state.lastPtsMs === "number" && Number.isFinite(state.lastPtsMs))
       tracker.lastPtsMs = state.lastPtsMs;
     tracker.tracks = state.tracks.map((t, i) => trackFromState(t, `tracks[${i}]`));
     return tracker;
+  }
+
+  /**
+   * Moves every track's prediction by the camera shift the established tracks agree on (see
+   * camera-motion.ts); nothing when no shift is clearly supported. The shift is not added to the
+   * velocities: they stay the objects' own motion, and the next frame's shift is estimated afresh.
+   */
+  private compensateCameraMotion(frame: Detections, highCount: number): void {
+    const s = this.scratch;
+    const tracks = this.tracks;
+    let count = 0;
+    for (let t = 0; t < tracks.length; t++) {
+      const track = tracks[t];
+      if (track.confirmed && track.missed === 0 && track.hitStreak >= CAMERA_MOTION.minTrackHits)
+        s.rows[count++] = t;
+    }
+    const shift = estimateCameraShift(
+      {
+        trackBoxes: s.trackBoxes,
+        tracks: s.rows,
+        trackCount: count,
+        detectionBoxes: frame.xyxy,
+        detections: s.high,
+        detectionCount: highCount,
+      },
+      this.cameraScratch,
+    );
+    this.lastCameraShift = shift;
+    if (!shift) return;
+    const model = this.kf.parameterisation;
+    for (let t = 0; t < tracks.length; t++) {
+      const mean = tracks[t].mean;
+      mean[0] += shift.dx;
+      mean[1] += shift.dy;
+      model.toBox(mean, s.trackBoxes, t * 4);
+    }
   }
 
   /**

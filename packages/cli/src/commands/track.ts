@@ -64,6 +64,7 @@ interface TrackCommandOptions {
   minHits?: number;
   classAware?: boolean;
   ocReupdate: boolean;
+  cameraMotion: boolean;
   fuseScore: boolean;
   outputBox?: "filtered" | "detection";
   motionModel?: "xysr" | "xyah";
@@ -85,6 +86,7 @@ function trackerOptions(o: TrackCommandOptions, fps: number): Partial<TrackerOpt
     motionModel: o.motionModel,
   };
   if (!o.ocReupdate) options.observationCentricReupdate = false;
+  if (!o.cameraMotion) options.cameraMotion = false;
   if (!o.fuseScore) options.fuseScore = false;
   return options;
 }
@@ -288,6 +290,7 @@ export function registerTrackCommands(program: Command): void {
     )
     .option("--class-aware", "only match detections of the track's class")
     .option("--no-oc-reupdate", "disable the OC-SORT observation-centric re-update after occlusions")
+    .option("--no-camera-motion", "disable the camera-motion compensation estimated from the detections")
     .option("--no-fuse-score", "do not weight IoU by detection score in the first association")
     .addOption(new Option("--output-box <kind>", "reported box").choices(["filtered", "detection"]))
     .addOption(
