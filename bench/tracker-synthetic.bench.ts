@@ -109,6 +109,15 @@ function main(): void {
       };
     }
   }
+  // Per sequence (MOT17-05 and -10 are filmed from a moving camera), HOTA at each stride.
+  const sampledHotaPerSequence: Record<string, Record<string, Record<string, number>>> = {};
+  for (const variant of ["vdet", "sort"])
+    for (const stride of STRIDES)
+      for (const m of sampled[`${variant}@${stride}`]) {
+        sampledHotaPerSequence[m.name] ??= {};
+        sampledHotaPerSequence[m.name][variant] ??= {};
+        sampledHotaPerSequence[m.name][variant][stride] = Number(summarize(m).hota.toFixed(4));
+      }
   const { degradation, degradationRule, degradesLessAt, degradesLess } = samplingDegradation(
     sampledCombined,
     STRIDES,
@@ -132,6 +141,7 @@ function main(): void {
       sequences: sequences.map((s) => s.name),
       combined,
       sampled: sampledCombined,
+      sampledHotaPerSequence,
       degradation,
       degradationRule,
       degradesLessAt,
