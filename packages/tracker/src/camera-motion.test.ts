@@ -89,3 +89,17 @@ test("no shift without enough agreeing tracks or without agreement", () => {
   assert.equal(estimateCameraShift(input(crowd, moved(crowd, 0, 0, 1, next))), undefined, "no agreement");
   assert.equal(estimateCameraShift(input(crowd, [])), undefined, "no detections");
 });
+
+test("a crowded frame (600 small people, thousands of candidate pairs, candidates capped) still finds the pan", () => {
+  const next = random(9);
+  // Small people (30–40 px) packed densely: many detections within reach of every track.
+  const predicted: Box[] = Array.from({ length: 600 }, (_, i) => {
+    const h = 30 + 10 * next();
+    const x = 20 + (i % 40) * 24 + 4 * next();
+    const y = 20 + Math.floor(i / 40) * 30 + 4 * next();
+    return [x, y, x + 0.4 * h, y + h];
+  });
+  const shift = estimateCameraShift(input(predicted, moved(predicted, 9, -5, 0.01, next)));
+  assert.ok(shift && Math.abs(shift.dx - 9) < 2 && Math.abs(shift.dy + 5) < 2, JSON.stringify(shift));
+  assert.ok(shift.support > 500, `support ${shift.support}`);
+});

@@ -23,6 +23,11 @@ export const CAMERA_MOTION = Object.freeze({
    * together must not move everyone else's prediction.
    */
   maxStillShare: 0.6,
+  /**
+   * At most this many displacements are tried as the shift (evenly spread over all of them); each is
+   * still scored against all, so a crowded frame costs this many × the pairs, not pairs².
+   */
+  maxCandidates: 256,
 });
 
 /** Inputs of {@link estimateCameraShift}; boxes are x1, y1, x2, y2. */
@@ -125,7 +130,8 @@ export function estimateCameraShift(
   mark.fill(-1, 0, maxTrack);
   let best = -1;
   let bestSupport = 0;
-  for (let i = 0; i < pairs; i++) {
+  const step = Math.max(1, Math.ceil(pairs / c.maxCandidates));
+  for (let i = 0; i < pairs; i += step) {
     const n = support(dx[i], dy[i], i);
     if (n > bestSupport) {
       bestSupport = n;
