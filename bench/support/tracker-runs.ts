@@ -30,6 +30,14 @@ export function refineRows(rows: readonly ResultRow[], fps: number): ResultRow[]
   ).map((r) => ({ frame: r.frame, id: r.id, box: r.box, conf: r.score }));
 }
 
+/**
+ * The first frames a job sampling every stride-th frame can start at (offsets 0 … stride − 1): the sampled
+ * figures are pooled over all of them, so every frame of a sequence counts once at every stride.
+ */
+export function strideOffsets(stride: number): number[] {
+  return Array.from({ length: stride }, (_, k) => k);
+}
+
 /** A seeded PRNG in [0, 1) so every run sees the same detections. */
 function prng(seed: number): () => number {
   const next = mulberry32(seed);

@@ -61,19 +61,28 @@ export function motRowsFromResults(results: readonly ResultRow[], source = "<res
 }
 
 /**
- * Keeps the rows of every `stride`-th frame (1, 1 + stride, 1 + 2·stride, …) and renumbers those
- * frames 1, 2, 3 …: a sequence as a job sampling every stride-th frame sees it. Use the same
- * stride for detections, ground truth and results.
+ * Keeps the rows of every `stride`-th frame starting at frame 1 + offset (1 + offset, 1 + offset + stride,
+ * …) and renumbers those frames 1, 2, 3 …: a sequence as a job sampling every stride-th frame sees it,
+ * its first sampled frame being the offset-th. Use the same stride and offset for detections, ground
+ * truth and results.
  */
-export function subsampleRows(rows: MotRows, stride: number): MotRows {
+export function subsampleRows(rows: MotRows, stride: number, offset = 0): MotRows {
   if (!Number.isInteger(stride) || stride < 1)
     throw new RangeError(`stride must be a whole number ≥ 1, got ${stride}`);
+  if (!Number.isInteger(offset) || offset < 0 || offset >= stride)
+    throw new RangeError(`offset must be a whole number in [0, stride), got ${offset}`);
   const keep: number[] = [];
-  for (let r = 0; r < rows.count; r++) if ((rows.frame[r] - 1) % stride === 0) keep.push(r);
+  for (let r = 0; r < rows.count; r++) {
+    const f = rows.frame[r] - 1 - offset;
+    if (f >= 0 && f % stride === 0) keep.push(r);
+  }
   const n = keep.length;
   const out: MotRows = {
     ...rows,
-    source: stride === 1 ? rows.source : `${rows.source} (every ${stride}. frame)`,
+    source:
+      stride === 1
+        ? rows.source
+        : `${rows.source} (every ${stride}. frame${offset ? `, from frame ${offset + 1}` : ""})`,
     count: n,
     frame: new Int32Array(n),
     id: new Int32Array(n),
@@ -84,7 +93,7 @@ export function subsampleRows(rows: MotRows, stride: number): MotRows {
     line: new Int32Array(n),
   };
   keep.forEach((r, k) => {
-    out.frame[k] = (rows.frame[r] - 1) / stride + 1;
+    out.frame[k] = (rows.frame[r] - 1 - offset) / stride + 1;
     out.id[k] = rows.id[r];
     for (let c = 0; c < 4; c++) out.box[k * 4 + c] = rows.box[r * 4 + c];
     out.conf[k] = rows.conf[r];
@@ -96,8 +105,8 @@ export function subsampleRows(rows: MotRows, stride: number): MotRows {
 }
 
 /** Number of frames of a `numFrames`-frame sequence that {@link subsampleRows} keeps. */
-export function subsampledLength(numFrames: number, stride: number): number {
-  return Math.floor((numFrames - 1) / stride) + 1;
+export function subsampledLength(numFrames: number, stride: number, offset = 0): number {
+  return numFrames > offset ? Math.floor((numFrames - 1 - offset) / stride) + 1 : 0;
 }
 
 /** Result rows after the tracker's offline refinement (gap filling, tracklet linking, smoothing). */
