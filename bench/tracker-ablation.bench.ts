@@ -43,6 +43,7 @@ const VARIANTS: Record<string, Variant> = {
   "no fuseScore": { tracker: { fuseScore: false } },
   "no ORU": { tracker: { observationCentricReupdate: false } },
   "no camera motion": { tracker: { cameraMotion: false } },
+  "no first-match reach": { tracker: { firstMatchReach: 0 } },
   xyah: { tracker: { motionModel: "xyah" } },
   refine: { refine: {} },
   "refine no link": { refine: { maxLinkGapFrames: 0 } },

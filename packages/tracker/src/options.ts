@@ -51,6 +51,13 @@ export interface TrackerOptions {
    * the image translation the established tracks agree on (see camera-motion.ts).
    */
   cameraMotion: boolean;
+  /**
+   * A track never matched since its birth (its velocity unknown) whose second detection fails every IoU
+   * gate may take it by centre distance: up to this many box heights per second of time between the two
+   * frames, heights within a factor 4/3 (0: off). At low frame rates a walking person moves more than a
+   * box width between frames, so IoU alone would never confirm a new track.
+   */
+  firstMatchReach: number;
   /** Box reported for a matched track: the filtered state or the matched detection. */
   outputBox: "filtered" | "detection";
   /** Kalman parameterisation: ByteTrack's x, y, aspect, height or SORT's x, y, area, ratio. */
@@ -85,6 +92,7 @@ export const DEFAULT_TRACKER_OPTIONS: Readonly<TrackerOptions> = Object.freeze({
   resetStreakOnMiss: false,
   observationCentricReupdate: true,
   cameraMotion: true,
+  firstMatchReach: 3,
   outputBox: "filtered",
   motionModel: "xysr",
 });
@@ -111,11 +119,21 @@ export const SORT_BASELINE_OPTIONS: Readonly<Partial<TrackerOptions>> = Object.f
   resetStreakOnMiss: true,
   observationCentricReupdate: false,
   cameraMotion: false,
+  firstMatchReach: 0,
   outputBox: "filtered",
   motionModel: "xysr",
 });
 
 export { TrackerOptionsError };
+
+/**
+ * Options added after checkpoint version 1 was defined, with the value that reproduces the behaviour
+ * from before they existed: a checkpoint that lacks one restores with that value.
+ */
+export const OPTIONS_ABSENT_FROM_OLD_CHECKPOINTS: Readonly<Partial<TrackerOptions>> = Object.freeze({
+  cameraMotion: false,
+  firstMatchReach: 0,
+});
 
 /** Converts a frame count at referenceFps to the stream rate; a positive count never becomes 0. */
 export function scaleFrames(frames: number, fps: number, referenceFps: number): number {
@@ -152,6 +170,14 @@ export function resolveTrackerOptions(options: Partial<TrackerOptions> = {}): Re
   };
   positive("fps");
   positive("referenceFps");
+  if (
+    typeof merged.firstMatchReach !== "number" ||
+    !(merged.firstMatchReach >= 0) ||
+    !Number.isFinite(merged.firstMatchReach)
+  )
+    throw new TrackerOptionsError(
+      `tracker option firstMatchReach must be a number ≥ 0 (box heights per second), got ${String(merged.firstMatchReach)}`,
+    );
   for (const name of [
     "highScoreThreshold",
     "lowScoreThreshold",

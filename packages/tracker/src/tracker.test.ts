@@ -226,14 +226,53 @@ test("camera motion: no shift on a still camera while a group starts and stops w
   for (const [object, set] of ids) assert.equal(set.size, 1, object);
 });
 
-test("a checkpoint written before camera-motion compensation restores without it", () => {
+test("a checkpoint written before camera-motion compensation and first-match reach restores without them", () => {
   const t = new Tracker();
   t.update(frameOf([{ box: at(0, 0), object: "a" }]));
   const state = JSON.parse(JSON.stringify(t.serialize()));
   assert.equal(state.options.cameraMotion, true);
+  assert.equal(state.options.firstMatchReach, 3);
   delete state.options.cameraMotion;
-  assert.equal(Tracker.restore(state).options.cameraMotion, false);
-  assert.equal(Tracker.restore(t.serialize()).options.cameraMotion, true);
+  delete state.options.firstMatchReach;
+  const old = Tracker.restore(state);
+  assert.equal(old.options.cameraMotion, false);
+  assert.equal(old.options.firstMatchReach, 0);
+  const current = Tracker.restore(t.serialize());
+  assert.equal(current.options.cameraMotion, true);
+  assert.equal(current.options.firstMatchReach, 3);
+});
+
+test("first match by distance: a person walking past at 2 fps is tracked from the second frame it is seen", () => {
+  // 0.9 box heights per second: at 2 fps the box moves 45 px a frame, more than its 40 px width, so
+  // its first two detections do not overlap at all. Someone stands still elsewhere from frame 1.
+  const scene = range(0, 11).map((k) => {
+    const dets: Det[] = [{ box: at(1500, 100), object: "still" }];
+    if (k >= 2) dets.push({ box: at(100 + 45 * (k - 2), 300), object: "walker" });
+    return dets;
+  });
+  const { idsByObject, reportedFrames } = run(new Tracker({ fps: 2 }), scene);
+  assert.equal(idsByObject.get("walker")?.size, 1);
+  assert.deepEqual(reportedFrames.get("walker"), range(4, 12), "reported from its second detection on");
+  const iouOnly = run(new Tracker({ fps: 2, firstMatchReach: 0 }), scene);
+  assert.equal(iouOnly.reportedFrames.get("walker"), undefined, "IoU alone never confirms it");
+  assert.equal(iouOnly.idsByObject.get("still")?.size, 1);
+});
+
+test("first match by distance: the reach grows with the time between frames; heights must agree", () => {
+  // Two detections 1 box height apart in consecutive frames (a false positive and another one, or a fast
+  // object): at 30 fps the reach is 0.1 heights, so no track is confirmed; at 2 fps it is 1.5 heights.
+  const jump: Det[][] = [[], [], [{ box: at(500, 500), object: "x" }], [{ box: at(600, 500), object: "x" }]];
+  assert.equal(run(new Tracker({ fps: 30 }), jump).reportedFrames.get("x"), undefined);
+  assert.deepEqual(run(new Tracker({ fps: 2 }), jump).reportedFrames.get("x"), [4]);
+  // At 2 fps, a detection twice as tall is not the same object.
+  const taller = [
+    [],
+    [],
+    [{ box: at(500, 500), object: "x" }],
+    [{ box: at(550, 400, 80, 200), object: "x" }],
+  ];
+  assert.equal(run(new Tracker({ fps: 2 }), taller).reportedFrames.get("x"), undefined);
+  assert.throws(() => new Tracker({ firstMatchReach: -1 }), /firstMatchReach must be a number ≥ 0/);
 });
 
 test("SORT baseline: min hits 3 after the warm-up, streak reset after a miss, max age 1", () => {

@@ -9,6 +9,7 @@ import { DetectionInputError } from "./errors.ts";
 import { KalmanFilter, XYAH, XYSR } from "./kalman-filter.ts";
 import { AssignmentSolver, iouMatrix, solveGated } from "./matching.ts";
 import {
+  OPTIONS_ABSENT_FROM_OLD_CHECKPOINTS,
   type ResolvedTrackerOptions,
   resolveTrackerOptions,
   SORT_BASELINE_OPTIONS,
@@ -200,6 +201,9 @@ export class Tracker {
       this.associate(frame, rowCount, s.high, highCount, o.tentativeMatchIou, o.fuseScore);
     }
 
+    // Stage 4: tracks never matched since birth vs the high detections nobody took, by centre distance.
+    if (o.firstMatchReach > 0) this.firstMatchByDistance(frame, highCount);
+
     // Life cycle of unmatched tracks: count the miss, drop the ones too old.
     let kept = 0;
     for (let t = 0; t < tracks.length; t++) {
@@ -265,11 +269,16 @@ export class Tracker {
     if (!Number.isInteger(state.nextId) || state.nextId < 1)
       throw new TrackerStateError("checkpoint nextId must be a whole number ≥ 1");
     if (!Array.isArray(state.tracks)) throw new TrackerStateError("checkpoint tracks must be an array");
-    // Checkpoints written before camera-motion compensation existed continue without it.
+    // Checkpoints written before an option existed continue without it (the behaviour they were written with).
     const options: Partial<TrackerOptions> | undefined = state.options;
     const tracker = new Tracker(
-      options && typeof options === "object" && options.cameraMotion === undefined
-        ? { ...options, cameraMotion: false }
+      options && typeof options === "object"
+        ? {
+            ...Object.fromEntries(
+              Object.entries(OPTIONS_ABSENT_FROM_OLD_CHECKPOINTS).filter(([k]) => !(k in options)),
+            ),
+            ...options,
+          }
         : options,
     );
     tracker.frameIndex = state.frameIndex;
@@ -313,6 +322,61 @@ export class Tracker {
       mean[0] += shift.dx;
       mean[1] += shift.dy;
       model.toBox(mean, s.trackBoxes, t * 4);
+    }
+  }
+
+  /**
+   * Stage 4: a track never matched since its birth has no velocity yet, so at a low frame rate its
+   * prediction stays where it was born while the object moves on by more than its width. Such tracks
+   * (tentative, or confirmed in the warm-up) may take one of the high detections still unmatched by
+   * centre distance, in box heights, within `firstMatchReach` × the seconds since the birth frame, if the
+   * heights agree within a factor 4/3; the assignment minimises the total distance.
+   */
+  private firstMatchByDistance(frame: Detections, highCount: number): void {
+    const s = this.scratch;
+    const o = this.options;
+    const tracks = this.tracks;
+    let rowCount = 0;
+    for (let t = 0; t < tracks.length; t++)
+      if (!s.trackMatched[t] && tracks[t].lastMatchFrame === tracks[t].birthFrame) s.rows[rowCount++] = t;
+    let colCount = 0;
+    for (let k = 0; k < highCount; k++) if (!s.detMatched[s.high[k]]) s.cols[colCount++] = s.high[k];
+    if (rowCount === 0 || colCount === 0) return;
+    const { xyxy: boxes, classIds: classes } = frame;
+    const tb = s.trackBoxes;
+    const cost = s.f64;
+    let maxReach = 0;
+    for (let r = 0; r < rowCount; r++) {
+      const t = s.rows[r];
+      const track = tracks[t];
+      const h = tb[t * 4 + 3] - tb[t * 4 + 1];
+      const cx = (tb[t * 4] + tb[t * 4 + 2]) / 2;
+      const cy = (tb[t * 4 + 1] + tb[t * 4 + 3]) / 2;
+      const reach = (o.firstMatchReach * (this.frameIndex - track.birthFrame)) / o.fps;
+      maxReach = Math.max(maxReach, reach);
+      for (let c = 0; c < colCount; c++) {
+        const d = s.cols[c];
+        const dh = boxes[d * 4 + 3] - boxes[d * 4 + 1];
+        const dist =
+          Math.hypot(
+            (boxes[d * 4] + boxes[d * 4 + 2]) / 2 - cx,
+            (boxes[d * 4 + 1] + boxes[d * 4 + 3]) / 2 - cy,
+          ) / h;
+        const forbidden =
+          !(h > 0) ||
+          dh * FIRST_MATCH_HEIGHT_RATIO > h ||
+          h * FIRST_MATCH_HEIGHT_RATIO > dh ||
+          (o.classAware && classes[d] !== track.classId);
+        cost[r * colCount + c] = forbidden || !(dist <= reach) ? Number.NaN : dist;
+      }
+    }
+    solveGated(this.solver, cost, rowCount, colCount, maxReach, s.gated, s.colForRow);
+    for (let r = 0; r < rowCount; r++) {
+      const c = s.colForRow[r];
+      if (c < 0) continue;
+      s.trackMatched[s.rows[r]] = 1;
+      s.detMatched[s.cols[c]] = 1;
+      this.applyMatch(tracks[s.rows[r]], frame, s.cols[c]);
     }
   }
 
@@ -428,6 +492,9 @@ export class Tracker {
     return out;
   }
 }
+
+/** Stage 4's size gate: the detection's height within this factor of the track's. */
+const FIRST_MATCH_HEIGHT_RATIO = 0.75;
 
 /** Checks the frame's array shapes and that all numbers are finite; returns the number of detections. */
 function validateFrame(frame: Detections): number {

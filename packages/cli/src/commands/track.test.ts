@@ -183,3 +183,32 @@ test("--refine: vdet track writes refined rows, vdet eval --refine scores raw ro
     rmSync(root, { recursive: true, force: true });
   }
 });
+
+test("--first-match-reach: a walker sampled at 2 fps is tracked by default, not with 0; a negative value is refused", async () => {
+  const root = mkdtempSync(join(tmpdir(), "vdet-track-"));
+  try {
+    const det = join(root, "det.txt");
+    // 45 px a frame, 40 px wide: consecutive boxes never overlap. Frame 1 is empty (no warm-up confirmation).
+    writeFileSync(
+      det,
+      range(2, 10)
+        .map((f) => `${f},-1,${100 + 45 * f},300,40,100,0.9,-1,-1,-1`)
+        .join("\n"),
+    );
+    const rows = async (...extra: string[]) => {
+      const out = join(root, `out${extra.join("")}.txt`);
+      await vdet("track", "--det", det, "--out", out, "--fps", "2", ...extra);
+      return readFileSync(out, "utf8").trim().split("\n").filter(Boolean);
+    };
+    const tracked = await rows();
+    assert.equal(tracked.length, 8, "frames 3–10");
+    assert.equal(new Set(tracked.map((l) => l.split(",")[1])).size, 1, "one id");
+    assert.deepEqual(await rows("--first-match-reach", "0"), []);
+    await assert.rejects(
+      vdet("track", "--det", det, "--out", join(root, "x.txt"), "--first-match-reach", "-1"),
+      /--first-match-reach must be a number ≥ 0/,
+    );
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});

@@ -40,6 +40,15 @@ function wholeNumber(name: string) {
   };
 }
 
+function nonNegativeNumber(name: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!(n >= 0) || !Number.isFinite(n) || value.trim() === "")
+      throw new InvalidArgumentError(`${name} must be a number ≥ 0`);
+    return n;
+  };
+}
+
 function fraction(name: string) {
   return (value: string): number => {
     const n = Number(value);
@@ -65,6 +74,7 @@ interface TrackCommandOptions {
   classAware?: boolean;
   ocReupdate: boolean;
   cameraMotion: boolean;
+  firstMatchReach?: number;
   fuseScore: boolean;
   outputBox?: "filtered" | "detection";
   motionModel?: "xysr" | "xyah";
@@ -84,6 +94,7 @@ function trackerOptions(o: TrackCommandOptions, fps: number): Partial<TrackerOpt
     classAware: o.classAware,
     outputBox: o.outputBox,
     motionModel: o.motionModel,
+    firstMatchReach: o.firstMatchReach,
   };
   if (!o.ocReupdate) options.observationCentricReupdate = false;
   if (!o.cameraMotion) options.cameraMotion = false;
@@ -291,6 +302,11 @@ export function registerTrackCommands(program: Command): void {
     .option("--class-aware", "only match detections of the track's class")
     .option("--no-oc-reupdate", "disable the OC-SORT observation-centric re-update after occlusions")
     .option("--no-camera-motion", "disable the camera-motion compensation estimated from the detections")
+    .option(
+      "--first-match-reach <heights/s>",
+      "how far a new track's second detection may be, by centre distance, when IoU fails (default 3; 0: off)",
+      nonNegativeNumber("--first-match-reach"),
+    )
     .option("--no-fuse-score", "do not weight IoU by detection score in the first association")
     .addOption(new Option("--output-box <kind>", "reported box").choices(["filtered", "detection"]))
     .addOption(
