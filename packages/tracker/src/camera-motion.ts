@@ -14,7 +14,7 @@ export const CAMERA_MOTION = Object.freeze({
   /** Two displacements agree when they differ by at most this many box heights in x and in y. */
   agreement: 0.1,
   /** At least this many tracks must agree on the shift … */
-  minAgreeingTracks: 3,
+  minAgreeingTracks: 4,
   /** … and at least this share of the tracks that take part. */
   minAgreeingShare: 0.3,
   /**

@@ -206,12 +206,12 @@ test("camera motion: a stop-and-go pan keeps every identity; without compensatio
 });
 
 test("camera motion: no shift on a still camera while a group starts and stops walking", () => {
-  // Three people stand; three walk together 20 px a frame, stop, walk again: when they start or stop,
+  // Four people stand; four walk together 20 px a frame, stop, walk again: when they start or stop,
   // they agree on a displacement their predictions did not foresee, but the standing ones agree on none.
   const walked = (k: number) => (k < 10 ? 20 * k : k < 20 ? 200 : 200 + 20 * (k - 19));
   const scene = range(0, 29).map((k) => [
-    ...range(0, 2).map((i) => ({ box: at(100 + 200 * i, 100), object: `still${i}` })),
-    ...range(0, 2).map((i) => ({ box: at(100 + 200 * i + walked(k), 400), object: `walk${i}` })),
+    ...range(0, 3).map((i) => ({ box: at(100 + 200 * i, 100), object: `still${i}` })),
+    ...range(0, 3).map((i) => ({ box: at(100 + 200 * i + walked(k), 400), object: `walk${i}` })),
   ]);
   const tracker = new Tracker({ fps: 10 });
   const ids = new Map<string, Set<number>>();
@@ -222,7 +222,7 @@ test("camera motion: no shift on a still camera while a group starts and stops w
     }
     assert.equal(tracker.cameraShift, undefined, "no camera shift applied");
   }
-  assert.equal(ids.size, 6);
+  assert.equal(ids.size, 8);
   for (const [object, set] of ids) assert.equal(set.size, 1, object);
 });
 
