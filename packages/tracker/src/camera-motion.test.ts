@@ -1,17 +1,12 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { mulberry32 } from "@vdet/effdet";
 import { CAMERA_MOTION, type CameraShiftInput, estimateCameraShift } from "./camera-motion.ts";
 
-/** A seeded PRNG in [0, 1). */
+/** A seeded PRNG in [0, 1) (effdet's mulberry32, as matching.test.ts uses) so failures reproduce. */
 function random(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const next = mulberry32(seed);
+  return () => next() / 4294967296;
 }
 
 type Box = [number, number, number, number];
