@@ -51,27 +51,37 @@ export interface CameraShift {
   support: number;
 }
 
-/** Growable scratch for the candidate pairs. */
+/** Growable scratch for the candidate pairs (grown as pairs are found, not sized for tracks × detections). */
 export class CameraShiftScratch {
-  dx = new Float64Array(0);
-  dy = new Float64Array(0);
-  tol = new Float64Array(0);
-  track = new Int32Array(0);
+  dx = new Float64Array(64);
+  dy = new Float64Array(64);
+  tol = new Float64Array(64);
+  track = new Int32Array(64);
   mark = new Int32Array(0);
   closest = new Int32Array(0);
 
-  reserve(pairs: number, tracks: number): void {
-    if (this.dx.length < pairs) {
-      const n = Math.max(16, pairs * 2);
-      this.dx = new Float64Array(n);
-      this.dy = new Float64Array(n);
-      this.tol = new Float64Array(n);
-      this.track = new Int32Array(n);
-    }
+  reserveTracks(tracks: number): void {
     if (this.mark.length < tracks) {
       this.mark = new Int32Array(Math.max(16, tracks * 2));
       this.closest = new Int32Array(this.mark.length);
     }
+  }
+
+  /** Doubles the pair arrays, keeping the first `used` entries. */
+  growPairs(used: number): void {
+    const n = this.dx.length * 2;
+    const dx = new Float64Array(n);
+    const dy = new Float64Array(n);
+    const tol = new Float64Array(n);
+    const track = new Int32Array(n);
+    dx.set(this.dx.subarray(0, used));
+    dy.set(this.dy.subarray(0, used));
+    tol.set(this.tol.subarray(0, used));
+    track.set(this.track.subarray(0, used));
+    this.dx = dx;
+    this.dy = dy;
+    this.tol = tol;
+    this.track = track;
   }
 }
 
@@ -92,7 +102,7 @@ export function estimateCameraShift(
   let pairs = 0;
   let maxTrack = 0;
   for (let i = 0; i < input.trackCount; i++) maxTrack = Math.max(maxTrack, input.tracks[i] + 1);
-  scratch.reserve(input.trackCount * input.detectionCount, maxTrack);
+  scratch.reserveTracks(maxTrack);
   for (let i = 0; i < input.trackCount; i++) {
     const t = input.tracks[i];
     const h = tb[t * 4 + 3] - tb[t * 4 + 1];
@@ -107,6 +117,7 @@ export function estimateCameraShift(
       const dx = (db[d * 4] + db[d * 4 + 2]) / 2 - cx;
       const dy = (db[d * 4 + 1] + db[d * 4 + 3]) / 2 - cy;
       if (Math.abs(dx) > radius || Math.abs(dy) > radius) continue;
+      if (pairs === scratch.dx.length) scratch.growPairs(pairs);
       scratch.dx[pairs] = dx;
       scratch.dy[pairs] = dy;
       scratch.tol[pairs] = c.agreement * h;
