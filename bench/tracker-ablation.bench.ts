@@ -22,9 +22,9 @@ import {
   subsampleRows,
   summarize,
 } from "@vdet/mot-eval";
-import { type RefineOptions, refineTracks, Tracker, type TrackerOptions } from "@vdet/tracker";
+import { type RefineOptions, Tracker, type TrackerOptions } from "@vdet/tracker";
 import { motDir } from "../test/support/mot.ts";
-import { strideOffsets, synthesiseDetections, trackRows } from "./support/tracker-runs.ts";
+import { refineRows, strideOffsets, synthesiseDetections, trackRows } from "./support/tracker-runs.ts";
 
 interface Variant {
   tracker?: Partial<TrackerOptions>;
@@ -63,11 +63,7 @@ function run(v: Variant, data: readonly Data[], stride: number) {
       const fps = d.fps / stride;
       const tracker = v.sort ? Tracker.sortBaseline({ fps }) : new Tracker({ ...v.tracker, fps });
       let rows = trackRows(tracker, frames);
-      if (v.refine)
-        rows = refineTracks(
-          rows.map((r) => ({ frame: r.frame, id: r.id, box: r.box, score: r.conf })),
-          { ...v.refine, fps },
-        ).map((r) => ({ frame: r.frame, id: r.id, box: r.box, conf: r.score }));
+      if (v.refine) rows = refineRows(rows, fps, v.refine);
       parts.push(
         evaluateSequence(subsampleRows(d.gt, stride, offset), motRowsFromResults(rows), {
           name: d.name,

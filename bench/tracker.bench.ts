@@ -28,6 +28,7 @@ import { Tracker } from "@vdet/tracker";
 import { motDir } from "../test/support/mot.ts";
 import {
   makeTracker,
+  prng,
   refineRows,
   samplingDegradation,
   strideOffsets,
@@ -48,10 +49,10 @@ const ENTRIES = ["vdet", "sort", ...REFERENCES, "vdet+refine"] as const;
 type Entry = (typeof ENTRIES)[number];
 
 /** Median wall time of a tracker-only pass (no parsing, no output formatting), in ms. */
-function timePasses(variant: TrackerVariant, fps: number, frames: readonly Detections[]): number {
+function timePasses(make: () => Tracker, frames: readonly Detections[]): number {
   const times: number[] = [];
   for (let p = 0; p < PASSES; p++) {
-    const tracker = makeTracker(variant, fps);
+    const tracker = make();
     const start = process.hrtime.bigint();
     let sink = 0;
     for (const frame of frames) sink += tracker.update(frame).length;
@@ -97,11 +98,7 @@ function figures(m: SequenceMetrics) {
 function crowd() {
   const people = 600;
   const frames: Detections[] = [];
-  let seed = 7;
-  const next = () => {
-    seed = (seed * 16807) % 2147483647;
-    return seed / 2147483647;
-  };
+  const next = prng(7);
   const base = Array.from({ length: people }, (_, i) => {
     const h = 30 + 10 * next();
     return { x: 20 + (i % 40) * 45, y: 20 + Math.floor(i / 40) * 68, h, vx: next() - 0.5 };
@@ -122,15 +119,7 @@ function crowd() {
   ] as const) {
     const make = () => new Tracker({ fps: 30, cameraMotion });
     const ids = new Set(trackRows(make(), frames).map((r) => r.id)).size;
-    const times: number[] = [];
-    for (let p = 0; p < PASSES; p++) {
-      const tracker = make();
-      const start = process.hrtime.bigint();
-      for (const frame of frames) tracker.update(frame);
-      times.push(Number(process.hrtime.bigint() - start) / 1e6);
-    }
-    times.sort((a, b) => a - b);
-    result[name] = { framesPerSecond: round((frames.length / times[Math.floor(PASSES / 2)]) * 1000, 1), ids };
+    result[name] = { framesPerSecond: round((frames.length / timePasses(make, frames)) * 1000, 1), ids };
   }
   return { people, frames: frames.length, ...result };
 }
@@ -174,7 +163,7 @@ function main(): void {
       evaluateSequence(g, rows, { name: seq.name, numTimesteps });
     for (const variant of VARIANTS) {
       const rows = trackRows(makeTracker(variant, fps), frames); // also warms up the JIT
-      const ms = timePasses(variant, fps, frames);
+      const ms = timePasses(() => makeTracker(variant, fps), frames);
       totals[variant].frames += frames.length;
       totals[variant].ms += ms;
       const result: Record<string, unknown> = {

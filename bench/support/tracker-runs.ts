@@ -4,7 +4,7 @@
 import { mulberry32 } from "@vdet/effdet";
 import { type MotRows, parseMotText, type ResultRow } from "@vdet/mot-eval";
 import type { Detections } from "@vdet/protocol";
-import { refineTracks, Tracker } from "@vdet/tracker";
+import { type RefineOptions, refineTracks, Tracker } from "@vdet/tracker";
 
 export type TrackerVariant = "vdet" | "sort";
 
@@ -22,11 +22,15 @@ export function trackRows(tracker: Tracker, frames: readonly Detections[]): Resu
   return rows;
 }
 
-/** The offline refinement (`--refine`) of result rows at the given frame rate. */
-export function refineRows(rows: readonly ResultRow[], fps: number): ResultRow[] {
+/** The offline refinement (`--refine`) of result rows at the given frame rate (other options: the defaults). */
+export function refineRows(
+  rows: readonly ResultRow[],
+  fps: number,
+  options: Partial<RefineOptions> = {},
+): ResultRow[] {
   return refineTracks(
     rows.map((r) => ({ frame: r.frame, id: r.id, box: r.box, score: r.conf })),
-    { fps },
+    { ...options, fps },
   ).map((r) => ({ frame: r.frame, id: r.id, box: r.box, conf: r.score }));
 }
 
@@ -39,7 +43,7 @@ export function strideOffsets(stride: number): number[] {
 }
 
 /** A seeded PRNG in [0, 1) so every run sees the same detections. */
-function prng(seed: number): () => number {
+export function prng(seed: number): () => number {
   const next = mulberry32(seed);
   return () => next() / 4294967296;
 }
